@@ -1,0 +1,192 @@
+"""Domain errors, one class per stable reason code (contract section 4, "Refusals").
+
+Each class carries the contract's reason ``code`` and a Dutch explanation for the
+professional or privacy officer who reads the refusal. The HTTP status belongs to the
+one mapping in ``gateway.outcomes``; the domain never speaks HTTP.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every expected, explainable refusal or failure."""
+
+    code = "invalid-request"
+    message_nl = "Het verzoek is ongeldig."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.message_nl
+        super().__init__(self.detail)
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or misses a required element."""
+
+    code = "invalid-request"
+    message_nl = "Het verzoek is ongeldig of onvolledig."
+
+
+class UnknownPartner(GatewayError):
+    """The caller is not a trusted partner of this node."""
+
+    code = "unknown-partner"
+    message_nl = "De aanvragende organisatie is geen vertrouwde partner van deze node."
+
+
+class BadSignature(GatewayError):
+    """A token's signature, algorithm, type or key does not verify."""
+
+    code = "bad-signature"
+    message_nl = "De handtekening van het toestemmingstoken is ongeldig."
+
+
+class TokenExpired(GatewayError):
+    """The token is outside its validity window (clock skew at most 60 s)."""
+
+    code = "token-expired"
+    message_nl = "Het toestemmingstoken is verlopen of nog niet geldig."
+
+
+class Replay(GatewayError):
+    """A single-use value (exchange id, assertion jti) was presented twice."""
+
+    code = "replay"
+    message_nl = "Dit verzoek is al eerder ontvangen en wordt niet opnieuw beantwoord."
+
+
+class WrongAudience(GatewayError):
+    """This node is not among the token's audience (holders)."""
+
+    code = "wrong-audience"
+    message_nl = "Het toestemmingstoken is niet bestemd voor deze organisatie."
+
+
+class ConsentRevoked(GatewayError):
+    """The consent behind the token is no longer active at its issuer."""
+
+    code = "consent-revoked"
+    message_nl = "De toestemming is ingetrokken of niet meer geldig."
+
+
+class PurposeMismatch(GatewayError):
+    """The requested purpose is not the consented purpose."""
+
+    code = "purpose-mismatch"
+    message_nl = "Het gevraagde doel valt buiten de gegeven toestemming."
+
+
+class CategoryNotConsented(GatewayError):
+    """A requested category lies outside the consented categories."""
+
+    code = "category-not-consented"
+    message_nl = "Eén of meer gevraagde categorieën vallen buiten de gegeven toestemming."
+
+
+class NotShareable(GatewayError):
+    """The purpose may not see the category, or the content may not leave the node."""
+
+    code = "not-shareable"
+    message_nl = "Deze gegevens mogen voor dit doel niet worden gedeeld."
+
+
+class SubjectUnknown(GatewayError):
+    """The subject is unknown here (said without revealing whether they are in care)."""
+
+    code = "subject-unknown"
+    message_nl = "Over deze persoon kan geen samenvatting worden gegeven."
+
+
+class ConsentStatusUnavailable(GatewayError):
+    """The issuer could not confirm the consent is active: refuse, never guess."""
+
+    code = "consent-status-unavailable"
+    message_nl = "De status van de toestemming kon niet bij de uitgever worden gecontroleerd."
+
+
+class GranteeMismatch(GatewayError):
+    """A trusted partner presents a token granted to another organisation."""
+
+    code = "grantee-mismatch"
+    message_nl = "Het toestemmingstoken is aan een andere organisatie verleend."
+
+
+class SubjectMismatch(GatewayError):
+    """The request's subject is not the token's subject."""
+
+    code = "subject-mismatch"
+    message_nl = "De persoon in het verzoek is niet de persoon van de toestemming."
+
+
+class PartnerUnavailable(GatewayError):
+    """The partner node could not be reached or answered nonsense."""
+
+    code = "partner-unavailable"
+    message_nl = "De partnerorganisatie is niet bereikbaar."
+
+
+class PartnerTimeout(GatewayError):
+    """The partner node did not answer within the deadline."""
+
+    code = "partner-timeout"
+    message_nl = "De partnerorganisatie antwoordde niet op tijd."
+
+
+class BadPartnerSignature(GatewayError):
+    """The holder's signature on a summary did not verify against its pinned keys."""
+
+    code = "bad-partner-signature"
+    message_nl = "De handtekening van de partnerorganisatie op de samenvatting klopt niet."
+
+
+class StoreUnavailable(GatewayError):
+    """The store (or the audit log) cannot be written: nothing is disclosed."""
+
+    code = "store-unavailable"
+    message_nl = "De gegevensopslag is niet beschikbaar; er is niets gedeeld."
+
+
+# --- errors outside the exchange's refusal list --------------------------------------
+
+
+class GrantorsInsufficient(GatewayError):
+    """The grantors do not satisfy the Dutch rules for the subject (contract section 6)."""
+
+    code = "grantors-insufficient"
+    message_nl = "De toestemming is niet door de juiste personen gegeven."
+
+
+class NotFound(GatewayError):
+    """The addressed resource does not exist."""
+
+    code = "not-found"
+    message_nl = "Niet gevonden."
+
+
+class Unauthenticated(GatewayError):
+    """No valid bearer token accompanies the call."""
+
+    code = "unauthenticated"
+    message_nl = "Aanmelding vereist: geen geldig toegangstoken."
+
+
+class Forbidden(GatewayError):
+    """The caller's role may not use this endpoint."""
+
+    code = "forbidden"
+    message_nl = "U heeft geen toegang tot deze functie."
+
+
+class Conflict(GatewayError):
+    """The request conflicts with the current state (e.g. a consent already revoked)."""
+
+    code = "conflict"
+    message_nl = "Het verzoek botst met de huidige toestand."
+
+
+REFUSAL_CODES: tuple[str, ...] = (
+    "unknown-partner", "bad-signature", "token-expired", "replay", "wrong-audience",
+    "consent-revoked", "purpose-mismatch", "category-not-consented", "not-shareable",
+    "subject-unknown", "consent-status-unavailable", "invalid-request", "grantee-mismatch",
+    "subject-mismatch", "partner-unavailable", "partner-timeout", "bad-partner-signature",
+    "store-unavailable",
+)
