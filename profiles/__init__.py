@@ -1,0 +1,38 @@
+"""Behaviour-level summary profiles (contract section 5): data, builder and guard.
+
+The domain side of a disclosure: no Flask, HTTP or SQLAlchemy here. ``build_summary``
+constructs the Bundle from allow-lists and runs ``check_summary`` on it before returning.
+"""
+
+from profiles.catalog import (
+    BSN_SYSTEM,
+    CARE_STATUS_SYSTEM,
+    DISCLOSURE_SYSTEM,
+    EXCHANGE_ID_SYSTEM,
+    PURPOSE_SYSTEM,
+    REFUSAL_REASON_SYSTEM,
+    REQUEST_HASH_EXTENSION,
+    SHAREABLE,
+    SUMMARY_CATEGORY_SYSTEM,
+    load_codesystems,
+    load_matrix,
+)
+from profiles.guard import check_summary
+from profiles.summary import PROFILE_VERSION, build_summary
+
+__all__ = [
+    "BSN_SYSTEM",
+    "CARE_STATUS_SYSTEM",
+    "DISCLOSURE_SYSTEM",
+    "EXCHANGE_ID_SYSTEM",
+    "PROFILE_VERSION",
+    "PURPOSE_SYSTEM",
+    "REFUSAL_REASON_SYSTEM",
+    "REQUEST_HASH_EXTENSION",
+    "SHAREABLE",
+    "SUMMARY_CATEGORY_SYSTEM",
+    "build_summary",
+    "check_summary",
+    "load_codesystems",
+    "load_matrix",
+]

@@ -1,0 +1,174 @@
+"""The declarative data in ``profiles/``: CodeSystems, purpose matrix, category profiles.
+
+Contract sections 4 and 5. The JSON files are the single source: ``GET /fhir/CodeSystem``
+serves them as they are, the builder and the guard read them, so they cannot drift. Every
+loader checks the files against each other and raises ``ValueError`` on a mismatch, so a
+broken data file stops a node at start-up instead of at the first disclosure.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from consent import ijson
+
+BASE = "https://jggz-gateway.nl/fhir/"
+CODESYSTEM_BASE = BASE + "CodeSystem/"
+SUMMARY_CATEGORY_SYSTEM = CODESYSTEM_BASE + "summary-category"
+PURPOSE_SYSTEM = CODESYSTEM_BASE + "purpose"
+DISCLOSURE_SYSTEM = CODESYSTEM_BASE + "disclosure"
+REFUSAL_REASON_SYSTEM = CODESYSTEM_BASE + "refusal-reason"
+CARE_STATUS_SYSTEM = CODESYSTEM_BASE + "care-status"
+SHAREABLE = "shareable"
+BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
+EXCHANGE_ID_SYSTEM = BASE + "NamingSystem/exchange-id"
+REQUEST_HASH_EXTENSION = BASE + "StructureDefinition/request-sha256"
+
+@dataclass(frozen=True)
+class Profile:
+    """One category's profile: the resource type and the elements that may leave the node."""
+
+    category: str
+    url: str
+    version: str
+    resource_type: str
+    statuses: frozenset[str]
+    always: tuple[str, ...]
+    shareable: tuple[str, ...]
+    coded: tuple[tuple[str, str], ...]
+    generated: tuple[str, ...]
+
+    @property
+    def canonical(self) -> str:
+        """Return ``url|version``, the value written to each entry's ``meta.profile``."""
+        return f"{self.url}|{self.version}"
+
+    def allowed_paths(self) -> frozenset[str]:
+        """Return every leaf path an output resource under this profile may contain."""
+        coded = {
+            f"{element}.coding[].{part}"
+            for element, _ in self.coded
+            for part in ("system", "code", "display")
+        }
+        return frozenset({"resourceType", *self.always, *self.shareable, *self.generated, *coded})
+
+
+def _read(relative: str) -> Any:
+    resource = importlib.resources.files("profiles").joinpath(relative)
+    return ijson.loads(resource.read_bytes(), error=ValueError)
+
+
+@cache
+def _codesystems() -> tuple[str, ...]:
+    # Kept as text so that every caller gets fresh, mutable dicts it cannot share.
+    folder = importlib.resources.files("profiles").joinpath("codesystems")
+    names = sorted(item.name for item in folder.iterdir() if item.name.endswith(".json"))
+    return tuple(json.dumps(_read(f"codesystems/{name}"), ensure_ascii=False) for name in names)
+
+
+def load_codesystems() -> list[dict[str, Any]]:
+    """Return the node's CodeSystem resources as FHIR JSON dicts (contract sections 4 and 5)."""
+    return [json.loads(text) for text in _codesystems()]
+
+
+def codes(system: str) -> dict[str, str]:
+    """Return ``{code: Dutch display}`` of one of our CodeSystems; ``KeyError`` if unknown."""
+    return dict(_codes(system))
+
+
+@cache
+def _codes(system: str) -> tuple[tuple[str, str], ...]:
+    for codesystem in load_codesystems():
+        if codesystem["url"] == system:
+            return tuple((c["code"], c["display"]) for c in codesystem["concept"])
+    raise KeyError(system)
+
+
+def category_order() -> tuple[str, ...]:
+    """Return the summary categories in the order of their CodeSystem."""
+    return tuple(codes(SUMMARY_CATEGORY_SYSTEM))
+
+
+def load_matrix() -> dict[str, frozenset[str]]:
+    """Return which categories each purpose may see (``profiles/matrix.json``).
+
+    Raises ``ValueError`` when the matrix names an unknown purpose or category or
+    leaves a purpose out.
+    """
+    return dict(_matrix())
+
+
+@cache
+def _matrix() -> tuple[tuple[str, frozenset[str]], ...]:
+    data = _read("matrix.json")
+    purposes, categories = set(codes(PURPOSE_SYSTEM)), set(codes(SUMMARY_CATEGORY_SYSTEM))
+    matrix = {purpose: frozenset(cats) for purpose, cats in data["purposes"].items()}
+    if set(matrix) != purposes:
+        raise ValueError(f"matrix.json purposes {sorted(matrix)} != CodeSystem {sorted(purposes)}")
+    for purpose, cats in matrix.items():
+        if not cats <= categories:
+            raise ValueError(f"matrix.json: unknown categories for {purpose}: {sorted(cats - categories)}")
+    return tuple(matrix.items())
+
+
+@cache
+def _profiles_file() -> dict[str, Any]:
+    return dict(_read("profiles.json"))
+
+
+def profile_version() -> str:
+    """Return the version of the profiles the summaries are built under."""
+    return str(_profiles_file()["version"])
+
+
+def bundle_profile() -> str:
+    """Return the summary Bundle's ``meta.profile`` value, ``url|version``."""
+    data = _profiles_file()
+    return f"{data['bundleProfile']}|{data['version']}"
+
+
+def load_profiles() -> dict[str, Profile]:
+    """Return the category profiles, keyed by summary category.
+
+    Raises ``ValueError`` unless every summary category has exactly one profile.
+    """
+    return dict(_profiles())
+
+
+@cache
+def _profiles() -> tuple[tuple[str, Profile], ...]:
+    data = _profiles_file()
+    generated = data["generated"]
+    profiles = {
+        category: Profile(
+            category=category,
+            url=spec["profile"],
+            version=data["version"],
+            resource_type=spec["resourceType"],
+            statuses=frozenset(spec["statuses"]),
+            always=tuple(spec["always"]),
+            shareable=tuple(spec["shareable"]),
+            coded=tuple(sorted(spec["coded"].items())),
+            generated=(*generated["*"], *generated.get(spec["resourceType"], ())),
+        )
+        for category, spec in data["categories"].items()
+    }
+    if set(profiles) != set(category_order()):
+        raise ValueError(f"profiles.json categories {sorted(profiles)} != summary-category CodeSystem")
+    known = {codesystem["url"] for codesystem in load_codesystems()}
+    for profile in profiles.values():
+        if profile.version != profile_version() or any(s not in known for _, s in profile.coded):
+            raise ValueError(f"profiles.json: bad version or coded system in {profile.category}")
+    return tuple(profiles.items())
+
+
+def profile_by_canonical(canonical: str) -> Profile | None:
+    """Return the profile whose ``url|version`` is ``canonical``, or None."""
+    for profile in load_profiles().values():
+        if profile.canonical == canonical:
+            return profile
+    return None

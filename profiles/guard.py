@@ -1,0 +1,186 @@
+"""The last check before a summary leaves the node: fail closed on anything diagnostic.
+
+Contract section 5: a summary never contains a Condition, a diagnosis or DSM/ICD code,
+medication, test results or treatment notes. The builder already constructs output from
+allow-lists; this guard checks the result anyway, independently of how it was built, and
+also refuses numbers that RFC 8785 would rewrite (SECURITY.md), then validates the Bundle
+as FHIR R4. The guard checks structure; whether free text was marked shareable is the
+builder's rule, as the guard cannot see the source record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import ValidationError
+
+from consent.errors import NotShareable
+from profiles import catalog
+from profiles.catalog import BSN_SYSTEM, REQUEST_HASH_EXTENSION, SUMMARY_CATEGORY_SYSTEM, Profile
+from profiles.paths import leaf_paths
+
+__all__ = ["ALLOWED_SNOMED_CODES", "check_summary"]
+
+_FORBIDDEN_TYPES = frozenset({
+    "Condition", "DiagnosticReport", "Procedure", "ClinicalImpression", "RiskAssessment",
+    "FamilyMemberHistory", "AllergyIntolerance", "Immunization", "Specimen", "ImagingStudy",
+})
+# Substrings of code system URLs that carry diagnoses, findings, medication or test results.
+_FORBIDDEN_SYSTEM_PARTS = (
+    "icd", "dsm", "snomed", "whocc.no/atc", "loinc", "rxnorm",
+    "gstandaard", "g-standaard", "z-index", "kinz",
+)
+_FORBIDDEN_SYSTEM_OIDS = (
+    "urn:oid:2.16.840.1.113883.6.96",  # SNOMED CT
+    "urn:oid:2.16.840.1.113883.6.3",  # ICD-10
+    "urn:oid:2.16.840.1.113883.6.73",  # ATC
+    "urn:oid:2.16.840.1.113883.6.1",  # LOINC
+)
+_G_STANDAARD_OID_PREFIX = "urn:oid:2.16.840.1.113883.2.4.4."  # GPK, HPK, PRK, ZI-nummer
+_SNOMED_SYSTEMS = ("http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96")
+ALLOWED_SNOMED_CODES: frozenset[str] = frozenset()
+"""SNOMED CT codes a future profile may allow (e.g. a professional role); none today."""
+
+_BUNDLE_PATHS = frozenset({
+    "resourceType", "id", "meta.profile[]", "meta.extension[].url", "meta.extension[].valueString",
+    "identifier.system", "identifier.value", "type", "timestamp", "entry[].fullUrl",
+})
+_SAFE_INT = 2**53  # RFC 8785 writes numbers as IEEE-754 doubles
+
+
+def check_summary(bundle: Any) -> None:
+    """Refuse a summary Bundle that holds anything beyond the behaviour-level profiles.
+
+    Contract section 5; SECURITY.md on RFC 8785 numbers. A ``signature`` element is
+    left to ``gateway.signing``. Raises ``NotShareable`` on the first finding.
+    """
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise NotShareable("Samenvatting is geen Bundle.")
+    if bundle.get("type") != "collection":
+        raise NotShareable("Samenvatting is geen Bundle van type collection.")
+    _check_numbers(bundle)
+    meta = bundle.get("meta")
+    if not isinstance(meta, dict) or meta.get("profile") != [catalog.bundle_profile()]:
+        raise NotShareable("Samenvatting is niet onder de geldende profielversie gebouwd.")
+    if meta.get("extension") != [
+        {"url": REQUEST_HASH_EXTENSION, "valueString": _request_hash(meta)}
+    ]:
+        raise NotShareable("Samenvatting draagt de hash van het verzoek niet (alleen).")
+    unsigned = {k: v for k, v in bundle.items() if k not in ("entry", "signature")}
+    _check_paths(unsigned, _BUNDLE_PATHS, "Bundle")
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise NotShareable("Samenvatting heeft een ongeldige entry-lijst.")
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            raise NotShareable("Samenvatting bevat een entry zonder resource.")
+        _check_paths({k: v for k, v in entry.items() if k != "resource"}, {"fullUrl"}, "entry")
+        _check_resource(entry["resource"])
+    try:
+        Bundle.model_validate(bundle)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise NotShareable("Samenvatting is geen geldige FHIR R4-Bundle.") from exc
+
+
+def _request_hash(meta: dict[str, Any]) -> Any:
+    extensions = meta.get("extension")
+    if isinstance(extensions, list) and len(extensions) == 1 and isinstance(extensions[0], dict):
+        return extensions[0].get("valueString")
+    return None
+
+
+def _check_numbers(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            raise NotShareable("Samenvatting bevat een kommagetal; RFC 8785 zou het herschrijven.")
+        if isinstance(item, int) and not isinstance(item, bool) and not -_SAFE_INT < item < _SAFE_INT:
+            raise NotShareable("Samenvatting bevat een getal buiten het veilige bereik van RFC 8785.")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_resource(resource: dict[str, Any]) -> None:
+    kind = resource.get("resourceType")
+    if not isinstance(kind, str) or kind in _FORBIDDEN_TYPES or kind.startswith("Medication"):
+        raise NotShareable("Samenvatting bevat een diagnose, medicatie, verrichting of uitslag.")
+    _check_systems(resource)
+    if "valueQuantity" in resource or any(".valueQuantity" in p for p in leaf_paths(resource)):
+        raise NotShareable("Samenvatting bevat een meetwaarde.")
+    categories = _codings(resource.get("category"))
+    if any(c.get("code") == "laboratory" for c in categories):
+        raise NotShareable("Samenvatting bevat een laboratoriumuitslag.")
+    profile = _profile_of(resource)
+    _check_paths(resource, profile.allowed_paths(), kind)
+    if resource.get("status") not in profile.statuses:  # fhir.resources checks no value sets
+        raise NotShareable("Status van een resource valt buiten het profiel.")
+    if {(c.get("system"), c.get("code")) for c in categories} != {
+        (SUMMARY_CATEGORY_SYSTEM, profile.category)
+    }:
+        raise NotShareable("Categorie van een resource klopt niet met haar profiel.")
+    subject = resource.get("subject", {}).get("identifier", {})
+    if subject.get("system") != BSN_SYSTEM:
+        raise NotShareable("Persoon in de samenvatting is niet met een BSN aangeduid.")
+
+
+def _profile_of(resource: dict[str, Any]) -> Profile:
+    meta = resource.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
+    found = (
+        catalog.profile_by_canonical(profiles[0])
+        if isinstance(profiles, list) and len(profiles) == 1 and isinstance(profiles[0], str)
+        else None
+    )
+    if found is None or found.resource_type != resource.get("resourceType"):
+        raise NotShareable("Resource in de samenvatting valt onder geen bekend profiel.")
+    return found
+
+
+def _check_paths(value: dict[str, Any], allowed: frozenset[str] | set[str], where: str) -> None:
+    for path in leaf_paths(value):
+        if path not in allowed:
+            raise NotShareable(f"Element buiten het profiel in {where}: {path}.")
+
+
+def _check_systems(value: Any) -> None:
+    """Refuse forbidden code systems anywhere, and codings outside our own CodeSystems."""
+    ours = {codesystem["url"] for codesystem in catalog.load_codesystems()}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, is_coding = stack.pop()
+        if isinstance(item, list):
+            stack.extend((element, is_coding) for element in item)
+        elif isinstance(item, dict):
+            system = item.get("system")
+            if isinstance(system, str) and _forbidden(system, item.get("code")):
+                raise NotShareable("Samenvatting bevat een diagnose-, bevindingen-, medicatie- of uitslagcode.")
+            if is_coding and system not in ours and not _allowed_snomed(system, item.get("code")):
+                raise NotShareable("Samenvatting bevat een code buiten de eigen codesystemen.")
+            stack.extend((element, key == "coding") for key, element in item.items())
+
+
+def _allowed_snomed(system: Any, code: Any) -> bool:
+    return isinstance(system, str) and system.lower() in _SNOMED_SYSTEMS and code in ALLOWED_SNOMED_CODES
+
+
+def _forbidden(system: str, code: Any) -> bool:
+    lowered = system.lower()
+    if lowered.startswith(_SNOMED_SYSTEMS):
+        return not _allowed_snomed(system, code)
+    return (
+        any(part in lowered for part in _FORBIDDEN_SYSTEM_PARTS)
+        or lowered in _FORBIDDEN_SYSTEM_OIDS
+        or lowered.startswith(_G_STANDAARD_OID_PREFIX)
+    )
+
+
+def _codings(element: Any) -> list[dict[str, Any]]:
+    codings: list[dict[str, Any]] = []
+    for concept in element if isinstance(element, list) else []:
+        if isinstance(concept, dict) and isinstance(concept.get("coding"), list):
+            codings.extend(c for c in concept["coding"] if isinstance(c, dict))
+    return codings
