@@ -157,7 +157,7 @@ def _check_systems(value: Any) -> None:
         elif isinstance(item, dict):
             system = item.get("system")
             if isinstance(system, str) and _forbidden(system, item.get("code")):
-                raise NotShareable("Samenvatting bevat een diagnose-, bevindingen-, medicatie- of uitslagcode.")
+                raise NotShareable("Samenvatting bevat een diagnose-, medicatie- of uitslagcode.")
             if is_coding and system not in ours and not _allowed_snomed(system, item.get("code")):
                 raise NotShareable("Samenvatting bevat een code buiten de eigen codesystemen.")
             stack.extend((element, key == "coding") for key, element in item.items())
