@@ -28,6 +28,7 @@ from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, Key, KeySet, OKPKey
 from joserfc.jws import JWSRegistry
 
@@ -65,7 +66,7 @@ class _OneAlgorithm(JWSRegistry):
     here instead.
     """
 
-    def get_alg(self, name: str) -> Any:
+    def get_alg(self, name: str) -> JWSAlgModel:
         if not self.allowed or name not in self.allowed or name not in self.algorithms:
             raise UnsupportedAlgorithmError(f"Algorithm '{name}' is not allowed")
         return self.algorithms[name]
@@ -109,13 +110,35 @@ def _json_object(segment: str, error: type[GatewayError], what: str) -> dict[str
     return value
 
 
-def peek_claims(token: str, *, error: type[GatewayError] = BadSignature) -> dict[str, Any]:
+def peek_claims(
+    token: str, *, error: type[GatewayError] = BadSignature, strict: bool = True
+) -> dict[str, Any]:
     """Read a token's claims WITHOUT verifying them, only to choose whose keys verify it.
 
-    Nothing read here may be trusted or acted on; ``decode_strict`` must follow. Raises
-    ``error`` when the token is not even shaped like a JWS with a JSON-object payload.
+    Nothing read here may be trusted or acted on; ``decode_strict`` must follow. With
+    ``strict=False`` duplicate keys and non-finite numbers pass, so that a *signed* but
+    malformed payload is refused after the signature check as a claims error rather
+    than as a bad signature; the strict parse in ``decode_strict`` still refuses it.
+    Raises ``error`` when the token is not shaped like a JWS with a JSON-object payload.
     """
-    return _json_object(_segments(token, error)[1], error, "inhoud")
+    segment = _segments(token, error)[1]
+    if strict:
+        return _json_object(segment, error, "inhoud")
+    try:
+        value = json.loads(_b64decode(segment))
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        raise error("De inhoud van het token is geen JSON.") from exc
+    if not isinstance(value, dict):
+        raise error("De inhoud van het token is geen JSON-object.")
+    return value
+
+
+def peek_header(token: str, *, error: type[GatewayError] = BadSignature) -> dict[str, Any]:
+    """Read a token's protected header WITHOUT verifying it, only to choose keys (``kid``).
+
+    Same caveat as ``peek_claims``. Raises ``error`` for a malformed token or header.
+    """
+    return _json_object(_segments(token, error)[0], error, "header")
 
 
 def decode_strict(

@@ -96,8 +96,9 @@ def verify(
     ``TokenExpired``, ``InvalidRequest`` (signed but malformed claims) or
     ``WrongAudience``.
     """
-    # 1. Unverified, and used for nothing but choosing keys.
-    issuer = jose.peek_claims(token).get("iss")
+    # 1. Unverified, and used for nothing but choosing keys; parsed leniently so that a
+    # signed payload with duplicate keys or NaN is refused after step 2 as malformed.
+    issuer = jose.peek_claims(token, strict=False).get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise BadSignature("Het token noemt geen uitgever.")
     keys = keys_for_issuer(issuer)
