@@ -72,9 +72,7 @@ def check(
 
     outside = sorted(requested - verified.categories)
     if outside:
-        raise CategoryNotConsented(
-            f"Buiten de toestemming gevraagd: {', '.join(outside)}."
-        )
+        raise CategoryNotConsented(f"Buiten de toestemming gevraagd: {', '.join(outside)}.")
     objected = sorted(requested & denied)
     if objected:
         raise CategoryNotConsented(
@@ -83,7 +81,5 @@ def check(
     allowed = matrix.get(purpose, frozenset())
     barred = sorted(requested - allowed)
     if barred:
-        raise NotShareable(
-            f"Voor doel {purpose!r} mogen niet worden gedeeld: {', '.join(barred)}."
-        )
+        raise NotShareable(f"Voor doel {purpose!r} mogen niet worden gedeeld: {', '.join(barred)}.")
     return requested

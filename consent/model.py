@@ -44,7 +44,7 @@ def valid_bsn(value: str) -> bool:
     if value == "000000000":
         return False
     digits = [ord(c) - ord("0") for c in value]
-    total = sum(weight * digit for weight, digit in zip(range(9, 1, -1), digits[:8]))
+    total = sum(weight * digit for weight, digit in zip(range(9, 1, -1), digits[:8], strict=True))
     return (total - digits[8]) % 11 == 0
 
 
@@ -71,8 +71,9 @@ class Party:
     """Someone who may take part in a consent: the subject, a parent, a voogd, an institution.
 
     ``custody`` means gezag (parental authority or guardianship). A certified guardian
-    institution ("gecertificeerde instelling") holding voogdij has kind ``institution``
-    and an ``org:`` key. Raises ``InvalidRequest`` for a malformed key or kind.
+    institution ("gecertificeerde instelling") holding voogdij has an ``org:`` key and
+    kind ``institution`` (or ``guardian``); subjects and parents have ``bsn:`` keys.
+    Raises ``InvalidRequest`` for a malformed key or kind.
     """
 
     key: str
@@ -85,8 +86,12 @@ class Party:
             raise InvalidRequest("Ongeldige partij: verwacht 'bsn:<BSN>' of 'org:<id>'.")
         if self.kind not in ("subject", "parent", "guardian", "institution"):
             raise InvalidRequest(f"Onbekende soort partij: {self.kind!r}.")
-        if (self.kind == "institution") != self.key.startswith("org:"):
-            raise InvalidRequest("Alleen een instelling heeft een 'org:'-sleutel.")
+        # A voogd is a person or a certified institution; subjects and parents are people.
+        person = self.key.startswith("bsn:")
+        if (self.kind in ("subject", "parent") and not person) or (
+            self.kind == "institution" and person
+        ):
+            raise InvalidRequest(f"Partij van soort {self.kind!r} met sleutel van andere soort.")
 
 
 @dataclass(frozen=True)
@@ -196,9 +201,7 @@ class VerifiedConsent:
         return bool(self.jti)
 
     @classmethod
-    def from_local_grant(
-        cls, grant: Grant, grantee: str, holder: str, now: int
-    ) -> VerifiedConsent:
+    def from_local_grant(cls, grant: Grant, grantee: str, holder: str, now: int) -> VerifiedConsent:
         """Vouch for a consent recorded at the holder itself, honoured at ``now``.
 
         Contract section 4 without the token: the holder is the issuer and among the

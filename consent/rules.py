@@ -68,17 +68,17 @@ def _mask(key: str) -> str:
 
 
 def _describe(party: Party) -> str:
-    label = _KIND_NL[party.kind] if party.custody or party.kind == "subject" else (
-        "ouder zonder gezag" if party.kind == "parent" else "persoon zonder gezag"
+    label = (
+        _KIND_NL[party.kind]
+        if party.custody or party.kind == "subject"
+        else ("ouder zonder gezag" if party.kind == "parent" else "persoon zonder gezag")
     )
     name = f" {party.name}" if party.name else ""
     return f"{label}{name} ({_mask(party.key)})"
 
 
 def _custody(subject: Subject, parties: Iterable[Party]) -> dict[str, Party]:
-    return {
-        p.key: p for p in parties if p.custody and p.kind != "subject" and p.key != subject.key
-    }
+    return {p.key: p for p in parties if p.custody and p.kind != "subject" and p.key != subject.key}
 
 
 def required_grantors(
@@ -185,7 +185,9 @@ def renewal_reasons(grant: Grant, on: datetime.date) -> list[str]:
     then = age_on(grant.subject.birth_date, grant.start)
     now = age_on(grant.subject.birth_date, on)
     return [
-        f"subject-turned-{age}" for age in (CHILD_UNTIL, MINOR_UNTIL, ADULT_FROM) if then < age <= now
+        f"subject-turned-{age}"
+        for age in (CHILD_UNTIL, MINOR_UNTIL, ADULT_FROM)
+        if then < age <= now
     ]
 
 
@@ -199,7 +201,10 @@ def why_not_honoured(grant: Grant, on: datetime.date) -> str | None:
         return "De toestemming gaat pas later in."
     if grant.end is not None and on > grant.end:
         return "De toestemming is verlopen."
-    if age_on(grant.subject.birth_date, on) >= MINOR_UNTIL and grant.subject.key not in grant.grantors:
+    if (
+        age_on(grant.subject.birth_date, on) >= MINOR_UNTIL
+        and grant.subject.key not in grant.grantors
+    ):
         return (
             "De persoon is inmiddels 16 of ouder en heeft zelf geen toestemming gegeven; "
             "toestemming van de ouders alleen geldt niet meer."
@@ -212,7 +217,9 @@ def honoured(grant: Grant, on: datetime.date) -> bool:
     return why_not_honoured(grant, on) is None
 
 
-def _objection_applies(grant: Grant, grantee: str, holder: str, purpose: str, on: datetime.date) -> bool:
+def _objection_applies(
+    grant: Grant, grantee: str, holder: str, purpose: str, on: datetime.date
+) -> bool:
     # An objection with no recipients, holders or purpose applies to all of them, as a
     # FHIR provision without actors does. It keeps counting after the subject turns 16
     # (unlike a permit): a stale objection can only withhold, never disclose.
