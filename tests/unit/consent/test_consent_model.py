@@ -19,6 +19,8 @@ from consent_builders import (
     born_years_before,
     key,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 import consent
 from consent.errors import ConsentRevoked, GranteeMismatch, InvalidRequest, WrongAudience
@@ -163,3 +165,23 @@ def test_the_consent_package_imports_no_web_http_or_database_code() -> None:
             )
             for name in names:
                 assert name.split(".")[0] not in FORBIDDEN, f"{source.name} imports {name}"
+
+
+# --- properties ---------------------------------------------------------------------------
+
+
+@given(st.text(max_size=12))
+def test_anything_accepted_as_a_bsn_is_nine_ascii_digits_passing_the_eleven_test(text: str) -> None:
+    if valid_bsn(text):
+        assert len(text) == 9
+        assert all(c in "0123456789" for c in text)
+        assert sum((9 - i) * int(c) for i, c in enumerate(text[:8])) % 11 == int(text[8])
+
+
+@given(st.integers(min_value=1, max_value=999_999_999))
+def test_the_eleven_test_matches_its_textbook_definition(number: int) -> None:
+    text = f"{number:09d}"
+    weights = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+    assert valid_bsn(text) == (
+        sum(w * int(c) for w, c in zip(weights, text, strict=True)) % 11 == 0
+    )

@@ -24,6 +24,8 @@ from consent_builders import (
     key,
     mother,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consent.errors import GrantorsInsufficient
 from consent.model import Subject
@@ -319,3 +321,26 @@ def test_no_permit_means_nothing_to_disclose() -> None:
         "on": TODAY,
     }
     assert effective_decision([a_grant()], **ask) == NONE
+
+
+# --- properties ---------------------------------------------------------------------------
+
+
+def _birthday_in(year: int, birth: datetime.date) -> datetime.date:
+    try:
+        return birth.replace(year=year)
+    except ValueError:  # 29 February in a non-leap year: the birthday is 1 March
+        return D(year, 3, 1)
+
+
+@given(
+    st.dates(min_value=D(1900, 1, 1), max_value=D(2100, 12, 31)),
+    st.dates(min_value=D(1900, 1, 1), max_value=D(2100, 12, 31)),
+)
+def test_age_is_the_number_of_birthdays_passed(birth: datetime.date, day: datetime.date) -> None:
+    if day < birth:
+        return
+    birthdays = sum(
+        1 for year in range(birth.year + 1, day.year + 1) if _birthday_in(year, birth) <= day
+    )
+    assert age_on(birth, day) == birthdays
