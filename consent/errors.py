@@ -190,3 +190,16 @@ REFUSAL_CODES: tuple[str, ...] = (
     "subject-mismatch", "partner-unavailable", "partner-timeout", "bad-partner-signature",
     "store-unavailable",
 )
+
+
+class PartnerRefusal(GatewayError):
+    """A partner's own refusal, passed through as its OperationOutcome and status."""
+
+    code = "partner-refusal"
+    message_nl = "De partnerorganisatie weigerde het verzoek."
+
+    def __init__(self, status: int, body: dict[str, object], reason: str) -> None:
+        super().__init__(self.message_nl)
+        self.status = status
+        self.body = body
+        self.reason = reason

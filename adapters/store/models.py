@@ -1,0 +1,187 @@
+"""The node's tables (SQLAlchemy 2 declarative). Schema changes go through Alembic.
+
+One store per node. FHIR resources are kept as JSON text beside the columns the node
+searches on; audit entries keep the canonical record JSON that their hash covers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Client(Base):
+    """A local API client (an EHR, a portal, a privacy-officer tool); secret hashed at rest."""
+
+    __tablename__ = "clients"
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Partner(Base):
+    """A trusted partner node, reached at ``url``; its keys are pinned in partner_keys."""
+
+    __tablename__ = "partners"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(512))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    jwks_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PartnerKey(Base):
+    __tablename__ = "partner_keys"
+    __table_args__ = (UniqueConstraint("org_id", "kid"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("partners.org_id", ondelete="CASCADE"))
+    kid: Mapped[str] = mapped_column(String(128))
+    jwk: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsedJti(Base):
+    """Single-use values: the failed insert of a duplicate *is* the replay refusal."""
+
+    __tablename__ = "used_jti"
+    issuer: Mapped[str] = mapped_column(String(128), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Person(Base):
+    __tablename__ = "persons"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bsn: Mapped[str] = mapped_column(String(9), unique=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    resource: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Relation(Base):
+    """A parent, voogd or guardian institution of a child; ``custody`` marks gezag."""
+
+    __tablename__ = "relations"
+    __table_args__ = (UniqueConstraint("child_id", "party_key"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    child_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    party_key: Mapped[str] = mapped_column(String(80))  # bsn:<bsn> or org:<id>
+    kind: Mapped[str] = mapped_column(String(16))  # parent | guardian | institution
+    custody: Mapped[bool] = mapped_column(Boolean)
+    resource: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Record(Base):
+    """One of the node's own records (Observation, CarePlan, CareTeam, EpisodeOfCare)."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("source_system", "source_id"),
+                      Index("ix_records_subject_category", "subject_id", "category"))
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    shareable: Mapped[bool] = mapped_column(Boolean)
+    resource: Mapped[str] = mapped_column(Text)
+    source_system: Mapped[str] = mapped_column(String(255))
+    source_id: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("persons.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(8))
+    purpose: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[str] = mapped_column(Text)  # JSON list
+    recipients: Mapped[str] = mapped_column(Text)
+    holders: Mapped[str] = mapped_column(Text)
+    grantors: Mapped[str] = mapped_column(Text)
+    refusals: Mapped[str] = mapped_column(Text)
+    consulted: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    resource: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Exchange(Base):
+    """One exchange as seen by this node: the holder's replay guard, the requester's receipt."""
+
+    __tablename__ = "exchanges"
+    __table_args__ = (UniqueConstraint("role", "peer_org", "exchange_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exchange_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # holder | requester | safety-sent | safety-received
+    peer_org: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(9))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_hash: Mapped[str] = mapped_column(String(64), default="")
+    consent_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditEntry(Base):
+    """One link of the hash chain; ``record_json`` is exactly what the hash covers."""
+
+    __tablename__ = "audit_entries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    recorded_at: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(9), index=True)
+    actor_id: Mapped[str] = mapped_column(String(128), index=True)
+    peer_org: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    exchange_id: Mapped[str] = mapped_column(String(64), index=True)
+    consent_id: Mapped[str] = mapped_column(String(64))
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    record_json: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row every appender locks: last seq and hash, signed by the node key."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckpoint(Base):
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(String(64))
+    signed: Mapped[str] = mapped_column(Text)
+
+
+class Inbox(Base):
+    """Safety disclosures pushed to this node, kept for its professionals to read."""
+
+    __tablename__ = "inbox"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exchange_id: Mapped[str] = mapped_column(String(64))
+    from_org: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(9), index=True)
+    legal_ground: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bundle: Mapped[str] = mapped_column(Text)

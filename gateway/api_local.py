@@ -1,0 +1,119 @@
+"""Local API for EHRs, professionals and privacy officers (contract section 3).
+
+Views parse, call one use case, and render; errors go to gateway.outcomes.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from consent.errors import InvalidRequest
+from gateway import parameters
+from gateway.app import node_of
+from gateway.fhirjson import fhir_response, read_body
+from gateway.services import auditing, consents, exchange, registry, safety
+from gateway.views import actor, caller
+
+bp = Blueprint("local", __name__)
+
+WRITERS = ("ehr", "professional", "admin")
+READERS = ("ehr", "professional")
+
+
+@bp.post("/fhir/Patient")
+def create_patient() -> Response:
+    caller(*WRITERS)
+    resource, created = registry.register_person(node_of(), read_body("Patient"))
+    return fhir_response(resource, 201 if created else 200,
+                         {"Location": f"/fhir/Patient/{resource['id']}"})
+
+
+@bp.get("/fhir/Patient")
+def search_patient() -> Response:
+    actor(caller(*READERS))
+    ident = request.args.get("identifier", "")
+    system, _, value = ident.rpartition("|")
+    if system != parameters.BSN_SYSTEM:
+        raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN>.")
+    found = registry.find_person(node_of(), value)
+    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                          "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
+
+
+@bp.post("/fhir/RelatedPerson")
+def create_related_person() -> Response:
+    caller(*WRITERS)
+    return fhir_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201)
+
+
+@bp.post("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>")
+def create_record(rtype: str) -> Response:
+    caller(*WRITERS)
+    resource, created = registry.upsert_record(node_of(), read_body(rtype))
+    return fhir_response(resource, 201 if created else 200)
+
+
+@bp.post("/fhir")
+def transaction() -> Response:
+    caller(*WRITERS)
+    return fhir_response(registry.transaction(node_of(), read_body("Bundle")))
+
+
+@bp.post("/fhir/Consent")
+def create_consent() -> Response:
+    who = caller(*READERS)
+    resource = consents.record(node_of(), read_body("Consent"), actor(who))
+    return fhir_response(resource, 201, {"Location": f"/fhir/Consent/{resource['id']}"})
+
+
+@bp.get("/fhir/Consent")
+def search_consent() -> Response:
+    actor(caller(*READERS))
+    found = consents.list_for(node_of(), request.args.get("patient") or None,
+                              renewal_due=request.args.get("_tag") == "renewal-due")
+    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                          "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
+
+
+@bp.post("/fhir/Consent/<cid>/$issue-token")
+def issue_token(cid: str) -> Response:
+    who = caller(*READERS)
+    grantee = None
+    if request.content_length:
+        values = parameters.read(read_body("Parameters"), {"grantee": parameters.Spec("valueString")})
+        grantee = values.get("grantee")
+    tok = consents.issue_token(node_of(), cid, grantee, actor(who))
+    return fhir_response(parameters.build(token=("valueString", tok)))
+
+
+@bp.post("/fhir/Consent/<cid>/$revoke")
+def revoke(cid: str) -> Response:
+    who = caller(*READERS)
+    resource = consents.revoke_and_notify(node_of(), cid, actor(who))
+    return fhir_response(resource)
+
+
+@bp.post("/fhir/$request-summary")
+def request_summary() -> Response:
+    who = caller(*READERS)
+    return fhir_response(exchange.request_summary(node_of(), read_body("Parameters"), actor(who)))
+
+
+@bp.post("/fhir/$safety-disclosure")
+def safety_disclosure() -> Response:
+    who = caller("professional")
+    return fhir_response(safety.disclose(node_of(), read_body("Parameters"), actor(who)))
+
+
+@bp.get("/fhir/AuditEvent")
+def audit_events() -> Response:
+    who = caller("privacy-officer")
+    return fhir_response(auditing.search(node_of(), request.args, actor(who, required=False),
+                                         request.base_url))
+
+
+@bp.get("/consent/<cid>/receipt")
+def receipt(cid: str) -> Response:
+    who = caller(*READERS)
+    html = consents.receipt_html(node_of(), cid, actor(who))
+    return Response(html, mimetype="text/html")

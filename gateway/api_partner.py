@@ -1,0 +1,42 @@
+"""Node-to-node API (contract section 4): partner-authenticated operations."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from gateway import parameters
+from gateway.app import node_of
+from gateway.fhirjson import fhir_response, read_body
+from gateway.services import consents, exchange, safety
+from gateway.views import partner_caller
+
+bp = Blueprint("partner", __name__)
+
+
+@bp.post("/fhir/$behaviour-summary")
+def behaviour_summary() -> Response:
+    who = partner_caller()
+    return fhir_response(exchange.disclose_summary(node_of(), read_body("Parameters"), who.client_id))
+
+
+@bp.post("/fhir/$consent-status")
+def consent_status() -> Response:
+    who = partner_caller()
+    values = parameters.read(read_body("Parameters"), {"consent": parameters.Spec("valueString", required=True)})
+    status = consents.status_for_partner(node_of(), values["consent"], who.client_id)
+    return fhir_response(parameters.build(status=("valueCode", status)))
+
+
+@bp.post("/fhir/$receive-disclosure")
+def receive_disclosure() -> Response:
+    who = partner_caller()
+    return fhir_response(safety.receive(node_of(), read_body("Parameters"), who.client_id))
+
+
+@bp.post("/fhir/$consent-revoked")
+def consent_revoked() -> Response:
+    """A best-effort notice from an issuer that a consent naming us was revoked."""
+    who = partner_caller()
+    values = parameters.read(read_body("Parameters"), {"consent": parameters.Spec("valueString", required=True)})
+    consents.note_revocation(node_of(), values["consent"], who.client_id)
+    return fhir_response(parameters.build(status=("valueCode", "noted")))

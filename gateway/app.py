@@ -1,0 +1,36 @@
+"""The app factory: ``create_app(config)`` builds one node's Flask app, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, current_app
+
+from gateway import auth, outcomes
+from gateway.config import NodeConfig
+from gateway.node import Node, build
+
+
+def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any) -> Flask:
+    """Build the WSGI app of the node configured by ``config``."""
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=config.security.max_request_bytes, JSON_SORT_KEYS=False,
+                      **overrides)
+    node = node or build(config)
+    app.extensions["gateway"] = node
+    app.extensions["oauth_server"] = auth.init_app(app, node)
+    outcomes.init_app(app)
+
+    from gateway import api_local, api_partner, api_public
+
+    app.register_blueprint(api_public.bp)
+    app.register_blueprint(api_local.bp)
+    app.register_blueprint(api_partner.bp)
+    logging.getLogger("gateway").setLevel(logging.INFO)
+    return app
+
+
+def node_of() -> Node:
+    """The current app's node (views only)."""
+    return current_app.extensions["gateway"]  # type: ignore[no-any-return]

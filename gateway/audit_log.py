@@ -1,0 +1,162 @@
+"""The audit log in the store: append inside the caller's transaction, verify, search.
+
+``append`` is called by every use case inside its own unit of work, so the audit entry
+commits together with what it records, or neither does (no audit, no disclosure). Writers
+serialise on the single ``audit_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+transactions begin IMMEDIATE), which keeps the hash chain linear under several workers.
+The head is re-signed on every append and a checkpoint is signed every
+``chain.CHECKPOINT_EVERY`` entries, so a cut tail or a rewrite without the key shows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
+from consent import jose
+from gateway.audit import chain, events
+from gateway.audit.events import AuditRecord
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, for the NEN 7513 line: practitioner, role, client (on whose behalf), where."""
+
+    actor_id: str
+    role: str
+    client_id: str = ""
+    access_point: str = ""
+
+
+SYSTEM = Actor(actor_id="system:cli", role="admin", client_id="", access_point="cli")
+
+
+def fields(actor: Actor, **extra: Any) -> dict[str, Any]:
+    """The AuditRecord fields that name the actor, plus ``extra``."""
+    return {"actor_id": actor.actor_id, "actor_role": actor.role, "on_behalf_of": actor.client_id,
+            "access_point": actor.access_point, **extra}
+
+
+def _signer(node: Any) -> Any:
+    kid, alg, key = node.keys.active
+
+    def sign(claims: dict[str, Any]) -> str:
+        return jose.sign(claims, key, kid=kid, alg=alg, typ=chain.CHECKPOINT_TYP)
+
+    return sign
+
+
+def verifier(node: Any) -> Any:
+    keys = node.keys.verification_set()
+
+    def verify(jws: str) -> dict[str, Any]:
+        return jose.decode_strict(jws, keys, typ=chain.CHECKPOINT_TYP)[1]
+
+    return verify
+
+
+def init_chain(node: Any) -> None:
+    """Create the head row of an empty log (``gateway init``)."""
+    with node.uow() as uow:
+        if uow.session.get(AuditHead, 1) is None:
+            uow.session.add(AuditHead(id=1, seq=0, hash=chain.GENESIS, signed=""))
+        uow.commit()
+
+
+def append(session: Any, node: Any, record: AuditRecord) -> int:
+    """Append ``record`` to the chain in the caller's transaction; return its seq."""
+    if record.actor_org == "":
+        record = _with_org(record, node.org_id)
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    recorded_at = chain.format_recorded_at(node.clock())
+    entry = chain.new_entry(prev_seq=head.seq, prev_hash=head.hash, event_id=uuid.uuid4().hex,
+                            recorded_at=recorded_at, record=record)
+    canonical = chain.record_to_canonical(record)
+    session.add(AuditEntry(seq=entry.seq, event_id=entry.event_id, recorded_at=recorded_at,
+                           action=record.action, outcome=record.outcome, subject=record.subject,
+                           actor_id=record.actor_id, peer_org=record.peer_org, purpose=record.purpose,
+                           exchange_id=record.exchange_id, consent_id=record.consent_id,
+                           flagged=record.flagged, record_json=canonical, prev_hash=entry.prev_hash,
+                           hash=entry.hash))
+    sign = _signer(node)
+    head.seq, head.hash = entry.seq, entry.hash
+    head.signed = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    if chain.is_checkpoint_due(entry.seq):
+        session.add(AuditCheckpoint(seq=entry.seq, kind=chain.KIND_CHECKPOINT, hash=entry.hash,
+                                    signed=chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT,
+                                                                 at=recorded_at, sign=sign)))
+    session.flush()
+    return entry.seq
+
+
+def _with_org(record: AuditRecord, org: str) -> AuditRecord:
+    data = record.to_dict()
+    data["actor_org"] = org
+    data["categories"] = tuple(data["categories"])
+    data["resource_types"] = tuple(data["resource_types"])
+    return AuditRecord(**data)
+
+
+def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
+    """Audit an administrative act (partner added, client added, key rotated) on its own."""
+    with node.uow() as uow:
+        seq = append(uow.session, node, AuditRecord(action=action, outcome=events.SUCCESS,
+                                                    **fields(actor, **extra)))
+        uow.commit()
+    return seq
+
+
+def rows(session: Any, batch: int = 5000) -> Iterator[tuple[int, str, str, str, str, str]]:
+    """Stream every entry in seq order as the tuples ``chain.verify_rows`` reads."""
+    last = -1
+    while True:
+        chunk = session.execute(
+            select(AuditEntry.seq, AuditEntry.event_id, AuditEntry.recorded_at, AuditEntry.record_json,
+                   AuditEntry.prev_hash, AuditEntry.hash)
+            .where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
+        if not chunk:
+            return
+        yield from (tuple(r) for r in chunk)  # type: ignore[misc]
+        last = chunk[-1][0]
+
+
+def verify(node: Any) -> chain.VerifyResult:
+    """Verify the whole log against its signed head and checkpoints."""
+    with node.uow() as uow:
+        s = uow.session
+        head = s.get(AuditHead, 1)
+        checkpoints = [c for c in s.scalars(select(AuditCheckpoint.signed).order_by(AuditCheckpoint.seq))]
+        return chain.verify_rows(rows(s), checkpoints, (head.signed or None) if head else None,
+                                 verify=verifier(node))
+
+
+def entries(session: Any, *, subject: str | None = None, since: str | None = None, until: str | None = None,
+            agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
+            action: str | None = None, limit: int = 500, offset: int = 0) -> list[AuditEntry]:
+    """Search entries by the NEN 7513 columns, newest first."""
+    q = select(AuditEntry)
+    if subject:
+        q = q.where(AuditEntry.subject == subject)
+    if since:
+        q = q.where(AuditEntry.recorded_at >= since)
+    if until:
+        q = q.where(AuditEntry.recorded_at < until)
+    if agent:
+        q = q.where(AuditEntry.actor_id == agent)
+    if purpose:
+        q = q.where(AuditEntry.purpose == purpose)
+    if outcome:
+        q = q.where(AuditEntry.outcome == outcome)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
+
+
+def stored(entry: AuditEntry) -> chain.StoredEntry:
+    return chain.StoredEntry(entry.seq, entry.event_id, entry.recorded_at,
+                             chain.record_from_json(entry.record_json), entry.prev_hash, entry.hash)

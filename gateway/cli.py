@@ -1,0 +1,224 @@
+"""The ``gateway`` command (contract section 1).
+
+Exit codes: 0 success, 2 usage or bad input (one line on stderr), 1 other failure. No
+command prints a stack trace for an expected error: ``main`` is the CLI's one mapping
+from errors to a stderr line and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+
+from consent.errors import GatewayError
+
+
+class Failure(Exception):
+    """An expected failure that is not the user's input (exit 1)."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Federated consented-summary gateway for youth care and adult mental health care."""
+
+
+def _node(home: str):  # type: ignore[no-untyped-def]
+    from gateway import config
+    from gateway.node import build
+
+    return build(config.load(home))
+
+
+@cli.command()
+@click.argument("home", type=click.Path(file_okay=False))
+@click.option("--org-id", required=True, help="This organisation's id in the federation.")
+@click.option("--name", required=True, help="Human-readable organisation name.")
+@click.option("--url", default=None, help="Public base URL (default http://127.0.0.1:8400).")
+@click.option("--db", default=None, help="SQLAlchemy URL (default: SQLite file in HOME).")
+@click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default="ES256", show_default=True)
+def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg: str) -> None:
+    """Create a node home: node.toml, a private signing key and an empty store."""
+    from adapters.store import make_engine, migrate
+    from gateway import audit_log, config
+    from gateway.keys import KeyRing
+
+    path = Path(home).resolve()
+    if (path / "node.toml").exists() or (path / "keys").exists():
+        raise click.UsageError(f"{path} holds a node already; refusing to overwrite it")
+    url = (url or "http://127.0.0.1:8400").rstrip("/")
+    port = urlparse(url).port or (443 if url.startswith("https") else 80)
+    store_url = db or f"sqlite:///{path / 'node.db'}"
+    text = config.render_toml(org_id, name, url, store_url, alg, port)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (path / "node.toml").write_text(text, "utf-8")
+    try:
+        cfg = config.load(path)
+    except GatewayError:
+        (path / "node.toml").unlink()
+        raise
+    ring = KeyRing.create(path, alg)
+    engine = make_engine(cfg.store.url)
+    migrate(engine)
+    engine.dispose()
+    node = _node(home)
+    audit_log.init_chain(node)
+    click.echo(f"org id: {org_id}")
+    click.echo(f"node home: {path}")
+    click.echo(ring.thumbprint())
+
+
+@cli.command()
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
+def serve(home: str, host: str | None, port: int | None) -> None:
+    """Run the node (gunicorn, several workers)."""
+    from adapters.store import make_engine, migrate
+    from gateway import config
+    from gateway.server import serve as run
+
+    cfg = config.load(home)
+    engine = make_engine(cfg.store.url)
+    migrate(engine)  # upgrades in place; Alembic keeps the data
+    engine.dispose()
+    run(cfg, host, port)
+
+
+@cli.group()
+def partner() -> None:
+    """Trust partner nodes."""
+
+
+@partner.command("add")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--org-id", required=True)
+@click.option("--url", required=True)
+@click.option("--thumbprint", default=None, help="RFC 7638 thumbprint one of its keys must have.")
+def partner_add(home: str, org_id: str, url: str, thumbprint: str | None) -> None:
+    """Fetch the partner's JWKS and pin its keys."""
+    from adapters.store.models import Client
+    from gateway import audit_log
+    from gateway.audit import events
+
+    node = _node(home)
+    if not urlparse(url).scheme in ("http", "https") or not urlparse(url).netloc:
+        raise click.UsageError(f"--url {url!r} is not an http(s) URL")
+    with node.uow() as uow:
+        if uow.session.get(Client, org_id) is not None:
+            raise click.UsageError(f"{org_id!r} is a local client id already")
+    kids = node.partners.add(org_id, url, thumbprint)
+    audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=org_id, detail={"kids": kids})
+    click.echo(f"partner {org_id} pinned with {len(kids)} key(s)")
+    for kid in kids:
+        click.echo(kid)
+
+
+@partner.command("list")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+def partner_list(home: str) -> None:
+    """List trusted partners and their pinned keys."""
+    for org_id, url, kids in _node(home).partners.list():
+        click.echo(f"{org_id}\t{url}\t{','.join(kids)}")
+
+
+@cli.group()
+def client() -> None:
+    """Register local API clients."""
+
+
+@client.command("add")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--client-id", required=True)
+@click.option("--role", required=True, type=click.Choice(["ehr", "professional", "privacy-officer", "admin"]))
+def client_add(home: str, client_id: str, role: str) -> None:
+    """Register a client; print its secret once, on the last line."""
+    from gateway import audit_log, auth
+    from gateway.audit import events
+
+    node = _node(home)
+    if node.partners.is_trusted(client_id):
+        raise click.UsageError(f"{client_id!r} is a partner org id already")
+    secret = auth.add_client(node.uow, client_id, role)
+    audit_log.record_admin(node, events.CLIENT_ADDED, detail={"client_id": client_id, "role": role})
+    click.echo(f"client {client_id} ({role}) registered; the secret is shown once:")
+    click.echo(secret)
+
+
+@cli.group()
+def keys() -> None:
+    """Manage the node's signing keys."""
+
+
+@keys.command("rotate")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default=None)
+def keys_rotate(home: str, alg: str | None) -> None:
+    """Make a new active key; the old stays in the JWKS for its window."""
+    from gateway import audit_log
+    from gateway.audit import events
+
+    node = _node(home)
+    old = node.keys.thumbprint()
+    kid = node.keys.rotate(alg)
+    audit_log.record_admin(node, events.KEY_ROTATED, detail={"old_kid": old, "new_kid": kid})
+    click.echo(kid)
+
+
+@cli.command()
+@click.option("--no-serve", is_flag=True, help="Play the story and stop (for scripts).")
+def demo(no_serve: bool) -> None:
+    """Start a two-node federation on loopback and play one consented exchange."""
+    from gateway import demo as demo_mod
+
+    demo_mod.run(keep_serving=not no_serve)
+
+
+@cli.group()
+def audit() -> None:
+    """Verify and export the tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+def audit_verify(home: str) -> None:
+    """Exit 0 if the log is intact; otherwise name the first broken entry (exit 1)."""
+    from gateway import audit_log
+
+    result = audit_log.verify(_node(home))
+    if not result.ok:
+        raise Failure(f"audit log broken at entry {result.first_bad_seq}: {result.reason}")
+    click.echo(f"intact: {result.checked} entries verified")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map every expected error to one stderr line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="gateway", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        click.echo(f"gateway: {exc.format_message()}", err=True)
+        return 2
+    except click.Abort:
+        click.echo("gateway: aborted", err=True)
+        return 1
+    except GatewayError as exc:
+        click.echo(f"gateway: {exc.detail}", err=True)
+        return 1 if exc.code in ("partner-unavailable", "partner-timeout", "store-unavailable") else 2
+    except (Failure, OSError) as exc:
+        click.echo(f"gateway: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def entrypoint() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

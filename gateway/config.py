@@ -1,0 +1,206 @@
+"""The node's one typed configuration: ``node.toml`` plus ``GATEWAY_*`` environment overrides.
+
+Every key is documented in README.md ("Configuration reference"). Checked at start-up so a
+mistake stops the node before it serves anything; no secret has a default.
+Environment variables override the file as ``GATEWAY_<SECTION>_<KEY>``, e.g.
+``GATEWAY_STORE_URL`` for a PostgreSQL URL with a password.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from consent.errors import GatewayError
+
+ORG_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
+ALGORITHMS = ("ES256", "EdDSA")
+
+
+class ConfigError(GatewayError):
+    """The node configuration is missing, malformed or inconsistent."""
+
+    code = "config-error"
+    message_nl = "De configuratie van de node is ongeldig."
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    org_id: str
+    name: str
+    url: str  # public base URL; partners use url + "/oauth/token" as the assertion audience
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    url: str
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = "127.0.0.1"
+    port: int = 8400
+    workers: int = 2
+    threads: int = 4
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    alg: str = "ES256"
+    retired_key_days: int = 30  # how long a rotated-out key stays in the JWKS
+
+
+@dataclass(frozen=True)
+class SecuritySection:
+    access_token_ttl: int = 300
+    consent_token_ttl: int = 3600
+    max_request_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class PartnersSection:
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_response_bytes: int = 5_000_000
+    jwks_refetch_interval: int = 60  # seconds between re-fetches of one partner's JWKS
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class AuditSection:
+    retention_days: int = 3653  # ten years; NEN 7513 asks for years, the WGBO term is longer
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    home: Path
+    node: NodeSection
+    store: StoreSection
+    server: ServerSection = field(default_factory=ServerSection)
+    keys: KeysSection = field(default_factory=KeysSection)
+    security: SecuritySection = field(default_factory=SecuritySection)
+    partners: PartnersSection = field(default_factory=PartnersSection)
+    audit: AuditSection = field(default_factory=AuditSection)
+
+    @property
+    def token_url(self) -> str:
+        return self.node.url.rstrip("/") + "/oauth/token"
+
+
+_SECTIONS = {
+    "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
+    "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
+}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    try:
+        if typ in (int, "int"):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if typ in (float, "float"):
+            return float(value)
+        if typ in (bool, "bool"):
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes"):
+                return True
+            if str(value).lower() in ("0", "false", "no"):
+                return False
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: invalid value {value!r}") from None
+
+
+def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
+    """Read ``home/node.toml`` and the environment; raise ConfigError on any problem."""
+    home = Path(home).resolve()
+    path = home / "node.toml"
+    if not path.is_file():
+        raise ConfigError(f"no node here: {path} does not exist (run 'gateway init' first)")
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    env = dict(os.environ if env is None else env)
+    unknown = set(raw) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}")
+    built: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        section = dict(raw.get(name, {}))
+        names = {f.name: f for f in fields(cls)}
+        bad = set(section) - set(names)
+        if bad:
+            raise ConfigError(f"{path}: unknown key(s) in [{name}]: {sorted(bad)}")
+        for key, f in names.items():
+            env_key = f"GATEWAY_{name.upper()}_{key.upper()}"
+            if env_key in env:
+                section[key] = env[env_key]
+            if key in section:
+                section[key] = _coerce(section[key], f.type, f"[{name}] {key}")
+        try:
+            built[name] = cls(**section)
+        except TypeError:
+            missing = [k for k, f in names.items() if k not in section and f.default is f.default_factory]
+            raise ConfigError(f"{path}: [{name}] needs {', '.join(missing)}") from None
+    cfg = NodeConfig(home=home, **built)
+    check(cfg)
+    return cfg
+
+
+def check(cfg: NodeConfig) -> None:
+    """Refuse an inconsistent configuration at start-up, not at the first request."""
+    if not ORG_ID.match(cfg.node.org_id):
+        raise ConfigError(f"[node] org_id {cfg.node.org_id!r}: use 2-63 chars a-z 0-9 . -")
+    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", cfg.node.url):
+        raise ConfigError(f"[node] url {cfg.node.url!r} is not an http(s) URL")
+    if cfg.keys.alg not in ALGORITHMS:
+        raise ConfigError(f"[keys] alg must be one of {ALGORITHMS}")
+    if not cfg.store.url.startswith(("sqlite:///", "postgresql+psycopg://")):
+        raise ConfigError("[store] url must be sqlite:///… or postgresql+psycopg://…")
+    for name, value in (("server.workers", cfg.server.workers), ("server.threads", cfg.server.threads),
+                        ("security.access_token_ttl", cfg.security.access_token_ttl)):
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1")
+    if cfg.security.access_token_ttl > 3600:
+        raise ConfigError("security.access_token_ttl: access tokens are short-lived (at most 3600 s)")
+
+
+def with_store(cfg: NodeConfig, url: str) -> NodeConfig:
+    """Return a copy that uses another store URL (tests, tools)."""
+    return replace(cfg, store=StoreSection(url=url))
+
+
+def render_toml(org_id: str, name: str, url: str, store_url: str, alg: str, port: int) -> str:
+    """Write a fresh, commented node.toml (see config/*.toml for every key)."""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"""# Gateway node configuration. Every key: README.md, "Configuration reference".
+# Environment variables override keys as GATEWAY_<SECTION>_<KEY> (e.g. GATEWAY_STORE_URL).
+
+[node]
+org_id = {q(org_id)}   # this organisation's id in the federation
+name = {q(name)}
+url = {q(url)}         # public base URL; partners authenticate against url + /oauth/token
+
+[store]
+url = {q(store_url)}
+
+[server]
+host = "127.0.0.1"
+port = {port}
+workers = 2
+threads = 4
+
+[keys]
+alg = {q(alg)}           # ES256 (default) or EdDSA
+"""

@@ -1,0 +1,150 @@
+"""``gateway demo``: a small federation on loopback playing one family's story end to end.
+
+A mother in adult mental health care (GGZ Noord) consents, at her child's youth-care team
+(Jeugdteam West), that her early-warning signs, the safety plan and her care team may be
+shared for joint safety planning. The youth-care node asks, verifies and shows the
+summary; the consent is revoked and the next request is refused.
+"""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gateway import demo_data as d
+from gateway.federation import RunningNode, free_port
+
+MOTHER, CHILD = d.bsn(1), d.bsn(2)
+CATEGORIES = ["signals", "safety-plan", "care-team"]
+
+
+def build_federation(root: Path, db: dict[str, str | None] | None = None) -> tuple[RunningNode, RunningNode]:
+    """Initialise, start and cross-trust the two demo nodes."""
+    db = db or {}
+    ggz = RunningNode("ggz-noord", "GGZ Noord", root / "ggz-noord", free_port(), db.get("ggz-noord"))
+    jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(),
+                        db.get("jeugdteam-west"))
+    prints = {n.org_id: n.init() for n in (ggz, jeugd)}
+    for n in (ggz, jeugd):
+        n.start()
+    ggz.trust(jeugd, prints[jeugd.org_id])
+    jeugd.trust(ggz, prints[ggz.org_id])
+    ggz.add_client("ggz-epd", "ehr")
+    jeugd.add_client("jeugd-epd", "ehr")
+    jeugd.add_client("privacy-west", "privacy-officer")
+    ggz.add_client("privacy-noord", "privacy-officer")
+    return ggz, jeugd
+
+
+def load_families(ggz: RunningNode, jeugd: RunningNode) -> dict[str, Any]:
+    """Register the synthetic family on both nodes: the ggz record and the youth-care file."""
+    g = ggz.session("ggz-epd", "uzi:900000101")
+    mother = g.post("/fhir/Patient", d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen")).json()
+    for rec in (d.observation(mother["id"], "signals", "Slaapt slecht en trekt zich terug; belt dan de SPV.",
+                              shareable=True, source_id="sig-1"),
+                d.diagnosis(mother["id"]),
+                d.safety_plan(mother["id"], source_id="plan-1"),
+                d.care_team(mother["id"], source_id="team-1"),
+                d.observation(mother["id"], "parenting", "Brengt de kinderen minder vaak naar school.",
+                              shareable=True, source_id="par-1")):
+        r = g.post(f"/fhir/{rec['resourceType']}", rec)
+        r.raise_for_status()
+    j = jeugd.session("jeugd-epd", "uzi:900000202")
+    child = j.post("/fhir/Patient", d.patient(CHILD, date(2017, 6, 3), "Noor", "Jansen")).json()
+    j.post("/fhir/RelatedPerson", d.parent_of(child["id"], MOTHER)).raise_for_status()
+    mother_here = j.post("/fhir/Patient", d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen")).json()
+    return {"mother_ggz": mother["id"], "child": child["id"], "mother_jeugd": mother_here["id"]}
+
+
+def play(ggz: RunningNode, jeugd: RunningNode, ids: dict[str, Any], echo: Any = click.echo) -> dict[str, Any]:
+    """Consent, request, show, revoke, request again; return what happened."""
+    j = jeugd.session("jeugd-epd", "uzi:900000202")
+    today = date.today()
+    consent = j.post("/fhir/Consent", d.consent(
+        ids["mother_jeugd"], [f"Patient/{ids['mother_jeugd']}"], recipients=[jeugd.org_id], holders=[ggz.org_id],
+        purpose="joint-safety-planning", categories=CATEGORIES, start=today))
+    consent.raise_for_status()
+    cid = consent.json()["id"]
+    echo(f"1. Sanne geeft bij Jeugdteam West toestemming (Consent/{cid}): signalen, veiligheidsplan en "
+         "zorgteam mogen van GGZ Noord naar Jeugdteam West, voor gezamenlijke veiligheidsplanning.")
+    tok = j.post(f"/fhir/Consent/{cid}/$issue-token").json()["parameter"][0]["valueString"]
+    echo(f"   Jeugdteam West ondertekent een toestemmingstoken (typ consent+jwt, {len(tok)} tekens).")
+    ask = d.summary_request(ggz.org_id, MOTHER, "joint-safety-planning", CATEGORIES, token=tok,
+                            note="Met moeder besproken op 20-11; zij wil dat de wijkcoach het plan kent.")
+    first = j.post("/fhir/$request-summary", ask)
+    echo(f"2. Jeugdteam West vraagt de samenvatting op bij GGZ Noord: HTTP {first.status_code}")
+    if first.status_code == 200:
+        for line in describe(first.json()):
+            echo("   " + line)
+    revoked = j.post(f"/fhir/Consent/{cid}/$revoke")
+    echo(f"3. Sanne trekt haar toestemming in: HTTP {revoked.status_code}")
+    second = j.post("/fhir/$request-summary", ask)
+    reason = _reason(second.json())
+    echo(f"4. Een nieuwe vraag wordt geweigerd: HTTP {second.status_code} ({reason})")
+    return {"consent": cid, "first": first, "second": second}
+
+
+def _reason(body: Any) -> str:
+    try:
+        return f"{body['issue'][0]['details']['coding'][0]['code']}: {body['issue'][0]['details']['text']}"
+    except (KeyError, IndexError, TypeError):
+        return "?"
+
+
+def describe(bundle: dict[str, Any]) -> list[str]:
+    """Plain Dutch lines for a summary Bundle (what a professional would read)."""
+    out = [f"Samenvatting {bundle.get('id')} van {bundle['signature']['who']['identifier']['value']}, "
+           f"ondertekend, profielversie {bundle['meta']['profile'][0].split('|')[-1]}:"]
+    for entry in bundle.get("entry", []):
+        r = entry["resource"]
+        if r["resourceType"] == "Observation":
+            out.append(f"- Signaal: {r.get('valueString') or (r.get('code') or {}).get('text') or '(niet deelbaar)'}")
+        elif r["resourceType"] == "CarePlan":
+            out.append(f"- Veiligheidsplan: {r.get('description', '')}")
+            for act in r.get("activity", []):
+                out.append(f"    * {act['detail'].get('description', '')}")
+        elif r["resourceType"] == "CareTeam":
+            people = ", ".join(f"{(p.get('role') or [{}])[0].get('text', 'betrokkene')}: {p['member']['display']}"
+                               for p in r.get("participant", []))
+            tel = ", ".join(t["value"] for t in r.get("telecom", []))
+            out.append(f"- Zorgteam: {people} (tel. {tel})")
+    return out
+
+
+def run(keep_serving: bool = True, root: Path | None = None) -> None:
+    tmp = tempfile.TemporaryDirectory(prefix="gateway-demo-") if root is None else None
+    base = Path(tmp.name) if tmp else root
+    assert base is not None
+    nodes: list[RunningNode] = []
+    try:
+        click.echo("Federatie starten (twee nodes, eigen sleutels, SQLite)...")
+        ggz, jeugd = build_federation(base)
+        nodes = [ggz, jeugd]
+        for n in nodes:
+            click.echo(f"  {n.name:<16} {n.url}  (home {n.home})")
+        ids = load_families(ggz, jeugd)
+        play(ggz, jeugd, ids)
+        click.echo("Audit: beide logboeken zijn gekoppeld en verifieerbaar:")
+        from gateway.federation import run_cli
+
+        for n in nodes:
+            click.echo(f"  gateway audit verify {n.home}: " + run_cli("audit", "verify", str(n.home)).strip())
+        click.echo(f"Privacy officer-client: privacy-west / {jeugd.clients['privacy-west']}")
+        if keep_serving:
+            click.echo("De nodes blijven draaien; stop met Ctrl-C.")
+            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            while all(n.process and n.process.poll() is None for n in nodes):
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for n in nodes:
+            n.stop()
+        if tmp:
+            tmp.cleanup()

@@ -1,0 +1,32 @@
+"""Reading and writing FHIR JSON at the HTTP edge: strict parsing, one response shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json, request
+
+from consent import ijson
+from consent.errors import InvalidRequest
+
+FHIR_JSON = ("application/fhir+json", "application/json")
+
+
+def fhir_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/fhir+json")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def read_body(resource_type: str | None = None) -> dict[str, Any]:
+    """Parse the request body as strict I-JSON; check its resourceType when one is expected."""
+    mimetype = (request.mimetype or "").lower()
+    if mimetype not in FHIR_JSON:
+        raise InvalidRequest("Gebruik Content-Type application/fhir+json.")
+    body = ijson.loads(request.get_data(cache=False))
+    if not isinstance(body, dict):
+        raise InvalidRequest("De body moet een FHIR-resource (JSON-object) zijn.")
+    if resource_type and body.get("resourceType") != resource_type:
+        raise InvalidRequest(f"Verwacht resourceType {resource_type}, kreeg {body.get('resourceType')!r}.")
+    return body

@@ -1,0 +1,175 @@
+"""The node's signing keys: made at ``init``, rotated by ``keys rotate``, served as a JWKS.
+
+Contract section 2: only asymmetric keys (EC P-256 for ES256, OKP Ed25519 for EdDSA), the
+``kid`` is the RFC 7638 thumbprint, a rotated-out key stays in the JWKS for its window so
+that what it signed stays verifiable. Private keys live in ``HOME/keys/<kid>.pem``, mode
+0600; ``HOME/keys/keyring.json`` says which key is active. A running node notices a
+rotation by the keyring file's change time, so ``keys rotate`` needs no restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from joserfc.jwk import ECKey, KeySet, OKPKey
+
+from consent.errors import GatewayError
+
+SigningKey = ECKey | OKPKey
+
+
+class KeyError_(GatewayError):
+    """The key ring is missing, unreadable or unsafe."""
+
+    code = "key-error"
+    message_nl = "De sleutels van de node zijn niet bruikbaar."
+
+
+def generate(alg: str) -> SigningKey:
+    """Make a fresh private key for ``alg`` (ES256 or EdDSA)."""
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", private=True)
+    if alg == "EdDSA":
+        return OKPKey.generate_key("Ed25519", private=True)
+    raise KeyError_(f"unsupported algorithm {alg!r}; use ES256 or EdDSA")
+
+
+def alg_of(key: SigningKey) -> str:
+    return "ES256" if isinstance(key, ECKey) else "EdDSA"
+
+
+def public_jwk(key: SigningKey) -> dict[str, Any]:
+    """Return the public JWK with kid = RFC 7638 thumbprint and its alg and use."""
+    data = key.as_dict(private=False)
+    data = {k: v for k, v in data.items() if k in ("kty", "crv", "x", "y")}
+    data.update(kid=key.thumbprint(), alg=alg_of(key), use="sig")
+    return data
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    kid: str
+    alg: str
+    created: str
+    retired: str | None = None
+
+
+def _write_private(path: Path, pem: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+
+
+class KeyRing:
+    """The node's keys; ``active`` signs, ``jwks()`` publishes, ``verification_set`` verifies."""
+
+    def __init__(self, home: Path, retired_key_days: int = 30) -> None:
+        self.dir = Path(home) / "keys"
+        self.retired_key_days = retired_key_days
+        self._lock = threading.Lock()
+        self._stamp: float | None = None
+        self._load()
+
+    # -- creation and rotation (CLI) --------------------------------------------------
+    @classmethod
+    def create(cls, home: Path, alg: str) -> KeyRing:
+        """Make the first key of a new node."""
+        keydir = Path(home) / "keys"
+        keydir.mkdir(mode=0o700, exist_ok=False)
+        key = generate(alg)
+        _write_private(keydir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
+        entry = KeyEntry(kid=key.thumbprint(), alg=alg, created=_now())
+        cls._save_index(keydir, entry.kid, [entry])
+        return cls(home)
+
+    def rotate(self, alg: str | None = None) -> str:
+        """Make a new active key; the old one stays listed until its window ends."""
+        with self._lock:
+            key = generate(alg or self.active_entry.alg)
+            _write_private(self.dir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
+            now = _now()
+            entries = [
+                KeyEntry(e.kid, e.alg, e.created, e.retired or now) for e in self.entries
+            ] + [KeyEntry(kid=key.thumbprint(), alg=alg_of(key), created=now)]
+            self._save_index(self.dir, key.thumbprint(), entries)
+            self._stamp = None
+        self._load()
+        return key.thumbprint()
+
+    @staticmethod
+    def _save_index(keydir: Path, active: str, entries: list[KeyEntry]) -> None:
+        tmp = keydir / "keyring.json.tmp"
+        tmp.write_text(json.dumps({"active": active, "keys": [e.__dict__ for e in entries]}, indent=2))
+        os.replace(tmp, keydir / "keyring.json")
+
+    # -- loading ------------------------------------------------------------------------
+    def _load(self) -> None:
+        index = self.dir / "keyring.json"
+        try:
+            stamp = index.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise KeyError_(f"no key ring at {self.dir}") from None
+        if stamp == self._stamp:
+            return
+        raw = json.loads(index.read_text("utf-8"))
+        entries = [KeyEntry(**e) for e in raw["keys"]]
+        keys: dict[str, SigningKey] = {}
+        for entry in entries:
+            path = self.dir / f"{entry.kid}.pem"
+            if path.stat().st_mode & 0o077:
+                raise KeyError_(f"{path} is readable by others; chmod 600 it")
+            pem = path.read_bytes()
+            key: SigningKey = ECKey.import_key(pem) if entry.alg == "ES256" else OKPKey.import_key(pem)
+            if key.thumbprint() != entry.kid:
+                raise KeyError_(f"{path}: thumbprint does not match its name")
+            keys[entry.kid] = key
+        if raw["active"] not in keys:
+            raise KeyError_("the active key is missing")
+        self.entries, self._keys, self._active = entries, keys, raw["active"]
+        self._verification = KeySet([ECKey.import_key(public_jwk(k)) if isinstance(k, ECKey)
+                                     else OKPKey.import_key(public_jwk(k)) for k in keys.values()])
+        self._stamp = stamp
+
+    def refresh(self) -> None:
+        """Pick up a rotation made by the CLI while the node runs."""
+        with self._lock:
+            self._load()
+
+    # -- use ----------------------------------------------------------------------------
+    @property
+    def active_entry(self) -> KeyEntry:
+        return next(e for e in self.entries if e.kid == self._active)
+
+    @property
+    def active(self) -> tuple[str, str, SigningKey]:
+        """Return (kid, alg, private key) of the key that signs now."""
+        self.refresh()
+        entry = self.active_entry
+        return entry.kid, entry.alg, self._keys[entry.kid]
+
+    def jwks(self, now: datetime | None = None) -> dict[str, Any]:
+        """Return the public JWKS: the active key and retired keys within their window."""
+        self.refresh()
+        now = now or datetime.now(UTC)
+        window = timedelta(days=self.retired_key_days)
+        listed = [e for e in self.entries
+                  if e.retired is None or datetime.fromisoformat(e.retired) + window > now]
+        return {"keys": [public_jwk(self._keys[e.kid]) for e in listed]}
+
+    def verification_set(self) -> KeySet:
+        """Return every own public key ever used (audit checkpoints outlive the JWKS window)."""
+        self.refresh()
+        return self._verification
+
+    def thumbprint(self) -> str:
+        return self.active[0]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

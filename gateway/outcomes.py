@@ -1,0 +1,106 @@
+"""The one place where errors become FHIR ``OperationOutcome`` responses.
+
+A table maps each reason code to its HTTP status and FHIR issue type (contract section 4,
+"Refusals"). Views raise domain errors; this module renders them. The OAuth token endpoint
+is the single exception: it answers RFC 6749 section 5.2 JSON (see gateway.auth).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from consent import errors as e
+
+log = logging.getLogger(__name__)
+
+REASON_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/refusal-reason"
+
+#: reason code -> (HTTP status, FHIR issue type)
+TABLE: dict[str, tuple[int, str]] = {
+    e.UnknownPartner.code: (401, "security"),
+    e.BadSignature.code: (401, "security"),
+    e.TokenExpired.code: (401, "security"),
+    e.Replay.code: (401, "security"),
+    e.WrongAudience.code: (403, "forbidden"),
+    e.ConsentRevoked.code: (403, "forbidden"),
+    e.PurposeMismatch.code: (403, "forbidden"),
+    e.CategoryNotConsented.code: (403, "forbidden"),
+    e.NotShareable.code: (403, "forbidden"),
+    e.SubjectUnknown.code: (404, "not-found"),
+    e.ConsentStatusUnavailable.code: (503, "transient"),
+    e.InvalidRequest.code: (400, "invalid"),
+    e.GranteeMismatch.code: (403, "forbidden"),
+    e.SubjectMismatch.code: (403, "forbidden"),
+    e.PartnerUnavailable.code: (502, "transient"),
+    e.PartnerTimeout.code: (504, "timeout"),
+    e.BadPartnerSignature.code: (502, "security"),
+    e.StoreUnavailable.code: (503, "transient"),
+    e.GrantorsInsufficient.code: (422, "business-rule"),
+    e.NotFound.code: (404, "not-found"),
+    e.Unauthenticated.code: (401, "login"),
+    e.Forbidden.code: (403, "forbidden"),
+    e.Conflict.code: (409, "conflict"),
+}
+
+_HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
+         405: ("method-not-allowed", "not-supported", "Deze methode is hier niet toegestaan."),
+         413: ("too-large", "too-long", "Het verzoek is te groot."),
+         415: ("unsupported-media-type", "not-supported", "Dit inhoudstype wordt niet ondersteund.")}
+
+
+def status_of(code: str) -> int:
+    return TABLE.get(code, (500, "exception"))[0]
+
+
+def outcome(code: str, text: str, *, issue_type: str | None = None,
+            severity: str = "error") -> dict[str, Any]:
+    """Build an OperationOutcome whose first issue carries the stable reason code."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": severity,
+            "code": issue_type or TABLE.get(code, (500, "exception"))[1],
+            "details": {"coding": [{"system": REASON_SYSTEM, "code": code}], "text": text},
+            "diagnostics": text,
+        }],
+    }
+
+
+def render(code: str, text: str, status: int | None = None) -> Response:
+    body = outcome(code, text)
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
+                    mimetype="application/fhir+json")
+    if code in (e.Unauthenticated.code,):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers: domain errors, HTTP errors, and the last-resort 500."""
+
+    @app.errorhandler(e.GatewayError)
+    def _domain(err: e.GatewayError) -> Response:
+        if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
+            return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
+                            mimetype="application/fhir+json")
+        return render(err.code, err.detail)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        code, issue, text = _HTTP.get(err.code or 500, ("http-error", "exception", err.name))
+        resp = Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
+                        status=err.code or 500, mimetype="application/fhir+json")
+        if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
+            resp.headers["Allow"] = ", ".join(err.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unexpected error")  # the traceback goes to the operator's log only
+        return Response(json.dumps(outcome("internal-error", "Er ging iets mis op deze node.",
+                                           issue_type="exception"), ensure_ascii=False),
+                        status=500, mimetype="application/fhir+json")

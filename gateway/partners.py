@@ -1,0 +1,144 @@
+"""The partner trust list: pinned keys per partner organisation (contract section 1).
+
+``partner add`` fetches ``URL/.well-known/jwks.json`` once and pins the keys it finds,
+refusing when a thumbprint was given and no key matches. Later, a token or assertion
+signed with a ``kid`` we have not pinned triggers one re-fetch from the *pinned* URL
+(rate-limited per partner), so a partner's key rotation is picked up; keys never come
+from a token header (SECURITY.md, "Keys per issuer").
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from joserfc.jwk import ECKey, KeySet, OKPKey
+from sqlalchemy import select
+
+from adapters.http import StrictClient
+from adapters.store import UnitOfWorkFactory
+from adapters.store.models import Partner, PartnerKey
+from consent.errors import GatewayError, InvalidRequest, PartnerUnavailable
+
+_PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops"}
+
+
+class PartnerKeyMismatch(GatewayError):
+    code = "thumbprint-mismatch"
+    message_nl = "Geen van de sleutels van de partner heeft de opgegeven vingerafdruk."
+
+
+def pinned_key(jwk: dict[str, Any]) -> ECKey | OKPKey:
+    """Import one public key from a partner JWKS; refuse anything but EC P-256 / Ed25519."""
+    if not isinstance(jwk, dict):
+        raise InvalidRequest("JWKS-sleutel is geen object.")
+    if {"d", "p", "q", "k"} & set(jwk):
+        raise InvalidRequest("De JWKS van de partner bevat een privé-sleutel; geweigerd.")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    clean = {k: v for k, v in jwk.items() if k in _PUBLIC_MEMBERS}
+    if kty == "EC" and crv == "P-256":
+        key: ECKey | OKPKey = ECKey.import_key({k: v for k, v in clean.items() if k in ("kty", "crv", "x", "y")})
+    elif kty == "OKP" and crv == "Ed25519":
+        key = OKPKey.import_key({k: v for k, v in clean.items() if k in ("kty", "crv", "x")})
+    else:
+        raise InvalidRequest(f"Sleuteltype {kty}/{crv} is niet toegestaan (alleen EC P-256 of Ed25519).")
+    if "kid" in jwk and jwk["kid"] != key.thumbprint():
+        raise InvalidRequest("kid van de partner-sleutel is niet de RFC 7638-vingerafdruk.")
+    return key
+
+
+def fetch_jwks(http: StrictClient, url: str) -> list[ECKey | OKPKey]:
+    reply = http.request("GET", url.rstrip("/") + "/.well-known/jwks.json")
+    if reply.status != 200 or not isinstance(reply.body, dict) or not isinstance(reply.body.get("keys"), list):
+        raise PartnerUnavailable(f"Geen geldige JWKS op {url} (status {reply.status}).")
+    keys = [pinned_key(k) for k in reply.body["keys"]]
+    if not keys:
+        raise PartnerUnavailable(f"De JWKS op {url} bevat geen sleutels.")
+    return keys
+
+
+def _store_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime) -> int:
+    known = set(session.scalars(select(PartnerKey.kid).where(PartnerKey.org_id == org_id)))
+    added = 0
+    for key in keys:
+        if key.thumbprint() not in known:
+            jwk = key.as_dict(private=False)
+            jwk["kid"] = key.thumbprint()
+            session.add(PartnerKey(org_id=org_id, kid=key.thumbprint(), jwk=json.dumps(jwk), added_at=now))
+            added += 1
+    return added
+
+
+class PartnerDirectory:
+    """Look up and pin partners' keys; store-backed so every worker sees the same list."""
+
+    def __init__(self, uow: UnitOfWorkFactory, http: StrictClient, *, refetch_interval: int = 60) -> None:
+        self.uow = uow
+        self.http = http
+        self.refetch_interval = timedelta(seconds=refetch_interval)
+
+    def add(self, org_id: str, url: str, thumbprint: str | None = None) -> list[str]:
+        """Fetch, check and pin a partner's keys; return the pinned kids."""
+        keys = fetch_jwks(self.http, url)
+        if thumbprint and thumbprint not in {k.thumbprint() for k in keys}:
+            raise PartnerKeyMismatch(f"no key of {url} has thumbprint {thumbprint}")
+        now = datetime.now(UTC)
+        with self.uow() as uow:
+            partner = uow.session.get(Partner, org_id)
+            if partner is None:
+                uow.session.add(Partner(org_id=org_id, url=url.rstrip("/"), added_at=now, jwks_fetched_at=now))
+            else:
+                partner.url, partner.jwks_fetched_at = url.rstrip("/"), now
+            uow.session.flush()
+            _store_keys(uow.session, org_id, keys, now)
+            uow.commit()
+        return [k.thumbprint() for k in keys]
+
+    def list(self) -> list[tuple[str, str, list[str]]]:
+        with self.uow() as uow:
+            partners = uow.session.scalars(select(Partner).order_by(Partner.org_id)).all()
+            return [(p.org_id, p.url, list(uow.session.scalars(
+                select(PartnerKey.kid).where(PartnerKey.org_id == p.org_id)))) for p in partners]
+
+    def url_of(self, org_id: str) -> str | None:
+        with self.uow() as uow:
+            partner = uow.session.get(Partner, org_id)
+            return partner.url if partner else None
+
+    def is_trusted(self, org_id: str) -> bool:
+        return self.url_of(org_id) is not None
+
+    def keys_for(self, org_id: str, kid: str | None = None) -> KeySet | None:
+        """Return the pinned keys of ``org_id``; on an unknown ``kid`` re-fetch once (rate-limited)."""
+        with self.uow() as uow:
+            rows = uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == org_id)).all()
+            keys = {r.kid: r.jwk for r in rows}
+        if not keys and not self.is_trusted(org_id):
+            return None
+        if kid is not None and kid not in keys and self._refetch(org_id):
+            return self.keys_for(org_id)
+        return KeySet.import_key_set({"keys": [json.loads(j) for j in keys.values()]}) if keys else None
+
+    def _refetch(self, org_id: str) -> bool:
+        now = datetime.now(UTC)
+        with self.uow() as uow:
+            partner = uow.session.get(Partner, org_id)
+            if partner is None:
+                return False
+            last = partner.jwks_fetched_at
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            if last is not None and now - last < self.refetch_interval:
+                return False
+            partner.jwks_fetched_at = now  # claim the slot first: a failed fetch also waits
+            url = partner.url
+            uow.commit()
+        try:
+            keys = fetch_jwks(self.http, url)
+        except GatewayError:
+            return False
+        with self.uow() as uow:
+            added = _store_keys(uow.session, org_id, keys, now)
+            uow.commit()
+        return added > 0

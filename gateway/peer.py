@@ -1,0 +1,85 @@
+"""Calling a partner node: ``private_key_jwt`` for an access token, then its operations.
+
+The access token is cached per partner for its life (less a margin), so an exchange costs
+one round trip, not two. Every call goes through the one strict client (adapters.http).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from consent import jose
+from consent.errors import InvalidRequest, PartnerRefusal, PartnerUnavailable
+from gateway.auth import ASSERTION_TYP
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class PeerCaller:
+    """One per node (and process): holds the partner access-token cache."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def _url(self, org_id: str) -> str:
+        url = self.node.partners.url_of(org_id)
+        if url is None:
+            raise InvalidRequest(f"{org_id!r} is geen vertrouwde partner van deze node.")
+        return url
+
+    def access_token(self, org_id: str, *, fresh: bool = False) -> str:
+        with self._lock:
+            cached = self._tokens.get(org_id)
+            if cached and not fresh and cached[1] > time.monotonic():
+                return cached[0]
+        url = self._url(org_id)
+        token_url = url + "/oauth/token"
+        now = int(self.node.clock().timestamp())
+        kid, alg, key = self.node.keys.active
+        me = self.node.org_id
+        assertion = jose.sign({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60,
+                               "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ=ASSERTION_TYP)
+        reply = self.node.http.request("POST", token_url, form={
+            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion})
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if reply.status != 200 or not isinstance(body.get("access_token"), str):
+            error = body.get("error", f"status {reply.status}")
+            raise PartnerUnavailable(f"De partner {org_id} weigerde onze aanmelding ({error}).")
+        ttl = body.get("expires_in") if type(body.get("expires_in")) is int else 60
+        with self._lock:
+            self._tokens[org_id] = (body["access_token"], time.monotonic() + max(ttl - 30, 5))
+        return body["access_token"]
+
+    def call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+        """POST ``/fhir/$operation`` to the partner; return the reply (status, body, raw)."""
+        url = self._url(org_id) + "/fhir/$" + operation
+        for attempt in (0, 1):
+            tok = self.access_token(org_id, fresh=attempt == 1)
+            reply = self.node.http.request("POST", url, json_body=parameters,
+                                           headers={"Authorization": f"Bearer {tok}"})
+            if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
+                continue  # our cached token died (partner restarted or rotated): fetch a new one once
+            return reply
+        return reply
+
+
+def _reason(body: Any) -> str | None:
+    try:
+        return body["issue"][0]["details"]["coding"][0]["code"]  # type: ignore[no-any-return]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def refusal(reply: Any, org_id: str) -> PartnerRefusal:
+    """Turn a partner's error reply into a pass-through refusal (or fail closed if malformed)."""
+    body = reply.body
+    reason = _reason(body)
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome" or not isinstance(reason, str):
+        raise PartnerUnavailable(f"De partner {org_id} gaf een onbegrijpelijk antwoord (status {reply.status}).")
+    return PartnerRefusal(reply.status, body, reason)

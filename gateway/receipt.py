@@ -1,0 +1,52 @@
+"""The consent receipt: a printable Dutch page for the person who gave consent."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from consent.model import Grant
+from profiles import catalog
+
+_PURPOSE_NL = {
+    "joint-safety-planning": "samen een veiligheidsplan maken en bijhouden",
+    "care-coordination": "de zorg rond u en uw gezin op elkaar afstemmen",
+    "referral": "een verwijzing naar passende hulp",
+    "assessment": "een inschatting maken van wat er nodig is",
+    "crisis-response": "snel en goed handelen in een crisis",
+}
+_CATEGORY_NL = {
+    "signals": "signalen dat het minder goed gaat, en wat dan te doen",
+    "safety-plan": "het gezamenlijke veiligheidsplan: wie wat doet, wanneer en hoe",
+    "care-team": "welke hulpverleners betrokken zijn en wie het eerste aanspreekpunt is",
+    "parenting": "gedrag dat van invloed is op het kind of het ouderschap",
+    "care-status": "of u in zorg bent en bereikbaar (zonder reden)",
+}
+
+
+def render(grant: Grant, status: str, org_name: str, partners: list[Any]) -> str:
+    e = escape
+    cats = "".join(f"<li>{e(_CATEGORY_NL.get(c, c))}</li>" for c in catalog.category_order() if c in grant.categories)
+    until = grant.end.strftime("%d-%m-%Y") if grant.end else "tot u de toestemming intrekt"
+    state = "geldig" if status == "active" else "ingetrokken"
+    return f"""<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>Bewijs van toestemming</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;line-height:1.5}}
+h1{{font-size:1.4em}} .box{{border:1px solid #444;padding:1em}} @media print{{a{{color:black}}}}</style></head>
+<body><h1>Bewijs van uw toestemming</h1>
+<p>U heeft toestemming gegeven om een <strong>beperkte samenvatting</strong> te delen. Er wordt
+nooit een diagnose, medicatie of behandelverslag gedeeld.</p>
+<div class="box">
+<p><strong>Wat wordt gedeeld:</strong></p><ul>{cats}</ul>
+<p><strong>Door:</strong> {e(", ".join(sorted(grant.holders)))}</p>
+<p><strong>Met:</strong> {e(", ".join(sorted(grant.recipients)))}</p>
+<p><strong>Waarvoor:</strong> {e(_PURPOSE_NL.get(grant.purpose, grant.purpose))}</p>
+<p><strong>Geldig van</strong> {grant.start.strftime("%d-%m-%Y")} <strong>tot</strong> {e(until)}</p>
+<p><strong>Status:</strong> {state}</p>
+<p><strong>Kenmerk:</strong> {e(grant.id)}</p>
+</div>
+<h2>Intrekken</h2>
+<p>U kunt uw toestemming altijd intrekken, zonder opgaaf van reden. Vraag het aan uw hulpverlener
+bij {e(org_name)}. Vanaf dat moment wordt er niets meer gedeeld.</p>
+<p>Wilt u weten wat er over u is gedeeld? Vraag dan om een overzicht (inzage volgens de AVG).</p>
+</body></html>"""

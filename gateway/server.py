@@ -1,0 +1,46 @@
+"""``gateway serve``: the node under gunicorn (a production WSGI server, not Flask's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from gateway.config import NodeConfig
+
+
+class GatewayServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn with our options; each worker builds its own app (own DB pool, own keys)."""
+
+    def __init__(self, config: NodeConfig, options: dict[str, Any]) -> None:
+        self.node_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from gateway.app import create_app
+
+        return create_app(self.node_config)
+
+
+def serve(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
+    """Run the node until interrupted."""
+    s = config.server
+    GatewayServer(config, {
+        "bind": f"{host or s.host}:{port or s.port}",
+        "workers": s.workers,
+        "threads": s.threads,
+        "worker_class": "gthread",
+        "timeout": s.timeout,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        # the access log names method, path and status only: no query strings (a BSN may be in one)
+        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        "errorlog": "-",
+        "preload_app": False,
+        "limit_request_line": 8190,
+    }).run()

@@ -1,0 +1,251 @@
+"""The consent registry: record, list, issue tokens, revoke, answer status (contract 3, 4, 6)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import ConsentRow, Person, Relation
+from consent import jose, rules, token
+from consent.errors import Conflict, ConsentRevoked, Forbidden, GatewayError, InvalidRequest, NotFound
+from consent.model import Grant
+from gateway import audit_log, fhir_in
+from gateway.audit import events
+from gateway.services.registry import family_of, person_by_id, subject_of
+
+
+def _day(node: Any) -> date:
+    return rules.day_of(int(node.clock().timestamp()))
+
+
+def grant_of(row: ConsentRow, person: Person, issuer: str) -> Grant:
+    """Rebuild the domain Grant from its stored row."""
+    def fs(text: str) -> frozenset[str]:
+        return frozenset(json.loads(text))
+
+    return Grant(id=row.id, subject=subject_of(person), grantors=fs(row.grantors), refusals=fs(row.refusals),
+                 consulted=fs(row.consulted), recipients=fs(row.recipients), holders=fs(row.holders),
+                 purpose=row.purpose, categories=fs(row.categories), start=row.period_start,
+                 end=row.period_end, decision=row.decision, status=row.status,  # type: ignore[arg-type]
+                 issuer=issuer)
+
+
+def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
+    keys = set()
+    for ref in refs:
+        kind, rid = ref.split("/", 1)
+        if kind == "Patient":
+            person = person_by_id(session, rid)
+            if person.id != subject.id:
+                # a person consents only for their own data (contract section 6)
+                keys.add(f"bsn:{person.bsn}")
+            else:
+                keys.add(subject_of(subject).key)
+        else:
+            rel = session.get(Relation, rid)
+            if rel is None or rel.child_id != subject.id:
+                raise InvalidRequest(f"{ref} is geen bekende ouder of voogd van deze persoon.")
+            keys.add(rel.party_key)
+    return frozenset(keys)
+
+
+def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
+    """Record a consent or objection; refuse (422) when the grantors do not satisfy section 6."""
+    data = fhir_in.consent(resource)
+    from profiles.summary import load_matrix
+
+    matrix = load_matrix()
+    if data.purpose not in matrix:
+        raise InvalidRequest(f"Onbekend doel {data.purpose!r}.")
+    unknown = sorted(data.categories - frozenset(c for cs in matrix.values() for c in cs))
+    if unknown:
+        raise InvalidRequest(f"Onbekende categorie(ën): {', '.join(unknown)}.")
+    today = _day(node)
+    with node.uow() as uow:
+        s = uow.session
+        person = person_by_id(s, data.subject_id)
+        subject = subject_of(person)
+        grantors = _party_keys(s, data.performers, person)
+        refusals = _party_keys(s, data.refused_by, person)
+        consulted = _party_keys(s, data.consulted, person)
+        family = [p for p in family_of(s, person)]
+        base = audit_log.fields(actor, subject=person.bsn, purpose=data.purpose,
+                                categories=tuple(sorted(data.categories)), resource_types=("Consent",))
+        try:
+            if data.decision == "permit":
+                rules.check_grantors(subject, family, grantors, refusals, today)
+            else:
+                required = rules.required_grantors(subject, family, today)
+                if not grantors or not grantors <= required:
+                    raise InvalidRequest("Een bezwaar wordt gemaakt door de persoon of een gezaghebbende.")
+        except GatewayError as exc:
+            # the refusal is evidence too: audit it in its own transaction, then refuse
+            s.rollback()
+            audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_REFUSED, outcome=events.REFUSED,
+                                                         reason_code=exc.code, **base))
+            uow.commit()
+            raise
+        cid = uuid.uuid4().hex
+        stored = dict(resource, id=cid)
+        s.add(ConsentRow(id=cid, subject_id=person.id, status="active", decision=data.decision,
+                         purpose=data.purpose, categories=json.dumps(sorted(data.categories)),
+                         recipients=json.dumps(sorted(data.recipients)), holders=json.dumps(sorted(data.holders)),
+                         grantors=json.dumps(sorted(grantors)), refusals=json.dumps(sorted(refusals)),
+                         consulted=json.dumps(sorted(consulted)), period_start=data.start, period_end=data.end,
+                         resource=json.dumps(stored), created_at=node.clock()))
+        audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS,
+                                                     consent_id=cid, **base))
+        uow.commit()
+    return stored
+
+
+def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
+    """The stored Consent with its current status and renewal flags."""
+    resource = json.loads(row.resource)
+    resource["status"] = row.status
+    reasons = rules.renewal_reasons(grant, today)
+    if reasons:
+        resource.setdefault("meta", {}).setdefault("tag", []).extend(
+            {"system": fhir_in.CS + "consent-flag", "code": "renewal-due", "display": r} for r in reasons)
+    return resource
+
+
+def list_for(node: Any, patient_id: str | None = None, *, renewal_due: bool = False) -> list[dict[str, Any]]:
+    """List consents, of one person or all; optionally only those due for renewal."""
+    today = _day(node)
+    out = []
+    with node.uow() as uow:
+        q = select(ConsentRow).order_by(ConsentRow.created_at)
+        if patient_id:
+            q = q.where(ConsentRow.subject_id == patient_id)
+        for row in uow.session.scalars(q):
+            grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
+            if renewal_due and not (row.status == "active" and rules.renewal_reasons(grant, today)):
+                continue
+            out.append(to_fhir(row, grant, today))
+    return out
+
+
+def _load(s: Any, node: Any, cid: str) -> tuple[ConsentRow, Grant]:
+    row = s.get(ConsentRow, cid)
+    if row is None:
+        raise NotFound(f"Consent/{cid} is hier niet bekend.")
+    return row, grant_of(row, s.get(Person, row.subject_id), node.org_id)
+
+
+def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor) -> str:
+    """Sign a consent token for a recorded, honoured consent (section 4)."""
+    now = int(node.clock().timestamp())
+    with node.uow() as uow:
+        row, grant = _load(uow.session, node, cid)
+        if grantee is None:
+            if len(grant.recipients) != 1:
+                raise InvalidRequest("Noem de ontvangende organisatie (grantee): de toestemming noemt er meer.")
+            grantee = next(iter(grant.recipients))
+        denied = set()
+        for holder in grant.holders:
+            denied |= rules.denied_categories(_grants_of(uow.session, node, row.subject_id), grantee,
+                                              holder, grant.purpose, rules.day_of(now))
+        if denied & grant.categories:
+            raise ConsentRevoked("Er is bezwaar gemaakt tegen (een deel van) deze gegevens.")
+        kid, alg, key = node.keys.active
+        tok = token.issue(grant, grantee=grantee, key=key, kid=kid, alg=alg, now=now,
+                          lifetime=node.config.security.consent_token_ttl)
+        jti = jose.peek_claims(tok)["jti"]
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.TOKEN_ISSUED, outcome=events.SUCCESS, consent_id=cid, peer_org=grantee,
+            **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,
+                               categories=tuple(sorted(grant.categories))), detail={"token_jti": jti}))
+        uow.commit()
+    return tok
+
+
+def _grants_of(s: Any, node: Any, subject_id: str) -> list[Grant]:
+    person = s.get(Person, subject_id)
+    return [grant_of(r, person, node.org_id)
+            for r in s.scalars(select(ConsentRow).where(ConsentRow.subject_id == subject_id))]
+
+
+def revoke(node: Any, cid: str, actor: audit_log.Actor) -> tuple[dict[str, Any], list[str]]:
+    """End a consent at once; return it and the organisations to notify (best effort)."""
+    with node.uow() as uow:
+        row, grant = _load(uow.session, node, cid)
+        if row.status != "active":
+            raise Conflict("Deze toestemming is al ingetrokken.")
+        row.status, row.revoked_at = "inactive", node.clock()
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.CONSENT_REVOKED, outcome=events.SUCCESS, consent_id=cid,
+            **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,
+                               categories=tuple(sorted(grant.categories)))))
+        uow.commit()
+        today = _day(node)
+        peers = sorted((grant.recipients | grant.holders) - {node.org_id})
+        return to_fhir(row, grant_of(row, uow.session.get(Person, row.subject_id), node.org_id), today), peers
+
+
+def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
+    """Answer ``$consent-status``: only organisations named in the consent may ask."""
+    now = int(node.clock().timestamp())
+    with node.uow() as uow:
+        row = uow.session.get(ConsentRow, cid)
+        if row is None:
+            raise NotFound("Deze toestemming is hier niet bekend.")
+        grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
+        if caller_org not in grant.recipients | grant.holders:
+            raise Forbidden("Alleen organisaties die in de toestemming staan mogen de status opvragen.")
+        status = "active" if rules.honoured(grant, rules.day_of(now)) else "inactive"
+        if status == "active":
+            for holder in grant.holders:
+                for grantee in grant.recipients:
+                    if rules.denied_categories(_grants_of(uow.session, node, row.subject_id), grantee, holder,
+                                               grant.purpose, rules.day_of(now)) & grant.categories:
+                        status = "inactive"
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.CONSENT_STATUS_QUERIED, outcome=events.SUCCESS, consent_id=cid, peer_org=caller_org,
+            actor_id=f"org:{caller_org}", actor_role="partner", actor_org=caller_org,
+            subject=grant.subject.bsn, detail={"status": status}))
+        uow.commit()
+    return status
+
+
+def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor) -> dict[str, Any]:
+    """Revoke, then tell the named organisations (best effort: holders check status anyway)."""
+    from gateway import parameters
+
+    resource, peers = revoke(node, cid, actor)
+    for org in peers:
+        if not node.partners.is_trusted(org):
+            continue
+        try:
+            node.peer.call(org, "consent-revoked", parameters.build(
+                consent=("valueString", cid)))
+        except GatewayError:
+            pass  # best effort: a holder asks $consent-status at every disclosure
+    return resource
+
+
+def note_revocation(node: Any, cid: str, issuer: str) -> None:
+    """Record a partner's revocation notice (the issuer remains the source of truth)."""
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.CONSENT_REVOKED, outcome=events.SUCCESS, actor_id=f"org:{issuer}",
+            actor_role="partner", peer_org=issuer, consent_id=f"{issuer}/{cid}",
+            detail={"notice": "revocation pushed by issuer"}))
+        uow.commit()
+
+
+def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
+    """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
+    from gateway.receipt import render
+
+    with node.uow() as uow:
+        row, grant = _load(uow.session, node, cid)
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.CONSENT_RECORDED, outcome=events.SUCCESS, consent_id=cid,
+            **audit_log.fields(actor, subject=grant.subject.bsn), detail={"view": "receipt"}))
+        uow.commit()
+    return render(grant, row.status, node.config.node.name, node.partners.list())

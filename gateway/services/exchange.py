@@ -1,0 +1,320 @@
+"""The exchange (contract section 4): the requester's ``$request-summary`` and the holder's
+``$behaviour-summary``, each one use case, each audited before anything is returned.
+
+Binding response to request: the requester sends an ``exchange-id``; the holder hashes
+the Parameters it received (SHA-256 over their RFC 8785 form) and puts both in the
+signed Bundle (``Bundle.identifier`` and ``Bundle.meta.extension`` request-sha256). The
+requester checks both against what it sent before it trusts the summary, and keeps a
+receipt (ids and hashes), never the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from adapters.store.models import ConsentRow, Exchange, Person
+from consent import decision, rules, token
+from consent.errors import (
+    BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
+    PartnerRefusal, Replay, SubjectUnknown,
+)
+from consent.model import VerifiedConsent
+from gateway import audit_log, parameters, signing
+from gateway.audit import events
+from gateway.audit.events import AuditRecord
+from gateway.fhir_in import PURPOSE_SYSTEM
+from gateway.services import consents
+from gateway.services.registry import person_by_bsn, records_of
+from profiles import catalog
+from profiles.summary import build_summary
+
+HOLDER_SPECS = dict(parameters.SUMMARY_SPECS, **{
+    "practitioner": parameters.Spec("valueIdentifier", required=True),
+    "exchange-id": parameters.Spec("valueString", required=True),
+})
+REQUEST_SPECS = dict(parameters.SUMMARY_SPECS, partner=parameters.Spec("valueString", required=True))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def request_hash(params: dict[str, Any]) -> str:
+    return sha256(signing.canonical(params))
+
+
+def response_hash(bundle: dict[str, Any]) -> str:
+    return sha256(signing.canonical(bundle))
+
+
+def _kid(tok: str) -> str | None:
+    header = jose_header(tok)
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) else None
+
+
+def jose_header(tok: str) -> dict[str, Any]:
+    import base64
+
+    from consent import ijson
+
+    try:
+        seg = tok.split(".", 1)[0]
+        value = ijson.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+        return value if isinstance(value, dict) else {}
+    except (ValueError, GatewayError):
+        return {}
+
+
+# --- holder ------------------------------------------------------------------------------
+
+
+def _verify_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
+    """Verify the token (or find a consent recorded here) and check it is still active."""
+    me = node.org_id
+    if p.consent_token:
+        kid = _kid(p.consent_token)
+
+        def keys_for(issuer: str) -> Any:
+            return node.keys.verification_set() if issuer == me else node.partners.keys_for(issuer, kid)
+
+        verified = token.verify(p.consent_token, keys_for_issuer=keys_for, holder=me, now=now)
+    else:
+        verified = _local_consent(node, p, caller, now)
+    if verified.issuer == me:
+        status = _local_status(node, verified.consent_id, caller)
+    else:
+        status = _remote_status(node, verified.issuer, verified.consent_id)
+    if status != "active":
+        raise ConsentRevoked()
+    return verified
+
+
+def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
+    with node.uow() as uow:
+        person = person_by_bsn(uow.session, p.subject)
+        if person is None:
+            raise SubjectUnknown()
+        last: GatewayError = InvalidRequest("Geen toestemmingstoken en geen passende toestemming hier vastgelegd.")
+        for row in uow.session.scalars(select(ConsentRow).where(ConsentRow.subject_id == person.id,
+                                                                ConsentRow.decision == "permit",
+                                                                ConsentRow.purpose == p.purpose)):
+            try:
+                return VerifiedConsent.from_local_grant(consents.grant_of(row, person, node.org_id),
+                                                        caller, node.org_id, now)
+            except GatewayError as exc:
+                last = exc
+        raise last
+
+
+def _local_status(node: Any, consent_id: str, caller: str) -> str:
+    try:
+        return consents.status_for_partner(node, consent_id, caller)
+    except GatewayError:
+        return "inactive"
+
+
+def _remote_status(node: Any, issuer: str, consent_id: str) -> str:
+    """Ask the issuer; anything but a clear answer is a refusal (never guess)."""
+    try:
+        reply = node.peer.call(issuer, "consent-status", parameters.build(consent=("valueString", consent_id)))
+    except GatewayError as exc:
+        raise ConsentStatusUnavailable() from exc
+    if reply.status != 200:
+        raise ConsentStatusUnavailable(f"De uitgever antwoordde met status {reply.status}.")
+    try:
+        values = parameters.read(reply.body, {"status": parameters.Spec("valueCode", required=True)})
+    except GatewayError as exc:
+        raise ConsentStatusUnavailable() from exc
+    if values["status"] not in ("active", "inactive"):
+        raise ConsentStatusUnavailable()
+    return values["status"]  # type: ignore[no-any-return]
+
+
+def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
+    """Answer ``$behaviour-summary`` for trusted partner ``caller`` (contract section 4).
+
+    Every outcome is audited: a disclosure in the same transaction as its replay guard,
+    committed before the Bundle is returned; a refusal in its own transaction before the
+    OperationOutcome goes out. If the audit cannot be written nothing is disclosed.
+    """
+    rhash = request_hash(body)
+    now = node.clock()
+    base: dict[str, Any] = {"actor_id": "", "actor_role": "partner", "peer_org": caller,
+                            "request_hash": rhash}
+    p: parameters.SummaryParams | None = None
+    exchange_id = ""
+    try:
+        values = parameters.read(body, HOLDER_SPECS)
+        p = parameters.summary(values)
+        exchange_id = values["exchange-id"]
+        if not exchange_id.replace("-", "").isalnum() or len(exchange_id) > 64:
+            raise InvalidRequest("exchange-id is een FHIR-id (letters, cijfers, '-', max. 64).")
+        base.update(actor_id=parameters.practitioner(values["practitioner"]), on_behalf_of=f"org:{caller}",
+                    subject=p.subject, purpose=p.purpose, categories=p.categories, exchange_id=exchange_id,
+                    detail={"consent_note": p.note} if p.note else {})
+        verified = _verify_consent(node, p, caller, int(now.timestamp()))
+        base.update(consent_id=f"{verified.issuer}/{verified.consent_id}",
+                    detail=dict(base["detail"], token_jti=verified.jti) if verified.jti else base["detail"])
+        with node.uow() as uow:
+            s = uow.session
+            person = person_by_bsn(s, p.subject)
+            denied = frozenset()
+            if person is not None:
+                local = consents._grants_of(s, node, person.id)
+                denied = rules.denied_categories(local, caller, node.org_id, p.purpose, rules.day_of(int(now.timestamp())))
+            allowed = decision.check(verified, caller_org=caller, holder_org=node.org_id, subject_bsn=p.subject,
+                                     purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
+                                     denied=denied)
+            if person is None:
+                raise SubjectUnknown()
+            _claim_exchange(s, "holder", caller, exchange_id, p.subject, rhash, now)
+            records = records_of(s, person, allowed)
+            bundle = build_summary(records, sorted(allowed), holder_org=node.org_id, subject_bsn=p.subject,
+                                   exchange_id=exchange_id, request_hash=rhash, now=now)
+            kid, alg, key = node.keys.active
+            bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
+            rsp = response_hash(bundle)
+            types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
+            audit_log.append(s, node, AuditRecord(action=events.DISCLOSURE_SENT, outcome=events.SUCCESS,
+                                                  response_hash=rsp, count=len(bundle.get("entry", [])),
+                                                  resource_types=tuple(types), **base))
+            uow.commit()
+        return bundle
+    except GatewayError as exc:
+        _audit_refusal(node, base, exc, exchange_id, caller, p)
+        raise
+
+
+def _claim_exchange(s: Any, role: str, peer: str, exchange_id: str, subject: str, rhash: str,
+                    now: Any) -> None:
+    """The atomic single-use insert: a second request with the same exchange id is a replay."""
+    s.add(Exchange(exchange_id=exchange_id, role=role, peer_org=peer, subject=subject, created_at=now,
+                   outcome="pending", request_hash=rhash))
+    try:
+        s.flush()
+    except IntegrityError:
+        s.rollback()
+        raise Replay() from None
+
+
+def _audit_refusal(node: Any, base: dict[str, Any], exc: GatewayError, exchange_id: str, caller: str,
+                   p: parameters.SummaryParams | None) -> None:
+    fields_ = {k: v for k, v in base.items() if k != "actor_id"}
+    actor = base.get("actor_id") or f"org:{caller}"
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED,
+                                                        reason_code=exc.code, actor_id=actor, **fields_))
+        uow.commit()
+
+
+# --- requester ---------------------------------------------------------------------------
+
+
+def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
+    """Ask partner for a summary on behalf of ``actor``; verify, audit, return (section 3)."""
+    values = parameters.read(body, REQUEST_SPECS)
+    p = parameters.summary(values)
+    partner = values["partner"]
+    if not node.partners.is_trusted(partner):
+        raise InvalidRequest(f"{partner!r} is geen vertrouwde partner van deze node.")
+    exchange_id = uuid.uuid4().hex
+    tok = p.consent_token or _token_for(node, p, partner, actor)
+    out = parameters.build(
+        subject=("valueIdentifier", {"system": parameters.BSN_SYSTEM, "value": p.subject}),
+        purpose=("valueCoding", {"system": PURPOSE_SYSTEM, "code": p.purpose}),
+        category=("valueCoding", [{"system": parameters.CATEGORY_SYSTEM, "code": c} for c in p.categories]),
+        consent_token=("valueString", tok),
+        consent_note=("valueString", p.note),
+        practitioner=("valueIdentifier", {"value": actor.actor_id}),
+        exchange_id=("valueString", exchange_id),
+    )
+    rhash = request_hash(out)
+    base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
+                            peer_org=partner, exchange_id=exchange_id, request_hash=rhash)
+    try:
+        reply = node.peer.call(partner, "behaviour-summary", out)
+        if reply.status != 200:
+            raise _refusal(reply, partner)
+        bundle = reply.body
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise BadPartnerSignature("Het antwoord van de partner is geen Bundle.")
+        kid = _kid(_sig_data(bundle))
+        keys = node.partners.keys_for(partner, kid)
+        if keys is None:
+            raise BadPartnerSignature()
+        signing.verify_bundle(bundle, keys)
+        _check_binding(bundle, exchange_id, rhash)
+    except PartnerRefusal as exc:
+        _audit_failure(node, base, exc.reason)
+        raise
+    except GatewayError as exc:
+        _audit_failure(node, base, exc.code)
+        raise
+    rsp = response_hash(bundle)
+    types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
+    with node.uow() as uow:
+        uow.session.add(Exchange(exchange_id=exchange_id, role="requester", peer_org=partner, subject=p.subject,
+                                 created_at=node.clock(), outcome="received", request_hash=rhash,
+                                 response_hash=rsp, consent_id=""))
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.SUMMARY_RECEIVED, outcome=events.SUCCESS, response_hash=rsp,
+            peer_request_hash=rhash, peer_response_hash=rsp, count=len(bundle.get("entry", [])),
+            resource_types=tuple(types), **base))
+        uow.commit()
+    return bundle
+
+
+def _sig_data(bundle: dict[str, Any]) -> str:
+    import base64
+
+    data = (bundle.get("signature") or {}).get("data")
+    try:
+        return base64.b64decode(data, validate=True).decode("ascii") if isinstance(data, str) else ""
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None:
+    ident = bundle.get("identifier") or {}
+    exts = (bundle.get("meta") or {}).get("extension") or []
+    hashes = [e.get("valueString") for e in exts if isinstance(e, dict) and e.get("url") == catalog.REQUEST_HASH_EXTENSION]
+    if ident.get("value") != exchange_id or hashes != [rhash]:
+        raise BadPartnerSignature("De samenvatting hoort niet bij dit verzoek (exchange-id of verzoek-hash).")
+
+
+def _refusal(reply: Any, partner: str) -> PartnerRefusal:
+    from gateway.peer import refusal
+
+    return refusal(reply, partner)
+
+
+def _audit_failure(node: Any, base: dict[str, Any], reason: str) -> None:
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, AuditRecord(action=events.SUMMARY_REQUEST_FAILED,
+                                                        outcome=events.REFUSED, reason_code=reason, **base))
+        uow.commit()
+
+
+def _token_for(node: Any, p: parameters.SummaryParams, partner: str, actor: audit_log.Actor) -> str:
+    """Without a token: use a consent recorded here that covers this request."""
+    now = rules.day_of(int(node.clock().timestamp()))
+    with node.uow() as uow:
+        person = person_by_bsn(uow.session, p.subject)
+        candidates = []
+        if person is not None:
+            for row in uow.session.scalars(select(ConsentRow).where(
+                    ConsentRow.subject_id == person.id, ConsentRow.status == "active",
+                    ConsentRow.decision == "permit", ConsentRow.purpose == p.purpose)):
+                grant = consents.grant_of(row, person, node.org_id)
+                if (node.org_id in grant.recipients and partner in grant.holders
+                        and set(p.categories) <= grant.categories and rules.honoured(grant, now)):
+                    candidates.append(row.id)
+    if not candidates:
+        raise InvalidRequest("Geen toestemmingstoken meegegeven en hier geen geldige toestemming die dit verzoek dekt.")
+    return consents.issue_token(node, candidates[-1], node.org_id, actor)

@@ -1,0 +1,148 @@
+"""People, families and the node's own records (contract section 3)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import Person, Record, Relation
+from consent.errors import InvalidRequest, NotFound
+from consent.model import Party, Subject
+from gateway import fhir_in
+
+
+def _with_id(resource: dict[str, Any], rid: str) -> dict[str, Any]:
+    out = dict(resource)
+    out["id"] = rid
+    return out
+
+
+def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Register a Patient; a known BSN returns the existing person (created = False)."""
+    data = fhir_in.patient(resource)
+    with node.uow() as uow:
+        existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
+        if existing is not None:
+            return json.loads(existing.resource), False
+        rid = uuid.uuid4().hex
+        stored = _with_id(resource, rid)
+        uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
+                               resource=json.dumps(stored), created_at=node.clock()))
+        uow.commit()
+    return stored, True
+
+
+def find_person(node: Any, bsn: str) -> list[dict[str, Any]]:
+    with node.uow() as uow:
+        row = uow.session.scalar(select(Person).where(Person.bsn == bsn))
+        return [json.loads(row.resource)] if row else []
+
+
+def person_by_id(session: Any, pid: str) -> Person:
+    row = session.get(Person, pid)
+    if row is None:
+        raise NotFound(f"Patient/{pid} is hier niet bekend.")
+    return row
+
+
+def person_by_bsn(session: Any, bsn: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.bsn == bsn))
+
+
+def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
+    """Record a parent, voogd or guardian institution of a child (with or without gezag)."""
+    data = fhir_in.related_person(resource)
+    with node.uow() as uow:
+        person_by_id(uow.session, data.child_id)
+        row = uow.session.scalar(select(Relation).where(Relation.child_id == data.child_id,
+                                                        Relation.party_key == data.party_key))
+        if row is None:
+            rid = uuid.uuid4().hex
+            row = Relation(id=rid, child_id=data.child_id, party_key=data.party_key, kind=data.kind,
+                           custody=data.custody, resource="", created_at=node.clock())
+            uow.session.add(row)
+        row.kind, row.custody = data.kind, data.custody
+        stored = _with_id(resource, row.id)
+        row.resource = json.dumps(stored)
+        uow.commit()
+    return stored
+
+
+def family_of(session: Any, person: Person) -> list[Party]:
+    """The custody holders and parents this node knows for ``person``."""
+    rows = session.scalars(select(Relation).where(Relation.child_id == person.id)).all()
+    return [Party(key=r.party_key, kind=r.kind, custody=r.custody) for r in rows]  # type: ignore[arg-type]
+
+
+def subject_of(person: Person) -> Subject:
+    return Subject(bsn=person.bsn, birth_date=person.birth_date)
+
+
+def upsert_record(node: Any, resource: dict[str, Any], *, session: Any | None = None) -> tuple[dict[str, Any], bool]:
+    """Store one record; the same source identifier updates instead of duplicating."""
+    from profiles.summary import load_matrix
+
+    known = frozenset(c for cats in load_matrix().values() for c in cats)
+    data = fhir_in.record(resource, known)
+
+    def run(s: Any) -> tuple[dict[str, Any], bool]:
+        if data.subject_is_bsn:
+            person = person_by_bsn(s, data.subject_ref)
+            if person is None:
+                raise InvalidRequest("De persoon van deze dossierregel is hier niet geregistreerd.")
+        else:
+            person = person_by_id(s, data.subject_ref)
+        row = None
+        if data.source_id is not None:
+            row = s.scalar(select(Record).where(Record.source_system == data.source_system,
+                                                Record.source_id == data.source_id))
+        created = row is None
+        if row is None:
+            rid = uuid.uuid4().hex
+            row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
+                         source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
+                         category=data.category, shareable=data.shareable, updated_at=node.clock())
+            s.add(row)
+        stored = _with_id(resource, row.id)
+        row.subject_id, row.resource_type, row.category = person.id, data.resource_type, data.category
+        row.shareable, row.resource, row.updated_at = data.shareable, json.dumps(stored), node.clock()
+        return stored, created
+
+    if session is not None:
+        return run(session)
+    with node.uow() as uow:
+        out = run(uow.session)
+        uow.commit()
+    return out
+
+
+def records_of(session: Any, person: Person, categories: frozenset[str]) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Record).where(Record.subject_id == person.id,
+                                                Record.category.in_(sorted(categories)))).all()
+    return [json.loads(r.resource) for r in rows]
+
+
+def transaction(node: Any, bundle: dict[str, Any]) -> dict[str, Any]:
+    """Apply a transaction Bundle of records all-or-nothing (conditional create on identifier)."""
+    if bundle.get("type") != "transaction":
+        raise InvalidRequest("Verwacht een Bundle van type 'transaction'.")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not entries:
+        raise InvalidRequest("De transaction-Bundle heeft geen entries.")
+    out = []
+    with node.uow() as uow:
+        for i, entry in enumerate(entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
+                raise InvalidRequest(f"entry[{i}] heeft geen resource.")
+            try:
+                stored, created = upsert_record(node, resource, session=uow.session)
+            except InvalidRequest as exc:
+                raise InvalidRequest(f"entry[{i}]: {exc.detail}") from None
+            out.append({"response": {"status": "201 Created" if created else "200 OK",
+                                     "location": f"{stored['resourceType']}/{stored['id']}"}})
+        uow.commit()
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": out}

@@ -1,0 +1,135 @@
+"""Safety disclosure (contract section 4): holder-initiated, under meldcode or conflict of duties.
+
+Only the holder starts it. The summary is built through the same profiles (behaviour level
+only), signed, audited and flagged for the privacy officer *before* it is pushed; the
+recipient verifies the signature against the holder's pinned keys, audits it flagged, and
+keeps it for its professionals.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import Inbox
+from consent.errors import BadPartnerSignature, GatewayError, InvalidRequest, SubjectUnknown
+from gateway import audit_log, parameters, signing
+from gateway.audit import events
+from gateway.audit.events import AuditRecord
+from gateway.fhir_in import CATEGORY_SYSTEM
+from gateway.services.exchange import request_hash, response_hash
+from gateway.services.registry import person_by_bsn, records_of
+from profiles import catalog
+from profiles.summary import build_summary
+
+LEGAL_GROUNDS = ("meldcode", "conflict-of-duties")
+SPECS = {
+    "recipient": parameters.Spec("valueString", required=True),
+    "subject": parameters.Spec("valueIdentifier", required=True),
+    "category": parameters.Spec("valueCoding", required=True, repeat=True),
+    "legal-ground": parameters.Spec("valueCode", required=True),
+    "justification": parameters.Spec("valueString", required=True),
+}
+RECEIVE_SPECS = {
+    "summary": parameters.Spec("resource", required=True),
+    "legal-ground": parameters.Spec("valueCode", required=True),
+    "justification": parameters.Spec("valueString", required=True),
+    "practitioner": parameters.Spec("valueIdentifier", required=True),
+}
+
+
+def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
+    """Push a signed summary to ``recipient``; return a Parameters receipt."""
+    values = parameters.read(body, SPECS)
+    recipient, ground = values["recipient"], values["legal-ground"]
+    if ground not in LEGAL_GROUNDS:
+        raise InvalidRequest(f"legal-ground is {' of '.join(LEGAL_GROUNDS)}.")
+    justification = values["justification"].strip()
+    if len(justification) < 10:
+        raise InvalidRequest("Een onderbouwing (justification) van minstens enkele woorden is verplicht.")
+    if not node.partners.is_trusted(recipient):
+        raise InvalidRequest(f"{recipient!r} is geen vertrouwde partner van deze node.")
+    subject = parameters.bsn(values["subject"])
+    cats = tuple(parameters.code(c, CATEGORY_SYSTEM, "category") for c in values["category"])
+    known = catalog.category_order()
+    if not cats or any(c not in known for c in cats) or len(set(cats)) != len(cats):
+        raise InvalidRequest("Onbekende of dubbele categorie.")
+    exchange_id = uuid.uuid4().hex
+    rhash = request_hash(body)
+    now = node.clock()
+    with node.uow() as uow:
+        person = person_by_bsn(uow.session, subject)
+        if person is None:
+            raise SubjectUnknown()
+        bundle = build_summary(records_of(uow.session, person, frozenset(cats)), list(cats),
+                               holder_org=node.org_id, subject_bsn=subject, exchange_id=exchange_id,
+                               request_hash=rhash, now=now)
+        kid, alg, key = node.keys.active
+        bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
+        base = audit_log.fields(actor, subject=subject, categories=cats, peer_org=recipient,
+                                exchange_id=exchange_id, legal_ground=ground, request_hash=rhash,
+                                response_hash=response_hash(bundle), count=len(bundle.get("entry", [])),
+                                flagged=True, detail={"justification": justification[:500]})
+        audit_log.append(uow.session, node, AuditRecord(action=events.SAFETY_DISCLOSURE_SENT,
+                                                        outcome=events.SUCCESS, **base))
+        uow.commit()
+    push = parameters.build(summary=("resource", bundle), legal_ground=("valueCode", ground),
+                            justification=("valueString", justification),
+                            practitioner=("valueIdentifier", {"value": actor.actor_id}))
+    try:
+        reply = node.peer.call(recipient, "receive-disclosure", push)
+        if reply.status != 200:
+            from gateway.peer import refusal
+
+            raise refusal(reply, recipient)
+    except GatewayError as exc:
+        with node.uow() as uow:
+            audit_log.append(uow.session, node, AuditRecord(
+                action=events.SAFETY_DISCLOSURE_SENT, outcome=events.ERROR,
+                reason_code=getattr(exc, "reason", exc.code), **{k: v for k, v in base.items() if k != "detail"}))
+            uow.commit()
+        raise
+    return parameters.build(exchange_id=("valueString", exchange_id), status=("valueCode", "delivered"))
+
+
+def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
+    """Accept a pushed safety disclosure from trusted partner ``sender``."""
+    values = parameters.read(body, RECEIVE_SPECS)
+    bundle = values["summary"]
+    if values["legal-ground"] not in LEGAL_GROUNDS:
+        raise InvalidRequest("Onbekende legal-ground.")
+    from gateway.services.exchange import _kid, _sig_data
+
+    keys = node.partners.keys_for(sender, _kid(_sig_data(bundle)))
+    if keys is None:
+        raise BadPartnerSignature()
+    signing.verify_bundle(bundle, keys)
+    subject = ""
+    for entry in bundle.get("entry", []):
+        ref = (entry.get("resource") or {}).get("subject") or (entry.get("resource") or {}).get("patient") or {}
+        subject = (ref.get("identifier") or {}).get("value", "") or subject
+    exchange_id = str((bundle.get("identifier") or {}).get("value", ""))[:64]
+    with node.uow() as uow:
+        uow.session.add(Inbox(id=uuid.uuid4().hex, exchange_id=exchange_id, from_org=sender, subject=subject,
+                              legal_ground=values["legal-ground"], received_at=node.clock(),
+                              bundle=json.dumps(bundle)))
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.SAFETY_DISCLOSURE_RECEIVED, outcome=events.SUCCESS,
+            actor_id=parameters.practitioner(values["practitioner"]), actor_role="partner",
+            on_behalf_of=f"org:{sender}", subject=subject, peer_org=sender, exchange_id=exchange_id,
+            legal_ground=values["legal-ground"], flagged=True, response_hash=response_hash(bundle),
+            request_hash=request_hash(body), count=len(bundle.get("entry", [])),
+            detail={"justification": values["justification"][:500]}))
+        uow.commit()
+    return parameters.build(status=("valueCode", "received"))
+
+
+def inbox(node: Any, subject: str | None = None) -> list[dict[str, Any]]:
+    with node.uow() as uow:
+        q = select(Inbox).order_by(Inbox.received_at.desc())
+        if subject:
+            q = q.where(Inbox.subject == subject)
+        return [json.loads(r.bundle) for r in uow.session.scalars(q)]
