@@ -1,0 +1,53 @@
+"""The audit domain: NEN 7513 records, the tamper-evident chain, FHIR/CSV export, reports.
+
+Pure: no Flask, SQLAlchemy or HTTP. The store calls these functions inside its own
+transaction (SECURITY.md: no audit, no disclosure).
+"""
+
+from gateway.audit.chain import (
+    CHECKPOINT_EVERY,
+    CHECKPOINT_TYP,
+    GENESIS,
+    KIND_CHECKPOINT,
+    KIND_HEAD,
+    KIND_PRUNE,
+    Checkpoint,
+    InvalidCheckpoint,
+    StoredEntry,
+    VerifyResult,
+    anchor_from_prune,
+    checkpoint_claims,
+    entry_hash,
+    format_recorded_at,
+    is_checkpoint_due,
+    new_entry,
+    read_checkpoint,
+    record_from_json,
+    record_to_canonical,
+    row_hash,
+    sign_checkpoint,
+    verify_chain,
+    verify_rows,
+)
+from gateway.audit.events import (
+    ACTIONS,
+    ERROR,
+    OUTCOMES,
+    REFUSED,
+    SUCCESS,
+    AuditRecord,
+    InvalidAuditRecord,
+)
+from gateway.audit.signer import CheckpointSignatureError, make_signer, make_verifier
+
+__all__ = [
+    "ACTIONS", "CHECKPOINT_EVERY", "CHECKPOINT_TYP", "ERROR", "GENESIS",
+    "KIND_CHECKPOINT", "KIND_HEAD", "KIND_PRUNE", "OUTCOMES", "REFUSED", "SUCCESS",
+    "AuditRecord", "Checkpoint", "CheckpointSignatureError", "InvalidAuditRecord",
+    "InvalidCheckpoint", "StoredEntry", "VerifyResult", "anchor_from_prune",
+    "checkpoint_claims", "entry_hash",
+    "format_recorded_at", "is_checkpoint_due", "make_signer", "make_verifier",
+    "new_entry", "read_checkpoint", "record_from_json", "record_to_canonical", "row_hash",
+    "sign_checkpoint", "verify_chain",
+    "verify_rows",
+]
