@@ -29,7 +29,9 @@ def _node(home: str):  # type: ignore[no-untyped-def]
     from gateway import config
     from gateway.node import build
 
-    return build(config.load(home))
+    node = build(config.load(home))
+    click.get_current_context().call_on_close(node.uow.engine.dispose)
+    return node
 
 
 @cli.command()

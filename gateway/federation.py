@@ -65,12 +65,12 @@ class RunningNode:
         return out.strip().splitlines()[-1]
 
     def start(self, env: dict[str, str] | None = None) -> None:
-        log = open(self.home / "serve.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
-             "serve", str(self.home)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-            start_new_session=True)
+        with open(self.home / "serve.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
+                 "serve", str(self.home)],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                start_new_session=True)
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
