@@ -323,7 +323,7 @@ def verify_rows(rows: Iterable[Row], checkpoints: Sequence[str], head: str | Non
 
     beyond = [(seq, label) for seq, (_, label) in pins.items() if seq > last_seq]
     if beyond:
-        seq, label = min(beyond)
+        _, label = min(beyond)
         problems.append(_Problem(last_seq + 1, (
             f"truncated: {label} lies beyond the last entry {last_seq}; "
             f"entries from {last_seq + 1} on were cut")))

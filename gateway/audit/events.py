@@ -32,7 +32,7 @@ CONSENT_REFUSED = "consent-refused"
 CONSENT_REVOKED = "consent-revoked"
 CONSENT_EXPIRED = "consent-expired"
 CONSENT_STATUS_QUERIED = "consent-status-queried"
-TOKEN_ISSUED = "token-issued"
+TOKEN_ISSUED = "token-issued"  # noqa: S105 - an action name, not a secret
 SAFETY_DISCLOSURE_SENT = "safety-disclosure-sent"
 SAFETY_DISCLOSURE_RECEIVED = "safety-disclosure-received"
 KEY_ROTATED = "key-rotated"
@@ -55,8 +55,10 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     CONSENT_EXPIRED: "Toestemming verlopen",
     CONSENT_STATUS_QUERIED: "Status van een toestemming opgevraagd door een partner",
     TOKEN_ISSUED: "Toestemmingstoken uitgegeven",
-    SAFETY_DISCLOSURE_SENT: "Verstrekking zonder toestemming verzonden (meldcode of conflict van plichten)",
-    SAFETY_DISCLOSURE_RECEIVED: "Verstrekking zonder toestemming ontvangen (meldcode of conflict van plichten)",
+    SAFETY_DISCLOSURE_SENT:
+        "Verstrekking zonder toestemming verzonden (meldcode of conflict van plichten)",
+    SAFETY_DISCLOSURE_RECEIVED:
+        "Verstrekking zonder toestemming ontvangen (meldcode of conflict van plichten)",
     KEY_ROTATED: "Ondertekeningssleutel vervangen",
     PARTNER_ADDED: "Partnerorganisatie vertrouwd",
     CLIENT_ADDED: "Lokale toepassing geregistreerd",
@@ -106,7 +108,7 @@ _HASH_FIELDS = ("request_hash", "response_hash", "peer_request_hash", "peer_resp
 
 
 class InvalidAuditRecord(ValueError):
-    """The audit record breaks a rule below; the caller must fail closed (no audit, no disclosure)."""
+    """The audit record breaks a rule below; the caller fails closed (no audit, no disclosure)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

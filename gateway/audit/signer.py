@@ -65,17 +65,18 @@ def make_verifier(keys: KeySet | ECKey | OKPKey | Iterable[ECKey | OKPKey],
     RFC 7638 thumbprint, which the signer puts in ``kid``.
     """
     if isinstance(keys, (ECKey, OKPKey)):
-        keys = [keys]
-    elif isinstance(keys, KeySet):
-        keys = list(keys.keys)
-    table: dict[str, tuple[str, Any]] = {}
-    for key in keys:
-        if isinstance(key, ECKey) and key.curve_name == "P-256":
-            table[key.thumbprint()] = ("ES256", key.public_key)
-        elif isinstance(key, OKPKey) and key.curve_name == "Ed25519":
-            table[key.thumbprint()] = ("Ed25519", key.public_key)
-        else:
+        candidates: list[Any] = [keys]
+    else:
+        candidates = list(keys.keys if isinstance(keys, KeySet) else keys)
+    table: dict[str, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey] = {}
+    for key in candidates:
+        public = key.public_key if isinstance(key, (ECKey, OKPKey)) else None
+        if isinstance(public, ec.EllipticCurvePublicKey) and key.curve_name == "P-256":
+            table[key.thumbprint()] = public
+            continue
+        if not isinstance(public, ed25519.Ed25519PublicKey):
             raise ValueError("checkpoint keys must be EC P-256 or Ed25519")
+        table[key.thumbprint()] = public
     if not table:
         raise ValueError("no checkpoint verification key")
 
@@ -87,13 +88,14 @@ def make_verifier(keys: KeySet | ECKey | OKPKey | Iterable[ECKey | OKPKey],
         if header.get("typ") != CHECKPOINT_TYP:
             raise CheckpointSignatureError("not an audit checkpoint (typ)")
         kid = header.get("kid")
-        alg, public_key = table.get(kid, (None, None)) if isinstance(kid, str) else (None, None)
-        if alg is None or header.get("alg") != alg:
+        public_key = table.get(kid) if isinstance(kid, str) else None
+        is_ec = isinstance(public_key, ec.EllipticCurvePublicKey)
+        if public_key is None or header.get("alg") != ("ES256" if is_ec else "Ed25519"):
             raise CheckpointSignatureError("unknown key or algorithm for this checkpoint")
         signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
         try:
-            if alg == "ES256":
-                if len(signature) != 64:
+            if isinstance(public_key, ec.EllipticCurvePublicKey):
+                if len(signature) != 64:  # RFC 7518 section 3.4: R || S, 32 bytes each
                     raise InvalidSignature
                 der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
                                            int.from_bytes(signature[32:], "big"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import pytest
 import rfc8785
-
 from audit_builders import (
     INTRUDER_SIGN,
     SIGN,
@@ -17,6 +17,7 @@ from audit_builders import (
     a_log,
     rehash_from,
 )
+
 from gateway.audit import chain
 from gateway.audit.chain import GENESIS, StoredEntry
 
@@ -77,12 +78,11 @@ def test_stored_record_is_parsed_strictly(text: str) -> None:
     dict(recorded_at="2026-03-02 08:07:00.000Z"), dict(prev_hash="0" * 63), dict(seq=0),
 ])
 def test_entry_position_is_checked_when_written(bad: dict[str, object]) -> None:
-    args: dict[str, object] = dict(seq=1, event_id="ev-1",
-                                   recorded_at="2026-03-02T08:07:00.000Z", prev_hash=GENESIS)
+    args: dict[str, Any] = dict(seq=1, event_id="ev-1",
+                                recorded_at="2026-03-02T08:07:00.000Z", prev_hash=GENESIS)
     args.update(bad)
     with pytest.raises(ValueError):
-        chain.entry_hash(args["seq"], args["event_id"], args["recorded_at"],  # type: ignore[arg-type]
-                         a_disclosure(), args["prev_hash"])  # type: ignore[arg-type]
+        chain.entry_hash(record=a_disclosure(), **args)
 
 
 def test_recorded_at_is_utc_with_milliseconds() -> None:

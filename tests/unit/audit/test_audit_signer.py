@@ -6,10 +6,10 @@ import base64
 import json
 
 import pytest
+from audit_builders import INTRUDER_KEY, KEY, SIGN, VERIFY
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from audit_builders import INTRUDER_KEY, KEY, SIGN, VERIFY
 from gateway.audit.chain import CHECKPOINT_TYP, GENESIS, checkpoint_claims
 from gateway.audit.signer import CheckpointSignatureError, make_signer, make_verifier
 
