@@ -38,16 +38,24 @@ from gateway.audit.events import (
     AuditRecord,
     InvalidAuditRecord,
 )
+from gateway.audit.fhir import (
+    CSV_COLUMNS,
+    iter_csv,
+    search_bundle,
+    to_audit_event,
+    to_csv,
+)
+from gateway.audit.report import ReportData, disclosure_report, disclosure_report_rows
 from gateway.audit.signer import CheckpointSignatureError, make_signer, make_verifier
 
 __all__ = [
-    "ACTIONS", "CHECKPOINT_EVERY", "CHECKPOINT_TYP", "ERROR", "GENESIS",
+    "ACTIONS", "CHECKPOINT_EVERY", "CHECKPOINT_TYP", "CSV_COLUMNS", "ERROR", "GENESIS",
     "KIND_CHECKPOINT", "KIND_HEAD", "KIND_PRUNE", "OUTCOMES", "REFUSED", "SUCCESS",
     "AuditRecord", "Checkpoint", "CheckpointSignatureError", "InvalidAuditRecord",
-    "InvalidCheckpoint", "StoredEntry", "VerifyResult", "anchor_from_prune",
-    "checkpoint_claims", "entry_hash",
-    "format_recorded_at", "is_checkpoint_due", "make_signer", "make_verifier",
+    "InvalidCheckpoint", "ReportData", "StoredEntry", "VerifyResult", "anchor_from_prune",
+    "checkpoint_claims", "disclosure_report", "disclosure_report_rows", "entry_hash",
+    "format_recorded_at", "is_checkpoint_due", "iter_csv", "make_signer", "make_verifier",
     "new_entry", "read_checkpoint", "record_from_json", "record_to_canonical", "row_hash",
-    "sign_checkpoint", "verify_chain",
+    "search_bundle", "sign_checkpoint", "to_audit_event", "to_csv", "verify_chain",
     "verify_rows",
 ]
