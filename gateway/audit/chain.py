@@ -162,6 +162,17 @@ class StoredEntry:
                 self.prev_hash, self.hash)
 
 
+def entry_from_row(row: Row) -> StoredEntry:
+    """Rebuild a StoredEntry from stored columns, parsing the hashed record JSON strictly.
+
+    Render exports from this, never from denormalised search columns: only the record
+    JSON is covered by the hash. Raises InvalidAuditRecord.
+    """
+    seq, event_id, recorded_at, record_json, prev_hash, digest = row
+    return StoredEntry(seq, event_id, recorded_at, record_from_json(record_json), prev_hash,
+                       digest)
+
+
 def new_entry(*, prev_seq: int, prev_hash: str, event_id: str, recorded_at: str,
               record: AuditRecord) -> StoredEntry:
     """Build the entry that follows ``(prev_seq, prev_hash)``; ``(0, GENESIS)`` starts a log.

@@ -85,6 +85,10 @@ def test_entry_position_is_checked_when_written(bad: dict[str, object]) -> None:
         chain.entry_hash(record=a_disclosure(), **args)
 
 
+def test_entry_round_trips_through_its_stored_row(log: Log) -> None:
+    assert [chain.entry_from_row(row) for row in log.rows()[:5]] == log.entries[:5]
+
+
 def test_recorded_at_is_utc_with_milliseconds() -> None:
     from datetime import datetime, timedelta, timezone
 
