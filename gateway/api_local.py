@@ -40,6 +40,12 @@ def search_patient() -> Response:
                           "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
 
 
+@bp.get("/fhir/Patient/<pid>")
+def read_patient(pid: str) -> Response:
+    actor(caller(*READERS))
+    return fhir_response(registry.read_person(node_of(), pid))
+
+
 @bp.post("/fhir/RelatedPerson")
 def create_related_person() -> Response:
     caller(*WRITERS)
@@ -66,13 +72,24 @@ def create_consent() -> Response:
     return fhir_response(resource, 201, {"Location": f"/fhir/Consent/{resource['id']}"})
 
 
+RENEWAL_TAGS = ("renewal-due", consents.FLAG_SYSTEM + "|renewal-due")
+
+
 @bp.get("/fhir/Consent")
 def search_consent() -> Response:
     actor(caller(*READERS))
-    found = consents.list_for(node_of(), request.args.get("patient") or None,
-                              renewal_due=request.args.get("_tag") == "renewal-due")
+    tag = request.args.get("_tag")
+    if tag is not None and tag not in RENEWAL_TAGS:
+        raise InvalidRequest("_tag kent alleen renewal-due (toestemmingen die vernieuwd moeten worden).")
+    found = consents.list_for(node_of(), request.args.get("patient") or None, renewal_due=tag is not None)
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
                           "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
+
+
+@bp.get("/fhir/Consent/<cid>")
+def read_consent(cid: str) -> Response:
+    actor(caller(*READERS))
+    return fhir_response(consents.read(node_of(), cid))
 
 
 @bp.post("/fhir/Consent/<cid>/$issue-token")
@@ -116,4 +133,13 @@ def audit_events() -> Response:
 def receipt(cid: str) -> Response:
     who = caller(*READERS)
     html = consents.receipt_html(node_of(), cid, actor(who))
+    return Response(html, mimetype="text/html")
+
+
+@bp.post("/fhir/$disclosure-report")
+def disclosure_report() -> Response:
+    """A person's disclosure report (Dutch HTML); the BSN travels in the body, not the URL."""
+    who = caller("privacy-officer")
+    values = parameters.read(read_body("Parameters"), {"subject": parameters.Spec("valueIdentifier", required=True)})
+    html = auditing.disclosure_report(node_of(), parameters.bsn(values["subject"]), actor(who, required=False))
     return Response(html, mimetype="text/html")

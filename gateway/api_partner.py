@@ -40,3 +40,14 @@ def consent_revoked() -> Response:
     values = parameters.read(read_body("Parameters"), {"consent": parameters.Spec("valueString", required=True)})
     consents.note_revocation(node_of(), values["consent"], who.client_id)
     return fhir_response(parameters.build(status=("valueCode", "noted")))
+
+
+@bp.post("/fhir/$exchange-receipts")
+def exchange_receipts() -> Response:
+    """Signed receipts of our mutual exchanges, for the partner's reconciliation."""
+    from gateway.services import reconcile
+
+    who = partner_caller()
+    values = parameters.read(read_body("Parameters"), {"since": parameters.Spec("valueString")})
+    signed = reconcile.sign_receipts(node_of(), who.client_id, values.get("since"))
+    return fhir_response(parameters.build(receipts=("valueString", signed)))

@@ -195,6 +195,66 @@ def audit_verify(home: str) -> None:
     click.echo(f"intact: {result.checked} entries verified")
 
 
+@audit.command("export")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["fhir", "csv"]), default="fhir", show_default=True)
+@click.option("--since", default=None, help="Only events on or after this date (YYYY-MM-DD).")
+def audit_export(home: str, fmt: str, since: str | None) -> None:
+    """Write audit events to stdout: a FHIR Bundle of AuditEvent, or CSV."""
+    from gateway.services import auditing
+
+    click.echo(auditing.export(_node(home), fmt, _date(since)), nl=False)
+
+
+@audit.command("reconcile")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--partner", required=True, help="The partner org id to reconcile with.")
+@click.option("--since", default=None, help="Only exchanges on or after this date (YYYY-MM-DD).")
+def audit_reconcile(home: str, partner: str, since: str | None) -> None:
+    """Compare our log with the partner's signed receipts; exit 1 on any difference."""
+    from gateway.services import reconcile
+
+    compared, diffs = reconcile.reconcile(_node(home), partner, _date(since))
+    for d in diffs:
+        click.echo(f"{d.exchange_id}\t{d.problem}")
+    if diffs:
+        raise Failure(f"{len(diffs)} difference(s) with {partner} in {compared} exchange(s)")
+    click.echo(f"reconciled: {compared} exchange(s) with {partner}, no differences")
+
+
+@audit.command("report")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--subject", required=True, help="The person's BSN.")
+def audit_report(home: str, subject: str) -> None:
+    """Print a person's disclosure report (Dutch HTML) for an AVG access request."""
+    from gateway import audit_log
+    from gateway.services import auditing
+
+    click.echo(auditing.disclosure_report(_node(home), subject, audit_log.SYSTEM), nl=False)
+
+
+@audit.command("prune")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--before", default=None, help="Prune events before this date (default: the retention period).")
+def audit_prune(home: str, before: str | None) -> None:
+    """Delete events past retention, leaving a signed prune checkpoint so the chain verifies."""
+    from gateway.services import auditing
+
+    pruned, anchor = auditing.prune(_node(home), _date(before))
+    click.echo(f"pruned {pruned} entries; history now starts after entry {anchor}")
+
+
+def _date(value: str | None) -> str | None:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.UsageError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every expected error to one stderr line and an exit code."""
     try:

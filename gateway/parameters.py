@@ -17,6 +17,7 @@ class Spec:
     value: str  # valueString, valueIdentifier, valueCoding, valueCode, resource
     required: bool = False
     repeat: bool = False
+    max_len: int = MAX_TEXT
 
 
 def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
             raise InvalidRequest(f"Onbekende parameter {name!r}.")
         if set(p) != {"name", spec.value}:
             raise InvalidRequest(f"Parameter {name!r} verwacht precies {spec.value}.")
-        value = _check(name, spec.value, p[spec.value])
+        value = _check(name, spec.value, p[spec.value], spec.max_len)
         if spec.repeat:
             out.setdefault(name, []).append(value)
         elif name in out:
@@ -51,9 +52,9 @@ def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
     return out
 
 
-def _check(name: str, kind: str, value: Any) -> Any:
+def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
     if kind in ("valueString", "valueCode"):
-        if not isinstance(value, str) or not value.strip() or len(value) > (MAX_TEXT if kind == "valueString" else 64) \
+        if not isinstance(value, str) or not value.strip() or len(value) > (max_len if kind == "valueString" else 64) \
                 or "\x00" in value:
             raise InvalidRequest(f"Parameter {name!r} is geen geldige tekst.")
         return value
@@ -102,7 +103,7 @@ SUMMARY_SPECS = {
     "subject": Spec("valueIdentifier", required=True),
     "purpose": Spec("valueCoding", required=True),
     "category": Spec("valueCoding", required=True, repeat=True),
-    "consent-token": Spec("valueString"),
+    "consent-token": Spec("valueString", max_len=16 * 1024),
     "consent-note": Spec("valueString"),
 }
 

@@ -59,5 +59,80 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
             subject=filters.get("subject", "") if len(filters.get("subject", "")) == 9 else "",
             **audit_log.fields(actor), detail={"filters": {k: str(v) for k, v in filters.items()}}))
         uow.commit()
-    resources = [fhir.audit_event(e, node.org_id) for e in found]
+    resources = [fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url) for e in found]
     return fhir.search_bundle(resources, len(resources), self_url)
+
+
+def export(node: Any, fmt: str, since: str | None) -> str:
+    """The whole log (or since a date) as a FHIR Bundle of AuditEvents, or CSV; audited."""
+    import json
+
+    with node.uow() as uow:
+        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since, limit=10**9)]
+        rows.reverse()
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows),
+            **audit_log.fields(audit_log.SYSTEM), detail={"export": fmt, "since": since or ""}))
+        uow.commit()
+    if fmt == "csv":
+        return fhir.to_csv(rows)
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url)}
+                        for e in rows]}
+    return json.dumps(bundle, ensure_ascii=False, indent=1)
+
+
+def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
+    """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
+    from consent.model import valid_bsn
+    from gateway.audit.report import disclosure_report as render
+
+    if not valid_bsn(subject):
+        raise InvalidRequest("Geef een geldig BSN.")
+    with node.uow() as uow:
+        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, subject=subject, limit=10**9)]
+        rows.reverse()
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
+            **audit_log.fields(actor), detail={"report": "disclosure"}))
+        uow.commit()
+    names = {org: org for org, _url, _kids in node.partners.list()}
+    return render(rows, subject_bsn=subject, org_name=node.config.node.name, now=node.clock(),
+                  partner_names=names)
+
+
+def prune(node: Any, before: str | None) -> tuple[int, int]:
+    """Delete entries recorded before ``before`` (default: now - retention); keep the chain verifiable.
+
+    A signed "prune" checkpoint names the last removed entry (seq, hash); verification then
+    starts from it. The prune itself is audited.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import delete, select
+
+    from adapters.store.models import AuditCheckpoint, AuditEntry
+    from gateway.audit import chain
+
+    cutoff = before or (node.clock() - timedelta(days=node.config.audit.retention_days)).date().isoformat()
+    with node.uow() as uow:
+        s = uow.session
+        last = s.execute(select(AuditEntry).where(AuditEntry.recorded_at < cutoff)
+                         .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+        if last is None:
+            return 0, 0
+        count = s.query(AuditEntry).filter(AuditEntry.seq <= last.seq).count()
+        signed = chain.sign_checkpoint(audit_log.stored(last), kind=chain.KIND_PRUNE,
+                                       at=chain.format_recorded_at(node.clock()), sign=audit_log._signer(node))
+        s.execute(delete(AuditEntry).where(AuditEntry.seq <= last.seq))
+        old = s.get(AuditCheckpoint, last.seq)
+        if old is not None:  # a regular checkpoint at the same seq names the same entry
+            s.delete(old)
+            s.flush()
+        s.add(AuditCheckpoint(seq=last.seq, kind=chain.KIND_PRUNE, hash=last.hash, signed=signed))
+        s.flush()
+        audit_log.append(s, node, AuditRecord(action=events.AUDIT_PRUNED, outcome=events.SUCCESS, count=count,
+                                              **audit_log.fields(audit_log.SYSTEM),
+                                              detail={"before": cutoff, "anchor_seq": last.seq}))
+        uow.commit()
+    return count, last.seq

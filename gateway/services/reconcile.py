@@ -1,0 +1,126 @@
+"""Reconciliation: do both sides' logs tell the same story of their mutual exchanges?
+
+Each side records the other side's request and response hashes (SECURITY.md: "the two
+logs vouch for each other"). ``gateway audit reconcile`` asks the partner for its signed
+receipts (``$exchange-receipts``: a JWS of typ ``exchange-receipts+jwt`` over the ids,
+outcomes and hashes of every exchange with us since a date), verifies them against the
+partner's pinned keys, and compares them with our own log exchange by exchange.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from consent import jose
+from consent.errors import BadPartnerSignature, InvalidRequest
+from gateway import audit_log, parameters
+from gateway.audit import events
+from gateway.audit.events import AuditRecord
+
+TYP = "exchange-receipts+jwt"
+EXCHANGE_ACTIONS = (events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED, events.SUMMARY_RECEIVED,
+                    events.SUMMARY_REQUEST_FAILED, events.SAFETY_DISCLOSURE_SENT,
+                    events.SAFETY_DISCLOSURE_RECEIVED)
+#: what the other side must have recorded for each of our actions
+COUNTERPART = {
+    events.SUMMARY_RECEIVED: events.DISCLOSURE_SENT,
+    events.DISCLOSURE_SENT: events.SUMMARY_RECEIVED,
+    events.SUMMARY_REQUEST_FAILED: events.DISCLOSURE_REFUSED,
+    events.DISCLOSURE_REFUSED: events.SUMMARY_REQUEST_FAILED,
+    events.SAFETY_DISCLOSURE_SENT: events.SAFETY_DISCLOSURE_RECEIVED,
+    events.SAFETY_DISCLOSURE_RECEIVED: events.SAFETY_DISCLOSURE_SENT,
+}
+#: failures that never reached the partner: nothing to find on the other side
+NOT_DELIVERED = ("partner-unavailable", "partner-timeout")
+
+
+def receipts_of(session: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
+    """Our exchanges with ``peer`` as plain receipts (ids, outcomes, hashes; no bodies)."""
+    out = []
+    for e in reversed(audit_log.entries(session, since=since, limit=10**9)):
+        if e.peer_org != peer or e.action not in EXCHANGE_ACTIONS or not e.exchange_id:
+            continue
+        r = audit_log.stored(e).record
+        if e.action == events.SAFETY_DISCLOSURE_SENT and r.outcome != events.SUCCESS:
+            continue  # the push failed after the disclosure was recorded; the success row counts
+        out.append({"exchange_id": e.exchange_id, "action": e.action, "outcome": r.outcome,
+                    "reason_code": r.reason_code, "request_hash": r.request_hash,
+                    "response_hash": r.response_hash, "recorded_at": e.recorded_at})
+    return out
+
+
+def sign_receipts(node: Any, caller: str, since: str | None) -> str:
+    """Answer ``$exchange-receipts`` for partner ``caller``; reading the log is logged."""
+    with node.uow() as uow:
+        items = receipts_of(uow.session, caller, since)
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.AUDIT_READ, outcome=events.SUCCESS, actor_id=f"org:{caller}", actor_role="partner",
+            peer_org=caller, count=len(items), detail={"receipts_since": since or ""}))
+        uow.commit()
+    now = int(node.clock().timestamp())
+    kid, alg, key = node.keys.active
+    return jose.sign({"iss": node.org_id, "aud": caller, "iat": now, "exp": now + 300,
+                      "jti": uuid.uuid4().hex, "since": since or "", "exchanges": items},
+                     key, kid=kid, alg=alg, typ=TYP)
+
+
+@dataclass(frozen=True)
+class Difference:
+    exchange_id: str
+    problem: str
+
+
+def reconcile(node: Any, partner: str, since: str | None) -> tuple[int, list[Difference]]:
+    """Compare our log with the partner's signed receipts; return (compared, differences)."""
+    if not node.partners.is_trusted(partner):
+        raise InvalidRequest(f"{partner!r} is geen vertrouwde partner.")
+    reply = node.peer.call(partner, "exchange-receipts",
+                           parameters.build(since=("valueString", since)))
+    if reply.status != 200:
+        from gateway.peer import refusal
+
+        raise refusal(reply, partner)
+    values = parameters.read(reply.body, {"receipts": parameters.Spec("valueString", required=True, max_len=4_000_000)})
+    signed = values["receipts"]
+    keys = node.partners.keys_for(partner, jose.peek_header(signed).get("kid"))
+    if keys is None:
+        raise BadPartnerSignature()
+    _, claims = jose.decode_strict(signed, keys, typ=TYP, error=BadPartnerSignature)
+    if claims.get("iss") != partner or claims.get("aud") != node.org_id or not isinstance(claims.get("exchanges"), list):
+        raise BadPartnerSignature("De ontvangstbewijzen zijn niet van deze partner of niet voor ons.")
+    theirs: dict[str, list[dict[str, Any]]] = {}
+    for item in claims["exchanges"]:
+        if isinstance(item, dict) and isinstance(item.get("exchange_id"), str):
+            theirs.setdefault(item["exchange_id"], []).append(item)
+    with node.uow() as uow:
+        mine = receipts_of(uow.session, partner, since)
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(mine), peer_org=partner,
+            **audit_log.fields(audit_log.SYSTEM), detail={"reconcile_since": since or ""}))
+        uow.commit()
+    diffs: list[Difference] = []
+    seen: set[str] = set()
+    for r in mine:
+        xid = r["exchange_id"]
+        seen.add(xid)
+        other = [t for t in theirs.get(xid, []) if t.get("action") == COUNTERPART[r["action"]]]
+        if not other:
+            if r["reason_code"] in NOT_DELIVERED:
+                continue
+            diffs.append(Difference(xid, f"alleen hier vastgelegd ({r['action']})"))
+            continue
+        t = other[0]
+        if t.get("request_hash") != r["request_hash"]:
+            diffs.append(Difference(xid, "verzoek-hash verschilt"))
+        if r["outcome"] == events.SUCCESS and t.get("response_hash") != r["response_hash"]:
+            diffs.append(Difference(xid, "antwoord-hash verschilt"))
+        if r["reason_code"] != t.get("reason_code", ""):
+            diffs.append(Difference(xid, f"reden verschilt ({r['reason_code']} / {t.get('reason_code')})"))
+    for xid, items in theirs.items():
+        if xid not in seen:
+            diffs.append(Difference(xid, f"alleen bij {partner} vastgelegd ({items[0].get('action')})"))
+    return len(seen | set(theirs)), diffs
+
+

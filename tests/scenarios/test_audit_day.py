@@ -1,0 +1,149 @@
+"""A day of exchanges between two CLI-started nodes, seen by their privacy officers.
+
+Issue 5, "Done when": both logs verify, reconcile with no differences, the person's
+disclosure report lists exactly what was disclosed, and any single edit, deletion,
+reordering or cut tail makes ``gateway audit verify`` fail and name the place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from gateway import config, demo, demo_data as d
+from gateway.cli import main as cli
+from gateway.node import build
+
+pytestmark = pytest.mark.scenario
+
+
+def gateway(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def a_day_of_exchanges(ggz: Any, jeugd: Any, ids: dict[str, Any]) -> dict[str, Any]:
+    """Two disclosures, a refusal outside the consent, a revocation and the refusal after it."""
+    j = jeugd.session("jeugd-epd", "uzi:900000202")
+    consent = j.post("/fhir/Consent", d.consent(
+        ids["mother_jeugd"], [f"Patient/{ids['mother_jeugd']}"], recipients=[jeugd.org_id],
+        holders=[ggz.org_id], purpose="joint-safety-planning", categories=demo.CATEGORIES, start=date.today()))
+    assert consent.status_code == 201, consent.text
+    cid = consent.json()["id"]
+    ask = d.summary_request(ggz.org_id, demo.MOTHER, "joint-safety-planning", ["signals", "care-team"])
+    first = j.post("/fhir/$request-summary", ask)
+    second = j.post("/fhir/$request-summary", d.summary_request(
+        ggz.org_id, demo.MOTHER, "joint-safety-planning", ["safety-plan"]))
+    tok = j.post(f"/fhir/Consent/{cid}/$issue-token").json()["parameter"][0]["valueString"]
+    outside = j.post("/fhir/$request-summary", d.summary_request(
+        ggz.org_id, demo.MOTHER, "joint-safety-planning", ["parenting"], token=tok))
+    j.post(f"/fhir/Consent/{cid}/$revoke")
+    after = j.post("/fhir/$request-summary", d.summary_request(
+        ggz.org_id, demo.MOTHER, "joint-safety-planning", ["signals"], token=tok))
+    assert [first.status_code, second.status_code, outside.status_code, after.status_code] == [200, 200, 403, 403]
+    return {"disclosed": [first.json()["id"], second.json()["id"]]}
+
+
+def test_after_a_day_both_logs_verify_reconcile_and_report_what_was_disclosed(federation) -> None:
+    ggz, jeugd, ids = federation
+    day = a_day_of_exchanges(ggz, jeugd, ids)
+
+    for node in (ggz, jeugd):
+        code, out, err = gateway("audit", "verify", str(node.home))
+        assert code == 0, err
+        assert out.startswith("intact")
+    for node, other in ((jeugd, ggz), (ggz, jeugd)):
+        code, out, err = gateway("audit", "reconcile", str(node.home), "--partner", other.org_id)
+        assert code == 0, out + err
+        assert "no differences" in out
+
+    # The holder's report for the mother lists exactly the two disclosures.
+    code, report, _ = gateway("audit", "report", str(ggz.home), "--subject", demo.MOTHER)
+    assert code == 0
+    assert "jeugdteam-west" in report
+    assert report.count("<tr") - report.count("<tr><th") >= 2
+    # Nothing about the child: she was not the subject of any exchange.
+    code, other_report, _ = gateway("audit", "report", str(ggz.home), "--subject", demo.CHILD)
+    assert "jeugdteam-west" not in other_report.split("Wat wij over u hebben gedeeld")[1].split("<h2>")[0]
+
+    # The FHIR export carries every disclosure as an AuditEvent with the exchange id.
+    code, exported, _ = gateway("audit", "export", str(ggz.home), "--format", "fhir")
+    bundle = json.loads(exported)
+    texts = json.dumps(bundle)
+    for exchange_id in day["disclosed"]:
+        assert exchange_id in texts
+    code, csv_out, _ = gateway("audit", "export", str(ggz.home), "--format", "csv")
+    assert csv_out.splitlines()[0].startswith("seq,")
+
+
+def test_only_the_privacy_officer_reads_audit_events(federation) -> None:
+    ggz, jeugd, ids = federation
+    a_day_of_exchanges(ggz, jeugd, ids)
+    ehr = jeugd.session("jeugd-epd")
+    denied = ehr.get("/fhir/AuditEvent", patient=demo.MOTHER)
+    assert denied.status_code == 403
+    assert denied.json()["resourceType"] == "OperationOutcome"
+    officer = jeugd.session("privacy-west", practitioner="uzi:900000999")
+    found = officer.get("/fhir/AuditEvent", patient=demo.MOTHER)
+    assert found.status_code == 200, found.text
+    events = [e["resource"] for e in found.json()["entry"]]
+    assert events and all(e["resourceType"] == "AuditEvent" for e in events)
+    from fhir.resources.R4B.auditevent import AuditEvent
+
+    for e in events:
+        AuditEvent.model_validate(e)
+    # reading the log is itself logged
+    again = officer.get("/fhir/AuditEvent", action="audit-read")
+    assert again.json()["total"] >= 1
+
+
+def _tamper(home: Any, sql: str) -> None:
+    node = build(config.load(home))
+    try:
+        with node.uow.engine.begin() as conn:
+            if node.uow.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(text(statement))
+    finally:
+        node.uow.engine.dispose()
+
+
+@pytest.mark.parametrize("tampering, expected_seq", [
+    ("UPDATE audit_entries SET purpose = 'referral' WHERE seq = 3", 3),
+    ("UPDATE audit_entries SET record_json = replace(record_json, 'joint-safety-planning', 'referral') WHERE seq = 4", 4),
+    ("DELETE FROM audit_entries WHERE seq = 5", 5),
+    ("UPDATE audit_entries SET seq = 1000 WHERE seq = 4; UPDATE audit_entries SET seq = 4 WHERE seq = 5; "
+     "UPDATE audit_entries SET seq = 5 WHERE seq = 1000", 4),
+    ("DELETE FROM audit_entries WHERE seq = (SELECT max(seq) FROM audit_entries)", None),
+])
+def test_any_single_tampering_is_found_and_named(federation, tampering: str, expected_seq: int | None) -> None:
+    ggz, jeugd, ids = federation
+    a_day_of_exchanges(ggz, jeugd, ids)
+    home = jeugd.home
+    jeugd.stop()
+    last = _last_seq(home)
+    _tamper(home, tampering)
+    code, out, err = gateway("audit", "verify", str(home))
+    assert code == 1
+    assert "audit log broken at entry" in err
+    named = int(err.split("entry ")[1].split(":")[0])
+    assert named == (expected_seq if expected_seq is not None else last)
+
+
+def _last_seq(home: Any) -> int:
+    node = build(config.load(home))
+    try:
+        with node.uow.engine.connect() as conn:
+            return int(conn.execute(text("SELECT max(seq) FROM audit_entries")).scalar_one())
+    finally:
+        node.uow.engine.dispose()
