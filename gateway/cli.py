@@ -7,6 +7,8 @@ from errors to a stderr line and an exit code.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -42,8 +44,11 @@ def _node(home: str):  # type: ignore[no-untyped-def]
 @click.option("--db", default=None, help="SQLAlchemy URL (default: SQLite file in HOME).")
 @click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default="ES256", show_default=True)
 def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg: str) -> None:
-    """Create a node home: node.toml, a private signing key and an empty store."""
-    from adapters.store import make_engine, migrate
+    """Create a node home: node.toml, a private signing key and an empty store.
+
+    Refuses a home or a store that holds a node already. Whatever fails half-way is
+    undone, so the operator can correct the input and run ``init`` again.
+    """
     from gateway import audit_log, config
     from gateway.keys import KeyRing
 
@@ -51,25 +56,87 @@ def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg
     if (path / "node.toml").exists() or (path / "keys").exists():
         raise click.UsageError(f"{path} holds a node already; refusing to overwrite it")
     url = (url or "http://127.0.0.1:8400").rstrip("/")
-    port = urlparse(url).port or (443 if url.startswith("https") else 80)
-    store_url = db or f"sqlite:///{path / 'node.db'}"
-    text = config.render_toml(org_id, name, url, store_url, alg, port)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (path / "node.toml").write_text(text, "utf-8")
     try:
+        port = urlparse(url).port or (443 if url.startswith("https") else 80)
+    except ValueError:
+        raise click.UsageError(f"--url {url!r} is not an http(s) URL with a valid port") from None
+    store_url = db or f"sqlite:///{path / 'node.db'}"
+    made: list[Path] = []  # what this run created, removed again if it fails
+    if not path.exists():
+        made.append(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_owner_only(path / "node.toml", config.render_toml(org_id, name, url, store_url, alg, port))
+        made.append(path / "node.toml")
         cfg = config.load(path)
-    except GatewayError:
-        (path / "node.toml").unlink()
+        made += _open_empty_store(cfg.store.url)
+        ring = KeyRing.create(path, alg)
+        made.append(path / "keys")
+        node = _node(home)
+        audit_log.init_chain(node)
+    except BaseException:
+        _undo(made)
         raise
-    ring = KeyRing.create(path, alg)
-    engine = make_engine(cfg.store.url)
-    migrate(engine)
-    engine.dispose()
-    node = _node(home)
-    audit_log.init_chain(node)
     click.echo(f"org id: {org_id}")
     click.echo(f"node home: {path}")
     click.echo(ring.thumbprint())
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    # node.toml may hold a database password (--db): owner only, like the key
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _open_empty_store(url: str) -> list[Path]:
+    """Create (SQLite: owner-only file) and migrate a store that holds no node yet.
+
+    Returns the files it created. Raises ConfigError (exit 2) when the store cannot be
+    opened or already holds a node: both are the operator's ``--db`` to correct.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from adapters.store import make_engine, migrate, revision_of
+    from gateway.config import ConfigError
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    created: list[Path] = []
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:":
+        db_file = Path(database)
+        if not db_file.exists():
+            try:
+                # SQLite gives its -wal and -shm files the database file's mode
+                os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except OSError as exc:
+                raise ConfigError(f"cannot create the store {shown}: {exc.strerror}") from None
+            created += [db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")]
+    engine = make_engine(url)
+    try:
+        if revision_of(engine) is not None:
+            raise ConfigError(f"the store {shown} holds a node already; refusing to overwrite it")
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"cannot open the store {shown}: {reason}") from None
+    finally:
+        engine.dispose()
+    return created
+
+
+def _undo(made: list[Path]) -> None:
+    import shutil
+
+    for item in reversed(made):
+        try:
+            if item.is_dir():
+                shutil.rmtree(item) if item.name == "keys" else item.rmdir()
+            else:
+                item.unlink(missing_ok=True)
+        except OSError:
+            pass  # best effort: a directory the operator filled meanwhile stays
 
 
 @cli.command()
