@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ PARTNER_ROLE = "partner"
 AT_TYP = "at+jwt"
 ASSERTION_TYP = "JWT"
 MAX_ASSERTION_LIFETIME = 300
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+"""Local client ids: ASCII without ':' (RFC 7617 basic auth splits on the first colon)."""
 
 
 def hash_secret(secret: str) -> str:
@@ -223,6 +226,8 @@ def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None
     """Register a local client; return its secret (shown once, stored hashed)."""
     if role not in ROLES:
         raise InvalidRequest(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise InvalidRequest(f"client id {client_id!r}: use 1-128 chars A-Z a-z 0-9 . _ - (no ':')")
     secret = new_secret()
     with uow_factory() as uow:
         if uow.session.get(Client, client_id) is not None:
