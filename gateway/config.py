@@ -8,6 +8,7 @@ Environment variables override the file as ``GATEWAY_<SECTION>_<KEY>``, e.g.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -98,25 +99,41 @@ _SECTIONS = {
 }
 
 
-def _coerce(value: Any, typ: Any, where: str) -> Any:
-    try:
-        if typ in (int, "int"):
-            if isinstance(value, bool):
-                raise ValueError
+_INT = re.compile(r"-?[0-9]{1,18}")
+_FLOAT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,9})?")
+
+
+def _coerce(value: Any, typ: Any, where: str, *, from_env: bool) -> Any:
+    """Give ``value`` the field's type; a file value must already have it (TOML is typed).
+
+    Environment values are strings and are parsed strictly: ASCII digits only (Python's
+    ``int`` would also take full-width or Arabic-Indic digits), finite numbers, and
+    ``true``/``false``-like words for booleans.
+    """
+    bad = ConfigError(f"{where}: invalid value {value!r}")
+    if typ in (int, "int"):
+        if from_env and isinstance(value, str) and _INT.fullmatch(value):
             return int(value)
-        if typ in (float, "float"):
+        if type(value) is int:
+            return value
+        raise bad
+    if typ in (float, "float"):
+        if from_env and isinstance(value, str) and _FLOAT.fullmatch(value):
             return float(value)
-        if typ in (bool, "bool"):
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("1", "true", "yes"):
-                return True
-            if str(value).lower() in ("0", "false", "no"):
-                return False
-            raise ValueError
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: invalid value {value!r}") from None
+        if type(value) in (int, float) and math.isfinite(value):
+            return float(value)
+        raise bad
+    if typ in (bool, "bool"):
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).lower() in ("1", "true", "yes"):
+            return True
+        if from_env and str(value).lower() in ("0", "false", "no"):
+            return False
+        raise bad
+    if not isinstance(value, str):
+        raise bad
+    return value
 
 
 def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
@@ -135,7 +152,10 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}")
     built: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
-        section = dict(raw.get(name, {}))
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
+        section = dict(table)
         names = {f.name: f for f in fields(cls)}
         bad = set(section) - set(names)
         if bad:
@@ -143,9 +163,9 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         for key, f in names.items():
             env_key = f"GATEWAY_{name.upper()}_{key.upper()}"
             if env_key in env:
-                section[key] = env[env_key]
-            if key in section:
-                section[key] = _coerce(section[key], f.type, f"[{name}] {key}")
+                section[key] = _coerce(env[env_key], f.type, env_key, from_env=True)
+            elif key in section:
+                section[key] = _coerce(section[key], f.type, f"[{name}] {key}", from_env=False)
         try:
             built[name] = cls(**section)
         except TypeError:
@@ -158,9 +178,9 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
 
 def check(cfg: NodeConfig) -> None:
     """Refuse an inconsistent configuration at start-up, not at the first request."""
-    if not ORG_ID.match(cfg.node.org_id):
+    if not ORG_ID.fullmatch(cfg.node.org_id):
         raise ConfigError(f"[node] org_id {cfg.node.org_id!r}: use 2-63 chars a-z 0-9 . -")
-    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", cfg.node.url):
+    if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", cfg.node.url):
         raise ConfigError(f"[node] url {cfg.node.url!r} is not an http(s) URL")
     if cfg.keys.alg not in ALGORITHMS:
         raise ConfigError(f"[keys] alg must be one of {ALGORITHMS}")
@@ -170,6 +190,15 @@ def check(cfg: NodeConfig) -> None:
                         ("security.access_token_ttl", cfg.security.access_token_ttl)):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1")
+    if not 1 <= cfg.server.port <= 65535:
+        raise ConfigError(f"server.port {cfg.server.port} is not a TCP port")
+    for name, number in (("partners.connect_timeout", cfg.partners.connect_timeout),
+                         ("partners.read_timeout", cfg.partners.read_timeout),
+                         ("partners.max_response_bytes", cfg.partners.max_response_bytes),
+                         ("security.max_request_bytes", cfg.security.max_request_bytes),
+                         ("server.timeout", cfg.server.timeout)):
+        if number <= 0:
+            raise ConfigError(f"{name} must be positive")
     if cfg.security.access_token_ttl > 3600:
         raise ConfigError("security.access_token_ttl: access tokens are short-lived (at most 3600 s)")
 
