@@ -11,11 +11,16 @@ from sqlalchemy import select
 
 from adapters.store.models import ConsentRow, Person, Relation
 from consent import jose, rules, token
-from consent.errors import Conflict, ConsentRevoked, Forbidden, GatewayError, InvalidRequest, NotFound
+from consent.errors import (
+    Conflict, ConsentRevoked, Forbidden, GatewayError, GrantorsInsufficient, InvalidRequest, NotFound,
+)
 from consent.model import Grant
 from gateway import audit_log, fhir_in
 from gateway.audit import events
 from gateway.services.registry import family_of, person_by_id, subject_of
+
+
+FLAG_SYSTEM = fhir_in.CS + "consent-flag"
 
 
 def _day(node: Any) -> date:
@@ -35,20 +40,26 @@ def grant_of(row: ConsentRow, person: Person, issuer: str) -> Grant:
 
 
 def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
+    """Turn performer-style references into party keys; the rules judge who they are.
+
+    A party related to someone else (the other parent's RelatedPerson, another adult's
+    Patient) keeps its own key, so ``rules.check_grantors`` refuses it with the Dutch
+    explanation (422) instead of a bare "unknown reference": a person consents only for
+    their own data (contract section 6). Raises ``InvalidRequest`` for a reference to
+    nobody registered here.
+    """
     keys = set()
     for ref in refs:
         kind, rid = ref.split("/", 1)
         if kind == "Patient":
-            person = person_by_id(session, rid)
-            if person.id != subject.id:
-                # a person consents only for their own data (contract section 6)
-                keys.add(f"bsn:{person.bsn}")
-            else:
-                keys.add(subject_of(subject).key)
+            person = session.get(Person, rid)
+            if person is None:
+                raise InvalidRequest(f"{ref} is hier niet bekend.")
+            keys.add(subject_of(person).key)
         else:
             rel = session.get(Relation, rid)
-            if rel is None or rel.child_id != subject.id:
-                raise InvalidRequest(f"{ref} is geen bekende ouder of voogd van deze persoon.")
+            if rel is None:
+                raise InvalidRequest(f"{ref} is hier niet bekend als ouder of voogd.")
             keys.add(rel.party_key)
     return frozenset(keys)
 
@@ -64,6 +75,11 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
     unknown = sorted(data.categories - frozenset(c for cs in matrix.values() for c in cs))
     if unknown:
         raise InvalidRequest(f"Onbekende categorie(ën): {', '.join(unknown)}.")
+    outside = sorted(data.categories - matrix[data.purpose])
+    if outside and data.decision == "permit":
+        # the holder would never disclose these for this purpose (not-shareable), so the
+        # receipt must not tell the person they agreed to it
+        raise InvalidRequest(f"Categorie(ën) {', '.join(outside)} passen niet bij het doel {data.purpose!r}.")
     today = _day(node)
     with node.uow() as uow:
         s = uow.session
@@ -81,7 +97,11 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
             else:
                 required = rules.required_grantors(subject, family, today)
                 if not grantors or not grantors <= required:
-                    raise InvalidRequest("Een bezwaar wordt gemaakt door de persoon of een gezaghebbende.")
+                    # who may object is a grantor rule like who may consent: 422, not 400
+                    raise GrantorsInsufficient(
+                        "Bezwaar maakt alleen wie ook toestemming moet geven: vanaf 16 jaar de persoon "
+                        "zelf, daaronder een gezaghebbende (ouder met gezag, voogd of gecertificeerde "
+                        "instelling) of de jongere van 12 tot 16 jaar zelf.")
         except GatewayError as exc:
             # the refusal is evidence too: audit it in its own transaction, then refuse
             s.rollback()
@@ -110,7 +130,7 @@ def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
     reasons = rules.renewal_reasons(grant, today)
     if reasons:
         resource.setdefault("meta", {}).setdefault("tag", []).extend(
-            {"system": fhir_in.CS + "consent-flag", "code": "renewal-due", "display": r} for r in reasons)
+            {"system": FLAG_SYSTEM, "code": "renewal-due", "display": r} for r in reasons)
     return resource
 
 
@@ -130,6 +150,13 @@ def list_for(node: Any, patient_id: str | None = None, *, renewal_due: bool = Fa
     return out
 
 
+def read(node: Any, cid: str) -> dict[str, Any]:
+    """One consent with its current status and renewal flags; raise NotFound otherwise."""
+    with node.uow() as uow:
+        row, grant = _load(uow.session, node, cid)
+        return to_fhir(row, grant, _day(node))
+
+
 def _load(s: Any, node: Any, cid: str) -> tuple[ConsentRow, Grant]:
     row = s.get(ConsentRow, cid)
     if row is None:
@@ -146,6 +173,12 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
             if len(grant.recipients) != 1:
                 raise InvalidRequest("Noem de ontvangende organisatie (grantee): de toestemming noemt er meer.")
             grantee = next(iter(grant.recipients))
+        if grant.decision != "permit":
+            raise InvalidRequest("Een bezwaar geeft geen toestemming: er is geen token voor.")
+        reason = rules.why_not_honoured(grant, rules.day_of(now))
+        if reason is not None:
+            # revoked, expired, or parents' consent for someone now 16: the contract's code
+            raise ConsentRevoked(f"Geen token: {reason}")
         denied = set()
         for holder in grant.holders:
             denied |= rules.denied_categories(_grants_of(uow.session, node, row.subject_id), grantee,

@@ -41,6 +41,12 @@ def find_person(node: Any, bsn: str) -> list[dict[str, Any]]:
         return [json.loads(row.resource)] if row else []
 
 
+def read_person(node: Any, pid: str) -> dict[str, Any]:
+    """The registered Patient with this id; raise NotFound otherwise."""
+    with node.uow() as uow:
+        return json.loads(person_by_id(uow.session, pid).resource)  # type: ignore[no-any-return]
+
+
 def person_by_id(session: Any, pid: str) -> Person:
     row = session.get(Person, pid)
     if row is None:
