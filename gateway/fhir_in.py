@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from consent.errors import InvalidRequest
-from consent.model import valid_bsn
+from consent.model import valid_bsn, valid_party_key
+from gateway.config import ORG_ID
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 ORG_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
@@ -27,6 +28,7 @@ PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 EXT = "https://jggz-gateway.nl/fhir/StructureDefinition/"
 SOURCE_SYSTEM_DEFAULT = "urn:gateway:local"
 RECORD_TYPES = ("Observation", "CarePlan", "CareTeam", "EpisodeOfCare")
+MAX_ORG_ID = 64  # org ids are stored in String(64) columns (partners, audit peer_org)
 
 
 def validate(resource: dict[str, Any]) -> Any:
@@ -114,7 +116,9 @@ def related_person(resource: dict[str, Any]) -> RelationIn:
     idents = resource.get("identifier") or []
     org = next((i.get("value") for i in idents if isinstance(i, dict) and i.get("system") == ORG_SYSTEM), None)
     if org is not None and not parent:
-        if not isinstance(org, str) or not org:
+        # the key must survive consent.model.Party later, or every consent of this child
+        # would fail to load; and it must fit the relations table
+        if not isinstance(org, str) or len(org) > MAX_ORG_ID or not valid_party_key(f"org:{org}"):
             raise InvalidRequest("Ongeldige organisatie-id van de gecertificeerde instelling.")
         return RelationIn(child, f"org:{org}", "institution", custody)
     bsn = bsn_of(idents, "ouder of voogd")
@@ -216,12 +220,18 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
     period = prov.get("period") or {}
     start = _date_of(period.get("start"), "provision.period.start")
     end = _date_of(period["end"], "provision.period.end") if period.get("end") else None
+    if end is not None and end < start:
+        # consent.model.Grant refuses this too, but only when the row is read back: the
+        # stored consent would break every later listing of the person's consents
+        raise InvalidRequest("provision.period.end ligt voor provision.period.start.")
     recipients, holders = set(), set()
     for actor in prov.get("actor") or []:
         role = codes(actor.get("role"), PARTICIPATION)
         org = ((actor.get("reference") or {}).get("identifier") or {}).get("value")
         if not isinstance(org, str) or not org:
             raise InvalidRequest("provision.actor.reference.identifier.value (organisatie-id) ontbreekt.")
+        if not ORG_ID.fullmatch(org):  # consents name nodes: org ids as `gateway init` takes them
+            raise InvalidRequest(f"Ongeldige organisatie-id in provision.actor: {org[:70]!r}.")
         if "IRCP" in role:
             recipients.add(org)
         elif "CST" in role:
@@ -240,6 +250,9 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
     if not recipients or not holders:
         raise InvalidRequest("Noem minstens één ontvangende (IRCP) en één bronhoudende (CST) organisatie.")
     decision = prov.get("type") or "permit"
+    if decision not in ("permit", "deny"):
+        # FHIR's binding is required; an unknown code stored here would break every read
+        raise InvalidRequest("provision.type is 'permit' (toestemming) of 'deny' (bezwaar).")
     return ConsentIn(subject_id=subject_id, performers=tuple(performers),
                      refused_by=tuple(ext.get(EXT + "refused-by", [])),
                      consulted=tuple(ext.get(EXT + "consulted", [])), decision=decision,
