@@ -24,29 +24,47 @@ _CATEGORY_NL = {
 }
 
 
+def _orgs(ids: frozenset[str], own_id: str, own_name: str) -> str:
+    # partners are pinned by org id only; the own node also has a name people recognise
+    return ", ".join(f"{own_name} ({o})" if o == own_id else o for o in sorted(ids))
+
+
 def render(grant: Grant, status: str, org_name: str, partners: list[Any]) -> str:
+    """The receipt for a consent (``permit``) or an objection (``deny``), in plain Dutch."""
     e = escape
     cats = "".join(f"<li>{e(_CATEGORY_NL.get(c, c))}</li>" for c in catalog.category_order() if c in grant.categories)
-    until = grant.end.strftime("%d-%m-%Y") if grant.end else "tot u de toestemming intrekt"
     state = "geldig" if status == "active" else "ingetrokken"
+    holders = e(_orgs(grant.holders, grant.issuer, org_name))
+    recipients = e(_orgs(grant.recipients, grant.issuer, org_name))
+    if grant.decision == "deny":
+        # an objection must never read as a consent: it withholds, it does not share
+        title, word = "Bewijs van uw bezwaar", "bezwaar"
+        intro = ("U heeft <strong>bezwaar</strong> gemaakt: de gegevens hieronder worden <strong>niet</strong> "
+                 "gedeeld, ook niet als er eerder toestemming voor was.")
+        what, after = "Wat niet wordt gedeeld", "telt uw bezwaar niet meer"
+    else:
+        title, word = "Bewijs van uw toestemming", "toestemming"
+        intro = ("U heeft toestemming gegeven om een <strong>beperkte samenvatting</strong> te delen. Er wordt "
+                 "nooit een diagnose, medicatie of behandelverslag gedeeld.")
+        what, after = "Wat wordt gedeeld", "wordt er niets meer gedeeld"
+    until = grant.end.strftime("%d-%m-%Y") if grant.end else f"u uw {word} intrekt"
     return f"""<!doctype html>
-<html lang="nl"><head><meta charset="utf-8"><title>Bewijs van toestemming</title>
+<html lang="nl"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;line-height:1.5}}
 h1{{font-size:1.4em}} .box{{border:1px solid #444;padding:1em}} @media print{{a{{color:black}}}}</style></head>
-<body><h1>Bewijs van uw toestemming</h1>
-<p>U heeft toestemming gegeven om een <strong>beperkte samenvatting</strong> te delen. Er wordt
-nooit een diagnose, medicatie of behandelverslag gedeeld.</p>
+<body><h1>{title}</h1>
+<p>{intro}</p>
 <div class="box">
-<p><strong>Wat wordt gedeeld:</strong></p><ul>{cats}</ul>
-<p><strong>Door:</strong> {e(", ".join(sorted(grant.holders)))}</p>
-<p><strong>Met:</strong> {e(", ".join(sorted(grant.recipients)))}</p>
+<p><strong>{what}:</strong></p><ul>{cats}</ul>
+<p><strong>Door:</strong> {holders}</p>
+<p><strong>Met:</strong> {recipients}</p>
 <p><strong>Waarvoor:</strong> {e(_PURPOSE_NL.get(grant.purpose, grant.purpose))}</p>
 <p><strong>Geldig van</strong> {grant.start.strftime("%d-%m-%Y")} <strong>tot</strong> {e(until)}</p>
 <p><strong>Status:</strong> {state}</p>
 <p><strong>Kenmerk:</strong> {e(grant.id)}</p>
 </div>
 <h2>Intrekken</h2>
-<p>U kunt uw toestemming altijd intrekken, zonder opgaaf van reden. Vraag het aan uw hulpverlener
-bij {e(org_name)}. Vanaf dat moment wordt er niets meer gedeeld.</p>
+<p>U kunt uw {word} altijd intrekken, zonder opgaaf van reden. Vraag het aan uw hulpverlener
+bij {e(org_name)}. Vanaf dat moment {after}.</p>
 <p>Wilt u weten wat er over u is gedeeld? Vraag dan om een overzicht (inzage volgens de AVG).</p>
 </body></html>"""
