@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, json
 from sqlalchemy import text
 
+from consent.errors import StoreUnavailable
+from gateway import outcomes
 from gateway.app import node_of
 from gateway.fhirjson import fhir_response
 
@@ -43,8 +45,8 @@ def readyz() -> Response:
         with node.uow.engine.connect() as conn:
             conn.execute(text("SELECT 1 FROM audit_head"))
     except Exception:  # noqa: BLE001 - any store failure means not ready
-        return Response(json.dumps({"status": "unavailable", "store": "unreachable"}), status=503,
-                        mimetype="application/json")
+        # a 503 is an error like any other: an OperationOutcome with the contract's code
+        return outcomes.render(StoreUnavailable.code, "De opslag van de node is niet bereikbaar.")
     return Response(json.dumps({"status": "ready"}), mimetype="application/json")
 
 
