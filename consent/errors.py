@@ -192,6 +192,13 @@ REFUSAL_CODES: tuple[str, ...] = (
 )
 
 
+class NodeBusy(GatewayError):
+    """Every thread that may call partners is in use; retry shortly (nothing was sent)."""
+
+    code = "node-busy"
+    message_nl = "Deze node is op dit moment te druk; probeer het over enkele seconden opnieuw."
+
+
 class PartnerRefusal(GatewayError):
     """A partner's own refusal, passed through as its OperationOutcome and status."""
 

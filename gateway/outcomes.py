@@ -44,6 +44,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.Unauthenticated.code: (401, "login"),
     e.Forbidden.code: (403, "forbidden"),
     e.Conflict.code: (409, "conflict"),
+    e.NodeBusy.code: (503, "transient"),
 }
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
@@ -76,6 +77,8 @@ def render(code: str, text: str, status: int | None = None) -> Response:
                     mimetype="application/fhir+json")
     if code in (e.Unauthenticated.code,):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
+    if code == e.NodeBusy.code:
+        resp.headers["Retry-After"] = "2"
     return resp
 
 

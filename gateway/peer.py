@@ -12,10 +12,12 @@ import uuid
 from typing import Any
 
 from consent import jose
-from consent.errors import InvalidRequest, PartnerRefusal, PartnerUnavailable
+from consent.errors import InvalidRequest, NodeBusy, PartnerRefusal, PartnerUnavailable, UnknownPartner
 from gateway.auth import ASSERTION_TYP
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: calls a partner answers without calling us back: they need no free-thread reserve
+CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts"})
 
 
 class PeerCaller:
@@ -25,6 +27,12 @@ class PeerCaller:
         self.node = node
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        # A partner answering our request may call us back ($consent-status, when we issued
+        # the consent). If every thread of this process waited on partners, the callback
+        # would find none free and both sides would time out. Waiting for a slot would
+        # itself hold a thread, so a request over the limit is refused at once (node-busy):
+        # at least one thread per process always stays free to answer partners.
+        self._outbound = threading.BoundedSemaphore(max(1, node.config.server.threads - 1))
 
     def _url(self, org_id: str) -> str:
         url = self.node.partners.url_of(org_id)
@@ -48,6 +56,10 @@ class PeerCaller:
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": assertion})
         body = reply.body if isinstance(reply.body, dict) else {}
+        if reply.status in (400, 401) and body.get("error") == "invalid_client":
+            # The partner no longer takes us for a partner (trust removed, our key not pinned):
+            # the same answer its partner API gives a token it no longer honours.
+            raise UnknownPartner(f"De partner {org_id} erkent deze node niet (meer) als vertrouwde partner.")
         if reply.status != 200 or not isinstance(body.get("access_token"), str):
             error = body.get("error", f"status {reply.status}")
             raise PartnerUnavailable(f"De partner {org_id} weigerde onze aanmelding ({error}).")
@@ -58,6 +70,16 @@ class PeerCaller:
 
     def call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
         """POST ``/fhir/$operation`` to the partner; return the reply (status, body, raw)."""
+        if operation in CALLBACK_FREE:
+            return self._call(org_id, operation, parameters)
+        if not self._outbound.acquire(blocking=False):
+            raise NodeBusy()
+        try:
+            return self._call(org_id, operation, parameters)
+        finally:
+            self._outbound.release()
+
+    def _call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
         url = self._url(org_id) + "/fhir/$" + operation
         for attempt in (0, 1):
             tok = self.access_token(org_id, fresh=attempt == 1)

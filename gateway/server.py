@@ -42,5 +42,8 @@ def serve(config: NodeConfig, host: str | None = None, port: int | None = None) 
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "errorlog": "-",
         "preload_app": False,
+        # gunicorn 27 opens a control socket under $HOME: in a container that is the data
+        # volume, and two nodes of one user would share it. We do not use it.
+        "control_socket_disable": True,
         "limit_request_line": 8190,
     }).run()

@@ -147,3 +147,31 @@ def _last_seq(home: Any) -> int:
             return int(conn.execute(text("SELECT max(seq) FROM audit_entries")).scalar_one())
     finally:
         node.uow.engine.dispose()
+
+
+def test_concurrent_exchanges_on_several_workers_keep_both_chains_intact(federation) -> None:
+    """Two gunicorn workers per node append at once; the chain stays linear and complete."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ggz, jeugd, ids = federation
+    j = jeugd.session("jeugd-epd", "uzi:900000202")
+    consent = j.post("/fhir/Consent", d.consent(
+        ids["mother_jeugd"], [f"Patient/{ids['mother_jeugd']}"], recipients=[jeugd.org_id],
+        holders=[ggz.org_id], purpose="joint-safety-planning", categories=demo.CATEGORIES, start=date.today()))
+    tok = j.post(f"/fhir/Consent/{consent.json()['id']}/$issue-token").json()["parameter"][0]["valueString"]
+    ask = d.summary_request(ggz.org_id, demo.MOTHER, "joint-safety-planning", ["signals"], token=tok)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: j.post("/fhir/$request-summary", ask).status_code, range(24)))
+    assert statuses == [200] * 24
+    counts = {}
+    for node, action in ((ggz, "disclosure-sent"), (jeugd, "summary-received")):
+        code, out, err = gateway("audit", "verify", str(node.home))
+        assert code == 0, err
+        built = build(config.load(node.home))
+        try:
+            with built.uow.engine.connect() as conn:
+                counts[action] = conn.execute(text("SELECT count(*) FROM audit_entries WHERE action = :a"),
+                                              {"a": action}).scalar_one()
+        finally:
+            built.uow.engine.dispose()
+    assert counts == {"disclosure-sent": 24, "summary-received": 24}

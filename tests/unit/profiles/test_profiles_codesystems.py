@@ -59,9 +59,11 @@ def test_contract_codes_are_all_there() -> None:
 
 
 def test_every_refusal_reason_carries_its_http_status() -> None:
-    assert codes("refusal-reason") == set(REFUSAL_CODES) | {"grantors-insufficient"}
+    from gateway.outcomes import TABLE
+
+    assert codes("refusal-reason") == set(REFUSAL_CODES) | set(TABLE)
     for concept in codesystem("refusal-reason")["concept"]:
-        assert concept["property"] == [{"code": "http-status", "valueInteger": HTTP_STATUS[concept["code"]]}]
+        assert concept["property"] == [{"code": "http-status", "valueInteger": TABLE[concept["code"]][0]}]
 
 
 def test_loaded_codesystems_are_fresh_copies() -> None:
