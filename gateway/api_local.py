@@ -143,3 +143,12 @@ def disclosure_report() -> Response:
     values = parameters.read(read_body("Parameters"), {"subject": parameters.Spec("valueIdentifier", required=True)})
     html = auditing.disclosure_report(node_of(), parameters.bsn(values["subject"]), actor(who, required=False))
     return Response(html, mimetype="text/html")
+
+
+@bp.get("/fhir/Bundle")
+def safety_inbox() -> Response:
+    """Safety disclosures pushed to this node (each a signed summary Bundle), newest first."""
+    actor(caller("professional"))
+    found = safety.inbox(node_of())
+    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                          "entry": [{"resource": b, "search": {"mode": "match"}} for b in found]})
