@@ -77,6 +77,40 @@ class AuditSection:
     retention_days: int = 3653  # ten years; NEN 7513 asks for years, the WGBO term is longer
 
 
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+SOURCE_AUTH = ("bearer", "client_credentials")
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class SourceSection:
+    """One EHR whose FHIR R4 API ``gateway sync`` reads (``[sources.NAME]``, issue 6).
+
+    The secret (the bearer token, or the client secret for client credentials) comes only
+    from the environment, ``GATEWAY_SOURCE_<NAME>_SECRET`` (name upper-cased, ``-`` as
+    ``_``); the file never holds it and it has no default.
+    """
+
+    name: str
+    base_url: str  # the FHIR base, e.g. https://epd.example/fhir
+    mapping: str  # mapping file (JSON or TOML), relative to the node home or absolute
+    auth: str = "client_credentials"  # or "bearer"
+    token_url: str = ""  # client_credentials: the OAuth 2.0 token endpoint
+    client_id: str = ""  # client_credentials: our client id at the EHR
+    scope: str = ""  # client_credentials: optional scope parameter
+    page_size: int = 100  # _count per search page
+    identifier_system: str = ""  # link back to the source; default urn:gateway:source:<name>
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def env_prefix(self) -> str:
+        return "GATEWAY_SOURCE_" + self.name.upper().replace("-", "_") + "_"
+
+    @property
+    def record_system(self) -> str:
+        return self.identifier_system or f"urn:gateway:source:{self.name}"
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     home: Path
@@ -87,6 +121,7 @@ class NodeConfig:
     security: SecuritySection = field(default_factory=SecuritySection)
     partners: PartnersSection = field(default_factory=PartnersSection)
     audit: AuditSection = field(default_factory=AuditSection)
+    sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
 
     @property
     def token_url(self) -> str:
@@ -147,7 +182,7 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     env = dict(os.environ if env is None else env)
-    unknown = set(raw) - set(_SECTIONS)
+    unknown = set(raw) - set(_SECTIONS) - {"sources"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}")
     built: dict[str, Any] = {}
@@ -171,9 +206,63 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         except TypeError:
             missing = [k for k, f in names.items() if k not in section and f.default is f.default_factory]
             raise ConfigError(f"{path}: [{name}] needs {', '.join(missing)}") from None
-    cfg = NodeConfig(home=home, **built)
+    cfg = NodeConfig(home=home, sources=_sources(raw.get("sources", {}), path, env), **built)
     check(cfg)
     return cfg
+
+
+def _sources(raw: Any, path: Path, env: dict[str, str]) -> tuple[SourceSection, ...]:
+    """Read the ``[sources.NAME]`` tables; overrides and the secret come from the environment."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [sources] must hold tables [sources.NAME]")
+    types = {f.name: f.type for f in fields(SourceSection)}
+    names = types.keys() - {"name", "secret"}
+    out = []
+    for name, table in raw.items():
+        if not SOURCE_NAME.fullmatch(name):
+            raise ConfigError(f"{path}: source name {name!r}: use 1-40 chars a-z 0-9 -")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [sources.{name}] must be a table")
+        bad = set(table) - names
+        if bad:
+            hint = " (secrets come from the environment only)" if bad & {"secret", "client_secret", "token"} else ""
+            raise ConfigError(f"{path}: unknown key(s) in [sources.{name}]: {sorted(bad)}{hint}")
+        section: dict[str, Any] = {"name": name}
+        prefix = "GATEWAY_SOURCE_" + name.upper().replace("-", "_") + "_"
+        for key in names:
+            if prefix + key.upper() in env:
+                section[key] = _coerce(env[prefix + key.upper()], types[key], prefix + key.upper(), from_env=True)
+            elif key in table:
+                section[key] = _coerce(table[key], types[key], f"[sources.{name}] {key}", from_env=False)
+        missing = [k for k in ("base_url", "mapping") if k not in section]
+        if missing:
+            raise ConfigError(f"{path}: [sources.{name}] needs {', '.join(missing)}")
+        out.append(SourceSection(**section, secret=env.get(prefix + "SECRET") or None))
+    return tuple(out)
+
+
+def _url_ok(url: str) -> bool:
+    """An https URL, or http on loopback only: health data never crosses a network in clear."""
+    m = re.fullmatch(r"(https?)://([^/\s:]+|\[[^\]\s]+\])(:[0-9]{1,5})?(/[^\s]*)?", url)
+    return m is not None and (m.group(1) == "https" or m.group(2) in _LOOPBACK)
+
+
+def check_source(src: SourceSection) -> None:
+    """Refuse a source whose settings cannot work (called by ``check`` for every source)."""
+    where = f"[sources.{src.name}]"
+    if not _url_ok(src.base_url):
+        raise ConfigError(f"{where} base_url {src.base_url!r}: use https (http only on loopback)")
+    if src.auth not in SOURCE_AUTH:
+        raise ConfigError(f"{where} auth must be one of {SOURCE_AUTH}")
+    if src.auth == "client_credentials":
+        if not _url_ok(src.token_url):
+            raise ConfigError(f"{where} token_url {src.token_url!r}: client_credentials needs an https token URL")
+        if not src.client_id:
+            raise ConfigError(f"{where} client_credentials needs client_id")
+    if not 1 <= src.page_size <= 1000:
+        raise ConfigError(f"{where} page_size must be 1-1000")
+    if not src.mapping:
+        raise ConfigError(f"{where} mapping names a mapping file")
 
 
 def check(cfg: NodeConfig) -> None:
@@ -201,6 +290,8 @@ def check(cfg: NodeConfig) -> None:
             raise ConfigError(f"{name} must be positive")
     if cfg.security.access_token_ttl > 3600:
         raise ConfigError("security.access_token_ttl: access tokens are short-lived (at most 3600 s)")
+    for src in cfg.sources:
+        check_source(src)
 
 
 def with_store(cfg: NodeConfig, url: str) -> NodeConfig:

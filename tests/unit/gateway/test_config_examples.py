@@ -25,7 +25,8 @@ def every_key() -> list[tuple[str, str]]:
     """Return (section, key) for every field of every section dataclass of NodeConfig."""
     hints = typing.get_type_hints(config.NodeConfig)
     return [(section.name, key.name)
-            for section in dataclasses.fields(config.NodeConfig) if section.name != "home"
+            for section in dataclasses.fields(config.NodeConfig)
+            if section.name != "home" and dataclasses.is_dataclass(hints[section.name])  # not [sources.NAME]
             for key in dataclasses.fields(hints[section.name])]
 
 
