@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Person, Record, Relation
 from consent.errors import InvalidRequest, NotFound
@@ -21,17 +22,28 @@ def _with_id(resource: dict[str, Any], rid: str) -> dict[str, Any]:
 
 
 def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Register a Patient; a known BSN returns the existing person (created = False)."""
+    """Register a Patient; a known BSN returns the existing person (created = False).
+
+    Two workers registering the same BSN at once both find no one; the unique BSN makes
+    the second insert fail, and that failure is answered with the first one's person.
+    """
     data = fhir_in.patient(resource)
-    with node.uow() as uow:
-        existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
-        if existing is not None:
+    try:
+        with node.uow() as uow:
+            existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
+            if existing is not None:
+                return json.loads(existing.resource), False
+            rid = uuid.uuid4().hex
+            stored = _with_id(resource, rid)
+            uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
+                                   resource=json.dumps(stored), created_at=node.clock()))
+            uow.commit()
+    except IntegrityError:
+        with node.uow() as uow:
+            existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
+            if existing is None:
+                raise
             return json.loads(existing.resource), False
-        rid = uuid.uuid4().hex
-        stored = _with_id(resource, rid)
-        uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
-                               resource=json.dumps(stored), created_at=node.clock()))
-        uow.commit()
     return stored, True
 
 
@@ -59,8 +71,19 @@ def person_by_bsn(session: Any, bsn: str) -> Person | None:
 
 
 def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
-    """Record a parent, voogd or guardian institution of a child (with or without gezag)."""
+    """Record a parent, voogd or guardian institution of a child (with or without gezag).
+
+    The same party for the same child updates the relation; when two workers insert it at
+    once, the loser of the unique (child, party) insert retries as that update.
+    """
     data = fhir_in.related_person(resource)
+    try:
+        return _save_relation(node, resource, data)
+    except IntegrityError:
+        return _save_relation(node, resource, data)
+
+
+def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn) -> dict[str, Any]:
     with node.uow() as uow:
         person_by_id(uow.session, data.child_id)
         row = uow.session.scalar(select(Relation).where(Relation.child_id == data.child_id,
