@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, json
 from sqlalchemy import text
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from consent.errors import StoreUnavailable
+from consent.errors import GatewayError, StoreUnavailable
 from gateway import outcomes
 from gateway.app import node_of
 from gateway.fhirjson import fhir_response
@@ -52,11 +53,24 @@ def readyz() -> Response:
 
 @bp.post("/oauth/token")
 def token() -> Response:
+    """Issue an access token; every error is RFC 6749 section 5.2 JSON (the contract's exception)."""
     from flask import current_app
 
-    resp: Response = current_app.extensions["oauth_server"].create_token_response()
+    try:
+        resp: Response = current_app.extensions["oauth_server"].create_token_response()
+    except StoreUnavailable:
+        resp = _oauth_error("temporarily_unavailable", 503)
+    except GatewayError as exc:  # a refusal from below authlib: still the client's fault
+        resp = _oauth_error("invalid_client", 400, exc.detail)
+    except RequestEntityTooLarge:
+        resp = _oauth_error("invalid_request", 413)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _oauth_error(error: str, status: int, description: str | None = None) -> Response:
+    body = {"error": error, **({"error_description": description} if description else {})}
+    return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
 def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:

@@ -115,7 +115,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return client  # the key set is resolved in process_assertion_claims, knowing the kid
 
     def process_assertion_claims(self, assertion: str, client: Any) -> dict[str, Any]:
-        kid = jose.peek_header(assertion, error=BadSignature).get("kid")
+        try:
+            # inside the try: a malformed token is invalid_client (RFC 6749 JSON), not an OperationOutcome
+            kid = jose.peek_header(assertion, error=BadSignature).get("kid")
+        except GatewayError as exc:
+            raise InvalidClientError(description=exc.detail) from exc
         keys = self.node.partners.keys_for(client.client_id, kid if isinstance(kid, str) else None)
         if keys is None:
             raise InvalidClientError(description="unknown partner")
