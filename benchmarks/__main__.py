@@ -1,0 +1,323 @@
+"""``python -m benchmarks [--quick] [--soak SECONDS] [--stores sqlite,postgresql] ...``
+
+Runs every measurement of issue 8 side by side, prints one table with the targets (met /
+not met) and writes ``benchmarks/results/<timestamp>.json``. Bounded: the default run takes
+about six minutes on two cores; ``--quick`` about two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks import footprint, load, micro, nodes, overview
+from gateway import demo
+
+RESULTS = Path(__file__).parent / "results"
+LEVELS = (1, 8, 32)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    mem = 0
+    try:
+        mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal"))) // 1024
+    except (OSError, StopIteration):
+        pass
+    pg = ""
+    try:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(nodes.PG_URL)
+        with engine.connect() as conn:
+            pg = str(conn.execute(text("SHOW server_version")).scalar())
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - optional detail
+        pass
+    import sqlite3
+
+    import cryptography
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform(),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "postgresql": pg,
+            "cryptography": cryptography.__version__, "load_average": os.getloadavg()}
+
+
+def _exchange_request(fed: nodes.BenchFederation, source: nodes.TokenSource) -> load.RequestFactory:
+    body = fed.exchange_body()
+
+    def make() -> tuple[str, str, bytes, dict[str, str]]:
+        return ("POST", "/fhir/$request-summary", body,
+                {"Authorization": "Bearer " + source.get(), "Content-Type": "application/fhir+json",
+                 "X-Practitioner": "uzi:900000202"})
+
+    return make
+
+
+class Reasons:
+    """Count the contract reason codes of refusals seen by the load generator."""
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        self.seen: Counter[str] = Counter()
+
+    def __call__(self, status: int, data: bytes) -> None:
+        if status != 200:
+            try:
+                self.seen[json.loads(data)["issue"][0]["details"]["coding"][0]["code"]] += 1
+            except (ValueError, KeyError, IndexError, TypeError):
+                self.seen[f"http-{status}"] += 1
+
+
+def run_levels(url: str, make: load.RequestFactory, seconds: float, warmup: float,
+               sampler_pid: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    out: dict[str, Any] = {}
+    peak: dict[str, Any] = {}
+    for c in LEVELS:
+        reasons = Reasons()
+        if sampler_pid is not None:
+            with footprint.Sampler(sampler_pid, 0.5) as s:
+                r = load.run(url, make, concurrency=c, seconds=seconds, warmup=warmup, check=reasons)
+            p = s.peak()
+            if p and p.get("total_mb", 0) > peak.get("total_mb", 0):
+                peak = p
+        else:
+            r = load.run(url, make, concurrency=c, seconds=seconds, warmup=warmup, check=reasons)
+        out[str(c)] = r.summary() | {"refusals": dict(reasons.seen)}
+        print(f"    c={c:<3} {r.throughput:8.1f}/s  p50 {r.pct(50):7.1f}  p95 {r.pct(95):7.1f}  "
+              f"p99 {r.pct(99):7.1f} ms  failed {r.failed} {dict(reasons.seen) or ''}", flush=True)
+    return out, peak
+
+
+def prebuilt_bundle(fed: nodes.BenchFederation) -> bytes:
+    """One real signed summary from the holder, to be served as is by the baseline."""
+    source = nodes.TokenSource(fed.jeugd, "jeugd-epd")
+    resp = requests.post(fed.jeugd.url + "/fhir/$request-summary", data=fed.exchange_body(), timeout=30,
+                         headers={"Authorization": "Bearer " + source.get(), "X-Practitioner": "uzi:900000202",
+                                  "Content-Type": "application/fhir+json"})
+    resp.raise_for_status()
+    return resp.content
+
+
+def run_baseline(root: Path, bundle: bytes, workers: int, threads: int, seconds: float, warmup: float,
+                 params_body: bytes) -> dict[str, Any]:
+    path = root / "baseline-bundle.json"
+    path.write_bytes(bundle)
+    port = nodes.free_port()
+    log = open(root / "baseline.log", "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.baseline", str(port), str(workers), str(threads),
+                             str(path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=Path(__file__).parents[1])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        idle = footprint.node_rss(proc.pid)
+
+        def make() -> tuple[str, str, bytes, dict[str, str]]:
+            return ("POST", "/fhir/$behaviour-summary", params_body,
+                    {"Authorization": "Bearer x", "Content-Type": "application/fhir+json"})
+
+        levels, peak = run_levels(url, make, seconds, warmup, proc.pid)
+        return {"levels": levels, "rss_idle": idle, "rss_peak": peak, "response_bytes": len(bundle)}
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+        log.close()
+
+
+def holder_params_body(fed: nodes.BenchFederation) -> bytes:
+    body = json.loads(fed.exchange_body())
+    params = [p for p in body["parameter"] if p["name"] != "partner"]
+    params += [{"name": "practitioner", "valueIdentifier": {"value": "uzi:900000202"}},
+               {"name": "exchange-id", "valueString": uuid.uuid4().hex}]
+    return json.dumps({"resourceType": "Parameters", "parameter": params}).encode()
+
+
+def soak(fed: nodes.BenchFederation, seconds: float, concurrency: int) -> dict[str, Any]:
+    from gateway.audit import events
+
+    holder_actions = [events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED]
+    req_actions = [events.SUMMARY_RECEIVED, events.SUMMARY_REQUEST_FAILED, events.CONSENT_STATUS_QUERIED]
+    before_h, before_r = nodes.audit_counts(fed.ggz, holder_actions), nodes.audit_counts(fed.jeugd, req_actions)
+    source = nodes.TokenSource(fed.jeugd, "jeugd-epd")
+    reasons = Reasons()
+    with footprint.Sampler(fed.ggz.process.pid, 2.0) as sh, footprint.Sampler(fed.jeugd.process.pid, 2.0) as sr:  # type: ignore[union-attr]
+        r = load.run(fed.jeugd.url, _exchange_request(fed, source), concurrency=concurrency, seconds=seconds,
+                     warmup=0.0, check=reasons)
+    after_h, after_r = nodes.audit_counts(fed.ggz, holder_actions), nodes.audit_counts(fed.jeugd, req_actions)
+    sent = after_h[events.DISCLOSURE_SENT] - before_h[events.DISCLOSURE_SENT]
+    received = after_r[events.SUMMARY_RECEIVED] - before_r[events.SUMMARY_RECEIVED]
+    verify = {n.org_id: nodes.audit_verify(n) for n in fed.nodes}
+    trend_h, trend_r = sh.trend(), sr.trend()
+    flat = all(t.get("growth_pct", 0) < 10 for t in (trend_h, trend_r))
+    return {"seconds": seconds, "concurrency": concurrency, "requests": r.count, "ok": r.ok, "failed": r.failed,
+            "refusals": dict(reasons.seen), "transport_errors": dict(r.errors),
+            "throughput_rps": round(r.throughput, 1), "p99_ms": round(r.pct(99), 1),
+            "holder_disclosure_sent": sent, "requester_summary_received": received,
+            "holder_refusals_audited": after_h[events.DISCLOSURE_REFUSED] - before_h[events.DISCLOSURE_REFUSED],
+            "requester_failures_audited": after_r[events.SUMMARY_REQUEST_FAILED] - before_r[events.SUMMARY_REQUEST_FAILED],
+            "lost_audit_events": abs(r.ok - sent) + abs(r.ok - received),
+            "audit_verify": verify, "rss_holder": trend_h, "rss_requester": trend_r, "memory_flat": flat,
+            "zero_errors": r.failed == 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short levels, 100k audit events, summaries to 1000")
+    ap.add_argument("--seconds", type=float, default=None, help="measured seconds per concurrency level (8)")
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--stores", default="sqlite,postgresql")
+    ap.add_argument("--audit-events", type=int, default=None, help="chain length to verify (1000000)")
+    ap.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="also soak this long (e.g. 120)")
+    ap.add_argument("--soak-concurrency", type=int, default=8)
+    ap.add_argument("--overview-deadline", type=float, default=2.0)
+    ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/<ts>.json)")
+    args = ap.parse_args(argv)
+    seconds = args.seconds or (3.0 if args.quick else 8.0)
+    events_n = args.audit_events or (100_000 if args.quick else 1_000_000)
+    counts = (10, 100, 1000) if args.quick else (10, 100, 1000, 10_000)
+    stores = [s for s in args.stores.split(",") if s]
+    if "postgresql" in stores and (why := nodes.pg_available()):
+        print(f"PostgreSQL not reachable ({why}); measuring SQLite only", flush=True)
+        stores.remove("postgresql")
+
+    started = datetime.now(UTC)
+    report: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
+                              "settings": {"seconds_per_level": seconds, "warmup": args.warmup, "levels": LEVELS,
+                                           "audit_events": events_n, "stores": stores, "soak": args.soak},
+                              "exchange": {}, "rss": {}}
+    root = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    print(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+          f"{report['machine']['memory_mb']} MB; work dir {root}", flush=True)
+
+    print("3. crypto floor", flush=True)
+    report["crypto"] = micro.crypto_floor()
+    print("5. summary cost", flush=True)
+    report["summary"] = micro.summary_cost(counts)
+
+    from gateway.config import ServerSection
+
+    workers, threads = ServerSection().workers, ServerSection().threads
+    report["settings"] |= {"workers": workers, "threads": threads}
+    for store in stores:
+        print(f"1. exchanges on {store} (two gunicorn nodes, {workers} workers x {threads} threads each)", flush=True)
+        fed = nodes.start_federation(root / store, store)
+        try:
+            time.sleep(1.0)
+            idle = {n.org_id: footprint.node_rss(n.process.pid) for n in fed.nodes}  # type: ignore[union-attr]
+            if store == stores[0]:
+                bundle = prebuilt_bundle(fed)
+                params = holder_params_body(fed)
+                print(f"2. baseline: one hop, prebuilt signed Bundle ({len(bundle)} bytes), same stack", flush=True)
+                report["baseline"] = run_baseline(root, bundle, workers, threads, seconds, args.warmup, params)
+            source = nodes.TokenSource(fed.jeugd, "jeugd-epd")
+            levels, peak = run_levels(fed.jeugd.url, _exchange_request(fed, source), seconds, args.warmup,
+                                      fed.ggz.process.pid)  # type: ignore[union-attr]
+            report["exchange"][store] = levels
+            report["rss"][store] = {"idle": idle, "holder_under_load_peak": peak}
+            report["exchange"][store]["audit_verify"] = {n.org_id: nodes.audit_verify(n) for n in fed.nodes}
+            if store == stores[0]:
+                print(f"7. family overview (five partners, one slow, deadline {args.overview_deadline} s)", flush=True)
+                partners = overview.add_partners(fed, root / store, slow_seconds=max(5.0, 2 * args.overview_deadline))
+                report["overview"] = overview.measure(fed, partners, deadline=args.overview_deadline,
+                                                      rounds=3 if args.quick else 5)
+            if args.soak and store == stores[0]:
+                print(f"soak: {args.soak:.0f} s at concurrency {args.soak_concurrency}", flush=True)
+                report["soak"] = soak(fed, args.soak, args.soak_concurrency)
+        finally:
+            fed.stop()
+
+    print("4. audit append rate", flush=True)
+    report["audit_append"] = {}
+    for store in stores:
+        schemas = nodes.Schemas() if store == "postgresql" else None
+        try:
+            report["audit_append"][store] = micro.audit_append(root / f"append-{store}", store,
+                                                               schemas.url() if schemas else None,
+                                                               seconds=2.0 if args.quick else 4.0)
+        finally:
+            if schemas:
+                schemas.cleanup()
+    print(f"4. audit verification of {events_n:,} events", flush=True)
+    report["audit_verify"] = micro.audit_verify_million(root / "verify", events_n)
+    report["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["targets"] = targets(report)
+
+    from benchmarks.table import render
+
+    print()
+    print(render(report))
+    out = args.out or RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nJSON: {out}")
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    base = r.get("baseline", {}).get("levels", {})
+    for store, levels in r["exchange"].items():
+        ratio = levels["8"]["throughput_rps"] / base["8"]["throughput_rps"] if base.get("8", {}).get("throughput_rps") else 0
+        out.append({"target": f"exchange throughput >= 25% of one-hop baseline (c=8, {store}; ideal 50%)",
+                    "value": f"{100 * ratio:.1f}%", "met": ratio >= 0.25})
+        out.append({"target": f"p99 < 50 ms at concurrency 8 ({store})", "value": f"{levels['8']['p99_ms']:.1f} ms",
+                    "met": levels["8"]["p99_ms"] < 50})
+    v = r["audit_verify"]
+    per_million = v["audit_log_verify_s"] * 1_000_000 / v["events"]
+    out.append({"target": "1M audit events verified < 5 s (gateway audit verify)",
+                "value": f"{per_million:.1f} s per 1M (chain walk alone {v['verify_rows_s'] * 1_000_000 / v['events']:.1f} s)",
+                "met": per_million < 5 and v["audit_log_verify_ok"]})
+    c = r["crypto"]
+    out.append({"target": "consent token verification <= 1.5x raw ES256 verify",
+                "value": f"{c['token_verify_ratio']:.2f}x ({c['node_token_verify_us']:.0f} vs {c['raw_es256_verify_us']:.0f} us)",
+                "met": c["token_verify_ratio"] <= 1.5})
+    s = r["summary"]
+    out.append({"target": "summary cost linear or better in record count",
+                "value": f"{s['slope_us_per_record']:.0f} us/record; per-record cost x{s['per_record_growth_10x']} from 10x fewer",
+                "met": s["linear_or_better"]})
+    if "overview" in r:
+        o = r["overview"]
+        out.append({"target": f"family overview within its deadline ({o['deadline_s']} s), slow partner left out",
+                    "value": f"returned at {o['overview_returned_max_s']:.2f} s, fast partners done {o['fast_partners_done_median_s']:.2f} s",
+                    "met": o["within_deadline"]})
+    if "soak" in r:
+        k = r["soak"]
+        out.append({"target": "soak: zero errors, zero lost audit events, flat memory",
+                    "value": f"{k['requests']} requests, {k['failed']} failed, {k['lost_audit_events']} lost, "
+                             f"RSS {k['rss_holder'].get('growth_pct', '?')}% / {k['rss_requester'].get('growth_pct', '?')}%",
+                    "met": k["zero_errors"] and k["lost_audit_events"] == 0 and k["memory_flat"]})
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

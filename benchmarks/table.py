@@ -1,0 +1,93 @@
+"""Render a benchmark report as the plain-text table ``python -m benchmarks`` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    return [_row(head, widths), _row(["-" * w for w in widths], widths), *(_row(r, widths) for r in rows)]
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']} MB, Python {m['python']}, "
+             f"SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or '-'}; load avg at start "
+             f"{', '.join(f'{x:.1f}' for x in m['load_average'])}",
+             f"Nodes: gunicorn gthread, {r['settings'].get('workers')} workers x {r['settings'].get('threads')} "
+             f"threads; {r['settings']['seconds_per_level']} s per level after {r['settings']['warmup']} s warm-up; "
+             "client and nodes share the machine.", ""]
+    rows = []
+    base = r.get("baseline", {}).get("levels", {})
+    for name, levels in [("baseline (1 hop)", base)] + [(f"exchange {s}", lv) for s, lv in r["exchange"].items()]:
+        for c in ("1", "8", "32"):
+            x = levels.get(c)
+            if not x:
+                continue
+            ratio = ""
+            if not name.startswith("baseline") and base.get(c, {}).get("throughput_rps"):
+                ratio = f"{100 * x['throughput_rps'] / base[c]['throughput_rps']:.1f}%"
+            rows.append([name, c, f"{x['throughput_rps']:.1f}", f"{x['p50_ms']:.1f}", f"{x['p95_ms']:.1f}",
+                         f"{x['p99_ms']:.1f}", str(x["failed"]), ratio,
+                         ", ".join(f"{k} {v}" for k, v in x.get("refusals", {}).items())])
+    lines += ["1-2. End-to-end exchange vs one-hop baseline",
+              *_table(["stack", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "of base", "refusals"], rows), ""]
+    c = r["crypto"]
+    lines += ["3. Cryptographic floor (ES256, cryptography directly)",
+              f"   raw sign {c['raw_es256_sign_us']} us, raw verify {c['raw_es256_verify_us']} us; "
+              f"node consent-token verify {c['node_token_verify_us']} us = {c['token_verify_ratio']}x raw verify; "
+              f"node JOSE sign {c['node_jose_sign_us']} us",
+              f"   per exchange {c['signs_per_exchange']} signs + {c['verifies_per_exchange']} verifies = "
+              f"{c['raw_crypto_per_exchange_ms']} ms of raw crypto", ""]
+    a = r["audit_append"]
+    rows = [[s, *(str(v[f"threads_{n}"]["appends_per_s"]) for n in (1, 4, 8)), str(v["chain_intact_after"])]
+            for s, v in a.items()]
+    lines += ["4. Audit append (audit_log.append in real units of work), appends/s",
+              *_table(["store", "1 thread", "4 threads", "8 threads", "chain intact"], rows)]
+    v = r["audit_verify"]
+    lines += [f"   verify {v['events']:,} events + {v['checkpoints']:,} signed checkpoints (SQLite, {v['db_mb']} MB): "
+              f"gateway audit verify {v['audit_log_verify_s']} s ({v['events_per_s']:,}/s), "
+              f"chain.verify_rows alone {v['verify_rows_s']} s; built in {v['build_s']} s", ""]
+    s = r["summary"]
+    rows = [[n, f"{x['build_ms']}", f"{x['build_and_sign_ms']}", f"{x['per_record_us']}", f"{x['bundle_bytes']:,}"]
+            for n, x in s.items() if isinstance(x, dict)]
+    lines += ["5. Summary cost (profiles.build_summary incl. guard + signing.sign_bundle)",
+              *_table(["records", "build ms", "+sign ms", "us/record", "bytes"], rows),
+              f"   slope {s['slope_us_per_record']} us/record; per-record cost grows x{s['per_record_growth_10x']} "
+              "over the last tenfold", ""]
+    lines += ["6. Resident memory (MB)"]
+    if "baseline" in r:
+        b = r["baseline"]
+        lines.append(f"   baseline idle {b['rss_idle']['total_mb']} (workers {b['rss_idle']['workers_mb']}), "
+                     f"peak {b['rss_peak'].get('total_mb')}")
+    for store, x in r["rss"].items():
+        for org, idle in x["idle"].items():
+            lines.append(f"   {store} {org} idle: total {idle['total_mb']} = arbiter {idle['arbiter_mb']} + "
+                         f"workers {idle['workers_mb']}")
+        p = x["holder_under_load_peak"]
+        if p:
+            lines.append(f"   {store} holder under load (peak): total {p['total_mb']}, workers {p['workers_mb']}")
+    lines.append("")
+    if "overview" in r:
+        o = r["overview"]
+        lines += [f"7. Family overview: {o['partners']} partners, one slow; deadline {o['deadline_s']} s; "
+                  f"answered by the deadline {o['answered_by_deadline']}; fast partners done (median) "
+                  f"{o['fast_partners_done_median_s']} s; overview returned (median/max) "
+                  f"{o['overview_returned_median_s']}/{o['overview_returned_max_s']} s; late: {', '.join(o['late'])}",
+                  f"   ({o['method']})", ""]
+    if "soak" in r:
+        k = r["soak"]
+        lines += [f"Soak: {k['seconds']:.0f} s at concurrency {k['concurrency']}: {k['requests']} requests, "
+                  f"{k['ok']} ok, {k['failed']} failed {k['refusals'] or ''}; {k['throughput_rps']}/s, p99 {k['p99_ms']} ms",
+                  f"   audit: holder disclosure-sent {k['holder_disclosure_sent']}, requester summary-received "
+                  f"{k['requester_summary_received']}, lost {k['lost_audit_events']}; verify: "
+                  + "; ".join(f"{o}: {t}" for o, t in k["audit_verify"].items()),
+                  f"   RSS trend holder {k['rss_holder']}, requester {k['rss_requester']}", ""]
+    rows = [[t["target"], t["value"], "met" if t["met"] else "NOT MET"] for t in r["targets"]]
+    lines += ["Targets", *_table(["target", "measured", ""], rows)]
+    return "\n".join(lines)
