@@ -41,7 +41,7 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls)
     uow = UnitOfWorkFactory(make_engine(config.store.url))
     node = Node(config=config, keys=KeyRing(config.home, config.keys.retired_key_days), uow=uow,
-                partners=PartnerDirectory(uow, http, refetch_interval=p.jwks_refetch_interval),
+                partners=PartnerDirectory(uow, http, refetch_interval=p.jwks_refetch_interval, clock=clock),
                 http=http, clock=clock)
     from gateway.peer import PeerCaller
 

@@ -10,6 +10,7 @@ from a token header (SECURITY.md, "Keys per issuer").
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from adapters.http import StrictClient
 from adapters.store import UnitOfWorkFactory
 from adapters.store.models import Partner, PartnerKey
 from consent.errors import GatewayError, InvalidRequest, PartnerUnavailable
+from gateway.config import ORG_ID
 
 _PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops"}
 
@@ -73,17 +75,27 @@ def _store_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: date
 class PartnerDirectory:
     """Look up and pin partners' keys; store-backed so every worker sees the same list."""
 
-    def __init__(self, uow: UnitOfWorkFactory, http: StrictClient, *, refetch_interval: int = 60) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, http: StrictClient, *, refetch_interval: int = 60,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.uow = uow
         self.http = http
         self.refetch_interval = timedelta(seconds=refetch_interval)
+        # the node's clock, so the rate limit runs on the same time as token checks (and tests)
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def add(self, org_id: str, url: str, thumbprint: str | None = None) -> list[str]:
-        """Fetch, check and pin a partner's keys; return the pinned kids."""
+        """Fetch, check and pin a partner's keys; return the pinned kids.
+
+        Raises InvalidRequest for an org id no node could have (``config.ORG_ID``),
+        PartnerUnavailable when the JWKS cannot be fetched, PartnerKeyMismatch when
+        ``thumbprint`` matches none of its keys; nothing is pinned then.
+        """
+        if not isinstance(org_id, str) or not ORG_ID.fullmatch(org_id):
+            raise InvalidRequest(f"org id {org_id!r}: use 2-63 chars a-z 0-9 . -")
         keys = fetch_jwks(self.http, url)
         if thumbprint and thumbprint not in {k.thumbprint() for k in keys}:
             raise PartnerKeyMismatch(f"no key of {url} has thumbprint {thumbprint}")
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.uow() as uow:
             partner = uow.session.get(Partner, org_id)
             if partner is None:
@@ -121,7 +133,7 @@ class PartnerDirectory:
         return KeySet.import_key_set({"keys": [json.loads(j) for j in keys.values()]}) if keys else None
 
     def _refetch(self, org_id: str) -> bool:
-        now = datetime.now(UTC)
+        now = self.clock()
         with self.uow() as uow:
             partner = uow.session.get(Partner, org_id)
             if partner is None:
