@@ -32,7 +32,10 @@ def _node(home: str):  # type: ignore[no-untyped-def]
     from gateway.node import build
 
     node = build(config.load(home))
-    click.get_current_context().call_on_close(node.uow.engine.dispose)
+    ctx = click.get_current_context()
+    ctx.call_on_close(node.uow.engine.dispose)
+    # a kept-alive connection to a partner would hold up that node's graceful shutdown
+    ctx.call_on_close(node.http.session.close)
     return node
 
 
@@ -175,6 +178,8 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None) -> Non
     node = _node(home)
     if not urlparse(url).scheme in ("http", "https") or not urlparse(url).netloc:
         raise click.UsageError(f"--url {url!r} is not an http(s) URL")
+    if org_id == node.org_id:
+        raise click.UsageError(f"{org_id!r} is this node itself, not a partner")
     with node.uow() as uow:
         if uow.session.get(Client, org_id) is not None:
             raise click.UsageError(f"{org_id!r} is a local client id already")
