@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from consent.errors import GatewayError
 
 ORG_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
@@ -275,6 +278,10 @@ def check(cfg: NodeConfig) -> None:
         raise ConfigError(f"[keys] alg must be one of {ALGORITHMS}")
     if not cfg.store.url.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ConfigError("[store] url must be sqlite:///… or postgresql+psycopg://…")
+    try:
+        make_url(cfg.store.url)
+    except (ArgumentError, ValueError):  # e.g. a port that is not a number
+        raise ConfigError("[store] url is not a valid SQLAlchemy URL") from None
     for name, value in (("server.workers", cfg.server.workers), ("server.threads", cfg.server.threads),
                         ("security.access_token_ttl", cfg.security.access_token_ttl)):
         if value < 1:
