@@ -104,7 +104,6 @@ def _open_empty_store(url: str) -> list[Path]:
     from adapters.store import make_engine, migrate, revision_of
     from gateway.config import ConfigError
 
-    shown = make_url(url).render_as_string(hide_password=True)
     created: list[Path] = []
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:":
@@ -114,19 +113,34 @@ def _open_empty_store(url: str) -> list[Path]:
                 # SQLite gives its -wal and -shm files the database file's mode
                 os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except OSError as exc:
-                raise ConfigError(f"cannot create the store {shown}: {exc.strerror}") from None
+                raise ConfigError(_store_problem(url, exc)) from None
             created += [db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")]
     engine = make_engine(url)
     try:
         if revision_of(engine) is not None:
-            raise ConfigError(f"the store {shown} holds a node already; refusing to overwrite it")
+            raise ConfigError(f"the store {_shown(url)} holds a node already; refusing to overwrite it")
         migrate(engine)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise ConfigError(f"cannot open the store {shown}: {reason}") from None
+        raise ConfigError(_store_problem(url, exc)) from None
     finally:
         engine.dispose()
     return created
+
+
+def _shown(url: str) -> str:
+    """The store URL as it may be printed: never with its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is not shown at all
+        return "(the configured store)"
+
+
+def _store_problem(url: str, exc: BaseException) -> str:
+    """One line naming the store and the driver's first line of complaint."""
+    reason = str(getattr(exc, "strerror", None) or getattr(exc, "orig", None) or exc).strip()
+    return f"cannot open the store {_shown(url)}: {(reason.splitlines() or ['unknown error'])[0]}"
 
 
 def _undo(made: list[Path]) -> None:
@@ -152,10 +166,18 @@ def serve(home: str, host: str | None, port: int | None) -> None:
     from gateway import config
     from gateway.server import serve as run
 
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from consent.errors import StoreUnavailable
+
     cfg = config.load(home)
     engine = make_engine(cfg.store.url)
-    migrate(engine)  # upgrades in place; Alembic keeps the data
-    engine.dispose()
+    try:
+        migrate(engine)  # upgrades in place; Alembic keeps the data
+    except SQLAlchemyError as exc:  # a database that is down is expected: one line, exit 1
+        raise StoreUnavailable(_store_problem(cfg.store.url, exc)) from None
+    finally:
+        engine.dispose()
     run(cfg, host, port)
 
 
