@@ -349,6 +349,65 @@ def _date(value: str | None) -> str | None:
         raise click.UsageError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+@cli.command()
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--source", "source_name", default=None, help="Only this [sources.NAME] (default: all).")
+def sync(home: str, source_name: str | None) -> None:
+    """Pull records of known people from the EHRs' FHIR APIs in [sources.NAME] (issue 6).
+
+    Incremental: each run asks only for what changed since the last one. Records a source
+    holds that the mapping refuses are listed on stderr (exit 1); the others are written.
+    """
+    from adapters import fhir_pull
+
+    node = _node(home)
+    sources = [s for s in node.config.sources if source_name in (None, s.name)]
+    if not sources:
+        raise click.UsageError(f"no source {source_name!r} in node.toml" if source_name
+                               else "no [sources.NAME] in node.toml: nothing to sync")
+    refused = 0
+    for src in sources:
+        report = fhir_pull.sync(node, src)
+        for problem in report.outcome.problems:
+            click.echo(f"{src.name}: {problem}", err=True)
+        refused += len(report.outcome.problems)
+        click.echo(f"{src.name}: {report.people} people, {report.fetched} resources in {report.pages} pages: "
+                   f"{report.outcome.summary()}, {len(report.outcome.problems)} refused")
+    if refused:
+        raise Failure(f"{refused} record(s) could not be taken over; see the lines above")
+
+
+@cli.command("import")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", "mapping_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Mapping with a [batch] table (see config/mappings/).")
+def import_file(home: str, file: str, mapping_file: str) -> None:
+    """Import a CSV or JSON Lines export whole or not at all (issue 6).
+
+    Every bad row is listed on stderr with its line number, and nothing is written (exit 2).
+    Importing the same file again changes nothing.
+    """
+    import contextlib
+    from typing import Any
+
+    from adapters import batch, mapping
+    from consent.errors import InvalidRequest
+
+    node = _node(home)
+    prepared = batch.prepare(Path(file), mapping.load(mapping_file))
+    bar: Any = contextlib.nullcontext(None)
+    if sys.stderr.isatty() and prepared.records:
+        bar = click.progressbar(length=len(prepared.records), label=f"importing {prepared.name}", file=sys.stderr)
+    with bar as progress:
+        outcome = batch.write(node, prepared, progress=progress.update if progress else None)
+    if outcome.problems:
+        for problem in outcome.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        raise InvalidRequest(f"{file}: {len(outcome.problems)} bad row(s) of {prepared.rows}; nothing imported")
+    click.echo(f"{file}: {prepared.rows} rows: {outcome.summary()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every expected error to one stderr line and an exit code."""
     try:
