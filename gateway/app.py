@@ -27,6 +27,10 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.register_blueprint(api_public.bp)
     app.register_blueprint(api_local.bp)
     app.register_blueprint(api_partner.bp)
+    if config.web.enabled:  # the Dutch pages (issue 7): only on a node configured for them
+        from gateway import web
+
+        web.init_app(app, node)
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app
 

@@ -80,6 +80,44 @@ class AuditSection:
     retention_days: int = 3653  # ten years; NEN 7513 asks for years, the WGBO term is longer
 
 
+@dataclass(frozen=True)
+class WebSection:
+    """The Dutch pages for the organisation's own people (issue 7); off unless enabled."""
+
+    enabled: bool = False
+    session_idle_minutes: int = 15  # a session unused this long is over
+    session_max_hours: int = 10  # and any session ends after this long (a working day)
+    overview_deadline: float = 8.0  # seconds the family overview waits for all partners together
+    demo_login: bool = False  # a marked login without IdP: only for the loopback demo (see check)
+
+
+@dataclass(frozen=True)
+class OidcSection:
+    """The organisation's OpenID Connect provider (authorization code + PKCE, via authlib).
+
+    ``client_secret`` is read from ``GATEWAY_OIDC_CLIENT_SECRET`` only: ``load`` refuses it in
+    node.toml, so the secret never sits in a file that is copied, backed up or shown. It is
+    deliberately not a dataclass field (no repr, no file key); ``load`` attaches it.
+    """
+
+    issuer: str = ""  # e.g. https://login.example.nl; discovery at issuer + /.well-known/openid-configuration
+    client_id: str = ""
+    scope: str = "openid profile"  # plus whatever scope releases the role claim
+    role_claim: str = "roles"  # claim holding the user's role(s): a string or a list
+    role_professional: str = "professional"  # the claim value that means professional
+    role_privacy_officer: str = "privacy-officer"  # the claim value that means privacy officer
+    practitioner_claim: str = "practitioner_id"  # e.g. uzi:123456, recorded as the audit actor
+
+    @property
+    def client_secret(self) -> str:
+        return getattr(self, "_client_secret", "")  # type: ignore[no-any-return]
+
+    def with_secret(self, secret: str) -> OidcSection:
+        """Return this section carrying ``secret`` (from the environment, never from a file)."""
+        object.__setattr__(self, "_client_secret", secret)
+        return self
+
+
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SOURCE_AUTH = ("bearer", "client_credentials")
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
@@ -124,6 +162,8 @@ class NodeConfig:
     security: SecuritySection = field(default_factory=SecuritySection)
     partners: PartnersSection = field(default_factory=PartnersSection)
     audit: AuditSection = field(default_factory=AuditSection)
+    web: WebSection = field(default_factory=WebSection)
+    oidc: OidcSection = field(default_factory=OidcSection)
     sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
 
     @property
@@ -134,6 +174,7 @@ class NodeConfig:
 _SECTIONS = {
     "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
     "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
+    "web": WebSection, "oidc": OidcSection,
 }
 
 
@@ -194,6 +235,9 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{name}] must be a table")
         section = dict(table)
+        if name == "oidc" and "client_secret" in section:
+            raise ConfigError(f"{path}: [oidc] client_secret belongs in the environment "
+                              "(GATEWAY_OIDC_CLIENT_SECRET), never in node.toml")
         names = {f.name: f for f in fields(cls)}
         bad = set(section) - set(names)
         if bad:
@@ -209,6 +253,7 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         except TypeError:
             missing = [k for k, f in names.items() if k not in section and f.default is f.default_factory]
             raise ConfigError(f"{path}: [{name}] needs {', '.join(missing)}") from None
+    built["oidc"] = built["oidc"].with_secret(env.get("GATEWAY_OIDC_CLIENT_SECRET", ""))
     cfg = NodeConfig(home=home, sources=_sources(raw.get("sources", {}), path, env), **built)
     check(cfg)
     return cfg
@@ -299,6 +344,39 @@ def check(cfg: NodeConfig) -> None:
         raise ConfigError("security.access_token_ttl: access tokens are short-lived (at most 3600 s)")
     for src in cfg.sources:
         check_source(src)
+    _check_web(cfg)
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def _check_web(cfg: NodeConfig) -> None:
+    """The pages need an IdP, a sane session policy, and a demo login only on the loopback demo."""
+    w, o = cfg.web, cfg.oidc
+    if not 1 <= w.session_idle_minutes <= 60:
+        raise ConfigError("web.session_idle_minutes must be 1 to 60")
+    if not 1 <= w.session_max_hours <= 24:
+        raise ConfigError("web.session_max_hours must be 1 to 24")
+    if not 0 < w.overview_deadline <= 60:
+        raise ConfigError("web.overview_deadline must be more than 0 and at most 60 seconds")
+    if w.demo_login:
+        # the demo login trusts whoever clicks: only where nobody else can reach the node
+        url_host = re.sub(r"^https?://", "", cfg.node.url).split("/")[0].rsplit(":", 1)[0]
+        if not (w.enabled and url_host in _LOOPBACK_HOSTS and cfg.server.host in _LOOPBACK_HOSTS):
+            raise ConfigError("web.demo_login is only for the loopback demo: node.url and server.host "
+                              "must be 127.0.0.1/localhost and [web] enabled")
+    if w.enabled and not w.demo_login:
+        if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", o.issuer):
+            raise ConfigError("[oidc] issuer must be the IdP's http(s) URL when [web] is enabled")
+        if o.issuer.startswith("http://") and not cfg.node.url.startswith("http://127.0.0.1"):
+            raise ConfigError("[oidc] issuer must be https:// (plain http only for a loopback test node)")
+        if not o.client_id:
+            raise ConfigError("[oidc] client_id is required when [web] is enabled")
+        # the secret is checked when the pages start (gateway.web), not here: CLI commands
+        # such as `gateway audit verify` load this config too and must not need it
+    for name in ("role_claim", "role_professional", "role_privacy_officer", "practitioner_claim"):
+        if not getattr(o, name):
+            raise ConfigError(f"[oidc] {name} must not be empty")
 
 
 def with_store(cfg: NodeConfig, url: str) -> NodeConfig:

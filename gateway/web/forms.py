@@ -1,0 +1,117 @@
+"""Read the pages' forms strictly and build the FHIR the use cases take.
+
+Each reader returns (values, errors): errors is a list of (field id, Dutch message) for
+the error summary at the top of the form (WCAG 3.3.1), each linking to its field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from consent.model import valid_bsn
+from gateway import parameters
+from gateway.fhir_in import (
+    BSN_SYSTEM, CATEGORY_SYSTEM, EXT, ORG_SYSTEM, PARTICIPATION, PURPOSE_SYSTEM,
+)
+from profiles import catalog
+
+Errors = list[tuple[str, str]]
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MAX_TEXT = 2000
+
+
+def purposes() -> dict[str, frozenset[str]]:
+    """Purpose -> the categories it may see (``profiles/matrix.json``)."""
+    return {p: frozenset(c) for p, c in catalog.load_matrix().items()}
+
+
+def categories() -> list[str]:
+    return list(catalog.category_order())
+
+
+def text(form: Any, name: str, *, max_len: int = MAX_TEXT) -> str:
+    value = form.get(name, "")
+    value = value.replace("\x00", "").strip() if isinstance(value, str) else ""
+    return value[:max_len]
+
+
+def chosen_categories(form: Any, name: str = "categorie") -> list[str]:
+    known = categories()
+    picked = [c for c in form.getlist(name) if c in known]
+    return [c for c in known if c in picked]
+
+
+def bsn_field(value: str) -> str | None:
+    digits = value.replace(" ", "").replace(".", "")
+    return digits if valid_bsn(digits) else None
+
+
+def a_date(value: str) -> date | None:
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def summary_params(partner: str, bsn: str, purpose: str, cats: list[str], token: str | None,
+                   note: str | None) -> dict[str, Any]:
+    """``$request-summary`` Parameters (contract section 3)."""
+    return parameters.build(
+        partner=("valueString", partner),
+        subject=("valueIdentifier", {"system": BSN_SYSTEM, "value": bsn}),
+        purpose=("valueCoding", {"system": PURPOSE_SYSTEM, "code": purpose}),
+        category=("valueCoding", [{"system": CATEGORY_SYSTEM, "code": c} for c in cats]),
+        consent_token=("valueString", token),
+        consent_note=("valueString", note or None),
+    )
+
+
+def safety_params(recipient: str, bsn: str, cats: list[str], ground: str, justification: str) -> dict[str, Any]:
+    """``$safety-disclosure`` Parameters (contract section 4)."""
+    return parameters.build(
+        recipient=("valueString", recipient),
+        subject=("valueIdentifier", {"system": BSN_SYSTEM, "value": bsn}),
+        category=("valueCoding", [{"system": CATEGORY_SYSTEM, "code": c} for c in cats]),
+        legal_ground=("valueCode", ground),
+        justification=("valueString", justification),
+    )
+
+
+def consent_resource(pid: str, *, agreed: list[str], refused: list[str], consulted: list[str],
+                     recipients: list[str], holders: list[str], purpose: str, cats: list[str],
+                     start: date, end: date | None) -> dict[str, Any]:
+    """A FHIR R4 Consent as ``POST /fhir/Consent`` takes it (contract section 3)."""
+    def actor(role: str, org: str) -> dict[str, Any]:
+        return {"role": {"coding": [{"system": PARTICIPATION, "code": role}]},
+                "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}}}
+
+    period = {"start": start.isoformat()}
+    if end is not None:
+        period["end"] = end.isoformat()
+    resource: dict[str, Any] = {
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": f"Patient/{pid}"},
+        "dateTime": f"{start.isoformat()}T12:00:00+01:00",
+        "performer": [{"reference": r} for r in agreed],
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "provision": {"type": "permit", "period": period,
+                      "actor": [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders],
+                      "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
+                      "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in cats]},
+    }
+    ext = [{"url": EXT + "refused-by", "valueReference": {"reference": r}} for r in refused]
+    ext += [{"url": EXT + "consulted", "valueReference": {"reference": r}} for r in consulted]
+    if ext:
+        resource["extension"] = ext
+    return resource
+
+
+def default_end(start: date) -> date:
+    return start + timedelta(days=365)

@@ -1,0 +1,245 @@
+"""Read-only views of the node's register for the pages (no writes, no decisions).
+
+What the pages show that the registry's use cases do not return in one call yet: a
+person with the names of their parents and children, a name search, and the honoured
+consents that name this node as recipient. Each reads through the registry's and the
+consent registry's own functions (``family_of``, ``grant_of``, ``rules.honoured``,
+``rules.required_grantors``); nothing here decides whether anything may be disclosed:
+the holder does that, at every request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import ConsentRow, Person, Relation
+from consent import rules
+from consent.errors import GatewayError
+from consent.model import Grant, Party
+from gateway.services import consents, registry
+
+NAME_SCAN_LIMIT = 20_000  # persons read per name search (a team's register, not a city's)
+MAX_RESULTS = 25
+
+
+def display_name(resource: dict[str, Any]) -> str:
+    """'Given Family' from a Patient resource; '(naam onbekend)' without one."""
+    for name in resource.get("name") or []:
+        if isinstance(name, dict):
+            if isinstance(name.get("text"), str) and name["text"].strip():
+                return name["text"].strip()
+            given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
+            family = name.get("family") if isinstance(name.get("family"), str) else ""
+            full = f"{given} {family}".strip()
+            if full:
+                return full
+    return "(naam onbekend)"
+
+
+@dataclass(frozen=True)
+class PersonCard:
+    id: str
+    bsn: str
+    name: str
+    birth_date: date
+    age: int
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A parent, voogd or institution of a child, or a child of a parent."""
+
+    relation_id: str
+    key: str  # party key bsn:… / org:…
+    kind: str
+    custody: bool
+    name: str
+    person_id: str | None  # registered here as a Patient too
+
+
+def card(row: Person, today: date) -> PersonCard:
+    return PersonCard(row.id, row.bsn, display_name(json.loads(row.resource)), row.birth_date,
+                      rules.age_on(row.birth_date, today))
+
+
+def today_of(node: Any) -> date:
+    return rules.day_of(int(node.clock().timestamp()))
+
+
+def person(node: Any, pid: str) -> PersonCard:
+    """The person with internal id ``pid``; raise NotFound otherwise."""
+    with node.uow() as uow:
+        return card(registry.person_by_id(uow.session, pid), today_of(node))
+
+
+def find_by_bsn(node: Any, bsn: str) -> list[PersonCard]:
+    with node.uow() as uow:
+        row = registry.person_by_bsn(uow.session, bsn)
+        return [card(row, today_of(node))] if row else []
+
+
+def find_by_name(node: Any, text: str) -> list[PersonCard]:
+    """Persons whose name contains every word of ``text`` (case-insensitive)."""
+    words = [w.casefold() for w in text.split() if w]
+    if not words:
+        return []
+    out = []
+    with node.uow() as uow:
+        for row in uow.session.scalars(select(Person).order_by(Person.created_at).limit(NAME_SCAN_LIMIT)):
+            name = display_name(json.loads(row.resource)).casefold()
+            if all(w in name for w in words):
+                out.append(card(row, today_of(node)))
+                if len(out) >= MAX_RESULTS:
+                    break
+    return out
+
+
+def _name_of_key(s: Any, key: str) -> tuple[str, str | None]:
+    if key.startswith("bsn:"):
+        row = registry.person_by_bsn(s, key[4:])
+        if row is not None:
+            return display_name(json.loads(row.resource)), row.id
+        return f"persoon met BSN eindigend op {key[-3:]}", None
+    return f"instelling {key[4:]}", None
+
+
+def parents(node: Any, pid: str) -> list[Relative]:
+    """Parents, voogden and guardian institutions of ``pid`` as this node knows them."""
+    with node.uow() as uow:
+        s = uow.session
+        rows = s.scalars(select(Relation).where(Relation.child_id == pid).order_by(Relation.created_at)).all()
+        out = []
+        for r in rows:
+            name, person_id = _name_of_key(s, r.party_key)
+            out.append(Relative(r.id, r.party_key, r.kind, r.custody, name, person_id))
+        return out
+
+
+def children(node: Any, pid: str) -> list[Relative]:
+    """The children of ``pid`` (a parent or voogd) registered here."""
+    with node.uow() as uow:
+        s = uow.session
+        me = registry.person_by_id(s, pid)
+        rows = s.scalars(select(Relation).where(Relation.party_key == f"bsn:{me.bsn}")).all()
+        out = []
+        for r in rows:
+            child = s.get(Person, r.child_id)
+            if child is not None:
+                out.append(Relative(r.id, r.party_key, r.kind, r.custody,
+                                    display_name(json.loads(child.resource)), child.id))
+        return out
+
+
+@dataclass(frozen=True)
+class Grantor:
+    """Someone whose consent the rules require today, with the reference the form sends."""
+
+    key: str
+    reference: str  # Patient/<id> or RelatedPerson/<id>
+    label: str
+
+
+def grantors(node: Any, pid: str) -> tuple[list[Grantor], list[Grantor], str | None]:
+    """(required grantors, parents who may be consulted, or why nobody can consent yet).
+
+    ``rules.required_grantors`` decides, for the person's age today and the custody known
+    here (contract section 6); this only attaches the references and names for the form.
+    """
+    with node.uow() as uow:
+        s = uow.session
+        me = registry.person_by_id(s, pid)
+        subject = registry.subject_of(me)
+        family: list[Party] = registry.family_of(s, me)
+        rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == pid))}
+        own_name = display_name(json.loads(me.resource))
+        try:
+            required = rules.required_grantors(subject, family, today_of(node))
+        except GatewayError as exc:
+            return [], [], exc.detail
+        out, consulted = [], []
+        for key in sorted(required, key=lambda k: (k != subject.key, k)):
+            if key == subject.key:
+                out.append(Grantor(key, f"Patient/{pid}", f"{own_name} (de persoon zelf)"))
+            elif key in rels:
+                name, _ = _name_of_key(s, key)
+                kind = {"parent": "ouder met gezag", "guardian": "voogd",
+                        "institution": "gecertificeerde instelling"}.get(rels[key].kind, rels[key].kind)
+                out.append(Grantor(key, f"RelatedPerson/{rels[key].id}", f"{name} ({kind})"))
+        for key, rel in rels.items():
+            if key not in required and rel.kind == "parent":
+                name, _ = _name_of_key(s, key)
+                consulted.append(Grantor(key, f"RelatedPerson/{rel.id}", f"{name} (ouder)"))
+        return out, consulted, None
+
+
+@dataclass(frozen=True)
+class ConsentLine:
+    id: str
+    status: str
+    decision: str
+    purpose: str
+    categories: tuple[str, ...]
+    holders: tuple[str, ...]
+    recipients: tuple[str, ...]
+    start: date
+    end: date | None
+    honoured: bool
+    why_not: str | None
+    renewal: tuple[str, ...]
+
+
+def _line(grant: Grant, today: date) -> ConsentLine:
+    return ConsentLine(grant.id, grant.status, grant.decision, grant.purpose, tuple(sorted(grant.categories)),
+                       tuple(sorted(grant.holders)), tuple(sorted(grant.recipients)), grant.start, grant.end,
+                       rules.honoured(grant, today), rules.why_not_honoured(grant, today),
+                       tuple(rules.renewal_reasons(grant, today)))
+
+
+def consents_of(node: Any, pid: str) -> list[ConsentLine]:
+    """Every consent and objection recorded here for ``pid``, newest first."""
+    today = today_of(node)
+    with node.uow() as uow:
+        s = uow.session
+        me = registry.person_by_id(s, pid)
+        rows = s.scalars(select(ConsentRow).where(ConsentRow.subject_id == pid)
+                         .order_by(ConsentRow.created_at.desc())).all()
+        return [_line(consents.grant_of(r, me, node.org_id), today) for r in rows]
+
+
+def subject_of_consent(node: Any, cid: str) -> str:
+    """The internal person id a consent is about; raise NotFound otherwise."""
+    from consent.errors import NotFound
+
+    with node.uow() as uow:
+        row = uow.session.get(ConsentRow, cid)
+        if row is None:
+            raise NotFound("Deze toestemming is hier niet bekend.")
+        return row.subject_id
+
+
+def asking_consents(node: Any, pid: str, *, partner: str | None = None, purpose: str | None = None,
+                    categories: frozenset[str] | None = None) -> list[ConsentLine]:
+    """Honoured permits recorded here that let this node ask a partner about ``pid``.
+
+    This node must be a recipient (IRCP) and a trusted partner a holder (CST); optionally
+    narrowed to one partner, purpose and set of categories. Newest first. Whether the
+    partner then discloses is the partner's decision, checked at every request.
+    """
+    out = []
+    for line in consents_of(node, pid):
+        if not (line.honoured and line.decision == "permit" and node.org_id in line.recipients):
+            continue
+        holders = [h for h in line.holders if h != node.org_id and node.partners.is_trusted(h)]
+        if partner is not None:
+            holders = [h for h in holders if h == partner]
+        if not holders or (purpose is not None and line.purpose != purpose):
+            continue
+        if categories is not None and not categories <= frozenset(line.categories):
+            continue
+        out.append(line)
+    return out

@@ -1,0 +1,357 @@
+"""Pages for professionals: find a client, the family, consent, summaries, safety disclosure.
+
+Every page is role ``professional``. A client is found with a POST (BSN or name in the
+body, never in a URL); after that, URLs name the person by the register's opaque id.
+Views read the form, call one use case (``services.consents``, ``services.exchange``,
+``services.safety``) and render; refusals show the refusal's own Dutch text.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+
+from consent.errors import GatewayError
+from gateway import audit_log
+from gateway.app import node_of
+from gateway.services import consents, exchange, safety
+from gateway.web import forms, lookup, present
+from gateway.web.oidc import PROFESSIONAL
+from gateway.web.security import style_hashes, secure_headers
+from gateway.web.views import cfg, login_required, page, refusal_text
+
+bp = Blueprint("prof", __name__)
+
+
+@bp.before_request
+def _only_professionals() -> Response | None:
+    return login_required(PROFESSIONAL)
+
+
+def actor() -> audit_log.Actor:
+    """The logged-in professional as the audit's actor (as ``X-Practitioner`` on the API)."""
+    return audit_log.Actor(actor_id=g.user["actor_id"], role=PROFESSIONAL, client_id="web",
+                           access_point=request.remote_addr or "")
+
+
+def partners() -> list[str]:
+    return [org for org, _url, _kids in node_of().partners.list()]
+
+
+def labels() -> dict[str, Any]:
+    return {"categories_nl": present.CATEGORIES_NL, "purposes_nl": present.PURPOSES_NL,
+            "titles": present.TITLES, "grounds_nl": present.LEGAL_GROUNDS_NL}
+
+
+# --- finding a client ----------------------------------------------------------------------
+
+
+@bp.get("/clienten")
+def search_form() -> Response:
+    return page("search.html")
+
+
+@bp.post("/clienten/zoeken")
+def search() -> Response:
+    bsn_text, name = forms.text(request.form, "bsn", max_len=20), forms.text(request.form, "naam", max_len=100)
+    errors: forms.Errors = []
+    if not bsn_text and not name:
+        errors.append(("bsn", "Vul een BSN of een naam in."))
+    bsn = forms.bsn_field(bsn_text) if bsn_text else None
+    if bsn_text and bsn is None:
+        errors.append(("bsn", "Dit BSN klopt niet: negen cijfers die de elfproef doorstaan."))
+    if name and len(name) < 2:
+        errors.append(("naam", "Vul minstens twee letters van de naam in."))
+    if errors:
+        return page("search.html", 422, errors=errors, naam=name)
+    node = node_of()
+    found = lookup.find_by_bsn(node, bsn) if bsn else lookup.find_by_name(node, name)
+    return page("search.html", found=found, searched=True, naam=name)
+
+
+# --- a client and the family -----------------------------------------------------------------
+
+
+@bp.get("/clienten/<pid>")
+def client(pid: str) -> Response:
+    node = node_of()
+    person = lookup.person(node, pid)
+    return page("client.html", person=person, parents=lookup.parents(node, pid),
+                children=lookup.children(node, pid), consents=lookup.consents_of(node, pid),
+                own_org=node.org_id, **labels())
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
+    node = node_of()
+    required, consulted, blocked = lookup.grantors(node, pid)
+    today = lookup.today_of(node)
+    values = {"start": today.isoformat(), "end": forms.default_end(today).isoformat(),
+              "van": partners(), "naar": [node.org_id], "categorie": [], "doel": ""}
+    values.update(extra.pop("values", {}))
+    return page("consent_form.html", status, person=lookup.person(node, pid), required=required,
+                consulted=consulted, blocked=blocked, values=values, orgs=[node.org_id, *partners()],
+                own_org=node.org_id, purposes=forms.purposes(), categories=forms.categories(), **labels(), **extra)
+
+
+@bp.get("/clienten/<pid>/toestemming")
+def consent_form(pid: str) -> Response:
+    return _consent_page(pid)
+
+
+@bp.post("/clienten/<pid>/toestemming")
+def consent_record(pid: str) -> Response:
+    node = node_of()
+    form = request.form
+    required, consulted, _blocked = lookup.grantors(node, pid)
+    known = {g_.reference for g_ in required + consulted}
+    answers = {g_.reference: form.get("antwoord-" + g_.reference, "") for g_ in required}
+    agreed = [r for r, a in answers.items() if a == "ja"]
+    refused = [r for r, a in answers.items() if a == "nee"]
+    consulted_refs = [r for r in form.getlist("geraadpleegd") if r in known and r not in answers]
+    purpose = form.get("doel", "")
+    cats = forms.chosen_categories(form)
+    holders = [o for o in form.getlist("van") if o in {node.org_id, *partners()}]
+    recipients = [o for o in form.getlist("naar") if o in {node.org_id, *partners()}]
+    start, end = forms.a_date(forms.text(form, "start")), forms.a_date(forms.text(form, "end"))
+    errors: forms.Errors = []
+    if purpose not in forms.purposes():
+        errors.append(("doel", "Kies het doel waarvoor gedeeld mag worden."))
+    elif not cats:
+        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    if not holders:
+        errors.append(("van-0", "Kies welke organisatie de gegevens deelt."))
+    if not recipients:
+        errors.append(("naar-0", "Kies welke organisatie de gegevens ontvangt."))
+    if start is None:
+        errors.append(("start", "Vul een geldige ingangsdatum in (jjjj-mm-dd)."))
+    if end is None or (start is not None and end < start):
+        errors.append(("end", "Vul een geldige einddatum in, niet vóór de ingangsdatum."))
+    values = {"start": forms.text(form, "start"), "end": forms.text(form, "end"), "van": holders,
+              "naar": recipients, "categorie": cats, "doel": purpose, "antwoorden": answers,
+              "geraadpleegd": consulted_refs}
+    if errors:
+        return _consent_page(pid, 422, errors=errors, values=values)
+    assert start is not None
+    resource = forms.consent_resource(pid, agreed=agreed, refused=refused, consulted=consulted_refs,
+                                      recipients=recipients, holders=holders, purpose=purpose, cats=cats,
+                                      start=start, end=end)
+    try:
+        stored = consents.record(node, resource, actor())
+    except GatewayError as exc:
+        code, text = refusal_text(exc)
+        return _consent_page(pid, 422, errors=[("toestemmers", text)], refusal_code=code, values=values)
+    return page("consent_done.html", person=lookup.person(node, pid), cid=stored["id"],
+                line=next(c for c in lookup.consents_of(node, pid) if c.id == stored["id"]), **labels())
+
+
+@bp.get("/toestemming/<cid>/bewijs")
+def receipt(cid: str) -> Response:
+    html = consents.receipt_html(node_of(), cid, actor())
+    resp = Response(html, mimetype="text/html")
+    return secure_headers(resp, style_hashes(html))
+
+
+@bp.get("/toestemming/<cid>/intrekken")
+def revoke_confirm(cid: str) -> Response:
+    node = node_of()
+    pid = lookup.subject_of_consent(node, cid)
+    line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
+    return page("revoke.html", person=lookup.person(node, pid), line=line, **labels())
+
+
+@bp.post("/toestemming/<cid>/intrekken")
+def revoke(cid: str) -> Response:
+    node = node_of()
+    pid = lookup.subject_of_consent(node, cid)
+    consents.revoke_and_notify(node, cid, actor())
+    line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
+    return page("revoke.html", person=lookup.person(node, pid), line=line, done=True, **labels())
+
+
+# --- a summary from a partner ---------------------------------------------------------------
+
+
+def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
+    node = node_of()
+    return page("summary_form.html", status, person=lookup.person(node, pid), partners=partners(),
+                purposes=forms.purposes(), categories=forms.categories(),
+                asking=lookup.asking_consents(node, pid), values=extra.pop("values", {}), **labels(), **extra)
+
+
+@bp.get("/clienten/<pid>/samenvatting")
+def summary_form(pid: str) -> Response:
+    return _summary_form(pid)
+
+
+def ask_partner(node: Any, who: audit_log.Actor, bsn: str, pid: str, partner: str, purpose: str,
+                cats: list[str], note: str | None = None) -> present.Summary:
+    """Ask ``partner`` under the newest consent recorded here that covers the request.
+
+    The consent token is issued from that consent (``consents.issue_token``) so the page
+    can name the consent it came under; without one, ``request_summary`` refuses in Dutch.
+    """
+    lines = lookup.asking_consents(node, pid, partner=partner, purpose=purpose, categories=frozenset(cats))
+    token = consents.issue_token(node, lines[0].id, node.org_id, who) if lines else None
+    bundle = exchange.request_summary(node, forms.summary_params(partner, bsn, purpose, cats, token, note), who)
+    return present.read_summary(bundle, consent_id=lines[0].id if lines else "", purpose=purpose)
+
+
+@bp.post("/clienten/<pid>/samenvatting")
+def summary(pid: str) -> Response:
+    node = node_of()
+    form = request.form
+    partner, purpose, cats = form.get("partner", ""), form.get("doel", ""), forms.chosen_categories(form)
+    note = forms.text(form, "toelichting", max_len=500) or None
+    values = {"partner": partner, "doel": purpose, "categorie": cats, "toelichting": note or ""}
+    errors: forms.Errors = []
+    if partner not in partners():
+        errors.append(("partner", "Kies de organisatie die u om een samenvatting vraagt."))
+    if purpose not in forms.purposes():
+        errors.append(("doel", "Kies het doel van uw vraag."))
+    if not cats:
+        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    if errors:
+        return _summary_form(pid, 422, errors=errors, values=values)
+    person = lookup.person(node, pid)
+    try:
+        result = ask_partner(node, actor(), person.bsn, pid, partner, purpose, cats, note)
+    except GatewayError as exc:
+        code, text = refusal_text(exc)
+        return _summary_form(pid, 200, refusal=(code, text, partner), values=values)
+    return page("summary.html", person=person, summary=result, empty=present.empty_sections(result, cats),
+                **labels())
+
+
+# --- the family overview (gezinsoverzicht) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    person: lookup.PersonCard
+    partner: str
+    line: lookup.ConsentLine
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    summary: present.Summary | None = None
+    code: str = ""
+    text: str = ""
+
+
+def _family(node: Any, pid: str) -> list[lookup.PersonCard]:
+    members = [lookup.person(node, pid)]
+    for rel in lookup.parents(node, pid):
+        if rel.person_id is not None:
+            members.append(lookup.person(node, rel.person_id))
+    return members
+
+
+def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
+    out = []
+    for member in members:
+        for line in lookup.asking_consents(node, member.id):
+            for holder in line.holders:
+                if holder != node.org_id and node.partners.is_trusted(holder):
+                    out.append(Question(member, holder, line))
+    return out
+
+
+@bp.get("/clienten/<pid>/gezinsoverzicht")
+def overview_form(pid: str) -> Response:
+    node = node_of()
+    members = _family(node, pid)
+    return page("overview.html", person=members[0], members=members, questions=_questions(node, members),
+                deadline=cfg().web.overview_deadline, **labels())
+
+
+@bp.post("/clienten/<pid>/gezinsoverzicht")
+def overview(pid: str) -> Response:
+    """Ask every partner at once, wait one deadline, show what came; store nothing of it."""
+    node = node_of()
+    members = _family(node, pid)
+    questions = _questions(node, members)
+    who = actor()
+
+    def ask(q: Question) -> Answer:
+        try:
+            result = ask_partner(node, who, q.person.bsn, q.person.id, q.partner, q.line.purpose,
+                                 list(q.line.categories))
+            return Answer(q, summary=result)
+        except GatewayError as exc:
+            code, text = refusal_text(exc)
+            return Answer(q, code=code, text=text)
+
+    answers: list[Answer] = []
+    if questions:
+        pool = ThreadPoolExecutor(max_workers=min(8, len(questions)), thread_name_prefix="gezinsoverzicht")
+        futures = {pool.submit(ask, q): q for q in questions}
+        done, _late = wait(futures, timeout=cfg().web.overview_deadline, return_when=ALL_COMPLETED)
+        pool.shutdown(wait=False, cancel_futures=True)  # a late answer is audited, never shown
+        for fut, q in futures.items():
+            if fut in done and fut.exception() is None:
+                answers.append(fut.result())
+            elif fut in done:
+                answers.append(Answer(q, code="error", text="Er ging iets mis bij deze vraag."))
+            else:
+                answers.append(Answer(q, code="partner-timeout",
+                                      text=f"{q.partner} antwoordde niet binnen {cfg().web.overview_deadline:g} seconden."))
+    return page("overview.html", person=members[0], members=members, questions=questions, answers=answers,
+                asked=True, deadline=cfg().web.overview_deadline, **labels())
+
+
+# --- safety disclosure -----------------------------------------------------------------------
+
+
+def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
+    node = node_of()
+    return page("safety_form.html", status, person=lookup.person(node, pid), partners=partners(),
+                categories=forms.categories(), grounds=present.LEGAL_GROUNDS_NL,
+                values=extra.pop("values", {}), **labels(), **extra)
+
+
+@bp.get("/clienten/<pid>/veiligheidsmelding")
+def safety_form(pid: str) -> Response:
+    return _safety_form(pid)
+
+
+@bp.post("/clienten/<pid>/veiligheidsmelding")
+def safety_disclosure(pid: str) -> Response:
+    node = node_of()
+    form = request.form
+    recipient, ground = form.get("ontvanger", ""), form.get("grond", "")
+    cats, justification = forms.chosen_categories(form), forms.text(form, "onderbouwing")
+    values = {"ontvanger": recipient, "grond": ground, "categorie": cats, "onderbouwing": justification}
+    errors: forms.Errors = []
+    if recipient not in partners():
+        errors.append(("ontvanger", "Kies de organisatie die de gegevens moet ontvangen."))
+    if not cats:
+        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    if ground not in present.LEGAL_GROUNDS_NL:
+        errors.append(("grond-meldcode", "Kies de wettelijke grond."))
+    if len(justification) < 10:
+        errors.append(("onderbouwing", "Onderbouw waarom u zonder toestemming deelt (minstens enkele woorden)."))
+    if errors:
+        return _safety_form(pid, 422, errors=errors, values=values)
+    person = lookup.person(node, pid)
+    if form.get("stap") != "bevestigen" or form.get("bevestiging") != "ja":
+        # the confirmation step: show exactly what will leave, and ask again
+        unconfirmed = form.get("stap") == "bevestigen"
+        return page("safety_confirm.html", 422 if unconfirmed else 200, person=person, values=values,
+                    errors=[("bevestiging", "Bevestig dat u deze gegevens zonder toestemming wilt delen.")]
+                    if unconfirmed else None, **labels())
+    try:
+        receipt = safety.disclose(node, forms.safety_params(recipient, person.bsn, cats, ground, justification),
+                                  actor())
+    except GatewayError as exc:
+        code, text = refusal_text(exc)
+        return _safety_form(pid, 200, refusal=(code, text), values=values)
+    xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
+    return page("safety_done.html", person=person, values=values, exchange_id=xid, **labels())

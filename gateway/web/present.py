@@ -1,0 +1,145 @@
+"""Turn a verified summary Bundle into plain Dutch sections for the page (nothing stored).
+
+The Bundle was built by the holder through the profiles (contract section 5) and its
+signature verified by ``services.exchange.request_summary``; this only reads the
+allow-listed elements and labels them: signals, safety-plan steps, the care team with
+contact details, parenting, care status. Each section names its source organisation,
+the date, the consent it came under and the profile version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.audit.report import CATEGORIES_NL, LEGAL_GROUNDS_NL, PURPOSES_NL, REASONS_NL
+from profiles import catalog
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+TITLES = {"signals": "Signalen", "safety-plan": "Veiligheidsplan", "care-team": "Zorgteam",
+          "parenting": "Ouderschap", "care-status": "In zorg en bereikbaar"}
+CARE_STATUS_NL = {"in-care-reachable": "In zorg en bereikbaar", "in-care-unreachable": "In zorg, nu niet bereikbaar",
+                  "not-in-care": "Niet in zorg"}
+TELECOM_NL = {"phone": "telefoon", "email": "e-mail", "sms": "sms", "url": "website"}
+_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+           "oktober", "november", "december")
+
+__all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "REASONS_NL", "Section", "Summary",
+           "date_nl", "read_summary"]
+
+
+def date_nl(value: str | None, *, with_time: bool = False) -> str:
+    """'3 november 2026' (or with ', 10:00') from an ISO date or instant; '' when absent."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(AMSTERDAM)
+    text = f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
+    return text + (f", {moment:%H:%M}" if with_time and len(value) > 10 else "")
+
+
+@dataclass
+class Item:
+    """One line of a section: a main text, its date, and sub-lines (steps, people, contacts)."""
+
+    text: str
+    when: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    category: str
+    title: str
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    source: str
+    signed_at: str
+    profile_version: str
+    exchange_id: str
+    consent_id: str
+    purpose: str
+    sections: list[Section]
+
+
+def _category(resource: dict[str, Any]) -> str:
+    for cat in resource.get("category") or []:
+        for coding in cat.get("coding") or []:
+            if coding.get("system") == catalog.SUMMARY_CATEGORY_SYSTEM:
+                return str(coding.get("code"))
+    return ""
+
+
+def _observation(r: dict[str, Any], category: str) -> Item:
+    when = date_nl(r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start"))
+    if category == "care-status":
+        codes = [c.get("code") for c in (r.get("valueCodeableConcept") or {}).get("coding") or []]
+        text = next((CARE_STATUS_NL[c] for c in codes if c in CARE_STATUS_NL), "Onbekend")
+        who = [p.get("display") for p in r.get("performer") or [] if p.get("display")]
+        return Item(text, when, [f"Bij: {w}" for w in who])
+    text = r.get("valueString") or (r.get("code") or {}).get("text")
+    notes = [n["text"] for n in r.get("note") or [] if n.get("text") and n.get("text") != text]
+    return Item(text or "Er is een signaal vastgelegd; de tekst is niet gedeeld.", when, notes)
+
+
+def _careplan(r: dict[str, Any]) -> Item:
+    head = r.get("title") or "Veiligheidsplan"
+    lines = [r["description"]] if r.get("description") else []
+    for n, act in enumerate(r.get("activity") or [], 1):
+        d = act.get("detail") or {}
+        who = ", ".join(p["display"] for p in d.get("performer") or [] if p.get("display"))
+        what = d.get("description") or d.get("scheduledString") or "(stap zonder gedeelde tekst)"
+        lines.append(f"Stap {n}: {what}" + (f" (wie: {who})" if who else ""))
+    period = r.get("period") or {}
+    return Item(head, date_nl(period.get("start")), lines)
+
+
+def _careteam(r: dict[str, Any]) -> Item:
+    lines = []
+    for p in r.get("participant") or []:
+        role = ", ".join(x["text"] for x in p.get("role") or [] if x.get("text"))
+        member = (p.get("member") or {}).get("display") or "betrokkene"
+        org = (p.get("onBehalfOf") or {}).get("display")
+        lines.append((f"{role}: " if role else "") + member + (f" ({org})" if org else ""))
+    for t in r.get("telecom") or []:
+        if t.get("value"):
+            lines.append(f"Contact ({TELECOM_NL.get(t.get('system'), t.get('system') or 'contact')}): {t['value']}")
+    return Item(r.get("name") or "Zorgteam", "", lines)
+
+
+def read_summary(bundle: dict[str, Any], *, consent_id: str, purpose: str) -> Summary:
+    """Sections in the profile's category order; empty sections say nothing was shared."""
+    sig = bundle.get("signature") or {}
+    source = ((sig.get("who") or {}).get("identifier") or {}).get("value") or "onbekend"
+    profiles = (bundle.get("meta") or {}).get("profile") or []
+    version = profiles[0].split("|")[-1] if profiles and "|" in profiles[0] else "onbekend"
+    by_cat: dict[str, Section] = {}
+    for entry in bundle.get("entry") or []:
+        r = entry.get("resource") or {}
+        cat = _category(r)
+        section = by_cat.setdefault(cat, Section(cat, TITLES.get(cat, cat)))
+        if r.get("resourceType") == "Observation":
+            section.items.append(_observation(r, cat))
+        elif r.get("resourceType") == "CarePlan":
+            section.items.append(_careplan(r))
+        elif r.get("resourceType") == "CareTeam":
+            section.items.append(_careteam(r))
+    order = [c for c in catalog.category_order() if c in by_cat]
+    return Summary(source=source, signed_at=date_nl(sig.get("when") or bundle.get("timestamp"), with_time=True),
+                   profile_version=version, exchange_id=str((bundle.get("identifier") or {}).get("value", "")),
+                   consent_id=consent_id, purpose=purpose, sections=[by_cat[c] for c in order])
+
+
+def empty_sections(summary: Summary, requested: list[str]) -> list[str]:
+    """Titles of requested categories for which the holder had nothing to share."""
+    have = {s.category for s in summary.sections}
+    return [TITLES.get(c, c) for c in requested if c not in have]
