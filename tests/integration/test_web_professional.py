@@ -1,0 +1,197 @@
+"""A professional's pages as practice meets them: who must consent, refusals, the overview.
+
+Real node and store; partner calls are stubbed at the use-case boundary where a test
+needs a partner that refuses, is slow or answers.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+import time
+from typing import Any
+
+import pytest
+from web_builders import CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, logged_in, post, web_app
+
+from consent.errors import PartnerRefusal
+from gateway.services import consents
+from gateway.web import pages_professional, present
+
+
+@pytest.fixture
+def app(make_home: Any) -> Any:
+    application = web_app(make_home("jeugdteam-west", "Jeugdteam West"))
+    a_partner(application)
+    yield application
+    application.extensions["gateway"].uow.engine.dispose()
+
+
+@pytest.fixture
+def ids(app: Any) -> dict[str, str]:
+    return a_family(app)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return logged_in(app, PROFESSIONAL)
+
+
+def consent_form(**overrides: Any) -> dict[str, Any]:
+    data = {"doel": "joint-safety-planning", "categorie": ["signals", "safety-plan"], "van": "ggz-noord",
+            "naar": "jeugdteam-west", "start": date.today().isoformat(),
+            "end": (date.today() + timedelta(days=365)).isoformat()}
+    data.update(overrides)
+    return data
+
+
+def test_search_by_name_finds_the_family_and_the_page_shows_custody(client: Any, ids: dict[str, str]) -> None:
+    found = post(client, "/clienten/zoeken", {"naam": "noor jans"}).text
+    page = client.get(f"/clienten/{ids['child']}").text
+
+    assert f'/clienten/{ids["child"]}' in found and "Sanne" not in found
+    assert "Sanne Jansen" in page and "Bram Jansen" in page and page.count("<td>ja</td>") == 2
+
+
+def test_for_a_child_under_12_the_form_asks_both_custody_holders(client: Any, ids: dict[str, str]) -> None:
+    page = client.get(f"/clienten/{ids['child']}/toestemming").text
+
+    assert "Sanne Jansen (ouder met gezag)" in page and "Bram Jansen (ouder met gezag)" in page
+    assert "Noor Jansen (de persoon zelf)" not in page
+    assert "geven alle gezaghebbenden toestemming" in page
+
+
+def test_at_14_the_young_person_and_the_custody_holder_both_consent(client: Any, ids: dict[str, str]) -> None:
+    page = client.get(f"/clienten/{ids['teen']}/toestemming").text
+
+    assert "Sem Jansen (de persoon zelf)" in page and "Sanne Jansen (ouder met gezag)" in page
+
+
+def test_one_parent_missing_is_explained_and_nothing_is_recorded(client: Any, ids: dict[str, str]) -> None:
+    resp = post(client, f"/clienten/{ids['child']}/toestemming",
+                consent_form(**{f"antwoord-RelatedPerson/{_relation(client, ids, 'mother')}": "ja"}))
+
+    assert resp.status_code == 422
+    assert "Er is een probleem" in resp.text and "Toestemming ontbreekt van" in resp.text
+    assert "Nog geen toestemming vastgelegd" in client.get(f"/clienten/{ids['child']}").text
+
+
+def _relation(client: Any, ids: dict[str, str], who: str) -> str:
+    from gateway.web import lookup
+
+    node = client.application.extensions["gateway"]
+    name = {"mother": "Sanne Jansen", "father": "Bram Jansen"}[who]
+    return next(r.relation_id for r in lookup.parents(node, ids["child"]) if r.name == name)
+
+
+def test_both_parents_agree_then_receipt_then_revoke(client: Any, ids: dict[str, str]) -> None:
+    answers = {f"antwoord-RelatedPerson/{_relation(client, ids, w)}": "ja" for w in ("mother", "father")}
+    done = post(client, f"/clienten/{ids['child']}/toestemming", consent_form(**answers))
+    assert done.status_code == 200 and "Toestemming vastgelegd" in done.text
+    cid = next(c["id"] for c in consents.list_for(client.application.extensions["gateway"], ids["child"]))
+
+    receipt = client.get(f"/toestemming/{cid}/bewijs")
+    assert "Bewijs van uw toestemming" in receipt.text
+    assert "style-src 'self' 'sha256-" in receipt.headers["Content-Security-Policy"]
+
+    assert "Weet u zeker" in client.get(f"/toestemming/{cid}/intrekken").text
+    revoked = post(client, f"/toestemming/{cid}/intrekken")
+    assert "Toestemming ingetrokken" in revoked.text
+    assert "ingetrokken" in client.get(f"/toestemming/{cid}/bewijs").text
+
+
+def test_a_partner_refusal_is_shown_with_its_own_dutch_text(client: Any, ids: dict[str, str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden", "details": {
+        "coding": [{"code": "consent-revoked"}], "text": "De toestemming is ingetrokken bij de uitgever."}}]}
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise PartnerRefusal(403, body, "consent-revoked")
+
+    monkeypatch.setattr(pages_professional.exchange, "request_summary", refuse)
+    resp = post(client, f"/clienten/{ids['mother']}/samenvatting",
+                {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]})
+
+    assert "De toestemming is ingetrokken bij de uitgever." in resp.text and "consent-revoked" in resp.text
+
+
+def test_a_summary_is_read_as_dutch_sections_with_its_provenance() -> None:
+    bundle = {"resourceType": "Bundle", "identifier": {"value": "x1"},
+              "meta": {"profile": ["https://jggz-gateway.nl/fhir/StructureDefinition/behaviour-summary|1.0.0"]},
+              "signature": {"when": "2026-11-20T09:00:00Z", "who": {"identifier": {"value": "ggz-noord"}}},
+              "entry": [{"resource": {"resourceType": "CareTeam", "category": [{"coding": [
+                  {"system": "https://jggz-gateway.nl/fhir/CodeSystem/summary-category", "code": "care-team"}]}],
+                  "participant": [{"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries"}}],
+                  "telecom": [{"system": "phone", "value": "050-1234567"}]}}]}
+
+    s = present.read_summary(bundle, consent_id="c1", purpose="joint-safety-planning")
+
+    assert (s.source, s.profile_version, s.signed_at) == ("ggz-noord", "1.0.0", "20 november 2026, 10:00")
+    assert s.sections[0].title == "Zorgteam"
+    assert s.sections[0].items[0].lines == ["Casusregisseur: J. de Vries", "Contact (telefoon): 050-1234567"]
+
+
+def test_the_family_overview_asks_in_parallel_within_one_deadline(client: Any, ids: dict[str, str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two partners: one answers at once, one hangs; the page comes after one deadline (1 s)."""
+    app = client.application
+    a_partner(app, "wijkteam-oost")
+    node = app.extensions["gateway"]
+    mother_rel = _relation(client, ids, "mother")
+    for holder in ("ggz-noord", "wijkteam-oost"):
+        consents.record(node, _consent(ids["mother"], holder), _actor())
+    release = threading.Event()
+    calls: list[str] = []
+
+    def ask(node: Any, who: Any, bsn: str, pid: str, partner: str, purpose: str, cats: list[str],
+            note: str | None = None) -> present.Summary:
+        calls.append(partner)
+        if partner == "wijkteam-oost":
+            release.wait(5)
+        return present.Summary(partner, "vandaag", "1.0.0", "x", "c", purpose, [])
+
+    monkeypatch.setattr(pages_professional, "ask_partner", ask)
+    started = time.monotonic()
+    resp = post(client, f"/clienten/{ids['child']}/gezinsoverzicht")
+    elapsed = time.monotonic() - started
+    release.set()
+
+    assert 0.9 < elapsed < 3, elapsed
+    assert sorted(calls) == ["ggz-noord", "wijkteam-oost"]
+    assert "ggz-noord over Sanne Jansen" in resp.text
+    assert "wijkteam-oost antwoordde niet binnen 1 seconden" in resp.text
+    assert mother_rel  # the overview followed the child's relation to her mother
+
+
+def _actor() -> Any:
+    from gateway.audit_log import Actor
+
+    return Actor(actor_id="uzi:900000303", role="professional", client_id="web")
+
+
+def _consent(pid: str, holder: str) -> dict[str, Any]:
+    from gateway import demo_data as d
+
+    return d.consent(pid, [f"Patient/{pid}"], recipients=["jeugdteam-west"], holders=[holder],
+                     purpose="joint-safety-planning", categories=["signals"], start=date.today())
+
+
+def test_a_safety_disclosure_needs_the_confirmation_step(client: Any, ids: dict[str, str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(pages_professional.safety, "disclose",
+                        lambda node, body, actor: sent.append(body) or {"parameter": [
+                            {"name": "exchange-id", "valueString": "x42"}]})
+    form = {"ontvanger": "ggz-noord", "categorie": ["safety-plan"], "grond": "meldcode",
+            "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode."}
+
+    check = post(client, f"/clienten/{ids['child']}/veiligheidsmelding", {**form, "stap": "controleren"})
+    unconfirmed = post(client, f"/clienten/{ids['child']}/veiligheidsmelding", {**form, "stap": "bevestigen"})
+    assert "Controleer voordat u deelt" in check.text and unconfirmed.status_code == 422 and not sent
+
+    done = post(client, f"/clienten/{ids['child']}/veiligheidsmelding",
+                {**form, "stap": "bevestigen", "bevestiging": "ja"})
+    assert "x42" in done.text and len(sent) == 1
+    assert {p["name"] for p in sent[0]["parameter"]} == {"recipient", "subject", "category", "legal-ground",
+                                                         "justification"}
+    assert CHILD in str(sent[0]) and MOTHER not in str(sent[0]) and TEEN not in str(sent[0])
