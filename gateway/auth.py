@@ -204,9 +204,10 @@ class Caller:
 
 def verify_access_token(node: Any, authorization: str | None) -> Caller:
     """Check a bearer ``at+jwt`` issued by this node; raise Unauthenticated otherwise."""
-    if not authorization or not authorization.startswith("Bearer "):
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():  # RFC 7235 2.1: the scheme is case-insensitive
         raise Unauthenticated()
-    token = authorization[len("Bearer "):].strip()
+    token = token.strip()
     try:
         _, claims = jose.decode_strict(token, node.keys.verification_set(), typ=AT_TYP)
         jose.check_times(claims, int(node.clock().timestamp()))
