@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test install
+.PHONY: demo test install browser-deps
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -19,3 +19,9 @@ demo: $(STAMP)
 # The whole suite, every store-touching test on SQLite and on PostgreSQL.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# What tests/browser needs beyond Python: Debian's Chromium and the test IdP's npm packages
+# (root for apt; .ci/run calls this before `make test`, where a missing browser fails the run).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	cd tools/oidc-provider && npm ci --no-audit --no-fund

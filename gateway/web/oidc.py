@@ -27,6 +27,7 @@ import logging
 import re
 from typing import Any
 
+import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
@@ -105,7 +106,7 @@ def finish(config: NodeConfig, args: Any) -> dict[str, Any]:
         if not claims.get("sub"):
             raise LoginRefused("De inlogdienst gaf geen geldig ID-token.", "no-id-token")
         extra = idp.userinfo(token=token)
-    except (OAuthError, JoseError, ValueError, KeyError) as exc:
+    except (OAuthError, JoseError, ValueError, KeyError, requests.RequestException) as exc:
         log.info("login failed: %s", type(exc).__name__)  # no codes, tokens or claims in the log
         raise LoginRefused("De aanmelding is mislukt of verlopen. Probeer het opnieuw.", "oidc-failed") from None
     if extra.get("sub") != claims["sub"]:
