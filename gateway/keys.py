@@ -117,8 +117,12 @@ class KeyRing:
             raise KeyError_(f"no key ring at {self.dir}") from None
         if stamp == self._stamp:
             return
-        raw = json.loads(index.read_text("utf-8"))
-        entries = [KeyEntry(**e) for e in raw["keys"]]
+        try:
+            raw = json.loads(index.read_text("utf-8"))
+            entries = [KeyEntry(**e) for e in raw["keys"]]
+            active = str(raw["active"])
+        except (ValueError, KeyError, TypeError) as exc:  # hand-edited or cut short
+            raise KeyError_(f"{index} is damaged ({type(exc).__name__}); restore it from backup") from None
         keys: dict[str, SigningKey] = {}
         for entry in entries:
             path = self.dir / f"{entry.kid}.pem"
@@ -129,9 +133,9 @@ class KeyRing:
             if key.thumbprint() != entry.kid:
                 raise KeyError_(f"{path}: thumbprint does not match its name")
             keys[entry.kid] = key
-        if raw["active"] not in keys:
+        if active not in keys:
             raise KeyError_("the active key is missing")
-        self.entries, self._keys, self._active = entries, keys, raw["active"]
+        self.entries, self._keys, self._active = entries, keys, active
         self._verification = KeySet([ECKey.import_key(public_jwk(k)) if isinstance(k, ECKey)
                                      else OKPKey.import_key(public_jwk(k)) for k in keys.values()])
         self._stamp = stamp
