@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
-from gateway import parameters
+from consent.errors import UnknownPartner
+from gateway import auth, parameters
 from gateway.app import node_of
 from gateway.fhirjson import fhir_response, read_body
 from gateway.services import consents, exchange, safety
@@ -15,7 +16,14 @@ bp = Blueprint("partner", __name__)
 
 @bp.post("/fhir/$behaviour-summary")
 def behaviour_summary() -> Response:
-    who = partner_caller()
+    try:
+        who = partner_caller()
+    except UnknownPartner:
+        # A valid access token of ours, but not a trusted partner's (a local client, or a
+        # partnership since ended): a refused disclosure, audited like every other.
+        caller = auth.verify_access_token(node_of(), request.headers.get("Authorization"))
+        exchange.refuse_unknown_partner(node_of(), caller.client_id, caller.role, request.remote_addr or "")
+        raise
     return fhir_response(exchange.disclose_summary(node_of(), read_body("Parameters"), who.client_id))
 
 

@@ -10,6 +10,8 @@ from consent.model import valid_bsn
 from gateway.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
 
 MAX_TEXT = 2000
+MAX_NOTE = 500
+"""A consent note is a short remark, kept whole in the holder's audit line (at most 4 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
 def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
     if kind in ("valueString", "valueCode"):
         if not isinstance(value, str) or not value.strip() or len(value) > (max_len if kind == "valueString" else 64) \
-                or "\x00" in value:
+                or "\x00" in value or not _utf8(value):
             raise InvalidRequest(f"Parameter {name!r} is geen geldige tekst.")
         return value
     if kind in ("valueIdentifier", "valueCoding"):
@@ -67,6 +69,15 @@ def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
             raise InvalidRequest(f"Parameter {name!r} is geen resource.")
         return value
     raise AssertionError(kind)
+
+
+def _utf8(value: str) -> bool:
+    """JSON escapes can carry a lone surrogate, which neither store nor audit line can keep."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def bsn(identifier: dict[str, Any], name: str = "subject") -> str:
@@ -104,7 +115,7 @@ SUMMARY_SPECS = {
     "purpose": Spec("valueCoding", required=True),
     "category": Spec("valueCoding", required=True, repeat=True),
     "consent-token": Spec("valueString", max_len=16 * 1024),
-    "consent-note": Spec("valueString"),
+    "consent-note": Spec("valueString", max_len=MAX_NOTE),
 }
 
 

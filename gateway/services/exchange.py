@@ -4,13 +4,15 @@
 Binding response to request: the requester sends an ``exchange-id``; the holder hashes
 the Parameters it received (SHA-256 over their RFC 8785 form) and puts both in the
 signed Bundle (``Bundle.identifier`` and ``Bundle.meta.extension`` request-sha256). The
-requester checks both against what it sent before it trusts the summary, and keeps a
-receipt (ids and hashes), never the body.
+requester checks both against what it sent, and runs the profiles' guard on the summary,
+before it trusts it (any failure is ``bad-partner-signature``), and keeps a receipt (ids
+and hashes), never the body.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from typing import Any
 
@@ -21,16 +23,17 @@ from adapters.store.models import ConsentRow, Exchange, Person
 from consent import decision, rules, token
 from consent.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
-    PartnerRefusal, Replay, SubjectUnknown,
+    NotShareable, PartnerRefusal, Replay, SubjectUnknown, UnknownPartner,
 )
 from consent.model import VerifiedConsent
 from gateway import audit_log, parameters, signing
 from gateway.audit import events
-from gateway.audit.events import AuditRecord
+from gateway.audit.events import AuditRecord, InvalidAuditRecord
 from gateway.fhir_in import PURPOSE_SYSTEM
 from gateway.services import consents
 from gateway.services.registry import person_by_bsn, records_of
 from profiles import catalog
+from profiles.guard import check_summary
 from profiles.summary import build_summary
 
 HOLDER_SPECS = dict(parameters.SUMMARY_SPECS, **{
@@ -44,8 +47,17 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+NO_CONSENT = "Geen toestemmingstoken en geen passende toestemming hier vastgelegd."
+
+
 def request_hash(params: dict[str, Any]) -> str:
-    return sha256(signing.canonical(params))
+    """SHA-256 over the RFC 8785 form; a body JCS would rewrite (floats, big ints) is refused."""
+    try:
+        return sha256(signing.canonical(params))
+    except ValueError as exc:
+        raise InvalidRequest("Het verzoek bevat een getal dat niet ondertekend kan worden "
+                             "(kommagetal of buiten ±2^53).") from exc
 
 
 def response_hash(bundle: dict[str, Any]) -> str:
@@ -75,7 +87,7 @@ def jose_header(tok: str) -> dict[str, Any]:
 
 
 def _verify_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
-    """Verify the token (or find a consent recorded here) and check it is still active."""
+    """Verify the token, or find a consent recorded here (no I/O beyond our own store)."""
     me = node.org_id
     if p.consent_token:
         kid = _kid(p.consent_token)
@@ -83,30 +95,40 @@ def _verify_consent(node: Any, p: parameters.SummaryParams, caller: str, now: in
         def keys_for(issuer: str) -> Any:
             return node.keys.verification_set() if issuer == me else node.partners.keys_for(issuer, kid)
 
-        verified = token.verify(p.consent_token, keys_for_issuer=keys_for, holder=me, now=now)
-    else:
-        verified = _local_consent(node, p, caller, now)
-    if verified.issuer == me:
+        return token.verify(p.consent_token, keys_for_issuer=keys_for, holder=me, now=now)
+    return _local_consent(node, p, caller, now)
+
+
+def _check_active(node: Any, verified: VerifiedConsent, caller: str) -> None:
+    """Revocation is checked at disclosure time, at the issuer (contract section 4)."""
+    if verified.issuer == node.org_id:
         status = _local_status(node, verified.consent_id, caller)
     else:
         status = _remote_status(node, verified.issuer, verified.consent_id)
     if status != "active":
         raise ConsentRevoked()
-    return verified
 
 
 def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
+    """A consent recorded here that names ``caller`` as recipient.
+
+    Without a token a partner must not learn who is in care here: an unknown person, a
+    known one without consents, and one whose consents name other organisations all get
+    the same answer. Only a consent naming the caller may explain its own refusal.
+    """
     with node.uow() as uow:
         person = person_by_bsn(uow.session, p.subject)
+        last: GatewayError = InvalidRequest(NO_CONSENT)
         if person is None:
-            raise SubjectUnknown()
-        last: GatewayError = InvalidRequest("Geen toestemmingstoken en geen passende toestemming hier vastgelegd.")
+            raise last
         for row in uow.session.scalars(select(ConsentRow).where(ConsentRow.subject_id == person.id,
                                                                 ConsentRow.decision == "permit",
                                                                 ConsentRow.purpose == p.purpose)):
+            grant = consents.grant_of(row, person, node.org_id)
+            if caller not in grant.recipients:
+                continue
             try:
-                return VerifiedConsent.from_local_grant(consents.grant_of(row, person, node.org_id),
-                                                        caller, node.org_id, now)
+                return VerifiedConsent.from_local_grant(grant, caller, node.org_id, now)
             except GatewayError as exc:
                 last = exc
         raise last
@@ -143,34 +165,42 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
     committed before the Bundle is returned; a refusal in its own transaction before the
     OperationOutcome goes out. If the audit cannot be written nothing is disclosed.
     """
-    rhash = request_hash(body)
     now = node.clock()
-    base: dict[str, Any] = {"actor_id": "", "actor_role": "partner", "peer_org": caller,
-                            "request_hash": rhash}
+    base: dict[str, Any] = {"actor_id": "", "actor_role": "partner", "peer_org": caller}
     p: parameters.SummaryParams | None = None
     exchange_id = ""
     try:
+        rhash = request_hash(body)
+        base["request_hash"] = rhash
         values = parameters.read(body, HOLDER_SPECS)
         p = parameters.summary(values)
+        if not _EXCHANGE_ID.fullmatch(values["exchange-id"]):
+            raise InvalidRequest("exchange-id is een FHIR-id (ASCII-letters, cijfers, '-', max. 64).")
         exchange_id = values["exchange-id"]
-        if not exchange_id.replace("-", "").isalnum() or len(exchange_id) > 64:
-            raise InvalidRequest("exchange-id is een FHIR-id (letters, cijfers, '-', max. 64).")
         base.update(actor_id=parameters.practitioner(values["practitioner"]), on_behalf_of=f"org:{caller}",
                     subject=p.subject, purpose=p.purpose, categories=p.categories, exchange_id=exchange_id,
                     detail={"consent_note": p.note} if p.note else {})
+        _auditable(base)
         verified = _verify_consent(node, p, caller, int(now.timestamp()))
         base.update(consent_id=f"{verified.issuer}/{verified.consent_id}",
                     detail=dict(base["detail"], token_jti=verified.jti) if verified.jti else base["detail"])
+        _auditable(base)
+        day = rules.day_of(int(now.timestamp()))
+        with node.uow() as uow:
+            person = person_by_bsn(uow.session, p.subject)
+            denied = frozenset()
+            if person is not None:
+                local = consents._grants_of(uow.session, node, person.id)
+                denied = rules.denied_categories(local, caller, node.org_id, p.purpose, day)
+        # The pure decision first, then the issuer (I/O), then whether we know the person:
+        # a request the token does not cover never makes us query the issuer about it.
+        allowed = decision.check(verified, caller_org=caller, holder_org=node.org_id, subject_bsn=p.subject,
+                                 purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
+                                 denied=denied)
+        _check_active(node, verified, caller)
         with node.uow() as uow:
             s = uow.session
             person = person_by_bsn(s, p.subject)
-            denied = frozenset()
-            if person is not None:
-                local = consents._grants_of(s, node, person.id)
-                denied = rules.denied_categories(local, caller, node.org_id, p.purpose, rules.day_of(int(now.timestamp())))
-            allowed = decision.check(verified, caller_org=caller, holder_org=node.org_id, subject_bsn=p.subject,
-                                     purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
-                                     denied=denied)
             if person is None:
                 raise SubjectUnknown()
             _claim_exchange(s, "holder", caller, exchange_id, p.subject, rhash, now)
@@ -203,13 +233,45 @@ def _claim_exchange(s: Any, role: str, peer: str, exchange_id: str, subject: str
         raise Replay() from None
 
 
+def _auditable(base: dict[str, Any]) -> None:
+    """Refuse, before anything happens, what the audit could not keep (a practitioner or note
+    that looks like a credential, a lone surrogate, a note too long for the log line)."""
+    try:
+        AuditRecord(action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, **base)
+    except InvalidAuditRecord as exc:
+        raise InvalidRequest(f"Het verzoek kan niet worden vastgelegd in het auditlog: {exc}.") from None
+
+
 def _audit_refusal(node: Any, base: dict[str, Any], exc: GatewayError, exchange_id: str, caller: str,
                    p: parameters.SummaryParams | None) -> None:
     fields_ = {k: v for k, v in base.items() if k != "actor_id"}
     actor = base.get("actor_id") or f"org:{caller}"
+    try:
+        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=exc.code,
+                             actor_id=actor, **fields_)
+    except InvalidAuditRecord:
+        # what the partner sent cannot be kept as it is: keep who refused whom, and why
+        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=exc.code,
+                             actor_id=f"org:{caller}", actor_role="partner", peer_org=caller,
+                             request_hash=base.get("request_hash", ""))
     with node.uow() as uow:
-        audit_log.append(uow.session, node, AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED,
-                                                        reason_code=exc.code, actor_id=actor, **fields_))
+        audit_log.append(uow.session, node, record)
+        uow.commit()
+
+
+def refuse_unknown_partner(node: Any, client_id: str, role: str, access_point: str) -> None:
+    """Audit a call to the partner API by a caller that is not (or no longer) a trusted partner."""
+    who = client_id[:64]
+    actor = f"org:{who}" if role == "partner" else f"client:{who}"
+    try:
+        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED,
+                             reason_code=UnknownPartner.code, actor_id=actor, actor_role=role, peer_org=who,
+                             access_point=access_point)
+    except InvalidAuditRecord:
+        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED,
+                             reason_code=UnknownPartner.code, actor_id="unknown", actor_role=role)
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, record)
         uow.commit()
 
 
@@ -250,6 +312,11 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
             raise BadPartnerSignature()
         signing.verify_bundle(bundle, keys)
         _check_binding(bundle, exchange_id, rhash)
+        try:
+            check_summary(bundle)  # a holder that signs a diagnosis is not believed either
+        except NotShareable as exc:
+            raise BadPartnerSignature(f"De samenvatting van de partner voldoet niet aan de profielen: "
+                                      f"{exc.detail}") from exc
     except PartnerRefusal as exc:
         _audit_failure(node, base, exc.reason)
         raise
