@@ -2,8 +2,9 @@
 
 Only the holder starts it. The summary is built through the same profiles (behaviour level
 only), signed, audited and flagged for the privacy officer *before* it is pushed; the
-recipient verifies the signature against the holder's pinned keys, audits it flagged, and
-keeps it for its professionals.
+recipient verifies the signature against the holder's pinned keys and the summary against
+the profiles, takes each exchange id once (a replayed push is ``replay``), audits it
+flagged, and keeps it for its professionals.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.store.models import Inbox
-from consent.errors import BadPartnerSignature, GatewayError, InvalidRequest, SubjectUnknown
+from consent.errors import BadPartnerSignature, GatewayError, InvalidRequest, NotShareable, SubjectUnknown
+from consent.model import valid_bsn
 from gateway import audit_log, parameters, signing
 from gateway.audit import events
-from gateway.audit.events import AuditRecord
+from gateway.audit.events import AuditRecord, InvalidAuditRecord
 from gateway.fhir_in import CATEGORY_SYSTEM
-from gateway.services.exchange import request_hash, response_hash
+from gateway.services.exchange import _EXCHANGE_ID, _claim_exchange, request_hash, response_hash
 from gateway.services.registry import person_by_bsn, records_of
 from profiles import catalog
+from profiles.guard import check_summary
 from profiles.summary import build_summary
 
 LEGAL_GROUNDS = ("meldcode", "conflict-of-duties")
@@ -52,6 +55,7 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
         raise InvalidRequest("Een onderbouwing (justification) van minstens enkele woorden is verplicht.")
     if not node.partners.is_trusted(recipient):
         raise InvalidRequest(f"{recipient!r} is geen vertrouwde partner van deze node.")
+    _auditable(actor_id=actor.actor_id, detail={"justification": justification[:500]})
     subject = parameters.bsn(values["subject"])
     cats = tuple(parameters.code(c, CATEGORY_SYSTEM, "category") for c in values["category"])
     known = catalog.category_order()
@@ -107,24 +111,41 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
     if keys is None:
         raise BadPartnerSignature()
     signing.verify_bundle(bundle, keys)
-    subject = ""
-    for entry in bundle.get("entry", []):
-        ref = (entry.get("resource") or {}).get("subject") or (entry.get("resource") or {}).get("patient") or {}
-        subject = (ref.get("identifier") or {}).get("value", "") or subject
-    exchange_id = str((bundle.get("identifier") or {}).get("value", ""))[:64]
+    try:
+        check_summary(bundle)  # behaviour level only, whoever signed it
+    except NotShareable as exc:
+        raise BadPartnerSignature(f"De verstrekking voldoet niet aan de profielen: {exc.detail}") from exc
+    exchange_id = bundle["identifier"]["value"] if isinstance(bundle.get("identifier"), dict) else None
+    if not isinstance(exchange_id, str) or not _EXCHANGE_ID.fullmatch(exchange_id):
+        raise InvalidRequest("De verstrekking draagt geen geldig exchange-id.")
+    subjects = {((e["resource"].get("subject") or {}).get("identifier") or {}).get("value")
+                for e in bundle.get("entry", [])}
+    subject = subjects.pop() if len(subjects) == 1 else ""
+    subject = subject if isinstance(subject, str) and valid_bsn(subject) else ""
+    now = node.clock()
+    record = _auditable(
+        action=events.SAFETY_DISCLOSURE_RECEIVED, actor_id=parameters.practitioner(values["practitioner"]),
+        actor_role="partner", on_behalf_of=f"org:{sender}", subject=subject, peer_org=sender,
+        exchange_id=exchange_id, legal_ground=values["legal-ground"], response_hash=response_hash(bundle),
+        request_hash=request_hash(body), count=len(bundle.get("entry", [])),
+        detail={"justification": values["justification"][:500]})
     with node.uow() as uow:
+        # one exchange id is received once: a pushed disclosure replayed is refused (replay)
+        _claim_exchange(uow.session, "safety-received", sender, exchange_id, subject, record.request_hash, now)
         uow.session.add(Inbox(id=uuid.uuid4().hex, exchange_id=exchange_id, from_org=sender, subject=subject,
-                              legal_ground=values["legal-ground"], received_at=node.clock(),
-                              bundle=json.dumps(bundle)))
-        audit_log.append(uow.session, node, AuditRecord(
-            action=events.SAFETY_DISCLOSURE_RECEIVED, outcome=events.SUCCESS,
-            actor_id=parameters.practitioner(values["practitioner"]), actor_role="partner",
-            on_behalf_of=f"org:{sender}", subject=subject, peer_org=sender, exchange_id=exchange_id,
-            legal_ground=values["legal-ground"], flagged=True, response_hash=response_hash(bundle),
-            request_hash=request_hash(body), count=len(bundle.get("entry", [])),
-            detail={"justification": values["justification"][:500]}))
+                              legal_ground=values["legal-ground"], received_at=now, bundle=json.dumps(bundle)))
+        audit_log.append(uow.session, node, record)
         uow.commit()
     return parameters.build(status=("valueCode", "received"))
+
+
+def _auditable(*, action: str = events.SAFETY_DISCLOSURE_SENT, **fields_: Any) -> AuditRecord:
+    """The flagged audit record, or InvalidRequest for what the audit cannot keep (a text
+    that looks like a credential, say) before anything is built, pushed or stored."""
+    try:
+        return AuditRecord(action=action, outcome=events.SUCCESS, flagged=True, **fields_)
+    except InvalidAuditRecord as exc:
+        raise InvalidRequest(f"Dit kan niet worden vastgelegd in het auditlog: {exc}.") from None
 
 
 def inbox(node: Any, subject: str | None = None) -> list[dict[str, Any]]:
