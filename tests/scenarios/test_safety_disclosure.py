@@ -1,0 +1,163 @@
+"""Safety disclosure (contract section 4): only the holder starts it, on a legal ground, with
+a justification; the summary is pushed signed and both sides audit it flagged for review.
+
+The story: the SPV at GGZ Noord sees that the mother is losing balance and that the
+children are at risk; under the meldcode she informs the youth team without consent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+from joserfc.jwk import ECKey, KeySet
+
+from gateway import demo_data as d
+from gateway import signing
+from gateway.audit import events
+
+pytestmark = pytest.mark.scenario
+
+SPV = "uzi:900000111"
+JUSTIFICATION = "Moeder is ernstig ontregeld en alleen met de kinderen; meldcode stap 5, overleg gehad."
+
+
+@pytest.fixture(scope="module")
+def professionals(fed) -> dict[str, Any]:
+    """A professional client on each side (role ``professional``), once per federation."""
+    fed.ggz.add_client("ggz-spv", "professional")
+    fed.jeugd.add_client("jeugd-wijkcoach", "professional")
+    return {"ggz": fed.ggz.session("ggz-spv", SPV), "jeugd": fed.jeugd.session("jeugd-wijkcoach", "uzi:900000222")}
+
+
+def disclosure(recipient: str = "jeugdteam-west", *, subject: str = d.bsn(1),
+               categories: tuple[str, ...] = ("signals", "safety-plan"), ground: str = "meldcode",
+               justification: str | None = JUSTIFICATION) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": "recipient", "valueString": recipient},
+        {"name": "subject", "valueIdentifier": {"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": subject}},
+        {"name": "legal-ground", "valueCode": ground},
+    ]
+    params += [{"name": "category", "valueCoding": {"system": d.CATEGORY_SYSTEM, "code": c}} for c in categories]
+    if justification is not None:
+        params.append({"name": "justification", "valueString": justification})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def test_the_holder_pushes_a_signed_summary_and_both_sides_flag_it(fed, professionals) -> None:
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure())
+    assert resp.status_code == 200, resp.text
+    values = {p["name"]: p for p in resp.json()["parameter"]}
+    assert values["status"]["valueCode"] == "delivered"
+    exchange_id = values["exchange-id"]["valueString"]
+
+    [sent] = fed.audit(fed.ggz, action=events.SAFETY_DISCLOSURE_SENT, exchange_id=exchange_id)
+    [received] = fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED, exchange_id=exchange_id)
+    for record in (sent, received):
+        assert record["flagged"] is True and record["legal_ground"] == "meldcode", record
+        assert record["subject"] == d.bsn(1) and record["outcome"] == events.SUCCESS
+        assert record["detail"]["justification"] == JUSTIFICATION
+    assert sent["actor_id"] == SPV and sent["peer_org"] == "jeugdteam-west"
+    assert received["actor_id"] == SPV and received["peer_org"] == "ggz-noord"
+    assert sent["response_hash"] == received["response_hash"]
+
+    # The youth team's professional finds it, verifiable against GGZ Noord's published key.
+    inbox = professionals["jeugd"].get("/fhir/Bundle")
+    assert inbox.status_code == 200, inbox.text
+    [bundle] = [e["resource"] for e in inbox.json()["entry"] if e["resource"]["identifier"]["value"] == exchange_id]
+    jwks = requests.get(fed.ggz.url + "/.well-known/jwks.json", timeout=10).json()
+    signing.verify_bundle(bundle, KeySet.import_key_set(jwks))
+    text = json.dumps(bundle, ensure_ascii=False)
+    assert "Slaapt slecht" in text and "Oma vangt de kinderen op" in text
+    assert "F33.1" not in text and "sertraline" not in text and "Brengt de kinderen" not in text
+
+
+@pytest.mark.parametrize("justification", [None, "", "   \t ", "zorgen"], ids=["absent", "empty", "blank", "too-short"])
+def test_a_justification_is_required(fed, professionals, justification: str | None) -> None:
+    before = len(fed.audit(fed.ggz, action=events.SAFETY_DISCLOSURE_SENT))
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(justification=justification))
+    fed.refused(resp, 400, "invalid-request")
+    assert len(fed.audit(fed.ggz, action=events.SAFETY_DISCLOSURE_SENT)) == before
+
+
+@pytest.mark.parametrize("ground", ["zorgen", "consent", "MELDCODE"])
+def test_only_the_two_legal_grounds(fed, professionals, ground: str) -> None:
+    fed.refused(professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(ground=ground)), 400,
+                "invalid-request")
+
+
+def test_conflict_of_duties_is_the_other_ground(fed, professionals) -> None:
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(ground="conflict-of-duties",
+                                                                            categories=("care-team",)))
+    assert resp.status_code == 200, resp.text
+    exchange_id = resp.json()["parameter"][0]["valueString"]
+    [received] = fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED, exchange_id=exchange_id)
+    assert received["legal_ground"] == "conflict-of-duties" and received["flagged"] is True
+
+
+def test_a_justification_the_audit_cannot_keep_is_refused_not_crashed(fed, professionals) -> None:
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(
+        justification="Zie het token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.abc voor de details"))
+    fed.refused(resp, 400, "invalid-request")
+
+
+def test_only_a_professional_may_start_one(fed) -> None:
+    fed.refused(fed.ggz.session("ggz-epd").post("/fhir/$safety-disclosure", disclosure()), 403, "forbidden")
+
+
+def test_an_unknown_recipient_or_subject_gets_nothing(fed, professionals) -> None:
+    fed.refused(professionals["ggz"].post("/fhir/$safety-disclosure", disclosure("onbekend-team")), 400,
+                "invalid-request")
+    fed.refused(professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(subject=d.bsn(41))), 404,
+                "subject-unknown")
+
+
+def test_the_requester_cannot_start_one_at_the_holder(fed) -> None:
+    """Jeugdteam West, authenticated as a partner at GGZ Noord, finds no way to make it disclose."""
+    before = len(fed.audit(fed.ggz, action=events.SAFETY_DISCLOSURE_SENT))
+    partner = fed.as_partner(fed.jeugd)
+    fed.refused(partner.post("safety-disclosure", disclosure("jeugdteam-west")), 403, "forbidden")
+    fed.refused(partner.post("request-safety-disclosure", disclosure("jeugdteam-west")), 404, "not-found")
+    assert len(fed.audit(fed.ggz, action=events.SAFETY_DISCLOSURE_SENT)) == before
+
+
+def _pushed(bundle: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "summary", "resource": bundle}, {"name": "legal-ground", "valueCode": "meldcode"},
+        {"name": "justification", "valueString": JUSTIFICATION},
+        {"name": "practitioner", "valueIdentifier": {"value": SPV}}]}
+
+
+def test_the_recipient_verifies_what_is_pushed(fed, professionals) -> None:
+    """A push that is replayed, or signed by a key the sender never published, is refused."""
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(categories=("care-team",)))
+    exchange_id = resp.json()["parameter"][0]["valueString"]
+    [bundle] = [e["resource"] for e in professionals["jeugd"].get("/fhir/Bundle").json()["entry"]
+                if e["resource"]["identifier"]["value"] == exchange_id]
+    as_ggz = fed.as_partner(fed.ggz, fed.jeugd)
+    fed.refused(as_ggz.post("receive-disclosure", _pushed(bundle)), 401, "replay")
+
+    key = ECKey.generate_key("P-256", private=True)
+    unsigned = {k: v for k, v in bundle.items() if k != "signature"}
+    forged = signing.sign_bundle(dict(unsigned, id="forged-1", identifier=dict(bundle["identifier"], value="forged-1")),
+                                 key, kid=key.thumbprint(), alg="ES256", signer_ref="ggz-noord",
+                                 now=datetime.now(UTC))
+    fed.refused(as_ggz.post("receive-disclosure", _pushed(forged)), 502, "bad-partner-signature")
+    assert all(e["resource"]["id"] != "forged-1" for e in professionals["jeugd"].get("/fhir/Bundle").json()["entry"])
+
+
+def test_a_recipient_that_is_down_leaves_an_error_in_the_holders_log(fed, professionals) -> None:
+    """The disclosure was audited before the push; the failed push is audited as well."""
+    fed.oost.stop()
+    try:
+        resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure("wijkteam-oost"))
+    finally:
+        fed.oost.start(env={"GATEWAY_PARTNERS_READ_TIMEOUT": "2"})
+    fed.refused(resp, 502, "partner-unavailable")
+    [failed, sent] = fed.audit(fed.ggz, action=events.SAFETY_DISCLOSURE_SENT)[:2]
+    assert failed["outcome"] == events.ERROR and failed["reason_code"] == "partner-unavailable"
+    assert sent["outcome"] == events.SUCCESS and sent["exchange_id"] == failed["exchange_id"]
+    assert failed["flagged"] is True and failed["peer_org"] == "wijkteam-oost"
