@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test install browser-deps
+.PHONY: demo test install browser-deps bench
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 # The whole suite, every store-touching test on SQLite and on PostgreSQL.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(ARGS)
 
 # What tests/browser needs beyond Python: Debian's Chromium and the test IdP's npm packages
 # (root for apt; .ci/run calls this before `make test`, where a missing browser fails the run).

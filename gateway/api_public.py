@@ -135,3 +135,12 @@ def codesystems() -> Response:
         "resourceType": "Bundle", "type": "searchset", "total": len(systems),
         "entry": [{"fullUrl": cs["url"], "resource": cs, "search": {"mode": "match"}} for cs in systems],
     })
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The node's OpenAPI description of its public, local and partner API (gateway.openapi)."""
+    from gateway.openapi import document
+
+    cfg = node_of().config.node
+    return Response(json.dumps(document(cfg.org_id, cfg.url.rstrip("/"))), mimetype="application/json")

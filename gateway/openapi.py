@@ -1,0 +1,266 @@
+"""The node's OpenAPI 3.0 description of its public, local and partner HTTP API.
+
+Served at ``GET /openapi.json`` so that API clients (and schemathesis, tests/fuzz) can read
+what each endpoint takes. It is written from the routes in ``gateway/api_public.py``,
+``api_local.py`` and ``api_partner.py``; ``tests/fuzz/test_openapi.py`` checks that every
+route of the app is described and nothing else. FHIR bodies are described as far as the node
+checks them at the edge (``resourceType``, the Parameters shape); the full rules are FHIR R4
+and the contract. Every error body is a FHIR ``OperationOutcome`` except ``/oauth/token``'s
+(RFC 6749 section 5.2 JSON).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FHIR_JSON = "application/fhir+json"
+BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
+
+_OUTCOME = {"$ref": "#/components/schemas/OperationOutcome"}
+
+
+def _json(schema: dict[str, Any], mime: str = FHIR_JSON) -> dict[str, Any]:
+    return {"content": {mime: {"schema": schema}}}
+
+
+def _resource(resource_type: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["resourceType"],
+            "properties": {"resourceType": {"type": "string", "enum": [resource_type]}},
+            "additionalProperties": True}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "invalid-request (malformed input)", 401: "unauthenticated, or a partner refusal (401 codes)",
+            403: "forbidden, or a refusal (403 codes)", 404: "not-found / subject-unknown",
+            409: "conflict", 413: "request body too large", 415: "not application/fhir+json",
+            422: "grantors-insufficient", 502: "partner-unavailable / bad-partner-signature",
+            503: "store-unavailable / consent-status-unavailable / node-busy", 504: "partner-timeout"}
+    return {str(c): {"description": text.get(c, "refusal"), **_json(_OUTCOME)} for c in codes}
+
+
+LOCAL_ERRORS = (400, 401, 403, 413, 415, 503)
+
+
+def _op(summary: str, tag: str, *, body: dict[str, Any] | None = None, ok: dict[str, Any] | None = None,
+        ok_status: str = "200", errors: tuple[int, ...] = LOCAL_ERRORS, params: list[dict[str, Any]] | None = None,
+        security: list[dict[str, list[str]]] | None = None, ok_mime: str = FHIR_JSON) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag],
+                          "responses": {ok_status: {"description": "success", **_json(ok or {"type": "object"}, ok_mime)},
+                                        **_errors(*errors)}}
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        op["parameters"] = params
+    if security is not None:
+        op["security"] = security
+    return op
+
+
+def _query(name: str, description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {"type": "string"}}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9\\-.]{1,64}$"}}
+
+
+_PRACTITIONER = {"name": "X-Practitioner", "in": "header", "required": True,
+                 "description": "the acting professional, e.g. uzi:123456 (recorded in the audit)",
+                 "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$"}}
+_PRACTITIONER_OPT = dict(_PRACTITIONER, required=False)
+
+PUBLIC: list[dict[str, Any]] = []  # no security requirement
+PARTNER = [{"partnerToken": []}]
+LOCAL = [{"localToken": []}]
+
+
+def _parameter(name: str, value: str, value_schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["name", value], "additionalProperties": False,
+            "properties": {"name": {"type": "string", "enum": [name]}, value: value_schema}}
+
+
+def _parameters(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["resourceType", "parameter"], "additionalProperties": False,
+            "properties": {"resourceType": {"type": "string", "enum": ["Parameters"]},
+                           "parameter": {"type": "array", "items": {"oneOf": list(items)} if len(items) > 1
+                                         else items[0]}}}
+
+
+_STRING = {"type": "string", "minLength": 1, "maxLength": 2000}
+_IDENT = {"$ref": "#/components/schemas/Identifier"}
+_CODING = {"$ref": "#/components/schemas/Coding"}
+_SUMMARY_ITEMS = (
+    _parameter("subject", "valueIdentifier", _IDENT),
+    _parameter("purpose", "valueCoding", _CODING),
+    _parameter("category", "valueCoding", _CODING),
+    _parameter("consent-token", "valueString", {"type": "string", "minLength": 1, "maxLength": 16384}),
+    _parameter("consent-note", "valueString", _STRING),
+)
+
+
+def document(org_id: str = "", url: str = "") -> dict[str, Any]:
+    """Return the OpenAPI 3.0.3 document of this node."""
+    bundle, params = _resource("Bundle"), _resource("Parameters")
+    paths: dict[str, dict[str, Any]] = {
+        # --- public (contract section 2) -----------------------------------------------------
+        "/.well-known/jwks.json": {"get": _op("The node's public signing keys (EC P-256 / Ed25519 only).", "public",
+                                              ok={"type": "object", "required": ["keys"]}, errors=(),
+                                              security=PUBLIC, ok_mime="application/jwk-set+json")},
+        "/healthz": {"get": _op("Liveness.", "public", errors=(), security=PUBLIC, ok_mime="application/json")},
+        "/readyz": {"get": _op("Readiness: the store is reachable.", "public", errors=(), security=PUBLIC,
+                               ok_mime="application/json") | {"responses": {
+                                   "200": {"description": "ready", **_json({"type": "object"}, "application/json")},
+                                   "503": {"description": "store unreachable", **_json({"type": "object"},
+                                                                                       "application/json")}}}},
+        "/oauth/token": {"post": {
+            "summary": "OAuth 2.0 client credentials: client_secret_basic (local clients) or private_key_jwt "
+                       "(partner nodes, RFC 7523). Errors are RFC 6749 section 5.2 JSON.",
+            "tags": ["public"], "security": [{"clientBasic": []}, {}],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "required": ["grant_type"],
+                "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
+                               "client_assertion_type": {"type": "string", "enum": [
+                                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]},
+                               "client_assertion": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "an at+jwt bearer token", **_json({
+                "type": "object", "required": ["access_token", "token_type", "expires_in"],
+                "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
+                               "expires_in": {"type": "integer"}}}, "application/json")},
+                **{c: {"description": "RFC 6749 error", **_json({"$ref": "#/components/schemas/OAuthError"},
+                                                              "application/json")} for c in ("400", "401")}}}},
+        "/fhir/metadata": {"get": _op("CapabilityStatement.", "public", ok=_resource("CapabilityStatement"),
+                                      errors=(), security=PUBLIC)},
+        "/fhir/CodeSystem": {"get": _op("The node's CodeSystems as a searchset Bundle.", "public", ok=bundle,
+                                        errors=(), security=PUBLIC)},
+        "/openapi.json": {"get": _op("This description.", "public", errors=(), security=PUBLIC,
+                                     ok_mime="application/json")},
+        # --- local API (contract section 3) -------------------------------------------------
+        "/fhir/Patient": {
+            "post": _op("Register a person (BSN identifier, birthDate).", "local", body=_resource("Patient"),
+                        ok=_resource("Patient"), ok_status="201", errors=(*LOCAL_ERRORS, 409)),
+            "get": _op("Find a person by BSN.", "local", ok=bundle, params=[
+                _query("identifier", f"{BSN_SYSTEM}|<BSN>", True), _PRACTITIONER])},
+        "/fhir/Patient/{pid}": {"get": _op("Read a person.", "local", ok=_resource("Patient"),
+                                           errors=(*LOCAL_ERRORS, 404), params=[_path("pid"), _PRACTITIONER])},
+        "/fhir/RelatedPerson": {"post": _op("A parent-child or guardian relation.", "local",
+                                            body=_resource("RelatedPerson"), ok=_resource("RelatedPerson"),
+                                            ok_status="201", errors=(*LOCAL_ERRORS, 404, 409))},
+        **{f"/fhir/{rt}": {"post": _op(f"Create or update a {rt} (conditional on identifier).", "local",
+                                       body=_resource(rt), ok=_resource(rt), ok_status="201",
+                                       errors=(*LOCAL_ERRORS, 404, 409))}
+           for rt in ("Observation", "CarePlan", "CareTeam", "EpisodeOfCare")},
+        "/fhir": {"post": _op("A transaction Bundle of records, all or nothing.", "local",
+                              body=_resource("Bundle"), ok=bundle, errors=(*LOCAL_ERRORS, 404, 409))},
+        "/fhir/Consent": {
+            "post": _op("Record a consent (Dutch rules on who may consent).", "local", body=_resource("Consent"),
+                        ok=_resource("Consent"), ok_status="201", errors=(*LOCAL_ERRORS, 404, 409, 422),
+                        params=[_PRACTITIONER]),
+            "get": _op("List consents (of a patient; _tag=renewal-due for those to renew).", "local", ok=bundle,
+                       params=[_query("patient", "Patient id"), _query("_tag", "renewal-due"), _PRACTITIONER])},
+        "/fhir/Consent/{cid}": {"get": _op("Read a consent.", "local", ok=_resource("Consent"),
+                                           errors=(*LOCAL_ERRORS, 404), params=[_path("cid"), _PRACTITIONER])},
+        "/fhir/Consent/{cid}/$issue-token": {"post": _op(
+            "Sign a consent token (optional Parameters with grantee).", "local",
+            body=_parameters(_parameter("grantee", "valueString", _STRING)) | {"x-optional": True},
+            ok=params, errors=(*LOCAL_ERRORS, 404), params=[_path("cid"), _PRACTITIONER])},
+        "/fhir/Consent/{cid}/$revoke": {"post": _op("Revoke a consent and notify the partners it names.", "local",
+                                                    ok=_resource("Consent"), errors=(*LOCAL_ERRORS, 404, 409),
+                                                    params=[_path("cid"), _PRACTITIONER])},
+        "/fhir/$request-summary": {"post": _op(
+            "Ask a partner for a consented summary; verified, audited, returned.", "local",
+            body=_parameters(_parameter("partner", "valueString", _STRING), *_SUMMARY_ITEMS),
+            ok=bundle, errors=(*LOCAL_ERRORS, 404, 502, 504), params=[_PRACTITIONER])},
+        "/fhir/$safety-disclosure": {"post": _op(
+            "Holder-initiated disclosure (meldcode, conflict of duties); role professional.", "local",
+            body=_parameters(_parameter("recipient", "valueString", _STRING),
+                             _parameter("subject", "valueIdentifier", _IDENT),
+                             _parameter("category", "valueCoding", _CODING),
+                             _parameter("legal-ground", "valueCode", {"type": "string",
+                                                                      "enum": ["meldcode", "conflict-of-duties"]}),
+                             _parameter("justification", "valueString", _STRING)),
+            ok=params, errors=(*LOCAL_ERRORS, 404, 502, 504), params=[_PRACTITIONER])},
+        "/fhir/Bundle": {"get": _op("Safety disclosures pushed to this node (role professional), newest first.",
+                                    "local", ok=bundle, params=[_PRACTITIONER])},
+        "/fhir/AuditEvent": {"get": _op("Audit events (role privacy-officer) as a searchset Bundle.", "local",
+                                        ok=bundle, params=[
+                                            _query("patient", "BSN"), _query("date", "ge/le date"),
+                                            _query("agent", "actor id"), _query("purpose", "purpose code"),
+                                            _query("outcome", "0, 4 or 8"), _query("action", "audit action"),
+                                            _query("_count", "1..1000"), _PRACTITIONER_OPT])},
+        "/consent/{cid}/receipt": {"get": _op("A printable Dutch consent receipt (HTML).", "local",
+                                              errors=(*LOCAL_ERRORS, 404), ok={"type": "string"},
+                                              ok_mime="text/html", params=[_path("cid"), _PRACTITIONER])},
+        "/fhir/$disclosure-report": {"post": _op(
+            "A person's disclosure report (HTML); role privacy-officer; the BSN in the body.", "local",
+            body=_parameters(_parameter("subject", "valueIdentifier", _IDENT)), ok={"type": "string"},
+            ok_mime="text/html", params=[_PRACTITIONER_OPT])},
+        # --- partner API (contract section 4) -----------------------------------------------
+        "/fhir/$behaviour-summary": {"post": _op(
+            "Disclose a signed behaviour-level summary to a trusted partner.", "partner",
+            body=_parameters(*_SUMMARY_ITEMS, _parameter("practitioner", "valueIdentifier", _IDENT),
+                             _parameter("exchange-id", "valueString", {"type": "string",
+                                                                       "pattern": "^[A-Za-z0-9-]{1,64}$"})),
+            ok=bundle, errors=(400, 401, 403, 404, 413, 415, 503), security=PARTNER)},
+        "/fhir/$consent-status": {"post": _op(
+            "Whether a consent issued here is still active (only organisations it names may ask).", "partner",
+            body=_parameters(_parameter("consent", "valueString", _STRING)), ok=params,
+            errors=(400, 401, 403, 404, 413, 415, 503), security=PARTNER)},
+        "/fhir/$receive-disclosure": {"post": _op(
+            "Receive a pushed, signed safety disclosure.", "partner", body=params, ok=params,
+            errors=(400, 401, 403, 404, 413, 415, 502, 503), security=PARTNER)},
+        "/fhir/$consent-revoked": {"post": _op(
+            "Best-effort notice that a consent naming us was revoked.", "partner",
+            body=_parameters(_parameter("consent", "valueString", _STRING)), ok=params,
+            errors=(400, 401, 403, 404, 413, 415, 503), security=PARTNER)},
+        "/fhir/$exchange-receipts": {"post": _op(
+            "Signed receipts of our mutual exchanges, for audit reconcile.", "partner",
+            body=_parameters(_parameter("since", "valueString", _STRING)), ok=params,
+            errors=(400, 401, 403, 413, 415, 503), security=PARTNER)},
+    }
+    for path, item in paths.items():  # the issue-token body is optional: no body means the only grantee
+        for op in item.values():
+            body = op.get("requestBody")
+            if body and FHIR_JSON in body["content"] and body["content"][FHIR_JSON]["schema"].pop("x-optional", False):
+                body["required"] = False
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "jeugd-ggz-gateway node API", "version": "1",
+                 "description": f"Gateway node {org_id} ({url}). Contract v1: public, local (EHRs, "
+                                "professionals, privacy officers) and partner (node-to-node) API. Every "
+                                "error body is a FHIR OperationOutcome, except /oauth/token."},
+        "servers": [{"url": url or "/"}],
+        "tags": [{"name": "public"}, {"name": "local"}, {"name": "partner"}],
+        "security": LOCAL,
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "localToken": {"type": "http", "scheme": "bearer", "bearerFormat": "at+jwt",
+                               "description": "from /oauth/token with a local client's secret (role in the token)"},
+                "partnerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "at+jwt",
+                                 "description": "from /oauth/token with private_key_jwt (a trusted partner node)"},
+                "clientBasic": {"type": "http", "scheme": "basic"},
+            },
+            "schemas": {
+                "OperationOutcome": {
+                    "type": "object", "required": ["resourceType", "issue"],
+                    "properties": {"resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+                                   "issue": {"type": "array", "minItems": 1, "items": {
+                                       "type": "object", "required": ["severity", "code", "details"],
+                                       "properties": {"severity": {"type": "string"}, "code": {"type": "string"},
+                                                      "diagnostics": {"type": "string"},
+                                                      "details": {"type": "object", "required": ["coding"],
+                                                                  "properties": {
+                                                                      "coding": {"type": "array", "minItems": 1,
+                                                                                 "items": _CODING},
+                                                                      "text": {"type": "string"}}}}}}}},
+                "OAuthError": {"type": "object", "required": ["error"],
+                               "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
+                "Identifier": {"type": "object", "properties": {"system": {"type": "string"},
+                                                                "value": {"type": "string"}}},
+                "Coding": {"type": "object", "properties": {"system": {"type": "string"}, "code": {"type": "string"},
+                                                            "display": {"type": "string"}}},
+            },
+        },
+    }
