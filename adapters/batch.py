@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from adapters.interface import Outcome, Problem, SourceRecord, store, to_node_record
 from adapters.mapping import FALSE_VALUES, TRUE_VALUES, BatchLayout, Mapping, MappingError
@@ -140,7 +141,7 @@ def read_csv(text: str, layout: BatchLayout, name: str) -> list[Row]:
                 if len(cells) != len(header):
                     values = {_BAD: f"expected {len(header)} fields, found {len(cells)}"}
                 else:
-                    values = dict(zip(header, cells))
+                    values = dict(zip(header, cells, strict=True))
                 rows.append(Row(start, values))
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -179,7 +180,8 @@ def source_record(row: Row, layout: BatchLayout, mapping: Mapping) -> SourceReco
         if isinstance(value, int) and not isinstance(value, bool) and name == "id":
             return str(value)
         if not isinstance(value, str):
-            raise InvalidRequest(f"{column} must be text" + (" (a BSN keeps its leading zero)" if name == "bsn" else ""))
+            why = " (a BSN keeps its leading zero)" if name == "bsn" else ""
+            raise InvalidRequest(f"{column} must be text{why}")
         return value.strip()
 
     ident, bsn, code = get("id"), get("bsn"), get("code")

@@ -137,7 +137,8 @@ def parse(data: Any, name: str) -> Mapping:
                                                         "care_status", "display"}:
             raise MappingError(f"{where}: expected system, code, category, shareable, care_status")
         system, code, category = entry.get("system"), entry.get("code"), entry.get("category")
-        if not all(isinstance(v, str) and v for v in (system, code, category)):
+        if not (isinstance(system, str) and system and isinstance(code, str) and code
+                and isinstance(category, str) and category):
             raise MappingError(f"{where}: system, code and category are required strings")
         if category != IGNORE and category not in profiles:
             raise MappingError(f"{where}: unknown category {category!r} (one of {sorted(profiles)} or 'ignore')")

@@ -73,7 +73,7 @@ def good_rows() -> list[str]:
         f"R4;{CHILD};OPVOEDING;2026-11-10;School;Komt vaker te laat op school.;nee;;;",
         f"R5;{FATHER};IN_ZORG;2026-11-01;;;;;;",
         f"R6;{MOTHER};RAPPORTAGE;2026-11-03;Gesprek;Behandelnotitie die het huis nooit verlaat.;nee;;;",
-        '"R7";"{}";"SIGNAAL";"2026-11-04";"Onrust";"Meerdere regels:\nloopt \'s nachts rond.";"ja";"";"";""'.format(MOTHER),
+        f'"R7";"{MOTHER}";"SIGNAAL";"2026-11-04";"Onrust";"Meerdere regels:\nloopt \'s nachts rond.";"ja";;;',
     ]
 
 
@@ -99,7 +99,7 @@ def test_an_export_with_bad_rows_is_refused_whole_and_every_bad_row_is_named(nod
                                                                              tmp_path: Path) -> None:
     rows = good_rows()
     bad = [
-        f"B1;123456789;SIGNAAL;2026-11-02;x;y;ja;;;",                 # BSN fails the eleven-test
+        "B1;123456789;SIGNAAL;2026-11-02;x;y;ja;;;",                 # BSN fails the eleven-test
         f"B2;{MOTHER};DIAGNOSE;2026-11-02;x;y;ja;;;",                 # code not in the mapping
         f"B3;{MOTHER};SIGNAAL;31-02-2026;x;y;ja;;;",                  # no such day
         f"B4;{STRANGER};SIGNAAL;2026-11-02;x;y;ja;;;",                # person not registered here
@@ -234,9 +234,10 @@ def test_a_terminal_sees_a_progress_bar(node: Any, home: Path, tmp_path: Path) -
     file = write_csv(tmp_path / "big.csv", rows)
     primary, replica = pty.openpty()
     env = {**os.environ, "COLUMNS": "100"}
-    proc = subprocess.run([sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
-                           "import", str(home), str(file), "--mapping", str(MAPPING)],
-                          stdout=subprocess.PIPE, stderr=replica, env=env, timeout=120, check=False)
+    command = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
+               "import", str(home), str(file), "--mapping", str(MAPPING)]
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=replica, env=env,  # noqa: S603 - our own CLI
+                          timeout=120, check=False)
     os.close(replica)
     shown = b""
     with contextlib.suppress(OSError):
