@@ -220,6 +220,21 @@ def partner_list(home: str) -> None:
         click.echo(f"{org_id}\t{url}\t{','.join(kids)}")
 
 
+@partner.command("remove")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--org-id", required=True)
+def partner_remove(home: str, org_id: str) -> None:
+    """End the trust in a partner: its keys are unpinned, its calls refused at once."""
+    from gateway import audit_log
+    from gateway.audit import events
+
+    node = _node(home)
+    if not node.partners.remove(org_id):
+        raise click.UsageError(f"{org_id!r} is not a partner of this node")
+    audit_log.record_admin(node, events.PARTNER_REMOVED, peer_org=org_id)
+    click.echo(f"partner {org_id} removed")
+
+
 @cli.group()
 def client() -> None:
     """Register local API clients."""

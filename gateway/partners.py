@@ -113,6 +113,18 @@ class PartnerDirectory:
             return [(p.org_id, p.url, list(uow.session.scalars(
                 select(PartnerKey.kid).where(PartnerKey.org_id == p.org_id)))) for p in partners]
 
+    def remove(self, org_id: str) -> bool:
+        """Forget a partner and its pinned keys; False when it was not a partner."""
+        with self.uow() as uow:
+            partner = uow.session.get(Partner, org_id)
+            if partner is None:
+                return False
+            for key in uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == org_id)):
+                uow.session.delete(key)
+            uow.session.delete(partner)
+            uow.commit()
+        return True
+
     def url_of(self, org_id: str) -> str | None:
         with self.uow() as uow:
             partner = uow.session.get(Partner, org_id)

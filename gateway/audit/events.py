@@ -37,6 +37,7 @@ SAFETY_DISCLOSURE_SENT = "safety-disclosure-sent"
 SAFETY_DISCLOSURE_RECEIVED = "safety-disclosure-received"
 KEY_ROTATED = "key-rotated"
 PARTNER_ADDED = "partner-added"
+PARTNER_REMOVED = "partner-removed"
 CLIENT_ADDED = "client-added"
 LOGIN = "login"
 LOGIN_FAILED = "login-failed"
@@ -61,6 +62,7 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
         "Verstrekking zonder toestemming ontvangen (meldcode of conflict van plichten)",
     KEY_ROTATED: "Ondertekeningssleutel vervangen",
     PARTNER_ADDED: "Partnerorganisatie vertrouwd",
+    PARTNER_REMOVED: "Vertrouwen in partnerorganisatie beëindigd",
     CLIENT_ADDED: "Lokale toepassing geregistreerd",
     LOGIN: "Aangemeld",
     LOGIN_FAILED: "Aanmelding mislukt",

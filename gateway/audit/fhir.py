@@ -74,6 +74,7 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.LOGIN_FAILED: ("110114", "User Authentication", "E", _BASIC),
     ev.KEY_ROTATED: ("110100", "Application Activity", "U", _BASIC),
     ev.PARTNER_ADDED: ("110100", "Application Activity", "C", _BASIC),
+    ev.PARTNER_REMOVED: ("110100", "Application Activity", "D", _BASIC),
     ev.CLIENT_ADDED: ("110100", "Application Activity", "C", _BASIC),
     ev.AUDIT_READ: ("110101", "Audit Log Used", "R", _BASIC),
     ev.AUDIT_PRUNED: ("110101", "Audit Log Used", "D", _BASIC),
