@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from web_builders import MOTHER, PRIVACY_OFFICER, a_family, a_partner, logged_in, post, web_app
+from web_builders import MOTHER, PRIVACY_OFFICER, a_family, a_partner, dispose_all, logged_in, post, web_app
 
 from gateway import audit_log
 from gateway.audit import events
@@ -18,7 +18,7 @@ def app(make_home: Any) -> Any:
     a_partner(application, "jeugdteam-west")
     a_family(application)
     yield application
-    application.extensions["gateway"].uow.engine.dispose()
+    dispose_all()
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 import pytest
-from web_builders import CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, logged_in, post, web_app
+from web_builders import (
+    CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, dispose_all, logged_in, post, web_app,
+)
 
 from consent.errors import PartnerRefusal
 from gateway.services import consents
@@ -24,7 +26,7 @@ def app(make_home: Any) -> Any:
     application = web_app(make_home("jeugdteam-west", "Jeugdteam West"))
     a_partner(application)
     yield application
-    application.extensions["gateway"].uow.engine.dispose()
+    dispose_all()
 
 
 @pytest.fixture

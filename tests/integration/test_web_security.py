@@ -9,32 +9,43 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from web_builders import (
-    MOTHER, PRIVACY_OFFICER, PROFESSIONAL, SECRET, WEB, a_family, csrf_of, logged_in, post, web_app,
+    MOTHER, PRIVACY_OFFICER, PROFESSIONAL, SECRET, WEB, a_family, csrf_of, dispose_all, logged_in, post, web_app,
 )
 
 from gateway import config
 from gateway.app import create_app
 from gateway.config import ConfigError
+from gateway.node import build
 from gateway.web import oidc, security
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    yield
+    dispose_all()
 
 
 @pytest.fixture
 def app(home: Path) -> Any:
-    application = web_app(home)
-    yield application
-    application.extensions["gateway"].uow.engine.dispose()
+    return web_app(home)
 
 
 def test_a_node_without_web_serves_no_pages(home: Path) -> None:
-    client = create_app(config.load(home)).test_client()
+    cfg = config.load(home)
+    node = build(cfg)
+    try:
+        client = create_app(cfg, node=node).test_client()
 
-    assert client.get("/").status_code == 404
-    assert client.get("/clienten").status_code == 404
+        assert client.get("/").status_code == 404
+        assert client.get("/clienten").status_code == 404
+    finally:
+        node.uow.engine.dispose()
 
 
 def test_every_page_carries_a_strict_policy_and_no_store(app: Any) -> None:
@@ -167,8 +178,12 @@ def test_pages_need_an_issuer_and_refuse_to_start_without_the_secret(home: Path)
 
     (home / "node.toml").write_text(toml + WEB)
     cfg = config.load(home, env={})  # CLI commands load this config without the secret
-    with pytest.raises(ConfigError, match="GATEWAY_OIDC_CLIENT_SECRET"):
-        create_app(cfg)
+    node = build(cfg)
+    try:
+        with pytest.raises(ConfigError, match="GATEWAY_OIDC_CLIENT_SECRET"):
+            create_app(cfg, node=node)
+    finally:
+        node.uow.engine.dispose()
     assert "a-test" not in repr(config.load(home, env={"GATEWAY_OIDC_CLIENT_SECRET": SECRET}))
 
 
@@ -203,3 +218,22 @@ def test_no_role_or_no_practitioner_id_means_no_session(app: Any, claims: dict[s
         oidc.user_from_claims(app.extensions["web_config"], claims)
 
     assert refused.value.reason == reason
+
+
+def test_the_loopback_demo_offers_a_marked_login_that_is_audited(home: Path) -> None:
+    app = web_app(home, "\n[web]\nenabled = true\ndemo_login = true\n")
+    client = app.test_client()
+
+    page = client.get("/inloggen").text
+    assert "DEMO-OMGEVING" in page and "Een productie-installatie kan dit niet aanzetten" in page
+    resp = client.post("/demo-inloggen", data={"rol": "privacy-officer", "csrf_token": csrf_of(page)})
+
+    assert resp.status_code == 303
+    assert client.get("/privacy/logboek").status_code == 200
+    node = app.extensions["gateway"]
+    from gateway import audit_log
+    from gateway.audit import events
+
+    with node.uow() as uow:
+        login = audit_log.stored(audit_log.entries(uow.session, action=events.LOGIN, limit=1)[0]).record
+    assert login.actor_id == "demo:privacy-officer" and login.detail["demo"] is True

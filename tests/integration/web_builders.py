@@ -28,12 +28,22 @@ client_id = "gateway-test"
 """
 
 
+CREATED: list[Any] = []  # apps whose engines a test module disposes after each test
+
+
 def web_app(home: Path, extra: str = WEB, env: dict[str, str] | None = None) -> Any:
     """The node's app with its pages on (IdP configured but never reached by these tests)."""
     with open(home / "node.toml", "a", encoding="utf-8") as f:
         f.write(extra)
     cfg = config.load(home, env={"GATEWAY_OIDC_CLIENT_SECRET": SECRET, **(env or {})})
-    return create_app(cfg)
+    app = create_app(cfg)
+    CREATED.append(app)
+    return app
+
+
+def dispose_all() -> None:
+    while CREATED:
+        CREATED.pop().extensions["gateway"].uow.engine.dispose()
 
 
 def logged_in(app: Any, user: dict[str, Any]) -> Any:
