@@ -142,10 +142,25 @@ def upsert_record(node: Any, resource: dict[str, Any], *, session: Any | None = 
 
     if session is not None:
         return run(session)
-    with node.uow() as uow:
-        out = run(uow.session)
-        uow.commit()
-    return out
+
+    def work() -> tuple[dict[str, Any], bool]:
+        with node.uow() as uow:
+            out = run(uow.session)
+            uow.commit()
+        return out
+
+    return once_more_on_conflict(work)
+
+
+def once_more_on_conflict(work: Any) -> Any:
+    """Run ``work``; if a concurrent writer inserted the same unique key first, run it again.
+
+    The second run finds that row and updates it: a retried push answers 200, never 500.
+    """
+    try:
+        return work()
+    except IntegrityError:
+        return work()
 
 
 def records_of(session: Any, person: Person, categories: frozenset[str]) -> list[dict[str, Any]]:
@@ -161,17 +176,21 @@ def transaction(node: Any, bundle: dict[str, Any]) -> dict[str, Any]:
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
         raise InvalidRequest("De transaction-Bundle heeft geen entries.")
-    out = []
-    with node.uow() as uow:
-        for i, entry in enumerate(entries):
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if not isinstance(resource, dict):
-                raise InvalidRequest(f"entry[{i}] heeft geen resource.")
-            try:
-                stored, created = upsert_record(node, resource, session=uow.session)
-            except InvalidRequest as exc:
-                raise InvalidRequest(f"entry[{i}]: {exc.detail}") from None
-            out.append({"response": {"status": "201 Created" if created else "200 OK",
-                                     "location": f"{stored['resourceType']}/{stored['id']}"}})
-        uow.commit()
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": out}
+
+    def work() -> list[dict[str, Any]]:
+        out = []
+        with node.uow() as uow:
+            for i, entry in enumerate(entries):
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not isinstance(resource, dict):
+                    raise InvalidRequest(f"entry[{i}] heeft geen resource.")
+                try:
+                    stored, created = upsert_record(node, resource, session=uow.session)
+                except InvalidRequest as exc:
+                    raise InvalidRequest(f"entry[{i}]: {exc.detail}") from None
+                out.append({"response": {"status": "201 Created" if created else "200 OK",
+                                         "location": f"{stored['resourceType']}/{stored['id']}"}})
+            uow.commit()
+        return out
+
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": once_more_on_conflict(work)}

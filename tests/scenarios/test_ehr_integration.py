@@ -247,8 +247,6 @@ def test_retries_of_one_record_at_the_same_moment_never_duplicate_it(nodes: Any)
     assert {a.json()["id"] for a in answers if a.status_code == 200} <= {created[0].json()["id"]}
 
 
-@pytest.mark.xfail(strict=False, reason="registry.upsert_record does not yet answer a retry that loses the race "
-                   "for the unique source link (IntegrityError -> 500 on PostgreSQL); reported, see adapters/README.md")
 def test_retries_of_one_record_at_the_same_moment_all_succeed(nodes: Any) -> None:
     answers, _ = concurrent_retries(nodes[0], 8103)
 
