@@ -76,13 +76,13 @@ def _oauth_error(error: str, status: int, description: str | None = None) -> Res
 def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
     """Build the CapabilityStatement listing our operations and resources."""
     resources = [
-        ("Patient", ["create", "search-type"], ["identifier"]),
+        ("Patient", ["create", "read", "search-type"], ["identifier"]),
         ("RelatedPerson", ["create"], []),
         ("Observation", ["create"], []),
         ("CarePlan", ["create"], []),
         ("CareTeam", ["create"], []),
         ("EpisodeOfCare", ["create"], []),
-        ("Consent", ["create", "search-type"], ["patient"]),
+        ("Consent", ["create", "read", "search-type"], ["patient", "_tag"]),
         ("AuditEvent", ["search-type"], ["patient", "date", "agent", "purpose", "outcome"]),
         ("CodeSystem", ["search-type"], []),
     ]

@@ -67,6 +67,7 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.CONSENT_RECORDED: ("110110", "Patient Record", "C", _BASIC),
     ev.CONSENT_REFUSED: ("110110", "Patient Record", "C", _BASIC),
     ev.CONSENT_REVOKED: ("110110", "Patient Record", "U", _BASIC),
+    ev.CONSENT_VIEWED: ("110110", "Patient Record", "R", _BASIC),
     ev.CONSENT_EXPIRED: ("110110", "Patient Record", "U", _BASIC),
     ev.CONSENT_STATUS_QUERIED: ("110112", "Query", "E", _BASIC),
     ev.TOKEN_ISSUED: ("110114", "User Authentication", "E", _BASIC),
@@ -80,7 +81,7 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.AUDIT_PRUNED: ("110101", "Audit Log Used", "D", _BASIC),
     ev.RECORD_WRITTEN: ("110110", "Patient Record", "C", _BASIC),
 }
-_LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED,
+_LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
                                     ev.CONSENT_EXPIRED, ev.CONSENT_STATUS_QUERIED,
                                     ev.TOKEN_ISSUED})
 _IP = re.compile(r"[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")

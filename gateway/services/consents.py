@@ -278,7 +278,7 @@ def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
     with node.uow() as uow:
         row, grant = _load(uow.session, node, cid)
         audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.CONSENT_RECORDED, outcome=events.SUCCESS, consent_id=cid,
+            action=events.CONSENT_VIEWED, outcome=events.SUCCESS, consent_id=cid,
             **audit_log.fields(actor, subject=grant.subject.bsn), detail={"view": "receipt"}))
         uow.commit()
     return render(grant, row.status, node.config.node.name, node.partners.list())
