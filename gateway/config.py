@@ -49,7 +49,7 @@ class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8400
     workers: int = 2
-    threads: int = 4
+    threads: int = 8
     timeout: int = 30
 
 
@@ -404,7 +404,7 @@ url = {q(store_url)}
 host = "127.0.0.1"
 port = {port}
 workers = 2
-threads = 4
+threads = 8
 
 [keys]
 alg = {q(alg)}           # ES256 (default) or EdDSA
