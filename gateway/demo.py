@@ -24,13 +24,19 @@ MOTHER, CHILD = d.bsn(1), d.bsn(2)
 CATEGORIES = ["signals", "safety-plan", "care-team"]
 
 
-def build_federation(root: Path, db: dict[str, str | None] | None = None) -> tuple[RunningNode, RunningNode]:
+def build_federation(root: Path, db: dict[str, str | None] | None = None,
+                     web: bool = False) -> tuple[RunningNode, RunningNode]:
     """Initialise, start and cross-trust the two demo nodes."""
     db = db or {}
     ggz = RunningNode("ggz-noord", "GGZ Noord", root / "ggz-noord", free_port(), db.get("ggz-noord"))
     jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(),
                         db.get("jeugdteam-west"))
     prints = {n.org_id: n.init() for n in (ggz, jeugd)}
+    if web:
+        for n in (ggz, jeugd):
+            # the marked demo login: config refuses it anywhere but on loopback
+            with open(n.home / "node.toml", "a", encoding="utf-8") as fh:
+                fh.write("\n[web]\nenabled = true\ndemo_login = true\n")
     for n in (ggz, jeugd):
         n.start()
     ggz.trust(jeugd, prints[jeugd.org_id])
@@ -124,7 +130,7 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
     nodes: list[RunningNode] = []
     try:
         click.echo("Federatie starten (twee nodes, eigen sleutels, SQLite)...")
-        ggz, jeugd = build_federation(base)
+        ggz, jeugd = build_federation(base, web=True)
         nodes = [ggz, jeugd]
         for n in nodes:
             click.echo(f"  {n.name:<16} {n.url}  (home {n.home})")
@@ -136,6 +142,9 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
         for n in nodes:
             click.echo(f"  gateway audit verify {n.home}: " + run_cli("audit", "verify", str(n.home)).strip())
         click.echo(f"Privacy officer-client: privacy-west / {jeugd.clients['privacy-west']}")
+        click.echo("Webpagina's (demo-aanmelding, alleen op loopback):")
+        for n in nodes:
+            click.echo(f"  {n.name:<16} {n.url}/")
         if keep_serving:
             click.echo("De nodes blijven draaien; stop met Ctrl-C.")
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
