@@ -16,8 +16,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gateway demo
 
-# The whole suite, every store-touching test on SQLite and on PostgreSQL.
-test: $(STAMP)
+# The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included.
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
