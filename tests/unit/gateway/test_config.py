@@ -132,3 +132,8 @@ def test_a_malformed_file_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="node.toml"):
         config.load(home, env={})
+
+
+def test_a_store_url_that_does_not_parse_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="store"):
+        config.load(a_home(tmp_path), env={"GATEWAY_STORE_URL": "postgresql+psycopg://gateway@db:port/gateway"})
