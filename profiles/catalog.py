@@ -75,6 +75,12 @@ def load_codesystems() -> list[dict[str, Any]]:
     return [json.loads(text) for text in _codesystems()]
 
 
+@cache
+def codesystem_urls() -> frozenset[str]:
+    """Return the canonical URLs of our CodeSystems (cached: the guard asks per resource)."""
+    return frozenset(codesystem["url"] for codesystem in load_codesystems())
+
+
 def codes(system: str) -> dict[str, str]:
     """Return ``{code: Dutch display}`` of one of our CodeSystems; ``KeyError`` if unknown."""
     return dict(_codes(system))
