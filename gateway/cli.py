@@ -8,7 +8,6 @@ from errors to a stderr line and an exit code.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -198,7 +197,7 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None) -> Non
     from gateway.audit import events
 
     node = _node(home)
-    if not urlparse(url).scheme in ("http", "https") or not urlparse(url).netloc:
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
         raise click.UsageError(f"--url {url!r} is not an http(s) URL")
     if org_id == node.org_id:
         raise click.UsageError(f"{org_id!r} is this node itself, not a partner")
