@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import STORES, StoreFactory  # noqa: F401 - re-exported for module fixtures
-
 from consent import jose
 from gateway.cli import main as gateway_main
 from gateway.federation import RunningNode, free_port, run_cli
+from tests.conftest import STORES, StoreFactory  # noqa: F401 - re-exported for module fixtures
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

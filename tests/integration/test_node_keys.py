@@ -18,8 +18,16 @@ from typing import Any
 import pytest
 import requests
 from node_builders import (
-    STORES, Clock, StoreFactory, assertion_claims, gateway, init_home, sign_assertion, started_node,
-    store_factory, token_form,
+    STORES,
+    Clock,
+    StoreFactory,
+    assertion_claims,
+    gateway,
+    init_home,
+    sign_assertion,
+    started_node,
+    store_factory,
+    token_form,
 )
 
 from consent import jose

@@ -23,8 +23,16 @@ import pytest
 import requests
 from joserfc.jwk import ECKey, OKPKey
 from node_builders import (
-    STORES, Run, StoreFactory, assertion_claims, gateway, init_home, sign_assertion, started_node,
-    store_factory, token_form,
+    STORES,
+    Run,
+    StoreFactory,
+    assertion_claims,
+    gateway,
+    init_home,
+    sign_assertion,
+    started_node,
+    store_factory,
+    token_form,
 )
 from test_node_cli import assert_one_line_refusal
 
