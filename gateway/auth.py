@@ -19,14 +19,14 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.errors import JoseError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Client, UsedJti
@@ -149,10 +149,17 @@ def use_once(uow_factory: Any, issuer: str, jti: str, exp: int) -> bool:
     try:
         with uow_factory() as uow:
             uow.session.add(UsedJti(issuer=issuer, jti=jti, expires_at=expires))
+            if secrets.randbelow(PRUNE_ONE_IN) == 0:
+                # an expired jti can go: its assertion is refused on exp before it gets here
+                uow.session.execute(delete(UsedJti).where(UsedJti.expires_at < datetime.now(UTC)))
             uow.commit()
     except IntegrityError:
         return False
     return True
+
+
+#: about one successful assertion in this many also clears the expired jti rows
+PRUNE_ONE_IN = 64
 
 
 # --- the server ------------------------------------------------------------------------
@@ -241,10 +248,3 @@ def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None
                                created_at=now or datetime.now(UTC), active=True))
         uow.commit()
     return secret
-
-
-def prune_used_jti(uow_factory: Any, now: datetime) -> None:
-    with uow_factory() as uow:
-        for row in uow.session.scalars(select(UsedJti).where(UsedJti.expires_at < now - timedelta(minutes=5))):
-            uow.session.delete(row)
-        uow.commit()
