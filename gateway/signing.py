@@ -25,7 +25,7 @@ from joserfc.jwk import ECKey, Key, KeySet, OKPKey
 from consent import ijson
 from consent.errors import BadPartnerSignature
 
-__all__ = ["ALGORITHMS", "MAX_PAYLOAD_BYTES", "canonical", "sign_bundle", "verify_bundle"]
+__all__ = ["ALGORITHMS", "MAX_PAYLOAD_BYTES", "canonical", "sign_bundle", "signer_kid", "verify_bundle"]
 
 ALGORITHMS: tuple[str, ...] = ("ES256", "EdDSA", "Ed25519")
 """ES256; Ed25519 under its RFC 8037 name ``EdDSA`` or its RFC 9864 name ``Ed25519``."""
@@ -158,6 +158,20 @@ def verify_bundle(bundle: dict[str, Any], keys: KeySet) -> dict[str, Any]:
     except (JoseError, ValueError, TypeError) as exc:
         raise BadPartnerSignature("Handtekening van de samenvatting klopt niet.") from exc
     return header
+
+
+def signer_kid(bundle: dict[str, Any]) -> str | None:
+    """Read the ``kid`` of a Bundle's signature WITHOUT verifying it, only to choose pinned keys.
+
+    None when the signature is missing or malformed: ``verify_bundle`` then refuses it.
+    """
+    try:
+        header = ijson.loads(_b64url_decode(_split((bundle.get("signature") or {}).get("data"))[0]),
+                             error=BadPartnerSignature)
+    except BadPartnerSignature:
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
 
 
 def _split(data: Any) -> tuple[str, str, str]:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Exchange, Person
-from consent import decision, rules, token
+from consent import decision, jose, rules, token
 from consent.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
     NotShareable, PartnerRefusal, Replay, SubjectUnknown, UnknownPartner,
@@ -65,22 +65,12 @@ def response_hash(bundle: dict[str, Any]) -> str:
 
 
 def _kid(tok: str) -> str | None:
-    header = jose_header(tok)
-    kid = header.get("kid")
-    return kid if isinstance(kid, str) else None
-
-
-def jose_header(tok: str) -> dict[str, Any]:
-    import base64
-
-    from consent import ijson
-
+    """The consent token's ``kid``, unverified, only to choose the issuer's pinned keys."""
     try:
-        seg = tok.split(".", 1)[0]
-        value = ijson.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
-        return value if isinstance(value, dict) else {}
-    except (ValueError, GatewayError):
-        return {}
+        kid = jose.peek_header(tok).get("kid")
+    except GatewayError:
+        return None  # token.verify refuses it with its reason
+    return kid if isinstance(kid, str) else None
 
 
 # --- holder ------------------------------------------------------------------------------
@@ -306,7 +296,7 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
         bundle = reply.body
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise BadPartnerSignature("Het antwoord van de partner is geen Bundle.")
-        kid = _kid(_sig_data(bundle))
+        kid = signing.signer_kid(bundle)
         keys = node.partners.keys_for(partner, kid)
         if keys is None:
             raise BadPartnerSignature()
@@ -335,16 +325,6 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
             resource_types=tuple(types), **base))
         uow.commit()
     return bundle
-
-
-def _sig_data(bundle: dict[str, Any]) -> str:
-    import base64
-
-    data = (bundle.get("signature") or {}).get("data")
-    try:
-        return base64.b64decode(data, validate=True).decode("ascii") if isinstance(data, str) else ""
-    except (ValueError, UnicodeDecodeError):
-        return ""
 
 
 def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None:

@@ -105,9 +105,7 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
     bundle = values["summary"]
     if values["legal-ground"] not in LEGAL_GROUNDS:
         raise InvalidRequest("Onbekende legal-ground.")
-    from gateway.services.exchange import _kid, _sig_data
-
-    keys = node.partners.keys_for(sender, _kid(_sig_data(bundle)))
+    keys = node.partners.keys_for(sender, signing.signer_kid(bundle))
     if keys is None:
         raise BadPartnerSignature()
     signing.verify_bundle(bundle, keys)

@@ -249,3 +249,19 @@ def test_resigning_replaces_the_old_signature(summary: dict[str, Any], es256: Si
     second = es256.sign(first)
     assert verify_bundle(second, es256.pinned)
     assert canonical({k: v for k, v in second.items() if k != "signature"}) == canonical(summary)
+
+
+def test_signer_kid_names_the_key_only_to_choose_it_and_is_none_for_garbage() -> None:
+    from datetime import UTC, datetime
+
+    from joserfc.jwk import ECKey
+
+    from gateway import signing
+
+    key = ECKey.generate_key("P-256", private=True)
+    bundle = {"resourceType": "Bundle", "type": "collection"}
+    signed = signing.sign_bundle(bundle, key, kid=key.thumbprint(), alg="ES256", signer_ref="ggz-noord",
+                                 now=datetime.now(UTC))
+    assert signing.signer_kid(signed) == key.thumbprint()
+    assert signing.signer_kid(bundle) is None
+    assert signing.signer_kid({**signed, "signature": {**signed["signature"], "data": "!!"}}) is None
