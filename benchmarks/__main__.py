@@ -89,11 +89,15 @@ class Reasons:
 
 
 def run_levels(url: str, make: load.RequestFactory, seconds: float, warmup: float,
-               sampler_pid: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+               sampler_pid: int | None = None, cpu_pids: dict[str, int] | None = None,
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each concurrency level; with ``cpu_pids`` also the servers' CPU milliseconds per answered request
+    (warm-up included in both the CPU and the count, so the figure is per request served)."""
     out: dict[str, Any] = {}
     peak: dict[str, Any] = {}
     for c in LEVELS:
         reasons = Reasons()
+        cpu0 = {k: footprint.cpu_seconds(p) for k, p in (cpu_pids or {}).items()}
         if sampler_pid is not None:
             with footprint.Sampler(sampler_pid, 0.5) as s:
                 r = load.run(url, make, concurrency=c, seconds=seconds, warmup=warmup, check=reasons)
@@ -103,6 +107,10 @@ def run_levels(url: str, make: load.RequestFactory, seconds: float, warmup: floa
         else:
             r = load.run(url, make, concurrency=c, seconds=seconds, warmup=warmup, check=reasons)
         out[str(c)] = r.summary() | {"refusals": dict(reasons.seen)}
+        if cpu_pids:
+            served = max(r.answered_all, 1)
+            out[str(c)]["cpu_ms_per_request"] = {k: round(1000 * (footprint.cpu_seconds(p) - cpu0[k]) / served, 2)
+                                                 for k, p in cpu_pids.items()}
         print(f"    c={c:<3} {r.throughput:8.1f}/s  p50 {r.pct(50):7.1f}  p95 {r.pct(95):7.1f}  "
               f"p99 {r.pct(99):7.1f} ms  failed {r.failed} {dict(reasons.seen) or ''}", flush=True)
     return out, peak
@@ -141,7 +149,7 @@ def run_baseline(root: Path, bundle: bytes, workers: int, threads: int, seconds:
             return ("POST", "/fhir/$behaviour-summary", params_body,
                     {"Authorization": "Bearer x", "Content-Type": "application/fhir+json"})
 
-        levels, peak = run_levels(url, make, seconds, warmup, proc.pid)
+        levels, peak = run_levels(url, make, seconds, warmup, proc.pid, {"baseline": proc.pid})
         return {"levels": levels, "rss_idle": idle, "rss_peak": peak, "response_bytes": len(bundle)}
     finally:
         import signal
@@ -197,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="also soak this long (e.g. 120)")
     ap.add_argument("--soak-concurrency", type=int, default=8)
     ap.add_argument("--overview-deadline", type=float, default=2.0)
+    ap.add_argument("--profile", action="store_true", help="py-spy the exchange hot path on both nodes (root)")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/<ts>.json)")
     args = ap.parse_args(argv)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
@@ -238,10 +247,17 @@ def main(argv: list[str] | None = None) -> int:
                 report["baseline"] = run_baseline(root, bundle, workers, threads, seconds, args.warmup, params)
             source = nodes.TokenSource(fed.jeugd, "jeugd-epd")
             levels, peak = run_levels(fed.jeugd.url, _exchange_request(fed, source), seconds, args.warmup,
-                                      fed.ggz.process.pid)  # type: ignore[union-attr]
+                                      fed.ggz.process.pid,  # type: ignore[union-attr]
+                                      {n.org_id: n.process.pid for n in fed.nodes})  # type: ignore[union-attr]
             report["exchange"][store] = levels
             report["rss"][store] = {"idle": idle, "holder_under_load_peak": peak}
             report["exchange"][store]["audit_verify"] = {n.org_id: nodes.audit_verify(n) for n in fed.nodes}
+            if args.profile and store == stores[0]:
+                from benchmarks import profile
+
+                print("   profiling the hot path (py-spy, concurrency 1)", flush=True)
+                report["profile"] = profile.profile_exchange(fed.nodes, fed.jeugd.url,
+                                                             _exchange_request(fed, source), seconds)
             if store == stores[0]:
                 print(f"7. family overview (five partners, one slow, deadline {args.overview_deadline} s)", flush=True)
                 partners = overview.add_partners(fed, root / store, slow_seconds=max(5.0, 2 * args.overview_deadline))

@@ -54,6 +54,19 @@ def node_rss(root_pid: int) -> dict[str, Any]:
             "max_worker_mb": max(per_worker, default=0.0)}
 
 
+def cpu_seconds(root_pid: int) -> float:
+    """User + system CPU seconds used so far by a node's arbiter and its live workers (/proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in [root_pid, *_children(root_pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 class Sampler:
     """Sample a node's total and per-worker RSS every ``interval`` seconds in a thread."""
 

@@ -29,6 +29,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # transport errors by class name
+    answered_all: int = 0  # answers including the warm-up (for CPU per request)
 
     @property
     def count(self) -> int:
@@ -109,6 +110,7 @@ def run(base_url: str, make_request: RequestFactory, *, concurrency: int, second
     def client() -> None:
         conn = _Conn(base_url, timeout)
         lat: list[float] = []
+        answered = 0
         statuses: Counter[int] = Counter()
         errors: Counter[str] = Counter()
         try:
@@ -131,6 +133,7 @@ def run(base_url: str, make_request: RequestFactory, *, concurrency: int, second
                         errors[type(exc).__name__] += 1
                     continue
                 elapsed = (time.perf_counter() - t0) * 1000
+                answered += 1
                 if check is not None:
                     check(status, data)
                 if now >= start:  # requests started in the warm-up are not counted
@@ -139,6 +142,7 @@ def run(base_url: str, make_request: RequestFactory, *, concurrency: int, second
         finally:
             conn.close()
             with lock:
+                result.answered_all += answered
                 result.latencies_ms.extend(lat)
                 result.statuses.update(statuses)
                 result.errors.update(errors)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 
-def _row(cells: list[str], widths: list[int]) -> str:
-    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+def _row(cells: list[str], widths: list[int], text: set[int]) -> str:
+    return "  ".join(c.ljust(w) if i in text else c.rjust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
 
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+def _table(head: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> list[str]:
+    """Numbers right-aligned; the columns in ``text`` left-aligned."""
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    return [_row(head, widths), _row(["-" * w for w in widths], widths), *(_row(r, widths) for r in rows)]
+    cols = set(text)
+    return [_row(head, widths, cols), _row(["-" * w for w in widths], widths, cols),
+            *(_row(r, widths, cols) for r in rows)]
 
 
 def render(r: dict[str, Any]) -> str:
@@ -35,8 +39,18 @@ def render(r: dict[str, Any]) -> str:
             rows.append([name, c, f"{x['throughput_rps']:.1f}", f"{x['p50_ms']:.1f}", f"{x['p95_ms']:.1f}",
                          f"{x['p99_ms']:.1f}", str(x["failed"]), ratio,
                          ", ".join(f"{k} {v}" for k, v in x.get("refusals", {}).items())])
+    cpu = []
+    for name, levels in [("baseline", base)] + [(s, lv) for s, lv in r["exchange"].items()]:
+        per = levels.get("8", {}).get("cpu_ms_per_request")
+        if per:
+            cpu.append(f"{name}: " + ", ".join(f"{k} {v} ms" for k, v in per.items()))
+    if cpu:
+        rows.append([])
+    rows = [x for x in rows if x]
     lines += ["1-2. End-to-end exchange vs one-hop baseline",
-              *_table(["stack", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "of base", "refusals"], rows), ""]
+              *_table(["stack", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "of base", "refusals"], rows,
+                     (0, 8)),
+              *(["   server CPU per request at c=8: " + "; ".join(cpu)] if cpu else []), ""]
     c = r["crypto"]
     lines += ["3. Cryptographic floor (ES256, cryptography directly)",
               f"   raw sign {c['raw_es256_sign_us']} us, raw verify {c['raw_es256_verify_us']} us; "
@@ -88,6 +102,13 @@ def render(r: dict[str, Any]) -> str:
                   f"{k['requester_summary_received']}, lost {k['lost_audit_events']}; verify: "
                   + "; ".join(f"{o}: {t}" for o, t in k["audit_verify"].items()),
                   f"   RSS trend holder {k['rss_holder']}, requester {k['rss_requester']}", ""]
+    if "profile" in r:
+        lines.append("Hot path (py-spy, share of request time in or below each function, concurrency 1)")
+        for org, x in r["profile"].items():
+            if isinstance(x, dict) and "top_inclusive_pct" in x:
+                lines.append(f"   {org} ({x['samples']} samples):")
+                lines += [f"     {pct:5.1f}%  {frame}" for frame, pct in x["top_inclusive_pct"][:18]]
+        lines.append("")
     rows = [[t["target"], t["value"], "met" if t["met"] else "NOT MET"] for t in r["targets"]]
-    lines += ["Targets", *_table(["target", "measured", ""], rows)]
+    lines += ["Targets", *_table(["target", "measured", ""], rows, (0, 1, 2))]
     return "\n".join(lines)
