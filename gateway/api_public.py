@@ -64,8 +64,58 @@ def token() -> Response:
         resp = _oauth_error("invalid_client", 400, exc.detail)
     except RequestEntityTooLarge:
         resp = _oauth_error("invalid_request", 413)
+    try:
+        _audit_login(resp)
+    except GatewayError:
+        if resp.status_code == 200:  # no audit, no access
+            resp = _oauth_error("temporarily_unavailable", 503)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _who_logs_in() -> str:
+    """The client id (local) or org id (partner) that tried to log in, as far as it can be read."""
+    from flask import request
+
+    from consent import jose
+
+    name: object = None
+    try:
+        if request.authorization is not None and request.authorization.type == "basic":
+            name = request.authorization.username
+        elif request.form.get("client_assertion"):
+            name = jose.peek_claims(request.form["client_assertion"]).get("sub")
+    except (GatewayError, RequestEntityTooLarge):
+        name = None
+    if isinstance(name, str) and 0 < len(name) <= 64 and name.isprintable() and " " not in name:
+        return name
+    return "unknown"
+
+
+def _audit_login(resp: Response) -> None:
+    """Audit every token request: login (success) or login-failed with the OAuth error code."""
+    from gateway import audit_log
+    from gateway.audit import events
+    from gateway.audit.events import AuditRecord, InvalidAuditRecord
+
+    node = node_of()
+    who = _who_logs_in()
+    partner = node.partners.is_trusted(who)
+    if resp.status_code == 200:
+        record = {"action": events.LOGIN, "outcome": events.SUCCESS}
+    else:
+        error = (resp.get_json(silent=True) or {}).get("error", "invalid_request")
+        record = {"action": events.LOGIN_FAILED, "outcome": events.REFUSED,
+                  "reason_code": str(error)[:40]}
+    try:
+        rec = AuditRecord(actor_id=f"org:{who}" if partner else f"client:{who}",
+                          actor_role="partner" if partner else "client", access_point="oauth/token",
+                          peer_org=who if partner else "", **record)
+    except InvalidAuditRecord:
+        rec = AuditRecord(actor_id="client:unknown", actor_role="client", access_point="oauth/token", **record)
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, rec)
+        uow.commit()
 
 
 def _oauth_error(error: str, status: int, description: str | None = None) -> Response:

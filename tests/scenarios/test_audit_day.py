@@ -118,26 +118,37 @@ def _tamper(home: Any, sql: str) -> None:
         node.uow.engine.dispose()
 
 
-@pytest.mark.parametrize("tampering, expected_seq", [
-    ("UPDATE audit_entries SET purpose = 'referral' WHERE seq = 3", 3),
-    ("UPDATE audit_entries SET record_json = replace(record_json, 'joint-safety-planning', 'referral') WHERE seq = 4", 4),
-    ("DELETE FROM audit_entries WHERE seq = 5", 5),
-    ("UPDATE audit_entries SET seq = 1000 WHERE seq = 4; UPDATE audit_entries SET seq = 4 WHERE seq = 5; "
-     "UPDATE audit_entries SET seq = 5 WHERE seq = 1000", 4),
-    ("DELETE FROM audit_entries WHERE seq = (SELECT max(seq) FROM audit_entries)", None),
-])
-def test_any_single_tampering_is_found_and_named(federation, tampering: str, expected_seq: int | None) -> None:
+@pytest.mark.parametrize("tampering", [
+    "UPDATE audit_entries SET purpose = 'referral' WHERE seq = {t}",
+    "UPDATE audit_entries SET record_json = replace(record_json, 'joint-safety-planning', 'referral') WHERE seq = {t}",
+    "DELETE FROM audit_entries WHERE seq = {t}",
+    "UPDATE audit_entries SET seq = 100000 WHERE seq = {t}; UPDATE audit_entries SET seq = {t} WHERE seq = {t} + 1; "
+    "UPDATE audit_entries SET seq = {t} + 1 WHERE seq = 100000",
+    "DELETE FROM audit_entries WHERE seq = {last}",
+], ids=["edit-column", "edit-record", "delete", "reorder", "cut-tail"])
+def test_any_single_tampering_is_found_and_named(federation, tampering: str) -> None:
     ggz, jeugd, ids = federation
     a_day_of_exchanges(ggz, jeugd, ids)
     home = jeugd.home
     jeugd.stop()
     last = _last_seq(home)
-    _tamper(home, tampering)
+    target = _first_disclosure_seq(home)  # a row that names the purpose, mid-chain
+    _tamper(home, tampering.format(t=target, last=last))
     code, out, err = gateway("audit", "verify", str(home))
     assert code == 1
     assert "audit log broken at entry" in err
     named = int(err.split("entry ")[1].split(":")[0])
-    assert named == (expected_seq if expected_seq is not None else last)
+    assert named == (last if "{last}" in tampering else target)
+
+
+def _first_disclosure_seq(home: Any) -> int:
+    node = build(config.load(home))
+    try:
+        with node.uow.engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT min(seq) FROM audit_entries WHERE purpose = 'joint-safety-planning'")).scalar_one())
+    finally:
+        node.uow.engine.dispose()
 
 
 def _last_seq(home: Any) -> int:

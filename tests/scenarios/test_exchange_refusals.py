@@ -280,9 +280,13 @@ def test_store_unavailable_nothing_is_disclosed_without_evidence(fed) -> None:
     try:
         fed.refused(partner.summary(tok, exchange_id=exchange_id), 503, "store-unavailable")
         resp = fed.ask(tok)
-        fed.refused(resp, 503, "store-unavailable")
+        # Through the requester: with a cached access token the holder answers 503; a worker
+        # that must log in first is refused at /oauth/token (a login it cannot audit is no
+        # login), which the requester reports as partner-unavailable. Nothing leaves either way.
+        code = resp.json()["issue"][0]["details"]["coding"][0]["code"]
+        assert (resp.status_code, code) in ((503, "store-unavailable"), (502, "partner-unavailable")), resp.text
         assert "Slaapt slecht" not in resp.text
-        fed.assert_refusal_audited("store-unavailable")
+        fed.assert_refusal_audited(code)
     finally:
         fed.execute(fed.ggz, "ALTER TABLE audit_entries_away RENAME TO audit_entries")
     assert fed.audit(fed.ggz, exchange_id=exchange_id) == []
