@@ -45,6 +45,17 @@ class FaultFed:
     ids: dict[str, Any]
     schemas: dict[str, str] = field(default_factory=dict)  # org id -> PG schema
     env: dict[str, str] = field(default_factory=lambda: dict(ENV))
+    _api: Any = None
+    _api_at: float = 0.0
+
+    def api(self) -> Any:
+        """The EHR's session at the requester, kept like an EHR keeps it (its token lives 300 s):
+        a fault in the requester's store must not stop the test before its request is sent."""
+        import time
+
+        if self._api is None or time.monotonic() - self._api_at > 200:
+            self._api, self._api_at = self.jeugd.session("jeugd-epd", "uzi:900000202"), time.monotonic()
+        return self._api
 
     def token(self) -> str:
         j = self.jeugd.session("jeugd-epd", "uzi:900000202")
@@ -58,13 +69,14 @@ class FaultFed:
         return tok.json()["parameter"][0]["valueString"]  # type: ignore[no-any-return]
 
     def ask(self, token: str, *, partner: str | None = None, timeout: float = 30) -> requests.Response:
-        api = self.jeugd.session("jeugd-epd", "uzi:900000202")
+        api = self.api()
         body = d.summary_request(partner or self.ggz.org_id, demo.MOTHER, "joint-safety-planning",
                                  list(demo.CATEGORIES), token=token)
         return requests.post(self.jeugd.url + "/fhir/$request-summary", json=body, headers=api.headers(),
                              timeout=timeout)
 
     def restart(self, node: RunningNode, env: dict[str, str] | None = None) -> None:
+        self._api = None
         node.stop()
         node.start(env={**self.env, **(env or {})})
 

@@ -32,14 +32,16 @@ def test_holder_that_cannot_audit_discloses_nothing_and_recovers(fed: Any) -> No
     _hide(fed, fed.ggz)
     try:
         resp = fed.ask(tok)
-        assert resp.status_code == 503, resp.text
-        assert reason(resp) == "store-unavailable"
+        # the holder refuses the disclosure (503 store-unavailable, passed through), or already
+        # its login, which it audits too (OAuth temporarily_unavailable: partner-unavailable)
+        assert (resp.status_code, reason(resp)) in {(503, "store-unavailable"), (502, "partner-unavailable")}, \
+            resp.text
         assert resp.json()["resourceType"] == "OperationOutcome"
     finally:
         _restore(fed, fed.ggz)
     sent = {e["exchange_id"] for e in fed.audit(fed.ggz, "disclosure-sent")}
     failed = fed.audit(fed.jeugd, "summary-request-failed")[0]
-    assert failed["reason_code"] == "store-unavailable"
+    assert failed["reason_code"] == reason(resp)
     assert failed["exchange_id"] not in sent  # nothing was disclosed under that exchange
     ok = fed.ask(tok)
     assert ok.status_code == 200, ok.text
