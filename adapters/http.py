@@ -23,6 +23,7 @@ class Reply:
     status: int
     body: Any  # parsed strictly; None when empty
     raw: bytes
+    date: str = ""  # the partner's HTTP Date header, to tell a clock problem from a refusal
 
 
 class StrictClient:
@@ -51,6 +52,7 @@ class StrictClient:
                                       timeout=timeout or self.timeout, allow_redirects=False) as resp:
                 raw = self._read_capped(resp)
                 status = resp.status_code
+                date = resp.headers.get("Date", "")
         except requests.Timeout as exc:
             raise PartnerTimeout(f"Geen antwoord binnen de tijdslimiet van {url}.") from exc
         except requests.RequestException as exc:
@@ -60,7 +62,7 @@ class StrictClient:
         body = None
         if raw:
             body = ijson.loads(raw, error=PartnerUnavailable)
-        return Reply(status=status, body=body, raw=raw)
+        return Reply(status=status, body=body, raw=raw, date=date)
 
     def _read_capped(self, resp: requests.Response) -> bytes:
         declared = resp.headers.get("Content-Length")

@@ -10,6 +10,7 @@ from a token header (SECURITY.md, "Keys per issuer").
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from adapters.store.models import Partner, PartnerKey
 from consent.errors import GatewayError, InvalidRequest, PartnerUnavailable
 from gateway.config import ORG_ID
 
+MAX_AWAIT = 5.0  # seconds a request waits for another worker's JWKS fetch of the same partner
 _PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops"}
 
 
@@ -134,35 +136,62 @@ class PartnerDirectory:
         return self.url_of(org_id) is not None
 
     def keys_for(self, org_id: str, kid: str | None = None) -> KeySet | None:
-        """Return the pinned keys of ``org_id``; on an unknown ``kid`` re-fetch once (rate-limited)."""
-        with self.uow() as uow:
-            rows = uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == org_id)).all()
-            keys = {r.kid: r.jwk for r in rows}
+        """Return the pinned keys of ``org_id``; on an unknown ``kid`` re-fetch once (rate-limited).
+
+        When another worker or thread is fetching the partner's JWKS right now, wait for
+        that fetch (up to the outbound timeout) instead of refusing a key it is about to pin.
+        """
+        keys = self._pinned(org_id)
         if not keys and not self.is_trusted(org_id):
             return None
-        if kid is not None and kid not in keys and self._refetch(org_id):
-            return self.keys_for(org_id)
+        if kid is not None and kid not in keys:
+            outcome = self._refetch(org_id)
+            if outcome == "fetched" or (outcome == "in-flight" and self._await(org_id, kid)):
+                keys = self._pinned(org_id)
         return KeySet.import_key_set({"keys": [json.loads(j) for j in keys.values()]}) if keys else None
 
-    def _refetch(self, org_id: str) -> bool:
+    def _pinned(self, org_id: str) -> dict[str, str]:
+        with self.uow() as uow:
+            rows = uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == org_id)).all()
+            return {r.kid: r.jwk for r in rows}
+
+    @property
+    def _fetch_window(self) -> timedelta:
+        return timedelta(seconds=sum(getattr(self.http, "timeout", (3.0, 10.0))))
+
+    def _await(self, org_id: str, kid: str) -> bool:
+        """Poll the store for ``kid`` while a fetch claimed by someone else may still run.
+
+        Bounded to a few seconds: anyone can name an unknown kid, so waiting must stay cheap.
+        """
+        deadline = time.monotonic() + min(self._fetch_window.total_seconds(), MAX_AWAIT)
+        while time.monotonic() < deadline:
+            if kid in self._pinned(org_id):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _refetch(self, org_id: str) -> str:
+        """Fetch the partner's JWKS if the rate limit allows: fetched, in-flight, limited or failed."""
         now = self.clock()
         with self.uow() as uow:
             partner = uow.session.get(Partner, org_id)
             if partner is None:
-                return False
+                return "failed"
             last = partner.jwks_fetched_at
             if last is not None and last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
             if last is not None and now - last < self.refetch_interval:
-                return False
+                # claimed moments ago: that fetch may still be running and bring this kid
+                return "in-flight" if now - last < self._fetch_window else "limited"
             partner.jwks_fetched_at = now  # claim the slot first: a failed fetch also waits
             url = partner.url
             uow.commit()
         try:
             keys = fetch_jwks(self.http, url)
         except GatewayError:
-            return False
+            return "failed"
         with self.uow() as uow:
-            added = _store_keys(uow.session, org_id, keys, now)
+            _store_keys(uow.session, org_id, keys, now)
             uow.commit()
-        return added > 0
+        return "fetched"

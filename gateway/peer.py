@@ -12,7 +12,9 @@ import uuid
 from typing import Any
 
 from consent import jose
-from consent.errors import InvalidRequest, NodeBusy, PartnerRefusal, PartnerUnavailable, UnknownPartner
+from consent.errors import (
+    InvalidRequest, NodeBusy, PartnerRefusal, PartnerUnavailable, TokenExpired, UnknownPartner,
+)
 from gateway.auth import ASSERTION_TYP
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -57,6 +59,11 @@ class PeerCaller:
             "client_assertion": assertion})
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status in (400, 401) and body.get("error") == "invalid_client":
+            skew = clock_skew(reply.date, self.node.clock())
+            if skew is not None and abs(skew) > jose.LEEWAY:
+                # our assertion looked expired or from the future to the partner: say so
+                raise TokenExpired(f"De klok van deze node en die van {org_id} lopen {abs(int(skew))} seconden "
+                                   "uiteen (meer dan 60 s); laat de beheerder de tijd (NTP) controleren.")
             # The partner no longer takes us for a partner (trust removed, our key not pinned):
             # the same answer its partner API gives a token it no longer honours.
             raise UnknownPartner(f"De partner {org_id} erkent deze node niet (meer) als vertrouwde partner.")
@@ -89,6 +96,19 @@ class PeerCaller:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once
             return reply
         return reply
+
+
+def clock_skew(date_header: str, now: Any) -> float | None:
+    """Seconds the partner's clock (its HTTP Date header) is ahead of ours; None if unknown."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        theirs = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if theirs is None or theirs.tzinfo is None:
+        return None
+    return (theirs - now).total_seconds()
 
 
 def _reason(body: Any) -> str | None:

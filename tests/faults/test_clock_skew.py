@@ -115,11 +115,6 @@ def test_token_from_a_requester_two_minutes_ahead_is_token_expired_at_the_holder
     assert direct.json()["resourceType"] == "OperationOutcome"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a requester two minutes ahead gets 401 unknown-partner ('erkent deze node niet (meer) als "
-    "vertrouwde partner'): the holder refused its client assertion as issued in the future "
-    "(invalid_client), and gateway/peer.py PeerCaller.access_token maps every invalid_client to "
-    "UnknownPartner, hiding the clock problem from the professional and the operator"))
 def test_requester_two_minutes_ahead_is_told_its_clock_is_off(fed: Any, skewed: Any) -> None:
     skewed(120)
     resp = fed.ask(fed.token())

@@ -62,11 +62,6 @@ def test_holder_and_issuer_rotate_keys_under_traffic_without_errors(fed: Any) ->
     assert "intact" in fed.verify(fed.ggz) and "intact" in fed.verify(fed.jeugd)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: gateway/partners.py PartnerDirectory._refetch claims the re-fetch slot before fetching, so a "
-    "concurrent request that meets the partner's new kid while the first one is still fetching gets "
-    "False and the old key set: the holder's new signature is refused as bad-partner-signature (seen "
-    "under traffic in the test above). It should wait for (or re-read) the fetch in flight."))
 def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: Any) -> None:
     from adapters.http import Reply
     from adapters.store.models import Partner, PartnerKey
