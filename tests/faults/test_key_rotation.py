@@ -90,9 +90,12 @@ def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: An
     first = threading.Thread(target=directory.keys_for, args=("rotating", new.thumbprint()))
     first.start()
     assert fetching.wait(10)
+    answer = threading.Timer(0.5, release.set)  # the partner answers half a second later
+    answer.start()
     try:
         second = directory.keys_for("rotating", new.thumbprint())  # meets the new kid mid-fetch
     finally:
         release.set()
+        answer.cancel()
         first.join(10)
     assert second is not None and new.thumbprint() in {k.kid for k in second}
