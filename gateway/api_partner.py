@@ -31,7 +31,7 @@ def behaviour_summary() -> Response:
 def consent_status() -> Response:
     who = partner_caller()
     values = parameters.read(read_body("Parameters"), {"consent": parameters.Spec("valueString", required=True)})
-    status = consents.status_for_partner(node_of(), values["consent"], who.client_id)
+    status = consents.status_for_partner(node_of(), parameters.fhir_id(values["consent"], "consent"), who.client_id)
     return fhir_response(parameters.build(status=("valueCode", status)))
 
 
@@ -46,7 +46,7 @@ def consent_revoked() -> Response:
     """A best-effort notice from an issuer that a consent naming us was revoked."""
     who = partner_caller()
     values = parameters.read(read_body("Parameters"), {"consent": parameters.Spec("valueString", required=True)})
-    consents.note_revocation(node_of(), values["consent"], who.client_id)
+    consents.note_revocation(node_of(), parameters.fhir_id(values["consent"], "consent"), who.client_id)
     return fhir_response(parameters.build(status=("valueCode", "noted")))
 
 
@@ -57,5 +57,6 @@ def exchange_receipts() -> Response:
 
     who = partner_caller()
     values = parameters.read(read_body("Parameters"), {"since": parameters.Spec("valueString")})
-    signed = reconcile.sign_receipts(node_of(), who.client_id, values.get("since"))
+    since = parameters.date(values["since"], "since") if "since" in values else None
+    signed = reconcile.sign_receipts(node_of(), who.client_id, since)
     return fhir_response(parameters.build(receipts=("valueString", signed)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,3 +137,25 @@ def build(**values: Any) -> dict[str, Any]:
             if v is not None:
                 out.append({"name": name.replace("_", "-"), kind: v})
     return {"resourceType": "Parameters", "parameter": out}
+
+
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def fhir_id(value: str, name: str) -> str:
+    """A FHIR id (letters, digits, '-', '.', at most 64): what our consent and exchange ids are."""
+    if not _FHIR_ID.fullmatch(value):
+        raise InvalidRequest(f"Parameter {name!r} is geen geldige id.")
+    return value
+
+
+def date(value: str, name: str) -> str:
+    """A calendar date JJJJ-MM-DD, returned in ISO form."""
+    import datetime as dt
+
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise InvalidRequest(f"Parameter {name!r} is een datum JJJJ-MM-DD.") from None

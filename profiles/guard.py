@@ -148,7 +148,7 @@ def _check_paths(value: dict[str, Any], allowed: frozenset[str] | set[str], wher
 
 def _check_systems(value: Any) -> None:
     """Refuse forbidden code systems anywhere, and codings outside our own CodeSystems."""
-    ours = {codesystem["url"] for codesystem in catalog.load_codesystems()}
+    ours = catalog.codesystem_urls()
     stack: list[tuple[Any, bool]] = [(value, False)]
     while stack:
         item, is_coding = stack.pop()

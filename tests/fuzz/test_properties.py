@@ -271,19 +271,15 @@ def test_raw_bodies_and_bearer_tokens_get_contract_answers(fuzz_node: Any) -> No
 # --- bugs found by the generated requests (schemathesis, test_openapi.py) -----------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: $consent-revoked turns an over-long consent id into a 500 "
-                   "(InvalidAuditRecord from the audit record) instead of 400 invalid-request; "
-                   "gateway/api_partner.py consent_revoked / services/consents.note_revocation")
 def test_partner_notice_with_odd_consent_id_is_a_clear_refusal(fuzz_node: Any) -> None:
     body = {"resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "x" * 600}]}
     resp = _post(fuzz_node, "/fhir/$consent-revoked", body, "partner")
-    _check(resp, "/fhir/$consent-revoked")
+    assert_contract_answer(resp.status_code, resp.get_data(), resp.content_type or "", "/fhir/$consent-revoked")
+    assert resp.status_code == 400
 
 
-@pytest.mark.xfail(strict=True, reason="bug: $exchange-receipts takes any text as 'since' (no date check) and "
-                   "a long one becomes a 500 (InvalidAuditRecord in the audit detail) instead of 400; "
-                   "gateway/api_partner.py exchange_receipts / services/reconcile.sign_receipts")
 def test_partner_notice_with_odd_since_is_a_clear_refusal(fuzz_node: Any) -> None:
     body = {"resourceType": "Parameters", "parameter": [{"name": "since", "valueString": "x" * 1500}]}
     resp = _post(fuzz_node, "/fhir/$exchange-receipts", body, "partner")
-    _check(resp, "/fhir/$exchange-receipts")
+    assert_contract_answer(resp.status_code, resp.get_data(), resp.content_type or "", "/fhir/$exchange-receipts")
+    assert resp.status_code == 400
