@@ -81,7 +81,7 @@ def record_from_json(text: str) -> AuditRecord:
     Fields added after a record was written take their defaults. Raises InvalidAuditRecord.
     """
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates,
+        data = json.loads(text, object_pairs_hook=no_duplicate_keys,
                           parse_float=_no_float, parse_constant=_no_float)
     except (ValueError, RecursionError) as exc:
         raise InvalidAuditRecord(f"stored record is not valid JSON: {exc}") from None
@@ -99,7 +99,8 @@ def record_from_json(text: str) -> AuditRecord:
         raise InvalidAuditRecord(f"stored record is incomplete: {exc}") from None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook refusing a repeated key (last-wins would hide a second value)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:

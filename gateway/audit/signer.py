@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from gateway.audit.chain import CHECKPOINT_TYP
+from gateway.audit.chain import CHECKPOINT_TYP, no_duplicate_keys
 
 ALGORITHMS: tuple[str, ...] = ("ES256", "Ed25519")
 _HEADER_MEMBERS = frozenset({"alg", "typ", "kid"})
@@ -127,22 +127,13 @@ def _b64decode(part: str) -> bytes:
 
 def _json(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=_strict_pairs,
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicate_keys,
                            parse_constant=_reject)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckpointSignatureError(f"checkpoint {what} is not I-JSON: {exc}") from None
     if not isinstance(value, dict):
         raise CheckpointSignatureError(f"checkpoint {what} is not an object")
     return value
-
-
-def _strict_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 def _reject(token: str) -> Any:
