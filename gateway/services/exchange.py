@@ -23,7 +23,7 @@ from adapters.store.models import ConsentRow, Exchange, Person
 from consent import decision, jose, rules, token
 from consent.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
-    NotShareable, PartnerRefusal, Replay, SubjectUnknown, UnknownPartner,
+    NotShareable, PartnerRefusal, Replay, StoreUnavailable, SubjectUnknown, UnknownPartner,
 )
 from consent.model import VerifiedConsent
 from gateway import audit_log, parameters, signing
@@ -125,8 +125,14 @@ def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int
 
 
 def _local_status(node: Any, consent_id: str, caller: str) -> str:
+    """The status of a consent recorded here; unknown or not naming the caller is inactive.
+
+    A store that cannot answer stays store-unavailable (503), not a revocation.
+    """
     try:
         return consents.status_for_partner(node, consent_id, caller)
+    except StoreUnavailable:
+        raise
     except GatewayError:
         return "inactive"
 
