@@ -171,7 +171,7 @@ def init_app(app: Any, node: Any) -> AuthorizationServer:
     def query_client(client_id: str) -> LocalClient | None:
         if not isinstance(client_id, str) or not client_id:
             return None
-        with node.uow() as uow:
+        with node.uow(read_only=True) as uow:
             row = uow.session.get(Client, client_id)
             if row is not None and row.active:
                 return LocalClient(row.client_id, row.role, row.secret_hash)

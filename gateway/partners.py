@@ -9,6 +9,7 @@ from a token header (SECURITY.md, "Keys per issuer").
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -50,6 +51,13 @@ def pinned_key(jwk: dict[str, Any]) -> ECKey | OKPKey:
     if "kid" in jwk and jwk["kid"] != key.thumbprint():
         raise InvalidRequest("kid van de partner-sleutel is niet de RFC 7638-vingerafdruk.")
     return key
+
+
+@functools.lru_cache(maxsize=256)
+def _key_set(jwks: tuple[str, ...]) -> KeySet:
+    """Parse pinned JWKs (as stored) into a KeySet; cached by their exact text, so a key
+    pinned or removed in the store changes the argument and is never served stale."""
+    return KeySet.import_key_set({"keys": [json.loads(j) for j in jwks]})
 
 
 def fetch_jwks(http: StrictClient, url: str) -> list[ECKey | OKPKey]:
@@ -128,9 +136,8 @@ class PartnerDirectory:
         return True
 
     def url_of(self, org_id: str) -> str | None:
-        with self.uow() as uow:
-            partner = uow.session.get(Partner, org_id)
-            return partner.url if partner else None
+        with self.uow(read_only=True) as uow:
+            return uow.session.execute(select(Partner.url).where(Partner.org_id == org_id)).scalar()
 
     def is_trusted(self, org_id: str) -> bool:
         return self.url_of(org_id) is not None
@@ -148,12 +155,14 @@ class PartnerDirectory:
             outcome = self._refetch(org_id)
             if outcome == "fetched" or (outcome == "in-flight" and self._await(org_id, kid)):
                 keys = self._pinned(org_id)
-        return KeySet.import_key_set({"keys": [json.loads(j) for j in keys.values()]}) if keys else None
+        return _key_set(tuple(sorted(keys.values()))) if keys else None
 
     def _pinned(self, org_id: str) -> dict[str, str]:
-        with self.uow() as uow:
-            rows = uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == org_id)).all()
-            return {r.kid: r.jwk for r in rows}
+        """The pinned keys, read fresh from the store on every call (a removal or a new pin by
+        another worker counts at once); only the parsing of the same JWKs is cached."""
+        with self.uow(read_only=True) as uow:
+            rows = uow.session.execute(select(PartnerKey.kid, PartnerKey.jwk).where(PartnerKey.org_id == org_id))
+            return {kid: jwk for kid, jwk in rows}
 
     @property
     def _fetch_window(self) -> timedelta:

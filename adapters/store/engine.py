@@ -1,9 +1,11 @@
 """Engines for the two supported stores: SQLite (embedded default, WAL) and PostgreSQL.
 
-SQLite: WAL so readers never block the writer; every transaction begins IMMEDIATE so two
-workers serialise on the write lock at BEGIN instead of failing on upgrade mid-way (the
-audit chain needs strictly one appender at a time). PostgreSQL: the audit head row is
-locked with SELECT … FOR UPDATE instead.
+SQLite: WAL so readers never block the writer; every transaction that may write begins
+IMMEDIATE so two workers serialise on the write lock at BEGIN instead of failing on upgrade
+mid-way (the audit chain needs strictly one appender at a time). A unit of work opened
+read-only (execution option ``READ_ONLY``) begins DEFERRED: it reads a WAL snapshot and
+never queues behind a writer. PostgreSQL: the audit head row is locked with
+SELECT … FOR UPDATE instead.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+
+#: execution option marking a connection whose transactions only read (see UnitOfWorkFactory)
+READ_ONLY = "gateway_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,7 +36,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)

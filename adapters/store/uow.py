@@ -4,6 +4,10 @@ A use case opens one, does all its writes (the disclosure and its audit entry to
 and commits; anything that escapes rolls everything back, so a failed use case never
 leaves half a write. A database that cannot be reached or written becomes
 ``StoreUnavailable`` here, the one place that knows SQLAlchemy's errors.
+
+A read-only unit (``uow(read_only=True)``) is for lookups on the hot path (a partner's
+keys, a person by BSN): on SQLite it does not take the write lock, so lookups never queue
+behind the audit appender. It cannot commit, so nothing it touches is ever written.
 """
 
 from __future__ import annotations
@@ -14,21 +18,39 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.store.engine import READ_ONLY
+from adapters.store.writer_lock import WriterLock
 from consent.errors import StoreUnavailable
 
 
 class UnitOfWork:
     """``with uow_factory() as uow: …; uow.commit()``"""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False,
+                 writer_lock: WriterLock | None = None) -> None:
         self._sessions = sessions
         self._committed = False
+        self.read_only = read_only
+        self._lock = writer_lock.hold() if writer_lock is not None else None
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._sessions()
+        if self._lock is not None:
+            self._lock.__enter__()
+        try:
+            self.session = self._sessions()
+        except BaseException:
+            self._release()
+            raise
         return self
 
+    def _release(self) -> None:
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.__exit__(None, None, None)
+
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self.session.commit()
         except IntegrityError:
@@ -45,7 +67,10 @@ class UnitOfWork:
         except SQLAlchemyError:
             pass
         finally:
-            self.session.close()
+            try:
+                self.session.close()
+            finally:
+                self._release()
         if isinstance(exc, (DBAPIError, SQLAlchemyError)) and not isinstance(exc, IntegrityError):
             raise StoreUnavailable() from exc
         return False
@@ -53,8 +78,19 @@ class UnitOfWork:
 
 class UnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.sessions = sessionmaker(expire_on_commit=False)
+        self.readers = sessionmaker(expire_on_commit=False, autoflush=False)
+        self.rebind(engine)
 
-    def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+    def rebind(self, engine: Engine) -> None:
+        """Point both kinds of unit at ``engine`` (a test makes the store unreachable this way)."""
+        self.engine = engine
+        self.sessions.configure(bind=engine)
+        self.readers.configure(bind=engine.execution_options(**{READ_ONLY: True}))
+        self.writer_lock = WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit that may write (SQLite: behind the writer lock), or a read-only one."""
+        if read_only:
+            return UnitOfWork(self.readers, read_only=True)
+        return UnitOfWork(self.sessions, writer_lock=self.writer_lock)

@@ -138,7 +138,7 @@ def list_for(node: Any, patient_id: str | None = None, *, renewal_due: bool = Fa
     """List consents, of one person or all; optionally only those due for renewal."""
     today = _day(node)
     out = []
-    with node.uow() as uow:
+    with node.uow(read_only=True) as uow:
         q = select(ConsentRow).order_by(ConsentRow.created_at)
         if patient_id:
             q = q.where(ConsentRow.subject_id == patient_id)
@@ -152,7 +152,7 @@ def list_for(node: Any, patient_id: str | None = None, *, renewal_due: bool = Fa
 
 def read(node: Any, cid: str) -> dict[str, Any]:
     """One consent with its current status and renewal flags; raise NotFound otherwise."""
-    with node.uow() as uow:
+    with node.uow(read_only=True) as uow:
         row, grant = _load(uow.session, node, cid)
         return to_fhir(row, grant, _day(node))
 

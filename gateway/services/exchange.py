@@ -106,7 +106,7 @@ def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int
     known one without consents, and one whose consents name other organisations all get
     the same answer. Only a consent naming the caller may explain its own refusal.
     """
-    with node.uow() as uow:
+    with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, p.subject)
         last: GatewayError = InvalidRequest(NO_CONSENT)
         if person is None:
@@ -182,7 +182,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
                     detail=dict(base["detail"], token_jti=verified.jti) if verified.jti else base["detail"])
         _auditable(base)
         day = rules.day_of(int(now.timestamp()))
-        with node.uow() as uow:
+        with node.uow(read_only=True) as uow:
             person = person_by_bsn(uow.session, p.subject)
             denied = frozenset()
             if person is not None:
@@ -194,22 +194,25 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
                                  purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
                                  denied=denied)
         _check_active(node, verified, caller)
-        with node.uow() as uow:
-            s = uow.session
-            person = person_by_bsn(s, p.subject)
+        # Build and sign from a read snapshot; the write that follows is short: the
+        # single-use claim of the exchange id and the audit entry, committed together
+        # before the Bundle leaves (a replay is refused there, its Bundle thrown away).
+        with node.uow(read_only=True) as uow:
+            person = person_by_bsn(uow.session, p.subject)
             if person is None:
                 raise SubjectUnknown()
-            _claim_exchange(s, "holder", caller, exchange_id, p.subject, rhash, now)
-            records = records_of(s, person, allowed)
+            records = records_of(uow.session, person, allowed)
             bundle = build_summary(records, sorted(allowed), holder_org=node.org_id, subject_bsn=p.subject,
                                    exchange_id=exchange_id, request_hash=rhash, now=now)
-            kid, alg, key = node.keys.active
-            bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
-            rsp = response_hash(bundle)
-            types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
-            audit_log.append(s, node, AuditRecord(action=events.DISCLOSURE_SENT, outcome=events.SUCCESS,
-                                                  response_hash=rsp, count=len(bundle.get("entry", [])),
-                                                  resource_types=tuple(types), **base))
+        kid, alg, key = node.keys.active
+        bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
+        rsp = response_hash(bundle)
+        types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
+        with node.uow() as uow:
+            _claim_exchange(uow.session, "holder", caller, exchange_id, p.subject, rhash, now)
+            audit_log.append(uow.session, node, AuditRecord(
+                action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, response_hash=rsp,
+                count=len(bundle.get("entry", [])), resource_types=tuple(types), **base))
             uow.commit()
         return bundle
     except GatewayError as exc:
@@ -357,7 +360,7 @@ def _audit_failure(node: Any, base: dict[str, Any], reason: str) -> None:
 def _token_for(node: Any, p: parameters.SummaryParams, partner: str, actor: audit_log.Actor) -> str:
     """Without a token: use a consent recorded here that covers this request."""
     now = rules.day_of(int(node.clock().timestamp()))
-    with node.uow() as uow:
+    with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, p.subject)
         candidates = []
         if person is not None:

@@ -497,9 +497,9 @@ def test_a_token_request_while_the_store_is_down_is_refused_in_oauth_terms(app: 
 
     node = app.extensions["gateway"]
     node.uow.engine.dispose()
-    node.uow.sessions.configure(bind=make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
-                                                 if node.uow.engine.dialect.name == "postgresql"
-                                                 else "sqlite:////nonexistent-dir/for/sure/node.db"))
+    node.uow.rebind(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
+                                if node.uow.engine.dialect.name == "postgresql"
+                                else "sqlite:////nonexistent-dir/for/sure/node.db"))
 
     reply = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
                                    auth=("ggz-epd", "whatever"))

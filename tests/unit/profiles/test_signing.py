@@ -265,3 +265,58 @@ def test_signer_kid_names_the_key_only_to_choose_it_and_is_none_for_garbage() ->
     assert signing.signer_kid(signed) == key.thumbprint()
     assert signing.signer_kid(bundle) is None
     assert signing.signer_kid({**signed, "signature": {**signed["signature"], "data": "!!"}}) is None
+
+
+# --- canonical(): the fast path must be RFC 8785 exactly -------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SAFE = 2**53 - 1
+_json_leaf = st.none() | st.booleans() | st.integers(-_SAFE, _SAFE) | st.text()
+_json_docs = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_docs)
+def test_canonical_is_byte_for_byte_the_rfc8785_reference(doc: Any) -> None:
+    """Any JSON without floats: non-ASCII and astral keys, control characters, U+2028,
+    lone surrogates (refused by both) all give what the reference implementation gives."""
+    import rfc8785
+
+    try:
+        expected = rfc8785.dumps(doc)
+    except ValueError:
+        with pytest.raises(ValueError):
+            canonical(doc)
+        return
+    assert canonical(doc) == expected
+
+
+def test_canonical_orders_keys_by_utf16_code_units_like_rfc8785() -> None:
+    # U+FB01 sorts after U+1F600 in UTF-16 (surrogates D83D..) but before it by code point
+    doc = {"\ufb01": 1, "\U0001f600": 2, "a": {"\x7f": "\u2028\x00\n"}}
+    import rfc8785
+
+    assert canonical(doc) == rfc8785.dumps(doc)
+    assert canonical(doc).index("\U0001f600".encode()) < canonical(doc).index("\ufb01".encode())
+
+
+@pytest.mark.parametrize("bad", [1.5, 2**53, -(2**53), {"a": [0.0]}])
+def test_canonical_refuses_numbers_jcs_would_rewrite(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        canonical(bad)
+
+
+@pytest.mark.parametrize("bad", [{"k": "\ud800"}, ["x\udfff"], {"\ud83d": 1}])
+def test_canonical_refuses_a_lone_surrogate_as_rfc8785_does(bad: Any) -> None:
+    import rfc8785
+
+    with pytest.raises(ValueError):
+        rfc8785.dumps(bad)
+    with pytest.raises(ValueError):
+        canonical(bad)
