@@ -43,8 +43,16 @@ def fields(actor: Actor, **extra: Any) -> dict[str, Any]:
             "access_point": actor.access_point, **extra}
 
 
+_SIGNERS: dict[str, Any] = {}  # kid -> sign(claims); one per key this process has signed with
+
+
 def _signer(node: Any) -> Any:
-    return make_signer(node.keys.active[2])
+    """The head and checkpoint signer for the node's active key (follows a rotation)."""
+    kid, _alg, key = node.keys.active
+    sign = _SIGNERS.get(kid)
+    if sign is None:
+        sign = _SIGNERS[kid] = make_signer(key)
+    return sign
 
 
 def verifier(node: Any) -> Any:

@@ -12,18 +12,16 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import json
 import re
 from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
-import rfc8785
 from joserfc import jws
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import ECKey, Key, KeySet, OKPKey
 
-from consent import ijson
+from consent import ijson, jcs
 from consent.errors import BadPartnerSignature
 
 __all__ = ["ALGORITHMS", "MAX_PAYLOAD_BYTES", "canonical", "sign_bundle", "signer_kid", "verify_bundle"]
@@ -71,7 +69,6 @@ def canonical(obj: Any) -> bytes:
     outside +-2**53 could change meaning; raises ``ValueError`` on either.
     """
     stack = [obj]
-    ascii_keys = True
     while stack:
         item = stack.pop()
         if isinstance(item, float) or (
@@ -79,20 +76,10 @@ def canonical(obj: Any) -> bytes:
         ):
             raise ValueError("number not allowed in a signed document")
         if isinstance(item, dict):
-            if ascii_keys and not all(type(k) is str and k.isascii() for k in item):
-                ascii_keys = False
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    if not ascii_keys:
-        return rfc8785.dumps(obj)
-    # With no floats, integers inside +-2**53 and ASCII member names (every FHIR and JOSE
-    # document), RFC 8785 is exactly the standard library's sorted compact JSON: the same
-    # escapes (\b \f \n \r \t, other controls as lower-case \u00xx, everything else
-    # literal), and code-point order equals UTF-16 order for ASCII keys. A lone surrogate
-    # fails the UTF-8 encoding (ValueError), as it fails RFC 8785. The C encoder is some
-    # fifty times faster than the pure-Python rfc8785 writer; tests compare the two.
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return jcs.dumps(obj)
 
 
 def _unsigned(bundle: dict[str, Any]) -> dict[str, Any]:

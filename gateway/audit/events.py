@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-import rfc8785
+from consent import jcs
 
 # --- actions ---------------------------------------------------------------------------
 
@@ -226,8 +226,8 @@ def _frozen_detail(detail: object) -> Mapping[str, Any]:
         raise InvalidAuditRecord("detail must be a mapping")
     frozen = _freeze("detail", detail, depth=0)
     try:
-        size = len(rfc8785.dumps(_thaw(frozen)))
-    except rfc8785.CanonicalizationError as exc:
+        size = len(jcs.dumps(_thaw(frozen)))
+    except ValueError as exc:
         raise InvalidAuditRecord(f"detail is not canonical JSON: {exc}") from None
     if size > MAX_DETAIL_BYTES:
         raise InvalidAuditRecord(f"detail is larger than {MAX_DETAIL_BYTES} bytes")

@@ -320,3 +320,22 @@ def test_canonical_refuses_a_lone_surrogate_as_rfc8785_does(bad: Any) -> None:
         rfc8785.dumps(bad)
     with pytest.raises(ValueError):
         canonical(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(), lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20))
+def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
+    """consent.jcs outside the signed-document rules: floats and big integers too."""
+    import rfc8785
+
+    from consent import jcs
+
+    try:
+        expected = rfc8785.dumps(doc)
+    except ValueError:
+        with pytest.raises(ValueError):
+            jcs.dumps(doc)
+        return
+    assert jcs.dumps(doc) == expected
