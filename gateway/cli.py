@@ -34,7 +34,7 @@ def _node(home: str):  # type: ignore[no-untyped-def]
     ctx = click.get_current_context()
     ctx.call_on_close(node.uow.engine.dispose)
     # a kept-alive connection to a partner would hold up that node's graceful shutdown
-    ctx.call_on_close(node.http.session.close)
+    ctx.call_on_close(node.http.close)
     return node
 
 

@@ -75,7 +75,7 @@ def node_a(home_a: Path, clock: Clock) -> Iterator[Any]:
     app = create_app(cfg, node=build(cfg, clock=clock))
     yield app
     app.extensions["gateway"].uow.engine.dispose()
-    app.extensions["gateway"].http.session.close()
+    app.extensions["gateway"].http.close()
 
 
 @pytest.fixture

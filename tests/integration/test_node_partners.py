@@ -185,7 +185,7 @@ def test_two_nodes_that_trust_each_other_get_partner_tokens_with_their_own_code(
         token = oost.peer.access_token(A_ORG)  # private_key_jwt, exactly as an exchange starts
     finally:
         oost.uow.engine.dispose()
-        oost.http.session.close()
+        oost.http.close()
 
     header, claims = jose.peek_header(token), jose.peek_claims(token)
     assert (header["kid"], claims["iss"], claims["sub"], claims["role"]) == (a_kid, A_ORG, "zorg-oost", "partner")
