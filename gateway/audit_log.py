@@ -11,12 +11,17 @@ The head is re-signed on every append and a checkpoint is signed every
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
 from gateway.audit import chain, events
@@ -68,29 +73,39 @@ def init_chain(node: Any) -> None:
         uow.commit()
 
 
+# Built once and run as Core statements: the ORM's unit of work cost more than the writes.
+_HEADS, _ENTRIES, _CHECKPOINTS = AuditHead.__table__, AuditEntry.__table__, AuditCheckpoint.__table__
+_HEAD_FOR_UPDATE = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == 1).with_for_update()
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_CHECKPOINT = insert(_CHECKPOINTS)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"), signed=bindparam("new_signed"))
+
+
 def append(session: Any, node: Any, record: AuditRecord) -> int:
     """Append ``record`` to the chain in the caller's transaction; return its seq."""
     if record.actor_org == "":
         record = dataclasses.replace(record, actor_org=node.org_id)
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    session.flush()  # what the caller staged goes first, in this same transaction
+    head_seq, head_hash = session.execute(_HEAD_FOR_UPDATE).one()
     recorded_at = chain.format_recorded_at(node.clock())
-    entry = chain.new_entry(prev_seq=head.seq, prev_hash=head.hash, event_id=uuid.uuid4().hex,
+    entry = chain.new_entry(prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex,
                             recorded_at=recorded_at, record=record)
     canonical = chain.record_to_canonical(record)
-    session.add(AuditEntry(seq=entry.seq, event_id=entry.event_id, recorded_at=recorded_at,
-                           action=record.action, outcome=record.outcome, subject=record.subject,
-                           actor_id=record.actor_id, peer_org=record.peer_org, purpose=record.purpose,
-                           exchange_id=record.exchange_id, consent_id=record.consent_id,
-                           flagged=record.flagged, record_json=canonical, prev_hash=entry.prev_hash,
-                           hash=entry.hash))
+    session.execute(_INSERT_ENTRY, {
+        "seq": entry.seq, "event_id": entry.event_id, "recorded_at": recorded_at, "action": record.action,
+        "outcome": record.outcome, "subject": record.subject, "actor_id": record.actor_id,
+        "peer_org": record.peer_org, "purpose": record.purpose, "exchange_id": record.exchange_id,
+        "consent_id": record.consent_id, "flagged": record.flagged, "record_json": canonical,
+        "prev_hash": entry.prev_hash, "hash": entry.hash})
     sign = _signer(node)
-    head.seq, head.hash = entry.seq, entry.hash
-    head.signed = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash,
+                                 "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD,
+                                                                     at=recorded_at, sign=sign)})
     if chain.is_checkpoint_due(entry.seq):
-        session.add(AuditCheckpoint(seq=entry.seq, kind=chain.KIND_CHECKPOINT, hash=entry.hash,
-                                    signed=chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT,
-                                                                 at=recorded_at, sign=sign)))
-    session.flush()
+        session.execute(_INSERT_CHECKPOINT, {
+            "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
+            "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign)})
     return entry.seq
 
 
@@ -103,42 +118,83 @@ def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any)
     return seq
 
 
+_ROWS_SQL = "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq"
+
+
 def rows(session: Any, batch: int = 10_000) -> Iterator[tuple[int, str, str, str, str, str]]:
     """Stream every entry in seq order as the tuples ``chain.verify_rows`` reads.
 
-    Raw driver rows, fetched in large batches: building ORM rows cost most of the time of
-    verifying a long log.
+    Straight from the driver's cursor (a server-side one on PostgreSQL), in large batches:
+    SQLAlchemy's rows cost as much as hashing them. A driver error is raised as SQLAlchemy's
+    ``DBAPIError``, so the unit of work still reports ``StoreUnavailable``.
     """
-    result = session.connection().execution_options(stream_results=True).exec_driver_sql(
-        "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq")
+    connection = session.connection()
+    dbapi = connection.dialect.loaded_dbapi
+    driver = connection.connection.dbapi_connection
     try:
-        while chunk := result.fetchmany(batch):
-            yield from (tuple(r) for r in chunk)  # type: ignore[misc]
-    finally:
-        result.close()  # verification may stop at the first bad entry: free the server cursor
+        # a named cursor on PostgreSQL streams; an SQLite cursor steps through the rows anyway
+        cursor = (driver.cursor(name="audit_verify_rows") if connection.dialect.name == "postgresql"
+                  else driver.cursor())
+        try:
+            cursor.execute(_ROWS_SQL)
+            while chunk := cursor.fetchmany(batch):
+                yield from chunk
+        finally:
+            cursor.close()  # verification may stop at the first bad entry: free the server cursor
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(_ROWS_SQL, None, exc, dbapi.Error) from exc
 
 
 def verify(node: Any) -> chain.VerifyResult:
-    """Verify the whole log against its signed head and checkpoints."""
+    """Verify the whole log against its signed head and checkpoints, and the search columns.
+
+    Two checks run at once on one snapshot: this thread walks the chain (hashes, links,
+    signatures) while a second connection has the database compare the search columns
+    with the hashed record (``_first_column_mismatch``). The database does that work
+    without Python's GIL (SQLite releases it while it steps, PostgreSQL works in its own
+    process), so on two cores it adds little to the walk. The verdict names the first bad
+    entry of either check.
+    """
     with node.uow() as uow:
         s = uow.session
-        if s.get_bind().dialect.name == "postgresql":
+        postgres = s.get_bind().dialect.name == "postgresql"
+        if postgres:
             # one snapshot for head, checkpoints and rows: a concurrent append must not
             # look like rows written after the signed head
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         head = s.get(AuditHead, 1)
-        checkpoints = [c for c in s.scalars(select(AuditCheckpoint.signed).order_by(AuditCheckpoint.seq))]
-        stream = rows(s)
-        try:
-            result = chain.verify_rows(stream, checkpoints, (head.signed or None) if head else None,
-                                       verify=verifier(node))
-        finally:
-            stream.close()
-        bad = _first_column_mismatch(s)
+        checkpoints = list(s.scalars(select(AuditCheckpoint.signed).order_by(AuditCheckpoint.seq)))
+        # the column check reads the same snapshot: PostgreSQL hands it over explicitly; on
+        # SQLite this writing unit holds the write lock, so no commit falls between the two
+        snapshot = s.execute(text("SELECT pg_export_snapshot()")).scalar_one() if postgres else None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-columns") as pool:
+            columns = pool.submit(_columns_in_snapshot, node, snapshot)
+            stream = rows(s)
+            try:
+                result = chain.verify_rows(stream, checkpoints, (head.signed or None) if head else None,
+                                           verify=verifier(node))
+            finally:
+                stream.close()
+            bad = columns.result()
     if bad is not None and (result.ok or result.first_bad_seq is None or bad < result.first_bad_seq):
         return chain.VerifyResult(ok=False, checked=result.checked, first_bad_seq=bad,
                                   reason="edited: search columns differ from the hashed record")
     return result
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
+def _columns_in_snapshot(node: Any, snapshot: str | None) -> int | None:
+    """Run ``_first_column_mismatch`` on a connection of its own, in ``snapshot`` on PostgreSQL."""
+    with node.uow(read_only=True) as ro:
+        s = ro.session
+        if snapshot is not None:
+            if not _SNAPSHOT_ID.fullmatch(snapshot):  # it goes into SQL as a literal
+                raise ValueError(f"unexpected snapshot id {snapshot!r}")
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            s.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        return _first_column_mismatch(s)
 
 
 #: the search columns, each a copy of a field of the hashed record_json
@@ -148,8 +204,8 @@ _COLUMNS = ("action", "outcome", "subject", "actor_id", "peer_org", "purpose", "
 def _first_column_mismatch(session: Any) -> int | None:
     """Find the first row whose search columns were edited (they are not in the hash).
 
-    The database extracts the fields from the canonical JSON itself, so a million rows
-    cost one indexed scan, not a million JSON parses in Python.
+    The database extracts the fields from the canonical JSON itself: one scan in C, while
+    parsing a million records in Python would cost more than the whole chain walk.
     """
     if session.get_bind().dialect.name == "postgresql":
         field = "(record_json::json->>'{0}')"
@@ -161,8 +217,6 @@ def _first_column_mismatch(session: Any) -> int | None:
               else f"{c} IS NOT {field.format(c)}" for c in _COLUMNS]
     checks.append(f"flagged IS DISTINCT FROM {flag}" if session.get_bind().dialect.name == "postgresql"
                   else f"flagged IS NOT {flag}")
-    from sqlalchemy import text
-
     sql = f"SELECT min(seq) FROM audit_entries WHERE {' OR '.join(checks)}"  # noqa: S608 - fixed names
     value = session.execute(text(sql)).scalar()
     return int(value) if value is not None else None

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, OKPKey
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from adapters.http import StrictClient
 from adapters.store import UnitOfWorkFactory
@@ -82,6 +82,11 @@ def _store_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: date
     return added
 
 
+# built once: constructing a statement cost more than running it
+_URL_OF = select(Partner.url).where(Partner.org_id == bindparam("org"))
+_PINNED = select(PartnerKey.kid, PartnerKey.jwk).where(PartnerKey.org_id == bindparam("org"))
+
+
 class PartnerDirectory:
     """Look up and pin partners' keys; store-backed so every worker sees the same list."""
 
@@ -136,8 +141,8 @@ class PartnerDirectory:
         return True
 
     def url_of(self, org_id: str) -> str | None:
-        with self.uow(read_only=True) as uow:
-            return uow.session.execute(select(Partner.url).where(Partner.org_id == org_id)).scalar()
+        rows = self.uow.read(_URL_OF, {"org": org_id})
+        return rows[0][0] if rows else None
 
     def is_trusted(self, org_id: str) -> bool:
         return self.url_of(org_id) is not None
@@ -160,9 +165,8 @@ class PartnerDirectory:
     def _pinned(self, org_id: str) -> dict[str, str]:
         """The pinned keys, read fresh from the store on every call (a removal or a new pin by
         another worker counts at once); only the parsing of the same JWKs is cached."""
-        with self.uow(read_only=True) as uow:
-            rows = uow.session.execute(select(PartnerKey.kid, PartnerKey.jwk).where(PartnerKey.org_id == org_id))
-            return {kid: jwk for kid, jwk in rows}
+        rows = self.uow.read(_PINNED, {"org": org_id})
+        return {kid: jwk for kid, jwk in rows}
 
     @property
     def _fetch_window(self) -> timedelta:

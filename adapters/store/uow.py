@@ -12,9 +12,11 @@ behind the audit appender. It cannot commit, so nothing it touches is ever writt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,8 +88,19 @@ class UnitOfWorkFactory:
         """Point both kinds of unit at ``engine`` (a test makes the store unreachable this way)."""
         self.engine = engine
         self.sessions.configure(bind=engine)
-        self.readers.configure(bind=engine.execution_options(**{READ_ONLY: True}))
+        self._read_engine = engine.execution_options(**{READ_ONLY: True})
+        self.readers.configure(bind=self._read_engine)
         self.writer_lock = WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
+
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Row[Any]]:
+        """Run one SELECT on a read-only connection, without an ORM session: for lookups on
+        the hot path (a partner's URL and keys), where the session's bookkeeping cost more
+        than the query."""
+        try:
+            with self._read_engine.connect() as conn:
+                return conn.execute(statement, params).all()
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise StoreUnavailable() from exc
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit that may write (SQLite: behind the writer lock), or a read-only one."""

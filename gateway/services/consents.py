@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from adapters.store.models import ConsentRow, Person, Relation
 from consent import jose, rules, token
@@ -197,10 +197,12 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
     return tok
 
 
+_CONSENTS_OF = select(ConsentRow).where(ConsentRow.subject_id == bindparam("subject"))
+
+
 def _grants_of(s: Any, node: Any, subject_id: str) -> list[Grant]:
     person = s.get(Person, subject_id)
-    return [grant_of(r, person, node.org_id)
-            for r in s.scalars(select(ConsentRow).where(ConsentRow.subject_id == subject_id))]
+    return [grant_of(r, person, node.org_id) for r in s.scalars(_CONSENTS_OF, {"subject": subject_id})]
 
 
 def revoke(node: Any, cid: str, actor: audit_log.Actor) -> tuple[dict[str, Any], list[str]]:

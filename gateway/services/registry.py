@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Person, Record, Relation
@@ -66,8 +66,14 @@ def person_by_id(session: Any, pid: str) -> Person:
     return row
 
 
+# hot-path statements built once (building one cost more than running it)
+_PERSON_BY_BSN = select(Person).where(Person.bsn == bindparam("bsn"))
+_RECORDS_OF = select(Record).where(Record.subject_id == bindparam("subject"),
+                                   Record.category.in_(bindparam("categories", expanding=True)))
+
+
 def person_by_bsn(session: Any, bsn: str) -> Person | None:
-    return session.scalar(select(Person).where(Person.bsn == bsn))
+    return session.scalar(_PERSON_BY_BSN, {"bsn": bsn})
 
 
 def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +170,7 @@ def once_more_on_conflict(work: Any) -> Any:
 
 
 def records_of(session: Any, person: Person, categories: frozenset[str]) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Record).where(Record.subject_id == person.id,
-                                                Record.category.in_(sorted(categories)))).all()
+    rows = session.scalars(_RECORDS_OF, {"subject": person.id, "categories": sorted(categories)}).all()
     return [json.loads(r.resource) for r in rows]
 
 
