@@ -47,17 +47,18 @@ class _Server(BaseApplication):  # type: ignore[misc]
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
-        return self.application
+    def load(self) -> Any:
+        from gateway.access_log import AccessLog
+
+        return AccessLog(self.application)
 
 
 def main(argv: list[str]) -> None:
     port, workers, threads, bundle_file = int(argv[0]), int(argv[1]), int(argv[2]), argv[3]
     app = create_app(Path(bundle_file).read_bytes())
-    # the node's gunicorn options (gateway/server.py), including its access log
+    # the node's gunicorn options (gateway/server.py), and its access log middleware
     _Server(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
-                  "worker_class": "gthread", "timeout": 30, "accesslog": "-",
-                  "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms', "errorlog": "-",
+                  "worker_class": "gthread", "timeout": 30, "accesslog": None, "errorlog": "-",
                   "preload_app": False, "control_socket_disable": True}).run()
 
 

@@ -22,9 +22,10 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from gateway.access_log import AccessLog
         from gateway.app import create_app
 
-        return create_app(self.node_config)
+        return AccessLog(create_app(self.node_config))
 
 
 def serve(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
@@ -37,9 +38,8 @@ def serve(config: NodeConfig, host: str | None = None, port: int | None = None) 
         "worker_class": "gthread",
         "timeout": s.timeout,
         "graceful_timeout": 10,
-        "accesslog": "-",
-        # the access log names method, path and status only: no query strings (a BSN may be in one)
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+        # the access log is gateway.access_log (method, path, status: no query strings)
+        "accesslog": None,
         "errorlog": "-",
         "preload_app": False,
         # gunicorn 27 opens a control socket under $HOME: in a container that is the data
