@@ -64,7 +64,9 @@ class UnitOfWork:
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> bool:
         try:
-            if not self._committed:
+            # a read-only unit just closes (its connection's read transaction ends as it goes
+            # back to the pool): what it loaded stays readable, detached, not expired
+            if not self._committed and not self.read_only:
                 self.session.rollback()
         except SQLAlchemyError:
             pass

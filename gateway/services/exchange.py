@@ -184,6 +184,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         day = rules.day_of(int(now.timestamp()))
         with node.uow(read_only=True) as uow:
             person = person_by_bsn(uow.session, p.subject)
+            subject_id = person.id if person is not None else None
             denied = frozenset()
             if person is not None:
                 local = consents._grants_of(uow.session, node, person.id)
@@ -197,11 +198,10 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         # Build and sign from a read snapshot; the write that follows is short: the
         # single-use claim of the exchange id and the audit entry, committed together
         # before the Bundle leaves (a replay is refused there, its Bundle thrown away).
+        if subject_id is None:
+            raise SubjectUnknown()
         with node.uow(read_only=True) as uow:
-            person = person_by_bsn(uow.session, p.subject)
-            if person is None:
-                raise SubjectUnknown()
-            records = records_of(uow.session, person, allowed)
+            records = records_of(uow.session, subject_id, allowed)
             bundle = build_summary(records, sorted(allowed), holder_org=node.org_id, subject_bsn=p.subject,
                                    exchange_id=exchange_id, request_hash=rhash, now=now)
         kid, alg, key = node.keys.active

@@ -169,8 +169,9 @@ def once_more_on_conflict(work: Any) -> Any:
         return work()
 
 
-def records_of(session: Any, person: Person, categories: frozenset[str]) -> list[dict[str, Any]]:
-    rows = session.scalars(_RECORDS_OF, {"subject": person.id, "categories": sorted(categories)}).all()
+def records_of(session: Any, subject_id: str, categories: frozenset[str]) -> list[dict[str, Any]]:
+    """The stored records of one person (by ``Person.id``) in ``categories``."""
+    rows = session.scalars(_RECORDS_OF, {"subject": subject_id, "categories": sorted(categories)}).all()
     return [json.loads(r.resource) for r in rows]
 
 

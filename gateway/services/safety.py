@@ -68,7 +68,7 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
         person = person_by_bsn(uow.session, subject)
         if person is None:
             raise SubjectUnknown()
-        bundle = build_summary(records_of(uow.session, person, frozenset(cats)), list(cats),
+        bundle = build_summary(records_of(uow.session, person.id, frozenset(cats)), list(cats),
                                holder_org=node.org_id, subject_bsn=subject, exchange_id=exchange_id,
                                request_hash=rhash, now=now)
         kid, alg, key = node.keys.active
