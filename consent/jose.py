@@ -1,6 +1,7 @@
 """Strict JOSE rules shared by every token type (RFC 7515, RFC 7519, RFC 8725).
 
 Consent tokens, client assertions and access tokens all pass through ``decode_strict``
+(consent tokens through ``decode_from_issuer``: the same steps, keys chosen by ``iss``)
 and ``check_times``, so the rules hold in one place (SECURITY.md, STYLE habit 10):
 
 * an explicit algorithm allow-list checked *before* any cryptography, so ``none`` and
@@ -12,6 +13,13 @@ and ``check_times``, so the rules hold in one place (SECURITY.md, STYLE habit 10
 * integer time claims with one shared ``LEEWAY``: joserfc would accept ``true``,
   ``1e999`` and ``NaN``.
 
+The signature itself is checked with ``cryptography`` directly (RFC 7518 section 3.4 for
+ES256, RFC 8037 section 3.1 for Ed25519), as ``gateway/audit/signer.py`` does: everything
+joserfc's compact deserialiser would add on top (a second header parse, registries, key
+guessing) is either done stricter here already or re-stated below (canonical base64url,
+a 512-byte header cap, string-typed registered headers, the key's ``use``, ``alg`` and
+``key_ops``), so it only cost time. joserfc still signs and holds the keys.
+
 joserfc 1.8 names Ed25519 signatures two ways: ``EdDSA`` (RFC 8037, which it marks
 deprecated and answers with a ``SecurityWarning``) and ``Ed25519`` (RFC 9864). The
 contract allows both; we sign with ``EdDSA``, which every JOSE library understands.
@@ -21,13 +29,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
-from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.errors import UnsupportedAlgorithmError
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, Key, KeySet, OKPKey
 from joserfc.jws import JWSRegistry
@@ -47,15 +60,29 @@ MAX_TOKEN_LENGTH = 16 * 1024
 MAX_TIME = 2**40
 """Time claims above this (year 36812) are refused as nonsense rather than trusted."""
 
+MAX_HEADER_LENGTH = 512
+"""Longer protected headers are refused (joserfc's cap, kept now that it no longer parses)."""
+
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "x5c", "jwk", "crit", "b64", "zip"})
 """Headers that fetch or embed keys, or change how the payload is read (RFC 7797)."""
+
+_STRING_HEADERS = ("kid", "typ", "cty", "x5t", "x5t#S256")
+"""Registered headers that must be strings if present (RFC 7515 section 4.1), as joserfc checks."""
+
+_SIGNATURE_BYTES = 64
+"""ES256: R and S of 32 bytes each (RFC 7518 section 3.4); Ed25519: 64 bytes (RFC 8032)."""
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# The last character of a canonical base64url segment of length 4n+2 / 4n+3 leaves its
+# unused low bits zero (RFC 4648 section 3.5); joserfc refuses the others, and so do we.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 
 _KEY_FOR_ALG: dict[str, tuple[str, str]] = {
     "ES256": ("EC", "P-256"),
     "EdDSA": ("OKP", "Ed25519"),  # EdDSA would also take Ed448: the contract does not
     "Ed25519": ("OKP", "Ed25519"),
 }
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class _OneAlgorithm(JWSRegistry):
@@ -88,15 +115,20 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+def _canonical(segment: str) -> bool:
+    """Tell whether a segment already matched by ``_COMPACT`` is canonical unpadded base64url."""
+    rest = len(segment) % 4
+    return rest == 0 or (rest != 1 and segment[-1] in _CANONICAL_LAST[rest])
+
+
 def _segments(token: str, error: type[GatewayError]) -> list[str]:
     if not isinstance(token, str) or not token.isascii():
         raise error("Het token is geen JWS compact-serialisatie.")
     if len(token) > MAX_TOKEN_LENGTH:
         raise error("Het token is te groot.")
-    parts = token.split(".")
-    if len(parts) != 3 or not all(_SEGMENT.fullmatch(part) for part in parts):
+    if not _COMPACT.fullmatch(token):
         raise error("Het token bestaat niet uit drie base64url-delen.")
-    return parts
+    return token.split(".")
 
 
 def _json_object(segment: str, error: type[GatewayError], what: str) -> dict[str, Any]:
@@ -125,12 +157,10 @@ def peek_claims(
     if strict:
         return _json_object(segment, error, "inhoud")
     try:
-        value = json.loads(_b64decode(segment))
-    except (binascii.Error, ValueError, RecursionError) as exc:
+        payload = _b64decode(segment)
+    except (binascii.Error, ValueError) as exc:
         raise error("De inhoud van het token is geen JSON.") from exc
-    if not isinstance(value, dict):
-        raise error("De inhoud van het token is geen JSON-object.")
-    return value
+    return _lenient_object(payload, error)
 
 
 def peek_header(token: str, *, error: type[GatewayError] = BadSignature) -> dict[str, Any]:
@@ -151,35 +181,160 @@ def decode_strict(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a compact JWS against pinned keys and return its header and claims.
 
-    RFC 7515 section 5.2 with RFC 8725: size cap, three parts, I-JSON header, ``alg`` in
-    ``ALGORITHMS``, no key-carrying headers, ``typ`` exactly ``typ``, ``kid`` naming
-    exactly one key of ``keys`` of the right type, then the signature. Raises ``error``
-    (``BadSignature``) for anything about shape, header, key or signature, and
-    ``claims_error`` for a signed payload that is not a strict JSON object. The claims
-    themselves (times, audience, ...) are the caller's to check: see ``check_times``.
+    RFC 7515 section 5.2 with RFC 8725: size cap, three canonical base64url parts, an
+    I-JSON header of at most ``MAX_HEADER_LENGTH``, ``alg`` in ``ALGORITHMS``, no
+    key-carrying headers, ``typ`` exactly ``typ``, ``kid`` naming exactly one key of
+    ``keys`` of the right type, then the signature. Raises ``error`` (``BadSignature``)
+    for anything about shape, header, key or signature, and ``claims_error`` for a
+    signed payload that is not a strict JSON object. The claims themselves (times,
+    audience, ...) are the caller's to check: see ``check_times``.
     """
-    header_segment = _segments(token, error)[0]
-    header = _json_object(header_segment, error, "header")
+    parts = _segments(token, error)
+    header, key = _checked_header(parts[0], keys, typ, error)
+    _check_signature(parts, header["alg"], key, error)
+    payload = _b64decode(parts[1])
+    return header, _claims(ijson.loads(payload, error=claims_error), claims_error)
+
+
+def decode_from_issuer(
+    token: str,
+    keys_for_issuer: Callable[[str], KeySet | None],
+    *,
+    typ: str,
+    error: type[GatewayError] = BadSignature,
+    claims_error: type[GatewayError] = InvalidRequest,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Verify a compact JWS with the pinned keys of the issuer its ``iss`` names.
+
+    RFC 8725 section 3.8 (the keys must belong to the issuer): the unverified ``iss`` is
+    read only to call ``keys_for_issuer``; then the same steps as ``decode_strict``.
+    The payload is decoded and parsed once: a payload that is not strict I-JSON is read
+    leniently for ``iss`` alone, so that a *signed* malformed payload is refused after
+    the signature as ``claims_error``, not as a bad signature. Returns the issuer, the
+    header and the claims (whose ``iss`` is that issuer). Raises ``error`` for a token
+    without ``iss``, an issuer without pinned keys, or any ``decode_strict`` refusal;
+    ``claims_error`` for a signed payload that is not a strict JSON object.
+    """
+    parts = _segments(token, error)
+    try:
+        payload = _b64decode(parts[1])
+    except (binascii.Error, ValueError) as exc:
+        raise error("De inhoud van het token is geen geldige base64url.") from exc
+    try:
+        claims: dict[str, Any] | None = _claims(ijson.loads(payload), InvalidRequest)
+        unverified = claims
+    except InvalidRequest:
+        claims, unverified = None, _lenient_object(payload, error)
+    issuer = unverified.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise error("Het token noemt geen uitgever.")
+    keys = keys_for_issuer(issuer)
+    if not keys:
+        raise error("De uitgever van het token is geen vertrouwde partner.")
+
+    header, key = _checked_header(parts[0], keys, typ, error)
+    _check_signature(parts, header["alg"], key, error)
+    if claims is None:  # signed, but not strict I-JSON: refuse it with the parser's reason
+        claims = _claims(ijson.loads(payload, error=claims_error), claims_error)
+    return issuer, header, claims
+
+
+def verify_signature(key: Key, alg: str, signing_input: bytes, signature: bytes) -> bool:
+    """Tell whether ``signature`` over ``signing_input`` verifies with ``key`` under ``alg``.
+
+    RFC 7518 section 3.4 (ES256: R||S, 32 bytes each, turned into DER for
+    ``cryptography``) and RFC 8037 section 3.1 (Ed25519). False for an ``alg`` outside
+    ``ALGORITHMS``, a key that does not fit it, or a signature of the wrong length.
+    """
+    if not key_fits(key, alg) or len(signature) != _SIGNATURE_BYTES:
+        return False
+    public = key.public_key
+    try:
+        if alg == "ES256" and isinstance(public, ec.EllipticCurvePublicKey):
+            r = int.from_bytes(signature[:32], "big")
+            s = int.from_bytes(signature[32:], "big")
+            public.verify(encode_dss_signature(r, s), signing_input, _ECDSA_SHA256)
+            return True
+        if alg != "ES256" and isinstance(public, ed25519.Ed25519PublicKey):
+            public.verify(signature, signing_input)
+            return True
+    except InvalidSignature:
+        return False
+    return False
+
+
+def _checked_header(
+    segment: str, keys: KeySet, typ: str, error: type[GatewayError]
+) -> tuple[dict[str, Any], Key]:
+    """Parse and check the protected header; return it with the one pinned key it names."""
+    if len(segment) > MAX_HEADER_LENGTH:
+        raise error("De header van het token is te groot.")
+    header = _parsed_header(segment, error)
 
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise error(f"Algoritme niet toegestaan: {alg!r}.")
-    forbidden = sorted(FORBIDDEN_HEADERS & header.keys())
-    if forbidden:
+    if not FORBIDDEN_HEADERS.isdisjoint(header):
+        forbidden = sorted(FORBIDDEN_HEADERS & header.keys())
         raise error(f"Header niet toegestaan: {', '.join(forbidden)}.")
     if header.get("typ") != typ:
         raise error(f"Verkeerd tokentype: {header.get('typ')!r}, verwacht {typ!r}.")
-    key = _pinned_key(header.get("kid"), alg, keys, error)
+    for name in _STRING_HEADERS:
+        if name in header and not isinstance(header[name], str):
+            raise error(f"Header {name!r} is geen tekst.")
+    return header, _pinned_key(header.get("kid"), alg, keys, error)
 
+
+def _parsed_header(segment: str, error: type[GatewayError]) -> dict[str, Any]:
+    """Return a fresh dict of the strictly parsed header segment; raise ``error`` if it fails."""
+    items = _flat_header(segment)
+    if items is not None:
+        return dict(items)
+    return _json_object(segment, error, "header")
+
+
+@functools.lru_cache(maxsize=256)
+def _flat_header(segment: str) -> tuple[tuple[str, str], ...] | None:
+    """The members of a strictly parsed header whose values are all strings, else None.
+
+    An issuer's tokens all carry the same {alg, kid, typ}, and its strict parse costs
+    a twentieth of a verification, so it is remembered by its exact text. Immutable
+    items, so nothing a caller does to a header can reach the next token; no personal
+    data (a header names an algorithm, a key and a type). A header that does not parse
+    or is not flat gives None, and ``_parsed_header`` parses it again to say why.
+    """
     try:
-        signed = jws.deserialize_compact(token, key, algorithms=[alg], registry=_registry(alg))
-    except (JoseError, ValueError, TypeError) as exc:
-        raise error("De handtekening van het token klopt niet.") from exc
+        header = _json_object(segment, InvalidRequest, "header")
+    except InvalidRequest:
+        return None
+    if not all(isinstance(value, str) for value in header.values()):
+        return None
+    return tuple(header.items())
 
-    claims = ijson.loads(signed.payload, error=claims_error)
-    if not isinstance(claims, dict):
-        raise claims_error("De inhoud van het token is geen JSON-object.")
-    return header, claims
+
+def _check_signature(parts: list[str], alg: str, key: Key, error: type[GatewayError]) -> None:
+    """Check the signature (third part) over the first two parts, all canonical base64url."""
+    header_segment, payload_segment, signature_segment = parts
+    if not all((_canonical(header_segment), _canonical(payload_segment),
+                _canonical(signature_segment))):
+        raise error("Het token is geen canonieke base64url.")
+    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    if not verify_signature(key, alg, signing_input, _b64decode(signature_segment)):
+        raise error("De handtekening van het token klopt niet.")
+
+
+def _claims(value: Any, error: type[GatewayError]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise error("De inhoud van het token is geen JSON-object.")
+    return value
+
+
+def _lenient_object(payload: bytes, error: type[GatewayError]) -> dict[str, Any]:
+    try:
+        value = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise error("De inhoud van het token is geen JSON.") from exc
+    return _claims(value, error)
 
 
 def _pinned_key(kid: object, alg: str, keys: KeySet, error: type[GatewayError]) -> Key:
@@ -189,9 +344,17 @@ def _pinned_key(kid: object, alg: str, keys: KeySet, error: type[GatewayError]) 
     if len(matches) != 1:
         # None: unknown key. Several: ambiguous pinning; never guess between them.
         raise error("De sleutel (kid) van het token is niet bekend bij deze uitgever.")
-    if not key_fits(matches[0], alg):
+    key = matches[0]
+    if not key_fits(key, alg):
         raise error(f"De sleutel (kid) past niet bij algoritme {alg}.")
-    return matches[0]
+    # RFC 7517 sections 4.2-4.4, as joserfc checks them: a key published for another
+    # use, another algorithm or without the verify operation does not verify.
+    use, key_alg, key_ops = key.get("use"), key.get("alg"), key.get("key_ops")
+    if (use and use != "sig") or (key_alg and key_alg != alg) or (
+        key_ops is not None and "verify" not in key_ops
+    ):
+        raise error(f"De sleutel (kid) is niet gepubliceerd voor ondertekening met {alg}.")
+    return key
 
 
 def _time_claim(claims: dict[str, Any], name: str, error: type[GatewayError]) -> int | None:
