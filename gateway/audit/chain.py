@@ -31,8 +31,7 @@ from datetime import UTC, datetime
 from itertools import chain as _chain
 from typing import Any
 
-import rfc8785
-
+from consent import jcs
 from gateway.audit.events import FIELD_NAMES, AuditRecord, InvalidAuditRecord
 
 GENESIS = "0" * 64
@@ -72,7 +71,7 @@ class InvalidCheckpoint(ValueError):
 
 def record_to_canonical(record: AuditRecord) -> str:
     """Return the RFC 8785 canonical JSON of ``record``: the text the store keeps and hashes."""
-    return rfc8785.dumps(record.to_dict()).decode("utf-8")
+    return jcs.dumps(record.to_dict()).decode("utf-8")
 
 
 def record_from_json(text: str) -> AuditRecord:
