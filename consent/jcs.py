@@ -25,24 +25,32 @@ import rfc8785
 _SAFE_INT = 2**53
 
 
-def _fast_path_applies(obj: Any) -> bool:
+def _scan(obj: Any, *, signed: bool) -> bool:
+    """One walk: whether the fast path applies; with ``signed``, refuse the numbers JCS would
+    rewrite (a float, an integer outside +-2**53) rather than hand them to the reference."""
+    plain = True
     stack = [obj]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            for k, v in item.items():
-                if type(k) is not str or not k.isascii():
-                    return False
-                stack.append(v)
+            if plain and not all(type(k) is str and k.isascii() for k in item):
+                plain = False
+            stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, float) or (type(item) is int and not -_SAFE_INT < item < _SAFE_INT):
+            if signed:
+                raise ValueError("number not allowed in a signed document")
             return False  # JCS prints numbers as IEEE-754 doubles: let the reference do it
-    return True
+    return plain
 
 
-def dumps(obj: Any) -> bytes:
-    """The JCS bytes of ``obj``; raises ``ValueError`` where RFC 8785 has no answer."""
-    if _fast_path_applies(obj):
+def dumps(obj: Any, *, signed: bool = False) -> bytes:
+    """The JCS bytes of ``obj``; raises ``ValueError`` where RFC 8785 has no answer.
+
+    ``signed=True`` (SECURITY.md): a float or an integer outside +-2**53 could change
+    meaning when written as a double, so a document to be signed or hashed may hold none.
+    """
+    if _scan(obj, signed=signed):
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return rfc8785.dumps(obj)

@@ -246,21 +246,30 @@ def verify_signature(key: Key, alg: str, signing_input: bytes, signature: bytes)
     ``cryptography``) and RFC 8037 section 3.1 (Ed25519). False for an ``alg`` outside
     ``ALGORITHMS``, a key that does not fit it, or a signature of the wrong length.
     """
-    if not key_fits(key, alg) or len(signature) != _SIGNATURE_BYTES:
+    if not key_fits(key, alg):
         return False
-    public = key.public_key
+    return raw_verify(key.public_key, signing_input, signature)
+
+
+def raw_verify(public: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey, signing_input: bytes,
+               signature: bytes) -> bool:
+    """The curve operation itself, for every JWS this project checks (tokens here, audit
+    checkpoints in ``gateway.audit.signer``): an EC P-256 key takes the JWS R||S form
+    (32 bytes each, turned into DER for ``cryptography``), an Ed25519 key its 64 bytes.
+    False for a signature of the wrong length or one that does not verify."""
+    if len(signature) != _SIGNATURE_BYTES:
+        return False
     try:
-        if alg == "ES256" and isinstance(public, ec.EllipticCurvePublicKey):
-            r = int.from_bytes(signature[:32], "big")
-            s = int.from_bytes(signature[32:], "big")
-            public.verify(encode_dss_signature(r, s), signing_input, _ECDSA_SHA256)
-            return True
-        if alg != "ES256" and isinstance(public, ed25519.Ed25519PublicKey):
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+            public.verify(der, signing_input, _ECDSA_SHA256)
+        elif isinstance(public, ed25519.Ed25519PublicKey):
             public.verify(signature, signing_input)
-            return True
+        else:
+            return False
     except InvalidSignature:
         return False
-    return False
+    return True
 
 
 def _checked_header(

@@ -43,7 +43,6 @@ SIG_FORMAT = "application/jose"
 _HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})  # never jku, x5u, x5c, jwk, crit or b64
 _CURVE = {"ES256": "P-256", "EdDSA": "Ed25519", "Ed25519": "Ed25519"}
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_SAFE_INT = 2**53
 
 
 class _Registry(jws.JWSRegistry):
@@ -68,18 +67,7 @@ def canonical(obj: Any) -> bytes:
     SECURITY.md: JCS writes numbers as IEEE-754 doubles, so a float or an integer
     outside +-2**53 could change meaning; raises ``ValueError`` on either.
     """
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float) or (
-            isinstance(item, int) and not isinstance(item, bool) and not -_SAFE_INT < item < _SAFE_INT
-        ):
-            raise ValueError("number not allowed in a signed document")
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return jcs.dumps(obj)
+    return jcs.dumps(obj, signed=True)
 
 
 def _unsigned(bundle: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ name RFC 9864 gives EdDSA over Ed25519), header ``typ`` exactly ``audit-checkpoi
 key chosen by ``kid`` among the keys we pass and never from the token's own header, and
 claims parsed as I-JSON (no duplicate keys, no non-finite numbers).
 
-Verification calls ``cryptography`` directly (RFC 7515 section 5.2, RFC 7518 section 3.4)
+Verification calls ``cryptography`` directly (``consent.jose.raw_verify``; RFC 7515 section
+5.2, RFC 7518 section 3.4)
 because a million-entry log holds ten thousand checkpoints and joserfc's generic path
 costs twice as much per signature; the tests check both agree. Keep retired public keys
 in the verifier for as long as the log is kept: old checkpoints stay signed by them.
@@ -23,19 +24,16 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
+from consent.jose import raw_verify
 from gateway.audit.chain import CHECKPOINT_TYP, no_duplicate_keys
 
 ALGORITHMS: tuple[str, ...] = ("ES256", "Ed25519")
 _HEADER_MEMBERS = frozenset({"alg", "typ", "kid"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 class CheckpointSignatureError(ValueError):
@@ -93,17 +91,8 @@ def make_verifier(keys: KeySet | ECKey | OKPKey | Iterable[ECKey | OKPKey],
         if public_key is None or header.get("alg") != ("ES256" if is_ec else "Ed25519"):
             raise CheckpointSignatureError("unknown key or algorithm for this checkpoint")
         signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
-        try:
-            if isinstance(public_key, ec.EllipticCurvePublicKey):
-                if len(signature) != 64:  # RFC 7518 section 3.4: R || S, 32 bytes each
-                    raise InvalidSignature
-                der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                           int.from_bytes(signature[32:], "big"))
-                public_key.verify(der, signing_input, _ECDSA_SHA256)
-            else:
-                public_key.verify(signature, signing_input)
-        except InvalidSignature:
-            raise CheckpointSignatureError("checkpoint signature invalid") from None
+        if not raw_verify(public_key, signing_input, signature):
+            raise CheckpointSignatureError("checkpoint signature invalid")
         return _json(_b64decode(payload_b64), "payload")
 
     return verify

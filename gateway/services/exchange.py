@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from adapters.store.models import ConsentRow, Exchange, Person
+from adapters.store.models import ConsentRow, Exchange
 from consent import decision, jose, rules, token
 from consent.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
