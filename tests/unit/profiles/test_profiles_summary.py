@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from profiles_builders import (
     signals_shareable,
 )
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EXCHANGE_ID = "3f2c0a4e-8d1b-4c55-9a7e-0d2b6f1c9e01"
 REQUEST_HASH = hashlib.sha256(b"the $behaviour-summary Parameters").hexdigest()
 
@@ -53,7 +55,9 @@ def summary(mother_records: list[dict[str, Any]]) -> dict[str, Any]:
 def test_summary_for_the_youth_care_partner_holds_no_diagnosis_medication_or_treatment_note(
     summary: dict[str, Any],
 ) -> None:
-    text = json.dumps(summary, ensure_ascii=False).lower()
+    # Random UUIDs are hex: about one in two hundred holds "f32" by chance, so they are left out of
+    # the text searched. The record contents are what must not leak.
+    text = _UUID.sub("<uuid>", json.dumps(summary, ensure_ascii=False).lower())
     for leak in ("f32", "296.22", "icd", "dsm", "snomed", "35489007", "n06ab06", "sertraline",
                  "behandelnotitie", "emdr", "behandelplan", "depress", "phq", "ernstig"):
         assert leak not in text, leak
