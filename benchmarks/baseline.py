@@ -17,6 +17,7 @@ from flask import Flask, Response, request
 from gunicorn.app.base import BaseApplication
 
 from consent import ijson
+from gateway.server import post_worker_init
 
 
 def create_app(bundle: bytes) -> Flask:
@@ -53,13 +54,17 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return AccessLog(self.application)
 
 
-def main(argv: list[str]) -> None:
-    port, workers, threads, bundle_file = int(argv[0]), int(argv[1]), int(argv[2]), argv[3]
-    app = create_app(Path(bundle_file).read_bytes())
-    # the node's gunicorn options (gateway/server.py), and its access log middleware
+def serve(app: Flask, port: int, workers: int, threads: int) -> None:
+    """The node's gunicorn options (gateway/server.py), its GC tuning and access log middleware."""
     _Server(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
                   "worker_class": "gthread", "timeout": 30, "accesslog": None, "errorlog": "-",
-                  "preload_app": False, "control_socket_disable": True}).run()
+                  "preload_app": False, "control_socket_disable": True,
+                  "post_worker_init": post_worker_init}).run()
+
+
+def main(argv: list[str]) -> None:
+    port, workers, threads, bundle_file = int(argv[0]), int(argv[1]), int(argv[2]), argv[3]
+    serve(create_app(Path(bundle_file).read_bytes()), port, workers, threads)
 
 
 if __name__ == "__main__":
