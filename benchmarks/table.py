@@ -28,7 +28,9 @@ def render(r: dict[str, Any]) -> str:
              "client and nodes share the machine.", ""]
     rows = []
     base = r.get("baseline", {}).get("levels", {})
-    for name, levels in [("baseline (1 hop)", base)] + [(f"exchange {s}", lv) for s, lv in r["exchange"].items()]:
+    floor = r.get("floor", {}).get("levels", {})
+    stacks = [("baseline (1 hop)", base), ("floor (3 hops, no node work)", floor)]
+    for name, levels in stacks + [(f"exchange {s}", lv) for s, lv in r["exchange"].items()]:
         for c in ("1", "8", "32"):
             x = levels.get(c)
             if not x:
@@ -40,14 +42,15 @@ def render(r: dict[str, Any]) -> str:
                          f"{x['p99_ms']:.1f}", str(x["failed"]), ratio,
                          ", ".join(f"{k} {v}" for k, v in x.get("refusals", {}).items())])
     cpu = []
-    for name, levels in [("baseline", base)] + [(s, lv) for s, lv in r["exchange"].items()]:
+    for name, levels in [("baseline", base), ("floor", floor)] + [(s, lv) for s, lv in r["exchange"].items()]:
         per = levels.get("8", {}).get("cpu_ms_per_request")
         if per:
             cpu.append(f"{name}: " + ", ".join(f"{k} {v} ms" for k, v in per.items()))
     if cpu:
         rows.append([])
     rows = [x for x in rows if x]
-    lines += ["1-2. End-to-end exchange vs one-hop baseline",
+    lines += ["1-2. End-to-end exchange vs one-hop baseline and the three-hop floor (benchmarks/floor.py; "
+              "not run at 32: without admission control it stalls)",
               *_table(["stack", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "of base", "refusals"], rows,
                      (0, 8)),
               *(["   server CPU per request at c=8: " + "; ".join(cpu)] if cpu else []), ""]
