@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-
-from sqlalchemy import text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
@@ -154,21 +154,28 @@ def verify(node: Any) -> chain.VerifyResult:
     without Python's GIL (SQLite releases it while it steps, PostgreSQL works in its own
     process), so on two cores it adds little to the walk. The verdict names the first bad
     entry of either check.
+
+    Both read in read-only units, so the node keeps writing while a long log is verified.
+    On PostgreSQL the second connection imports the first one's exported snapshot. On
+    SQLite each connection's WAL snapshot starts at its first read: a write transaction held
+    only while both reads start keeps any commit from falling between them.
     """
-    with node.uow() as uow:
+    postgres = node.uow.engine.dialect.name == "postgresql"
+    with node.uow(read_only=True) as uow, _writes_held(node, hold=not postgres) as let_writes_go:
         s = uow.session
-        postgres = s.get_bind().dialect.name == "postgresql"
         if postgres:
             # one snapshot for head, checkpoints and rows: a concurrent append must not
             # look like rows written after the signed head
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         head = s.get(AuditHead, 1)
         checkpoints = list(s.scalars(select(AuditCheckpoint.signed).order_by(AuditCheckpoint.seq)))
-        # the column check reads the same snapshot: PostgreSQL hands it over explicitly; on
-        # SQLite this writing unit holds the write lock, so no commit falls between the two
         snapshot = s.execute(text("SELECT pg_export_snapshot()")).scalar_one() if postgres else None
+        started = threading.Event()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-columns") as pool:
-            columns = pool.submit(_columns_in_snapshot, node, snapshot)
+            columns = pool.submit(_columns_in_snapshot, node, snapshot, started)
+            while not started.wait(0.05) and not columns.done():
+                pass
+            let_writes_go()
             stream = rows(s)
             try:
                 result = chain.verify_rows(stream, checkpoints, (head.signed or None) if head else None,
@@ -182,11 +189,25 @@ def verify(node: Any) -> chain.VerifyResult:
     return result
 
 
+@contextmanager
+def _writes_held(node: Any, *, hold: bool) -> Iterator[Callable[[], None]]:
+    """Hold the store's write lock (SQLite) until the returned callable is called or the block
+    ends. Nothing commits meanwhile; readers that start now all see the same last commit."""
+    if not hold:
+        yield lambda: None
+        return
+    with ExitStack() as stack:
+        writer = stack.enter_context(node.uow())
+        writer.session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: waits for a writer to finish
+        yield stack.close
+
+
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
-def _columns_in_snapshot(node: Any, snapshot: str | None) -> int | None:
-    """Run ``_first_column_mismatch`` on a connection of its own, in ``snapshot`` on PostgreSQL."""
+def _columns_in_snapshot(node: Any, snapshot: str | None, started: threading.Event) -> int | None:
+    """Run ``_first_column_mismatch`` on a connection of its own, in ``snapshot`` on PostgreSQL;
+    ``started`` is set once this connection's snapshot is fixed."""
     with node.uow(read_only=True) as ro:
         s = ro.session
         if snapshot is not None:
@@ -194,6 +215,9 @@ def _columns_in_snapshot(node: Any, snapshot: str | None) -> int | None:
                 raise ValueError(f"unexpected snapshot id {snapshot!r}")
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             s.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        else:
+            s.execute(text("SELECT count(*) FROM audit_head"))  # SQLite: the WAL snapshot starts here
+        started.set()
         return _first_column_mismatch(s)
 
 
