@@ -31,7 +31,6 @@ CONSENT_RECORDED = "consent-recorded"
 CONSENT_REFUSED = "consent-refused"
 CONSENT_REVOKED = "consent-revoked"
 CONSENT_VIEWED = "consent-viewed"
-CONSENT_EXPIRED = "consent-expired"
 CONSENT_STATUS_QUERIED = "consent-status-queried"
 TOKEN_ISSUED = "token-issued"  # noqa: S105 - an action name, not a secret
 SAFETY_DISCLOSURE_SENT = "safety-disclosure-sent"
@@ -39,12 +38,14 @@ SAFETY_DISCLOSURE_RECEIVED = "safety-disclosure-received"
 KEY_ROTATED = "key-rotated"
 PARTNER_ADDED = "partner-added"
 PARTNER_REMOVED = "partner-removed"
+PARTNER_KEYS_UPDATED = "partner-keys-updated"
 CLIENT_ADDED = "client-added"
 LOGIN = "login"
 LOGIN_FAILED = "login-failed"
 AUDIT_READ = "audit-read"
 AUDIT_PRUNED = "audit-pruned"
 RECORD_WRITTEN = "record-written"
+RECORD_VIEWED = "record-viewed"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -55,7 +56,6 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     CONSENT_REFUSED: "Vastleggen van toestemming geweigerd (regels voor wie toestemt)",
     CONSENT_REVOKED: "Toestemming ingetrokken",
     CONSENT_VIEWED: "Toestemmingsbewijs ingezien",
-    CONSENT_EXPIRED: "Toestemming verlopen",
     CONSENT_STATUS_QUERIED: "Status van een toestemming opgevraagd door een partner",
     TOKEN_ISSUED: "Toestemmingstoken uitgegeven",
     SAFETY_DISCLOSURE_SENT:
@@ -65,12 +65,14 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     KEY_ROTATED: "Ondertekeningssleutel vervangen",
     PARTNER_ADDED: "Partnerorganisatie vertrouwd",
     PARTNER_REMOVED: "Vertrouwen in partnerorganisatie beëindigd",
+    PARTNER_KEYS_UPDATED: "Sleutels van een partnerorganisatie bijgewerkt (nieuw vastgelegd of ingetrokken)",
     CLIENT_ADDED: "Lokale toepassing geregistreerd",
     LOGIN: "Aangemeld",
     LOGIN_FAILED: "Aanmelding mislukt",
     AUDIT_READ: "Auditlog ingezien",
     AUDIT_PRUNED: "Oude auditregels verwijderd na de bewaartermijn",
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
+    RECORD_VIEWED: "Gegevens van een cliënt ingezien",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -68,7 +68,6 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.CONSENT_REFUSED: ("110110", "Patient Record", "C", _BASIC),
     ev.CONSENT_REVOKED: ("110110", "Patient Record", "U", _BASIC),
     ev.CONSENT_VIEWED: ("110110", "Patient Record", "R", _BASIC),
-    ev.CONSENT_EXPIRED: ("110110", "Patient Record", "U", _BASIC),
     ev.CONSENT_STATUS_QUERIED: ("110112", "Query", "E", _BASIC),
     ev.TOKEN_ISSUED: ("110114", "User Authentication", "E", _BASIC),
     ev.LOGIN: ("110114", "User Authentication", "E", _BASIC),
@@ -76,14 +75,15 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.KEY_ROTATED: ("110100", "Application Activity", "U", _BASIC),
     ev.PARTNER_ADDED: ("110100", "Application Activity", "C", _BASIC),
     ev.PARTNER_REMOVED: ("110100", "Application Activity", "D", _BASIC),
+    ev.PARTNER_KEYS_UPDATED: ("110100", "Application Activity", "U", _BASIC),
     ev.CLIENT_ADDED: ("110100", "Application Activity", "C", _BASIC),
     ev.AUDIT_READ: ("110101", "Audit Log Used", "R", _BASIC),
     ev.AUDIT_PRUNED: ("110101", "Audit Log Used", "D", _BASIC),
     ev.RECORD_WRITTEN: ("110110", "Patient Record", "C", _BASIC),
+    ev.RECORD_VIEWED: ("110110", "Patient Record", "R", _BASIC),
 }
 _LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
-                                    ev.CONSENT_EXPIRED, ev.CONSENT_STATUS_QUERIED,
-                                    ev.TOKEN_ISSUED})
+                                    ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})
 _IP = re.compile(r"[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 
 
