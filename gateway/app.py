@@ -21,6 +21,7 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.extensions["gateway"] = node
     app.extensions["oauth_server"] = auth.init_app(app, node)
     outcomes.init_app(app)
+    _one_partner_view_per_request(app)
 
     from gateway import api_local, api_partner, api_public
 
@@ -33,6 +34,19 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
         web.init_app(app, node)
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app
+
+
+def _one_partner_view_per_request(app: Flask) -> None:
+    """Read each partner's entry at most once per request (gateway.partners._SEEN)."""
+    from gateway.partners import one_view_per_request
+
+    wsgi_app = app.wsgi_app
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        with one_view_per_request():
+            return wsgi_app(environ, start_response)
+
+    app.wsgi_app = wrapped  # type: ignore[method-assign]
 
 
 def node_of() -> Node:

@@ -265,15 +265,19 @@ def keys() -> None:
 @keys.command("rotate")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default=None)
-def keys_rotate(home: str, alg: str | None) -> None:
+@click.option("--withdraw-old", is_flag=True,
+              help="The old keys may be compromised: take them out of the JWKS at once. Partners "
+                   "unpin them when they next read it; ask them to run 'partner add' again.")
+def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
     """Make a new active key; the old stays in the JWKS for its window."""
     from gateway import audit_log
     from gateway.audit import events
 
     node = _node(home)
     old = node.keys.thumbprint()
-    kid = node.keys.rotate(alg)
-    audit_log.record_admin(node, events.KEY_ROTATED, detail={"old_kid": old, "new_kid": kid})
+    kid = node.keys.rotate(alg, withdraw_old=withdraw_old)
+    audit_log.record_admin(node, events.KEY_ROTATED,
+                           detail={"old_kid": old, "new_kid": kid, "old_withdrawn": withdraw_old})
     click.echo(kid)
 
 

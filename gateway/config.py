@@ -72,6 +72,7 @@ class PartnersSection:
     read_timeout: float = 10.0
     max_response_bytes: int = 5_000_000
     jwks_refetch_interval: int = 60  # seconds between re-fetches of one partner's JWKS
+    jwks_max_age: int = 86_400  # pinned keys older than this are re-read on their next use
     verify_tls: bool = True
 
 
@@ -336,6 +337,7 @@ def check(cfg: NodeConfig) -> None:
     for name, number in (("partners.connect_timeout", cfg.partners.connect_timeout),
                          ("partners.read_timeout", cfg.partners.read_timeout),
                          ("partners.max_response_bytes", cfg.partners.max_response_bytes),
+                         ("partners.jwks_max_age", cfg.partners.jwks_max_age),
                          ("security.max_request_bytes", cfg.security.max_request_bytes),
                          ("server.timeout", cfg.server.timeout)):
         if number <= 0:

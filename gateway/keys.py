@@ -58,6 +58,21 @@ class KeyEntry:
     alg: str
     created: str
     retired: str | None = None
+    withdrawn: bool = False  # left the JWKS at once (``keys rotate --withdraw-old``)
+
+
+@dataclass(frozen=True)
+class _Ring:
+    """What one load of the ring found; replaced whole, never changed."""
+
+    entries: tuple[KeyEntry, ...]
+    keys: dict[str, SigningKey]
+    active: str
+    verification: KeySet
+
+    @property
+    def active_entry(self) -> KeyEntry:
+        return next(e for e in self.entries if e.kid == self.active)
 
 
 def _write_private(path: Path, pem: bytes) -> None:
@@ -88,14 +103,17 @@ class KeyRing:
         cls._save_index(keydir, entry.kid, [entry])
         return cls(home)
 
-    def rotate(self, alg: str | None = None) -> str:
-        """Make a new active key; the old one stays listed until its window ends."""
+    def rotate(self, alg: str | None = None, *, withdraw_old: bool = False) -> str:
+        """Make a new active key; the old one stays listed until its window ends, or leaves
+        the JWKS at once with ``withdraw_old`` (it may be compromised). Either way it still
+        verifies this node's own old audit checkpoints."""
         with self._lock:
             key = generate(alg or self.active_entry.alg)
             _write_private(self.dir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
             now = _now()
             entries = [
-                KeyEntry(e.kid, e.alg, e.created, e.retired or now) for e in self.entries
+                KeyEntry(e.kid, e.alg, e.created, e.retired or now, e.withdrawn or withdraw_old)
+                for e in self.entries
             ] + [KeyEntry(kid=key.thumbprint(), alg=alg_of(key), created=now)]
             self._save_index(self.dir, key.thumbprint(), entries)
             self._stamp = None
@@ -135,9 +153,11 @@ class KeyRing:
             keys[entry.kid] = key
         if active not in keys:
             raise KeyError_("the active key is missing")
-        self.entries, self._keys, self._active = entries, keys, active
-        self._verification = KeySet([ECKey.import_key(public_jwk(k)) if isinstance(k, ECKey)
-                                     else OKPKey.import_key(public_jwk(k)) for k in keys.values()])
+        verification = KeySet([ECKey.import_key(public_jwk(k)) if isinstance(k, ECKey)
+                               else OKPKey.import_key(public_jwk(k)) for k in keys.values()])
+        # One assignment: a request reading the ring while another one loads a rotation sees
+        # the old ring or the new one, never the new active kid beside the old entry list.
+        self._state = _Ring(tuple(entries), keys, active, verification)
         self._stamp = stamp
 
     def refresh(self) -> None:
@@ -147,29 +167,35 @@ class KeyRing:
 
     # -- use ----------------------------------------------------------------------------
     @property
+    def entries(self) -> tuple[KeyEntry, ...]:
+        return self._state.entries
+
+    @property
     def active_entry(self) -> KeyEntry:
-        return next(e for e in self.entries if e.kid == self._active)
+        return self._state.active_entry
 
     @property
     def active(self) -> tuple[str, str, SigningKey]:
         """Return (kid, alg, private key) of the key that signs now."""
         self.refresh()
-        entry = self.active_entry
-        return entry.kid, entry.alg, self._keys[entry.kid]
+        ring = self._state
+        entry = ring.active_entry
+        return entry.kid, entry.alg, ring.keys[entry.kid]
 
     def jwks(self, now: datetime | None = None) -> dict[str, Any]:
         """Return the public JWKS: the active key and retired keys within their window."""
         self.refresh()
+        ring = self._state
         now = now or datetime.now(UTC)
         window = timedelta(days=self.retired_key_days)
-        listed = [e for e in self.entries
-                  if e.retired is None or datetime.fromisoformat(e.retired) + window > now]
-        return {"keys": [public_jwk(self._keys[e.kid]) for e in listed]}
+        listed = [e for e in ring.entries if not e.withdrawn
+                  and (e.retired is None or datetime.fromisoformat(e.retired) + window > now)]
+        return {"keys": [public_jwk(ring.keys[e.kid]) for e in listed]}
 
     def verification_set(self) -> KeySet:
         """Return every own public key ever used (audit checkpoints outlive the JWKS window)."""
         self.refresh()
-        return self._verification
+        return self._state.verification
 
     def thumbprint(self) -> str:
         return self.active[0]

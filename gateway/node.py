@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,20 @@ class Node:
         return self.config.node.org_id
 
 
+#: the node itself, when it re-reads a partner's JWKS on its own
+NODE_ACTOR_ID = "system:gateway"
+
+
+def _audit_partner_keys(node: Node, session: Any, org_id: str, added: list[str], removed: list[str]) -> None:
+    """Audit a change of a partner's pinned keys in the unit of work that made it."""
+    from gateway import audit_log
+    from gateway.audit import events
+
+    audit_log.append(session, node, events.AuditRecord(
+        action=events.PARTNER_KEYS_UPDATED, outcome=events.SUCCESS, actor_id=NODE_ACTOR_ID,
+        actor_role="system", peer_org=org_id, detail={"added": added, "removed": removed}))
+
+
 def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
           http: StrictClient | None = None) -> Node:
     """Build the node's parts; no I/O beyond opening the key ring and the engine."""
@@ -41,8 +56,10 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls)
     uow = UnitOfWorkFactory(make_engine(config.store.url))
     node = Node(config=config, keys=KeyRing(config.home, config.keys.retired_key_days), uow=uow,
-                partners=PartnerDirectory(uow, http, refetch_interval=p.jwks_refetch_interval, clock=clock),
+                partners=PartnerDirectory(uow, http, refetch_interval=p.jwks_refetch_interval,
+                                          max_age=p.jwks_max_age, clock=clock),
                 http=http, clock=clock)
+    node.partners.on_keys_changed = functools.partial(_audit_partner_keys, node)
     from gateway.peer import PeerCaller
 
     node.peer = PeerCaller(node)

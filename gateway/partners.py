@@ -5,6 +5,12 @@ refusing when a thumbprint was given and no key matches. Later, a token or asser
 signed with a ``kid`` we have not pinned triggers one re-fetch from the *pinned* URL
 (rate-limited per partner), so a partner's key rotation is picked up; keys never come
 from a token header (SECURITY.md, "Keys per issuer").
+
+A re-fetch mirrors the partner's JWKS: keys it no longer publishes (a retired key past its
+window, a key withdrawn after a compromise) are unpinned, and every change is audited. A
+partner that never rotates again is still re-read when its pinned keys are older than
+``max_age`` (on the next use of one of them), so a withdrawn key stops being trusted within
+that time. When that routine re-read fails, the pinned keys stay in use.
 """
 
 from __future__ import annotations
@@ -12,12 +18,16 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from joserfc.jwk import ECKey, KeySet, OKPKey
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.http import StrictClient
 from adapters.store import UnitOfWorkFactory
@@ -70,33 +80,89 @@ def fetch_jwks(http: StrictClient, url: str) -> list[ECKey | OKPKey]:
     return keys
 
 
-def _store_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime) -> int:
+def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime) -> tuple[list[str], list[str]]:
+    """Pin exactly ``keys`` (the partner's JWKS): add the new ones, unpin the ones it no longer
+    publishes. Return (added, removed) kids. A key another worker pins in the same moment is no
+    error (ON CONFLICT DO NOTHING)."""
     known = set(session.scalars(select(PartnerKey.kid).where(PartnerKey.org_id == org_id)))
-    added = 0
-    for key in keys:
-        if key.thumbprint() not in known:
+    published = {key.thumbprint(): key for key in keys}
+    rows = []
+    for kid, key in published.items():
+        if kid not in known:
             jwk = key.as_dict(private=False)
-            jwk["kid"] = key.thumbprint()
-            session.add(PartnerKey(org_id=org_id, kid=key.thumbprint(), jwk=json.dumps(jwk), added_at=now))
-            added += 1
-    return added
+            jwk["kid"] = kid
+            rows.append({"org_id": org_id, "kid": kid, "jwk": json.dumps(jwk), "added_at": now})
+    if rows:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(PartnerKey.__table__).on_conflict_do_nothing(index_elements=["org_id", "kid"]), rows)
+    withdrawn = sorted(known - set(published))
+    if withdrawn:
+        session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id,
+                                                           PartnerKey.kid.in_(withdrawn)))
+    return sorted(r["kid"] for r in rows), withdrawn
 
 
-# built once: constructing a statement cost more than running it
-_URL_OF = select(Partner.url).where(Partner.org_id == bindparam("org"))
-_PINNED = select(PartnerKey.kid, PartnerKey.jwk).where(PartnerKey.org_id == bindparam("org"))
+# Built once (constructing a statement cost more than running it): a partner's URL and
+# pinned keys in one statement (no partner row: no rows; no keys: one row with NULLs), with
+# the time of the last JWKS fetch.
+_PARTNER = (select(Partner.url, Partner.jwks_fetched_at, PartnerKey.kid, PartnerKey.jwk)
+            .outerjoin(PartnerKey, PartnerKey.org_id == Partner.org_id)
+            .where(Partner.org_id == bindparam("org")))
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    """A stored fetch time as an aware UTC datetime (SQLite keeps no offset; it was UTC)."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+class _Entry(NamedTuple):
+    url: str
+    fetched_at: datetime | None  # the last JWKS fetch (or attempt), UTC
+    keys: dict[str, str]  # kid -> JWK text
+
+
+_CLAIM = (update(Partner.__table__)
+          .where(Partner.org_id == bindparam("org"),
+                 or_(Partner.jwks_fetched_at.is_(None), Partner.jwks_fetched_at <= bindparam("due")))
+          .values(jwks_fetched_at=bindparam("now")))
+_FETCHED = select(Partner.url, Partner.jwks_fetched_at).where(Partner.org_id == bindparam("org"))
+
+# What one request has read of the directory: org id -> an _Entry, or None outside
+# a request. An exchange asks about the same partner three or four times (is the caller
+# trusted, where does it live, which keys does it sign with); the store answers once per
+# request, and every request still reads it fresh, so a removal counts from the next one.
+_SEEN: ContextVar[dict[str, _Entry | None] | None] = ContextVar("partners_seen", default=None)
+
+
+@contextmanager
+def one_view_per_request() -> Iterator[None]:
+    """Within this block each partner is read from the store at most once (a WSGI request)."""
+    token = _SEEN.set({})
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
+#: called inside the unit of work that changed a partner's pinned keys: (session, org id,
+#: added kids, removed kids); the node audits it there, so the change and its audit commit together
+KeysChanged = Callable[[Any, str, list[str], list[str]], None]
 
 
 class PartnerDirectory:
     """Look up and pin partners' keys; store-backed so every worker sees the same list."""
 
     def __init__(self, uow: UnitOfWorkFactory, http: StrictClient, *, refetch_interval: int = 60,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 max_age: int = 86_400, clock: Callable[[], datetime] | None = None,
+                 on_keys_changed: KeysChanged | None = None) -> None:
         self.uow = uow
         self.http = http
         self.refetch_interval = timedelta(seconds=refetch_interval)
+        self.max_age = timedelta(seconds=max_age)
         # the node's clock, so the rate limit runs on the same time as token checks (and tests)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.on_keys_changed = on_keys_changed
 
     def add(self, org_id: str, url: str, thumbprint: str | None = None) -> list[str]:
         """Fetch, check and pin a partner's keys; return the pinned kids.
@@ -113,14 +179,21 @@ class PartnerDirectory:
         now = self.clock()
         with self.uow() as uow:
             partner = uow.session.get(Partner, org_id)
-            if partner is None:
+            if partner is None:  # its keys are audited with the partner-added entry
                 uow.session.add(Partner(org_id=org_id, url=url.rstrip("/"), added_at=now, jwks_fetched_at=now))
+                uow.session.flush()
+                _sync_keys(uow.session, org_id, keys, now)
             else:
                 partner.url, partner.jwks_fetched_at = url.rstrip("/"), now
-            uow.session.flush()
-            _store_keys(uow.session, org_id, keys, now)
+                uow.session.flush()
+                self._synced(uow.session, org_id, keys, now)
             uow.commit()
         return [k.thumbprint() for k in keys]
+
+    def _synced(self, session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime) -> None:
+        added, removed = _sync_keys(session, org_id, keys, now)
+        if (added or removed) and self.on_keys_changed is not None:
+            self.on_keys_changed(session, org_id, added, removed)
 
     def list(self) -> list[tuple[str, str, list[str]]]:
         with self.uow() as uow:
@@ -131,18 +204,29 @@ class PartnerDirectory:
     def remove(self, org_id: str) -> bool:
         """Forget a partner and its pinned keys; False when it was not a partner."""
         with self.uow() as uow:
-            partner = uow.session.get(Partner, org_id)
-            if partner is None:
-                return False
-            for key in uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == org_id)):
-                uow.session.delete(key)
-            uow.session.delete(partner)
+            # Core deletes, keys first. The ORM deleted the partner row first, the foreign key's
+            # cascade took the keys, and the ORM's own key deletes then matched nothing (warning)
+            uow.session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id))
+            removed = uow.session.execute(delete(Partner.__table__).where(Partner.org_id == org_id)).rowcount
             uow.commit()
-        return True
+        return bool(removed)
+
+    def _entry(self, org_id: str, *, fresh: bool = False) -> _Entry | None:
+        """The partner's URL and pinned keys, from the store (once per request, see ``_SEEN``)."""
+        seen = _SEEN.get()
+        if seen is not None and not fresh and org_id in seen:
+            return seen[org_id]
+        rows = self.uow.read(_PARTNER, {"org": org_id})
+        entry = None
+        if rows:
+            entry = _Entry(rows[0][0], _as_utc(rows[0][1]), {kid: jwk for _u, _f, kid, jwk in rows if kid is not None})
+        if seen is not None:
+            seen[org_id] = entry
+        return entry
 
     def url_of(self, org_id: str) -> str | None:
-        rows = self.uow.read(_URL_OF, {"org": org_id})
-        return rows[0][0] if rows else None
+        entry = self._entry(org_id)
+        return entry.url if entry else None
 
     def is_trusted(self, org_id: str) -> bool:
         return self.url_of(org_id) is not None
@@ -152,21 +236,27 @@ class PartnerDirectory:
 
         When another worker or thread is fetching the partner's JWKS right now, wait for
         that fetch (up to the outbound timeout) instead of refusing a key it is about to pin.
+        Pinned keys older than ``max_age`` are re-read first (rate-limited too), so a key the
+        partner withdrew is not served; if that re-read fails, the pinned keys are used.
         """
-        keys = self._pinned(org_id)
-        if not keys and not self.is_trusted(org_id):
+        entry = self._entry(org_id)
+        if entry is None:
             return None
+        keys = entry.keys
         if kid is not None and kid not in keys:
             outcome = self._refetch(org_id)
             if outcome == "fetched" or (outcome == "in-flight" and self._await(org_id, kid)):
                 keys = self._pinned(org_id)
+        elif (entry.fetched_at is None or self.clock() - entry.fetched_at >= self.max_age) \
+                and self._refetch(org_id) == "fetched":
+            keys = self._pinned(org_id)
         return _key_set(tuple(sorted(keys.values()))) if keys else None
 
     def _pinned(self, org_id: str) -> dict[str, str]:
-        """The pinned keys, read fresh from the store on every call (a removal or a new pin by
-        another worker counts at once); only the parsing of the same JWKs is cached."""
-        rows = self.uow.read(_PINNED, {"org": org_id})
-        return {kid: jwk for kid, jwk in rows}
+        """The pinned keys read fresh from the store (after a re-fetch, here or by another
+        worker); only the parsing of the same JWKs is cached."""
+        entry = self._entry(org_id, fresh=True)
+        return entry.keys if entry else {}
 
     @property
     def _fetch_window(self) -> timedelta:
@@ -188,23 +278,23 @@ class PartnerDirectory:
         """Fetch the partner's JWKS if the rate limit allows: fetched, in-flight, limited or failed."""
         now = self.clock()
         with self.uow() as uow:
-            partner = uow.session.get(Partner, org_id)
-            if partner is None:
+            # Claim the slot first (a failed fetch also waits), in one conditional UPDATE: on
+            # PostgreSQL a second worker's UPDATE waits for the first one's row lock and then
+            # finds the slot taken, where a read-then-write let both fetch and pin the same key.
+            claimed = uow.session.execute(_CLAIM, {"org": org_id, "now": now, "due": now - self.refetch_interval})
+            row = uow.session.execute(_FETCHED, {"org": org_id}).first()
+            if row is None:
                 return "failed"
-            last = partner.jwks_fetched_at
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=UTC)
-            if last is not None and now - last < self.refetch_interval:
+            url, last = row[0], _as_utc(row[1])
+            if claimed.rowcount != 1:
                 # claimed moments ago: that fetch may still be running and bring this kid
-                return "in-flight" if now - last < self._fetch_window else "limited"
-            partner.jwks_fetched_at = now  # claim the slot first: a failed fetch also waits
-            url = partner.url
+                return "in-flight" if last is not None and now - last < self._fetch_window else "limited"
             uow.commit()
         try:
             keys = fetch_jwks(self.http, url)
         except GatewayError:
             return "failed"
         with self.uow() as uow:
-            _store_keys(uow.session, org_id, keys, now)
+            self._synced(uow.session, org_id, keys, now)
             uow.commit()
         return "fetched"

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey
+from sqlalchemy import select
 
 from faults_support import Traffic
+
+from adapters.store.models import Partner, PartnerKey
 from gateway.federation import run_cli
 
 
@@ -62,9 +65,22 @@ def test_holder_and_issuer_rotate_keys_under_traffic_without_errors(fed: Any) ->
     assert "intact" in fed.verify(fed.ggz) and "intact" in fed.verify(fed.jeugd)
 
 
+def pin_rotating_partner(node: Any, key: ECKey) -> None:
+    """A partner pinned an hour ago with ``key`` (its JWKS may be re-fetched now)."""
+    from gateway.keys import public_jwk
+
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    with node.uow() as uow:
+        uow.session.add(Partner(org_id="rotating", url="http://127.0.0.1:9", added_at=long_ago,
+                                jwks_fetched_at=long_ago))
+        uow.session.flush()
+        uow.session.add(PartnerKey(org_id="rotating", kid=key.thumbprint(), jwk=json.dumps(public_jwk(key)),
+                                   added_at=long_ago))
+        uow.commit()
+
+
 def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: Any) -> None:
     from adapters.http import Reply
-    from adapters.store.models import Partner, PartnerKey
     from gateway.keys import public_jwk
     from gateway.partners import PartnerDirectory
 
@@ -78,14 +94,7 @@ def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: An
             release.wait(10)
             return Reply(200, {"keys": [public_jwk(old), public_jwk(new)]}, b"")
 
-    long_ago = datetime.now(UTC) - timedelta(hours=1)
-    with node.uow() as uow:
-        uow.session.add(Partner(org_id="rotating", url="http://127.0.0.1:9", added_at=long_ago,
-                                jwks_fetched_at=long_ago))
-        uow.session.flush()
-        uow.session.add(PartnerKey(org_id="rotating", kid=old.thumbprint(), jwk=json.dumps(public_jwk(old)),
-                                   added_at=long_ago))
-        uow.commit()
+    pin_rotating_partner(node, old)
     directory = PartnerDirectory(node.uow, SlowJwks(), refetch_interval=60)  # type: ignore[arg-type]
     first = threading.Thread(target=directory.keys_for, args=("rotating", new.thumbprint()))
     first.start()
@@ -99,3 +108,49 @@ def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: An
         answer.cancel()
         first.join(10)
     assert second is not None and new.thumbprint() in {k.kid for k in second}
+
+
+@pytest.mark.parametrize("interval", [60, 0], ids=["one-claim", "no-rate-limit"])
+def test_workers_meeting_the_new_kid_at_once_all_get_the_key(app: Any, interval: int) -> None:
+    """Several workers (each with its own directory) meet a rotated kid in the same instant.
+    With a rate limit one claims the re-fetch and the others wait for its pin; on PostgreSQL
+    two claims could both pass a read-then-write check. Without one, every worker fetches and
+    pins the same key at once, and a second insert of it must not fail (it was a 500)."""
+    from adapters.http import Reply
+    from gateway.keys import public_jwk
+    from gateway.partners import PartnerDirectory
+
+    node = app.extensions["gateway"]
+    old, new = ECKey.generate_key("P-256", private=True), ECKey.generate_key("P-256", private=True)
+    fetches: list[int] = []
+
+    class Jwks:  # the partner's JWKS endpoint, a little slow as a real one is
+        def request(self, method: str, url: str, **_: Any) -> Reply:
+            fetches.append(1)
+            time.sleep(0.2)
+            return Reply(200, {"keys": [public_jwk(old), public_jwk(new)]}, b"")
+
+    pin_rotating_partner(node, old)
+    workers = [PartnerDirectory(node.uow, Jwks(), refetch_interval=interval) for _ in range(6)]  # type: ignore[arg-type]
+    start = threading.Barrier(len(workers))
+    got: list[Any] = [None] * len(workers)
+    errors: list[BaseException] = []
+
+    def meet(i: int) -> None:
+        start.wait(10)
+        try:
+            got[i] = workers[i].keys_for("rotating", new.thumbprint())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=meet, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert all(keys is not None and new.thumbprint() in {k.kid for k in keys} for keys in got)
+    assert len(fetches) == 1 if interval else len(fetches) >= 1
+    with node.uow(read_only=True) as uow:
+        kids = list(uow.session.scalars(select(PartnerKey.kid).where(PartnerKey.org_id == "rotating")))
+    assert sorted(kids) == sorted([old.thumbprint(), new.thumbprint()])

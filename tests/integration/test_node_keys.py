@@ -9,6 +9,7 @@ Jeugdteam West (B) runs for real; GGZ Noord (A) is served in-process on a hand-m
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -206,6 +207,33 @@ def test_a_partner_add_again_pins_the_rotated_keys_at_once(home_a: Path, node_b:
 
     assert run.code == 0, run
     assert new in pinned_kids(home_a)
+
+
+def test_a_key_the_partner_withdraws_is_unpinned_at_its_next_message(
+        a: Any, home_a: Path, node_b: RunningNode, clock: Clock) -> None:
+    """Jeugdteam West fears its key leaked: it rotates and withdraws the old key at once. Its
+    next assertion makes GGZ Noord re-read the JWKS, which unpins the old key; an assertion
+    signed with the leaked key is refused from then on, and GGZ Noord's audit says so."""
+    clock.advance(config.load(home_a).partners.jwks_refetch_interval + 1)
+    leaked = KeyRing(node_b.home).active
+    new = rotate(node_b.home, "--withdraw-old")
+    assert served_kids(node_b.url) == [new]
+
+    assert a.post("/oauth/token", data=token_form(b_asserts(node_b, clock))).status_code == 200
+    assert pinned_kids(home_a) == [new]
+    forged = sign_assertion(leaked, assertion_claims(B_ORG, A_URL + "/oauth/token", clock.ts))
+    refused = a.post("/oauth/token", data=token_form(forged))
+    assert refused.status_code in (400, 401) and refused.get_json()["error"] == "invalid_client"
+
+    from gateway import audit_log
+    from gateway.audit import events
+
+    node = a.application.extensions["gateway"]
+    with node.uow(read_only=True) as uow:
+        [update] = [json.loads(e.record_json) for e in
+                    audit_log.entries(uow.session, action=events.PARTNER_KEYS_UPDATED, limit=1)]
+    assert update["peer_org"] == B_ORG and update["detail"]["added"] == [new]
+    assert leaked[0] in update["detail"]["removed"]
 
 
 # --- a key ring that is not safe or not whole stops the node ------------------------------------------

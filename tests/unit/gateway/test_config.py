@@ -95,6 +95,7 @@ def test_a_bad_algorithm_from_the_environment_is_refused(tmp_path: Path) -> None
     {"GATEWAY_PARTNERS_VERIFY_TLS": "maybe"},
     {"GATEWAY_PARTNERS_READ_TIMEOUT": "0"},
     {"GATEWAY_PARTNERS_CONNECT_TIMEOUT": "nan"},
+    {"GATEWAY_PARTNERS_JWKS_MAX_AGE": "0"},
     {"GATEWAY_SECURITY_ACCESS_TOKEN_TTL": "86400"},
     {"GATEWAY_STORE_URL": "mysql://root@localhost/gateway"},
     {"GATEWAY_NODE_URL": "ftp://ggz-noord.example"},
