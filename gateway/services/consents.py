@@ -224,25 +224,30 @@ def revoke(node: Any, cid: str, actor: audit_log.Actor) -> tuple[dict[str, Any],
 
 def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
     """Answer ``$consent-status``: only organisations named in the consent may ask."""
-    now = int(node.clock().timestamp())
-    with node.uow() as uow:
+    day = rules.day_of(int(node.clock().timestamp()))
+    # decide from a read snapshot; the write unit (SQLite's one writer) holds only the audit
+    with node.uow(read_only=True) as uow:
         row = uow.session.get(ConsentRow, cid)
         if row is None:
             raise NotFound("Deze toestemming is hier niet bekend.")
         grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
         if caller_org not in grant.recipients | grant.holders:
             raise Forbidden("Alleen organisaties die in de toestemming staan mogen de status opvragen.")
-        status = "active" if rules.honoured(grant, rules.day_of(now)) else "inactive"
-        if status == "active":
-            for holder in grant.holders:
-                for grantee in grant.recipients:
-                    if rules.denied_categories(_grants_of(uow.session, node, row.subject_id), grantee, holder,
-                                               grant.purpose, rules.day_of(now)) & grant.categories:
-                        status = "inactive"
+        why_not = rules.why_not_honoured(grant, day)
+        if why_not is None:
+            others = _grants_of(uow.session, node, row.subject_id)
+            if any(rules.denied_categories(others, grantee, holder, grant.purpose, day) & grant.categories
+                   for holder in grant.holders for grantee in grant.recipients):
+                why_not = "Een bezwaar sluit gegevens uit die deze toestemming noemt."
+        status = "active" if why_not is None else "inactive"
+    # the privacy officer reads why (expired, revoked, an objection, the 16+ rule); the
+    # partner hears only active or inactive
+    detail = {"status": status} if why_not is None else {"status": status, "why_not_nl": why_not}
+    with node.uow() as uow:
         audit_log.append(uow.session, node, events.AuditRecord(
             action=events.CONSENT_STATUS_QUERIED, outcome=events.SUCCESS, consent_id=cid, peer_org=caller_org,
             actor_id=f"org:{caller_org}", actor_role="partner", actor_org=caller_org,
-            subject=grant.subject.bsn, detail={"status": status}))
+            subject=grant.subject.bsn, detail=detail))
         uow.commit()
     return status
 

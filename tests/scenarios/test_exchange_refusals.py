@@ -174,6 +174,13 @@ def test_consent_revoked(fed) -> None:
     assert fed.jeugd.session("jeugd-epd").post(f"/fhir/Consent/{cid}/$revoke").status_code == 200
     fed.refused(fed.ask(tok), 403, "consent-revoked")
     fed.assert_refusal_audited("consent-revoked", holder=fed.ggz)
+    # the issuer's privacy officer reads why it answered inactive; GGZ Noord heard only that
+    from gateway.audit import events
+
+    asked = fed.audit(fed.jeugd, action=events.CONSENT_STATUS_QUERIED)
+    answers = [(q["detail"]["status"], q["detail"].get("why_not_nl")) for q in asked if q["consent_id"] == cid]
+    assert answers[0] == ("inactive", "De toestemming is ingetrokken.")
+    assert answers[-1] == ("active", None)
 
 
 def test_purpose_mismatch(fed) -> None:
