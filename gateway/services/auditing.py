@@ -5,6 +5,7 @@ Reading the log is itself logged (NEN 7513).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,11 @@ def _filters(args: Mapping[str, str]) -> dict[str, Any]:
     if unknown:
         raise InvalidRequest(f"Onbekende zoekparameter(s): {', '.join(sorted(unknown))}.")
     if "patient" in args:
+        from consent.model import valid_bsn
+
         out["subject"] = args["patient"].rpartition("|")[2]
+        if not valid_bsn(out["subject"]):
+            raise InvalidRequest("patient is een geldig BSN (negen cijfers), eventueel met systeem ervoor.")
     for value in (args.getlist("date") if hasattr(args, "getlist") else [args["date"]] if "date" in args else []):
         prefix, day = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
         if len(day) < 10:
@@ -52,12 +57,15 @@ def _filters(args: Mapping[str, str]) -> dict[str, Any]:
 def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str) -> dict[str, Any]:
     """Search the log; the search itself is appended to it."""
     filters = _filters(args)
+    try:  # the search is logged with its filters: a value the log cannot hold is refused first
+        read = AuditRecord(action=events.AUDIT_READ, outcome=events.SUCCESS, subject=filters.get("subject", ""),
+                           **audit_log.fields(actor), detail={"filters": {k: str(v) for k, v in filters.items()}})
+    except events.InvalidAuditRecord:
+        raise InvalidRequest("Een zoekwaarde bevat tekens die het auditlog niet vastlegt "
+                             "(een NUL-teken, of iets dat op een token of wachtwoord lijkt).") from None
     with node.uow() as uow:
         found = [audit_log.stored(e) for e in audit_log.entries(uow.session, **filters)]
-        audit_log.append(uow.session, node, AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(found),
-            subject=filters.get("subject", "") if len(filters.get("subject", "")) == 9 else "",
-            **audit_log.fields(actor), detail={"filters": {k: str(v) for k, v in filters.items()}}))
+        audit_log.append(uow.session, node, dataclasses.replace(read, count=len(found)))
         uow.commit()
     resources = [fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url) for e in found]
     return fhir.search_bundle(resources, len(resources), self_url)
