@@ -30,20 +30,19 @@ def create_patient() -> Response:
 
 @bp.get("/fhir/Patient")
 def search_patient() -> Response:
-    actor(caller(*READERS))
+    who = actor(caller(*READERS))
     ident = request.args.get("identifier", "")
     system, _, value = ident.rpartition("|")
     if system != parameters.BSN_SYSTEM:
         raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN>.")
-    found = registry.find_person(node_of(), value)
+    found = registry.find_person(node_of(), value, who)
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
                           "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
 
 
 @bp.get("/fhir/Patient/<pid>")
 def read_patient(pid: str) -> Response:
-    actor(caller(*READERS))
-    return fhir_response(registry.read_person(node_of(), pid))
+    return fhir_response(registry.read_person(node_of(), pid, actor(caller(*READERS))))
 
 
 @bp.post("/fhir/RelatedPerson")
@@ -148,7 +147,6 @@ def disclosure_report() -> Response:
 @bp.get("/fhir/Bundle")
 def safety_inbox() -> Response:
     """Safety disclosures pushed to this node (each a signed summary Bundle), newest first."""
-    actor(caller("professional"))
-    found = safety.inbox(node_of())
+    found = safety.inbox(node_of(), actor(caller("professional")))
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
                           "entry": [{"resource": b, "search": {"mode": "match"}} for b in found]})

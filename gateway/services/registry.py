@@ -12,7 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from adapters.store.models import Person, Record, Relation
 from consent.errors import InvalidRequest, NotFound
 from consent.model import Party, Subject
-from gateway import fhir_in
+from gateway import audit_log, fhir_in
+from gateway.audit import events
+
+
+UNKNOWN_NAME = "(naam onbekend)"
 
 
 def _with_id(resource: dict[str, Any], rid: str) -> dict[str, Any]:
@@ -47,16 +51,41 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
     return stored, True
 
 
-def find_person(node: Any, bsn: str) -> list[dict[str, Any]]:
+def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, Any]]:
+    """The registered Patient with this BSN (or none); a match is audited as viewed."""
     with node.uow() as uow:
         row = uow.session.scalar(select(Person).where(Person.bsn == bsn))
-        return [json.loads(row.resource)] if row else []
+        if row is None:
+            return []
+        record_viewed(uow.session, node, actor, row.bsn, "patient-search")
+        uow.commit()
+        return [json.loads(row.resource)]
 
 
-def read_person(node: Any, pid: str) -> dict[str, Any]:
-    """The registered Patient with this id; raise NotFound otherwise."""
+def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
+    """The registered Patient with this id, audited as viewed; raise NotFound otherwise."""
     with node.uow() as uow:
-        return json.loads(person_by_id(uow.session, pid).resource)  # type: ignore[no-any-return]
+        row = person_by_id(uow.session, pid)
+        record_viewed(uow.session, node, actor, row.bsn, "patient-read")
+        uow.commit()
+        return json.loads(row.resource)  # type: ignore[no-any-return]
+
+
+def note_viewed(node: Any, actor: audit_log.Actor, bsns: list[str], view: str) -> None:
+    """Audit that ``actor`` was shown these people (a web page), one entry each, together."""
+    if not bsns:
+        return
+    with node.uow() as uow:
+        for bsn in bsns:
+            record_viewed(uow.session, node, actor, bsn, view)
+        uow.commit()
+
+
+def record_viewed(session: Any, node: Any, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
+    """NEN 7513: who looked at whose data, where (``view``), in the caller's unit of work."""
+    audit_log.append(session, node, events.AuditRecord(
+        action=events.RECORD_VIEWED, outcome=events.SUCCESS, subject=bsn,
+        **audit_log.fields(actor), detail={"view": view, **detail}))
 
 
 def person_by_id(session: Any, pid: str) -> Person:

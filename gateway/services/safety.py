@@ -23,7 +23,7 @@ from gateway.audit import events
 from gateway.audit.events import AuditRecord, InvalidAuditRecord
 from gateway.fhir_in import CATEGORY_SYSTEM
 from gateway.services.exchange import _EXCHANGE_ID, _claim_exchange, request_hash, response_hash
-from gateway.services.registry import person_by_bsn, records_of
+from gateway.services.registry import person_by_bsn, record_viewed, records_of
 from profiles import catalog
 from profiles.guard import check_summary
 from profiles.summary import build_summary
@@ -146,9 +146,17 @@ def _auditable(*, action: str = events.SAFETY_DISCLOSURE_SENT, **fields_: Any) -
         raise InvalidRequest(f"Dit kan niet worden vastgelegd in het auditlog: {exc}.") from None
 
 
-def inbox(node: Any, subject: str | None = None) -> list[dict[str, Any]]:
+def inbox(node: Any, actor: audit_log.Actor, subject: str | None = None) -> list[dict[str, Any]]:
+    """Safety disclosures received here, newest first; each person shown is audited as viewed."""
     with node.uow() as uow:
         q = select(Inbox).order_by(Inbox.received_at.desc())
         if subject:
             q = q.where(Inbox.subject == subject)
-        return [json.loads(r.bundle) for r in uow.session.scalars(q)]
+        rows = list(uow.session.scalars(q))
+        shown: dict[str, int] = {}
+        for r in rows:
+            shown[r.subject] = shown.get(r.subject, 0) + 1
+        for bsn, count in sorted(shown.items()):
+            record_viewed(uow.session, node, actor, bsn, "safety-inbox", disclosures=count)
+        uow.commit()
+        return [json.loads(r.bundle) for r in rows]

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, g, request
 from consent.errors import GatewayError
 from gateway import audit_log
 from gateway.app import node_of
-from gateway.services import consents, exchange, safety
+from gateway.services import consents, exchange, registry, safety
 from gateway.web import forms, lookup, present
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import style_hashes, secure_headers
@@ -69,6 +69,7 @@ def search() -> Response:
         return page("search.html", 422, errors=errors, naam=name)
     node = node_of()
     found = lookup.find_by_bsn(node, bsn) if bsn else lookup.find_by_name(node, name)
+    registry.note_viewed(node, actor(), [p.bsn for p in found], "web-search")
     return page("search.html", found=found, searched=True, naam=name)
 
 
@@ -79,6 +80,7 @@ def search() -> Response:
 def client(pid: str) -> Response:
     node = node_of()
     person = lookup.person(node, pid)
+    registry.note_viewed(node, actor(), [person.bsn], "client-page")
     return page("client.html", person=person, parents=lookup.parents(node, pid),
                 children=lookup.children(node, pid), consents=lookup.consents_of(node, pid),
                 own_org=node.org_id, **labels())

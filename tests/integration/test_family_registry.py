@@ -130,10 +130,35 @@ def test_a_registered_person_is_found_by_bsn_and_read_by_id(api: Api) -> None:
 
 
 def test_an_unknown_bsn_finds_no_one(api: Api) -> None:
-    found = api.get("/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{new_bsn()}"})
+    bsn = new_bsn()
+    found = api.get("/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{bsn}"})
 
     assert found.status_code == 200
     assert found.get_json()["total"] == 0
+    assert viewed(api, bsn) == []  # no one was shown
+
+
+def viewed(api: Api, bsn: str) -> list[tuple[str, str]]:
+    """The record-viewed audit entries about ``bsn``: (actor, view), oldest first."""
+    import json
+
+    from gateway import audit_log
+    from gateway.audit import events
+
+    with api.app.extensions["gateway"].uow(read_only=True) as uow:
+        found = audit_log.entries(uow.session, subject=bsn, action=events.RECORD_VIEWED)
+        return [(e.actor_id, json.loads(e.record_json)["detail"]["view"]) for e in reversed(found)]
+
+
+def test_looking_a_person_up_is_audited_with_the_professional_who_looked(api: Api) -> None:
+    bsn = new_bsn()
+    created = api.post("/fhir/Patient", a_patient(api, bsn))
+    assert viewed(api, bsn) == []  # registering is not looking
+
+    api.get("/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{bsn}"})
+    api.get(created.headers["Location"])
+
+    assert viewed(api, bsn) == [(api.practitioner, "patient-search"), (api.practitioner, "patient-read")]
 
 
 def test_an_unknown_patient_id_is_404(api: Api) -> None:

@@ -55,6 +55,23 @@ def test_search_by_name_finds_the_family_and_the_page_shows_custody(client: Any,
     assert "Sanne Jansen" in page and "Bram Jansen" in page and page.count("<td>ja</td>") == 2
 
 
+def test_every_person_a_professional_is_shown_is_audited(app: Any, client: Any, ids: dict[str, str]) -> None:
+    """NEN 7513: the search result and the client's page each leave a record-viewed entry."""
+    import json
+
+    from gateway import audit_log
+    from gateway.audit import events
+
+    post(client, "/clienten/zoeken", {"bsn": CHILD})
+    client.get(f"/clienten/{ids['child']}")
+
+    with app.extensions["gateway"].uow(read_only=True) as uow:
+        seen = [(e.subject, e.actor_id, json.loads(e.record_json)["detail"]["view"])
+                for e in reversed(audit_log.entries(uow.session, action=events.RECORD_VIEWED))]
+    actor = PROFESSIONAL["actor_id"]
+    assert seen == [(CHILD, actor, "web-search"), (CHILD, actor, "client-page")]
+
+
 def test_for_a_child_under_12_the_form_asks_both_custody_holders(client: Any, ids: dict[str, str]) -> None:
     page = client.get(f"/clienten/{ids['child']}/toestemming").text
 
