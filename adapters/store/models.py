@@ -185,3 +185,12 @@ class Inbox(Base):
     legal_ground: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     bundle: Mapped[str] = mapped_column(Text)
+
+
+class EndedSession(Base):
+    """A web session ended by logging out. Its cookie is refused until the moment it would
+    have expired anyway (``expires_at``), after which the row may go."""
+
+    __tablename__ = "ended_sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

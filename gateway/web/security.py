@@ -5,8 +5,9 @@
   value in ``<home>/web-session.key`` (mode 0600), created once and shared by every gunicorn
   worker. A session unused for ``[web] session_idle_minutes`` is over, and every session
   ends after ``session_max_hours``. The cookie carries who is logged in and the CSRF token,
-  never client data. It is signed, not encrypted, and a copied cookie stays usable until a
-  timeout ends it (there is no server-side session table yet).
+  never client data, and a random session id. It is signed, not encrypted. Logging out
+  records that id (``gateway.services.sessions``), so a cookie copied before logout is
+  refused after it; a copied cookie of a session still in use lives until a timeout.
 - **CSRF**: a per-session random token (synchronizer token pattern, OWASP) in a hidden
   field of every form, compared in constant time before any POST is handled; a POST whose
   ``Origin`` header names another origin is refused as well. Twenty lines we can read
@@ -26,13 +27,14 @@ import os
 import re
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, request, session
 
 from gateway.config import NodeConfig
+from gateway.services import sessions
 
 KEY_FILE = "web-session.key"
 CSRF_FIELD = "csrf_token"
@@ -87,28 +89,37 @@ def init_app(app: Flask, config: NodeConfig) -> None:
 
 
 def login(user: dict[str, Any]) -> None:
-    """Start a fresh session for ``user`` (new CSRF token: no fixation across login)."""
+    """Start a fresh session for ``user`` (new id and CSRF token: no fixation across login)."""
     session.clear()
     now = int(time.time())
-    session.update(user=user, started=now, seen=now, csrf=secrets.token_urlsafe(32))
+    session.update(user=user, started=now, seen=now, sid=secrets.token_urlsafe(24),
+                   csrf=secrets.token_urlsafe(32))
     session.permanent = True
 
 
-def logout() -> None:
+def logout(node: Any, config: NodeConfig) -> None:
+    """End the session here and for any copy of its cookie (until it would have expired)."""
+    sid, started = session.get("sid"), session.get("started")
+    if isinstance(sid, str) and type(started) is int:
+        sessions.end(node, sid, datetime.fromtimestamp(started + config.web.session_max_hours * 3600, UTC))
     session.clear()
 
 
-def current_user(config: NodeConfig) -> dict[str, Any] | None:
-    """The logged-in user, or None once the session is idle or too old (then it is cleared)."""
+def current_user(node: Any, config: NodeConfig) -> dict[str, Any] | None:
+    """The logged-in user, or None once the session is idle, too old or logged out (then it
+    is cleared). A session without an id (a cookie from before ids) counts as logged out."""
     user = session.get("user")
     if not isinstance(user, dict):
         return None
     now = int(time.time())
-    seen, started = session.get("seen", 0), session.get("started", 0)
+    seen, started, sid = session.get("seen", 0), session.get("started", 0), session.get("sid")
     if (now - seen > config.web.session_idle_minutes * 60
             or now - started > config.web.session_max_hours * 3600):
         session.clear()
         session["expired"] = True
+        return None
+    if not isinstance(sid, str) or sessions.is_ended(node, sid):
+        session.clear()
         return None
     if now - seen >= 30:  # refresh at most twice a minute: fewer Set-Cookie headers
         session["seen"] = now

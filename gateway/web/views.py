@@ -57,7 +57,7 @@ def _globals() -> dict[str, Any]:
 
 @bp.before_request
 def _gate() -> None:
-    g.user = security.current_user(cfg())
+    g.user = security.current_user(node_of(), cfg())
     security.check_csrf(security.origin_of(cfg().node.url))
 
 
@@ -150,5 +150,5 @@ def demo_login() -> Response:
 
 @bp.post("/uitloggen")
 def logout() -> Response:
-    security.logout()
+    security.logout(node_of(), cfg())
     return page("logged_out.html")

@@ -87,7 +87,7 @@ def test_the_session_cookie_is_httponly_and_lax_and_carries_no_client_data(app: 
 
 def _form_page(client: Any) -> str:
     with client.session_transaction() as s:
-        s.update(user=dict(PROFESSIONAL), started=int(time.time()), seen=int(time.time()))
+        s.update(user=dict(PROFESSIONAL), started=int(time.time()), seen=int(time.time()), sid="form-page-session")
     return client.get("/clienten").text  # type: ignore[no-any-return]
 
 
@@ -117,6 +117,32 @@ def test_a_long_session_ends_even_when_used(app: Any) -> None:
     client = logged_in(app, PROFESSIONAL)
     with client.session_transaction() as s:
         s["started"] = int(time.time()) - 11 * 3600
+
+    assert client.get("/clienten").status_code == 303
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(app: Any) -> None:
+    """Someone copied the professional's cookie (a shared workstation, a proxy log). Logging
+    out ends that session for the copy too, not only in the browser that logged out."""
+    client = logged_in(app, PROFESSIONAL)
+    assert client.get("/clienten").status_code == 200
+    copy = app.test_client()
+    copy.set_cookie(app.config["SESSION_COOKIE_NAME"], client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+    assert copy.get("/clienten").status_code == 200
+
+    assert post(client, "/uitloggen").status_code == 200
+
+    assert copy.get("/clienten").status_code == 303
+    assert client.get("/clienten").status_code == 303
+    again = logged_in(app, PROFESSIONAL)  # a new login is a new session
+    assert again.get("/clienten").status_code == 200
+
+
+def test_a_cookie_without_a_session_id_counts_as_logged_out(app: Any) -> None:
+    """Cookies signed before session ids existed: one more login after the upgrade."""
+    client = logged_in(app, PROFESSIONAL)
+    with client.session_transaction() as s:
+        del s["sid"]
 
     assert client.get("/clienten").status_code == 303
 

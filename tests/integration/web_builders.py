@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from datetime import date
 from pathlib import Path
@@ -51,7 +52,7 @@ def logged_in(app: Any, user: dict[str, Any]) -> Any:
     client = app.test_client()
     now = int(time.time())
     with client.session_transaction() as s:
-        s.update(user=dict(user), started=now, seen=now, csrf="test-csrf-token")
+        s.update(user=dict(user), started=now, seen=now, sid=secrets.token_urlsafe(24), csrf="test-csrf-token")
     return client
 
 
