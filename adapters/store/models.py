@@ -65,6 +65,8 @@ class Person(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     resource: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the display name case-folded, for the professionals' name search ('' without a name)
+    search_name: Mapped[str] = mapped_column(String(512), default="", server_default="")
 
 
 class Relation(Base):

@@ -25,6 +25,26 @@ def _with_id(resource: dict[str, Any], rid: str) -> dict[str, Any]:
     return out
 
 
+def display_name(resource: dict[str, Any]) -> str:
+    """'Given Family' from a Patient resource; '(naam onbekend)' without one."""
+    for name in resource.get("name") or []:
+        if isinstance(name, dict):
+            if isinstance(name.get("text"), str) and name["text"].strip():
+                return name["text"].strip()
+            given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
+            family = name.get("family") if isinstance(name.get("family"), str) else ""
+            full = f"{given} {family}".strip()
+            if full:
+                return full
+    return UNKNOWN_NAME
+
+
+def search_name(resource: dict[str, Any]) -> str:
+    """What the name search matches: the display name case-folded, '' when there is none."""
+    name = display_name(resource)
+    return "" if name == UNKNOWN_NAME else name.casefold()
+
+
 def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Register a Patient; a known BSN returns the existing person (created = False).
 
@@ -40,7 +60,8 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
             rid = uuid.uuid4().hex
             stored = _with_id(resource, rid)
             uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
-                                   resource=json.dumps(stored), created_at=node.clock()))
+                                   resource=json.dumps(stored), created_at=node.clock(),
+                                   search_name=search_name(stored)[:512]))
             uow.commit()
     except IntegrityError:
         with node.uow() as uow:

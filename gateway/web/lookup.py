@@ -22,23 +22,9 @@ from consent import rules
 from consent.errors import GatewayError
 from consent.model import Grant, Party
 from gateway.services import consents, registry
+from gateway.services.registry import display_name
 
-NAME_SCAN_LIMIT = 20_000  # persons read per name search (a team's register, not a city's)
 MAX_RESULTS = 25
-
-
-def display_name(resource: dict[str, Any]) -> str:
-    """'Given Family' from a Patient resource; '(naam onbekend)' without one."""
-    for name in resource.get("name") or []:
-        if isinstance(name, dict):
-            if isinstance(name.get("text"), str) and name["text"].strip():
-                return name["text"].strip()
-            given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
-            family = name.get("family") if isinstance(name.get("family"), str) else ""
-            full = f"{given} {family}".strip()
-            if full:
-                return full
-    return "(naam onbekend)"
 
 
 @dataclass(frozen=True)
@@ -84,19 +70,18 @@ def find_by_bsn(node: Any, bsn: str) -> list[PersonCard]:
 
 
 def find_by_name(node: Any, text: str) -> list[PersonCard]:
-    """Persons whose name contains every word of ``text`` (case-insensitive)."""
+    """Persons whose name contains every word of ``text`` (case-insensitive), oldest first.
+
+    The store matches the case-folded ``search_name`` column itself, over the whole
+    register; ``%`` and ``_`` in a word are plain characters.
+    """
     words = [w.casefold() for w in text.split() if w]
     if not words:
         return []
-    out = []
-    with node.uow() as uow:
-        for row in uow.session.scalars(select(Person).order_by(Person.created_at).limit(NAME_SCAN_LIMIT)):
-            name = display_name(json.loads(row.resource)).casefold()
-            if all(w in name for w in words):
-                out.append(card(row, today_of(node)))
-                if len(out) >= MAX_RESULTS:
-                    break
-    return out
+    query = (select(Person).where(*[Person.search_name.contains(w, autoescape=True) for w in words])
+             .order_by(Person.created_at, Person.id).limit(MAX_RESULTS))
+    with node.uow(read_only=True) as uow:
+        return [card(row, today_of(node)) for row in uow.session.scalars(query)]
 
 
 def _name_of_key(s: Any, key: str) -> tuple[str, str | None]:

@@ -214,3 +214,30 @@ def test_a_safety_disclosure_needs_the_confirmation_step(client: Any, ids: dict[
     assert {p["name"] for p in sent[0]["parameter"]} == {"recipient", "subject", "category", "legal-ground",
                                                          "justification"}
     assert CHILD in str(sent[0]) and MOTHER not in str(sent[0]) and TEEN not in str(sent[0])
+
+
+def test_the_name_search_covers_the_whole_register(app: Any, client: Any, ids: dict[str, str]) -> None:
+    """A large institution's register: the newest client is found by name, not only the
+    first twenty thousand (the search used to read that many and stop)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from adapters.store.models import Person
+    from gateway import demo_data as d
+
+    node = app.extensions["gateway"]
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    with node.uow() as uow:
+        uow.session.execute(insert(Person), [
+            {"id": f"old-{i}", "bsn": f"{i:09d}", "birth_date": date(1980, 1, 1), "resource": "{}",
+             "created_at": long_ago, "search_name": f"cliënt {i}"} for i in range(20_001)])
+        uow.commit()
+    from gateway.services import registry
+
+    registry.register_person(node, d.patient(d.bsn(40), date(2001, 5, 6), "Fleur", "de Nieuwe-Laatst"))
+
+    found = post(client, "/clienten/zoeken", {"naam": "NIEUWE fleur"}).text
+    assert "Fleur de Nieuwe-Laatst" in found
+    nothing = post(client, "/clienten/zoeken", {"naam": "% _"}).text  # plain characters, not wildcards
+    assert "Fleur" not in nothing and "(naam onbekend)" not in nothing
