@@ -53,15 +53,36 @@ def create_related_person() -> Response:
 
 @bp.post("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>")
 def create_record(rtype: str) -> Response:
-    caller(*WRITERS)
-    resource, created = registry.upsert_record(node_of(), read_body(rtype))
+    who = caller(*WRITERS)
+    [(resource, created)] = registry.push_records(node_of(), [read_body(rtype)], actor(who, required=False))
     return fhir_response(resource, 201 if created else 200)
+
+
+@bp.delete("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>")
+def delete_record_by_identifier(rtype: str) -> Response:
+    """FHIR conditional delete on the link back to the source: ``?identifier=system|value``."""
+    who = caller(*WRITERS)
+    unknown = set(request.args) - {"identifier"}
+    if unknown:
+        raise InvalidRequest(f"Onbekende parameter(s): {', '.join(sorted(unknown))}; verwijder op identifier.")
+    system, sep, value = request.args.get("identifier", "").rpartition("|")
+    if not (sep and system and value):
+        raise InvalidRequest("Verwijder op identifier=<systeem>|<waarde>: de koppeling naar de bron.")
+    registry.delete_record(node_of(), rtype, actor(who, required=False), identifier=(system, value))
+    return Response(status=204)
+
+
+@bp.delete("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>/<rid>")
+def delete_record(rtype: str, rid: str) -> Response:
+    who = caller(*WRITERS)
+    registry.delete_record(node_of(), rtype, actor(who, required=False), rid=rid)
+    return Response(status=204)
 
 
 @bp.post("/fhir")
 def transaction() -> Response:
-    caller(*WRITERS)
-    return fhir_response(registry.transaction(node_of(), read_body("Bundle")))
+    who = caller(*WRITERS)
+    return fhir_response(registry.transaction(node_of(), read_body("Bundle"), actor(who, required=False)))
 
 
 @bp.post("/fhir/Consent")

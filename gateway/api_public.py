@@ -128,10 +128,10 @@ def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
     resources = [
         ("Patient", ["create", "read", "search-type"], ["identifier"]),
         ("RelatedPerson", ["create"], []),
-        ("Observation", ["create"], []),
-        ("CarePlan", ["create"], []),
-        ("CareTeam", ["create"], []),
-        ("EpisodeOfCare", ["create"], []),
+        ("Observation", ["create", "delete"], ["identifier"]),
+        ("CarePlan", ["create", "delete"], ["identifier"]),
+        ("CareTeam", ["create", "delete"], ["identifier"]),
+        ("EpisodeOfCare", ["create", "delete"], ["identifier"]),
         ("Consent", ["create", "read", "search-type"], ["patient", "_tag"]),
         ("AuditEvent", ["search-type"], ["patient", "date", "agent", "purpose", "outcome"]),
         ("CodeSystem", ["search-type"], []),
@@ -160,6 +160,8 @@ def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
                 {"type": t, "interaction": [{"code": i} for i in inter],
                  **({"searchParam": [{"name": p, "type": "date" if p == "date" else "token"} for p in params]}
                     if params else {}),
+                 # delete by id, or on the link back to the source (DELETE [type]?identifier=…)
+                 **({"conditionalDelete": "single"} if "delete" in inter else {}),
                  **({"operation": [{"name": op, "definition": f"{BASE}/OperationDefinition/{op}"}
                                    for op in ("issue-token", "revoke")]} if t == "Consent" else {})}
                 for t, inter, params in resources

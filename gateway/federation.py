@@ -132,3 +132,6 @@ class Api:
 
     def get(self, path: str, **params: Any) -> requests.Response:
         return requests.get(self.node.url + path, params=params, headers=self.headers(), timeout=30)
+
+    def delete(self, path: str, **params: Any) -> requests.Response:
+        return requests.delete(self.node.url + path, params=params, headers=self.headers(), timeout=30)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.fhir_in import RECORD_TYPES
+
 FHIR_JSON = "application/fhir+json"
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 
@@ -44,9 +46,9 @@ LOCAL_ERRORS = (400, 401, 403, 413, 415, 503)
 def _op(summary: str, tag: str, *, body: dict[str, Any] | None = None, ok: dict[str, Any] | None = None,
         ok_status: str = "200", errors: tuple[int, ...] = LOCAL_ERRORS, params: list[dict[str, Any]] | None = None,
         security: list[dict[str, list[str]]] | None = None, ok_mime: str = FHIR_JSON) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "tags": [tag],
-                          "responses": {ok_status: {"description": "success", **_json(ok or {"type": "object"}, ok_mime)},
-                                        **_errors(*errors)}}
+    success = {"description": "success"} if ok_status == "204" else {
+        "description": "success", **_json(ok or {"type": "object"}, ok_mime)}
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {ok_status: success, **_errors(*errors)}}
     if body is not None:
         op["requestBody"] = {"required": True, **_json(body)}
     if params:
@@ -147,12 +149,20 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
         "/fhir/RelatedPerson": {"post": _op("A parent-child or guardian relation.", "local",
                                             body=_resource("RelatedPerson"), ok=_resource("RelatedPerson"),
                                             ok_status="201", errors=(*LOCAL_ERRORS, 404, 409))},
-        **{f"/fhir/{rt}": {"post": _op(f"Create or update a {rt} (conditional on identifier).", "local",
+        **{f"/fhir/{rt}": {"post": _op(f"Create or update a {rt} (conditional on identifier); audited.", "local",
                                        body=_resource(rt), ok=_resource(rt), ok_status="201",
-                                       errors=(*LOCAL_ERRORS, 404, 409))}
-           for rt in ("Observation", "CarePlan", "CareTeam", "EpisodeOfCare")},
-        "/fhir": {"post": _op("A transaction Bundle of records, all or nothing.", "local",
-                              body=_resource("Bundle"), ok=bundle, errors=(*LOCAL_ERRORS, 404, 409))},
+                                       errors=(*LOCAL_ERRORS, 404, 409), params=[_PRACTITIONER_OPT]),
+                           "delete": _op(f"Delete the {rt} with this source identifier (conditional delete); "
+                                         "audited.", "local", ok_status="204", errors=(*LOCAL_ERRORS, 404),
+                                         params=[_query("identifier", "<system>|<value>, the link back to the source",
+                                                        True), _PRACTITIONER_OPT])}
+           for rt in RECORD_TYPES},
+        **{f"/fhir/{rt}/{{rid}}": {"delete": _op(f"Delete a {rt} by its id here; audited.", "local", ok_status="204",
+                                                errors=(*LOCAL_ERRORS, 404), params=[_path("rid"), _PRACTITIONER_OPT])}
+           for rt in RECORD_TYPES},
+        "/fhir": {"post": _op("A transaction Bundle of records, all or nothing; audited.", "local",
+                              body=_resource("Bundle"), ok=bundle, errors=(*LOCAL_ERRORS, 404, 409),
+                              params=[_PRACTITIONER_OPT])},
         "/fhir/Consent": {
             "post": _op("Record a consent (Dutch rules on who may consent).", "local", body=_resource("Consent"),
                         ok=_resource("Consent"), ok_status="201", errors=(*LOCAL_ERRORS, 404, 409, 422),

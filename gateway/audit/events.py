@@ -46,6 +46,7 @@ AUDIT_READ = "audit-read"
 AUDIT_PRUNED = "audit-pruned"
 RECORD_WRITTEN = "record-written"
 RECORD_VIEWED = "record-viewed"
+RECORD_DELETED = "record-deleted"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -73,6 +74,7 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     AUDIT_PRUNED: "Oude auditregels verwijderd na de bewaartermijn",
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
     RECORD_VIEWED: "Gegevens van een cliënt ingezien",
+    RECORD_DELETED: "Gegevens verwijderd uit het dossier",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -81,6 +81,7 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.AUDIT_PRUNED: ("110101", "Audit Log Used", "D", _BASIC),
     ev.RECORD_WRITTEN: ("110110", "Patient Record", "C", _BASIC),
     ev.RECORD_VIEWED: ("110110", "Patient Record", "R", _BASIC),
+    ev.RECORD_DELETED: ("110110", "Patient Record", "D", _BASIC),
 }
 _LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
                                     ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -166,46 +167,112 @@ def subject_of(person: Person) -> Subject:
     return Subject(bsn=person.bsn, birth_date=person.birth_date)
 
 
-def upsert_record(node: Any, resource: dict[str, Any], *, session: Any | None = None) -> tuple[dict[str, Any], bool]:
-    """Store one record; the same source identifier updates instead of duplicating."""
-    from profiles.summary import load_matrix
+def upsert_record(node: Any, resource: dict[str, Any], *, session: Any) -> tuple[dict[str, Any], bool]:
+    """Store one record in the caller's unit of work (which audits it); the same source
+    identifier updates instead of duplicating."""
+    stored, created, _person = _upsert(node, session, _record_in(resource), resource)
+    return stored, created
 
-    known = frozenset(c for cats in load_matrix().values() for c in cats)
-    data = fhir_in.record(resource, known)
 
-    def run(s: Any) -> tuple[dict[str, Any], bool]:
-        if data.subject_is_bsn:
-            person = person_by_bsn(s, data.subject_ref)
-            if person is None:
-                raise InvalidRequest("De persoon van deze dossierregel is hier niet geregistreerd.")
-        else:
-            person = person_by_id(s, data.subject_ref)
-        row = None
-        if data.source_id is not None:
-            row = s.scalar(select(Record).where(Record.source_system == data.source_system,
-                                                Record.source_id == data.source_id))
-        created = row is None
-        if row is None:
-            rid = uuid.uuid4().hex
-            row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
-                         source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
-                         category=data.category, shareable=data.shareable, updated_at=node.clock())
-            s.add(row)
-        stored = _with_id(resource, row.id)
-        row.subject_id, row.resource_type, row.category = person.id, data.resource_type, data.category
-        row.shareable, row.resource, row.updated_at = data.shareable, json.dumps(stored), node.clock()
-        return stored, created
+def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Actor,
+                 *, where: Any = None) -> list[tuple[dict[str, Any], bool]]:
+    """Store records an EHR pushed, all or nothing, with one ``record-written`` audit entry
+    per person in the same unit of work (NEN 7513: who wrote what into whose record).
 
-    if session is not None:
-        return run(session)
+    ``where(i)`` names the i-th record in an error (a transaction's ``entry[i]``).
+    """
+    checked = []
+    for i, resource in enumerate(resources):
+        try:
+            checked.append((_record_in(resource), resource))
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc from None
 
-    def work() -> tuple[dict[str, Any], bool]:
+    def work() -> list[tuple[dict[str, Any], bool]]:
+        out = []
+        written: dict[str, list[tuple[fhir_in.RecordIn, bool]]] = {}
         with node.uow() as uow:
-            out = run(uow.session)
+            for i, (data, resource) in enumerate(checked):
+                try:
+                    stored, created, person = _upsert(node, uow.session, data, resource)
+                except InvalidRequest as exc:
+                    raise InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc from None
+                written.setdefault(person.bsn, []).append((data, created))
+                out.append((stored, created))
+            for bsn, items in written.items():
+                created = sum(c for _, c in items)
+                audit_log.append(uow.session, node, events.AuditRecord(
+                    action=events.RECORD_WRITTEN, outcome=events.SUCCESS, subject=bsn,
+                    categories=tuple(sorted({d.category for d, _ in items})),
+                    resource_types=tuple(sorted({d.resource_type for d, _ in items})), count=len(items),
+                    detail={"created": created, "updated": len(items) - created}, **audit_log.fields(actor)))
             uow.commit()
         return out
 
     return once_more_on_conflict(work)
+
+
+def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
+    from profiles.summary import load_matrix
+
+    return fhir_in.record(resource, frozenset(c for cats in load_matrix().values() for c in cats))
+
+
+def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any]) -> tuple[dict[str, Any], bool, Person]:
+    if data.subject_is_bsn:
+        person = person_by_bsn(s, data.subject_ref)
+        if person is None:
+            raise InvalidRequest("De persoon van deze dossierregel is hier niet geregistreerd.")
+    else:
+        person = person_by_id(s, data.subject_ref)
+    row = None
+    if data.source_id is not None:
+        row = s.scalar(select(Record).where(Record.source_system == data.source_system,
+                                            Record.source_id == data.source_id))
+    created = row is None
+    if row is None:
+        rid = uuid.uuid4().hex
+        row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
+                     source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
+                     category=data.category, shareable=data.shareable, updated_at=node.clock())
+        s.add(row)
+    stored = _with_id(resource, row.id)
+    row.subject_id, row.resource_type, row.category = person.id, data.resource_type, data.category
+    row.shareable, row.resource, row.updated_at = data.shareable, json.dumps(stored), node.clock()
+    return stored, created, person
+
+
+def delete_record(node: Any, rtype: str, actor: audit_log.Actor, *, rid: str | None = None,
+                  identifier: tuple[str, str] | None = None) -> None:
+    """Remove one of the node's own records, by its id here or by its source identifier
+    (the EHR withdrew it: written about the wrong person, or not to be kept). From then on
+    no summary holds it. Audited as ``record-deleted`` in the same unit of work; raise
+    NotFound when no such record is stored."""
+    with node.uow() as uow:
+        s = uow.session
+        if rid is not None:
+            row = s.get(Record, rid)
+        else:
+            system, value = identifier or ("", "")
+            row = s.scalar(select(Record).where(Record.source_system == system, Record.source_id == value))
+        if row is None or row.resource_type != rtype:
+            raise NotFound(f"Deze {rtype} is hier niet bekend.")
+        person = s.get(Person, row.subject_id)
+
+        def entry(source: dict[str, str]) -> events.AuditRecord:
+            return events.AuditRecord(
+                action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=person.bsn,
+                categories=(row.category,), resource_types=(row.resource_type,), count=1,
+                detail={"record": f"{row.resource_type}/{row.id}", **source}, **audit_log.fields(actor))
+
+        try:
+            deleted = entry({"source_system": row.source_system, "source_id": row.source_id})
+        except events.InvalidAuditRecord:  # an id the log may not hold (it looks like a token): its hash
+            deleted = entry({"source_id_hash": hashlib.sha256(f"{row.source_system}|{row.source_id}".encode())
+                             .hexdigest()})
+        s.delete(row)
+        audit_log.append(s, node, deleted)
+        uow.commit()
 
 
 def once_more_on_conflict(work: Any) -> Any:
@@ -225,28 +292,20 @@ def records_of(session: Any, subject_id: str, categories: frozenset[str]) -> lis
     return [json.loads(r.resource) for r in rows]
 
 
-def transaction(node: Any, bundle: dict[str, Any]) -> dict[str, Any]:
+def transaction(node: Any, bundle: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
     """Apply a transaction Bundle of records all-or-nothing (conditional create on identifier)."""
     if bundle.get("type") != "transaction":
         raise InvalidRequest("Verwacht een Bundle van type 'transaction'.")
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
         raise InvalidRequest("De transaction-Bundle heeft geen entries.")
-
-    def work() -> list[dict[str, Any]]:
-        out = []
-        with node.uow() as uow:
-            for i, entry in enumerate(entries):
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not isinstance(resource, dict):
-                    raise InvalidRequest(f"entry[{i}] heeft geen resource.")
-                try:
-                    stored, created = upsert_record(node, resource, session=uow.session)
-                except InvalidRequest as exc:
-                    raise InvalidRequest(f"entry[{i}]: {exc.detail}") from None
-                out.append({"response": {"status": "201 Created" if created else "200 OK",
-                                         "location": f"{stored['resourceType']}/{stored['id']}"}})
-            uow.commit()
-        return out
-
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": once_more_on_conflict(work)}
+    resources = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            raise InvalidRequest(f"entry[{i}] heeft geen resource.")
+        resources.append(resource)
+    written = push_records(node, resources, actor, where=lambda i: f"entry[{i}]")
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": [
+        {"response": {"status": "201 Created" if created else "200 OK",
+                      "location": f"{stored['resourceType']}/{stored['id']}"}} for stored, created in written]}
