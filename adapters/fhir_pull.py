@@ -21,6 +21,11 @@
    kept per source and per person in ``DIR/sync-state.json``, keyed by the node's own
    person id (no BSN in the file). Per person, so that a person registered after the last
    sync still gets their older records. A changed ``base_url`` starts from scratch.
+5. An incremental search cannot see a record the EHR deleted. ``full=True``
+   (``gateway sync --full``) reads everything without the watermark and, once a person's
+   read is complete, withdraws that person's records from this source that it did not
+   return (``adapters.interface.withdraw_missing``). A record the mapping refused this time
+   is kept as stored; one the mapping no longer takes is withdrawn.
 
 Authentication: ``bearer`` sends ``GATEWAY_SOURCE_<NAME>_SECRET`` as the token;
 ``client_credentials`` gets a token from ``token_url`` (RFC 6749 section 4.4, client
@@ -47,7 +52,7 @@ from sqlalchemy import select
 
 from adapters import mapping as mappings
 from adapters.http import StrictClient
-from adapters.interface import Outcome, Problem, SourceRecord, store, to_node_record
+from adapters.interface import Outcome, Problem, SourceRecord, store, to_node_record, withdraw_missing
 from adapters.store.models import Person
 from consent.errors import GatewayError, InvalidRequest
 from gateway.config import ConfigError, SourceSection
@@ -177,8 +182,9 @@ class SyncState:
         os.replace(tmp, self.path)
 
 
-def sync(node: Any, src: SourceSection) -> SyncReport:
-    """Pull the records of every known person from ``src``; see the module docstring."""
+def sync(node: Any, src: SourceSection, *, full: bool = False) -> SyncReport:
+    """Pull the records of every known person from ``src``; see the module docstring.
+    ``full``: read everything and withdraw what the source no longer holds (step 5)."""
     mapping = mappings.load(src.mapping, home=node.config.home)
     source = FhirSource(src, node.http)
     report = SyncReport(src.name)
@@ -192,9 +198,14 @@ def sync(node: Any, src: SourceSection) -> SyncReport:
             if patient is None:
                 continue
             report.people += 1
-            records, newest = _records(source, src, mapping, patient, bsn, marks.get(pid), report)
-            outcome = store(node, records, actor_id=f"system:sync:{src.name}", subject=bsn,
+            records, kept, newest = _records(source, src, mapping, patient, bsn,
+                                             None if full else marks.get(pid), report)
+            actor_id = f"system:sync:{src.name}"
+            outcome = store(node, records, actor_id=actor_id, subject=bsn,
                             detail={"source": src.name}, all_or_nothing=False)
+            if full:  # the read above was complete: every page, or a SourceError stopped the run
+                outcome.withdrawn = withdraw_missing(node, bsn, src.record_system, kept, actor_id=actor_id,
+                                                     detail={"source": src.name})
             report.outcome.add(outcome)
             if newest:
                 marks[pid] = newest
@@ -215,8 +226,12 @@ def _patient(source: FhirSource, bsn: str, pid: str, report: SyncReport) -> str 
 
 
 def _records(source: FhirSource, src: SourceSection, mapping: mappings.Mapping, patient: str, bsn: str,
-             since: str | None, report: SyncReport) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+             since: str | None, report: SyncReport,
+             ) -> tuple[list[tuple[str, dict[str, Any]]], set[str], str | None]:
+    """The person's node records from the source, the source ids to keep (mapped or refused
+    this time: a refused record keeps its stored version), and the new watermark."""
     records: list[tuple[str, dict[str, Any]]] = []
+    kept: set[str] = set()
     newest = since
     for rtype in RECORD_TYPES:
         by = "patient" if rtype == "EpisodeOfCare" else "subject"
@@ -237,12 +252,14 @@ def _records(source: FhirSource, src: SourceSection, mapping: mappings.Mapping, 
                 node_record = to_node_record(rec, mapping)
             except InvalidRequest as exc:
                 report.outcome.problems.append(Problem(where, exc.detail))
+                kept.add(where)
                 continue
             if node_record is None:
                 report.outcome.skipped += 1
             else:
                 records.append((where, node_record))
-    return records, newest
+                kept.add(where)
+    return records, kept, newest
 
 
 def _belongs(resource: dict[str, Any], patient: str) -> bool:

@@ -19,9 +19,11 @@ shared and lives here:
    identifier makes a re-sync update instead of duplicate; a record identical to the
    stored one is left alone, so reading the same data twice changes nothing. A run that
    wrote anything leaves one ``record-written`` audit entry in the same transaction.
+3. ``withdraw_missing`` removes what a complete read of one person at one source no longer
+   returned (the EHR deleted it), with one ``record-deleted`` audit entry.
 
 A new adapter only has to produce ``SourceRecord``s (or ``Problem``s for what it could
-not read) and call these two functions.
+not read) and call these functions.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class Outcome:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0  # not mapped, or mapped to 'ignore'
+    withdrawn: int = 0  # stored, but no longer at the source (a full read)
     problems: list[Problem] = field(default_factory=list)
     categories: set[str] = field(default_factory=set)
     resource_types: set[str] = field(default_factory=set)
@@ -95,6 +98,7 @@ class Outcome:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.skipped += other.skipped
+        self.withdrawn += other.withdrawn
         self.problems += other.problems
         self.categories |= other.categories
         self.resource_types |= other.resource_types
@@ -215,3 +219,33 @@ def _category(resource: dict[str, Any]) -> str:
             if coding.get("system") == CATEGORY_SYSTEM:
                 return str(coding["code"])
     return ""
+
+
+def withdraw_missing(node: Any, subject_bsn: str, source_system: str, kept: set[str], *, actor_id: str,
+                     detail: dict[str, Any]) -> int:
+    """Remove the person's records from ``source_system`` whose source id is not in ``kept``.
+
+    Call it only after reading *everything* the source holds for the person: what that read
+    did not return was deleted at the source (or is no longer mapped) and must stop being
+    shared. One ``record-deleted`` audit entry in the same unit of work; returns the count.
+    """
+    with node.uow() as uow:
+        s = uow.session
+        person = registry.person_by_bsn(s, subject_bsn)
+        if person is None:
+            return 0
+        gone = [r for r in s.scalars(select(Record).where(Record.subject_id == person.id,
+                                                          Record.source_system == source_system))
+                if r.source_id not in kept]
+        if not gone:
+            return 0
+        for row in gone:
+            s.delete(row)
+        audit_log.append(s, node, events.AuditRecord(
+            action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=subject_bsn,
+            categories=tuple(sorted({r.category for r in gone})),
+            resource_types=tuple(sorted({r.resource_type for r in gone})), count=len(gone),
+            detail={**detail, "source_system": source_system, "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie)."},
+            **audit_log.fields(audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli"))))
+        uow.commit()
+    return len(gone)

@@ -370,11 +370,14 @@ def _date(value: str | None) -> str | None:
 @cli.command()
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--source", "source_name", default=None, help="Only this [sources.NAME] (default: all).")
-def sync(home: str, source_name: str | None) -> None:
+@click.option("--full", is_flag=True, help="Read everything, not only what changed, and withdraw the records "
+                                           "the source no longer holds (run it nightly).")
+def sync(home: str, source_name: str | None, full: bool) -> None:
     """Pull records of known people from the EHRs' FHIR APIs in [sources.NAME] (issue 6).
 
-    Incremental: each run asks only for what changed since the last one. Records a source
-    holds that the mapping refuses are listed on stderr (exit 1); the others are written.
+    Incremental: each run asks only for what changed since the last one, so it cannot see
+    a record the EHR deleted; --full can. Records a source holds that the mapping refuses
+    are listed on stderr (exit 1); the others are written.
     """
     from adapters import fhir_pull
 
@@ -385,12 +388,13 @@ def sync(home: str, source_name: str | None) -> None:
                                else "no [sources.NAME] in node.toml: nothing to sync")
     refused = 0
     for src in sources:
-        report = fhir_pull.sync(node, src)
+        report = fhir_pull.sync(node, src, full=full)
         for problem in report.outcome.problems:
             click.echo(f"{src.name}: {problem}", err=True)
         refused += len(report.outcome.problems)
+        withdrawn = f", {report.outcome.withdrawn} withdrawn" if full else ""
         click.echo(f"{src.name}: {report.people} people, {report.fetched} resources in {report.pages} pages: "
-                   f"{report.outcome.summary()}, {len(report.outcome.problems)} refused")
+                   f"{report.outcome.summary()}, {len(report.outcome.problems)} refused{withdrawn}")
     if refused:
         raise Failure(f"{refused} record(s) could not be taken over; see the lines above")
 

@@ -35,7 +35,7 @@ import requests
 from sqlalchemy import select as sql_select
 
 from adapters.store.models import AuditEntry, Record
-from gateway import config
+from gateway import audit_log, config
 from gateway import demo_data as d
 from gateway.cli import main as gateway_main
 from gateway.fhir_in import BSN_SYSTEM, DISCLOSURE_SYSTEM
@@ -115,6 +115,10 @@ class Ehr:
 
     def read(self, ref: str) -> dict[str, Any]:
         return requests.get(f"{self.url}/{ref}", headers=self.headers, timeout=30).json()  # type: ignore[no-any-return]
+
+    def delete(self, ref: str) -> None:
+        resp = requests.delete(f"{self.url}/{ref}", headers=self.headers, timeout=30)
+        assert resp.status_code in (200, 204), resp.text
 
     def update(self, ref: str, change: dict[str, Any]) -> None:
         resource = {**self.read(ref), **change}
@@ -295,6 +299,45 @@ def test_a_sync_pulls_a_few_hundred_records_page_by_page_then_only_what_changed(
     assert len(records) == 4 * MAPPED_PER_FILE + 3
     assert set(new) <= set(records)
     assert json.loads(records[refs[known[1]][0]].resource)["valueString"].startswith("Signaal bijgewerkt")
+
+
+def test_a_full_sync_withdraws_what_the_ehr_deleted_and_only_that(
+        node: Any, home: Path, fhir_server: FhirServer, ehr_token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GGZ professional deletes a signal written in the wrong client's file. The hourly
+    sync cannot see a deletion; the nightly ``sync --full`` withdraws it, and nothing else:
+    not her other records, not another client's, not what an EHR pushed to the node itself."""
+    ehr = Ehr(fhir_server, ehr_token)
+    mother, other = fresh_bsns(2)
+    at_ehr = ehr.patient(mother)
+    refs = ehr.transaction([observation(at_ehr, "signaleringsplan", f"Signaal {i}", marked=True) for i in range(3)])
+    [others] = ehr.transaction([observation(ehr.patient(other), "signaleringsplan", "Ander gezin")])
+    mother_id = register(node, mother)
+    register(node, other)
+    pushed = d.observation(mother_id, "signals", "Via de koppeling", shareable=True, source_id="push-1")
+    registry.push_records(node, [pushed], audit_log.SYSTEM)
+    add_source(home, f'[sources.epd]\nbase_url = "{fhir_server.url}"\nauth = "bearer"\nmapping = "{MAPPING}"\n')
+    monkeypatch.setenv("GATEWAY_SOURCE_EPD_SECRET", ehr_token)
+    assert gateway("sync", home).code == 0
+    assert {refs[0], others, "push-1"} <= set(stored(node))
+
+    ehr.delete(refs[0])
+    hourly = gateway("sync", home)
+
+    assert hourly.code == 0 and "withdrawn" not in hourly.out
+    assert refs[0] in stored(node)  # an incremental search does not return what is gone
+
+    nightly = gateway("sync", home, "--full")
+
+    assert nightly.code == 0, nightly
+    assert nightly.out.strip().endswith("0 refused, 1 withdrawn"), nightly.out
+    assert set(stored(node)) == {refs[1], refs[2], others, "push-1"}
+    with node.uow() as uow:
+        [entry] = uow.session.scalars(sql_select(AuditEntry).where(AuditEntry.action == "record-deleted"))
+        record = json.loads(entry.record_json)
+    assert (record["subject"], record["actor_id"], record["count"]) == (mother, "system:sync:epd", 1)
+    assert record["categories"] == ["signals"] and record["detail"]["source_system"] == LINK
+    again = gateway("sync", home, "--full")
+    assert again.code == 0 and again.out.strip().endswith("0 refused, 0 withdrawn"), again.out
 
 
 def test_client_credentials_come_from_the_ehrs_oauth_server(
