@@ -245,7 +245,8 @@ def withdraw_missing(node: Any, subject_bsn: str, source_system: str, kept: set[
             action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=subject_bsn,
             categories=tuple(sorted({r.category for r in gone})),
             resource_types=tuple(sorted({r.resource_type for r in gone})), count=len(gone),
-            detail={**detail, "source_system": source_system, "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie)."},
+            detail={**detail, "source_system": source_system,
+                    "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie)."},
             **audit_log.fields(audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli"))))
         uow.commit()
     return len(gone)
