@@ -239,14 +239,9 @@ def withdraw_missing(node: Any, subject_bsn: str, source_system: str, kept: set[
                 if r.source_id not in kept]
         if not gone:
             return 0
-        for row in gone:
-            s.delete(row)
-        audit_log.append(s, node, events.AuditRecord(
-            action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=subject_bsn,
-            categories=tuple(sorted({r.category for r in gone})),
-            resource_types=tuple(sorted({r.resource_type for r in gone})), count=len(gone),
-            detail={**detail, "source_system": source_system,
-                    "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie)."},
-            **audit_log.fields(audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli"))))
+        registry.remove_records(s, node, subject_bsn, gone,
+                                audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli"),
+                                {**detail, "source_system": source_system,
+                                 "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie)."})
         uow.commit()
     return len(gone)

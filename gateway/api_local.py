@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 from consent.errors import InvalidRequest
 from gateway import parameters
 from gateway.app import node_of
+from gateway.fhir_in import RECORD_TYPES
 from gateway.fhirjson import fhir_response, read_body
 from gateway.services import auditing, consents, exchange, registry, safety
 from gateway.views import actor, caller
@@ -18,6 +19,7 @@ bp = Blueprint("local", __name__)
 
 WRITERS = ("ehr", "professional", "admin")
 READERS = ("ehr", "professional")
+RECORDS = f"/fhir/<any({', '.join(RECORD_TYPES)}):rtype>"  # the node's own record types
 
 
 @bp.post("/fhir/Patient")
@@ -51,14 +53,14 @@ def create_related_person() -> Response:
     return fhir_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201)
 
 
-@bp.post("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>")
+@bp.post(RECORDS)
 def create_record(rtype: str) -> Response:
     who = caller(*WRITERS)
     [(resource, created)] = registry.push_records(node_of(), [read_body(rtype)], actor(who, required=False))
     return fhir_response(resource, 201 if created else 200)
 
 
-@bp.delete("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>")
+@bp.delete(RECORDS)
 def delete_record_by_identifier(rtype: str) -> Response:
     """FHIR conditional delete on the link back to the source: ``?identifier=system|value``."""
     who = caller(*WRITERS)
@@ -72,7 +74,7 @@ def delete_record_by_identifier(rtype: str) -> Response:
     return Response(status=204)
 
 
-@bp.delete("/fhir/<any(Observation, CarePlan, CareTeam, EpisodeOfCare):rtype>/<rid>")
+@bp.delete(RECORDS + "/<rid>")
 def delete_record(rtype: str, rid: str) -> Response:
     who = caller(*WRITERS)
     registry.delete_record(node_of(), rtype, actor(who, required=False), rid=rid)

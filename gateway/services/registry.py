@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -175,18 +176,21 @@ def upsert_record(node: Any, resource: dict[str, Any], *, session: Any) -> tuple
 
 
 def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Actor,
-                 *, where: Any = None) -> list[tuple[dict[str, Any], bool]]:
+                 *, where: Callable[[int], str] | None = None) -> list[tuple[dict[str, Any], bool]]:
     """Store records an EHR pushed, all or nothing, with one ``record-written`` audit entry
     per person in the same unit of work (NEN 7513: who wrote what into whose record).
 
     ``where(i)`` names the i-th record in an error (a transaction's ``entry[i]``).
     """
+    def named(i: int, exc: InvalidRequest) -> InvalidRequest:
+        return InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc
+
     checked = []
     for i, resource in enumerate(resources):
         try:
             checked.append((_record_in(resource), resource))
         except InvalidRequest as exc:
-            raise InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc from None
+            raise named(i, exc) from None
 
     def work() -> list[tuple[dict[str, Any], bool]]:
         out = []
@@ -196,7 +200,7 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
                 try:
                     stored, created, person = _upsert(node, uow.session, data, resource)
                 except InvalidRequest as exc:
-                    raise InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc from None
+                    raise named(i, exc) from None
                 written.setdefault(person.bsn, []).append((data, created))
                 out.append((stored, created))
             for bsn, items in written.items():
@@ -257,22 +261,29 @@ def delete_record(node: Any, rtype: str, actor: audit_log.Actor, *, rid: str | N
             row = s.scalar(select(Record).where(Record.source_system == system, Record.source_id == value))
         if row is None or row.resource_type != rtype:
             raise NotFound(f"Deze {rtype} is hier niet bekend.")
-        person = s.get(Person, row.subject_id)
-
-        def entry(source: dict[str, str]) -> events.AuditRecord:
-            return events.AuditRecord(
-                action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=person.bsn,
-                categories=(row.category,), resource_types=(row.resource_type,), count=1,
-                detail={"record": f"{row.resource_type}/{row.id}", **source}, **audit_log.fields(actor))
-
+        bsn, where = s.get(Person, row.subject_id).bsn, f"{row.resource_type}/{row.id}"
         try:
-            deleted = entry({"source_system": row.source_system, "source_id": row.source_id})
+            remove_records(s, node, bsn, [row], actor, {"record": where, "source_system": row.source_system,
+                                                        "source_id": row.source_id})
         except events.InvalidAuditRecord:  # an id the log may not hold (it looks like a token): its hash
-            deleted = entry({"source_id_hash": hashlib.sha256(f"{row.source_system}|{row.source_id}".encode())
-                             .hexdigest()})
-        s.delete(row)
-        audit_log.append(s, node, deleted)
+            digest = hashlib.sha256(f"{row.source_system}|{row.source_id}".encode()).hexdigest()
+            remove_records(s, node, bsn, [row], actor, {"record": where, "source_id_hash": digest})
         uow.commit()
+
+
+def remove_records(session: Any, node: Any, bsn: str, rows: list[Record], actor: audit_log.Actor,
+                   detail: dict[str, Any]) -> None:
+    """Delete ``rows`` (records of the person with ``bsn``) and log one ``record-deleted``
+    entry, in the caller's unit of work. Raises ``InvalidAuditRecord`` before deleting
+    anything when ``detail`` cannot be logged."""
+    entry = events.AuditRecord(
+        action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=bsn,
+        categories=tuple(sorted({r.category for r in rows})),
+        resource_types=tuple(sorted({r.resource_type for r in rows})), count=len(rows),
+        detail=detail, **audit_log.fields(actor))
+    for row in rows:
+        session.delete(row)
+    audit_log.append(session, node, entry)
 
 
 def once_more_on_conflict(work: Any) -> Any:

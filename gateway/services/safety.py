@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import select
@@ -153,10 +154,7 @@ def inbox(node: Any, actor: audit_log.Actor, subject: str | None = None) -> list
         if subject:
             q = q.where(Inbox.subject == subject)
         rows = list(uow.session.scalars(q))
-        shown: dict[str, int] = {}
-        for r in rows:
-            shown[r.subject] = shown.get(r.subject, 0) + 1
-        for bsn, count in sorted(shown.items()):
+        for bsn, count in sorted(Counter(r.subject for r in rows).items()):
             record_viewed(uow.session, node, actor, bsn, "safety-inbox", disclosures=count)
         uow.commit()
         return [json.loads(r.bundle) for r in rows]
