@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from consent import ijson
+from profiles.outgoing import leaf_kind
 
 BASE = "https://jggz-gateway.nl/fhir/"
 CODESYSTEM_BASE = BASE + "CodeSystem/"
@@ -169,6 +170,12 @@ def _profiles() -> tuple[tuple[str, Profile], ...]:
     for profile in profiles.values():
         if profile.version != profile_version() or any(s not in known for _, s in profile.coded):
             raise ValueError(f"profiles.json: bad version or coded system in {profile.category}")
+        # Contract section 5: what is copied without the shareable mark is a name, a
+        # telecom value, a date or a code; a path of no such kind would copy free text.
+        untyped = [path for path in profile.always if leaf_kind(path) is None]
+        if untyped:
+            raise ValueError(f"profiles.json: {profile.category}: 'always' paths of no known kind "
+                             f"(name, telecom, date, code): {untyped}; free text belongs in 'shareable'")
     return tuple(profiles.items())
 
 

@@ -5,7 +5,11 @@ medication, test results or treatment notes. The builder already constructs outp
 allow-lists; this guard checks the result anyway, independently of how it was built, and
 also refuses numbers that RFC 8785 would rewrite (SECURITY.md), then validates the Bundle
 as FHIR R4. The guard checks structure; whether free text was marked shareable is the
-builder's rule, as the guard cannot see the source record.
+builder's rule, as the guard cannot see the source record. What it can see it checks by
+kind (``profiles.outgoing``): every display is a name, every telecom value is shaped as one,
+dates are dates, codes are in their value sets, our own codings carry our own displays; and
+its last check walks every string of the Bundle (displays, telecom values, extensions,
+narrative, ids) for diagnostic codes and terms. Holder and requester both run it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pydantic import ValidationError
 from consent.errors import NotShareable
 from profiles import catalog
 from profiles.catalog import BSN_SYSTEM, REQUEST_HASH_EXTENSION, SUMMARY_CATEGORY_SYSTEM, Profile
+from profiles.outgoing import acceptable, check_strings, leaf_kind
 from profiles.paths import leaf_paths
 
 __all__ = ["ALLOWED_SNOMED_CODES", "check_summary"]
@@ -84,6 +89,7 @@ def check_summary(bundle: Any, *, fhir_schema: bool = True) -> None:
             raise NotShareable("Samenvatting bevat een entry zonder resource.")
         _check_paths({k: v for k, v in entry.items() if k != "resource"}, {"fullUrl"}, "entry")
         _check_resource(entry["resource"])
+    check_strings(bundle)  # last: every string, whatever element holds it
     if not fhir_schema:
         return
     try:
@@ -125,6 +131,7 @@ def _check_resource(resource: dict[str, Any]) -> None:
         raise NotShareable("Samenvatting bevat een laboratoriumuitslag.")
     profile = _profile_of(resource)
     _check_paths(resource, profile.allowed_paths(), kind)
+    _check_kinds(resource, profile)
     if resource.get("status") not in profile.statuses:  # fhir.resources checks no value sets
         raise NotShareable("Status van een resource valt buiten het profiel.")
     if {(c.get("system"), c.get("code")) for c in categories} != {
@@ -147,6 +154,31 @@ def _profile_of(resource: dict[str, Any]) -> Profile:
     if found is None or found.resource_type != resource.get("resourceType"):
         raise NotShareable("Resource in de samenvatting valt onder geen bekend profiel.")
     return found
+
+
+def _check_kinds(value: Any, profile: Profile, path: str = "") -> None:
+    """Check every copied leaf by its kind; a coding of ours must carry our own display."""
+    if isinstance(value, list):
+        for item in value:
+            _check_kinds(item, profile, path + "[]")
+        return
+    if not isinstance(value, dict):
+        return
+    system = value.get("system")
+    if path.endswith("coding[]") and system in catalog.codesystem_urls():
+        known = catalog.codes(system)
+        if value.get("code") not in known or value.get("display", known.get(value.get("code"))) != known.get(
+                value.get("code")):
+            raise NotShareable("Samenvatting bevat een code of weergave die niet in het eigen codesysteem staat.")
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if not isinstance(item, str):
+            _check_kinds(item, profile, where)
+        elif where in profile.always or where in profile.shareable:
+            kind = leaf_kind(where, shareable=where in profile.shareable)
+            if not acceptable(kind, where, item, telecom_system=system):
+                raise NotShareable(f"Element {where} is niet wat het profiel er toestaat "
+                                   "(naam, telefoonnummer, e-mail, URL, datum of code).")
 
 
 def _check_paths(value: dict[str, Any], allowed: frozenset[str] | set[str], where: str) -> None:

@@ -28,6 +28,7 @@ from profiles.catalog import (
     load_matrix,
 )
 from profiles.guard import check_summary
+from profiles.outgoing import acceptable, leaf_kind
 from profiles.paths import Tree, compile_paths, project
 
 __all__ = ["PROFILE_VERSION", "build_summary", "load_codesystems", "load_matrix"]
@@ -160,12 +161,39 @@ def _coding(system: str, code: str) -> dict[str, str]:
     return {"system": system, "code": code, "display": catalog.codes(system)[code]}
 
 
+def _checked(value: Any, profile: Profile, path: str = "") -> Any:
+    """Leave out every copied string that is not what its element's kind allows.
+
+    Contract section 5: a display is a name checked as a name, a telecom value is shaped as
+    a phone number, e-mail address or URL, a date is a FHIR date, a code is in its value set,
+    and no string (shareable text included) holds a diagnostic term or code
+    (``profiles.outgoing``). A string that fails is left out, not repaired; an element left
+    empty goes with it.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if isinstance(item, str):
+                kind = leaf_kind(where, shareable=where in profile.shareable)
+                if acceptable(kind, where, item, telecom_system=value.get("system")):
+                    out[key] = item
+            else:
+                kept = _checked(item, profile, where)
+                if kept:
+                    out[key] = kept
+        return out
+    if isinstance(value, list):
+        return [kept for kept in (_checked(item, profile, path + "[]") for item in value) if kept]
+    return value
+
+
 def _build_resource(
     record: dict[str, Any], profile: Profile, *, holder_org: str, subject_bsn: str
 ) -> dict[str, Any]:
     """Construct one entry resource from the profile's allow-list; never reuse source ids."""
     resource_id = str(uuid.uuid4())
-    copied = project(record, _tree(profile, _is_shareable(record)))
+    copied = _checked(project(record, _tree(profile, _is_shareable(record))), profile)
     resource: dict[str, Any] = {
         "resourceType": profile.resource_type,
         "id": resource_id,

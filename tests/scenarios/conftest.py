@@ -289,7 +289,8 @@ class FakePartner:
     ``mode`` says how it answers a summary request: ``corrupt`` (its own signature with one
     byte changed), ``foreign-key`` (signed by a key it never published), ``rebound`` (a
     valid signature over another exchange id), ``diagnosis`` (validly signed and bound, but
-    carrying a Condition), ``unsigned``; or how it hangs: ``hang-token`` accepts the
+    carrying a Condition), ``bad-display`` (validly signed, every element allowed, a
+    diagnosis in a care team member's name), ``unsigned``; or how it hangs: ``hang-token`` accepts the
     connection to ``/oauth/token`` and never answers, ``hang-summary`` does that on the
     summary only.
     """
@@ -331,6 +332,15 @@ class FakePartner:
                                exchange_id=exchange_id, request_hash=rhash, now=now)
         if self.mode == "unsigned":
             return bundle
+        if self.mode == "bad-display":
+            # validly signed and bound, every element allowed, but a diagnosis where a name belongs
+            from gateway import demo_data
+
+            team = demo_data.care_team("p", source_id="ct")
+            bundle = build_summary([team], ["care-team"], holder_org=self.org_id,
+                                   subject_bsn=values["subject"]["valueIdentifier"]["value"],
+                                   exchange_id=exchange_id, request_hash=rhash, now=now)
+            bundle["entry"][0]["resource"]["participant"][0]["member"]["display"] = "behandelaar depressie F32.1"
         if self.mode == "diagnosis":
             bundle["entry"] = [{"fullUrl": "urn:uuid:" + str(uuid.uuid4()), "resource": {
                 "resourceType": "Condition", "subject": {"identifier": {"value": MOTHER}},

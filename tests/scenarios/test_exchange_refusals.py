@@ -364,14 +364,15 @@ def test_partner_timeout_when_it_accepts_but_never_answers(fed, fake_partner, mo
     fed.assert_refusal_audited("partner-timeout", requester=fed.oost)
 
 
-@pytest.mark.parametrize("mode", ["corrupt", "foreign-key", "rebound", "unsigned", "diagnosis"])
+@pytest.mark.parametrize("mode", ["corrupt", "foreign-key", "rebound", "unsigned", "diagnosis",
+                                  "bad-display"])
 def test_bad_partner_signature(fed, fake_partner, mode: str) -> None:
     """Nothing the requester cannot verify (signature, pinned key, binding, profile) is returned."""
     partner = fake_partner(mode)
     resp = fed.ask("x.y.z", partner=partner.org_id, via=fed.oost, categories=("signals",))
     fed.refused(resp, 502, "bad-partner-signature")
     assert partner.requests, "the fake partner was asked"
-    assert "F33.1" not in resp.text
+    assert "F33.1" not in resp.text and "depressie" not in resp.text
     failed = fed.assert_refusal_audited("bad-partner-signature", requester=fed.oost)
     assert failed["exchange_id"] == [p for p in partner.requests[-1]["parameter"]
                                      if p["name"] == "exchange-id"][0]["valueString"]

@@ -132,3 +132,37 @@ def test_diagnosis_code_and_unmarked_note_never_leave(fed) -> None:
     # The diagnosis record is in 'signals', but only as a bare, text-less observation.
     signals = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert len(signals) == 2 and sum("valueString" in s for s in signals) == 1
+
+
+def test_a_diagnosis_in_a_name_or_phone_field_never_reaches_the_requesting_ehr(fed) -> None:
+    """Issue 13 item 1: the ggz EHR wrote "behandelaar depressie F32.1" where a name belongs,
+    a diagnosis beside the phone number and an ATC code as a safety-plan performer. The
+    youth team gets the care team and the plan, with those elements left out, and the rest."""
+    bsn = d.bsn(1301)
+    at_ggz = fed.register(fed.ggz, "ggz-epd", bsn)
+    at_jeugd = fed.register(fed.jeugd, "jeugd-epd", bsn)
+    team = d.care_team(at_ggz, source_id="ct-1301")
+    team["participant"][1]["member"]["display"] = "behandelaar depressie F32.1"
+    team["telecom"].append({"system": "phone", "value": "050-7654321 (psychosepoli)", "use": "work"})
+    team["managingOrganization"] = [{"display": "GGZ Noord, afdeling autisme"}]
+    plan = d.safety_plan(at_ggz, source_id="cp-1301")
+    plan["author"] = {"display": "Dr. A. Bakker (ADHD-poli)"}
+    plan["activity"][1]["detail"]["performer"][0]["display"] = "Wijkcoach, N06AB03"
+    g = fed.ggz.session("ggz-epd", "uzi:900000101")
+    for record in (team, plan):
+        assert g.post(f"/fhir/{record['resourceType']}", record).status_code in (200, 201)
+    fed.consent(patient=at_jeugd, categories=("care-team", "safety-plan"))
+
+    resp = fed.ask(None, subject=bsn, categories=("care-team", "safety-plan"))
+    assert resp.status_code == 200, resp.text
+    text = resp.text
+    for secret in ("depressie", "F32.1", "psychose", "autisme", "ADHD", "N06AB03"):
+        assert secret not in text, secret
+    bundle = resp.json()
+    [out_team] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CareTeam"]
+    assert [p.get("member", {}).get("display") for p in out_team["participant"]] == ["J. de Vries, SPV", None]
+    assert [t.get("value") for t in out_team["telecom"]] == ["050-1234567", None]
+    [out_plan] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan"]
+    assert "author" not in out_plan
+    assert out_plan["activity"][0]["detail"]["performer"] == [{"display": "Oma (moeders kant)"}]
+    assert "performer" not in out_plan["activity"][1]["detail"]
