@@ -17,6 +17,7 @@ from consent.errors import (
     CategoryNotConsented,
     GranteeMismatch,
     InvalidRequest,
+    IssuerNotParty,
     NotShareable,
     PurposeMismatch,
     SubjectMismatch,
@@ -35,11 +36,14 @@ def check(
     categories: Sequence[str],
     matrix: Mapping[str, frozenset[str]],
     denied: frozenset[str] = frozenset(),
+    registrars: frozenset[str] = frozenset(),
 ) -> frozenset[str]:
     """Return the categories ``holder_org`` may disclose to ``caller_org``, or refuse.
 
     Contract section 4, in order: the authenticated caller is the token's ``grantee``
-    (``GranteeMismatch``); the holder is in its audience (``WrongAudience``); the
+    (``GranteeMismatch``); the holder is in its audience (``WrongAudience``); its issuer is
+    the holder, the grantee, or one of the holder's configured consent ``registrars``
+    (``IssuerNotParty``: a node issues only for exchanges it is a party to); the
     request's subject is the token's (``SubjectMismatch``) and so is its purpose
     (``PurposeMismatch``); the requested categories are non-empty and unique
     (``InvalidRequest``) and a SUBSET of the consented ones (``CategoryNotConsented``;
@@ -56,6 +60,8 @@ def check(
         raise GranteeMismatch()
     if holder_org not in verified.audience:
         raise WrongAudience()
+    if verified.issuer not in (holder_org, verified.grantee) and verified.issuer not in registrars:
+        raise IssuerNotParty()
     if subject_bsn != verified.subject_bsn:
         raise SubjectMismatch()
     if purpose != verified.purpose:

@@ -145,6 +145,32 @@ class StoreUnavailable(GatewayError):
     message_nl = "De gegevensopslag is niet beschikbaar; er is niets gedeeld."
 
 
+class IssuerNotParty(GatewayError):
+    """The token's issuer is neither the holder nor the grantee, nor a registrar it accepts.
+
+    Contract section 4: a node records and issues consents only for exchanges it is a party
+    to; a token from any other issuer is refused unless the holder's own configuration names
+    that issuer as a consent registrar (``[consent] registrars``).
+    """
+
+    code = "issuer-not-party"
+    message_nl = ("Het toestemmingstoken is uitgegeven door een organisatie die geen partij is bij "
+                  "deze uitwisseling.")
+
+
+class NotAParty(InvalidRequest):
+    """A consent to be recorded names this node neither as holder nor as recipient.
+
+    Contract section 4: ``POST /fhir/Consent`` refuses it with 422 ``invalid-request``; a
+    node records consents only for exchanges it is a party to (a ``findable`` consent names
+    only holders, and this node among them).
+    """
+
+    http_status = 422
+    message_nl = ("Deze organisatie kan deze toestemming niet vastleggen: zij is er geen partij bij "
+                  "(niet als ontvanger en niet als houder van de gegevens).")
+
+
 # --- errors outside the exchange's refusal list --------------------------------------
 
 
@@ -188,7 +214,7 @@ REFUSAL_CODES: tuple[str, ...] = (
     "consent-revoked", "purpose-mismatch", "category-not-consented", "not-shareable",
     "subject-unknown", "consent-status-unavailable", "invalid-request", "grantee-mismatch",
     "subject-mismatch", "partner-unavailable", "partner-timeout", "bad-partner-signature",
-    "store-unavailable",
+    "store-unavailable", "issuer-not-party",
 )
 
 

@@ -82,6 +82,15 @@ class AuditSection:
 
 
 @dataclass(frozen=True)
+class ConsentSection:
+    """Who else may issue consent tokens this node discloses on (contract section 4)."""
+
+    # org ids of consent registrars whose tokens count here although they are neither this
+    # node nor the grantee (a regional consent service, say); empty: only the parties
+    registrars: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WebSection:
     """The Dutch pages for the organisation's own people (issue 7); off unless enabled."""
 
@@ -164,6 +173,7 @@ class NodeConfig:
     partners: PartnersSection = field(default_factory=PartnersSection)
     audit: AuditSection = field(default_factory=AuditSection)
     web: WebSection = field(default_factory=WebSection)
+    consent: ConsentSection = field(default_factory=ConsentSection)
     oidc: OidcSection = field(default_factory=OidcSection)
     sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
 
@@ -175,7 +185,7 @@ class NodeConfig:
 _SECTIONS = {
     "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
     "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
-    "web": WebSection, "oidc": OidcSection,
+    "web": WebSection, "oidc": OidcSection, "consent": ConsentSection,
 }
 
 
@@ -191,6 +201,12 @@ def _coerce(value: Any, typ: Any, where: str, *, from_env: bool) -> Any:
     ``true``/``false``-like words for booleans.
     """
     bad = ConfigError(f"{where}: invalid value {value!r}")
+    if typ in ("tuple[str, ...]",):  # a TOML list of strings, or a comma-separated variable
+        if from_env and isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise bad
     if typ in (int, "int"):
         if from_env and isinstance(value, str) and _INT.fullmatch(value):
             return int(value)
@@ -346,6 +362,9 @@ def check(cfg: NodeConfig) -> None:
         raise ConfigError("security.access_token_ttl: access tokens are short-lived (at most 3600 s)")
     for src in cfg.sources:
         check_source(src)
+    for registrar in cfg.consent.registrars:
+        if not ORG_ID.fullmatch(registrar):
+            raise ConfigError(f"[consent] registrars: {registrar!r} is not an org id (2-63 chars a-z 0-9 . -)")
     _check_web(cfg)
 
 

@@ -39,6 +39,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.PartnerTimeout.code: (504, "timeout"),
     e.BadPartnerSignature.code: (502, "security"),
     e.StoreUnavailable.code: (503, "transient"),
+    e.IssuerNotParty.code: (403, "forbidden"),
     e.GrantorsInsufficient.code: (422, "business-rule"),
     e.NotFound.code: (404, "not-found"),
     e.Unauthenticated.code: (401, "login"),
@@ -90,7 +91,9 @@ def init_app(app: Flask) -> None:
         if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
             return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
                             mimetype="application/fhir+json")
-        return render(err.code, err.detail)
+        # an error may carry its own status where the contract pins one for that case
+        # (NotAParty: 422 invalid-request at POST /fhir/Consent)
+        return render(err.code, err.detail, getattr(err, "http_status", None))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

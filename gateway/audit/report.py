@@ -59,6 +59,7 @@ REASONS_NL: Mapping[str, str] = {
     "partner-timeout": "de andere organisatie antwoordde niet op tijd",
     "bad-partner-signature": "het antwoord van de andere organisatie was niet te controleren",
     "store-unavailable": "een technische storing; er is niets gedeeld",
+    "issuer-not-party": "de toestemming was vastgelegd door een organisatie die er geen partij bij was",
 }
 _ID_KINDS = {"uzi": "UZI-nummer", "agb": "AGB-code", "big": "BIG-nummer"}
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",

@@ -12,7 +12,8 @@ from sqlalchemy import bindparam, select
 from adapters.store.models import ConsentRow, Person, Relation
 from consent import jose, rules, token
 from consent.errors import (
-    Conflict, ConsentRevoked, Forbidden, GatewayError, GrantorsInsufficient, InvalidRequest, NotFound,
+    Conflict, ConsentRevoked, Forbidden, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
+    NotFound,
 )
 from consent.model import Grant
 from gateway import audit_log, fhir_in
@@ -80,6 +81,8 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         # the holder would never disclose these for this purpose (not-shareable), so the
         # receipt must not tell the person they agreed to it
         raise InvalidRequest(f"Categorie(ën) {', '.join(outside)} passen niet bij het doel {data.purpose!r}.")
+    if node.org_id not in data.holders | data.recipients:
+        raise NotAParty()  # contract section 4: only a party records (and so issues) a consent
     today = _day(node)
     with node.uow() as uow:
         s = uow.session
@@ -175,6 +178,10 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
             grantee = next(iter(grant.recipients))
         if grant.decision != "permit":
             raise InvalidRequest("Een bezwaar geeft geen toestemming: er is geen token voor.")
+        if grantee != node.org_id and node.org_id not in grant.holders:
+            # the holder would refuse it as issuer-not-party (contract section 4)
+            raise InvalidRequest("Deze organisatie geeft alleen een token aan zichzelf of als houder van de "
+                                 "gegevens; vraag de houder of de ontvanger om het token.")
         reason = rules.why_not_honoured(grant, rules.day_of(now))
         if reason is not None:
             # revoked, expired, or parents' consent for someone now 16: the contract's code

@@ -193,7 +193,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         # a request the token does not cover never makes us query the issuer about it.
         allowed = decision.check(verified, caller_org=caller, holder_org=node.org_id, subject_bsn=p.subject,
                                  purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
-                                 denied=denied)
+                                 denied=denied, registrars=frozenset(node.config.consent.registrars))
         _check_active(node, verified, caller)
         # Build and sign from a read snapshot; the write that follows is short: the
         # single-use claim of the exchange id and the audit entry, committed together

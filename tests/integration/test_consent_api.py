@@ -254,6 +254,52 @@ def test_recording_a_consent_requires_the_acting_professional(api: Api) -> None:
     assert "X-Practitioner" in explanation(resp)
 
 
+@pytest.mark.parametrize("holders, recipients", [
+    (["ggz-zuid"], [PARTNER]), (["ggz-zuid"], ["school-noord"]), ([PARTNER], ["school-noord"]),
+])
+def test_a_consent_this_node_is_no_party_to_is_not_recorded(api: Api, holders: list[str],
+                                                            recipients: list[str]) -> None:
+    """Issue 13 item 2: youth care tried to record a consent between ggz and a school."""
+    family = a_family(api, child_age=9)
+    body = d.consent(family.child.patient, [family.mother.ref, family.father.ref], recipients=recipients,
+                     holders=holders, purpose=PURPOSE, categories=list(CATEGORIES), start=today(api.app))
+
+    resp = api.post("/fhir/Consent", body)
+
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert reason(resp) == "invalid-request"
+    assert "geen partij" in explanation(resp)
+    listed = api.get("/fhir/Consent", query_string={"patient": family.child.patient}).get_json()
+    assert listed["total"] == 0
+
+
+def test_a_consent_naming_this_node_as_recipient_only_is_recorded(api: Api) -> None:
+    family = a_family(api, child_age=9)
+    body = d.consent(family.child.patient, [family.mother.ref, family.father.ref], recipients=[HERE],
+                     holders=[PARTNER], purpose=PURPOSE, categories=list(CATEGORIES), start=today(api.app))
+
+    assert api.post("/fhir/Consent", body).status_code == 201
+
+
+def test_no_token_for_an_exchange_between_two_others(api: Api) -> None:
+    """A recipient among several issues a token to itself only; the holder would refuse another."""
+    family = a_family(api, child_age=9)
+    body = d.consent(family.child.patient, [family.mother.ref, family.father.ref],
+                     recipients=[HERE, "wijkteam-oost"], holders=[PARTNER], purpose=PURPOSE,
+                     categories=list(CATEGORIES), start=today(api.app))
+    resp = api.post("/fhir/Consent", body)
+    assert resp.status_code == 201
+    cid = resp.get_json()["id"]
+
+    def issue(grantee: str) -> Any:
+        return api.post(f"/fhir/Consent/{cid}/$issue-token",
+                        {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": grantee}]})
+
+    refused = issue("wijkteam-oost")
+    assert refused.status_code == 400 and reason(refused) == "invalid-request"
+    assert issue(HERE).status_code == 200
+
+
 # --- the audit ----------------------------------------------------------------------------
 
 

@@ -223,6 +223,40 @@ def test_grantee_mismatch_a_third_trusted_node_shows_a_token_granted_to_another(
     fed.assert_refusal_audited("grantee-mismatch", requester=fed.oost, holder=fed.ggz)
 
 
+def _issued_for_a_third(fed) -> str:
+    """Jeugdteam West signs, with its real key, a token granting Wijkteam Oost GGZ Noord's data:
+    an exchange Jeugdteam West is no party to (it can no longer record such a consent)."""
+    from dataclasses import replace
+
+    grant = replace(fed.grant(fed.consent()), recipients=frozenset({"wijkteam-oost"}))
+    kid, alg, key = fed.node(fed.jeugd).keys.active
+    return consent_token.issue(grant, grantee="wijkteam-oost", key=key, kid=kid, alg=alg, now=int(time.time()))
+
+
+def test_issuer_not_party_a_node_cannot_hand_out_disclosures_between_two_others(fed) -> None:
+    """Issue 13 item 2: the token verifies, names its grantee and GGZ Noord; its issuer is neither."""
+    tok = _issued_for_a_third(fed)
+    resp = fed.ask(tok, via=fed.oost)
+    fed.refused(resp, 403, "issuer-not-party")
+    assert "Slaapt slecht" not in resp.text
+    fed.assert_refusal_audited("issuer-not-party", requester=fed.oost, holder=fed.ggz)
+
+
+def test_a_consent_registrar_the_holder_names_may_issue_for_others(fed) -> None:
+    """GGZ Noord's IT names Jeugdteam West as a consent registrar: the same kind of token counts."""
+    tok = _issued_for_a_third(fed)
+    fed.ggz.stop()
+    fed.ggz.start(env={"GATEWAY_CONSENT_REGISTRARS": "jeugdteam-west"})
+    try:
+        resp = fed.ask(tok, via=fed.oost)
+        assert resp.status_code == 200, resp.text
+        assert "Slaapt slecht" in resp.text
+    finally:
+        fed.ggz.stop()
+        fed.ggz.start()
+    fed.refused(fed.ask(_issued_for_a_third(fed), via=fed.oost), 403, "issuer-not-party")
+
+
 def test_subject_mismatch(fed) -> None:
     """A token for the mother does not open the child's (or anyone else's) file."""
     tok = fed.consent_token()

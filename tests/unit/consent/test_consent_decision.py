@@ -136,3 +136,26 @@ def test_a_local_consent_reaches_the_same_decision() -> None:
     )
     categories: Sequence[str] = ("care-team",)
     assert ask(verified, categories=categories) == {"care-team"}
+
+
+def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
+    """Youth care recorded a consent naming Veilig Thuis as recipient and ggz as holder."""
+    tok = token.issue(a_grant(recipients=frozenset({SAFE_HOME})), grantee=SAFE_HOME, key=KEY, kid="yc-1",
+                      alg="ES256", now=NOW)
+    keys = public_set(KEY)
+    return token.verify(tok, keys_for_issuer=lambda iss: keys if iss == YOUTH_CARE else None,
+                        holder=MENTAL_HEALTH, now=NOW)
+
+
+def test_a_token_from_an_issuer_that_is_no_party_is_refused() -> None:
+    """Issue 13 item 2: the issuer is neither the holder nor the grantee."""
+    from consent.errors import IssuerNotParty
+
+    with pytest.raises(IssuerNotParty) as raised:
+        ask(_issued_by_youth_care_for_safe_home(), caller_org=SAFE_HOME)
+    assert raised.value.code == "issuer-not-party"
+
+
+def test_a_registrar_the_holder_names_may_issue_for_others() -> None:
+    allowed = ask(_issued_by_youth_care_for_safe_home(), caller_org=SAFE_HOME, registrars=frozenset({YOUTH_CARE}))
+    assert allowed == {"signals", "safety-plan"}

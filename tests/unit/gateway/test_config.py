@@ -138,3 +138,18 @@ def test_a_malformed_file_is_a_config_error(tmp_path: Path) -> None:
 def test_a_store_url_that_does_not_parse_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="store"):
         config.load(a_home(tmp_path), env={"GATEWAY_STORE_URL": "postgresql+psycopg://gateway@db:port/gateway"})
+
+
+def test_consent_registrars_come_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    """Issue 13 item 2: only the parties issue, unless IT names a registrar the node accepts."""
+    assert config.load(a_home(tmp_path), env={}).consent.registrars == ()
+    home = a_home(tmp_path, '\n[consent]\nregistrars = ["toestemming.regio-noord"]\n')
+    assert config.load(home, env={}).consent.registrars == ("toestemming.regio-noord",)
+    cfg = config.load(home, env={"GATEWAY_CONSENT_REGISTRARS": "regio-a, regio-b"})
+    assert cfg.consent.registrars == ("regio-a", "regio-b")
+
+
+@pytest.mark.parametrize("value", ['"regio-a"', '["Regio A"]', "[1]"])
+def test_a_registrar_that_is_no_org_id_list_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="registrars"):
+        config.load(a_home(tmp_path, f"\n[consent]\nregistrars = {value}\n"), env={})
