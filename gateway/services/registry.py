@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Person, Record, Relation
 from consent.errors import InvalidRequest, NotFound
-from consent.model import Party, Subject
+from consent.model import Party, Subject, valid_bsn
 from gateway import audit_log, fhir_in
 from gateway.audit import events
 
@@ -75,7 +75,14 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, Any]]:
-    """The registered Patient with this BSN (or none); a match is audited as viewed."""
+    """The registered Patient with this BSN (or none); a match is audited as viewed.
+
+    Raises ``InvalidRequest`` for anything but a BSN (nine ASCII digits, not all zero,
+    passing the eleven-test), as ``POST /fhir/Patient`` does, and before the store is asked:
+    PostgreSQL refuses a NUL that SQLite would look up (SECURITY.md).
+    """
+    if not valid_bsn(bsn):
+        raise InvalidRequest("Zoek op een BSN: negen cijfers die aan de elfproef voldoen.")
     with node.uow() as uow:
         row = uow.session.scalar(select(Person).where(Person.bsn == bsn))
         if row is None:

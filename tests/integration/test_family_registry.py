@@ -75,6 +75,19 @@ def test_registering_the_same_bsn_twice_returns_the_first_person(api: Api) -> No
     assert found["total"] == 1
 
 
+@pytest.mark.parametrize("value", [
+    "１１１２２２３３３", "١١١٢٢٢٣٣٣", "000000000", "123456789", "11122233A", "111222333\x00", "\x00", "",
+    "1112223334", " 111222333",
+], ids=["full-width", "arabic-indic", "zeros", "eleven-test", "letter", "nul-after", "nul", "empty", "ten",
+        "space"])
+def test_searching_a_patient_by_something_that_is_no_bsn_is_refused(api: Api, value: str) -> None:
+    """Issue 13 item 3: 400 invalid-request on both stores, as for POST, and nothing logged."""
+    resp = api.get("/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{value}"})
+
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert reason(resp) == "invalid-request"
+
+
 def at_once(api: Api, path: str, body: dict[str, Any], times: int = 8) -> list[Any]:
     """POST ``body`` from ``times`` threads released together, as several EHR workers would."""
     start, answers = threading.Barrier(times), []
