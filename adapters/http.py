@@ -25,6 +25,14 @@ from consent.errors import PartnerTimeout, PartnerUnavailable
 POOL_SIZE = 16
 
 
+class ResponseTooLarge(PartnerUnavailable):
+    """The answer was over the size cap (still partner-unavailable to every caller)."""
+
+
+class ResponseNotJson(PartnerUnavailable):
+    """The answer's body was not strict JSON (still partner-unavailable to every caller)."""
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -54,8 +62,12 @@ class StrictClient:
         self.pool.clear()
 
     def request(self, method: str, url: str, *, json_body: Any = None, form: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None) -> Reply:
-        """Send one request; return the status and the strictly parsed JSON body."""
+                headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None,
+                max_bytes: int | None = None) -> Reply:
+        """Send one request; return the status and the strictly parsed JSON body.
+
+        ``max_bytes`` lowers the size cap for this call (a JWKS needs far less than a summary).
+        """
         hdrs = {"Accept": "application/fhir+json, application/json"}
         hdrs.update(headers or {})
         data: bytes | None = None
@@ -74,7 +86,7 @@ class StrictClient:
                 date = resp.headers.get("Date", "")
                 if 300 <= status < 400:
                     raise PartnerUnavailable(f"{url} verwees door; doorverwijzingen worden niet gevolgd.")
-                raw = self._read_capped(resp)
+                raw = self._read_capped(resp, min(max_bytes or self.max_bytes, self.max_bytes))
             except BaseException:
                 resp.close()  # drop the connection: unread bytes must never reach the next call
                 raise
@@ -87,20 +99,20 @@ class StrictClient:
             raise PartnerUnavailable(f"Geen verbinding met {url}.") from exc
         body = None
         if raw:
-            body = ijson.loads(raw, error=PartnerUnavailable)
+            body = ijson.loads(raw, error=ResponseNotJson)
         return Reply(status=status, body=body, raw=raw, date=date)
 
-    def _read_capped(self, resp: Any) -> bytes:
+    def _read_capped(self, resp: Any, cap: int) -> bytes:
         declared = resp.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise PartnerUnavailable("Het antwoord van de partner is te groot.")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise ResponseTooLarge("Het antwoord van de partner is te groot.")
         chunks, size = [], 0
         deadline = time.monotonic() + sum(self.timeout)
         for chunk in resp.stream(65536):
             if time.monotonic() > deadline:  # a partner dripping bytes must not hold us
                 raise PartnerTimeout("De partner antwoordde te traag.")
             size += len(chunk)
-            if size > self.max_bytes:
-                raise PartnerUnavailable("Het antwoord van de partner is te groot.")
+            if size > cap:
+                raise ResponseTooLarge("Het antwoord van de partner is te groot.")
             chunks.append(chunk)
         return b"".join(chunks)

@@ -24,17 +24,19 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.http import StrictClient
+from adapters.http import ResponseNotJson, ResponseTooLarge, StrictClient
 from adapters.store import UnitOfWorkFactory
 from adapters.store.models import Partner, PartnerKey
 from consent.errors import GatewayError, InvalidRequest, PartnerUnavailable
 from gateway.config import ORG_ID
 
+MAX_JWKS_BYTES = 64_000  # a JWKS of a few keys is about 1 KB; more is no JWKS we pin
 MAX_AWAIT = 5.0  # seconds a request waits for another worker's JWKS fetch of the same partner
 _PUBLIC_MEMBERS = {"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops"}
 
@@ -44,8 +46,42 @@ class PartnerKeyMismatch(GatewayError):
     message_nl = "Geen van de sleutels van de partner heeft de opgegeven vingerafdruk."
 
 
+class BadJwks(InvalidRequest):
+    """A partner's JWKS is empty, not JSON, too large, or holds a key that cannot be used.
+
+    ``invalid-request``: bad input, so ``gateway partner add`` exits 2 with one line; at run
+    time a re-fetch that meets it pins nothing, and the token it was fetched for stays
+    unverifiable (``bad-signature``).
+    """
+
+
 def pinned_key(jwk: dict[str, Any]) -> ECKey | OKPKey:
-    """Import one public key from a partner JWKS; refuse anything but EC P-256 / Ed25519."""
+    """Import one public key from a partner JWKS; refuse anything but EC P-256 / Ed25519.
+
+    A point that is not on its curve, a coordinate that is not base64url or of the wrong
+    length, a member of the wrong type: ``BadJwks``, never the library's own exception.
+    """
+    try:
+        return _pinned_key(jwk)
+    except InvalidRequest:
+        raise
+    except (ValueError, TypeError, KeyError, JoseError) as exc:
+        raise BadJwks(f"partner key {_kid_of(jwk)} is not a valid {_kty_of(jwk)} public key "
+                      "(malformed, or its point is not on the curve)") from exc
+
+
+def _kid_of(jwk: Any) -> str:
+    kid = jwk.get("kid") if isinstance(jwk, dict) else None
+    return repr(kid[:64]) if isinstance(kid, str) else "(no kid)"
+
+
+def _kty_of(jwk: Any) -> str:
+    kty = jwk.get("kty") if isinstance(jwk, dict) else None
+    crv = jwk.get("crv") if isinstance(jwk, dict) else None
+    return f"{kty}/{crv}" if isinstance(kty, str) and isinstance(crv, str) else "JWK"
+
+
+def _pinned_key(jwk: dict[str, Any]) -> ECKey | OKPKey:
     if not isinstance(jwk, dict):
         raise InvalidRequest("JWKS-sleutel is geen object.")
     if {"d", "p", "q", "k"} & set(jwk):
@@ -71,12 +107,28 @@ def _key_set(jwks: tuple[str, ...]) -> KeySet:
 
 
 def fetch_jwks(http: StrictClient, url: str) -> list[ECKey | OKPKey]:
-    reply = http.request("GET", url.rstrip("/") + "/.well-known/jwks.json")
-    if reply.status != 200 or not isinstance(reply.body, dict) or not isinstance(reply.body.get("keys"), list):
+    """Fetch and import a partner's JWKS; every key must be usable, or none is pinned.
+
+    Raises ``PartnerUnavailable`` when the JWKS cannot be fetched (unreachable, not 200),
+    and ``BadJwks`` when what it answers is no JWKS we pin: empty, not JSON, over
+    ``MAX_JWKS_BYTES``, without keys, or with a key that is malformed or off its curve.
+    """
+    where = url.rstrip("/") + "/.well-known/jwks.json"
+    try:
+        reply = http.request("GET", where, max_bytes=MAX_JWKS_BYTES)
+    except ResponseTooLarge:
+        raise BadJwks(f"the JWKS at {where} is larger than {MAX_JWKS_BYTES} bytes") from None
+    except ResponseNotJson:
+        raise BadJwks(f"the JWKS at {where} is not strict JSON") from None
+    if reply.status != 200:
         raise PartnerUnavailable(f"Geen geldige JWKS op {url} (status {reply.status}).")
+    if reply.body is None:
+        raise BadJwks(f"the JWKS at {where} is empty")
+    if not isinstance(reply.body, dict) or not isinstance(reply.body.get("keys"), list):
+        raise BadJwks(f"the answer at {where} is no JWKS (an object with a 'keys' list)")
     keys = [pinned_key(k) for k in reply.body["keys"]]
     if not keys:
-        raise PartnerUnavailable(f"De JWKS op {url} bevat geen sleutels.")
+        raise BadJwks(f"the JWKS at {where} holds no keys")
     return keys
 
 

@@ -10,6 +10,7 @@ also lets a test serve JWKS documents no honest node would publish.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -296,6 +297,40 @@ def test_a_jwks_holding_anything_but_public_p256_or_ed25519_keys_pins_nothing(
         assert run.code != 0, name
         assert_one_line_refusal(run, code=run.code)
 
+    assert listed(fresh_home) == ""
+
+
+def off_curve_jwk() -> dict[str, Any]:
+    """A P-256 public key whose y coordinate is changed: the point is on no curve we know."""
+    jwk = ECKey.generate_key("P-256", private=True).as_dict(private=False)
+    y = bytearray(base64.urlsafe_b64decode(jwk["y"] + "=="))
+    y[7] ^= 0x01
+    return {**jwk, "y": base64.urlsafe_b64encode(bytes(y)).rstrip(b"=").decode()}
+
+
+@pytest.mark.parametrize("answer", ["off-curve", "off-curve-beside-a-good-key", "bad-base64", "short-ed25519",
+                                    "empty", "not-json", "oversized"])
+def test_a_jwks_that_cannot_be_used_is_bad_input_in_one_line(fresh_home: Path, fake: FakePartner,
+                                                             answer: str) -> None:
+    """Issue 13 item 4: exit 2 and one line, never a traceback; nothing is pinned."""
+    good = public_jwk(ECKey.generate_key("P-256", private=True))
+    bodies: dict[str, Any] = {
+        "off-curve": {"keys": [off_curve_jwk()]},
+        "off-curve-beside-a-good-key": {"keys": [good, off_curve_jwk()]},
+        "bad-base64": {"keys": [{**good, "x": "!!not base64!!", "kid": "k"}]},
+        "short-ed25519": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}]},
+    }
+    if answer in bodies:
+        fake.serve(bodies[answer])
+    else:
+        fake.status, fake.headers = 200, {"Content-Type": "application/json"}
+        fake.body = {"empty": b"", "not-json": b"<html>gateway</html>",
+                     "oversized": json.dumps({"keys": [good] * 400}).encode()}[answer]
+
+    run = gateway("partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url)
+
+    assert_one_line_refusal(run, code=2)
+    assert "jwks" in run.err.lower() or "key" in run.err.lower()
     assert listed(fresh_home) == ""
 
 

@@ -300,6 +300,7 @@ class FakePartner:
         self.key = ECKey.generate_key("P-256", private=True)
         self.release = threading.Event()
         self.requests: list[dict[str, Any]] = []
+        self.jwks: dict[str, Any] | None = None  # what its JWKS serves instead of its key, when set
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -375,7 +376,7 @@ class FakePartner:
                 if self.path == "/.well-known/jwks.json":
                     from gateway.keys import public_jwk
 
-                    self._send(200, {"keys": [public_jwk(fake.key)]})
+                    self._send(200, fake.jwks or {"keys": [public_jwk(fake.key)]})
                 else:
                     self._send(404, {})
 

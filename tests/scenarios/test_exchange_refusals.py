@@ -30,6 +30,7 @@ from consent.errors import REFUSAL_CODES, UnknownPartner
 from gateway import demo_data as d
 from gateway.audit import events
 from gateway.federation import run_cli
+from gateway.keys import public_jwk
 
 pytestmark = pytest.mark.scenario
 
@@ -124,6 +125,34 @@ def test_bad_signature_on_the_consent_token(fed, forgery: str) -> None:
            "unknown-issuer": lambda: _unknown_issuer(fed, tok)}[forgery]()
     fed.refused(fed.ask(bad, categories=("signals",)), 401, "bad-signature")
     fed.assert_refusal_audited("bad-signature", holder=fed.ggz)
+
+
+def test_bad_signature_when_the_issuers_jwks_now_holds_a_key_off_its_curve(fed, fake_partner) -> None:
+    """Issue 13 item 4: a partner signs with a new kid and publishes a broken key for it. The
+    holder (Wijkteam Oost) re-reads the JWKS, pins nothing, and refuses: never a 500."""
+    from dataclasses import replace
+
+    fake = fake_partner("corrupt")
+    jwk = dict(public_jwk(ECKey.generate_key("P-256", private=True)))
+    y = bytearray(base64.urlsafe_b64decode(jwk["y"] + "=="))
+    y[7] ^= 0x01
+    fake.jwks = {"keys": [public_jwk(fake.key), {**jwk, "y": b64url(bytes(y)), "kid": "rotated"}]}
+    fed.execute(fed.oost, "UPDATE partners SET jwks_fetched_at = NULL")  # past the re-fetch rate limit
+    now = int(time.time())
+    assertion = jose.sign({"iss": fake.org_id, "sub": fake.org_id, "aud": fed.oost.url + "/oauth/token",
+                           "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
+                          fake.key, kid=fake.key.thumbprint(), alg="ES256", typ="JWT")
+    access = fed.token_request(fed.oost, assertion)
+    assert access.status_code == 200, access.text
+    grant = replace(fed.grant(fed.consent()), issuer=fake.org_id, holders=frozenset({"wijkteam-oost"}),
+                    recipients=frozenset({fake.org_id}))
+    tok = consent_token.issue(grant, grantee=fake.org_id, key=ECKey.generate_key("P-256", private=True),
+                              kid="rotated", alg="ES256", now=now)
+    resp = requests.post(fed.oost.url + "/fhir/$behaviour-summary", json=fed.holder_params(tok), timeout=30,
+                         headers={"Authorization": f"Bearer {access.json()['access_token']}",
+                                  "Content-Type": "application/fhir+json"})
+    fed.refused(resp, 401, "bad-signature")
+    assert "Traceback" not in (fed.oost.home / "serve.log").read_text(errors="replace")
 
 
 @pytest.mark.parametrize("shift", [-7200, 3600], ids=["expired", "not-yet-valid"])
