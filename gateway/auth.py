@@ -3,8 +3,9 @@
 Local clients authenticate with ``client_secret_basic`` (secrets stored as SHA-256: they
 are 256-bit random values, so a slow hash adds nothing but latency). Partner nodes use
 ``private_key_jwt`` (RFC 7523 section 3 as profiled by SMART Backend Services):
-``iss`` = ``sub`` = org id, ``aud`` = our token URL exactly, ``exp`` at most five minutes
-ahead, ``typ`` ``JWT``, ``jti`` single-use through an atomic insert (the failed insert
+``iss`` = ``sub`` = org id, ``aud`` = our token URL exactly, ``iat`` present, at most five
+minutes of life (``exp`` - ``iat``, ``exp`` - now; the 60 s leeway is for skew only),
+``typ`` ``JWT``, the form's ``client_id`` (if sent) naming the same client, ``jti`` single-use through an atomic insert (the failed insert
 is the refusal, across workers and restarts). Access tokens are ``at+jwt`` (RFC 9068)
 signed by the node key and verified with ``consent.jose.decode_strict`` so that no other
 token type is ever accepted as one. Errors are RFC 6749 section 5.2 JSON, the one
@@ -108,6 +109,23 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         super().__init__(validate_jti=True, leeway=jose.LEEWAY)
         self.node = node
 
+    def __call__(self, query_client: Any, request: Any) -> Any:
+        """RFC 7521 section 4.2: a ``client_id`` form field naming another client is refused.
+
+        Checked before anything else, so such a request never uses up the assertion's jti.
+        """
+        form = request.form
+        named = form.get("client_id")
+        assertion = form.get("client_assertion")
+        if named is not None and form.get("client_assertion_type") == self.CLIENT_ASSERTION_TYPE and assertion:
+            try:
+                claims = jose.peek_claims(assertion, error=BadSignature)
+            except GatewayError as exc:
+                raise InvalidClientError(description=exc.detail) from exc
+            if named != claims.get("sub") or named != claims.get("iss"):
+                raise InvalidClientError(description="client_id names another client than the assertion's iss/sub")
+        return super().__call__(query_client, request)
+
     def get_audiences(self) -> list[str]:
         return [self.node.config.token_url]
 
@@ -126,7 +144,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         try:
             _, claims = jose.decode_strict(assertion, keys, typ=ASSERTION_TYP)
             now = int(self.node.clock().timestamp())
-            jose.check_times(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME, required=("exp",))
+            jose.check_times(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME, required=("exp", "iat"))
+            check_assertion_lifetime(claims, now)
         except GatewayError as exc:
             raise InvalidClientError(description=exc.detail) from exc
         except JoseError as exc:  # pragma: no cover - decode_strict wraps these
@@ -141,6 +160,24 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         if not use_once(self.node.uow, client.client_id, jti, int(claims["exp"])):
             raise InvalidClientError(description="assertion replayed (jti used before)")
         return claims
+
+
+def check_assertion_lifetime(claims: dict[str, Any], now: int) -> None:
+    """Refuse a client assertion that lives longer than ``MAX_ASSERTION_LIFETIME`` (300 s).
+
+    RFC 7523 section 3 and SMART Backend Services: ``exp`` at most five minutes ahead. The
+    shared ``jose.LEEWAY`` is for clock skew, not for lifetime: ``exp`` - ``iat`` and ``exp``
+    - now are each at most 300 s, ``iat`` (required) lies at most the skew in the future
+    (``jose.check_times``) and is not older than the lifetime. ``check_times`` has run, so
+    both claims are integers. Raises ``InvalidRequest`` (answered as ``invalid_client``).
+    """
+    iat, exp = int(claims["iat"]), int(claims["exp"])
+    if exp - iat > MAX_ASSERTION_LIFETIME:
+        raise InvalidRequest(f"assertion lives {exp - iat} s (exp - iat); at most {MAX_ASSERTION_LIFETIME} s")
+    if exp - now > MAX_ASSERTION_LIFETIME:
+        raise InvalidRequest(f"assertion exp is {exp - now} s ahead; at most {MAX_ASSERTION_LIFETIME} s")
+    if now - iat > MAX_ASSERTION_LIFETIME:
+        raise InvalidRequest(f"assertion was issued {now - iat} s ago; at most {MAX_ASSERTION_LIFETIME} s")
 
 
 def use_once(uow_factory: Any, issuer: str, jti: str, exp: int) -> bool:

@@ -353,11 +353,43 @@ def test_an_assertion_valid_for_five_minutes_is_accepted(a: Any, partner_b: Runn
     assert reply.status_code == 200
 
 
-@pytest.mark.parametrize("ahead", [300 + jose.LEEWAY + 1, 3600, 2**31])
+@pytest.mark.parametrize("ahead", [301, 300 + jose.LEEWAY, 3600, 2**31])
 def test_an_assertion_valid_for_more_than_five_minutes_is_refused(a: Any, partner_b: RunningNode, clock: Clock,
                                                                   ahead: int) -> None:
-    # five minutes plus the one shared clock-skew leeway (a partner's clock may run 60 s ahead)
+    # issue 13 item 5: the leeway is for clock skew, not for lifetime (360 s ahead passed)
     assert_refused_assertion(a, b_signs(partner_b, clock, exp=clock.ts + ahead))
+
+
+@pytest.mark.parametrize("iat, exp", [
+    (-86_400, 60),  # issued a day ago, still "valid" for a minute
+    (-301, 30),  # older than the lifetime
+    (-100, 250),  # exp - iat = 350 s
+    (50, 340),  # a clock 50 s ahead: 290 s of life, but exp 340 s ahead of ours
+    (None, 60),  # no iat at all
+], ids=["a-day-old", "older-than-lifetime", "lives-350s", "exp-340s-ahead", "no-iat"])
+def test_an_assertion_living_longer_than_five_minutes_is_refused(a: Any, partner_b: RunningNode, clock: Clock,
+                                                                 iat: int | None, exp: int) -> None:
+    now = clock.ts
+    assert_refused_assertion(a, b_signs(partner_b, clock, iat=None if iat is None else now + iat, exp=now + exp))
+
+
+@pytest.mark.parametrize("iat, exp", [(30, 90), (-200, 60), (-240, 60)], ids=["clock-30s-ahead", "issued-200s-ago",
+                                                                               "issued-240s-ago"])
+def test_an_assertion_within_its_five_minutes_is_accepted_with_clock_skew(a: Any, partner_b: RunningNode,
+                                                                          clock: Clock, iat: int, exp: int) -> None:
+    now = clock.ts
+    reply = a.post("/oauth/token", data=token_form(b_signs(partner_b, clock, iat=now + iat, exp=now + exp)))
+    assert reply.status_code == 200, reply.get_json()
+
+
+@pytest.mark.parametrize("client_id", ["ggz-epd", "zorg-elders", "ggz-noord", "", "JEUGDTEAM-WEST"])
+def test_a_client_id_naming_another_client_than_the_assertion_is_refused(a: Any, partner_b: RunningNode,
+                                                                         clock: Clock, client_id: str) -> None:
+    """Issue 13 item 6, RFC 7521 section 4.2; and the refused request does not use up the jti."""
+    assertion = b_signs(partner_b, clock)
+    assert_oauth_error(a.post("/oauth/token", data={**token_form(assertion), "client_id": client_id}))
+    reply = a.post("/oauth/token", data={**token_form(assertion), "client_id": B_ORG})
+    assert reply.status_code == 200, reply.get_json()
 
 
 @pytest.mark.parametrize("aud", [

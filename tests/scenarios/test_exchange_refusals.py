@@ -455,6 +455,10 @@ def _assertions(fed) -> dict[str, str]:
         "expired": fed.assertion(fed.jeugd, fed.ggz, iat=int(time.time()) - 900, exp=int(time.time()) - 600),
         "other-audience": fed.assertion(fed.jeugd, fed.ggz, aud=fed.jeugd.url + "/oauth/token"),
         "too-long": fed.assertion(fed.jeugd, fed.ggz, exp=int(time.time()) + 3600),
+        # issue 13 item 5: the leeway is for skew, not for lifetime
+        "360-s-ahead": fed.assertion(fed.jeugd, fed.ggz, exp=int(time.time()) + 360),
+        "a-day-old": fed.assertion(fed.jeugd, fed.ggz, iat=int(time.time()) - 86_400),
+        "lives-350-s": fed.assertion(fed.jeugd, fed.ggz, iat=int(time.time()) - 100, exp=int(time.time()) + 250),
     }
 
 
@@ -467,5 +471,10 @@ def test_client_assertions_refused_at_the_token_endpoint(fed) -> None:
     assert fed.token_request(fed.ggz, once).status_code == 200
     replayed = fed.token_request(fed.ggz, once)
     assert replayed.status_code in (400, 401) and replayed.json()["error"] == "invalid_client"
+    # issue 13 item 6: a client_id naming another client than the assertion (RFC 7521 section 4.2)
+    other = requests.post(fed.ggz.url + "/oauth/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:"
+        "jwt-bearer", "client_assertion": fed.assertion(fed.jeugd, fed.ggz), "client_id": "wijkteam-oost"})
+    assert other.status_code in (400, 401) and other.json()["error"] == "invalid_client", other.text
     consent = fed.token_request(fed.ggz, fed.consent_token())
     assert consent.status_code in (400, 401) and consent.json()["error"] == "invalid_client"
