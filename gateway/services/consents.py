@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from adapters.store.models import ConsentRow, Person, Relation
 from consent import jose, rules, token
 from consent.errors import (
-    Conflict, ConsentRevoked, Forbidden, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
+    Conflict, ConsentRevoked, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
     NotFound,
 )
 from consent.model import Grant
@@ -230,16 +230,21 @@ def revoke(node: Any, cid: str, actor: audit_log.Actor) -> tuple[dict[str, Any],
 
 
 def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
-    """Answer ``$consent-status``: only organisations named in the consent may ask."""
+    """Answer ``$consent-status``: only organisations named in the consent may ask.
+
+    A consent id that exists but does not name the caller gets exactly the answer of an id
+    that does not exist (``NotFound``, same text): the status call must not tell a partner
+    which consent ids are real (SECURITY.md, "Answers must not be oracles"). Both refusals
+    are audited, so the privacy officer sees the probing.
+    """
     day = rules.day_of(int(node.clock().timestamp()))
     # decide from a read snapshot; the write unit (SQLite's one writer) holds only the audit
     with node.uow(read_only=True) as uow:
         row = uow.session.get(ConsentRow, cid)
-        if row is None:
-            raise NotFound("Deze toestemming is hier niet bekend.")
-        grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
-        if caller_org not in grant.recipients | grant.holders:
-            raise Forbidden("Alleen organisaties die in de toestemming staan mogen de status opvragen.")
+        grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id) if row is not None else None
+        if grant is None or caller_org not in grant.recipients | grant.holders:
+            _status_refused(node, cid, caller_org, grant)
+            raise NotFound(STATUS_UNKNOWN)
         why_not = rules.why_not_honoured(grant, day)
         if why_not is None:
             others = _grants_of(uow.session, node, row.subject_id)
@@ -257,6 +262,20 @@ def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
             subject=grant.subject.bsn, detail=detail))
         uow.commit()
     return status
+
+
+STATUS_UNKNOWN = "Deze toestemming is hier niet bekend voor uw organisatie."
+
+
+def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -> None:
+    """Audit a ``$consent-status`` refused (unknown id, or a consent not naming the caller)."""
+    detail = {"named": False} if grant is not None else {}
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.CONSENT_STATUS_QUERIED, outcome=events.REFUSED, reason_code=NotFound.code,
+            consent_id=cid, peer_org=caller_org, actor_id=f"org:{caller_org}", actor_role="partner",
+            actor_org=caller_org, subject=grant.subject.bsn if grant is not None else "", detail=detail))
+        uow.commit()
 
 
 def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor) -> dict[str, Any]:

@@ -293,6 +293,26 @@ def test_subject_mismatch(fed) -> None:
     fed.assert_refusal_audited("subject-mismatch", holder=fed.ggz)
 
 
+def test_consent_status_does_not_tell_which_consent_ids_exist(fed) -> None:
+    """Issue 13 item 7: GGZ Noord asks Jeugdteam West about a real consent that does not name
+    it (Wijkteam Oost holds), and about an id that never existed: the same status and body."""
+    other = fed.consent(holders=("wijkteam-oost",))
+    ggz = fed.as_partner(fed.ggz, fed.jeugd)
+
+    def ask(consent_id: str) -> requests.Response:
+        return ggz.post("consent-status", {"resourceType": "Parameters",
+                                           "parameter": [{"name": "consent", "valueString": consent_id}]})
+
+    real, random = ask(other), ask(uuid.uuid4().hex)
+    fed.refused(real, 404, "not-found")
+    assert (real.status_code, real.content) == (random.status_code, random.content)
+    named = ask(fed.consent())
+    assert named.status_code == 200 and named.json()["parameter"][0]["valueCode"] == "active"
+    probes = [q for q in fed.audit(fed.jeugd, action=events.CONSENT_STATUS_QUERIED)
+              if q["peer_org"] == "ggz-noord"][1:3]
+    assert {(q["outcome"], q["reason_code"]) for q in probes} == {(events.REFUSED, "not-found")}
+
+
 # --- 404: not known here, said without saying more --------------------------------------------
 
 
