@@ -147,8 +147,8 @@ def safety_disclosure() -> Response:
 @bp.get("/fhir/AuditEvent")
 def audit_events() -> Response:
     who = caller("privacy-officer")
-    return fhir_response(auditing.search(node_of(), request.args, actor(who, required=False),
-                                         request.base_url))
+    # contract section 3: X-Practitioner on every call that reads data, the log included
+    return fhir_response(auditing.search(node_of(), request.args, actor(who), request.base_url))
 
 
 @bp.get("/consent/<cid>/receipt")
@@ -163,7 +163,7 @@ def disclosure_report() -> Response:
     """A person's disclosure report (Dutch HTML); the BSN travels in the body, not the URL."""
     who = caller("privacy-officer")
     values = parameters.read(read_body("Parameters"), {"subject": parameters.Spec("valueIdentifier", required=True)})
-    html = auditing.disclosure_report(node_of(), parameters.bsn(values["subject"]), actor(who, required=False))
+    html = auditing.disclosure_report(node_of(), parameters.bsn(values["subject"]), actor(who))
     return Response(html, mimetype="text/html")
 
 

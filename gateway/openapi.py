@@ -195,17 +195,18 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                                     "local", ok=bundle, params=[_PRACTITIONER])},
         "/fhir/AuditEvent": {"get": _op("Audit events (role privacy-officer) as a searchset Bundle.", "local",
                                         ok=bundle, params=[
-                                            _query("patient", "BSN"), _query("date", "ge/le date"),
+                                            _query("patient", "BSN"),
+                                            _query("date", "[eq|gt|ge|lt|le] FHIR date or dateTime"),
                                             _query("agent", "actor id"), _query("purpose", "purpose code"),
                                             _query("outcome", "0, 4 or 8"), _query("action", "audit action"),
-                                            _query("_count", "1..1000"), _PRACTITIONER_OPT])},
+                                            _query("_count", "1..1000"), _PRACTITIONER])},
         "/consent/{cid}/receipt": {"get": _op("A printable Dutch consent receipt (HTML).", "local",
                                               errors=(*LOCAL_ERRORS, 404), ok={"type": "string"},
                                               ok_mime="text/html", params=[_path("cid"), _PRACTITIONER])},
         "/fhir/$disclosure-report": {"post": _op(
             "A person's disclosure report (HTML); role privacy-officer; the BSN in the body.", "local",
             body=_parameters(_parameter("subject", "valueIdentifier", _IDENT)), ok={"type": "string"},
-            ok_mime="text/html", params=[_PRACTITIONER_OPT])},
+            ok_mime="text/html", params=[_PRACTITIONER])},
         # --- partner API (contract section 4) -----------------------------------------------
         "/fhir/$behaviour-summary": {"post": _op(
             "Disclose a signed behaviour-level summary to a trusted partner.", "partner",

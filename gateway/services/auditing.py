@@ -11,11 +11,8 @@ from typing import Any
 
 from consent.errors import InvalidRequest
 from gateway import audit_log
-from gateway.audit import events, fhir
+from gateway.audit import events, fhir, search_dates
 from gateway.audit.events import AuditRecord
-
-_PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
-
 
 def _filters(args: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -29,16 +26,13 @@ def _filters(args: Mapping[str, str]) -> dict[str, Any]:
         out["subject"] = args["patient"].rpartition("|")[2]
         if not valid_bsn(out["subject"]):
             raise InvalidRequest("patient is een geldig BSN (negen cijfers), eventueel met systeem ervoor.")
-    for value in (args.getlist("date") if hasattr(args, "getlist") else [args["date"]] if "date" in args else []):
-        prefix, day = (value[:2], value[2:]) if value[:2] in _PREFIXES else ("eq", value)
-        if len(day) < 10:
-            raise InvalidRequest("date heeft de vorm [ge|le]JJJJ-MM-DD.")
-        if prefix == "eq":
-            out["since"], out["until"] = day[:10], day[:10] + "T99"
-        elif _PREFIXES[prefix] == "since":
-            out["since"] = day
-        else:
-            out["until"] = day[:10] + "T99" if len(day) == 10 else day
+    dates = args.getlist("date") if hasattr(args, "getlist") else [args["date"]] if "date" in args else []
+    if dates:  # compared as dates, never as strings: ge2025-13-45 is refused, not a filter
+        since, until = search_dates.bounds(dates)
+        if since is not None:
+            out["since"] = since
+        if until is not None:
+            out["until"] = until
     if "agent" in args:
         out["agent"] = args["agent"].rpartition("|")[2]
     if "purpose" in args:

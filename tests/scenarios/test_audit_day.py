@@ -112,6 +112,51 @@ def test_only_the_privacy_officer_reads_audit_events(federation) -> None:
         assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "invalid-request"
 
 
+def test_a_privacy_officer_reads_the_log_only_as_a_named_person(federation) -> None:
+    """Issue 13 item 8: contract section 3 asks X-Practitioner on every call that reads data;
+    reading the log is reading data, and the read is logged under that person's name."""
+    ggz, jeugd, ids = federation
+    anonymous = jeugd.session("privacy-west", practitioner=None)
+    report = {"resourceType": "Parameters",
+              "parameter": [{"name": "subject", "valueIdentifier": {"system": d.BSN_SYSTEM, "value": demo.MOTHER}}]}
+    for resp in (anonymous.get("/fhir/AuditEvent", patient=demo.MOTHER),
+                 anonymous.post("/fhir/$disclosure-report", report)):
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["issue"][0]["details"]["coding"][0]["code"] == "invalid-request"
+        assert "X-Practitioner" in resp.json()["issue"][0]["details"]["text"]
+    officer = jeugd.session("privacy-west", practitioner="uzi:900000999")
+    assert officer.post("/fhir/$disclosure-report", report).status_code == 200
+    reads = officer.get("/fhir/AuditEvent", action="audit-read").json()["entry"]
+    agents = {a["who"]["identifier"]["value"] for e in reads for a in e["resource"]["agent"]
+              if "identifier" in a.get("who", {})}
+    assert "900000999" in agents  # the UZI number of the officer who read it
+
+
+def test_audit_events_are_found_by_date_and_a_date_that_is_none_is_refused(federation) -> None:
+    """Issue 13 item 9: dates are compared as dates; ge2025-13-45 returned entries."""
+    ggz, jeugd, ids = federation
+    a_day_of_exchanges(ggz, jeugd, ids)
+    officer = jeugd.session("privacy-west", practitioner="uzi:900000999")
+    today = date.today().isoformat()  # the log's days are UTC days; the test runs far from midnight or not
+
+    def total(*dates: str) -> int:
+        resp = officer.get("/fhir/AuditEvent", date=list(dates), _count="1000")
+        assert resp.status_code == 200, (dates, resp.text)
+        return resp.json()["total"]  # type: ignore[no-any-return]
+
+    everything = total("ge2000-01-01")
+    assert everything > 0
+    assert total("lt2000") == 0 and total("gt9999") == 0 and total("le1999-12-31") == 0
+    assert total(f"ge{today[:4]}", "lt9999") >= everything
+    assert total(f"ge{today[:7]}", f"le{today[:4]}-12") > 0
+    assert total("ge2000-01-01T00:00:00Z", "lt2000-01-02T00:00:00+01:00") == 0
+    for bad in ("ge2025-13-45", "2025-02-30", "ge2025-1-1", "ne2025-01-01", "sa2025", "ge2025-01-01T10:00",
+                "ge2025-01-01T25:00:00Z", "geyesterday", "ge", "", "ge2025-01-01 ", "ge٢٠٢٥"):
+        refused = officer.get("/fhir/AuditEvent", date=bad)
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.json()["issue"][0]["details"]["coding"][0]["code"] == "invalid-request"
+
+
 def _tamper(home: Any, sql: str) -> None:
     node = build(config.load(home))
     try:
