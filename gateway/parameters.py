@@ -29,9 +29,12 @@ def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
         raise InvalidRequest("Verwacht een FHIR Parameters-resource.")
     if set(body) - {"resourceType", "parameter", "id", "meta"}:
         raise InvalidRequest("Parameters bevat onbekende elementen.")
-    params = body.get("parameter")
+    # contract section 4: parameter is 0..*, so {"resourceType": "Parameters"} is what a
+    # generic FHIR client sends to an operation without input; a missing required one is
+    # named below
+    params = body.get("parameter", [])
     if not isinstance(params, list):
-        raise InvalidRequest("Parameters.parameter ontbreekt.")
+        raise InvalidRequest("Parameters.parameter is een lijst van parameters.")
     out: dict[str, Any] = {}
     for p in params:
         if not isinstance(p, dict) or not isinstance(p.get("name"), str):

@@ -300,6 +300,30 @@ def test_no_token_for_an_exchange_between_two_others(api: Api) -> None:
     assert issue(HERE).status_code == 200
 
 
+@pytest.mark.parametrize("body", [None, {"resourceType": "Parameters"}], ids=["no-body", "empty-parameters"])
+def test_operations_without_input_take_an_empty_parameters_body(api: Api, body: Any) -> None:
+    """Issue 13 item 10: parameter is 0..*; generic FHIR clients send an empty Parameters."""
+    family = a_family(api, child_age=9)
+    cid = recorded(api, family, [family.mother.ref, family.father.ref])
+
+    issued = api.post(f"/fhir/Consent/{cid}/$issue-token", body)
+    assert issued.status_code == 200, issued.get_data(as_text=True)
+    assert issued.get_json()["parameter"][0]["name"] == "token"
+    revoked = api.post(f"/fhir/Consent/{cid}/$revoke", body)
+    assert revoked.status_code == 200, revoked.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("body", [{"resourceType": "Parameters", "parameter": {}},
+                                  {"resourceType": "Parameters", "parameter": [{"name": "grantee"}]},
+                                  {"resourceType": "Patient"}])
+def test_a_malformed_parameters_body_is_still_refused(api: Api, body: Any) -> None:
+    family = a_family(api, child_age=9)
+    cid = recorded(api, family, [family.mother.ref, family.father.ref])
+
+    resp = api.post(f"/fhir/Consent/{cid}/$issue-token", body)
+    assert resp.status_code == 400 and reason(resp) == "invalid-request"
+
+
 # --- the audit ----------------------------------------------------------------------------
 
 
