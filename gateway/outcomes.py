@@ -54,6 +54,19 @@ _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
          415: ("unsupported-media-type", "not-supported", "Dit inhoudstype wordt niet ondersteund.")}
 
 
+def answerable() -> dict[str, int | None]:
+    """Every reason code this node can answer, with its HTTP status (None: it varies).
+
+    The domain table, the HTTP-level errors, ``http-error`` for any other HTTP error and
+    ``internal-error`` for the last-resort 500. README's code table and the refusal-reason
+    CodeSystem list exactly these (a test compares them).
+    """
+    codes: dict[str, int | None] = {code: status for code, (status, _) in TABLE.items()}
+    codes.update({code: status for status, (code, _, _) in _HTTP.items()})
+    codes.update({"http-error": None, "internal-error": 500})
+    return codes
+
+
 def status_of(code: str) -> int:
     return TABLE.get(code, (500, "exception"))[0]
 

@@ -59,11 +59,34 @@ def test_contract_codes_are_all_there() -> None:
 
 
 def test_every_refusal_reason_carries_its_http_status() -> None:
-    from gateway.outcomes import TABLE
+    from gateway.outcomes import answerable
 
-    assert codes("refusal-reason") == set(REFUSAL_CODES) | set(TABLE)
+    assert codes("refusal-reason") == set(REFUSAL_CODES) | set(answerable())
     for concept in codesystem("refusal-reason")["concept"]:
-        assert concept["property"] == [{"code": "http-status", "valueInteger": TABLE[concept["code"]][0]}]
+        status = answerable()[concept["code"]]
+        expected = [{"code": "http-status", "valueInteger": status}] if status is not None else None
+        assert concept.get("property") == expected, concept
+
+
+def test_the_readme_code_table_lists_every_code_the_node_can_answer() -> None:
+    """Issue 13 item 13: 413 too-large (and others) answered but missing from the table."""
+    import re
+
+    from gateway.outcomes import answerable
+
+    readme = (PROFILES_DIR.parent / "README.md").read_text("utf-8")
+    table = readme.split("### Refusal reason codes", 1)[1].split("\n### ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`"):
+            names, statuses = re.findall(r"`([a-z-]+)`", cells[0]), cells[1].split(" / ")
+            for i, name in enumerate(names):
+                rows[name] = statuses[i] if len(statuses) == len(names) else cells[1]
+    for code, status in answerable().items():
+        assert code in rows, f"README's code table lacks {code}"
+        if status is not None:
+            assert rows[code] == str(status), (code, rows[code], status)
 
 
 def test_loaded_codesystems_are_fresh_copies() -> None:
