@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
+from gateway import witnesses
 from gateway.audit import chain, events
 from gateway.audit.events import AuditRecord
 from gateway.audit.signer import make_signer, make_verifier
@@ -106,6 +107,9 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
         session.execute(_INSERT_CHECKPOINT, {
             "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
             "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign)})
+    book = getattr(node, "witness", None)
+    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.witnesses)
+        witnesses.flush(session, node)
     return entry.seq
 
 
