@@ -354,6 +354,32 @@ def audit_reconcile(home: str, partner: str, since: str | None) -> None:
     click.echo(f"reconciled: {compared} exchange(s) with {partner}, no differences")
 
 
+@audit.command("flags")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--since", default=None, help="From this date (YYYY-MM-DD; default: the last 30 days).")
+def audit_flags(home: str, since: str | None) -> None:
+    """List partners that probe: more subject-unknown answers or refusals per day than
+    [audit] probe_unknown_per_day / probe_refusals_per_day. Exit 1 when any is flagged."""
+    import datetime as dt
+
+    from consent import rules
+    from gateway import audit_log
+    from gateway.services import probing
+
+    node = _node(home)
+    start = (dt.date.fromisoformat(_date(since)) if since  # type: ignore[arg-type]
+             else rules.day_of(int(node.clock().timestamp())) - dt.timedelta(days=30))
+    found = probing.find(node, audit_log.SYSTEM, start)
+    a = node.config.audit
+    for p in found:
+        click.echo(f"{p.day.isoformat()}\t{p.partner}\tsubject-unknown {p.unknown}\trefusals {p.refusals}")
+    if found:
+        raise Failure(f"{len(found)} probing flag(s) since {start.isoformat()} (more than "
+                      f"{a.probe_unknown_per_day} subject-unknown or {a.probe_refusals_per_day} refusals "
+                      "from one partner in a day)")
+    click.echo(f"no probing flags since {start.isoformat()}")
+
+
 @audit.command("report")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--subject", required=True, help="The person's BSN.")
