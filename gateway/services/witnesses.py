@@ -50,9 +50,8 @@ class WitnessCheck:
 
 def check(node: Any) -> list[WitnessCheck]:
     """Ask each trusted partner for the head it holds of us; check the local log reaches it."""
-    out = []
-    for org_id, _url, _kids in node.partners.list():
-        out.append(_check_one(node, org_id))
+    out = [_check_one(node, org_id) for org_id, _url, _kids in node.partners.list()]
+    witnesses.flush_alone(node)  # their answers carried their own heads: keep those too
     return out
 
 
