@@ -100,9 +100,9 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
         "consent_id": record.consent_id, "flagged": record.flagged, "record_json": canonical,
         "prev_hash": entry.prev_hash, "hash": entry.hash})
     sign = _signer(node)
-    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash,
-                                 "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD,
-                                                                     at=recorded_at, sign=sign)})
+    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
+    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
     if chain.is_checkpoint_due(entry.seq):
         session.execute(_INSERT_CHECKPOINT, {
             "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,

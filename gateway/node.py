@@ -64,7 +64,8 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
     from gateway.peer import PeerCaller
 
     node.peer = PeerCaller(node)
-    from gateway.witnesses import WitnessBook
+    from gateway.witnesses import WitnessBook, watch_commits
 
     node.witness = WitnessBook()
+    watch_commits(node, uow.sessions)
     return node

@@ -65,7 +65,8 @@ def read_head(jws: str, *, verify: Any) -> Checkpoint:
     return head
 
 
-def _moment(at: str) -> datetime:
+def moment(at: str) -> datetime:
+    """The time of a checkpoint's ``at`` (raises ValueError for one that is not a time)."""
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
@@ -79,7 +80,7 @@ def judge(held: Held | None, incoming: Checkpoint, *, skew_seconds: int = SKEW_S
         return IGNORE if incoming.hash == held.hash else CONFLICT
     if incoming.seq > held.seq:
         return TAKE
-    later = (_moment(incoming.at) - _moment(held.at)).total_seconds()
+    later = (moment(incoming.at) - moment(held.at)).total_seconds()
     return CONFLICT if later > skew_seconds else IGNORE
 
 

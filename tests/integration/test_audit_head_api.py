@@ -135,3 +135,19 @@ def test_no_one_but_a_trusted_partner_gets_our_head(app: Any, partner: Partner_)
     assert (refused.status_code, reason(refused.get_json())) == (401, "unknown-partner")
     assert HEADER not in refused.headers
     assert HEADER not in app.test_client().get("/fhir/metadata").headers
+
+
+def test_only_a_committed_head_is_ever_handed_to_partners(app: Any) -> None:
+    from gateway import witnesses
+
+    node = app.extensions["gateway"]
+    audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=PARTNER)
+    committed = witnesses.outgoing(node)[HEADER]
+    with node.uow() as uow:  # an exchange whose transaction fails after its audit append
+        audit_log.append(uow.session, node, events.AuditRecord(
+            action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, actor_id="uzi:900000202",
+            actor_role="partner", peer_org=PARTNER))
+        # no commit: the unit of work rolls back
+    assert witnesses.outgoing(node)[HEADER] == committed == witnesses.own_head(node)
+    audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=PARTNER)
+    assert witnesses.outgoing(node)[HEADER] == witnesses.own_head(node) != committed
