@@ -76,9 +76,11 @@ class WitnessBook:
             return taken
 
     def committed(self, seq: int, signed: str) -> None:
+        # The last commit wins, not the highest seq: two threads' commit callbacks may run
+        # out of order (a head one append old is harmless), but a log cut back while the
+        # node runs must show its new, lower heads to the witnesses, not a stale high one.
         with self._lock:
-            if self.own is None or seq > self.own[0]:
-                self.own = (seq, signed)
+            self.own = (seq, signed)
 
     @property
     def pending(self) -> bool:
