@@ -39,6 +39,7 @@ class Reply:
     body: Any  # parsed strictly; None when empty
     raw: bytes
     date: str = ""  # the partner's HTTP Date header, to tell a clock problem from a refusal
+    headers: Any = None  # all response headers (case-insensitive), e.g. the partner's X-Audit-Head
 
 
 class StrictClient:
@@ -84,6 +85,7 @@ class StrictClient:
             try:
                 status = resp.status
                 date = resp.headers.get("Date", "")
+                response_headers = resp.headers
                 if 300 <= status < 400:
                     raise PartnerUnavailable(f"{url} verwees door; doorverwijzingen worden niet gevolgd.")
                 raw = self._read_capped(resp, min(max_bytes or self.max_bytes, self.max_bytes))
@@ -100,7 +102,7 @@ class StrictClient:
         body = None
         if raw:
             body = ijson.loads(raw, error=ResponseNotJson)
-        return Reply(status=status, body=body, raw=raw, date=date)
+        return Reply(status=status, body=body, raw=raw, date=date, headers=response_headers)
 
     def _read_capped(self, resp: Any, cap: int) -> bytes:
         declared = resp.headers.get("Content-Length")

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import footprint, load, micro, nodes, overview
+from benchmarks import durability, footprint, load, micro, nodes, overview
 from gateway import demo
 
 RESULTS = Path(__file__).parent / "results"
@@ -321,6 +321,17 @@ def main(argv: list[str] | None = None) -> int:
             report["audit_append"][store] = micro.audit_append(root / f"append-{store}", store,
                                                                schemas.url() if schemas else None,
                                                                seconds=2.0 if args.quick else 4.0)
+        finally:
+            if schemas:
+                schemas.cleanup()
+    print("4b. durable audit commits against the weaker setting, side by side", flush=True)
+    report["durability"] = {}
+    for store in stores:
+        schemas = nodes.Schemas() if store == "postgresql" else None
+        try:
+            report["durability"][store] = durability.measure(root / f"durability-{store}", store,
+                                                             schemas.url() if schemas else None,
+                                                             seconds=1.0 if args.quick else 1.5)
         finally:
             if schemas:
                 schemas.cleanup()

@@ -70,6 +70,10 @@ def render(r: dict[str, Any]) -> str:
     lines += [f"   verify {v['events']:,} events + {v['checkpoints']:,} signed checkpoints (SQLite, {v['db_mb']} MB): "
               f"gateway audit verify {v['audit_log_verify_s']} s ({v['events_per_s']:,}/s), "
               f"chain.verify_rows alone {v['verify_rows_s']} s; built in {v['build_s']} s", ""]
+    if "durability" in r:
+        from benchmarks.durability import render as durability_lines
+
+        lines += durability_lines(r["durability"])
     s = r["summary"]
     rows = [[n, f"{x['build_ms']}", f"{x['build_and_sign_ms']}", f"{x['per_record_us']}", f"{x['bundle_bytes']:,}"]
             for n, x in s.items() if isinstance(x, dict)]

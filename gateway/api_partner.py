@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from consent.errors import UnknownPartner
+from consent.errors import InvalidRequest, UnknownPartner
 from gateway import auth, parameters
 from gateway.app import node_of
 from gateway.fhirjson import fhir_response, read_body
@@ -60,3 +60,15 @@ def exchange_receipts() -> Response:
     since = parameters.date(values["since"], "since") if "since" in values else None
     signed = reconcile.sign_receipts(node_of(), who.client_id, since)
     return fhir_response(parameters.build(receipts=("valueString", signed)))
+
+
+@bp.post("/fhir/$audit-head")
+def audit_head() -> Response:
+    """The head of the caller's audit log we witnessed, and our own (README: witnessed heads)."""
+    from gateway.services import witnesses
+
+    who = partner_caller()
+    if request.get_data(cache=True):  # no input: no body, or a Parameters without parameters
+        if read_body("Parameters").get("parameter"):
+            raise InvalidRequest("$audit-head heeft geen parameters.")
+    return fhir_response(witnesses.answer(node_of(), who.client_id))

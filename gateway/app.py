@@ -22,6 +22,7 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.extensions["oauth_server"] = auth.init_app(app, node)
     outcomes.init_app(app)
     _one_partner_view_per_request(app)
+    _witnessed_heads(app, node)
 
     from gateway import api_local, api_partner, api_public
 
@@ -47,6 +48,23 @@ def _one_partner_view_per_request(app: Flask) -> None:
             return wsgi_app(environ, start_response)
 
     app.wsgi_app = wrapped  # type: ignore[method-assign]
+
+
+def _witnessed_heads(app: Flask, node: Node) -> None:
+    """Answer a trusted partner with our latest signed audit head, and keep the heads
+    received during a request that appended nothing once its response has gone
+    (gateway.witnesses)."""
+    from flask import Response, g
+
+    from gateway import witnesses
+
+    @app.after_request
+    def _heads(response: Response) -> Response:
+        if g.get("witness_partner"):
+            response.headers.update(witnesses.outgoing(node))
+        if node.witness is not None and node.witness.pending:
+            response.call_on_close(lambda: witnesses.flush_alone(node))
+        return response
 
 
 def node_of() -> Node:

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
+from gateway import witnesses
 from gateway.audit import chain, events
 from gateway.audit.events import AuditRecord
 from gateway.audit.signer import make_signer, make_verifier
@@ -99,13 +100,16 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
         "consent_id": record.consent_id, "flagged": record.flagged, "record_json": canonical,
         "prev_hash": entry.prev_hash, "hash": entry.hash})
     sign = _signer(node)
-    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash,
-                                 "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD,
-                                                                     at=recorded_at, sign=sign)})
+    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
+    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
     if chain.is_checkpoint_due(entry.seq):
         session.execute(_INSERT_CHECKPOINT, {
             "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
             "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign)})
+    book = getattr(node, "witness", None)
+    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.witnesses)
+        witnesses.flush(session, node)
     return entry.seq
 
 

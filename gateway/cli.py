@@ -297,14 +297,34 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
-def audit_verify(home: str) -> None:
-    """Exit 0 if the log is intact; otherwise name the first broken entry (exit 1)."""
+@click.option("--witnesses", is_flag=True, help="Also check the log still reaches the signed heads partners hold.")
+def audit_verify(home: str, witnesses: bool) -> None:
+    """Exit 0 if the log is intact; otherwise name the first broken entry (exit 1).
+
+    With --witnesses, every trusted partner is asked ($audit-head) for the latest signed
+    head of this log it has seen; a head the log no longer reaches (a cut tail with an
+    older head put back) names that partner (exit 1), as does a partner that cannot be asked.
+    """
     from gateway import audit_log
 
-    result = audit_log.verify(_node(home))
+    node = _node(home)
+    result = audit_log.verify(node)
     if not result.ok:
         raise Failure(f"audit log broken at entry {result.first_bad_seq}: {result.reason}")
     click.echo(f"intact: {result.checked} entries verified")
+    if witnesses:
+        from gateway.services import witnesses as witnessing
+
+        checks = witnessing.check(node)
+        for c in checks:
+            click.echo(f"witness {c.partner}: {c.reason}")
+        bad = [c for c in checks if not c.ok]
+        if bad:
+            raise Failure("; ".join(f"the head {c.partner} witnessed is not reached: {c.reason}"
+                                    if not c.reason.startswith("unavailable") else
+                                    f"{c.partner} could not be asked for its witnessed head: {c.reason}"
+                                    for c in bad))
+        click.echo(f"witnessed: the log reaches the heads of {len(checks)} partner(s)")
 
 
 @audit.command("export")
@@ -332,6 +352,32 @@ def audit_reconcile(home: str, partner: str, since: str | None) -> None:
     if diffs:
         raise Failure(f"{len(diffs)} difference(s) with {partner} in {compared} exchange(s)")
     click.echo(f"reconciled: {compared} exchange(s) with {partner}, no differences")
+
+
+@audit.command("flags")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--since", default=None, help="From this date (YYYY-MM-DD; default: the last 30 days).")
+def audit_flags(home: str, since: str | None) -> None:
+    """List partners that probe: more subject-unknown answers or refusals per day than
+    [audit] probe_unknown_per_day / probe_refusals_per_day. Exit 1 when any is flagged."""
+    import datetime as dt
+
+    from consent import rules
+    from gateway import audit_log
+    from gateway.services import probing
+
+    node = _node(home)
+    start = (dt.date.fromisoformat(_date(since)) if since  # type: ignore[arg-type]
+             else rules.day_of(int(node.clock().timestamp())) - dt.timedelta(days=30))
+    found = probing.find(node, audit_log.SYSTEM, start)
+    a = node.config.audit
+    for p in found:
+        click.echo(f"{p.day.isoformat()}\t{p.partner}\tsubject-unknown {p.unknown}\trefusals {p.refusals}")
+    if found:
+        raise Failure(f"{len(found)} probing flag(s) since {start.isoformat()} (more than "
+                      f"{a.probe_unknown_per_day} subject-unknown or {a.probe_refusals_per_day} refusals "
+                      "from one partner in a day)")
+    click.echo(f"no probing flags since {start.isoformat()}")
 
 
 @audit.command("report")

@@ -79,6 +79,9 @@ class PartnersSection:
 @dataclass(frozen=True)
 class AuditSection:
     retention_days: int = 3653  # ten years; NEN 7513 asks for years, the WGBO term is longer
+    # probing flags (gateway.audit.probing): more than this many, per partner per Dutch day
+    probe_unknown_per_day: int = 10  # subject-unknown answers
+    probe_refusals_per_day: int = 25  # refusals of any kind
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,10 @@ def check(cfg: NodeConfig) -> None:
                          ("server.timeout", cfg.server.timeout)):
         if number <= 0:
             raise ConfigError(f"{name} must be positive")
+    for name, limit in (("audit.probe_unknown_per_day", cfg.audit.probe_unknown_per_day),
+                        ("audit.probe_refusals_per_day", cfg.audit.probe_refusals_per_day)):
+        if limit < 0:
+            raise ConfigError(f"{name} must be 0 or more")
     if cfg.security.access_token_ttl > 3600:
         raise ConfigError("security.access_token_ttl: access tokens are short-lived (at most 3600 s)")
     for src in cfg.sources:

@@ -28,6 +28,7 @@ class Node:
     http: StrictClient
     clock: Callable[[], datetime] = field(default=utcnow)
     peer: Any = None  # gateway.peer.PeerCaller, set by build(): it needs the node itself
+    witness: Any = None  # gateway.witnesses.WitnessBook: partners' audit heads waiting to be kept
 
     @property
     def org_id(self) -> str:
@@ -63,4 +64,8 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
     from gateway.peer import PeerCaller
 
     node.peer = PeerCaller(node)
+    from gateway.witnesses import WitnessBook, watch_commits
+
+    node.witness = WitnessBook()
+    watch_commits(node, uow.sessions)
     return node

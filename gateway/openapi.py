@@ -229,6 +229,13 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             "Signed receipts of our mutual exchanges, for audit reconcile.", "partner",
             body=_parameters(_parameter("since", "valueString", _STRING)), ok=params,
             errors=(400, 401, 403, 413, 415, 503), security=PARTNER)},
+        "/fhir/$audit-head": {"post": _op(
+            "The caller's signed audit head as witnessed here, and our own (no input).", "partner",
+            body={"type": "object", "required": ["resourceType"], "additionalProperties": False,
+                  "properties": {"resourceType": {"type": "string", "enum": ["Parameters"]},
+                                 "parameter": {"type": "array", "maxItems": 0}}, "x-optional": True},
+            ok=params,
+            errors=(400, 401, 413, 415, 503), security=PARTNER)},
     }
     for path, item in paths.items():  # the issue-token body is optional: no body means the only grantee
         for op in item.values():

@@ -19,7 +19,7 @@ from gateway.auth import ASSERTION_TYP
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: calls a partner answers without calling us back: they need no free-thread reserve
-CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts"})
+CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts", "audit-head"})
 
 
 class PeerCaller:
@@ -87,14 +87,19 @@ class PeerCaller:
             self._outbound.release()
 
     def _call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+        from gateway import witnesses
+
         url = self._url(org_id) + "/fhir/$" + operation
+        head = witnesses.outgoing(self.node)  # our latest signed audit head: the partner witnesses it
         for attempt in (0, 1):
             tok = self.access_token(org_id, fresh=attempt == 1)
             reply = self.node.http.request("POST", url, json_body=parameters,
-                                           headers={"Authorization": f"Bearer {tok}"})
+                                           headers={"Authorization": f"Bearer {tok}", **head})
             if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once
-            return reply
+            break
+        if reply.headers is not None:
+            witnesses.receive(self.node, org_id, reply.headers.get(witnesses.HEADER))
         return reply
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import request
+from flask import g, request
 
 from consent.errors import InvalidRequest, UnknownPartner
 from gateway import auth
@@ -35,7 +35,12 @@ def actor(who: auth.Caller, *, required: bool = True) -> Actor:
 
 def partner_caller() -> auth.Caller:
     """Verify a partner's bearer token; a non-partner or no-longer-trusted caller is unknown."""
-    who = auth.verify_access_token(node_of(), request.headers.get("Authorization"))
-    if not who.is_partner or not node_of().partners.is_trusted(who.client_id):
+    node = node_of()
+    who = auth.verify_access_token(node, request.headers.get("Authorization"))
+    if not who.is_partner or not node.partners.is_trusted(who.client_id):
         raise UnknownPartner()
+    from gateway import witnesses
+
+    g.witness_partner = who.client_id  # the answer carries our audit head (gateway.app)
+    witnesses.receive(node, who.client_id, request.headers.get(witnesses.HEADER))
     return who

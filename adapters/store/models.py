@@ -196,3 +196,19 @@ class EndedSession(Base):
     __tablename__ = "ended_sessions"
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WitnessedHead(Base):
+    """The highest signed audit head seen of a partner (issue 13, item 12). ``conflict`` holds
+    a head of that partner that contradicted this one (its log went back, or forked); from
+    then on the row no longer moves, so the evidence outlives the partner's new appends."""
+
+    __tablename__ = "witnessed_heads"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32))
+    signed: Mapped[str] = mapped_column(Text)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    conflict: Mapped[str] = mapped_column(Text, default="", server_default="")
+    conflict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -4,9 +4,10 @@
 partner, purpose, outcome, period) and, like ``services.auditing.search``, appends the
 read itself to the log before anything is shown. ``flags`` picks what a reviewer must look
 at first: every safety disclosure (always flagged), replayed or forged tokens (reason
-codes ``replay``, ``bad-signature``, ``bad-partner-signature``), and bursts of refusals
-(``BURST`` or more refused requests from one organisation or professional within
-``BURST_WINDOW``).
+codes ``replay``, ``bad-signature``, ``bad-partner-signature``), partners that probe (more
+``subject-unknown`` answers or refusals in one day than ``[audit] probe_*_per_day``,
+``gateway.audit.probing``), and bursts of refusals (``BURST`` or more refused requests from
+one organisation or professional within ``BURST_WINDOW``).
 """
 
 from __future__ import annotations
@@ -69,15 +70,18 @@ def search(node: Any, f: Filters, actor: audit_log.Actor) -> tuple[list[StoredEn
 
 @dataclass
 class Flag:
-    kind: str  # safety | forgery | burst
+    kind: str  # safety | forgery | probing | burst
     title: str
     entries: list[StoredEntry] = field(default_factory=list)
 
 
 def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
     """What to review first since ``since``; the read is audited."""
+    from gateway.services import probing
+
     with node.uow() as uow:
         rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since.isoformat(), limit=SCAN_ROWS)]
+        probes = probing.flags_in(node, probing.refused_since(uow.session, since), since)
         audit_log.append(uow.session, node, events.AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), **audit_log.fields(actor),
             detail={"view": "flags", "since": since.isoformat()}))
@@ -89,8 +93,17 @@ def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
     forged = [e for e in rows if e.record.reason_code in FORGERY_CODES]
     if forged:
         out.append(Flag("forgery", "Herhaalde of vervalste tokens en handtekeningen", forged))
+    out.extend(_probing(node, probes))
     out.extend(_bursts(rows))
     return out
+
+
+def _probing(node: Any, probes: list[Any]) -> list[Flag]:
+    a = node.config.audit
+    return [Flag("probing", (f"Mogelijk aftasten door {p.partner} op {p.day.strftime('%d-%m-%Y')}: "
+                             f"{p.unknown} keer 'persoon hier niet bekend', {p.refusals} weigeringen in totaal "
+                             f"(signaal bij meer dan {a.probe_unknown_per_day} of {a.probe_refusals_per_day} "
+                             "per dag)"), list(p.entries)) for p in probes]
 
 
 def _bursts(rows: list[StoredEntry]) -> list[Flag]:
