@@ -31,6 +31,8 @@ class Reply:
     body: Any  # parsed strictly; None when empty
     raw: bytes
     date: str = ""  # the partner's HTTP Date header, to tell a clock problem from a refusal
+    etag: str = ""  # for conditional requests (the federation list)
+    last_modified: str = ""
 
 
 class StrictClient:
@@ -56,6 +58,15 @@ class StrictClient:
     def request(self, method: str, url: str, *, json_body: Any = None, form: dict[str, str] | None = None,
                 headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None) -> Reply:
         """Send one request; return the status and the strictly parsed JSON body."""
+        reply = self.raw_request(method, url, json_body=json_body, form=form, headers=headers, timeout=timeout)
+        if reply.raw:
+            return Reply(status=reply.status, body=ijson.loads(reply.raw, error=PartnerUnavailable), raw=reply.raw,
+                         date=reply.date, etag=reply.etag, last_modified=reply.last_modified)
+        return reply
+
+    def raw_request(self, method: str, url: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+                    headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None) -> Reply:
+        """Send one request; return the status and the raw body, unparsed (``body`` is None)."""
         hdrs = {"Accept": "application/fhir+json, application/json"}
         hdrs.update(headers or {})
         data: bytes | None = None
@@ -72,6 +83,7 @@ class StrictClient:
             try:
                 status = resp.status
                 date = resp.headers.get("Date", "")
+                etag, modified = resp.headers.get("ETag", ""), resp.headers.get("Last-Modified", "")
                 if 300 <= status < 400:
                     raise PartnerUnavailable(f"{url} verwees door; doorverwijzingen worden niet gevolgd.")
                 raw = self._read_capped(resp)
@@ -85,10 +97,7 @@ class StrictClient:
             raise PartnerTimeout(f"Geen antwoord binnen de tijdslimiet van {url}.") from exc
         except (HTTPError, OSError, ValueError) as exc:
             raise PartnerUnavailable(f"Geen verbinding met {url}.") from exc
-        body = None
-        if raw:
-            body = ijson.loads(raw, error=PartnerUnavailable)
-        return Reply(status=status, body=body, raw=raw, date=date)
+        return Reply(status=status, body=None, raw=raw, date=date, etag=etag[:255], last_modified=modified[:64])
 
     def _read_capped(self, resp: Any) -> bytes:
         declared = resp.headers.get("Content-Length")
