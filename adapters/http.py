@@ -84,7 +84,7 @@ class StrictClient:
                 status = resp.status
                 date = resp.headers.get("Date", "")
                 etag, modified = resp.headers.get("ETag", ""), resp.headers.get("Last-Modified", "")
-                if 300 <= status < 400:
+                if 300 <= status < 400 and status != 304:  # 304: a conditional request's "unchanged"
                     raise PartnerUnavailable(f"{url} verwees door; doorverwijzingen worden niet gevolgd.")
                 raw = self._read_capped(resp)
             except BaseException:

@@ -197,16 +197,27 @@ def _extensions(holder: dict[str, Any], url: str, kind: str) -> list[Any]:
     return [x.get(kind) for x in exts if x.get("url") == url]
 
 
-def _operator_key(meta: dict[str, Any], accepted: frozenset[str]) -> ECKey | OKPKey:
-    from gateway.partners import pinned_key
+def _public_key(jwk: Any) -> ECKey | OKPKey:
+    """A public EC P-256 or Ed25519 key, nothing else (never a private member)."""
+    if not isinstance(jwk, dict) or {"d", "p", "q", "k"} & set(jwk):
+        raise ListRefused("operator-key is not a public JWK")
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and set(jwk) == {"kty", "crv", "x", "y"}:
+        return ECKey.import_key(jwk)
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and set(jwk) == {"kty", "crv", "x"}:
+        return OKPKey.import_key(jwk)
+    raise ListRefused("operator-key must be an EC P-256 or Ed25519 public key (kty, crv, x[, y] only)")
 
+
+def _operator_key(meta: dict[str, Any], accepted: frozenset[str]) -> ECKey | OKPKey:
     found = _extensions(meta, OPERATOR_KEY, "valueString")
     if len(found) != 1 or not isinstance(found[0], str):
         raise ListRefused("the list does not carry exactly one operator-key")
     try:
-        key = pinned_key(ijson.loads(found[0]))
+        key = _public_key(ijson.loads(found[0]))
     except InvalidRequest as exc:
         raise ListRefused(f"operator-key: {exc.detail}") from None
+    except (ValueError, TypeError):
+        raise ListRefused("operator-key is not a valid public key") from None
     if key.thumbprint() not in accepted:
         raise ListRefused(f"signed by operator key {key.thumbprint()}, which this node does not accept "
                           "([federation] operator_thumbprints)")
