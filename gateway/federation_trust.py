@@ -152,8 +152,7 @@ def reconcile(session: Any, node: Any, members: dict[str, ListedMember], until: 
                 session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id,
                                                                    PartnerKey.kid.not_in(keep)))
                 row.url, row.allowed_kids, row.jwks_fetched_at = m.url, allowed_text, None
-            row.trusted_until = until
-            continue
+            continue  # trusted_until: one UPDATE for all list-only members below
         # a bilateral partner that is listed too: both, unless URL or keys disagree
         pinned = set(session.scalars(select(PartnerKey.kid).where(PartnerKey.org_id == org_id)))
         why = ""
@@ -184,6 +183,8 @@ def reconcile(session: Any, node: Any, members: dict[str, ListedMember], until: 
             row.source, row.allowed_kids, row.trusted_until, row.refused = "bilateral", None, None, ""
             row.jwks_fetched_at = None
             changed.append(org_id)
+    session.flush()
+    session.execute(update(Partner.__table__).where(Partner.source == "federation").values(trusted_until=until))
     if new_rows:
         session.execute(Partner.__table__.insert(), new_rows)
     return added, removed, changed, records
@@ -226,14 +227,13 @@ def apply(node: Any, verified: VerifiedList, *, etag: str = "", last_modified: s
         if members:
             s.execute(FederationMember.__table__.insert(), [_member_row(m) for m in members.values()])
         added, removed, changed, records = reconcile(s, node, members, verified.valid_until + grace, now)
-        audit_log.append(s, node, events.AuditRecord(
+        applied = events.AuditRecord(
             action=events.FEDERATION_LIST_APPLIED, outcome=events.SUCCESS, actor_id=ACTOR, actor_role="system",
             detail={"federation": verified.federation_id, "version": verified.version,
                     "operator_kid": verified.operator_kid, "members": len(members), "sha256": verified.sha256,
                     "valid_until": fedlist._instant(verified.valid_until),
-                    "added": len(added), "removed": len(removed), "changed": len(changed)}))
-        for rec in records:
-            audit_log.append(s, node, rec)
+                    "added": len(added), "removed": len(removed), "changed": len(changed)})
+        audit_log.append_many(s, node, [applied, *records])
         s.execute(update(FederationState.__table__).where(FederationState.id == 1).values(
             federation_id=verified.federation_id, version=verified.version, operator_kid=verified.operator_kid,
             list_sha256=verified.sha256, published_at=verified.timestamp, valid_until=verified.valid_until,

@@ -154,6 +154,18 @@ def test_a_newer_list_is_applied_and_audited_member_by_member(west: Follower, me
     assert sorted(a["peer_org"] for a in west.actions(events.FEDERATION_MEMBER_ADDED)) == ["ggz-noord",
                                                                                         "veilig-thuis-west"]
     assert [a["peer_org"] for a in west.actions(events.FEDERATION_MEMBER_REMOVED)] == ["veilig-thuis-west"]
+    assert audit_log.verify(west.node).ok  # the entries of one list share one signed head
+
+
+def test_a_list_of_hundreds_of_members_keeps_the_chain_and_its_checkpoints_verifiable(west: Follower,
+                                                                                       members: Members) -> None:
+    key = ECKey.generate_key("P-256", private=True)
+    many = [ListedMember(org_id=f"org-{i:03d}", name=f"Organisatie {i}", type="other",
+                         url=f"https://org-{i:03d}.example", thumbprints=(key.thumbprint(),)) for i in range(250)]
+    west.publish(*many, version=1)
+    assert len(west.refresh().added) == 250
+    result = audit_log.verify(west.node)
+    assert result.ok and result.checked >= 251, result
 
 
 def test_a_removed_members_live_access_token_dies_with_the_list(west: Follower, members: Members) -> None:
