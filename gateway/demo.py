@@ -58,13 +58,13 @@ REGION = (
 
 
 def build_region(root: Path, db: dict[str, str | None] | None = None, web: bool = False,
-                 refresh_seconds: int = 300) -> tuple[dict[str, RunningNode], Operator]:
+                 refresh_seconds: int = 300, workers: int = 1) -> tuple[dict[str, RunningNode], Operator]:
     """Start the four demo nodes and let them trust each other through one signed operator list."""
     db = db or {}
     operator = Operator(root / "operator")
     nodes: dict[str, RunningNode] = {}
     for org_id, name, _type, _contact in REGION:
-        node = RunningNode(org_id, name, root / org_id, free_port(), db.get(org_id), workers=1)
+        node = RunningNode(org_id, name, root / org_id, free_port(), db.get(org_id), workers=workers)
         node.init()
         node.follow(operator.list_url, operator.thumbprint, refresh_seconds=refresh_seconds)
         if web:

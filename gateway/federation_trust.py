@@ -49,6 +49,7 @@ log = logging.getLogger("gateway.federation")
 
 #: the refresher's audit actor
 ACTOR = "system:federation"
+_FETCH_FAILED = "cannot fetch the list: "
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -285,7 +286,7 @@ def refresh(node: Any, *, claim: bool = False) -> Outcome:
         _refused(node, exc.detail, "")
         return Outcome("refused", exc.detail)
     except GatewayError as exc:
-        why = f"cannot fetch the list: {exc.detail}"
+        why = f"{_FETCH_FAILED}{exc.detail}"
         log.warning("federation: %s; the list in force stays", why)
         with node.uow() as uow:
             st = _state(uow.session, lock=True)
@@ -295,9 +296,12 @@ def refresh(node: Any, *, claim: bool = False) -> Outcome:
     if status == 304:
         with node.uow() as uow:
             st = _state(uow.session, lock=True)
-            if not st.last_error:
-                st.fetched_at = now
+            refused_before = st.last_error if st.last_error and not st.last_error.startswith(_FETCH_FAILED) else ""
+            if not refused_before:
+                st.fetched_at, st.last_error, st.last_error_at = now, "", None
             uow.commit()
+        if refused_before:  # the file still is the one refused last time: say so, do not re-verify
+            return Outcome("refused", f"unchanged since it was refused: {refused_before}")
         return Outcome("not-modified", "the list did not change")
     try:
         verified = fedlist.verify(raw, f.operator_thumbprints, now=now, grace=f.grace_seconds,

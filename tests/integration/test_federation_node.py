@@ -220,7 +220,8 @@ def test_a_list_failing_a_check_changes_nothing_and_says_why(west: Follower, mem
     assert (status["version"], status["members"]) == (2, 1) and "regio-oost" in status["last_error"]
     assert not west.node.partners.is_trusted("veilig-thuis-west")
     assert len(west.actions(events.FEDERATION_LIST_REFUSED)) == 3
-    assert west.refresh().result == "not-modified"  # the same refused file is not read again
+    again = west.refresh()  # the same refused file: refused again, not re-verified nor re-audited
+    assert again.result == "refused" and "unchanged since it was refused" in again.detail
     assert "regio-oost" in federation_trust.status(west.node)["last_error"]
     assert len(west.actions(events.FEDERATION_LIST_REFUSED)) == 3
 

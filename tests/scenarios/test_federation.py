@@ -97,7 +97,14 @@ def region(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     nodes: dict[str, RunningNode] = {}
     op: Operator | None = None
     try:
+        # GGZ Noord's refresher rounds every 10 s, in both of its workers (see the last test)
         nodes, op = demo.build_region(root, {org: stores.url() for org, *_ in demo.REGION})
+        ggz = nodes["ggz-noord"]
+        ggz.stop()
+        toml = ggz.home / "node.toml"
+        toml.write_text(toml.read_text().replace("refresh_seconds = 300", "refresh_seconds = 10")
+                        .replace("workers = 1", "workers = 2"))
+        ggz.start()  # fetches the list at start: the one in force
         ids = demo.load_families(nodes["ggz-noord"], nodes["jeugdteam-west"])
         yield Region(nodes, op, ids)
     finally:
@@ -222,3 +229,18 @@ def test_a_list_past_valid_until_fails_closed_for_list_only_members(region: Regi
         region.republish()
     assert requests.get(region.ggz.url + "/readyz", timeout=5).status_code == 200
     assert region.ask().status_code == 200
+
+
+def test_the_nodes_own_refresher_applies_a_new_list_with_nobody_running_refresh(region: Region) -> None:
+    region.op.remove(region.vt)
+    try:
+        region.op.publish()
+        deadline = time.monotonic() + 25  # refresh_seconds 10, jittered: one round within 10 s
+        while time.monotonic() < deadline and "members: 4" in region.status(region.ggz):
+            time.sleep(0.5)
+        assert "members: 3" in region.status(region.ggz)
+        assert region.partner_token(region.vt, region.ggz).json()["error"] == "invalid_client"
+        assert "members: 4" in region.status(region.jeugd)  # its refresher has not come round yet (300 s)
+    finally:
+        region.op.add(region.vt, "safe-at-home", "0800 2000")
+        region.republish()
