@@ -96,8 +96,11 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
     node = node_of()
     required, consulted, blocked = lookup.grantors(node, pid)
     today = lookup.today_of(node)
+    # bilateral partners are pre-checked as sources (a node has a few); the members of a
+    # regional list are not: a consent names the organisations the client agreed to, no more
     values = {"start": today.isoformat(), "end": forms.default_end(today).isoformat(),
-              "van": partners(), "naar": [node.org_id], "categorie": [], "doel": ""}
+              "van": [e.org_id for e in orgs.partners() if e.source == "bilateral"], "naar": [node.org_id],
+              "categorie": [], "doel": ""}
     values.update(extra.pop("values", {}))
     return page("consent_form.html", status, person=lookup.person(node, pid), required=required,
                 consulted=consulted, blocked=blocked, values=values, org_choices=orgs.choices(),

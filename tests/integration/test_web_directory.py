@@ -64,6 +64,8 @@ def test_the_consent_form_offers_listed_members_by_name_grouped_by_kind(app: Any
     assert 'value="ggz-noord"' in page and ">GGZ Noord</label>" in page
     assert ">Jeugdteam West (deze organisatie)</label>" in page
     assert ">huisarts-de-linde</label>" in page  # a bilateral partner carries no listed name
+    # nothing listed is pre-checked: the professional ticks what the client agreed to
+    assert 'value="ggz-noord" checked' not in page and 'value="huisarts-de-linde" checked' in page
 
 
 def test_the_clients_page_names_the_consents_organisations_and_how_to_reach_them(app: Any, client: Any) -> None:

@@ -198,9 +198,16 @@ def test_forged_rolled_back_and_expired_lists_are_refused_and_the_old_list_stays
                          valid_for=timedelta(hours=1))
         assert "expired" in _refresh_refused(region.ggz)
 
+
         status = region.status(region.ggz)
         assert f"version: {in_force}" in status and "members: 4" in status and "expired" in status
         assert region.ask().status_code == 200  # the list in force stays
+
+        region.op.list_file.unlink()  # the operator's web server lost the file: keep the list in force
+        code, _out, err = gateway("federation", "refresh", str(region.ggz.home))
+        assert code == 1 and "HTTP 404" in err, err
+        assert "last refresh refused or failed" in region.status(region.ggz)
+        assert region.ask().status_code == 200
     finally:
         region.republish()
 
