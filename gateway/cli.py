@@ -316,7 +316,7 @@ def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
 @cli.command()
 @click.option("--no-serve", is_flag=True, help="Play the story and stop (for scripts).")
 def demo(no_serve: bool) -> None:
-    """Start a two-node federation on loopback and play one consented exchange."""
+    """Start a four-organisation federation (one signed member list) on loopback and play one exchange."""
     from gateway import demo as demo_mod
 
     demo_mod.run(keep_serving=not no_serve)

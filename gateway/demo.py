@@ -1,5 +1,8 @@
 """``gateway demo``: a small federation on loopback playing one family's story end to end.
 
+Four organisations (adult mental health, youth care, child protection, Veilig Thuis) trust
+each other through one operator-signed member list (issue 15), with no pairwise pinning.
+``build_federation`` (two nodes pinned bilaterally) stays for the tests that need it.
 A mother in adult mental health care (GGZ Noord) consents, at her child's youth-care team
 (Jeugdteam West), that her early-warning signs, the safety plan and her care team may be
 shared for joint safety planning. The youth-care node asks, verifies and shows the
