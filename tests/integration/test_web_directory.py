@@ -77,6 +77,8 @@ def test_the_clients_page_names_the_consents_organisations_and_how_to_reach_them
                                                                client_id="web"))
     page = client.get(f"/clienten/{ids['mother']}").text
     assert "GGZ Noord → Jeugdteam West" in page
+    receipt = client.get(f"/toestemming/{_consent_id(node, ids['mother'])}/bewijs").text
+    assert "<strong>Door:</strong> GGZ Noord (ggz-noord)" in receipt  # what the mother reads
     contact = page[page.index("Contact met de andere organisaties"):]
     assert "GGZ Noord" in contact and "Volwassenen-ggz" in contact
     assert 'href="tel:+31501234567"' in contact and "mailto:crisisdienst@ggz-noord.example" in contact
@@ -98,3 +100,12 @@ def test_a_member_dropped_from_the_list_is_no_longer_offered(app: Any, client: A
     federation_trust.apply(node, fedlist.verify(raw, [OPERATOR.thumbprint()], now=now))
     page = client.get(f"/clienten/{ids['mother']}/toestemming").text
     assert "Veilig Thuis West" not in page and "GGZ Noord" in page
+
+
+def _consent_id(node: Any, pid: str) -> str:
+    from sqlalchemy import select
+
+    from adapters.store.models import ConsentRow
+
+    with node.uow(read_only=True) as uow:
+        return str(uow.session.scalars(select(ConsentRow.id).where(ConsentRow.subject_id == pid)).one())
