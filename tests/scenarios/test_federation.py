@@ -123,6 +123,8 @@ def test_four_organisations_join_through_one_list_and_exchange_a_summary_without
     answer = region.ask()
     assert answer.status_code == 200, answer.text
     assert answer.json()["signature"]["who"]["identifier"]["value"] == "ggz-noord"
+    # GGZ Noord was restarted after the list was applied: serve fetched it before its workers started
+    assert "federation list: not-modified" in (region.ggz.home / "serve.log").read_text()
 
 
 def test_a_member_removed_from_the_list_is_refused_at_its_next_call_live_token_included(region: Region) -> None:
