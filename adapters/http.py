@@ -40,6 +40,8 @@ class Reply:
     raw: bytes
     date: str = ""  # the partner's HTTP Date header, to tell a clock problem from a refusal
     headers: Any = None  # all response headers (case-insensitive), e.g. the partner's X-Audit-Head
+    etag: str = ""  # for conditional requests (the federation list)
+    last_modified: str = ""
 
 
 class StrictClient:
@@ -69,6 +71,17 @@ class StrictClient:
 
         ``max_bytes`` lowers the size cap for this call (a JWKS needs far less than a summary).
         """
+        reply = self.raw_request(method, url, json_body=json_body, form=form, headers=headers, timeout=timeout,
+                                 max_bytes=max_bytes)
+        if reply.raw:
+            return Reply(status=reply.status, body=ijson.loads(reply.raw, error=ResponseNotJson), raw=reply.raw,
+                         date=reply.date, headers=reply.headers, etag=reply.etag, last_modified=reply.last_modified)
+        return reply
+
+    def raw_request(self, method: str, url: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+                    headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None,
+                    max_bytes: int | None = None) -> Reply:
+        """Send one request; return the status and the raw body, unparsed (``body`` is None)."""
         hdrs = {"Accept": "application/fhir+json, application/json"}
         hdrs.update(headers or {})
         data: bytes | None = None
@@ -86,7 +99,8 @@ class StrictClient:
                 status = resp.status
                 date = resp.headers.get("Date", "")
                 response_headers = resp.headers
-                if 300 <= status < 400:
+                etag, modified = resp.headers.get("ETag", ""), resp.headers.get("Last-Modified", "")
+                if 300 <= status < 400 and status != 304:  # 304: a conditional request's "unchanged"
                     raise PartnerUnavailable(f"{url} verwees door; doorverwijzingen worden niet gevolgd.")
                 raw = self._read_capped(resp, min(max_bytes or self.max_bytes, self.max_bytes))
             except BaseException:
@@ -99,10 +113,8 @@ class StrictClient:
             raise PartnerTimeout(f"Geen antwoord binnen de tijdslimiet van {url}.") from exc
         except (HTTPError, OSError, ValueError) as exc:
             raise PartnerUnavailable(f"Geen verbinding met {url}.") from exc
-        body = None
-        if raw:
-            body = ijson.loads(raw, error=ResponseNotJson)
-        return Reply(status=status, body=body, raw=raw, date=date, headers=response_headers)
+        return Reply(status=status, body=None, raw=raw, date=date, headers=response_headers, etag=etag[:255],
+                     last_modified=modified[:64])
 
     def _read_capped(self, resp: Any, cap: int) -> bytes:
         declared = resp.headers.get("Content-Length")

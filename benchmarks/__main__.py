@@ -337,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                 schemas.cleanup()
     print(f"4. audit verification of {events_n:,} events", flush=True)
     report["audit_verify"] = micro.audit_verify_million(root / "verify", events_n)
+    from benchmarks import federation as federation_bench
+
+    print("8. federation list of 500 members, verified and applied (issue 15)", flush=True)
+    report["federation"] = federation_bench.measure(root, stores, 500)
     report["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["targets"] = targets(report)
 
@@ -388,6 +392,10 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"target": f"family overview within its deadline ({o['deadline_s']} s), slow partner left out",
                     "value": f"returned at {o['overview_returned_max_s']:.2f} s, fast partners done {o['fast_partners_done_median_s']:.2f} s",
                     "met": o["within_deadline"]})
+    if "federation" in r:
+        from benchmarks import federation as federation_bench
+
+        out += federation_bench.targets(r["federation"])
     if "soak" in r:
         k = r["soak"]
         out.append({"target": "soak: zero errors, zero lost audit events, flat memory",

@@ -101,6 +101,10 @@ def render(r: dict[str, Any]) -> str:
                   f"{o['fast_partners_done_median_s']} s; overview returned (median/max) "
                   f"{o['overview_returned_median_s']}/{o['overview_returned_max_s']} s; late: {', '.join(o['late'])}",
                   f"   ({o['method']})", ""]
+    if "federation" in r:
+        from benchmarks import federation as federation_bench
+
+        lines += federation_bench.render(r["federation"])
     if "soak" in r:
         k = r["soak"]
         lines += [f"Soak: {k['seconds']:.0f} s at concurrency {k['concurrency']}: {k['requests']} requests, "

@@ -225,6 +225,14 @@ class NodeBusy(GatewayError):
     message_nl = "Deze node is op dit moment te druk; probeer het over enkele seconden opnieuw."
 
 
+class FederationListExpired(GatewayError):
+    """Contract section 7: once the list in force is past valid-until, members trusted only
+    through it are refused, and ``/readyz`` says so (also before any list was applied)."""
+
+    code = "federation-list-expired"
+    message_nl = "De federatielijst van deze node is verlopen; organisaties uit die lijst worden geweigerd."
+
+
 class PartnerRefusal(GatewayError):
     """A partner's own refusal, passed through as its OperationOutcome and status."""
 

@@ -48,6 +48,13 @@ def readyz() -> Response:
     except Exception:  # noqa: BLE001 - any store failure means not ready
         # a 503 is an error like any other: an OperationOutcome with the contract's code
         return outcomes.render(StoreUnavailable.code, "De opslag van de node is niet bereikbaar.")
+    from gateway.federation_trust import expired_reason
+
+    expired = expired_reason(node)  # contract section 7: /readyz says why list members are refused
+    if expired:
+        from consent.errors import FederationListExpired
+
+        return outcomes.render(FederationListExpired.code, f"{FederationListExpired.message_nl} ({expired})")
     return Response(json.dumps({"status": "ready"}), mimetype="application/json")
 
 

@@ -113,6 +113,42 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
     return entry.seq
 
 
+def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
+    """Append ``records`` in order in the caller's transaction, as ``append`` does one by one,
+    but sign the head once at the end (a federation list adding hundreds of members at once,
+    issue 15). Checkpoints fall where they would; returns the last seq."""
+    session.flush()
+    head_seq, head_hash = session.execute(_HEAD_FOR_UPDATE).one()
+    if not records:
+        return int(head_seq)
+    recorded_at = chain.format_recorded_at(node.clock())
+    sign = _signer(node)
+    rows, checkpoints = [], []
+    for record in records:
+        if record.actor_org == "":
+            record = dataclasses.replace(record, actor_org=node.org_id)
+        entry = chain.new_entry(prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex,
+                                recorded_at=recorded_at, record=record)
+        rows.append({
+            "seq": entry.seq, "event_id": entry.event_id, "recorded_at": recorded_at, "action": record.action,
+            "outcome": record.outcome, "subject": record.subject, "actor_id": record.actor_id,
+            "peer_org": record.peer_org, "purpose": record.purpose, "exchange_id": record.exchange_id,
+            "consent_id": record.consent_id, "flagged": record.flagged,
+            "record_json": chain.record_to_canonical(record), "prev_hash": entry.prev_hash, "hash": entry.hash})
+        if chain.is_checkpoint_due(entry.seq):
+            checkpoints.append({"seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
+                                "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at,
+                                                                sign=sign)})
+        head_seq, head_hash = entry.seq, entry.hash
+    session.execute(_INSERT_ENTRY, rows)
+    if checkpoints:
+        session.execute(_INSERT_CHECKPOINT, checkpoints)
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash,
+                                 "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at,
+                                                                     sign=sign)})
+    return int(entry.seq)
+
+
 def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
     """Audit an administrative act (partner added, client added, key rotated) on its own."""
     with node.uow() as uow:

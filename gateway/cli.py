@@ -177,7 +177,24 @@ def serve(home: str, host: str | None, port: int | None) -> None:
         raise StoreUnavailable(_store_problem(cfg.store.url, exc)) from None
     finally:
         engine.dispose()
+    _first_federation_fetch(cfg)
     run(cfg, host, port)
+
+
+def _first_federation_fetch(cfg) -> None:  # type: ignore[no-untyped-def]
+    """Contract section 7: fetch the list at start (the workers' refresher takes over)."""
+    if not cfg.federation.enabled:
+        return
+    from gateway import federation_trust
+    from gateway.node import build
+
+    node = build(cfg)
+    try:
+        out = federation_trust.refresh(node)
+        click.echo(f"federation list: {out.result} {out.detail}".rstrip(), err=True)
+    finally:
+        node.uow.engine.dispose()
+        node.http.close()
 
 
 @cli.group()
@@ -206,6 +223,7 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None) -> Non
             raise click.UsageError(f"{org_id!r} is a local client id already")
     kids = node.partners.add(org_id, url, thumbprint)
     audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=org_id, detail={"kids": kids})
+    _federation_note(node, org_id)
     click.echo(f"partner {org_id} pinned with {len(kids)} key(s)")
     for kid in kids:
         click.echo(kid)
@@ -232,6 +250,20 @@ def partner_remove(home: str, org_id: str) -> None:
         raise click.UsageError(f"{org_id!r} is not a partner of this node")
     audit_log.record_admin(node, events.PARTNER_REMOVED, peer_org=org_id)
     click.echo(f"partner {org_id} removed")
+    _federation_note(node, org_id)
+
+
+def _federation_note(node, org_id: str) -> None:  # type: ignore[no-untyped-def]
+    """After partner add/remove: let the federation list in force decide again (issue 15)."""
+    from gateway import federation_trust
+
+    federation_trust.after_partner_change(node)
+    for org, why in federation_trust.status(node)["refused"]:
+        if org == org_id:
+            click.echo(f"warning: {org_id} is refused: {why}", err=True)
+    if node.partners.is_trusted(org_id) and org_id in federation_trust.listed(node):
+        click.echo(f"note: {org_id} is a member of the federation list in force and trusted through it",
+                   err=True)
 
 
 @cli.group()
@@ -284,7 +316,7 @@ def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
 @cli.command()
 @click.option("--no-serve", is_flag=True, help="Play the story and stop (for scripts).")
 def demo(no_serve: bool) -> None:
-    """Start a two-node federation on loopback and play one consented exchange."""
+    """Start a four-organisation federation (one signed member list) on loopback and play one exchange."""
     from gateway import demo as demo_mod
 
     demo_mod.run(keep_serving=not no_serve)
@@ -474,6 +506,11 @@ def import_file(home: str, file: str, mapping_file: str) -> None:
             click.echo(f"{file}: {problem}", err=True)
         raise InvalidRequest(f"{file}: {len(outcome.problems)} bad row(s) of {prepared.rows}; nothing imported")
     click.echo(f"{file}: {prepared.rows} rows: {outcome.summary()}")
+
+
+from gateway.cli_federation import federation as _federation  # noqa: E402 - the group's own module
+
+cli.add_command(_federation)
 
 
 def main(argv: list[str] | None = None) -> int:

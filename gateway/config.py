@@ -77,6 +77,21 @@ class PartnersSection:
 
 
 @dataclass(frozen=True)
+class FederationSection:
+    """The regional federation list (contract section 7); no ``list_url``, no federation."""
+
+    list_url: str = ""  # https://…, http:// on loopback only, or file://…
+    operator_thumbprints: tuple[str, ...] = ()  # RFC 7638 thumbprints of accepted operator keys
+    refresh_seconds: int = 300  # how often the list is fetched again (a conditional request)
+    grace_seconds: int = 0  # how long past its valid-until a list may still be used (default none)
+    max_list_bytes: int = 10_000_000  # a larger list is refused unread
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.list_url)
+
+
+@dataclass(frozen=True)
 class AuditSection:
     retention_days: int = 3653  # ten years; NEN 7513 asks for years, the WGBO term is longer
     # probing flags (gateway.audit.probing): more than this many, per partner per Dutch day
@@ -178,6 +193,7 @@ class NodeConfig:
     web: WebSection = field(default_factory=WebSection)
     consent: ConsentSection = field(default_factory=ConsentSection)
     oidc: OidcSection = field(default_factory=OidcSection)
+    federation: FederationSection = field(default_factory=FederationSection)
     sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
 
     @property
@@ -188,7 +204,7 @@ class NodeConfig:
 _SECTIONS = {
     "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
     "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
-    "web": WebSection, "oidc": OidcSection, "consent": ConsentSection,
+    "web": WebSection, "oidc": OidcSection, "consent": ConsentSection, "federation": FederationSection,
 }
 
 
@@ -204,10 +220,10 @@ def _coerce(value: Any, typ: Any, where: str, *, from_env: bool) -> Any:
     ``true``/``false``-like words for booleans.
     """
     bad = ConfigError(f"{where}: invalid value {value!r}")
-    if typ in ("tuple[str, ...]",):  # a TOML list of strings, or a comma-separated variable
+    if typ in (tuple[str, ...], "tuple[str, ...]"):  # a TOML list, or comma-separated in the environment
         if from_env and isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
         raise bad
     if typ in (int, "int"):
@@ -373,6 +389,32 @@ def check(cfg: NodeConfig) -> None:
         if not ORG_ID.fullmatch(registrar):
             raise ConfigError(f"[consent] registrars: {registrar!r} is not an org id (2-63 chars a-z 0-9 . -)")
     _check_web(cfg)
+    _check_federation(cfg.federation)
+
+
+_THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest (RFC 7638)
+
+
+def _check_federation(f: FederationSection) -> None:
+    """A federation needs a list URL we may fetch and at least one operator key to trust."""
+    if not f.list_url:
+        if f.operator_thumbprints:
+            raise ConfigError("[federation] operator_thumbprints without list_url: set both, or neither")
+        return
+    if not (f.list_url.startswith("file:///") or _url_ok(f.list_url)):
+        raise ConfigError(f"[federation] list_url {f.list_url!r}: use https://, file:///… "
+                          "(or http:// on loopback only)")
+    if not f.operator_thumbprints:
+        raise ConfigError("[federation] operator_thumbprints: name at least one operator key thumbprint")
+    for tp in f.operator_thumbprints:
+        if not _THUMBPRINT.fullmatch(tp):
+            raise ConfigError(f"[federation] operator_thumbprints: {tp!r} is not an RFC 7638 thumbprint")
+    if not 10 <= f.refresh_seconds <= 86_400:
+        raise ConfigError("[federation] refresh_seconds must be 10 to 86400")
+    if not 0 <= f.grace_seconds <= 30 * 86_400:
+        raise ConfigError("[federation] grace_seconds must be 0 to 2592000 (30 days)")
+    if not 1_000 <= f.max_list_bytes <= 100_000_000:
+        raise ConfigError("[federation] max_list_bytes must be 1000 to 100000000")
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")

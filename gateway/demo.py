@@ -1,5 +1,8 @@
 """``gateway demo``: a small federation on loopback playing one family's story end to end.
 
+Four organisations (adult mental health, youth care, child protection, Veilig Thuis) trust
+each other through one operator-signed member list (issue 15), with no pairwise pinning.
+``build_federation`` (two nodes pinned bilaterally) stays for the tests that need it.
 A mother in adult mental health care (GGZ Noord) consents, at her child's youth-care team
 (Jeugdteam West), that her early-warning signs, the safety plan and her care team may be
 shared for joint safety planning. The youth-care node asks, verifies and shows the
@@ -18,7 +21,7 @@ from typing import Any
 import click
 
 from gateway import demo_data as d
-from gateway.federation import RunningNode, free_port
+from gateway.federation import Operator, RunningNode, free_port
 
 MOTHER, CHILD = d.bsn(1), d.bsn(2)
 CATEGORIES = ["signals", "safety-plan", "care-team"]
@@ -46,6 +49,59 @@ def build_federation(root: Path, db: dict[str, str | None] | None = None,
     jeugd.add_client("privacy-west", "privacy-officer")
     ggz.add_client("privacy-noord", "privacy-officer")
     return ggz, jeugd
+
+
+#: the demo region (issue 15): one operator list, no pairwise pinning
+REGION = (
+    ("ggz-noord", "GGZ Noord", "adult-mental-health", ("+31 50 123 4567", "crisisdienst@ggz-noord.example")),
+    ("jeugdteam-west", "Jeugdteam West", "youth-care", ("+31 20 765 4321", "team@jeugdteam-west.example")),
+    ("jeugdbescherming-noord", "Jeugdbescherming Noord", "child-protection", ("+31 50 222 3344",)),
+    ("veilig-thuis-west", "Veilig Thuis West", "safe-at-home", ("0800 2000", "advies@veiligthuis-west.example")),
+)
+
+
+def build_region(root: Path, db: dict[str, str | None] | None = None, web: bool = False,
+                 refresh_seconds: int = 300, workers: int = 1) -> tuple[dict[str, RunningNode], Operator]:
+    """Start the four demo nodes and let them trust each other through one signed operator list."""
+    db = db or {}
+    operator = Operator(root / "operator")
+    nodes: dict[str, RunningNode] = {}
+    for org_id, name, _type, _contact in REGION:
+        node = RunningNode(org_id, name, root / org_id, free_port(), db.get(org_id), workers=workers)
+        node.init()
+        node.follow(operator.list_url, operator.thumbprint, refresh_seconds=refresh_seconds)
+        if web:
+            with open(node.home / "node.toml", "a", encoding="utf-8") as fh:
+                fh.write("\n[web]\nenabled = true\ndemo_login = true\n")
+        nodes[org_id] = node
+    for node in nodes.values():
+        node.start()
+    for org_id, _name, org_type, contact in REGION:
+        operator.add(nodes[org_id], org_type, *contact)  # the operator reads each member's JWKS
+    operator.publish()
+    for node in nodes.values():
+        node.refresh_list()  # at once, not at the next refresh round
+    ggz, jeugd = nodes["ggz-noord"], nodes["jeugdteam-west"]
+    ggz.add_client("ggz-epd", "ehr")
+    jeugd.add_client("jeugd-epd", "ehr")
+    jeugd.add_client("privacy-west", "privacy-officer")
+    ggz.add_client("privacy-noord", "privacy-officer")
+    return nodes, operator
+
+
+def show_directory(node: RunningNode, echo: Any = click.echo) -> None:
+    """The directory as Jeugdteam West sees it: names, kinds and whom to call."""
+    from gateway import config, directory
+    from gateway.node import build
+
+    built = build(config.load(node.home))
+    try:
+        echo(f"0. Smoelenboek van {node.name} (uit de federatielijst, geen losse afspraken per paar):")
+        for label, items in directory.by_type(directory.entries(built)):
+            for item in items:
+                echo(f"   {label:<20} {item.name:<24} {', '.join(item.contact) or '-'}")
+    finally:
+        built.uow.engine.dispose()
 
 
 def load_families(ggz: RunningNode, jeugd: RunningNode) -> dict[str, Any]:
@@ -128,12 +184,16 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
     base = Path(tmp.name) if tmp else root
     assert base is not None
     nodes: list[RunningNode] = []
+    operator: Operator | None = None
     try:
-        click.echo("Federatie starten (twee nodes, eigen sleutels, SQLite)...")
-        ggz, jeugd = build_federation(base, web=True)
-        nodes = [ggz, jeugd]
+        click.echo("Federatie starten (vier nodes, eigen sleutels, SQLite, één ondertekende ledenlijst)...")
+        region, operator = build_region(base, web=True)
+        nodes = list(region.values())
+        ggz, jeugd = region["ggz-noord"], region["jeugdteam-west"]
         for n in nodes:
-            click.echo(f"  {n.name:<16} {n.url}  (home {n.home})")
+            click.echo(f"  {n.name:<24} {n.url}  (home {n.home})")
+        click.echo(f"  Federatielijst: {operator.list_url} (beheerder-sleutel {operator.thumbprint})")
+        show_directory(jeugd)
         ids = load_families(ggz, jeugd)
         play(ggz, jeugd, ids)
         click.echo("Audit: beide logboeken zijn gekoppeld en verifieerbaar:")
@@ -144,7 +204,7 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
         click.echo(f"Privacy officer-client: privacy-west / {jeugd.clients['privacy-west']}")
         click.echo("Webpagina's (demo-aanmelding, alleen op loopback):")
         for n in nodes:
-            click.echo(f"  {n.name:<16} {n.url}/")
+            click.echo(f"  {n.name:<24} {n.url}/")
         if keep_serving:
             click.echo("De nodes blijven draaien; stop met Ctrl-C.")
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -155,5 +215,7 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
     finally:
         for n in nodes:
             n.stop()
+        if operator is not None:
+            operator.stop()
         if tmp:
             tmp.cleanup()

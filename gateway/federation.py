@@ -107,6 +107,17 @@ class RunningNode:
             args += ["--thumbprint", thumbprint]
         run_cli(*args)
 
+    def follow(self, list_url: str, operator_thumbprint: str, *, refresh_seconds: int = 300,
+               grace_seconds: int = 0) -> None:
+        """Make this node follow a federation list (issue 15); takes effect at its next start."""
+        with open(self.home / "node.toml", "a", encoding="utf-8") as fh:
+            fh.write(f'\n[federation]\nlist_url = "{list_url}"\noperator_thumbprints = ["{operator_thumbprint}"]\n'
+                     f"refresh_seconds = {refresh_seconds}\ngrace_seconds = {grace_seconds}\n")
+
+    def refresh_list(self) -> str:
+        """``gateway federation refresh``: apply the published list now (the running node shares the store)."""
+        return run_cli("federation", "refresh", str(self.home)).strip()
+
     def session(self, client_id: str, practitioner: str | None = "uzi:900000001") -> Api:
         return Api(self, client_id, self.clients[client_id], practitioner)
 
@@ -135,3 +146,96 @@ class Api:
 
     def delete(self, path: str, **params: Any) -> requests.Response:
         return requests.delete(self.node.url + path, params=params, headers=self.headers(), timeout=30)
+
+
+class Operator:
+    """A federation operator on loopback: its home, and a static web server hosting its list."""
+
+    def __init__(self, home: Path, federation_id: str = "regio-west", name: str = "Regio West") -> None:
+        self.home = home
+        self.thumbprint = run_cli("federation", "operator-init", str(home), "--id", federation_id,
+                                  "--name", name).strip().splitlines()[-1]
+        self.site = home / "site"
+        self.site.mkdir()
+        self.host = StaticHost(self.site)
+
+    @property
+    def list_url(self) -> str:
+        return f"{self.host.url}/federation.json"
+
+    @property
+    def list_file(self) -> Path:
+        return self.site / "federation.json"
+
+    def add(self, node: RunningNode, org_type: str, *contact: str) -> str:
+        args = ["federation", "add-member", str(self.home), "--org-id", node.org_id, "--name", node.name,
+                "--url", node.url, "--type", org_type]
+        for value in contact:
+            args += ["--contact", value]
+        return run_cli(*args)
+
+    def remove(self, node: RunningNode) -> str:
+        return run_cli("federation", "remove-member", str(self.home), "--org-id", node.org_id)
+
+    def publish(self, valid_days: int = 7) -> str:
+        return run_cli("federation", "publish", str(self.home), "--out", str(self.list_file),
+                       "--valid-days", str(valid_days))
+
+    def stop(self) -> None:
+        self.host.stop()
+
+
+class StaticHost:
+    """Any static web server will do for a list; this is Python's own, on loopback, in a thread.
+
+    It sends an ETag (modification time and size, as nginx does) and answers a matching
+    If-None-Match with 304. It counts the requests and 304s it answered, for the tests.
+    """
+
+    def __init__(self, root: Path) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        host = self
+        self.requests = 0
+        self.not_modified = 0
+
+        class Static(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                host.requests += 1
+                path = root / self.path.lstrip("/").split("?")[0]
+                if "/" in self.path.lstrip("/") or not path.is_file():
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                st = path.stat()
+                etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+                if self.headers.get("If-None-Match") == etag:
+                    host.not_modified += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                body = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Static)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -46,6 +46,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.Forbidden.code: (403, "forbidden"),
     e.Conflict.code: (409, "conflict"),
     e.NodeBusy.code: (503, "transient"),
+    e.FederationListExpired.code: (503, "transient"),
 }
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.http import ResponseNotJson, ResponseTooLarge, StrictClient
 from adapters.store import UnitOfWorkFactory
-from adapters.store.models import Partner, PartnerKey
+from adapters.store.models import FederationMember, Partner, PartnerKey
 from consent.errors import GatewayError, InvalidRequest, PartnerUnavailable
 from gateway.config import ORG_ID
 
@@ -99,6 +99,19 @@ def _pinned_key(jwk: dict[str, Any]) -> ECKey | OKPKey:
     return key
 
 
+def conflict(listed_url: str, listed: frozenset[str] | None, url: str, keys: list[ECKey | OKPKey]) -> str:
+    """Why a bilateral partner and a federation member of one org id cannot both be trusted
+    ("" when they agree): another URL, or a key the list does not name (contract section 7)."""
+    if listed is None:
+        return ""
+    if listed_url.rstrip("/") != url.rstrip("/"):
+        return f"conflict: partner add names {url.rstrip('/')}, the federation list {listed_url.rstrip('/')}"
+    unlisted = sorted({k.thumbprint() for k in keys} - listed)
+    if unlisted:
+        return f"conflict: key {unlisted[0]} pinned by partner add is not in the federation list"
+    return ""
+
+
 @functools.lru_cache(maxsize=256)
 def _key_set(jwks: tuple[str, ...]) -> KeySet:
     """Parse pinned JWKs (as stored) into a KeySet; cached by their exact text, so a key
@@ -132,12 +145,16 @@ def fetch_jwks(http: StrictClient, url: str) -> list[ECKey | OKPKey]:
     return keys
 
 
-def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime) -> tuple[list[str], list[str]]:
+def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime,
+               allowed: frozenset[str] | None = None) -> tuple[list[str], list[str]]:
     """Pin exactly ``keys`` (the partner's JWKS): add the new ones, unpin the ones it no longer
     publishes. Return (added, removed) kids. A key another worker pins in the same moment is no
-    error (ON CONFLICT DO NOTHING)."""
+    error (ON CONFLICT DO NOTHING). With ``allowed`` (a federation member: the thumbprints the
+    list names, contract section 7) only those of its keys are pinned."""
     known = set(session.scalars(select(PartnerKey.kid).where(PartnerKey.org_id == org_id)))
     published = {key.thumbprint(): key for key in keys}
+    if allowed is not None:
+        published = {kid: key for kid, key in published.items() if kid in allowed}
     rows = []
     for kid, key in published.items():
         if kid not in known:
@@ -158,9 +175,13 @@ def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datet
 # Built once (constructing a statement cost more than running it): a partner's URL and
 # pinned keys in one statement (no partner row: no rows; no keys: one row with NULLs), with
 # the time of the last JWKS fetch.
+# A partner refused for a conflict, or trusted only through a federation list that is past
+# its valid-until (``trusted_until``), has no entry: it is unknown from that moment, in every
+# worker, whether or not a refresher ran (contract section 7).
 _PARTNER = (select(Partner.url, Partner.jwks_fetched_at, PartnerKey.kid, PartnerKey.jwk)
             .outerjoin(PartnerKey, PartnerKey.org_id == Partner.org_id)
-            .where(Partner.org_id == bindparam("org")))
+            .where(Partner.org_id == bindparam("org"), Partner.refused == "",
+                   or_(Partner.trusted_until.is_(None), Partner.trusted_until > bindparam("now"))))
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -178,7 +199,13 @@ _CLAIM = (update(Partner.__table__)
           .where(Partner.org_id == bindparam("org"),
                  or_(Partner.jwks_fetched_at.is_(None), Partner.jwks_fetched_at <= bindparam("due")))
           .values(jwks_fetched_at=bindparam("now")))
-_FETCHED = select(Partner.url, Partner.jwks_fetched_at).where(Partner.org_id == bindparam("org"))
+_FETCHED = (select(Partner.url, Partner.jwks_fetched_at, Partner.allowed_kids)
+            .where(Partner.org_id == bindparam("org")))
+
+
+def allowed_of(text: str | None) -> frozenset[str] | None:
+    """The stored ``allowed_kids`` (JSON list) as a set; None: no restriction (bilateral)."""
+    return None if text is None else frozenset(json.loads(text))
 
 # What one request has read of the directory: org id -> an _Entry, or None outside
 # a request. An exchange asks about the same partner three or four times (is the caller
@@ -232,18 +259,26 @@ class PartnerDirectory:
         with self.uow() as uow:
             partner = uow.session.get(Partner, org_id)
             if partner is None:  # its keys are audited with the partner-added entry
-                uow.session.add(Partner(org_id=org_id, url=url.rstrip("/"), added_at=now, jwks_fetched_at=now))
+                uow.session.add(Partner(org_id=org_id, url=url.rstrip("/"), added_at=now, jwks_fetched_at=now,
+                                        source="bilateral", refused=""))
                 uow.session.flush()
                 _sync_keys(uow.session, org_id, keys, now)
             else:
+                allowed = allowed_of(partner.allowed_kids)
+                listed = uow.session.get(FederationMember, org_id)
+                if listed is not None:
+                    # listed too (issue 15): another URL or an unlisted key refuses both
+                    partner.source = "both"
+                    partner.refused = conflict(listed.url, frozenset(json.loads(listed.thumbprints)), url, keys)
                 partner.url, partner.jwks_fetched_at = url.rstrip("/"), now
                 uow.session.flush()
-                self._synced(uow.session, org_id, keys, now)
+                self._synced(uow.session, org_id, keys, now, allowed)
             uow.commit()
         return [k.thumbprint() for k in keys]
 
-    def _synced(self, session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime) -> None:
-        added, removed = _sync_keys(session, org_id, keys, now)
+    def _synced(self, session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime,
+                allowed: frozenset[str] | None = None) -> None:
+        added, removed = _sync_keys(session, org_id, keys, now, allowed)
         if (added or removed) and self.on_keys_changed is not None:
             self.on_keys_changed(session, org_id, added, removed)
 
@@ -268,7 +303,7 @@ class PartnerDirectory:
         seen = _SEEN.get()
         if seen is not None and not fresh and org_id in seen:
             return seen[org_id]
-        rows = self.uow.read(_PARTNER, {"org": org_id})
+        rows = self.uow.read(_PARTNER, {"org": org_id, "now": self.clock()})
         entry = None
         if rows:
             entry = _Entry(rows[0][0], _as_utc(rows[0][1]), {kid: jwk for _u, _f, kid, jwk in rows if kid is not None})
@@ -337,7 +372,7 @@ class PartnerDirectory:
             row = uow.session.execute(_FETCHED, {"org": org_id}).first()
             if row is None:
                 return "failed"
-            url, last = row[0], _as_utc(row[1])
+            url, last, allowed = row[0], _as_utc(row[1]), allowed_of(row[2])
             if claimed.rowcount != 1:
                 # claimed moments ago: that fetch may still be running and bring this kid
                 return "in-flight" if last is not None and now - last < self._fetch_window else "limited"
@@ -347,6 +382,6 @@ class PartnerDirectory:
         except GatewayError:
             return "failed"
         with self.uow() as uow:
-            self._synced(uow.session, org_id, keys, now)
+            self._synced(uow.session, org_id, keys, now, allowed)
             uow.commit()
         return "fetched"

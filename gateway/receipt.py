@@ -24,18 +24,20 @@ _CATEGORY_NL = {
 }
 
 
-def _orgs(ids: frozenset[str], own_id: str, own_name: str) -> str:
-    # partners are pinned by org id only; the own node also has a name people recognise
-    return ", ".join(f"{own_name} ({o})" if o == own_id else o for o in sorted(ids))
+def _orgs(ids: frozenset[str], own_id: str, own_name: str, names: dict[str, str]) -> str:
+    # listed names from the directory (issue 15); a bilateral partner has only its org id
+    return ", ".join(f"{own_name} ({o})" if o == own_id else (f"{names[o]} ({o})" if names.get(o, o) != o else o)
+                     for o in sorted(ids))
 
 
-def render(grant: Grant, status: str, org_name: str, partners: list[Any]) -> str:
+def render(grant: Grant, status: str, org_name: str, partners: list[Any] | dict[str, str]) -> str:
     """The receipt for a consent (``permit``) or an objection (``deny``), in plain Dutch."""
     e = escape
     cats = "".join(f"<li>{e(_CATEGORY_NL.get(c, c))}</li>" for c in catalog.category_order() if c in grant.categories)
     state = "geldig" if status == "active" else "ingetrokken"
-    holders = e(_orgs(grant.holders, grant.issuer, org_name))
-    recipients = e(_orgs(grant.recipients, grant.issuer, org_name))
+    names = partners if isinstance(partners, dict) else {}  # org id -> name (gateway.directory)
+    holders = e(_orgs(grant.holders, grant.issuer, org_name, names))
+    recipients = e(_orgs(grant.recipients, grant.issuer, org_name, names))
     if grant.decision == "deny":
         # an objection must never read as a consent: it withholds, it does not share
         title, word = "Bewijs van uw bezwaar", "bezwaar"

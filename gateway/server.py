@@ -26,7 +26,12 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         from gateway.access_log import AccessLog
         from gateway.app import create_app
 
-        return AccessLog(create_app(self.node_config))
+        app = create_app(self.node_config)
+        if self.node_config.federation.enabled:  # issue 15: one refresher per worker, one fetch per node
+            from gateway.federation_trust import Refresher
+
+            Refresher(app.extensions["gateway"]).start()
+        return AccessLog(app)
 
 
 #: CPython's default (700, 10, 10) runs a young collection every 700 net allocations; a

@@ -37,6 +37,14 @@ class Partner(Base):
     url: Mapped[str] = mapped_column(String(512))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     jwks_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # issue 15: "bilateral" (partner add), "federation" (the list in force) or "both"
+    source: Mapped[str] = mapped_column(String(16), default="bilateral", server_default="bilateral")
+    # JSON list of the thumbprints the federation list names; NULL: whatever its JWKS publishes
+    allowed_kids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # trusted only through the list: not after the list's valid-until (plus grace); NULL: no end
+    trusted_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # why this partner is refused although listed (a conflict between list and partner add)
+    refused: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class PartnerKey(Base):
@@ -212,3 +220,37 @@ class WitnessedHead(Base):
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     conflict: Mapped[str] = mapped_column(Text, default="", server_default="")
     conflict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FederationMember(Base):
+    """A member of the federation list in force (contract section 7): the directory."""
+
+    __tablename__ = "federation_members"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    ura: Mapped[str] = mapped_column(String(16), default="")
+    contact: Mapped[str] = mapped_column(Text)  # JSON list of phone numbers / e-mail addresses
+    url: Mapped[str] = mapped_column(String(512))
+    thumbprints: Mapped[str] = mapped_column(Text)  # JSON list (RFC 7638)
+
+
+class FederationState(Base):
+    """The one row saying which list is in force and how the last refresh went."""
+
+    __tablename__ = "federation_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[int] = mapped_column(Integer, default=0)  # 0: no list applied yet
+    operator_kid: Mapped[str] = mapped_column(String(64), default="")
+    list_sha256: Mapped[str] = mapped_column(String(64), default="")
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    etag: Mapped[str] = mapped_column(String(255), default="")
+    last_modified: Mapped[str] = mapped_column(String(64), default="")
+    # the refresher's slot: one fetch per interval across all workers (conditional UPDATE)
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str] = mapped_column(String(512), default="")
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -47,6 +47,12 @@ AUDIT_PRUNED = "audit-pruned"
 RECORD_WRITTEN = "record-written"
 RECORD_VIEWED = "record-viewed"
 RECORD_DELETED = "record-deleted"
+FEDERATION_LIST_APPLIED = "federation-list-applied"
+FEDERATION_LIST_REFUSED = "federation-list-refused"
+FEDERATION_MEMBER_ADDED = "federation-member-added"
+FEDERATION_MEMBER_UPDATED = "federation-member-updated"
+FEDERATION_MEMBER_REMOVED = "federation-member-removed"
+FEDERATION_CONFLICT = "federation-conflict"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -75,6 +81,12 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
     RECORD_VIEWED: "Gegevens van een cliënt ingezien",
     RECORD_DELETED: "Gegevens verwijderd uit het dossier",
+    FEDERATION_LIST_APPLIED: "Nieuwe federatielijst in gebruik genomen",
+    FEDERATION_LIST_REFUSED: "Federatielijst geweigerd (de geldende lijst blijft)",
+    FEDERATION_MEMBER_ADDED: "Organisatie vertrouwd via de federatielijst",
+    FEDERATION_MEMBER_UPDATED: "Adres of sleutels van een organisatie uit de federatielijst gewijzigd",
+    FEDERATION_MEMBER_REMOVED: "Organisatie niet meer vertrouwd: niet meer in de federatielijst",
+    FEDERATION_CONFLICT: "Organisatie geweigerd: federatielijst en eigen partnerafspraak spreken elkaar tegen",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -82,6 +82,12 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.RECORD_WRITTEN: ("110110", "Patient Record", "C", _BASIC),
     ev.RECORD_VIEWED: ("110110", "Patient Record", "R", _BASIC),
     ev.RECORD_DELETED: ("110110", "Patient Record", "D", _BASIC),
+    ev.FEDERATION_LIST_APPLIED: ("110100", "Application Activity", "U", _BASIC),
+    ev.FEDERATION_LIST_REFUSED: ("110100", "Application Activity", "E", _BASIC),
+    ev.FEDERATION_MEMBER_ADDED: ("110100", "Application Activity", "C", _BASIC),
+    ev.FEDERATION_MEMBER_UPDATED: ("110100", "Application Activity", "U", _BASIC),
+    ev.FEDERATION_MEMBER_REMOVED: ("110100", "Application Activity", "D", _BASIC),
+    ev.FEDERATION_CONFLICT: ("110100", "Application Activity", "E", _BASIC),
 }
 _LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
                                     ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})

@@ -98,7 +98,10 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
             **audit_log.fields(actor), detail={"report": "disclosure"}))
         uow.commit()
+    from gateway import directory
+
     names = {org: org for org, _url, _kids in node.partners.list()}
+    names.update({e.org_id: e.name for e in directory.entries(node)})  # listed names (issue 15)
     return render(rows, subject_bsn=subject, org_name=node.config.node.name, now=node.clock(),
                   partner_names=names)
 

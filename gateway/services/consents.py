@@ -314,4 +314,6 @@ def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
             action=events.CONSENT_VIEWED, outcome=events.SUCCESS, consent_id=cid,
             **audit_log.fields(actor, subject=grant.subject.bsn), detail={"view": "receipt"}))
         uow.commit()
-    return render(grant, row.status, node.config.node.name, node.partners.list())
+    from gateway import directory
+
+    return render(grant, row.status, node.config.node.name, {e.org_id: e.name for e in directory.entries(node)})

@@ -21,8 +21,9 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask, node: Any) -> None:
     """Plug the pages into ``app``: session and CSP policy, the IdP client, the blueprints."""
-    from gateway.web import oidc, routes, security
+    from gateway.web import oidc, orgs, routes, security
 
+    orgs.init_app(app)
     security.init_app(app, node.config)
     oidc.init_app(app, node.config)
     app.register_blueprint(routes.bp)

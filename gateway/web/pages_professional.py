@@ -18,7 +18,7 @@ from consent.errors import GatewayError
 from gateway import audit_log
 from gateway.app import node_of
 from gateway.services import consents, exchange, registry, safety
-from gateway.web import forms, lookup, present
+from gateway.web import forms, lookup, orgs, present
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import style_hashes, secure_headers
 from gateway.web.views import cfg, login_required, page, refusal_text
@@ -38,7 +38,8 @@ def actor() -> audit_log.Actor:
 
 
 def partners() -> list[str]:
-    return [org for org, _url, _kids in node_of().partners.list()]
+    """Org ids of the trusted organisations, by listed name (gateway.directory)."""
+    return [e.org_id for e in orgs.partners()]
 
 
 def labels() -> dict[str, Any]:
@@ -81,8 +82,10 @@ def client(pid: str) -> Response:
     node = node_of()
     person = lookup.person(node, pid)
     registry.note_viewed(node, actor(), [person.bsn], "client-page")
+    lines = lookup.consents_of(node, pid)
+    named = {o for line in lines for o in (*line.holders, *line.recipients)}
     return page("client.html", person=person, parents=lookup.parents(node, pid),
-                children=lookup.children(node, pid), consents=lookup.consents_of(node, pid),
+                children=lookup.children(node, pid), consents=lines, contacts=orgs.contacts(named),
                 own_org=node.org_id, **labels())
 
 
@@ -93,11 +96,14 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
     node = node_of()
     required, consulted, blocked = lookup.grantors(node, pid)
     today = lookup.today_of(node)
+    # bilateral partners are pre-checked as sources (a node has a few); the members of a
+    # regional list are not: a consent names the organisations the client agreed to, no more
     values = {"start": today.isoformat(), "end": forms.default_end(today).isoformat(),
-              "van": partners(), "naar": [node.org_id], "categorie": [], "doel": ""}
+              "van": [e.org_id for e in orgs.partners() if e.source == "bilateral"], "naar": [node.org_id],
+              "categorie": [], "doel": ""}
     values.update(extra.pop("values", {}))
     return page("consent_form.html", status, person=lookup.person(node, pid), required=required,
-                consulted=consulted, blocked=blocked, values=values, orgs=[node.org_id, *partners()],
+                consulted=consulted, blocked=blocked, values=values, org_choices=orgs.choices(),
                 own_org=node.org_id, purposes=forms.purposes(), categories=forms.categories(), **labels(), **extra)
 
 
