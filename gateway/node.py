@@ -28,6 +28,7 @@ class Node:
     http: StrictClient
     clock: Callable[[], datetime] = field(default=utcnow)
     peer: Any = None  # gateway.peer.PeerCaller, set by build(): it needs the node itself
+    locator: Any = None  # gateway.services.locator.Locator (contract section 8), set by build()
 
     @property
     def org_id(self) -> str:
@@ -63,4 +64,7 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
     from gateway.peer import PeerCaller
 
     node.peer = PeerCaller(node)
+    from gateway.services.locator import Locator
+
+    node.locator = Locator(node)
     return node

@@ -45,6 +45,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.Forbidden.code: (403, "forbidden"),
     e.Conflict.code: (409, "conflict"),
     e.NodeBusy.code: (503, "transient"),
+    e.LocatorEpochChanged.code: (409, "conflict"),
 }
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
@@ -71,14 +72,14 @@ def outcome(code: str, text: str, *, issue_type: str | None = None,
     }
 
 
-def render(code: str, text: str, status: int | None = None) -> Response:
+def render(code: str, text: str, status: int | None = None, retry_after: int = 2) -> Response:
     body = outcome(code, text)
     resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
                     mimetype="application/fhir+json")
     if code in (e.Unauthenticated.code,):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     if code == e.NodeBusy.code:
-        resp.headers["Retry-After"] = "2"
+        resp.headers["Retry-After"] = str(retry_after)
     return resp
 
 
@@ -90,7 +91,7 @@ def init_app(app: Flask) -> None:
         if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
             return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
                             mimetype="application/fhir+json")
-        return render(err.code, err.detail)
+        return render(err.code, err.detail, retry_after=getattr(err, "retry_after", 2))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

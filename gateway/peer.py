@@ -19,7 +19,8 @@ from gateway.auth import ASSERTION_TYP
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: calls a partner answers without calling us back: they need no free-thread reserve
-CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts"})
+CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts", "locator-setup",
+                           "locator-match"})
 
 
 class PeerCaller:
@@ -75,22 +76,24 @@ class PeerCaller:
             self._tokens[org_id] = (body["access_token"], time.monotonic() + max(ttl - 30, 5))
         return body["access_token"]
 
-    def call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+    def call(self, org_id: str, operation: str, parameters: dict[str, Any],
+             timeout: tuple[float, float] | None = None) -> Any:
         """POST ``/fhir/$operation`` to the partner; return the reply (status, body, raw)."""
         if operation in CALLBACK_FREE:
-            return self._call(org_id, operation, parameters)
+            return self._call(org_id, operation, parameters, timeout)
         if not self._outbound.acquire(blocking=False):
             raise NodeBusy()
         try:
-            return self._call(org_id, operation, parameters)
+            return self._call(org_id, operation, parameters, timeout)
         finally:
             self._outbound.release()
 
-    def _call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+    def _call(self, org_id: str, operation: str, parameters: dict[str, Any],
+              timeout: tuple[float, float] | None = None) -> Any:
         url = self._url(org_id) + "/fhir/$" + operation
         for attempt in (0, 1):
             tok = self.access_token(org_id, fresh=attempt == 1)
-            reply = self.node.http.request("POST", url, json_body=parameters,
+            reply = self.node.http.request("POST", url, json_body=parameters, timeout=timeout,
                                            headers={"Authorization": f"Bearer {tok}"})
             if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once

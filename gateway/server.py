@@ -26,7 +26,9 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         from gateway.access_log import AccessLog
         from gateway.app import create_app
 
-        return AccessLog(create_app(self.node_config))
+        app = create_app(self.node_config)
+        app.extensions["gateway"].locator.start()  # each worker keeps its PSI setup current (section 8)
+        return AccessLog(app)
 
 
 #: CPython's default (700, 10, 10) runs a young collection every 700 net allocations; a

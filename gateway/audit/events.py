@@ -47,6 +47,10 @@ AUDIT_PRUNED = "audit-pruned"
 RECORD_WRITTEN = "record-written"
 RECORD_VIEWED = "record-viewed"
 RECORD_DELETED = "record-deleted"
+LOCATOR_SETUP_SERVED = "locator-setup-served"
+LOCATOR_MATCH_ANSWERED = "locator-match-answered"
+LOCATOR_KEY_ROTATED = "locator-key-rotated"
+LOCATE_SEARCHED = "locate-searched"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -75,6 +79,10 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
     RECORD_VIEWED: "Gegevens van een cliënt ingezien",
     RECORD_DELETED: "Gegevens verwijderd uit het dossier",
+    LOCATOR_SETUP_SERVED: "Versleutelde vindbaarheidslijst (PSI-setup) gegeven aan een partnerorganisatie",
+    LOCATOR_MATCH_ANSWERED: "Versleutelde zoekvraag van een partnerorganisatie beantwoord (zonder te weten naar wie)",
+    LOCATOR_KEY_ROTATED: "Sleutel van de vindbaarheidslijst vervangen",
+    LOCATE_SEARCHED: "Gezocht welke organisaties bij een cliënt betrokken zijn",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -82,6 +82,10 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.RECORD_WRITTEN: ("110110", "Patient Record", "C", _BASIC),
     ev.RECORD_VIEWED: ("110110", "Patient Record", "R", _BASIC),
     ev.RECORD_DELETED: ("110110", "Patient Record", "D", _BASIC),
+    ev.LOCATOR_SETUP_SERVED: ("110106", "Export", "R", _BASIC),
+    ev.LOCATOR_MATCH_ANSWERED: ("110112", "Query", "E", _BASIC),
+    ev.LOCATOR_KEY_ROTATED: ("110100", "Application Activity", "U", _BASIC),
+    ev.LOCATE_SEARCHED: ("110112", "Query", "E", _BASIC),
 }
 _LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
                                     ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})

@@ -19,7 +19,8 @@ from profiles import catalog
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TITLES = {"signals": "Signalen", "safety-plan": "Veiligheidsplan", "care-team": "Zorgteam",
-          "parenting": "Ouderschap", "care-status": "In zorg en bereikbaar"}
+          "parenting": "Ouderschap", "care-status": "In zorg en bereikbaar",
+          "involvement": "Betrokkenheid"}
 CARE_STATUS_NL = {"in-care-reachable": "In zorg en bereikbaar", "in-care-unreachable": "In zorg, nu niet bereikbaar",
                   "not-in-care": "Niet in zorg"}
 TELECOM_NL = {"phone": "telefoon", "email": "e-mail", "sms": "sms", "url": "website"}
