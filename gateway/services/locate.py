@@ -201,16 +201,24 @@ class _Refused(Exception):
         self.reason = reason
 
 
+#: of the deadline, what is kept for the audit and the answer after the partners' time is up
+RESERVE = 0.25
+
+
 def ask_all(node: Any, subjects: tuple[str, ...]) -> tuple[list[Outcome], list[directory.DirectoryEntry]]:
-    """Ask every trusted partner at once; wait one deadline; late partners are unavailable."""
-    partners = [e for e in directory.entries(node) if e.org_id != node.org_id]
+    """Ask every trusted partner at once; wait one deadline; late partners are unavailable.
+
+    The deadline runs from here; the partners get it less ``RESERVE`` (at most half of it),
+    so that the audit and the answer fit inside it too.
+    """
     deadline_s = node.config.locator.deadline
-    deadline = time.monotonic() + deadline_s
+    deadline = time.monotonic() + deadline_s - min(RESERVE, deadline_s / 2)
+    partners = [e for e in directory.entries(node) if e.org_id != node.org_id]
     if not partners:
         return [], partners
     pool = ThreadPoolExecutor(max_workers=min(32, len(partners)), thread_name_prefix="locate")
     futures = {pool.submit(_Asker(node, e.org_id, subjects, deadline).run): e.org_id for e in partners}
-    done, _late = wait(futures, timeout=deadline_s, return_when=ALL_COMPLETED)
+    done, _late = wait(futures, timeout=max(0.0, deadline - time.monotonic()), return_when=ALL_COMPLETED)
     pool.shutdown(wait=False, cancel_futures=True)  # a late answer is never shown
     outcomes = []
     for fut, org in futures.items():

@@ -27,6 +27,7 @@ one row shared by all workers (``node-busy``, 503, Retry-After).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -37,12 +38,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters import psi
-from adapters.store.models import ConsentRow, LocatorRate, LocatorState, Person
+from adapters.store.models import ConsentRow, LocatorState, Person
 from consent import rules
 from consent.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
 from gateway import audit_log
@@ -75,11 +75,28 @@ def _b64url(data: bytes) -> str:
 
 
 def epoch_of(state: LocatorState, day: Any) -> Epoch:
-    master = base64.b64decode(state.master_key)
-    label = f"{state.master_id}|{state.generation}|{day.isoformat()}"
+    return _epoch(state.master_key, state.master_id, state.generation, day.isoformat())
+
+
+@functools.lru_cache(maxsize=8)
+def _epoch(master_key: str, master_id: str, generation: int, day: str) -> Epoch:
+    master = base64.b64decode(master_key)
+    label = f"{master_id}|{generation}|{day}"
     public = hmac.new(master, f"epoch|{label}".encode(), hashlib.sha256).digest()
-    return Epoch(id=_b64url(public)[:22], key=psi.derive_key(master, label), generation=state.generation,
-                 master_id=state.master_id)
+    return Epoch(id=_b64url(public)[:22], key=psi.derive_key(master, label), generation=generation,
+                 master_id=master_id)
+
+
+_SERVERS = threading.local()
+
+
+def server_of(ep: Epoch) -> psi.Server:
+    """The PSI server of one epoch, one per thread: building one costs milliseconds, and the
+    C++ cipher keeps a big-number context that two threads must not share."""
+    cached = getattr(_SERVERS, "by_epoch", None)
+    if cached is None or cached[0] != ep.id:
+        cached = _SERVERS.by_epoch = (ep.id, psi.Server(ep.key))
+    return cached[1]
 
 
 def _new_state(now: Any) -> LocatorState:
@@ -165,7 +182,7 @@ class Locator:
                     return ep
             bsns = findable_set(uow.session, self.node, day)
         started = time.perf_counter()
-        setup = psi.Server(ep.key).setup(bsns, self.cfg.max_items, self.cfg.false_positive_rate)
+        setup = server_of(ep).setup(bsns, self.cfg.max_items, self.cfg.false_positive_rate)
         log.info("locator setup built: %d persons, %d bytes, %.2f s", len(bsns), len(setup.data),
                  time.perf_counter() - started)
         with self._lock:
@@ -257,19 +274,16 @@ def _take_rate(session: Any, node: Any, caller: str) -> int:
     """Count this call in the partner's window; return seconds to wait when over the rate, else 0."""
     now = int(node.clock().timestamp())
     window = now - now % RATE_WINDOW
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(LocatorRate).values(partner=caller, window_start=window, count=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["partner"], set_={
-        "count": _case_count(window), "window_start": window}).returning(LocatorRate.count)
-    count = session.execute(stmt).scalar_one()
+    count = session.execute(_COUNT_CALL, {"partner": caller, "window": window}).scalar_one()
     limit = node.config.locator.rate_per_minute
     return 0 if count <= limit else max(1, window + RATE_WINDOW - now)
 
 
-def _case_count(window: int) -> Any:
-    from sqlalchemy import case
-
-    return case((LocatorRate.window_start == window, LocatorRate.count + 1), else_=1)
+#: one atomic upsert, the same SQL on SQLite (3.35+) and PostgreSQL: no read-then-write race
+_COUNT_CALL = text(
+    "INSERT INTO locator_rate (partner, window_start, count) VALUES (:partner, :window, 1) "
+    "ON CONFLICT (partner) DO UPDATE SET count = CASE WHEN locator_rate.window_start = :window "
+    "THEN locator_rate.count + 1 ELSE 1 END, window_start = :window RETURNING count")
 
 
 def _refuse(node: Any, caller: str, exc: GatewayError, action: str, **extra: Any) -> None:
@@ -333,7 +347,7 @@ def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]
         ep = node.locator.epoch()
         if not hmac.compare_digest(values["epoch"].encode(), ep.id.encode()):
             raise LocatorEpochChanged()
-        response, count = psi.Server(ep.key).process(raw, max_items)
+        response, count = server_of(ep).process(raw, max_items)
     except (InvalidRequest, LocatorEpochChanged) as exc:
         _refuse(node, caller, exc, events.LOCATOR_MATCH_ANSWERED, request_hash=rhash)
         raise
