@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -112,6 +112,9 @@ def test_a_mother_and_a_child_of_13_who_agreed_are_found_and_a_revocation_ends_i
     assert node.locator.epoch().id != before  # every worker sees the epoch move at its next read
     stale = partner.match(before, psi.Query([fam.mother.bsn]).request)
     assert stale.status_code == 409 and reason(stale) == "locator-epoch-changed"
+    last = json.loads(audit_lines(node)[-1])
+    assert (last["action"], last["outcome"], last["reason_code"]) == (
+        "locator-match-answered", "refused", "locator-epoch-changed")
     node.locator.refresh()
     assert partner.search([fam.mother.bsn, fam.child.bsn]) == [fam.child.bsn]
 
@@ -193,7 +196,17 @@ def test_a_malformed_match_request_is_refused_and_audited(node: Any, partner: Pa
     assert last["reason_code"] == "invalid-request" and last["peer_org"] == PARTNER
 
 
-def test_a_partner_over_its_rate_is_told_when_to_come_back(app: Any, node: Any, partner: Partner_) -> None:
+@pytest.fixture
+def one_moment(node: Any) -> Any:
+    """The node's clock stands still, so a test's calls all fall in one rate window."""
+    real, now = node.clock, node.clock()
+    node.clock = lambda: now
+    yield now
+    node.clock = real
+
+
+def test_a_partner_over_its_rate_is_told_when_to_come_back(app: Any, node: Any, partner: Partner_,
+                                                           one_moment: Any) -> None:
     node.locator.refresh()
     _setup, epoch, _ = partner.setup()  # one call of the window
     limit = node.config.locator.rate_per_minute
@@ -209,6 +222,8 @@ def test_a_partner_over_its_rate_is_told_when_to_come_back(app: Any, node: Any, 
 def test_a_local_client_is_no_partner_and_is_refused_and_audited(api: Api, node: Any, partner: Partner_) -> None:
     resp = partner.post("locator-match", {"resourceType": "Parameters"}, token=api.token)
     assert resp.status_code == 401 and reason(resp) == "unknown-partner"
+    last = json.loads(audit_lines(node)[-1])
+    assert (last["outcome"], last["reason_code"], last["actor_id"]) == ("refused", "unknown-partner", "client:epd")
     assert partner.post("locator-setup", token=api.token).status_code == 401
     assert partner.post("locator-setup", token="nonsense").status_code == 401
 
@@ -240,6 +255,35 @@ def test_the_epoch_also_moves_with_the_day_and_the_key(node: Any) -> None:
         assert node.locator.epoch().id != rotated.id
     finally:
         node.clock = real
+
+
+def test_the_key_is_replaced_on_schedule_and_partners_must_fetch_a_new_setup(node: Any, partner: Partner_) -> None:
+    node.locator.refresh()
+    _setup, epoch, _ = partner.setup()
+    real = node.clock
+    later = real() + timedelta(days=node.config.locator.key_rotation_days, hours=1)
+    node.clock = lambda: later
+    try:
+        node.locator.refresh()  # what each worker's background loop runs
+        rotated = [json.loads(r) for r in audit_lines(node) if '"locator-key-rotated"' in r]
+        assert len(rotated) == 1 and rotated[0]["actor_id"] == "system:locator"
+        node.locator.refresh()  # the new key is young: no second rotation
+        assert sum('"locator-key-rotated"' in r for r in audit_lines(node)) == 1
+    finally:
+        node.clock = real
+    # back on today (where the partner's access token is valid): the old setup's epoch is gone
+    assert reason(partner.match(epoch, psi.Query([new_bsn()]).request)) == "locator-epoch-changed"
+
+
+def test_one_partner_over_its_rate_does_not_slow_another(app: Any, client: Any, node: Any,
+                                                          partner: Partner_, one_moment: Any) -> None:
+    node.locator.refresh()
+    other = Partner_(app, client, "wijkteam-oost")
+    _setup, epoch, _ = partner.setup()
+    for _ in range(node.config.locator.rate_per_minute):
+        partner.match(epoch, psi.Query([new_bsn()]).request)
+    assert reason(partner.match(epoch, psi.Query([new_bsn()]).request)) == "node-busy"
+    assert other.match(epoch, psi.Query([new_bsn()]).request).status_code == 200
 
 
 def test_a_locator_setup_takes_no_parameters(partner: Partner_) -> None:
