@@ -254,6 +254,19 @@ class Locator:
                        retry_after=2)
 
 
+def status(node: Any) -> dict[str, Any]:
+    """What an operator sees with ``gateway locator status``: no BSN, only counts and ages."""
+    ep = node.locator.epoch()
+    day = rules.day_of(int(node.clock().timestamp()))
+    with node.uow(read_only=True) as uow:
+        state = uow.session.get(LocatorState, STATE_ID)
+        count = len(findable_set(uow.session, node, day))
+        age = node.clock() - _aware(state.master_created_at)
+    return {"epoch": ep.id, "generation": ep.generation, "findable": count,
+            "key_age_days": round(age.total_seconds() / 86400, 1),
+            "key_rotation_days": node.config.locator.key_rotation_days}
+
+
 def _aware(moment: Any) -> Any:
     from datetime import UTC
 

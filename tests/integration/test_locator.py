@@ -291,3 +291,18 @@ def test_a_locator_setup_takes_no_parameters(partner: Partner_) -> None:
         {"name": "epoch", "valueString": "x"}]})
     assert resp.status_code == 400 and reason(resp) == "invalid-request"
 
+
+
+def test_an_operator_sees_the_epoch_and_rotates_the_key_after_a_leak(api: Api, home: Any) -> None:
+    from node_builders import gateway
+
+    pid = api.created("/fhir/Patient", d.patient(new_bsn(), born_aged(api.app, 30), "Mo", "Bakr"))["id"]
+    api.created("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app)))
+    before = gateway("locator", "status", str(home))
+    assert before.code == 0 and "findable: 1" in before.out and not any(
+        c.isdigit() and len(c) == 9 for c in before.out.split())
+    rotated = gateway("locator", "rotate", str(home))
+    assert rotated.code == 0
+    epoch = [line for line in before.out.splitlines() if line.startswith("epoch: ")][0][len("epoch: "):]
+    assert rotated.last_line != epoch
+    assert f"epoch: {rotated.last_line}" in gateway("locator", "status", str(home)).out
