@@ -306,3 +306,13 @@ def test_an_operator_sees_the_epoch_and_rotates_the_key_after_a_leak(api: Api, h
     epoch = [line for line in before.out.splitlines() if line.startswith("epoch: ")][0][len("epoch: "):]
     assert rotated.last_line != epoch
     assert f"epoch: {rotated.last_line}" in gateway("locator", "status", str(home)).out
+
+
+def test_the_receipt_of_a_findable_consent_says_what_it_means_in_plain_dutch(api: Api) -> None:
+    pid = api.created("/fhir/Patient", d.patient(new_bsn(), born_aged(api.app, 30), "Mo", "Bakr"))["id"]
+    consent = api.created("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app)))
+    resp = api.get(f"/consent/{consent['id']}/receipt")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "andere hulpverleners mogen zien dat wij bij u betrokken zijn, en hoe zij ons bereiken" in html
+    assert "samenvatting te delen" not in html and "geen samenvatting" in html
