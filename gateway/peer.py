@@ -43,7 +43,7 @@ class PeerCaller:
             raise InvalidRequest(f"{org_id!r} is geen vertrouwde partner van deze node.")
         return url
 
-    def access_token(self, org_id: str, *, fresh: bool = False) -> str:
+    def access_token(self, org_id: str, *, fresh: bool = False, timeout: tuple[float, float] | None = None) -> str:
         with self._lock:
             cached = self._tokens.get(org_id)
             if cached and not fresh and cached[1] > time.monotonic():
@@ -55,7 +55,7 @@ class PeerCaller:
         me = self.node.org_id
         assertion = jose.sign({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60,
                                "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ=ASSERTION_TYP)
-        reply = self.node.http.request("POST", token_url, form={
+        reply = self.node.http.request("POST", token_url, timeout=timeout, form={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": assertion})
         body = reply.body if isinstance(reply.body, dict) else {}
@@ -92,7 +92,7 @@ class PeerCaller:
               timeout: tuple[float, float] | None = None) -> Any:
         url = self._url(org_id) + "/fhir/$" + operation
         for attempt in (0, 1):
-            tok = self.access_token(org_id, fresh=attempt == 1)
+            tok = self.access_token(org_id, fresh=attempt == 1, timeout=timeout)
             reply = self.node.http.request("POST", url, json_body=parameters, timeout=timeout,
                                            headers={"Authorization": f"Bearer {tok}"})
             if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:

@@ -233,7 +233,8 @@ class Locator:
             return
 
         def loop() -> None:
-            while not self._stop.wait(0 if self._built is None else self.cfg.refresh_seconds):
+            self._safe_refresh()  # at once at start; then every refresh_seconds, failed or not
+            while not self._stop.wait(self.cfg.refresh_seconds):
                 self._safe_refresh()
 
         self._loop = threading.Thread(target=loop, name="locator-refresh", daemon=True)
