@@ -48,7 +48,6 @@ from consent.errors import GatewayError, InvalidRequest, LocatorEpochChanged, No
 from gateway import audit_log
 from gateway.audit import events
 from gateway.audit.events import AuditRecord
-from gateway.services.registry import subject_of
 
 log = logging.getLogger(__name__)
 
