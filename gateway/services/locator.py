@@ -300,8 +300,20 @@ _COUNT_CALL = text(
 
 
 def _refuse(node: Any, caller: str, exc: GatewayError, action: str, **extra: Any) -> None:
-    """Audit a refusal in its own transaction, then let it go out."""
+    """Audit a refusal in its own transaction, then let it go out.
+
+    A refused call counts against the partner's rate too: a flood of malformed or stale
+    requests becomes ``node-busy`` like any other flood.
+    """
     with node.uow() as uow:
+        wait = _take_rate(uow.session, node, caller)
+        if wait:
+            busy = NodeBusy(f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.",
+                            retry_after=wait)
+            audit_log.append(uow.session, node, _record(caller, events.REFUSED, reason=busy.code, action=action,
+                                                        **extra))
+            uow.commit()
+            raise busy from exc
         audit_log.append(uow.session, node, _record(caller, events.REFUSED, reason=exc.code, action=action, **extra))
         uow.commit()
 

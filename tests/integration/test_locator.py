@@ -219,6 +219,14 @@ def test_a_partner_over_its_rate_is_told_when_to_come_back(app: Any, node: Any, 
     assert [r["reason_code"] for r in refused if r["outcome"] == "refused"][-2:] == ["node-busy", "node-busy"]
 
 
+def test_a_flood_of_bad_requests_is_slowed_like_any_other(node: Any, partner: Partner_, one_moment: Any) -> None:
+    node.locator.refresh()
+    bad = {"resourceType": "Parameters", "parameter": [{"name": "epoch", "valueString": "old"},
+                                                      {"name": "request", "valueBase64Binary": "AAAA"}]}
+    codes = [reason(partner.post("locator-match", bad)) for _ in range(node.config.locator.rate_per_minute + 1)]
+    assert set(codes[:-1]) == {"locator-epoch-changed"} and codes[-1] == "node-busy"
+
+
 def test_a_local_client_is_no_partner_and_is_refused_and_audited(api: Api, node: Any, partner: Partner_) -> None:
     resp = partner.post("locator-match", {"resourceType": "Parameters"}, token=api.token)
     assert resp.status_code == 401 and reason(resp) == "unknown-partner"
