@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import durability, footprint, load, micro, nodes, overview
+from benchmarks import durability, footprint, load, locator, micro, nodes, overview
 from gateway import demo
 
 RESULTS = Path(__file__).parent / "results"
@@ -245,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overview-deadline", type=float, default=2.0)
     ap.add_argument("--profile", action="store_true", help="py-spy the exchange hot path on both nodes (root)")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/<ts>.json)")
+    ap.add_argument("--locator-only", action="store_true", help="only 8: PSI setup, match, $locate (issue 16)")
     args = ap.parse_args(argv)
+    if args.locator_only:
+        return _locator_only(args)
     seconds = args.seconds or (3.0 if args.quick else 8.0)
     events_n = args.audit_events or (100_000 if args.quick else 1_000_000)
     counts = (10, 100, 1000) if args.quick else (10, 100, 1000, 10_000)
@@ -313,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             fed.stop()
 
+    print("8. finding who is involved (PSI, $locate)", flush=True)
+    report["locator"] = locator.run(root, quick=args.quick)
+
     print("4. audit append rate", flush=True)
     report["audit_append"] = {}
     for store in stores:
@@ -358,8 +364,43 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _locator_only(args: argparse.Namespace) -> int:
+    """Run only the locator measurements (8); print their targets and write the JSON."""
+    started = datetime.now(UTC)
+    root = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    report = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
+              "locator": locator.run(root, quick=args.quick)}
+    report["targets"] = locator_targets(report["locator"])
+    for t in report["targets"]:
+        print(f"{t['target']}: {t['value']} ({'met' if t['met'] else 'NOT MET'})")
+    out = args.out or RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}-locator.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"JSON: {out}")
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def locator_targets(loc: dict[str, Any]) -> list[dict[str, Any]]:
+    biggest = max(loc["setup"], key=int)
+    s, m, o = loc["setup"][biggest], loc["match"], loc["locate"]
+    return [
+        {"target": f"PSI setup for {int(biggest):,} findable persons built off the request path",
+         "value": f"{s['bytes']:,} bytes, {s['build_s']} s in the background", "met": True},
+        {"target": f"$locate over {loc['partners']} partners (one slow) within its deadline ({o['deadline_s']} s)",
+         "value": f"returned at {o['returned_max_s']} s (audit included), found at {o['found_per_round']}, "
+                  f"unavailable {o['unavailable']}; match p50 {m['p50_ms']} ms, "
+                  f"answerer CPU {m['answerer_cpu_ms_per_match']} ms/match",
+         "met": o["within_deadline"]},
+    ]
+
+
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
+    if "locator" in r:
+        out += locator_targets(r["locator"])
     base = r.get("baseline", {}).get("levels", {})
     floor = r.get("floor", {}).get("levels", {})
 

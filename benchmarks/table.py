@@ -105,6 +105,16 @@ def render(r: dict[str, Any]) -> str:
         from benchmarks import federation as federation_bench
 
         lines += federation_bench.render(r["federation"])
+    if "locator" in r:
+        loc = r["locator"]
+        lines.append("8. Finding who is involved (PSI setup per findable count; match; $locate over 20 partners)")
+        for n, x in loc["setup"].items():
+            lines.append(f"   {int(n):>7,} findable: setup {x['bytes']:,} bytes, built in {x['build_s']} s")
+        m, o = loc["match"], loc["locate"]
+        lines += [f"   match: PSI alone {loc['match_in_process']['cpu_us_per_match']} us CPU; on a node p50 {m['p50_ms']} ms, "
+                  f"p95 {m['p95_ms']} ms, answerer CPU {m['answerer_cpu_ms_per_match']} ms per match",
+                  f"   $locate: deadline {o['deadline_s']} s, returned (median/max) {o['returned_median_s']}/"
+                  f"{o['returned_max_s']} s, found at {o['found_per_round']}, unavailable {o['unavailable']}", ""]
     if "soak" in r:
         k = r["soak"]
         lines += [f"Soak: {k['seconds']:.0f} s at concurrency {k['concurrency']}: {k['requests']} requests, "

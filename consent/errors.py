@@ -224,6 +224,18 @@ class NodeBusy(GatewayError):
     code = "node-busy"
     message_nl = "Deze node is op dit moment te druk; probeer het over enkele seconden opnieuw."
 
+    def __init__(self, detail: str | None = None, *, retry_after: int = 2) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
+
+
+class LocatorEpochChanged(GatewayError):
+    """A ``$locator-match`` names an epoch that is no longer this node's (contract section 8):
+    the findable set or its key changed; fetch ``$locator-setup`` again."""
+
+    code = "locator-epoch-changed"
+    message_nl = "De zoekgegevens van deze organisatie zijn vernieuwd; haal de nieuwe setup op en vraag opnieuw."
+
 
 class FederationListExpired(GatewayError):
     """Contract section 7: once the list in force is past valid-until, members trusted only

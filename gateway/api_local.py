@@ -138,6 +138,15 @@ def request_summary() -> Response:
     return fhir_response(exchange.request_summary(node_of(), read_body("Parameters"), actor(who)))
 
 
+@bp.post("/fhir/$locate")
+def locate() -> Response:
+    """Which trusted organisations are involved with these people (contract section 8)."""
+    from gateway.services import locate as locating
+
+    who = actor(caller(*READERS))
+    return fhir_response(locating.locate(node_of(), read_body("Parameters"), who))
+
+
 @bp.post("/fhir/$safety-disclosure")
 def safety_disclosure() -> Response:
     who = caller("professional")

@@ -8,7 +8,7 @@ from consent.errors import InvalidRequest, UnknownPartner
 from gateway import auth, parameters
 from gateway.app import node_of
 from gateway.fhirjson import fhir_response, read_body
-from gateway.services import consents, exchange, safety
+from gateway.services import consents, exchange, locator, safety
 from gateway.views import partner_caller
 
 bp = Blueprint("partner", __name__)
@@ -72,3 +72,29 @@ def audit_head() -> Response:
         if read_body("Parameters").get("parameter"):
             raise InvalidRequest("$audit-head heeft geen parameters.")
     return fhir_response(witnesses.answer(node_of(), who.client_id))
+def _locator_caller() -> str:
+    """The trusted partner calling a locator operation; a non-partner's call is audited."""
+    try:
+        return partner_caller().client_id
+    except UnknownPartner:
+        caller = auth.verify_access_token(node_of(), request.headers.get("Authorization"))
+        exchange.refuse_unknown_partner(node_of(), caller.client_id, caller.role, request.remote_addr or "")
+        raise
+
+
+@bp.post("/fhir/$locator-setup")
+def locator_setup() -> Response:
+    """The PSI setup of this node's findable persons (contract section 8); no input."""
+    who = _locator_caller()
+    if request.content_length:
+        body = read_body("Parameters")
+        if body.get("parameter") or set(body) - {"resourceType", "id", "meta", "parameter"}:
+            raise InvalidRequest("$locator-setup neemt geen parameters.")
+    return fhir_response(locator.serve_setup(node_of(), who))
+
+
+@bp.post("/fhir/$locator-match")
+def locator_match() -> Response:
+    """Answer a blinded PSI request under the current epoch (contract section 8)."""
+    who = _locator_caller()
+    return fhir_response(locator.answer_match(node_of(), read_body("Parameters"), who))

@@ -24,6 +24,9 @@ OPERATIONS = [
     ("receive-disclosure", "system", "Receive a pushed safety disclosure (node to node)."),
     ("issue-token", "instance", "Sign a consent token for a recorded Consent."),
     ("revoke", "instance", "Revoke a recorded Consent."),
+    ("locate", "system", "Find which trusted organisations are involved with a child and its parents (local API)."),
+    ("locator-setup", "system", "The PSI setup of this node's findable persons (node to node)."),
+    ("locator-match", "system", "Answer a blinded PSI request (node to node)."),
 ]
 
 
@@ -144,7 +147,7 @@ def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
         ("CodeSystem", ["search-type"], []),
     ]
     ops = {"request-summary", "behaviour-summary", "consent-status", "safety-disclosure",
-           "receive-disclosure"}
+           "receive-disclosure", "locate", "locator-setup", "locator-match"}
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -313,6 +313,31 @@ def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
     click.echo(kid)
 
 
+@cli.group()
+def locator() -> None:
+    """Finding who is involved (contract section 8): the PSI key and findable set."""
+
+
+@locator.command("status")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+def locator_status(home: str) -> None:
+    """Show the current epoch, how many persons are findable, and the key's age."""
+    from gateway.services.locator import status
+
+    for name, value in status(_node(home)).items():
+        click.echo(f"{name}: {value}")
+
+
+@locator.command("rotate")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+def locator_rotate(home: str) -> None:
+    """Replace the PSI master key now (running workers follow at their next read); audited."""
+    node = _node(home)
+    node.locator.epoch()  # the state row exists
+    node.locator.rotate()
+    click.echo(node.locator.epoch().id)
+
+
 @cli.command()
 @click.option("--no-serve", is_flag=True, help="Play the story and stop (for scripts).")
 def demo(no_serve: bool) -> None:

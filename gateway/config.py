@@ -120,6 +120,18 @@ class WebSection:
 
 
 @dataclass(frozen=True)
+class LocatorSection:
+    """Finding who is involved (contract section 8, issue 16)."""
+
+    deadline: float = 5.0  # seconds $locate waits for all partners together
+    max_items: int = 8  # blinded items one $locator-match may carry (a child and its parents)
+    rate_per_minute: int = 60  # $locator-setup and $locator-match calls per partner per minute
+    key_rotation_days: int = 30  # the PSI master key is replaced this often
+    refresh_seconds: float = 5.0  # how often each worker checks that its setup is current
+    false_positive_rate: float = 1e-9  # chance that one query of max_items finds someone not there
+
+
+@dataclass(frozen=True)
 class OidcSection:
     """The organisation's OpenID Connect provider (authorization code + PKCE, via authlib).
 
@@ -194,6 +206,7 @@ class NodeConfig:
     consent: ConsentSection = field(default_factory=ConsentSection)
     oidc: OidcSection = field(default_factory=OidcSection)
     federation: FederationSection = field(default_factory=FederationSection)
+    locator: LocatorSection = field(default_factory=LocatorSection)
     sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
 
     @property
@@ -205,6 +218,7 @@ _SECTIONS = {
     "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
     "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
     "web": WebSection, "oidc": OidcSection, "consent": ConsentSection, "federation": FederationSection,
+    "locator": LocatorSection,
 }
 
 
@@ -415,6 +429,22 @@ def _check_federation(f: FederationSection) -> None:
         raise ConfigError("[federation] grace_seconds must be 0 to 2592000 (30 days)")
     if not 1_000 <= f.max_list_bytes <= 100_000_000:
         raise ConfigError("[federation] max_list_bytes must be 1000 to 100000000")
+    _check_locator(cfg.locator)
+
+
+def _check_locator(loc: LocatorSection) -> None:
+    if not 0 < loc.deadline <= 60:
+        raise ConfigError("locator.deadline must be more than 0 and at most 60 seconds")
+    if not 1 <= loc.max_items <= 64:
+        raise ConfigError("locator.max_items must be 1 to 64")
+    if not 1 <= loc.rate_per_minute <= 100_000:
+        raise ConfigError("locator.rate_per_minute must be 1 to 100000")
+    if not 1 <= loc.key_rotation_days <= 365:
+        raise ConfigError("locator.key_rotation_days must be 1 to 365")
+    if not 0.5 <= loc.refresh_seconds <= 3600:
+        raise ConfigError("locator.refresh_seconds must be 0.5 to 3600")
+    if not 0 < loc.false_positive_rate <= 1e-3:
+        raise ConfigError("locator.false_positive_rate must be more than 0 and at most 0.001")
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")

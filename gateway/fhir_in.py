@@ -197,6 +197,9 @@ def _date_of(value: Any, what: str) -> dt.date:
         raise InvalidRequest(f"{what} is geen geldige datum.") from None
 
 
+FINDABLE = "findable"  # the purpose of being findable (contract section 8)
+
+
 def consent(resource: dict[str, Any]) -> ConsentIn:
     """Read a FHIR R4 Consent as contract section 3 describes it."""
     validate(resource)
@@ -247,9 +250,14 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
     categories = codes(prov.get("code") or [], CATEGORY_SYSTEM)
     if not categories:
         raise InvalidRequest(f"provision.code noemt de samenvattingscategorieën ({CATEGORY_SYSTEM}).")
-    if not recipients or not holders:
-        raise InvalidRequest("Noem minstens één ontvangende (IRCP) en één bronhoudende (CST) organisatie.")
     decision = prov.get("type") or "permit"
+    if purposes[0] == FINDABLE:
+        # contract section 8: being findable names only holders (this node), never a recipient
+        if recipients or not holders or set(categories) != {"involvement"} or decision != "permit":
+            raise InvalidRequest("Een toestemming om vindbaar te zijn (findable) noemt alleen deze organisatie "
+                                 "als bronhouder (CST), geen ontvanger, en alleen de categorie involvement.")
+    elif not recipients or not holders:
+        raise InvalidRequest("Noem minstens één ontvangende (IRCP) en één bronhoudende (CST) organisatie.")
     if decision not in ("permit", "deny"):
         # FHIR's binding is required; an unknown code stored here would break every read
         raise InvalidRequest("provision.type is 'permit' (toestemming) of 'deny' (bezwaar).")

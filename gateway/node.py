@@ -29,6 +29,7 @@ class Node:
     clock: Callable[[], datetime] = field(default=utcnow)
     peer: Any = None  # gateway.peer.PeerCaller, set by build(): it needs the node itself
     witness: Any = None  # gateway.witnesses.WitnessBook: partners' audit heads waiting to be kept
+    locator: Any = None  # gateway.services.locator.Locator (contract section 8), set by build()
 
     @property
     def org_id(self) -> str:
@@ -68,4 +69,7 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
 
     node.witness = WitnessBook()
     watch_commits(node, uow.sessions)
+    from gateway.services.locator import Locator
+
+    node.locator = Locator(node)
     return node

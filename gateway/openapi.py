@@ -191,6 +191,11 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                                                                       "enum": ["meldcode", "conflict-of-duties"]}),
                              _parameter("justification", "valueString", _STRING)),
             ok=params, errors=(*LOCAL_ERRORS, 404, 502, 504), params=[_PRACTITIONER])},
+        "/fhir/$locate": {"post": _op(
+            "Which trusted organisations are involved with these people (PSI, contract section 8).", "local",
+            body=_parameters(_parameter("subject", "valueIdentifier", _IDENT),
+                             _parameter("purpose", "valueCoding", _CODING)),
+            ok=params, errors=LOCAL_ERRORS, params=[_PRACTITIONER])},
         "/fhir/Bundle": {"get": _op("Safety disclosures pushed to this node (role professional), newest first.",
                                     "local", ok=bundle, params=[_PRACTITIONER])},
         "/fhir/AuditEvent": {"get": _op("Audit events (role privacy-officer) as a searchset Bundle.", "local",
@@ -221,6 +226,14 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
         "/fhir/$receive-disclosure": {"post": _op(
             "Receive a pushed, signed safety disclosure.", "partner", body=params, ok=params,
             errors=(400, 401, 403, 404, 413, 415, 502, 503), security=PARTNER)},
+        "/fhir/$locator-setup": {"post": _op(
+            "The PSI setup of this node's findable persons, its epoch and max-items (no input).", "partner",
+            body=params | {"x-optional": True}, ok=params, errors=(400, 401, 413, 415, 503), security=PARTNER)},
+        "/fhir/$locator-match": {"post": _op(
+            "Answer a blinded PSI request under the current epoch.", "partner",
+            body=_parameters(_parameter("epoch", "valueString", _STRING),
+                             _parameter("request", "valueBase64Binary", _STRING)),
+            ok=params, errors=(400, 401, 409, 413, 415, 503), security=PARTNER)},
         "/fhir/$consent-revoked": {"post": _op(
             "Best-effort notice that a consent naming us was revoked.", "partner",
             body=_parameters(_parameter("consent", "valueString", _STRING)), ok=params,

@@ -47,6 +47,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.Conflict.code: (409, "conflict"),
     e.NodeBusy.code: (503, "transient"),
     e.FederationListExpired.code: (503, "transient"),
+    e.LocatorEpochChanged.code: (409, "conflict"),
 }
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
@@ -86,14 +87,14 @@ def outcome(code: str, text: str, *, issue_type: str | None = None,
     }
 
 
-def render(code: str, text: str, status: int | None = None) -> Response:
+def render(code: str, text: str, status: int | None = None, retry_after: int = 2) -> Response:
     body = outcome(code, text)
     resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
                     mimetype="application/fhir+json")
     if code in (e.Unauthenticated.code,):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     if code == e.NodeBusy.code:
-        resp.headers["Retry-After"] = "2"
+        resp.headers["Retry-After"] = str(retry_after)
     return resp
 
 
@@ -107,7 +108,8 @@ def init_app(app: Flask) -> None:
                             mimetype="application/fhir+json")
         # an error may carry its own status where the contract pins one for that case
         # (NotAParty: 422 invalid-request at POST /fhir/Consent)
-        return render(err.code, err.detail, getattr(err, "http_status", None))
+        return render(err.code, err.detail, getattr(err, "http_status", None),
+                      retry_after=getattr(err, "retry_after", 2))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

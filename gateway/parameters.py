@@ -17,7 +17,7 @@ MAX_NOTE = 500
 
 @dataclass(frozen=True)
 class Spec:
-    value: str  # valueString, valueIdentifier, valueCoding, valueCode, resource
+    value: str  # valueString, valueIdentifier, valueCoding, valueCode, valueBase64Binary, valueInteger, resource
     required: bool = False
     repeat: bool = False
     max_len: int = MAX_TEXT
@@ -59,10 +59,14 @@ def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
 
 
 def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
-    if kind in ("valueString", "valueCode"):
-        if not isinstance(value, str) or not value.strip() or len(value) > (max_len if kind == "valueString" else 64) \
+    if kind in ("valueString", "valueCode", "valueBase64Binary"):
+        if not isinstance(value, str) or not value.strip() or len(value) > (max_len if kind != "valueCode" else 64) \
                 or "\x00" in value or not _utf8(value):
             raise InvalidRequest(f"Parameter {name!r} is geen geldige tekst.")
+        return value
+    if kind == "valueInteger":
+        if type(value) is not int:
+            raise InvalidRequest(f"Parameter {name!r} is geen geheel getal.")
         return value
     if kind in ("valueIdentifier", "valueCoding"):
         if not isinstance(value, dict):

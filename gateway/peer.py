@@ -19,7 +19,8 @@ from gateway.auth import ASSERTION_TYP
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: calls a partner answers without calling us back: they need no free-thread reserve
-CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts", "audit-head"})
+CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts", "audit-head",
+                           "locator-setup", "locator-match"})
 
 
 class PeerCaller:
@@ -42,7 +43,7 @@ class PeerCaller:
             raise InvalidRequest(f"{org_id!r} is geen vertrouwde partner van deze node.")
         return url
 
-    def access_token(self, org_id: str, *, fresh: bool = False) -> str:
+    def access_token(self, org_id: str, *, fresh: bool = False, timeout: tuple[float, float] | None = None) -> str:
         with self._lock:
             cached = self._tokens.get(org_id)
             if cached and not fresh and cached[1] > time.monotonic():
@@ -54,7 +55,7 @@ class PeerCaller:
         me = self.node.org_id
         assertion = jose.sign({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60,
                                "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ=ASSERTION_TYP)
-        reply = self.node.http.request("POST", token_url, form={
+        reply = self.node.http.request("POST", token_url, timeout=timeout, form={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": assertion})
         body = reply.body if isinstance(reply.body, dict) else {}
@@ -75,25 +76,27 @@ class PeerCaller:
             self._tokens[org_id] = (body["access_token"], time.monotonic() + max(ttl - 30, 5))
         return body["access_token"]
 
-    def call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+    def call(self, org_id: str, operation: str, parameters: dict[str, Any],
+             timeout: tuple[float, float] | None = None) -> Any:
         """POST ``/fhir/$operation`` to the partner; return the reply (status, body, raw)."""
         if operation in CALLBACK_FREE:
-            return self._call(org_id, operation, parameters)
+            return self._call(org_id, operation, parameters, timeout)
         if not self._outbound.acquire(blocking=False):
             raise NodeBusy()
         try:
-            return self._call(org_id, operation, parameters)
+            return self._call(org_id, operation, parameters, timeout)
         finally:
             self._outbound.release()
 
-    def _call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+    def _call(self, org_id: str, operation: str, parameters: dict[str, Any],
+              timeout: tuple[float, float] | None = None) -> Any:
         from gateway import witnesses
 
         url = self._url(org_id) + "/fhir/$" + operation
         head = witnesses.outgoing(self.node)  # our latest signed audit head: the partner witnesses it
         for attempt in (0, 1):
-            tok = self.access_token(org_id, fresh=attempt == 1)
-            reply = self.node.http.request("POST", url, json_body=parameters,
+            tok = self.access_token(org_id, fresh=attempt == 1, timeout=timeout)
+            reply = self.node.http.request("POST", url, json_body=parameters, timeout=timeout,
                                            headers={"Authorization": f"Bearer {tok}", **head})
             if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once

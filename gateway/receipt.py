@@ -14,6 +14,7 @@ _PURPOSE_NL = {
     "referral": "een verwijzing naar passende hulp",
     "assessment": "een inschatting maken van wat er nodig is",
     "crisis-response": "snel en goed handelen in een crisis",
+    "findable": "zodat hulpverleners die u helpen elkaar kunnen vinden",
 }
 _CATEGORY_NL = {
     "signals": "signalen dat het minder goed gaat, en wat dan te doen",
@@ -21,6 +22,7 @@ _CATEGORY_NL = {
     "care-team": "welke hulpverleners betrokken zijn en wie het eerste aanspreekpunt is",
     "parenting": "gedrag dat van invloed is op het kind of het ouderschap",
     "care-status": "of u in zorg bent en bereikbaar (zonder reden)",
+    "involvement": "dat wij bij u betrokken zijn, en hoe andere hulpverleners ons bereiken",
 }
 
 
@@ -44,6 +46,14 @@ def render(grant: Grant, status: str, org_name: str, partners: list[Any] | dict[
         intro = ("U heeft <strong>bezwaar</strong> gemaakt: de gegevens hieronder worden <strong>niet</strong> "
                  "gedeeld, ook niet als er eerder toestemming voor was.")
         what, after = "Wat niet wordt gedeeld", "telt uw bezwaar niet meer"
+    elif grant.purpose == "findable":
+        # contract section 8: nothing is shared but the fact that we are involved (B1 Dutch)
+        title, word = "Bewijs van uw toestemming om vindbaar te zijn", "toestemming"
+        intro = ("U geeft toestemming: andere hulpverleners mogen zien dat wij bij u betrokken zijn, en hoe zij "
+                 "ons bereiken. Wij delen <strong>geen</strong> gegevens over u: geen verslag, geen diagnose, "
+                 "geen samenvatting.")
+        what, after = "Wat andere hulpverleners kunnen zien", "kan geen andere hulpverlener u meer bij ons vinden"
+        recipients = "andere hulpverleners die met ons samenwerken en naar u zoeken"
     else:
         title, word = "Bewijs van uw toestemming", "toestemming"
         intro = ("U heeft toestemming gegeven om een <strong>beperkte samenvatting</strong> te delen. Er wordt "

@@ -31,6 +31,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             from gateway.federation_trust import Refresher
 
             Refresher(app.extensions["gateway"]).start()
+        app.extensions["gateway"].locator.start()  # each worker keeps its PSI setup current (section 8)
         return AccessLog(app)
 
 

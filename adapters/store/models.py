@@ -254,3 +254,25 @@ class FederationState(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str] = mapped_column(String(512), default="")
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+class LocatorState(Base):
+    """The findable set's state (contract section 8): one row, ``id`` 1.
+
+    ``master_key`` (base64) derives each epoch's PSI key; ``generation`` grows with every
+    change to a findable consent, so every worker sees the epoch change in one read.
+    """
+
+    __tablename__ = "locator_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    master_id: Mapped[str] = mapped_column(String(32))
+    master_key: Mapped[str] = mapped_column(String(64))
+    master_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    generation: Mapped[int] = mapped_column(Integer)
+
+
+class LocatorRate(Base):
+    """Per-partner match requests in the current fixed window (the rate limit, all workers)."""
+
+    __tablename__ = "locator_rate"
+    partner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)

@@ -53,6 +53,10 @@ FEDERATION_MEMBER_ADDED = "federation-member-added"
 FEDERATION_MEMBER_UPDATED = "federation-member-updated"
 FEDERATION_MEMBER_REMOVED = "federation-member-removed"
 FEDERATION_CONFLICT = "federation-conflict"
+LOCATOR_SETUP_SERVED = "locator-setup-served"
+LOCATOR_MATCH_ANSWERED = "locator-match-answered"
+LOCATOR_KEY_ROTATED = "locator-key-rotated"
+LOCATE_SEARCHED = "locate-searched"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -87,6 +91,10 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     FEDERATION_MEMBER_UPDATED: "Adres of sleutels van een organisatie uit de federatielijst gewijzigd",
     FEDERATION_MEMBER_REMOVED: "Organisatie niet meer vertrouwd: niet meer in de federatielijst",
     FEDERATION_CONFLICT: "Organisatie geweigerd: federatielijst en eigen partnerafspraak spreken elkaar tegen",
+    LOCATOR_SETUP_SERVED: "Versleutelde vindbaarheidslijst (PSI-setup) gegeven aan een partnerorganisatie",
+    LOCATOR_MATCH_ANSWERED: "Versleutelde zoekvraag van een partnerorganisatie beantwoord (zonder te weten naar wie)",
+    LOCATOR_KEY_ROTATED: "Sleutel van de vindbaarheidslijst vervangen",
+    LOCATE_SEARCHED: "Gezocht welke organisaties bij een cliënt betrokken zijn",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -88,6 +88,10 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.FEDERATION_MEMBER_UPDATED: ("110100", "Application Activity", "U", _BASIC),
     ev.FEDERATION_MEMBER_REMOVED: ("110100", "Application Activity", "D", _BASIC),
     ev.FEDERATION_CONFLICT: ("110100", "Application Activity", "E", _BASIC),
+    ev.LOCATOR_SETUP_SERVED: ("110106", "Export", "R", _BASIC),
+    ev.LOCATOR_MATCH_ANSWERED: ("110112", "Query", "E", _BASIC),
+    ev.LOCATOR_KEY_ROTATED: ("110100", "Application Activity", "U", _BASIC),
+    ev.LOCATE_SEARCHED: ("110112", "Query", "E", _BASIC),
 }
 _LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
                                     ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})

@@ -28,6 +28,7 @@ CATEGORIES_NL: Mapping[str, str] = {
     "care-team": "welke hulpverleners betrokken zijn en wie het aanspreekpunt is",
     "parenting": "gedrag dat invloed heeft op het kind of op het ouderschap",
     "care-status": "of iemand in zorg is en bereikbaar is (zonder reden)",
+    "involvement": "dat wij bij u betrokken zijn, en hoe andere hulpverleners ons bereiken",
 }
 PURPOSES_NL: Mapping[str, str] = {
     "joint-safety-planning": "samen een veiligheidsplan maken",
@@ -35,6 +36,7 @@ PURPOSES_NL: Mapping[str, str] = {
     "referral": "een doorverwijzing",
     "assessment": "beoordelen wat nodig is",
     "crisis-response": "hulp bij een crisis",
+    "findable": "andere hulpverleners mogen zien dat wij bij u betrokken zijn, en hoe zij ons bereiken",
 }
 LEGAL_GROUNDS_NL: Mapping[str, str] = {
     "meldcode": "de meldcode huiselijk geweld en kindermishandeling (zonder toestemming)",

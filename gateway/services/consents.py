@@ -83,6 +83,9 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         raise InvalidRequest(f"Categorie(ën) {', '.join(outside)} passen niet bij het doel {data.purpose!r}.")
     if node.org_id not in data.holders | data.recipients:
         raise NotAParty()  # contract section 4: only a party records (and so issues) a consent
+    if data.purpose == fhir_in.FINDABLE and data.holders != {node.org_id}:
+        raise InvalidRequest("Een toestemming om vindbaar te zijn geldt alleen voor deze organisatie "
+                             f"({node.org_id}) als bronhouder (CST).")
     today = _day(node)
     with node.uow() as uow:
         s = uow.session
@@ -122,8 +125,17 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
                          resource=json.dumps(stored), created_at=node.clock()))
         audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS,
                                                      consent_id=cid, **base))
+        _findable_changed(s, node, data.purpose)
         uow.commit()
     return stored
+
+
+def _findable_changed(session: Any, node: Any, purpose: str) -> None:
+    """A findable consent recorded or revoked moves the PSI epoch on, in the same transaction."""
+    if purpose == fhir_in.FINDABLE:
+        from gateway.services import locator
+
+        locator.bump(session, node)
 
 
 def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
@@ -182,6 +194,8 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
             # the holder would refuse it as issuer-not-party (contract section 4)
             raise InvalidRequest("Deze organisatie geeft alleen een token aan zichzelf of als houder van de "
                                  "gegevens; vraag de houder of de ontvanger om het token.")
+        if grant.purpose == fhir_in.FINDABLE:
+            raise InvalidRequest("Vindbaar zijn geeft niemand gegevens: er is geen token voor.")
         reason = rules.why_not_honoured(grant, rules.day_of(now))
         if reason is not None:
             # revoked, expired, or parents' consent for someone now 16: the contract's code
@@ -223,6 +237,7 @@ def revoke(node: Any, cid: str, actor: audit_log.Actor) -> tuple[dict[str, Any],
             action=events.CONSENT_REVOKED, outcome=events.SUCCESS, consent_id=cid,
             **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,
                                categories=tuple(sorted(grant.categories)))))
+        _findable_changed(uow.session, node, grant.purpose)
         uow.commit()
         today = _day(node)
         peers = sorted((grant.recipients | grant.holders) - {node.org_id})

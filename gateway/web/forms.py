@@ -27,8 +27,13 @@ def purposes() -> dict[str, frozenset[str]]:
     return {p: frozenset(c) for p, c in catalog.load_matrix().items()}
 
 
+#: found through $locate, never asked for, sent or chosen in a form (contract section 8)
+NOT_A_SUMMARY = frozenset({"involvement"})
+FINDABLE = "findable"
+
+
 def categories() -> list[str]:
-    return list(catalog.category_order())
+    return [c for c in catalog.category_order() if c not in NOT_A_SUMMARY]
 
 
 def text(form: Any, name: str, *, max_len: int = MAX_TEXT) -> str:

@@ -19,6 +19,7 @@ from gateway import audit_log
 from gateway.app import node_of
 from gateway.services import consents, exchange, registry, safety
 from gateway.web import forms, lookup, orgs, present
+from gateway.services import locate as locating
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import style_hashes, secure_headers
 from gateway.web.views import cfg, login_required, page, refusal_text
@@ -44,7 +45,8 @@ def partners() -> list[str]:
 
 def labels() -> dict[str, Any]:
     return {"categories_nl": present.CATEGORIES_NL, "purposes_nl": present.PURPOSES_NL,
-            "titles": present.TITLES, "grounds_nl": present.LEGAL_GROUNDS_NL}
+            "titles": present.TITLES, "grounds_nl": present.LEGAL_GROUNDS_NL,
+            "org_types_nl": present.ORG_TYPES_NL, "telecom_nl": present.TELECOM_NL}
 
 
 # --- finding a client ----------------------------------------------------------------------
@@ -126,6 +128,9 @@ def consent_record(pid: str) -> Response:
     cats = forms.chosen_categories(form)
     holders = [o for o in form.getlist("van") if o in {node.org_id, *partners()}]
     recipients = [o for o in form.getlist("naar") if o in {node.org_id, *partners()}]
+    if purpose == forms.FINDABLE:
+        # being findable here: only this organisation, no recipient, only "involvement" (section 8)
+        cats, holders, recipients = ["involvement"], [node.org_id], []
     start, end = forms.a_date(forms.text(form, "start")), forms.a_date(forms.text(form, "end"))
     errors: forms.Errors = []
     if purpose not in forms.purposes():
@@ -134,7 +139,7 @@ def consent_record(pid: str) -> Response:
         errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
     if not holders:
         errors.append(("van-0", "Kies welke organisatie de gegevens deelt."))
-    if not recipients:
+    if not recipients and purpose != forms.FINDABLE:
         errors.append(("naar-0", "Kies welke organisatie de gegevens ontvangt."))
     if start is None:
         errors.append(("start", "Vul een geldige ingangsdatum in (jjjj-mm-dd)."))
@@ -298,11 +303,14 @@ def overview(pid: str) -> Response:
             return Answer(q, code=code, text=text)
 
     answers: list[Answer] = []
+    pool = ThreadPoolExecutor(max_workers=min(8, len(questions)) + 1, thread_name_prefix="gezinsoverzicht")
+    # who is involved (contract section 8) is asked at the same time as the summaries
+    finding = pool.submit(locating.search, node, locating.Request(tuple(m.bsn for m in members), LOCATE_PURPOSE), who)
+    futures = {pool.submit(ask, q): q for q in questions}
+    done, _late = wait([finding, *futures], timeout=cfg().web.overview_deadline, return_when=ALL_COMPLETED)
+    pool.shutdown(wait=False, cancel_futures=True)  # a late answer is audited, never shown
+    involved = _involved(members, finding.result()) if finding in done and finding.exception() is None else None
     if questions:
-        pool = ThreadPoolExecutor(max_workers=min(8, len(questions)), thread_name_prefix="gezinsoverzicht")
-        futures = {pool.submit(ask, q): q for q in questions}
-        done, _late = wait(futures, timeout=cfg().web.overview_deadline, return_when=ALL_COMPLETED)
-        pool.shutdown(wait=False, cancel_futures=True)  # a late answer is audited, never shown
         for fut, q in futures.items():
             if fut in done and fut.exception() is None:
                 answers.append(fut.result())
@@ -312,7 +320,43 @@ def overview(pid: str) -> Response:
                 answers.append(Answer(q, code="partner-timeout",
                                       text=f"{q.partner} antwoordde niet binnen {cfg().web.overview_deadline:g} seconden."))
     return page("overview.html", person=members[0], members=members, questions=questions, answers=answers,
-                asked=True, deadline=cfg().web.overview_deadline, **labels())
+                asked=True, deadline=cfg().web.overview_deadline, involved=involved, **labels())
+
+
+# --- who is involved (elkaar vinden, contract section 8) -------------------------------------
+
+LOCATE_PURPOSE = "care-coordination"
+
+
+@dataclass(frozen=True)
+class Involved:
+    person: lookup.PersonCard
+    found: list[Any]  # gateway.directory.DirectoryEntry
+
+
+@dataclass(frozen=True)
+class InvolvedView:
+    people: list[Involved]
+    unavailable: list[tuple[Any, str]]  # (DirectoryEntry, reason code)
+
+
+def _involved(members: list[lookup.PersonCard], result: Any) -> InvolvedView:
+    return InvolvedView(people=[Involved(m, [f.entry for f in result.found if f.subject == m.bsn]) for m in members],
+                        unavailable=result.unavailable)
+
+
+@bp.post("/clienten/<pid>/betrokkenen")
+def involved(pid: str) -> Response:
+    """Ask every trusted partner who is involved with this person and the parents; store nothing."""
+    node = node_of()
+    members = _family(node, pid)
+    try:
+        result = locating.search(node, locating.Request(tuple(m.bsn for m in members), LOCATE_PURPOSE), actor())
+    except GatewayError as exc:
+        code, text = refusal_text(exc)
+        return page("involved.html", person=members[0], members=members, refusal=(code, text), **labels())
+    return page("involved.html", person=members[0], members=members, involved=_involved(members, result),
+                deadline=cfg().locator.deadline, **labels())
 
 
 # --- safety disclosure -----------------------------------------------------------------------

@@ -19,9 +19,14 @@ from profiles import catalog
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TITLES = {"signals": "Signalen", "safety-plan": "Veiligheidsplan", "care-team": "Zorgteam",
-          "parenting": "Ouderschap", "care-status": "In zorg en bereikbaar"}
+          "parenting": "Ouderschap", "care-status": "In zorg en bereikbaar",
+          "involvement": "Betrokkenheid"}
 CARE_STATUS_NL = {"in-care-reachable": "In zorg en bereikbaar", "in-care-unreachable": "In zorg, nu niet bereikbaar",
                   "not-in-care": "Niet in zorg"}
+ORG_TYPES_NL = {"youth-care": "jeugdhulp", "adult-mental-health": "ggz voor volwassenen",
+                "child-protection": "jeugdbescherming", "neighbourhood-team": "wijkteam",
+                "safe-at-home": "Veilig Thuis", "crisis-team": "crisisdienst",
+                "general-practice": "huisartsenpraktijk", "other": "andere organisatie"}
 TELECOM_NL = {"phone": "telefoon", "email": "e-mail", "sms": "sms", "url": "website"}
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")

@@ -15,8 +15,9 @@ from profiles.catalog import load_profiles
 
 BASE = "https://jggz-gateway.nl/fhir/CodeSystem/"
 PROFILES_DIR = pathlib.Path(__file__).resolve().parents[3] / "profiles"
-CATEGORIES = {"signals", "safety-plan", "care-team", "parenting", "care-status"}
-PURPOSES = {"joint-safety-planning", "care-coordination", "referral", "assessment", "crisis-response"}
+SUMMARY_CATEGORIES = {"signals", "safety-plan", "care-team", "parenting", "care-status"}
+CATEGORIES = SUMMARY_CATEGORIES | {"involvement"}  # contract section 8: found, never sent as a summary
+PURPOSES = {"joint-safety-planning", "care-coordination", "referral", "assessment", "crisis-response", "findable"}
 HTTP_STATUS = {  # contract section 4, plus grantors-insufficient from section 3
     "unknown-partner": 401, "bad-signature": 401, "token-expired": 401, "replay": 401,
     "wrong-audience": 403, "consent-revoked": 403, "purpose-mismatch": 403,
@@ -98,7 +99,8 @@ def test_matrix_covers_every_purpose_with_known_categories_only() -> None:
     matrix = load_matrix()
     assert set(matrix) == PURPOSES
     assert all(categories and categories <= CATEGORIES for categories in matrix.values())
-    assert matrix["joint-safety-planning"] == CATEGORIES
+    assert matrix["joint-safety-planning"] == SUMMARY_CATEGORIES
+    assert matrix["findable"] == {"involvement"}  # being findable shows no summary at all
     assert "signals" not in matrix["referral"]
 
 
