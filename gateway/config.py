@@ -404,6 +404,7 @@ def check(cfg: NodeConfig) -> None:
             raise ConfigError(f"[consent] registrars: {registrar!r} is not an org id (2-63 chars a-z 0-9 . -)")
     _check_web(cfg)
     _check_federation(cfg.federation)
+    _check_locator(cfg.locator)
 
 
 _THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest (RFC 7638)
@@ -429,7 +430,6 @@ def _check_federation(f: FederationSection) -> None:
         raise ConfigError("[federation] grace_seconds must be 0 to 2592000 (30 days)")
     if not 1_000 <= f.max_list_bytes <= 100_000_000:
         raise ConfigError("[federation] max_list_bytes must be 1000 to 100000000")
-    _check_locator(cfg.locator)
 
 
 def _check_locator(loc: LocatorSection) -> None:

@@ -81,11 +81,11 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         # the holder would never disclose these for this purpose (not-shareable), so the
         # receipt must not tell the person they agreed to it
         raise InvalidRequest(f"Categorie(ën) {', '.join(outside)} passen niet bij het doel {data.purpose!r}.")
-    if node.org_id not in data.holders | data.recipients:
-        raise NotAParty()  # contract section 4: only a party records (and so issues) a consent
     if data.purpose == fhir_in.FINDABLE and data.holders != {node.org_id}:
         raise InvalidRequest("Een toestemming om vindbaar te zijn geldt alleen voor deze organisatie "
                              f"({node.org_id}) als bronhouder (CST).")
+    if node.org_id not in data.holders | data.recipients:
+        raise NotAParty()  # contract section 4: only a party records (and so issues) a consent
     today = _day(node)
     with node.uow() as uow:
         s = uow.session
