@@ -23,7 +23,12 @@ PURPOSE_SYSTEM = CODESYSTEM_BASE + "purpose"
 DISCLOSURE_SYSTEM = CODESYSTEM_BASE + "disclosure"
 REFUSAL_REASON_SYSTEM = CODESYSTEM_BASE + "refusal-reason"
 CARE_STATUS_SYSTEM = CODESYSTEM_BASE + "care-status"
+LEGAL_MEASURE_SYSTEM = CODESYSTEM_BASE + "legal-measure"
 SHAREABLE = "shareable"
+CONSENTED_PUSH = "consented-push"
+SAFETY_DISCLOSURE = "safety-disclosure"
+INBOX_TAGS = (CONSENTED_PUSH, SAFETY_DISCLOSURE)
+"""Disclosure codes on a pushed summary's ``meta.tag``: how it came to the inbox (section 9)."""
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 EXCHANGE_ID_SYSTEM = BASE + "NamingSystem/exchange-id"
 REQUEST_HASH_EXTENSION = BASE + "StructureDefinition/request-sha256"
@@ -92,6 +97,26 @@ def _codes(system: str) -> tuple[tuple[str, str], ...]:
         if codesystem["url"] == system:
             return tuple((c["code"], c["display"]) for c in codesystem["concept"])
     raise KeyError(system)
+
+
+def label(system: str, code: str) -> str:
+    """Return the Dutch label of ``code``: its ``nl`` designation, else its display, else the code.
+
+    The one source of Dutch category, purpose and measure names on pages and receipts.
+    """
+    return _labels(system).get(code, code)
+
+
+@cache
+def _labels(system: str) -> dict[str, str]:
+    for codesystem in load_codesystems():
+        if codesystem["url"] == system:
+            out = {}
+            for concept in codesystem["concept"]:
+                dutch = [d.get("value") for d in concept.get("designation", []) if d.get("language") == "nl"]
+                out[concept["code"]] = dutch[0] if dutch and isinstance(dutch[0], str) else concept["display"]
+            return out
+    return {}
 
 
 def category_order() -> tuple[str, ...]:
