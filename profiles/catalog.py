@@ -100,21 +100,32 @@ def _codes(system: str) -> tuple[tuple[str, str], ...]:
 
 
 def label(system: str, code: str) -> str:
-    """Return the Dutch label of ``code``: its ``nl`` designation, else its display, else the code.
+    """Return the short Dutch label of ``code``: its ``nl`` display designation, else its display.
 
     The one source of Dutch category, purpose and measure names on pages and receipts.
+    Unknown codes come back as they are.
     """
-    return _labels(system).get(code, code)
+    return _designations(system, "display").get(code, code)
+
+
+def explanation(system: str, code: str) -> str:
+    """Return the plain-language Dutch explanation of ``code`` (its ``nl`` Definition designation,
+    SNOMED CT 900000000000550004), for what a parent reads; its label when it has none."""
+    return _designations(system, "900000000000550004").get(code) or label(system, code)
 
 
 @cache
-def _labels(system: str) -> dict[str, str]:
+def _designations(system: str, use: str) -> dict[str, str]:
     for codesystem in load_codesystems():
         if codesystem["url"] == system:
             out = {}
             for concept in codesystem["concept"]:
-                dutch = [d.get("value") for d in concept.get("designation", []) if d.get("language") == "nl"]
-                out[concept["code"]] = dutch[0] if dutch and isinstance(dutch[0], str) else concept["display"]
+                found = [d.get("value") for d in concept.get("designation", [])
+                         if d.get("language") == "nl" and (d.get("use") or {}).get("code") == use]
+                if found and isinstance(found[0], str):
+                    out[concept["code"]] = found[0]
+                elif use == "display":
+                    out[concept["code"]] = concept["display"]
             return out
     return {}
 

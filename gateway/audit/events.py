@@ -47,6 +47,10 @@ AUDIT_PRUNED = "audit-pruned"
 RECORD_WRITTEN = "record-written"
 RECORD_VIEWED = "record-viewed"
 RECORD_DELETED = "record-deleted"
+SUMMARY_PUSHED = "summary-pushed"
+SUMMARY_PUSH_FAILED = "summary-push-failed"
+SUMMARY_PUSH_RECEIVED = "summary-push-received"
+SUMMARY_PUSH_REFUSED = "summary-push-refused"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -75,6 +79,10 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
     RECORD_VIEWED: "Gegevens van een cliënt ingezien",
     RECORD_DELETED: "Gegevens verwijderd uit het dossier",
+    SUMMARY_PUSHED: "Samenvatting met toestemming toegestuurd aan een partnerorganisatie",
+    SUMMARY_PUSH_FAILED: "Toesturen van een samenvatting mislukt of geweigerd",
+    SUMMARY_PUSH_RECEIVED: "Toegestuurde samenvatting ontvangen van een partnerorganisatie (met toestemming)",
+    SUMMARY_PUSH_REFUSED: "Toegestuurde samenvatting van een partnerorganisatie geweigerd",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.R4B.codesystem import CodeSystem
 
 from consent.errors import REFUSAL_CODES
-from profiles import PROFILE_VERSION, load_codesystems, load_matrix
+from profiles import PROFILE_VERSION, explanation, load_codesystems, load_matrix
 from profiles.catalog import load_profiles
 
 BASE = "https://jggz-gateway.nl/fhir/CodeSystem/"
@@ -67,8 +67,12 @@ def test_contract_codes_are_all_there() -> None:
 @pytest.mark.parametrize("name", ["summary-category", "purpose", "legal-measure", "disclosure"])
 def test_every_code_professionals_see_has_a_dutch_designation(name: str) -> None:
     for concept in codesystem(name)["concept"]:
-        dutch = [d["value"] for d in concept.get("designation", []) if d.get("language") == "nl"]
+        dutch = [d["value"] for d in concept.get("designation", [])
+                 if d.get("language") == "nl" and d["use"]["code"] == "display"]
         assert len(dutch) == 1 and dutch[0].strip(), concept["code"]
+    if name in ("summary-category", "purpose"):  # what a parent reads on a receipt, in plain words
+        for concept in codesystem(name)["concept"]:
+            assert explanation(BASE + name, concept["code"]) != concept["display"], concept["code"]
 
 
 def test_every_refusal_reason_carries_its_http_status() -> None:
