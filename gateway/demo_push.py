@@ -199,5 +199,7 @@ def describe_push(bundle: dict[str, Any]) -> list[str]:
            f"{bundle['signature']['who']['identifier']['value']}"]
     for section in sections(bundle):
         out.append(f"- {section.title}:")
-        out += [f"    {line}" for line in section.lines]
+        for item in section.items:
+            out.append(f"    {item.text}" + (f" ({item.when})" if item.when else ""))
+            out += [f"      {line}" for line in item.lines]
     return out
