@@ -339,3 +339,14 @@ def _raw_token(fed: Any, cid: str, grantee: str) -> str:
               "purpose": grant.purpose, "categories": sorted(grant.categories), "consent": grant.id,
               "iat": now, "nbf": now, "exp": now + 300, "jti": uuid.uuid4().hex}
     return jose.sign(claims, key, kid=kid, alg=alg, typ="consent+jwt")
+
+
+def test_the_demo_plays_a_crisis_pre_announcement_and_a_warm_handover(fed, world) -> None:
+    lines: list[str] = []
+    crisis = dp.play_crisis_notice(fed.jeugd, world["crisis"], echo=lines.append)
+    handover = dp.play_warm_handover(fed.ggz, world["gp"], fed.ids, echo=lines.append)
+    assert crisis["sent"].status_code == 200 and handover["sent"].status_code == 200
+    assert handover["without"].status_code == 400
+    text = "\n".join(lines)
+    assert "Crisisbericht:" in text and "Verwijzing (warme overdracht):" in text and "Advies: Doe de intake" in text
+    assert "sertraline" not in text and "F33" not in text
