@@ -257,10 +257,12 @@ def _facts(bundle: dict[str, Any]) -> tuple[str, str, tuple[str, ...], str]:
     if not isinstance(exchange_id, str) or not exchange._EXCHANGE_ID.fullmatch(exchange_id):
         raise InvalidRequest("De toegestuurde samenvatting draagt geen geldig exchange-id.")
     entries = [e["resource"] for e in bundle.get("entry", [])]
-    subjects = {r["subject"]["identifier"]["value"] for r in entries}
-    cats = tuple(sorted({r["category"][0]["coding"][0]["code"] for r in entries}))
-    rhash = bundle["meta"]["extension"][0]["valueString"]
-    return exchange_id, subjects.pop() if len(subjects) == 1 else "", cats, rhash
+    subjects = {((r.get("subject") or {}).get("identifier") or {}).get("value") for r in entries}
+    cats = tuple(sorted({c.get("code") for r in entries for concept in r.get("category") or []
+                         for c in concept.get("coding") or [] if c.get("system") == CATEGORY_SYSTEM}))
+    rhash = bundle["meta"]["extension"][0]["valueString"]  # the guard checked it is there, alone
+    subject = subjects.pop() if len(subjects) == 1 else ""
+    return exchange_id, subject if isinstance(subject, str) else "", cats, rhash
 
 
 def _verify_token(node: Any, tok: str, sender: str, now: datetime) -> Any:
@@ -323,4 +325,4 @@ def inbox_bundle(node: Any, actor: audit_log.Actor) -> dict[str, Any]:
             "entry": [{"resource": r.bundle, "search": {"mode": "match"}} for r in found]}
 
 
-__all__ = ["SAFETY_DISCLOSURE", "Received", "inbox_bundle", "receive", "received", "send"]
+__all__ = ["CONSENTED_PUSH", "SAFETY_DISCLOSURE", "Received", "inbox_bundle", "receive", "received", "send"]
