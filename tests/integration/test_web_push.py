@@ -137,7 +137,7 @@ def test_a_send_without_recipient_purpose_or_category_is_explained(client: Any, 
 def test_consent_form_labels_categories_in_dutch(client: Any, ids: dict[str, str]) -> None:
     html = client.get(f"/clienten/{ids['child']}/toestemming").text
     assert "Signals:" not in html and "Safety plan:" not in html
-    assert "Signalen: signalen dat" in html and "Veiligheidsplan: het veiligheidsplan" in html
+    assert "Signalen: signalen dat" in html and "Veiligheidsplan: het gezamenlijke veiligheidsplan" in html
     assert "Toekomstplan (18 jaar):" in html
 
 
