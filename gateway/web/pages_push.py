@@ -13,6 +13,7 @@ from typing import Any
 from flask import Response, request
 
 from consent.errors import GatewayError
+from gateway import directory
 from gateway.app import node_of
 from gateway.services import push
 from gateway.web import forms, lookup, present
@@ -74,8 +75,11 @@ def inbox() -> Response:
     found = push.received(node, actor(), view="web-inbox")
     names = {bsn: next(iter(lookup.find_by_bsn(node, bsn)), None) for bsn in {r.subject for r in found if r.subject}}
 
+    senders = {org: directory.entry(node, org) for org in {r.from_org for r in found}}
+
     def shown(r: push.Received) -> dict[str, Any]:
         return {"r": r, "person": names.get(r.subject), "sections": present.sections(r.bundle),
+                "sender": senders.get(r.from_org),
                 "when": present.date_nl(r.received_at.isoformat(), with_time=True),
                 "uid": (r.bundle.get("id") or "x")[:12]}
 

@@ -159,3 +159,15 @@ def test_the_clients_page_says_what_a_16_year_old_must_confirm_themselves(app: A
         uow.commit()
     html = client.get(f"/clienten/{pid}").text
     assert "Nu 16 jaar: de jongere beslist voortaan alleen" in html
+
+
+def test_the_inbox_names_the_sender_and_whom_to_call_from_the_directory(
+        app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import directory
+
+    monkeypatch.setattr(pages_push.directory, "entry", lambda node, org: directory.DirectoryEntry(
+        org, "GGZ Noord", "adult-mental-health", ["050-1234567", "crisis@ggz-noord.example"], "", "federation"))
+    signal = d.observation("x", "signals", "Moeder trekt zich terug.", shareable=True, source_id="s")
+    _received(app, "consented-push", MOTHER, [signal], ["signals"], datetime.now(UTC), purpose="care-coordination")
+    html = client.get("/inbox").text
+    assert "van GGZ Noord" in html and "Vragen? Bel of mail GGZ Noord: 050-1234567, crisis@ggz-noord.example" in html
