@@ -144,7 +144,7 @@ def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_i
     page.get_by_role("link", name="Samenvatting opvragen").click()
     page.get_by_label("Bij welke organisatie").select_option("ggz-noord")
     page.get_by_label("Samen een veiligheidsplan maken").check()
-    page.get_by_label(re.compile("^Signals")).check()
+    page.get_by_label(re.compile("^Signalen")).check()
     page.get_by_role("button", name="Samenvatting opvragen").click()
     refusal = page.get_by_role("alert").inner_text()
     assert "geen geldige toestemming" in refusal.lower() or "ingetrokken" in refusal.lower(), refusal
