@@ -153,7 +153,8 @@ def _token_for(node: Any, subject: str, purpose: str, cats: tuple[str, ...], rec
     someone now 16, an ended period) is named in the refusal (``consent-revoked``).
     """
     day = rules.day_of(int(node.clock().timestamp()))
-    covering, why_not = [], None
+    covering: list[str] = []
+    why_not: dict[bool, str] = {}  # active or not -> why it does not count; an active one explains best
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, subject)
         rows = [] if person is None else uow.session.scalars(select(ConsentRow).where(
@@ -165,11 +166,11 @@ def _token_for(node: Any, subject: str, purpose: str, cats: tuple[str, ...], rec
                 if reason is None:
                     covering.append(row.id)
                 else:
-                    why_not = reason
+                    why_not.setdefault(row.status == "active", reason)
     if covering:
         return consents.issue_token(node, covering[-1], recipient, actor)
-    if why_not is not None:
-        raise ConsentRevoked(f"Niet toegestuurd: {why_not}")
+    if why_not:
+        raise ConsentRevoked(f"Niet toegestuurd: {why_not.get(True) or why_not[False]}")
     raise InvalidRequest(NO_PUSH_CONSENT)
 
 
