@@ -180,7 +180,10 @@ def renewal_reasons(grant: Grant, on: datetime.date) -> list[str]:
     """List why ``grant`` needs renewing on ``on``: ``subject-turned-12``, ``-16``, ``-18``.
 
     Contract section 6: a consent whose grantor set changes when the subject turns 12 or
-    16 is flagged; turning 18 ends custody altogether, so it is flagged as well.
+    16 is flagged. Turning 18 ends custody altogether, so a consent given before 16 (when
+    custody holders were part of it) is flagged again at 18. A consent the person gave
+    alone at 16 or 17 is not: from 16 they decide alone, and turning 18 changes nothing,
+    so a 17-year-old's consent for their plan for turning 18 (``future-plan``) stays valid.
     """
     then = age_on(grant.subject.birth_date, grant.start)
     now = age_on(grant.subject.birth_date, on)
@@ -188,7 +191,33 @@ def renewal_reasons(grant: Grant, on: datetime.date) -> list[str]:
         f"subject-turned-{age}"
         for age in (CHILD_UNTIL, MINOR_UNTIL, ADULT_FROM)
         if then < age <= now
+        and not (age == ADULT_FROM and then >= MINOR_UNTIL and grant.subject.key in grant.grantors)
     ]
+
+
+def to_confirm(grant: Grant, on: datetime.date) -> str | None:
+    """Say, in plain Dutch, what the person must now confirm themselves; None if nothing.
+
+    Follows ``renewal_reasons``: at 12 the young person consents too; at 16 or 17 they
+    decide alone (a parents-only consent no longer counts, a joint one they confirm); at
+    18 they confirm what was agreed before they were 16. A consent they gave alone at 16
+    or 17 needs nothing at 18.
+    """
+    reasons = renewal_reasons(grant, on)
+    if not reasons or grant.status != "active" or grant.decision != "permit":
+        return None
+    age = age_on(grant.subject.birth_date, on)
+    own = grant.subject.key in grant.grantors
+    if age >= ADULT_FROM:
+        return (f"Nu {age} jaar en volwassen: vraag de persoon zelf te bevestigen wat vóór de 16e "
+                "verjaardag is afgesproken" + ("." if own else "; de toestemming van de ouders geldt niet meer."))
+    if age >= MINOR_UNTIL:
+        if own:
+            return (f"Nu {age} jaar: de jongere beslist voortaan alleen. Vraag de jongere zelf te bevestigen "
+                    "dat deze toestemming blijft gelden; de ouders hoeven niet meer te tekenen.")
+        return (f"Nu {age} jaar: de toestemming van de ouders geldt niet meer. De jongere moet zelf "
+                "toestemming geven.")
+    return (f"Nu {age} jaar: de jongere moet zelf ook toestemming geven, naast iedereen met gezag.")
 
 
 def why_not_honoured(grant: Grant, on: datetime.date) -> str | None:

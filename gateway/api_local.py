@@ -12,7 +12,7 @@ from gateway import parameters
 from gateway.app import node_of
 from gateway.fhir_in import RECORD_TYPES
 from gateway.fhirjson import fhir_response, read_body
-from gateway.services import auditing, consents, exchange, registry, safety
+from gateway.services import auditing, consents, exchange, push, registry, safety
 from gateway.views import actor, caller
 
 bp = Blueprint("local", __name__)
@@ -176,9 +176,14 @@ def disclosure_report() -> Response:
     return Response(html, mimetype="text/html")
 
 
+@bp.post("/fhir/$send-summary")
+def send_summary() -> Response:
+    """The consented push (contract section 9): the holder sends a summary on its own initiative."""
+    who = caller("professional")
+    return fhir_response(push.send(node_of(), read_body("Parameters"), actor(who)))
+
+
 @bp.get("/fhir/Bundle")
-def safety_inbox() -> Response:
-    """Safety disclosures pushed to this node (each a signed summary Bundle), newest first."""
-    found = safety.inbox(node_of(), actor(caller("professional")))
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                          "entry": [{"resource": b, "search": {"mode": "match"}} for b in found]})
+def inbox() -> Response:
+    """The inbox (section 9): pushed summaries and safety disclosures, newest first, each tagged."""
+    return fhir_response(push.inbox_bundle(node_of(), actor(caller(*READERS))))

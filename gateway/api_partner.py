@@ -8,7 +8,7 @@ from consent.errors import InvalidRequest, UnknownPartner
 from gateway import auth, parameters
 from gateway.app import node_of
 from gateway.fhirjson import fhir_response, read_body
-from gateway.services import consents, exchange, locator, safety
+from gateway.services import consents, exchange, locator, push, safety
 from gateway.views import partner_caller
 
 bp = Blueprint("partner", __name__)
@@ -39,6 +39,13 @@ def consent_status() -> Response:
 def receive_disclosure() -> Response:
     who = partner_caller()
     return fhir_response(safety.receive(node_of(), read_body("Parameters"), who.client_id))
+
+
+@bp.post("/fhir/$receive-summary")
+def receive_summary() -> Response:
+    """A consented push from a trusted partner (contract section 9), kept in the inbox."""
+    who = partner_caller()
+    return fhir_response(push.receive(node_of(), read_body("Parameters"), who.client_id))
 
 
 @bp.post("/fhir/$consent-revoked")

@@ -22,6 +22,8 @@ OPERATIONS = [
     ("consent-status", "system", "Answer whether a consent issued here is still active (node to node)."),
     ("safety-disclosure", "system", "Holder-initiated disclosure under meldcode or conflict of duties."),
     ("receive-disclosure", "system", "Receive a pushed safety disclosure (node to node)."),
+    ("send-summary", "system", "Push a consented summary to a partner on the holder's initiative (local API)."),
+    ("receive-summary", "system", "Receive a consented push into the inbox (node to node)."),
     ("issue-token", "instance", "Sign a consent token for a recorded Consent."),
     ("revoke", "instance", "Revoke a recorded Consent."),
     ("locate", "system", "Find which trusted organisations are involved with a child and its parents (local API)."),
@@ -147,7 +149,7 @@ def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
         ("CodeSystem", ["search-type"], []),
     ]
     ops = {"request-summary", "behaviour-summary", "consent-status", "safety-disclosure",
-           "receive-disclosure", "locate", "locator-setup", "locator-match"}
+           "receive-disclosure", "locate", "locator-setup", "locator-match", "send-summary", "receive-summary"}
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

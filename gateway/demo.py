@@ -179,6 +179,16 @@ def describe(bundle: dict[str, Any]) -> list[str]:
     return out
 
 
+def play_pushes(base: Path, ggz: RunningNode, jeugd: RunningNode, ids: dict[str, Any]) -> list[RunningNode]:
+    """The consented push (contract section 9): a crisis pre-announcement and a warm handover."""
+    from gateway import demo_push
+
+    crisis, gp = demo_push.start_push_partners(base, [ggz, jeugd], web=True)
+    demo_push.play_crisis_notice(jeugd, crisis)
+    demo_push.play_warm_handover(ggz, gp, ids)
+    return [crisis, gp]
+
+
 def run(keep_serving: bool = True, root: Path | None = None) -> None:
     tmp = tempfile.TemporaryDirectory(prefix="gateway-demo-") if root is None else None
     base = Path(tmp.name) if tmp else root
@@ -196,6 +206,7 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
         show_directory(jeugd)
         ids = load_families(ggz, jeugd)
         play(ggz, jeugd, ids)
+        nodes += play_pushes(base, ggz, jeugd, ids)
         click.echo("Audit: beide logboeken zijn gekoppeld en verifieerbaar:")
         from gateway.federation import run_cli
 

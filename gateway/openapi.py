@@ -198,6 +198,14 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             ok=params, errors=LOCAL_ERRORS, params=[_PRACTITIONER])},
         "/fhir/Bundle": {"get": _op("Safety disclosures pushed to this node (role professional), newest first.",
                                     "local", ok=bundle, params=[_PRACTITIONER])},
+        "/fhir/$send-summary": {"post": _op(
+            "Push a consented summary to a partner (contract section 9); role professional.", "local",
+            body=_parameters(_parameter("recipient", "valueString", _STRING), *_SUMMARY_ITEMS[:3],
+                             _parameter("consent-token", "valueString", _STRING),
+                             _parameter("note", "valueString", _STRING)),
+            ok=params, errors=(*LOCAL_ERRORS, 404, 502, 503, 504), params=[_PRACTITIONER])},
+        "/fhir/Bundle": {"get": _op("The inbox: consented pushes and safety disclosures, newest first "
+                                    "(roles professional, ehr).", "local", ok=bundle, params=[_PRACTITIONER])},
         "/fhir/AuditEvent": {"get": _op("Audit events (role privacy-officer) as a searchset Bundle.", "local",
                                         ok=bundle, params=[
                                             _query("patient", "BSN"),
@@ -234,6 +242,11 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             body=_parameters(_parameter("epoch", "valueString", _STRING),
                              _parameter("request", "valueBase64Binary", _STRING)),
             ok=params, errors=(400, 401, 409, 413, 415, 503), security=PARTNER)},
+        "/fhir/$receive-summary": {"post": _op(
+            "Receive a consented push (signed summary and consent token) into the inbox.", "partner",
+            body=_parameters(_parameter("summary", "resource", {"type": "object"}),
+                             _parameter("consent-token", "valueString", _STRING)), ok=params,
+            errors=(400, 401, 403, 404, 413, 415, 502, 503), security=PARTNER)},
         "/fhir/$consent-revoked": {"post": _op(
             "Best-effort notice that a consent naming us was revoked.", "partner",
             body=_parameters(_parameter("consent", "valueString", _STRING)), ok=params,

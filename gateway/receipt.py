@@ -8,22 +8,9 @@ from typing import Any
 from consent.model import Grant
 from profiles import catalog
 
-_PURPOSE_NL = {
-    "joint-safety-planning": "samen een veiligheidsplan maken en bijhouden",
-    "care-coordination": "de zorg rond u en uw gezin op elkaar afstemmen",
-    "referral": "een verwijzing naar passende hulp",
-    "assessment": "een inschatting maken van wat er nodig is",
-    "crisis-response": "snel en goed handelen in een crisis",
-    "findable": "zodat hulpverleners die u helpen elkaar kunnen vinden",
-}
-_CATEGORY_NL = {
-    "signals": "signalen dat het minder goed gaat, en wat dan te doen",
-    "safety-plan": "het gezamenlijke veiligheidsplan: wie wat doet, wanneer en hoe",
-    "care-team": "welke hulpverleners betrokken zijn en wie het eerste aanspreekpunt is",
-    "parenting": "gedrag dat van invloed is op het kind of het ouderschap",
-    "care-status": "of u in zorg bent en bereikbaar (zonder reden)",
-    "involvement": "dat wij bij u betrokken zijn, en hoe andere hulpverleners ons bereiken",
-}
+# one source: the CodeSystems' plain-language Dutch designations (profiles/codesystems)
+_PURPOSE_NL = {code: catalog.explanation(catalog.PURPOSE_SYSTEM, code) for code in catalog.codes(catalog.PURPOSE_SYSTEM)}
+_CATEGORY_NL = {code: catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, code) for code in catalog.category_order()}
 
 
 def _orgs(ids: frozenset[str], own_id: str, own_name: str, names: dict[str, str]) -> str:

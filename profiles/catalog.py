@@ -24,7 +24,12 @@ PURPOSE_SYSTEM = CODESYSTEM_BASE + "purpose"
 DISCLOSURE_SYSTEM = CODESYSTEM_BASE + "disclosure"
 REFUSAL_REASON_SYSTEM = CODESYSTEM_BASE + "refusal-reason"
 CARE_STATUS_SYSTEM = CODESYSTEM_BASE + "care-status"
+LEGAL_MEASURE_SYSTEM = CODESYSTEM_BASE + "legal-measure"
 SHAREABLE = "shareable"
+CONSENTED_PUSH = "consented-push"
+SAFETY_DISCLOSURE = "safety-disclosure"
+INBOX_TAGS = (CONSENTED_PUSH, SAFETY_DISCLOSURE)
+"""Disclosure codes on a pushed summary's ``meta.tag``: how it came to the inbox (section 9)."""
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 EXCHANGE_ID_SYSTEM = BASE + "NamingSystem/exchange-id"
 REQUEST_HASH_EXTENSION = BASE + "StructureDefinition/request-sha256"
@@ -93,6 +98,37 @@ def _codes(system: str) -> tuple[tuple[str, str], ...]:
         if codesystem["url"] == system:
             return tuple((c["code"], c["display"]) for c in codesystem["concept"])
     raise KeyError(system)
+
+
+def label(system: str, code: str) -> str:
+    """Return the short Dutch label of ``code``: its ``nl`` display designation, else its display.
+
+    The one source of Dutch category, purpose and measure names on pages and receipts.
+    Unknown codes come back as they are.
+    """
+    return _designations(system, "display").get(code, code)
+
+
+def explanation(system: str, code: str) -> str:
+    """Return the plain-language Dutch explanation of ``code`` (its ``nl`` Definition designation,
+    SNOMED CT 900000000000550004), for what a parent reads; its label when it has none."""
+    return _designations(system, "900000000000550004").get(code) or label(system, code)
+
+
+@cache
+def _designations(system: str, use: str) -> dict[str, str]:
+    for codesystem in load_codesystems():
+        if codesystem["url"] == system:
+            out = {}
+            for concept in codesystem["concept"]:
+                found = [d.get("value") for d in concept.get("designation", [])
+                         if d.get("language") == "nl" and (d.get("use") or {}).get("code") == use]
+                if found and isinstance(found[0], str):
+                    out[concept["code"]] = found[0]
+                elif use == "display":
+                    out[concept["code"]] = concept["display"]
+            return out
+    return {}
 
 
 def category_order() -> tuple[str, ...]:

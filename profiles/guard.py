@@ -21,7 +21,9 @@ from pydantic import ValidationError
 
 from consent.errors import NotShareable
 from profiles import catalog
-from profiles.catalog import BSN_SYSTEM, REQUEST_HASH_EXTENSION, SUMMARY_CATEGORY_SYSTEM, Profile
+from profiles.catalog import (
+    BSN_SYSTEM, DISCLOSURE_SYSTEM, INBOX_TAGS, REQUEST_HASH_EXTENSION, SUMMARY_CATEGORY_SYSTEM, Profile,
+)
 from profiles.outgoing import acceptable, check_strings, leaf_kind
 from profiles.paths import leaf_paths
 
@@ -50,6 +52,7 @@ ALLOWED_SNOMED_CODES: frozenset[str] = frozenset()
 _BUNDLE_PATHS = frozenset({
     "resourceType", "id", "meta.profile[]", "meta.extension[].url", "meta.extension[].valueString",
     "identifier.system", "identifier.value", "type", "timestamp", "entry[].fullUrl",
+    "meta.tag[].system", "meta.tag[].code", "meta.tag[].display",
 })
 _SAFE_INT = 2**53  # RFC 8785 writes numbers as IEEE-754 doubles
 
@@ -79,6 +82,11 @@ def check_summary(bundle: Any, *, fhir_schema: bool = True) -> None:
         {"url": REQUEST_HASH_EXTENSION, "valueString": _request_hash(meta)}
     ]:
         raise NotShareable("Samenvatting draagt de hash van het verzoek niet (alleen).")
+    if "tag" in meta and meta["tag"] not in [
+        [{"system": DISCLOSURE_SYSTEM, "code": code, "display": catalog.codes(DISCLOSURE_SYSTEM)[code]}]
+        for code in INBOX_TAGS
+    ]:
+        raise NotShareable("Samenvatting draagt een onbekende markering (meta.tag).")
     unsigned = {k: v for k, v in bundle.items() if k not in ("entry", "signature")}
     _check_paths(unsigned, _BUNDLE_PATHS, "Bundle")
     entries = bundle.get("entry", [])

@@ -19,6 +19,7 @@ from profiles import catalog
 from profiles.catalog import (
     BSN_SYSTEM,
     DISCLOSURE_SYSTEM,
+    INBOX_TAGS,
     EXCHANGE_ID_SYSTEM,
     REQUEST_HASH_EXTENSION,
     SHAREABLE,
@@ -31,7 +32,7 @@ from profiles.guard import check_summary
 from profiles.outgoing import acceptable, leaf_kind
 from profiles.paths import Tree, compile_paths, project
 
-__all__ = ["PROFILE_VERSION", "build_summary", "load_codesystems", "load_matrix"]
+__all__ = ["PROFILE_VERSION", "build_summary", "load_codesystems", "load_matrix", "note_record"]
 
 PROFILE_VERSION = catalog.profile_version()
 
@@ -49,6 +50,7 @@ def build_summary(
     exchange_id: str,
     request_hash: str,
     now: datetime,
+    tag: str | None = None,
 ) -> dict[str, Any]:
     """Build the summary Bundle (type ``collection``) for the requested categories.
 
@@ -61,8 +63,14 @@ def build_summary(
     Raises ``InvalidRequest`` for an unknown category or a malformed id, hash, BSN or
     organisation; ``NotShareable`` if the guard refuses the result; ``ValueError`` for
     a naive ``now``.
+
+    ``tag`` (``consented-push`` or ``safety-disclosure``) goes in ``Bundle.meta.tag`` of a
+    summary the holder pushes, inside the signature, so the recipient's inbox can serve
+    the Bundle as it was signed (contract section 9).
     """
     wanted = _requested(categories)
+    if tag is not None and tag not in INBOX_TAGS:
+        raise InvalidRequest(f"Onbekende markering {tag!r} voor een toegestuurde samenvatting.")
     _require(_FHIR_ID, exchange_id, "exchange id")
     _require(_SHA256_HEX, request_hash, "request hash (sha-256, lowercase hex)")
     _require(_BSN_SHAPE, subject_bsn, "BSN")
@@ -82,6 +90,7 @@ def build_summary(
         "meta": {
             "profile": [catalog.bundle_profile()],
             "extension": [{"url": REQUEST_HASH_EXTENSION, "valueString": request_hash}],
+            **({"tag": [_coding(DISCLOSURE_SYSTEM, tag)]} if tag else {}),
         },
         "identifier": {"system": EXCHANGE_ID_SYSTEM, "value": exchange_id},
         "type": "collection",
@@ -216,3 +225,30 @@ def _build_resource(
                 resource[element] = {"coding": [_coding(system, coding["code"])]}
                 break
     return resource
+
+
+def note_record(note: str, categories: Sequence[str], *, now: datetime) -> dict[str, Any]:
+    """Return a record holding a push's ``note`` (contract section 9), for ``build_summary``.
+
+    The note is text the professional wrote for this push, so it counts as marked
+    shareable. It goes out as ``note[].text`` of one resource of the first requested
+    category (CodeSystem order) whose profile takes ``note[].text``, and passes the same
+    builder and guard as every record. Raises ``InvalidRequest`` when no requested
+    category takes free text (a legal measure is a code and a period only).
+    """
+    for profile in _requested(categories):
+        if "note[].text" in profile.shareable:
+            record: dict[str, Any] = {
+                "resourceType": profile.resource_type,
+                "status": "active" if profile.resource_type == "CarePlan" else "final",
+                "category": [{"coding": [{"system": SUMMARY_CATEGORY_SYSTEM, "code": profile.category}]}],
+                "meta": {"tag": [{"system": DISCLOSURE_SYSTEM, "code": SHAREABLE}]},
+                "note": [{"text": note}],
+            }
+            if profile.resource_type == "CarePlan":
+                record.update(intent="plan", period={"start": _instant(now)[:10]})
+            else:
+                record["effectiveDateTime"] = _instant(now)
+            return record
+    raise InvalidRequest("Een notitie kan alleen mee met een categorie die vrije tekst opneemt "
+                         "(niet met alleen een maatregel).")

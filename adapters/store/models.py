@@ -185,7 +185,8 @@ class AuditCheckpoint(Base):
 
 
 class Inbox(Base):
-    """Safety disclosures pushed to this node, kept for its professionals to read."""
+    """Summaries pushed to this node, kept for its professionals to read: safety disclosures
+    (contract section 4) and consented pushes (section 9), told apart by ``kind``."""
 
     __tablename__ = "inbox"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -195,6 +196,10 @@ class Inbox(Base):
     legal_ground: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     bundle: Mapped[str] = mapped_column(Text)
+    # safety-disclosure | consented-push (disclosure CodeSystem); a push names its consent
+    kind: Mapped[str] = mapped_column(String(32), default="safety-disclosure", server_default="safety-disclosure")
+    purpose: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    consent_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class EndedSession(Base):

@@ -57,6 +57,10 @@ LOCATOR_SETUP_SERVED = "locator-setup-served"
 LOCATOR_MATCH_ANSWERED = "locator-match-answered"
 LOCATOR_KEY_ROTATED = "locator-key-rotated"
 LOCATE_SEARCHED = "locate-searched"
+SUMMARY_PUSHED = "summary-pushed"
+SUMMARY_PUSH_FAILED = "summary-push-failed"
+SUMMARY_PUSH_RECEIVED = "summary-push-received"
+SUMMARY_PUSH_REFUSED = "summary-push-refused"
 
 ACTIONS: Mapping[str, str] = MappingProxyType({
     DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
@@ -95,6 +99,10 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     LOCATOR_MATCH_ANSWERED: "Versleutelde zoekvraag van een partnerorganisatie beantwoord (zonder te weten naar wie)",
     LOCATOR_KEY_ROTATED: "Sleutel van de vindbaarheidslijst vervangen",
     LOCATE_SEARCHED: "Gezocht welke organisaties bij een cliënt betrokken zijn",
+    SUMMARY_PUSHED: "Samenvatting met toestemming toegestuurd aan een partnerorganisatie",
+    SUMMARY_PUSH_FAILED: "Toesturen van een samenvatting mislukt of geweigerd",
+    SUMMARY_PUSH_RECEIVED: "Toegestuurde samenvatting ontvangen van een partnerorganisatie (met toestemming)",
+    SUMMARY_PUSH_REFUSED: "Toegestuurde samenvatting van een partnerorganisatie geweigerd",
 })
 """Action code -> Dutch label for privacy officers."""
 

@@ -21,23 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.audit import events as ev
 from gateway.audit.chain import StoredEntry
+from profiles import catalog
 
+# one source: the CodeSystems' plain-language Dutch designations (profiles/codesystems)
 CATEGORIES_NL: Mapping[str, str] = {
-    "signals": "signalen dat het even minder goed gaat, en wat dan helpt",
-    "safety-plan": "het veiligheidsplan (wie doet wat, wanneer en hoe)",
-    "care-team": "welke hulpverleners betrokken zijn en wie het aanspreekpunt is",
-    "parenting": "gedrag dat invloed heeft op het kind of op het ouderschap",
-    "care-status": "of iemand in zorg is en bereikbaar is (zonder reden)",
-    "involvement": "dat wij bij u betrokken zijn, en hoe andere hulpverleners ons bereiken",
-}
+    code: catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, code) for code in catalog.category_order()}
 PURPOSES_NL: Mapping[str, str] = {
-    "joint-safety-planning": "samen een veiligheidsplan maken",
-    "care-coordination": "de zorg op elkaar afstemmen",
-    "referral": "een doorverwijzing",
-    "assessment": "beoordelen wat nodig is",
-    "crisis-response": "hulp bij een crisis",
-    "findable": "andere hulpverleners mogen zien dat wij bij u betrokken zijn, en hoe zij ons bereiken",
-}
+    code: catalog.explanation(catalog.PURPOSE_SYSTEM, code) for code in catalog.codes(catalog.PURPOSE_SYSTEM)}
 LEGAL_GROUNDS_NL: Mapping[str, str] = {
     "meldcode": "de meldcode huiselijk geweld en kindermishandeling (zonder toestemming)",
     "conflict-of-duties": "een conflict van plichten (zonder toestemming)",
@@ -66,9 +56,10 @@ REASONS_NL: Mapping[str, str] = {
 _ID_KINDS = {"uzi": "UZI-nummer", "agb": "AGB-code", "big": "BIG-nummer"}
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
            "september", "oktober", "november", "december")
-_SENT = frozenset({ev.DISCLOSURE_SENT, ev.SAFETY_DISCLOSURE_SENT})
-_RECEIVED = frozenset({ev.SUMMARY_RECEIVED, ev.SAFETY_DISCLOSURE_RECEIVED})
-_REFUSALS = frozenset({ev.DISCLOSURE_REFUSED, ev.SUMMARY_REQUEST_FAILED})
+_SENT = frozenset({ev.DISCLOSURE_SENT, ev.SAFETY_DISCLOSURE_SENT, ev.SUMMARY_PUSHED})
+_RECEIVED = frozenset({ev.SUMMARY_RECEIVED, ev.SAFETY_DISCLOSURE_RECEIVED, ev.SUMMARY_PUSH_RECEIVED})
+_REFUSALS = frozenset({ev.DISCLOSURE_REFUSED, ev.SUMMARY_REQUEST_FAILED, ev.SUMMARY_PUSH_FAILED,
+                       ev.SUMMARY_PUSH_REFUSED})
 _BSN = re.compile(r"[0-9]{9}")
 _LOCAL: ZoneInfo | None
 try:

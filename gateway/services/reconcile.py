@@ -22,7 +22,8 @@ from gateway.audit.events import AuditRecord
 TYP = "exchange-receipts+jwt"
 EXCHANGE_ACTIONS = (events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED, events.SUMMARY_RECEIVED,
                     events.SUMMARY_REQUEST_FAILED, events.SAFETY_DISCLOSURE_SENT,
-                    events.SAFETY_DISCLOSURE_RECEIVED)
+                    events.SAFETY_DISCLOSURE_RECEIVED, events.SUMMARY_PUSHED, events.SUMMARY_PUSH_FAILED,
+                    events.SUMMARY_PUSH_RECEIVED, events.SUMMARY_PUSH_REFUSED)
 #: what the other side must have recorded for each of our actions
 COUNTERPART = {
     events.SUMMARY_RECEIVED: events.DISCLOSURE_SENT,
@@ -31,6 +32,10 @@ COUNTERPART = {
     events.DISCLOSURE_REFUSED: events.SUMMARY_REQUEST_FAILED,
     events.SAFETY_DISCLOSURE_SENT: events.SAFETY_DISCLOSURE_RECEIVED,
     events.SAFETY_DISCLOSURE_RECEIVED: events.SAFETY_DISCLOSURE_SENT,
+    events.SUMMARY_PUSHED: events.SUMMARY_PUSH_RECEIVED,
+    events.SUMMARY_PUSH_RECEIVED: events.SUMMARY_PUSHED,
+    events.SUMMARY_PUSH_FAILED: events.SUMMARY_PUSH_REFUSED,
+    events.SUMMARY_PUSH_REFUSED: events.SUMMARY_PUSH_FAILED,
 }
 #: failures that never reached the partner: nothing to find on the other side
 NOT_DELIVERED = ("partner-unavailable", "partner-timeout")
@@ -39,7 +44,12 @@ NOT_DELIVERED = ("partner-unavailable", "partner-timeout")
 def receipts_of(session: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
     """Our exchanges with ``peer`` as plain receipts (ids, outcomes, hashes; no bodies)."""
     out = []
-    for e in reversed(audit_log.entries(session, since=since, limit=10**9)):
+    entries = list(reversed(audit_log.entries(session, since=since, limit=10**9)))
+    # a push recorded before it left and then refused: the refusal is the receipt that counts
+    failed_pushes = {e.exchange_id for e in entries if e.action == events.SUMMARY_PUSH_FAILED}
+    for e in entries:
+        if e.action == events.SUMMARY_PUSHED and e.exchange_id in failed_pushes:
+            continue
         if e.peer_org != peer or e.action not in EXCHANGE_ACTIONS or not e.exchange_id:
             continue
         r = audit_log.stored(e).record

@@ -71,7 +71,7 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
             raise SubjectUnknown()
         bundle = build_summary(records_of(uow.session, person.id, frozenset(cats)), list(cats),
                                holder_org=node.org_id, subject_bsn=subject, exchange_id=exchange_id,
-                               request_hash=rhash, now=now)
+                               request_hash=rhash, now=now, tag=catalog.SAFETY_DISCLOSURE)
         kid, alg, key = node.keys.active
         bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
         base = audit_log.fields(actor, subject=subject, categories=cats, peer_org=recipient,
@@ -114,6 +114,8 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
         check_summary(bundle)  # behaviour level only, whoever signed it
     except NotShareable as exc:
         raise BadPartnerSignature(f"De verstrekking voldoet niet aan de profielen: {exc.detail}") from exc
+    if catalog.CONSENTED_PUSH in json.dumps((bundle.get("meta") or {}).get("tag") or []):
+        raise InvalidRequest("Een met toestemming toegestuurde samenvatting is geen verstrekking zonder toestemming.")
     exchange_id = bundle["identifier"]["value"] if isinstance(bundle.get("identifier"), dict) else None
     if not isinstance(exchange_id, str) or not _EXCHANGE_ID.fullmatch(exchange_id):
         raise InvalidRequest("De verstrekking draagt geen geldig exchange-id.")

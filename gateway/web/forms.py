@@ -75,6 +75,19 @@ def summary_params(partner: str, bsn: str, purpose: str, cats: list[str], token:
     )
 
 
+def send_params(recipient: str, bsn: str, purpose: str, cats: list[str], note: str | None) -> dict[str, Any]:
+    """``$send-summary`` Parameters (contract section 9)."""
+    params: list[dict[str, Any]] = [
+        {"name": "recipient", "valueString": recipient},
+        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": bsn}},
+        {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": purpose}},
+    ]
+    params += [{"name": "category", "valueCoding": {"system": CATEGORY_SYSTEM, "code": c}} for c in cats]
+    if note:
+        params.append({"name": "note", "valueString": note})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
 def safety_params(recipient: str, bsn: str, cats: list[str], ground: str, justification: str) -> dict[str, Any]:
     """``$safety-disclosure`` Parameters (contract section 4)."""
     return parameters.build(

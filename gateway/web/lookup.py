@@ -176,13 +176,14 @@ class ConsentLine:
     honoured: bool
     why_not: str | None
     renewal: tuple[str, ...]
+    confirm: str | None = None  # what the person must now confirm themselves (rules.to_confirm)
 
 
 def _line(grant: Grant, today: date) -> ConsentLine:
     return ConsentLine(grant.id, grant.status, grant.decision, grant.purpose, tuple(sorted(grant.categories)),
                        tuple(sorted(grant.holders)), tuple(sorted(grant.recipients)), grant.start, grant.end,
                        rules.honoured(grant, today), rules.why_not_honoured(grant, today),
-                       tuple(rules.renewal_reasons(grant, today)))
+                       tuple(rules.renewal_reasons(grant, today)), rules.to_confirm(grant, today))
 
 
 def consents_of(node: Any, pid: str) -> list[ConsentLine]:

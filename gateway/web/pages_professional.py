@@ -45,8 +45,9 @@ def partners() -> list[str]:
 
 def labels() -> dict[str, Any]:
     return {"categories_nl": present.CATEGORIES_NL, "purposes_nl": present.PURPOSES_NL,
-            "titles": present.TITLES, "grounds_nl": present.LEGAL_GROUNDS_NL,
-            "org_types_nl": present.ORG_TYPES_NL, "telecom_nl": present.TELECOM_NL}
+            "titles": present.TITLES, "purpose_titles": present.PURPOSE_TITLES,
+            "grounds_nl": present.LEGAL_GROUNDS_NL, "org_types_nl": present.ORG_TYPES_NL,
+            "telecom_nl": present.TELECOM_NL}
 
 
 # --- finding a client ----------------------------------------------------------------------

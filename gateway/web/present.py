@@ -1,10 +1,13 @@
 """Turn a verified summary Bundle into plain Dutch sections for the page (nothing stored).
 
 The Bundle was built by the holder through the profiles (contract section 5) and its
-signature verified by ``services.exchange.request_summary``; this only reads the
-allow-listed elements and labels them: signals, safety-plan steps, the care team with
-contact details, parenting, care status. Each section names its source organisation,
-the date, the consent it came under and the profile version.
+signature verified by ``services.exchange.request_summary`` (or by the inbox on receipt);
+this only reads the allow-listed elements and labels them: signals, safety-plan steps, the
+care team with contact details, parenting, care status, how the child is doing, which
+measure applies since when, a handover's reason, advice and agreements, a crisis notice,
+the shared analysis and the family's and a young person's plans. Section titles are the
+CodeSystems' Dutch designations (``profiles.label``). Each summary names its source
+organisation, the date, the consent it came under and the profile version.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from gateway.audit.report import CATEGORIES_NL, LEGAL_GROUNDS_NL, PURPOSES_NL, R
 from profiles import catalog
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-TITLES = {"signals": "Signalen", "safety-plan": "Veiligheidsplan", "care-team": "Zorgteam",
-          "parenting": "Ouderschap", "care-status": "In zorg en bereikbaar",
-          "involvement": "Betrokkenheid"}
+TITLES = {code: catalog.label(catalog.SUMMARY_CATEGORY_SYSTEM, code) for code in catalog.category_order()}
+PURPOSE_TITLES = {code: catalog.label(catalog.PURPOSE_SYSTEM, code) for code in catalog.codes(catalog.PURPOSE_SYSTEM)}
+_NOT_SHARED = {"child-situation": "Er is iets vastgelegd over het kind; de tekst is niet gedeeld.",
+               "crisis-notice": "Er is een crisisbericht; de tekst is niet gedeeld.",
+               "shared-analysis": "Er is een gezamenlijke analyse; de tekst is niet gedeeld."}
+_PLAN_HEADS = {"referral": "Verwijzing", "family-plan": "Gezinsplan", "future-plan": "Toekomstplan"}
+_AUTHOR_NL = {"referral": "Verwijzer", "family-plan": "Casusregie", "future-plan": "Opgesteld door"}
 CARE_STATUS_NL = {"in-care-reachable": "In zorg en bereikbaar", "in-care-unreachable": "In zorg, nu niet bereikbaar",
                   "not-in-care": "Niet in zorg"}
 ORG_TYPES_NL = {"youth-care": "jeugdhulp", "adult-mental-health": "ggz voor volwassenen",
@@ -31,8 +38,8 @@ TELECOM_NL = {"phone": "telefoon", "email": "e-mail", "sms": "sms", "url": "webs
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")
 
-__all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "REASONS_NL", "Section", "Summary",
-           "date_nl", "read_summary"]
+__all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "PURPOSE_TITLES", "REASONS_NL", "Section",
+           "Summary", "TITLES", "date_nl", "read_summary", "sections"]
 
 
 def date_nl(value: str | None, *, with_time: bool = False) -> str:
@@ -91,19 +98,45 @@ def _observation(r: dict[str, Any], category: str) -> Item:
         text = next((CARE_STATUS_NL[c] for c in codes if c in CARE_STATUS_NL), "Onbekend")
         who = [p.get("display") for p in r.get("performer") or [] if p.get("display")]
         return Item(text, when, [f"Bij: {w}" for w in who])
+    if category == "legal-measure":
+        return _measure(r)
     text = r.get("valueString") or (r.get("code") or {}).get("text")
     notes = [n["text"] for n in r.get("note") or [] if n.get("text") and n.get("text") != text]
-    return Item(text or "Er is een signaal vastgelegd; de tekst is niet gedeeld.", when, notes)
+    if not text and notes:  # a note written for a push, with nothing else
+        text, notes = notes[0], notes[1:]
+    fallback = _NOT_SHARED.get(category, "Er is een signaal vastgelegd; de tekst is niet gedeeld.")
+    return Item(text or fallback, when, notes)
 
 
-def _careplan(r: dict[str, Any]) -> Item:
-    head = r.get("title") or "Veiligheidsplan"
-    lines = [r["description"]] if r.get("description") else []
+def _measure(r: dict[str, Any]) -> Item:
+    """Which measure applies, since when and until when: a code and its period, nothing else."""
+    codes = [c.get("code") for c in (r.get("valueCodeableConcept") or {}).get("coding") or []
+             if c.get("system") == catalog.LEGAL_MEASURE_SYSTEM]
+    name = catalog.label(catalog.LEGAL_MEASURE_SYSTEM, codes[0]) if codes else "Een maatregel (soort niet gedeeld)"
+    period = r.get("effectivePeriod") or {}
+    since = date_nl(period.get("start"))
+    until = date_nl(period.get("end"))
+    lines = [f"Tot en met {until}" if until else "Geen einddatum bekend"]
+    return Item(name, f"sinds {since}" if since else "", lines)
+
+
+def _careplan(r: dict[str, Any], category: str = "safety-plan") -> Item:
+    head = r.get("title") or _PLAN_HEADS.get(category, "Veiligheidsplan")
+    lines = []
+    if r.get("description"):
+        lines.append(("Reden: " if category == "referral" else "") + r["description"])
+    author = (r.get("author") or {}).get("display")
+    if author and category in _AUTHOR_NL:
+        lines.append(f"{_AUTHOR_NL[category]}: {author}")
+    step = "Afspraak" if category == "referral" else "Stap"
     for n, act in enumerate(r.get("activity") or [], 1):
         d = act.get("detail") or {}
         who = ", ".join(p["display"] for p in d.get("performer") or [] if p.get("display"))
         what = d.get("description") or d.get("scheduledString") or "(stap zonder gedeelde tekst)"
-        lines.append(f"Stap {n}: {what}" + (f" (wie: {who})" if who else ""))
+        lines.append(f"{step} {n}: {what}" + (f" (wie: {who})" if who else ""))
+    for note in r.get("note") or []:
+        if note.get("text"):
+            lines.append(("Advies: " if category == "referral" else "Notitie: ") + note["text"])
     period = r.get("period") or {}
     return Item(head, date_nl(period.get("start")), lines)
 
@@ -135,7 +168,7 @@ def read_summary(bundle: dict[str, Any], *, consent_id: str, purpose: str) -> Su
         if r.get("resourceType") == "Observation":
             section.items.append(_observation(r, cat))
         elif r.get("resourceType") == "CarePlan":
-            section.items.append(_careplan(r))
+            section.items.append(_careplan(r, cat))
         elif r.get("resourceType") == "CareTeam":
             section.items.append(_careteam(r))
     order = [c for c in catalog.category_order() if c in by_cat]
@@ -148,3 +181,8 @@ def empty_sections(summary: Summary, requested: list[str]) -> list[str]:
     """Titles of requested categories for which the holder had nothing to share."""
     have = {s.category for s in summary.sections}
     return [TITLES.get(c, c) for c in requested if c not in have]
+
+
+def sections(bundle: dict[str, Any]) -> list[Section]:
+    """The Dutch sections of a summary, without its provenance (the demo's and the inbox's view)."""
+    return read_summary(bundle, consent_id="", purpose="").sections

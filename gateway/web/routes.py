@@ -6,7 +6,9 @@ page; Flask allows nesting only before the parent is first registered, hence a m
 
 from __future__ import annotations
 
-from gateway.web import pages_privacy, pages_professional, views
+from gateway.web import pages_privacy, pages_professional, pages_push, views
+
+_ = pages_push  # its routes hang on pages_professional.bp
 
 views.bp.register_blueprint(pages_professional.bp)
 views.bp.register_blueprint(pages_privacy.bp)

@@ -90,7 +90,7 @@ def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_i
     assert "16 jaar en ouder" in grantors.inner_text()
     page.get_by_label("Geeft toestemming").check()
     page.get_by_label("Samen een veiligheidsplan maken").check()
-    for name in ("Signals", "Safety plan", "Care team"):
+    for name in ("Signalen", "Veiligheidsplan", "Zorgteam"):  # Dutch labels, never codes
         page.get_by_label(re.compile("^" + name)).check()
     page.get_by_role("button", name="Toestemming vastleggen").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Toestemming vastgelegd"
@@ -108,7 +108,7 @@ def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_i
     assert_labelled(page)
     page.get_by_label("Bij welke organisatie").select_option("ggz-noord")
     page.get_by_label("Samen een veiligheidsplan maken").check()
-    for name in ("Signals", "Safety plan", "Care team"):
+    for name in ("Signalen", "Veiligheidsplan", "Zorgteam"):  # Dutch labels, never codes
         page.get_by_label(re.compile("^" + name)).check()
     page.get_by_role("button", name="Samenvatting opvragen").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Samenvatting van ggz-noord"
@@ -144,7 +144,7 @@ def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_i
     page.get_by_role("link", name="Samenvatting opvragen").click()
     page.get_by_label("Bij welke organisatie").select_option("ggz-noord")
     page.get_by_label("Samen een veiligheidsplan maken").check()
-    page.get_by_label(re.compile("^Signals")).check()
+    page.get_by_label(re.compile("^Signalen")).check()
     page.get_by_role("button", name="Samenvatting opvragen").click()
     refusal = page.get_by_role("alert").inner_text()
     assert "geen geldige toestemming" in refusal.lower() or "ingetrokken" in refusal.lower(), refusal

@@ -75,7 +75,7 @@ def test_the_holder_pushes_a_signed_summary_and_both_sides_flag_it(fed, professi
     assert "F33.1" not in text and "sertraline" not in text and "Brengt de kinderen" not in text
     # opening the inbox is looking at the child's data: audited with the professional who looked
     [looked] = fed.audit(fed.jeugd, action=events.RECORD_VIEWED)[:1]
-    assert (looked["subject"], looked["detail"]["view"]) == (d.bsn(1), "safety-inbox")
+    assert (looked["subject"], looked["detail"]["view"]) == (d.bsn(1), "inbox")  # one inbox for both kinds
     assert looked["actor_id"] == professionals["jeugd"].practitioner
 
 

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from consent.errors import GrantorsInsufficient
 from consent.model import Subject
+from consent import rules
 from consent.rules import (
     age_on,
     check_grantors,
@@ -229,6 +230,34 @@ def test_consents_are_flagged_for_renewal_when_the_grantor_set_changes(
     start = D(2025, 6, 15)
     subject = a_child(born_years_before(age_at_start, start))
     assert renewal_reasons(a_grant(subject, start=start), on) == reasons
+
+
+def test_a_17_year_olds_own_consent_for_her_plan_for_turning_18_stays_valid_at_18() -> None:
+    birth = D(2008, 3, 1)
+    own = a_grant(a_child(birth), {key(CHILD)}, start=D(2025, 9, 1), purpose="transition-18",
+                  categories=frozenset({"future-plan"}))
+    assert honoured(own, D(2026, 3, 1)) and renewal_reasons(own, D(2026, 3, 1)) == []
+    assert rules.to_confirm(own, D(2026, 3, 1)) is None
+
+
+@pytest.mark.parametrize(("age_at_start", "grantors", "age_now", "says"), [
+    (11, "parents", 12, "moet zelf ook toestemming geven"),
+    (14, "joint", 16, "Nu 16 jaar: de jongere beslist voortaan alleen"),
+    (15, "parents", 16, "Nu 16 jaar: de toestemming van de ouders geldt niet meer"),
+    (15, "joint", 17, "Nu 17 jaar: de jongere beslist voortaan alleen"),
+    (14, "joint", 18, "Nu 18 jaar en volwassen: vraag de persoon zelf te bevestigen"),
+    (16, "self", 17, None),
+    (17, "self", 18, None),
+])
+def test_the_renewal_flag_says_what_a_young_person_must_confirm_themselves(
+    age_at_start: int, grantors: str, age_now: int, says: str | None
+) -> None:
+    start = D(2020, 6, 15)
+    birth = born_years_before(age_at_start, start)
+    keys = {"parents": JOINT, "joint": JOINT | {key(CHILD)}, "self": {key(CHILD)}}[grantors]
+    grant = a_grant(a_child(birth), keys, start=start)
+    text = rules.to_confirm(grant, D(birth.year + age_now, birth.month, birth.day))
+    assert (text is None) if says is None else (says in (text or "")), text
 
 
 def test_parents_only_consent_stops_being_honoured_on_the_16th_birthday() -> None:

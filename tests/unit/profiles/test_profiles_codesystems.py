@@ -10,14 +10,17 @@ import pytest
 from fhir.resources.R4B.codesystem import CodeSystem
 
 from consent.errors import REFUSAL_CODES
-from profiles import PROFILE_VERSION, load_codesystems, load_matrix
+from profiles import PROFILE_VERSION, explanation, load_codesystems, load_matrix
 from profiles.catalog import load_profiles
 
 BASE = "https://jggz-gateway.nl/fhir/CodeSystem/"
 PROFILES_DIR = pathlib.Path(__file__).resolve().parents[3] / "profiles"
-SUMMARY_CATEGORIES = {"signals", "safety-plan", "care-team", "parenting", "care-status"}
+FIRST_FIVE = {"signals", "safety-plan", "care-team", "parenting", "care-status"}
+SUMMARY_CATEGORIES = FIRST_FIVE | {"child-situation", "legal-measure", "referral", "crisis-notice",
+                                   "shared-analysis", "family-plan", "future-plan"}  # contract v2, section 5
 CATEGORIES = SUMMARY_CATEGORIES | {"involvement"}  # contract section 8: found, never sent as a summary
-PURPOSES = {"joint-safety-planning", "care-coordination", "referral", "assessment", "crisis-response", "findable"}
+PURPOSES = {"joint-safety-planning", "care-coordination", "referral", "assessment", "crisis-response",
+            "transition-18", "findable"}
 HTTP_STATUS = {  # contract section 4, plus grantors-insufficient from section 3
     "unknown-partner": 401, "bad-signature": 401, "token-expired": 401, "replay": 401,
     "wrong-audience": 403, "consent-revoked": 403, "purpose-mismatch": 403,
@@ -56,7 +59,21 @@ def test_every_codesystem_file_is_served() -> None:
 def test_contract_codes_are_all_there() -> None:
     assert codes("summary-category") == CATEGORIES
     assert codes("purpose") == PURPOSES
-    assert codes("disclosure") == {"shareable"}
+    assert codes("disclosure") == {"shareable", "consented-push", "safety-disclosure"}
+    assert codes("legal-measure") == {
+        "ondertoezichtstelling", "voogdij", "uithuisplaatsing", "wvggz-crisismaatregel", "wvggz-zorgmachtiging",
+        "contactverbod", "tijdelijk-huisverbod", "jeugdreclassering"}
+
+
+@pytest.mark.parametrize("name", ["summary-category", "purpose", "legal-measure", "disclosure"])
+def test_every_code_professionals_see_has_a_dutch_designation(name: str) -> None:
+    for concept in codesystem(name)["concept"]:
+        dutch = [d["value"] for d in concept.get("designation", [])
+                 if d.get("language") == "nl" and d["use"]["code"] == "display"]
+        assert len(dutch) == 1 and dutch[0].strip(), concept["code"]
+    if name in ("summary-category", "purpose"):  # what a parent reads on a receipt, in plain words
+        for concept in codesystem(name)["concept"]:
+            assert explanation(BASE + name, concept["code"]) != concept["display"], concept["code"]
 
 
 def test_every_refusal_reason_carries_its_http_status() -> None:
@@ -99,9 +116,13 @@ def test_matrix_covers_every_purpose_with_known_categories_only() -> None:
     matrix = load_matrix()
     assert set(matrix) == PURPOSES
     assert all(categories and categories <= CATEGORIES for categories in matrix.values())
-    assert matrix["joint-safety-planning"] == SUMMARY_CATEGORIES
+    assert FIRST_FIVE <= matrix["joint-safety-planning"]
     assert matrix["findable"] == {"involvement"}  # being findable shows no summary at all
     assert "signals" not in matrix["referral"]
+    assert "future-plan" in matrix["transition-18"] and "crisis-notice" in matrix["crisis-response"]
+    # a diagnosis-shaped analysis never serves a crisis team; a crisis notice never plans a safety plan
+    assert "shared-analysis" not in matrix["crisis-response"]
+    assert "crisis-notice" not in matrix["joint-safety-planning"]
 
 
 def test_every_category_has_one_profile_in_the_current_version() -> None:

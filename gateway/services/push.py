@@ -1,0 +1,329 @@
+"""The consented push (contract section 9): ``$send-summary`` at the holder, ``$receive-summary``
+at the recipient, and the inbox that keeps what was pushed.
+
+A holder sends a summary on its own initiative where a consent covers it: a crisis
+pre-announcement, a warm handover, the agreements of a meeting. It decides and builds
+exactly as for ``$behaviour-summary`` (``services.exchange``: token verification, the pure
+decision with the recipient as grantee, the consent's status at its issuer, the profiles'
+builder and guard, the signature), audits the push before it leaves, and posts the signed
+Bundle with the consent token. The recipient checks the sender, the signature, the token
+(itself as grantee, the sender in ``aud``), purpose and categories, the consent's status and
+the profiles, keeps the Bundle in its inbox beside safety disclosures, and audits; every
+refusal on either side is audited with the contract's reason code.
+
+Evidence for ``audit reconcile``: both sides record the request hash the sender put in the
+Bundle (``request-sha256``, the hash of the ``$send-summary`` Parameters) and the hash of the
+signed Bundle, so the two logs vouch for each other as for a requested summary.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import ConsentRow, Inbox
+from consent import decision, rules, token
+from consent.errors import (
+    BadPartnerSignature, ConsentRevoked, GatewayError, InvalidRequest, NotShareable, PartnerRefusal,
+    SubjectUnknown,
+)
+from consent.model import valid_bsn
+from gateway import audit_log, parameters, signing
+from gateway.audit import events
+from gateway.audit.events import AuditRecord, InvalidAuditRecord
+from gateway.fhir_in import CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.services import consents, exchange
+from gateway.services.registry import person_by_bsn, record_viewed, records_of
+from profiles import catalog
+from profiles.catalog import CONSENTED_PUSH, DISCLOSURE_SYSTEM, SAFETY_DISCLOSURE
+from profiles.guard import check_summary
+from profiles.summary import build_summary, note_record
+
+MAX_NOTE = 2000
+SEND_SPECS = {
+    "recipient": parameters.Spec("valueString", required=True),
+    "subject": parameters.Spec("valueIdentifier", required=True),
+    "purpose": parameters.Spec("valueCoding", required=True),
+    "category": parameters.Spec("valueCoding", required=True, repeat=True),
+    "consent-token": parameters.Spec("valueString", max_len=16 * 1024),
+    "note": parameters.Spec("valueString", max_len=MAX_NOTE),
+}
+RECEIVE_SPECS = {
+    "summary": parameters.Spec("resource", required=True),
+    "consent-token": parameters.Spec("valueString", required=True, max_len=16 * 1024),
+}
+NO_PUSH_CONSENT = ("Geen toestemmingstoken meegegeven en hier geen geldige toestemming die deze node als "
+                   "bronhouder en de ontvanger noemt, voor dit doel en deze categorieën.")
+
+
+# --- the holder: $send-summary -------------------------------------------------------------
+
+
+def send(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
+    """Push a consented summary to ``recipient`` for ``actor``; return a Parameters receipt.
+
+    Raises the contract's refusals (``InvalidRequest`` for a recipient that is not a
+    trusted partner or a push with nothing in it, the decision's codes, ``ConsentRevoked``,
+    ``SubjectUnknown``) or passes the recipient's refusal through; each is audited.
+    """
+    values = parameters.read(body, SEND_SPECS)
+    recipient = values["recipient"]
+    if not node.partners.is_trusted(recipient):
+        raise InvalidRequest(f"{recipient!r} is geen vertrouwde partner van deze node.")
+    subject = parameters.bsn(values["subject"])
+    purpose = parameters.code(values["purpose"], PURPOSE_SYSTEM, "purpose")
+    cats = tuple(parameters.code(c, CATEGORY_SYSTEM, "category") for c in values["category"])
+    if len(set(cats)) != len(cats):
+        raise InvalidRequest("Een categorie is dubbel genoemd.")
+    note = values.get("note", "").strip() or None
+    now = node.clock()
+    rhash = exchange.request_hash(body)
+    base = audit_log.fields(actor, subject=subject, purpose=purpose, categories=cats, peer_org=recipient,
+                            request_hash=rhash, detail={"note_chars": len(note)} if note else {})
+    try:
+        tok = values.get("consent-token") or _token_for(node, subject, purpose, cats, recipient, actor)
+        p = parameters.SummaryParams(subject=subject, purpose=purpose, categories=cats, consent_token=tok,
+                                     note=None)
+        verified = exchange._verify_consent(node, p, recipient, int(now.timestamp()))
+        base["consent_id"] = f"{verified.issuer}/{verified.consent_id}"
+        if verified.jti:
+            base["detail"] = dict(base["detail"], token_jti=verified.jti)
+        bundle = _build(node, verified, subject, purpose, cats, recipient, note, rhash, now)
+        exchange_id = bundle["id"]
+        base["exchange_id"] = exchange_id  # from here on the recipient can have seen it
+        rsp = exchange.response_hash(bundle)
+        types = sorted({e["resource"]["resourceType"] for e in bundle["entry"]})
+        with node.uow() as uow:
+            exchange._claim_exchange(uow.session, "push-sent", recipient, exchange_id, subject, rhash, now)
+            audit_log.append(uow.session, node, AuditRecord(
+                action=events.SUMMARY_PUSHED, outcome=events.SUCCESS, response_hash=rsp,
+                count=len(bundle["entry"]), resource_types=tuple(types), **base))
+            uow.commit()
+        push = parameters.build(summary=("resource", bundle), consent_token=("valueString", tok))
+        reply = node.peer.call(recipient, "receive-summary", push)
+        if reply.status != 200:
+            raise exchange._refusal(reply, recipient)
+    except PartnerRefusal as exc:
+        _audit(node, events.SUMMARY_PUSH_FAILED, base, exc.reason)
+        raise
+    except GatewayError as exc:
+        _audit(node, events.SUMMARY_PUSH_FAILED, base, exc.code)
+        raise
+    return parameters.build(exchange_id=("valueString", exchange_id), status=("valueCode", "delivered"))
+
+
+def _build(node: Any, verified: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
+           note: str | None, rhash: str, now: datetime) -> dict[str, Any]:
+    """Decide as the holder of ``$behaviour-summary`` does, with the recipient as grantee; build, sign."""
+    day = rules.day_of(int(now.timestamp()))
+    with node.uow(read_only=True) as uow:
+        person = person_by_bsn(uow.session, subject)
+        denied: frozenset[str] = frozenset()
+        if person is not None:
+            denied = rules.denied_categories(consents._grants_of(uow.session, node, person.id), recipient,
+                                             node.org_id, purpose, day)
+    allowed = decision.check(verified, caller_org=recipient, holder_org=node.org_id, subject_bsn=subject,
+                             purpose=purpose, categories=cats, matrix=catalog.load_matrix(), denied=denied)
+    exchange._check_active(node, verified, recipient)
+    if person is None:
+        raise SubjectUnknown()
+    with node.uow(read_only=True) as uow:
+        records = records_of(uow.session, person.id, allowed)
+    if note:
+        records.append(note_record(note, sorted(allowed), now=now))
+    bundle = build_summary(records, sorted(allowed), holder_org=node.org_id, subject_bsn=subject,
+                           exchange_id=uuid.uuid4().hex, request_hash=rhash, now=now, tag=CONSENTED_PUSH)
+    if not bundle.get("entry"):
+        raise InvalidRequest("Er is niets om toe te sturen: geen gegevens in deze categorieën en geen notitie.")
+    kid, alg, key = node.keys.active
+    return signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
+
+
+def _token_for(node: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
+               actor: audit_log.Actor) -> str:
+    """Without a token: a consent recorded here naming this node as holder and the recipient.
+
+    A consent that would cover the push but is no longer honoured (a parent's consent for
+    someone now 16, an ended period) is named in the refusal (``consent-revoked``).
+    """
+    day = rules.day_of(int(node.clock().timestamp()))
+    covering: list[str] = []
+    why_not: dict[bool, str] = {}  # active or not -> why it does not count; an active one explains best
+    with node.uow(read_only=True) as uow:
+        person = person_by_bsn(uow.session, subject)
+        rows = [] if person is None else uow.session.scalars(select(ConsentRow).where(
+            ConsentRow.subject_id == person.id, ConsentRow.decision == "permit", ConsentRow.purpose == purpose))
+        for row in rows:
+            grant = consents.grant_of(row, person, node.org_id)
+            if node.org_id in grant.holders and recipient in grant.recipients and set(cats) <= grant.categories:
+                reason = rules.why_not_honoured(grant, day)
+                if reason is None:
+                    covering.append(row.id)
+                else:
+                    why_not.setdefault(row.status == "active", reason)
+    if covering:
+        return consents.issue_token(node, covering[-1], recipient, actor)
+    if why_not:
+        raise ConsentRevoked(f"Niet toegestuurd: {why_not.get(True) or why_not[False]}")
+    raise InvalidRequest(NO_PUSH_CONSENT)
+
+
+def _audit(node: Any, action: str, base: dict[str, Any], reason: str) -> None:
+    try:
+        record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason, **base)
+    except InvalidAuditRecord:
+        # what the partner sent cannot be kept as it is: keep who refused whom, and why
+        record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason,
+                             actor_id=base.get("actor_id") or "unknown", actor_role=base.get("actor_role", ""),
+                             peer_org=base.get("peer_org", ""))
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, record)
+        uow.commit()
+
+
+# --- the recipient: $receive-summary --------------------------------------------------------
+
+
+def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
+    """Accept a consented push from trusted partner ``sender`` into the inbox (section 9).
+
+    Checks, in order: the Bundle's signature against the sender's pinned keys, the
+    profiles' guard and the push mark (``bad-partner-signature``); the consent token with
+    only the keys of the sender or of this node as issuer, this node as grantee and the
+    sender in ``aud``; subject, purpose and categories inside the token's and the purpose
+    matrix; the consent's status at its issuer; the exchange id once per sender
+    (``replay``). Raises the contract's codes; every outcome is audited.
+    """
+    now = node.clock()
+    base: dict[str, Any] = {"actor_id": f"org:{sender}", "actor_role": "partner", "peer_org": sender,
+                            "on_behalf_of": f"org:{sender}"}
+    try:
+        base["peer_request_hash"] = exchange.request_hash(body)
+        values = parameters.read(body, RECEIVE_SPECS)
+        bundle = values["summary"]
+        if bundle.get("resourceType") != "Bundle":
+            raise InvalidRequest("Parameter 'summary' is geen Bundle.")
+        keys = node.partners.keys_for(sender, signing.signer_kid(bundle))
+        if keys is None:
+            raise BadPartnerSignature()
+        signing.verify_bundle(bundle, keys)
+        try:
+            check_summary(bundle)  # behaviour level only, whoever signed it
+        except NotShareable as exc:
+            raise BadPartnerSignature(f"De toegestuurde samenvatting voldoet niet aan de profielen: "
+                                      f"{exc.detail}") from exc
+        if _mark(bundle) != CONSENTED_PUSH:
+            raise InvalidRequest("Deze samenvatting is niet als toegestuurd met toestemming gemarkeerd.")
+        exchange_id, subject, cats, rhash = _facts(bundle)
+        base.update(exchange_id=exchange_id, subject=subject if valid_bsn(subject) else "", categories=cats,
+                    request_hash=rhash, response_hash=exchange.response_hash(bundle))
+        verified = _verify_token(node, values["consent-token"], sender, now)
+        base.update(consent_id=f"{verified.issuer}/{verified.consent_id}", purpose=verified.purpose,
+                    detail={"token_jti": verified.jti})
+        decision.check(verified, caller_org=node.org_id, holder_org=sender, subject_bsn=subject,
+                       purpose=verified.purpose, categories=cats, matrix=catalog.load_matrix())
+        exchange._check_active(node, verified, sender)
+        record = AuditRecord(action=events.SUMMARY_PUSH_RECEIVED, outcome=events.SUCCESS,
+                             peer_response_hash=base["response_hash"], count=len(bundle.get("entry", [])),
+                             resource_types=tuple(sorted({e["resource"]["resourceType"]
+                                                          for e in bundle.get("entry", [])})), **base)
+        with node.uow() as uow:
+            exchange._claim_exchange(uow.session, "push-received", sender, exchange_id, subject, rhash, now)
+            uow.session.add(Inbox(id=uuid.uuid4().hex, exchange_id=exchange_id, from_org=sender, subject=subject,
+                                  legal_ground="", received_at=now, bundle=json.dumps(bundle), kind=CONSENTED_PUSH,
+                                  purpose=verified.purpose, consent_id=base["consent_id"][:200]))
+            audit_log.append(uow.session, node, record)
+            uow.commit()
+    except GatewayError as exc:
+        _audit(node, events.SUMMARY_PUSH_REFUSED, base, exc.code)
+        raise
+    return parameters.build(status=("valueCode", "received"))
+
+
+def _mark(bundle: dict[str, Any]) -> str | None:
+    tags = (bundle.get("meta") or {}).get("tag") or []
+    codes = [t.get("code") for t in tags if isinstance(t, dict) and t.get("system") == DISCLOSURE_SYSTEM]
+    return codes[0] if len(codes) == 1 else None
+
+
+def _facts(bundle: dict[str, Any]) -> tuple[str, str, tuple[str, ...], str]:
+    """Exchange id, the one subject, the categories and the sender's request hash of a guarded Bundle."""
+    exchange_id = (bundle.get("identifier") or {}).get("value")
+    if not isinstance(exchange_id, str) or not exchange._EXCHANGE_ID.fullmatch(exchange_id):
+        raise InvalidRequest("De toegestuurde samenvatting draagt geen geldig exchange-id.")
+    entries = [e["resource"] for e in bundle.get("entry", [])]
+    subjects = {((r.get("subject") or {}).get("identifier") or {}).get("value") for r in entries}
+    cats = tuple(sorted({c.get("code") for r in entries for concept in r.get("category") or []
+                         for c in concept.get("coding") or [] if c.get("system") == CATEGORY_SYSTEM}))
+    rhash = bundle["meta"]["extension"][0]["valueString"]  # the guard checked it is there, alone
+    subject = subjects.pop() if len(subjects) == 1 else ""
+    return exchange_id, subject if isinstance(subject, str) else "", cats, rhash
+
+
+def _verify_token(node: Any, tok: str, sender: str, now: datetime) -> Any:
+    """Only the parties issue: the sender, or this node itself (contract section 4)."""
+    kid = exchange._kid(tok)
+
+    def keys_for(issuer: str) -> Any:
+        if issuer == node.org_id:
+            return node.keys.verification_set()
+        return node.partners.keys_for(sender, kid) if issuer == sender else None
+
+    return token.verify(tok, keys_for_issuer=keys_for, holder=sender, now=int(now.timestamp()))
+
+
+# --- the inbox ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    """One summary in the inbox, as the pages show it."""
+
+    kind: str  # consented-push | safety-disclosure
+    from_org: str
+    subject: str
+    received_at: datetime
+    purpose: str
+    legal_ground: str
+    bundle: dict[str, Any]
+
+
+def received(node: Any, actor: audit_log.Actor, *, subject: str | None = None,
+             view: str = "inbox") -> list[Received]:
+    """Everything pushed to this node, newest first; each person shown is audited as viewed."""
+    with node.uow() as uow:
+        q = select(Inbox).order_by(Inbox.received_at.desc(), Inbox.id)
+        if subject:
+            q = q.where(Inbox.subject == subject)
+        rows = list(uow.session.scalars(q))
+        for bsn, count in sorted(Counter(r.subject for r in rows if r.subject).items()):
+            record_viewed(uow.session, node, actor, bsn, view, summaries=count)
+        uow.commit()
+        return [Received(r.kind, r.from_org, r.subject, r.received_at, r.purpose, r.legal_ground,
+                         _tagged(json.loads(r.bundle), r.kind)) for r in rows]
+
+
+def _tagged(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The Bundle as signed; one pushed without its mark (by a node before this version) gets
+    it added, outside its signature (documented in the README)."""
+    meta = bundle.setdefault("meta", {})
+    if not meta.get("tag"):
+        meta["tag"] = [{"system": DISCLOSURE_SYSTEM, "code": kind,
+                        "display": catalog.codes(DISCLOSURE_SYSTEM)[kind]}]
+    return bundle
+
+
+def inbox_bundle(node: Any, actor: audit_log.Actor) -> dict[str, Any]:
+    """``GET /fhir/Bundle``: a searchset of the pushed summaries, newest first (section 9)."""
+    found = received(node, actor)
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+            "entry": [{"resource": r.bundle, "search": {"mode": "match"}} for r in found]}
+
+
+__all__ = ["CONSENTED_PUSH", "SAFETY_DISCLOSURE", "Received", "inbox_bundle", "receive", "received", "send"]

@@ -1,0 +1,88 @@
+"""Pages for the consented push (contract section 9): send a summary, read the inbox.
+
+Role ``professional`` (the routes hang on ``pages_professional.bp`` and its login gate).
+Sending calls ``services.push.send`` with the consent recorded here that names this node
+as holder and the recipient; the inbox reads ``services.push.received`` (every person
+shown is audited as viewed) and shows pushes with consent and safety disclosures apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from consent.errors import GatewayError
+from gateway import directory
+from gateway.app import node_of
+from gateway.services import push
+from gateway.web import forms, lookup, present
+from gateway.web.pages_professional import actor, bp, labels, partners
+from gateway.web.views import page, refusal_text
+
+MAX_NOTE = 1000
+
+
+def _sending_consents(node: Any, pid: str) -> list[lookup.ConsentLine]:
+    """Honoured consents recorded here under which this node may send: it is a holder."""
+    return [c for c in lookup.consents_of(node, pid)
+            if c.honoured and c.decision == "permit" and node.org_id in c.holders
+            and any(r != node.org_id for r in c.recipients)]
+
+
+def _send_form(pid: str, status: int = 200, **extra: Any) -> Response:
+    node = node_of()
+    return page("send_form.html", status, person=lookup.person(node, pid), partners=partners(),
+                purposes=forms.purposes(), categories=forms.categories(), sending=_sending_consents(node, pid),
+                values=extra.pop("values", {}), **labels(), **extra)
+
+
+@bp.get("/clienten/<pid>/toesturen")
+def send_form(pid: str) -> Response:
+    return _send_form(pid)
+
+
+@bp.post("/clienten/<pid>/toesturen")
+def send(pid: str) -> Response:
+    node = node_of()
+    form = request.form
+    recipient, purpose, cats = form.get("ontvanger", ""), form.get("doel", ""), forms.chosen_categories(form)
+    note = forms.text(form, "notitie", max_len=MAX_NOTE) or None
+    values = {"ontvanger": recipient, "doel": purpose, "categorie": cats, "notitie": note or ""}
+    errors: forms.Errors = []
+    if recipient not in partners():
+        errors.append(("ontvanger", "Kies de organisatie die de samenvatting ontvangt."))
+    if purpose not in forms.purposes():
+        errors.append(("doel", "Kies het doel waarvoor u toestuurt."))
+    if not cats:
+        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    if errors:
+        return _send_form(pid, 422, errors=errors, values=values)
+    person = lookup.person(node, pid)
+    try:
+        receipt = push.send(node, forms.send_params(recipient, person.bsn, purpose, cats, note), actor())
+    except GatewayError as exc:
+        code, text = refusal_text(exc)
+        return _send_form(pid, 200, refusal=(code, text, recipient), values=values)
+    xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
+    return page("send_done.html", person=person, values=values, exchange_id=xid, **labels())
+
+
+@bp.get("/inbox")
+def inbox() -> Response:
+    """Everything pushed here: consented pushes and safety disclosures, each in its own part."""
+    node = node_of()
+    found = push.received(node, actor(), view="web-inbox")
+    names = {bsn: next(iter(lookup.find_by_bsn(node, bsn)), None) for bsn in {r.subject for r in found if r.subject}}
+
+    senders = {org: directory.entry(node, org) for org in {r.from_org for r in found}}
+
+    def shown(r: push.Received) -> dict[str, Any]:
+        return {"r": r, "person": names.get(r.subject), "sections": present.sections(r.bundle),
+                "sender": senders.get(r.from_org),
+                "when": present.date_nl(r.received_at.isoformat(), with_time=True),
+                "uid": (r.bundle.get("id") or "x")[:12]}
+
+    pushes = [shown(r) for r in found if r.kind == push.CONSENTED_PUSH]
+    safety = [shown(r) for r in found if r.kind != push.CONSENTED_PUSH]
+    return page("inbox.html", pushes=pushes, safety=safety, **labels())
