@@ -51,12 +51,43 @@ class ServerSection:
     workers: int = 2
     threads: int = 8
     timeout: int = 30
+    # proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs); none by default
+    trusted_proxies: str = ""
 
 
 @dataclass(frozen=True)
 class KeysSection:
     alg: str = "ES256"
     retired_key_days: int = 30  # how long a rotated-out key stays in the JWKS
+    backend: str = "file"  # where new keys are made: "file" (HOME/keys) or "pkcs11" (an HSM)
+    pkcs11_module: str = ""  # the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
+    pkcs11_token: str = ""  # the token label
+    # the user PIN: from GATEWAY_KEYS_PKCS11_PIN only (load refuses it in node.toml)
+    pkcs11_pin: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class TlsSection:
+    """``gateway serve`` speaking HTTPS itself (issue 18); off while certfile is empty."""
+
+    certfile: str = ""  # PEM: the server certificate, then its intermediates
+    keyfile: str = ""  # PEM private key of certfile (owner-only)
+    client_ca: str = ""  # PEM bundle of the CAs whose client certificates are accepted
+    client_auth: str = "none"  # none | optional | required (mutual TLS)
+    min_version: str = "TLSv1.2"  # TLSv1.2 or TLSv1.3
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """Prometheus ``/metrics`` on its own bind, never on the partner port (issue 18)."""
+
+    bind: str = ""  # host:port, e.g. 127.0.0.1:9400; empty: no metrics endpoint
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = "info"  # debug | info | warning | error
+    format: str = "json"  # json (one object per line) or text
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,9 @@ class PartnersSection:
     jwks_refetch_interval: int = 60  # seconds between re-fetches of one partner's JWKS
     jwks_max_age: int = 86_400  # pinned keys older than this are re-read on their next use
     verify_tls: bool = True
+    ca_bundle: str = ""  # PEM CA bundle partners' servers are checked against (default: certifi)
+    client_certfile: str = ""  # PEM client certificate (chain) this node presents (mutual TLS)
+    client_keyfile: str = ""  # its private key
 
 
 @dataclass(frozen=True)
@@ -166,6 +200,9 @@ class NodeConfig:
     web: WebSection = field(default_factory=WebSection)
     oidc: OidcSection = field(default_factory=OidcSection)
     sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
+    tls: TlsSection = field(default_factory=TlsSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    log: LogSection = field(default_factory=LogSection)
 
     @property
     def token_url(self) -> str:
@@ -176,6 +213,7 @@ _SECTIONS = {
     "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
     "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
     "web": WebSection, "oidc": OidcSection,
+    "tls": TlsSection, "metrics": MetricsSection, "log": LogSection,
 }
 
 
@@ -239,6 +277,9 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         if name == "oidc" and "client_secret" in section:
             raise ConfigError(f"{path}: [oidc] client_secret belongs in the environment "
                               "(GATEWAY_OIDC_CLIENT_SECRET), never in node.toml")
+        if name == "keys" and "pkcs11_pin" in section:
+            raise ConfigError(f"{path}: [keys] pkcs11_pin belongs in the environment "
+                              "(GATEWAY_KEYS_PKCS11_PIN), never in node.toml")
         names = {f.name: f for f in fields(cls)}
         bad = set(section) - set(names)
         if bad:
@@ -347,6 +388,9 @@ def check(cfg: NodeConfig) -> None:
     for src in cfg.sources:
         check_source(src)
     _check_web(cfg)
+    from gateway.ops_config import check_operations
+
+    check_operations(cfg, ConfigError)
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")

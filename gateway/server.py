@@ -23,10 +23,29 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from gateway.access_log import AccessLog
-        from gateway.app import create_app
+        return wsgi_app(self.node_config)
 
-        return AccessLog(create_app(self.node_config))
+
+def wsgi_app(config: NodeConfig) -> Any:
+    """The node's app as a worker serves it: forwarded-header rule, access log and metrics."""
+    from gateway import metrics, observe
+    from gateway.access_log import AccessLog, configure
+    from gateway.app import create_app
+    from gateway.ops_config import trusted_proxies
+    from gateway.proxy import ForwardedHeaders
+
+    observe.configure_logging(config.log.level, config.log.format)
+    app = create_app(config)
+    pool = app.extensions["gateway"].uow.engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+
+    def done(environ: dict[str, Any], status: str, seconds: float) -> None:
+        metrics.request_done(environ, status, seconds)
+        if checked_out is not None:
+            metrics.pool_in_use(checked_out())
+
+    log = configure(fmt=config.log.format, level=config.log.level)
+    return ForwardedHeaders(AccessLog(app, log, fmt=config.log.format, on_done=done), trusted_proxies(config))
 
 
 #: CPython's default (700, 10, 10) runs a young collection every 700 net allocations; a
@@ -55,8 +74,30 @@ def post_worker_init(_worker: Any) -> None:
     tune_gc()
 
 
+def _hooks(config: NodeConfig) -> dict[str, Any]:
+    """Gunicorn hooks for ``[metrics]``: the scrape server in the master, dead workers marked."""
+    if not config.metrics.bind:
+        return {}
+    from gateway import metrics
+    from gateway.ops_config import split_bind
+
+    metrics.prepare_multiprocess(config.home)  # before any worker imports prometheus_client
+    host, port = split_bind(config.metrics.bind)
+
+    def when_ready(_arbiter: Any) -> None:
+        metrics.serve_metrics(host, port, config.store.url)
+
+    def child_exit(_arbiter: Any, worker: Any) -> None:
+        metrics.mark_dead(worker.pid)
+
+    return {"when_ready": when_ready, "child_exit": child_exit}
+
+
 def serve(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
-    """Run the node until interrupted."""
+    """Run the node until interrupted (HTTPS with ``[tls]``, metrics with ``[metrics]``)."""
+    from gateway import tls
+    from gateway.ops_config import trusted_proxies
+
     s = config.server
     GatewayServer(config, {
         "bind": f"{host or s.host}:{port or s.port}",
@@ -74,4 +115,10 @@ def serve(config: NodeConfig, host: str | None = None, port: int | None = None) 
         "control_socket_disable": True,
         "limit_request_line": 8190,
         "post_worker_init": post_worker_init,
+        # X-Forwarded-Proto is believed only from the configured proxies (gunicorn's default
+        # trusts loopback): see gateway.proxy for X-Forwarded-For
+        "forwarded_allow_ips": ",".join(sorted(trusted_proxies(config))),
+        "loglevel": config.log.level,
+        **tls.server_options(config),
+        **_hooks(config),
     }).run()

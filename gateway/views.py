@@ -38,4 +38,7 @@ def partner_caller() -> auth.Caller:
     who = auth.verify_access_token(node_of(), request.headers.get("Authorization"))
     if not who.is_partner or not node_of().partners.is_trusted(who.client_id):
         raise UnknownPartner()
+    from gateway import observe
+
+    observe.note(request.environ, observe.PARTNER, who.client_id)
     return who
