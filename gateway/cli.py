@@ -72,7 +72,9 @@ def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg
         made.append(path / "node.toml")
         cfg = config.load(path)
         made += _open_empty_store(cfg.store.url)
-        ring = KeyRing.create(path, alg)
+        from gateway.hsm import token_of
+
+        ring = KeyRing.create(path, alg, hsm=token_of(cfg) if cfg.keys.backend == "pkcs11" else None)
         made.append(path / "keys")
         node = _node(home)
         audit_log.init_chain(node)

@@ -62,8 +62,15 @@ class KeysSection:
     backend: str = "file"  # where new keys are made: "file" (HOME/keys) or "pkcs11" (an HSM)
     pkcs11_module: str = ""  # the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
     pkcs11_token: str = ""  # the token label
-    # the user PIN: from GATEWAY_KEYS_PKCS11_PIN only (load refuses it in node.toml)
-    pkcs11_pin: str = field(default="", repr=False)
+
+    @property
+    def pkcs11_pin(self) -> str:
+        """The token's user PIN: from ``GATEWAY_KEYS_PKCS11_PIN`` only, never a file key."""
+        return getattr(self, "_pin", "")  # type: ignore[no-any-return]
+
+    def with_pin(self, pin: str) -> KeysSection:
+        object.__setattr__(self, "_pin", pin)
+        return self
 
 
 @dataclass(frozen=True)
@@ -296,6 +303,7 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
             missing = [k for k, f in names.items() if k not in section and f.default is f.default_factory]
             raise ConfigError(f"{path}: [{name}] needs {', '.join(missing)}") from None
     built["oidc"] = built["oidc"].with_secret(env.get("GATEWAY_OIDC_CLIENT_SECRET", ""))
+    built["keys"] = built["keys"].with_pin(env.get("GATEWAY_KEYS_PKCS11_PIN", ""))
     cfg = NodeConfig(home=home, sources=_sources(raw.get("sources", {}), path, env), **built)
     check(cfg)
     return cfg
