@@ -59,7 +59,7 @@ class AccessLog:
             seen[:] = [status]
             return start_response(status, [*headers, (observe.HEADER, cid)], exc_info)
 
-        token = observe.bind(cid)
+        token = observe.bind(cid, environ)
         try:
             body = self.app(environ, recording)
         finally:
@@ -97,7 +97,7 @@ class _Logged:
                     "operation": e.get(observe.OPERATION, "unmatched"), "status": int(status) if status.isdigit() else 0,
                     "outcome": observe.outcome_of(e, status),
                     "duration_ms": round(seconds * 1000, 1), "bytes": self.sent,
-                    "partner": e.get(observe.PARTNER, ""), "correlation_id": e.get(observe.CORRELATION, ""),
+                    "partner": observe.partner_of(e), "correlation_id": e.get(observe.CORRELATION, ""),
                     "remote": e.get("REMOTE_ADDR", "-")})
             else:
                 self.log.info('%s "%s %s" %s %s %dms', e.get("REMOTE_ADDR", "-"), e.get("REQUEST_METHOD", "-"),

@@ -106,6 +106,9 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
         session.execute(_INSERT_CHECKPOINT, {
             "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
             "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign)})
+    from gateway import metrics
+
+    metrics.audit_appended()  # staged: counted when written, also if the caller then rolls back
     return entry.seq
 
 

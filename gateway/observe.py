@@ -35,6 +35,9 @@ PARTNER = "gateway.partner"
 CORRELATION = "gateway.correlation_id"
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("gateway_correlation_id", default=None)
+#: what code deeper down (the partner client) notes for the request being served
+_notes: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("gateway_notes", default=None)
+NOTES = "gateway.notes"
 
 
 def correlation_id(environ: dict[str, Any]) -> str:
@@ -45,13 +48,29 @@ def correlation_id(environ: dict[str, Any]) -> str:
     return cid
 
 
-def bind(cid: str | None) -> contextvars.Token[str | None]:
+def bind(cid: str | None, environ: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Make ``cid`` the current request's id (for partner calls made while serving it)."""
-    return _current.set(cid)
+    notes: dict[str, str] = {}
+    if environ is not None:
+        environ[NOTES] = notes
+    return _current.set(cid), _notes.set(notes)
 
 
-def unbind(token: contextvars.Token[str | None]) -> None:
-    _current.reset(token)
+def unbind(tokens: tuple[Any, Any]) -> None:
+    _current.reset(tokens[0])
+    _notes.reset(tokens[1])
+
+
+def note_partner_call(org_id: str) -> None:
+    """The request being served called partner ``org_id`` (its log line names the partner)."""
+    notes = _notes.get()
+    if notes is not None:
+        notes.setdefault("partner", org_id)
+
+
+def partner_of(environ: dict[str, Any]) -> str:
+    """The partner a request came from (a partner operation) or went to (a request we relayed)."""
+    return str(environ.get(PARTNER) or (environ.get(NOTES) or {}).get("partner", ""))
 
 
 def current() -> str | None:

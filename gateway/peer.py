@@ -87,11 +87,20 @@ class PeerCaller:
             self._outbound.release()
 
     def _call(self, org_id: str, operation: str, parameters: dict[str, Any]) -> Any:
+        from gateway import metrics, observe
+
+        observe.note_partner_call(org_id)
         url = self._url(org_id) + "/fhir/$" + operation
         for attempt in (0, 1):
             tok = self.access_token(org_id, fresh=attempt == 1)
-            reply = self.node.http.request("POST", url, json_body=parameters,
-                                           headers={"Authorization": f"Bearer {tok}"})
+            started = time.perf_counter()
+            status: int | str = "failed"
+            try:
+                reply = self.node.http.request("POST", url, json_body=parameters,
+                                               headers={"Authorization": f"Bearer {tok}"})
+                status = reply.status
+            finally:
+                metrics.partner_call(org_id, operation, status, time.perf_counter() - started)
             if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once
             return reply
