@@ -455,9 +455,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+from gateway import cli_ops  # noqa: E402,F401 - backup, restore, selftest join the group (issue 18)
+
+
 def entrypoint() -> None:  # pragma: no cover
     sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from gateway.cli import main as _main  # the module instance gateway.cli_ops added commands to
+
+    sys.exit(_main())
