@@ -39,6 +39,8 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
         return Check(name, True, fn())
     except Exception as exc:  # noqa: BLE001 - every failure is one row of the table
         detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
+        if isinstance(getattr(exc, "reason", None), str):  # a partner's refusal: its reason code
+            detail = f"{exc.reason}: {detail}"  # type: ignore[attr-defined]
         return Check(name, False, detail.splitlines()[0][:200])
 
 
@@ -169,9 +171,9 @@ def _token(node: Any, org_id: str) -> str:
 def _round_trip(node: Any, org_id: str) -> str:
     from gateway.services import reconcile
 
-    since = datetime.now(UTC).isoformat(timespec="seconds")
+    since = datetime.now(UTC).date().isoformat()
     compared, _diffs = reconcile.reconcile(node, org_id, since)
-    return f"$exchange-receipts since now: signed answer verified with the pinned keys ({compared} exchanges)"
+    return f"$exchange-receipts since today: signed answer verified with the pinned keys ({compared} exchanges)"
 
 
 def table(checks: list[Check]) -> str:
