@@ -17,8 +17,8 @@ the value class it picks at import decides whether samples go to files.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,25 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-@functools.cache
+_made: list[Any] = []
+_making = threading.Lock()
+
+
 def _m() -> Any:
-    """The process's metric objects, made once (after the multiprocess directory is known)."""
+    """The process's metric objects, made once (after the multiprocess directory is known).
+
+    Under a lock: two threads of a fresh worker answering their first requests together
+    would otherwise both register the metrics, and the second registration fails.
+    """
+    if _made:
+        return _made[0]
+    with _making:
+        if not _made:
+            _made.append(_create())
+    return _made[0]
+
+
+def _create() -> Any:
     from types import SimpleNamespace
 
     from prometheus_client import Counter, Gauge, Histogram

@@ -23,18 +23,21 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        from gateway import observe
+
+        # the worker's own log output (not in wsgi_app: tests build that in their process)
+        observe.configure_logging(self.node_config.log.level, self.node_config.log.format)
         return wsgi_app(self.node_config)
 
 
 def wsgi_app(config: NodeConfig) -> Any:
     """The node's app as a worker serves it: forwarded-header rule, access log and metrics."""
-    from gateway import metrics, observe
+    from gateway import metrics
     from gateway.access_log import AccessLog, configure
     from gateway.app import create_app
     from gateway.ops_config import trusted_proxies
     from gateway.proxy import ForwardedHeaders
 
-    observe.configure_logging(config.log.level, config.log.format)
     app = create_app(config)
     pool = app.extensions["gateway"].uow.engine.pool
     checked_out = getattr(pool, "checkedout", None)
