@@ -105,6 +105,8 @@ def _check_partner_tls(cfg: Any, error: type[Exception]) -> None:
     if p.client_certfile:
         _readable(cfg, "partners.client_certfile", p.client_certfile, error)
         _readable(cfg, "partners.client_keyfile", p.client_keyfile, error)
+        if resolve(cfg, p.client_keyfile).stat().st_mode & 0o077:
+            raise error(f"partners.client_keyfile {p.client_keyfile!r} is readable by others; chmod 600 it")
 
 
 def _check_keys(cfg: Any, error: type[Exception]) -> None:

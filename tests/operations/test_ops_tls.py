@@ -187,3 +187,11 @@ def test_tls_settings_that_cannot_work_stop_the_node_at_start_up(tmp_path: Path,
             config.load(home, env={})
     finally:
         pki["server"].key.chmod(0o600)
+    pki["client"].key.chmod(0o644)
+    try:
+        (home / "node.toml").write_text(base + f'\n[partners]\nclient_certfile = "{pki["client"].cert}"\n'
+                                               f'client_keyfile = "{pki["client"].key}"\n')
+        with pytest.raises(ConfigError, match="client_keyfile .* readable by others"):
+            config.load(home, env={})
+    finally:
+        pki["client"].key.chmod(0o600)
