@@ -157,7 +157,10 @@ def serve_metrics(host: str, port: int, store_url: str | None) -> Any:
     """Start ``GET /metrics`` on ``host:port`` in a daemon thread; return the HTTP server."""
     from prometheus_client import start_http_server
 
-    server, _thread = start_http_server(port, addr=host, registry=registry(store_url))
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry(store_url))
+    except OSError as exc:  # the node does not run unmonitored by surprise: serve stops (exit 1)
+        raise OSError(f"metrics.bind {host}:{port}: cannot listen ({exc.strerror or exc})") from None
     return server
 
 

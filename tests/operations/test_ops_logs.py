@@ -36,3 +36,22 @@ def test_the_configured_level_and_format_decide_the_request_lines(tmp_path: Path
     else:
         found = [x for x in log if '"GET /fhir/metadata" 200' in x]
     assert len(found) == lines
+
+
+def test_a_metrics_bind_that_is_taken_stops_serve_with_one_line(tmp_path: Path) -> None:
+    import socket
+
+    home = tmp_path / "n"
+    run_cli("init", str(home), "--org-id", "ggz-noord", "--name", "GGZ Noord")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        set_in_section(home, "server", f"port = {free_port()}\nworkers = 1\n")
+        set_in_section(home, "metrics", f'bind = "127.0.0.1:{port}"\n')
+        served = Served(home)
+        try:
+            assert served.process.wait(30) == 1
+        finally:
+            served.stop()
+    assert f"gateway: metrics.bind 127.0.0.1:{port}: cannot listen" in (home / "serve.log").read_text()
