@@ -77,6 +77,23 @@ def post_worker_init(_worker: Any) -> None:
     tune_gc()
 
 
+def _gunicorn_logging(config: NodeConfig) -> dict[str, Any]:
+    """With ``[log] format = "json"`` gunicorn's own lines (start, worker exits) are JSON too."""
+    if config.log.format != "json":
+        return {}
+    level = config.log.level.upper()
+    handler = {"class": "logging.StreamHandler", "formatter": "json"}
+    return {"logconfig_dict": {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "gateway.observe.JsonFormatter"}},
+        "handlers": {"console": {**handler, "stream": "ext://sys.stdout"},
+                     "error_console": {**handler, "stream": "ext://sys.stderr"}},
+        "root": {"level": "WARNING", "handlers": ["console"]},
+        "loggers": {"gunicorn.error": {"level": level, "handlers": ["error_console"], "propagate": False},
+                    "gunicorn.access": {"level": level, "handlers": ["console"], "propagate": False}},
+    }}
+
+
 def _hooks(config: NodeConfig) -> dict[str, Any]:
     """Gunicorn hooks for ``[metrics]``: the scrape server in the master, dead workers marked."""
     if not config.metrics.bind:
@@ -122,6 +139,7 @@ def serve(config: NodeConfig, host: str | None = None, port: int | None = None) 
         # trusts loopback): see gateway.proxy for X-Forwarded-For
         "forwarded_allow_ips": ",".join(sorted(trusted_proxies(config))),
         "loglevel": config.log.level,
+        **_gunicorn_logging(config),
         **tls.server_options(config),
         **_hooks(config),
     }).run()
