@@ -89,6 +89,9 @@ class TokenKey(ECKey):
 #: (module, label) -> (pid, session): PKCS#11 login state belongs to the process, not to a
 #: session, so every Pkcs11Token of one token in one process shares one logged-in session
 _SESSIONS: dict[tuple[str, str], tuple[int, Any]] = {}
+#: (module, label, CKA_ID) -> (session, private key handle): finding the object costs as much
+#: as signing with it, so the handle is kept for as long as its session lives
+_HANDLES: dict[tuple[str, str, bytes], tuple[Any, Any]] = {}
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _GUARD = threading.Lock()
 
@@ -161,7 +164,12 @@ class Pkcs11Token:
         with self._lock:
             session = self._open()
             try:
-                private = session.get_key(object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC, id=key_id)
+                cached = _HANDLES.get((self.module, self.label, key_id))
+                if cached is not None and cached[0] is session:
+                    private = cached[1]
+                else:
+                    private = session.get_key(object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC, id=key_id)
+                    _HANDLES[(self.module, self.label, key_id)] = (session, private)
                 return bytes(private.sign(digest, mechanism=Mechanism.ECDSA))
             except PKCS11Error as exc:
                 raise HsmError(f"the HSM did not sign: {type(exc).__name__}") from None
