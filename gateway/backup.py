@@ -126,16 +126,20 @@ def _key_files(home: Path) -> dict[str, bytes]:
     return files
 
 
-def make(node: Any, out: Path) -> Made:
-    """Write a backup of ``node`` to ``out`` (created owner-only; never overwritten)."""
-    home = Path(node.config.home)
-    revision, files, counts = _snapshot(node.uow.engine)
+def make(cfg: Any, engine: Engine, out: Path) -> Made:
+    """Write a backup of the node configured by ``cfg`` to ``out`` (owner-only; never overwritten).
+
+    Needs the store and the node home only, not the keys themselves: a node whose keys are
+    on an HSM is backed up without its PIN.
+    """
+    home = Path(cfg.home)
+    revision, files, counts = _snapshot(engine)
     head = _head(files)
     files.update(_key_files(home))
     files["node.toml"] = (home / "node.toml").read_bytes()
     manifest = {
-        "format": FORMAT, "org_id": node.org_id, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "revision": revision, "store": node.uow.engine.dialect.name, "rows": counts,
+        "format": FORMAT, "org_id": cfg.node.org_id, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "revision": revision, "store": engine.dialect.name, "rows": counts,
         "audit_head": head, "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
     }
     files["manifest.json"] = json.dumps(manifest, indent=2).encode("utf-8")

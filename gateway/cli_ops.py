@@ -20,13 +20,20 @@ from gateway.cli import Failure, _node, cli
               help="The backup file to write (refused if it exists).")
 def backup(home: str, out: str) -> None:
     """Write a consistent snapshot of the store and the key ring, while the node runs."""
+    from adapters.store import make_engine
     from consent.errors import InvalidRequest
     from gateway import backup as backups
+    from gateway import config
 
     target = Path(out)
     if target.exists():
         raise InvalidRequest(f"{target} exists; a backup never overwrites a file")
-    made = backups.make(_node(home), target)
+    cfg = config.load(home)
+    engine = make_engine(cfg.store.url)
+    try:
+        made = backups.make(cfg, engine, target)
+    finally:
+        engine.dispose()
     click.echo(f"{made.rows} rows, audit head {made.audit_seq}")
     click.echo(str(made.path.resolve()))
 

@@ -179,3 +179,18 @@ def test_a_token_without_the_named_key_is_refused(hsm_token: Any) -> None:
     with pytest.raises(HsmError, match="holds no key"):
         token.key(b"\x00" * 16)
     token.close()
+
+
+def test_a_node_with_its_key_on_the_hsm_is_backed_up_without_the_pin_and_restored_with_it(
+        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
+    monkeypatch.delenv("GATEWAY_KEYS_PKCS11_PIN")
+    run_cli("backup", str(home), "--out", str(tmp_path / "b.tgz"))
+    import tarfile
+
+    with tarfile.open(tmp_path / "b.tgz") as tar:
+        names = tar.getnames()
+    assert "keys/keyring.json" in names and not [n for n in names if n.endswith(".pem")]  # only the reference
+    monkeypatch.setenv("GATEWAY_KEYS_PKCS11_PIN", hsm_token.pin)
+    out = run_cli("restore", str(tmp_path / "b.tgz"), str(tmp_path / "restored"))
+    assert "audit intact" in out  # the restored ring finds its key on the same token
