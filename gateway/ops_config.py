@@ -74,6 +74,17 @@ def _readable(cfg: Any, name: str, value: str, error: type[Exception]) -> None:
         raise error(f"{name} {value!r} is not a PEM file")
 
 
+def _pair(cfg: Any, prefix: str, certfile: str, keyfile: str, error: type[Exception]) -> None:
+    """The certificate and the key must belong together, or every handshake would fail later."""
+    import ssl
+
+    try:
+        ssl.create_default_context().load_cert_chain(str(resolve(cfg, certfile)), str(resolve(cfg, keyfile)))
+    except ssl.SSLError as exc:
+        what = "tls.certfile and tls.keyfile" if prefix == "tls" else "partners.client_certfile and client_keyfile"
+        raise error(f"{what} do not belong together or cannot be read ({exc.reason or exc})") from None
+
+
 def _check_tls(cfg: Any, error: type[Exception]) -> None:
     t = cfg.tls
     if t.client_auth not in CLIENT_AUTH:
@@ -90,6 +101,7 @@ def _check_tls(cfg: Any, error: type[Exception]) -> None:
     _readable(cfg, "tls.keyfile", t.keyfile, error)
     if resolve(cfg, t.keyfile).stat().st_mode & 0o077:
         raise error(f"tls.keyfile {t.keyfile!r} is readable by others; chmod 600 it")
+    _pair(cfg, "tls", t.certfile, t.keyfile, error)
     if t.client_auth != "none":
         if not t.client_ca:
             raise error("tls.client_auth needs tls.client_ca (the CAs whose client certificates count)")
@@ -107,6 +119,7 @@ def _check_partner_tls(cfg: Any, error: type[Exception]) -> None:
         _readable(cfg, "partners.client_keyfile", p.client_keyfile, error)
         if resolve(cfg, p.client_keyfile).stat().st_mode & 0o077:
             raise error(f"partners.client_keyfile {p.client_keyfile!r} is readable by others; chmod 600 it")
+        _pair(cfg, "partners.client_", p.client_certfile, p.client_keyfile, error)
 
 
 def _check_keys(cfg: Any, error: type[Exception]) -> None:

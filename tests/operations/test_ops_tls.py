@@ -174,6 +174,7 @@ def test_tls_settings_that_cannot_work_stop_the_node_at_start_up(tmp_path: Path,
         f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["server"].key}"\nmin_version = "TLSv1.1"\n':
             "min_version",
         '[tls]\ncertfile = "missing.pem"\nkeyfile = "missing.key"\n': "cannot read",
+        f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["client"].key}"\n': "do not belong together",
     }
     for extra, message in cases.items():
         (home / "node.toml").write_text(base + "\n" + extra)
