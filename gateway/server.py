@@ -79,19 +79,34 @@ def post_worker_init(_worker: Any) -> None:
 
 def _gunicorn_logging(config: NodeConfig) -> dict[str, Any]:
     """With ``[log] format = "json"`` gunicorn's own lines (start, worker exits) are JSON too."""
-    if config.log.format != "json":
-        return {}
-    level = config.log.level.upper()
-    handler = {"class": "logging.StreamHandler", "formatter": "json"}
-    return {"logconfig_dict": {
-        "version": 1, "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "gateway.observe.JsonFormatter"}},
-        "handlers": {"console": {**handler, "stream": "ext://sys.stdout"},
-                     "error_console": {**handler, "stream": "ext://sys.stderr"}},
-        "root": {"level": "WARNING", "handlers": ["console"]},
-        "loggers": {"gunicorn.error": {"level": level, "handlers": ["error_console"], "propagate": False},
-                    "gunicorn.access": {"level": level, "handlers": ["console"], "propagate": False}},
-    }}
+    return {"logger_class": JsonGunicornLogger} if config.log.format == "json" else {}
+
+
+def _json_gunicorn_logger() -> type:
+    from gunicorn.glogging import Logger
+
+    class _JsonLogger(Logger):  # type: ignore[misc]
+        """gunicorn's logger with JSON lines, and never its access log.
+
+        Not ``logconfig_dict``: any log configuration switches gunicorn's access log on,
+        whose line holds the query string (a BSN can be in one) and whose per-request
+        formatting is what ``gateway.access_log`` replaced.
+        """
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            from gateway.observe import JsonFormatter
+
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonFormatter())
+
+        def access(self, *_args: Any, **_kwargs: Any) -> None:
+            return None
+
+    return _JsonLogger
+
+
+JsonGunicornLogger = _json_gunicorn_logger()
 
 
 def _hooks(config: NodeConfig) -> dict[str, Any]:

@@ -32,6 +32,7 @@ def test_the_configured_level_and_format_decide_the_request_lines(tmp_path: Path
     if fmt == "json":
         records = [json.loads(x) for x in log if x.strip()]  # every line, gunicorn's own included
         assert any(r.get("logger") == "gunicorn.error" for r in records) == (level == "info")
+        assert not any(r.get("logger") == "gunicorn.access" for r in records)  # its line holds query strings
         found = [r for r in records if r.get("event") == "request"]
         found = [r for r in found if r["operation"] == "/fhir/metadata"]
         assert all(r["outcome"] == "ok" and r["status"] == 200 for r in found)
