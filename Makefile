@@ -10,14 +10,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test install browser-deps bench
+.PHONY: demo test install browser-deps ops-deps bench
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gateway demo
 
 # The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included.
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps ops-deps
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
@@ -29,3 +29,8 @@ bench: $(STAMP)
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	cd tools/oidc-provider && npm ci --no-audit --no-fund
+
+# What tests/operations needs beyond Python: Debian's SoftHSM2 (a PKCS#11 token for the HSM
+# signer tests; root for apt, as browser-deps).
+ops-deps:
+	test -f /usr/lib/softhsm/libsofthsm2.so || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2)

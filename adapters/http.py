@@ -9,7 +9,9 @@ become domain errors that fail closed: ``PartnerUnavailable`` (502) or ``Partner
 from __future__ import annotations
 
 import json
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -54,10 +56,19 @@ class StrictClient:
     """
 
     def __init__(self, *, connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 max_bytes: int = 5_000_000, verify_tls: bool = True) -> None:
+                 max_bytes: int = 5_000_000, verify_tls: bool = True,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
-        tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()} if verify_tls else {"cert_reqs": "CERT_NONE"}
+        #: extra headers for every call (the correlation id, gateway.observe), set per request
+        self.context_headers: Callable[[], dict[str, str]] = dict
+        tls: dict[str, Any]
+        if ssl_context is not None:  # gateway.tls.partner_context: own CA bundle, client certificate
+            tls = {"cert_reqs": "CERT_REQUIRED", "ssl_context": ssl_context}
+        elif verify_tls:
+            tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}
+        else:
+            tls = {"cert_reqs": "CERT_NONE"}
         # no proxy from the environment redirects our traffic: urllib3 reads none
         self.pool = urllib3.PoolManager(num_pools=64, maxsize=POOL_SIZE, retries=False, **tls)
 
@@ -83,6 +94,7 @@ class StrictClient:
                     max_bytes: int | None = None) -> Reply:
         """Send one request; return the status and the raw body, unparsed (``body`` is None)."""
         hdrs = {"Accept": "application/fhir+json, application/json"}
+        hdrs.update(self.context_headers())
         hdrs.update(headers or {})
         data: bytes | None = None
         if json_body is not None:

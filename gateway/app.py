@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from gateway import auth, outcomes
+from gateway import auth, observe, outcomes
 from gateway.config import NodeConfig
 from gateway.node import Node, build
 
@@ -21,6 +21,7 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.extensions["gateway"] = node
     app.extensions["oauth_server"] = auth.init_app(app, node)
     outcomes.init_app(app)
+    observe.init_app(app)
     _one_partner_view_per_request(app)
     _witnessed_heads(app, node)
 
@@ -33,7 +34,7 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
         from gateway import web
 
         web.init_app(app, node)
-    logging.getLogger("gateway").setLevel(logging.INFO)
+    logging.getLogger("gateway").setLevel(config.log.level.upper())
     return app
 
 

@@ -110,6 +110,9 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
     book = getattr(node, "witness", None)
     if book is not None and book.pending:  # partners' heads ride on this commit (gateway.witnesses)
         witnesses.flush(session, node)
+    from gateway import metrics
+
+    metrics.audit_appended()  # staged: counted when written, also if the caller then rolls back
     return entry.seq
 
 

@@ -72,7 +72,9 @@ def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg
         made.append(path / "node.toml")
         cfg = config.load(path)
         made += _open_empty_store(cfg.store.url)
-        ring = KeyRing.create(path, alg)
+        from gateway.hsm import token_of
+
+        ring = KeyRing.create(path, alg, hsm=token_of(cfg) if cfg.keys.backend == "pkcs11" else None)
         made.append(path / "keys")
         node = _node(home)
         audit_log.init_chain(node)
@@ -561,9 +563,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+from gateway import cli_ops  # noqa: E402,F401 - backup, restore, selftest join the group (issue 18)
+
+
 def entrypoint() -> None:  # pragma: no cover
     sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from gateway.cli import main as _main  # the module instance gateway.cli_ops added commands to
+
+    sys.exit(_main())

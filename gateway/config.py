@@ -51,12 +51,50 @@ class ServerSection:
     workers: int = 2
     threads: int = 8
     timeout: int = 30
+    # proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs); none by default
+    trusted_proxies: str = ""
 
 
 @dataclass(frozen=True)
 class KeysSection:
     alg: str = "ES256"
     retired_key_days: int = 30  # how long a rotated-out key stays in the JWKS
+    backend: str = "file"  # where new keys are made: "file" (HOME/keys) or "pkcs11" (an HSM)
+    pkcs11_module: str = ""  # the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so
+    pkcs11_token: str = ""  # the token label
+
+    @property
+    def pkcs11_pin(self) -> str:
+        """The token's user PIN: from ``GATEWAY_KEYS_PKCS11_PIN`` only, never a file key."""
+        return getattr(self, "_pin", "")  # type: ignore[no-any-return]
+
+    def with_pin(self, pin: str) -> KeysSection:
+        object.__setattr__(self, "_pin", pin)
+        return self
+
+
+@dataclass(frozen=True)
+class TlsSection:
+    """``gateway serve`` speaking HTTPS itself (issue 18); off while certfile is empty."""
+
+    certfile: str = ""  # PEM: the server certificate, then its intermediates
+    keyfile: str = ""  # PEM private key of certfile (owner-only)
+    client_ca: str = ""  # PEM bundle of the CAs whose client certificates are accepted
+    client_auth: str = "none"  # none | optional | required (mutual TLS)
+    min_version: str = "TLSv1.2"  # TLSv1.2 or TLSv1.3
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """Prometheus ``/metrics`` on its own bind, never on the partner port (issue 18)."""
+
+    bind: str = ""  # host:port, e.g. 127.0.0.1:9400; empty: no metrics endpoint
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = "info"  # debug | info | warning | error
+    format: str = "json"  # json (one object per line) or text
 
 
 @dataclass(frozen=True)
@@ -74,6 +112,9 @@ class PartnersSection:
     jwks_refetch_interval: int = 60  # seconds between re-fetches of one partner's JWKS
     jwks_max_age: int = 86_400  # pinned keys older than this are re-read on their next use
     verify_tls: bool = True
+    ca_bundle: str = ""  # PEM CA bundle partners' servers are checked against (default: certifi)
+    client_certfile: str = ""  # PEM client certificate (chain) this node presents (mutual TLS)
+    client_keyfile: str = ""  # its private key
 
 
 @dataclass(frozen=True)
@@ -208,6 +249,9 @@ class NodeConfig:
     federation: FederationSection = field(default_factory=FederationSection)
     locator: LocatorSection = field(default_factory=LocatorSection)
     sources: tuple[SourceSection, ...] = ()  # [sources.NAME] tables (issue 6), see SourceSection
+    tls: TlsSection = field(default_factory=TlsSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
+    log: LogSection = field(default_factory=LogSection)
 
     @property
     def token_url(self) -> str:
@@ -218,7 +262,7 @@ _SECTIONS = {
     "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
     "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
     "web": WebSection, "oidc": OidcSection, "consent": ConsentSection, "federation": FederationSection,
-    "locator": LocatorSection,
+    "locator": LocatorSection, "tls": TlsSection, "metrics": MetricsSection, "log": LogSection,
 }
 
 
@@ -288,6 +332,9 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
         if name == "oidc" and "client_secret" in section:
             raise ConfigError(f"{path}: [oidc] client_secret belongs in the environment "
                               "(GATEWAY_OIDC_CLIENT_SECRET), never in node.toml")
+        if name == "keys" and "pkcs11_pin" in section:
+            raise ConfigError(f"{path}: [keys] pkcs11_pin belongs in the environment "
+                              "(GATEWAY_KEYS_PKCS11_PIN), never in node.toml")
         names = {f.name: f for f in fields(cls)}
         bad = set(section) - set(names)
         if bad:
@@ -304,6 +351,7 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
             missing = [k for k, f in names.items() if k not in section and f.default is f.default_factory]
             raise ConfigError(f"{path}: [{name}] needs {', '.join(missing)}") from None
     built["oidc"] = built["oidc"].with_secret(env.get("GATEWAY_OIDC_CLIENT_SECRET", ""))
+    built["keys"] = built["keys"].with_pin(env.get("GATEWAY_KEYS_PKCS11_PIN", ""))
     cfg = NodeConfig(home=home, sources=_sources(raw.get("sources", {}), path, env), **built)
     check(cfg)
     return cfg
@@ -405,6 +453,10 @@ def check(cfg: NodeConfig) -> None:
     _check_web(cfg)
     _check_federation(cfg.federation)
     _check_locator(cfg.locator)
+    from gateway.ops_config import check_operations
+
+    check_operations(cfg, ConfigError)
+
 
 
 _THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest (RFC 7638)

@@ -5,10 +5,16 @@ Contract section 2: only asymmetric keys (EC P-256 for ES256, OKP Ed25519 for Ed
 that what it signed stays verifiable. Private keys live in ``HOME/keys/<kid>.pem``, mode
 0600; ``HOME/keys/keyring.json`` says which key is active. A running node notices a
 rotation by the keyring file's change time, so ``keys rotate`` needs no restart.
+
+With an HSM (``[keys] backend = "pkcs11"``, ``gateway.hsm``) new keys are made on the
+token instead; their entries carry ``"store": "pkcs11"`` and the token's ``CKA_ID``, and
+no private key file exists for them. One ring may hold both kinds: a node that moves its
+key into an HSM rotates once, and its old file key keeps verifying what it signed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -59,6 +65,8 @@ class KeyEntry:
     created: str
     retired: str | None = None
     withdrawn: bool = False  # left the JWKS at once (``keys rotate --withdraw-old``)
+    store: str = "file"  # "file": HOME/keys/<kid>.pem; "pkcs11": on the HSM token
+    token_id: str = ""  # pkcs11: the key's CKA_ID (hex)
 
 
 @dataclass(frozen=True)
@@ -84,41 +92,42 @@ def _write_private(path: Path, pem: bytes) -> None:
 class KeyRing:
     """The node's keys; ``active`` signs, ``jwks()`` publishes, ``verification_set`` verifies."""
 
-    def __init__(self, home: Path, retired_key_days: int = 30) -> None:
+    def __init__(self, home: Path, retired_key_days: int = 30, *, hsm: Any = None,
+                 new_keys_on_hsm: bool = False) -> None:
         self.dir = Path(home) / "keys"
         self.retired_key_days = retired_key_days
+        self.hsm = hsm  # gateway.hsm.Pkcs11Token, when the node has one
+        self.new_keys_on_hsm = new_keys_on_hsm
         self._lock = threading.Lock()
         self._stamp: float | None = None
         self._load()
 
     # -- creation and rotation (CLI) --------------------------------------------------
     @classmethod
-    def create(cls, home: Path, alg: str) -> KeyRing:
-        """Make the first key of a new node."""
+    def create(cls, home: Path, alg: str, *, hsm: Any = None) -> KeyRing:
+        """Make the first key of a new node (on ``hsm`` when given)."""
         keydir = Path(home) / "keys"
         keydir.mkdir(mode=0o700, exist_ok=False)
-        key = generate(alg)
-        _write_private(keydir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
-        entry = KeyEntry(kid=key.thumbprint(), alg=alg, created=_now())
+        entry = _new_key(keydir, alg, hsm, _now())
         cls._save_index(keydir, entry.kid, [entry])
-        return cls(home)
+        return cls(home, hsm=hsm, new_keys_on_hsm=hsm is not None)
 
     def rotate(self, alg: str | None = None, *, withdraw_old: bool = False) -> str:
         """Make a new active key; the old one stays listed until its window ends, or leaves
         the JWKS at once with ``withdraw_old`` (it may be compromised). Either way it still
         verifies this node's own old audit checkpoints."""
         with self._lock:
-            key = generate(alg or self.active_entry.alg)
-            _write_private(self.dir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
             now = _now()
+            new = _new_key(self.dir, alg or ("ES256" if self.new_keys_on_hsm else self.active_entry.alg),
+                           self.hsm if self.new_keys_on_hsm else None, now)
             entries = [
-                KeyEntry(e.kid, e.alg, e.created, e.retired or now, e.withdrawn or withdraw_old)
+                dataclasses.replace(e, retired=e.retired or now, withdrawn=e.withdrawn or withdraw_old)
                 for e in self.entries
-            ] + [KeyEntry(kid=key.thumbprint(), alg=alg_of(key), created=now)]
-            self._save_index(self.dir, key.thumbprint(), entries)
+            ] + [new]
+            self._save_index(self.dir, new.kid, entries)
             self._stamp = None
         self._load()
-        return key.thumbprint()
+        return new.kid
 
     @staticmethod
     def _save_index(keydir: Path, active: str, entries: list[KeyEntry]) -> None:
@@ -143,6 +152,9 @@ class KeyRing:
             raise KeyError_(f"{index} is damaged ({type(exc).__name__}); restore it from backup") from None
         keys: dict[str, SigningKey] = {}
         for entry in entries:
+            if entry.store == "pkcs11":
+                keys[entry.kid] = self._token_key(entry)
+                continue
             path = self.dir / f"{entry.kid}.pem"
             if path.stat().st_mode & 0o077:
                 raise KeyError_(f"{path} is readable by others; chmod 600 it")
@@ -159,6 +171,14 @@ class KeyRing:
         # the old ring or the new one, never the new active kid beside the old entry list.
         self._state = _Ring(tuple(entries), keys, active, verification)
         self._stamp = stamp
+
+    def _token_key(self, entry: KeyEntry) -> SigningKey:
+        if self.hsm is None:
+            raise KeyError_(f"key {entry.kid} lives in an HSM: set [keys] pkcs11_module and pkcs11_token")
+        key = self.hsm.key(bytes.fromhex(entry.token_id))
+        if key.thumbprint() != entry.kid:
+            raise KeyError_(f"the HSM key {entry.token_id} is not key {entry.kid}")
+        return key  # type: ignore[no-any-return]
 
     def refresh(self) -> None:
         """Pick up a rotation made by the CLI while the node runs."""
@@ -199,6 +219,19 @@ class KeyRing:
 
     def thumbprint(self) -> str:
         return self.active[0]
+
+
+def _new_key(keydir: Path, alg: str, hsm: Any, now: str) -> KeyEntry:
+    """Make a key: on the HSM token (ES256; only its id is written), or as an owner-only file."""
+    if hsm is not None:
+        if alg != "ES256":
+            raise KeyError_("keys on the HSM are ES256 keys")
+        key_id = hsm.generate()
+        return KeyEntry(kid=hsm.key(key_id).thumbprint(), alg="ES256", created=now, store="pkcs11",
+                        token_id=key_id.hex())
+    key = generate(alg)
+    _write_private(keydir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
+    return KeyEntry(kid=key.thumbprint(), alg=alg_of(key), created=now)
 
 
 def _now() -> str:

@@ -54,10 +54,18 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
           http: StrictClient | None = None) -> Node:
     """Build the node's parts; no I/O beyond opening the key ring and the engine."""
     p = config.partners
+    from gateway import observe, tls
+
     http = http or StrictClient(connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
-                                max_bytes=p.max_response_bytes, verify_tls=p.verify_tls)
+                                max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
+                                ssl_context=tls.partner_context(config))
+    http.context_headers = observe.outbound_headers
     uow = UnitOfWorkFactory(make_engine(config.store.url))
-    node = Node(config=config, keys=KeyRing(config.home, config.keys.retired_key_days), uow=uow,
+    from gateway.hsm import token_of
+
+    ring = KeyRing(config.home, config.keys.retired_key_days, hsm=token_of(config),
+                   new_keys_on_hsm=config.keys.backend == "pkcs11")
+    node = Node(config=config, keys=ring, uow=uow,
                 partners=PartnerDirectory(uow, http, refetch_interval=p.jwks_refetch_interval,
                                           max_age=p.jwks_max_age, clock=clock),
                 http=http, clock=clock)

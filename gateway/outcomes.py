@@ -8,15 +8,17 @@ is the single exception: it answers RFC 6749 section 5.2 JSON (see gateway.auth)
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 from consent import errors as e
 
 log = logging.getLogger(__name__)
 
+_CODE = re.compile(r"[a-z0-9-]{1,40}")
 REASON_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/refusal-reason"
 
 #: reason code -> (HTTP status, FHIR issue type)
@@ -87,7 +89,20 @@ def outcome(code: str, text: str, *, issue_type: str | None = None,
     }
 
 
+def _noted(code: str) -> None:
+    """Leave the reason code for the access log and the metrics (gateway.observe)."""
+    if has_request_context():
+        from gateway import metrics, observe
+
+        if code not in TABLE and not _CODE.fullmatch(code):  # a partner's code: bounded, or not at all
+            code = "partner-refusal"
+        observe.note(request.environ, observe.OUTCOME, code)
+        if code == e.StoreUnavailable.code:
+            metrics.store_error()
+
+
 def render(code: str, text: str, status: int | None = None, retry_after: int = 2) -> Response:
+    _noted(code)
     body = outcome(code, text)
     resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
                     mimetype="application/fhir+json")
@@ -104,6 +119,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(e.GatewayError)
     def _domain(err: e.GatewayError) -> Response:
         if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
+            _noted(err.reason if isinstance(getattr(err, "reason", None), str) else "partner-refusal")
             return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
                             mimetype="application/fhir+json")
         # an error may carry its own status where the contract pins one for that case
@@ -114,6 +130,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
         code, issue, text = _HTTP.get(err.code or 500, ("http-error", "exception", err.name))
+        _noted(code)
         resp = Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
                         status=err.code or 500, mimetype="application/fhir+json")
         if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
@@ -123,6 +140,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
         log.exception("unexpected error")  # the traceback goes to the operator's log only
+        _noted("internal-error")
         return Response(json.dumps(outcome("internal-error", "Er ging iets mis op deze node.",
                                            issue_type="exception"), ensure_ascii=False),
                         status=500, mimetype="application/fhir+json")

@@ -90,14 +90,21 @@ class PeerCaller:
 
     def _call(self, org_id: str, operation: str, parameters: dict[str, Any],
               timeout: tuple[float, float] | None = None) -> Any:
-        from gateway import witnesses
+        from gateway import metrics, observe, witnesses
 
+        observe.note_partner_call(org_id)
         url = self._url(org_id) + "/fhir/$" + operation
         head = witnesses.outgoing(self.node)  # our latest signed audit head: the partner witnesses it
         for attempt in (0, 1):
             tok = self.access_token(org_id, fresh=attempt == 1, timeout=timeout)
-            reply = self.node.http.request("POST", url, json_body=parameters, timeout=timeout,
-                                           headers={"Authorization": f"Bearer {tok}", **head})
+            started = time.perf_counter()
+            status: int | str = "failed"
+            try:
+                reply = self.node.http.request("POST", url, json_body=parameters, timeout=timeout,
+                                               headers={"Authorization": f"Bearer {tok}", **head})
+                status = reply.status
+            finally:
+                metrics.partner_call(org_id, operation, status, time.perf_counter() - started)
             if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once
             break

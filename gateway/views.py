@@ -39,8 +39,9 @@ def partner_caller() -> auth.Caller:
     who = auth.verify_access_token(node, request.headers.get("Authorization"))
     if not who.is_partner or not node.partners.is_trusted(who.client_id):
         raise UnknownPartner()
-    from gateway import witnesses
+    from gateway import observe, witnesses
 
     g.witness_partner = who.client_id  # the answer carries our audit head (gateway.app)
     witnesses.receive(node, who.client_id, request.headers.get(witnesses.HEADER))
+    observe.note(request.environ, observe.PARTNER, who.client_id)
     return who
