@@ -230,6 +230,10 @@ def _load_rows(engine: Engine, files: dict[str, bytes]) -> None:
 
     with engine.begin() as conn:
         present = set(inspect(conn).get_table_names())
+        # rows the migrations seed (one-row state tables) make way for the backup's own
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in present and f"store/{table.name}.jsonl" in files:
+                conn.execute(table.delete())
         for table in Base.metadata.sorted_tables:
             data = files.get(f"store/{table.name}.jsonl")
             if data is None or table.name not in present:
