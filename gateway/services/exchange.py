@@ -49,6 +49,8 @@ def sha256(data: bytes) -> str:
 
 _EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 NO_CONSENT = "Geen toestemmingstoken en geen passende toestemming hier vastgelegd."
+NO_COVERING_CONSENT = ("Er is hier geen geldige toestemming die deze vraag dekt (deze organisatie, dit doel en "
+                       "al deze soorten gegevens). Leg eerst de toestemming vast, of vraag minder soorten gegevens.")
 
 
 def request_hash(params: dict[str, Any]) -> str:
@@ -284,10 +286,15 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     values = parameters.read(body, REQUEST_SPECS)
     p = parameters.summary(values)
     partner = values["partner"]
-    if not node.partners.is_trusted(partner):
-        raise InvalidRequest(f"{partner!r} is geen vertrouwde partner van deze node.")
+    try:
+        if not node.partners.is_trusted(partner):
+            raise InvalidRequest(f"{partner!r} is geen vertrouwde partner van deze node.")
+        tok = p.consent_token or _token_for(node, p, partner, actor)
+    except GatewayError as exc:
+        # refused here, before anything left: audited all the same (nothing to reconcile)
+        _audit_failure(node, _local_fields(actor, p, partner), exc.code)
+        raise
     exchange_id = uuid.uuid4().hex
-    tok = p.consent_token or _token_for(node, p, partner, actor)
     out = parameters.build(
         subject=("valueIdentifier", {"system": parameters.BSN_SYSTEM, "value": p.subject}),
         purpose=("valueCoding", {"system": PURPOSE_SYSTEM, "code": p.purpose}),
@@ -353,6 +360,19 @@ def _refusal(reply: Any, partner: str) -> PartnerRefusal:
     return refusal(reply, partner)
 
 
+def _local_fields(actor: audit_log.Actor, p: parameters.SummaryParams, partner: str) -> dict[str, Any]:
+    """The audit fields of a request refused before it left; a partner id the log may not
+    hold (an untrusted caller's input) is left out."""
+    base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
+                            peer_org=partner, detail={"refused_at": "requester"})
+    try:
+        AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, **base)
+        return base
+    except InvalidAuditRecord:
+        return audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
+                                detail={"refused_at": "requester"})
+
+
 def _audit_failure(node: Any, base: dict[str, Any], reason: str) -> None:
     with node.uow() as uow:
         audit_log.append(uow.session, node, AuditRecord(action=events.SUMMARY_REQUEST_FAILED,
@@ -375,5 +395,5 @@ def _token_for(node: Any, p: parameters.SummaryParams, partner: str, actor: audi
                         and set(p.categories) <= grant.categories and rules.honoured(grant, now)):
                     candidates.append(row.id)
     if not candidates:
-        raise InvalidRequest("Geen toestemmingstoken meegegeven en hier geen geldige toestemming die dit verzoek dekt.")
+        raise InvalidRequest(NO_COVERING_CONSENT)
     return consents.issue_token(node, candidates[-1], node.org_id, actor)

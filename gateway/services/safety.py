@@ -74,16 +74,18 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
                                request_hash=rhash, now=now)
         kid, alg, key = node.keys.active
         bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
+        push = parameters.build(summary=("resource", bundle), legal_ground=("valueCode", ground),
+                                justification=("valueString", justification),
+                                practitioner=("valueIdentifier", {"value": actor.actor_id}))
+        # both sides hash the same bytes: the push the recipient receives (issue 20.6); the
+        # professional's own request is bound inside the signed Bundle (request-sha256)
         base = audit_log.fields(actor, subject=subject, categories=cats, peer_org=recipient,
-                                exchange_id=exchange_id, legal_ground=ground, request_hash=rhash,
+                                exchange_id=exchange_id, legal_ground=ground, request_hash=request_hash(push),
                                 response_hash=response_hash(bundle), count=len(bundle.get("entry", [])),
-                                flagged=True, detail={"justification": justification[:500]})
+                                flagged=True, detail={"justification": justification[:500], "local_request_hash": rhash})
         audit_log.append(uow.session, node, AuditRecord(action=events.SAFETY_DISCLOSURE_SENT,
                                                         outcome=events.SUCCESS, **base))
         uow.commit()
-    push = parameters.build(summary=("resource", bundle), legal_ground=("valueCode", ground),
-                            justification=("valueString", justification),
-                            practitioner=("valueIdentifier", {"value": actor.actor_id}))
     try:
         reply = node.peer.call(recipient, "receive-disclosure", push)
         if reply.status != 200:
