@@ -45,6 +45,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.Forbidden.code: (403, "forbidden"),
     e.Conflict.code: (409, "conflict"),
     e.NodeBusy.code: (503, "transient"),
+    e.IdempotencyKeyReused.code: (422, "business-rule"),
 }
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),

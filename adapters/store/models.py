@@ -118,6 +118,9 @@ class ConsentRow(Base):
     resource: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # who recorded it and who withdrew it (audit actor ids, e.g. uzi:…), for the receipt
+    recorded_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    revoked_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class Exchange(Base):
@@ -196,3 +199,31 @@ class EndedSession(Base):
     __tablename__ = "ended_sessions"
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class OnceKey(Base):
+    """A one-time form token or an API ``Idempotency-Key``, claimed by an atomic insert.
+
+    ``status`` is 0 while the first request runs, then its HTTP status; ``location`` is
+    where its result is shown (a page, or the API's Location header), ``body`` the API
+    response to replay ('' where none may be kept). Rows go after a day.
+    """
+
+    __tablename__ = "once_keys"
+    scope: Mapped[str] = mapped_column(String(160), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+class FlagReview(Base):
+    """A flagged audit entry a privacy officer marked handled (the marking is audited too)."""
+
+    __tablename__ = "flag_reviews"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handled_by: Mapped[str] = mapped_column(String(128))
+    handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(String(500), default="")
