@@ -228,3 +228,41 @@ def asking_consents(node: Any, pid: str, *, partner: str | None = None, purpose:
             continue
         out.append(line)
     return out
+
+
+@dataclass(frozen=True)
+class SafetySent:
+    """A safety disclosure this node sent, as its own log has it (no body is kept)."""
+
+    person: PersonCard
+    recipient: str
+    categories: tuple[str, ...]
+    count: int
+    legal_ground: str
+    recorded_at: str
+    delivered: bool
+
+
+def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
+    """The disclosure sent under ``exchange_id`` by ``actor_id``; raise NotFound otherwise."""
+    from consent.errors import NotFound
+    from gateway import audit_log
+    from gateway.audit import events
+    from adapters.store.models import AuditEntry
+
+    with node.uow(read_only=True) as uow:
+        s = uow.session
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.exchange_id == exchange_id,
+                                                  AuditEntry.action == events.SAFETY_DISCLOSURE_SENT)
+                         .order_by(AuditEntry.seq)).all()
+        records = [audit_log.stored(r).record for r in rows]
+        mine = [r for r in records if r.actor_id == actor_id]
+        if not mine:
+            raise NotFound("Deze melding is hier niet bekend.")
+        first = mine[0]
+        person = registry.person_by_bsn(s, first.subject)
+        if person is None:
+            raise NotFound("Deze melding is hier niet bekend.")
+        return SafetySent(card(person, today_of(node)), first.peer_org, tuple(first.categories), first.count,
+                          first.legal_ground, rows[0].recorded_at,
+                          delivered=all(r.outcome == events.SUCCESS for r in mine))

@@ -18,7 +18,7 @@ from consent.errors import GatewayError
 from gateway import audit_log
 from gateway.app import node_of
 from gateway.services import consents, exchange, registry, safety
-from gateway.web import forms, lookup, present
+from gateway.web import forms, lookup, onetime, present
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import style_hashes, secure_headers
 from gateway.web.views import cfg, login_required, page, refusal_text
@@ -140,16 +140,27 @@ def consent_record(pid: str) -> Response:
     if errors:
         return _consent_page(pid, 422, errors=errors, values=values)
     assert start is not None
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
     resource = forms.consent_resource(pid, agreed=agreed, refused=refused, consulted=consulted_refs,
                                       recipients=recipients, holders=holders, purpose=purpose, cats=cats,
                                       start=start, end=end)
     try:
         stored = consents.record(node, resource, actor())
     except GatewayError as exc:
+        onetime.release()  # nothing was recorded: the same form may be corrected and sent again
         code, text = refusal_text(exc)
         return _consent_page(pid, 422, errors=[("toestemmers", text)], refusal_code=code, values=values)
-    return page("consent_done.html", person=lookup.person(node, pid), cid=stored["id"],
-                line=next(c for c in lookup.consents_of(node, pid) if c.id == stored["id"]), **labels())
+    return onetime.done(f"/toestemming/{stored['id']}/vastgelegd")
+
+
+@bp.get("/toestemming/<cid>/vastgelegd")
+def consent_done(cid: str) -> Response:
+    node = node_of()
+    pid = lookup.subject_of_consent(node, cid)
+    return page("consent_done.html", person=lookup.person(node, pid), cid=cid,
+                line=next(c for c in lookup.consents_of(node, pid) if c.id == cid), **labels())
 
 
 @bp.get("/toestemming/<cid>/bewijs")
@@ -164,16 +175,23 @@ def revoke_confirm(cid: str) -> Response:
     node = node_of()
     pid = lookup.subject_of_consent(node, cid)
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
-    return page("revoke.html", person=lookup.person(node, pid), line=line, **labels())
+    return page("revoke.html", person=lookup.person(node, pid), line=line,
+                done=request.args.get("klaar") == "1" and line.status != "active", **labels())
 
 
 @bp.post("/toestemming/<cid>/intrekken")
 def revoke(cid: str) -> Response:
     node = node_of()
-    pid = lookup.subject_of_consent(node, cid)
-    consents.revoke_and_notify(node, cid, actor())
-    line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
-    return page("revoke.html", person=lookup.person(node, pid), line=line, done=True, **labels())
+    lookup.subject_of_consent(node, cid)
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    try:
+        consents.revoke_and_notify(node, cid, actor())
+    except GatewayError:
+        onetime.release()
+        raise
+    return onetime.done(f"/toestemming/{cid}/intrekken?klaar=1")
 
 
 # --- a summary from a partner ---------------------------------------------------------------
@@ -221,6 +239,10 @@ def summary(pid: str) -> Response:
     if errors:
         return _summary_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    onetime.shown(f"/clienten/{pid}/samenvatting")  # a summary is shown once, never kept
     try:
         result = ask_partner(node, actor(), person.bsn, pid, partner, purpose, cats, note)
     except GatewayError as exc:
@@ -281,6 +303,10 @@ def overview(pid: str) -> Response:
     members = _family(node, pid)
     questions = _questions(node, members)
     who = actor()
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    onetime.shown(f"/clienten/{pid}/gezinsoverzicht")  # shown once, nothing of it stored
 
     def ask(q: Question) -> Answer:
         try:
@@ -346,9 +372,16 @@ def safety_disclosure(pid: str) -> Response:
     if form.get("stap") != "bevestigen" or form.get("bevestiging") != "ja":
         # the confirmation step: show exactly what will leave, and ask again
         unconfirmed = form.get("stap") == "bevestigen"
+        preview = present.read_summary(safety.preview(node, person.bsn, cats, actor()), consent_id="", purpose="")
         return page("safety_confirm.html", 422 if unconfirmed else 200, person=person, values=values,
+                    preview=preview, empty=present.empty_sections(preview, cats),
                     errors=[("bevestiging", "Bevestig dat u deze gegevens zonder toestemming wilt delen.")]
                     if unconfirmed else None, **labels())
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    # a reload after a failed push must not push again unasked: the professional starts anew
+    onetime.shown(f"/clienten/{pid}/veiligheidsmelding")
     try:
         receipt = safety.disclose(node, forms.safety_params(recipient, person.bsn, cats, ground, justification),
                                   actor())
@@ -356,4 +389,12 @@ def safety_disclosure(pid: str) -> Response:
         code, text = refusal_text(exc)
         return _safety_form(pid, 200, refusal=(code, text), values=values)
     xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
-    return page("safety_done.html", person=person, values=values, exchange_id=xid, **labels())
+    return onetime.done(f"/veiligheidsmelding/{xid}")
+
+
+@bp.get("/veiligheidsmelding/<xid>")
+def safety_done(xid: str) -> Response:
+    """What was sent under this exchange id, from this node's own log (the result page of PRG)."""
+    node = node_of()
+    sent = lookup.safety_sent(node, xid, g.user["actor_id"])
+    return page("safety_done.html", person=sent.person, sent=sent, exchange_id=xid, date_nl=present.date_nl, **labels())

@@ -18,7 +18,7 @@ from consent.errors import GatewayError, PartnerRefusal
 from gateway import outcomes
 from gateway.app import node_of
 from gateway.config import NodeConfig
-from gateway.web import oidc, security
+from gateway.web import oidc, onetime, security
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def refusal_text(exc: GatewayError) -> tuple[str, str]:
 def _globals() -> dict[str, Any]:
     if "web_config" not in current_app.extensions:
         return {}
-    return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD,
+    return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD, "form_once": onetime.token,
             "node_name": cfg().node.name, "user": g.get("user"), "demo": cfg().web.demo_login,
             "roles_nl": oidc.ROLES_NL}
 
