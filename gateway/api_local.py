@@ -56,6 +56,15 @@ def create_related_person() -> Response:
     return fhir_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201)
 
 
+@bp.delete("/fhir/RelatedPerson/<rid>")
+@idempotent()
+def delete_related_person(rid: str) -> Response:
+    """A RelatedPerson registered by mistake is removed (issue 20.13), audited."""
+    who = caller(*WRITERS)
+    registry.remove_relation(node_of(), rid, actor(who, required=False))
+    return Response(status=204)
+
+
 @bp.post(RECORDS)
 @idempotent()
 def create_record(rtype: str) -> Response:

@@ -83,6 +83,13 @@ def render(code: str, text: str, status: int | None = None) -> Response:
     return resp
 
 
+def http_error(status: int, name: str = "") -> Response:
+    """An HTTP-level error (unknown address, wrong method) as an OperationOutcome."""
+    code, issue, text = _HTTP.get(status, ("http-error", "exception", name))
+    return Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
+                    status=status, mimetype="application/fhir+json")
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers: domain errors, HTTP errors, and the last-resort 500."""
 
@@ -95,9 +102,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
-        code, issue, text = _HTTP.get(err.code or 500, ("http-error", "exception", err.name))
-        resp = Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
-                        status=err.code or 500, mimetype="application/fhir+json")
+        resp = http_error(err.code or 500, err.name)
         if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
             resp.headers["Allow"] = ", ".join(err.valid_methods)
         return resp

@@ -169,6 +169,27 @@ def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn
     return stored
 
 
+def remove_relation(node: Any, rid: str, actor: audit_log.Actor) -> None:
+    """Remove a RelatedPerson registered by mistake (the wrong parent, a custody that ended).
+
+    From then on the grantor rules no longer count that party for the child. Audited as
+    ``record-deleted`` about the child, in the same unit of work; raise NotFound otherwise.
+    """
+    with node.uow() as uow:
+        s = uow.session
+        row = s.get(Relation, rid)
+        if row is None:
+            raise NotFound(f"RelatedPerson/{rid} is hier niet bekend.")
+        child = s.get(Person, row.child_id)
+        audit_log.append(s, node, events.AuditRecord(
+            action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=child.bsn,
+            resource_types=("RelatedPerson",), count=1,
+            detail={"record": f"RelatedPerson/{rid}", "kind": row.kind, "custody": row.custody},
+            **audit_log.fields(actor)))
+        s.delete(row)
+        uow.commit()
+
+
 def family_of(session: Any, person: Person) -> list[Party]:
     """The custody holders and parents this node knows for ``person``."""
     rows = session.scalars(select(Relation).where(Relation.child_id == person.id)).all()

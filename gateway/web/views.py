@@ -87,6 +87,25 @@ def _http(exc: HTTPException) -> Response:
                 text=texts.get(exc.code or 500, "Er ging iets mis."))
 
 
+API_PREFIXES = ("/fhir", "/oauth", "/.well-known", "/openapi.json", "/healthz", "/readyz", "/consent/", "/metrics")
+
+
+@bp.app_errorhandler(404)
+def _unknown_address(exc: HTTPException) -> Response:
+    """An unknown address outside the API is a Dutch page, not FHIR JSON (issue 20.14)."""
+    path = request.path
+    if any(path == p or path.startswith(p.rstrip("/") + "/") or path == p.rstrip("/") for p in API_PREFIXES):
+        from gateway import outcomes
+
+        return outcomes.http_error(404)
+    if g.get("user") is None:
+        try:
+            g.user = security.current_user(node_of(), cfg())
+        except Exception:  # the store is down: still answer the page, without the menu
+            g.user = None
+    return security.secure_headers(page("not_found.html", 404))
+
+
 def login_required(role: str) -> Response | None:
     """Send an anonymous visitor to the login page, and refuse a user without ``role``."""
     user = g.get("user")
