@@ -40,6 +40,8 @@ PARTNER_ADDED = "partner-added"
 PARTNER_REMOVED = "partner-removed"
 PARTNER_KEYS_UPDATED = "partner-keys-updated"
 CLIENT_ADDED = "client-added"
+CLIENT_REMOVED = "client-removed"
+CLIENT_SECRET_ROTATED = "client-secret-rotated"  # noqa: S105 - an action name, not a secret
 LOGIN = "login"
 LOGIN_FAILED = "login-failed"
 AUDIT_READ = "audit-read"
@@ -68,6 +70,8 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     PARTNER_REMOVED: "Vertrouwen in partnerorganisatie beëindigd",
     PARTNER_KEYS_UPDATED: "Sleutels van een partnerorganisatie bijgewerkt (nieuw vastgelegd of ingetrokken)",
     CLIENT_ADDED: "Lokale toepassing geregistreerd",
+    CLIENT_REMOVED: "Lokale toepassing verwijderd (kan zich niet meer aanmelden)",
+    CLIENT_SECRET_ROTATED: "Nieuw geheim voor een lokale toepassing (het oude werkt niet meer)",
     LOGIN: "Aangemeld",
     LOGIN_FAILED: "Aanmelding mislukt",
     AUDIT_READ: "Auditlog ingezien",
