@@ -146,7 +146,11 @@ def issue_token(cid: str) -> Response:
 @idempotent()
 def revoke(cid: str) -> Response:
     who = caller(*READERS)
-    resource = consents.revoke_and_notify(node_of(), cid, actor(who))
+    withdrawn_by = None
+    if request.content_length:  # optional: who withdrew it (one of its grantors)
+        values = parameters.read(read_body("Parameters"), {"withdrawn-by": parameters.Spec("valueReference")})
+        withdrawn_by = (values.get("withdrawn-by") or {}).get("reference")
+    resource = consents.revoke_and_notify(node_of(), cid, actor(who), withdrawn_by)
     return fhir_response(resource)
 
 

@@ -17,7 +17,7 @@ MAX_NOTE = 500
 
 @dataclass(frozen=True)
 class Spec:
-    value: str  # valueString, valueIdentifier, valueCoding, valueCode, resource
+    value: str  # valueString, valueIdentifier, valueCoding, valueCode, valueReference, resource
     required: bool = False
     repeat: bool = False
     max_len: int = MAX_TEXT
@@ -60,6 +60,12 @@ def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
         if not isinstance(value, str) or not value.strip() or len(value) > (max_len if kind == "valueString" else 64) \
                 or "\x00" in value or not _utf8(value):
             raise InvalidRequest(f"Parameter {name!r} is geen geldige tekst.")
+        return value
+    if kind == "valueReference":
+        ref = value.get("reference") if isinstance(value, dict) else None
+        if not isinstance(ref, str) or not ref.startswith(("Patient/", "RelatedPerson/")) or len(ref) > 100 \
+                or set(value) != {"reference"}:
+            raise InvalidRequest(f"Parameter {name!r} is een Reference naar Patient/<id> of RelatedPerson/<id>.")
         return value
     if kind in ("valueIdentifier", "valueCoding"):
         if not isinstance(value, dict):

@@ -30,6 +30,7 @@ SUMMARY_REQUEST_FAILED = "summary-request-failed"
 CONSENT_RECORDED = "consent-recorded"
 CONSENT_REFUSED = "consent-refused"
 CONSENT_REVOKED = "consent-revoked"
+CONSENT_DECLINED = "consent-declined"
 CONSENT_VIEWED = "consent-viewed"
 CONSENT_STATUS_QUERIED = "consent-status-queried"
 TOKEN_ISSUED = "token-issued"  # noqa: S105 - an action name, not a secret
@@ -58,6 +59,7 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     CONSENT_RECORDED: "Toestemming vastgelegd",
     CONSENT_REFUSED: "Vastleggen van toestemming geweigerd (regels voor wie toestemt)",
     CONSENT_REVOKED: "Toestemming ingetrokken",
+    CONSENT_DECLINED: "Weigering vastgelegd (een gezaghebbende of de persoon zelf weigerde)",
     CONSENT_VIEWED: "Toestemmingsbewijs ingezien",
     CONSENT_STATUS_QUERIED: "Status van een toestemming opgevraagd door een partner",
     TOKEN_ISSUED: "Toestemmingstoken uitgegeven",

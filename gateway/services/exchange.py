@@ -366,7 +366,7 @@ def _local_fields(actor: audit_log.Actor, p: parameters.SummaryParams, partner: 
     base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
                             peer_org=partner, detail={"refused_at": "requester"})
     try:
-        AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, **base)
+        AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, reason_code="invalid-request", **base)
         return base
     except InvalidAuditRecord:
         return audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,

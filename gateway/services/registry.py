@@ -190,10 +190,29 @@ def remove_relation(node: Any, rid: str, actor: audit_log.Actor) -> None:
         uow.commit()
 
 
+def party_name(session: Any, key: str, relation_resource: str = "") -> str:
+    """The name this node knows for a party key: its Patient's, else its RelatedPerson's; ''."""
+    if key.startswith("bsn:"):
+        row = person_by_bsn(session, key[4:])
+        if row is not None:
+            name = display_name(json.loads(row.resource))
+            if name != UNKNOWN_NAME:
+                return name
+    if relation_resource:
+        try:
+            name = display_name(json.loads(relation_resource))
+        except ValueError:
+            return ""
+        return "" if name == UNKNOWN_NAME else name
+    return ""
+
+
 def family_of(session: Any, person: Person) -> list[Party]:
-    """The custody holders and parents this node knows for ``person``."""
+    """The custody holders and parents this node knows for ``person``, with their names, so a
+    refusal names 'Bram Jansen', not the end of a BSN (issue 20.11)."""
     rows = session.scalars(select(Relation).where(Relation.child_id == person.id)).all()
-    return [Party(key=r.party_key, kind=r.kind, custody=r.custody) for r in rows]  # type: ignore[arg-type]
+    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,  # type: ignore[arg-type]
+                  name=party_name(session, r.party_key, r.resource)[:100]) for r in rows]
 
 
 def subject_of(person: Person) -> Subject:

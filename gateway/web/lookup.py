@@ -89,7 +89,9 @@ def _name_of_key(s: Any, key: str) -> tuple[str, str | None]:
         row = registry.person_by_bsn(s, key[4:])
         if row is not None:
             return display_name(json.loads(row.resource)), row.id
-        return f"persoon met BSN eindigend op {key[-3:]}", None
+        rel = s.scalar(select(Relation).where(Relation.party_key == key).limit(1))
+        name = registry.party_name(s, key, rel.resource) if rel is not None else ""
+        return name or f"persoon met BSN eindigend op {key[-3:]}", None
     return f"instelling {key[4:]}", None
 
 
@@ -176,13 +178,25 @@ class ConsentLine:
     honoured: bool
     why_not: str | None
     renewal: tuple[str, ...]
+    refused_by: tuple[str, ...] = ()  # names of who refused (a recorded refusal)
+    withdrawn_by: str = ""  # who withdrew it (a revoked consent)
+    grantor_keys: tuple[str, ...] = ()
 
 
-def _line(grant: Grant, today: date) -> ConsentLine:
+def _line(grant: Grant, today: date, refused_by: tuple[str, ...] = (), withdrawn_by: str = "") -> ConsentLine:
     return ConsentLine(grant.id, grant.status, grant.decision, grant.purpose, tuple(sorted(grant.categories)),
                        tuple(sorted(grant.holders)), tuple(sorted(grant.recipients)), grant.start, grant.end,
                        rules.honoured(grant, today), rules.why_not_honoured(grant, today),
-                       tuple(rules.renewal_reasons(grant, today)))
+                       tuple(rules.renewal_reasons(grant, today)), refused_by, withdrawn_by,
+                       tuple(sorted(grant.grantors)))
+
+
+def _withdrawn_name(s: Any, key: str) -> str:
+    if not key:
+        return ""
+    if key.startswith("professional:"):
+        return "de hulpverlener"
+    return _name_of_key(s, key)[0]
 
 
 def consents_of(node: Any, pid: str) -> list[ConsentLine]:
@@ -193,7 +207,12 @@ def consents_of(node: Any, pid: str) -> list[ConsentLine]:
         me = registry.person_by_id(s, pid)
         rows = s.scalars(select(ConsentRow).where(ConsentRow.subject_id == pid)
                          .order_by(ConsentRow.created_at.desc())).all()
-        return [_line(consents.grant_of(r, me, node.org_id), today) for r in rows]
+        out = []
+        for r in rows:
+            grant = consents.grant_of(r, me, node.org_id)
+            refused = tuple(_name_of_key(s, k)[0] for k in sorted(grant.refusals)) if r.status == "rejected" else ()
+            out.append(_line(grant, today, refused, _withdrawn_name(s, r.revoked_by or "")))
+        return out
 
 
 def subject_of_consent(node: Any, cid: str) -> str:

@@ -159,8 +159,9 @@ def consent_record(pid: str) -> Response:
 def consent_done(cid: str) -> Response:
     node = node_of()
     pid = lookup.subject_of_consent(node, cid)
-    return page("consent_done.html", person=lookup.person(node, pid), cid=cid,
-                line=next(c for c in lookup.consents_of(node, pid) if c.id == cid), **labels())
+    line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
+    return page("consent_done.html", person=lookup.person(node, pid), cid=cid, line=line,
+                refused_names=line.refused_by, **labels())
 
 
 @bp.get("/toestemming/<cid>/bewijs")
@@ -175,19 +176,33 @@ def revoke_confirm(cid: str) -> Response:
     node = node_of()
     pid = lookup.subject_of_consent(node, cid)
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
-    return page("revoke.html", person=lookup.person(node, pid), line=line,
+    return page("revoke.html", person=lookup.person(node, pid), line=line, withdrawers=_withdrawers(node, pid, line),
                 done=request.args.get("klaar") == "1" and line.status != "active", **labels())
+
+
+def _withdrawers(node: Any, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
+    """Who gave this consent and may withdraw it, with the references the form sends."""
+    required, consulted, _ = lookup.grantors(node, pid)
+    return [g_ for g_ in required + consulted if g_.key in line.grantor_keys]
 
 
 @bp.post("/toestemming/<cid>/intrekken")
 def revoke(cid: str) -> Response:
     node = node_of()
     lookup.subject_of_consent(node, cid)
+    pid = lookup.subject_of_consent(node, cid)
+    line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
+    chosen = request.form.get("wie", "")
+    allowed = {g_.reference for g_ in _withdrawers(node, pid, line)}
+    if chosen not in allowed | {"hulpverlener"}:
+        return page("revoke.html", 422, person=lookup.person(node, pid), line=line,
+                    withdrawers=_withdrawers(node, pid, line),
+                    errors=[("wie", "Kies wie de toestemming intrekt.")], **labels())
     repeat = onetime.claim()
     if repeat is not None:
         return repeat
     try:
-        consents.revoke_and_notify(node, cid, actor())
+        consents.revoke_and_notify(node, cid, actor(), None if chosen == "hulpverlener" else chosen)
     except GatewayError:
         onetime.release()
         raise
@@ -199,9 +214,17 @@ def revoke(cid: str) -> Response:
 
 def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
     node = node_of()
+    asking = lookup.asking_consents(node, pid)
+    values = extra.pop("values", None)
+    if values is None:
+        values = {}
+        holders = [h for h in (asking[0].holders if len(asking) == 1 else ()) if h in partners()]
+        if len(asking) == 1 and len(holders) == 1:
+            # one valid consent shown above the form: fill the form in from it (issue 20.11)
+            values = {"partner": holders[0], "doel": asking[0].purpose, "categorie": list(asking[0].categories)}
     return page("summary_form.html", status, person=lookup.person(node, pid), partners=partners(),
                 purposes=forms.purposes(), categories=forms.categories(),
-                asking=lookup.asking_consents(node, pid), values=extra.pop("values", {}), **labels(), **extra)
+                asking=asking, values=values, **labels(), **extra)
 
 
 @bp.get("/clienten/<pid>/samenvatting")
@@ -288,12 +311,25 @@ def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
     return out
 
 
+def _left_out(node: Any, pid: str, members: list[lookup.PersonCard],
+              questions: list[Question]) -> tuple[dict[str, str], list[str]]:
+    """Who the overview does not ask about, and why (issue 20.10): nobody is left out silently."""
+    asked = {q.person.id for q in questions}
+    left = {m.id: "want er is hier geen geldige toestemming om over deze persoon te vragen" for m in members
+            if m.id not in asked}
+    outside = [f"{rel.name} is hier niet als cliënt ingeschreven; over deze ouder kan het overzicht niet vragen."
+               for rel in lookup.parents(node, pid) if rel.person_id is None and rel.key.startswith("bsn:")]
+    return left, outside
+
+
 @bp.get("/clienten/<pid>/gezinsoverzicht")
 def overview_form(pid: str) -> Response:
     node = node_of()
     members = _family(node, pid)
-    return page("overview.html", person=members[0], members=members, questions=_questions(node, members),
-                deadline=cfg().web.overview_deadline, **labels())
+    questions = _questions(node, members)
+    left, outside = _left_out(node, pid, members, questions)
+    return page("overview.html", person=members[0], members=members, questions=questions,
+                left_out=left, outside=outside, deadline=cfg().web.overview_deadline, **labels())
 
 
 @bp.post("/clienten/<pid>/gezinsoverzicht")
@@ -329,10 +365,12 @@ def overview(pid: str) -> Response:
             elif fut in done:
                 answers.append(Answer(q, code="error", text="Er ging iets mis bij deze vraag."))
             else:
-                answers.append(Answer(q, code="partner-timeout",
-                                      text=f"{q.partner} antwoordde niet binnen {cfg().web.overview_deadline:g} seconden."))
+                secs = cfg().web.overview_deadline
+                answers.append(Answer(q, code="partner-timeout", text=f"{q.partner} antwoordde niet binnen {secs:g} "
+                                                                      f"{'seconde' if secs == 1 else 'seconden'}."))
+    left, outside = _left_out(node, pid, members, questions)
     return page("overview.html", person=members[0], members=members, questions=questions, answers=answers,
-                asked=True, deadline=cfg().web.overview_deadline, **labels())
+                left_out=left, outside=outside, asked=True, deadline=cfg().web.overview_deadline, **labels())
 
 
 # --- safety disclosure -----------------------------------------------------------------------

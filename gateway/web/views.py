@@ -18,7 +18,7 @@ from consent.errors import GatewayError, PartnerRefusal
 from gateway import outcomes
 from gateway.app import node_of
 from gateway.config import NodeConfig
-from gateway.web import oidc, onetime, security
+from gateway.web import next_steps, oidc, onetime, security
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def _globals() -> dict[str, Any]:
     if "web_config" not in current_app.extensions:
         return {}
     return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD, "form_once": onetime.token,
+            "next_step": next_steps.next_step,
             "node_name": cfg().node.name, "user": g.get("user"), "demo": cfg().web.demo_login,
             "roles_nl": oidc.ROLES_NL}
 

@@ -65,7 +65,7 @@ def test_reloading_a_revocation_revokes_once(app: Any, client: Any, ids: dict[st
     cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"),
                           _web_actor())["id"]
 
-    first, again = submit_twice(client, f"/toestemming/{cid}/intrekken", {})
+    first, again = submit_twice(client, f"/toestemming/{cid}/intrekken", {"wie": "hulpverlener"})
 
     assert (first.status_code, again.status_code) == (303, 303)
     assert "Toestemming ingetrokken" in client.get(first.headers["Location"]).text
@@ -131,9 +131,9 @@ def test_reloading_the_family_overview_asks_nobody_again(app: Any, client: Any, 
 def test_a_form_without_its_one_time_token_is_refused(app: Any, client: Any, ids: dict[str, str]) -> None:
     cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), _web_actor())["id"]
 
-    forged = client.post(f"/toestemming/{cid}/intrekken", data={"csrf_token": "test-csrf-token"})
+    forged = client.post(f"/toestemming/{cid}/intrekken", data={"csrf_token": "test-csrf-token", "wie": "hulpverlener"})
     other_session = logged_in(app, PROFESSIONAL)
-    stolen = post(other_session, f"/toestemming/{cid}/intrekken", {"form_once": once_token(client)})
+    stolen = post(other_session, f"/toestemming/{cid}/intrekken", {"form_once": once_token(client), "wie": "hulpverlener"})
 
     assert forged.status_code == 400 and stolen.status_code == 400
     assert logged(app, events.CONSENT_REVOKED) == []
