@@ -47,6 +47,7 @@ LOGIN = "login"
 LOGIN_FAILED = "login-failed"
 AUDIT_READ = "audit-read"
 AUDIT_PRUNED = "audit-pruned"
+FLAG_HANDLED = "flag-handled"
 RECORD_WRITTEN = "record-written"
 RECORD_VIEWED = "record-viewed"
 RECORD_DELETED = "record-deleted"
@@ -78,6 +79,7 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     LOGIN_FAILED: "Aanmelding mislukt",
     AUDIT_READ: "Auditlog ingezien",
     AUDIT_PRUNED: "Oude auditregels verwijderd na de bewaartermijn",
+    FLAG_HANDLED: "Signaal afgehandeld door de privacy officer",
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
     RECORD_VIEWED: "Gegevens van een cliënt ingezien",
     RECORD_DELETED: "Gegevens verwijderd uit het dossier",

@@ -114,7 +114,7 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         cid = uuid.uuid4().hex
         stored = dict(resource, id=cid)
         s.add(ConsentRow(id=cid, subject_id=person.id, status=data.status, decision=data.decision,
-                         recorded_by=actor.actor_id[:128],
+                         recorded_by=(actor.name or actor.actor_id)[:128],
                          purpose=data.purpose, categories=json.dumps(sorted(data.categories)),
                          recipients=json.dumps(sorted(data.recipients)), holders=json.dumps(sorted(data.holders)),
                          grantors=json.dumps(sorted(grantors)), refusals=json.dumps(sorted(refusals)),
@@ -319,12 +319,37 @@ def note_revocation(node: Any, cid: str, issuer: str) -> None:
 
 def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
     """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
-    from gateway.receipt import render
+    from gateway.receipt import ReceiptFacts, render
+
+    from gateway import directory
+    from gateway.services.registry import display_name, party_name
 
     with node.uow() as uow:
-        row, grant = _load(uow.session, node, cid)
-        audit_log.append(uow.session, node, events.AuditRecord(
+        s = uow.session
+        row, grant = _load(s, node, cid)
+        person = s.get(Person, row.subject_id)
+        rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
+
+        def named(key: str) -> str:
+            if key == grant.subject.key:
+                return f"{display_name(json.loads(person.resource))} (de persoon zelf)"
+            rel = rels.get(key)
+            kind = {"parent": "ouder", "guardian": "voogd", "institution": "instelling"}.get(rel.kind, "") if rel else ""
+            name = party_name(s, key, rel.resource if rel else "") or ("een instelling" if key.startswith("org:")
+                                                                        else "een ouder of voogd")
+            return f"{name} ({kind})" if kind else name
+
+        facts = ReceiptFacts(
+            subject_name=display_name(json.loads(person.resource)), subject_born=person.birth_date,
+            grantors=tuple(named(k) for k in sorted(grant.grantors)),
+            refused_by=tuple(named(k) for k in sorted(grant.refusals)),
+            recorded_at=row.created_at, recorded_by=row.recorded_by or "",
+            revoked_at=row.revoked_at, withdrawn_by=("de hulpverlener" if row.revoked_by.startswith("professional:")
+                                                     else named(row.revoked_by)) if row.revoked_by else "")
+        audit_log.append(s, node, events.AuditRecord(
             action=events.CONSENT_VIEWED, outcome=events.SUCCESS, consent_id=cid,
             **audit_log.fields(actor, subject=grant.subject.bsn), detail={"view": "receipt"}))
         uow.commit()
-    return render(grant, row.status, node.config.node.name, node.partners.list())
+    names = {e.org_id: e.name for e in directory.entries(node)}
+    names[node.org_id] = node.config.node.name
+    return render(grant, row.status, node.config.node.name, names, facts, node.config.node.phone)

@@ -48,6 +48,7 @@ def sha256(data: bytes) -> str:
 
 
 _EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_ORG = re.compile(r"[a-z0-9][a-z0-9.-]{1,62}")
 NO_CONSENT = "Geen toestemmingstoken en geen passende toestemming hier vastgelegd."
 NO_COVERING_CONSENT = ("Er is hier geen geldige toestemming die deze vraag dekt (deze organisatie, dit doel en "
                        "al deze soorten gegevens). Leg eerst de toestemming vast, of vraag minder soorten gegevens.")
@@ -306,7 +307,8 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     )
     rhash = request_hash(out)
     base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
-                            peer_org=partner, exchange_id=exchange_id, request_hash=rhash)
+                            peer_org=partner, exchange_id=exchange_id, request_hash=rhash,
+                            consent_id=_consent_of(tok))
     try:
         reply = node.peer.call(partner, "behaviour-summary", out)
         if reply.status != 200:
@@ -344,6 +346,19 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
             resource_types=tuple(types), **base))
         uow.commit()
     return bundle
+
+
+def _consent_of(tok: str) -> str:
+    """``issuer/consent-id`` from the token we send (ours, or the EHR's), for the audit's legal
+    ground column; '' when it cannot be read (the holder refuses such a token anyway)."""
+    try:
+        claims = jose.peek_claims(tok)
+    except GatewayError:
+        return ""
+    iss, cid = claims.get("iss"), claims.get("consent")
+    if isinstance(iss, str) and isinstance(cid, str) and _EXCHANGE_ID.fullmatch(cid) and _ORG.fullmatch(iss):
+        return f"{iss}/{cid}"[:64]
+    return ""
 
 
 def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None:

@@ -34,7 +34,7 @@ def _only_professionals() -> Response | None:
 def actor() -> audit_log.Actor:
     """The logged-in professional as the audit's actor (as ``X-Practitioner`` on the API)."""
     return audit_log.Actor(actor_id=g.user["actor_id"], role=PROFESSIONAL, client_id="web",
-                           access_point=request.remote_addr or "")
+                           access_point=request.remote_addr or "", name=str(g.user.get("name") or "")[:100])
 
 
 def partners() -> list[str]:

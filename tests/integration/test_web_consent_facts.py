@@ -137,3 +137,72 @@ def test_the_overview_names_who_it_leaves_out(app: Any, client: Any, ids: dict[s
 
     assert "Er wordt 1 vraag gesteld" in page and "1 seconde." in page
     assert "Bram Jansen (" in page and "niet gevraagd</strong>, want er is hier geen geldige toestemming" in page
+
+
+# --- the receipt and the AVG report (issue 20.8, 20.9) ----------------------------------
+
+
+@pytest.fixture
+def phoned(make_home: Any) -> Any:
+    from web_builders import WEB
+
+    application = web_app(make_home("jeugdteam-west", "Jeugdteam West"), WEB,
+                          env={"GATEWAY_NODE_PHONE": "020 555 0100"})
+    a_partner(application)
+    yield application
+    dispose_all()
+
+
+def test_the_receipt_tells_a_parent_about_whom_who_agreed_and_whom_to_call(phoned: Any) -> None:
+    ids = a_family(phoned)
+    client = logged_in(phoned, PROFESSIONAL)
+    mother, father = _relation(client, ids, "mother"), _relation(client, ids, "father")
+    where = post(client, f"/clienten/{ids['child']}/toestemming",
+                 form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "ja"})
+                 ).headers["Location"]
+    cid = where.split("/")[2]
+
+    page = client.get(f"/toestemming/{cid}/bewijs").text
+
+    assert "<strong>Over wie:</strong> Noor Jansen, geboren 15 januari" in page
+    assert "<li>Sanne Jansen (ouder)</li>" in page and "<li>Bram Jansen (ouder)</li>" in page
+    assert "door Pien de Wit (Jeugdteam West)" in page  # who recorded it, and when
+    assert "<strong>Vastgelegd op</strong>" in page
+    assert "<strong>020 555 0100</strong>" in page
+    short = f"{cid[:4].upper()}-{cid[4:8].upper()}"
+    assert f"<strong>Kenmerk:</strong> {short}" in page
+    assert "ggz-noord" in page  # partners are named as the directory knows them
+
+
+def test_the_receipt_of_a_refusal_reads_as_a_refusal(app: Any, client: Any, ids: dict[str, str]) -> None:
+    mother, father = _relation(client, ids, "mother"), _relation(client, ids, "father")
+    where = post(client, f"/clienten/{ids['child']}/toestemming",
+                 form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "nee"})
+                 ).headers["Location"]
+
+    page = client.get(f"/toestemming/{where.split('/')[2]}/bewijs").text
+
+    assert "Bewijs van een weigering" in page and "<strong>geen toestemming</strong>" in page
+    assert "Geweigerd door:</strong></p><ul><li>Bram Jansen (ouder)</li>" in page
+    assert "U heeft toestemming gegeven" not in page
+
+
+def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, ids: dict[str, str]) -> None:
+    from gateway.audit.events import AuditRecord
+    from gateway.services import auditing
+
+    node = app.extensions["gateway"]
+    cid = consents.record(node, _consent(ids["mother"], "ggz-noord"), actor())["id"]
+    from web_builders import MOTHER
+
+    with node.uow() as uow:  # the requester's receipt of a summary under that consent
+        audit_log.append(uow.session, node, AuditRecord(
+            action=events.SUMMARY_RECEIVED, outcome=events.SUCCESS, subject=MOTHER, peer_org="ggz-noord",
+            purpose="joint-safety-planning", categories=("signals",), consent_id=f"jeugdteam-west/{cid}",
+            exchange_id="x1", actor_id="uzi:900000303", actor_role="professional"))
+        uow.commit()
+
+    html = auditing.disclosure_report(node, MOTHER, audit_log.SYSTEM)
+
+    assert "niet vermeld" not in html
+    assert "toestemming van uzelf op" in html and f"(kenmerk {cid[:8].upper()})" in html
