@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, g, request
+from werkzeug.datastructures import MultiDict
 
 from consent.errors import GatewayError
 from gateway import audit_log
 from gateway.app import node_of
 from gateway.services import consents, exchange, registry, safety
-from gateway.web import forms, lookup, onetime, present
+from gateway.web import forms, keep_typed, lookup, onetime, present
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import style_hashes, secure_headers
 from gateway.web.views import cfg, login_required, page, refusal_text
@@ -35,6 +36,19 @@ def actor() -> audit_log.Actor:
     """The logged-in professional as the audit's actor (as ``X-Practitioner`` on the API)."""
     return audit_log.Actor(actor_id=g.user["actor_id"], role=PROFESSIONAL, client_id="web",
                            access_point=request.remote_addr or "", name=str(g.user.get("name") or "")[:100])
+
+
+def _restored() -> Any:
+    """The form typed before the session timed out, when its page is opened after login."""
+    kept = keep_typed.take(node_of(), request.path)
+    if kept is None:
+        return None
+    g.restored = True
+    return MultiDict([(k, v) for k, vs in kept.items() for v in vs])
+
+
+def the_form() -> Any:
+    return g.get("restored_form") or request.form
 
 
 def partners() -> list[str]:
@@ -103,13 +117,17 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/toestemming")
 def consent_form(pid: str) -> Response:
+    kept = _restored()
+    if kept is not None:
+        g.restored_form = kept
+        return consent_record(pid)
     return _consent_page(pid)
 
 
 @bp.post("/clienten/<pid>/toestemming")
 def consent_record(pid: str) -> Response:
     node = node_of()
-    form = request.form
+    form = the_form()
     required, consulted, _blocked = lookup.grantors(node, pid)
     known = {g_.reference for g_ in required + consulted}
     answers = {g_.reference: form.get("antwoord-" + g_.reference, "") for g_ in required}
@@ -137,6 +155,8 @@ def consent_record(pid: str) -> Response:
     values = {"start": forms.text(form, "start"), "end": forms.text(form, "end"), "van": holders,
               "naar": recipients, "categorie": cats, "doel": purpose, "antwoorden": answers,
               "geraadpleegd": consulted_refs}
+    if g.get("restored"):
+        return _consent_page(pid, 200, values=values, restored=True)
     if errors:
         return _consent_page(pid, 422, errors=errors, values=values)
     assert start is not None
@@ -229,6 +249,10 @@ def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/samenvatting")
 def summary_form(pid: str) -> Response:
+    kept = _restored()
+    if kept is not None:
+        g.restored_form = kept
+        return summary(pid)
     return _summary_form(pid)
 
 
@@ -248,7 +272,7 @@ def ask_partner(node: Any, who: audit_log.Actor, bsn: str, pid: str, partner: st
 @bp.post("/clienten/<pid>/samenvatting")
 def summary(pid: str) -> Response:
     node = node_of()
-    form = request.form
+    form = the_form()
     partner, purpose, cats = form.get("partner", ""), form.get("doel", ""), forms.chosen_categories(form)
     note = forms.text(form, "toelichting", max_len=500) or None
     values = {"partner": partner, "doel": purpose, "categorie": cats, "toelichting": note or ""}
@@ -259,6 +283,8 @@ def summary(pid: str) -> Response:
         errors.append(("doel", "Kies het doel van uw vraag."))
     if not cats:
         errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    if g.get("restored"):
+        return _summary_form(pid, 200, values=values, restored=True)
     if errors:
         return _summary_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
@@ -385,13 +411,17 @@ def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/veiligheidsmelding")
 def safety_form(pid: str) -> Response:
+    kept = _restored()
+    if kept is not None:
+        g.restored_form = kept
+        return safety_disclosure(pid)
     return _safety_form(pid)
 
 
 @bp.post("/clienten/<pid>/veiligheidsmelding")
 def safety_disclosure(pid: str) -> Response:
     node = node_of()
-    form = request.form
+    form = the_form()
     recipient, ground = form.get("ontvanger", ""), form.get("grond", "")
     cats, justification = forms.chosen_categories(form), forms.text(form, "onderbouwing")
     values = {"ontvanger": recipient, "grond": ground, "categorie": cats, "onderbouwing": justification}
@@ -404,6 +434,8 @@ def safety_disclosure(pid: str) -> Response:
         errors.append(("grond-meldcode", "Kies de wettelijke grond."))
     if len(justification) < 10:
         errors.append(("onderbouwing", "Onderbouw waarom u zonder toestemming deelt (minstens enkele woorden)."))
+    if g.get("restored"):
+        return _safety_form(pid, 200, values=values, restored=True)
     if errors:
         return _safety_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)

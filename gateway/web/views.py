@@ -18,7 +18,7 @@ from consent.errors import GatewayError, PartnerRefusal
 from gateway import outcomes
 from gateway.app import node_of
 from gateway.config import NodeConfig
-from gateway.web import next_steps, oidc, onetime, security
+from gateway.web import keep_typed, next_steps, oidc, onetime, security
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,21 @@ def _globals() -> dict[str, Any]:
     if "web_config" not in current_app.extensions:
         return {}
     return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD, "form_once": onetime.token,
+            "idle_minutes": cfg().web.session_idle_minutes,
             "next_step": next_steps.next_step,
             "node_name": cfg().node.name, "user": g.get("user"), "demo": cfg().web.demo_login,
             "roles_nl": oidc.ROLES_NL}
 
 
 @bp.before_request
-def _gate() -> None:
+def _gate() -> Response | None:
     g.user = security.current_user(node_of(), cfg())
+    if g.user is None and keep_typed.keepable():
+        # the session ended while a form was being filled in: keep it, ask to log in again
+        keep_typed.keep(node_of())
+        return page("login.html", 401, expired=True, kept=True)
     security.check_csrf(security.origin_of(cfg().node.url))
+    return None
 
 
 @bp.after_request
@@ -125,7 +131,7 @@ def login_required(role: str) -> Response | None:
 def home() -> Response:
     if g.user is None:
         return page("login.html", expired=session.pop("expired", False))
-    return page("home.html")
+    return page("home.html", kept_form=keep_typed.waiting(node_of()))
 
 
 @bp.get("/inloggen")
