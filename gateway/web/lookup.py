@@ -285,3 +285,14 @@ def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
         return SafetySent(card(person, today_of(node)), first.peer_org, tuple(first.categories), first.count,
                           first.legal_ground, rows[0].recorded_at,
                           delivered=all(r.outcome == events.SUCCESS for r in mine))
+
+
+def nothing_held(node: Any, pid: str, categories: tuple[str, ...]) -> list[str]:
+    """The categories in which this node holds no shareable record of ``pid`` now (issue 20.10):
+    a consent naming this node as source for them shares nothing until the EHR records some."""
+    from adapters.store.models import Record
+
+    with node.uow(read_only=True) as uow:
+        held = set(uow.session.scalars(select(Record.category).where(Record.subject_id == pid,
+                                                                     Record.shareable.is_(True))))
+    return [c for c in categories if c not in held]

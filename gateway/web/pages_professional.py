@@ -180,8 +180,9 @@ def consent_done(cid: str) -> Response:
     node = node_of()
     pid = lookup.subject_of_consent(node, cid)
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
+    empty = lookup.nothing_held(node, pid, line.categories) if node.org_id in line.holders else []
     return page("consent_done.html", person=lookup.person(node, pid), cid=cid, line=line,
-                refused_names=line.refused_by, **labels())
+                refused_names=line.refused_by, nothing_held=empty, **labels())
 
 
 @bp.get("/toestemming/<cid>/bewijs")

@@ -5,6 +5,7 @@ name people by name and fill in what is known."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -206,3 +207,16 @@ def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, 
 
     assert "niet vermeld" not in html
     assert "toestemming van uzelf op" in html and f"(kenmerk {cid[:8].upper()})" in html
+
+
+def test_a_consent_for_data_this_node_does_not_hold_says_so(app: Any, client: Any, ids: dict[str, str]) -> None:
+    """Jeugdteam West is named as source of the teen's signals but holds none: the worker is told."""
+    teen = {"doel": "joint-safety-planning", "categorie": ["signals"], "van": "jeugdteam-west", "naar": "ggz-noord",
+            "start": date.today().isoformat(), "end": (date.today() + timedelta(days=30)).isoformat()}
+    page = client.get(f"/clienten/{ids['teen']}/toestemming").text
+    refs = sorted(set(re.findall(r'name="antwoord-([^"]+)"', page)))
+    done = post(client, f"/clienten/{ids['teen']}/toestemming", {**teen, **{f"antwoord-{r}": "ja" for r in refs}},
+                follow_redirects=True)
+
+    assert "Toestemming vastgelegd" in done.text
+    assert "heeft over Sem Jansen" in done.text and "nu niets deelbaars in: signalen" in done.text
