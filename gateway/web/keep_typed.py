@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from flask import request, session
@@ -67,10 +67,14 @@ def waiting(node: Any) -> str | None:
         return None
     with node.uow(read_only=True) as uow:
         row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
-    if row is None or row.created_at.replace(tzinfo=None) < (node.clock() - timedelta(minutes=KEEP_MINUTES)).replace(tzinfo=None):
+    if row is None or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
         session.pop("kept", None)
         return None
     return row.location
+
+
+def _aware(moment: Any) -> Any:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive UTC
 
 
 def take(node: Any, path: str) -> dict[str, list[str]] | None:
@@ -80,7 +84,7 @@ def take(node: Any, path: str) -> dict[str, list[str]] | None:
         return None
     with node.uow() as uow:
         row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
-        if row is None or row.location != path:
+        if row is None or row.location != path or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
             return None
         fields = json.loads(row.body)
         uow.session.delete(row)
