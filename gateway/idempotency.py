@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import Response, request
 
-from consent.errors import Conflict, GatewayError, IdempotencyKeyReused, InvalidRequest
+from consent.errors import Conflict, GatewayError, IdempotencyKeyReused, InvalidRequest, PartnerRefusal
 from gateway import auth
 from gateway.app import node_of
 from gateway.services import onetime
@@ -71,7 +71,7 @@ def idempotent(keep_body: bool = True) -> Callable[[Callable[..., Response]], Ca
             except GatewayError as exc:
                 from gateway import outcomes
 
-                status = outcomes.status_of(exc.code)
+                status = exc.status if isinstance(exc, PartnerRefusal) else outcomes.status_of(exc.code)
                 if status >= 500:
                     onetime.release(node, scope, key)
                 else:
