@@ -227,3 +227,13 @@ class FlagReview(Base):
     handled_by: Mapped[str] = mapped_column(String(128))
     handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Professional(Base):
+    """A professional's display name as their IdP gave it at their last login to the pages,
+    so reports can name people rather than numbers (issue 20.8)."""
+
+    __tablename__ = "professionals"
+    actor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -117,11 +117,13 @@ class ReportData:
 
 def disclosure_report_rows(entries: Iterable[StoredEntry], *, subject_bsn: str,
                            partner_names: Mapping[str, str] | None = None,
-                           consents: Mapping[str, str] | None = None) -> ReportData:
+                           consents: Mapping[str, str] | None = None,
+                           people: Mapping[str, str] | None = None) -> ReportData:
     """Select and translate the person's entries; raise ValueError on a malformed BSN."""
     if not isinstance(subject_bsn, str) or not _BSN.fullmatch(subject_bsn):
         raise ValueError("subject_bsn must be nine ASCII digits")
     names = partner_names or {}
+    staff = people or {}
     disclosed: list[DisclosureLine] = []
     received: list[DisclosureLine] = []
     refused: list[RefusalLine] = []
@@ -136,12 +138,12 @@ def disclosure_report_rows(entries: Iterable[StoredEntry], *, subject_bsn: str,
             incoming = record.action == ev.DISCLOSURE_REFUSED or record.action in _SENT
             refused.append(RefusalLine(
                 when, entry.recorded_at, org, incoming, _purpose(record.purpose),
-                _reason(record.reason_code), _professional(record.actor_id)))
+                _reason(record.reason_code), _professional(record.actor_id, staff)))
         elif record.action in _SENT or record.action in _RECEIVED:
             line = DisclosureLine(
                 when, entry.recorded_at, org,
                 tuple(CATEGORIES_NL.get(code, code) for code in record.categories),
-                _purpose(record.purpose), _basis(record, consents or {}), _professional(record.actor_id),
+                _purpose(record.purpose), _basis(record, consents or {}), _professional(record.actor_id, staff),
                 record.flagged)
             (disclosed if record.action in _SENT else received).append(line)
     return ReportData(tuple(disclosed), tuple(received), tuple(refused))
@@ -185,11 +187,13 @@ def _basis(record: ev.AuditRecord, consents: Mapping[str, str]) -> str:
     return record.legal_ground or "niet vermeld"
 
 
-def _professional(actor_id: str) -> str:
+def _professional(actor_id: str, staff: Mapping[str, str] | None = None) -> str:
     kind, _, number = actor_id.partition(":")
+    name = (staff or {}).get(actor_id)
     if kind.lower() in _ID_KINDS and number:
-        return f"hulpverlener met {_ID_KINDS[kind.lower()]} {number}"
-    return actor_id
+        numbered = f"{_ID_KINDS[kind.lower()]} {number}"
+        return f"{name} (hulpverlener, {numbered})" if name else f"hulpverlener met {numbered}"
+    return name or actor_id
 
 
 # --- the page --------------------------------------------------------------------------
@@ -211,12 +215,13 @@ th { background: #eee; }
 
 def disclosure_report(entries: Iterable[StoredEntry], *, subject_bsn: str, org_name: str,
                       now: datetime, partner_names: Mapping[str, str] | None = None,
-                      consents: Mapping[str, str] | None = None, phone: str = "") -> str:
+                      consents: Mapping[str, str] | None = None, phone: str = "",
+                      people: Mapping[str, str] | None = None) -> str:
     """Return the person's disclosure overview as one printable, escaped HTML page (Dutch)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     data = disclosure_report_rows(entries, subject_bsn=subject_bsn,
-                                  partner_names=partner_names, consents=consents)
+                                  partner_names=partner_names, consents=consents, people=people)
     e = html.escape
     org = e(org_name)
     parts = [

@@ -112,8 +112,11 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name
     consents_nl = _consents_named(node, {r.record.consent_id for r in rows if r.record.consent_id}, names)
+    from gateway.services import people
+
+    staff = people.names(node, {r.record.actor_id for r in rows if r.record.actor_id})
     return render(rows, subject_bsn=subject, org_name=node.config.node.name, now=node.clock(),
-                  partner_names=names, consents=consents_nl, phone=node.config.node.phone)
+                  partner_names=names, consents=consents_nl, phone=node.config.node.phone, people=staff)
 
 
 def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str, str]:

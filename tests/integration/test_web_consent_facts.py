@@ -203,9 +203,14 @@ def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, 
             exchange_id="x1", actor_id="uzi:900000303", actor_role="professional"))
         uow.commit()
 
+    from gateway.web import oidc
+
+    oidc.audit_login(node, PROFESSIONAL, "127.0.0.1")  # her login tells the node her name
+
     html = auditing.disclosure_report(node, MOTHER, audit_log.SYSTEM)
 
     assert "niet vermeld" not in html
+    assert "Pien de Wit (hulpverlener, UZI-nummer 900000303)" in html
     assert "toestemming van uzelf op" in html and f"(kenmerk {cid[:8].upper()})" in html
 
 

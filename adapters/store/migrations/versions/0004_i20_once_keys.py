@@ -9,7 +9,9 @@ Issue 20: a reloaded confirmation page or a retried API call must not do anythin
 Each one-time form token and each ``Idempotency-Key`` is claimed by an atomic insert into
 ``once_keys`` (the failed insert *is* the repeat), with what the first request led to.
 Consents now keep who recorded them and who withdrew them, for the receipt and the audit.
-Flagged audit entries can be marked handled by a privacy officer (``flag_reviews``).
+Flagged audit entries can be marked handled by a privacy officer (``flag_reviews``). The
+names of professionals who logged in to the pages are kept (``professionals``), so reports
+name them rather than their UZI number.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -37,6 +39,12 @@ def upgrade() -> None:
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recorded_by', sa.String(length=128), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('revoked_by', sa.String(length=128), nullable=False, server_default=''))
+    op.create_table('professionals',
+    sa.Column('actor_id', sa.String(length=128), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('actor_id')
+    )
     op.create_table('flag_reviews',
     sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('handled_by', sa.String(length=128), nullable=False),
@@ -48,6 +56,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('flag_reviews')
+    op.drop_table('professionals')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_column('revoked_by')
         batch_op.drop_column('recorded_by')
