@@ -179,7 +179,7 @@ def _store_once(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_i
                 continue
             try:
                 _, created = registry.upsert_record(node, resource, session=s)
-            except InvalidRequest as exc:
+            except (InvalidRequest, registry.RecordOfAnother) as exc:  # never moved to another person
                 out.problems.append(Problem(where, exc.detail))
                 continue
             out.created += created

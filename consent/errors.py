@@ -209,6 +209,14 @@ class Conflict(GatewayError):
     message_nl = "Het verzoek botst met de huidige toestand."
 
 
+class IdempotencyKeyReused(GatewayError):
+    """An ``Idempotency-Key`` this client already used for a different request (issue 20.1)."""
+
+    code = "idempotency-key-reused"
+    message_nl = ("Deze Idempotency-Key is al gebruikt voor een ander verzoek. Gebruik voor elk nieuw "
+                  "verzoek een nieuwe sleutel.")
+
+
 REFUSAL_CODES: tuple[str, ...] = (
     "unknown-partner", "bad-signature", "token-expired", "replay", "wrong-audience",
     "consent-revoked", "purpose-mismatch", "category-not-consented", "not-shareable",

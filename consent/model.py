@@ -28,7 +28,7 @@ from consent.errors import (
 
 PartyKind = Literal["subject", "parent", "guardian", "institution"]
 Decision = Literal["permit", "deny"]
-Status = Literal["active", "inactive"]
+Status = Literal["active", "inactive", "rejected"]  # rejected: a recorded refusal
 
 _NINE_DIGITS = re.compile(r"[0-9]{9}")
 _ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -154,7 +154,7 @@ class Grant:
             raise InvalidRequest("Een toestemming heeft een id nodig.")
         if self.decision not in ("permit", "deny"):
             raise InvalidRequest(f"Onbekende beslissing: {self.decision!r}.")
-        if self.status not in ("active", "inactive"):
+        if self.status not in ("active", "inactive", "rejected"):
             raise InvalidRequest(f"Onbekende status: {self.status!r}.")
         if self.end is not None and self.end < self.start:
             raise InvalidRequest("De einddatum van de toestemming ligt voor de begindatum.")

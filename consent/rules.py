@@ -222,6 +222,8 @@ def to_confirm(grant: Grant, on: datetime.date) -> str | None:
 
 def why_not_honoured(grant: Grant, on: datetime.date) -> str | None:
     """Return, in Dutch, why ``grant`` does not permit sharing on ``on``, or None if it does."""
+    if grant.status == "rejected":
+        return "Dit is een vastgelegde weigering: er wordt niets gedeeld."
     if grant.status != "active":
         return "De toestemming is ingetrokken."
     if grant.decision != "permit":

@@ -12,6 +12,7 @@ from gateway import parameters
 from gateway.app import node_of
 from gateway.fhir_in import RECORD_TYPES
 from gateway.fhirjson import fhir_response, read_body
+from gateway.idempotency import idempotent
 from gateway.services import auditing, consents, exchange, push, registry, safety
 from gateway.views import actor, caller
 
@@ -23,6 +24,7 @@ RECORDS = f"/fhir/<any({', '.join(RECORD_TYPES)}):rtype>"  # the node's own reco
 
 
 @bp.post("/fhir/Patient")
+@idempotent()
 def create_patient() -> Response:
     caller(*WRITERS)
     resource, created = registry.register_person(node_of(), read_body("Patient"))
@@ -48,12 +50,23 @@ def read_patient(pid: str) -> Response:
 
 
 @bp.post("/fhir/RelatedPerson")
+@idempotent()
 def create_related_person() -> Response:
     caller(*WRITERS)
     return fhir_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201)
 
 
+@bp.delete("/fhir/RelatedPerson/<rid>")
+@idempotent()
+def delete_related_person(rid: str) -> Response:
+    """A RelatedPerson registered by mistake is removed (issue 20.13), audited."""
+    who = caller(*WRITERS)
+    registry.remove_relation(node_of(), rid, actor(who, required=False))
+    return Response(status=204)
+
+
 @bp.post(RECORDS)
+@idempotent()
 def create_record(rtype: str) -> Response:
     who = caller(*WRITERS)
     [(resource, created)] = registry.push_records(node_of(), [read_body(rtype)], actor(who, required=False))
@@ -61,6 +74,7 @@ def create_record(rtype: str) -> Response:
 
 
 @bp.delete(RECORDS)
+@idempotent()
 def delete_record_by_identifier(rtype: str) -> Response:
     """FHIR conditional delete on the link back to the source: ``?identifier=system|value``."""
     who = caller(*WRITERS)
@@ -75,6 +89,7 @@ def delete_record_by_identifier(rtype: str) -> Response:
 
 
 @bp.delete(RECORDS + "/<rid>")
+@idempotent()
 def delete_record(rtype: str, rid: str) -> Response:
     who = caller(*WRITERS)
     registry.delete_record(node_of(), rtype, actor(who, required=False), rid=rid)
@@ -82,12 +97,14 @@ def delete_record(rtype: str, rid: str) -> Response:
 
 
 @bp.post("/fhir")
+@idempotent()
 def transaction() -> Response:
     who = caller(*WRITERS)
     return fhir_response(registry.transaction(node_of(), read_body("Bundle"), actor(who, required=False)))
 
 
 @bp.post("/fhir/Consent")
+@idempotent()
 def create_consent() -> Response:
     who = caller(*READERS)
     resource = consents.record(node_of(), read_body("Consent"), actor(who))
@@ -126,13 +143,19 @@ def issue_token(cid: str) -> Response:
 
 
 @bp.post("/fhir/Consent/<cid>/$revoke")
+@idempotent()
 def revoke(cid: str) -> Response:
     who = caller(*READERS)
-    resource = consents.revoke_and_notify(node_of(), cid, actor(who))
+    withdrawn_by = None
+    if request.content_length:  # optional: who withdrew it (one of its grantors)
+        values = parameters.read(read_body("Parameters"), {"withdrawn-by": parameters.Spec("valueReference")})
+        withdrawn_by = (values.get("withdrawn-by") or {}).get("reference")
+    resource = consents.revoke_and_notify(node_of(), cid, actor(who), withdrawn_by)
     return fhir_response(resource)
 
 
 @bp.post("/fhir/$request-summary")
+@idempotent(keep_body=False)  # a summary is never stored here
 def request_summary() -> Response:
     who = caller(*READERS)
     return fhir_response(exchange.request_summary(node_of(), read_body("Parameters"), actor(who)))
@@ -148,6 +171,7 @@ def locate() -> Response:
 
 
 @bp.post("/fhir/$safety-disclosure")
+@idempotent()
 def safety_disclosure() -> Response:
     who = caller("professional")
     return fhir_response(safety.disclose(node_of(), read_body("Parameters"), actor(who)))

@@ -38,6 +38,7 @@ class Actor:
     role: str
     client_id: str = ""
     access_point: str = ""
+    name: str = ""  # the professional's display name where the login gives one (never audited)
 
 
 SYSTEM = Actor(actor_id="system:cli", role="admin", client_id="", access_point="cli")

@@ -285,3 +285,27 @@ def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None
                                created_at=now or datetime.now(UTC), active=True))
         uow.commit()
     return secret
+
+
+def remove_client(uow_factory: Any, client_id: str) -> bool:
+    """Stop a local client: it can get no new access token. Its id stays taken, so the
+    audit's ``client:<id>`` never names two applications. False when it was not active."""
+    with uow_factory() as uow:
+        row = uow.session.get(Client, client_id)
+        if row is None or not row.active:
+            return False
+        row.active = False
+        uow.commit()
+    return True
+
+
+def rotate_secret(uow_factory: Any, client_id: str) -> str | None:
+    """Give an active local client a new secret (the old one stops at once); None if unknown."""
+    secret = new_secret()
+    with uow_factory() as uow:
+        row = uow.session.get(Client, client_id)
+        if row is None or not row.active:
+            return None
+        row.secret_hash = hash_secret(secret)
+        uow.commit()
+    return secret

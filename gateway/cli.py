@@ -21,7 +21,17 @@ class Failure(Exception):
     """An expected failure that is not the user's input (exit 1)."""
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jeugd-ggz-gateway")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="gateway", message="%(prog)s %(version)s")
 def cli() -> None:
     """Federated consented-summary gateway for youth care and adult mental health care."""
 
@@ -159,10 +169,16 @@ def _undo(made: list[Path]) -> None:
 
 @cli.command()
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
-@click.option("--host", default=None)
-@click.option("--port", type=int, default=None)
+@click.option("--host", default=None, help="Bind address (default: [server] host in node.toml, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: [server] port in node.toml, 8400).")
 def serve(home: str, host: str | None, port: int | None) -> None:
-    """Run the node (gunicorn, several workers)."""
+    """Run the node in HOME with gunicorn until stopped (Ctrl-C or SIGTERM).
+
+    First brings the store to the newest schema (Alembic; data is kept), then starts
+    [server] workers with [server] threads each. Partners, clients and keys changed with
+    this CLI take effect without a restart. Logs go to stderr. Exit 1 when the store
+    cannot be reached, 2 for a bad node.toml.
+    """
     from adapters.store import make_engine, migrate
     from gateway import config
     from gateway.server import serve as run
@@ -208,9 +224,17 @@ def partner() -> None:
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--org-id", required=True)
 @click.option("--url", required=True)
-@click.option("--thumbprint", default=None, help="RFC 7638 thumbprint one of its keys must have.")
-def partner_add(home: str, org_id: str, url: str, thumbprint: str | None) -> None:
-    """Fetch the partner's JWKS and pin its keys."""
+@click.option("--thumbprint", default=None,
+              help="RFC 7638 thumbprint one of its keys must have (the last line of their 'gateway init'); "
+                   "get it from their IT department by phone or a signed mail, not from the URL itself.")
+@click.option("--trust-on-first-use", "tofu", is_flag=True,
+              help="Without --thumbprint: pin whatever keys the URL serves now, unchecked.")
+def partner_add(home: str, org_id: str, url: str, thumbprint: str | None, tofu: bool) -> None:
+    """Fetch the partner's JWKS and pin its keys.
+
+    Without --thumbprint nothing proves the keys are the partner's: on a terminal the
+    command shows their thumbprints and asks; in a script it needs --trust-on-first-use.
+    """
     from adapters.store.models import Client
     from gateway import audit_log
     from gateway.audit import events
@@ -223,6 +247,20 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None) -> Non
     with node.uow() as uow:
         if uow.session.get(Client, org_id) is not None:
             raise click.UsageError(f"{org_id!r} is a local client id already")
+    if thumbprint is None and not tofu:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise click.UsageError("no --thumbprint: the keys at --url would be trusted unchecked; pass the "
+                                   "partner's --thumbprint, or --trust-on-first-use to accept that")
+        from gateway.partners import fetch_jwks
+
+        seen = [k.thumbprint() for k in fetch_jwks(node.http, url)]
+        click.echo(f"warning: no --thumbprint; {url} serves these keys, and nothing proves they are "
+                   f"{org_id}'s:", err=True)
+        for kid in seen:
+            click.echo(f"  {kid}", err=True)
+        if not click.confirm("Compare them with the partner's IT department. Trust them?", err=True):
+            raise click.Abort()
+        thumbprint = seen[0]  # exactly what was shown: a key swapped meanwhile is refused
     kids = node.partners.add(org_id, url, thumbprint)
     audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=org_id, detail={"kids": kids})
     _federation_note(node, org_id)
@@ -288,6 +326,44 @@ def client_add(home: str, client_id: str, role: str) -> None:
     secret = auth.add_client(node.uow, client_id, role)
     audit_log.record_admin(node, events.CLIENT_ADDED, detail={"client_id": client_id, "role": role})
     click.echo(f"client {client_id} ({role}) registered; the secret is shown once:")
+    click.echo(secret)
+
+
+@client.command("remove")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--client-id", required=True)
+def client_remove(home: str, client_id: str) -> None:
+    """Stop a client at once: it gets no new access token (its id stays reserved).
+
+    Access tokens it already holds run out within [security] access_token_ttl (300 s).
+    """
+    from gateway import audit_log, auth
+    from gateway.audit import events
+
+    node = _node(home)
+    if not auth.remove_client(node.uow, client_id):
+        raise click.UsageError(f"{client_id!r} is not an active client of this node")
+    audit_log.record_admin(node, events.CLIENT_REMOVED, detail={"client_id": client_id})
+    click.echo(f"client {client_id} removed")
+
+
+@client.command("rotate-secret")
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--client-id", required=True)
+def client_rotate_secret(home: str, client_id: str) -> None:
+    """A leaked secret: make a new one (the old one stops at once); print it once, last line.
+
+    Access tokens issued before run out within [security] access_token_ttl (300 s).
+    """
+    from gateway import audit_log, auth
+    from gateway.audit import events
+
+    node = _node(home)
+    secret = auth.rotate_secret(node.uow, client_id)
+    if secret is None:
+        raise click.UsageError(f"{client_id!r} is not an active client of this node")
+    audit_log.record_admin(node, events.CLIENT_SECRET_ROTATED, detail={"client_id": client_id})
+    click.echo(f"client {client_id}: new secret, shown once; the old one no longer works:")
     click.echo(secret)
 
 
@@ -441,12 +517,31 @@ def audit_flags(home: str, since: str | None) -> None:
 
 @audit.command("report")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
-@click.option("--subject", required=True, help="The person's BSN.")
-def audit_report(home: str, subject: str) -> None:
-    """Print a person's disclosure report (Dutch HTML) for an AVG access request."""
+@click.option("--subject-file", type=click.File("r", encoding="utf-8"), default=None,
+              help="A file holding the person's BSN, or - to read it from stdin (keeps it out of shell history).")
+@click.option("--subject", default=None, help="The person's BSN on the command line (lands in shell history; "
+                                              "prefer --subject-file -).")
+def audit_report(home: str, subject_file: object, subject: str | None) -> None:
+    """Print a person's disclosure report (Dutch HTML) for an AVG access request.
+
+    Example: ``gateway audit report /srv/gateway --subject-file - > rapport.html``, then type
+    the BSN and press Enter (or pipe it in).
+    """
+    from consent.model import valid_bsn
     from gateway import audit_log
     from gateway.services import auditing
 
+    if (subject_file is None) == (subject is None):
+        raise click.UsageError("give the BSN with --subject-file FILE (or - for stdin), or --subject")
+    if subject_file is not None:
+        if sys.stdin.isatty() and getattr(subject_file, "name", "") == "<stdin>":
+            click.echo("BSN: ", err=True, nl=False)
+        subject = subject_file.readline(32).strip()  # type: ignore[attr-defined]
+    else:
+        click.echo("warning: a BSN on the command line stays in shell history; use --subject-file -", err=True)
+    assert subject is not None
+    if not valid_bsn(subject):
+        raise click.UsageError("that is not a BSN (nine digits that pass the eleven-test)")
     click.echo(auditing.disclosure_report(_node(home), subject, audit_log.SYSTEM), nl=False)
 
 
@@ -554,7 +649,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("gateway: aborted", err=True)
         return 1
     except GatewayError as exc:
-        click.echo(f"gateway: {exc.detail}", err=True)
+        from gateway.cli_text import english
+
+        click.echo(f"gateway: {english(exc)}", err=True)
         return 1 if exc.code in ("partner-unavailable", "partner-timeout", "store-unavailable") else 2
     except (Failure, OSError) as exc:
         click.echo(f"gateway: {exc}", err=True)

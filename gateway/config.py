@@ -37,6 +37,7 @@ class NodeSection:
     org_id: str
     name: str
     url: str  # public base URL; partners use url + "/oauth/token" as the assertion audience
+    phone: str = ""  # who a client calls to withdraw consent or ask what was shared (receipt, AVG report)
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,7 @@ class RunningNode:
 
     def trust(self, other: RunningNode, thumbprint: str | None = None) -> None:
         args = ["partner", "add", str(self.home), "--org-id", other.org_id, "--url", other.url]
-        if thumbprint:
-            args += ["--thumbprint", thumbprint]
+        args += ["--thumbprint", thumbprint] if thumbprint else ["--trust-on-first-use"]  # loopback demo/tests
         run_cli(*args)
 
     def follow(self, list_url: str, operator_thumbprint: str, *, refresh_seconds: int = 300,

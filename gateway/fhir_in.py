@@ -180,6 +180,7 @@ class ConsentIn:
     refused_by: tuple[str, ...]
     consulted: tuple[str, ...]
     decision: str
+    status: str
     start: dt.date
     end: dt.date | None
     recipients: frozenset[str]
@@ -203,8 +204,9 @@ FINDABLE = "findable"  # the purpose of being findable (contract section 8)
 def consent(resource: dict[str, Any]) -> ConsentIn:
     """Read a FHIR R4 Consent as contract section 3 describes it."""
     validate(resource)
-    if resource.get("status") != "active":
-        raise InvalidRequest("Een nieuwe toestemming heeft status 'active'.")
+    status = resource.get("status")
+    if status not in ("active", "rejected"):
+        raise InvalidRequest("Een nieuwe toestemming heeft status 'active' (of 'rejected' voor een weigering).")
     subject_id = local_id(resource.get("patient"), "Patient")
     performers = []
     for ref in resource.get("performer") or []:
@@ -261,7 +263,9 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
     if decision not in ("permit", "deny"):
         # FHIR's binding is required; an unknown code stored here would break every read
         raise InvalidRequest("provision.type is 'permit' (toestemming) of 'deny' (bezwaar).")
-    return ConsentIn(subject_id=subject_id, performers=tuple(performers),
+    if status == "rejected" and (decision != "permit" or not ext.get(EXT + "refused-by")):
+        raise InvalidRequest("Een weigering (status 'rejected') noemt wie weigert in de extensie refused-by.")
+    return ConsentIn(subject_id=subject_id, performers=tuple(performers), status=status,
                      refused_by=tuple(ext.get(EXT + "refused-by", [])),
                      consulted=tuple(ext.get(EXT + "consulted", [])), decision=decision,
                      start=start, end=end, recipients=frozenset(recipients), holders=frozenset(holders),

@@ -72,6 +72,10 @@ _PRACTITIONER = {"name": "X-Practitioner", "in": "header", "required": True,
                  "description": "the acting professional, e.g. uzi:123456 (recorded in the audit)",
                  "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$"}}
 _PRACTITIONER_OPT = dict(_PRACTITIONER, required=False)
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "description": "1-255 visible ASCII; the same key and request again is answered as the first "
+                               "time, and done once (issue 20; README, 'Idempotency keys')",
+                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}
 
 PUBLIC: list[dict[str, Any]] = []  # no security requirement
 PARTNER = [{"partnerToken": []}]
@@ -148,7 +152,11 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                                            errors=(*LOCAL_ERRORS, 404), params=[_path("pid"), _PRACTITIONER])},
         "/fhir/RelatedPerson": {"post": _op("A parent-child or guardian relation.", "local",
                                             body=_resource("RelatedPerson"), ok=_resource("RelatedPerson"),
-                                            ok_status="201", errors=(*LOCAL_ERRORS, 404, 409))},
+                                            ok_status="201", errors=(*LOCAL_ERRORS, 404, 409, 422),
+                                            params=[_IDEMPOTENCY])},
+        "/fhir/RelatedPerson/{rid}": {"delete": _op("Remove a relation registered by mistake; audited.", "local",
+                                                    ok_status="204", errors=(*LOCAL_ERRORS, 404, 409, 422),
+                                                    params=[_path("rid"), _PRACTITIONER_OPT, _IDEMPOTENCY])},
         **{f"/fhir/{rt}": {"post": _op(f"Create or update a {rt} (conditional on identifier); audited.", "local",
                                        body=_resource(rt), ok=_resource(rt), ok_status="201",
                                        errors=(*LOCAL_ERRORS, 404, 409), params=[_PRACTITIONER_OPT]),

@@ -50,6 +50,7 @@ TABLE: dict[str, tuple[int, str]] = {
     e.NodeBusy.code: (503, "transient"),
     e.FederationListExpired.code: (503, "transient"),
     e.LocatorEpochChanged.code: (409, "conflict"),
+    e.IdempotencyKeyReused.code: (422, "business-rule"),
 }
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
@@ -113,6 +114,14 @@ def render(code: str, text: str, status: int | None = None, retry_after: int = 2
     return resp
 
 
+def http_error(status: int, name: str = "") -> Response:
+    """An HTTP-level error (unknown address, wrong method) as an OperationOutcome."""
+    code, issue, text = _HTTP.get(status, ("http-error", "exception", name))
+    _noted(code)
+    return Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
+                    status=status, mimetype="application/fhir+json")
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers: domain errors, HTTP errors, and the last-resort 500."""
 
@@ -129,10 +138,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
-        code, issue, text = _HTTP.get(err.code or 500, ("http-error", "exception", err.name))
-        _noted(code)
-        resp = Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
-                        status=err.code or 500, mimetype="application/fhir+json")
+        resp = http_error(err.code or 500, err.name)
         if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
             resp.headers["Allow"] = ", ".join(err.valid_methods)
         return resp

@@ -17,7 +17,8 @@ MAX_NOTE = 500
 
 @dataclass(frozen=True)
 class Spec:
-    value: str  # valueString, valueIdentifier, valueCoding, valueCode, valueBase64Binary, valueInteger, resource
+    value: str  # valueString, valueIdentifier, valueCoding, valueCode, valueBase64Binary, valueInteger,
+    # valueReference, resource
     required: bool = False
     repeat: bool = False
     max_len: int = MAX_TEXT
@@ -67,6 +68,11 @@ def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
     if kind == "valueInteger":
         if type(value) is not int:
             raise InvalidRequest(f"Parameter {name!r} is geen geheel getal.")
+    if kind == "valueReference":
+        ref = value.get("reference") if isinstance(value, dict) else None
+        if not isinstance(ref, str) or not ref.startswith(("Patient/", "RelatedPerson/")) or len(ref) > 100 \
+                or set(value) != {"reference"}:
+            raise InvalidRequest(f"Parameter {name!r} is een Reference naar Patient/<id> of RelatedPerson/<id>.")
         return value
     if kind in ("valueIdentifier", "valueCoding"):
         if not isinstance(value, dict):

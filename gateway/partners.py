@@ -257,6 +257,13 @@ class PartnerDirectory:
             raise PartnerKeyMismatch(f"no key of {url} has thumbprint {thumbprint}")
         now = self.clock()
         with self.uow() as uow:
+            thumbprints = [k.thumbprint() for k in keys]
+            other = uow.session.scalar(select(PartnerKey.org_id).where(PartnerKey.kid.in_(thumbprints),
+                                                                     PartnerKey.org_id != org_id))
+            if other is not None:
+                # one key, two organisations: one of them would sign as the other (issue 20.13)
+                raise PartnerKeyMismatch(f"a key at {url} is pinned for partner {other} already; "
+                                         f"one key cannot speak for two organisations")
             partner = uow.session.get(Partner, org_id)
             if partner is None:  # its keys are audited with the partner-added entry
                 uow.session.add(Partner(org_id=org_id, url=url.rstrip("/"), added_at=now, jwks_fetched_at=now,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from consent.model import Grant
 from profiles import catalog
@@ -13,21 +16,53 @@ _PURPOSE_NL = {code: catalog.explanation(catalog.PURPOSE_SYSTEM, code) for code 
 _CATEGORY_NL = {code: catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, code) for code in catalog.category_order()}
 
 
-def _orgs(ids: frozenset[str], own_id: str, own_name: str, names: dict[str, str]) -> str:
-    # listed names from the directory (issue 15); a bilateral partner has only its org id
-    return ", ".join(f"{own_name} ({o})" if o == own_id else (f"{names[o]} ({o})" if names.get(o, o) != o else o)
-                     for o in sorted(ids))
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+           "oktober", "november", "december")
 
 
-def render(grant: Grant, status: str, org_name: str, partners: list[Any] | dict[str, str]) -> str:
-    """The receipt for a consent (``permit``) or an objection (``deny``), in plain Dutch."""
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """What the register knows around a consent: about whom, who agreed, who recorded it."""
+
+    subject_name: str
+    subject_born: date
+    grantors: tuple[str, ...]
+    refused_by: tuple[str, ...]
+    recorded_at: datetime
+    recorded_by: str
+    revoked_at: datetime | None = None
+    withdrawn_by: str = ""
+
+
+def _day(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))).astimezone(_AMSTERDAM).date()
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _orgs(ids: frozenset[str], names: dict[str, str]) -> str:
+    return ", ".join(names.get(o, o) for o in sorted(ids))
+
+
+def short_reference(cid: str) -> str:
+    """The part of the consent's id a person reads out on the phone: 'A1B2-C3D4'."""
+    head = cid.replace("-", "")[:8].upper()
+    return f"{head[:4]}-{head[4:]}"
+
+
+def render(grant: Grant, status: str, org_name: str, names: dict[str, str], facts: ReceiptFacts,
+           phone: str = "") -> str:
+    """The receipt for a consent (``permit``), an objection (``deny``) or a refusal, in B1 Dutch."""
     e = escape
     cats = "".join(f"<li>{e(_CATEGORY_NL.get(c, c))}</li>" for c in catalog.category_order() if c in grant.categories)
-    state = "geldig" if status == "active" else "ingetrokken"
-    names = partners if isinstance(partners, dict) else {}  # org id -> name (gateway.directory)
-    holders = e(_orgs(grant.holders, grant.issuer, org_name, names))
-    recipients = e(_orgs(grant.recipients, grant.issuer, org_name, names))
-    if grant.decision == "deny":
+    holders, recipients = e(_orgs(grant.holders, names)), e(_orgs(grant.recipients, names))
+    if status == "rejected":
+        title, word = "Bewijs van een weigering", "weigering"
+        intro = ("Er is <strong>geen toestemming</strong> gegeven. De gegevens hieronder worden <strong>niet</strong> "
+                 "gedeeld.")
+        what, after = "Wat niet wordt gedeeld", ""
+    elif grant.decision == "deny":
         # an objection must never read as a consent: it withholds, it does not share
         title, word = "Bewijs van uw bezwaar", "bezwaar"
         intro = ("U heeft <strong>bezwaar</strong> gemaakt: de gegevens hieronder worden <strong>niet</strong> "
@@ -46,24 +81,44 @@ def render(grant: Grant, status: str, org_name: str, partners: list[Any] | dict[
         intro = ("U heeft toestemming gegeven om een <strong>beperkte samenvatting</strong> te delen. Er wordt "
                  "nooit een diagnose, medicatie of behandelverslag gedeeld.")
         what, after = "Wat wordt gedeeld", "wordt er niets meer gedeeld"
-    until = grant.end.strftime("%d-%m-%Y") if grant.end else f"u uw {word} intrekt"
+    state = {"active": "geldig", "rejected": "geweigerd"}.get(status, "ingetrokken")
+    if status == "inactive" and facts.revoked_at is not None:
+        state += f" op {_day(facts.revoked_at)}" + (f" door {e(facts.withdrawn_by)}" if facts.withdrawn_by else "")
+    until = _day(grant.end) if grant.end else f"u uw {word} intrekt"
+    who_agreed = "".join(f"<li>{e(n)}</li>" for n in facts.grantors) or "<li>niemand</li>"
+    refused = ("<p><strong>Geweigerd door:</strong></p><ul>" + "".join(f"<li>{e(n)}</li>" for n in facts.refused_by)
+               + "</ul>") if facts.refused_by else ""
+    recorder = facts.recorded_by if facts.recorded_by and ":" not in facts.recorded_by else "uw hulpverlener"
+    call = (f"Bel {e(org_name)}: <strong>{e(phone)}</strong>, of vraag het aan uw hulpverlener."
+            if phone else f"Vraag het aan uw hulpverlener bij {e(org_name)}.")
+    withdraw = "" if status == "rejected" else f"""<h2>Intrekken</h2>
+<p>U kunt uw {word} altijd intrekken. U hoeft niet te zeggen waarom. {call}
+Noem dan het kenmerk hierboven. Vanaf dat moment {after}.</p>"""
+    change = ("<p>Verandert u van gedachten? Dan kan er alsnog toestemming worden vastgelegd. " + call + "</p>"
+              if status == "rejected" else "")
     return f"""<!doctype html>
 <html lang="nl"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;line-height:1.5}}
-h1{{font-size:1.4em}} .box{{border:1px solid #444;padding:1em}} @media print{{a{{color:black}}}}</style></head>
+h1{{font-size:1.4em}} .box{{border:1px solid #444;padding:1em}} .small{{font-size:.85em;color:#333}}
+@media print{{a{{color:black}}}}</style></head>
 <body><h1>{title}</h1>
 <p>{intro}</p>
 <div class="box">
+<p><strong>Over wie:</strong> {e(facts.subject_name)}, geboren {_day(facts.subject_born)}</p>
+<p><strong>Wie gaf toestemming:</strong></p><ul>{who_agreed}</ul>
+{refused}
 <p><strong>{what}:</strong></p><ul>{cats}</ul>
 <p><strong>Door:</strong> {holders}</p>
 <p><strong>Met:</strong> {recipients}</p>
 <p><strong>Waarvoor:</strong> {e(_PURPOSE_NL.get(grant.purpose, grant.purpose))}</p>
-<p><strong>Geldig van</strong> {grant.start.strftime("%d-%m-%Y")} <strong>tot</strong> {e(until)}</p>
+<p><strong>Geldig van</strong> {_day(grant.start)} <strong>tot</strong> {e(until)}</p>
+<p><strong>Vastgelegd op</strong> {_day(facts.recorded_at)} door {e(recorder)} ({e(org_name)})</p>
 <p><strong>Status:</strong> {state}</p>
-<p><strong>Kenmerk:</strong> {e(grant.id)}</p>
+<p><strong>Kenmerk:</strong> {short_reference(grant.id)} <span class="small">(volledig: {e(grant.id)})</span></p>
 </div>
-<h2>Intrekken</h2>
-<p>U kunt uw {word} altijd intrekken, zonder opgaaf van reden. Vraag het aan uw hulpverlener
-bij {e(org_name)}. Vanaf dat moment {after}.</p>
-<p>Wilt u weten wat er over u is gedeeld? Vraag dan om een overzicht (inzage volgens de AVG).</p>
+{withdraw}
+{change}
+<h2>Vragen</h2>
+<p>Wilt u weten wat er over u is gedeeld? Vraag dan om een overzicht (inzage volgens de AVG).
+{call}</p>
 </body></html>"""

@@ -126,6 +126,9 @@ class ConsentRow(Base):
     resource: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # who recorded it and who withdrew it (audit actor ids, e.g. uzi:…), for the receipt
+    recorded_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    revoked_by: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class Exchange(Base):
@@ -259,6 +262,8 @@ class FederationState(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str] = mapped_column(String(512), default="")
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class LocatorState(Base):
     """The findable set's state (contract section 8): one row, ``id`` 1.
 
@@ -281,3 +286,41 @@ class LocatorRate(Base):
     partner: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class OnceKey(Base):
+    """A one-time form token or an API ``Idempotency-Key``, claimed by an atomic insert.
+
+    ``status`` is 0 while the first request runs, then its HTTP status; ``location`` is
+    where its result is shown (a page, or the API's Location header), ``body`` the API
+    response to replay ('' where none may be kept). Rows go after a day.
+    """
+
+    __tablename__ = "once_keys"
+    scope: Mapped[str] = mapped_column(String(160), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+class FlagReview(Base):
+    """A flagged audit entry a privacy officer marked handled (the marking is audited too)."""
+
+    __tablename__ = "flag_reviews"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handled_by: Mapped[str] = mapped_column(String(128))
+    handled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Professional(Base):
+    """A professional's display name as their IdP gave it at their last login to the pages,
+    so reports can name people rather than numbers (issue 20.8)."""
+
+    __tablename__ = "professionals"
+    actor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

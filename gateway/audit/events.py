@@ -30,6 +30,7 @@ SUMMARY_REQUEST_FAILED = "summary-request-failed"
 CONSENT_RECORDED = "consent-recorded"
 CONSENT_REFUSED = "consent-refused"
 CONSENT_REVOKED = "consent-revoked"
+CONSENT_DECLINED = "consent-declined"
 CONSENT_VIEWED = "consent-viewed"
 CONSENT_STATUS_QUERIED = "consent-status-queried"
 TOKEN_ISSUED = "token-issued"  # noqa: S105 - an action name, not a secret
@@ -40,10 +41,13 @@ PARTNER_ADDED = "partner-added"
 PARTNER_REMOVED = "partner-removed"
 PARTNER_KEYS_UPDATED = "partner-keys-updated"
 CLIENT_ADDED = "client-added"
+CLIENT_REMOVED = "client-removed"
+CLIENT_SECRET_ROTATED = "client-secret-rotated"  # noqa: S105 - an action name, not a secret
 LOGIN = "login"
 LOGIN_FAILED = "login-failed"
 AUDIT_READ = "audit-read"
 AUDIT_PRUNED = "audit-pruned"
+FLAG_HANDLED = "flag-handled"
 RECORD_WRITTEN = "record-written"
 RECORD_VIEWED = "record-viewed"
 RECORD_DELETED = "record-deleted"
@@ -70,6 +74,7 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     CONSENT_RECORDED: "Toestemming vastgelegd",
     CONSENT_REFUSED: "Vastleggen van toestemming geweigerd (regels voor wie toestemt)",
     CONSENT_REVOKED: "Toestemming ingetrokken",
+    CONSENT_DECLINED: "Weigering vastgelegd (een gezaghebbende of de persoon zelf weigerde)",
     CONSENT_VIEWED: "Toestemmingsbewijs ingezien",
     CONSENT_STATUS_QUERIED: "Status van een toestemming opgevraagd door een partner",
     TOKEN_ISSUED: "Toestemmingstoken uitgegeven",
@@ -82,10 +87,13 @@ ACTIONS: Mapping[str, str] = MappingProxyType({
     PARTNER_REMOVED: "Vertrouwen in partnerorganisatie beëindigd",
     PARTNER_KEYS_UPDATED: "Sleutels van een partnerorganisatie bijgewerkt (nieuw vastgelegd of ingetrokken)",
     CLIENT_ADDED: "Lokale toepassing geregistreerd",
+    CLIENT_REMOVED: "Lokale toepassing verwijderd (kan zich niet meer aanmelden)",
+    CLIENT_SECRET_ROTATED: "Nieuw geheim voor een lokale toepassing (het oude werkt niet meer)",
     LOGIN: "Aangemeld",
     LOGIN_FAILED: "Aanmelding mislukt",
     AUDIT_READ: "Auditlog ingezien",
     AUDIT_PRUNED: "Oude auditregels verwijderd na de bewaartermijn",
+    FLAG_HANDLED: "Signaal afgehandeld door de privacy officer",
     RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
     RECORD_VIEWED: "Gegevens van een cliënt ingezien",
     RECORD_DELETED: "Gegevens verwijderd uit het dossier",

@@ -81,6 +81,10 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.PARTNER_REMOVED: ("110100", "Application Activity", "D", _BASIC),
     ev.PARTNER_KEYS_UPDATED: ("110100", "Application Activity", "U", _BASIC),
     ev.CLIENT_ADDED: ("110100", "Application Activity", "C", _BASIC),
+    ev.CLIENT_REMOVED: ("110100", "Application Activity", "D", _BASIC),
+    ev.CLIENT_SECRET_ROTATED: ("110100", "Application Activity", "U", _BASIC),
+    ev.CONSENT_DECLINED: ("110110", "Patient Record", "C", _BASIC),
+    ev.FLAG_HANDLED: ("110101", "Audit Log Used", "U", _BASIC),
     ev.AUDIT_READ: ("110101", "Audit Log Used", "R", _BASIC),
     ev.AUDIT_PRUNED: ("110101", "Audit Log Used", "D", _BASIC),
     ev.RECORD_WRITTEN: ("110110", "Patient Record", "C", _BASIC),
@@ -97,7 +101,7 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.LOCATOR_KEY_ROTATED: ("110100", "Application Activity", "U", _BASIC),
     ev.LOCATE_SEARCHED: ("110112", "Query", "E", _BASIC),
 }
-_LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
+_LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_DECLINED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
                                     ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})
 _IP = re.compile(r"[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 

@@ -110,11 +110,14 @@ class ReportData:
 
 
 def disclosure_report_rows(entries: Iterable[StoredEntry], *, subject_bsn: str,
-                           partner_names: Mapping[str, str] | None = None) -> ReportData:
+                           partner_names: Mapping[str, str] | None = None,
+                           consents: Mapping[str, str] | None = None,
+                           people: Mapping[str, str] | None = None) -> ReportData:
     """Select and translate the person's entries; raise ValueError on a malformed BSN."""
     if not isinstance(subject_bsn, str) or not _BSN.fullmatch(subject_bsn):
         raise ValueError("subject_bsn must be nine ASCII digits")
     names = partner_names or {}
+    staff = people or {}
     disclosed: list[DisclosureLine] = []
     received: list[DisclosureLine] = []
     refused: list[RefusalLine] = []
@@ -129,12 +132,12 @@ def disclosure_report_rows(entries: Iterable[StoredEntry], *, subject_bsn: str,
             incoming = record.action == ev.DISCLOSURE_REFUSED or record.action in _SENT
             refused.append(RefusalLine(
                 when, entry.recorded_at, org, incoming, _purpose(record.purpose),
-                _reason(record.reason_code), _professional(record.actor_id)))
+                _reason(record.reason_code), _professional(record.actor_id, staff)))
         elif record.action in _SENT or record.action in _RECEIVED:
             line = DisclosureLine(
                 when, entry.recorded_at, org,
                 tuple(CATEGORIES_NL.get(code, code) for code in record.categories),
-                _purpose(record.purpose), _basis(record), _professional(record.actor_id),
+                _purpose(record.purpose), _basis(record, consents or {}), _professional(record.actor_id, staff),
                 record.flagged)
             (disclosed if record.action in _SENT else received).append(line)
     return ReportData(tuple(disclosed), tuple(received), tuple(refused))
@@ -161,19 +164,30 @@ def _reason(code: str) -> str:
     return REASONS_NL.get(code, "een andere reden") if code else "niet vermeld"
 
 
-def _basis(record: ev.AuditRecord) -> str:
+def date_nl(moment: datetime) -> str:
+    """'3 december 2026' in Dutch time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _date_nl(moment, with_time=False)
+
+
+def _basis(record: ev.AuditRecord, consents: Mapping[str, str]) -> str:
     if record.legal_ground in LEGAL_GROUNDS_NL:
         return LEGAL_GROUNDS_NL[record.legal_ground]
+    if record.consent_id in consents:
+        return consents[record.consent_id]
     if record.consent_id:
-        return f"toestemming (nummer {record.consent_id})"
+        return f"toestemming (kenmerk {record.consent_id.rpartition('/')[2]})"
     return record.legal_ground or "niet vermeld"
 
 
-def _professional(actor_id: str) -> str:
+def _professional(actor_id: str, staff: Mapping[str, str] | None = None) -> str:
     kind, _, number = actor_id.partition(":")
+    name = (staff or {}).get(actor_id)
     if kind.lower() in _ID_KINDS and number:
-        return f"hulpverlener met {_ID_KINDS[kind.lower()]} {number}"
-    return actor_id
+        numbered = f"{_ID_KINDS[kind.lower()]} {number}"
+        return f"{name} (hulpverlener, {numbered})" if name else f"hulpverlener met {numbered}"
+    return name or actor_id
 
 
 # --- the page --------------------------------------------------------------------------
@@ -194,12 +208,14 @@ th { background: #eee; }
 
 
 def disclosure_report(entries: Iterable[StoredEntry], *, subject_bsn: str, org_name: str,
-                      now: datetime, partner_names: Mapping[str, str] | None = None) -> str:
+                      now: datetime, partner_names: Mapping[str, str] | None = None,
+                      consents: Mapping[str, str] | None = None, phone: str = "",
+                      people: Mapping[str, str] | None = None) -> str:
     """Return the person's disclosure overview as one printable, escaped HTML page (Dutch)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     data = disclosure_report_rows(entries, subject_bsn=subject_bsn,
-                                  partner_names=partner_names)
+                                  partner_names=partner_names, consents=consents, people=people)
     e = html.escape
     org = e(org_name)
     parts = [
@@ -223,8 +239,9 @@ def disclosure_report(entries: Iterable[StoredEntry], *, subject_bsn: str, org_n
         _refusals(data),
         "<h2>Vragen?</h2>",
         f"<p>Klopt er iets niet, of wilt u meer weten? Neem contact op met de "
-        f"functionaris gegevensbescherming van {org}. U mag ook een klacht indienen bij "
-        "de Autoriteit Persoonsgegevens.</p>",
+        f"functionaris gegevensbescherming van {org}"
+        + (f" (telefoon {e(phone)})" if phone else "")
+        + ". U mag ook een klacht indienen bij de Autoriteit Persoonsgegevens.</p>",
         "</body>", "</html>",
     ]
     return "\n".join(parts) + "\n"

@@ -6,8 +6,11 @@ Reading the log is itself logged (NEN 7513).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any
+
+from sqlalchemy import select
 
 from consent.errors import InvalidRequest
 from gateway import audit_log
@@ -100,10 +103,48 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
         uow.commit()
     from gateway import directory
 
-    names = {org: org for org, _url, _kids in node.partners.list()}
-    names.update({e.org_id: e.name for e in directory.entries(node)})  # listed names (issue 15)
+    names = {e.org_id: e.name for e in directory.entries(node)}
+    names[node.org_id] = node.config.node.name
+    consents_nl = _consents_named(node, {r.record.consent_id for r in rows if r.record.consent_id}, names)
+    from gateway.services import people
+
+    staff = people.names(node, {r.record.actor_id for r in rows if r.record.actor_id})
     return render(rows, subject_bsn=subject, org_name=node.config.node.name, now=node.clock(),
-                  partner_names=names)
+                  partner_names=names, consents=consents_nl, phone=node.config.node.phone, people=staff)
+
+
+def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str, str]:
+    """consent id (as audited: ``cid`` or ``issuer/cid``) -> the consent in the person's words:
+    what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
+    the organisation that keeps them."""
+    from adapters.store.models import ConsentRow, Person, Relation
+    from gateway.audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
+    from gateway.services.registry import display_name, party_name
+
+    out: dict[str, str] = {}
+    with node.uow(read_only=True) as uow:
+        s = uow.session
+        for ref in ids:
+            issuer, _, cid = ref.rpartition("/")
+            if issuer and issuer != node.org_id:
+                out[ref] = f"toestemming, vastgelegd bij {names.get(issuer, issuer)} (kenmerk {cid[:8].upper()})"
+                continue
+            row = s.get(ConsentRow, cid)
+            if row is None:
+                continue
+            person = s.get(Person, row.subject_id)
+            rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
+            who = []
+            for key in sorted(json.loads(row.grantors)):
+                if person is not None and key == f"bsn:{person.bsn}":
+                    who.append("uzelf")
+                else:
+                    rel = rels.get(key)
+                    who.append(party_name(s, key, rel.resource if rel else "") or "een gezaghebbende")
+            cats = ", ".join(CATEGORIES_NL.get(c, c) for c in json.loads(row.categories))
+            out[ref] = (f"toestemming van {' en '.join(who) or 'onbekend'} op {date_nl(row.created_at)}, voor "
+                        f"{PURPOSES_NL.get(row.purpose, row.purpose)}: {cats} (kenmerk {cid[:8].upper()})")
+    return out
 
 
 def prune(node: Any, before: str | None) -> tuple[int, int]:

@@ -98,7 +98,9 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         base = audit_log.fields(actor, subject=person.bsn, purpose=data.purpose,
                                 categories=tuple(sorted(data.categories)), resource_types=("Consent",))
         try:
-            if data.decision == "permit":
+            if data.status == "rejected":
+                _check_refusal(subject, family, grantors, refusals, today)
+            elif data.decision == "permit":
                 rules.check_grantors(subject, family, grantors, refusals, today)
             else:
                 required = rules.required_grantors(subject, family, today)
@@ -117,14 +119,21 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
             raise
         cid = uuid.uuid4().hex
         stored = dict(resource, id=cid)
-        s.add(ConsentRow(id=cid, subject_id=person.id, status="active", decision=data.decision,
+        s.add(ConsentRow(id=cid, subject_id=person.id, status=data.status, decision=data.decision,
+                         recorded_by=(actor.name or actor.actor_id)[:128],
                          purpose=data.purpose, categories=json.dumps(sorted(data.categories)),
                          recipients=json.dumps(sorted(data.recipients)), holders=json.dumps(sorted(data.holders)),
                          grantors=json.dumps(sorted(grantors)), refusals=json.dumps(sorted(refusals)),
                          consulted=json.dumps(sorted(consulted)), period_start=data.start, period_end=data.end,
                          resource=json.dumps(stored), created_at=node.clock()))
-        audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS,
-                                                     consent_id=cid, **base))
+        if data.status == "rejected":
+            # a refusal is a fact to keep: who refused (by reference, never a BSN), recorded here
+            audit_log.append(s, node, events.AuditRecord(
+                action=events.CONSENT_DECLINED, outcome=events.SUCCESS, consent_id=cid,
+                **dict(base, detail={"refused_by": sorted(data.refused_by)})))
+        else:
+            audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS,
+                                                         consent_id=cid, **base))
         _findable_changed(s, node, data.purpose)
         uow.commit()
     return stored
@@ -136,6 +145,19 @@ def _findable_changed(session: Any, node: Any, purpose: str) -> None:
         from gateway.services import locator
 
         locator.bump(session, node)
+
+
+def _check_refusal(subject: Any, family: list[Any], grantors: frozenset[str], refusals: frozenset[str],
+                   today: date) -> None:
+    """A refusal counts when someone whose consent is required refused; others who agreed
+    must be entitled too (contract section 6). Raise GrantorsInsufficient otherwise."""
+    required = rules.required_grantors(subject, family, today)
+    if not refusals & required:
+        raise GrantorsInsufficient("Een weigering legt u vast voor iemand wiens toestemming nodig is: "
+                                   "vanaf 16 jaar de persoon zelf, daaronder een gezaghebbende of de jongere "
+                                   "van 12 tot 16 jaar zelf.")
+    if not grantors <= required:
+        rules.check_grantors(subject, family, grantors, frozenset(), today)
 
 
 def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
@@ -226,17 +248,34 @@ def _grants_of(s: Any, node: Any, subject_id: str) -> list[Grant]:
     return [grant_of(r, person, node.org_id) for r in s.scalars(_CONSENTS_OF, {"subject": subject_id})]
 
 
-def revoke(node: Any, cid: str, actor: audit_log.Actor) -> tuple[dict[str, Any], list[str]]:
-    """End a consent at once; return it and the organisations to notify (best effort)."""
+def revoke(node: Any, cid: str, actor: audit_log.Actor,
+           withdrawn_by: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """End a consent at once; return it and the organisations to notify (best effort).
+
+    ``withdrawn_by`` is who withdrew it (``Patient/<id>`` or ``RelatedPerson/<id>`` of one of
+    its grantors); without it the professional withdrew it. Raise InvalidRequest for
+    someone who did not give this consent.
+    """
     with node.uow() as uow:
         row, grant = _load(uow.session, node, cid)
+        who_key = f"professional:{actor.actor_id}"
+        if withdrawn_by is not None:
+            try:
+                [who_key] = _party_keys(uow.session, (withdrawn_by,), uow.session.get(Person, row.subject_id))
+            except (InvalidRequest, ValueError):
+                raise InvalidRequest(f"{withdrawn_by} is hier niet bekend.") from None
+            if who_key not in grant.grantors:
+                raise InvalidRequest(f"{withdrawn_by} heeft deze toestemming niet gegeven en kan haar niet intrekken.")
+        if row.status == "rejected":
+            raise Conflict("Dit is een vastgelegde weigering; er is niets in te trekken.")
         if row.status != "active":
             raise Conflict("Deze toestemming is al ingetrokken.")
-        row.status, row.revoked_at = "inactive", node.clock()
+        row.status, row.revoked_at, row.revoked_by = "inactive", node.clock(), who_key[:128]
         audit_log.append(uow.session, node, events.AuditRecord(
             action=events.CONSENT_REVOKED, outcome=events.SUCCESS, consent_id=cid,
             **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,
-                               categories=tuple(sorted(grant.categories)))))
+                               categories=tuple(sorted(grant.categories)),
+                               detail={"withdrawn_by": withdrawn_by or "professional"})))
         _findable_changed(uow.session, node, grant.purpose)
         uow.commit()
         today = _day(node)
@@ -293,11 +332,11 @@ def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -
         uow.commit()
 
 
-def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor) -> dict[str, Any]:
+def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None) -> dict[str, Any]:
     """Revoke, then tell the named organisations (best effort: holders check status anyway)."""
     from gateway import parameters
 
-    resource, peers = revoke(node, cid, actor)
+    resource, peers = revoke(node, cid, actor, withdrawn_by)
     for org in peers:
         if not node.partners.is_trusted(org):
             continue
@@ -321,14 +360,37 @@ def note_revocation(node: Any, cid: str, issuer: str) -> None:
 
 def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
     """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
-    from gateway.receipt import render
+    from gateway.receipt import ReceiptFacts, render
+
+    from gateway import directory
+    from gateway.services.registry import display_name, party_name
 
     with node.uow() as uow:
-        row, grant = _load(uow.session, node, cid)
-        audit_log.append(uow.session, node, events.AuditRecord(
+        s = uow.session
+        row, grant = _load(s, node, cid)
+        person = s.get(Person, row.subject_id)
+        rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
+
+        def named(key: str) -> str:
+            if key == grant.subject.key:
+                return f"{display_name(json.loads(person.resource))} (de persoon zelf)"
+            rel = rels.get(key)
+            kind = {"parent": "ouder", "guardian": "voogd", "institution": "instelling"}.get(rel.kind, "") if rel else ""
+            name = party_name(s, key, rel.resource if rel else "") or ("een instelling" if key.startswith("org:")
+                                                                        else "een ouder of voogd")
+            return f"{name} ({kind})" if kind else name
+
+        facts = ReceiptFacts(
+            subject_name=display_name(json.loads(person.resource)), subject_born=person.birth_date,
+            grantors=tuple(named(k) for k in sorted(grant.grantors)),
+            refused_by=tuple(named(k) for k in sorted(grant.refusals)),
+            recorded_at=row.created_at, recorded_by=row.recorded_by or "",
+            revoked_at=row.revoked_at, withdrawn_by=("de hulpverlener" if row.revoked_by.startswith("professional:")
+                                                     else named(row.revoked_by)) if row.revoked_by else "")
+        audit_log.append(s, node, events.AuditRecord(
             action=events.CONSENT_VIEWED, outcome=events.SUCCESS, consent_id=cid,
             **audit_log.fields(actor, subject=grant.subject.bsn), detail={"view": "receipt"}))
         uow.commit()
-    from gateway import directory
-
-    return render(grant, row.status, node.config.node.name, {e.org_id: e.name for e in directory.entries(node)})
+    names = {e.org_id: e.name for e in directory.entries(node)}
+    names[node.org_id] = node.config.node.name
+    return render(grant, row.status, node.config.node.name, names, facts, node.config.node.phone)

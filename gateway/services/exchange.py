@@ -48,7 +48,10 @@ def sha256(data: bytes) -> str:
 
 
 _EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_ORG = re.compile(r"[a-z0-9][a-z0-9.-]{1,62}")
 NO_CONSENT = "Geen toestemmingstoken en geen passende toestemming hier vastgelegd."
+NO_COVERING_CONSENT = ("Er is hier geen geldige toestemming die deze vraag dekt (deze organisatie, dit doel en "
+                       "al deze soorten gegevens). Leg eerst de toestemming vast, of vraag minder soorten gegevens.")
 
 
 def request_hash(params: dict[str, Any]) -> str:
@@ -284,10 +287,15 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     values = parameters.read(body, REQUEST_SPECS)
     p = parameters.summary(values)
     partner = values["partner"]
-    if not node.partners.is_trusted(partner):
-        raise InvalidRequest(f"{partner!r} is geen vertrouwde partner van deze node.")
+    try:
+        if not node.partners.is_trusted(partner):
+            raise InvalidRequest(f"{partner!r} is geen vertrouwde partner van deze node.")
+        tok = p.consent_token or _token_for(node, p, partner, actor)
+    except GatewayError as exc:
+        # refused here, before anything left: audited all the same (nothing to reconcile)
+        _audit_failure(node, _local_fields(actor, p, partner), exc.code)
+        raise
     exchange_id = uuid.uuid4().hex
-    tok = p.consent_token or _token_for(node, p, partner, actor)
     out = parameters.build(
         subject=("valueIdentifier", {"system": parameters.BSN_SYSTEM, "value": p.subject}),
         purpose=("valueCoding", {"system": PURPOSE_SYSTEM, "code": p.purpose}),
@@ -299,7 +307,8 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     )
     rhash = request_hash(out)
     base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
-                            peer_org=partner, exchange_id=exchange_id, request_hash=rhash)
+                            peer_org=partner, exchange_id=exchange_id, request_hash=rhash,
+                            consent_id=_consent_of(tok))
     try:
         reply = node.peer.call(partner, "behaviour-summary", out)
         if reply.status != 200:
@@ -339,6 +348,19 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     return bundle
 
 
+def _consent_of(tok: str) -> str:
+    """``issuer/consent-id`` from the token we send (ours, or the EHR's), for the audit's legal
+    ground column; '' when it cannot be read (the holder refuses such a token anyway)."""
+    try:
+        claims = jose.peek_claims(tok)
+    except GatewayError:
+        return ""
+    iss, cid = claims.get("iss"), claims.get("consent")
+    if isinstance(iss, str) and isinstance(cid, str) and _EXCHANGE_ID.fullmatch(cid) and _ORG.fullmatch(iss):
+        return f"{iss}/{cid}"[:64]
+    return ""
+
+
 def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None:
     ident = bundle.get("identifier") or {}
     exts = (bundle.get("meta") or {}).get("extension") or []
@@ -351,6 +373,19 @@ def _refusal(reply: Any, partner: str) -> PartnerRefusal:
     from gateway.peer import refusal
 
     return refusal(reply, partner)
+
+
+def _local_fields(actor: audit_log.Actor, p: parameters.SummaryParams, partner: str) -> dict[str, Any]:
+    """The audit fields of a request refused before it left; a partner id the log may not
+    hold (an untrusted caller's input) is left out."""
+    base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
+                            peer_org=partner, detail={"refused_at": "requester"})
+    try:
+        AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, reason_code="invalid-request", **base)
+        return base
+    except InvalidAuditRecord:
+        return audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
+                                detail={"refused_at": "requester"})
 
 
 def _audit_failure(node: Any, base: dict[str, Any], reason: str) -> None:
@@ -375,5 +410,5 @@ def _token_for(node: Any, p: parameters.SummaryParams, partner: str, actor: audi
                         and set(p.categories) <= grant.categories and rules.honoured(grant, now)):
                     candidates.append(row.id)
     if not candidates:
-        raise InvalidRequest("Geen toestemmingstoken meegegeven en hier geen geldige toestemming die dit verzoek dekt.")
+        raise InvalidRequest(NO_COVERING_CONSENT)
     return consents.issue_token(node, candidates[-1], node.org_id, actor)

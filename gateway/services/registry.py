@@ -12,13 +12,24 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Person, Record, Relation
-from consent.errors import InvalidRequest, NotFound
+from consent.errors import Conflict, InvalidRequest, NotFound
 from consent.model import Party, Subject, valid_bsn
 from gateway import audit_log, fhir_in
 from gateway.audit import events
 
 
 UNKNOWN_NAME = "(naam onbekend)"
+
+
+class RecordOfAnother(Conflict):
+    """A pushed record names a source identifier already stored for another person (409)."""
+
+    def __init__(self, rtype: str, rid: str, system: str, value: str) -> None:
+        super().__init__(
+            f"Deze bronidentificatie ({system}|{value}) hoort hier al bij een {rtype} van een andere persoon. "
+            "Een dossierregel verhuist nooit naar iemand anders: trek de oude regel eerst in "
+            f"(DELETE {rtype}/{rid}) als die bij de verkeerde persoon stond.")
+        self.rtype, self.record_id = rtype, rid
 
 
 def _with_id(resource: dict[str, Any], rid: str) -> dict[str, Any]:
@@ -165,10 +176,50 @@ def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn
     return stored
 
 
+def remove_relation(node: Any, rid: str, actor: audit_log.Actor) -> None:
+    """Remove a RelatedPerson registered by mistake (the wrong parent, a custody that ended).
+
+    From then on the grantor rules no longer count that party for the child. Audited as
+    ``record-deleted`` about the child, in the same unit of work; raise NotFound otherwise.
+    """
+    with node.uow() as uow:
+        s = uow.session
+        row = s.get(Relation, rid)
+        if row is None:
+            raise NotFound(f"RelatedPerson/{rid} is hier niet bekend.")
+        child = s.get(Person, row.child_id)
+        audit_log.append(s, node, events.AuditRecord(
+            action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=child.bsn,
+            resource_types=("RelatedPerson",), count=1,
+            detail={"record": f"RelatedPerson/{rid}", "kind": row.kind, "custody": row.custody},
+            **audit_log.fields(actor)))
+        s.delete(row)
+        uow.commit()
+
+
+def party_name(session: Any, key: str, relation_resource: str = "") -> str:
+    """The name this node knows for a party key: its Patient's, else its RelatedPerson's; ''."""
+    if key.startswith("bsn:"):
+        row = person_by_bsn(session, key[4:])
+        if row is not None:
+            name = display_name(json.loads(row.resource))
+            if name != UNKNOWN_NAME:
+                return name
+    if relation_resource:
+        try:
+            name = display_name(json.loads(relation_resource))
+        except ValueError:
+            return ""
+        return "" if name == UNKNOWN_NAME else name
+    return ""
+
+
 def family_of(session: Any, person: Person) -> list[Party]:
-    """The custody holders and parents this node knows for ``person``."""
+    """The custody holders and parents this node knows for ``person``, with their names, so a
+    refusal names 'Bram Jansen', not the end of a BSN (issue 20.11)."""
     rows = session.scalars(select(Relation).where(Relation.child_id == person.id)).all()
-    return [Party(key=r.party_key, kind=r.kind, custody=r.custody) for r in rows]  # type: ignore[arg-type]
+    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,  # type: ignore[arg-type]
+                  name=party_name(session, r.party_key, r.resource)[:100]) for r in rows]
 
 
 def subject_of(person: Person) -> Subject:
@@ -206,6 +257,10 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
             for i, (data, resource) in enumerate(checked):
                 try:
                     stored, created, person = _upsert(node, uow.session, data, resource)
+                except RecordOfAnother as exc:
+                    uow.session.rollback()
+                    _audit_moved_refused(node, data, exc, actor)
+                    raise (exc if where is None else _named_conflict(where(i), exc)) from None
                 except InvalidRequest as exc:
                     raise named(i, exc) from None
                 written.setdefault(person.bsn, []).append((data, created))
@@ -221,6 +276,27 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
         return out
 
     return once_more_on_conflict(work)
+
+
+def _named_conflict(where: str, exc: RecordOfAnother) -> Conflict:
+    return Conflict(f"{where}: {exc.detail}")
+
+
+def _audit_moved_refused(node: Any, data: fhir_in.RecordIn, exc: RecordOfAnother, actor: audit_log.Actor) -> None:
+    """Log the refused move in its own unit of work: both persons' files were at stake."""
+    with node.uow() as uow:
+        s = uow.session
+        row = s.get(Record, exc.record_id)
+        owner = s.get(Person, row.subject_id) if row is not None else None
+        target = person_by_bsn(s, data.subject_ref) if data.subject_is_bsn else s.get(Person, data.subject_ref)
+        digest = hashlib.sha256(f"{data.source_system}|{data.source_id}".encode()).hexdigest()
+        for who in {p.bsn for p in (owner, target) if p is not None}:
+            audit_log.append(s, node, events.AuditRecord(
+                action=events.RECORD_WRITTEN, outcome=events.REFUSED, reason_code=Conflict.code, subject=who,
+                categories=(data.category,), resource_types=(data.resource_type,), count=1,
+                detail={"refused": "source identifier belongs to another person", "record": f"{exc.rtype}/{exc.record_id}",
+                        "source_id_hash": digest}, **audit_log.fields(actor)))
+        uow.commit()
 
 
 def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
@@ -241,6 +317,10 @@ def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any])
         row = s.scalar(select(Record).where(Record.source_system == data.source_system,
                                             Record.source_id == data.source_id))
     created = row is None
+    if row is not None and row.subject_id != person.id:
+        # a conditional create never moves a record to another person (issue 20): the EHR
+        # sent someone else's source identifier, or the record was filed under the wrong one
+        raise RecordOfAnother(data.resource_type, row.id, data.source_system, data.source_id or "")
     if row is None:
         rid = uuid.uuid4().hex
         row = Record(id=rid, subject_id=person.id, source_system=data.source_system,

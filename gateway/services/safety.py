@@ -30,6 +30,8 @@ from profiles.guard import check_summary
 from profiles.summary import build_summary
 
 LEGAL_GROUNDS = ("meldcode", "conflict-of-duties")
+NOTHING_TO_SEND = ("Er staat hier niets deelbaars over deze persoon in de gekozen soorten gegevens: er is niets "
+                   "verstuurd. Kies andere soorten gegevens, of neem telefonisch contact op met de ontvanger.")
 SPECS = {
     "recipient": parameters.Spec("valueString", required=True),
     "subject": parameters.Spec("valueIdentifier", required=True),
@@ -72,18 +74,23 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
         bundle = build_summary(records_of(uow.session, person.id, frozenset(cats)), list(cats),
                                holder_org=node.org_id, subject_bsn=subject, exchange_id=exchange_id,
                                request_hash=rhash, now=now, tag=catalog.SAFETY_DISCLOSURE)
+        if not bundle.get("entry"):
+            # an empty push would be confirmed as "delivered" while it told nobody anything
+            raise InvalidRequest(NOTHING_TO_SEND)
         kid, alg, key = node.keys.active
         bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
+        push = parameters.build(summary=("resource", bundle), legal_ground=("valueCode", ground),
+                                justification=("valueString", justification),
+                                practitioner=("valueIdentifier", {"value": actor.actor_id}))
+        # both sides hash the same bytes: the push the recipient receives (issue 20.6); the
+        # professional's own request is bound inside the signed Bundle (request-sha256)
         base = audit_log.fields(actor, subject=subject, categories=cats, peer_org=recipient,
-                                exchange_id=exchange_id, legal_ground=ground, request_hash=rhash,
+                                exchange_id=exchange_id, legal_ground=ground, request_hash=request_hash(push),
                                 response_hash=response_hash(bundle), count=len(bundle.get("entry", [])),
-                                flagged=True, detail={"justification": justification[:500]})
+                                flagged=True, detail={"justification": justification[:500], "local_request_hash": rhash})
         audit_log.append(uow.session, node, AuditRecord(action=events.SAFETY_DISCLOSURE_SENT,
                                                         outcome=events.SUCCESS, **base))
         uow.commit()
-    push = parameters.build(summary=("resource", bundle), legal_ground=("valueCode", ground),
-                            justification=("valueString", justification),
-                            practitioner=("valueIdentifier", {"value": actor.actor_id}))
     try:
         reply = node.peer.call(recipient, "receive-disclosure", push)
         if reply.status != 200:
@@ -98,6 +105,25 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
             uow.commit()
         raise
     return parameters.build(exchange_id=("valueString", exchange_id), status=("valueCode", "delivered"))
+
+
+def preview(node: Any, subject: str, cats: list[str], actor: audit_log.Actor) -> dict[str, Any]:
+    """The summary a disclosure would push now, unsigned, for the confirmation step (issue 20.7).
+
+    Built by the same profiles as the push itself; showing it is logged as looking
+    (``record-viewed``, view ``safety-preview``). Raise SubjectUnknown for an unknown BSN.
+    """
+    now = node.clock()
+    with node.uow() as uow:
+        person = person_by_bsn(uow.session, subject)
+        if person is None:
+            raise SubjectUnknown()
+        bundle = build_summary(records_of(uow.session, person.id, frozenset(cats)), list(cats),
+                               holder_org=node.org_id, subject_bsn=subject, exchange_id="preview",
+                               request_hash="0" * 64, now=now)
+        record_viewed(uow.session, node, actor, subject, "safety-preview", records=len(bundle.get("entry", [])))
+        uow.commit()
+    return bundle
 
 
 def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
@@ -123,13 +149,18 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
                 for e in bundle.get("entry", [])}
     subject = subjects.pop() if len(subjects) == 1 else ""
     subject = subject if isinstance(subject, str) and valid_bsn(subject) else ""
+    if not subject:
+        # nothing in it, or not about one person: a disclosure must say something about someone
+        raise InvalidRequest("De verstrekking bevat geen gegevens over één persoon en is niet aangenomen.")
+    with node.uow(read_only=True) as uow:
+        known = person_by_bsn(uow.session, subject) is not None
     now = node.clock()
     record = _auditable(
         action=events.SAFETY_DISCLOSURE_RECEIVED, actor_id=parameters.practitioner(values["practitioner"]),
         actor_role="partner", on_behalf_of=f"org:{sender}", subject=subject, peer_org=sender,
         exchange_id=exchange_id, legal_ground=values["legal-ground"], response_hash=response_hash(bundle),
         request_hash=request_hash(body), count=len(bundle.get("entry", [])),
-        detail={"justification": values["justification"][:500]})
+        detail={"justification": values["justification"][:500], "subject_known": known})
     with node.uow() as uow:
         # one exchange id is received once: a pushed disclosure replayed is refused (replay)
         _claim_exchange(uow.session, "safety-received", sender, exchange_id, subject, record.request_hash, now)

@@ -111,7 +111,7 @@ def consent_resource(pid: str, *, agreed: list[str], refused: list[str], consult
     if end is not None:
         period["end"] = end.isoformat()
     resource: dict[str, Any] = {
-        "resourceType": "Consent", "status": "active",
+        "resourceType": "Consent", "status": "rejected" if refused else "active",
         "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                               "code": "patient-privacy"}]},
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],

@@ -89,7 +89,9 @@ def _name_of_key(s: Any, key: str) -> tuple[str, str | None]:
         row = registry.person_by_bsn(s, key[4:])
         if row is not None:
             return display_name(json.loads(row.resource)), row.id
-        return f"persoon met BSN eindigend op {key[-3:]}", None
+        rel = s.scalar(select(Relation).where(Relation.party_key == key).limit(1))
+        name = registry.party_name(s, key, rel.resource) if rel is not None else ""
+        return name or f"persoon met BSN eindigend op {key[-3:]}", None
     return f"instelling {key[4:]}", None
 
 
@@ -177,13 +179,25 @@ class ConsentLine:
     why_not: str | None
     renewal: tuple[str, ...]
     confirm: str | None = None  # what the person must now confirm themselves (rules.to_confirm)
+    refused_by: tuple[str, ...] = ()  # names of who refused (a recorded refusal)
+    withdrawn_by: str = ""  # who withdrew it (a revoked consent)
+    grantor_keys: tuple[str, ...] = ()
 
 
-def _line(grant: Grant, today: date) -> ConsentLine:
+def _line(grant: Grant, today: date, refused_by: tuple[str, ...] = (), withdrawn_by: str = "") -> ConsentLine:
     return ConsentLine(grant.id, grant.status, grant.decision, grant.purpose, tuple(sorted(grant.categories)),
                        tuple(sorted(grant.holders)), tuple(sorted(grant.recipients)), grant.start, grant.end,
                        rules.honoured(grant, today), rules.why_not_honoured(grant, today),
-                       tuple(rules.renewal_reasons(grant, today)), rules.to_confirm(grant, today))
+                       tuple(rules.renewal_reasons(grant, today)), rules.to_confirm(grant, today), refused_by, withdrawn_by,
+                       tuple(sorted(grant.grantors)))
+
+
+def _withdrawn_name(s: Any, key: str) -> str:
+    if not key:
+        return ""
+    if key.startswith("professional:"):
+        return "de hulpverlener"
+    return _name_of_key(s, key)[0]
 
 
 def consents_of(node: Any, pid: str) -> list[ConsentLine]:
@@ -194,7 +208,12 @@ def consents_of(node: Any, pid: str) -> list[ConsentLine]:
         me = registry.person_by_id(s, pid)
         rows = s.scalars(select(ConsentRow).where(ConsentRow.subject_id == pid)
                          .order_by(ConsentRow.created_at.desc())).all()
-        return [_line(consents.grant_of(r, me, node.org_id), today) for r in rows]
+        out = []
+        for r in rows:
+            grant = consents.grant_of(r, me, node.org_id)
+            refused = tuple(_name_of_key(s, k)[0] for k in sorted(grant.refusals)) if r.status == "rejected" else ()
+            out.append(_line(grant, today, refused, _withdrawn_name(s, r.revoked_by or "")))
+        return out
 
 
 def subject_of_consent(node: Any, cid: str) -> str:
@@ -229,3 +248,52 @@ def asking_consents(node: Any, pid: str, *, partner: str | None = None, purpose:
             continue
         out.append(line)
     return out
+
+
+@dataclass(frozen=True)
+class SafetySent:
+    """A safety disclosure this node sent, as its own log has it (no body is kept)."""
+
+    person: PersonCard
+    recipient: str
+    categories: tuple[str, ...]
+    count: int
+    legal_ground: str
+    recorded_at: str
+    delivered: bool
+
+
+def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
+    """The disclosure sent under ``exchange_id`` by ``actor_id``; raise NotFound otherwise."""
+    from consent.errors import NotFound
+    from gateway import audit_log
+    from gateway.audit import events
+    from adapters.store.models import AuditEntry
+
+    with node.uow(read_only=True) as uow:
+        s = uow.session
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.exchange_id == exchange_id,
+                                                  AuditEntry.action == events.SAFETY_DISCLOSURE_SENT)
+                         .order_by(AuditEntry.seq)).all()
+        records = [audit_log.stored(r).record for r in rows]
+        mine = [r for r in records if r.actor_id == actor_id]
+        if not mine:
+            raise NotFound("Deze melding is hier niet bekend.")
+        first = mine[0]
+        person = registry.person_by_bsn(s, first.subject)
+        if person is None:
+            raise NotFound("Deze melding is hier niet bekend.")
+        return SafetySent(card(person, today_of(node)), first.peer_org, tuple(first.categories), first.count,
+                          first.legal_ground, rows[0].recorded_at,
+                          delivered=all(r.outcome == events.SUCCESS for r in mine))
+
+
+def nothing_held(node: Any, pid: str, categories: tuple[str, ...]) -> list[str]:
+    """The categories in which this node holds no shareable record of ``pid`` now (issue 20.10):
+    a consent naming this node as source for them shares nothing until the EHR records some."""
+    from adapters.store.models import Record
+
+    with node.uow(read_only=True) as uow:
+        held = set(uow.session.scalars(select(Record.category).where(Record.subject_id == pid,
+                                                                     Record.shareable.is_(True))))
+    return [c for c in categories if c not in held]

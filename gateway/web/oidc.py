@@ -153,6 +153,10 @@ def audit_login(node: Any, user: dict[str, Any] | None, access_point: str, reaso
         actor = audit_log.Actor(actor_id=user["actor_id"], role=",".join(user["roles"]), client_id="web",
                                 access_point=access_point)
         audit_log.record_admin(node, events.LOGIN, actor=actor, detail={"demo": bool(user.get("demo"))})
+        if user.get("name"):
+            from gateway.services import people
+
+            people.remember(node, user["actor_id"], str(user["name"]))
         return
     actor = audit_log.Actor(actor_id="web:anonymous", role="", client_id="web", access_point=access_point)
     with node.uow() as uow:

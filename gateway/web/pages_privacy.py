@@ -15,8 +15,8 @@ from consent.errors import GatewayError
 from gateway import audit_log
 from gateway.app import node_of
 from gateway.audit import events
-from gateway.services import auditing, reconcile
-from gateway.web import forms, lookup, present, timeline
+from gateway.services import auditing, flag_reviews, reconcile
+from gateway.web import forms, lookup, onetime, present, timeline
 from gateway.web.oidc import PRIVACY_OFFICER
 from gateway.web.security import secure_headers, style_hashes
 from gateway.web.views import login_required, page, refusal_text
@@ -88,7 +88,32 @@ def verification() -> Response:
 def flagged() -> Response:
     node = node_of()
     since = lookup.today_of(node) - timedelta(days=30)
-    return page("flags.html", flags=timeline.flags(node, actor(), since), since=since, **labels())
+    flags = timeline.flags(node, actor(), since)
+    handled = flag_reviews.handled(node, [e.event_id for f in flags for e in f.entries])
+    return page("flags.html", flags=flags, since=since, handled=handled, **labels())
+
+
+@bp.post("/signalen/<event_id>/afgehandeld")
+def flag_handled(event_id: str) -> Response:
+    """Mark a flag handled (who, when, a note), audited; then back to the flags (PRG)."""
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    try:
+        flag_reviews.mark_handled(node_of(), event_id, actor(), forms.text(request.form, "notitie", max_len=500))
+    except GatewayError:
+        onetime.release()
+        raise
+    return onetime.done("/privacy/signalen")
+
+
+@bp.get("/logboek/<event_id>")
+def entry(event_id: str) -> Response:
+    """Every field of one log entry, with its place in the chain (reading it is logged)."""
+    node = node_of()
+    found = flag_reviews.entry(node, event_id, actor())
+    review = flag_reviews.handled(node, [event_id]).get(event_id)
+    return page("entry.html", e=found, review=review, **labels())
 
 
 @bp.get("/rapport")

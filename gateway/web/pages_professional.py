@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, g, request
+from werkzeug.datastructures import MultiDict
 
 from consent.errors import GatewayError
 from gateway import audit_log
 from gateway.app import node_of
 from gateway.services import consents, exchange, registry, safety
-from gateway.web import forms, lookup, orgs, present
 from gateway.services import locate as locating
+from gateway.web import forms, keep_typed, lookup, onetime, orgs, present
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import style_hashes, secure_headers
 from gateway.web.views import cfg, login_required, page, refusal_text
@@ -35,7 +36,20 @@ def _only_professionals() -> Response | None:
 def actor() -> audit_log.Actor:
     """The logged-in professional as the audit's actor (as ``X-Practitioner`` on the API)."""
     return audit_log.Actor(actor_id=g.user["actor_id"], role=PROFESSIONAL, client_id="web",
-                           access_point=request.remote_addr or "")
+                           access_point=request.remote_addr or "", name=str(g.user.get("name") or "")[:100])
+
+
+def _restored() -> Any:
+    """The form typed before the session timed out, when its page is opened after login."""
+    kept = keep_typed.take(node_of(), request.path)
+    if kept is None:
+        return None
+    g.restored = True
+    return MultiDict([(k, v) for k, vs in kept.items() for v in vs])
+
+
+def the_form() -> Any:
+    return g.get("restored_form") or request.form
 
 
 def partners() -> list[str]:
@@ -112,13 +126,17 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/toestemming")
 def consent_form(pid: str) -> Response:
+    kept = _restored()
+    if kept is not None:
+        g.restored_form = kept
+        return consent_record(pid)
     return _consent_page(pid)
 
 
 @bp.post("/clienten/<pid>/toestemming")
 def consent_record(pid: str) -> Response:
     node = node_of()
-    form = request.form
+    form = the_form()
     required, consulted, _blocked = lookup.grantors(node, pid)
     known = {g_.reference for g_ in required + consulted}
     answers = {g_.reference: form.get("antwoord-" + g_.reference, "") for g_ in required}
@@ -149,19 +167,34 @@ def consent_record(pid: str) -> Response:
     values = {"start": forms.text(form, "start"), "end": forms.text(form, "end"), "van": holders,
               "naar": recipients, "categorie": cats, "doel": purpose, "antwoorden": answers,
               "geraadpleegd": consulted_refs}
+    if g.get("restored"):
+        return _consent_page(pid, 200, values=values, restored=True)
     if errors:
         return _consent_page(pid, 422, errors=errors, values=values)
     assert start is not None
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
     resource = forms.consent_resource(pid, agreed=agreed, refused=refused, consulted=consulted_refs,
                                       recipients=recipients, holders=holders, purpose=purpose, cats=cats,
                                       start=start, end=end)
     try:
         stored = consents.record(node, resource, actor())
     except GatewayError as exc:
+        onetime.release()  # nothing was recorded: the same form may be corrected and sent again
         code, text = refusal_text(exc)
         return _consent_page(pid, 422, errors=[("toestemmers", text)], refusal_code=code, values=values)
-    return page("consent_done.html", person=lookup.person(node, pid), cid=stored["id"],
-                line=next(c for c in lookup.consents_of(node, pid) if c.id == stored["id"]), **labels())
+    return onetime.done(f"/toestemming/{stored['id']}/vastgelegd")
+
+
+@bp.get("/toestemming/<cid>/vastgelegd")
+def consent_done(cid: str) -> Response:
+    node = node_of()
+    pid = lookup.subject_of_consent(node, cid)
+    line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
+    empty = lookup.nothing_held(node, pid, line.categories) if node.org_id in line.holders else []
+    return page("consent_done.html", person=lookup.person(node, pid), cid=cid, line=line,
+                refused_names=line.refused_by, nothing_held=empty, **labels())
 
 
 @bp.get("/toestemming/<cid>/bewijs")
@@ -176,16 +209,37 @@ def revoke_confirm(cid: str) -> Response:
     node = node_of()
     pid = lookup.subject_of_consent(node, cid)
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
-    return page("revoke.html", person=lookup.person(node, pid), line=line, **labels())
+    return page("revoke.html", person=lookup.person(node, pid), line=line, withdrawers=_withdrawers(node, pid, line),
+                done=request.args.get("klaar") == "1" and line.status != "active", **labels())
+
+
+def _withdrawers(node: Any, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
+    """Who gave this consent and may withdraw it, with the references the form sends."""
+    required, consulted, _ = lookup.grantors(node, pid)
+    return [g_ for g_ in required + consulted if g_.key in line.grantor_keys]
 
 
 @bp.post("/toestemming/<cid>/intrekken")
 def revoke(cid: str) -> Response:
     node = node_of()
+    lookup.subject_of_consent(node, cid)
     pid = lookup.subject_of_consent(node, cid)
-    consents.revoke_and_notify(node, cid, actor())
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
-    return page("revoke.html", person=lookup.person(node, pid), line=line, done=True, **labels())
+    chosen = request.form.get("wie", "")
+    allowed = {g_.reference for g_ in _withdrawers(node, pid, line)}
+    if chosen not in allowed | {"hulpverlener"}:
+        return page("revoke.html", 422, person=lookup.person(node, pid), line=line,
+                    withdrawers=_withdrawers(node, pid, line),
+                    errors=[("wie", "Kies wie de toestemming intrekt.")], **labels())
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    try:
+        consents.revoke_and_notify(node, cid, actor(), None if chosen == "hulpverlener" else chosen)
+    except GatewayError:
+        onetime.release()
+        raise
+    return onetime.done(f"/toestemming/{cid}/intrekken?klaar=1")
 
 
 # --- a summary from a partner ---------------------------------------------------------------
@@ -193,13 +247,25 @@ def revoke(cid: str) -> Response:
 
 def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
     node = node_of()
+    asking = lookup.asking_consents(node, pid)
+    values = extra.pop("values", None)
+    if values is None:
+        values = {}
+        holders = [h for h in (asking[0].holders if len(asking) == 1 else ()) if h in partners()]
+        if len(asking) == 1 and len(holders) == 1:
+            # one valid consent shown above the form: fill the form in from it (issue 20.11)
+            values = {"partner": holders[0], "doel": asking[0].purpose, "categorie": list(asking[0].categories)}
     return page("summary_form.html", status, person=lookup.person(node, pid), partners=partners(),
                 purposes=forms.purposes(), categories=forms.categories(),
-                asking=lookup.asking_consents(node, pid), values=extra.pop("values", {}), **labels(), **extra)
+                asking=asking, values=values, **labels(), **extra)
 
 
 @bp.get("/clienten/<pid>/samenvatting")
 def summary_form(pid: str) -> Response:
+    kept = _restored()
+    if kept is not None:
+        g.restored_form = kept
+        return summary(pid)
     return _summary_form(pid)
 
 
@@ -219,7 +285,7 @@ def ask_partner(node: Any, who: audit_log.Actor, bsn: str, pid: str, partner: st
 @bp.post("/clienten/<pid>/samenvatting")
 def summary(pid: str) -> Response:
     node = node_of()
-    form = request.form
+    form = the_form()
     partner, purpose, cats = form.get("partner", ""), form.get("doel", ""), forms.chosen_categories(form)
     note = forms.text(form, "toelichting", max_len=500) or None
     values = {"partner": partner, "doel": purpose, "categorie": cats, "toelichting": note or ""}
@@ -230,9 +296,15 @@ def summary(pid: str) -> Response:
         errors.append(("doel", "Kies het doel van uw vraag."))
     if not cats:
         errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    if g.get("restored"):
+        return _summary_form(pid, 200, values=values, restored=True)
     if errors:
         return _summary_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    onetime.shown(f"/clienten/{pid}/samenvatting")  # a summary is shown once, never kept
     try:
         result = ask_partner(node, actor(), person.bsn, pid, partner, purpose, cats, note)
     except GatewayError as exc:
@@ -278,12 +350,25 @@ def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
     return out
 
 
+def _left_out(node: Any, pid: str, members: list[lookup.PersonCard],
+              questions: list[Question]) -> tuple[dict[str, str], list[str]]:
+    """Who the overview does not ask about, and why (issue 20.10): nobody is left out silently."""
+    asked = {q.person.id for q in questions}
+    left = {m.id: "want er is hier geen geldige toestemming om over deze persoon te vragen" for m in members
+            if m.id not in asked}
+    outside = [f"{rel.name} is hier niet als cliënt ingeschreven; over deze ouder kan het overzicht niet vragen."
+               for rel in lookup.parents(node, pid) if rel.person_id is None and rel.key.startswith("bsn:")]
+    return left, outside
+
+
 @bp.get("/clienten/<pid>/gezinsoverzicht")
 def overview_form(pid: str) -> Response:
     node = node_of()
     members = _family(node, pid)
-    return page("overview.html", person=members[0], members=members, questions=_questions(node, members),
-                deadline=cfg().web.overview_deadline, **labels())
+    questions = _questions(node, members)
+    left, outside = _left_out(node, pid, members, questions)
+    return page("overview.html", person=members[0], members=members, questions=questions,
+                left_out=left, outside=outside, deadline=cfg().web.overview_deadline, **labels())
 
 
 @bp.post("/clienten/<pid>/gezinsoverzicht")
@@ -293,6 +378,10 @@ def overview(pid: str) -> Response:
     members = _family(node, pid)
     questions = _questions(node, members)
     who = actor()
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    onetime.shown(f"/clienten/{pid}/gezinsoverzicht")  # shown once, nothing of it stored
 
     def ask(q: Question) -> Answer:
         try:
@@ -318,10 +407,14 @@ def overview(pid: str) -> Response:
             elif fut in done:
                 answers.append(Answer(q, code="error", text="Er ging iets mis bij deze vraag."))
             else:
-                answers.append(Answer(q, code="partner-timeout",
-                                      text=f"{q.partner} antwoordde niet binnen {cfg().web.overview_deadline:g} seconden."))
+                secs = cfg().web.overview_deadline
+                answers.append(Answer(q, code="partner-timeout", text=f"{q.partner} antwoordde niet binnen {secs:g} "
+                                                                      f"{'seconde' if secs == 1 else 'seconden'}."))
+    left, outside = _left_out(node, pid, members, questions)
     return page("overview.html", person=members[0], members=members, questions=questions, answers=answers,
-                asked=True, deadline=cfg().web.overview_deadline, involved=involved, **labels())
+                left_out=left, outside=outside, asked=True, deadline=cfg().web.overview_deadline, involved=involved,
+                **labels())
+
 
 
 # --- who is involved (elkaar vinden, contract section 8) -------------------------------------
@@ -372,13 +465,17 @@ def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/veiligheidsmelding")
 def safety_form(pid: str) -> Response:
+    kept = _restored()
+    if kept is not None:
+        g.restored_form = kept
+        return safety_disclosure(pid)
     return _safety_form(pid)
 
 
 @bp.post("/clienten/<pid>/veiligheidsmelding")
 def safety_disclosure(pid: str) -> Response:
     node = node_of()
-    form = request.form
+    form = the_form()
     recipient, ground = form.get("ontvanger", ""), form.get("grond", "")
     cats, justification = forms.chosen_categories(form), forms.text(form, "onderbouwing")
     values = {"ontvanger": recipient, "grond": ground, "categorie": cats, "onderbouwing": justification}
@@ -391,15 +488,24 @@ def safety_disclosure(pid: str) -> Response:
         errors.append(("grond-meldcode", "Kies de wettelijke grond."))
     if len(justification) < 10:
         errors.append(("onderbouwing", "Onderbouw waarom u zonder toestemming deelt (minstens enkele woorden)."))
+    if g.get("restored"):
+        return _safety_form(pid, 200, values=values, restored=True)
     if errors:
         return _safety_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
     if form.get("stap") != "bevestigen" or form.get("bevestiging") != "ja":
         # the confirmation step: show exactly what will leave, and ask again
         unconfirmed = form.get("stap") == "bevestigen"
+        preview = present.read_summary(safety.preview(node, person.bsn, cats, actor()), consent_id="", purpose="")
         return page("safety_confirm.html", 422 if unconfirmed else 200, person=person, values=values,
+                    preview=preview, empty=present.empty_sections(preview, cats),
                     errors=[("bevestiging", "Bevestig dat u deze gegevens zonder toestemming wilt delen.")]
                     if unconfirmed else None, **labels())
+    repeat = onetime.claim()
+    if repeat is not None:
+        return repeat
+    # a reload after a failed push must not push again unasked: the professional starts anew
+    onetime.shown(f"/clienten/{pid}/veiligheidsmelding")
     try:
         receipt = safety.disclose(node, forms.safety_params(recipient, person.bsn, cats, ground, justification),
                                   actor())
@@ -407,4 +513,12 @@ def safety_disclosure(pid: str) -> Response:
         code, text = refusal_text(exc)
         return _safety_form(pid, 200, refusal=(code, text), values=values)
     xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
-    return page("safety_done.html", person=person, values=values, exchange_id=xid, **labels())
+    return onetime.done(f"/veiligheidsmelding/{xid}")
+
+
+@bp.get("/veiligheidsmelding/<xid>")
+def safety_done(xid: str) -> Response:
+    """What was sent under this exchange id, from this node's own log (the result page of PRG)."""
+    node = node_of()
+    sent = lookup.safety_sent(node, xid, g.user["actor_id"])
+    return page("safety_done.html", person=sent.person, sent=sent, exchange_id=xid, date_nl=present.date_nl, **labels())

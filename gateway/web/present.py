@@ -42,8 +42,9 @@ __all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "PURPOSE_TITLES",
            "Summary", "TITLES", "date_nl", "read_summary", "sections"]
 
 
-def date_nl(value: str | None, *, with_time: bool = False) -> str:
-    """'3 november 2026' (or with ', 10:00') from an ISO date or instant; '' when absent."""
+def date_nl(value: str | None, *, with_time: bool = False, seconds: bool = False) -> str:
+    """'3 november 2026' (or with ', 10:00', or ', 10:00:07' with ``seconds``) from an ISO
+    date or instant; '' when absent."""
     if not value:
         return ""
     try:
@@ -53,7 +54,9 @@ def date_nl(value: str | None, *, with_time: bool = False) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(AMSTERDAM)
     text = f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
-    return text + (f", {moment:%H:%M}" if with_time and len(value) > 10 else "")
+    if not (with_time and len(value) > 10):
+        return text
+    return text + (f", {moment:%H:%M:%S}" if seconds else f", {moment:%H:%M}")
 
 
 @dataclass

@@ -90,10 +90,13 @@ def init_app(app: Flask, config: NodeConfig) -> None:
 
 def login(user: dict[str, Any]) -> None:
     """Start a fresh session for ``user`` (new id and CSRF token: no fixation across login)."""
+    kept = session.get("kept")  # a form kept from the session that timed out (keep_typed)
     session.clear()
     now = int(time.time())
     session.update(user=user, started=now, seen=now, sid=secrets.token_urlsafe(24),
                    csrf=secrets.token_urlsafe(32))
+    if isinstance(kept, str):
+        session["kept"] = kept
     session.permanent = True
 
 
@@ -115,8 +118,11 @@ def current_user(node: Any, config: NodeConfig) -> dict[str, Any] | None:
     seen, started, sid = session.get("seen", 0), session.get("started", 0), session.get("sid")
     if (now - seen > config.web.session_idle_minutes * 60
             or now - started > config.web.session_max_hours * 3600):
+        old_csrf = session.get("csrf")
         session.clear()
         session["expired"] = True
+        if isinstance(old_csrf, str):  # lets a form typed in that session be kept (keep_typed)
+            session["expired_csrf"] = old_csrf
         return None
     if not isinstance(sid, str) or sessions.is_ended(node, sid):
         session.clear()

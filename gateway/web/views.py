@@ -18,7 +18,7 @@ from consent.errors import GatewayError, PartnerRefusal
 from gateway import outcomes
 from gateway.app import node_of
 from gateway.config import NodeConfig
-from gateway.web import oidc, security
+from gateway.web import keep_typed, next_steps, oidc, onetime, security
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,22 @@ def refusal_text(exc: GatewayError) -> tuple[str, str]:
 def _globals() -> dict[str, Any]:
     if "web_config" not in current_app.extensions:
         return {}
-    return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD,
+    return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD, "form_once": onetime.token,
+            "idle_minutes": cfg().web.session_idle_minutes,
+            "next_step": next_steps.next_step,
             "node_name": cfg().node.name, "user": g.get("user"), "demo": cfg().web.demo_login,
             "roles_nl": oidc.ROLES_NL}
 
 
 @bp.before_request
-def _gate() -> None:
+def _gate() -> Response | None:
     g.user = security.current_user(node_of(), cfg())
+    if g.user is None and keep_typed.keepable():
+        # the session ended while a form was being filled in: keep it, ask to log in again
+        keep_typed.keep(node_of())
+        return page("login.html", 401, expired=True, kept=True)
     security.check_csrf(security.origin_of(cfg().node.url))
+    return None
 
 
 @bp.after_request
@@ -87,6 +94,25 @@ def _http(exc: HTTPException) -> Response:
                 text=texts.get(exc.code or 500, "Er ging iets mis."))
 
 
+API_PREFIXES = ("/fhir", "/oauth", "/.well-known", "/openapi.json", "/healthz", "/readyz", "/consent/", "/metrics")
+
+
+@bp.app_errorhandler(404)
+def _unknown_address(exc: HTTPException) -> Response:
+    """An unknown address outside the API is a Dutch page, not FHIR JSON (issue 20.14)."""
+    path = request.path
+    if any(path == p or path.startswith(p.rstrip("/") + "/") or path == p.rstrip("/") for p in API_PREFIXES):
+        from gateway import outcomes
+
+        return outcomes.http_error(404)
+    if g.get("user") is None:
+        try:
+            g.user = security.current_user(node_of(), cfg())
+        except Exception:  # the store is down: still answer the page, without the menu
+            g.user = None
+    return security.secure_headers(page("not_found.html", 404))
+
+
 def login_required(role: str) -> Response | None:
     """Send an anonymous visitor to the login page, and refuse a user without ``role``."""
     user = g.get("user")
@@ -105,7 +131,7 @@ def login_required(role: str) -> Response | None:
 def home() -> Response:
     if g.user is None:
         return page("login.html", expired=session.pop("expired", False))
-    return page("home.html")
+    return page("home.html", kept_form=keep_typed.waiting(node_of()))
 
 
 @bp.get("/inloggen")

@@ -138,6 +138,7 @@ def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_i
     page.get_by_role("link", name="Terug naar Noor Jansen").click()
     page.get_by_role("link", name="Sanne Jansen").click()  # her mother, from the family table
     page.get_by_role("link", name=re.compile("^Intrekken")).first.click()
+    page.get_by_label(re.compile("de persoon zelf")).check()  # she withdraws it herself (issue 20.4)
     page.get_by_role("button", name="Ja, toestemming intrekken").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Toestemming ingetrokken"
     page.get_by_role("link", name="Terug naar Sanne Jansen").click()

@@ -599,17 +599,19 @@ def test_the_receipt_tells_the_person_in_dutch_what_they_agreed_to(api: Api) -> 
     assert "samen een veiligheidsplan maken" in page  # the purpose, in plain Dutch
     assert "signalen dat het minder goed gaat" in page and "wie wat doet" in page  # the categories
     assert "geen" not in re.findall(r"<li>(.*?)</li>", page)
-    assert start.strftime("%d-%m-%Y") in page
-    assert (start + dt.timedelta(days=180)).strftime("%d-%m-%Y") in page
+    from gateway.receipt import _day  # dates written out ("3 december 2026"): B1 for a parent
+
+    assert f"<strong>Geldig van</strong> {_day(start)}" in page
+    assert _day(start + dt.timedelta(days=180)) in page
     assert "intrekken" in page
     assert PARTNER in page
     for bsn in (family.child.bsn, family.mother.bsn, family.father.bsn):
         assert bsn not in page
     # The reference (Kenmerk) is the consent id, a random UUID: about one in seventy holds nine
     # digits in a row by chance. Everything else on the page must hold no such number.
-    kenmerk = re.search(r"<strong>Kenmerk:</strong> ([^<]+)</p>", page)
-    assert kenmerk and cid in kenmerk.group(1)
-    assert not re.search(r"(?<!\d)\d{9}(?!\d)", page.replace(kenmerk.group(1), "<kenmerk>")), \
+    kenmerk = re.search(r"<strong>Kenmerk:</strong> ([^<]+) <span class=\"small\">\(volledig: ([^<]+)\)</span></p>", page)
+    assert kenmerk and kenmerk.group(2) == cid and len(kenmerk.group(1)) == 9  # read out as XXXX-XXXX
+    assert not re.search(r"(?<!\d)\d{9}(?!\d)", page.replace(cid, "<kenmerk>")), \
         "no BSN-like number on the page"
 
 

@@ -289,3 +289,66 @@ def test_serve_with_its_database_down_says_so_in_one_line(make_home: Any, monkey
 
     assert_one_line_refusal(run, code=1)
     assert "store" in run.err and "s3cr3t-pw" not in run.err
+
+
+# --- issue 20.13: what an IT department needs on a bad day ------------------------------
+
+
+def a_node(tmp_path: Path, stores: Any) -> Path:
+    home = tmp_path / "node"
+    assert gateway(*init_args(home, stores)).code == 0
+    return home
+
+
+def token_for(home: Path, client_id: str, secret: str) -> int:
+    app = create_app(config.load(home))
+    try:
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        return app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},  # type: ignore[no-any-return]
+                                      headers={"Authorization": f"Basic {basic}"}).status_code
+    finally:
+        app.extensions["gateway"].uow.engine.dispose()
+
+
+def test_a_leaked_ehr_secret_is_replaced_and_a_retired_client_removed(tmp_path: Path, stores: Any) -> None:
+    home = a_node(tmp_path, stores)
+    old = gateway("client", "add", home, "--client-id", "epd", "--role", "ehr").last_line
+
+    rotated = gateway("client", "rotate-secret", home, "--client-id", "epd")
+
+    assert rotated.code == 0 and rotated.last_line != old
+    assert token_for(home, "epd", old) == 401 and token_for(home, "epd", rotated.last_line) == 200
+    removed = gateway("client", "remove", home, "--client-id", "epd")
+    assert removed.code == 0 and token_for(home, "epd", rotated.last_line) == 401
+    assert_one_line_refusal(gateway("client", "remove", home, "--client-id", "epd"))
+    assert_one_line_refusal(gateway("client", "rotate-secret", home, "--client-id", "nobody"))
+    exported = gateway("audit", "export", home, "--format", "csv").out
+    assert "client-secret-rotated" in exported and "client-removed" in exported and old not in exported
+
+
+def test_the_report_reads_the_bsn_from_stdin_not_the_command_line(tmp_path: Path, stores: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from gateway import demo_data as d
+
+    home = a_node(tmp_path, stores)
+    monkeypatch.setattr("sys.stdin", io.StringIO(d.bsn(7) + "\n"))
+
+    run = gateway("audit", "report", home, "--subject-file", "-")
+
+    assert run.code == 0 and "<html" in run.out and run.err == ""
+    monkeypatch.setattr("sys.stdin", io.StringIO("123\n"))
+    assert_one_line_refusal(gateway("audit", "report", home, "--subject-file", "-"))
+    assert_one_line_refusal(gateway("audit", "report", home))
+    warned = gateway("audit", "report", home, "--subject", d.bsn(7))
+    assert warned.code == 0 and "shell history" in warned.err
+
+
+def test_version_and_serve_help_say_what_they_are() -> None:
+    version = gateway("--version")
+    help_text = gateway("serve", "--help")
+
+    assert version.code == 0 and version.out.startswith("gateway ")
+    assert help_text.code == 0 and "gunicorn" in help_text.out and "--port" in help_text.out
+    assert "Bind address" in help_text.out

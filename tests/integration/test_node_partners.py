@@ -217,14 +217,14 @@ def test_a_wrong_thumbprint_pins_nothing(fresh_home: Path, node_a: RunningNode) 
 
 
 def test_an_unreachable_partner_is_a_one_line_failure(fresh_home: Path) -> None:
-    run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", f"http://127.0.0.1:{free_port()}")
+    run = gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", f"http://127.0.0.1:{free_port()}")
 
     assert_one_line_refusal(run, code=1)
     assert listed(fresh_home) == ""
 
 
 def test_a_url_that_is_no_gateway_pins_nothing(fresh_home: Path, node_a: RunningNode) -> None:
-    run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url + "/fhir/metadata")
+    run = gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url + "/fhir/metadata")
 
     assert_one_line_refusal(run, code=1)
     assert listed(fresh_home) == ""
@@ -236,7 +236,7 @@ def test_bad_partner_input_is_refused_in_one_line(fresh_home: Path, node_a: Runn
         (A_ORG, "ftp://ggz-noord.example"), (A_ORG, "ggz-noord.example"), (A_ORG, "http://"),
         ("zorg-oost", None),  # the node itself
     ):
-        assert_one_line_refusal(gateway("partner", "add", fresh_home, "--org-id", org_id, "--url", url or node_a.url))
+        assert_one_line_refusal(gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", org_id, "--url", url or node_a.url))
 
     assert listed(fresh_home) == ""
 
@@ -244,12 +244,12 @@ def test_bad_partner_input_is_refused_in_one_line(fresh_home: Path, node_a: Runn
 def test_a_local_client_id_cannot_become_a_partner(fresh_home: Path, node_a: RunningNode) -> None:
     gateway("client", "add", fresh_home, "--client-id", A_ORG, "--role", "ehr")
 
-    assert_one_line_refusal(gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url))
+    assert_one_line_refusal(gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url))
     assert listed(fresh_home) == ""
 
 
 def test_a_partner_org_id_cannot_become_a_local_client(fresh_home: Path, node_a: RunningNode) -> None:
-    assert gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url).code == 0
+    assert gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url).code == 0
 
     assert_one_line_refusal(gateway("client", "add", fresh_home, "--client-id", A_ORG, "--role", "ehr"))
 
@@ -293,7 +293,7 @@ def test_a_jwks_holding_anything_but_public_p256_or_ed25519_keys_pins_nothing(
         ("a list", [1, 2]),
     ):
         fake.serve(jwks)
-        run = gateway("partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url)
+        run = gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url)
         assert run.code != 0, name
         assert_one_line_refusal(run, code=run.code)
 
@@ -337,7 +337,41 @@ def test_a_jwks_that_cannot_be_used_is_bad_input_in_one_line(fresh_home: Path, f
 def test_a_redirect_is_not_followed_to_another_host(fresh_home: Path, fake: FakePartner, node_a: RunningNode) -> None:
     fake.serve({}, status=302, Location=node_a.url + "/.well-known/jwks.json")
 
-    run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", fake.url)
+    run = gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", fake.url)
 
     assert_one_line_refusal(run, code=1)
     assert listed(fresh_home) == ""
+
+
+# --- issue 20.13: no silent trust on first use, one key per organisation, English lines --
+
+
+def test_without_a_thumbprint_a_script_must_say_it_trusts_on_first_use(fresh_home: Path, node_a: RunningNode) -> None:
+    run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url)
+
+    assert_one_line_refusal(run)
+    assert "--thumbprint" in run.err and "--trust-on-first-use" in run.err
+    assert listed(fresh_home) == ""
+
+
+def test_one_key_cannot_be_pinned_for_two_organisations(fresh_home: Path, fake: FakePartner) -> None:
+    key = ECKey.generate_key("P-256", private=True)
+    fake.serve({"keys": [public_jwk(key)]})
+    assert gateway("partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url,
+                   "--thumbprint", key.thumbprint()).code == 0
+
+    again = gateway("partner", "add", fresh_home, "--org-id", "ggz-west", "--url", fake.url,
+                    "--thumbprint", key.thumbprint())
+
+    assert_one_line_refusal(again)
+    assert "pinned for partner ggz-zuid already" in again.err
+    assert [line.split("\t")[0] for line in listed(fresh_home).splitlines()] == ["ggz-zuid"]
+
+
+def test_an_unreachable_partner_is_reported_in_english(fresh_home: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", url, "--trust-on-first-use")
+
+    assert_one_line_refusal(run, code=1)
+    assert run.err.strip() == f"gateway: cannot connect to {url}/.well-known/jwks.json" or \
+        run.err.startswith(f"gateway: cannot connect to {url}"), run.err

@@ -105,7 +105,7 @@ def _relation(client: Any, ids: dict[str, str], who: str) -> str:
 
 def test_both_parents_agree_then_receipt_then_revoke(client: Any, ids: dict[str, str]) -> None:
     answers = {f"antwoord-RelatedPerson/{_relation(client, ids, w)}": "ja" for w in ("mother", "father")}
-    done = post(client, f"/clienten/{ids['child']}/toestemming", consent_form(**answers))
+    done = post(client, f"/clienten/{ids['child']}/toestemming", consent_form(**answers), follow_redirects=True)
     assert done.status_code == 200 and "Toestemming vastgelegd" in done.text
     cid = next(c["id"] for c in consents.list_for(client.application.extensions["gateway"], ids["child"]))
 
@@ -114,7 +114,7 @@ def test_both_parents_agree_then_receipt_then_revoke(client: Any, ids: dict[str,
     assert "style-src 'self' 'sha256-" in receipt.headers["Content-Security-Policy"]
 
     assert "Weet u zeker" in client.get(f"/toestemming/{cid}/intrekken").text
-    revoked = post(client, f"/toestemming/{cid}/intrekken")
+    revoked = post(client, f"/toestemming/{cid}/intrekken", {"wie": "hulpverlener"}, follow_redirects=True)
     assert "Toestemming ingetrokken" in revoked.text
     assert "ingetrokken" in client.get(f"/toestemming/{cid}/bewijs").text
 
@@ -178,7 +178,7 @@ def test_the_family_overview_asks_in_parallel_within_one_deadline(client: Any, i
     assert 0.9 < elapsed < 3, elapsed
     assert sorted(calls) == ["ggz-noord", "wijkteam-oost"]
     assert "ggz-noord over Sanne Jansen" in resp.text
-    assert "wijkteam-oost antwoordde niet binnen 1 seconden" in resp.text
+    assert "wijkteam-oost antwoordde niet binnen 1 seconde." in resp.text
     assert mother_rel  # the overview followed the child's relation to her mother
 
 
@@ -195,25 +195,59 @@ def _consent(pid: str, holder: str) -> dict[str, Any]:
                      purpose="joint-safety-planning", categories=["signals"], start=date.today())
 
 
-def test_a_safety_disclosure_needs_the_confirmation_step(client: Any, ids: dict[str, str],
+class _Delivered:
+    status, body = 200, {"resourceType": "Parameters", "parameter": [{"name": "status", "valueCode": "received"}]}
+
+
+def pushes_to_partner(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Stub the partner at the wire: every push it receives is kept, and it answers 'received'."""
+    pushed: list[dict[str, Any]] = []
+    node = app.extensions["gateway"]
+    monkeypatch.setattr(node.peer, "call", lambda org, op, params: pushed.append(params) or _Delivered())
+    return pushed
+
+
+def a_safety_plan(app: Any, pid: str) -> None:
+    from gateway import audit_log
+    from gateway import demo_data as d
+    from gateway.services import registry
+
+    registry.push_records(app.extensions["gateway"], [d.safety_plan(pid, source_id=f"plan-{pid}")],
+                          audit_log.Actor(actor_id="client:epd", role="ehr", client_id="epd"))
+
+
+def test_a_safety_disclosure_needs_the_confirmation_step(app: Any, client: Any, ids: dict[str, str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(pages_professional.safety, "disclose",
-                        lambda node, body, actor: sent.append(body) or {"parameter": [
-                            {"name": "exchange-id", "valueString": "x42"}]})
+    pushed = pushes_to_partner(app, monkeypatch)
+    a_safety_plan(app, ids["child"])
     form = {"ontvanger": "ggz-noord", "categorie": ["safety-plan"], "grond": "meldcode",
             "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode."}
 
     check = post(client, f"/clienten/{ids['child']}/veiligheidsmelding", {**form, "stap": "controleren"})
     unconfirmed = post(client, f"/clienten/{ids['child']}/veiligheidsmelding", {**form, "stap": "bevestigen"})
-    assert "Controleer voordat u deelt" in check.text and unconfirmed.status_code == 422 and not sent
+    assert "Controleer voordat u deelt" in check.text and unconfirmed.status_code == 422 and not pushed
+    assert "Dit wordt verstuurd" in check.text and "Gezamenlijk veiligheidsplan" in check.text
 
     done = post(client, f"/clienten/{ids['child']}/veiligheidsmelding",
-                {**form, "stap": "bevestigen", "bevestiging": "ja"})
-    assert "x42" in done.text and len(sent) == 1
-    assert {p["name"] for p in sent[0]["parameter"]} == {"recipient", "subject", "category", "legal-ground",
-                                                         "justification"}
-    assert CHILD in str(sent[0]) and MOTHER not in str(sent[0]) and TEEN not in str(sent[0])
+                {**form, "stap": "bevestigen", "bevestiging": "ja"}, follow_redirects=True)
+    assert "afgeleverd bij ggz-noord" in done.text and len(pushed) == 1
+    assert {p["name"] for p in pushed[0]["parameter"]} == {"summary", "legal-ground", "justification",
+                                                           "practitioner"}
+    assert CHILD in str(pushed[0]) and MOTHER not in str(pushed[0]) and TEEN not in str(pushed[0])
+
+
+def test_a_disclosure_with_nothing_to_send_is_not_offered_and_not_sent(app: Any, client: Any, ids: dict[str, str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pushed = pushes_to_partner(app, monkeypatch)
+    form = {"ontvanger": "ggz-noord", "categorie": ["signals"], "grond": "meldcode",
+            "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode."}
+
+    check = post(client, f"/clienten/{ids['child']}/veiligheidsmelding", {**form, "stap": "controleren"})
+    forced = post(client, f"/clienten/{ids['child']}/veiligheidsmelding",
+                  {**form, "stap": "bevestigen", "bevestiging": "ja"})
+
+    assert "Er is niets om te versturen" in check.text and "Nu delen" not in check.text
+    assert "niets verstuurd" in forced.text and "afgeleverd" not in forced.text and not pushed
 
 
 def test_the_name_search_covers_the_whole_register(app: Any, client: Any, ids: dict[str, str]) -> None:

@@ -56,9 +56,25 @@ def logged_in(app: Any, user: dict[str, Any]) -> Any:
     return client
 
 
+def once_token(client: Any) -> str:
+    """A fresh one-time form token for this client's session, as a rendered form carries it."""
+    import base64
+    import hashlib
+    import hmac
+
+    with client.session_transaction() as s:
+        sid = s.get("sid") or ""
+    nonce = secrets.token_urlsafe(18)
+    key = client.application.config["SECRET_KEY"]
+    mac = base64.urlsafe_b64encode(hmac.new(key, f"{sid}|{nonce}".encode(), hashlib.sha256).digest()[:18]).decode()
+    return f"{nonce}.{mac}"
+
+
 def post(client: Any, url: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
-    """POST a form with this session's CSRF token."""
-    return client.post(url, data={"csrf_token": "test-csrf-token", **(data or {})}, **kw)
+    """POST a form with this session's CSRF token and a fresh one-time form token (a form
+    just rendered); pass ``form_once`` in ``data`` to send a token again (a reload)."""
+    fields = {"csrf_token": "test-csrf-token", "form_once": once_token(client), **(data or {})}
+    return client.post(url, data=fields, **kw)
 
 
 def csrf_of(html: str) -> str:

@@ -49,6 +49,17 @@ def a_day_of_exchanges(ggz: Any, jeugd: Any, ids: dict[str, Any]) -> dict[str, A
     after = j.post("/fhir/$request-summary", d.summary_request(
         ggz.org_id, demo.MOTHER, "joint-safety-planning", ["signals"], token=tok))
     assert [first.status_code, second.status_code, outside.status_code, after.status_code] == [200, 200, 403, 403]
+    # and one safety disclosure under the meldcode (issue 20.6: both sides must agree on it)
+    ggz.add_client("ggz-spv", "professional")
+    spv = ggz.session("ggz-spv", "uzi:900000111")
+    pushed = spv.post("/fhir/$safety-disclosure", {"resourceType": "Parameters", "parameter": [
+        {"name": "recipient", "valueString": jeugd.org_id},
+        {"name": "subject", "valueIdentifier": {"system": "http://fhir.nl/fhir/NamingSystem/bsn",
+                                                "value": demo.MOTHER}},
+        {"name": "category", "valueCoding": {"system": d.CATEGORY_SYSTEM, "code": "signals"}},
+        {"name": "legal-ground", "valueCode": "meldcode"},
+        {"name": "justification", "valueString": "Moeder is ontregeld en alleen met de kinderen; meldcode."}]})
+    assert pushed.status_code == 200, pushed.text
     return {"disclosed": [first.json()["id"], second.json()["id"]]}
 
 

@@ -165,3 +165,34 @@ def test_a_recipient_that_is_down_leaves_an_error_in_the_holders_log(fed, profes
     assert failed["outcome"] == events.ERROR and failed["reason_code"] == "partner-unavailable"
     assert sent["outcome"] == events.SUCCESS and sent["exchange_id"] == failed["exchange_id"]
     assert failed["flagged"] is True and failed["peer_org"] == "wijkteam-oost"
+
+
+# --- issue 20.7: nothing to send is not "delivered"; an unknown person is flagged ---------
+
+
+def test_a_disclosure_with_nothing_in_it_is_refused_and_nothing_is_sent(fed, professionals) -> None:
+    before = len(fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED))
+    # the mother has no care-status record at GGZ Noord: a push would carry nothing
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(categories=("care-status",)))
+
+    fed.refused(resp, 400, "invalid-request")
+    assert "niets verstuurd" in resp.json()["issue"][0]["details"]["text"]
+    assert len(fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED)) == before
+
+
+def test_a_disclosure_about_someone_the_recipient_does_not_know_is_kept_and_marked(fed, professionals) -> None:
+    from datetime import date
+
+    stranger = d.bsn(43)
+    epd = fed.ggz.session("ggz-epd", "uzi:900000101")
+    pid = epd.post("/fhir/Patient", d.patient(stranger, date(1985, 1, 2), "Kim", "Vos")).json()["id"]
+    epd.post("/fhir/Observation", d.observation(pid, "signals", "Is onvindbaar sinds gisteren.", shareable=True,
+                                                source_id="sig-kim")).raise_for_status()
+
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(subject=stranger,
+                                                                            categories=("signals",)))
+
+    assert resp.status_code == 200, resp.text
+    exchange_id = resp.json()["parameter"][0]["valueString"]
+    [received] = fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED, exchange_id=exchange_id)
+    assert received["subject"] == stranger and received["detail"]["subject_known"] is False

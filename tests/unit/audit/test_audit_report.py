@@ -57,7 +57,7 @@ def test_rows_list_exactly_the_subjects_disclosures() -> None:
     assert first.categories == (report.CATEGORIES_NL["signals"],
                                 report.CATEGORIES_NL["safety-plan"])
     assert first.purpose == report.PURPOSES_NL["joint-safety-planning"]
-    assert first.basis == "toestemming (nummer consent-42)"
+    assert first.basis == "toestemming (kenmerk consent-42)"
     assert first.professional == "hulpverlener met UZI-nummer 900012345"
     assert first.when == "2 maart 2026, 09:01"  # Amsterdam time, CET in March
     assert safety.flagged and "meldcode" in safety.basis

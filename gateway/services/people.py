@@ -1,0 +1,32 @@
+"""Names of this node's own professionals, as their IdP gave them at their last login (issue 20.8).
+
+The audit log names a professional by id (``uzi:…``); a person reading their AVG report, or
+a privacy officer, reads a name where the node knows one. Professionals of partner nodes
+stay numbers: this node never learns their names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters.store.models import Professional
+
+
+def remember(node: Any, actor_id: str, name: str) -> None:
+    with node.uow() as uow:
+        row = uow.session.get(Professional, actor_id[:128])
+        if row is None:
+            uow.session.add(Professional(actor_id=actor_id[:128], name=name[:200], seen_at=node.clock()))
+        else:
+            row.name, row.seen_at = name[:200], node.clock()
+        uow.commit()
+
+
+def names(node: Any, actor_ids: set[str]) -> dict[str, str]:
+    if not actor_ids:
+        return {}
+    with node.uow(read_only=True) as uow:
+        rows = uow.session.scalars(select(Professional).where(Professional.actor_id.in_(sorted(actor_ids))))
+        return {r.actor_id: r.name for r in rows}
