@@ -120,7 +120,8 @@ def test_status_and_refresh_on_a_node(make_home: Any, op: tuple[Path, str], memb
     assert status.code == 0 and "version: 1" in status.out and "members: 1" in status.out
     assert f"operator: {thumbprint}" in status.out
     # a bilateral pin of the same org at another URL: both refused, and the operator is told
-    clash = gateway("partner", "add", node, "--org-id", "ggz-noord", "--url", members.url("ggz-noord") + "/x/..")
+    clash = gateway("partner", "add", node, "--org-id", "ggz-noord", "--url", members.url("ggz-noord") + "/x/..",
+                    "--trust-on-first-use")
     assert clash.code == 0 and "refused" in clash.err
     assert "refused ggz-noord: conflict" in gateway("federation", "status", node).out
 

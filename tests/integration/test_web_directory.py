@@ -78,7 +78,7 @@ def test_the_clients_page_names_the_consents_organisations_and_how_to_reach_them
     page = client.get(f"/clienten/{ids['mother']}").text
     assert "GGZ Noord → Jeugdteam West" in page
     receipt = client.get(f"/toestemming/{_consent_id(node, ids['mother'])}/bewijs").text
-    assert "<strong>Door:</strong> GGZ Noord (ggz-noord)" in receipt  # what the mother reads
+    assert "<strong>Door:</strong> GGZ Noord</p>" in receipt  # what the mother reads
     contact = page[page.index("Contact met de andere organisaties"):]
     assert "GGZ Noord" in contact and "Volwassenen-ggz" in contact
     assert 'href="tel:+31501234567"' in contact and "mailto:crisisdienst@ggz-noord.example" in contact

@@ -48,7 +48,7 @@ def test_a_mother_agrees_to_be_findable_here_only(app: Any, client: Any, ids: di
     resp = post(client, f"/clienten/{ids['mother']}/toestemming", {
         answer: "ja", "doel": "findable", "van": "ggz-noord", "start": date.today().isoformat(),
         "end": (date.today() + timedelta(days=365)).isoformat()})
-    assert resp.status_code == 200, resp.text
+    assert resp.status_code == 303, resp.text  # post/redirect/get (issue 20)
     with app.extensions["gateway"].uow(read_only=True) as uow:
         (row,) = uow.session.query(ConsentRow).filter_by(subject_id=ids["mother"]).all()
         assert (row.purpose, json.loads(row.holders), json.loads(row.recipients), json.loads(row.categories)) == (

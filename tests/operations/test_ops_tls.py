@@ -159,7 +159,8 @@ def test_a_node_configured_for_mtls_adds_a_partner_over_it(tmp_path: Path, mtls_
     set_in_section(home, "partners", f'ca_bundle = "{pki["server_ca"].pem}"\n'
                                      f'client_certfile = "{pki["client"].cert}"\n'
                                      f'client_keyfile = "{pki["client"].key}"\n')
-    out = run_cli("partner", "add", str(home), "--org-id", "ggz-noord", "--url", f"https://127.0.0.1:{mtls_node}")
+    out = run_cli("partner", "add", str(home), "--org-id", "ggz-noord", "--url", f"https://127.0.0.1:{mtls_node}",
+                  "--trust-on-first-use")
     assert "ggz-noord" in out
 
 

@@ -89,7 +89,8 @@ class World:
             n.trust(self.jeugd, prints[self.jeugd.org_id])
         from gateway.federation import run_cli
 
-        run_cli("partner", "add", str(self.jeugd.home), "--org-id", "traag-team", "--url", self.hanging.url)
+        run_cli("partner", "add", str(self.jeugd.home), "--org-id", "traag-team", "--url", self.hanging.url,
+                "--trust-on-first-use")
         self.jeugd.add_client("jeugd-epd", "professional")
         for n in (self.ggz, self.raad):
             n.add_client("epd", "ehr")
