@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.store.models import Client, UsedJti
 from consent import jose
 from consent.errors import (
-    BadSignature, Forbidden, GatewayError, InvalidRequest, TokenExpired, Unauthenticated,
+    BadSignature, Forbidden, GatewayError, InvalidRequest, InvalidToken, TokenExpired, Unauthenticated,
 )
 
 ROLES = ("ehr", "professional", "privacy-officer", "admin")
@@ -219,13 +219,13 @@ def verify_access_token(node: Any, authorization: str | None) -> Caller:
         _, claims = jose.decode_strict(token, node.keys.verification_set(), typ=AT_TYP)
         jose.check_times(claims, int(node.clock().timestamp()))
     except (BadSignature, TokenExpired, InvalidRequest) as exc:
-        raise Unauthenticated(f"Toegangstoken ongeldig: {exc.detail}") from exc
+        raise InvalidToken(f"Toegangstoken ongeldig: {exc.detail}") from exc
     org = node.config.node.org_id
     if claims.get("iss") != org or claims.get("aud") != org:
-        raise Unauthenticated("Toegangstoken is niet door deze node uitgegeven.")
+        raise InvalidToken("Toegangstoken is niet door deze node uitgegeven.")
     role, sub = claims.get("role"), claims.get("sub")
     if role not in (*ROLES, PARTNER_ROLE) or not isinstance(sub, str):
-        raise Unauthenticated("Toegangstoken zonder geldige rol.")
+        raise InvalidToken("Toegangstoken zonder geldige rol.")
     return Caller(client_id=sub, role=role)
 
 

@@ -57,28 +57,41 @@ def status_of(code: str) -> int:
     return TABLE.get(code, (500, "exception"))[0]
 
 
-def outcome(code: str, text: str, *, issue_type: str | None = None,
-            severity: str = "error") -> dict[str, Any]:
-    """Build an OperationOutcome whose first issue carries the stable reason code."""
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{
-            "severity": severity,
-            "code": issue_type or TABLE.get(code, (500, "exception"))[1],
-            "details": {"coding": [{"system": REASON_SYSTEM, "code": code}], "text": text},
-            "diagnostics": text,
-        }],
+def outcome(code: str, text: str, *, issue_type: str | None = None, severity: str = "error",
+            expression: tuple[str, ...] = (), diagnostics: str = "") -> dict[str, Any]:
+    """Build an OperationOutcome whose first issue carries the stable reason code.
+
+    ``details.text`` is the Dutch explanation for people; ``diagnostics`` the English one
+    for programs (the Dutch text when there is none) and ``expression`` the FHIRPath of
+    the elements at fault.
+    """
+    issue: dict[str, Any] = {
+        "severity": severity,
+        "code": issue_type or TABLE.get(code, (500, "exception"))[1],
+        "details": {"coding": [{"system": REASON_SYSTEM, "code": code}], "text": text},
+        "diagnostics": diagnostics or text,
     }
+    if expression:
+        issue["expression"] = list(expression)
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
-def render(code: str, text: str, status: int | None = None) -> Response:
-    body = outcome(code, text)
+def render(code: str, text: str, status: int | None = None, *, expression: tuple[str, ...] = (),
+           diagnostics: str = "") -> Response:
+    body = outcome(code, text, expression=expression, diagnostics=diagnostics)
     resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
                     mimetype="application/fhir+json")
     if code in (e.Unauthenticated.code,):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     if code == e.NodeBusy.code:
         resp.headers["Retry-After"] = "2"
+    return resp
+
+
+def _challenge(err: e.GatewayError, resp: Response) -> Response:
+    """RFC 6750 section 3: a presented but unusable token is ``error="invalid_token"``."""
+    if isinstance(err, e.InvalidToken):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway", error="invalid_token"'
     return resp
 
 
@@ -90,7 +103,8 @@ def init_app(app: Flask) -> None:
         if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
             return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
                             mimetype="application/fhir+json")
-        return render(err.code, err.detail)
+        return _challenge(err, render(err.code, err.detail, expression=err.expression,
+                                      diagnostics=err.diagnostics))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
