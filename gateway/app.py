@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from gateway import auth, outcomes
+from gateway import auth, negotiation, outcomes
 from gateway.config import NodeConfig
 from gateway.node import Node, build
 
@@ -21,6 +21,7 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.extensions["gateway"] = node
     app.extensions["oauth_server"] = auth.init_app(app, node)
     outcomes.init_app(app)
+    negotiation.init_app(app)
     _one_partner_view_per_request(app)
 
     from gateway import api_local, api_partner, api_public

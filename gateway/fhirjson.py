@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from consent import ijson
 from consent.errors import InvalidRequest
@@ -23,7 +24,8 @@ def read_body(resource_type: str | None = None) -> dict[str, Any]:
     """Parse the request body as strict I-JSON; check its resourceType when one is expected."""
     mimetype = (request.mimetype or "").lower()
     if mimetype not in FHIR_JSON:
-        raise InvalidRequest("Gebruik Content-Type application/fhir+json.")
+        # 415, as the OpenAPI document promises: the body is not in a format this node reads
+        raise UnsupportedMediaType()
     body = ijson.loads(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise InvalidRequest("De body moet een FHIR-resource (JSON-object) zijn.")

@@ -49,8 +49,13 @@ TABLE: dict[str, tuple[int, str]] = {
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
          405: ("method-not-allowed", "not-supported", "Deze methode is hier niet toegestaan."),
+         406: ("not-acceptable", "not-supported", "Deze node antwoordt alleen in FHIR JSON (_format=json)."),
          413: ("too-large", "too-long", "Het verzoek is te groot."),
          415: ("unsupported-media-type", "not-supported", "Dit inhoudstype wordt niet ondersteund.")}
+
+#: codes the HTTP layer answers with rather than a domain error: code -> status (None: varies)
+EDGE_CODES: dict[str, int | None] = {
+    **{code: status for status, (code, _type, _text) in _HTTP.items()}, "internal-error": 500, "http-error": None}
 
 
 def status_of(code: str) -> int:

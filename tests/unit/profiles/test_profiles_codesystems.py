@@ -59,11 +59,16 @@ def test_contract_codes_are_all_there() -> None:
 
 
 def test_every_refusal_reason_carries_its_http_status() -> None:
-    from gateway.outcomes import TABLE
+    from gateway.outcomes import EDGE_CODES, TABLE
 
-    assert codes("refusal-reason") == set(REFUSAL_CODES) | set(TABLE)
+    # every code an answer of this node can carry, the HTTP layer's own (405, 413, 415...) too
+    assert codes("refusal-reason") == set(REFUSAL_CODES) | set(TABLE) | set(EDGE_CODES)
     for concept in codesystem("refusal-reason")["concept"]:
-        assert concept["property"] == [{"code": "http-status", "valueInteger": TABLE[concept["code"]][0]}]
+        status = TABLE[concept["code"]][0] if concept["code"] in TABLE else EDGE_CODES[concept["code"]]
+        if status is None:
+            assert "property" not in concept
+        else:
+            assert concept["property"] == [{"code": "http-status", "valueInteger": status}]
 
 
 def test_loaded_codesystems_are_fresh_copies() -> None:
