@@ -24,9 +24,10 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     negotiation.init_app(app)
     _one_partner_view_per_request(app)
 
-    from gateway import api_local, api_partner, api_public
+    from gateway import api_conformance, api_local, api_partner, api_public
 
     app.register_blueprint(api_public.bp)
+    app.register_blueprint(api_conformance.bp)
     app.register_blueprint(api_local.bp)
     app.register_blueprint(api_partner.bp)
     if config.web.enabled:  # the Dutch pages (issue 7): only on a node configured for them

@@ -32,3 +32,33 @@ def read_body(resource_type: str | None = None) -> dict[str, Any]:
     if resource_type and body.get("resourceType") != resource_type:
         raise InvalidRequest(f"Verwacht resourceType {resource_type}, kreeg {body.get('resourceType')!r}.")
     return body
+
+
+def read_response(resource: dict[str, Any], base_url: str) -> Response:
+    """A read: the resource with its ETag and Last-Modified (gateway.versioning)."""
+    from gateway import versioning
+
+    return fhir_response(resource, 200, versioning.headers(resource, base_url, location=False))
+
+
+def written_response(resource: dict[str, Any], status: int, base_url: str) -> Response:
+    """A create or update: versioned Location on 201, ETag, Last-Modified, and the body the
+    client's ``Prefer: return=`` asks for (representation, minimal or OperationOutcome)."""
+    from gateway import versioning
+
+    headers = versioning.headers(resource, base_url, location=status == 201)
+    wanted = versioning.preferred_return(request.headers.get("Prefer", ""))
+    if wanted == "minimal":
+        resp = Response(status=status)
+        for k, v in headers.items():
+            resp.headers[k] = v
+        return resp
+    if wanted == "OperationOutcome":
+        from gateway import outcomes
+
+        done = "aangemaakt" if status == 201 else "bijgewerkt"
+        body = outcomes.outcome("ok", f"{resource['resourceType']}/{resource['id']} is {done}.",
+                                issue_type="informational", severity="information")
+        body["issue"][0].pop("details")  # no refusal: nothing from the refusal-reason CodeSystem
+        return fhir_response(body, status, headers)
+    return fhir_response(resource, status, headers)

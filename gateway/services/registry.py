@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.store.models import Person, Record, Relation
 from consent.errors import InvalidRequest, NotFound
 from consent.model import Party, Subject
-from gateway import audit_log, fhir_in
+from gateway import audit_log, fhir_in, versioning
 from gateway.audit import events
 
 
@@ -58,9 +58,9 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
         with node.uow() as uow:
             existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
             if existing is not None:
-                return json.loads(existing.resource), False
+                return _person_resource(existing), False
             rid = uuid.uuid4().hex
-            stored = _with_id(resource, rid)
+            stored = versioning.stamp(_with_id(resource, rid), 1, node.clock())
             uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
                                    resource=json.dumps(stored), created_at=node.clock(),
                                    search_name=search_name(stored)[:512]))
@@ -70,8 +70,12 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
             existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
             if existing is None:
                 raise
-            return json.loads(existing.resource), False
+            return _person_resource(existing), False
     return stored, True
+
+
+def _person_resource(row: Person) -> dict[str, Any]:
+    return versioning.ensure(json.loads(row.resource), row.created_at)
 
 
 def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, Any]]:
@@ -82,7 +86,7 @@ def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, A
             return []
         record_viewed(uow.session, node, actor, row.bsn, "patient-search")
         uow.commit()
-        return [json.loads(row.resource)]
+        return [_person_resource(row)]
 
 
 def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
@@ -91,7 +95,20 @@ def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
         row = person_by_id(uow.session, pid)
         record_viewed(uow.session, node, actor, row.bsn, "patient-read")
         uow.commit()
-        return json.loads(row.resource)  # type: ignore[no-any-return]
+        return _person_resource(row)
+
+
+def read_record(node: Any, rtype: str, rid: str, actor: audit_log.Actor) -> dict[str, Any]:
+    """One of the node's own records as stored (an EHR reads back what it pushed), audited as
+    viewed; raise NotFound for an unknown id or another type's."""
+    with node.uow() as uow:
+        row = uow.session.get(Record, rid)
+        if row is None or row.resource_type != rtype:
+            raise NotFound(f"{rtype}/{rid[:64]} is hier niet bekend.")
+        bsn = uow.session.get(Person, row.subject_id).bsn
+        record_viewed(uow.session, node, actor, bsn, "record-read", record=f"{rtype}/{row.id}")
+        uow.commit()
+        return versioning.ensure(json.loads(row.resource), row.updated_at)
 
 
 def note_viewed(node: Any, actor: audit_log.Actor, bsns: list[str], view: str) -> None:
@@ -152,7 +169,9 @@ def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn
                            custody=data.custody, resource="", created_at=node.clock())
             uow.session.add(row)
         row.kind, row.custody = data.kind, data.custody
-        stored = _with_id(resource, row.id)
+        before = json.loads(row.resource) if row.resource else None
+        version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
+        stored = versioning.stamp(_with_id(resource, row.id), version, node.clock())
         row.resource = json.dumps(stored)
         uow.commit()
     return stored
@@ -234,13 +253,17 @@ def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any])
         row = s.scalar(select(Record).where(Record.source_system == data.source_system,
                                             Record.source_id == data.source_id))
     created = row is None
+    before = None if row is None else json.loads(row.resource)
     if row is None:
         rid = uuid.uuid4().hex
         row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
                      source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
                      category=data.category, shareable=data.shareable, updated_at=node.clock())
         s.add(row)
-    stored = _with_id(resource, row.id)
+    # a push under the same source identifier is the record's next version
+    # (a row stored before versions were kept was version 1)
+    version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
+    stored = versioning.stamp(_with_id(resource, row.id), version, node.clock())
     row.subject_id, row.resource_type, row.category = person.id, data.resource_type, data.category
     row.shareable, row.resource, row.updated_at = data.shareable, json.dumps(stored), node.clock()
     return stored, created, person
