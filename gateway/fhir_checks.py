@@ -80,11 +80,35 @@ def _walk(node: Any, steps: list[str], where: str) -> Iterator[tuple[str, Any]]:
         yield from _walk(node[steps[0]], steps[1:], f"{where}.{steps[0]}")
 
 
+def _empty(node: Any, where: str) -> str | None:
+    """The FHIRPath of the first empty array or object (FHIR JSON and invariant ele-1 forbid them)."""
+    if isinstance(node, dict):
+        if not node:
+            return where
+        for key, value in node.items():
+            found = _empty(value, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(node, list):
+        if not node:
+            return where
+        for i, item in enumerate(node):
+            found = _empty(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def check(resource: dict[str, Any]) -> None:
     """Refuse a resource that breaks a required binding or an invariant (``InvalidRequest``)."""
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         return
+    empty = _empty(resource, rtype)
+    if empty:
+        raise InvalidRequest(f"Ongeldige {rtype}: {empty} is leeg; laat een element zonder waarde weg.",
+                             expression=(empty,),
+                             diagnostics=f"{empty}: empty arrays and objects are not allowed in FHIR JSON (ele-1)")
     table = {**_COMMON, **REQUIRED_BINDINGS.get(rtype, {})}
     for path, allowed in table.items():
         for expression, value in _walk(resource, path.split("."), rtype):

@@ -80,8 +80,8 @@ def _query(name: str, description: str, required: bool = False, fhir_type: str |
 
 #: what FHIR's search framework adds to every search (search.html): paging, count, format
 _PAGING = [
-    {"name": "_count", "in": "query", "required": False, "description": "page size, 1..1000 (default 100)",
-     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "_count", "in": "query", "required": False, "description": "page size, 0..1000 (default 100; 0: the total alone)",
+     "schema": {"type": "integer", "minimum": 0, "maximum": 1000}},
     {"name": "_offset", "in": "query", "required": False, "description": "how many matches to skip (the next "
      "link carries it)", "schema": {"type": "integer", "minimum": 0}},
     {"name": "_summary", "in": "query", "required": False, "description": "count: only the total",
@@ -220,7 +220,7 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                   params=[_PRACTITIONER]),
             "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
                 "type": "object", "required": ["identifier"], "properties": {
-                    "identifier": {"type": "string"}, "_count": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "identifier": {"type": "string"}, "_count": {"type": "integer", "minimum": 0, "maximum": 1000},
                     "_offset": {"type": "integer", "minimum": 0}, "_summary": {"type": "string"}}}}}}}},
         "/fhir/Patient/{pid}": {"get": _op("Read a person.", "local", ok=_resource("Patient"),
                                            errors=(*LOCAL_ERRORS, 404), params=[_path("pid"), _PRACTITIONER])},

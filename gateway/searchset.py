@@ -1,6 +1,6 @@
 """FHIR searchsets as a generic client expects them (FHIR R4 search.html, http.html#paging).
 
-- ``_count`` is the page size (default 100, at most 1000) and ``_offset`` where the page
+- ``_count`` is the page size (default 100, at most 1000; 0 for the total alone) and ``_offset`` where the page
   starts; the Bundle's ``link`` has ``self`` (the search as understood, with its
   parameters), ``next`` while more matches follow, and ``previous``;
 - ``total`` counts every match, not the page;
@@ -54,7 +54,7 @@ def page(args: Mapping[str, str], *, known: Iterable[str], prefer: str = "", sor
         if strict:
             raise InvalidRequest(f"Onbekende zoekparameter {name[:40]!r} (Prefer: handling=strict).",
                                  expression=(name[:40],), diagnostics=f"unknown search parameter {name[:40]!r}")
-    count = _integer(args.get("_count"), "_count", DEFAULT_COUNT, 1, MAX_COUNT)
+    count = _integer(args.get("_count"), "_count", DEFAULT_COUNT, 0, MAX_COUNT)
     offset = _integer(args.get("_offset"), "_offset", 0, 0, 10**9)
     summary = args.get("_summary")
     if summary not in (None, "count", "false"):
@@ -62,7 +62,8 @@ def page(args: Mapping[str, str], *, known: Iterable[str], prefer: str = "", sor
             raise InvalidRequest("_summary kent hier alleen count en false.", expression=("_summary",),
                                  diagnostics="_summary supports count and false only")
         summary = None
-    return Page(count=count, offset=offset, only_total=summary == "count", strict=strict)
+    # _count=0 asks for the total alone, as _summary=count does (FHIR search.html#count)
+    return Page(count=count, offset=offset, only_total=summary == "count" or count == 0, strict=strict)
 
 
 def _integer(value: str | None, name: str, default: int, low: int, high: int) -> int:
