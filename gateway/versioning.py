@@ -32,6 +32,18 @@ def stamp(resource: dict[str, Any], version: int, when: dt.datetime) -> dict[str
     return out
 
 
+def unversioned(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` without what the node sets (``meta.versionId``, ``meta.lastUpdated``): what
+    to compare when asking whether a push changed anything."""
+    out = dict(resource)
+    meta = {k: v for k, v in (out.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    if meta:
+        out["meta"] = meta
+    else:
+        out.pop("meta", None)
+    return out
+
+
 def version_of(resource: dict[str, Any] | None) -> int:
     """The stored version number (0 when there is none yet)."""
     value = ((resource or {}).get("meta") or {}).get("versionId")

@@ -260,10 +260,13 @@ def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any])
                      source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
                      category=data.category, shareable=data.shareable, updated_at=node.clock())
         s.add(row)
-    # a push under the same source identifier is the record's next version
-    # (a row stored before versions were kept was version 1)
+    # a push under the same source identifier is the record's next version (a row stored
+    # before versions were kept was version 1); the same content again changes nothing
+    incoming = versioning.unversioned(_with_id(resource, row.id))
+    if before is not None and versioning.unversioned(before) == incoming:
+        return versioning.ensure(before, row.updated_at), created, person
     version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
-    stored = versioning.stamp(_with_id(resource, row.id), version, node.clock())
+    stored = versioning.stamp(incoming, version, node.clock())
     row.subject_id, row.resource_type, row.category = person.id, data.resource_type, data.category
     row.shareable, row.resource, row.updated_at = data.shareable, json.dumps(stored), node.clock()
     return stored, created, person

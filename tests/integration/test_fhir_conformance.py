@@ -183,6 +183,17 @@ def test_a_record_pushed_again_is_its_next_version_and_reads_back(api: Api) -> N
     assert api.get(f"/fhir/CarePlan/{rid}").status_code == 404  # not a CarePlan
 
 
+def test_the_same_record_pushed_again_is_not_a_new_version(api: Api) -> None:
+    _, pid = person(api)
+    signal = d.observation(pid, "signals", "Belt niet terug.", shareable=True, source_id="s-4")
+    first = api.post("/fhir/Observation", signal).get_json()
+
+    again = api.post("/fhir/Observation", signal)
+
+    assert again.status_code == 200 and again.headers["ETag"] == 'W/"1"'
+    assert again.get_json()["meta"] == first["meta"]
+
+
 @pytest.mark.parametrize("rtype", ["CarePlan", "CareTeam"])
 def test_an_ehr_reads_back_the_plan_and_team_it_pushed(api: Api, rtype: str) -> None:
     _, pid = person(api)
