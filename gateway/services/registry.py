@@ -345,4 +345,6 @@ def transaction(node: Any, bundle: dict[str, Any], actor: audit_log.Actor) -> di
     written = push_records(node, resources, actor, where=lambda i: f"entry[{i}]")
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": [
         {"response": {"status": "201 Created" if created else "200 OK",
-                      "location": f"{stored['resourceType']}/{stored['id']}"}} for stored, created in written]}
+                      "location": f"{stored['resourceType']}/{stored['id']}/_history/{stored['meta']['versionId']}",
+                      "etag": f'W/"{stored["meta"]["versionId"]}"',
+                      "lastModified": stored["meta"]["lastUpdated"]}} for stored, created in written]}

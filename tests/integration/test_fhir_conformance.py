@@ -362,6 +362,12 @@ def test_the_capability_statement_declares_reference_params_and_every_route(api:
     assert declared == dollar
 
 
+def test_the_openapi_document_passes_an_independent_validator(api: Api) -> None:
+    from openapi_spec_validator import validate
+
+    validate(api.client.get("/openapi.json").get_json())
+
+
 def test_the_empty_parameters_body_is_valid_in_the_openapi_document(api: Api) -> None:
     openapi = api.client.get("/openapi.json").get_json()
     body = openapi["paths"]["/fhir/$request-summary"]["post"]["requestBody"]["content"]["application/fhir+json"]
