@@ -47,8 +47,11 @@ def page(args: Mapping[str, str], *, known: Iterable[str], prefer: str = "", sor
     known = set(known)
     for name in args:
         base = name.split(":", 1)[0]
-        if base in known or name in known or name in PAGING or name in ALWAYS_IGNORED:
+        if name in known or name in PAGING or name in ALWAYS_IGNORED:
             continue
+        if base in known:  # FHIR: a modifier the server does not support is refused, strict or not
+            raise InvalidRequest(f"Zoekparameter {name[:40]!r}: deze toevoeging wordt hier niet ondersteund.",
+                                 expression=(name[:40],), diagnostics=f"unsupported modifier in {name[:40]!r}")
         if name == "_sort" and all(v in set(sorts) for v in ",".join(_multi(args, "_sort")).split(",")):
             continue
         if strict:
@@ -107,7 +110,7 @@ def params_of(args: Mapping[str, str], names: Iterable[str]) -> list[tuple[str, 
     wanted = set(names)
     out = []
     for name in sorted(args):
-        if name.split(":", 1)[0] in wanted:
+        if name in wanted:
             out += [(name, v) for v in _multi(args, name)]
     return out
 

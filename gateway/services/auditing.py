@@ -16,7 +16,8 @@ from gateway.audit.events import AuditRecord
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
-KNOWN = frozenset({"patient", "date", "agent", "purpose", "outcome", "action"})
+KNOWN = frozenset({"patient", "patient:identifier", "date", "agent", "agent:identifier", "purpose", "outcome",
+                   "action"})
 #: identifier systems of agents -> the actor id prefix the log keeps
 _AGENT_PREFIX = {**{system: prefix for prefix, system in fhir.PRACTITIONER_SYSTEMS.items()},
                  fhir.ORG_SYSTEM: "org", fhir.CLIENT_SYSTEM: "client"}

@@ -250,6 +250,8 @@ def test_consents_are_found_by_a_patient_reference_and_paged(api: Api) -> None:
     assert len(seen) == 3
     assert api.get("/fhir/Consent", query_string={"patient": pid}).get_json()["total"] == 3
     assert api.get("/fhir/Consent", query_string={"patient": "Practitioner/x"}).get_json()["total"] == 0
+    unsupported = api.get("/fhir/Consent", query_string={"patient:identifier": f"{BSN_SYSTEM}|{new_bsn()}"})
+    assert unsupported.status_code == 400  # never silently every consent
     only = api.get("/fhir/Consent", query_string={"patient": f"Patient/{pid}", "_summary": "count"}).get_json()
     assert only["total"] == 3 and "entry" not in only
 
