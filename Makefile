@@ -10,19 +10,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test install browser-deps ops-deps bench
+.PHONY: demo test install deps browser-deps ops-deps bench
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gateway demo
 
 # The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included.
-test: $(STAMP) browser-deps ops-deps
+test: $(STAMP) deps ops-deps
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
+
+# Everything the suite needs beyond Python: the browser and the test IdP (below), and the
+# @medplum/core validator of the conformance tests (tests/fhir_validators, from its lock file).
+deps: browser-deps
+	cd tests/fhir_validators && npm ci --no-audit --no-fund
 
 # What tests/browser needs beyond Python: Debian's Chromium and the test IdP's npm packages
 # (root for apt; .ci/run calls this before `make test`, where a missing browser fails the run).

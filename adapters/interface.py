@@ -43,6 +43,7 @@ from gateway import audit_log
 from gateway.audit import events
 from gateway.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.services import registry
+from gateway.versioning import unversioned
 from profiles.catalog import CARE_STATUS_SYSTEM, load_profiles
 
 #: Elements of a source resource that never enter the node: its ids and version at the
@@ -207,9 +208,9 @@ def _unchanged(session: Any, resource: dict[str, Any]) -> bool:
                                               Record.source_id == ident.get("value")))
     if row is None:
         return False
-    stored = json.loads(row.resource)
+    stored = unversioned(json.loads(row.resource))
     stored.pop("id", None)
-    return stored == resource  # type: ignore[no-any-return]
+    return stored == unversioned(resource)
 
 
 def _category(resource: dict[str, Any]) -> str:

@@ -14,8 +14,13 @@ class GatewayError(Exception):
     code = "invalid-request"
     message_nl = "Het verzoek is ongeldig."
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, *, expression: tuple[str, ...] = (),
+                 diagnostics: str = "") -> None:
+        """``detail`` is the Dutch text for people; ``expression`` (FHIRPath of the offending
+        elements) and ``diagnostics`` (English) are for programs (FHIR OperationOutcome.issue)."""
         self.detail = detail or self.message_nl
+        self.expression = tuple(expression)
+        self.diagnostics = diagnostics
         super().__init__(self.detail)
 
 
@@ -193,6 +198,12 @@ class Unauthenticated(GatewayError):
 
     code = "unauthenticated"
     message_nl = "Aanmelding vereist: geen geldig toegangstoken."
+
+
+class InvalidToken(Unauthenticated):
+    """A bearer token was presented but is not valid here (RFC 6750 ``invalid_token``)."""
+
+    message_nl = "Het toegangstoken is ongeldig of verlopen."
 
 
 class Forbidden(GatewayError):

@@ -149,6 +149,8 @@ def check_grantors(
 
 def _who(key: str, subject: Subject, known: dict[str, Party], age: int) -> str:
     if key == subject.key:
+        if age < CHILD_UNTIL:
+            return "het kind zelf (jonger dan 12 jaar)"
         if age < MINOR_UNTIL:
             return "de jongere zelf (12-15 jaar)"
         return "de persoon zelf (16 jaar of ouder)"

@@ -5,13 +5,16 @@ Views parse, call one use case, and render; errors go to gateway.outcomes.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from typing import Any
 
-from consent.errors import InvalidRequest
-from gateway import parameters
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from consent.errors import InvalidRequest, NotFound
+from gateway import parameters, searchset
 from gateway.app import node_of
 from gateway.fhir_in import RECORD_TYPES
-from gateway.fhirjson import fhir_response, read_body
+from gateway.fhirjson import fhir_response, read_body, read_response, written_response
 from gateway.idempotency import idempotent
 from gateway.services import auditing, consents, exchange, push, registry, safety
 from gateway.views import actor, caller
@@ -23,37 +26,76 @@ READERS = ("ehr", "professional")
 RECORDS = f"/fhir/<any({', '.join(RECORD_TYPES)}):rtype>"  # the node's own record types
 
 
+def _base() -> str:
+    return node_of().config.node.url.rstrip("/")
+
+
 @bp.post("/fhir/Patient")
 @idempotent()
 def create_patient() -> Response:
     caller(*WRITERS)
     resource, created = registry.register_person(node_of(), read_body("Patient"))
-    return fhir_response(resource, 201 if created else 200,
-                         {"Location": f"/fhir/Patient/{resource['id']}"})
+    return written_response(resource, 201 if created else 200, _base())
 
 
 @bp.get("/fhir/Patient")
 def search_patient() -> Response:
+    return _patient_search(request.args)
+
+
+@bp.post("/fhir/Patient/_search")
+def search_patient_by_post() -> Response:
+    """FHIR search by POST (http.html#search): the parameters in a form body, out of the URL."""
+    if (request.mimetype or "") != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType()
+    return _patient_search(request.form)
+
+
+def _patient_search(args: Any) -> Response:
     who = actor(caller(*READERS))
-    ident = request.args.get("identifier", "")
-    system, _, value = ident.rpartition("|")
-    if system != parameters.BSN_SYSTEM:
-        raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN>.")
-    found = registry.find_person(node_of(), value, who)
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                          "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
+    pg = searchset.page(args, known={"identifier"}, prefer=request.headers.get("Prefer", ""))
+    ident = args.get("identifier", "")
+    system, sep, value = ident.rpartition("|")
+    if not value:
+        raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN> (of het BSN alleen).",
+                             expression=("identifier",), diagnostics="identifier (a BSN) is required")
+    # FHIR token search: "value" matches in any system, "system|value" in that system only;
+    # this node keeps BSNs alone, so another system finds no one (and learns nothing)
+    found = registry.find_person(node_of(), value, who) if system in ("", parameters.BSN_SYSTEM) else []
+    return fhir_response(searchset.bundle(
+        found[pg.offset:pg.offset + pg.count], len(found), pg, self_url=_base() + "/fhir/Patient",
+        params=[("identifier", ident)] if request.method == "GET" else [],
+        full_url=lambda r: f"{_base()}/fhir/Patient/{r['id']}"))
 
 
 @bp.get("/fhir/Patient/<pid>")
 def read_patient(pid: str) -> Response:
-    return fhir_response(registry.read_person(node_of(), pid, actor(caller(*READERS))))
+    return read_response(registry.read_person(node_of(), pid, actor(caller(*READERS))), _base())
+
+
+@bp.get(f"/fhir/<any({', '.join(('Patient', 'Consent', *RECORD_TYPES))}):rtype>/<rid>/_history/<vid>")
+def vread(rtype: str, rid: str, vid: str) -> Response:
+    """FHIR vread of the current version (where a create's Location points); the node keeps
+    no history, so an earlier version is not-found."""
+    who = caller(*READERS)
+    node = node_of()
+    if rtype == "Patient":
+        resource = registry.read_person(node, rid, actor(who))
+    elif rtype == "Consent":
+        actor(who)
+        resource = consents.read(node, rid)
+    else:
+        resource = registry.read_record(node, rtype, rid, actor(who, required=False))
+    if (resource.get("meta") or {}).get("versionId") != vid:
+        raise NotFound(f"Versie {vid[:16]} van {rtype}/{rid[:64]} wordt hier niet bewaard; lees de huidige.")
+    return read_response(resource, _base())
 
 
 @bp.post("/fhir/RelatedPerson")
 @idempotent()
 def create_related_person() -> Response:
     caller(*WRITERS)
-    return fhir_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201)
+    return written_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201, _base())
 
 
 @bp.delete("/fhir/RelatedPerson/<rid>")
@@ -70,7 +112,14 @@ def delete_related_person(rid: str) -> Response:
 def create_record(rtype: str) -> Response:
     who = caller(*WRITERS)
     [(resource, created)] = registry.push_records(node_of(), [read_body(rtype)], actor(who, required=False))
-    return fhir_response(resource, 201 if created else 200)
+    return written_response(resource, 201 if created else 200, _base())
+
+
+@bp.get(RECORDS + "/<rid>")
+def read_record(rtype: str, rid: str) -> Response:
+    """An EHR reads back a record it pushed (as stored here, with its version)."""
+    who = caller(*READERS)
+    return read_response(registry.read_record(node_of(), rtype, rid, actor(who, required=False)), _base())
 
 
 @bp.delete(RECORDS)
@@ -108,7 +157,7 @@ def transaction() -> Response:
 def create_consent() -> Response:
     who = caller(*READERS)
     resource = consents.record(node_of(), read_body("Consent"), actor(who))
-    return fhir_response(resource, 201, {"Location": f"/fhir/Consent/{resource['id']}"})
+    return written_response(resource, 201, _base())
 
 
 RENEWAL_TAGS = ("renewal-due", consents.FLAG_SYSTEM + "|renewal-due")
@@ -117,18 +166,24 @@ RENEWAL_TAGS = ("renewal-due", consents.FLAG_SYSTEM + "|renewal-due")
 @bp.get("/fhir/Consent")
 def search_consent() -> Response:
     actor(caller(*READERS))
+    pg = searchset.page(request.args, known={"patient", "_tag"}, prefer=request.headers.get("Prefer", ""))
     tag = request.args.get("_tag")
     if tag is not None and tag not in RENEWAL_TAGS:
-        raise InvalidRequest("_tag kent alleen renewal-due (toestemmingen die vernieuwd moeten worden).")
-    found = consents.list_for(node_of(), request.args.get("patient") or None, renewal_due=tag is not None)
-    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                          "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]})
+        raise InvalidRequest("_tag kent alleen renewal-due (toestemmingen die vernieuwd moeten worden).",
+                             expression=("_tag",), diagnostics="_tag supports renewal-due only")
+    patient = request.args.get("patient")
+    pid = searchset.reference_id(patient, "Patient", _base()) if patient else None
+    found = [] if pid == "" else consents.list_for(node_of(), pid, renewal_due=tag is not None)
+    return fhir_response(searchset.bundle(
+        found[pg.offset:pg.offset + pg.count], len(found), pg, self_url=_base() + "/fhir/Consent",
+        params=searchset.params_of(request.args, {"patient", "_tag"}),
+        full_url=lambda r: f"{_base()}/fhir/Consent/{r['id']}"))
 
 
 @bp.get("/fhir/Consent/<cid>")
 def read_consent(cid: str) -> Response:
     actor(caller(*READERS))
-    return fhir_response(consents.read(node_of(), cid))
+    return read_response(consents.read(node_of(), cid), _base())
 
 
 @bp.post("/fhir/Consent/<cid>/$issue-token")
@@ -181,7 +236,8 @@ def safety_disclosure() -> Response:
 def audit_events() -> Response:
     who = caller("privacy-officer")
     # contract section 3: X-Practitioner on every call that reads data, the log included
-    return fhir_response(auditing.search(node_of(), request.args, actor(who), request.base_url))
+    return fhir_response(auditing.search(node_of(), request.args, actor(who), request.base_url,
+                                         prefer=request.headers.get("Prefer", "")))
 
 
 @bp.get("/consent/<cid>/receipt")

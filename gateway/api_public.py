@@ -15,23 +15,6 @@ from gateway.fhirjson import fhir_response
 
 bp = Blueprint("public", __name__)
 
-BASE = "https://jggz-gateway.nl/fhir"
-OPERATIONS = [
-    ("request-summary", "system", "Ask a partner for a consented behaviour-level summary (local API)."),
-    ("behaviour-summary", "system", "Disclose a signed behaviour-level summary to a partner (node to node)."),
-    ("consent-status", "system", "Answer whether a consent issued here is still active (node to node)."),
-    ("safety-disclosure", "system", "Holder-initiated disclosure under meldcode or conflict of duties."),
-    ("receive-disclosure", "system", "Receive a pushed safety disclosure (node to node)."),
-    ("send-summary", "system", "Push a consented summary to a partner on the holder's initiative (local API)."),
-    ("receive-summary", "system", "Receive a consented push into the inbox (node to node)."),
-    ("issue-token", "instance", "Sign a consent token for a recorded Consent."),
-    ("revoke", "instance", "Revoke a recorded Consent."),
-    ("locate", "system", "Find which trusted organisations are involved with a child and its parents (local API)."),
-    ("locator-setup", "system", "The PSI setup of this node's findable persons (node to node)."),
-    ("locator-match", "system", "Answer a blinded PSI request (node to node)."),
-]
-
-
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     resp = Response(json.dumps(node_of().keys.jwks()), mimetype="application/jwk-set+json")
@@ -136,69 +119,17 @@ def _oauth_error(error: str, status: int, description: str | None = None) -> Res
 
 
 def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
-    """Build the CapabilityStatement listing our operations and resources."""
-    resources = [
-        ("Patient", ["create", "read", "search-type"], ["identifier"]),
-        ("RelatedPerson", ["create"], []),
-        ("Observation", ["create", "delete"], []),
-        ("CarePlan", ["create", "delete"], []),
-        ("CareTeam", ["create", "delete"], []),
-        ("EpisodeOfCare", ["create", "delete"], []),
-        ("Consent", ["create", "read", "search-type"], ["patient", "_tag"]),
-        ("AuditEvent", ["search-type"], ["patient", "date", "agent", "purpose", "outcome"]),
-        ("CodeSystem", ["search-type"], []),
-    ]
-    ops = {"request-summary", "behaviour-summary", "consent-status", "safety-disclosure",
-           "receive-disclosure", "locate", "locator-setup", "locator-match", "send-summary", "receive-summary"}
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-23",
-        "publisher": name,
-        "kind": "instance",
-        "software": {"name": "jeugd-ggz-gateway", "version": "0.1.0"},
-        "implementation": {"description": f"Gateway node of {name} ({org_id})", "url": url + "/fhir"},
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json"],
-        "rest": [{
-            "mode": "server",
-            "security": {
-                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                         "code": "SMART-on-FHIR"}],
-                             "text": "OAuth 2.0 client credentials at /oauth/token; partners use private_key_jwt"}],
-                "description": "Bearer access token required for everything but metadata, CodeSystem, JWKS and health.",
-            },
-            "resource": [
-                {"type": t, "interaction": [{"code": i} for i in inter],
-                 **({"searchParam": [{"name": p, "type": "date" if p == "date" else "token"} for p in params]}
-                    if params else {}),
-                 # delete by id, or on the link back to the source (DELETE [type]?identifier=…)
-                 **({"conditionalDelete": "single"} if "delete" in inter else {}),
-                 **({"operation": [{"name": op, "definition": f"{BASE}/OperationDefinition/{op}"}
-                                   for op in ("issue-token", "revoke")]} if t == "Consent" else {})}
-                for t, inter, params in resources
-            ],
-            "operation": [{"name": op, "definition": f"{BASE}/OperationDefinition/{op}",
-                           "documentation": doc} for op, _lvl, doc in OPERATIONS if op in ops],
-        }],
-    }
+    """Build the CapabilityStatement from the route table (gateway.capability)."""
+    from gateway.capability import capability_statement as build
+    from gateway.openapi import document
+
+    return build(document(org_id, url), org_id=org_id, name=name, url=url)
 
 
 @bp.get("/fhir/metadata")
 def metadata() -> Response:
     cfg = node_of().config.node
     return fhir_response(capability_statement(cfg.org_id, cfg.name, cfg.url.rstrip("/")))
-
-
-@bp.get("/fhir/CodeSystem")
-def codesystems() -> Response:
-    from profiles.summary import load_codesystems
-
-    systems = load_codesystems()
-    return fhir_response({
-        "resourceType": "Bundle", "type": "searchset", "total": len(systems),
-        "entry": [{"fullUrl": cs["url"], "resource": cs, "search": {"mode": "match"}} for cs in systems],
-    })
 
 
 @bp.get("/openapi.json")

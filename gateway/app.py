@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from gateway import auth, observe, outcomes
+from gateway import auth, negotiation, observe, outcomes
 from gateway.config import NodeConfig
 from gateway.node import Node, build
 
@@ -22,12 +22,14 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.extensions["oauth_server"] = auth.init_app(app, node)
     outcomes.init_app(app)
     observe.init_app(app)
+    negotiation.init_app(app)
     _one_partner_view_per_request(app)
     _witnessed_heads(app, node)
 
-    from gateway import api_local, api_partner, api_public
+    from gateway import api_conformance, api_local, api_partner, api_public
 
     app.register_blueprint(api_public.bp)
+    app.register_blueprint(api_conformance.bp)
     app.register_blueprint(api_local.bp)
     app.register_blueprint(api_partner.bp)
     if config.web.enabled:  # the Dutch pages (issue 7): only on a node configured for them

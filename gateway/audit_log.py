@@ -294,7 +294,21 @@ def entries(session: Any, *, subject: str | None = None, since: str | None = Non
             agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
             action: str | None = None, limit: int = 500, offset: int = 0) -> list[AuditEntry]:
     """Search entries by the NEN 7513 columns, newest first."""
-    q = select(AuditEntry)
+    q = _where(select(AuditEntry), subject=subject, since=since, until=until, agent=agent, purpose=purpose,
+               outcome=outcome, action=action)
+    return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
+
+
+def count_entries(session: Any, **filters: Any) -> int:
+    """How many entries ``entries(**filters)`` finds in all (a searchset's ``total``)."""
+    from sqlalchemy import func
+
+    return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
+
+
+def _where(q: Any, *, subject: str | None = None, since: str | None = None, until: str | None = None,
+           agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
+           action: str | None = None) -> Any:
     if subject:
         q = q.where(AuditEntry.subject == subject)
     if since:
@@ -309,7 +323,7 @@ def entries(session: Any, *, subject: str | None = None, since: str | None = Non
         q = q.where(AuditEntry.outcome == outcome)
     if action:
         q = q.where(AuditEntry.action == action)
-    return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
+    return q
 
 
 def stored(entry: AuditEntry) -> chain.StoredEntry:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.errors import JoseError
 from sqlalchemy import delete, select
@@ -33,8 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from adapters.store.models import Client, UsedJti
 from consent import jose
 from consent.errors import (
-    BadSignature, Forbidden, GatewayError, InvalidRequest, TokenExpired, Unauthenticated,
+    BadSignature, Forbidden, GatewayError, InvalidRequest, InvalidToken, TokenExpired, Unauthenticated,
 )
+from gateway import scopes
 
 ROLES = ("ehr", "professional", "privacy-officer", "admin")
 PARTNER_ROLE = "partner"
@@ -69,7 +70,7 @@ class LocalClient(ClientMixin):
         return None
 
     def get_allowed_scope(self, scope: str) -> str:
-        return ""
+        return scopes.grant(self.role, scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
@@ -98,6 +99,13 @@ class PartnerClient(LocalClient):
 
 class ClientCredentials(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+    def validate_requested_scope(self) -> None:
+        """A requested scope must lie within the client's role's (gateway.scopes)."""
+        try:
+            scopes.grant(self.client.role, self.request.payload.scope)
+        except scopes.ScopeRefused as exc:
+            raise InvalidScopeError(description=f"scope not granted to this client: {str(exc)[:80]}") from exc
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -221,11 +229,13 @@ def init_app(app: Any, node: Any) -> AuthorizationServer:
         ttl = node.config.security.access_token_ttl
         now = int(node.clock().timestamp())
         kid, alg, key = node.keys.active
+        granted = scopes.grant(client.role, scope)  # checked in validate_requested_scope already
         claims = {"iss": node.config.node.org_id, "sub": client.client_id,
                   "aud": node.config.node.org_id, "role": client.role, "client_id": client.client_id,
-                  "iat": now, "nbf": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
+                  "scope": granted, "iat": now, "nbf": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
+        # SMART Backend Services: the response names the scope granted (RFC 6749 section 5.1)
         return {"access_token": jose.sign(claims, key, kid=kid, alg=alg, typ=AT_TYP),
-                "token_type": "Bearer", "expires_in": ttl}
+                "token_type": "Bearer", "expires_in": ttl, "scope": granted}
 
     server = AuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
     server.register_token_generator("default", generate)
@@ -240,6 +250,7 @@ class Caller:
 
     client_id: str
     role: str
+    scope: tuple[str, ...] = ()
 
     @property
     def is_partner(self) -> bool:
@@ -256,19 +267,31 @@ def verify_access_token(node: Any, authorization: str | None) -> Caller:
         _, claims = jose.decode_strict(token, node.keys.verification_set(), typ=AT_TYP)
         jose.check_times(claims, int(node.clock().timestamp()))
     except (BadSignature, TokenExpired, InvalidRequest) as exc:
-        raise Unauthenticated(f"Toegangstoken ongeldig: {exc.detail}") from exc
+        raise InvalidToken(f"Toegangstoken ongeldig: {exc.detail}") from exc
     org = node.config.node.org_id
     if claims.get("iss") != org or claims.get("aud") != org:
-        raise Unauthenticated("Toegangstoken is niet door deze node uitgegeven.")
+        raise InvalidToken("Toegangstoken is niet door deze node uitgegeven.")
     role, sub = claims.get("role"), claims.get("sub")
     if role not in (*ROLES, PARTNER_ROLE) or not isinstance(sub, str):
-        raise Unauthenticated("Toegangstoken zonder geldige rol.")
-    return Caller(client_id=sub, role=role)
+        raise InvalidToken("Toegangstoken zonder geldige rol.")
+    granted = claims.get("scope")
+    if granted is None:  # issued before tokens carried a scope: the role's own, as then
+        granted = scopes.grant(role, None)
+    if not isinstance(granted, str):
+        raise InvalidToken("Toegangstoken met een ongeldige scope.")
+    return Caller(client_id=sub, role=role, scope=tuple(granted.split()))
 
 
 def require_role(caller: Caller, *roles: str) -> None:
     if caller.role not in roles:
         raise Forbidden(f"Rol '{caller.role}' heeft geen toegang tot deze functie.")
+
+
+def require_scope(caller: Caller, method: str, path: str) -> None:
+    """A REST interaction needs a granted SMART scope covering it (gateway.scopes)."""
+    needed = scopes.interaction(method, path)
+    if needed is not None and not scopes.permits(caller.scope, *needed):
+        raise Forbidden(f"Het toegangstoken heeft geen scope system/{needed[0]}.{needed[1]} voor deze aanroep.")
 
 
 def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None = None) -> str:

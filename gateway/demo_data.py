@@ -59,7 +59,7 @@ def observation(patient_id: str, category: str, text: str, *, shareable: bool, s
                 extra_codings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     res = {"resourceType": "Observation", "status": "final", "category": _cat(category),
            "identifier": [{"system": "urn:ehr:demo", "value": source_id}],
-           "code": {"coding": extra_codings or [], "text": text},
+           "code": {**({"coding": extra_codings} if extra_codings else {}), "text": text},
            "subject": {"reference": f"Patient/{patient_id}"},
            "effectiveDateTime": "2026-11-02T10:00:00+01:00", "valueString": text,
            "note": [{"text": text}]}

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from consent.errors import InvalidRequest
 from consent.model import valid_bsn, valid_party_key
+from gateway import fhir_checks
 from gateway.config import ORG_ID
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
@@ -43,10 +44,35 @@ def validate(resource: dict[str, Any]) -> Any:
     except (KeyError, ValueError):
         raise InvalidRequest(f"Onbekend resourceType {rtype!r}.") from None
     try:
-        return model.model_validate(resource)
-    except (ValidationError, ValueError, TypeError) as exc:
+        validated = model.model_validate(resource)
+    except ValidationError as exc:
+        expressions, english = _located(rtype, exc)
+        where = ", ".join(expressions) or rtype
+        raise InvalidRequest(f"Ongeldige {rtype}: {where} heeft een ongeldige waarde of vorm.",
+                             expression=expressions, diagnostics=english) from None
+    except (ValueError, TypeError) as exc:
         first = str(exc).splitlines()
-        raise InvalidRequest(f"Ongeldige {rtype}: {' '.join(first[:3])[:300]}") from None
+        raise InvalidRequest(f"Ongeldige {rtype}: {' '.join(first[:3])[:300]}",
+                             expression=(rtype,), diagnostics=" ".join(first[:3])[:300]) from None
+    fhir_checks.check(resource)
+    return validated
+
+
+def _located(rtype: str, exc: ValidationError) -> tuple[tuple[str, ...], str]:
+    """The FHIRPath of each element pydantic refused, and its messages in English."""
+    paths: list[str] = []
+    messages: list[str] = []
+    for err in exc.errors()[:5]:
+        path = rtype
+        for step in err.get("loc", ()):
+            if isinstance(step, int):
+                path += f"[{step}]"
+            elif isinstance(step, str) and not step.startswith("function-") and step != "__root__":
+                path += "." + step.removesuffix("__ext")
+        if path not in paths:
+            paths.append(path)
+        messages.append(f"{path}: {str(err.get('msg', 'invalid'))[:200]}")
+    return tuple(paths), "; ".join(messages)[:600]
 
 
 def bsn_of(identifiers: Any, what: str = "persoon") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from consent import ijson
 from consent.errors import InvalidRequest
@@ -23,10 +24,41 @@ def read_body(resource_type: str | None = None) -> dict[str, Any]:
     """Parse the request body as strict I-JSON; check its resourceType when one is expected."""
     mimetype = (request.mimetype or "").lower()
     if mimetype not in FHIR_JSON:
-        raise InvalidRequest("Gebruik Content-Type application/fhir+json.")
+        # 415, as the OpenAPI document promises: the body is not in a format this node reads
+        raise UnsupportedMediaType()
     body = ijson.loads(request.get_data(cache=False))
     if not isinstance(body, dict):
         raise InvalidRequest("De body moet een FHIR-resource (JSON-object) zijn.")
     if resource_type and body.get("resourceType") != resource_type:
         raise InvalidRequest(f"Verwacht resourceType {resource_type}, kreeg {body.get('resourceType')!r}.")
     return body
+
+
+def read_response(resource: dict[str, Any], base_url: str) -> Response:
+    """A read: the resource with its ETag and Last-Modified (gateway.versioning)."""
+    from gateway import versioning
+
+    return fhir_response(resource, 200, versioning.headers(resource, base_url, location=False))
+
+
+def written_response(resource: dict[str, Any], status: int, base_url: str) -> Response:
+    """A create or update: versioned Location on 201, ETag, Last-Modified, and the body the
+    client's ``Prefer: return=`` asks for (representation, minimal or OperationOutcome)."""
+    from gateway import versioning
+
+    headers = versioning.headers(resource, base_url, location=status == 201)
+    wanted = versioning.preferred_return(request.headers.get("Prefer", ""))
+    if wanted == "minimal":
+        resp = Response(status=status)
+        for k, v in headers.items():
+            resp.headers[k] = v
+        return resp
+    if wanted == "OperationOutcome":
+        from gateway import outcomes
+
+        done = "aangemaakt" if status == 201 else "bijgewerkt"
+        body = outcomes.outcome("ok", f"{resource['resourceType']}/{resource['id']} is {done}.",
+                                issue_type="informational", severity="information")
+        body["issue"][0].pop("details")  # no refusal: nothing from the refusal-reason CodeSystem
+        return fhir_response(body, status, headers)
+    return fhir_response(resource, status, headers)

@@ -55,8 +55,13 @@ TABLE: dict[str, tuple[int, str]] = {
 
 _HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
          405: ("method-not-allowed", "not-supported", "Deze methode is hier niet toegestaan."),
+         406: ("not-acceptable", "not-supported", "Deze node antwoordt alleen in FHIR JSON (_format=json)."),
          413: ("too-large", "too-long", "Het verzoek is te groot."),
          415: ("unsupported-media-type", "not-supported", "Dit inhoudstype wordt niet ondersteund.")}
+
+#: codes the HTTP layer answers with rather than a domain error: code -> status (None: varies)
+EDGE_CODES: dict[str, int | None] = {
+    **{code: status for status, (code, _type, _text) in _HTTP.items()}, "internal-error": 500, "http-error": None}
 
 
 def answerable() -> dict[str, int | None]:
@@ -76,18 +81,23 @@ def status_of(code: str) -> int:
     return TABLE.get(code, (500, "exception"))[0]
 
 
-def outcome(code: str, text: str, *, issue_type: str | None = None,
-            severity: str = "error") -> dict[str, Any]:
-    """Build an OperationOutcome whose first issue carries the stable reason code."""
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{
-            "severity": severity,
-            "code": issue_type or TABLE.get(code, (500, "exception"))[1],
-            "details": {"coding": [{"system": REASON_SYSTEM, "code": code}], "text": text},
-            "diagnostics": text,
-        }],
+def outcome(code: str, text: str, *, issue_type: str | None = None, severity: str = "error",
+            expression: tuple[str, ...] = (), diagnostics: str = "") -> dict[str, Any]:
+    """Build an OperationOutcome whose first issue carries the stable reason code.
+
+    ``details.text`` is the Dutch explanation for people; ``diagnostics`` the English one
+    for programs (the Dutch text when there is none) and ``expression`` the FHIRPath of
+    the elements at fault.
+    """
+    issue: dict[str, Any] = {
+        "severity": severity,
+        "code": issue_type or TABLE.get(code, (500, "exception"))[1],
+        "details": {"coding": [{"system": REASON_SYSTEM, "code": code}], "text": text},
+        "diagnostics": diagnostics or text,
     }
+    if expression:
+        issue["expression"] = list(expression)
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 def _noted(code: str) -> None:
@@ -102,9 +112,10 @@ def _noted(code: str) -> None:
             metrics.store_error()
 
 
-def render(code: str, text: str, status: int | None = None, retry_after: int = 2) -> Response:
+def render(code: str, text: str, status: int | None = None, retry_after: int = 2, *,
+           expression: tuple[str, ...] = (), diagnostics: str = "") -> Response:
     _noted(code)
-    body = outcome(code, text)
+    body = outcome(code, text, expression=expression, diagnostics=diagnostics)
     resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
                     mimetype="application/fhir+json")
     if code in (e.Unauthenticated.code,):
@@ -122,6 +133,13 @@ def http_error(status: int, name: str = "") -> Response:
                     status=status, mimetype="application/fhir+json")
 
 
+def _challenge(err: e.GatewayError, resp: Response) -> Response:
+    """RFC 6750 section 3: a presented but unusable token is ``error="invalid_token"``."""
+    if isinstance(err, e.InvalidToken):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway", error="invalid_token"'
+    return resp
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers: domain errors, HTTP errors, and the last-resort 500."""
 
@@ -133,8 +151,9 @@ def init_app(app: Flask) -> None:
                             mimetype="application/fhir+json")
         # an error may carry its own status where the contract pins one for that case
         # (NotAParty: 422 invalid-request at POST /fhir/Consent)
-        return render(err.code, err.detail, getattr(err, "http_status", None),
-                      retry_after=getattr(err, "retry_after", 2))
+        return _challenge(err, render(err.code, err.detail, getattr(err, "http_status", None),
+                                      retry_after=getattr(err, "retry_after", 2), expression=err.expression,
+                                      diagnostics=err.diagnostics))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

@@ -18,6 +18,7 @@ def caller(*roles: str) -> auth.Caller:
     """Verify the bearer token and require one of ``roles``."""
     who = auth.verify_access_token(node_of(), request.headers.get("Authorization"))
     auth.require_role(who, *roles)
+    auth.require_scope(who, request.method, request.path)
     return who
 
 

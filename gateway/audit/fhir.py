@@ -240,7 +240,9 @@ def _entities(record: ev.AuditRecord, pattern: str) -> list[dict[str, Any]]:
     if record.consent_id:
         what: dict[str, Any] = {"identifier": {"system": CONSENT_SYSTEM,
                                                "value": record.consent_id}, "type": "Consent"}
-        if record.action in _LOCAL_CONSENT_ACTIONS:
+        if record.action in _LOCAL_CONSENT_ACTIONS and "/" not in record.consent_id:
+            # a consent kept here is Consent/{id}; one at a partner ("issuer/id") has no
+            # local Type/id, and its identifier already names it
             what["reference"] = f"Consent/{record.consent_id}"
         out.append({"what": what, "type": _coding(RESOURCE_TYPES, "Consent", "Consent")})
     if record.legal_ground:

@@ -12,23 +12,63 @@ from typing import Any
 
 from sqlalchemy import select
 
-from consent.errors import InvalidRequest
+from consent.errors import GatewayError, InvalidRequest
 from gateway import audit_log
 from gateway.audit import events, fhir, search_dates
 from gateway.audit.events import AuditRecord
 
-def _filters(args: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    allowed = {"patient", "date", "agent", "purpose", "outcome", "_count", "action"}
-    unknown = set(args) - allowed
-    if unknown:
-        raise InvalidRequest(f"Onbekende zoekparameter(s): {', '.join(sorted(unknown))}.")
-    if "patient" in args:
-        from consent.model import valid_bsn
+_PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
+#: search parameters of AuditEvent this node answers (FHIR R4 names and types)
+KNOWN = frozenset({"patient", "patient:identifier", "date", "agent", "agent:identifier", "purpose", "outcome",
+                   "action"})
+#: identifier systems of agents -> the actor id prefix the log keeps
+_AGENT_PREFIX = {**{system: prefix for prefix, system in fhir.PRACTITIONER_SYSTEMS.items()},
+                 fhir.ORG_SYSTEM: "org", fhir.CLIENT_SYSTEM: "client"}
+NO_MATCH = "\x00none"  # a subject or agent no entry can have: the search matches nothing
 
-        out["subject"] = args["patient"].rpartition("|")[2]
-        if not valid_bsn(out["subject"]):
-            raise InvalidRequest("patient is een geldig BSN (negen cijfers), eventueel met systeem ervoor.")
+
+def _one(args: Mapping[str, str], *names: str) -> tuple[str, str] | None:
+    found = [(n, args[n]) for n in names if n in args]
+    if len(found) > 1:
+        raise InvalidRequest(f"Geef één van {', '.join(names)}.", expression=names,
+                             diagnostics=f"use one of {', '.join(names)}")
+    return found[0] if found else None
+
+
+def _patient(name: str, value: str, person_bsn: Any, base_url: str) -> str:
+    """The BSN that ``patient`` (``Patient/{id}``, the absolute URL, or a BSN as the contract's
+    ``patient=`` has it) or ``patient:identifier`` (``[system|]BSN``) names; NO_MATCH for a
+    person not known here or a reference to another type or server."""
+    from consent.model import valid_bsn
+
+    from gateway import searchset
+
+    system, sep, bsn = value.rpartition("|")
+    if name == "patient:identifier" or "/" not in value:
+        if name == "patient:identifier" and system not in ("", fhir.BSN_SYSTEM):
+            return NO_MATCH  # another identifier system: the log keeps BSNs only
+        if system not in ("", fhir.BSN_SYSTEM) or not valid_bsn(bsn):
+            raise InvalidRequest("patient is Patient/<id> of een geldig BSN (negen cijfers), eventueel met "
+                                 "systeem ervoor.", expression=(name,),
+                                 diagnostics=f"{name}: expected Patient/<id> or a valid BSN")
+        return bsn
+    pid = searchset.reference_id(value, "Patient", base_url)
+    return (person_bsn(pid) or NO_MATCH) if pid else NO_MATCH
+
+
+def _agent(name: str, value: str) -> str:
+    if name == "agent:identifier":
+        system, sep, ident = value.rpartition("|")
+        prefix = _AGENT_PREFIX.get(system)
+        return f"{prefix}:{ident}" if sep and prefix and ident else NO_MATCH
+    return value.rpartition("|")[2]
+
+
+def _filters(args: Mapping[str, str], person_bsn: Any = lambda pid: None, base_url: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    patient = _one(args, "patient", "patient:identifier")
+    if patient:
+        out["subject"] = _patient(*patient, person_bsn, base_url)
     dates = args.getlist("date") if hasattr(args, "getlist") else [args["date"]] if "date" in args else []
     if dates:  # compared as dates, never as strings: ge2025-13-45 is refused, not a filter
         since, until = search_dates.bounds(dates)
@@ -36,36 +76,53 @@ def _filters(args: Mapping[str, str]) -> dict[str, Any]:
             out["since"] = since
         if until is not None:
             out["until"] = until
-    if "agent" in args:
-        out["agent"] = args["agent"].rpartition("|")[2]
+    agent = _one(args, "agent", "agent:identifier")
+    if agent:
+        out["agent"] = _agent(*agent)
     if "purpose" in args:
         out["purpose"] = args["purpose"].rpartition("|")[2]
     if "outcome" in args:
         out["outcome"] = {"0": "success", "4": "refused", "8": "error"}.get(args["outcome"], args["outcome"])
     if "action" in args:
-        out["action"] = args["action"]
-    if "_count" in args:
-        if not args["_count"].isdigit() or not 0 < int(args["_count"]) <= 1000:
-            raise InvalidRequest("_count is 1 t/m 1000.")
-        out["limit"] = int(args["_count"])
+        out["action"] = args["action"].rpartition("|")[2]
     return out
 
 
-def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str) -> dict[str, Any]:
-    """Search the log; the search itself is appended to it."""
-    filters = _filters(args)
+def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
+           prefer: str = "") -> dict[str, Any]:
+    """Search the log one page at a time (gateway.searchset); the search itself is appended to it."""
+    from gateway import searchset
+    from gateway.services.registry import person_by_id
+
+    base = node.config.node.url.rstrip("/")
+    pg = searchset.page(args, known=KNOWN, prefer=prefer, sorts=("-date", "-_lastUpdated"))
+
+    def person_bsn(pid: str) -> str | None:
+        with node.uow(read_only=True) as uow:
+            try:
+                return str(person_by_id(uow.session, pid).bsn)
+            except GatewayError:
+                return None
+
+    filters = _filters(args, person_bsn, base)
+    logged = {k: ("(geen)" if v == NO_MATCH else str(v)) for k, v in filters.items()}
     try:  # the search is logged with its filters: a value the log cannot hold is refused first
-        read = AuditRecord(action=events.AUDIT_READ, outcome=events.SUCCESS, subject=filters.get("subject", ""),
-                           **audit_log.fields(actor), detail={"filters": {k: str(v) for k, v in filters.items()}})
+        read = AuditRecord(action=events.AUDIT_READ, outcome=events.SUCCESS,
+                           subject="" if filters.get("subject") in (None, NO_MATCH) else filters["subject"],
+                           **audit_log.fields(actor), detail={"filters": logged})
     except events.InvalidAuditRecord:
         raise InvalidRequest("Een zoekwaarde bevat tekens die het auditlog niet vastlegt "
                              "(een NUL-teken, of iets dat op een token of wachtwoord lijkt).") from None
     with node.uow() as uow:
-        found = [audit_log.stored(e) for e in audit_log.entries(uow.session, **filters)]
+        total = audit_log.count_entries(uow.session, **filters)
+        found = [] if pg.only_total else [
+            audit_log.stored(e) for e in audit_log.entries(uow.session, **filters, limit=pg.count, offset=pg.offset)]
         audit_log.append(uow.session, node, dataclasses.replace(read, count=len(found)))
         uow.commit()
     resources = [fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url) for e in found]
-    return fhir.search_bundle(resources, len(resources), self_url)
+    return searchset.bundle(resources, total, pg, self_url=base + "/fhir/AuditEvent",
+                            params=searchset.params_of(args, KNOWN),
+                            full_url=lambda r: f"{base}/fhir/AuditEvent/{r['id']}")
 
 
 def export(node: Any, fmt: str, since: str | None) -> str:

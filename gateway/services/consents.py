@@ -16,7 +16,7 @@ from consent.errors import (
     NotFound,
 )
 from consent.model import Grant
-from gateway import audit_log, fhir_in
+from gateway import audit_log, fhir_in, versioning
 from gateway.audit import events
 from gateway.services.registry import family_of, person_by_id, subject_of
 
@@ -118,7 +118,7 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
             uow.commit()
             raise
         cid = uuid.uuid4().hex
-        stored = dict(resource, id=cid)
+        stored = versioning.stamp(dict(resource, id=cid), 1, node.clock())
         s.add(ConsentRow(id=cid, subject_id=person.id, status=data.status, decision=data.decision,
                          recorded_by=(actor.name or actor.actor_id)[:128],
                          purpose=data.purpose, categories=json.dumps(sorted(data.categories)),
@@ -162,7 +162,9 @@ def _check_refusal(subject: Any, family: list[Any], grantors: frozenset[str], re
 
 def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
     """The stored Consent with its current status and renewal flags."""
-    resource = json.loads(row.resource)
+    # version 1 as recorded, 2 once revoked (the only change a consent undergoes)
+    resource = versioning.stamp(json.loads(row.resource), 2 if row.revoked_at else 1,
+                                row.revoked_at or row.created_at)
     resource["status"] = row.status
     reasons = rules.renewal_reasons(grant, today)
     if reasons:

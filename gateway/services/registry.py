@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.store.models import Person, Record, Relation
 from consent.errors import Conflict, InvalidRequest, NotFound
 from consent.model import Party, Subject, valid_bsn
-from gateway import audit_log, fhir_in
+from gateway import audit_log, fhir_in, versioning
 from gateway.audit import events
 
 
@@ -69,9 +69,9 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
         with node.uow() as uow:
             existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
             if existing is not None:
-                return json.loads(existing.resource), False
+                return _person_resource(existing), False
             rid = uuid.uuid4().hex
-            stored = _with_id(resource, rid)
+            stored = versioning.stamp(_with_id(resource, rid), 1, node.clock())
             uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
                                    resource=json.dumps(stored), created_at=node.clock(),
                                    search_name=search_name(stored)[:512]))
@@ -81,8 +81,12 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
             existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
             if existing is None:
                 raise
-            return json.loads(existing.resource), False
+            return _person_resource(existing), False
     return stored, True
+
+
+def _person_resource(row: Person) -> dict[str, Any]:
+    return versioning.ensure(json.loads(row.resource), row.created_at)
 
 
 def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, Any]]:
@@ -100,7 +104,7 @@ def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, A
             return []
         record_viewed(uow.session, node, actor, row.bsn, "patient-search")
         uow.commit()
-        return [json.loads(row.resource)]
+        return [_person_resource(row)]
 
 
 def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
@@ -109,7 +113,20 @@ def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
         row = person_by_id(uow.session, pid)
         record_viewed(uow.session, node, actor, row.bsn, "patient-read")
         uow.commit()
-        return json.loads(row.resource)  # type: ignore[no-any-return]
+        return _person_resource(row)
+
+
+def read_record(node: Any, rtype: str, rid: str, actor: audit_log.Actor) -> dict[str, Any]:
+    """One of the node's own records as stored (an EHR reads back what it pushed), audited as
+    viewed; raise NotFound for an unknown id or another type's."""
+    with node.uow() as uow:
+        row = uow.session.get(Record, rid)
+        if row is None or row.resource_type != rtype:
+            raise NotFound(f"{rtype}/{rid[:64]} is hier niet bekend.")
+        bsn = uow.session.get(Person, row.subject_id).bsn
+        record_viewed(uow.session, node, actor, bsn, "record-read", record=f"{rtype}/{row.id}")
+        uow.commit()
+        return versioning.ensure(json.loads(row.resource), row.updated_at)
 
 
 def note_viewed(node: Any, actor: audit_log.Actor, bsns: list[str], view: str) -> None:
@@ -170,7 +187,9 @@ def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn
                            custody=data.custody, resource="", created_at=node.clock())
             uow.session.add(row)
         row.kind, row.custody = data.kind, data.custody
-        stored = _with_id(resource, row.id)
+        before = json.loads(row.resource) if row.resource else None
+        version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
+        stored = versioning.stamp(_with_id(resource, row.id), version, node.clock())
         row.resource = json.dumps(stored)
         uow.commit()
     return stored
@@ -321,13 +340,20 @@ def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any])
         # a conditional create never moves a record to another person (issue 20): the EHR
         # sent someone else's source identifier, or the record was filed under the wrong one
         raise RecordOfAnother(data.resource_type, row.id, data.source_system, data.source_id or "")
+    before = None if row is None else json.loads(row.resource)
     if row is None:
         rid = uuid.uuid4().hex
         row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
                      source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
                      category=data.category, shareable=data.shareable, updated_at=node.clock())
         s.add(row)
-    stored = _with_id(resource, row.id)
+    # a push under the same source identifier is the record's next version (a row stored
+    # before versions were kept was version 1); the same content again changes nothing
+    incoming = versioning.unversioned(_with_id(resource, row.id))
+    if before is not None and versioning.unversioned(before) == incoming:
+        return versioning.ensure(before, row.updated_at), created, person
+    version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
+    stored = versioning.stamp(incoming, version, node.clock())
     row.subject_id, row.resource_type, row.category = person.id, data.resource_type, data.category
     row.shareable, row.resource, row.updated_at = data.shareable, json.dumps(stored), node.clock()
     return stored, created, person
@@ -406,4 +432,6 @@ def transaction(node: Any, bundle: dict[str, Any], actor: audit_log.Actor) -> di
     written = push_records(node, resources, actor, where=lambda i: f"entry[{i}]")
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": [
         {"response": {"status": "201 Created" if created else "200 OK",
-                      "location": f"{stored['resourceType']}/{stored['id']}"}} for stored, created in written]}
+                      "location": f"{stored['resourceType']}/{stored['id']}/_history/{stored['meta']['versionId']}",
+                      "etag": f'W/"{stored["meta"]["versionId"]}"',
+                      "lastModified": stored["meta"]["lastUpdated"]}} for stored, created in written]}

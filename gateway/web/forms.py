@@ -124,6 +124,8 @@ def consent_resource(pid: str, *, agreed: list[str], refused: list[str], consult
                       "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
                       "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in cats]},
     }
+    if not agreed:  # FHIR JSON has no empty arrays: no performer at all, refused by the grantor rules
+        del resource["performer"]
     ext = [{"url": EXT + "refused-by", "valueReference": {"reference": r}} for r in refused]
     ext += [{"url": EXT + "consulted", "valueReference": {"reference": r}} for r in consulted]
     if ext:

@@ -31,11 +31,12 @@ def test_openapi_describes_every_route_and_nothing_else(app: Any, client: Any) -
             continue  # the Dutch pages (issue 7) are HTML for people, not the API
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            if path.startswith("/fhir/{rtype}"):  # <any(Observation, CarePlan, ...):rtype>
-                for rt in rule.arguments and rule._converters["rtype"].items:  # type: ignore[attr-defined]
-                    routed.add((path.replace("{rtype}", rt), method))
-            else:
-                routed.add((path, method))
+            # <any(Observation, CarePlan, ...):rtype> and <any(CodeSystem, ...):kind>: one path each
+            expanded = [path]
+            for name, converter in rule._converters.items():  # type: ignore[attr-defined]
+                if hasattr(converter, "items"):
+                    expanded = [p.replace("{" + name + "}", item) for p in expanded for item in converter.items]
+            routed.update((p, method) for p in expanded)
     assert described == routed, {"undocumented": routed - described, "not routed": described - routed}
 
 

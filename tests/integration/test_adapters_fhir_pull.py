@@ -268,7 +268,8 @@ def test_a_sync_pulls_a_few_hundred_records_page_by_page_then_only_what_changed(
     signal = json.loads(records[refs[known[0]][0]].resource)
     assert signal["identifier"][0] == {"system": LINK, "value": refs[known[0]][0]}
     assert signal["subject"] == {"identifier": {"system": BSN_SYSTEM, "value": known[0]}}
-    assert signal["meta"] == {"tag": [{"system": DISCLOSURE_SYSTEM, "code": "shareable"}]}  # marked at the EHR
+    assert signal["meta"]["tag"] == [{"system": DISCLOSURE_SYSTEM, "code": "shareable"}]  # marked at the EHR
+    assert signal["meta"]["versionId"] == "1"  # this node's own version of it
     assert "text" not in signal  # the narrative stays at the source
     assert records[refs[known[0]][1]].shareable is False  # not marked
     assert all(r.shareable for r in records.values() if r.category in ("safety-plan", "care-team"))

@@ -168,7 +168,9 @@ def test_who_may_consent(api: Api, case: Case) -> None:
     assert resp.status_code == case.status, resp.get_data(as_text=True)
     if case.status == 201:
         assert resp.get_json()["id"]
-        assert resp.headers["Location"] == f"/fhir/Consent/{resp.get_json()['id']}"
+        # absolute and versioned (FHIR http.html#create)
+        base = api.app.extensions["gateway"].config.node.url.rstrip("/")
+        assert resp.headers["Location"] == f"{base}/fhir/Consent/{resp.get_json()['id']}/_history/1"
         return
     body = resp.get_json()
     assert body["resourceType"] == "OperationOutcome"

@@ -181,8 +181,18 @@ def test_an_unknown_patient_id_is_404(api: Api) -> None:
     assert reason(resp) == "not-found"
 
 
-def test_searching_by_anything_but_bsn_is_refused(api: Api) -> None:
-    resp = api.get("/fhir/Patient", query_string={"identifier": f"urn:other|{new_bsn()}"})
+def test_searching_in_another_identifier_system_finds_no_one(api: Api) -> None:
+    # FHIR token search: system|value matches in that system only; this node keeps BSNs alone
+    bsn = new_bsn()
+    api.post("/fhir/Patient", a_patient(api, bsn))
+    resp = api.get("/fhir/Patient", query_string={"identifier": f"urn:other|{bsn}"})
+
+    assert resp.status_code == 200
+    assert resp.get_json()["total"] == 0 and "entry" not in resp.get_json()
+
+
+def test_searching_without_an_identifier_is_refused(api: Api) -> None:
+    resp = api.get("/fhir/Patient", query_string={"name": "Jansen"})
 
     assert resp.status_code == 400
     assert reason(resp) == "invalid-request"

@@ -82,11 +82,13 @@ class Transcript:
         elif body is not None:
             request += ["", pretty(_masked(body))]
         reply = [f"HTTP/1.1 {resp.status_code} {resp.reason}", f"Content-Type: {resp.headers.get('Content-Type')}"]
-        if resp.headers.get("Location"):
-            reply.append(f"Location: {resp.headers['Location']}")
+        if resp.headers.get("Location"):  # absolute: on the node's public name, as Host is
+            reply.append(f"Location: {resp.headers['Location'].replace(node.url, f'https://{host}')}")
+        if resp.headers.get("ETag"):
+            reply.append(f"ETag: {resp.headers['ETag']}")
         if resp.content:
             reply += ["", pretty(_masked(resp.json()))]
-        return (f"#### {title}\n\n```http\n" + "\n".join(request) + "\n```\n\n```http\n" + "\n".join(reply)
+        return (f"### {title}\n\n```http\n" + "\n".join(request) + "\n```\n\n```http\n" + "\n".join(reply)
                 + "\n```\n")
 
     def write(self, path: str) -> None:
@@ -151,7 +153,7 @@ def records_bundle(patient_id: str) -> dict[str, Any]:
 
     signal = d.observation(patient_id, "signals", "Slaapt slecht en trekt zich terug; belt dan de SPV.",
                            shareable=True, source_id="x")
-    del signal["code"]["coding"]  # the EHR's own code would go here; an empty list is not FHIR
+    signal["code"].pop("coding", None)  # the EHR's own code would go here; an empty list is not FHIR
     return {"resourceType": "Bundle", "type": "transaction", "entry": [
         entry(signal, "sig-8101-1"),
         entry(d.safety_plan(patient_id, source_id="x"), "plan-8101-1"),

@@ -161,3 +161,22 @@ def test_csv_neutralises_formulas(value: str) -> None:
     assert cells["actor_role"] == "'" + value
     for cell in rows[1]:
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_a_revocation_notice_from_the_issuer_names_its_consent_without_a_broken_reference() -> None:
+    # the requester hears from ggz-noord that consent c-17 there was revoked; the consent lives
+    # at the issuer, so "Consent/ggz-noord/c-17" would be neither Type/id nor an absolute URL
+    notice = AuditRecord(action=events.CONSENT_REVOKED, outcome=events.SUCCESS, actor_id="org:ggz-noord",
+                         actor_role="partner", peer_org="ggz-noord", consent_id="ggz-noord/c-17")
+    _, event = rendered(notice, REQUESTER)
+    [consent] = [e for e in event["entity"] if e.get("type", {}).get("code") == "Consent"]
+    assert "reference" not in consent["what"]
+    assert consent["what"]["identifier"] == {"system": fhir.CONSENT_SYSTEM, "value": "ggz-noord/c-17"}
+
+
+def test_a_consent_revoked_here_is_referenced_as_type_and_id() -> None:
+    revoked = AuditRecord(action=events.CONSENT_REVOKED, outcome=events.SUCCESS, actor_id="uzi:123456",
+                          actor_role="professional", consent_id="c-17")
+    _, event = rendered(revoked, HOLDER)
+    [consent] = [e for e in event["entity"] if e.get("type", {}).get("code") == "Consent"]
+    assert consent["what"]["reference"] == "Consent/c-17"

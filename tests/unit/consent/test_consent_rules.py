@@ -138,6 +138,14 @@ def test_a_13_year_old_not_asked_is_named_as_missing() -> None:
     assert "de jongere zelf (12-15 jaar)" in refused.value.detail
 
 
+def test_an_8_year_old_named_as_grantor_is_not_called_a_12_to_15_year_old() -> None:
+    child = a_child(born_years_before(8))
+    with pytest.raises(GrantorsInsufficient) as refused:
+        check_grantors(child, a_family("joint"), JOINT | {key(CHILD)}, NONE, TODAY)
+    assert "het kind zelf (jonger dan 12 jaar)" in refused.value.detail
+    assert "12-15" not in refused.value.detail
+
+
 def test_split_custody_the_parent_without_gezag_cannot_consent() -> None:
     child = a_child(born_years_before(10))
     check_grantors(child, a_family("split"), frozenset({key(MOTHER)}), NONE, TODAY)
