@@ -15,14 +15,14 @@ import re
 from collections.abc import Iterable, Mapping
 
 RECORDS = ("Observation", "CarePlan", "CareTeam", "EpisodeOfCare")
-_READER_WRITER = ("system/Patient.crs", "system/RelatedPerson.c",
+_READER_WRITER = ("system/Patient.crs", "system/RelatedPerson.cd",
                   *(f"system/{t}.crd" for t in RECORDS), "system/Consent.crs", "system/Bundle.s")
 
 #: role -> the scopes it may hold
 ROLE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "ehr": _READER_WRITER,
     "professional": _READER_WRITER,
-    "admin": ("system/Patient.c", "system/RelatedPerson.c", *(f"system/{t}.cd" for t in RECORDS)),
+    "admin": ("system/Patient.c", "system/RelatedPerson.cd", *(f"system/{t}.cd" for t in RECORDS)),
     "privacy-officer": ("system/AuditEvent.rs",),
     "partner": ("system/Bundle.r", "system/Consent.r"),
 }

@@ -18,6 +18,8 @@ def api(app: Any, client: Any) -> Api:
 def refusal(fam: Any, refused: list[str], agreed: list[str], day: Any) -> dict[str, Any]:
     body = a_consent(fam.child, agreed, start=day, refused_by=refused)
     body["status"] = "rejected"
+    if not agreed:  # nobody agreed: no performer at all (an empty array is invalid FHIR, ele-1)
+        body.pop("performer", None)
     return body
 
 
