@@ -115,14 +115,18 @@ class StoreCollector:
 
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily
-        from sqlalchemy import text
+        from sqlalchemy import select, text
         from sqlalchemy.exc import SQLAlchemyError
+
+        from adapters.store.models import FederationState
 
         up = GaugeMetricFamily("gateway_store_up", "1 when the store answered this scrape")
         try:
             with self.engine.connect() as conn:
                 seq = conn.execute(text("SELECT seq FROM audit_head")).scalar()
                 partners = conn.execute(text("SELECT count(*) FROM partners")).scalar()
+                fed = conn.execute(select(FederationState.version, FederationState.published_at,
+                                          FederationState.valid_until)).first()
         except SQLAlchemyError:
             up.add_metric([], 0)
             yield up
@@ -132,6 +136,32 @@ class StoreCollector:
         yield GaugeMetricFamily("gateway_audit_chain_length", "Entries in the audit chain (head seq)",
                                 value=int(seq or 0))
         yield GaugeMetricFamily("gateway_partners_trusted", "Trusted partner nodes", value=int(partners or 0))
+        yield from _federation_figures(fed)
+
+
+def _federation_figures(fed: Any) -> Any:
+    """The federation list in force (issue 15): its version, age and time left; none without a list."""
+    from datetime import UTC, datetime
+
+    from prometheus_client.core import GaugeMetricFamily
+
+    if fed is None or not fed.version:
+        return
+    now = datetime.now(UTC)
+
+    def aware(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    yield GaugeMetricFamily("gateway_federation_list_version", "Version of the federation list in force",
+                            value=int(fed.version))
+    if fed.published_at is not None:
+        yield GaugeMetricFamily("gateway_federation_list_age_seconds",
+                                "Seconds since the list in force was published by the operator",
+                                value=(now - aware(fed.published_at)).total_seconds())
+    if fed.valid_until is not None:
+        yield GaugeMetricFamily("gateway_federation_list_valid_seconds",
+                                "Seconds until the list in force passes its valid-until (negative: expired)",
+                                value=(aware(fed.valid_until) - now).total_seconds())
 
 
 def _pg_engine(url: str) -> Any:
