@@ -26,13 +26,18 @@ from sqlalchemy import create_engine, text
 
 from gateway import config
 from gateway import demo_data as d
-from gateway.federation import RunningNode, free_port
+from gateway.federation import Operator, RunningNode, free_port
 from gateway.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
 
 pytestmark = pytest.mark.scenario
 
 MOTHER, FATHER, CHILD, STRANGER = d.bsn(7101), d.bsn(7102), d.bsn(7103), d.bsn(7104)
 DEADLINE = 3.0
+#: org id -> (organisation type, contact points) as the operator lists them
+LISTED = {"jeugdteam-west": ("youth-care", "+31 20 555 0101"),
+          "ggz-noord": ("adult-mental-health", "+31 50 123 4567", "crisisdienst@ggz-noord.example"),
+          "raad-kinderbescherming": ("child-protection", "+31 88 555 0200"),
+          "wijkteam-oost": ("neighbourhood-team", "wijkteam@oost.example")}
 
 
 class HangingPartner:
@@ -80,13 +85,20 @@ class World:
         self.oost = RunningNode("wijkteam-oost", "Wijkteam Oost", root / "oost", free_port(), store.url())
         self.answering = (self.ggz, self.raad, self.oost)
         self.hanging = HangingPartner()
-        prints = {n.org_id: n.init() for n in (self.jeugd, *self.answering)}
+        # the four organisations trust each other through one signed member list (issue 15),
+        # which is also the directory that names them and their contact points
+        self.operator = Operator(root / "operator")
+        for n in (self.jeugd, *self.answering):
+            n.init()
+            n.follow(self.operator.list_url, self.operator.thumbprint)
         self.jeugd.start({"GATEWAY_LOCATOR_DEADLINE": str(DEADLINE)})
         for n in self.answering:
             n.start({"GATEWAY_LOCATOR_REFRESH_SECONDS": "1"})
-        for n in self.answering:
-            self.jeugd.trust(n, prints[n.org_id])
-            n.trust(self.jeugd, prints[self.jeugd.org_id])
+        for n in (self.jeugd, *self.answering):
+            self.operator.add(n, *LISTED[n.org_id])
+        self.operator.publish()
+        for n in (self.jeugd, *self.answering):
+            n.refresh_list()
         from gateway.federation import run_cli
 
         run_cli("partner", "add", str(self.jeugd.home), "--org-id", "traag-team", "--url", self.hanging.url,
@@ -99,6 +111,7 @@ class World:
         self.hanging.stop()
         for n in (self.jeugd, *self.answering):
             n.stop()
+        self.operator.stop()
 
     def locate(self, *bsns: str, practitioner: str = "uzi:900000303") -> tuple[Any, float]:
         api = self.jeugd.session("jeugd-epd", practitioner)
@@ -182,6 +195,13 @@ def test_the_mother_and_the_child_are_found_with_whom_to_call(world: World) -> N
         assert m["name"] == [entry.name] and m["type"][0]["code"] == entry.type
         assert [c["value"] for c in m.get("contact", [])] == entry.contact
     node.uow.engine.dispose()
+    by_org = {m["organisation"][0]: m for m in parts(resp, "match")}
+    ggz = by_org["ggz-noord"]
+    assert ggz["name"] == ["GGZ Noord"] and ggz["type"][0]["code"] == "adult-mental-health"
+    assert [c["value"] for c in ggz["contact"]] == ["+31 50 123 4567", "crisisdienst@ggz-noord.example"]
+    raad = by_org["raad-kinderbescherming"]
+    assert raad["name"] == ["Raad voor de Kinderbescherming"] and raad["type"][0]["code"] == "child-protection"
+    assert [c["value"] for c in raad["contact"]] == ["+31 88 555 0200"]
     # the hanging partner is named as not answering, and the deadline held
     assert [(u["organisation"][0], u["reason"][0]) for u in parts(resp, "unavailable")] == [
         ("traag-team", "partner-timeout")]
