@@ -24,4 +24,7 @@ def test_the_demo_runs_a_regional_federation_from_one_operator_list(tmp_path: Pa
         assert any(kind in line and name in line for line in lines), text
     assert "vraagt de samenvatting op bij GGZ Noord: HTTP 200" in text
     assert "HTTP 403 (consent-revoked" in text
-    assert text.count("intact:") == 4
+    # the four listed organisations, plus the crisis team and GP practice of the push story (issue 17)
+    assert "stuurt een vooraankondiging naar Crisisdienst Noord: HTTP 200" in text
+    assert "stuurt de overdracht naar Huisartsenpraktijk De Linde: HTTP 200" in text
+    assert text.count("intact:") == 6
