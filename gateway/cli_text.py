@@ -63,6 +63,7 @@ def english(exc: GatewayError) -> str:
     for pattern, replacement in _PATTERNS:
         if pattern.match(detail):
             return pattern.sub(replacement, detail)
-    if not _DUTCH.search(detail) and detail != exc.message_nl:
+    # a parenthesised detail may quote a Dutch refusal from below; the sentence itself decides
+    if not _DUTCH.search(re.sub(r"\([^()]*\)", "", detail)) and detail != exc.message_nl:
         return detail  # English already (the adapters', the import's and partner add's own lines)
     return f"{BY_CODE.get(reason, reason)} ({reason})"

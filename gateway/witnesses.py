@@ -159,8 +159,11 @@ def receive(node: Any, org_id: str, signed: str | None) -> bool:
         from consent import jose
 
         claimed = _claims(signed)
-        kid = jose.peek_header(signed).get("kid")
-        keys = node.partners.keys_for(org_id, kid if isinstance(kid, str) else None)
+        jose.peek_header(signed)  # a head that is not even a JWS is dropped here
+        # Only the keys already pinned: a head never triggers a JWKS re-fetch of its own. The
+        # request it rides on does that once if it must; a second claim of the fetch slot would
+        # wait out the whole fetch window for a kid the list may not name (a key rotation).
+        keys = node.partners.keys_for(org_id)
     except Exception as exc:  # noqa: BLE001 - a bad head is evidence of nothing; the exchange goes on
         log.warning("ignored an audit head from %s: %s", org_id, exc.__class__.__name__)
         return False
