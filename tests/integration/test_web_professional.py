@@ -175,7 +175,7 @@ def test_the_family_overview_asks_in_parallel_within_one_deadline(client: Any, i
     elapsed = time.monotonic() - started
     release.set()
 
-    assert 0.9 < elapsed < 3, elapsed
+    assert 0.9 < elapsed < 5, elapsed  # one 1 s deadline; the upper bound leaves room for a loaded machine
     assert sorted(calls) == ["ggz-noord", "wijkteam-oost"]
     assert "ggz-noord over Sanne Jansen" in resp.text
     assert "wijkteam-oost antwoordde niet binnen 1 seconde." in resp.text
