@@ -12,35 +12,13 @@ from typing import Any
 import pytest
 from test_web_professional import _consent, _relation
 from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, post, web_app
+from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixtures
 
 from consent.errors import ConsentRevoked, PartnerRefusal
 from gateway import audit_log
 from gateway.audit import events
 from gateway.services import consents
 from gateway.web import pages_professional
-
-
-@pytest.fixture
-def app(make_home: Any) -> Any:
-    application = web_app(make_home("jeugdteam-west", "Jeugdteam West"))
-    a_partner(application)
-    yield application
-    dispose_all()
-
-
-@pytest.fixture
-def ids(app: Any) -> dict[str, str]:
-    return a_family(app)
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return logged_in(app, PROFESSIONAL)
-
-
-def logged(app: Any, action: str) -> list[dict[str, Any]]:
-    with app.extensions["gateway"].uow(read_only=True) as uow:
-        return [json.loads(e.record_json) for e in audit_log.entries(uow.session, action=action)]
 
 
 def form(**answers: str) -> dict[str, Any]:

@@ -12,29 +12,12 @@ from typing import Any
 
 import pytest
 from web_builders import CHILD, FATHER, MOTHER, PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, post, web_app
+from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 
 from adapters.store.models import ConsentRow
 from gateway import audit_log, directory
 from gateway.audit import events
 from gateway.services import locate
-
-
-@pytest.fixture
-def app(make_home: Any) -> Any:
-    application = web_app(make_home("jeugdteam-west", "Jeugdteam West"))
-    a_partner(application)
-    yield application
-    dispose_all()
-
-
-@pytest.fixture
-def ids(app: Any) -> dict[str, str]:
-    return a_family(app)
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return logged_in(app, PROFESSIONAL)
 
 
 def test_the_consent_form_offers_being_findable_in_plain_dutch(client: Any, ids: dict[str, str]) -> None:

@@ -15,28 +15,11 @@ import pytest
 from web_builders import (
     CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, dispose_all, logged_in, post, web_app,
 )
+from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 
 from consent.errors import PartnerRefusal
 from gateway.services import consents
 from gateway.web import pages_professional, present
-
-
-@pytest.fixture
-def app(make_home: Any) -> Any:
-    application = web_app(make_home("jeugdteam-west", "Jeugdteam West"))
-    a_partner(application)
-    yield application
-    dispose_all()
-
-
-@pytest.fixture
-def ids(app: Any) -> dict[str, str]:
-    return a_family(app)
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return logged_in(app, PROFESSIONAL)
 
 
 def consent_form(**overrides: Any) -> dict[str, Any]:
