@@ -20,8 +20,8 @@ import certifi
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as Urllib3Timeout
 
-from consent import ijson
-from consent.errors import PartnerTimeout, PartnerUnavailable
+from contract import ijson
+from contract.errors import PartnerTimeout, PartnerUnavailable
 
 #: connections kept open per partner host (one per server thread is plenty)
 POOL_SIZE = 16
@@ -60,10 +60,10 @@ class StrictClient:
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
-        #: extra headers for every call (the correlation id, gateway.observe), set per request
+        #: extra headers for every call (the correlation id, gateway.http.observe), set per request
         self.context_headers: Callable[[], dict[str, str]] = dict
         tls: dict[str, Any]
-        if ssl_context is not None:  # gateway.tls.partner_context: own CA bundle, client certificate
+        if ssl_context is not None:  # gateway.ops.tls.partner_context: own CA bundle, client certificate
             tls = {"cert_reqs": "CERT_REQUIRED", "ssl_context": ssl_context}
         elif verify_tls:
             tls = {"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()}

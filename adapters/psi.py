@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import private_set_intersection.python as psi
 from google.protobuf.message import DecodeError
 
-from consent.errors import InvalidRequest, PartnerUnavailable
+from contract.errors import InvalidRequest, PartnerUnavailable
 
 #: a compressed P-256 point: 0x02 or 0x03, then 32 bytes of x
 POINT_BYTES = 33

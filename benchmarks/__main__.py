@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from benchmarks import durability, footprint, load, locator, micro, nodes, overview
-from gateway import demo
+from gateway.demo import runner as demo
 
 RESULTS = Path(__file__).parent / "results"
 LEVELS = (1, 8, 32)
@@ -206,7 +206,7 @@ def holder_params_body(fed: nodes.BenchFederation) -> bytes:
 
 
 def soak(fed: nodes.BenchFederation, seconds: float, concurrency: int) -> dict[str, Any]:
-    from gateway.audit import events
+    from audit import events
 
     holder_actions = [events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED]
     req_actions = [events.SUMMARY_RECEIVED, events.SUMMARY_REQUEST_FAILED, events.CONSENT_STATUS_QUERIED]
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['machine']['memory_mb']} MB; work dir {root}", flush=True)
 
     # the in-process measurements (3, 4, 5) run under a worker's GC settings, as in a node
-    from gateway.server import tune_gc
+    from gateway.ops.server import tune_gc
 
     tune_gc()
     print("3. crypto floor", flush=True)

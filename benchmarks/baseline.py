@@ -16,8 +16,8 @@ from typing import Any
 from flask import Flask, Response, request
 from gunicorn.app.base import BaseApplication
 
-from consent import ijson
-from gateway.server import post_worker_init
+from contract import ijson
+from gateway.ops.server import post_worker_init
 
 
 def create_app(bundle: bytes) -> Flask:
@@ -49,13 +49,13 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from gateway.access_log import AccessLog
+        from gateway.http.access_log import AccessLog
 
         return AccessLog(self.application)
 
 
 def serve(app: Flask, port: int, workers: int, threads: int) -> None:
-    """The node's gunicorn options (gateway/server.py), its GC tuning and access log middleware."""
+    """The node's gunicorn options (gateway/ops/server.py), its GC tuning and access log middleware."""
     _Server(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
                   "worker_class": "gthread", "timeout": 30, "accesslog": None, "errorlog": "-",
                   "preload_app": False, "control_socket_disable": True,

@@ -46,7 +46,7 @@ def _weaker_engine(url: str, store: str) -> Engine:
 
 def _appends_per_second(node: Any, threads: int, seconds: float) -> float:
     from benchmarks.micro import _record
-    from gateway import audit_log
+    from gateway.repositories import audit_log
 
     counts = [0] * threads
     stop = time.monotonic() + seconds
@@ -73,7 +73,8 @@ def measure(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] 
             seconds: float = 1.5, rounds: int = 2) -> dict[str, Any]:
     """Appends per second with the node's durable setting and the weaker one, per thread count."""
     from benchmarks.micro import _node_home
-    from gateway import audit_log, config
+    from gateway.repositories import audit_log
+    from gateway import config
     from gateway.node import build
 
     home = _node_home(root, f"durability-{store}", db)

@@ -1,7 +1,7 @@
 """Benchmark 8: a federation list of N members verified and applied on a real store (issue 15).
 
 A node home is initialised with the CLI on SQLite or PostgreSQL and follows a ``file://``
-list signed by an operator key. Measured, with ``gateway.federation_trust.refresh`` (read,
+list signed by an operator key. Measured, with ``gateway.federation.membership.refresh`` (read,
 verify, apply in one audited transaction):
 
 - the first list of N members (every member added, N + 1 audit entries);
@@ -32,7 +32,7 @@ _KEY = ECKey.generate_key("P-256", private=True).thumbprint()
 
 
 def _members(n: int, changed: int | None = None) -> list[Any]:
-    from gateway.fedlist import ListedMember
+    from gateway.federation.memberlist import ListedMember
 
     key = _KEY
     types = ("youth-care", "adult-mental-health", "child-protection", "neighbourhood-team", "safe-at-home",
@@ -47,7 +47,7 @@ def _members(n: int, changed: int | None = None) -> list[Any]:
 
 
 def _write(path: Path, operator: ECKey, version: int, members: list[Any]) -> int:
-    from gateway import fedlist
+    from gateway.federation import memberlist as fedlist
 
     now = datetime.now(UTC)
     bundle = fedlist.build("regio-bench", version, members, now=now, valid_until=now + timedelta(days=7))
@@ -71,8 +71,9 @@ class _CountingHttp:
 
 
 def measure_store(root: Path, store: str, n: int, db: str | None) -> dict[str, Any]:
-    from gateway import config, federation_trust
-    from gateway.federation import run_cli
+    from gateway import config
+    from gateway.federation import membership as federation_trust
+    from gateway.demo.loopback import run_cli
     from gateway.node import build
 
     home = root / f"fed-{store}"

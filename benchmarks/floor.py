@@ -32,7 +32,7 @@ from flask import Flask, Response, request
 
 from adapters.http import StrictClient
 from benchmarks.baseline import serve
-from consent import ijson
+from contract import ijson
 
 _STATUS = b'{"resourceType":"Parameters","parameter":[{"name":"status","valueCode":"active"}]}'
 

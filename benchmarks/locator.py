@@ -29,9 +29,9 @@ from joserfc.jwk import ECKey
 
 from adapters import psi
 from benchmarks import footprint
-from gateway import demo_data as d
-from gateway.federation import RunningNode, free_port, run_cli
-from gateway.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from gateway.demo import data as d
+from gateway.demo.loopback import RunningNode, free_port, run_cli
+from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
 
 SIZES = (1_000, 10_000, 100_000)
 MAX_ITEMS = 8

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.federation import run_cli
+from gateway.demo.loopback import run_cli
 
 
 def per_op(fn: Callable[[], Any], *, min_seconds: float = 0.5, min_runs: int = 20, repeats: int = 3) -> float:
@@ -76,7 +76,8 @@ def crypto_floor() -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
     from joserfc.jwk import ECKey, KeySet
 
-    from consent import jose, token
+    from contract import jose
+    from consent import token
 
     key = ECKey.generate_key("P-256", private=True)
     kid = key.thumbprint()
@@ -130,7 +131,7 @@ def _node_home(root: Path, org_id: str, db: str | None) -> Path:
 
 
 def _record(i: int) -> Any:
-    from gateway.audit import events
+    from audit import events
 
     shapes = (events.DISCLOSURE_SENT, events.SUMMARY_RECEIVED, events.CONSENT_STATUS_QUERIED, events.TOKEN_ISSUED)
     return events.AuditRecord(action=shapes[i % 4], outcome=events.SUCCESS, actor_id="uzi:900000202",
@@ -143,7 +144,8 @@ def _record(i: int) -> Any:
 def audit_append(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 4, 8),
                  seconds: float = 3.0) -> dict[str, Any]:
     """Appends per second through ``audit_log.append`` in real units of work, from N threads."""
-    from gateway import audit_log, config
+    from gateway.repositories import audit_log
+    from gateway import config
     from gateway.node import build
 
     home = _node_home(root, f"append-{store}", db)
@@ -185,11 +187,12 @@ def audit_append(root: Path, store: str, db: str | None, *, threads: tuple[int, 
 
 def audit_verify_million(root: Path, events_n: int = 1_000_000) -> dict[str, Any]:
     """Write ``events_n`` chained entries (plus checkpoints and a signed head) straight into an
-    SQLite node store, then time ``gateway.audit_log.verify`` (what ``gateway audit verify``
+    SQLite node store, then time ``gateway.repositories.audit_log.verify`` (what ``gateway audit verify``
     runs) and ``chain.verify_rows`` alone over the same rows and checkpoints."""
-    from gateway import audit_log, config
-    from gateway.audit import chain
-    from gateway.audit.signer import make_signer
+    from gateway.repositories import audit_log
+    from gateway import config
+    from audit import chain
+    from audit.signer import make_signer
     from gateway.node import build
 
     home = _node_home(root, "verify-million", None)
@@ -273,7 +276,7 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _records(n: int) -> list[dict[str, Any]]:
-    from gateway import demo_data as d
+    from gateway.demo import data as d
 
     out: list[dict[str, Any]] = []
     for i in range(n):
@@ -294,7 +297,7 @@ def _records(n: int) -> list[dict[str, Any]]:
 def summary_cost(counts: tuple[int, ...] = (10, 100, 1000, 10_000)) -> dict[str, Any]:
     from joserfc.jwk import ECKey
 
-    from gateway import signing
+    from gateway.trust import signing
     from profiles.summary import build_summary
 
     key = ECKey.generate_key("P-256", private=True)

@@ -1,6 +1,6 @@
 """Real nodes for the benchmark: two gunicorn nodes as in production, on SQLite or PostgreSQL.
 
-The nodes are initialised with the CLI and served by ``gateway serve`` (gateway.federation,
+The nodes are initialised with the CLI and served by ``gateway serve`` (gateway.demo.loopback,
 the same path as ``gateway demo`` and the scenario tests). The synthetic family of the demo
 is loaded, the mother's consent is recorded at the requester, and one consent token is
 issued; every exchange then asks for her signals, safety plan and care team.
@@ -18,8 +18,8 @@ from typing import Any
 
 import requests
 
-from gateway import demo, demo_data as d
-from gateway.federation import RunningNode, free_port
+from gateway.demo import runner as demo, data as d
+from gateway.demo.loopback import RunningNode, free_port
 
 PG_URL = os.environ.get("GATEWAY_BENCH_PG", os.environ.get("GATEWAY_TEST_PG",
                                                              "postgresql+psycopg://root@127.0.0.1:5432/test"))
@@ -180,6 +180,6 @@ def audit_counts(node: RunningNode, actions: list[str]) -> dict[str, int]:
 
 
 def audit_verify(node: RunningNode) -> str:
-    from gateway.federation import run_cli
+    from gateway.demo.loopback import run_cli
 
     return run_cli("audit", "verify", str(node.home)).strip()

@@ -25,8 +25,8 @@ import rfc8785
 from joserfc.jwk import ECKey
 
 from benchmarks import nodes
-from gateway import demo, demo_data as d
-from gateway.federation import RunningNode, free_port
+from gateway.demo import runner as demo, data as d
+from gateway.demo.loopback import RunningNode, free_port
 
 
 class SlowPartner:
@@ -50,7 +50,7 @@ class SlowPartner:
         self.server.server_close()
 
     def summary(self, params: dict[str, Any]) -> dict[str, Any]:
-        from gateway import signing
+        from gateway.trust import signing
         from profiles.summary import build_summary
 
         values = {p["name"]: p for p in params["parameter"]}

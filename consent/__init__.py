@@ -4,9 +4,10 @@ Pure Python (no Flask, HTTP or SQLAlchemy). Contract sections 4 and 6. The two c
 the disclosure path are named by their module: ``token.verify`` then ``decision.check``.
 """
 
-from consent import decision, jose, token
-from consent.errors import GatewayError
-from consent.jose import ALGORITHMS, LEEWAY
+from consent import decision, token
+from contract import jose
+from contract.errors import GatewayError
+from contract.jose import ALGORITHMS, LEEWAY
 from consent.model import Grant, Party, Subject, VerifiedConsent, valid_bsn
 from consent.rules import (
     age_on,

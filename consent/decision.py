@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from consent.errors import (
+from contract.errors import (
     CategoryNotConsented,
     GranteeMismatch,
     InvalidRequest,

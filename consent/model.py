@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from consent import rules
-from consent.errors import (
+from contract.errors import (
     ConsentRevoked,
     GranteeMismatch,
     InvalidRequest,

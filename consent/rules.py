@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from consent.errors import GrantorsInsufficient
+from contract.errors import GrantorsInsufficient
 
 if TYPE_CHECKING:  # model imports this module; the rules only read its values
     from consent.model import Grant, Party, Subject

@@ -20,8 +20,9 @@ from typing import Any
 
 from joserfc.jwk import Key, KeySet
 
-from consent import jose, rules
-from consent.errors import BadSignature, InvalidRequest, WrongAudience
+from contract import jose
+from consent import rules
+from contract.errors import BadSignature, InvalidRequest, WrongAudience
 from consent.model import _VERIFIER_SEAL, Grant, VerifiedConsent, valid_bsn
 
 TYP = "consent+jwt"

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from gateway import auth, negotiation, observe, outcomes
+from gateway.http import auth, observe, outcomes
+from gateway.fhir import negotiation
 from gateway.config import NodeConfig
 from gateway.node import Node, build
 
@@ -26,7 +27,7 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     _one_partner_view_per_request(app)
     _witnessed_heads(app, node)
 
-    from gateway import api_conformance, api_local, api_partner, api_public
+    from gateway.http import api_conformance, api_local, api_partner, api_public
 
     app.register_blueprint(api_public.bp)
     app.register_blueprint(api_conformance.bp)
@@ -41,8 +42,8 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
 
 
 def _one_partner_view_per_request(app: Flask) -> None:
-    """Read each partner's entry at most once per request (gateway.partners._SEEN)."""
-    from gateway.partners import one_view_per_request
+    """Read each partner's entry at most once per request (gateway.trust.partners._SEEN)."""
+    from gateway.trust.partners import one_view_per_request
 
     wsgi_app = app.wsgi_app
 
@@ -56,10 +57,10 @@ def _one_partner_view_per_request(app: Flask) -> None:
 def _witnessed_heads(app: Flask, node: Node) -> None:
     """Answer a trusted partner with our latest signed audit head, and keep the heads
     received during a request that appended nothing once its response has gone
-    (gateway.witnesses)."""
+    (gateway.repositories.witnesses)."""
     from flask import Response, g
 
-    from gateway import witnesses
+    from gateway.repositories import witnesses
 
     @app.after_request
     def _heads(response: Response) -> Response:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from consent.errors import GatewayError
+from contract.errors import GatewayError
 
 ORG_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
 ALGORITHMS = ("ES256", "EdDSA")
@@ -136,7 +136,7 @@ class FederationSection:
 @dataclass(frozen=True)
 class AuditSection:
     retention_days: int = 3653  # ten years; NEN 7513 asks for years, the WGBO term is longer
-    # probing flags (gateway.audit.probing): more than this many, per partner per Dutch day
+    # probing flags (audit.probing): more than this many, per partner per Dutch day
     probe_unknown_per_day: int = 10  # subject-unknown answers
     probe_refusals_per_day: int = 25  # refusals of any kind
 
@@ -454,7 +454,7 @@ def check(cfg: NodeConfig) -> None:
     _check_web(cfg)
     _check_federation(cfg.federation)
     _check_locator(cfg.locator)
-    from gateway.ops_config import check_operations
+    from gateway.ops.startup_checks import check_operations
 
     check_operations(cfg, ConfigError)
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import ECKey
 
-from consent.errors import GatewayError
+from contract.errors import GatewayError
 
 
 class HsmError(GatewayError):

@@ -25,7 +25,7 @@ from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from consent.errors import GatewayError
+from contract.errors import GatewayError
 
 SigningKey = ECKey | OKPKey
 

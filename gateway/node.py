@@ -12,7 +12,7 @@ from adapters.http import StrictClient
 from adapters.store import UnitOfWorkFactory, make_engine
 from gateway.config import NodeConfig
 from gateway.keys import KeyRing
-from gateway.partners import PartnerDirectory
+from gateway.trust.partners import PartnerDirectory
 
 
 def utcnow() -> datetime:
@@ -27,8 +27,8 @@ class Node:
     partners: PartnerDirectory
     http: StrictClient
     clock: Callable[[], datetime] = field(default=utcnow)
-    peer: Any = None  # gateway.peer.PeerCaller, set by build(): it needs the node itself
-    witness: Any = None  # gateway.witnesses.WitnessBook: partners' audit heads waiting to be kept
+    peer: Any = None  # gateway.trust.peer.PeerCaller, set by build(): it needs the node itself
+    witness: Any = None  # gateway.repositories.witnesses.WitnessBook: partners' audit heads waiting to be kept
     locator: Any = None  # gateway.services.locator.Locator (contract section 8), set by build()
 
     @property
@@ -42,8 +42,8 @@ NODE_ACTOR_ID = "system:gateway"
 
 def _audit_partner_keys(node: Node, session: Any, org_id: str, added: list[str], removed: list[str]) -> None:
     """Audit a change of a partner's pinned keys in the unit of work that made it."""
-    from gateway import audit_log
-    from gateway.audit import events
+    from gateway.repositories import audit_log
+    from audit import events
 
     audit_log.append(session, node, events.AuditRecord(
         action=events.PARTNER_KEYS_UPDATED, outcome=events.SUCCESS, actor_id=NODE_ACTOR_ID,
@@ -54,7 +54,8 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
           http: StrictClient | None = None) -> Node:
     """Build the node's parts; no I/O beyond opening the key ring and the engine."""
     p = config.partners
-    from gateway import observe, tls
+    from gateway.http import observe
+    from gateway.ops import tls
 
     http = http or StrictClient(connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
@@ -70,10 +71,10 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                           max_age=p.jwks_max_age, clock=clock),
                 http=http, clock=clock)
     node.partners.on_keys_changed = functools.partial(_audit_partner_keys, node)
-    from gateway.peer import PeerCaller
+    from gateway.trust.peer import PeerCaller
 
     node.peer = PeerCaller(node)
-    from gateway.witnesses import WitnessBook, watch_commits
+    from gateway.repositories.witnesses import WitnessBook, watch_commits
 
     node.witness = WitnessBook()
     watch_commits(node, uow.sessions)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from consent import ijson
+from contract import ijson
 from profiles.outgoing import leaf_kind
 
 BASE = "https://jggz-gateway.nl/fhir/"

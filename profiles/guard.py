@@ -19,7 +19,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from consent.errors import NotShareable
+from contract.errors import NotShareable
 from profiles import catalog
 from profiles.catalog import (
     BSN_SYSTEM, DISCLOSURE_SYSTEM, INBOX_TAGS, REQUEST_HASH_EXTENSION, SUMMARY_CATEGORY_SYSTEM, Profile,
@@ -61,7 +61,7 @@ def check_summary(bundle: Any, *, fhir_schema: bool = True) -> None:
     """Refuse a summary Bundle that holds anything beyond the behaviour-level profiles.
 
     Contract section 5; SECURITY.md on RFC 8785 numbers. A ``signature`` element is
-    left to ``gateway.signing``. Raises ``NotShareable`` on the first finding.
+    left to ``gateway.trust.signing``. Raises ``NotShareable`` on the first finding.
 
     ``fhir_schema=False`` skips only the final FHIR R4 datatype validation (fhir.resources,
     about 1.3 ms of a 5-entry summary, most of the guard's cost). The builder passes it for

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from consent import ijson
-from consent.errors import NotShareable
+from contract import ijson
+from contract.errors import NotShareable
 
 __all__ = [
     "acceptable", "check_strings", "diagnostic_finding", "is_name", "is_telecom", "leaf_kind",
@@ -285,7 +285,7 @@ def _texts(bundle: Any) -> Iterator[tuple[str, str, str]]:
         elif isinstance(item, dict):
             for name, element in item.items():
                 if item is bundle and name == "signature":
-                    continue  # the JWS is gateway.signing's; base64 is no text
+                    continue  # the JWS is gateway.trust.signing's; base64 is no text
                 stack.append((element, name, key))
         elif isinstance(item, list):
             stack.extend((element, key, parent) for element in item)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
-from consent.errors import InvalidRequest
+from contract.errors import InvalidRequest
 from profiles import catalog
 from profiles.catalog import (
     BSN_SYSTEM,

@@ -58,7 +58,7 @@ def stores(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
 @pytest.fixture
 def make_home(tmp_path: Path, stores: StoreFactory) -> Any:
     """``make_home(org_id)`` -> an initialised node home (via the real CLI)."""
-    from gateway.federation import run_cli
+    from gateway.demo.loopback import run_cli
 
     def make(org_id: str = "ggz-noord", name: str = "GGZ Noord", url: str = "http://127.0.0.1:8400",
              alg: str = "ES256") -> Path:
@@ -96,7 +96,7 @@ def client(app: Any) -> Any:
 @pytest.fixture
 def federation(tmp_path: Path, stores: StoreFactory) -> Iterator[Any]:
     """Two real nodes (gunicorn) that trust each other, with the demo family loaded."""
-    from gateway import demo
+    from gateway.demo import runner as demo
 
     ggz, jeugd = demo.build_federation(tmp_path, {"ggz-noord": stores.url(), "jeugdteam-west": stores.url()})
     try:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.store.engine import READ_ONLY
 from adapters.store.writer_lock import WriterLock
-from consent.errors import StoreUnavailable
+from contract.errors import StoreUnavailable
 
 
 class UnitOfWork:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from consent.errors import StoreUnavailable
+from contract.errors import StoreUnavailable
 
 _POLL_MIN, _POLL_MAX = 0.0002, 0.002
 

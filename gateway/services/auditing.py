@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from consent.errors import GatewayError, InvalidRequest
-from gateway import audit_log
-from gateway.audit import events, fhir, search_dates
-from gateway.audit.events import AuditRecord
+from contract.errors import GatewayError, InvalidRequest
+from gateway.repositories import audit_log
+from audit import events, fhir, search_dates
+from audit.events import AuditRecord
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
@@ -41,7 +41,7 @@ def _patient(name: str, value: str, person_bsn: Any, base_url: str) -> str:
     person not known here or a reference to another type or server."""
     from consent.model import valid_bsn
 
-    from gateway import searchset
+    from gateway.fhir import searchset
 
     system, sep, bsn = value.rpartition("|")
     if name == "patient:identifier" or "/" not in value:
@@ -90,8 +90,8 @@ def _filters(args: Mapping[str, str], person_bsn: Any = lambda pid: None, base_u
 
 def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
            prefer: str = "") -> dict[str, Any]:
-    """Search the log one page at a time (gateway.searchset); the search itself is appended to it."""
-    from gateway import searchset
+    """Search the log one page at a time (gateway.fhir.searchset); the search itself is appended to it."""
+    from gateway.fhir import searchset
     from gateway.services.registry import person_by_id
 
     base = node.config.node.url.rstrip("/")
@@ -147,7 +147,7 @@ def export(node: Any, fmt: str, since: str | None) -> str:
 def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
     from consent.model import valid_bsn
-    from gateway.audit.report import disclosure_report as render
+    from audit.report import disclosure_report as render
 
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
@@ -158,7 +158,7 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
             **audit_log.fields(actor), detail={"report": "disclosure"}))
         uow.commit()
-    from gateway import directory
+    from gateway.federation import directory
 
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name
@@ -175,7 +175,7 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
     what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
     the organisation that keeps them."""
     from adapters.store.models import ConsentRow, Person, Relation
-    from gateway.audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
+    from audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
     from gateway.services.registry import display_name, party_name
 
     out: dict[str, str] = {}
@@ -215,7 +215,7 @@ def prune(node: Any, before: str | None) -> tuple[int, int]:
     from sqlalchemy import delete, select
 
     from adapters.store.models import AuditCheckpoint, AuditEntry
-    from gateway.audit import chain
+    from audit import chain
 
     cutoff = before or (node.clock() - timedelta(days=node.config.audit.retention_days)).date().isoformat()
     with node.uow() as uow:

@@ -10,14 +10,16 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from adapters.store.models import ConsentRow, Person, Relation
-from consent import jose, rules, token
-from consent.errors import (
+from contract import jose
+from consent import rules, token
+from contract.errors import (
     Conflict, ConsentRevoked, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
     NotFound,
 )
 from consent.model import Grant
-from gateway import audit_log, fhir_in, versioning
-from gateway.audit import events
+from gateway.repositories import audit_log
+from gateway.fhir import fhir_in, versioning
+from audit import events
 from gateway.services.registry import family_of, person_by_id, subject_of
 
 
@@ -336,7 +338,7 @@ def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -
 
 def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None) -> dict[str, Any]:
     """Revoke, then tell the named organisations (best effort: holders check status anyway)."""
-    from gateway import parameters
+    from gateway.fhir import parameters
 
     resource, peers = revoke(node, cid, actor, withdrawn_by)
     for org in peers:
@@ -362,9 +364,9 @@ def note_revocation(node: Any, cid: str, issuer: str) -> None:
 
 def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
     """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
-    from gateway.receipt import ReceiptFacts, render
+    from gateway.web.receipt import ReceiptFacts, render
 
-    from gateway import directory
+    from gateway.federation import directory
     from gateway.services.registry import display_name, party_name
 
     with node.uow() as uow:

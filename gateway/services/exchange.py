@@ -20,16 +20,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Exchange
-from consent import decision, jose, rules, token
-from consent.errors import (
+from consent import decision, rules, token
+from contract import jose
+from contract.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
     NotShareable, PartnerRefusal, Replay, StoreUnavailable, SubjectUnknown, UnknownPartner,
 )
 from consent.model import VerifiedConsent
-from gateway import audit_log, parameters, signing
-from gateway.audit import events
-from gateway.audit.events import AuditRecord, InvalidAuditRecord
-from gateway.fhir_in import PURPOSE_SYSTEM
+from gateway.repositories import audit_log
+from gateway.fhir import parameters
+from gateway.trust import signing
+from audit import events
+from audit.events import AuditRecord, InvalidAuditRecord
+from gateway.fhir.fhir_in import PURPOSE_SYSTEM
 from gateway.services import consents
 from gateway.services.registry import person_by_bsn, records_of
 from profiles import catalog
@@ -370,7 +373,7 @@ def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None
 
 
 def _refusal(reply: Any, partner: str) -> PartnerRefusal:
-    from gateway.peer import refusal
+    from gateway.trust.peer import refusal
 
     return refusal(reply, partner)
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import AuditEntry, FlagReview
-from consent.errors import Conflict, NotFound
-from gateway import audit_log
-from gateway.audit import events
+from contract.errors import Conflict, NotFound
+from gateway.repositories import audit_log
+from audit import events
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters import psi
-from consent.errors import GatewayError, InvalidRequest, NodeBusy, PartnerTimeout, PartnerUnavailable
-from gateway import audit_log, directory, parameters
-from gateway.audit import events
-from gateway.audit.events import AuditRecord
-from gateway.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from contract.errors import GatewayError, InvalidRequest, NodeBusy, PartnerTimeout, PartnerUnavailable
+from gateway.repositories import audit_log
+from gateway.federation import directory
+from gateway.fhir import parameters
+from audit import events
+from audit.events import AuditRecord
+from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
 from profiles import catalog
 
 MAX_SUBJECTS = 8

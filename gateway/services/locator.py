@@ -44,10 +44,10 @@ from sqlalchemy.exc import IntegrityError
 from adapters import psi
 from adapters.store.models import ConsentRow, LocatorState, Person
 from consent import rules
-from consent.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
-from gateway import audit_log
-from gateway.audit import events
-from gateway.audit.events import AuditRecord
+from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
+from gateway.repositories import audit_log
+from audit import events
+from audit.events import AuditRecord
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ def _sha(data: bytes) -> str:
 
 def serve_setup(node: Any, caller: str) -> dict[str, Any]:
     """Answer ``$locator-setup``: the current setup, its epoch and max-items."""
-    from gateway import parameters
+    from gateway.fhir import parameters
 
     try:
         ep, setup = node.locator.current()
@@ -356,7 +356,7 @@ def serve_setup(node: Any, caller: str) -> dict[str, Any]:
 
 def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
-    from gateway import parameters
+    from gateway.fhir import parameters
 
     max_items = node.config.locator.max_items
     try:

@@ -1,5 +1,5 @@
 """Probing flags for the privacy officer (issue 13, item 14): the rules are in
-``gateway.audit.probing``; this reads the refused requests from the store.
+``audit.probing``; this reads the refused requests from the store.
 
 Both the flags page (``gateway.web.timeline.flags``) and ``gateway audit flags`` use it.
 Reading the log is itself logged.
@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from gateway import audit_log
-from gateway.audit import events, probing
-from gateway.audit.chain import StoredEntry
+from gateway.repositories import audit_log
+from audit import events, probing
+from audit.chain import StoredEntry
 
 SCAN_ROWS = 200_000  # refused requests read for one look at most (a month of heavy probing)
 

@@ -29,15 +29,17 @@ from sqlalchemy import select
 
 from adapters.store.models import ConsentRow, Inbox
 from consent import decision, rules, token
-from consent.errors import (
+from contract.errors import (
     BadPartnerSignature, ConsentRevoked, GatewayError, InvalidRequest, NotShareable, PartnerRefusal,
     SubjectUnknown,
 )
 from consent.model import valid_bsn
-from gateway import audit_log, parameters, signing
-from gateway.audit import events
-from gateway.audit.events import AuditRecord, InvalidAuditRecord
-from gateway.fhir_in import CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.repositories import audit_log
+from gateway.fhir import parameters
+from gateway.trust import signing
+from audit import events
+from audit.events import AuditRecord, InvalidAuditRecord
+from gateway.fhir.fhir_in import CATEGORY_SYSTEM, PURPOSE_SYSTEM
 from gateway.services import consents, exchange
 from gateway.services.registry import person_by_bsn, record_viewed, records_of
 from profiles import catalog

@@ -13,11 +13,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from consent import jose
-from consent.errors import BadPartnerSignature, InvalidRequest
-from gateway import audit_log, parameters
-from gateway.audit import events
-from gateway.audit.events import AuditRecord
+from contract import jose
+from contract.errors import BadPartnerSignature, InvalidRequest
+from gateway.repositories import audit_log
+from gateway.fhir import parameters
+from audit import events
+from audit.events import AuditRecord
 
 TYP = "exchange-receipts+jwt"
 EXCHANGE_ACTIONS = (events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED, events.SUMMARY_RECEIVED,
@@ -89,7 +90,7 @@ def reconcile(node: Any, partner: str, since: str | None) -> tuple[int, list[Dif
     reply = node.peer.call(partner, "exchange-receipts",
                            parameters.build(since=("valueString", since)))
     if reply.status != 200:
-        from gateway.peer import refusal
+        from gateway.trust.peer import refusal
 
         raise refusal(reply, partner)
     values = parameters.read(reply.body, {"receipts": parameters.Spec("valueString", required=True, max_len=4_000_000)})

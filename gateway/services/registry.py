@@ -12,10 +12,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Person, Record, Relation
-from consent.errors import Conflict, InvalidRequest, NotFound
+from contract.errors import Conflict, InvalidRequest, NotFound
 from consent.model import Party, Subject, valid_bsn
-from gateway import audit_log, fhir_in, versioning
-from gateway.audit import events
+from gateway.repositories import audit_log
+from gateway.fhir import fhir_in, versioning
+from audit import events
 
 
 UNKNOWN_NAME = "(naam onbekend)"

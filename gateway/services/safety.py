@@ -17,12 +17,14 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.store.models import Inbox
-from consent.errors import BadPartnerSignature, GatewayError, InvalidRequest, NotShareable, SubjectUnknown
+from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest, NotShareable, SubjectUnknown
 from consent.model import valid_bsn
-from gateway import audit_log, parameters, signing
-from gateway.audit import events
-from gateway.audit.events import AuditRecord, InvalidAuditRecord
-from gateway.fhir_in import CATEGORY_SYSTEM
+from gateway.repositories import audit_log
+from gateway.fhir import parameters
+from gateway.trust import signing
+from audit import events
+from audit.events import AuditRecord, InvalidAuditRecord
+from gateway.fhir.fhir_in import CATEGORY_SYSTEM
 from gateway.services.exchange import _EXCHANGE_ID, _claim_exchange, request_hash, response_hash
 from gateway.services.registry import person_by_bsn, record_viewed, records_of
 from profiles import catalog
@@ -94,7 +96,7 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
     try:
         reply = node.peer.call(recipient, "receive-disclosure", push)
         if reply.status != 200:
-            from gateway.peer import refusal
+            from gateway.trust.peer import refusal
 
             raise refusal(reply, recipient)
     except GatewayError as exc:

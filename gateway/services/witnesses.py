@@ -7,7 +7,7 @@ one), ``conflict`` (a head of the caller that contradicted it, when one came) an
 (this node's own latest signed head).
 
 ``check`` asks every trusted partner for the head it holds of this node and checks that
-the local chain still reaches each one (``gateway.audit.witness.reaches``): a cut tail
+the local chain still reaches each one (``audit.witness.reaches``): a cut tail
 with an older signed head put back verifies on its own, but not against a partner that
 saw the newer head.
 """
@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters.store.models import AuditCheckpoint, AuditEntry
-from consent.errors import GatewayError
-from gateway import audit_log, parameters, witnesses
-from gateway.audit import chain, witness
+from contract.errors import GatewayError
+from gateway.repositories import audit_log, witnesses
+from gateway.fhir import parameters
+from audit import chain, witness
 
 ANSWER_SPECS = {
     "witnessed": parameters.Spec("valueString", max_len=4096),
@@ -63,7 +64,7 @@ def _check_one(node: Any, org_id: str) -> WitnessCheck:
     if reply.status in (404, 405):
         return WitnessCheck(org_id, True, "no witness: the partner does not offer $audit-head")
     if reply.status != 200:
-        from gateway.peer import _reason
+        from gateway.trust.peer import _reason
 
         return WitnessCheck(org_id, False, f"unavailable: answered {reply.status} ({_reason(reply.body)})")
     try:

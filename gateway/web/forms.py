@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from consent.model import valid_bsn
-from gateway import parameters
-from gateway.fhir_in import (
+from gateway.fhir import parameters
+from gateway.fhir.fhir_in import (
     BSN_SYSTEM, CATEGORY_SYSTEM, EXT, ORG_SYSTEM, PARTICIPATION, PURPOSE_SYSTEM,
 )
 from profiles import catalog

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from adapters.store.models import ConsentRow, Person, Relation
 from consent import rules
-from consent.errors import GatewayError
+from contract.errors import GatewayError
 from consent.model import Grant, Party
 from gateway.services import consents, registry
 from gateway.services.registry import display_name
@@ -218,7 +218,7 @@ def consents_of(node: Any, pid: str) -> list[ConsentLine]:
 
 def subject_of_consent(node: Any, cid: str) -> str:
     """The internal person id a consent is about; raise NotFound otherwise."""
-    from consent.errors import NotFound
+    from contract.errors import NotFound
 
     with node.uow() as uow:
         row = uow.session.get(ConsentRow, cid)
@@ -265,9 +265,9 @@ class SafetySent:
 
 def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
     """The disclosure sent under ``exchange_id`` by ``actor_id``; raise NotFound otherwise."""
-    from consent.errors import NotFound
-    from gateway import audit_log
-    from gateway.audit import events
+    from contract.errors import NotFound
+    from gateway.repositories import audit_log
+    from audit import events
     from adapters.store.models import AuditEntry
 
     with node.uow(read_only=True) as uow:

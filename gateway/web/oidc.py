@@ -33,8 +33,8 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 from joserfc.errors import JoseError
 
-from gateway import audit_log
-from gateway.audit import events
+from gateway.repositories import audit_log
+from audit import events
 from gateway.config import ConfigError, NodeConfig
 
 log = logging.getLogger(__name__)

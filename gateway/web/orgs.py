@@ -1,6 +1,6 @@
 """Organisations on the pages: named by listed name and type, never by bare org id (issue 15).
 
-Everything comes from ``gateway.directory`` (the federation list, and bilateral partners by
+Everything comes from ``gateway.federation.directory`` (the federation list, and bilateral partners by
 org id), read once per request. Templates use the ``org`` filter for a name and
 ``org_type`` for the Dutch kind; views use ``choices`` for the consent form's groups.
 """
@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Flask, g
 
-from gateway import directory
+from gateway.federation import directory
 from gateway.app import node_of
-from gateway.directory import DirectoryEntry
+from gateway.federation.directory import DirectoryEntry
 
 OWN_GROUP = "Deze organisatie"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from consent.errors import GatewayError
-from gateway import audit_log
+from contract.errors import GatewayError
+from gateway.repositories import audit_log
 from gateway.app import node_of
-from gateway.audit import events
+from audit import events
 from gateway.services import auditing, flag_reviews, reconcile
 from gateway.web import forms, lookup, onetime, present, timeline
 from gateway.web.oidc import PRIVACY_OFFICER

@@ -15,8 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 from werkzeug.datastructures import MultiDict
 
-from consent.errors import GatewayError
-from gateway import audit_log
+from contract.errors import GatewayError
+from gateway.repositories import audit_log
 from gateway.app import node_of
 from gateway.services import consents, exchange, registry, safety
 from gateway.services import locate as locating
@@ -53,7 +53,7 @@ def the_form() -> Any:
 
 
 def partners() -> list[str]:
-    """Org ids of the trusted organisations, by listed name (gateway.directory)."""
+    """Org ids of the trusted organisations, by listed name (gateway.federation.directory)."""
     return [e.org_id for e in orgs.partners()]
 
 
@@ -425,7 +425,7 @@ LOCATE_PURPOSE = "care-coordination"
 @dataclass(frozen=True)
 class Involved:
     person: lookup.PersonCard
-    found: list[Any]  # gateway.directory.DirectoryEntry
+    found: list[Any]  # gateway.federation.directory.DirectoryEntry
 
 
 @dataclass(frozen=True)

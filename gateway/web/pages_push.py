@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Response, request
 
-from consent.errors import GatewayError
-from gateway import directory
+from contract.errors import GatewayError
+from gateway.federation import directory
 from gateway.app import node_of
 from gateway.services import push
 from gateway.web import forms, lookup, present

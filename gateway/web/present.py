@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.audit.report import CATEGORIES_NL, LEGAL_GROUNDS_NL, PURPOSES_NL, REASONS_NL
+from audit.report import CATEGORIES_NL, LEGAL_GROUNDS_NL, PURPOSES_NL, REASONS_NL
 from profiles import catalog
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

@@ -6,7 +6,7 @@ read itself to the log before anything is shown. ``flags`` picks what a reviewer
 at first: every safety disclosure (always flagged), replayed or forged tokens (reason
 codes ``replay``, ``bad-signature``, ``bad-partner-signature``), partners that probe (more
 ``subject-unknown`` answers or refusals in one day than ``[audit] probe_*_per_day``,
-``gateway.audit.probing``), and bursts of refusals (``BURST`` or more refused requests from
+``audit.probing``), and bursts of refusals (``BURST`` or more refused requests from
 one organisation or professional within ``BURST_WINDOW``).
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway import audit_log
-from gateway.audit import events
-from gateway.audit.chain import StoredEntry
+from gateway.repositories import audit_log
+from audit import events
+from audit.chain import StoredEntry
 
 MAX_ROWS = 500
 SCAN_ROWS = 20_000  # entries read for one page at most (filters the store cannot apply run on these)

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from consent.errors import GatewayError, PartnerRefusal
-from gateway import outcomes
+from contract.errors import GatewayError, PartnerRefusal
+from gateway.http import outcomes
 from gateway.app import node_of
 from gateway.config import NodeConfig
 from gateway.web import keep_typed, next_steps, oidc, onetime, security
@@ -102,7 +102,7 @@ def _unknown_address(exc: HTTPException) -> Response:
     """An unknown address outside the API is a Dutch page, not FHIR JSON (issue 20.14)."""
     path = request.path
     if any(path == p or path.startswith(p.rstrip("/") + "/") or path == p.rstrip("/") for p in API_PREFIXES):
-        from gateway import outcomes
+        from gateway.http import outcomes
 
         return outcomes.http_error(404)
     if g.get("user") is None:

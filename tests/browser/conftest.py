@@ -29,8 +29,8 @@ import pytest
 import requests
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, USERS, unavailable
-from gateway import demo
-from gateway.federation import RunningNode, free_port
+from gateway.demo import runner as demo
+from gateway.demo.loopback import RunningNode, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OIDC_DIR = ROOT / "tools" / "oidc-provider"

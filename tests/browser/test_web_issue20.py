@@ -17,7 +17,7 @@ import pytest
 from browser_support import PRIVACY_OFFICER, PROFESSIONAL
 from test_web_story import Watch, assert_labelled, login
 
-from gateway import demo
+from gateway.demo import runner as demo
 
 pytestmark = pytest.mark.scenario
 MOTHER = demo.MOTHER
@@ -119,7 +119,8 @@ def test_a_disclosure_shows_what_it_sends_and_a_reload_sends_nothing_more(web_fe
 def _audit(node: Any) -> list[dict[str, Any]]:
     import json
 
-    from gateway import audit_log, config
+    from gateway.repositories import audit_log
+    from gateway import config
     from gateway.node import build
 
     built = build(config.load(node.home))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from browser_support import NO_ROLE, PASSWORD, PRIVACY_OFFICER, PROFESSIONAL, User
 
-from gateway import demo
+from gateway.demo import runner as demo
 
 pytestmark = pytest.mark.scenario
 MOTHER = demo.MOTHER

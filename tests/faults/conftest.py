@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import requests
 
-from gateway import demo
-from gateway import demo_data as d
-from gateway.federation import RunningNode, free_port, run_cli
+from gateway.demo import runner as demo
+from gateway.demo import data as d
+from gateway.demo.loopback import RunningNode, free_port, run_cli
 
 _root = importlib.util.spec_from_file_location("tests_root_conftest_faults", Path(__file__).parents[1] / "conftest.py")
 assert _root is not None and _root.loader is not None
@@ -94,7 +94,8 @@ class FaultFed:
             engine.dispose()
 
     def audit(self, node: RunningNode, action: str) -> list[dict[str, Any]]:
-        from gateway import audit_log, config
+        from gateway.repositories import audit_log
+        from gateway import config
         from gateway.node import build
 
         built = build(config.load(node.home))

@@ -18,12 +18,12 @@ import pytest
 import requests
 
 from faults_support import reason
-from gateway import demo
+from gateway.demo import runner as demo
 
 
 def _partner_token(fed: Any) -> str:
     """An access token at the holder for the requester, via private_key_jwt with its own key."""
-    from consent import jose
+    from contract import jose
     from gateway import config
     from gateway.keys import KeyRing
 
@@ -40,7 +40,8 @@ def _partner_token(fed: Any) -> str:
 
 def _consent_token(fed: Any, consent_id: str, skew: int) -> str:
     """A consent token as the issuer would sign it with its clock ``skew`` seconds off."""
-    from consent import jose, token
+    from contract import jose
+    from consent import token
     from gateway import config
     from gateway.keys import KeyRing
 
@@ -54,7 +55,7 @@ def _consent_token(fed: Any, consent_id: str, skew: int) -> str:
 
 
 def _behaviour_summary(fed: Any, access: str, tok: str) -> requests.Response:
-    from gateway import demo_data as d
+    from gateway.demo import data as d
 
     body = d.summary_request("unused", demo.MOTHER, "joint-safety-planning", list(demo.CATEGORIES), token=tok)
     params = [p for p in body["parameter"] if p["name"] != "partner"]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from faults_support import Traffic
 
 from adapters.store.models import Partner, PartnerKey
-from gateway.federation import run_cli
+from gateway.demo.loopback import run_cli
 
 
 RACE = {(502, "bad-partner-signature"), (503, "consent-status-unavailable")}
@@ -82,7 +82,7 @@ def pin_rotating_partner(node: Any, key: ECKey) -> None:
 def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: Any) -> None:
     from adapters.http import Reply
     from gateway.keys import public_jwk
-    from gateway.partners import PartnerDirectory
+    from gateway.trust.partners import PartnerDirectory
 
     node = app.extensions["gateway"]
     old, new = ECKey.generate_key("P-256", private=True), ECKey.generate_key("P-256", private=True)
@@ -118,7 +118,7 @@ def test_workers_meeting_the_new_kid_at_once_all_get_the_key(app: Any, interval:
     pins the same key at once, and a second insert of it must not fail (it was a 500)."""
     from adapters.http import Reply
     from gateway.keys import public_jwk
-    from gateway.partners import PartnerDirectory
+    from gateway.trust.partners import PartnerDirectory
 
     node = app.extensions["gateway"]
     old, new = ECKey.generate_key("P-256", private=True), ECKey.generate_key("P-256", private=True)

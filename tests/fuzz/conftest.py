@@ -56,7 +56,7 @@ def _trust(node: Any, key: ECKey) -> None:
 
 
 def _partner_token(client: Any, node: Any, key: ECKey) -> str:
-    from consent import jose
+    from contract import jose
 
     now = int(time.time())
     assertion = jose.sign({"iss": PARTNER, "sub": PARTNER, "aud": node.config.token_url, "iat": now,
@@ -71,7 +71,7 @@ def _partner_token(client: Any, node: Any, key: ECKey) -> str:
 
 @pytest.fixture
 def fuzz_node(app: Any, client: Any) -> FuzzNode:
-    from gateway import auth
+    from gateway.http import auth
 
     node = app.extensions["gateway"]
     tokens = {}

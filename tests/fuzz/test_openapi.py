@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from fuzz_support import EXAMPLES, assert_contract_answer
-from gateway.openapi import document
+from gateway.http.openapi import document
 
 
 def test_openapi_describes_every_route_and_nothing_else(app: Any, client: Any) -> None:
@@ -40,7 +40,7 @@ def test_openapi_describes_every_route_and_nothing_else(app: Any, client: Any) -
     assert described == routed, {"undocumented": routed - described, "not routed": described - routed}
 
 
-# The description is static (gateway.openapi.document); the test above checks that the app
+# The description is static (gateway.http.openapi.document); the test above checks that the app
 # serves it and that it matches the routes. Loading it here rather than from a fixture keeps
 # schemathesis off its pytest-fixture loader, which pytest 9 broke (Node._nodeid is gone).
 schema = schemathesis.openapi.from_dict(document())

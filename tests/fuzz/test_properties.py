@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
 from fuzz_support import EXAMPLES, assert_contract_answer
-from gateway import demo_data as d
-from gateway.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.demo import data as d
+from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -54,7 +54,7 @@ def _param(name: str, kind: str, value: Any) -> dict[str, Any]:
 @st.composite
 def tokens(draw: st.DrawFn, key: ECKey | None = None, holder: str = "ggz-noord") -> str:
     """Garbage, near-JWS shapes, and tokens signed by the trusted partner with odd claims."""
-    from consent import jose
+    from contract import jose
 
     kind = draw(st.sampled_from(["text", "shape", "signed", "alg-none", "typ"]))
     if kind == "text" or key is None:

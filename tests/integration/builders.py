@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from consent import rules
-from gateway import auth
-from gateway import demo_data as d
-from gateway.fhir_in import BSN_SYSTEM, EXT
+from gateway.http import auth
+from gateway.demo import data as d
+from gateway.fhir.fhir_in import BSN_SYSTEM, EXT
 
 HERE = "ggz-noord"  # the org id conftest's ``home`` is initialised with
 PARTNER = "jeugdteam-west"

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from consent import jose
-from gateway.cli import main as gateway_main
-from gateway.federation import RunningNode, free_port, run_cli
+from contract import jose
+from gateway.cli.main import main as gateway_main
+from gateway.demo.loopback import RunningNode, free_port, run_cli
 from tests.conftest import STORES, StoreFactory  # noqa: F401 - re-exported for module fixtures
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -1,7 +1,7 @@
 """An operator configures EHR sources and code mappings; mistakes stop at load time (issue 6).
 
 ``[sources.NAME]`` in node.toml (``gateway.config``) and mapping files
-(``adapters.mapping``): a typo, a secret in the file, plain http across a network, or a
+(``ehr.mapping``): a typo, a secret in the file, plain http across a network, or a
 mapping naming an unknown category is refused with one clear reason before any sync.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters import mapping
+from ehr import mapping
 from gateway import config
 from gateway.config import ConfigError
 

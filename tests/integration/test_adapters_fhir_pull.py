@@ -35,10 +35,11 @@ import requests
 from sqlalchemy import select as sql_select
 
 from adapters.store.models import AuditEntry, Record
-from gateway import audit_log, config
-from gateway import demo_data as d
-from gateway.cli import main as gateway_main
-from gateway.fhir_in import BSN_SYSTEM, DISCLOSURE_SYSTEM
+from gateway.repositories import audit_log
+from gateway import config
+from gateway.demo import data as d
+from gateway.cli.main import main as gateway_main
+from gateway.fhir.fhir_in import BSN_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.node import build
 from gateway.services import registry
 

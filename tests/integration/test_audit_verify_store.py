@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from consent.errors import StoreUnavailable
-from gateway import audit_log, config
-from gateway.audit import chain, events
+from contract.errors import StoreUnavailable
+from gateway.repositories import audit_log
+from gateway import config
+from audit import chain, events
 from gateway.node import build
 from tests.unit.audit.audit_builders import CHILD, INTRUDER_SIGN, a_disclosure, some_record
 

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from gateway import audit_log
-from gateway import demo_data as d
-from gateway.audit import events
+from gateway.repositories import audit_log
+from gateway.demo import data as d
+from audit import events
 
 
 @pytest.fixture
@@ -601,7 +601,7 @@ def test_the_receipt_tells_the_person_in_dutch_what_they_agreed_to(api: Api) -> 
     assert "samen een veiligheidsplan maken" in page  # the purpose, in plain Dutch
     assert "signalen dat het minder goed gaat" in page and "wie wat doet" in page  # the categories
     assert "geen" not in re.findall(r"<li>(.*?)</li>", page)
-    from gateway.receipt import _day  # dates written out ("3 december 2026"): B1 for a parent
+    from gateway.web.receipt import _day  # dates written out ("3 december 2026"): B1 for a parent
 
     assert f"<strong>Geldig van</strong> {_day(start)}" in page
     assert _day(start + dt.timedelta(days=180)) in page

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from builders import Api, a_family, a_voogd, born_aged, new_bsn, reason
 
-from gateway import demo_data as d
-from gateway.fhir_in import BSN_SYSTEM
+from gateway.demo import data as d
+from gateway.fhir.fhir_in import BSN_SYSTEM
 
 
 @pytest.fixture
@@ -155,8 +155,8 @@ def viewed(api: Api, bsn: str) -> list[tuple[str, str]]:
     """The record-viewed audit entries about ``bsn``: (actor, view), oldest first."""
     import json
 
-    from gateway import audit_log
-    from gateway.audit import events
+    from gateway.repositories import audit_log
+    from audit import events
 
     with api.app.extensions["gateway"].uow(read_only=True) as uow:
         found = audit_log.entries(uow.session, subject=bsn, action=events.RECORD_VIEWED)

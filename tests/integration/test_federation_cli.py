@@ -16,7 +16,8 @@ import pytest
 from node_builders import gateway
 from test_federation_node import Members
 
-from gateway import config, fedlist
+from gateway import config
+from gateway.federation import memberlist as fedlist
 from gateway.config import ConfigError
 
 

@@ -22,11 +22,13 @@ import pytest
 from joserfc.jwk import ECKey
 from node_builders import Clock, assertion_claims, reason, sign_assertion, token_form
 
-from gateway import audit_log, config, directory, fedlist, federation_trust
+from gateway.repositories import audit_log
+from gateway import config
+from gateway.federation import directory, memberlist as fedlist, membership as federation_trust
 from gateway.app import create_app
-from gateway.audit import events
-from gateway.fedlist import ListedMember
-from gateway.federation import StaticHost
+from audit import events
+from gateway.federation.memberlist import ListedMember
+from gateway.demo.loopback import StaticHost
 from gateway.keys import public_jwk
 from gateway.node import build
 

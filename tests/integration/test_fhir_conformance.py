@@ -21,8 +21,8 @@ from fhir.resources.R4B.operationdefinition import OperationDefinition
 from fhir.resources.R4B.structuredefinition import StructureDefinition
 
 from adapters.store.models import Record
-from gateway import demo_data as d
-from gateway.fhir_in import BSN_SYSTEM
+from gateway.demo import data as d
+from gateway.fhir.fhir_in import BSN_SYSTEM
 from tests.fhir_validators.validators import unresolved
 
 OURS = "https://jggz-gateway.nl/fhir/"

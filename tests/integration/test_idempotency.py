@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from builders import Api, a_consent, a_family, reason, today
 
-from gateway import audit_log
-from gateway.audit import events
+from gateway.repositories import audit_log
+from audit import events
 
 
 @pytest.fixture

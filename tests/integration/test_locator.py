@@ -21,7 +21,7 @@ from sqlalchemy import select
 from adapters import psi
 from adapters.store.models import AuditEntry, Partner, PartnerKey
 from builders import HERE, PARTNER, Api, a_family, born_aged, new_bsn, reason, today
-from gateway import demo_data as d
+from gateway.demo import data as d
 from node_builders import assertion_claims, sign_assertion, token_form
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import config
-from gateway.metrics import StoreCollector
+from gateway.ops.metrics import StoreCollector
 from gateway.node import build
 
 

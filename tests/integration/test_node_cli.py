@@ -330,7 +330,7 @@ def test_the_report_reads_the_bsn_from_stdin_not_the_command_line(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from gateway import demo_data as d
+    from gateway.demo import data as d
 
     home = a_node(tmp_path, stores)
     monkeypatch.setattr("sys.stdin", io.StringIO(d.bsn(7) + "\n"))

@@ -31,10 +31,10 @@ from node_builders import (
     token_form,
 )
 
-from consent import jose
+from contract import jose
 from gateway import config
 from gateway.app import create_app
-from gateway.federation import RunningNode
+from gateway.demo.loopback import RunningNode
 from gateway.keys import KeyRing
 from gateway.node import build
 
@@ -225,8 +225,8 @@ def test_a_key_the_partner_withdraws_is_unpinned_at_its_next_message(
     refused = a.post("/oauth/token", data=token_form(forged))
     assert refused.status_code in (400, 401) and refused.get_json()["error"] == "invalid_client"
 
-    from gateway import audit_log
-    from gateway.audit import events
+    from gateway.repositories import audit_log
+    from audit import events
 
     node = a.application.extensions["gateway"]
     with node.uow(read_only=True) as uow:

@@ -35,10 +35,10 @@ from node_builders import (
     token_form,
 )
 
-from consent import jose
+from contract import jose
 from gateway import config
 from gateway.app import create_app
-from gateway.federation import RunningNode, run_cli
+from gateway.demo.loopback import RunningNode, run_cli
 from gateway.keys import KeyRing
 from gateway.node import build
 

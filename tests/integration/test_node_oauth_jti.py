@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from adapters.store.models import UsedJti
-from gateway import auth
+from gateway.http import auth
 
 
 def test_expired_jti_rows_are_cleared_while_fresh_ones_stay(app, monkeypatch) -> None:
@@ -27,8 +27,8 @@ def test_expired_jti_rows_are_cleared_while_fresh_ones_stay(app, monkeypatch) ->
 
 
 def test_every_token_request_is_audited_as_login_or_failed_login(app, client) -> None:
-    from gateway import audit_log
-    from gateway.auth import add_client
+    from gateway.repositories import audit_log
+    from gateway.http.auth import add_client
 
     secret = add_client(app.extensions["gateway"].uow, "epd", "ehr")
     assert client.post("/oauth/token", data={"grant_type": "client_credentials"},

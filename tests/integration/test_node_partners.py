@@ -37,9 +37,9 @@ from node_builders import (
 )
 from test_node_cli import assert_one_line_refusal
 
-from consent import jose
+from contract import jose
 from gateway import config
-from gateway.federation import RunningNode, free_port
+from gateway.demo.loopback import RunningNode, free_port
 from gateway.keys import KeyRing
 from gateway.node import build
 

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from test_node_cli import rfc7638
 
 from adapters.store import make_engine
-from consent.errors import StoreUnavailable
+from contract.errors import StoreUnavailable
 from gateway import config
 from gateway.app import create_app
 from gateway.keys import KeyRing

@@ -19,10 +19,10 @@ from joserfc.jwk import ECKey
 
 from adapters.http import Reply
 from adapters.store.models import Partner, PartnerKey
-from gateway import audit_log
-from gateway.audit import events
+from gateway.repositories import audit_log
+from audit import events
 from gateway.keys import public_jwk
-from gateway.partners import PartnerDirectory
+from gateway.trust.partners import PartnerDirectory
 
 WEST = "jeugdteam-west"
 DAY = timedelta(days=1)

@@ -17,7 +17,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import event
 
 from adapters.store.models import Partner, PartnerKey
-from gateway.partners import one_view_per_request
+from gateway.trust.partners import one_view_per_request
 
 
 @pytest.fixture

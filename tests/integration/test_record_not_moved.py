@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from builders import Api, new_bsn, reason
 
-from gateway import audit_log
-from gateway import demo_data as d
-from gateway.audit import events
+from gateway.repositories import audit_log
+from gateway.demo import data as d
+from audit import events
 
 
 @pytest.fixture

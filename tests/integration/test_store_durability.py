@@ -15,9 +15,10 @@ import pytest
 from builders import Api, new_bsn
 from sqlalchemy import event
 
-from gateway import audit_log, config
-from gateway import demo_data as d
-from gateway.audit import events
+from gateway.repositories import audit_log
+from gateway import config
+from gateway.demo import data as d
+from audit import events
 from gateway.node import build
 
 SQLITE_FULL = 2  # PRAGMA synchronous answers a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA

@@ -19,8 +19,9 @@ from sqlalchemy import inspect, text
 
 from adapters.store import alembic_config, make_engine, migrate, revision_of
 from adapters.store.models import Base
-from gateway import audit_log, config
-from gateway import demo_data as d
+from gateway.repositories import audit_log
+from gateway import config
+from gateway.demo import data as d
 from gateway.node import build
 from gateway.services import registry
 

@@ -14,9 +14,9 @@ from test_web_professional import _consent, _relation
 from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, post, web_app
 from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixtures
 
-from consent.errors import ConsentRevoked, PartnerRefusal
-from gateway import audit_log
-from gateway.audit import events
+from contract.errors import ConsentRevoked, PartnerRefusal
+from gateway.repositories import audit_log
+from audit import events
 from gateway.services import consents
 from gateway.web import pages_professional
 
@@ -167,7 +167,7 @@ def test_the_receipt_of_a_refusal_reads_as_a_refusal(app: Any, client: Any, ids:
 
 
 def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, ids: dict[str, str]) -> None:
-    from gateway.audit.events import AuditRecord
+    from audit.events import AuditRecord
     from gateway.services import auditing
 
     node = app.extensions["gateway"]

@@ -16,10 +16,10 @@ import pytest
 from joserfc.jwk import ECKey
 from web_builders import PROFESSIONAL, WEB, a_family, a_partner, dispose_all, logged_in, web_app
 
-from gateway import demo_data as d
-from gateway import fedlist, federation_trust
-from gateway.audit_log import Actor
-from gateway.fedlist import ListedMember
+from gateway.demo import data as d
+from gateway.federation import memberlist as fedlist, membership as federation_trust
+from gateway.repositories.audit_log import Actor
+from gateway.federation.memberlist import ListedMember
 from gateway.services import consents
 
 OPERATOR = ECKey.generate_key("P-256", private=True)

@@ -15,8 +15,9 @@ from web_builders import CHILD, FATHER, MOTHER, PROFESSIONAL, a_family, a_partne
 from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 
 from adapters.store.models import ConsentRow
-from gateway import audit_log, directory
-from gateway.audit import events
+from gateway.repositories import audit_log
+from gateway.federation import directory
+from audit import events
 from gateway.services import locate
 
 

@@ -13,8 +13,8 @@ from web_builders import (
     MOTHER, PRIVACY_OFFICER, a_family, a_partner, dispose_all, logged_in, once_token, post, web_app,
 )
 
-from gateway import audit_log
-from gateway.audit import events
+from gateway.repositories import audit_log
+from audit import events
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from web_builders import (
 )
 from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 
-from consent.errors import PartnerRefusal
+from contract.errors import PartnerRefusal
 from gateway.services import consents
 from gateway.web import pages_professional, present
 
@@ -42,8 +42,8 @@ def test_every_person_a_professional_is_shown_is_audited(app: Any, client: Any, 
     """NEN 7513: the search result and the client's page each leave a record-viewed entry."""
     import json
 
-    from gateway import audit_log
-    from gateway.audit import events
+    from gateway.repositories import audit_log
+    from audit import events
 
     post(client, "/clienten/zoeken", {"bsn": CHILD})
     client.get(f"/clienten/{ids['child']}")
@@ -166,13 +166,13 @@ def test_the_family_overview_asks_in_parallel_within_one_deadline(client: Any, i
 
 
 def _actor() -> Any:
-    from gateway.audit_log import Actor
+    from gateway.repositories.audit_log import Actor
 
     return Actor(actor_id="uzi:900000303", role="professional", client_id="web")
 
 
 def _consent(pid: str, holder: str) -> dict[str, Any]:
-    from gateway import demo_data as d
+    from gateway.demo import data as d
 
     return d.consent(pid, [f"Patient/{pid}"], recipients=["jeugdteam-west"], holders=[holder],
                      purpose="joint-safety-planning", categories=["signals"], start=date.today())
@@ -191,8 +191,8 @@ def pushes_to_partner(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[st
 
 
 def a_safety_plan(app: Any, pid: str) -> None:
-    from gateway import audit_log
-    from gateway import demo_data as d
+    from gateway.repositories import audit_log
+    from gateway.demo import data as d
     from gateway.services import registry
 
     registry.push_records(app.extensions["gateway"], [d.safety_plan(pid, source_id=f"plan-{pid}")],
@@ -241,7 +241,7 @@ def test_the_name_search_covers_the_whole_register(app: Any, client: Any, ids: d
     from sqlalchemy import insert
 
     from adapters.store.models import Person
-    from gateway import demo_data as d
+    from gateway.demo import data as d
 
     node = app.extensions["gateway"]
     long_ago = datetime(2020, 1, 1, tzinfo=UTC)

@@ -17,10 +17,10 @@ import pytest
 from web_builders import CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, dispose_all, logged_in, post, web_app
 
 from adapters.store.models import ConsentRow, Inbox
-from consent.errors import PartnerRefusal
-from gateway import demo_data as d
-from gateway import demo_push as dp
-from gateway.audit import events
+from contract.errors import PartnerRefusal
+from gateway.demo import data as d
+from gateway.demo import push as dp
+from audit import events
 from gateway.web import pages_push
 from profiles import build_summary
 
@@ -79,7 +79,7 @@ def test_the_inbox_shows_pushes_and_safety_disclosures_apart_as_readable_section
     assert "ondertoezichtstelling" not in safety.lower()
     # the professional looked at two people's data: both looks are logged, with who looked
     node = app.extensions["gateway"]
-    from gateway import audit_log
+    from gateway.repositories import audit_log
 
     with node.uow() as uow:
         viewed = [json.loads(e.record_json) for e in audit_log.entries(uow.session, action=events.RECORD_VIEWED)]
@@ -163,7 +163,7 @@ def test_the_clients_page_says_what_a_16_year_old_must_confirm_themselves(app: A
 
 def test_the_inbox_names_the_sender_and_whom_to_call_from_the_directory(
         app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway import directory
+    from gateway.federation import directory
 
     monkeypatch.setattr(pages_push.directory, "entry", lambda node, org: directory.DirectoryEntry(
         org, "GGZ Noord", "adult-mental-health", ["050-1234567", "crisis@ggz-noord.example"], "", "federation"))

@@ -13,8 +13,8 @@ from test_web_professional import _consent, _relation, a_safety_plan, pushes_to_
 from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, once_token, post, web_app
 from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixtures
 
-from gateway import audit_log
-from gateway.audit import events
+from gateway.repositories import audit_log
+from audit import events
 from gateway.services import consents
 from gateway.web import pages_professional, present
 

@@ -257,8 +257,8 @@ def test_the_loopback_demo_offers_a_marked_login_that_is_audited(home: Path) -> 
     assert resp.status_code == 303
     assert client.get("/privacy/logboek").status_code == 200
     node = app.extensions["gateway"]
-    from gateway import audit_log
-    from gateway.audit import events
+    from gateway.repositories import audit_log
+    from audit import events
 
     with node.uow() as uow:
         login = audit_log.stored(audit_log.entries(uow.session, action=events.LOGIN, limit=1)[0]).record

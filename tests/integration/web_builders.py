@@ -9,7 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gateway import config, demo_data as d
+from gateway import config
+from gateway.demo import data as d
 from gateway.app import create_app
 from gateway.services import registry
 

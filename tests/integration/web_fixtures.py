@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, web_app
 
-from gateway import audit_log
+from gateway.repositories import audit_log
 
 
 @pytest.fixture

@@ -126,7 +126,7 @@ class Served:
         self.log = home / "serve.log"
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())",
+                [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())",
                  "serve", str(home)], stdout=log, stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})}, start_new_session=True)
 

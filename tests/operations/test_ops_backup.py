@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from adapters.store.models import AuditEntry, Person
-from gateway import config, demo
+from gateway import config
+from gateway.demo import runner as demo
 from gateway.app import create_app
-from gateway.cli import main
+from gateway.cli.main import main
 from tests.conftest import PG, STORES, StoreFactory
 
 
@@ -95,7 +96,7 @@ def test_a_backup_of_a_serving_node_restores_into_a_fresh_home_whose_audit_verif
 @pytest.mark.skipif("postgresql" not in STORES, reason="needs the PostgreSQL store")
 def test_a_sqlite_node_moves_to_postgresql_through_backup_and_restore(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.federation import run_cli
+    from gateway.demo.loopback import run_cli
 
     home = tmp_path / "wijkteam"
     run_cli("init", str(home), "--org-id", "wijkteam-oost", "--name", "Wijkteam Oost")
@@ -119,7 +120,7 @@ def test_a_sqlite_node_moves_to_postgresql_through_backup_and_restore(
 
 
 def _a_backup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    from gateway.federation import run_cli
+    from gateway.demo.loopback import run_cli
 
     run_cli("init", str(tmp_path / "n"), "--org-id", "ggz-noord", "--name", "GGZ Noord")
     run_cli("client", "add", str(tmp_path / "n"), "--client-id", "epd", "--role", "ehr")  # one audit entry

@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.test import Client
 
-from gateway import config, demo_data as d
-from gateway.federation import run_cli
-from gateway.proxy import ForwardedHeaders
-from gateway.server import wsgi_app
+from gateway import config
+from gateway.demo import data as d
+from gateway.demo.loopback import run_cli
+from gateway.http.proxy import ForwardedHeaders
+from gateway.ops.server import wsgi_app
 from ops_support import set_in_section
 
 BSN = d.bsn(7)
@@ -97,7 +98,7 @@ def test_serve_trusts_no_proxy_for_the_scheme_unless_configured(node_home: Path)
         def run(self) -> None:
             pass
 
-    import gateway.server as server
+    import gateway.ops.server as server
 
     original = server.GatewayServer
     server.GatewayServer = Recorder  # type: ignore[misc,assignment]

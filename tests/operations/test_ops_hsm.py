@@ -21,7 +21,7 @@ from joserfc.jwk import KeySet
 
 from gateway import config
 from gateway.app import create_app
-from gateway.federation import free_port, run_cli
+from gateway.demo.loopback import free_port, run_cli
 from gateway.hsm import HsmError, Pkcs11Token
 from gateway.node import build
 from ops_support import Served, set_in_section
@@ -135,13 +135,13 @@ def test_a_wrong_pin_stops_the_command_with_one_clear_line(
         tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     # a separate process, as an operator runs it (this one is logged in to the token already)
-    run = subprocess.run([sys.executable, "-m", "gateway.cli", "keys", "rotate", str(home)], capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "gateway.cli.main", "keys", "rotate", str(home)], capture_output=True,
                          text=True, env={**os.environ, "GATEWAY_KEYS_PKCS11_PIN": "0000"}, timeout=60)
     assert run.returncode == 2
     assert run.stderr.startswith("gateway: cannot open HSM token") and run.stderr.count("\n") == 1
     assert "PinIncorrect" in run.stderr
     monkeypatch.delenv("GATEWAY_KEYS_PKCS11_PIN")
-    run = subprocess.run([sys.executable, "-m", "gateway.cli", "keys", "rotate", str(home)], capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "gateway.cli.main", "keys", "rotate", str(home)], capture_output=True,
                          text=True, env={k: v for k, v in os.environ.items() if k != "GATEWAY_KEYS_PKCS11_PIN"},
                          timeout=60)
     assert run.returncode == 2 and "GATEWAY_KEYS_PKCS11_PIN" in run.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.federation import free_port, run_cli
+from gateway.demo.loopback import free_port, run_cli
 from ops_support import Served, set_in_section
 
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway import demo
-from gateway.federation import free_port, run_cli
+from gateway.demo import runner as demo
+from gateway.demo.loopback import free_port, run_cli
 from ops_support import set_in_section
 from tests.conftest import STORES, StoreFactory
 

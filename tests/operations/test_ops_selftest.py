@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway import config, demo
-from gateway.cli import main
+from gateway import config
+from gateway.demo import runner as demo
+from gateway.cli.main import main
 from tests.conftest import STORES, StoreFactory
 
 OWN = ("config", "keys", "store", "audit")

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from adapters.http import StrictClient
-from consent.errors import PartnerUnavailable
-from gateway import config, tls
+from contract.errors import PartnerUnavailable
+from gateway import config
+from gateway.ops import tls
 from gateway.config import ConfigError
-from gateway.federation import free_port, run_cli
+from gateway.demo.loopback import free_port, run_cli
 from ops_support import CA, Served, set_in_section
 
 

@@ -34,9 +34,9 @@ import rfc8785
 from joserfc.jwk import ECKey
 from sqlalchemy import delete, select
 
-from gateway import demo
-from gateway import demo_data as d
-from gateway.federation import RunningNode, free_port
+from gateway.demo import runner as demo
+from gateway.demo import data as d
+from gateway.demo.loopback import RunningNode, free_port
 
 _root = importlib.util.spec_from_file_location("tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
 assert _root is not None and _root.loader is not None
@@ -130,7 +130,7 @@ class Fed:
     def audit(self, running: RunningNode, *, action: str | None = None,
               exchange_id: str | None = None) -> list[dict[str, Any]]:
         """Audit records on ``running``, newest first, as dicts (``record_json`` plus seq)."""
-        from gateway import audit_log
+        from gateway.repositories import audit_log
 
         with self.node(running).uow() as uow:
             found = audit_log.entries(uow.session, action=action, limit=2000)
@@ -138,14 +138,14 @@ class Fed:
         return [r for r in rows if exchange_id is None or r["exchange_id"] == exchange_id]
 
     def last_failure(self, requester: RunningNode) -> dict[str, Any]:
-        from gateway.audit import events
+        from audit import events
 
         return self.audit(requester, action=events.SUMMARY_REQUEST_FAILED)[0]
 
     def assert_refusal_audited(self, code: str, *, requester: RunningNode | None = None,
                                holder: RunningNode | None = None) -> dict[str, Any]:
         """Both logs hold the refusal with ``code`` under one exchange id; return the holder's."""
-        from gateway.audit import events
+        from audit import events
 
         requester = requester or self.jeugd
         failed = self.last_failure(requester)
@@ -212,7 +212,7 @@ class Fed:
     def assertion(self, caller: RunningNode, holder: RunningNode, *, key: Any = None, kid: str | None = None,
                   **claims: Any) -> str:
         """An RFC 7523 client assertion from ``caller`` for ``holder``'s token endpoint."""
-        from consent import jose
+        from contract import jose
 
         own_kid, alg, own_key = self.node(caller).keys.active
         now = int(time.time())
@@ -319,7 +319,7 @@ class FakePartner:
             self.stopped = True
 
     def summary(self, params: dict[str, Any]) -> dict[str, Any]:
-        from gateway import signing
+        from gateway.trust import signing
         from profiles.summary import build_summary
 
         values = {p["name"]: p for p in params["parameter"]}
@@ -335,7 +335,7 @@ class FakePartner:
             return bundle
         if self.mode == "bad-display":
             # validly signed and bound, every element allowed, but a diagnosis where a name belongs
-            from gateway import demo_data
+            from gateway.demo import data as demo_data
 
             team = demo_data.care_team("p", source_id="ct")
             bundle = build_summary([team], ["care-team"], holder_org=self.org_id,

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from gateway import config, demo, demo_data as d
-from gateway.cli import main as cli
+from gateway import config
+from gateway.demo import runner as demo, data as d
+from gateway.cli.main import main as cli
 from gateway.node import build
 
 pytestmark = pytest.mark.scenario

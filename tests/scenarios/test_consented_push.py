@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import requests
 
-from gateway import demo_data as d
-from gateway import demo_push as dp
-from gateway import signing
-from gateway.audit import events
+from gateway.demo import data as d
+from gateway.demo import push as dp
+from gateway.trust import signing
+from audit import events
 
 pytestmark = pytest.mark.scenario
 
@@ -331,7 +331,7 @@ def _mothers_old_consent(fed: Any, world: Any, recipient: str) -> str:
 
 def _raw_token(fed: Any, cid: str, grantee: str) -> str:
     """A consent token signed with Jeugdteam West's key for a consent it would no longer honour."""
-    from consent import jose
+    from contract import jose
 
     grant, now = fed.grant(cid), int(time.time())
     kid, alg, key = fed.node(fed.jeugd).keys.active
@@ -355,7 +355,7 @@ def test_the_demo_plays_a_crisis_pre_announcement_and_a_warm_handover(fed, world
 def test_both_logs_tell_the_same_story_of_the_pushes(fed, world) -> None:
     """``gateway audit reconcile`` pairs each push with its receipt, through the partner's signed
     receipts; the pushes a careless sender made outside its own log stand out at the recipient."""
-    from gateway.federation import run_cli
+    from gateway.demo.loopback import run_cli
 
     out = run_cli("audit", "reconcile", str(fed.jeugd.home), "--partner", "ggz-noord")
     assert out.strip().endswith("no differences"), out

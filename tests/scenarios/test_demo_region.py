@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import demo
+from gateway.demo import runner as demo
 
 
 def test_the_demo_runs_a_regional_federation_from_one_operator_list(tmp_path: Path,

@@ -28,9 +28,10 @@ import requests
 from sqlalchemy import func, select
 
 from adapters.store.models import Record
-from gateway import config, demo
-from gateway import demo_data as d
-from gateway.federation import RunningNode
+from gateway import config
+from gateway.demo import runner as demo
+from gateway.demo import data as d
+from gateway.demo.loopback import RunningNode
 from gateway.node import build
 
 _root = importlib.util.spec_from_file_location("ehr_root_conftest", Path(__file__).parents[1] / "conftest.py")

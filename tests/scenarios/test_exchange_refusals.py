@@ -24,12 +24,12 @@ import pytest
 import requests
 from joserfc.jwk import ECKey
 
-from consent import jose
+from contract import jose
 from consent import token as consent_token
-from consent.errors import REFUSAL_CODES, UnknownPartner
-from gateway import demo_data as d
-from gateway.audit import events
-from gateway.federation import run_cli
+from contract.errors import REFUSAL_CODES, UnknownPartner
+from gateway.demo import data as d
+from audit import events
+from gateway.demo.loopback import run_cli
 from gateway.keys import public_jwk
 
 pytestmark = pytest.mark.scenario
@@ -204,7 +204,7 @@ def test_consent_revoked(fed) -> None:
     fed.refused(fed.ask(tok), 403, "consent-revoked")
     fed.assert_refusal_audited("consent-revoked", holder=fed.ggz)
     # the issuer's privacy officer reads why it answered inactive; GGZ Noord heard only that
-    from gateway.audit import events
+    from audit import events
 
     asked = fed.audit(fed.jeugd, action=events.CONSENT_STATUS_QUERIED)
     answers = [(q["detail"]["status"], q["detail"].get("why_not_nl")) for q in asked if q["consent_id"] == cid]

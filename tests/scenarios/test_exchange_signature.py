@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fhir.resources.R4B.bundle import Bundle
 
-from gateway import demo_data as d
-from gateway.audit import events
+from gateway.demo import data as d
+from audit import events
 
 pytestmark = pytest.mark.scenario
 
@@ -104,7 +104,7 @@ def test_two_nodes_exchange_a_summary_that_verifies_without_our_code(fed) -> Non
 
 def test_diagnosis_code_and_unmarked_note_never_leave(fed) -> None:
     """The ggz file holds an Observation in 'signals' with ICD-10 F33.1, SNOMED 268621008 and an
-    unmarked note on sertraline (gateway.demo_data.diagnosis); the summary holds none of it."""
+    unmarked note on sertraline (gateway.demo.data.diagnosis); the summary holds none of it."""
     g = fed.ggz.session("ggz-epd", "uzi:900000101")
     note = d.observation(fed.ids["mother_ggz"], "safety-plan", "Onvermeld: gesprek over medicatie", shareable=False,
                          source_id="unmarked-1")

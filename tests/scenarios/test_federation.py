@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 import requests
 
-from gateway import demo, operator
-from gateway import demo_data as d
-from gateway.cli import main as gateway_main
-from gateway.federation import Operator, RunningNode, run_cli
+from gateway.demo import runner as demo
+from gateway.federation import operator
+from gateway.demo import data as d
+from gateway.cli.main import main as gateway_main
+from gateway.demo.loopback import Operator, RunningNode, run_cli
 from tests.conftest import STORES, StoreFactory
 
 MOTHER = demo.MOTHER
@@ -76,7 +77,7 @@ class Region:
 
     def partner_token(self, caller: RunningNode, holder: RunningNode) -> requests.Response:
         """``caller`` logs in at ``holder`` with private_key_jwt, as its node does."""
-        from consent import jose
+        from contract import jose
         from gateway.keys import KeyRing
 
         kid, alg, key = KeyRing(caller.home).active

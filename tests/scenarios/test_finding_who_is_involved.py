@@ -25,9 +25,9 @@ from joserfc.jwk import ECKey
 from sqlalchemy import create_engine, text
 
 from gateway import config
-from gateway import demo_data as d
-from gateway.federation import Operator, RunningNode, free_port
-from gateway.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from gateway.demo import data as d
+from gateway.demo.loopback import Operator, RunningNode, free_port
+from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
 
 pytestmark = pytest.mark.scenario
 
@@ -99,7 +99,7 @@ class World:
         self.operator.publish()
         for n in (self.jeugd, *self.answering):
             n.refresh_list()
-        from gateway.federation import run_cli
+        from gateway.demo.loopback import run_cli
 
         run_cli("partner", "add", str(self.jeugd.home), "--org-id", "traag-team", "--url", self.hanging.url,
                 "--trust-on-first-use")
@@ -185,7 +185,7 @@ def test_the_mother_and_the_child_are_found_with_whom_to_call(world: World) -> N
     assert resp.status_code == 200, resp.text
     assert found(resp) == {(MOTHER, "ggz-noord"), (CHILD, "raad-kinderbescherming")}
     # who is involved is named from this node's directory: name, type and contact point
-    from gateway import directory
+    from gateway.federation import directory
     from gateway.app import create_app
 
     node = create_app(config.load(world.jeugd.home)).extensions["gateway"]

@@ -27,8 +27,8 @@ from fhirclient.models.patient import Patient as FcPatient
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome
 
-from gateway import demo
-from gateway import demo_data as d
+from gateway.demo import runner as demo
+from gateway.demo import data as d
 from tests.fhir_validators import validators
 
 pytestmark = pytest.mark.scenario

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateway import demo_data as d
-from gateway.cli import main as cli
+from gateway.demo import data as d
+from gateway.cli.main import main as cli
 
 pytestmark = pytest.mark.scenario
 

@@ -15,9 +15,9 @@ import pytest
 import requests
 from joserfc.jwk import ECKey, KeySet
 
-from gateway import demo_data as d
-from gateway import signing
-from gateway.audit import events
+from gateway.demo import data as d
+from gateway.trust import signing
+from audit import events
 
 pytestmark = pytest.mark.scenario
 

@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from gateway import audit_log, config, demo
-from gateway import demo_data as d
-from gateway.audit import chain
-from gateway.cli import main as cli
+from gateway.repositories import audit_log
+from gateway import config
+from gateway.demo import runner as demo
+from gateway.demo import data as d
+from audit import chain
+from gateway.cli.main import main as cli
 from gateway.node import build
 
 pytestmark = pytest.mark.scenario

@@ -6,7 +6,7 @@ import private_set_intersection.python as raw
 import pytest
 
 from adapters import psi
-from consent.errors import InvalidRequest, PartnerUnavailable
+from contract.errors import InvalidRequest, PartnerUnavailable
 
 FINDABLE = ["123456782", "111222333", "999999990"]
 

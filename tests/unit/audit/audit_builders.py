@@ -9,10 +9,10 @@ from typing import Any
 
 from joserfc.jwk import ECKey
 
-from gateway.audit import chain, events
-from gateway.audit.chain import GENESIS, StoredEntry, VerifyResult
-from gateway.audit.events import AuditRecord
-from gateway.audit.signer import make_signer, make_verifier
+from audit import chain, events
+from audit.chain import GENESIS, StoredEntry, VerifyResult
+from audit.events import AuditRecord
+from audit.signer import make_signer, make_verifier
 
 KEY = ECKey.generate_key("P-256")
 SIGN = make_signer(KEY)

@@ -18,8 +18,8 @@ from audit_builders import (
     rehash_from,
 )
 
-from gateway.audit import chain
-from gateway.audit.chain import GENESIS, StoredEntry
+from audit import chain
+from audit.chain import GENESIS, StoredEntry
 
 
 @pytest.fixture(scope="module")

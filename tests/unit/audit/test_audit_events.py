@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from audit_builders import a_disclosure
 
-from gateway.audit import events
-from gateway.audit.events import AuditRecord, InvalidAuditRecord
+from audit import events
+from audit.events import AuditRecord, InvalidAuditRecord
 
 ACTION_NAMES = (
     "DISCLOSURE_SENT", "DISCLOSURE_REFUSED", "SUMMARY_RECEIVED", "SUMMARY_REQUEST_FAILED",

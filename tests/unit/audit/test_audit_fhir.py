@@ -19,9 +19,9 @@ from audit_builders import (
 from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 
-from gateway.audit import events, fhir
-from gateway.audit.chain import StoredEntry
-from gateway.audit.events import AuditRecord
+from audit import events, fhir
+from audit.chain import StoredEntry
+from audit.events import AuditRecord
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 

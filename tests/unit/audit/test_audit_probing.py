@@ -6,8 +6,8 @@ from datetime import date
 
 from audit_builders import MOTHER
 
-from gateway.audit import chain, events, probing
-from gateway.audit.events import AuditRecord
+from audit import chain, events, probing
+from audit.events import AuditRecord
 
 PARTNER = "jeugdteam-west"
 

@@ -20,9 +20,9 @@ from audit_builders import (
     a_refusal,
 )
 
-from consent.errors import REFUSAL_CODES
-from gateway.audit import events, report
-from gateway.audit.events import AuditRecord
+from contract.errors import REFUSAL_CODES
+from audit import events, report
+from audit.events import AuditRecord
 
 NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 NAMES = {REQUESTER: "Jeugdzorg West", HOLDER: "GGZ Noord"}

@@ -10,8 +10,8 @@ from audit_builders import INTRUDER_KEY, KEY, SIGN, VERIFY
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from gateway.audit.chain import CHECKPOINT_TYP, GENESIS, checkpoint_claims
-from gateway.audit.signer import CheckpointSignatureError, make_signer, make_verifier
+from audit.chain import CHECKPOINT_TYP, GENESIS, checkpoint_claims
+from audit.signer import CheckpointSignatureError, make_signer, make_verifier
 
 CLAIMS = checkpoint_claims(100, GENESIS, kind="checkpoint", at="2026-03-02T08:00:00.000Z")
 

@@ -1,15 +1,15 @@
 """What a witness does with a partner's signed audit head, and when a log still reaches one
-(issue 13, item 12; the rules in ``gateway.audit.witness``)."""
+(issue 13, item 12; the rules in ``audit.witness``)."""
 
 from __future__ import annotations
 
 import pytest
 from audit_builders import INTRUDER_SIGN, SIGN, VERIFY
 
-from gateway.audit import chain, witness
-from gateway.audit.chain import Checkpoint
-from gateway.audit.signer import CheckpointSignatureError
-from gateway.audit.witness import CONFLICT, IGNORE, TAKE, Held
+from audit import chain, witness
+from audit.chain import Checkpoint
+from audit.signer import CheckpointSignatureError
+from audit.witness import CONFLICT, IGNORE, TAKE, Held
 
 H1, H2 = "1" * 64, "2" * 64
 

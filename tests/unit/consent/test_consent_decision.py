@@ -19,7 +19,7 @@ from consent_builders import (
 )
 
 from consent import decision, token
-from consent.errors import (
+from contract.errors import (
     CategoryNotConsented,
     GatewayError,
     GranteeMismatch,
@@ -149,7 +149,7 @@ def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
 
 def test_a_token_from_an_issuer_that_is_no_party_is_refused() -> None:
     """Issue 13 item 2: the issuer is neither the holder nor the grantee."""
-    from consent.errors import IssuerNotParty
+    from contract.errors import IssuerNotParty
 
     with pytest.raises(IssuerNotParty) as raised:
         ask(_issued_by_youth_care_for_safe_home(), caller_org=SAFE_HOME)

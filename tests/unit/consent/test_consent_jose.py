@@ -9,8 +9,8 @@ import pytest
 from consent_builders import NOW, an_ec_key, an_ed_key, b64d, hand_sign, public_set
 from joserfc.jwk import OctKey
 
-from consent import jose
-from consent.errors import BadSignature, InvalidRequest, TokenExpired, Unauthenticated
+from contract import jose
+from contract.errors import BadSignature, InvalidRequest, TokenExpired, Unauthenticated
 
 KEY = an_ec_key("node-1")
 KEYS = public_set(KEY)

@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import consent
-from consent.errors import ConsentRevoked, GranteeMismatch, InvalidRequest, WrongAudience
+from contract.errors import ConsentRevoked, GranteeMismatch, InvalidRequest, WrongAudience
 from consent.model import Party, Subject, VerifiedConsent, valid_bsn
 
 

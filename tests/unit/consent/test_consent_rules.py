@@ -27,7 +27,7 @@ from consent_builders import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.errors import GrantorsInsufficient
+from contract.errors import GrantorsInsufficient
 from consent.model import Subject
 from consent import rules
 from consent.rules import (

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
 from consent import token
-from consent.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired, WrongAudience
+from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired, WrongAudience
 from consent.model import VerifiedConsent
 
 ISSUER_KEYS: dict[str, ECKey | OKPKey] = {

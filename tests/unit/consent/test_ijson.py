@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from consent import ijson
-from consent.errors import BadSignature, InvalidRequest
+from contract import ijson
+from contract.errors import BadSignature, InvalidRequest
 
 
 @pytest.mark.parametrize("text", [

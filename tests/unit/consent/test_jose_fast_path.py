@@ -1,6 +1,6 @@
 """The fast verification path refuses exactly what joserfc's compact deserialiser refused.
 
-``consent.jose`` checks signatures with ``cryptography`` directly and parses a token
+``contract.jose`` checks signatures with ``cryptography`` directly and parses a token
 once (benchmarks/micro.py ``crypto_floor``). These tests hold it to the path it
 replaced: our header rules followed by ``joserfc.jws.deserialize_compact``, kept here
 as ``reference_decode``. Every bad token the brief names is refused by both, with the
@@ -36,8 +36,9 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from consent import ijson, jose, token
-from consent.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired
+from contract import ijson, jose
+from consent import token
+from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired
 from consent.model import valid_bsn
 
 EC = an_ec_key("yc-ec-1")

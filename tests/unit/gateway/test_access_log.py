@@ -8,7 +8,7 @@ import logging
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from gateway.access_log import AccessLog
+from gateway.http.access_log import AccessLog
 
 
 def _logger(stream: io.StringIO) -> logging.Logger:

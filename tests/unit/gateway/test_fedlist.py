@@ -16,8 +16,8 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from joserfc.jwk import ECKey, OKPKey
 
-from gateway import fedlist
-from gateway.fedlist import ListedMember, ListRefused
+from gateway.federation import memberlist as fedlist
+from gateway.federation.memberlist import ListedMember, ListRefused
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 OPERATOR = ECKey.generate_key("P-256", private=True)

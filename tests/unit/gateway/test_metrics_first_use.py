@@ -7,7 +7,7 @@ import sys
 
 SCRIPT = """
 import threading
-from gateway import metrics
+from gateway.ops import metrics
 start, errors = threading.Barrier(16), []
 def first_request():
     start.wait()

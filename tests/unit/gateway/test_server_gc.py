@@ -1,4 +1,4 @@
-"""Each gunicorn worker parks its startup heap and relaxes young collections (gateway/server.py).
+"""Each gunicorn worker parks its startup heap and relaxes young collections (gateway/ops/server.py).
 
 Without it the cost per record of a large summary grew with the record count (benchmark 5);
 the figures are the benchmark's, these tests hold the wiring.
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from gateway import config, server
+from gateway import config
+from gateway.ops import server
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-DOMAIN = ["consent", "profiles", "gateway/audit"]
+DOMAIN = ["consent", "profiles", "audit"]
 FORBIDDEN = ("flask", "werkzeug", "sqlalchemy", "requests", "gunicorn", "alembic", "gateway.app",
              "gateway.services", "adapters")
 

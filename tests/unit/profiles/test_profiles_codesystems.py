@@ -9,7 +9,7 @@ import re
 import pytest
 from fhir.resources.R4B.codesystem import CodeSystem
 
-from consent.errors import REFUSAL_CODES
+from contract.errors import REFUSAL_CODES
 from profiles import PROFILE_VERSION, explanation, load_codesystems, load_matrix
 from profiles.catalog import load_profiles
 
@@ -77,7 +77,7 @@ def test_every_code_professionals_see_has_a_dutch_designation(name: str) -> None
 
 
 def test_every_refusal_reason_carries_its_http_status() -> None:
-    from gateway.outcomes import answerable
+    from gateway.http.outcomes import answerable
 
     assert codes("refusal-reason") == set(REFUSAL_CODES) | set(answerable())
     for concept in codesystem("refusal-reason")["concept"]:
@@ -90,7 +90,7 @@ def test_the_readme_code_table_lists_every_code_the_node_can_answer() -> None:
     """Issue 13 item 13: 413 too-large (and others) answered but missing from the table."""
     import re
 
-    from gateway.outcomes import answerable
+    from gateway.http.outcomes import answerable
 
     readme = (PROFILES_DIR.parent / "README.md").read_text("utf-8")
     table = readme.split("### Refusal reason codes", 1)[1].split("\n### ", 1)[0]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from consent.errors import NotShareable
+from contract.errors import NotShareable
 from profiles import build_summary, check_summary
 from profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records
 

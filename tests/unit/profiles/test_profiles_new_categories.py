@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from consent.errors import InvalidRequest, NotShareable
+from contract.errors import InvalidRequest, NotShareable
 from profiles import build_summary, check_summary, label, note_record
 from profiles.catalog import LEGAL_MEASURE_SYSTEM, PURPOSE_SYSTEM, SUMMARY_CATEGORY_SYSTEM, load_profiles
 from profiles_builders import BASE, HOLDER, NOW, category, shareable

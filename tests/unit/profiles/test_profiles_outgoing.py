@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from consent.errors import NotShareable
-from gateway import demo_data
+from contract.errors import NotShareable
+from gateway.demo import data as demo_data
 from profiles import build_summary, check_summary, load_codesystems
 from profiles.outgoing import diagnostic_finding, is_name, is_telecom
 from profiles_builders import HOLDER, MOTHER_BSN, NOW, care_team, mother_records, safety_plan

@@ -13,7 +13,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 import profiles
-from consent.errors import InvalidRequest
+from contract.errors import InvalidRequest
 from profiles import build_summary
 from profiles_builders import (
     BASE,

@@ -16,8 +16,8 @@ from fhir.resources.R4B.bundle import Bundle
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey
 
-from consent.errors import BadPartnerSignature
-from gateway.signing import canonical, sign_bundle, verify_bundle
+from contract.errors import BadPartnerSignature
+from gateway.trust.signing import canonical, sign_bundle, verify_bundle
 from profiles import build_summary
 from profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records, signals_shareable
 
@@ -256,7 +256,7 @@ def test_signer_kid_names_the_key_only_to_choose_it_and_is_none_for_garbage() ->
 
     from joserfc.jwk import ECKey
 
-    from gateway import signing
+    from gateway.trust import signing
 
     key = ECKey.generate_key("P-256", private=True)
     bundle = {"resourceType": "Bundle", "type": "collection"}
@@ -327,10 +327,10 @@ def test_canonical_refuses_a_lone_surrogate_as_rfc8785_does(bad: Any) -> None:
                     | st.text(), lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20))
 def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
-    """consent.jcs outside the signed-document rules: floats and big integers too."""
+    """contract.jcs outside the signed-document rules: floats and big integers too."""
     import rfc8785
 
-    from consent import jcs
+    from contract import jcs
 
     try:
         expected = rfc8785.dumps(doc)

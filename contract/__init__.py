@@ -1,0 +1,1 @@
+"""Wire-level rules every part shares: error codes, strict JSON, canonical JSON, JOSE."""

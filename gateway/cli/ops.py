@@ -1,0 +1,75 @@
+"""Operations commands (issue 18): ``gateway backup``, ``gateway restore``, ``gateway selftest``.
+
+They join the ``gateway`` group from here (``gateway.cli.main`` imports this module last), so the
+CLI's one error mapping applies: bad input is one stderr line and exit 2, a failed check or
+a broken restored audit exit 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gateway.cli.main import Failure, _node, cli
+
+
+@cli.command()
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The backup file to write (refused if it exists).")
+def backup(home: str, out: str) -> None:
+    """Write a consistent snapshot of the store and the key ring, while the node runs."""
+    from adapters.store import make_engine
+    from contract.errors import InvalidRequest
+    from gateway.ops import backup as backups
+    from gateway import config
+
+    target = Path(out)
+    if target.exists():
+        raise InvalidRequest(f"{target} exists; a backup never overwrites a file")
+    cfg = config.load(home)
+    engine = make_engine(cfg.store.url)
+    try:
+        made = backups.make(cfg, engine, target)
+    finally:
+        engine.dispose()
+    click.echo(f"{made.rows} rows, audit head {made.audit_seq}")
+    click.echo(str(made.path.resolve()))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("home", type=click.Path(file_okay=False))
+@click.option("--db", default=None, help="SQLAlchemy URL of an empty store (default: SQLite in HOME, "
+                                         "or the backup's own PostgreSQL URL).")
+def restore(file: str, home: str, db: str | None) -> None:
+    """Restore a backup into a new node home and verify the restored audit chain."""
+    from gateway.repositories import audit_log
+    from gateway.ops import backup as backups
+
+    manifest = backups.restore(Path(file), Path(home), db)
+    result = audit_log.verify(_node(home))
+    if not result.ok:
+        raise Failure(f"restored, but the audit log is broken at entry {result.first_bad_seq}: {result.reason}")
+    if result.checked < manifest["audit_head"]["seq"]:
+        raise Failure(f"restored audit chain holds {result.checked} entries, the backup {manifest['audit_head']['seq']}")
+    click.echo(f"restored {manifest['org_id']} from {manifest['created']}: audit intact, "
+               f"{result.checked} entries verified")
+
+
+@cli.command()
+@click.argument("home", type=click.Path(exists=True, file_okay=False))
+@click.option("--partner", "partner", default=None, help="Also check this trusted partner, end to end.")
+def selftest(home: str, partner: str | None) -> None:
+    """Check this node's configuration, keys, store and audit (and a partner): a pass/fail table."""
+    from gateway.ops import selftest as st
+
+    node = _node(home)
+    checks = list(st.own_checks(node))
+    if partner:
+        checks += list(st.partner_checks(node, partner))
+    click.echo(st.table(checks))
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise Failure(f"selftest failed: {', '.join(failed)}")

@@ -1,0 +1,1 @@
+"""The demo federation and its synthetic families (no real person's data)."""

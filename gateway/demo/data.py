@@ -1,0 +1,141 @@
+"""Synthetic families for the demo and the scenario tests (no real person's data).
+
+BSNs are made-up numbers that pass the eleven-test.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from gateway.fhir.fhir_in import (
+    BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM, EXT, PARTICIPATION, PURPOSE_SYSTEM, ROLECODE,
+)
+
+ORG_ID_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
+CARE_STATUS_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/care-status"
+
+
+def bsn(seed: int) -> str:
+    """A made-up BSN passing the eleven-test, derived from ``seed``."""
+    n = 100000000 + seed * 97
+    while True:
+        digits = [int(c) for c in f"{n:09d}"]
+        total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1))) - digits[8]
+        if total % 11 == 0 and n % 10**9 != 0:
+            return f"{n:09d}"
+        n += 1
+
+
+def patient(bsn_: str, birth: date, given: str, family: str) -> dict[str, Any]:
+    return {"resourceType": "Patient", "identifier": [{"system": BSN_SYSTEM, "value": bsn_}],
+            "name": [{"given": [given], "family": family}], "birthDate": birth.isoformat()}
+
+
+def parent_of(child_id: str, parent_bsn: str, *, mother: bool = True, custody: bool = True) -> dict[str, Any]:
+    codes = [{"system": ROLECODE, "code": "MTH" if mother else "FTH"}]
+    if custody:
+        codes.append({"system": ROLECODE, "code": "GUARD"})
+    return {"resourceType": "RelatedPerson", "patient": {"reference": f"Patient/{child_id}"},
+            "identifier": [{"system": BSN_SYSTEM, "value": parent_bsn}],
+            "relationship": [{"coding": codes}]}
+
+
+def guardian_institution(child_id: str, org_id: str) -> dict[str, Any]:
+    return {"resourceType": "RelatedPerson", "patient": {"reference": f"Patient/{child_id}"},
+            "identifier": [{"system": ORG_ID_SYSTEM, "value": org_id}],
+            "relationship": [{"coding": [{"system": ROLECODE, "code": "GUARD"}]}]}
+
+
+def _meta(shareable: bool) -> dict[str, Any]:
+    return {"tag": [{"system": DISCLOSURE_SYSTEM, "code": "shareable"}]} if shareable else {}
+
+
+def _cat(code: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": CATEGORY_SYSTEM, "code": code}]}]
+
+
+def observation(patient_id: str, category: str, text: str, *, shareable: bool, source_id: str,
+                extra_codings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    res = {"resourceType": "Observation", "status": "final", "category": _cat(category),
+           "identifier": [{"system": "urn:ehr:demo", "value": source_id}],
+           "code": {**({"coding": extra_codings} if extra_codings else {}), "text": text},
+           "subject": {"reference": f"Patient/{patient_id}"},
+           "effectiveDateTime": "2026-11-02T10:00:00+01:00", "valueString": text,
+           "note": [{"text": text}]}
+    if _meta(shareable):
+        res["meta"] = _meta(shareable)
+    return res
+
+
+def safety_plan(patient_id: str, *, source_id: str) -> dict[str, Any]:
+    return {"resourceType": "CarePlan", "status": "active", "intent": "plan", "category": _cat("safety-plan"),
+            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": _meta(True),
+            "title": "Gezamenlijk veiligheidsplan", "subject": {"reference": f"Patient/{patient_id}"},
+            "description": "Als moeder signalen van terugval toont, belt zij of oma de wijkcoach; "
+                           "de kinderen gaan dan naar oma.",
+            "period": {"start": "2026-10-01"},
+            "activity": [{"detail": {"status": "in-progress",
+                                     "description": "Oma vangt de kinderen op bij terugval (tel. 06-12345678).",
+                                     "performer": [{"display": "Oma (moeders kant)"}]}},
+                         {"detail": {"status": "in-progress",
+                                     "description": "Wijkcoach belt binnen een dag na een signaal.",
+                                     "performer": [{"display": "Wijkcoach jeugdteam"}]}}]}
+
+
+def care_team(patient_id: str, *, source_id: str) -> dict[str, Any]:
+    return {"resourceType": "CareTeam", "status": "active", "category": _cat("care-team"),
+            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": _meta(True),
+            "name": "Behandelteam volwassenen", "subject": {"reference": f"Patient/{patient_id}"},
+            "participant": [{"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries, SPV"}},
+                            {"role": [{"text": "Behandelaar"}], "member": {"display": "Dr. A. Bakker"}}],
+            "telecom": [{"system": "phone", "value": "050-1234567", "use": "work"}]}
+
+
+def diagnosis(patient_id: str) -> dict[str, Any]:
+    """A ggz record that must never leave: a diagnosis hidden in an Observation in an allowed category."""
+    return observation(patient_id, "signals", "Recidiverende depressieve stoornis, behandeling met sertraline",
+                       shareable=False, source_id="diag-1",
+                       extra_codings=[{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F33.1"},
+                                      {"system": "http://snomed.info/sct", "code": "268621008"}])
+
+
+def consent(patient_id: str, performers: list[str], *, recipients: list[str], holders: list[str],
+            purpose: str, categories: list[str], start: date, days: int = 365,
+            refused_by: list[str] | None = None, decision: str = "permit") -> dict[str, Any]:
+    actors = [{"role": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
+               "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}}} for o in recipients]
+    actors += [{"role": {"coding": [{"system": PARTICIPATION, "code": "CST"}]},
+                "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}}} for o in holders]
+    res: dict[str, Any] = {
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "dateTime": f"{start.isoformat()}T09:00:00+01:00",
+        "performer": [{"reference": r} for r in performers],
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "provision": {"type": decision,
+                      "period": {"start": start.isoformat(), "end": (start + timedelta(days=days)).isoformat()},
+                      "actor": actors,
+                      "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
+                      "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in categories]},
+    }
+    if refused_by:
+        res["extension"] = [{"url": EXT + "refused-by", "valueReference": {"reference": r}} for r in refused_by]
+    return res
+
+
+def summary_request(partner: str, subject: str, purpose: str, categories: list[str],
+                    token: str | None = None, note: str | None = None) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": "partner", "valueString": partner},
+        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": subject}},
+        {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": purpose}},
+    ]
+    params += [{"name": "category", "valueCoding": {"system": CATEGORY_SYSTEM, "code": c}} for c in categories]
+    if token:
+        params.append({"name": "consent-token", "valueString": token})
+    if note:
+        params.append({"name": "consent-note", "valueString": note})
+    return {"resourceType": "Parameters", "parameter": params}

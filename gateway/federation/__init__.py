@@ -1,0 +1,1 @@
+"""The region: the operator's signed member list, a node's membership, the directory."""

@@ -1,0 +1,1 @@
+"""FHIR at the edge: strict JSON and Parameters, incoming resources, searchsets, versions."""

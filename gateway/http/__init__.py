@@ -1,0 +1,1 @@
+"""The HTTP edge: the API blueprints, OAuth, OperationOutcomes, OpenAPI and the CapabilityStatement."""

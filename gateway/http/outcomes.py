@@ -1,0 +1,172 @@
+"""The one place where errors become FHIR ``OperationOutcome`` responses.
+
+A table maps each reason code to its HTTP status and FHIR issue type (contract section 4,
+"Refusals"). Views raise domain errors; this module renders them. The OAuth token endpoint
+is the single exception: it answers RFC 6749 section 5.2 JSON (see gateway.http.auth).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Flask, Response, has_request_context, json, request
+from werkzeug.exceptions import HTTPException
+
+from contract import errors as e
+
+log = logging.getLogger(__name__)
+
+_CODE = re.compile(r"[a-z0-9-]{1,40}")
+REASON_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/refusal-reason"
+
+#: reason code -> (HTTP status, FHIR issue type)
+TABLE: dict[str, tuple[int, str]] = {
+    e.UnknownPartner.code: (401, "security"),
+    e.BadSignature.code: (401, "security"),
+    e.TokenExpired.code: (401, "security"),
+    e.Replay.code: (401, "security"),
+    e.WrongAudience.code: (403, "forbidden"),
+    e.ConsentRevoked.code: (403, "forbidden"),
+    e.PurposeMismatch.code: (403, "forbidden"),
+    e.CategoryNotConsented.code: (403, "forbidden"),
+    e.NotShareable.code: (403, "forbidden"),
+    e.SubjectUnknown.code: (404, "not-found"),
+    e.ConsentStatusUnavailable.code: (503, "transient"),
+    e.InvalidRequest.code: (400, "invalid"),
+    e.GranteeMismatch.code: (403, "forbidden"),
+    e.SubjectMismatch.code: (403, "forbidden"),
+    e.PartnerUnavailable.code: (502, "transient"),
+    e.PartnerTimeout.code: (504, "timeout"),
+    e.BadPartnerSignature.code: (502, "security"),
+    e.StoreUnavailable.code: (503, "transient"),
+    e.IssuerNotParty.code: (403, "forbidden"),
+    e.GrantorsInsufficient.code: (422, "business-rule"),
+    e.NotFound.code: (404, "not-found"),
+    e.Unauthenticated.code: (401, "login"),
+    e.Forbidden.code: (403, "forbidden"),
+    e.Conflict.code: (409, "conflict"),
+    e.NodeBusy.code: (503, "transient"),
+    e.FederationListExpired.code: (503, "transient"),
+    e.LocatorEpochChanged.code: (409, "conflict"),
+    e.IdempotencyKeyReused.code: (422, "business-rule"),
+}
+
+_HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
+         405: ("method-not-allowed", "not-supported", "Deze methode is hier niet toegestaan."),
+         406: ("not-acceptable", "not-supported", "Deze node antwoordt alleen in FHIR JSON (_format=json)."),
+         413: ("too-large", "too-long", "Het verzoek is te groot."),
+         415: ("unsupported-media-type", "not-supported", "Dit inhoudstype wordt niet ondersteund.")}
+
+#: codes the HTTP layer answers with rather than a domain error: code -> status (None: varies)
+EDGE_CODES: dict[str, int | None] = {
+    **{code: status for status, (code, _type, _text) in _HTTP.items()}, "internal-error": 500, "http-error": None}
+
+
+def answerable() -> dict[str, int | None]:
+    """Every reason code this node can answer, with its HTTP status (None: it varies).
+
+    The domain table, the HTTP-level errors, ``http-error`` for any other HTTP error and
+    ``internal-error`` for the last-resort 500. README's code table and the refusal-reason
+    CodeSystem list exactly these (a test compares them).
+    """
+    codes: dict[str, int | None] = {code: status for code, (status, _) in TABLE.items()}
+    codes.update({code: status for status, (code, _, _) in _HTTP.items()})
+    codes.update({"http-error": None, "internal-error": 500})
+    return codes
+
+
+def status_of(code: str) -> int:
+    return TABLE.get(code, (500, "exception"))[0]
+
+
+def outcome(code: str, text: str, *, issue_type: str | None = None, severity: str = "error",
+            expression: tuple[str, ...] = (), diagnostics: str = "") -> dict[str, Any]:
+    """Build an OperationOutcome whose first issue carries the stable reason code.
+
+    ``details.text`` is the Dutch explanation for people; ``diagnostics`` the English one
+    for programs (the Dutch text when there is none) and ``expression`` the FHIRPath of
+    the elements at fault.
+    """
+    issue: dict[str, Any] = {
+        "severity": severity,
+        "code": issue_type or TABLE.get(code, (500, "exception"))[1],
+        "details": {"coding": [{"system": REASON_SYSTEM, "code": code}], "text": text},
+        "diagnostics": diagnostics or text,
+    }
+    if expression:
+        issue["expression"] = list(expression)
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def _noted(code: str) -> None:
+    """Leave the reason code for the access log and the metrics (gateway.http.observe)."""
+    if has_request_context():
+        from gateway.ops import metrics
+        from gateway.http import observe
+
+        if code not in TABLE and not _CODE.fullmatch(code):  # a partner's code: bounded, or not at all
+            code = "partner-refusal"
+        observe.note(request.environ, observe.OUTCOME, code)
+        if code == e.StoreUnavailable.code:
+            metrics.store_error()
+
+
+def render(code: str, text: str, status: int | None = None, retry_after: int = 2, *,
+           expression: tuple[str, ...] = (), diagnostics: str = "") -> Response:
+    _noted(code)
+    body = outcome(code, text, expression=expression, diagnostics=diagnostics)
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
+                    mimetype="application/fhir+json")
+    if code in (e.Unauthenticated.code,):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
+    if code == e.NodeBusy.code:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
+def http_error(status: int, name: str = "") -> Response:
+    """An HTTP-level error (unknown address, wrong method) as an OperationOutcome."""
+    code, issue, text = _HTTP.get(status, ("http-error", "exception", name))
+    _noted(code)
+    return Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
+                    status=status, mimetype="application/fhir+json")
+
+
+def _challenge(err: e.GatewayError, resp: Response) -> Response:
+    """RFC 6750 section 3: a presented but unusable token is ``error="invalid_token"``."""
+    if isinstance(err, e.InvalidToken):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway", error="invalid_token"'
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers: domain errors, HTTP errors, and the last-resort 500."""
+
+    @app.errorhandler(e.GatewayError)
+    def _domain(err: e.GatewayError) -> Response:
+        if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
+            _noted(err.reason if isinstance(getattr(err, "reason", None), str) else "partner-refusal")
+            return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
+                            mimetype="application/fhir+json")
+        # an error may carry its own status where the contract pins one for that case
+        # (NotAParty: 422 invalid-request at POST /fhir/Consent)
+        return _challenge(err, render(err.code, err.detail, getattr(err, "http_status", None),
+                                      retry_after=getattr(err, "retry_after", 2), expression=err.expression,
+                                      diagnostics=err.diagnostics))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        resp = http_error(err.code or 500, err.name)
+        if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
+            resp.headers["Allow"] = ", ".join(err.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unexpected error")  # the traceback goes to the operator's log only
+        _noted("internal-error")
+        return Response(json.dumps(outcome("internal-error", "Er ging iets mis op deze node.",
+                                           issue_type="exception"), ensure_ascii=False),
+                        status=500, mimetype="application/fhir+json")

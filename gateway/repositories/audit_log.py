@@ -1,0 +1,331 @@
+"""The audit log in the store: append inside the caller's transaction, verify, search.
+
+``append`` is called by every use case inside its own unit of work, so the audit entry
+commits together with what it records, or neither does (no audit, no disclosure). Writers
+serialise on the single ``audit_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+transactions begin IMMEDIATE), which keeps the hash chain linear under several workers.
+The head is re-signed on every append and a checkpoint is signed every
+``chain.CHECKPOINT_EVERY`` entries, so a cut tail or a rewrite without the key shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
+from gateway.repositories import witnesses
+from audit import chain, events
+from audit.events import AuditRecord
+from audit.signer import make_signer, make_verifier
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, for the NEN 7513 line: practitioner, role, client (on whose behalf), where."""
+
+    actor_id: str
+    role: str
+    client_id: str = ""
+    access_point: str = ""
+    name: str = ""  # the professional's display name where the login gives one (never audited)
+
+
+SYSTEM = Actor(actor_id="system:cli", role="admin", client_id="", access_point="cli")
+
+
+def fields(actor: Actor, **extra: Any) -> dict[str, Any]:
+    """The AuditRecord fields that name the actor, plus ``extra``."""
+    return {"actor_id": actor.actor_id, "actor_role": actor.role, "on_behalf_of": actor.client_id,
+            "access_point": actor.access_point, **extra}
+
+
+_SIGNERS: dict[str, Any] = {}  # kid -> sign(claims); one per key this process has signed with
+
+
+def _signer(node: Any) -> Any:
+    """The head and checkpoint signer for the node's active key (follows a rotation)."""
+    kid, _alg, key = node.keys.active
+    sign = _SIGNERS.get(kid)
+    if sign is None:
+        sign = _SIGNERS[kid] = make_signer(key)
+    return sign
+
+
+def verifier(node: Any) -> Any:
+    """Check checkpoints with every own key ever used (retired ones included)."""
+    return make_verifier(node.keys.verification_set())
+
+
+def init_chain(node: Any) -> None:
+    """Create the head row of an empty log (``gateway init``)."""
+    with node.uow() as uow:
+        if uow.session.get(AuditHead, 1) is None:
+            uow.session.add(AuditHead(id=1, seq=0, hash=chain.GENESIS, signed=""))
+        uow.commit()
+
+
+# Built once and run as Core statements: the ORM's unit of work cost more than the writes.
+_HEADS, _ENTRIES, _CHECKPOINTS = AuditHead.__table__, AuditEntry.__table__, AuditCheckpoint.__table__
+_HEAD_FOR_UPDATE = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == 1).with_for_update()
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_CHECKPOINT = insert(_CHECKPOINTS)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"), signed=bindparam("new_signed"))
+
+
+def append(session: Any, node: Any, record: AuditRecord) -> int:
+    """Append ``record`` to the chain in the caller's transaction; return its seq."""
+    if record.actor_org == "":
+        record = dataclasses.replace(record, actor_org=node.org_id)
+    session.flush()  # what the caller staged goes first, in this same transaction
+    head_seq, head_hash = session.execute(_HEAD_FOR_UPDATE).one()
+    recorded_at = chain.format_recorded_at(node.clock())
+    entry = chain.new_entry(prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex,
+                            recorded_at=recorded_at, record=record)
+    canonical = chain.record_to_canonical(record)
+    session.execute(_INSERT_ENTRY, {
+        "seq": entry.seq, "event_id": entry.event_id, "recorded_at": recorded_at, "action": record.action,
+        "outcome": record.outcome, "subject": record.subject, "actor_id": record.actor_id,
+        "peer_org": record.peer_org, "purpose": record.purpose, "exchange_id": record.exchange_id,
+        "consent_id": record.consent_id, "flagged": record.flagged, "record_json": canonical,
+        "prev_hash": entry.prev_hash, "hash": entry.hash})
+    sign = _signer(node)
+    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
+    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
+    if chain.is_checkpoint_due(entry.seq):
+        session.execute(_INSERT_CHECKPOINT, {
+            "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
+            "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign)})
+    book = getattr(node, "witness", None)
+    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
+        witnesses.flush(session, node)
+    from gateway.ops import metrics
+
+    metrics.audit_appended()  # staged: counted when written, also if the caller then rolls back
+    return entry.seq
+
+
+def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
+    """Append ``records`` in order in the caller's transaction, as ``append`` does one by one,
+    but sign the head once at the end (a federation list adding hundreds of members at once,
+    issue 15). Checkpoints fall where they would; returns the last seq."""
+    session.flush()
+    head_seq, head_hash = session.execute(_HEAD_FOR_UPDATE).one()
+    if not records:
+        return int(head_seq)
+    recorded_at = chain.format_recorded_at(node.clock())
+    sign = _signer(node)
+    rows, checkpoints = [], []
+    for record in records:
+        if record.actor_org == "":
+            record = dataclasses.replace(record, actor_org=node.org_id)
+        entry = chain.new_entry(prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex,
+                                recorded_at=recorded_at, record=record)
+        rows.append({
+            "seq": entry.seq, "event_id": entry.event_id, "recorded_at": recorded_at, "action": record.action,
+            "outcome": record.outcome, "subject": record.subject, "actor_id": record.actor_id,
+            "peer_org": record.peer_org, "purpose": record.purpose, "exchange_id": record.exchange_id,
+            "consent_id": record.consent_id, "flagged": record.flagged,
+            "record_json": chain.record_to_canonical(record), "prev_hash": entry.prev_hash, "hash": entry.hash})
+        if chain.is_checkpoint_due(entry.seq):
+            checkpoints.append({"seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
+                                "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at,
+                                                                sign=sign)})
+        head_seq, head_hash = entry.seq, entry.hash
+    session.execute(_INSERT_ENTRY, rows)
+    if checkpoints:
+        session.execute(_INSERT_CHECKPOINT, checkpoints)
+    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash,
+                                 "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at,
+                                                                     sign=sign)})
+    return int(entry.seq)
+
+
+def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
+    """Audit an administrative act (partner added, client added, key rotated) on its own."""
+    with node.uow() as uow:
+        seq = append(uow.session, node, AuditRecord(action=action, outcome=events.SUCCESS,
+                                                    **fields(actor, **extra)))
+        uow.commit()
+    return seq
+
+
+_ROWS_SQL = "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq"
+
+
+def rows(session: Any, batch: int = 10_000) -> Iterator[tuple[int, str, str, str, str, str]]:
+    """Stream every entry in seq order as the tuples ``chain.verify_rows`` reads.
+
+    Straight from the driver's cursor (a server-side one on PostgreSQL), in large batches:
+    SQLAlchemy's rows cost as much as hashing them. A driver error is raised as SQLAlchemy's
+    ``DBAPIError``, so the unit of work still reports ``StoreUnavailable``.
+    """
+    connection = session.connection()
+    dbapi = connection.dialect.loaded_dbapi
+    driver = connection.connection.dbapi_connection
+    try:
+        # a named cursor on PostgreSQL streams; an SQLite cursor steps through the rows anyway
+        cursor = (driver.cursor(name="audit_verify_rows") if connection.dialect.name == "postgresql"
+                  else driver.cursor())
+        try:
+            cursor.execute(_ROWS_SQL)
+            while chunk := cursor.fetchmany(batch):
+                yield from chunk
+        finally:
+            cursor.close()  # verification may stop at the first bad entry: free the server cursor
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(_ROWS_SQL, None, exc, dbapi.Error) from exc
+
+
+def verify(node: Any) -> chain.VerifyResult:
+    """Verify the whole log against its signed head and checkpoints, and the search columns.
+
+    Two checks run at once on one snapshot: this thread walks the chain (hashes, links,
+    signatures) while a second connection has the database compare the search columns
+    with the hashed record (``_first_column_mismatch``). The database does that work
+    without Python's GIL (SQLite releases it while it steps, PostgreSQL works in its own
+    process), so on two cores it adds little to the walk. The verdict names the first bad
+    entry of either check.
+
+    Both read in read-only units, so the node keeps writing while a long log is verified.
+    On PostgreSQL the second connection imports the first one's exported snapshot. On
+    SQLite each connection's WAL snapshot starts at its first read: a write transaction held
+    only while both reads start keeps any commit from falling between them.
+    """
+    postgres = node.uow.engine.dialect.name == "postgresql"
+    with node.uow(read_only=True) as uow, _writes_held(node, hold=not postgres) as let_writes_go:
+        s = uow.session
+        if postgres:
+            # one snapshot for head, checkpoints and rows: a concurrent append must not
+            # look like rows written after the signed head
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        head = s.get(AuditHead, 1)
+        checkpoints = list(s.scalars(select(AuditCheckpoint.signed).order_by(AuditCheckpoint.seq)))
+        snapshot = s.execute(text("SELECT pg_export_snapshot()")).scalar_one() if postgres else None
+        started = threading.Event()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-columns") as pool:
+            columns = pool.submit(_columns_in_snapshot, node, snapshot, started)
+            while not started.wait(0.05) and not columns.done():
+                pass
+            let_writes_go()
+            stream = rows(s)
+            try:
+                result = chain.verify_rows(stream, checkpoints, (head.signed or None) if head else None,
+                                           verify=verifier(node))
+            finally:
+                stream.close()
+            bad = columns.result()
+    if bad is not None and (result.ok or result.first_bad_seq is None or bad < result.first_bad_seq):
+        return chain.VerifyResult(ok=False, checked=result.checked, first_bad_seq=bad,
+                                  reason="edited: search columns differ from the hashed record")
+    return result
+
+
+@contextmanager
+def _writes_held(node: Any, *, hold: bool) -> Iterator[Callable[[], None]]:
+    """Hold the store's write lock (SQLite) until the returned callable is called or the block
+    ends. Nothing commits meanwhile; readers that start now all see the same last commit."""
+    if not hold:
+        yield lambda: None
+        return
+    with ExitStack() as stack:
+        writer = stack.enter_context(node.uow())
+        writer.session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: waits for a writer to finish
+        yield stack.close
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
+def _columns_in_snapshot(node: Any, snapshot: str | None, started: threading.Event) -> int | None:
+    """Run ``_first_column_mismatch`` on a connection of its own, in ``snapshot`` on PostgreSQL;
+    ``started`` is set once this connection's snapshot is fixed."""
+    with node.uow(read_only=True) as ro:
+        s = ro.session
+        if snapshot is not None:
+            if not _SNAPSHOT_ID.fullmatch(snapshot):  # it goes into SQL as a literal
+                raise ValueError(f"unexpected snapshot id {snapshot!r}")
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            s.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        else:
+            s.execute(text("SELECT count(*) FROM audit_head"))  # SQLite: the WAL snapshot starts here
+        started.set()
+        return _first_column_mismatch(s)
+
+
+#: the search columns, each a copy of a field of the hashed record_json
+_COLUMNS = ("action", "outcome", "subject", "actor_id", "peer_org", "purpose", "exchange_id", "consent_id")
+
+
+def _first_column_mismatch(session: Any) -> int | None:
+    """Find the first row whose search columns were edited (they are not in the hash).
+
+    The database extracts the fields from the canonical JSON itself: one scan in C, while
+    parsing a million records in Python would cost more than the whole chain walk.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        field = "(record_json::json->>'{0}')"
+        flag = "((record_json::json->>'flagged')::boolean)"
+    else:
+        field = "json_extract(record_json, '$.{0}')"
+        flag = "(json_extract(record_json, '$.flagged') = 1)"
+    checks = [f"{c} IS DISTINCT FROM {field.format(c)}" if session.get_bind().dialect.name == "postgresql"
+              else f"{c} IS NOT {field.format(c)}" for c in _COLUMNS]
+    checks.append(f"flagged IS DISTINCT FROM {flag}" if session.get_bind().dialect.name == "postgresql"
+                  else f"flagged IS NOT {flag}")
+    sql = f"SELECT min(seq) FROM audit_entries WHERE {' OR '.join(checks)}"  # noqa: S608 - fixed names
+    value = session.execute(text(sql)).scalar()
+    return int(value) if value is not None else None
+
+
+def entries(session: Any, *, subject: str | None = None, since: str | None = None, until: str | None = None,
+            agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
+            action: str | None = None, limit: int = 500, offset: int = 0) -> list[AuditEntry]:
+    """Search entries by the NEN 7513 columns, newest first."""
+    q = _where(select(AuditEntry), subject=subject, since=since, until=until, agent=agent, purpose=purpose,
+               outcome=outcome, action=action)
+    return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
+
+
+def count_entries(session: Any, **filters: Any) -> int:
+    """How many entries ``entries(**filters)`` finds in all (a searchset's ``total``)."""
+    from sqlalchemy import func
+
+    return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
+
+
+def _where(q: Any, *, subject: str | None = None, since: str | None = None, until: str | None = None,
+           agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
+           action: str | None = None) -> Any:
+    if subject:
+        q = q.where(AuditEntry.subject == subject)
+    if since:
+        q = q.where(AuditEntry.recorded_at >= since)
+    if until:
+        q = q.where(AuditEntry.recorded_at < until)
+    if agent:
+        q = q.where(AuditEntry.actor_id == agent)
+    if purpose:
+        q = q.where(AuditEntry.purpose == purpose)
+    if outcome:
+        q = q.where(AuditEntry.outcome == outcome)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    return q
+
+
+def stored(entry: AuditEntry) -> chain.StoredEntry:
+    return chain.StoredEntry(entry.seq, entry.event_id, entry.recorded_at,
+                             chain.record_from_json(entry.record_json), entry.prev_hash, entry.hash)

@@ -1,0 +1,1 @@
+"""Trust between nodes: pinned partner keys, the partner client, signed summary Bundles."""
