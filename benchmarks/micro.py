@@ -76,7 +76,7 @@ def crypto_floor() -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
     from joserfc.jwk import ECKey, KeySet
 
-    from contract import jose
+    from contract import jwt
     from consent import token
 
     key = ECKey.generate_key("P-256", private=True)
@@ -87,7 +87,7 @@ def crypto_floor() -> dict[str, Any]:
     claims = {"iss": "jeugdteam-west", "sub": "100000009", "aud": ["ggz-noord"], "grantee": "jeugdteam-west",
               "purpose": "joint-safety-planning", "categories": ["care-team", "safety-plan", "signals"],
               "consent": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 3600, "jti": uuid.uuid4().hex}
-    tok = jose.sign(claims, key, kid=kid, alg="ES256", typ=token.TYP)
+    tok = jwt.sign(claims, key, kid=kid, alg="ES256", typ=token.TYP)
     signing_input = tok.rsplit(".", 1)[0].encode()
     raw_sig = base64.urlsafe_b64decode(tok.rsplit(".", 1)[1] + "==")
     priv = key.private_key
@@ -103,10 +103,10 @@ def crypto_floor() -> dict[str, Any]:
         pub.verify(der, signing_input, algo)
 
     def node_verify() -> None:
-        token.verify(tok, keys_for_issuer=lambda _iss: public_set, holder="ggz-noord", now=now)
+        token.verify(tok, keys_for=lambda _iss, _kid: public_set, holder="ggz-noord", now=now)
 
     def joserfc_sign() -> None:
-        jose.sign(claims, key, kid=kid, alg="ES256", typ=token.TYP)
+        jwt.sign(claims, key, kid=kid, alg="ES256", typ=token.TYP)
 
     sign_s, jsign_s = per_op(raw_sign), per_op(joserfc_sign)
     verify_s, node_s = side_by_side(raw_verify, node_verify)

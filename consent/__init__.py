@@ -5,9 +5,9 @@ the disclosure path are named by their module: ``token.verify`` then ``decision.
 """
 
 from consent import decision, token
-from contract import jose
+from contract import jwt
 from contract.errors import GatewayError
-from contract.jose import ALGORITHMS, LEEWAY
+from contract.jwt import ALGORITHMS, LEEWAY
 from consent.model import Grant, Party, Subject, VerifiedConsent, valid_bsn
 from consent.rules import (
     age_on,
@@ -33,7 +33,7 @@ __all__ = [
     "denied_categories",
     "effective_decision",
     "honoured",
-    "jose",
+    "jwt",
     "renewal_reasons",
     "required_grantors",
     "token",

@@ -15,12 +15,11 @@ caller's atomic insert. Both are I/O and live in the gateway's services.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from joserfc.jwk import Key, KeySet
+from joserfc.jwk import Key
 
-from contract import jose
+from contract import jws, jwt
 from consent import rules
 from contract.errors import BadSignature, InvalidRequest, WrongAudience
 from consent.model import _VERIFIER_SEAL, Grant, VerifiedConsent, valid_bsn
@@ -76,21 +75,22 @@ def issue(
         "exp": exp,
         "jti": jti if jti is not None else uuid.uuid4().hex,
     }
-    return jose.sign(claims, key, kid=kid, alg=alg, typ=TYP)
+    return jwt.sign(claims, key, kid=kid, alg=alg, typ=TYP)
 
 
 def verify(
     token: str,
     *,
-    keys_for_issuer: Callable[[str], KeySet | None],
+    keys_for: jws.KeysFor,
     holder: str,
     now: int,
 ) -> VerifiedConsent:
     """Verify a consent token presented to ``holder`` at ``now`` (contract section 4).
 
-    1. ``jose.decode_from_issuer`` with typ ``consent+jwt``: the unverified ``iss`` only
-       picks that issuer's pinned keys, then alg allow-list, kid and signature;
-    2. ``jose.check_times`` with the shared leeway;
+    1. ``jwt.decode`` with typ ``consent+jwt``: the JWS kernel checks shape and header,
+       the unverified ``iss`` and the ``kid`` only pick that issuer's pinned key through
+       ``keys_for(issuer, kid)``, then the signature;
+    2. ``jwt.check_times`` with the shared leeway;
     3. every claim present and well-typed, ``iss`` the issuer whose keys verified;
     4. ``holder`` in ``aud``.
     Raises ``BadSignature`` (unknown issuer, shape, alg, typ, kid, key, signature),
@@ -100,10 +100,10 @@ def verify(
     # 1. Signature, with only the keys of the issuer the token names. The payload is
     # parsed once; one with duplicate keys or NaN is refused after the signature as
     # malformed (InvalidRequest), not as a bad signature.
-    issuer, header, claims = jose.decode_from_issuer(token, keys_for_issuer, typ=TYP)
+    issuer, header, claims = jwt.decode(token, keys_for, typ=TYP)
 
     # 2. Validity window.
-    jose.check_times(claims, now)
+    jwt.check_times(claims, now)
 
     # 3. Claims.
     if claims.get("iss") != issuer:

@@ -72,14 +72,14 @@ def _who_logs_in() -> str:
     """The client id (local) or org id (partner) that tried to log in, as far as it can be read."""
     from flask import request
 
-    from contract import jose
+    from contract import jwt
 
     name: object = None
     try:
         if request.authorization is not None and request.authorization.type == "basic":
             name = request.authorization.username
         elif request.form.get("client_assertion"):
-            name = jose.peek_claims(request.form["client_assertion"]).get("sub")
+            name = jwt.peek_claims(request.form["client_assertion"]).get("sub")
     except (GatewayError, RequestEntityTooLarge):
         name = None
     if isinstance(name, str) and 0 < len(name) <= 64 and name.isprintable() and " " not in name:

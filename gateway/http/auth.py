@@ -7,7 +7,7 @@ are 256-bit random values, so a slow hash adds nothing but latency). Partner nod
 minutes of life (``exp`` - ``iat``, ``exp`` - now; the 60 s leeway is for skew only),
 ``typ`` ``JWT``, the form's ``client_id`` (if sent) naming the same client, ``jti`` single-use through an atomic insert (the failed insert
 is the refusal, across workers and restarts). Access tokens are ``at+jwt`` (RFC 9068)
-signed by the node key and verified with ``contract.jose.decode_strict`` so that no other
+signed by the node key and verified with ``contract.jwt.decode_strict`` so that no other
 token type is ever accepted as one. Errors are RFC 6749 section 5.2 JSON, the one
 exception to the OperationOutcome rule.
 """
@@ -26,12 +26,11 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from joserfc.errors import JoseError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Client, UsedJti
-from contract import jose
+from contract import jwt
 from contract.errors import (
     BadSignature, Forbidden, GatewayError, InvalidRequest, InvalidToken, TokenExpired, Unauthenticated,
 )
@@ -114,7 +113,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def __init__(self, node: Any) -> None:
-        super().__init__(validate_jti=True, leeway=jose.LEEWAY)
+        super().__init__(validate_jti=True, leeway=jwt.LEEWAY)
         self.node = node
 
     def __call__(self, query_client: Any, request: Any) -> Any:
@@ -127,7 +126,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         assertion = form.get("client_assertion")
         if named is not None and form.get("client_assertion_type") == self.CLIENT_ASSERTION_TYPE and assertion:
             try:
-                claims = jose.peek_claims(assertion, error=BadSignature)
+                claims = jwt.peek_claims(assertion, error=BadSignature)
             except GatewayError as exc:
                 raise InvalidClientError(description=exc.detail) from exc
             if named != claims.get("sub") or named != claims.get("iss"):
@@ -141,23 +140,21 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return client  # the key set is resolved in process_assertion_claims, knowing the kid
 
     def process_assertion_claims(self, assertion: str, client: Any) -> dict[str, Any]:
+        def keys_for(issuer: str, kid: str) -> Any:
+            # asked only once the header passed the kernel: a forged header never re-fetches a JWKS
+            keys = self.node.partners.keys_for(issuer, kid)
+            if keys is None:
+                raise InvalidClientError(description="unknown partner")
+            return keys
+
         try:
-            # inside the try: a malformed token is invalid_client (RFC 6749 JSON), not an OperationOutcome
-            kid = jose.peek_header(assertion, error=BadSignature).get("kid")
-        except GatewayError as exc:
-            raise InvalidClientError(description=exc.detail) from exc
-        keys = self.node.partners.keys_for(client.client_id, kid if isinstance(kid, str) else None)
-        if keys is None:
-            raise InvalidClientError(description="unknown partner")
-        try:
-            _, claims = jose.decode_strict(assertion, keys, typ=ASSERTION_TYP)
+            # a malformed token is invalid_client (RFC 6749 JSON), not an OperationOutcome
+            _, _, claims = jwt.decode(assertion, keys_for, typ=ASSERTION_TYP, issuer=client.client_id)
             now = int(self.node.clock().timestamp())
-            jose.check_times(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME, required=("exp", "iat"))
+            jwt.check_times(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME, required=("exp", "iat"))
             check_assertion_lifetime(claims, now)
         except GatewayError as exc:
             raise InvalidClientError(description=exc.detail) from exc
-        except JoseError as exc:  # pragma: no cover - decode_strict wraps these
-            raise InvalidClientError(description="invalid assertion") from exc
         if claims.get("iss") != client.client_id or claims.get("sub") != client.client_id:
             raise InvalidClientError(description="iss and sub must be the partner's org id")
         if claims.get("aud") not in (self.node.config.token_url, [self.node.config.token_url]):
@@ -174,9 +171,9 @@ def check_assertion_lifetime(claims: dict[str, Any], now: int) -> None:
     """Refuse a client assertion that lives longer than ``MAX_ASSERTION_LIFETIME`` (300 s).
 
     RFC 7523 section 3 and SMART Backend Services: ``exp`` at most five minutes ahead. The
-    shared ``jose.LEEWAY`` is for clock skew, not for lifetime: ``exp`` - ``iat`` and ``exp``
+    shared ``jwt.LEEWAY`` is for clock skew, not for lifetime: ``exp`` - ``iat`` and ``exp``
     - now are each at most 300 s, ``iat`` (required) lies at most the skew in the future
-    (``jose.check_times``) and is not older than the lifetime. ``check_times`` has run, so
+    (``jwt.check_times``) and is not older than the lifetime. ``check_times`` has run, so
     both claims are integers. Raises ``InvalidRequest`` (answered as ``invalid_client``).
     """
     iat, exp = int(claims["iat"]), int(claims["exp"])
@@ -190,7 +187,7 @@ def check_assertion_lifetime(claims: dict[str, Any], now: int) -> None:
 
 def use_once(uow_factory: Any, issuer: str, jti: str, exp: int) -> bool:
     """Record ``jti`` as used; False when it was used before (atomic unique insert)."""
-    expires = datetime.fromtimestamp(exp + jose.LEEWAY, UTC)
+    expires = datetime.fromtimestamp(exp + jwt.LEEWAY, UTC)
     try:
         with uow_factory() as uow:
             uow.session.add(UsedJti(issuer=issuer, jti=jti, expires_at=expires))
@@ -234,7 +231,7 @@ def init_app(app: Any, node: Any) -> AuthorizationServer:
                   "aud": node.config.node.org_id, "role": client.role, "client_id": client.client_id,
                   "scope": granted, "iat": now, "nbf": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
         # SMART Backend Services: the response names the scope granted (RFC 6749 section 5.1)
-        return {"access_token": jose.sign(claims, key, kid=kid, alg=alg, typ=AT_TYP),
+        return {"access_token": jwt.sign(claims, key, kid=kid, alg=alg, typ=AT_TYP),
                 "token_type": "Bearer", "expires_in": ttl, "scope": granted}
 
     server = AuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
@@ -264,8 +261,8 @@ def verify_access_token(node: Any, authorization: str | None) -> Caller:
         raise Unauthenticated()
     token = token.strip()
     try:
-        _, claims = jose.decode_strict(token, node.keys.verification_set(), typ=AT_TYP)
-        jose.check_times(claims, int(node.clock().timestamp()))
+        _, claims = jwt.decode_strict(token, node.keys.verification_set(), typ=AT_TYP)
+        jwt.check_times(claims, int(node.clock().timestamp()))
     except (BadSignature, TokenExpired, InvalidRequest) as exc:
         raise InvalidToken(f"Toegangstoken ongeldig: {exc.detail}") from exc
     org = node.config.node.org_id

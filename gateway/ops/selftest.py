@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from contract import jose
+from contract import jwt
 
 #: the most clock skew a token survives (contract: 60 s leeway)
-MAX_SKEW = jose.LEEWAY
+MAX_SKEW = jwt.LEEWAY
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,11 @@ def own_checks(node: Any) -> Iterator[Check]:
 
 
 def _keys(node: Any) -> str:
-    from joserfc import jws
     from joserfc.jwk import KeySet
 
     kid, alg, key = node.keys.active
-    probe = jose.sign({"probe": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="selftest+jwt")
-    jws.deserialize_compact(probe, KeySet.import_key_set(node.keys.jwks()), algorithms=[alg])
+    probe = jwt.sign({"probe": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="selftest+jwt")
+    jwt.decode_strict(probe, KeySet.import_key_set(node.keys.jwks()), typ="selftest+jwt")
     where = next(e.store for e in node.keys.entries if e.kid == kid)
     return f"active key {kid[:12]}… ({alg}, {where}) signs; the public JWKS verifies it"
 
@@ -164,7 +163,7 @@ def _jwks(node: Any, org_id: str, url: str) -> str:
 
 def _token(node: Any, org_id: str) -> str:
     token = node.peer.access_token(org_id, fresh=True)
-    header = jose.peek_header(token)
+    header = jwt.peek_header(token)
     return f"access token from {org_id}/oauth/token (typ {header.get('typ')}, private_key_jwt)"
 
 

@@ -21,8 +21,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -34,7 +32,9 @@ from sqlalchemy import bindparam, insert, select, update
 from adapters.store.models import AuditHead, WitnessedHead
 from audit import witness
 from audit.chain import KIND_HEAD, Checkpoint, InvalidCheckpoint
+from audit import signer
 from audit.signer import make_verifier
+from contract import jws
 
 log = logging.getLogger("gateway.witnesses")
 
@@ -136,12 +136,15 @@ def watch_commits(node: Any, sessions: Any) -> None:
 
 
 def _claims(signed: str) -> Checkpoint:
-    """What a head claims, read without verifying (only to choose what to verify)."""
-    if not isinstance(signed, str) or len(signed) > MAX_HEAD_BYTES or signed.count(".") != 2:
+    """What a head claims, read without verifying (only to choose what to verify).
+
+    The JWS kernel parses it as a checkpoint (shape, header, I-JSON claims), so a head
+    that is not even a checkpoint JWS is dropped here; its signature is checked at flush.
+    """
+    if not isinstance(signed, str) or len(signed) > MAX_HEAD_BYTES:
         raise InvalidCheckpoint("not a compact JWS")
-    payload = signed.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    if not isinstance(claims, dict) or claims.get("kind") != KIND_HEAD:
+    claims = jws.json_object(jws.parse(signed, signer.RULES).payload(), InvalidCheckpoint, "inhoud")
+    if claims.get("kind") != KIND_HEAD:
         raise InvalidCheckpoint("not a head")
     seq, digest, at = claims.get("seq"), claims.get("hash"), claims.get("at")
     if type(seq) is not int or not isinstance(digest, str) or not isinstance(at, str):
@@ -156,10 +159,7 @@ def receive(node: Any, org_id: str, signed: str | None) -> bool:
     if not signed or book is None:
         return False
     try:
-        from contract import jose
-
         claimed = _claims(signed)
-        jose.peek_header(signed)  # a head that is not even a JWS is dropped here
         # Only the keys already pinned: a head never triggers a JWKS re-fetch of its own. The
         # request it rides on does that once if it must; a second claim of the fetch slot would
         # wait out the whole fetch window for a kid the list may not name (a key rotation).

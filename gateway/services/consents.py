@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from adapters.store.models import ConsentRow, Person, Relation
-from contract import jose
+from contract import jwt
 from consent import rules, token
 from contract.errors import (
     Conflict, ConsentRevoked, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
@@ -235,7 +235,7 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
         kid, alg, key = node.keys.active
         tok = token.issue(grant, grantee=grantee, key=key, kid=kid, alg=alg, now=now,
                           lifetime=node.config.security.consent_token_ttl)
-        jti = jose.peek_claims(tok)["jti"]
+        jti = jwt.peek_claims(tok)["jti"]
         audit_log.append(uow.session, node, events.AuditRecord(
             action=events.TOKEN_ISSUED, outcome=events.SUCCESS, consent_id=cid, peer_org=grantee,
             **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,

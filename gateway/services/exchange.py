@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Exchange
 from consent import decision, rules, token
-from contract import jose
+from contract import jwt
 from contract.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
     NotShareable, PartnerRefusal, Replay, StoreUnavailable, SubjectUnknown, UnknownPartner,
@@ -70,15 +70,6 @@ def response_hash(bundle: dict[str, Any]) -> str:
     return sha256(signing.canonical(bundle))
 
 
-def _kid(tok: str) -> str | None:
-    """The consent token's ``kid``, unverified, only to choose the issuer's pinned keys."""
-    try:
-        kid = jose.peek_header(tok).get("kid")
-    except GatewayError:
-        return None  # token.verify refuses it with its reason
-    return kid if isinstance(kid, str) else None
-
-
 # --- holder ------------------------------------------------------------------------------
 
 
@@ -86,12 +77,11 @@ def _verify_consent(node: Any, p: parameters.SummaryParams, caller: str, now: in
     """Verify the token, or find a consent recorded here (no I/O beyond our own store)."""
     me = node.org_id
     if p.consent_token:
-        kid = _kid(p.consent_token)
 
-        def keys_for(issuer: str) -> Any:
+        def keys_for(issuer: str, kid: str) -> Any:
             return node.keys.verification_set() if issuer == me else node.partners.keys_for(issuer, kid)
 
-        return token.verify(p.consent_token, keys_for_issuer=keys_for, holder=me, now=now)
+        return token.verify(p.consent_token, keys_for=keys_for, holder=me, now=now)
     return _local_consent(node, p, caller, now)
 
 
@@ -319,11 +309,7 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
         bundle = reply.body
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise BadPartnerSignature("Het antwoord van de partner is geen Bundle.")
-        kid = signing.signer_kid(bundle)
-        keys = node.partners.keys_for(partner, kid)
-        if keys is None:
-            raise BadPartnerSignature()
-        signing.verify_bundle(bundle, keys)
+        signing.verify_bundle_from(bundle, partner, node.partners.keys_for)
         _check_binding(bundle, exchange_id, rhash)
         try:
             check_summary(bundle)  # a holder that signs a diagnosis is not believed either
@@ -355,7 +341,7 @@ def _consent_of(tok: str) -> str:
     """``issuer/consent-id`` from the token we send (ours, or the EHR's), for the audit's legal
     ground column; '' when it cannot be read (the holder refuses such a token anyway)."""
     try:
-        claims = jose.peek_claims(tok)
+        claims = jwt.peek_claims(tok)
     except GatewayError:
         return ""
     iss, cid = claims.get("iss"), claims.get("consent")

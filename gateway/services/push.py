@@ -211,10 +211,7 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
         bundle = values["summary"]
         if bundle.get("resourceType") != "Bundle":
             raise InvalidRequest("Parameter 'summary' is geen Bundle.")
-        keys = node.partners.keys_for(sender, signing.signer_kid(bundle))
-        if keys is None:
-            raise BadPartnerSignature()
-        signing.verify_bundle(bundle, keys)
+        signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
         try:
             check_summary(bundle)  # behaviour level only, whoever signed it
         except NotShareable as exc:
@@ -270,14 +267,13 @@ def _facts(bundle: dict[str, Any]) -> tuple[str, str, tuple[str, ...], str]:
 
 def _verify_token(node: Any, tok: str, sender: str, now: datetime) -> Any:
     """Only the parties issue: the sender, or this node itself (contract section 4)."""
-    kid = exchange._kid(tok)
 
-    def keys_for(issuer: str) -> Any:
+    def keys_for(issuer: str, kid: str) -> Any:
         if issuer == node.org_id:
             return node.keys.verification_set()
         return node.partners.keys_for(sender, kid) if issuer == sender else None
 
-    return token.verify(tok, keys_for_issuer=keys_for, holder=sender, now=int(now.timestamp()))
+    return token.verify(tok, keys_for=keys_for, holder=sender, now=int(now.timestamp()))
 
 
 # --- the inbox ------------------------------------------------------------------------------

@@ -134,10 +134,7 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
     bundle = values["summary"]
     if values["legal-ground"] not in LEGAL_GROUNDS:
         raise InvalidRequest("Onbekende legal-ground.")
-    keys = node.partners.keys_for(sender, signing.signer_kid(bundle))
-    if keys is None:
-        raise BadPartnerSignature()
-    signing.verify_bundle(bundle, keys)
+    signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
     try:
         check_summary(bundle)  # behaviour level only, whoever signed it
     except NotShareable as exc:

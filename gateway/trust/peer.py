@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from contract import jose
+from contract import jwt
 from contract.errors import (
     InvalidRequest, NodeBusy, PartnerRefusal, PartnerUnavailable, TokenExpired, UnknownPartner,
 )
@@ -53,7 +53,7 @@ class PeerCaller:
         now = int(self.node.clock().timestamp())
         kid, alg, key = self.node.keys.active
         me = self.node.org_id
-        assertion = jose.sign({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60,
+        assertion = jwt.sign({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60,
                                "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ=ASSERTION_TYP)
         reply = self.node.http.request("POST", token_url, timeout=timeout, form={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
@@ -61,7 +61,7 @@ class PeerCaller:
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status in (400, 401) and body.get("error") == "invalid_client":
             skew = clock_skew(reply.date, self.node.clock())
-            if skew is not None and abs(skew) > jose.LEEWAY:
+            if skew is not None and abs(skew) > jwt.LEEWAY:
                 # our assertion looked expired or from the future to the partner: say so
                 raise TokenExpired(f"De klok van deze node en die van {org_id} lopen {abs(int(skew))} seconden "
                                    "uiteen (meer dan 60 s); laat de beheerder de tijd (NTP) controleren.")

@@ -12,53 +12,33 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import re
-from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
-from joserfc import jws
-from joserfc.errors import JoseError, UnsupportedAlgorithmError
-from joserfc.jwk import ECKey, Key, KeySet, OKPKey
+from joserfc.jwk import Key, KeySet
 
-from contract import ijson, jcs
+from contract import jcs, jws
 from contract.errors import BadPartnerSignature
+from contract.systems import ORG_ID_SYSTEM, SIGNATURE_TYPE_SYSTEM
 
-__all__ = ["ALGORITHMS", "MAX_PAYLOAD_BYTES", "canonical", "sign_bundle", "signer_kid", "verify_bundle"]
+__all__ = ["ALGORITHMS", "MAX_PAYLOAD_BYTES", "RULES", "canonical", "sign_bundle", "signer_kid",
+           "verify_bundle", "verify_bundle_from"]
 
-ALGORITHMS: tuple[str, ...] = ("ES256", "EdDSA", "Ed25519")
+ALGORITHMS: tuple[str, ...] = jws.ALGORITHMS
 """ES256; Ed25519 under its RFC 8037 name ``EdDSA`` or its RFC 9864 name ``Ed25519``."""
 
-MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+MAX_PAYLOAD_BYTES = jws.MAX_PAYLOAD_BYTES
 """joserfc refuses payloads over 128,000 bytes, detached ones too (SECURITY.md); ours may be larger."""
 
+RULES = jws.Rules(typ=None, error=BadPartnerSignature, members=frozenset({"alg", "kid", "typ"}))
+"""A Bundle signature's header: ``alg`` and ``kid``, ``typ`` absent or ``JOSE``, nothing else."""
+
 SIGNATURE_TYPE = {
-    "system": "urn:iso-astm:E1762-95:2013",
+    "system": SIGNATURE_TYPE_SYSTEM,
     "code": "1.2.840.10065.1.12.1.5",
     "display": "Verification Signature",
 }
-ORG_ID_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
 SIG_FORMAT = "application/jose"
-
-_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})  # never jku, x5u, x5c, jwk, crit or b64
-_CURVE = {"ES256": "P-256", "EdDSA": "Ed25519", "Ed25519": "Ed25519"}
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-
-class _Registry(jws.JWSRegistry):
-    """joserfc's registry with our allow-list and a payload cap sized for summaries."""
-
-    max_payload_length = MAX_PAYLOAD_BYTES
-
-    def __init__(self, algorithms: Collection[str]) -> None:
-        super().__init__(algorithms=list(algorithms))
-
-    def get_alg(self, name: str) -> Any:
-        # joserfc warns on every EdDSA use (RFC 9864 deprecates the name); we allow it on
-        # purpose for interoperability, and the explicit allow-list is checked here.
-        if name not in ALGORITHMS or not self.allowed or name not in self.allowed:
-            raise UnsupportedAlgorithmError(f"Algorithm {name!r} is not allowed")
-        return self.algorithms[name]
 
 
 def canonical(obj: Any) -> bytes:
@@ -87,17 +67,11 @@ def sign_bundle(
         raise ValueError("now must be timezone-aware")
     if alg not in ALGORITHMS or not kid or not signer_ref:
         raise ValueError(f"alg must be one of {ALGORITHMS}; kid and signer_ref must be set")
-    if not _fits(key, alg):
+    if not jws.key_fits(key, alg):
         raise ValueError(f"key does not fit {alg}")
-    payload = canonical(_unsigned(bundle))
-    try:
-        compact = jws.serialize_compact(
-            {"alg": alg, "kid": kid}, payload, key, registry=_Registry([alg])
-        )
-    except JoseError as exc:
-        raise ValueError(f"cannot sign: {exc}") from exc
-    detached = jws.detach_content(compact)
-    signed = copy.deepcopy(_unsigned(bundle))
+    unsigned = _unsigned(bundle)
+    detached = jws.sign(canonical(unsigned), key, {"alg": alg, "kid": kid}, detached=True)
+    signed = copy.deepcopy(unsigned)
     signed["signature"] = {
         "type": [dict(SIGNATURE_TYPE)],
         "when": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -108,84 +82,54 @@ def sign_bundle(
     return signed
 
 
-def verify_bundle(bundle: dict[str, Any], keys: KeySet) -> dict[str, Any]:
-    """Verify ``Bundle.signature`` against the signer's pinned ``keys``; return the JWS header.
+def verify_bundle_from(bundle: dict[str, Any], signer: str, keys_for: jws.KeysFor) -> dict[str, Any]:
+    """Verify ``Bundle.signature`` with the key of ``signer`` that ``keys_for(signer, kid)`` pins.
 
-    Contract section 4; RFC 7515 appendix F over RFC 8785. Strict: ``sigFormat`` exact,
-    a detached (empty) payload part, an I-JSON header holding only ``alg``, ``kid`` and
-    ``typ`` (``JOSE``), ``alg`` in ``ALGORITHMS``, ``kid`` naming a key in ``keys``.
-    Raises ``BadPartnerSignature`` on any failure.
+    Contract section 4; RFC 7515 appendix F over RFC 8785, through the JWS kernel: a
+    ``sigFormat`` of exactly ``application/jose``, canonical base64 ``data`` holding a
+    detached compact JWS whose header holds only ``alg``, ``kid`` and ``typ`` (``JOSE``).
+    Returns the JWS header. Raises ``BadPartnerSignature`` on any failure.
     """
     if not isinstance(bundle, dict):
         raise BadPartnerSignature("Samenvatting is geen JSON-object.")
     signature = bundle.get("signature")
     if not isinstance(signature, dict) or signature.get("sigFormat") != SIG_FORMAT:
         raise BadPartnerSignature("Samenvatting mist een JOSE-handtekening.")
-    header_b64, payload_b64, signature_b64 = _split(signature.get("data"))
-    if payload_b64:
-        raise BadPartnerSignature("Handtekening is geen JWS met losgekoppelde inhoud.")
-    header = ijson.loads(_b64url_decode(header_b64), error=BadPartnerSignature)
-    if not isinstance(header, dict) or not set(header) <= _HEADER_MEMBERS:
-        raise BadPartnerSignature("JWS-header bevat niet-toegestane velden.")
-    alg, kid = header.get("alg"), header.get("kid")
-    if alg not in ALGORITHMS or header.get("typ", "JOSE") != "JOSE":
-        raise BadPartnerSignature("Algoritme of type van de handtekening niet toegestaan.")
-    if not isinstance(kid, str) or not kid:
-        raise BadPartnerSignature("Handtekening noemt geen sleutel (kid).")
-    _b64url_decode(signature_b64)
-    candidates = [k for k in keys if k.kid == kid and _fits(k, alg)]
-    if len(candidates) != 1:
-        raise BadPartnerSignature("Sleutel van de handtekening is niet (eenduidig) vastgelegd.")
+    compact = _compact(signature.get("data"))
     try:
         payload = canonical(_unsigned(bundle))
-        jws.deserialize_compact(
-            f"{header_b64}..{signature_b64}", candidates[0],
-            registry=_Registry([alg]), payload=payload,
-        )
-    except (JoseError, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise BadPartnerSignature("Handtekening van de samenvatting klopt niet.") from exc
-    return header
+    return jws.verify(compact, keys_for, RULES, issuer=signer, detached_payload=payload).header
+
+
+def verify_bundle(bundle: dict[str, Any], keys: KeySet) -> dict[str, Any]:
+    """``verify_bundle_from`` with one fixed set of pinned keys (an operator's, a test's)."""
+    return verify_bundle_from(bundle, "", lambda _signer, _kid: keys)
 
 
 def signer_kid(bundle: dict[str, Any]) -> str | None:
-    """Read the ``kid`` of a Bundle's signature WITHOUT verifying it, only to choose pinned keys.
+    """Read the ``kid`` of a Bundle's signature WITHOUT verifying it, for reports only.
 
     None when the signature is missing or malformed: ``verify_bundle`` then refuses it.
     """
     try:
-        header = ijson.loads(_b64url_decode(_split((bundle.get("signature") or {}).get("data"))[0]),
-                             error=BadPartnerSignature)
-    except BadPartnerSignature:
+        header = jws.peek_header(_compact((bundle.get("signature") or {}).get("data")),
+                                 error=BadPartnerSignature)
+    except (BadPartnerSignature, AttributeError):
         return None
-    kid = header.get("kid") if isinstance(header, dict) else None
+    kid = header.get("kid")
     return kid if isinstance(kid, str) else None
 
 
-def _split(data: Any) -> tuple[str, str, str]:
+def _compact(data: Any) -> str:
+    """The compact JWS in ``signature.data``: canonical standard base64 of ASCII text."""
     if not isinstance(data, str):
         raise BadPartnerSignature("Handtekening heeft geen data.")
     try:
         raw = base64.b64decode(data, validate=True)
         if base64.b64encode(raw).decode("ascii") != data:
             raise ValueError("non-canonical base64")
-        compact = raw.decode("ascii")
+        return raw.decode("ascii")
     except (binascii.Error, ValueError) as exc:
         raise BadPartnerSignature("Handtekening is geen geldige base64.") from exc
-    parts = compact.split(".")
-    if len(parts) != 3:
-        raise BadPartnerSignature("Handtekening is geen compacte JWS.")
-    return parts[0], parts[1], parts[2]
-
-
-def _b64url_decode(segment: str) -> bytes:
-    if not segment or not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
-        raise BadPartnerSignature("JWS-deel is geen geldige base64url.")
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
-        raise BadPartnerSignature("JWS-deel is geen canonieke base64url.")
-    return raw
-
-
-def _fits(key: Any, alg: str) -> bool:
-    kinds = (ECKey,) if alg == "ES256" else (OKPKey,)
-    return isinstance(key, kinds) and key.curve_name == _CURVE[alg]

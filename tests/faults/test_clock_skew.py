@@ -23,13 +23,13 @@ from gateway.demo import runner as demo
 
 def _partner_token(fed: Any) -> str:
     """An access token at the holder for the requester, via private_key_jwt with its own key."""
-    from contract import jose
+    from contract import jwt
     from gateway import config
     from gateway.keys import KeyRing
 
     kid, alg, key = KeyRing(config.load(fed.jeugd.home).home).active
     now = int(time.time())
-    assertion = jose.sign({"iss": fed.jeugd.org_id, "sub": fed.jeugd.org_id, "aud": fed.ggz.url + "/oauth/token",
+    assertion = jwt.sign({"iss": fed.jeugd.org_id, "sub": fed.jeugd.org_id, "aud": fed.ggz.url + "/oauth/token",
                            "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="JWT")
     resp = requests.post(fed.ggz.url + "/oauth/token", timeout=10, data={
         "grant_type": "client_credentials", "client_assertion": assertion,
@@ -40,14 +40,14 @@ def _partner_token(fed: Any) -> str:
 
 def _consent_token(fed: Any, consent_id: str, skew: int) -> str:
     """A consent token as the issuer would sign it with its clock ``skew`` seconds off."""
-    from contract import jose
+    from contract import jwt
     from consent import token
     from gateway import config
     from gateway.keys import KeyRing
 
     kid, alg, key = KeyRing(config.load(fed.jeugd.home).home).active
     now = int(time.time()) + skew
-    return jose.sign({"iss": fed.jeugd.org_id, "sub": demo.MOTHER, "aud": [fed.ggz.org_id],
+    return jwt.sign({"iss": fed.jeugd.org_id, "sub": demo.MOTHER, "aud": [fed.ggz.org_id],
                       "grantee": fed.jeugd.org_id, "purpose": "joint-safety-planning",
                       "categories": sorted(demo.CATEGORIES), "consent": consent_id, "iat": now, "nbf": now,
                       "exp": now + 3600 if skew >= 0 else now + 60, "jti": uuid.uuid4().hex},

@@ -56,10 +56,10 @@ def _trust(node: Any, key: ECKey) -> None:
 
 
 def _partner_token(client: Any, node: Any, key: ECKey) -> str:
-    from contract import jose
+    from contract import jwt
 
     now = int(time.time())
-    assertion = jose.sign({"iss": PARTNER, "sub": PARTNER, "aud": node.config.token_url, "iat": now,
+    assertion = jwt.sign({"iss": PARTNER, "sub": PARTNER, "aud": node.config.token_url, "iat": now,
                            "exp": now + 60, "jti": uuid.uuid4().hex}, key, kid=key.thumbprint(), alg="ES256",
                           typ="JWT")
     resp = client.post("/oauth/token", data={

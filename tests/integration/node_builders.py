@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from contract import jose
+from contract import jwt
 from gateway.cli.main import main as gateway_main
 from gateway.demo.loopback import RunningNode, free_port, run_cli
 from tests.conftest import STORES, StoreFactory  # noqa: F401 - re-exported for module fixtures
@@ -106,7 +106,7 @@ def assertion_claims(org_id: str, token_url: str, now: int, **changes: Any) -> d
 def sign_assertion(signer: tuple[str, str, Any], claims: dict[str, Any], typ: str = "JWT") -> str:
     """Sign ``claims`` with a node key ``(kid, alg, private key)``, as a partner node would."""
     kid, alg, key = signer
-    return jose.sign(claims, key, kid=kid, alg=alg, typ=typ)
+    return jwt.sign(claims, key, kid=kid, alg=alg, typ=typ)
 
 
 def b64url(data: bytes | dict[str, Any]) -> str:

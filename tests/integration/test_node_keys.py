@@ -31,7 +31,7 @@ from node_builders import (
     token_form,
 )
 
-from contract import jose
+from contract import jwt
 from gateway import config
 from gateway.app import create_app
 from gateway.demo.loopback import RunningNode
@@ -132,7 +132,7 @@ def test_a_running_node_publishes_both_keys_after_rotation_without_restart(node_
     # what the old key signed still verifies; what is signed now carries the new kid
     assert b_searches(node_b, token_before) == 200
     token_after = b_token(node_b)
-    assert jose.peek_header(token_after)["kid"] == new
+    assert jwt.peek_header(token_after)["kid"] == new
     assert b_searches(node_b, token_after) == 200
 
 
@@ -142,13 +142,13 @@ def test_rotation_can_move_a_node_to_ed25519(node_b: RunningNode) -> None:
     keys = {k["kid"]: k for k in requests.get(node_b.url + "/.well-known/jwks.json", timeout=10).json()["keys"]}
     assert (keys[new]["kty"], keys[new]["crv"]) == ("OKP", "Ed25519")
     assert any(k["kty"] == "EC" for k in keys.values())
-    assert jose.peek_header(b_token(node_b))["kid"] == new
+    assert jwt.peek_header(b_token(node_b))["kid"] == new
 
 
 def test_tokens_signed_before_rotation_verify_on_the_in_process_node(a: Any, home_a: Path) -> None:
     secret = gateway("client", "add", home_a, "--client-id", "ggz-epd", "--role", "ehr").last_line
     before = a.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("ggz-epd", secret))
-    old = jose.peek_header(before.get_json()["access_token"])["kid"]
+    old = jwt.peek_header(before.get_json()["access_token"])["kid"]
 
     new = rotate(home_a)
 
@@ -156,7 +156,7 @@ def test_tokens_signed_before_rotation_verify_on_the_in_process_node(a: Any, hom
     headers = {"Authorization": f"Bearer {before.get_json()['access_token']}", "X-Practitioner": "uzi:900000101"}
     assert a.get("/fhir/Patient", query_string=BSN_SEARCH, headers=headers).status_code == 200
     after = a.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("ggz-epd", secret))
-    assert jose.peek_header(after.get_json()["access_token"])["kid"] == new
+    assert jwt.peek_header(after.get_json()["access_token"])["kid"] == new
 
 
 def test_a_retired_key_leaves_the_jwks_after_its_window_but_still_verifies_old_checkpoints(

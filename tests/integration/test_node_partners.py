@@ -37,7 +37,7 @@ from node_builders import (
 )
 from test_node_cli import assert_one_line_refusal
 
-from contract import jose
+from contract import jwt
 from gateway import config
 from gateway.demo.loopback import RunningNode, free_port
 from gateway.keys import KeyRing
@@ -188,7 +188,7 @@ def test_two_nodes_that_trust_each_other_get_partner_tokens_with_their_own_code(
         oost.uow.engine.dispose()
         oost.http.close()
 
-    header, claims = jose.peek_header(token), jose.peek_claims(token)
+    header, claims = jwt.peek_header(token), jwt.peek_claims(token)
     assert (header["kid"], claims["iss"], claims["sub"], claims["role"]) == (a_kid, A_ORG, "zorg-oost", "partner")
 
 

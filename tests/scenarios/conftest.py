@@ -212,14 +212,14 @@ class Fed:
     def assertion(self, caller: RunningNode, holder: RunningNode, *, key: Any = None, kid: str | None = None,
                   **claims: Any) -> str:
         """An RFC 7523 client assertion from ``caller`` for ``holder``'s token endpoint."""
-        from contract import jose
+        from contract import jwt
 
         own_kid, alg, own_key = self.node(caller).keys.active
         now = int(time.time())
         body = {"iss": caller.org_id, "sub": caller.org_id, "aud": holder.url + "/oauth/token",
                 "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}
         body.update(claims)
-        return jose.sign(body, key or own_key, kid=kid or own_kid, alg=alg, typ="JWT")
+        return jwt.sign(body, key or own_key, kid=kid or own_kid, alg=alg, typ="JWT")
 
     @staticmethod
     def token_request(holder: RunningNode, assertion: str) -> requests.Response:

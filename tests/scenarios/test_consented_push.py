@@ -331,14 +331,14 @@ def _mothers_old_consent(fed: Any, world: Any, recipient: str) -> str:
 
 def _raw_token(fed: Any, cid: str, grantee: str) -> str:
     """A consent token signed with Jeugdteam West's key for a consent it would no longer honour."""
-    from contract import jose
+    from contract import jwt
 
     grant, now = fed.grant(cid), int(time.time())
     kid, alg, key = fed.node(fed.jeugd).keys.active
     claims = {"iss": "jeugdteam-west", "sub": grant.subject.bsn, "aud": sorted(grant.holders), "grantee": grantee,
               "purpose": grant.purpose, "categories": sorted(grant.categories), "consent": grant.id,
               "iat": now, "nbf": now, "exp": now + 300, "jti": uuid.uuid4().hex}
-    return jose.sign(claims, key, kid=kid, alg=alg, typ="consent+jwt")
+    return jwt.sign(claims, key, kid=kid, alg=alg, typ="consent+jwt")
 
 
 def test_the_demo_plays_a_crisis_pre_announcement_and_a_warm_handover(fed, world) -> None:

@@ -24,7 +24,7 @@ import pytest
 import requests
 from joserfc.jwk import ECKey
 
-from contract import jose
+from contract import jwt
 from consent import token as consent_token
 from contract.errors import REFUSAL_CODES, UnknownPartner
 from gateway.demo import data as d
@@ -90,8 +90,8 @@ def _altered(tok: str) -> str:
 
 def _forged(fed, tok: str) -> str:
     """Signed with a key of our own under the issuer's kid: the claims are perfect."""
-    grant = fed.grant(jose.peek_claims(tok)["consent"])
-    kid = jose.peek_header(tok)["kid"]
+    grant = fed.grant(jwt.peek_claims(tok)["consent"])
+    kid = jwt.peek_header(tok)["kid"]
     return consent_token.issue(grant, grantee="jeugdteam-west", key=ECKey.generate_key("P-256", private=True),
                                kid=kid, alg="ES256", now=int(time.time()))
 
@@ -103,13 +103,13 @@ def _unsigned(tok: str) -> str:
 
 def _an_assertion(fed, tok: str) -> str:
     """A client assertion of Jeugdteam West (typ JWT): a real signature, the wrong kind of token."""
-    claims = jose.peek_claims(tok)
+    claims = jwt.peek_claims(tok)
     return fed.assertion(fed.jeugd, fed.ggz, **{k: claims[k] for k in ("sub", "grantee", "purpose", "categories",
                                                                          "consent", "nbf")}, aud=["ggz-noord"])
 
 
 def _unknown_issuer(fed, tok: str) -> str:
-    grant = fed.grant(jose.peek_claims(tok)["consent"])
+    grant = fed.grant(jwt.peek_claims(tok)["consent"])
     key = ECKey.generate_key("P-256", private=True)
     from dataclasses import replace
 
@@ -139,7 +139,7 @@ def test_bad_signature_when_the_issuers_jwks_now_holds_a_key_off_its_curve(fed, 
     fake.jwks = {"keys": [public_jwk(fake.key), {**jwk, "y": b64url(bytes(y)), "kid": "rotated"}]}
     fed.execute(fed.oost, "UPDATE partners SET jwks_fetched_at = NULL")  # past the re-fetch rate limit
     now = int(time.time())
-    assertion = jose.sign({"iss": fake.org_id, "sub": fake.org_id, "aud": fed.oost.url + "/oauth/token",
+    assertion = jwt.sign({"iss": fake.org_id, "sub": fake.org_id, "aud": fed.oost.url + "/oauth/token",
                            "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
                           fake.key, kid=fake.key.thumbprint(), alg="ES256", typ="JWT")
     access = fed.token_request(fed.oost, assertion)

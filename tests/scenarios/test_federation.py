@@ -77,12 +77,12 @@ class Region:
 
     def partner_token(self, caller: RunningNode, holder: RunningNode) -> requests.Response:
         """``caller`` logs in at ``holder`` with private_key_jwt, as its node does."""
-        from contract import jose
+        from contract import jwt
         from gateway.keys import KeyRing
 
         kid, alg, key = KeyRing(caller.home).active
         now = int(time.time())
-        assertion = jose.sign({"iss": caller.org_id, "sub": caller.org_id, "aud": holder.url + "/oauth/token",
+        assertion = jwt.sign({"iss": caller.org_id, "sub": caller.org_id, "aud": holder.url + "/oauth/token",
                                "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="JWT")
         return requests.post(holder.url + "/oauth/token", timeout=10, data={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion})

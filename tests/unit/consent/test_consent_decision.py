@@ -46,7 +46,7 @@ def a_verified_consent(**grant: Any) -> VerifiedConsent:
     keys = public_set(KEY)
     return token.verify(
         tok,
-        keys_for_issuer=lambda iss: keys if iss == YOUTH_CARE else None,
+        keys_for=lambda iss, _kid: keys if iss == YOUTH_CARE else None,
         holder=MENTAL_HEALTH,
         now=NOW,
     )
@@ -143,7 +143,7 @@ def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
     tok = token.issue(a_grant(recipients=frozenset({SAFE_HOME})), grantee=SAFE_HOME, key=KEY, kid="yc-1",
                       alg="ES256", now=NOW)
     keys = public_set(KEY)
-    return token.verify(tok, keys_for_issuer=lambda iss: keys if iss == YOUTH_CARE else None,
+    return token.verify(tok, keys_for=lambda iss, _kid: keys if iss == YOUTH_CARE else None,
                         holder=MENTAL_HEALTH, now=NOW)
 
 

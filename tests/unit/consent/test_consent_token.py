@@ -53,16 +53,16 @@ def issuer_key(alg: str) -> ECKey | OKPKey:
     return ISSUER_KEYS[alg]
 
 
-def pinned(*keys: ECKey | OKPKey, issuer: str = YOUTH_CARE) -> Callable[[str], KeySet | None]:
+def pinned(*keys: ECKey | OKPKey, issuer: str = YOUTH_CARE) -> Callable[[str, str], KeySet | None]:
     """The holder's partner registry: the issuer's published public keys, nobody else's."""
     keyset = public_set(*keys)
-    return lambda iss: keyset if iss == issuer else None
+    return lambda iss, _kid: keyset if iss == issuer else None
 
 
 def verify(
     tok: str, key: ECKey | OKPKey, *, now: int = NOW, holder: str = MENTAL_HEALTH
 ) -> VerifiedConsent:
-    return token.verify(tok, keys_for_issuer=pinned(key), holder=holder, now=now)
+    return token.verify(tok, keys_for=pinned(key), holder=holder, now=now)
 
 
 def issue(key: ECKey | OKPKey, alg: str, **kwargs: Any) -> str:
@@ -429,7 +429,8 @@ def test_a_partner_cannot_use_its_own_keys_to_speak_for_another_issuer() -> None
     )
     registry = {YOUTH_CARE: public_set(issuer_key), "org:partner": public_set(partner_key)}
     with pytest.raises(BadSignature):
-        token.verify(tok, keys_for_issuer=registry.get, holder=MENTAL_HEALTH, now=NOW)
+        token.verify(tok, keys_for=lambda iss, _kid: registry.get(iss), holder=MENTAL_HEALTH,
+                     now=NOW)
 
 
 @pytest.mark.parametrize(

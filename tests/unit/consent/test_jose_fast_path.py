@@ -1,6 +1,6 @@
 """The fast verification path refuses exactly what joserfc's compact deserialiser refused.
 
-``contract.jose`` checks signatures with ``cryptography`` directly and parses a token
+``contract.jws`` checks signatures with ``cryptography`` directly and parses a token
 once (benchmarks/micro.py ``crypto_floor``). These tests hold it to the path it
 replaced: our header rules followed by ``joserfc.jws.deserialize_compact``, kept here
 as ``reference_decode``. Every bad token the brief names is refused by both, with the
@@ -36,7 +36,8 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from contract import ijson, jose
+from contract import ijson, jwt
+from contract import jws as kernel
 from consent import token
 from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired
 from consent.model import valid_bsn
@@ -52,19 +53,19 @@ SIGNER = {"ES256": EC, "EdDSA": ED, "Ed25519": ED}
 
 
 def reference_decode(tok: str, keys: KeySet, typ: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``jose.decode_strict`` as it was: our header rules, then joserfc verifies."""
-    header = jose.peek_header(tok)
+    """``jwt.decode_strict`` as it was: our header rules, then joserfc verifies."""
+    header = jwt.peek_header(tok)
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in jose.ALGORITHMS:
+    if not isinstance(alg, str) or alg not in kernel.ALGORITHMS:
         raise BadSignature("alg")
-    if jose.FORBIDDEN_HEADERS & header.keys() or header.get("typ") != typ:
+    if kernel.FORBIDDEN_HEADERS & header.keys() or header.get("typ") != typ:
         raise BadSignature("header")
     kid = header.get("kid")
     matches = [k for k in keys if k.kid == kid] if isinstance(kid, str) and kid else []
-    if len(matches) != 1 or not jose.key_fits(matches[0], alg):
+    if len(matches) != 1 or not kernel.key_fits(matches[0], alg):
         raise BadSignature("kid")
     try:
-        signed = jws.deserialize_compact(tok, matches[0], algorithms=[alg], registry=jose._registry(alg))
+        signed = jws.deserialize_compact(tok, matches[0], algorithms=[alg], registry=kernel._registry(alg))
     except (JoseError, ValueError, TypeError) as exc:
         raise BadSignature("signature") from exc
     body = ijson.loads(signed.payload)
@@ -74,10 +75,10 @@ def reference_decode(tok: str, keys: KeySet, typ: str) -> tuple[dict[str, Any], 
 
 
 def reference_from_issuer(
-    tok: str, keys_for: Callable[[str], KeySet | None]
+    tok: str, keys_for: Callable[..., KeySet | None]
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Steps 1 and 2 of ``token.verify`` as they were: a lenient peek at iss, then decode."""
-    issuer = jose.peek_claims(tok, strict=False).get("iss")
+    issuer = jwt.peek_claims(tok, strict=False).get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise BadSignature("iss")
     keys = keys_for(issuer)
@@ -96,16 +97,16 @@ def verdict(decode: Callable[[], Any]) -> Any:
 
 
 def both(tok: str, keys: KeySet = KEYS, typ: str = TYP) -> tuple[Any, Any]:
-    return (verdict(lambda: jose.decode_strict(tok, keys, typ=typ)),
+    return (verdict(lambda: jwt.decode_strict(tok, keys, typ=typ)),
             verdict(lambda: reference_decode(tok, keys, typ)))
 
 
-def registry(issuer: str = YOUTH_CARE) -> Callable[[str], KeySet | None]:
-    return lambda iss: KEYS if iss == issuer else None
+def registry(issuer: str = YOUTH_CARE) -> Callable[..., KeySet | None]:
+    return lambda iss, _kid="": KEYS if iss == issuer else None
 
 
 def both_from_issuer(tok: str) -> tuple[Any, Any]:
-    return (verdict(lambda: jose.decode_from_issuer(tok, registry(), typ=TYP)),
+    return (verdict(lambda: jwt.decode(tok, registry(), typ=TYP)),
             verdict(lambda: reference_from_issuer(tok, registry())))
 
 
@@ -271,11 +272,11 @@ def test_a_corrupted_token_gets_the_same_verdict_from_both_paths(
 def test_decode_from_issuer_returns_the_issuer_whose_keys_verified() -> None:
     asked: list[str] = []
 
-    def keys_for(iss: str) -> KeySet:
+    def keys_for(iss: str, kid: str) -> KeySet:
         asked.append(iss)
         return KEYS
 
-    issuer, header, body = jose.decode_from_issuer(signed(), keys_for, typ=TYP)
+    issuer, header, body = jwt.decode(signed(), keys_for, typ=TYP)
     assert (issuer, header, body) == (YOUTH_CARE, HEADER["ES256"], claims())
     assert asked == [YOUTH_CARE]
 
@@ -287,24 +288,24 @@ def test_decode_from_issuer_returns_the_issuer_whose_keys_verified() -> None:
         (claims(iss=""), registry()),
         (claims(iss=7), registry()),
         (claims(iss="org:unknown"), registry()),
-        (claims(), lambda _iss: KeySet([])),
+        (claims(), lambda _iss, _kid="": KeySet([])),
     ],
 )
 def test_decode_from_issuer_refuses_tokens_without_a_trusted_issuer(
-    body: dict[str, Any], keys_for: Callable[[str], KeySet | None]
+    body: dict[str, Any], keys_for: Callable[..., KeySet | None]
 ) -> None:
     with pytest.raises(BadSignature):
-        jose.decode_from_issuer(signed(body=body), keys_for, typ=TYP)
+        jwt.decode(signed(body=body), keys_for, typ=TYP)
 
 
 def test_a_signed_payload_with_a_second_iss_is_malformed_not_a_bad_signature() -> None:
     # read leniently, the last iss wins and chooses the keys; strictly, it is refused
     body = json.dumps(claims(iss="org:other"))[:-1] + f', "iss": "{YOUTH_CARE}"}}'
     with pytest.raises(InvalidRequest, match="Dubbele sleutel"):
-        jose.decode_from_issuer(signed(body=body), registry(), typ=TYP)
+        jwt.decode(signed(body=body), registry(), typ=TYP)
     forged = hand_sign(HEADER["ES256"], body, an_ec_key("yc-ec-1"))
     with pytest.raises(BadSignature):
-        jose.decode_from_issuer(forged, registry(), typ=TYP)
+        jwt.decode(forged, registry(), typ=TYP)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))
@@ -312,15 +313,15 @@ def test_token_verify_refuses_each_bad_token_as_it_did(name: str) -> None:
     tok = BAD_TOKENS[name][0]()
     expected = verdict(lambda: reference_from_issuer(tok, registry()))
     with pytest.raises(GatewayError) as caught:
-        token.verify(tok, keys_for_issuer=registry(), holder=MENTAL_HEALTH, now=NOW)
+        token.verify(tok, keys_for=registry(), holder=MENTAL_HEALTH, now=NOW)
     assert type(caught.value) is expected, name
 
 
 def test_token_verify_still_refuses_an_expired_token_signed_correctly() -> None:
     tok = signed(body=claims(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 60))
     with pytest.raises(TokenExpired):
-        token.verify(tok, keys_for_issuer=registry(), holder=MENTAL_HEALTH, now=NOW)
-    assert token.verify(signed(), keys_for_issuer=registry(), holder=MENTAL_HEALTH,
+        token.verify(tok, keys_for=registry(), holder=MENTAL_HEALTH, now=NOW)
+    assert token.verify(signed(), keys_for=registry(), holder=MENTAL_HEALTH,
                         now=NOW).subject_bsn == MOTHER
 
 
@@ -329,19 +330,19 @@ def test_token_verify_still_refuses_an_expired_token_signed_correctly() -> None:
 
 def test_changing_a_returned_header_cannot_reach_the_next_token() -> None:
     tok = signed()
-    header, _ = jose.decode_strict(tok, KEYS, typ=TYP)
+    header, _ = jwt.decode_strict(tok, KEYS, typ=TYP)
     header["typ"] = "at+jwt"
     header["kid"] = "elsewhere"
-    assert jose.decode_strict(tok, KEYS, typ=TYP)[0] == HEADER["ES256"]
+    assert jwt.decode_strict(tok, KEYS, typ=TYP)[0] == HEADER["ES256"]
     with pytest.raises(BadSignature, match="tokentype"):
-        jose.decode_strict(tok, KEYS, typ="at+jwt")
+        jwt.decode_strict(tok, KEYS, typ="at+jwt")
 
 
 def test_a_header_refused_once_is_refused_every_time() -> None:
     tok = signed(header='{"alg": "ES256", "kid": "yc-ec-1", "typ": "consent+jwt", "kid": "x"}')
     for _ in range(3):
         with pytest.raises(BadSignature, match="Dubbele sleutel"):
-            jose.decode_strict(tok, KEYS, typ=TYP)
+            jwt.decode_strict(tok, KEYS, typ=TYP)
 
 
 # --- verify_signature -------------------------------------------------------------------
@@ -353,13 +354,13 @@ def test_verify_signature_takes_only_the_key_type_its_algorithm_needs(alg: str) 
     data, signature = f"{head}.{body}".encode(), b64d(sig)
     own: ECKey | OKPKey = SIGNER[alg]
     other: ECKey | OKPKey = ED if own is EC else EC
-    assert jose.verify_signature(own, alg, data, signature)
-    assert not jose.verify_signature(other, alg, data, signature)
-    assert not jose.verify_signature(own, alg, data + b"x", signature)
-    assert not jose.verify_signature(own, alg, data, signature[:-1])
-    assert not jose.verify_signature(own, alg, data, signature + b"\x00")
-    assert not jose.verify_signature(own, "HS256", data, signature)
-    assert not jose.verify_signature(own, "none", data, b"")
+    assert kernel.verify_signature(own, alg, data, signature)
+    assert not kernel.verify_signature(other, alg, data, signature)
+    assert not kernel.verify_signature(own, alg, data + b"x", signature)
+    assert not kernel.verify_signature(own, alg, data, signature[:-1])
+    assert not kernel.verify_signature(own, alg, data, signature + b"\x00")
+    assert not kernel.verify_signature(own, "HS256", data, signature)
+    assert not kernel.verify_signature(own, "none", data, b"")
 
 
 # --- the eleven-test, rewritten for speed ----------------------------------------------
