@@ -21,9 +21,7 @@ and ``recorded_at`` is ISO-8601 UTC with milliseconds and ``Z``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -31,7 +29,8 @@ from datetime import UTC, datetime
 from itertools import chain as _chain
 from typing import Any
 
-from contract import jcs
+from contract import ijson, jcs, jwt
+from contract.errors import InvalidRequest
 from audit.events import FIELD_NAMES, AuditRecord, InvalidAuditRecord
 
 GENESIS = "0" * 64
@@ -80,10 +79,9 @@ def record_from_json(text: str) -> AuditRecord:
     Fields added after a record was written take their defaults. Raises InvalidAuditRecord.
     """
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicate_keys,
-                          parse_float=_no_float, parse_constant=_no_float)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidAuditRecord(f"stored record is not valid JSON: {exc}") from None
+        data = ijson.loads(text, integers_only=True)
+    except InvalidRequest as exc:
+        raise InvalidAuditRecord(f"stored record is not valid JSON: {exc.detail}") from None
     if not isinstance(data, dict):
         raise InvalidAuditRecord("stored record is not a JSON object")
     unknown = set(data) - set(FIELD_NAMES)
@@ -96,20 +94,6 @@ def record_from_json(text: str) -> AuditRecord:
         return AuditRecord(**data)
     except TypeError as exc:
         raise InvalidAuditRecord(f"stored record is incomplete: {exc}") from None
-
-
-def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json`` object hook refusing a repeated key (last-wins would hide a second value)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_float(token: str) -> Any:
-    raise ValueError(f"non-integer number {token}")
 
 
 def format_recorded_at(moment: datetime) -> str:
@@ -250,12 +234,10 @@ def _check_claims(claims: object) -> None:
 def _peek_seq(jws: object) -> int | None:
     """Read the claimed seq of a JWS that failed to verify, only to name the place."""
     try:
-        payload = str(jws).split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        seq = claims.get("seq")
-        return seq if type(seq) is int else None
-    except Exception:  # noqa: BLE001 - untrusted garbage only loses the location hint
+        seq = jwt.peek_claims(str(jws), error=InvalidRequest).get("seq")
+    except InvalidRequest:  # untrusted garbage only loses the location hint
         return None
+    return seq if type(seq) is int else None
 
 
 # --- verification ----------------------------------------------------------------------
