@@ -92,6 +92,20 @@ def codes(system: str) -> dict[str, str]:
     return dict(_codes(system))
 
 
+def http_statuses(system: str) -> dict[str, int | None]:
+    """Return ``{code: its http-status property}`` of one of our CodeSystems (None: no status).
+
+    The refusal-reason CodeSystem is the one place each reason code's HTTP status is
+    written (contract section 4); ``gateway.http.outcomes`` reads it. ``KeyError`` if unknown.
+    """
+    for codesystem in load_codesystems():
+        if codesystem["url"] == system:
+            return {c["code"]: next((p["valueInteger"] for p in c.get("property", [])
+                                     if p.get("code") == "http-status"), None)
+                    for c in codesystem["concept"]}
+    raise KeyError(system)
+
+
 @cache
 def _codes(system: str) -> tuple[tuple[str, str], ...]:
     for codesystem in load_codesystems():

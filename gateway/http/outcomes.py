@@ -15,53 +15,77 @@ from flask import Flask, Response, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 from contract import errors as e
+from contract.systems import REFUSAL_REASON_SYSTEM
+from profiles import catalog
 
 log = logging.getLogger(__name__)
 
 _CODE = re.compile(r"[a-z0-9-]{1,40}")
-REASON_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/refusal-reason"
+REASON_SYSTEM = REFUSAL_REASON_SYSTEM
 
-#: reason code -> (HTTP status, FHIR issue type)
-TABLE: dict[str, tuple[int, str]] = {
-    e.UnknownPartner.code: (401, "security"),
-    e.BadSignature.code: (401, "security"),
-    e.TokenExpired.code: (401, "security"),
-    e.Replay.code: (401, "security"),
-    e.WrongAudience.code: (403, "forbidden"),
-    e.ConsentRevoked.code: (403, "forbidden"),
-    e.PurposeMismatch.code: (403, "forbidden"),
-    e.CategoryNotConsented.code: (403, "forbidden"),
-    e.NotShareable.code: (403, "forbidden"),
-    e.SubjectUnknown.code: (404, "not-found"),
-    e.ConsentStatusUnavailable.code: (503, "transient"),
-    e.InvalidRequest.code: (400, "invalid"),
-    e.GranteeMismatch.code: (403, "forbidden"),
-    e.SubjectMismatch.code: (403, "forbidden"),
-    e.PartnerUnavailable.code: (502, "transient"),
-    e.PartnerTimeout.code: (504, "timeout"),
-    e.BadPartnerSignature.code: (502, "security"),
-    e.StoreUnavailable.code: (503, "transient"),
-    e.IssuerNotParty.code: (403, "forbidden"),
-    e.GrantorsInsufficient.code: (422, "business-rule"),
-    e.NotFound.code: (404, "not-found"),
-    e.Unauthenticated.code: (401, "login"),
-    e.Forbidden.code: (403, "forbidden"),
-    e.Conflict.code: (409, "conflict"),
-    e.NodeBusy.code: (503, "transient"),
-    e.FederationListExpired.code: (503, "transient"),
-    e.LocatorEpochChanged.code: (409, "conflict"),
-    e.IdempotencyKeyReused.code: (422, "business-rule"),
+#: reason code -> HTTP status (None: it varies), read from the refusal-reason CodeSystem: the
+#: one place each code's status is written (contract section 4, "Refusals")
+STATUS: dict[str, int | None] = catalog.http_statuses(REFUSAL_REASON_SYSTEM)
+
+#: reason code -> FHIR issue type (OperationOutcome.issue.code) for the domain's errors
+ISSUE_TYPES: dict[str, str] = {
+    e.UnknownPartner.code: "security",
+    e.BadSignature.code: "security",
+    e.TokenExpired.code: "security",
+    e.Replay.code: "security",
+    e.WrongAudience.code: "forbidden",
+    e.ConsentRevoked.code: "forbidden",
+    e.PurposeMismatch.code: "forbidden",
+    e.CategoryNotConsented.code: "forbidden",
+    e.NotShareable.code: "forbidden",
+    e.SubjectUnknown.code: "not-found",
+    e.ConsentStatusUnavailable.code: "transient",
+    e.InvalidRequest.code: "invalid",
+    e.GranteeMismatch.code: "forbidden",
+    e.SubjectMismatch.code: "forbidden",
+    e.PartnerUnavailable.code: "transient",
+    e.PartnerTimeout.code: "timeout",
+    e.BadPartnerSignature.code: "security",
+    e.StoreUnavailable.code: "transient",
+    e.IssuerNotParty.code: "forbidden",
+    e.GrantorsInsufficient.code: "business-rule",
+    e.NotFound.code: "not-found",
+    e.Unauthenticated.code: "login",
+    e.Forbidden.code: "forbidden",
+    e.Conflict.code: "conflict",
+    e.NodeBusy.code: "transient",
+    e.FederationListExpired.code: "transient",
+    e.LocatorEpochChanged.code: "conflict",
+    e.IdempotencyKeyReused.code: "business-rule",
 }
 
-_HTTP = {404: ("not-found", "not-found", "Dit adres bestaat niet."),
-         405: ("method-not-allowed", "not-supported", "Deze methode is hier niet toegestaan."),
-         406: ("not-acceptable", "not-supported", "Deze node antwoordt alleen in FHIR JSON (_format=json)."),
-         413: ("too-large", "too-long", "Het verzoek is te groot."),
-         415: ("unsupported-media-type", "not-supported", "Dit inhoudstype wordt niet ondersteund.")}
+#: codes the HTTP layer answers with rather than a domain error: code -> (issue type, Dutch text)
+_HTTP_CODES: dict[str, tuple[str, str]] = {
+    "not-found": ("not-found", "Dit adres bestaat niet."),
+    "method-not-allowed": ("not-supported", "Deze methode is hier niet toegestaan."),
+    "not-acceptable": ("not-supported", "Deze node antwoordt alleen in FHIR JSON (_format=json)."),
+    "too-large": ("too-long", "Het verzoek is te groot."),
+    "unsupported-media-type": ("not-supported", "Dit inhoudstype wordt niet ondersteund."),
+}
+_LAST_RESORT = ("http-error", "internal-error")  # any other HTTP error; the unexpected 500
+
+
+def _status(code: str) -> int:
+    status = STATUS.get(code)
+    if status is None:  # a data error: stop the node at start-up, not at the first refusal
+        raise ValueError(f"refusal-reason CodeSystem gives no http-status for {code!r}")
+    return status
+
+
+#: reason code -> (HTTP status, FHIR issue type)
+TABLE: dict[str, tuple[int, str]] = {code: (_status(code), issue) for code, issue in ISSUE_TYPES.items()}
+
+_HTTP: dict[int, tuple[str, str, str]] = {
+    _status(code): (code, issue, text) for code, (issue, text) in _HTTP_CODES.items()}
 
 #: codes the HTTP layer answers with rather than a domain error: code -> status (None: varies)
 EDGE_CODES: dict[str, int | None] = {
-    **{code: status for status, (code, _type, _text) in _HTTP.items()}, "internal-error": 500, "http-error": None}
+    **{code: _status(code) for code in _HTTP_CODES}, **{code: STATUS.get(code) for code in _LAST_RESORT}}
 
 
 def answerable() -> dict[str, int | None]:
@@ -72,8 +96,7 @@ def answerable() -> dict[str, int | None]:
     CodeSystem list exactly these (a test compares them).
     """
     codes: dict[str, int | None] = {code: status for code, (status, _) in TABLE.items()}
-    codes.update({code: status for status, (code, _, _) in _HTTP.items()})
-    codes.update({"http-error": None, "internal-error": 500})
+    codes.update(EDGE_CODES)
     return codes
 
 
