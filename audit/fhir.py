@@ -25,33 +25,34 @@ import rfc8785
 
 from audit import events as ev
 from audit.chain import StoredEntry
+from contract import systems
 
-AUDIT_ACTION_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/audit-action"
-PURPOSE_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/purpose"
-CATEGORY_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/summary-category"
-LEGAL_GROUND_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/legal-ground"
-AUDIT_FLAG_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/audit-flag"
-ORG_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
-CLIENT_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/client-id"
-CONSENT_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/consent-id"
-EXCHANGE_ID_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/exchange-id"
-BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
+AUDIT_ACTION_SYSTEM = systems.AUDIT_ACTION_SYSTEM
+PURPOSE_SYSTEM = systems.PURPOSE_SYSTEM
+CATEGORY_SYSTEM = systems.SUMMARY_CATEGORY_SYSTEM
+LEGAL_GROUND_SYSTEM = systems.LEGAL_GROUND_SYSTEM
+AUDIT_FLAG_SYSTEM = systems.AUDIT_FLAG_SYSTEM
+ORG_SYSTEM = systems.ORG_ID_SYSTEM
+CLIENT_SYSTEM = systems.CLIENT_ID_SYSTEM
+CONSENT_SYSTEM = systems.CONSENT_ID_SYSTEM
+EXCHANGE_ID_SYSTEM = systems.EXCHANGE_ID_SYSTEM
+BSN_SYSTEM = systems.BSN_SYSTEM
 PRACTITIONER_SYSTEMS: Mapping[str, str] = {
-    "uzi": "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers",
-    "agb": "http://fhir.nl/fhir/NamingSystem/agb-z",
-    "big": "http://fhir.nl/fhir/NamingSystem/big",
+    "uzi": systems.UZI_SYSTEM,
+    "agb": systems.AGB_SYSTEM,
+    "big": systems.BIG_SYSTEM,
 }
 
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
-PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-ROLE_CLASS = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
-SNOMED = "http://snomed.info/sct"
-LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
-ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
-OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
-RESOURCE_TYPES = "http://hl7.org/fhir/resource-types"
-SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
-BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
+DCM = systems.DICOM_SYSTEM
+PARTICIPATION = systems.PARTICIPATION_TYPE_SYSTEM
+ROLE_CLASS = systems.ROLE_CLASS_SYSTEM
+SNOMED = systems.SNOMED_SYSTEM
+LIFECYCLE = systems.LIFECYCLE_SYSTEM
+ENTITY_TYPE = systems.AUDIT_ENTITY_TYPE_SYSTEM
+OBJECT_ROLE = systems.OBJECT_ROLE_SYSTEM
+RESOURCE_TYPES = systems.RESOURCE_TYPES_SYSTEM
+SOURCE_TYPE = systems.SECURITY_SOURCE_TYPE_SYSTEM
+BALP = systems.BALP_BASE
 
 OUTCOME_CODES: Mapping[str, str] = {ev.SUCCESS: "0", ev.REFUSED: "4", ev.ERROR: "8"}
 

@@ -55,6 +55,9 @@ LOCAL_SOURCE_URN = "urn:gateway:local"
 SOURCE_URN = "urn:gateway:source:"
 """Prefix naming a configured EHR source (``urn:gateway:source:<name>``)."""
 
+DEMO_EHR_URN = "urn:ehr:demo"
+"""The demo's made-up EHR, whose record ids the demo data carries."""
+
 # --- Dutch national systems (Nictiz) -----------------------------------------------------------
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"

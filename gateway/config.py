@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from contract import systems
 from contract.errors import GatewayError
 
 ORG_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
@@ -231,7 +232,7 @@ class SourceSection:
 
     @property
     def record_system(self) -> str:
-        return self.identifier_system or f"urn:gateway:source:{self.name}"
+        return self.identifier_system or f"{systems.SOURCE_URN}{self.name}"
 
 
 @dataclass(frozen=True)

@@ -14,25 +14,25 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from contract import ijson
+from contract import ijson, systems
 from profiles.outgoing import leaf_kind
 
-BASE = "https://jggz-gateway.nl/fhir/"
-CODESYSTEM_BASE = BASE + "CodeSystem/"
-SUMMARY_CATEGORY_SYSTEM = CODESYSTEM_BASE + "summary-category"
-PURPOSE_SYSTEM = CODESYSTEM_BASE + "purpose"
-DISCLOSURE_SYSTEM = CODESYSTEM_BASE + "disclosure"
-REFUSAL_REASON_SYSTEM = CODESYSTEM_BASE + "refusal-reason"
-CARE_STATUS_SYSTEM = CODESYSTEM_BASE + "care-status"
-LEGAL_MEASURE_SYSTEM = CODESYSTEM_BASE + "legal-measure"
+BASE = systems.BASE
+CODESYSTEM_BASE = systems.CODESYSTEM_BASE
+SUMMARY_CATEGORY_SYSTEM = systems.SUMMARY_CATEGORY_SYSTEM
+PURPOSE_SYSTEM = systems.PURPOSE_SYSTEM
+DISCLOSURE_SYSTEM = systems.DISCLOSURE_SYSTEM
+REFUSAL_REASON_SYSTEM = systems.REFUSAL_REASON_SYSTEM
+CARE_STATUS_SYSTEM = systems.CARE_STATUS_SYSTEM
+LEGAL_MEASURE_SYSTEM = systems.LEGAL_MEASURE_SYSTEM
 SHAREABLE = "shareable"
 CONSENTED_PUSH = "consented-push"
 SAFETY_DISCLOSURE = "safety-disclosure"
 INBOX_TAGS = (CONSENTED_PUSH, SAFETY_DISCLOSURE)
 """Disclosure codes on a pushed summary's ``meta.tag``: how it came to the inbox (section 9)."""
-BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
-EXCHANGE_ID_SYSTEM = BASE + "NamingSystem/exchange-id"
-REQUEST_HASH_EXTENSION = BASE + "StructureDefinition/request-sha256"
+BSN_SYSTEM = systems.BSN_SYSTEM
+EXCHANGE_ID_SYSTEM = systems.EXCHANGE_ID_SYSTEM
+REQUEST_HASH_EXTENSION = systems.REQUEST_HASH_EXTENSION
 
 @dataclass(frozen=True)
 class Profile:

@@ -19,6 +19,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
+from contract import systems
 from contract.errors import NotShareable
 from profiles import catalog
 from profiles.catalog import (
@@ -38,14 +39,9 @@ _FORBIDDEN_SYSTEM_PARTS = (
     "icd", "dsm", "snomed", "whocc.no/atc", "loinc", "rxnorm",
     "gstandaard", "g-standaard", "z-index", "kinz",
 )
-_FORBIDDEN_SYSTEM_OIDS = (
-    "urn:oid:2.16.840.1.113883.6.96",  # SNOMED CT
-    "urn:oid:2.16.840.1.113883.6.3",  # ICD-10
-    "urn:oid:2.16.840.1.113883.6.73",  # ATC
-    "urn:oid:2.16.840.1.113883.6.1",  # LOINC
-)
-_G_STANDAARD_OID_PREFIX = "urn:oid:2.16.840.1.113883.2.4.4."  # GPK, HPK, PRK, ZI-nummer
-_SNOMED_SYSTEMS = ("http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96")
+_FORBIDDEN_SYSTEM_OIDS = (systems.SNOMED_OID, systems.ICD10_OID, systems.ATC_OID, systems.LOINC_OID)
+_G_STANDAARD_OID_PREFIX = systems.G_STANDAARD_OID_PREFIX  # GPK, HPK, PRK, ZI-nummer
+_SNOMED_SYSTEMS = (systems.SNOMED_SYSTEM, systems.SNOMED_OID)
 ALLOWED_SNOMED_CODES: frozenset[str] = frozenset()
 """SNOMED CT codes a future profile may allow (e.g. a professional role); none today."""
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from contract import systems
 from gateway.fhir.fhir_in import (
     BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM, EXT, PARTICIPATION, PURPOSE_SYSTEM, ROLECODE,
 )
 
-ORG_ID_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
-CARE_STATUS_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/care-status"
+ORG_ID_SYSTEM = systems.ORG_ID_SYSTEM
+CARE_STATUS_SYSTEM = systems.CARE_STATUS_SYSTEM
 
 
 def bsn(seed: int) -> str:
@@ -58,7 +59,7 @@ def _cat(code: str) -> list[dict[str, Any]]:
 def observation(patient_id: str, category: str, text: str, *, shareable: bool, source_id: str,
                 extra_codings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     res = {"resourceType": "Observation", "status": "final", "category": _cat(category),
-           "identifier": [{"system": "urn:ehr:demo", "value": source_id}],
+           "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
            "code": {**({"coding": extra_codings} if extra_codings else {}), "text": text},
            "subject": {"reference": f"Patient/{patient_id}"},
            "effectiveDateTime": "2026-11-02T10:00:00+01:00", "valueString": text,
@@ -70,7 +71,7 @@ def observation(patient_id: str, category: str, text: str, *, shareable: bool, s
 
 def safety_plan(patient_id: str, *, source_id: str) -> dict[str, Any]:
     return {"resourceType": "CarePlan", "status": "active", "intent": "plan", "category": _cat("safety-plan"),
-            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": _meta(True),
+            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": _meta(True),
             "title": "Gezamenlijk veiligheidsplan", "subject": {"reference": f"Patient/{patient_id}"},
             "description": "Als moeder signalen van terugval toont, belt zij of oma de wijkcoach; "
                            "de kinderen gaan dan naar oma.",
@@ -85,7 +86,7 @@ def safety_plan(patient_id: str, *, source_id: str) -> dict[str, Any]:
 
 def care_team(patient_id: str, *, source_id: str) -> dict[str, Any]:
     return {"resourceType": "CareTeam", "status": "active", "category": _cat("care-team"),
-            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": _meta(True),
+            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": _meta(True),
             "name": "Behandelteam volwassenen", "subject": {"reference": f"Patient/{patient_id}"},
             "participant": [{"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries, SPV"}},
                             {"role": [{"text": "Behandelaar"}], "member": {"display": "Dr. A. Bakker"}}],
@@ -96,8 +97,8 @@ def diagnosis(patient_id: str) -> dict[str, Any]:
     """A ggz record that must never leave: a diagnosis hidden in an Observation in an allowed category."""
     return observation(patient_id, "signals", "Recidiverende depressieve stoornis, behandeling met sertraline",
                        shareable=False, source_id="diag-1",
-                       extra_codings=[{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F33.1"},
-                                      {"system": "http://snomed.info/sct", "code": "268621008"}])
+                       extra_codings=[{"system": systems.ICD10_SYSTEM, "code": "F33.1"},
+                                      {"system": systems.SNOMED_SYSTEM, "code": "268621008"}])
 
 
 def consent(patient_id: str, performers: list[str], *, recipients: list[str], holders: list[str],
@@ -109,12 +110,12 @@ def consent(patient_id: str, performers: list[str], *, recipients: list[str], ho
                 "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}}} for o in holders]
     res: dict[str, Any] = {
         "resourceType": "Consent", "status": "active",
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "scope": {"coding": [{"system": systems.CONSENT_SCOPE_SYSTEM, "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": systems.LOINC_SYSTEM, "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{patient_id}"},
         "dateTime": f"{start.isoformat()}T09:00:00+01:00",
         "performer": [{"reference": r} for r in performers],
-        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "policyRule": {"coding": [{"system": systems.ACT_CODE_SYSTEM, "code": "OPTIN"}]},
         "provision": {"type": decision,
                       "period": {"start": start.isoformat(), "end": (start + timedelta(days=days)).isoformat()},
                       "actor": actors,

@@ -22,12 +22,13 @@ from typing import Any
 
 import click
 
+from contract import systems
 from gateway.demo import data as d
 from gateway.demo.loopback import RunningNode, free_port
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
 
 LISA, LISA_MOTHER = d.bsn(17), d.bsn(18)
-LEGAL_MEASURE_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/legal-measure"
+LEGAL_MEASURE_SYSTEM = systems.LEGAL_MEASURE_SYSTEM
 
 
 def turned(age: int, *, days_ago: int = 30) -> date:
@@ -45,7 +46,7 @@ def turned(age: int, *, days_ago: int = 30) -> date:
 def child_situation(patient_id: str, text: str, *, wish: str, source_id: str) -> dict[str, Any]:
     """How the child is doing, marked shareable; the EHR also holds the father's address."""
     return {"resourceType": "Observation", "status": "final", "category": d._cat("child-situation"),
-            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": d._meta(True),
+            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": d._meta(True),
             "code": {"text": "Hoe het met het kind gaat"}, "subject": {"reference": f"Patient/{patient_id}"},
             "effectiveDateTime": "2026-11-28T15:00:00+01:00", "valueString": text, "note": [{"text": wish}],
             "performer": [{"display": "Vader, Kerkstraat 12, 9711 AB Groningen"}],
@@ -58,7 +59,7 @@ def legal_measure(patient_id: str, code: str, start: str, end: str | None, *, so
     """A measure as the EHR holds it: the code, its period, and grounds that never leave."""
     period = {"start": start, **({"end": end} if end else {})}
     return {"resourceType": "Observation", "status": "final", "category": d._cat("legal-measure"),
-            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": d._meta(True),
+            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": d._meta(True),
             "code": {"text": "Maatregel jeugdbescherming, gronden: zorgen over opvoedsituatie"},
             "subject": {"reference": f"Patient/{patient_id}"}, "effectivePeriod": period,
             "valueCodeableConcept": {"coding": [{"system": LEGAL_MEASURE_SYSTEM, "code": code}]},
@@ -68,7 +69,7 @@ def legal_measure(patient_id: str, code: str, start: str, end: str | None, *, so
 def referral(patient_id: str, *, source_id: str) -> dict[str, Any]:
     """A warm handover from the ggz nurse to the GP practice."""
     return {"resourceType": "CarePlan", "status": "active", "intent": "proposal", "category": d._cat("referral"),
-            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": d._meta(True),
+            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": d._meta(True),
             "subject": {"reference": f"Patient/{patient_id}"}, "title": "Overdracht naar de huisartsenpraktijk",
             "description": "Sanne is al een half jaar stabiel en wil de begeleiding dichter bij huis.",
             "author": {"display": "J. de Vries, SPV GGZ Noord"}, "period": {"start": "2026-12-01"},
@@ -82,7 +83,7 @@ def referral(patient_id: str, *, source_id: str) -> dict[str, Any]:
 
 def crisis_notice(patient_id: str, text: str, *, source_id: str) -> dict[str, Any]:
     return {"resourceType": "Observation", "status": "final", "category": d._cat("crisis-notice"),
-            "identifier": [{"system": "urn:ehr:demo", "value": source_id}], "meta": d._meta(True),
+            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": d._meta(True),
             "code": {"text": "Vooraankondiging crisisdienst"}, "subject": {"reference": f"Patient/{patient_id}"},
             "effectiveDateTime": "2026-12-04T16:00:00+01:00", "valueString": text}
 

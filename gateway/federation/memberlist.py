@@ -31,21 +31,20 @@ from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from contract import ijson
+from contract import ijson, systems
 from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest
 from gateway.trust import signing
 from gateway.config import ORG_ID
 from profiles.catalog import codes
 
-SD = "https://jggz-gateway.nl/fhir/StructureDefinition/"
-VALID_UNTIL = SD + "valid-until"
-OPERATOR_KEY = SD + "operator-key"
-KEY_THUMBPRINT = SD + "key-thumbprint"
-ORG_ID_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
-URA_SYSTEM = "http://fhir.nl/fhir/NamingSystem/ura"
-ORG_TYPE_SYSTEM = "https://jggz-gateway.nl/fhir/CodeSystem/organisation-type"
-CONNECTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
-PAYLOAD_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-payload-type"
+VALID_UNTIL = systems.VALID_UNTIL_EXTENSION
+OPERATOR_KEY = systems.OPERATOR_KEY_EXTENSION
+KEY_THUMBPRINT = systems.KEY_THUMBPRINT_EXTENSION
+ORG_ID_SYSTEM = systems.ORG_ID_SYSTEM
+URA_SYSTEM = systems.URA_SYSTEM
+ORG_TYPE_SYSTEM = systems.ORGANISATION_TYPE_SYSTEM
+CONNECTION_SYSTEM = systems.ENDPOINT_CONNECTION_TYPE_SYSTEM
+PAYLOAD_SYSTEM = systems.ENDPOINT_PAYLOAD_TYPE_SYSTEM
 
 MAX_DEPTH = 12  # the deepest element of a well-formed list sits at depth 8
 MAX_MEMBERS = 5_000
@@ -151,8 +150,8 @@ def build(federation_id: str, version: int, members: Iterable[ListedMember], *, 
             "managingOrganization": {"reference": f"Organization/{m.org_id}"},
             "payloadType": [{"coding": [{"system": PAYLOAD_SYSTEM, "code": "any"}]}],
             "address": m.url}
-        entries += [{"fullUrl": f"urn:jggz:federation:Organization/{m.org_id}", "resource": org},
-                    {"fullUrl": f"urn:jggz:federation:Endpoint/{m.org_id}", "resource": endpoint}]
+        entries += [{"fullUrl": f"{systems.FEDERATION_URN}Organization/{m.org_id}", "resource": org},
+                    {"fullUrl": f"{systems.FEDERATION_URN}Endpoint/{m.org_id}", "resource": endpoint}]
     return {"resourceType": "Bundle", "id": federation_id,
             "meta": {"versionId": str(version), "extension": [{"url": VALID_UNTIL, "valueInstant": _instant(valid_until)}]},
             "type": "collection", "timestamp": _instant(now), "entry": entries}

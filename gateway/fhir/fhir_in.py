@@ -13,21 +13,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contract import systems
 from contract.errors import InvalidRequest
 from consent.model import valid_bsn, valid_party_key
 from gateway.fhir import fhir_checks
 from gateway.config import ORG_ID
 
-BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
-ORG_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
-CS = "https://jggz-gateway.nl/fhir/CodeSystem/"
-CATEGORY_SYSTEM = CS + "summary-category"
-PURPOSE_SYSTEM = CS + "purpose"
-DISCLOSURE_SYSTEM = CS + "disclosure"
-ROLECODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
-PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-EXT = "https://jggz-gateway.nl/fhir/StructureDefinition/"
-SOURCE_SYSTEM_DEFAULT = "urn:gateway:local"
+BSN_SYSTEM = systems.BSN_SYSTEM
+ORG_SYSTEM = systems.ORG_ID_SYSTEM
+CS = systems.CODESYSTEM_BASE
+CATEGORY_SYSTEM = systems.SUMMARY_CATEGORY_SYSTEM
+PURPOSE_SYSTEM = systems.PURPOSE_SYSTEM
+DISCLOSURE_SYSTEM = systems.DISCLOSURE_SYSTEM
+ROLECODE = systems.ROLE_CODE_SYSTEM
+PARTICIPATION = systems.PARTICIPATION_TYPE_SYSTEM
+EXT = systems.EXTENSION_BASE
+SOURCE_SYSTEM_DEFAULT = systems.LOCAL_SOURCE_URN
 RECORD_TYPES = ("Observation", "CarePlan", "CareTeam", "EpisodeOfCare")
 MAX_ORG_ID = 64  # org ids are stored in String(64) columns (partners, audit peer_org)
 

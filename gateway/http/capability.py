@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract import systems
 from gateway.http.conformance import BASE
 
-OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+OAUTH_URIS = systems.SMART_OAUTH_URIS
 _INTERACTIONS = {("get", False): "search-type", ("post", False): "create", ("delete", False): "delete",
                  ("get", True): "read", ("delete", True): "delete", ("put", True): "update"}
 _ORDER = ("read", "vread", "update", "delete", "create", "search-type")
@@ -86,7 +87,7 @@ def capability_statement(document: dict[str, Any], *, org_id: str, name: str, ur
         "mode": "server",
         "security": {
             "extension": [{"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": url + "/oauth/token"}]}],
-            "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+            "service": [{"coding": [{"system": systems.RESTFUL_SECURITY_SERVICE_SYSTEM,
                                      "code": "SMART-on-FHIR"}],
                          "text": "SMART Backend Services: OAuth 2.0 client credentials at /oauth/token "
                                  "(discovery at /.well-known/smart-configuration); partners use private_key_jwt"}],

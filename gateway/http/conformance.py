@@ -25,11 +25,12 @@ import copy
 from functools import cache
 from typing import Any
 
+from contract import systems
 from audit import events
 
-BASE = "https://jggz-gateway.nl/fhir/"
-EXT = BASE + "StructureDefinition/"
-FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
+BASE = systems.BASE
+EXT = systems.EXTENSION_BASE
+FHIR_SD = systems.FHIR_STRUCTURE_BASE
 DATE = "2026-12-03"
 PUBLISHER = "JGGZ-gateway"
 TYPES = ("CodeSystem", "StructureDefinition", "OperationDefinition", "NamingSystem")

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract import systems
 from gateway.fhir.fhir_in import RECORD_TYPES
 
 CONFORMANCE_TYPES = ("CodeSystem", "StructureDefinition", "OperationDefinition", "NamingSystem")
 
 FHIR_JSON = "application/fhir+json"
-BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
+BSN_SYSTEM = systems.BSN_SYSTEM
 
 _OUTCOME = {"$ref": "#/components/schemas/OperationOutcome"}
 
@@ -188,7 +189,7 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                 "type": "object", "required": ["grant_type"],
                 "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
                                "client_assertion_type": {"type": "string", "enum": [
-                                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]},
+                                   systems.JWT_BEARER_ASSERTION]},
                                "client_assertion": {"type": "string"}}}}}},
             "responses": {"200": {"description": "an at+jwt bearer token", **_json({
                 "type": "object", "required": ["access_token", "token_type", "expires_in"],

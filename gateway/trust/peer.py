@@ -11,13 +11,13 @@ import time
 import uuid
 from typing import Any
 
-from contract import jwt
+from contract import jwt, systems
 from contract.errors import (
     InvalidRequest, NodeBusy, PartnerRefusal, PartnerUnavailable, TokenExpired, UnknownPartner,
 )
 from gateway.http.auth import ASSERTION_TYP
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_TYPE = systems.JWT_BEARER_ASSERTION
 #: calls a partner answers without calling us back: they need no free-thread reserve
 CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts", "audit-head",
                            "locator-setup", "locator-match"})

@@ -10,6 +10,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from contract import systems
 from consent.model import valid_bsn
 from gateway.fhir import parameters
 from gateway.fhir.fhir_in import (
@@ -112,13 +113,13 @@ def consent_resource(pid: str, *, agreed: list[str], refused: list[str], consult
         period["end"] = end.isoformat()
     resource: dict[str, Any] = {
         "resourceType": "Consent", "status": "rejected" if refused else "active",
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+        "scope": {"coding": [{"system": systems.CONSENT_SCOPE_SYSTEM,
                               "code": "patient-privacy"}]},
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "category": [{"coding": [{"system": systems.LOINC_SYSTEM, "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{pid}"},
         "dateTime": f"{start.isoformat()}T12:00:00+01:00",
         "performer": [{"reference": r} for r in agreed],
-        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+        "policyRule": {"coding": [{"system": systems.ACT_CODE_SYSTEM, "code": "OPTIN"}]},
         "provision": {"type": "permit", "period": period,
                       "actor": [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders],
                       "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
