@@ -339,3 +339,36 @@ def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
             jcs.dumps(doc)
         return
     assert jcs.dumps(doc) == expected
+
+
+def test_the_requester_asks_for_the_holders_keys_once_by_org_and_kid(
+    summary: dict[str, Any], es256: Signer
+) -> None:
+    from gateway.trust.signing import verify_bundle_from
+
+    asked: list[tuple[str, str]] = []
+
+    def keys_for(org: str, kid: str) -> KeySet | None:
+        asked.append((org, kid))
+        return es256.pinned if org == HOLDER else None
+
+    assert verify_bundle_from(es256.sign(summary), HOLDER, keys_for)["kid"] == KID
+    assert asked == [(HOLDER, KID)]
+    with pytest.raises(BadPartnerSignature):  # signed by the holder, presented as another's
+        verify_bundle_from(es256.sign(summary), "org:other", keys_for)
+
+
+def test_a_forged_signature_header_is_refused_before_keys_are_looked_up(
+    summary: dict[str, Any], es256: Signer
+) -> None:
+    from gateway.trust.signing import verify_bundle_from
+
+    signed = es256.sign(summary)
+    header, _, signature = compact_of(signed).split(".")
+    forged = with_compact(signed, f"{b64url(json.dumps({'alg': 'none', 'kid': KID}).encode())}..{signature}")
+
+    def keys_for(_org: str, _kid: str) -> KeySet:
+        raise AssertionError("a JWKS would be re-fetched for a header the kernel refuses")
+
+    with pytest.raises(BadPartnerSignature):
+        verify_bundle_from(forged, HOLDER, keys_for)
