@@ -87,7 +87,8 @@ _DETACHED = re.compile(r"[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+")
 KeysFor = Callable[[str, str], Iterable[Key] | None]
 """``keys_for(issuer, kid)``: the pinned keys of ``issuer`` that may carry ``kid``, or None."""
 
-ErrorType = Callable[[str], Exception]
+ErrorType = type[Exception]
+"""The exception class every refusal raises, built from one Dutch detail text."""
 
 
 @dataclass(frozen=True, slots=True)

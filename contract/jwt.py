@@ -15,7 +15,6 @@ Consent tokens (``consent.token``), client assertions and access tokens
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Collection, Iterable
 from typing import Any
@@ -37,7 +36,6 @@ MAX_TIME = 2**40
 peek_header = jws.peek_header
 
 
-@functools.lru_cache(maxsize=64)
 def rules(typ: str, error: type[GatewayError] = BadSignature) -> jws.Rules:
     """The kernel's rules for a token of type ``typ``: exact ``typ``, any non-forbidden header."""
     return jws.Rules(typ=typ, error=error)
