@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from gateway.http import auth, observe, outcomes
 from gateway.fhir import negotiation
@@ -69,8 +69,3 @@ def _witnessed_heads(app: Flask, node: Node) -> None:
         if node.witness is not None and node.witness.pending:
             response.call_on_close(lambda: witnesses.flush_alone(node))
         return response
-
-
-def node_of() -> Node:
-    """The current app's node (views only)."""
-    return current_app.extensions["gateway"]  # type: ignore[no-any-return]

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, json, request
 from contract.errors import NotFound
 from gateway.http import conformance, scopes
 from gateway.fhir import searchset
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.fhir.fhirjson import fhir_response
 from gateway.http.openapi import CONFORMANCE_TYPES
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from contract.errors import InvalidRequest, NotFound
 from gateway.fhir import parameters, searchset
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.fhir.fhir_in import RECORD_TYPES
 from gateway.fhir.fhirjson import fhir_response, read_body, read_response, written_response
 from gateway.http.idempotency import idempotent

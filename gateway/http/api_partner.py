@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 from contract.errors import InvalidRequest, UnknownPartner
 from gateway.http import auth
 from gateway.fhir import parameters
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.fhir.fhirjson import fhir_response, read_body
 from gateway.services import consents, exchange, locator, push, safety
 from gateway.http.context import partner_caller

@@ -10,7 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from contract.errors import GatewayError, StoreUnavailable
 from gateway.http import outcomes
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.fhir.fhirjson import fhir_response
 
 bp = Blueprint("public", __name__)

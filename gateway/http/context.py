@@ -8,7 +8,7 @@ from flask import g, request
 
 from contract.errors import InvalidRequest, UnknownPartner
 from gateway.http import auth
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.repositories.audit_log import Actor
 
 _PRACTITIONER = re.compile(r"^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$")

@@ -31,7 +31,7 @@ from flask import Response, request
 
 from contract.errors import Conflict, GatewayError, IdempotencyKeyReused, InvalidRequest, PartnerRefusal
 from gateway.http import auth
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.services import onetime
 
 HEADER = "Idempotency-Key"

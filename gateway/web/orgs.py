@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, g
 
 from gateway.federation import directory
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.federation.directory import DirectoryEntry
 
 OWN_GROUP = "Deze organisatie"

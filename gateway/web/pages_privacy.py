@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g, request
 
 from contract.errors import GatewayError
 from gateway.repositories import audit_log
-from gateway.app import node_of
+from gateway.current import node_of
 from audit import events
 from gateway.services import auditing, flag_reviews, reconcile
 from gateway.web import forms, lookup, onetime, present, timeline

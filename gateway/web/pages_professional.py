@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from contract.errors import GatewayError
 from gateway.repositories import audit_log
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.services import consents, exchange, registry, safety
 from gateway.services import locate as locating
 from gateway.web import forms, keep_typed, lookup, onetime, orgs, present

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request, session
+from flask import Blueprint, Response, current_app, g, redirect, request, session
 from werkzeug.exceptions import HTTPException
 
 from contract.errors import GatewayError, PartnerRefusal
 from gateway.http import outcomes
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.config import NodeConfig
 from gateway.web import keep_typed, next_steps, oidc, onetime, security
+from gateway.web.render import page
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,6 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 def cfg() -> NodeConfig:
     return current_app.extensions["web_config"]  # type: ignore[no-any-return]
-
-
-def page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render one of our templates as a response (headers are added in ``after_request``)."""
-    return make_response(render_template(f"web/{template}", **context), status)
 
 
 def refusal_text(exc: GatewayError) -> tuple[str, str]:
