@@ -20,7 +20,7 @@ from consent.model import Grant
 from gateway.repositories import audit_log
 from gateway.fhir import fhir_in, versioning
 from audit import events
-from gateway.services.registry import family_of, person_by_id, subject_of
+from gateway.services.registry import family_of, grant_of, person_by_id, subject_of
 
 
 FLAG_SYSTEM = fhir_in.CS + "consent-flag"
@@ -28,18 +28,6 @@ FLAG_SYSTEM = fhir_in.CS + "consent-flag"
 
 def _day(node: Any) -> date:
     return rules.day_of(int(node.clock().timestamp()))
-
-
-def grant_of(row: ConsentRow, person: Person, issuer: str) -> Grant:
-    """Rebuild the domain Grant from its stored row."""
-    def fs(text: str) -> frozenset[str]:
-        return frozenset(json.loads(text))
-
-    return Grant(id=row.id, subject=subject_of(person), grantors=fs(row.grantors), refusals=fs(row.refusals),
-                 consulted=fs(row.consulted), recipients=fs(row.recipients), holders=fs(row.holders),
-                 purpose=row.purpose, categories=fs(row.categories), start=row.period_start,
-                 end=row.period_end, decision=row.decision, status=row.status,  # type: ignore[arg-type]
-                 issuer=issuer)
 
 
 def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:

@@ -46,6 +46,7 @@ from adapters.store.models import ConsentRow, LocatorState, Person
 from consent import rules
 from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
 from gateway.repositories import audit_log
+from gateway.services.registry import grant_of
 from audit import events
 from audit.events import AuditRecord
 
@@ -119,8 +120,6 @@ def bump(session: Any, node: Any) -> None:
 
 def findable_set(session: Any, node: Any, day: Any) -> list[str]:
     """BSNs of the persons findable here today (active, honoured, this node as holder)."""
-    from gateway.services.consents import grant_of
-
     out = set()
     rows = session.execute(select(ConsentRow, Person).join(Person, Person.id == ConsentRow.subject_id)
                            .where(ConsentRow.purpose == FINDABLE, ConsentRow.status == "active",
