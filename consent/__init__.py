@@ -4,7 +4,7 @@ Pure Python (no Flask, HTTP or SQLAlchemy). Contract sections 4 and 6. The two c
 the disclosure path are named by their module: ``token.verify`` then ``decision.check``.
 """
 
-from consent import decision, token
+from consent import decision, local, token
 from contract import jose
 from contract.errors import GatewayError
 from contract.jose import ALGORITHMS, LEEWAY
@@ -34,6 +34,7 @@ __all__ = [
     "effective_decision",
     "honoured",
     "jose",
+    "local",
     "renewal_reasons",
     "required_grantors",
     "token",

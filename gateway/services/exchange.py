@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Exchange
-from consent import decision, rules, token
+from consent import decision, local, rules, token
 from contract import jose
 from contract.errors import (
     BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
@@ -124,7 +124,7 @@ def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int
             if caller not in grant.recipients:
                 continue
             try:
-                return VerifiedConsent.from_local_grant(grant, caller, node.org_id, now)
+                return local.vouch(grant, caller, node.org_id, now)
             except GatewayError as exc:
                 last = exc
         raise last

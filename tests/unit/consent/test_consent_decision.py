@@ -18,7 +18,7 @@ from consent_builders import (
     public_set,
 )
 
-from consent import decision, token
+from consent import decision, local, token
 from contract.errors import (
     CategoryNotConsented,
     GatewayError,
@@ -131,7 +131,7 @@ def test_only_a_verified_consent_is_accepted() -> None:
 
 
 def test_a_local_consent_reaches_the_same_decision() -> None:
-    verified = VerifiedConsent.from_local_grant(
+    verified = local.vouch(
         a_grant(issuer=MENTAL_HEALTH), YOUTH_CARE, MENTAL_HEALTH, NOW
     )
     categories: Sequence[str] = ("care-team",)
