@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 
 import click
 
+from gateway.cli.common import Failure
+from gateway.cli.common import open_node as _node
+
 
 @click.group()
 def federation() -> None:
@@ -84,15 +87,6 @@ def publish(home: str, out: str, valid_days: int) -> None:
     click.echo(f"published version {version} with {count} member(s) to {out}")
 
 
-def _node(home: str):  # type: ignore[no-untyped-def]
-    from gateway import config
-    from gateway.node import build
-
-    node = build(config.load(home))
-    click.get_current_context().call_on_close(node.uow.engine.dispose)
-    return node
-
-
 @federation.command("status")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 def status(home: str) -> None:
@@ -129,8 +123,6 @@ def refresh(home: str) -> None:
     if out.result == "refused":
         raise ListRefused(f"list refused, the list in force stays: {out.detail}")
     if out.result == "failed":
-        from gateway.cli.main import Failure
-
         raise Failure(out.detail)
     detail = (f": {len(out.added)} added, {len(out.removed)} removed, {len(out.changed)} changed"
               if out.result == "applied" else f" ({out.detail})")

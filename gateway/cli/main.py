@@ -15,10 +15,9 @@ from urllib.parse import urlparse
 import click
 
 from contract.errors import GatewayError
-
-
-class Failure(Exception):
-    """An expected failure that is not the user's input (exit 1)."""
+from gateway.cli import federation, ops
+from gateway.cli.common import Failure
+from gateway.cli.common import open_node as _node
 
 
 def _version() -> str:
@@ -34,18 +33,6 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="gateway", message="%(prog)s %(version)s")
 def cli() -> None:
     """Federated consented-summary gateway for youth care and adult mental health care."""
-
-
-def _node(home: str):  # type: ignore[no-untyped-def]
-    from gateway import config
-    from gateway.node import build
-
-    node = build(config.load(home))
-    ctx = click.get_current_context()
-    ctx.call_on_close(node.uow.engine.dispose)
-    # a kept-alive connection to a partner would hold up that node's graceful shutdown
-    ctx.call_on_close(node.http.close)
-    return node
 
 
 @cli.command()
@@ -634,9 +621,9 @@ def import_file(home: str, file: str, mapping_file: str) -> None:
     click.echo(f"{file}: {prepared.rows} rows: {outcome.summary()}")
 
 
-from gateway.cli.federation import federation as _federation  # noqa: E402 - the group's own module
-
-cli.add_command(_federation)
+cli.add_command(federation.federation)
+for _command in ops.COMMANDS:  # backup, restore, selftest (issue 18)
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -664,14 +651,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-from gateway.cli import ops as cli_ops  # noqa: E402,F401 - backup, restore, selftest join the group (issue 18)
-
-
 def entrypoint() -> None:  # pragma: no cover
     sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from gateway.cli.main import main as _main  # the module instance gateway.cli.ops added commands to
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -1,7 +1,6 @@
 """Operations commands (issue 18): ``gateway backup``, ``gateway restore``, ``gateway selftest``.
 
-They join the ``gateway`` group from here (``gateway.cli.main`` imports this module last), so the
-CLI's one error mapping applies: bad input is one stderr line and exit 2, a failed check or
+``gateway.cli.main`` adds ``COMMANDS`` to the ``gateway`` group, so the CLI's one error mapping applies: bad input is one stderr line and exit 2, a failed check or
 a broken restored audit exit 1.
 """
 
@@ -11,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.main import Failure, _node, cli
+from gateway.cli.common import Failure
+from gateway.cli.common import open_node as _node
 
 
-@cli.command()
+@click.command()
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="The backup file to write (refused if it exists).")
@@ -38,7 +38,7 @@ def backup(home: str, out: str) -> None:
     click.echo(str(made.path.resolve()))
 
 
-@cli.command()
+@click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("home", type=click.Path(file_okay=False))
 @click.option("--db", default=None, help="SQLAlchemy URL of an empty store (default: SQLite in HOME, "
@@ -58,7 +58,7 @@ def restore(file: str, home: str, db: str | None) -> None:
                f"{result.checked} entries verified")
 
 
-@cli.command()
+@click.command()
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--partner", "partner", default=None, help="Also check this trusted partner, end to end.")
 def selftest(home: str, partner: str | None) -> None:
@@ -73,3 +73,6 @@ def selftest(home: str, partner: str | None) -> None:
     failed = [c.name for c in checks if not c.ok]
     if failed:
         raise Failure(f"selftest failed: {', '.join(failed)}")
+
+
+COMMANDS = (backup, restore, selftest)
