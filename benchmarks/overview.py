@@ -25,8 +25,12 @@ import rfc8785
 from joserfc.jwk import ECKey
 
 from benchmarks import nodes
-from gateway.demo import runner as demo, data as d
+from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode, free_port
+from gateway.keys import public_jwk
+from gateway.trust import signing
+from profiles.summary import build_summary
 
 
 class SlowPartner:
@@ -50,9 +54,6 @@ class SlowPartner:
         self.server.server_close()
 
     def summary(self, params: dict[str, Any]) -> dict[str, Any]:
-        from gateway.trust import signing
-        from profiles.summary import build_summary
-
         values = {p["name"]: p for p in params["parameter"]}
         now = datetime.now(UTC)
         bundle = build_summary([], ["signals"], holder_org=self.org_id,
@@ -78,7 +79,6 @@ class SlowPartner:
                 self.wfile.write(raw)
 
             def do_GET(self) -> None:  # noqa: N802
-                from gateway.keys import public_jwk
 
                 if self.path == "/.well-known/jwks.json":
                     self._send(200, {"keys": [public_jwk(fake.key)]})

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from contract.errors import GatewayError
+from gateway.ops.startup_checks import check_operations
 
 ORG_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
 ALGORITHMS = ("ES256", "EdDSA")
@@ -454,7 +455,6 @@ def check(cfg: NodeConfig) -> None:
     _check_web(cfg)
     _check_federation(cfg.federation)
     _check_locator(cfg.locator)
-    from gateway.ops.startup_checks import check_operations
 
     check_operations(cfg, ConfigError)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from contract.errors import InvalidRequest
 from gateway.cli.common import Failure
 from gateway.cli.common import open_node as _node
 
@@ -20,10 +21,9 @@ from gateway.cli.common import open_node as _node
               help="The backup file to write (refused if it exists).")
 def backup(home: str, out: str) -> None:
     """Write a consistent snapshot of the store and the key ring, while the node runs."""
-    from adapters.store import make_engine
-    from contract.errors import InvalidRequest
-    from gateway.ops import backup as backups
-    from gateway import config
+    from adapters.store import make_engine  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway import config  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.ops import backup as backups  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     target = Path(out)
     if target.exists():
@@ -45,8 +45,8 @@ def backup(home: str, out: str) -> None:
                                          "or the backup's own PostgreSQL URL).")
 def restore(file: str, home: str, db: str | None) -> None:
     """Restore a backup into a new node home and verify the restored audit chain."""
-    from gateway.repositories import audit_log
-    from gateway.ops import backup as backups
+    from gateway.ops import backup as backups  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     manifest = backups.restore(Path(file), Path(home), db)
     result = audit_log.verify(_node(home))
@@ -63,7 +63,7 @@ def restore(file: str, home: str, db: str | None) -> None:
 @click.option("--partner", "partner", default=None, help="Also check this trusted partner, end to end.")
 def selftest(home: str, partner: str | None) -> None:
     """Check this node's configuration, keys, store and audit (and a partner): a pass/fail table."""
-    from gateway.ops import selftest as st
+    from gateway.ops import selftest as st  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     checks = list(st.own_checks(node))

@@ -6,13 +6,17 @@ own process, exactly as an IT department runs one.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +33,6 @@ def free_port() -> int:
 
 def run_cli(*args: str) -> str:
     """Run a gateway command in-process; return its stdout, raise on a non-zero exit."""
-    import contextlib
-    import io
-
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli(list(args))
@@ -192,9 +193,6 @@ class StaticHost:
     """
 
     def __init__(self, root: Path) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         host = self
         self.requests = 0
         self.not_modified = 0

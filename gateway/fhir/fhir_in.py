@@ -11,12 +11,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from contract.errors import InvalidRequest
 from consent.model import valid_bsn, valid_party_key
-from gateway.fhir import fhir_checks
+from contract.errors import InvalidRequest
 from gateway.config import ORG_ID
+from gateway.fhir import fhir_checks
 
 BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/bsn"
 ORG_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
@@ -34,8 +35,6 @@ MAX_ORG_ID = 64  # org ids are stored in String(64) columns (partners, audit pee
 
 def validate(resource: dict[str, Any]) -> Any:
     """Validate with fhir.resources; raise InvalidRequest naming the first problem."""
-    from fhir.resources.R4B import get_fhir_model_class
-
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         raise InvalidRequest("resourceType ontbreekt.")

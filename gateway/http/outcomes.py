@@ -15,6 +15,8 @@ from flask import Flask, Response, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 from contract import errors as e
+from gateway.http import observe
+from gateway.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +105,6 @@ def outcome(code: str, text: str, *, issue_type: str | None = None, severity: st
 def _noted(code: str) -> None:
     """Leave the reason code for the access log and the metrics (gateway.http.observe)."""
     if has_request_context():
-        from gateway.ops import metrics
-        from gateway.http import observe
-
         if code not in TABLE and not _CODE.fullmatch(code):  # a partner's code: bounded, or not at all
             code = "partner-refusal"
         observe.note(request.environ, observe.OUTCOME, code)

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 
 from adapters.store.models import AuditHead, WitnessedHead
 from audit import witness
 from audit.chain import KIND_HEAD, Checkpoint, InvalidCheckpoint
 from audit.signer import make_verifier
+from contract import jose
 
 log = logging.getLogger("gateway.witnesses")
 
@@ -119,8 +120,6 @@ def signing(session: Any, seq: int, signed: str) -> None:
 
 def watch_commits(node: Any, sessions: Any) -> None:
     """Make a committed head the one this process sends (never one that rolled back)."""
-    from sqlalchemy import event
-
     @event.listens_for(sessions, "after_commit")
     def _committed(session: Any) -> None:
         head = session.info.pop(_COMMITTING, None)
@@ -156,8 +155,6 @@ def receive(node: Any, org_id: str, signed: str | None) -> bool:
     if not signed or book is None:
         return False
     try:
-        from contract import jose
-
         claimed = _claims(signed)
         jose.peek_header(signed)  # a head that is not even a JWS is dropped here
         # Only the keys already pinned: a head never triggers a JWKS re-fetch of its own. The

@@ -10,18 +10,26 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from adapters.store.models import ConsentRow, Person, Relation
-from contract import jose
+from audit import events
 from consent import rules, token
+from consent.model import Grant
+from contract import jose
 from contract.errors import (
-    Conflict, ConsentRevoked, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
+    Conflict,
+    ConsentRevoked,
+    GatewayError,
+    GrantorsInsufficient,
+    InvalidRequest,
+    NotAParty,
     NotFound,
 )
-from consent.model import Grant
+from gateway.federation import directory
+from gateway.fhir import fhir_in, parameters, versioning
 from gateway.repositories import audit_log
-from gateway.fhir import fhir_in, versioning
-from audit import events
-from gateway.services.registry import family_of, grant_of, person_by_id, subject_of
-
+from gateway.services import locator
+from gateway.services.registry import display_name, family_of, grant_of, party_name, person_by_id, subject_of
+from gateway.web.receipt import ReceiptFacts, render
+from profiles.summary import load_matrix
 
 FLAG_SYSTEM = fhir_in.CS + "consent-flag"
 
@@ -58,7 +66,6 @@ def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozens
 def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
     """Record a consent or objection; refuse (422) when the grantors do not satisfy section 6."""
     data = fhir_in.consent(resource)
-    from profiles.summary import load_matrix
 
     matrix = load_matrix()
     if data.purpose not in matrix:
@@ -132,8 +139,6 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
 def _findable_changed(session: Any, node: Any, purpose: str) -> None:
     """A findable consent recorded or revoked moves the PSI epoch on, in the same transaction."""
     if purpose == fhir_in.FINDABLE:
-        from gateway.services import locator
-
         locator.bump(session, node)
 
 
@@ -326,8 +331,6 @@ def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -
 
 def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None) -> dict[str, Any]:
     """Revoke, then tell the named organisations (best effort: holders check status anyway)."""
-    from gateway.fhir import parameters
-
     resource, peers = revoke(node, cid, actor, withdrawn_by)
     for org in peers:
         if not node.partners.is_trusted(org):
@@ -352,11 +355,6 @@ def note_revocation(node: Any, cid: str, issuer: str) -> None:
 
 def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
     """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
-    from gateway.web.receipt import ReceiptFacts, render
-
-    from gateway.federation import directory
-    from gateway.services.registry import display_name, party_name
-
     with node.uow() as uow:
         s = uow.session
         row, grant = _load(s, node, cid)

@@ -27,6 +27,7 @@ one row shared by all workers (``node-busy``, 503, Retry-After).
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -35,7 +36,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -43,12 +44,13 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters import psi
 from adapters.store.models import ConsentRow, LocatorState, Person
-from consent import rules
-from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
-from gateway.repositories import audit_log
-from gateway.services.registry import grant_of
 from audit import events
 from audit.events import AuditRecord
+from consent import rules
+from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
+from gateway.fhir import parameters
+from gateway.repositories import audit_log
+from gateway.services.registry import grant_of
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +269,6 @@ def status(node: Any) -> dict[str, Any]:
 
 
 def _aware(moment: Any) -> Any:
-    from datetime import UTC
-
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -339,8 +339,6 @@ def _sha(data: bytes) -> str:
 
 def serve_setup(node: Any, caller: str) -> dict[str, Any]:
     """Answer ``$locator-setup``: the current setup, its epoch and max-items."""
-    from gateway.fhir import parameters
-
     try:
         ep, setup = node.locator.current()
     except NodeBusy as exc:
@@ -355,8 +353,6 @@ def serve_setup(node: Any, caller: str) -> dict[str, Any]:
 
 def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
-    from gateway.fhir import parameters
-
     max_items = node.config.locator.max_items
     try:
         values = parameters.read(body, {"epoch": parameters.Spec("valueString", required=True, max_len=64),
@@ -381,8 +377,6 @@ def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]
 
 
 def _b64decode(text: str) -> bytes:
-    import binascii
-
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

@@ -12,12 +12,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Person, Record, Relation
-from contract.errors import Conflict, InvalidRequest, NotFound
-from consent.model import Grant, Party, Subject, valid_bsn
-from gateway.repositories import audit_log
-from gateway.fhir import fhir_in, versioning
 from audit import events
-
+from consent.model import Grant, Party, Subject, valid_bsn
+from contract.errors import Conflict, InvalidRequest, NotFound
+from gateway.fhir import fhir_in, versioning
+from gateway.repositories import audit_log
+from profiles.summary import load_matrix
 
 UNKNOWN_NAME = "(naam onbekend)"
 
@@ -320,8 +320,6 @@ def _audit_moved_refused(node: Any, data: fhir_in.RecordIn, exc: RecordOfAnother
 
 
 def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
-    from profiles.summary import load_matrix
-
     return fhir_in.record(resource, frozenset(c for cats in load_matrix().values() for c in cats))
 
 

@@ -15,9 +15,9 @@ from flask import Blueprint, Response, current_app, g, redirect, request, sessio
 from werkzeug.exceptions import HTTPException
 
 from contract.errors import GatewayError, PartnerRefusal
-from gateway.http import outcomes
-from gateway.current import node_of
 from gateway.config import NodeConfig
+from gateway.current import node_of
+from gateway.http import outcomes
 from gateway.web import keep_typed, next_steps, oidc, onetime, security
 from gateway.web.render import page
 
@@ -98,8 +98,6 @@ def _unknown_address(exc: HTTPException) -> Response:
     """An unknown address outside the API is a Dutch page, not FHIR JSON (issue 20.14)."""
     path = request.path
     if any(path == p or path.startswith(p.rstrip("/") + "/") or path == p.rstrip("/") for p in API_PREFIXES):
-        from gateway.http import outcomes
-
         return outcomes.http_error(404)
     if g.get("user") is None:
         try:

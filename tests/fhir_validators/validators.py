@@ -23,6 +23,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from pyfhircheck import Validator
+from pyfhircheck.config import ValidatorConfig
+
 HERE = Path(__file__).resolve().parent
 R4 = HERE / "node_modules" / "@medplum" / "definitions" / "dist" / "fhir" / "r4"
 #: pyfhircheck findings that are advice, not conformance errors of what we emit
@@ -70,9 +73,6 @@ class Pyfhircheck:
     """pyfhircheck's native validator over the given definition folders, local terminology."""
 
     def __init__(self, *folders: Path, evidence: Path) -> None:
-        from pyfhircheck import Validator
-        from pyfhircheck.config import ValidatorConfig
-
         config = ValidatorConfig.load_dict({
             "fhirVersion": "4.0.1", "localPackagePaths": [str(f) for f in folders],
             "terminology": {"mode": "local"}, "evidenceOutputDir": str(evidence)})

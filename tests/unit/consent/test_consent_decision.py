@@ -19,17 +19,18 @@ from consent_builders import (
 )
 
 from consent import decision, local, token
+from consent.model import VerifiedConsent
 from contract.errors import (
     CategoryNotConsented,
     GatewayError,
     GranteeMismatch,
     InvalidRequest,
+    IssuerNotParty,
     NotShareable,
     PurposeMismatch,
     SubjectMismatch,
     WrongAudience,
 )
-from consent.model import VerifiedConsent
 
 MATRIX = {
     "joint-safety-planning": frozenset({"signals", "safety-plan", "care-team", "care-status"}),
@@ -149,8 +150,6 @@ def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
 
 def test_a_token_from_an_issuer_that_is_no_party_is_refused() -> None:
     """Issue 13 item 2: the issuer is neither the holder nor the grantee."""
-    from contract.errors import IssuerNotParty
-
     with pytest.raises(IssuerNotParty) as raised:
         ask(_issued_by_youth_care_for_safe_home(), caller_org=SAFE_HOME)
     assert raised.value.code == "issuer-not-party"
