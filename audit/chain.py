@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from itertools import chain as _chain
 from typing import Any
 
-from contract import jcs
 from audit.events import FIELD_NAMES, AuditRecord, InvalidAuditRecord
+from contract import jcs
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the very first entry."""

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from contract.jose import raw_verify
 from audit.chain import CHECKPOINT_TYP, no_duplicate_keys
+from contract.jose import raw_verify
 
 ALGORITHMS: tuple[str, ...] = ("ES256", "Ed25519")
 _HEADER_MEMBERS = frozenset({"alg", "typ", "kid"})

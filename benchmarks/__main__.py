@@ -33,7 +33,6 @@ from benchmarks import durability, footprint, load, locator, micro, nodes, overv
 from benchmarks import federation as federation_bench
 from benchmarks.table import render
 from gateway.config import ServerSection
-from gateway.demo import runner as demo
 from gateway.ops.server import tune_gc
 
 RESULTS = Path(__file__).parent / "results"
@@ -59,7 +58,7 @@ def machine() -> dict[str, Any]:
         with engine.connect() as conn:
             pg = str(conn.execute(text("SHOW server_version")).scalar())
         engine.dispose()
-    except Exception:  # noqa: BLE001 - optional detail
+    except Exception:  # noqa: BLE001, S110 - optional detail
         pass
 
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform(),

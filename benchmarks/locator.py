@@ -83,14 +83,14 @@ class SlowPartner:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(jwks)))
                 self.end_headers()
                 self.wfile.write(jwks)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 fake.release.wait(fake.delay)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

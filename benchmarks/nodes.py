@@ -167,7 +167,7 @@ def audit_counts(node: RunningNode, actions: list[str]) -> dict[str, int]:
         with built.uow() as uow:
             rows = uow.session.execute(select(AuditEntry.action, func.count()).where(
                 AuditEntry.action.in_(actions)).group_by(AuditEntry.action)).all()
-        return {a: 0 for a in actions} | {a: int(n) for a, n in rows}
+        return dict.fromkeys(actions, 0) | {a: int(n) for a, n in rows}
     finally:
         built.uow.engine.dispose()
 

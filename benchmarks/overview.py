@@ -78,14 +78,14 @@ class SlowPartner:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
 
                 if self.path == "/.well-known/jwks.json":
                     self._send(200, {"keys": [public_jwk(fake.key)]})
                 else:
                     self._send(404, {})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/oauth/token":
                     self._send(200, {"access_token": "slow-" + uuid.uuid4().hex, "token_type": "Bearer",

@@ -10,7 +10,7 @@ from benchmarks.durability import render as durability_lines
 
 def _row(cells: list[str], widths: list[int], text: set[int]) -> str:
     return "  ".join(c.ljust(w) if i in text else c.rjust(w)
-                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                     for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
 
 
 def _table(head: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> list[str]:

@@ -5,9 +5,6 @@ the disclosure path are named by their module: ``token.verify`` then ``decision.
 """
 
 from consent import decision, local, token
-from contract import jose
-from contract.errors import GatewayError
-from contract.jose import ALGORITHMS, LEEWAY
 from consent.model import Grant, Party, Subject, VerifiedConsent, valid_bsn
 from consent.rules import (
     age_on,
@@ -18,6 +15,9 @@ from consent.rules import (
     renewal_reasons,
     required_grantors,
 )
+from contract import jose
+from contract.errors import GatewayError
+from contract.jose import ALGORITHMS, LEEWAY
 
 __all__ = [
     "ALGORITHMS",

@@ -20,10 +20,10 @@ from typing import Any
 
 from joserfc.jwk import Key, KeySet
 
-from contract import jose
 from consent import rules
-from contract.errors import BadSignature, InvalidRequest, WrongAudience
 from consent.model import _VERIFIER_SEAL, Grant, VerifiedConsent, valid_bsn
+from contract import jose
+from contract.errors import BadSignature, InvalidRequest, WrongAudience
 
 TYP = "consent+jwt"
 """The token's ``typ`` header; client assertions and access tokens never carry it."""

@@ -9,7 +9,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from gateway.fhir.fhir_in import (
-    BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM, EXT, PARTICIPATION, PURPOSE_SYSTEM, ROLECODE,
+    BSN_SYSTEM,
+    CATEGORY_SYSTEM,
+    DISCLOSURE_SYSTEM,
+    EXT,
+    PARTICIPATION,
+    PURPOSE_SYSTEM,
+    ROLECODE,
 )
 
 ORG_ID_SYSTEM = "https://jggz-gateway.nl/fhir/NamingSystem/org-id"
@@ -21,7 +27,7 @@ def bsn(seed: int) -> str:
     n = 100000000 + seed * 97
     while True:
         digits = [int(c) for c in f"{n:09d}"]
-        total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1))) - digits[8]
+        total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
         if total % 11 == 0 and n % 10**9 != 0:
             return f"{n:09d}"
         n += 1

@@ -67,7 +67,7 @@ class RunningNode:
 
     def start(self, env: dict[str, str] | None = None) -> None:
         with open(self.home / "serve.log", "ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter running our own CLI, no shell
                 [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())",
                  "serve", str(self.home)],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
@@ -201,7 +201,7 @@ class StaticHost:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 host.requests += 1
                 path = root / self.path.lstrip("/").split("?")[0]
                 if "/" in self.path.lstrip("/") or not path.is_file():

@@ -33,8 +33,8 @@ from joserfc.jwk import ECKey, KeySet, OKPKey
 
 from contract import ijson
 from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest
-from gateway.trust import signing
 from gateway.config import ORG_ID
+from gateway.trust import signing
 from profiles.catalog import codes
 
 SD = "https://jggz-gateway.nl/fhir/StructureDefinition/"

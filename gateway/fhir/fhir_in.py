@@ -176,7 +176,7 @@ def record(resource: dict[str, Any], known_categories: frozenset[str]) -> Record
         subject_ref, is_bsn = bsn_of([subject["identifier"]]), True
     else:
         subject_ref, is_bsn = local_id(subject, "Patient"), False
-    cats = [c for c in codes(_categories_of(resource), CATEGORY_SYSTEM)]
+    cats = list(codes(_categories_of(resource), CATEGORY_SYSTEM))
     if len(cats) != 1:
         raise InvalidRequest(f"Een dossierregel heeft precies één samenvattingscategorie ({CATEGORY_SYSTEM}).")
     if cats[0] not in known_categories:

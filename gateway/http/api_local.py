@@ -56,7 +56,7 @@ def _patient_search(args: Any) -> Response:
     who = actor(caller(*READERS))
     pg = searchset.page(args, known={"identifier"}, prefer=request.headers.get("Prefer", ""))
     ident = args.get("identifier", "")
-    system, sep, value = ident.rpartition("|")
+    system, _sep, value = ident.rpartition("|")
     if not value:
         raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN> (of het BSN alleen).",
                              expression=("identifier",), diagnostics="identifier (a BSN) is required")

@@ -164,7 +164,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
-        log.exception("unexpected error")  # the traceback goes to the operator's log only
+        log.exception("unexpected error")  # noqa: LOG004 - Flask calls this inside its except block; the traceback goes to the operator's log only
         _noted("internal-error")
         return Response(json.dumps(outcome("internal-error", "Er ging iets mis op deze node.",
                                            issue_type="exception"), ensure_ascii=False),

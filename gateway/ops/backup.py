@@ -247,7 +247,7 @@ def _load_rows(engine: Engine, files: dict[str, bytes]) -> None:
                 for col in table.primary_key.columns:
                     if col.autoincrement is True:
                         conn.execute(text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "  # noqa: S608 - our schema's names
                             f"COALESCE((SELECT max({col.name}) FROM {table.name}), 0) + 1, false)"))
 
 

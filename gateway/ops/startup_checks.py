@@ -48,7 +48,7 @@ def check_operations(cfg: Any, error: type[Exception]) -> None:
     _check_keys(cfg, error)
     if cfg.metrics.bind:
         try:
-            host, port = split_bind(cfg.metrics.bind)
+            _host, port = split_bind(cfg.metrics.bind)
         except ValueError:
             raise error(f"metrics.bind {cfg.metrics.bind!r}: use host:port, e.g. 127.0.0.1:9400") from None
         if port == cfg.server.port:

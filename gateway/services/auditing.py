@@ -24,7 +24,7 @@ from gateway.federation import directory
 from gateway.fhir import searchset
 from gateway.repositories import audit_log
 from gateway.services import people
-from gateway.services.registry import display_name, party_name, person_by_id
+from gateway.services.registry import party_name, person_by_id
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
@@ -48,7 +48,7 @@ def _patient(name: str, value: str, person_bsn: Any, base_url: str) -> str:
     """The BSN that ``patient`` (``Patient/{id}``, the absolute URL, or a BSN as the contract's
     ``patient=`` has it) or ``patient:identifier`` (``[system|]BSN``) names; NO_MATCH for a
     person not known here or a reference to another type or server."""
-    system, sep, bsn = value.rpartition("|")
+    system, _sep, bsn = value.rpartition("|")
     if name == "patient:identifier" or "/" not in value:
         if name == "patient:identifier" and system not in ("", fhir.BSN_SYSTEM):
             return NO_MATCH  # another identifier system: the log keeps BSNs only

@@ -91,7 +91,7 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         grantors = _party_keys(s, data.performers, person)
         refusals = _party_keys(s, data.refused_by, person)
         consulted = _party_keys(s, data.consulted, person)
-        family = [p for p in family_of(s, person)]
+        family = list(family_of(s, person))
         base = audit_log.fields(actor, subject=person.bsn, purpose=data.purpose,
                                 categories=tuple(sorted(data.categories)), resource_types=("Consent",))
         try:

@@ -224,7 +224,7 @@ class Locator:
     def _safe_refresh(self) -> None:
         try:
             self.refresh()
-        except Exception:  # noqa: BLE001 - a failed build is retried at the next kick; the log says why
+        except Exception:  # a failed build is retried at the next kick; the log says why
             log.exception("locator setup build failed")
 
     def start(self) -> None:

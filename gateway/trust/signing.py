@@ -14,7 +14,7 @@ import binascii
 import copy
 import re
 from collections.abc import Collection
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from joserfc import jws
@@ -100,7 +100,7 @@ def sign_bundle(
     signed = copy.deepcopy(_unsigned(bundle))
     signed["signature"] = {
         "type": [dict(SIGNATURE_TYPE)],
-        "when": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "when": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "who": {"identifier": {"system": ORG_ID_SYSTEM, "value": signer_ref}},
         "sigFormat": SIG_FORMAT,
         "data": base64.b64encode(detached.encode("ascii")).decode("ascii"),

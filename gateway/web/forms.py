@@ -13,7 +13,12 @@ from typing import Any
 from consent.model import valid_bsn
 from gateway.fhir import parameters
 from gateway.fhir.fhir_in import (
-    BSN_SYSTEM, CATEGORY_SYSTEM, EXT, ORG_SYSTEM, PARTICIPATION, PURPOSE_SYSTEM,
+    BSN_SYSTEM,
+    CATEGORY_SYSTEM,
+    EXT,
+    ORG_SYSTEM,
+    PARTICIPATION,
+    PURPOSE_SYSTEM,
 )
 from profiles import catalog
 

@@ -102,7 +102,7 @@ def _unknown_address(exc: HTTPException) -> Response:
     if g.get("user") is None:
         try:
             g.user = security.current_user(node_of(), cfg())
-        except Exception:  # the store is down: still answer the page, without the menu
+        except Exception:  # noqa: BLE001 - the store is down: still answer the page, without the menu
             g.user = None
     return security.secure_headers(page("not_found.html", 404))
 
@@ -136,7 +136,7 @@ def login() -> Response:
         return oidc.start(cfg())  # type: ignore[no-any-return]
     except oidc.LoginRefused as exc:
         return page("error.html", 502, code=exc.reason, text=exc.text)
-    except Exception:  # the IdP is down or answers nonsense: say so, log the type only
+    except Exception:  # noqa: BLE001 - the IdP is down or answers nonsense: say so, log the type only
         log.warning("IdP unreachable for login", exc_info=False)
         return page("error.html", 502, code="idp-unavailable",
                     text="De inlogdienst van uw organisatie is nu niet bereikbaar. Probeer het later opnieuw.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -134,7 +133,7 @@ def fed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ggz.add_client("ggz-epd", "ehr")
         jeugd.add_client("jeugd-epd", "ehr")
         ids = demo.load_families(ggz, jeugd)
-        schemas = dict(zip(("ggz-noord", "jeugdteam-west"), made))
+        schemas = dict(zip(("ggz-noord", "jeugdteam-west"), made, strict=True))
         yield FaultFed(store, ggz, jeugd, ids, schemas)
     finally:
         for n in started:

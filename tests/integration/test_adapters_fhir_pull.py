@@ -68,7 +68,7 @@ def install_server() -> None:
         if stamp.exists() and stamp.read_text() == digest:
             return
         npm = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]  # the committed lock file
-        subprocess.run(npm, cwd=SERVER_DIR, check=True, timeout=600, stdout=subprocess.DEVNULL)  # noqa: S603
+        subprocess.run(npm, cwd=SERVER_DIR, check=True, timeout=600, stdout=subprocess.DEVNULL)
         stamp.write_text(digest)
 
 
@@ -77,7 +77,7 @@ class FhirServer:
 
     def __init__(self, *args: str) -> None:
         command = ["node", "server.mjs", "--port", "0", *args]
-        self.proc = subprocess.Popen(command, cwd=SERVER_DIR, stdout=subprocess.PIPE,  # noqa: S603
+        self.proc = subprocess.Popen(command, cwd=SERVER_DIR, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready and self.proc.stdout else ""

@@ -29,7 +29,7 @@ PARTNER = "jeugdteam-west"
 HEADER = "X-Audit-Head"
 
 
-class Partner_:
+class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` free
     """Jeugdteam West as seen from GGZ Noord: a pinned key and the heads it signs."""
 
     def __init__(self, app: Any) -> None:

@@ -271,7 +271,7 @@ def test_a_patient_is_found_by_bsn_without_a_system_and_by_post(api: Api) -> Non
 
 def test_the_privacy_officer_pages_through_a_persons_audit_trail(api: Api, officer: Api) -> None:
     bsn, pid = person(api)
-    for i in range(3):
+    for _ in range(3):
         api.get(f"/fhir/Patient/{pid}")  # three record-viewed entries about her
 
     page = officer.get("/fhir/AuditEvent", query_string={

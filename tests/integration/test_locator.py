@@ -41,7 +41,7 @@ def api(app: Any, client: Any) -> Api:
     return Api(app, client, role="professional")
 
 
-class Partner_:
+class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` free
     """The test acting as a partner node: its own key pinned here, private_key_jwt for a token."""
 
     def __init__(self, app: Any, client: Any, org_id: str = PARTNER) -> None:

@@ -4,7 +4,6 @@ name people by name and fill in what is known."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, timedelta
 from typing import Any

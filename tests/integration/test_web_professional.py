@@ -19,12 +19,8 @@ from web_builders import (
     MOTHER,
     PROFESSIONAL,
     TEEN,
-    a_family,
     a_partner,
-    dispose_all,
-    logged_in,
     post,
-    web_app,
 )
 from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 

@@ -139,7 +139,7 @@ class Served:
             try:
                 if probe():
                     return
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:  # noqa: BLE001, S110 - not up yet
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"not ready: {self.log.read_text()[-3000:]}")

@@ -363,13 +363,13 @@ class FakePartner:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path == "/.well-known/jwks.json":
                     self._send(200, fake.jwks or {"keys": [public_jwk(fake.key)]})
                 else:
                     self._send(404, {})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/oauth/token":
                     if fake.mode == "hang-token":

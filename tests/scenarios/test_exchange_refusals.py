@@ -18,7 +18,6 @@ import re
 import time
 import uuid
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import pytest

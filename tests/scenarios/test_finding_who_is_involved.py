@@ -57,7 +57,7 @@ class HangingPartner:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 body = outer.jwks.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -65,7 +65,7 @@ class HangingPartner:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 outer.release.wait(30)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)

@@ -94,7 +94,7 @@ def test_recorded_at_is_utc_with_milliseconds() -> None:
     moment = datetime(2026, 3, 2, 9, 7, 5, 123456, tzinfo=timezone(timedelta(hours=1)))
     assert chain.format_recorded_at(moment) == "2026-03-02T08:07:05.123Z"
     with pytest.raises(ValueError):
-        chain.format_recorded_at(datetime(2026, 3, 2))
+        chain.format_recorded_at(datetime(2026, 3, 2))  # noqa: DTZ001 - naive on purpose: refused
 
 
 # --- an intact log ---------------------------------------------------------------------

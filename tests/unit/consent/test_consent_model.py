@@ -23,9 +23,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import consent
-from contract.errors import ConsentRevoked, GranteeMismatch, InvalidRequest, WrongAudience
 from consent import local
 from consent.model import Party, Subject, valid_bsn
+from contract.errors import ConsentRevoked, GranteeMismatch, InvalidRequest, WrongAudience
 
 
 @pytest.mark.parametrize("value", ["111222333", "123456782", MOTHER])

@@ -195,7 +195,7 @@ def test_malformed_binding_values_are_refused(name: str, value: str) -> None:
 
 def test_naive_clock_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        summarise([], ["signals"], now=datetime(2025, 3, 14, 9, 30))
+        summarise([], ["signals"], now=datetime(2025, 3, 14, 9, 30))  # noqa: DTZ001 - naive on purpose: refused
 
 
 def test_source_records_are_not_modified(mother_records: list[dict[str, Any]]) -> None:
