@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 
 import certifi
 import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as Urllib3Timeout
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from contract import ijson
 from contract.errors import PartnerTimeout, PartnerUnavailable

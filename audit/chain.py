@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from itertools import chain as _chain
 from typing import Any
 
+from audit.events import FIELD_NAMES, AuditRecord, InvalidAuditRecord
 from contract import ijson, jcs, jwt
 from contract.errors import InvalidRequest
-from audit.events import FIELD_NAMES, AuditRecord, InvalidAuditRecord
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the very first entry."""

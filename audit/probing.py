@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from consent.rules import DUTCH_TIME
 from audit.chain import StoredEntry
 from audit.events import SUCCESS
+from consent.rules import DUTCH_TIME
 
 SUBJECT_UNKNOWN = "subject-unknown"
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from contract.errors import InvalidRequest
 from audit.chain import format_recorded_at
+from contract.errors import InvalidRequest
 
 __all__ = ["bounds"]
 

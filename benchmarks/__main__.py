@@ -11,19 +11,29 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import cryptography
 import requests
+from sqlalchemy import create_engine, text
 
-from benchmarks import durability, footprint, load, locator, micro, nodes, overview
-from gateway.demo import runner as demo
+from audit import events
+from benchmarks import durability, footprint, load, locator, micro, nodes, overview, profile
+from benchmarks import federation as federation_bench
+from benchmarks.table import render
+from gateway.config import ServerSection
+from gateway.ops.server import tune_gc
 
 RESULTS = Path(__file__).parent / "results"
 LEVELS = (1, 8, 32)
@@ -44,17 +54,12 @@ def machine() -> dict[str, Any]:
         pass
     pg = ""
     try:
-        from sqlalchemy import create_engine, text
-
         engine = create_engine(nodes.PG_URL)
         with engine.connect() as conn:
             pg = str(conn.execute(text("SHOW server_version")).scalar())
         engine.dispose()
-    except Exception:  # noqa: BLE001 - optional detail
+    except Exception:  # noqa: BLE001, S110 - optional detail
         pass
-    import sqlite3
-
-    import cryptography
 
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform(),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "postgresql": pg,
@@ -76,8 +81,6 @@ class Reasons:
     """Count the contract reason codes of refusals seen by the load generator."""
 
     def __init__(self) -> None:
-        from collections import Counter
-
         self.seen: Counter[str] = Counter()
 
     def __call__(self, status: int, data: bytes) -> None:
@@ -144,8 +147,6 @@ def _start(root: Path, name: str, argv: list[str]) -> tuple[subprocess.Popen[byt
 
 
 def _stop(*procs: subprocess.Popen[bytes]) -> None:
-    import signal
-
     for proc in procs:
         os.killpg(proc.pid, signal.SIGTERM)
     for proc in procs:
@@ -206,8 +207,6 @@ def holder_params_body(fed: nodes.BenchFederation) -> bytes:
 
 
 def soak(fed: nodes.BenchFederation, seconds: float, concurrency: int) -> dict[str, Any]:
-    from audit import events
-
     holder_actions = [events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED]
     req_actions = [events.SUMMARY_RECEIVED, events.SUMMARY_REQUEST_FAILED, events.CONSENT_STATUS_QUERIED]
     before_h, before_r = nodes.audit_counts(fed.ggz, holder_actions), nodes.audit_counts(fed.jeugd, req_actions)
@@ -267,15 +266,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['machine']['memory_mb']} MB; work dir {root}", flush=True)
 
     # the in-process measurements (3, 4, 5) run under a worker's GC settings, as in a node
-    from gateway.ops.server import tune_gc
 
     tune_gc()
     print("3. crypto floor", flush=True)
     report["crypto"] = micro.crypto_floor()
     print("5. summary cost", flush=True)
     report["summary"] = micro.summary_cost(counts)
-
-    from gateway.config import ServerSection
 
     workers, threads = ServerSection().workers, ServerSection().threads
     report["settings"] |= {"workers": workers, "threads": threads}
@@ -300,8 +296,6 @@ def main(argv: list[str] | None = None) -> int:
             report["rss"][store] = {"idle": idle, "holder_under_load_peak": peak}
             report["exchange"][store]["audit_verify"] = {n.org_id: nodes.audit_verify(n) for n in fed.nodes}
             if args.profile and store == stores[0]:
-                from benchmarks import profile
-
                 print("   profiling the hot path (py-spy, concurrency 1)", flush=True)
                 report["profile"] = profile.profile_exchange(fed.nodes, fed.jeugd.url,
                                                              _exchange_request(fed, source), seconds)
@@ -343,14 +337,11 @@ def main(argv: list[str] | None = None) -> int:
                 schemas.cleanup()
     print(f"4. audit verification of {events_n:,} events", flush=True)
     report["audit_verify"] = micro.audit_verify_million(root / "verify", events_n)
-    from benchmarks import federation as federation_bench
 
     print("8. federation list of 500 members, verified and applied (issue 15)", flush=True)
     report["federation"] = federation_bench.measure(root, stores, 500)
     report["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["targets"] = targets(report)
-
-    from benchmarks.table import render
 
     print()
     print(render(report))
@@ -358,7 +349,6 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nJSON: {out}")
-    import shutil
 
     shutil.rmtree(root, ignore_errors=True)
     return 0
@@ -377,7 +367,6 @@ def _locator_only(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"JSON: {out}")
-    import shutil
 
     shutil.rmtree(root, ignore_errors=True)
     return 0
@@ -434,8 +423,6 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
                     "value": f"returned at {o['overview_returned_max_s']:.2f} s, fast partners done {o['fast_partners_done_median_s']:.2f} s",
                     "met": o["within_deadline"]})
     if "federation" in r:
-        from benchmarks import federation as federation_bench
-
         out += federation_bench.targets(r["federation"])
     if "soak" in r:
         k = r["soak"]

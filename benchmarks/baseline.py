@@ -17,6 +17,7 @@ from flask import Flask, Response, request
 from gunicorn.app.base import BaseApplication
 
 from contract import ijson
+from gateway.http.access_log import AccessLog
 from gateway.ops.server import post_worker_init
 
 
@@ -49,8 +50,6 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from gateway.http.access_log import AccessLog
-
         return AccessLog(self.application)
 
 

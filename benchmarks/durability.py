@@ -23,13 +23,18 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from adapters.store.engine import make_engine
+from benchmarks import nodes
+from benchmarks.micro import _node_home, _record
+from gateway import config
+from gateway.node import build
+from gateway.repositories import audit_log
+
 #: (label of the node's setting, label of the weaker one) per store
 SETTINGS = {"sqlite": ("FULL", "NORMAL"), "postgresql": ("synchronous_commit=on", "synchronous_commit=off")}
 
 
 def _weaker_engine(url: str, store: str) -> Engine:
-    from adapters.store.engine import make_engine
-
     if store == "sqlite":
         return make_engine(url, sqlite_synchronous="NORMAL")
     engine = make_engine(url)
@@ -45,9 +50,6 @@ def _weaker_engine(url: str, store: str) -> Engine:
 
 
 def _appends_per_second(node: Any, threads: int, seconds: float) -> float:
-    from benchmarks.micro import _record
-    from gateway.repositories import audit_log
-
     counts = [0] * threads
     stop = time.monotonic() + seconds
 
@@ -72,11 +74,6 @@ def _appends_per_second(node: Any, threads: int, seconds: float) -> float:
 def measure(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 8),
             seconds: float = 1.5, rounds: int = 2) -> dict[str, Any]:
     """Appends per second with the node's durable setting and the weaker one, per thread count."""
-    from benchmarks.micro import _node_home
-    from gateway.repositories import audit_log
-    from gateway import config
-    from gateway.node import build
-
     home = _node_home(root, f"durability-{store}", db)
     node = build(config.load(home))
     durable_engine = node.uow.engine
@@ -114,8 +111,6 @@ def render(results: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import nodes
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.durability", description=__doc__.splitlines()[0])
     ap.add_argument("--stores", default="sqlite,postgresql")
     ap.add_argument("--seconds", type=float, default=1.5)

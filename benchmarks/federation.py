@@ -25,6 +25,14 @@ from typing import Any
 
 from joserfc.jwk import ECKey
 
+from benchmarks import nodes
+from gateway import config
+from gateway.demo.loopback import run_cli
+from gateway.federation import memberlist as fedlist
+from gateway.federation import membership as federation_trust
+from gateway.federation.memberlist import ListedMember
+from gateway.node import build
+
 TARGET_S = 2.0
 
 
@@ -32,8 +40,6 @@ _KEY = ECKey.generate_key("P-256", private=True).thumbprint()
 
 
 def _members(n: int, changed: int | None = None) -> list[Any]:
-    from gateway.federation.memberlist import ListedMember
-
     key = _KEY
     types = ("youth-care", "adult-mental-health", "child-protection", "neighbourhood-team", "safe-at-home",
              "crisis-team", "general-practice", "other")
@@ -47,8 +53,6 @@ def _members(n: int, changed: int | None = None) -> list[Any]:
 
 
 def _write(path: Path, operator: ECKey, version: int, members: list[Any]) -> int:
-    from gateway.federation import memberlist as fedlist
-
     now = datetime.now(UTC)
     bundle = fedlist.build("regio-bench", version, members, now=now, valid_until=now + timedelta(days=7))
     text = json.dumps(fedlist.sign(bundle, operator, now=now), separators=(",", ":"))
@@ -71,11 +75,6 @@ class _CountingHttp:
 
 
 def measure_store(root: Path, store: str, n: int, db: str | None) -> dict[str, Any]:
-    from gateway import config
-    from gateway.federation import membership as federation_trust
-    from gateway.demo.loopback import run_cli
-    from gateway.node import build
-
     home = root / f"fed-{store}"
     args = ["init", str(home), "--org-id", "bench-node", "--name", "Bench Node", "--url", "http://127.0.0.1:8499"]
     run_cli(*(args + (["--db", db] if db else [])))
@@ -107,8 +106,6 @@ def measure_store(root: Path, store: str, n: int, db: str | None) -> dict[str, A
 
 
 def measure(root: Path, stores: list[str], n: int = 500) -> dict[str, Any]:
-    from benchmarks import nodes
-
     out: dict[str, Any] = {"target_s": TARGET_S}
     for store in stores:
         schemas = nodes.Schemas() if store == "postgresql" else None
@@ -143,8 +140,6 @@ def targets(f: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks import nodes
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks.federation", description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=500)
     ap.add_argument("--stores", default="sqlite,postgresql")

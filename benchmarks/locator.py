@@ -26,12 +26,18 @@ from typing import Any
 
 import requests
 from joserfc.jwk import ECKey
+from sqlalchemy import select
 
 from adapters import psi
+from adapters.store.models import Partner, PartnerKey
 from benchmarks import footprint
+from gateway import config
+from gateway.app import create_app
 from gateway.demo import data as d
 from gateway.demo.loopback import RunningNode, free_port, run_cli
 from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from gateway.node import build
+from gateway.services import locate
 
 SIZES = (1_000, 10_000, 100_000)
 MAX_ITEMS = 8
@@ -77,14 +83,14 @@ class SlowPartner:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(jwks)))
                 self.end_headers()
                 self.wfile.write(jwks)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 fake.release.wait(fake.delay)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -113,12 +119,6 @@ def _pin_aliases(asker: RunningNode, pinned: str, aliases: list[str]) -> None:
     answering nodes would not fit this 2-core machine, so the harness writes the extra
     partner rows itself, as copies of the one the CLI pinned.
     """
-    from sqlalchemy import select
-
-    from adapters.store.models import Partner, PartnerKey
-    from gateway import config
-    from gateway.node import build
-
     node = build(config.load(asker.home))
     with node.uow() as uow:
         base = uow.session.get(Partner, pinned)
@@ -171,10 +171,6 @@ def measure_federation(root: Path, *, aliases: int = 19, deadline: float = 2.0, 
 
 def _match_latency(asker: RunningNode, alias: str, bsn: str, n: int, answerer: RunningNode) -> dict[str, Any]:
     """The asking node's own code (``locate._Asker``) against a real node: setup once, then matches."""
-    from gateway import config
-    from gateway.app import create_app
-    from gateway.services import locate
-
     node = create_app(config.load(asker.home)).extensions["gateway"]
     try:
         far = time.monotonic() + 3600

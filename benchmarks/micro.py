@@ -16,7 +16,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from joserfc.jwk import ECKey, KeySet
+
+from audit import chain, events
+from audit.signer import make_signer
+from consent import token
+from contract import jwt
+from gateway import config
+from gateway.demo import data as d
 from gateway.demo.loopback import run_cli
+from gateway.node import build
+from gateway.repositories import audit_log
+from gateway.trust import signing
+from profiles.summary import build_summary
 
 
 def per_op(fn: Callable[[], Any], *, min_seconds: float = 0.5, min_runs: int = 20, repeats: int = 3) -> float:
@@ -71,13 +86,7 @@ def side_by_side(a: Callable[[], Any], b: Callable[[], Any], *, rounds: int = 15
 
 
 def crypto_floor() -> dict[str, Any]:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-    from joserfc.jwk import ECKey, KeySet
 
-    from contract import jwt
-    from consent import token
 
     key = ECKey.generate_key("P-256", private=True)
     kid = key.thumbprint()
@@ -131,8 +140,6 @@ def _node_home(root: Path, org_id: str, db: str | None) -> Path:
 
 
 def _record(i: int) -> Any:
-    from audit import events
-
     shapes = (events.DISCLOSURE_SENT, events.SUMMARY_RECEIVED, events.CONSENT_STATUS_QUERIED, events.TOKEN_ISSUED)
     return events.AuditRecord(action=shapes[i % 4], outcome=events.SUCCESS, actor_id="uzi:900000202",
                               actor_role="ehr", on_behalf_of="jeugd-epd", purpose="joint-safety-planning",
@@ -144,10 +151,6 @@ def _record(i: int) -> Any:
 def audit_append(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 4, 8),
                  seconds: float = 3.0) -> dict[str, Any]:
     """Appends per second through ``audit_log.append`` in real units of work, from N threads."""
-    from gateway.repositories import audit_log
-    from gateway import config
-    from gateway.node import build
-
     home = _node_home(root, f"append-{store}", db)
     node = build(config.load(home))
     out: dict[str, Any] = {}
@@ -189,12 +192,6 @@ def audit_verify_million(root: Path, events_n: int = 1_000_000) -> dict[str, Any
     """Write ``events_n`` chained entries (plus checkpoints and a signed head) straight into an
     SQLite node store, then time ``gateway.repositories.audit_log.verify`` (what ``gateway audit verify``
     runs) and ``chain.verify_rows`` alone over the same rows and checkpoints."""
-    from gateway.repositories import audit_log
-    from gateway import config
-    from audit import chain
-    from audit.signer import make_signer
-    from gateway.node import build
-
     home = _node_home(root, "verify-million", None)
     node = build(config.load(home))
     db_path = str(node.config.store.url).removeprefix("sqlite:///")
@@ -276,8 +273,6 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _records(n: int) -> list[dict[str, Any]]:
-    from gateway.demo import data as d
-
     out: list[dict[str, Any]] = []
     for i in range(n):
         kind = i % 4
@@ -295,11 +290,6 @@ def _records(n: int) -> list[dict[str, Any]]:
 
 
 def summary_cost(counts: tuple[int, ...] = (10, 100, 1000, 10_000)) -> dict[str, Any]:
-    from joserfc.jwk import ECKey
-
-    from gateway.trust import signing
-    from profiles.summary import build_summary
-
     key = ECKey.generate_key("P-256", private=True)
     kid = key.thumbprint()
     cats = ["signals", "safety-plan", "care-team", "parenting"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -17,9 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import create_engine, func, select, text
 
-from gateway.demo import runner as demo, data as d
-from gateway.demo.loopback import RunningNode, free_port
+from adapters.store.models import AuditEntry
+from gateway import config
+from gateway.demo import data as d
+from gateway.demo import runner as demo
+from gateway.demo.loopback import RunningNode, free_port, run_cli
+from gateway.node import build
 
 PG_URL = os.environ.get("GATEWAY_BENCH_PG", os.environ.get("GATEWAY_TEST_PG",
                                                              "postgresql+psycopg://root@127.0.0.1:5432/test"))
@@ -33,8 +40,6 @@ class Schemas:
         self.made: list[str] = []
 
     def url(self) -> str:
-        from sqlalchemy import create_engine, text
-
         schema = "bench_" + uuid.uuid4().hex[:10]
         engine = create_engine(self.base)
         with engine.begin() as conn:
@@ -46,7 +51,6 @@ class Schemas:
     def cleanup(self) -> None:
         if not self.made:
             return
-        from sqlalchemy import create_engine, text
 
         engine = create_engine(self.base)
         with engine.begin() as conn:
@@ -59,8 +63,6 @@ class Schemas:
 def pg_available(base: str = PG_URL) -> str | None:
     """None if PostgreSQL answers, else the reason."""
     try:
-        from sqlalchemy import create_engine, text
-
         engine = create_engine(base, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -76,13 +78,10 @@ class TokenSource:
     def __init__(self, node: RunningNode, client_id: str) -> None:
         self.node, self.client_id = node, client_id
         self._token, self._until = "", 0.0
-        import threading
 
         self._lock = threading.Lock()
 
     def get(self) -> str:
-        import time
-
         with self._lock:
             if time.monotonic() > self._until:
                 resp = requests.post(self.node.url + "/oauth/token", data={"grant_type": "client_credentials"},
@@ -163,23 +162,15 @@ def issue_token(jeugd: RunningNode, patient_id: str, *, holders: list[str],
 
 def audit_counts(node: RunningNode, actions: list[str]) -> dict[str, int]:
     """Count audit entries per action in the node's own store (as an operator would)."""
-    from sqlalchemy import func, select
-
-    from adapters.store.models import AuditEntry
-    from gateway import config
-    from gateway.node import build
-
     built = build(config.load(node.home))
     try:
         with built.uow() as uow:
             rows = uow.session.execute(select(AuditEntry.action, func.count()).where(
                 AuditEntry.action.in_(actions)).group_by(AuditEntry.action)).all()
-        return {a: 0 for a in actions} | {a: int(n) for a, n in rows}
+        return dict.fromkeys(actions, 0) | {a: int(n) for a, n in rows}
     finally:
         built.uow.engine.dispose()
 
 
 def audit_verify(node: RunningNode) -> str:
-    from gateway.demo.loopback import run_cli
-
     return run_cli("audit", "verify", str(node.home)).strip()

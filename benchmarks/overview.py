@@ -25,8 +25,12 @@ import rfc8785
 from joserfc.jwk import ECKey
 
 from benchmarks import nodes
-from gateway.demo import runner as demo, data as d
+from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode, free_port
+from gateway.keys import public_jwk
+from gateway.trust import signing
+from profiles.summary import build_summary
 
 
 class SlowPartner:
@@ -50,9 +54,6 @@ class SlowPartner:
         self.server.server_close()
 
     def summary(self, params: dict[str, Any]) -> dict[str, Any]:
-        from gateway.trust import signing
-        from profiles.summary import build_summary
-
         values = {p["name"]: p for p in params["parameter"]}
         now = datetime.now(UTC)
         bundle = build_summary([], ["signals"], holder_org=self.org_id,
@@ -77,15 +78,14 @@ class SlowPartner:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self) -> None:  # noqa: N802
-                from gateway.keys import public_jwk
+            def do_GET(self) -> None:
 
                 if self.path == "/.well-known/jwks.json":
                     self._send(200, {"keys": [public_jwk(fake.key)]})
                 else:
                     self._send(404, {})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/oauth/token":
                     self._send(200, {"access_token": "slow-" + uuid.uuid4().hex, "token_type": "Bearer",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import federation as federation_bench
+from benchmarks.durability import render as durability_lines
+
 
 def _row(cells: list[str], widths: list[int], text: set[int]) -> str:
     return "  ".join(c.ljust(w) if i in text else c.rjust(w)
-                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                     for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
 
 
 def _table(head: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> list[str]:
@@ -71,8 +74,6 @@ def render(r: dict[str, Any]) -> str:
               f"gateway audit verify {v['audit_log_verify_s']} s ({v['events_per_s']:,}/s), "
               f"chain.verify_rows alone {v['verify_rows_s']} s; built in {v['build_s']} s", ""]
     if "durability" in r:
-        from benchmarks.durability import render as durability_lines
-
         lines += durability_lines(r["durability"])
     s = r["summary"]
     rows = [[n, f"{x['build_ms']}", f"{x['build_and_sign_ms']}", f"{x['per_record_us']}", f"{x['bundle_bytes']:,}"]
@@ -102,8 +103,6 @@ def render(r: dict[str, Any]) -> str:
                   f"{o['overview_returned_median_s']}/{o['overview_returned_max_s']} s; late: {', '.join(o['late'])}",
                   f"   ({o['method']})", ""]
     if "federation" in r:
-        from benchmarks import federation as federation_bench
-
         lines += federation_bench.render(r["federation"])
     if "locator" in r:
         loc = r["locator"]

@@ -4,10 +4,7 @@ Pure Python (no Flask, HTTP or SQLAlchemy). Contract sections 4 and 6. The two c
 the disclosure path are named by their module: ``token.verify`` then ``decision.check``.
 """
 
-from consent import decision, token
-from contract import jwt
-from contract.errors import GatewayError
-from contract.jwt import ALGORITHMS, LEEWAY
+from consent import decision, local, token
 from consent.model import Grant, Party, Subject, VerifiedConsent, valid_bsn
 from consent.rules import (
     age_on,
@@ -18,6 +15,9 @@ from consent.rules import (
     renewal_reasons,
     required_grantors,
 )
+from contract import jwt
+from contract.errors import GatewayError
+from contract.jwt import ALGORITHMS, LEEWAY
 
 __all__ = [
     "ALGORITHMS",
@@ -34,6 +34,7 @@ __all__ = [
     "effective_decision",
     "honoured",
     "jwt",
+    "local",
     "renewal_reasons",
     "required_grantors",
     "token",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from consent.model import VerifiedConsent
 from contract.errors import (
     CategoryNotConsented,
     GranteeMismatch,
@@ -23,7 +24,6 @@ from contract.errors import (
     SubjectMismatch,
     WrongAudience,
 )
-from consent.model import VerifiedConsent
 
 
 def check(

@@ -6,7 +6,7 @@ that the rules in ``consent.rules`` (contract section 6) compare plain strings.
 
 ``VerifiedConsent`` is the one value ``consent.decision.check`` accepts (STYLE habit 11):
 it can only come from ``consent.token.verify`` or from a consent recorded at the holder
-itself (``VerifiedConsent.from_local_grant``), so an unverified token cannot reach
+itself (``consent.local.vouch``), so an unverified token cannot reach
 disclosure by accident.
 """
 
@@ -18,13 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from consent import rules
-from contract.errors import (
-    ConsentRevoked,
-    GranteeMismatch,
-    InvalidRequest,
-    WrongAudience,
-)
+from contract.errors import InvalidRequest
 
 PartyKind = Literal["subject", "parent", "guardian", "institution"]
 Decision = Literal["permit", "deny"]
@@ -170,7 +164,7 @@ _VERIFIER_SEAL = object()
 class VerifiedConsent:
     """A consent whose token verified (or that was recorded here): the decision's only input.
 
-    Construct it only through ``consent.token.verify`` or ``from_local_grant``; any other
+    Construct it only through ``consent.token.verify`` or ``consent.local.vouch``; any other
     construction raises ``TypeError``, because the decision trusts every field blindly.
     For a local consent there is no token: ``jti`` and ``kid`` are empty and
     ``iat`` = ``nbf`` = ``exp`` = the moment of the check.
@@ -193,48 +187,10 @@ class VerifiedConsent:
     def __post_init__(self) -> None:
         if self._seal is not _VERIFIER_SEAL:
             raise TypeError(
-                "VerifiedConsent comes only from consent.token.verify or from_local_grant"
+                "VerifiedConsent comes only from consent.token.verify or consent.local.vouch"
             )
 
     @property
     def from_token(self) -> bool:
         """Tell whether this consent came from a verified token (not a local record)."""
         return bool(self.jti)
-
-    @classmethod
-    def from_local_grant(cls, grant: Grant, grantee: str, holder: str, now: int) -> VerifiedConsent:
-        """Vouch for a consent recorded at the holder itself, honoured at ``now``.
-
-        Contract section 4 without the token: the holder is the issuer and among the
-        grant's holders, the grantee among its recipients, and the grant honoured today
-        (``consent.rules.honoured``). The grantors were checked when it was recorded.
-        Raises ``InvalidRequest`` (not recorded here), ``GranteeMismatch``,
-        ``WrongAudience`` or ``ConsentRevoked`` (inactive, objection, outside its
-        period, or given by parents alone for a subject now 16 or over).
-        """
-        if grant.issuer != holder:
-            raise InvalidRequest(
-                "Deze toestemming is niet hier vastgelegd; een toestemmingstoken is nodig."
-            )
-        if grantee not in grant.recipients:
-            raise GranteeMismatch("De aanvrager is geen ontvanger in deze toestemming.")
-        if holder not in grant.holders:
-            raise WrongAudience("Deze organisatie is geen bronhouder in deze toestemming.")
-        reason = rules.why_not_honoured(grant, rules.day_of(now))
-        if reason is not None:
-            raise ConsentRevoked(reason)
-        return cls(
-            issuer=grant.issuer,
-            subject_bsn=grant.subject.bsn,
-            audience=tuple(sorted(grant.holders)),
-            grantee=grantee,
-            purpose=grant.purpose,
-            categories=grant.categories,
-            consent_id=grant.id,
-            iat=now,
-            nbf=now,
-            exp=now,
-            jti="",
-            kid="",
-            _seal=_VERIFIER_SEAL,
-        )

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from consent.model import Grant, Party, Subject
 from contract.errors import GrantorsInsufficient
-
-if TYPE_CHECKING:  # model imports this module; the rules only read its values
-    from consent.model import Grant, Party, Subject
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
 

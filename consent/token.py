@@ -19,10 +19,10 @@ from typing import Any
 
 from joserfc.jwk import Key
 
-from contract import jws, jwt
 from consent import rules
-from contract.errors import BadSignature, InvalidRequest, WrongAudience
 from consent.model import _VERIFIER_SEAL, Grant, VerifiedConsent, valid_bsn
+from contract import jws, jwt
+from contract.errors import BadSignature, InvalidRequest, WrongAudience
 
 TYP = "consent+jwt"
 """The token's ``typ`` header; client assertions and access tokens never carry it."""

@@ -27,17 +27,17 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
-from ehr.interface import Outcome, Problem, SourceRecord, store, to_node_record
-from ehr.mapping import FALSE_VALUES, TRUE_VALUES, BatchLayout, Mapping, MappingError
+from consent.model import valid_bsn
 from contract import ijson
 from contract.errors import GatewayError, InvalidRequest
-from consent.model import valid_bsn
+from ehr.interface import Outcome, Problem, SourceRecord, store, to_node_record
+from ehr.mapping import FALSE_VALUES, TRUE_VALUES, BatchLayout, Mapping, MappingError
 from profiles.catalog import load_profiles
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}

@@ -50,11 +50,11 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy import select
 
-from ehr import mapping as mappings
 from adapters.http import StrictClient
-from ehr.interface import Outcome, Problem, SourceRecord, store, to_node_record, withdraw_missing
 from adapters.store.models import Person
 from contract.errors import GatewayError, InvalidRequest
+from ehr import mapping as mappings
+from ehr.interface import Outcome, Problem, SourceRecord, store, to_node_record, withdraw_missing
 from gateway.config import ConfigError, SourceSection
 from gateway.fhir.fhir_in import BSN_SYSTEM, RECORD_TYPES
 
@@ -151,7 +151,7 @@ class FhirSource:
         for link in page.get("link") or []:
             if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
                 nxt: str = link["url"]
-                if not (nxt.startswith(self.base + "/") or nxt.startswith(self.base + "?")):
+                if not nxt.startswith((self.base + "/", self.base + "?")):
                     raise SourceError(f"source {self.src.name}: a next link leaves {self.base}; not followed")
                 return nxt
         return None
@@ -301,7 +301,7 @@ def _later(current: str | None, candidate: Any) -> str | None:
     return current
 
 
-class _lock:
+class _lock:  # noqa: N801 - used as `with _lock(home):`, named like the context manager it is
     """One sync per node home at a time (``DIR/sync.lock``); a second one stops at once."""
 
     def __init__(self, home: Path) -> None:

@@ -36,14 +36,14 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ehr.mapping import Mapping
 from adapters.store.models import Record
-from contract.errors import InvalidRequest
-from gateway.repositories import audit_log
 from audit import events
+from contract.errors import InvalidRequest
+from ehr.mapping import Mapping
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM
-from gateway.services import registry
 from gateway.fhir.versioning import unversioned
+from gateway.repositories import audit_log
+from gateway.services import registry
 from profiles.catalog import CARE_STATUS_SYSTEM, load_profiles
 
 #: Elements of a source resource that never enter the node: its ids and version at the

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, g
 
-from gateway.http import auth, observe, outcomes
-from gateway.fhir import negotiation
+from gateway import web
 from gateway.config import NodeConfig
+from gateway.fhir import negotiation
+from gateway.http import api_conformance, api_local, api_partner, api_public, auth, observe, outcomes
 from gateway.node import Node, build
+from gateway.repositories import witnesses
+from gateway.trust.partners import one_view_per_request
 
 
 def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any) -> Flask:
@@ -27,14 +30,11 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     _one_partner_view_per_request(app)
     _witnessed_heads(app, node)
 
-    from gateway.http import api_conformance, api_local, api_partner, api_public
-
     app.register_blueprint(api_public.bp)
     app.register_blueprint(api_conformance.bp)
     app.register_blueprint(api_local.bp)
     app.register_blueprint(api_partner.bp)
     if config.web.enabled:  # the Dutch pages (issue 7): only on a node configured for them
-        from gateway import web
 
         web.init_app(app, node)
     logging.getLogger("gateway").setLevel(config.log.level.upper())
@@ -43,8 +43,6 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
 
 def _one_partner_view_per_request(app: Flask) -> None:
     """Read each partner's entry at most once per request (gateway.trust.partners._SEEN)."""
-    from gateway.trust.partners import one_view_per_request
-
     wsgi_app = app.wsgi_app
 
     def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
@@ -58,10 +56,6 @@ def _witnessed_heads(app: Flask, node: Node) -> None:
     """Answer a trusted partner with our latest signed audit head, and keep the heads
     received during a request that appended nothing once its response has gone
     (gateway.repositories.witnesses)."""
-    from flask import Response, g
-
-    from gateway.repositories import witnesses
-
     @app.after_request
     def _heads(response: Response) -> Response:
         if g.get("witness_partner"):
@@ -69,8 +63,3 @@ def _witnessed_heads(app: Flask, node: Node) -> None:
         if node.witness is not None and node.witness.pending:
             response.call_on_close(lambda: witnesses.flush_alone(node))
         return response
-
-
-def node_of() -> Node:
-    """The current app's node (views only)."""
-    return current_app.extensions["gateway"]  # type: ignore[no-any-return]

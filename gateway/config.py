@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from contract import systems
 from contract.errors import GatewayError
+from gateway.ops.startup_checks import check_operations
 
 ORG_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
 ALGORITHMS = ("ES256", "EdDSA")
@@ -455,7 +456,6 @@ def check(cfg: NodeConfig) -> None:
     _check_web(cfg)
     _check_federation(cfg.federation)
     _check_locator(cfg.locator)
-    from gateway.ops.startup_checks import check_operations
 
     check_operations(cfg, ConfigError)
 

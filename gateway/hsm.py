@@ -111,8 +111,8 @@ class Pkcs11Token:
             return cached[1]
         if not self._pin:
             raise HsmError("the HSM PIN is not set: put it in GATEWAY_KEYS_PKCS11_PIN")
-        import pkcs11
-        from pkcs11.exceptions import PKCS11Error
+        import pkcs11  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
+        from pkcs11.exceptions import PKCS11Error  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
 
         try:
             token = pkcs11.lib(self.module).get_token(token_label=self.label)
@@ -125,8 +125,8 @@ class Pkcs11Token:
 
     def generate(self) -> bytes:
         """Make an EC P-256 key pair on the token; return its ``CKA_ID``."""
-        from pkcs11 import Attribute, KeyType
-        from pkcs11.util.ec import encode_named_curve_parameters
+        from pkcs11 import Attribute, KeyType  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
+        from pkcs11.util.ec import encode_named_curve_parameters  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
 
         key_id = secrets.token_bytes(16)
         with self._lock:
@@ -140,9 +140,9 @@ class Pkcs11Token:
 
     def key(self, key_id: bytes) -> TokenKey:
         """The token key with ``CKA_ID`` ``key_id`` (its public half read from the token)."""
-        from asn1crypto.core import OctetString
-        from pkcs11 import Attribute, KeyType, ObjectClass
-        from pkcs11.exceptions import NoSuchKey, PKCS11Error
+        from asn1crypto.core import OctetString  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
+        from pkcs11 import Attribute, KeyType, ObjectClass  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
+        from pkcs11.exceptions import NoSuchKey, PKCS11Error  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
 
         with self._lock:
             session = self._open()
@@ -158,8 +158,8 @@ class Pkcs11Token:
 
     def sign(self, key_id: bytes, digest: bytes) -> bytes:
         """Sign a SHA-256 digest with the private key ``key_id`` (``CKM_ECDSA``); raw r || s."""
-        from pkcs11 import KeyType, Mechanism, ObjectClass
-        from pkcs11.exceptions import PKCS11Error
+        from pkcs11 import KeyType, Mechanism, ObjectClass  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
+        from pkcs11.exceptions import PKCS11Error  # noqa: PLC0415 - only a node whose keys live on an HSM loads the PKCS#11 binding
 
         with self._lock:
             session = self._open()

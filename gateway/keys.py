@@ -30,7 +30,7 @@ from contract.errors import GatewayError
 SigningKey = ECKey | OKPKey
 
 
-class KeyError_(GatewayError):
+class KeyError_(GatewayError):  # noqa: N801 - the underscore keeps it from shadowing the builtin KeyError
     """The key ring is missing, unreadable or unsafe."""
 
     code = "key-error"

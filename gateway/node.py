@@ -5,14 +5,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 from adapters.http import StrictClient
 from adapters.store import UnitOfWorkFactory, make_engine
+from audit import events
 from gateway.config import NodeConfig
+from gateway.hsm import token_of
+from gateway.http import observe
 from gateway.keys import KeyRing
+from gateway.ops import tls
+from gateway.repositories import audit_log
+from gateway.repositories.witnesses import WitnessBook, watch_commits
+from gateway.services.locator import Locator
 from gateway.trust.partners import PartnerDirectory
+from gateway.trust.peer import PeerCaller
 
 
 def utcnow() -> datetime:
@@ -42,9 +50,6 @@ NODE_ACTOR_ID = "system:gateway"
 
 def _audit_partner_keys(node: Node, session: Any, org_id: str, added: list[str], removed: list[str]) -> None:
     """Audit a change of a partner's pinned keys in the unit of work that made it."""
-    from gateway.repositories import audit_log
-    from audit import events
-
     audit_log.append(session, node, events.AuditRecord(
         action=events.PARTNER_KEYS_UPDATED, outcome=events.SUCCESS, actor_id=NODE_ACTOR_ID,
         actor_role="system", peer_org=org_id, detail={"added": added, "removed": removed}))
@@ -54,15 +59,12 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
           http: StrictClient | None = None) -> Node:
     """Build the node's parts; no I/O beyond opening the key ring and the engine."""
     p = config.partners
-    from gateway.http import observe
-    from gateway.ops import tls
 
     http = http or StrictClient(connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
                                 ssl_context=tls.partner_context(config))
     http.context_headers = observe.outbound_headers
     uow = UnitOfWorkFactory(make_engine(config.store.url))
-    from gateway.hsm import token_of
 
     ring = KeyRing(config.home, config.keys.retired_key_days, hsm=token_of(config),
                    new_keys_on_hsm=config.keys.backend == "pkcs11")
@@ -71,14 +73,11 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                           max_age=p.jwks_max_age, clock=clock),
                 http=http, clock=clock)
     node.partners.on_keys_changed = functools.partial(_audit_partner_keys, node)
-    from gateway.trust.peer import PeerCaller
 
     node.peer = PeerCaller(node)
-    from gateway.repositories.witnesses import WitnessBook, watch_commits
 
     node.witness = WitnessBook()
     watch_commits(node, uow.sessions)
-    from gateway.services.locator import Locator
 
     node.locator = Locator(node)
     return node

@@ -23,7 +23,12 @@ from contract import systems
 from contract.errors import NotShareable
 from profiles import catalog
 from profiles.catalog import (
-    BSN_SYSTEM, DISCLOSURE_SYSTEM, INBOX_TAGS, REQUEST_HASH_EXTENSION, SUMMARY_CATEGORY_SYSTEM, Profile,
+    BSN_SYSTEM,
+    DISCLOSURE_SYSTEM,
+    INBOX_TAGS,
+    REQUEST_HASH_EXTENSION,
+    SUMMARY_CATEGORY_SYSTEM,
+    Profile,
 )
 from profiles.outgoing import acceptable, check_strings, leaf_kind
 from profiles.paths import leaf_paths

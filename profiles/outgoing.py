@@ -234,7 +234,7 @@ def leaf_kind(path: str, *, shareable: bool = False) -> str | None:
         return "telecom"
     if last in ("display", "name"):
         return "name"
-    if last in ("start", "end", "date", "birthDate") or last.endswith("DateTime") or last.endswith("Instant"):
+    if last in ("start", "end", "date", "birthDate") or last.endswith(("DateTime", "Instant")):
         return "date"
     if last in ("status", "intent", "use", "system", "code"):
         return "code"

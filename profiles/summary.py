@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -19,8 +19,8 @@ from profiles import catalog
 from profiles.catalog import (
     BSN_SYSTEM,
     DISCLOSURE_SYSTEM,
-    INBOX_TAGS,
     EXCHANGE_ID_SYSTEM,
+    INBOX_TAGS,
     REQUEST_HASH_EXTENSION,
     SHAREABLE,
     SUMMARY_CATEGORY_SYSTEM,
@@ -120,7 +120,7 @@ def _require(pattern: re.Pattern[str], value: object, what: str) -> None:
 def _instant(now: datetime) -> str:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _codings(element: Any) -> list[dict[str, Any]]:

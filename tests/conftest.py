@@ -16,6 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from gateway import config
+from gateway.app import create_app
+from gateway.demo import runner as demo
+from gateway.demo.loopback import run_cli
+
 PG = os.environ.get("GATEWAY_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 STORES = [s for s in os.environ.get("GATEWAY_TEST_STORES", "sqlite,postgresql").split(",") if s]
 
@@ -58,8 +63,6 @@ def stores(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
 @pytest.fixture
 def make_home(tmp_path: Path, stores: StoreFactory) -> Any:
     """``make_home(org_id)`` -> an initialised node home (via the real CLI)."""
-    from gateway.demo.loopback import run_cli
-
     def make(org_id: str = "ggz-noord", name: str = "GGZ Noord", url: str = "http://127.0.0.1:8400",
              alg: str = "ES256") -> Path:
         home = tmp_path / org_id
@@ -80,9 +83,6 @@ def home(make_home: Any) -> Path:
 
 @pytest.fixture
 def app(home: Path) -> Any:
-    from gateway import config
-    from gateway.app import create_app
-
     application = create_app(config.load(home))
     yield application
     application.extensions["gateway"].uow.engine.dispose()
@@ -96,8 +96,6 @@ def client(app: Any) -> Any:
 @pytest.fixture
 def federation(tmp_path: Path, stores: StoreFactory) -> Iterator[Any]:
     """Two real nodes (gunicorn) that trust each other, with the demo family loaded."""
-    from gateway.demo import runner as demo
-
     ggz, jeugd = demo.build_federation(tmp_path, {"ggz-noord": stores.url(), "jeugdteam-west": stores.url()})
     try:
         ids = demo.load_families(ggz, jeugd)

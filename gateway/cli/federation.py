@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 
 import click
 
+from gateway.cli.common import Failure
+from gateway.cli.common import open_node as _node
+
 
 @click.group()
 def federation() -> None:
@@ -23,7 +26,7 @@ def federation() -> None:
 @click.option("--name", required=True, help="The federation's name.")
 def operator_init(home: str, federation_id: str, name: str) -> None:
     """Create an operator home; print the operator key's thumbprint on the last line."""
-    from gateway.federation import operator
+    from gateway.federation import operator  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     thumbprint = operator.init(home, federation_id, name)
     click.echo(f"federation: {federation_id}")
@@ -42,9 +45,9 @@ def operator_init(home: str, federation_id: str, name: str) -> None:
 def add_member(home: str, org_id: str, name: str, url: str, org_type: str, ura: str,
                contact: tuple[str, ...], thumbprint: str | None) -> None:
     """Fetch the member's JWKS and list it (again: refresh its entry, e.g. after a rotation)."""
-    from adapters.http import StrictClient
-    from gateway.federation import operator
-    from gateway.federation.memberlist import ListedMember
+    from adapters.http import StrictClient  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.federation import operator  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.federation.memberlist import ListedMember  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     http = StrictClient()
     try:
@@ -64,7 +67,7 @@ def add_member(home: str, org_id: str, name: str, url: str, org_type: str, ura: 
 @click.option("--org-id", required=True)
 def remove_member(home: str, org_id: str) -> None:
     """Take a member off the list (nodes stop trusting it when they apply the next publication)."""
-    from gateway.federation import operator
+    from gateway.federation import operator  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     if not operator.remove_member(home, org_id):
         raise click.UsageError(f"{org_id!r} is not a member")
@@ -78,26 +81,17 @@ def remove_member(home: str, org_id: str) -> None:
               help="Days until valid-until; nodes fail closed for list-only members after it.")
 def publish(home: str, out: str, valid_days: int) -> None:
     """Sign the list as it stands into FILE, one version higher than the last published."""
-    from gateway.federation import operator
+    from gateway.federation import operator  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     version, count = operator.publish(home, out, now=datetime.now(UTC), valid_days=valid_days)
     click.echo(f"published version {version} with {count} member(s) to {out}")
-
-
-def _node(home: str):  # type: ignore[no-untyped-def]
-    from gateway import config
-    from gateway.node import build
-
-    node = build(config.load(home))
-    click.get_current_context().call_on_close(node.uow.engine.dispose)
-    return node
 
 
 @federation.command("status")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 def status(home: str) -> None:
     """On a node: the list in force, and every member it refuses to trust, with why."""
-    from gateway.federation import membership as federation_trust
+    from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     if not node.config.federation.enabled:
@@ -119,8 +113,8 @@ def status(home: str) -> None:
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 def refresh(home: str) -> None:
     """On a node: fetch and apply the list now (a running node also does it every refresh_seconds)."""
-    from gateway.federation import membership as federation_trust
-    from gateway.federation.memberlist import ListRefused
+    from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.federation.memberlist import ListRefused  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     if not node.config.federation.enabled:
@@ -129,8 +123,6 @@ def refresh(home: str) -> None:
     if out.result == "refused":
         raise ListRefused(f"list refused, the list in force stays: {out.detail}")
     if out.result == "failed":
-        from gateway.cli.main import Failure
-
         raise Failure(out.detail)
     detail = (f": {len(out.added)} added, {len(out.removed)} removed, {len(out.changed)} changed"
               if out.result == "applied" else f" ({out.detail})")

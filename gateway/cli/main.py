@@ -7,23 +7,26 @@ from errors to a stderr line and an exit code.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
+import shutil
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import click
 
-from contract.errors import GatewayError
-
-
-class Failure(Exception):
-    """An expected failure that is not the user's input (exit 1)."""
+from contract.errors import GatewayError, InvalidRequest, StoreUnavailable
+from gateway.cli import federation, ops
+from gateway.cli.common import Failure
+from gateway.cli.common import open_node as _node
+from gateway.cli.text import english
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("jeugd-ggz-gateway")
     except PackageNotFoundError:  # run from a source tree that was never installed
@@ -34,18 +37,6 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="gateway", message="%(prog)s %(version)s")
 def cli() -> None:
     """Federated consented-summary gateway for youth care and adult mental health care."""
-
-
-def _node(home: str):  # type: ignore[no-untyped-def]
-    from gateway import config
-    from gateway.node import build
-
-    node = build(config.load(home))
-    ctx = click.get_current_context()
-    ctx.call_on_close(node.uow.engine.dispose)
-    # a kept-alive connection to a partner would hold up that node's graceful shutdown
-    ctx.call_on_close(node.http.close)
-    return node
 
 
 @cli.command()
@@ -61,9 +52,9 @@ def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg
     Refuses a home or a store that holds a node already. Whatever fails half-way is
     undone, so the operator can correct the input and run ``init`` again.
     """
-    from gateway.repositories import audit_log
-    from gateway import config
-    from gateway.keys import KeyRing
+    from gateway import config  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.keys import KeyRing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     path = Path(home).resolve()
     if (path / "node.toml").exists() or (path / "keys").exists():
@@ -83,7 +74,7 @@ def init(home: str, org_id: str, name: str, url: str | None, db: str | None, alg
         made.append(path / "node.toml")
         cfg = config.load(path)
         made += _open_empty_store(cfg.store.url)
-        from gateway.hsm import token_of
+        from gateway.hsm import token_of  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
         ring = KeyRing.create(path, alg, hsm=token_of(cfg) if cfg.keys.backend == "pkcs11" else None)
         made.append(path / "keys")
@@ -110,11 +101,11 @@ def _open_empty_store(url: str) -> list[Path]:
     Returns the files it created. Raises ConfigError (exit 2) when the store cannot be
     opened or already holds a node: both are the operator's ``--db`` to correct.
     """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
-    from adapters.store import make_engine, migrate, revision_of
-    from gateway.config import ConfigError
+    from adapters.store import make_engine, migrate, revision_of  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.config import ConfigError  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     created: list[Path] = []
     database = make_url(url).database
@@ -141,7 +132,7 @@ def _open_empty_store(url: str) -> list[Path]:
 
 def _shown(url: str) -> str:
     """The store URL as it may be printed: never with its password."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -156,8 +147,6 @@ def _store_problem(url: str, exc: BaseException) -> str:
 
 
 def _undo(made: list[Path]) -> None:
-    import shutil
-
     for item in reversed(made):
         try:
             if item.is_dir():
@@ -180,13 +169,11 @@ def serve(home: str, host: str | None, port: int | None) -> None:
     this CLI take effect without a restart. Logs go to stderr. Exit 1 when the store
     cannot be reached, 2 for a bad node.toml.
     """
-    from adapters.store import make_engine, migrate
-    from gateway import config
-    from gateway.ops.server import serve as run
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from contract.errors import StoreUnavailable
+    from adapters.store import make_engine, migrate  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway import config  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.ops.server import serve as run  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     cfg = config.load(home)
     engine = make_engine(cfg.store.url)
@@ -204,8 +191,8 @@ def _first_federation_fetch(cfg) -> None:  # type: ignore[no-untyped-def]
     """Contract section 7: fetch the list at start (the workers' refresher takes over)."""
     if not cfg.federation.enabled:
         return
-    from gateway.federation import membership as federation_trust
-    from gateway.node import build
+    from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.node import build  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = build(cfg)
     try:
@@ -236,9 +223,9 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None, tofu: 
     Without --thumbprint nothing proves the keys are the partner's: on a terminal the
     command shows their thumbprints and asks; in a script it needs --trust-on-first-use.
     """
-    from adapters.store.models import Client
-    from gateway.repositories import audit_log
-    from audit import events
+    from adapters.store.models import Client  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
@@ -252,7 +239,7 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None, tofu: 
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise click.UsageError("no --thumbprint: the keys at --url would be trusted unchecked; pass the "
                                    "partner's --thumbprint, or --trust-on-first-use to accept that")
-        from gateway.trust.partners import fetch_jwks
+        from gateway.trust.partners import fetch_jwks  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
         seen = [k.thumbprint() for k in fetch_jwks(node.http, url)]
         click.echo(f"warning: no --thumbprint; {url} serves these keys, and nothing proves they are "
@@ -283,8 +270,8 @@ def partner_list(home: str) -> None:
 @click.option("--org-id", required=True)
 def partner_remove(home: str, org_id: str) -> None:
     """End the trust in a partner: its keys are unpinned, its calls refused at once."""
-    from gateway.repositories import audit_log
-    from audit import events
+    from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     if not node.partners.remove(org_id):
@@ -296,7 +283,7 @@ def partner_remove(home: str, org_id: str) -> None:
 
 def _federation_note(node, org_id: str) -> None:  # type: ignore[no-untyped-def]
     """After partner add/remove: let the federation list in force decide again (issue 15)."""
-    from gateway.federation import membership as federation_trust
+    from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     federation_trust.after_partner_change(node)
     for org, why in federation_trust.status(node)["refused"]:
@@ -318,9 +305,9 @@ def client() -> None:
 @click.option("--role", required=True, type=click.Choice(["ehr", "professional", "privacy-officer", "admin"]))
 def client_add(home: str, client_id: str, role: str) -> None:
     """Register a client; print its secret once, on the last line."""
-    from gateway.repositories import audit_log
-    from gateway.http import auth
-    from audit import events
+    from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.http import auth  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     if node.partners.is_trusted(client_id):
@@ -339,9 +326,9 @@ def client_remove(home: str, client_id: str) -> None:
 
     Access tokens it already holds run out within [security] access_token_ttl (300 s).
     """
-    from gateway.repositories import audit_log
-    from gateway.http import auth
-    from audit import events
+    from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.http import auth  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     if not auth.remove_client(node.uow, client_id):
@@ -358,9 +345,9 @@ def client_rotate_secret(home: str, client_id: str) -> None:
 
     Access tokens issued before run out within [security] access_token_ttl (300 s).
     """
-    from gateway.repositories import audit_log
-    from gateway.http import auth
-    from audit import events
+    from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.http import auth  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     secret = auth.rotate_secret(node.uow, client_id)
@@ -384,8 +371,8 @@ def keys() -> None:
                    "unpin them when they next read it; ask them to run 'partner add' again.")
 def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
     """Make a new active key; the old stays in the JWKS for its window."""
-    from gateway.repositories import audit_log
-    from audit import events
+    from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     old = node.keys.thumbprint()
@@ -404,7 +391,7 @@ def locator() -> None:
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 def locator_status(home: str) -> None:
     """Show the current epoch, how many persons are findable, and the key's age."""
-    from gateway.services.locator import status
+    from gateway.services.locator import status  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     for name, value in status(_node(home)).items():
         click.echo(f"{name}: {value}")
@@ -424,7 +411,7 @@ def locator_rotate(home: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Play the story and stop (for scripts).")
 def demo(no_serve: bool) -> None:
     """Start a four-organisation federation (one signed member list) on loopback and play one exchange."""
-    from gateway.demo import runner as demo_mod
+    from gateway.demo import runner as demo_mod  # noqa: PLC0415 - the demo drives this CLI in-process (gateway.demo.loopback), and only this command loads it
 
     demo_mod.run(keep_serving=not no_serve)
 
@@ -444,7 +431,7 @@ def audit_verify(home: str, witnesses: bool) -> None:
     head of this log it has seen; a head the log no longer reaches (a cut tail with an
     older head put back) names that partner (exit 1), as does a partner that cannot be asked.
     """
-    from gateway.repositories import audit_log
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     result = audit_log.verify(node)
@@ -452,7 +439,7 @@ def audit_verify(home: str, witnesses: bool) -> None:
         raise Failure(f"audit log broken at entry {result.first_bad_seq}: {result.reason}")
     click.echo(f"intact: {result.checked} entries verified")
     if witnesses:
-        from gateway.services import witnesses as witnessing
+        from gateway.services import witnesses as witnessing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
         checks = witnessing.check(node)
         for c in checks:
@@ -472,7 +459,7 @@ def audit_verify(home: str, witnesses: bool) -> None:
 @click.option("--since", default=None, help="Only events on or after this date (YYYY-MM-DD).")
 def audit_export(home: str, fmt: str, since: str | None) -> None:
     """Write audit events to stdout: a FHIR Bundle of AuditEvent, or CSV."""
-    from gateway.services import auditing
+    from gateway.services import auditing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     click.echo(auditing.export(_node(home), fmt, _date(since)), nl=False)
 
@@ -483,7 +470,7 @@ def audit_export(home: str, fmt: str, since: str | None) -> None:
 @click.option("--since", default=None, help="Only exchanges on or after this date (YYYY-MM-DD).")
 def audit_reconcile(home: str, partner: str, since: str | None) -> None:
     """Compare our log with the partner's signed receipts; exit 1 on any difference."""
-    from gateway.services import reconcile
+    from gateway.services import reconcile  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     compared, diffs = reconcile.reconcile(_node(home), partner, _date(since))
     for d in diffs:
@@ -499,11 +486,9 @@ def audit_reconcile(home: str, partner: str, since: str | None) -> None:
 def audit_flags(home: str, since: str | None) -> None:
     """List partners that probe: more subject-unknown answers or refusals per day than
     [audit] probe_unknown_per_day / probe_refusals_per_day. Exit 1 when any is flagged."""
-    import datetime as dt
-
-    from consent import rules
-    from gateway.repositories import audit_log
-    from gateway.services import probing
+    from consent import rules  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.services import probing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     start = (dt.date.fromisoformat(_date(since)) if since  # type: ignore[arg-type]
@@ -531,9 +516,9 @@ def audit_report(home: str, subject_file: object, subject: str | None) -> None:
     Example: ``gateway audit report /srv/gateway --subject-file - > rapport.html``, then type
     the BSN and press Enter (or pipe it in).
     """
-    from consent.model import valid_bsn
-    from gateway.repositories import audit_log
-    from gateway.services import auditing
+    from consent.model import valid_bsn  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.services import auditing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     if (subject_file is None) == (subject is None):
         raise click.UsageError("give the BSN with --subject-file FILE (or - for stdin), or --subject")
@@ -554,15 +539,13 @@ def audit_report(home: str, subject_file: object, subject: str | None) -> None:
 @click.option("--before", default=None, help="Prune events before this date (default: the retention period).")
 def audit_prune(home: str, before: str | None) -> None:
     """Delete events past retention, leaving a signed prune checkpoint so the chain verifies."""
-    from gateway.services import auditing
+    from gateway.services import auditing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     pruned, anchor = auditing.prune(_node(home), _date(before))
     click.echo(f"pruned {pruned} entries; history now starts after entry {anchor}")
 
 
 def _date(value: str | None) -> str | None:
-    import datetime as dt
-
     if value is None:
         return None
     try:
@@ -583,7 +566,7 @@ def sync(home: str, source_name: str | None, full: bool) -> None:
     a record the EHR deleted; --full can. Records a source holds that the mapping refuses
     are listed on stderr (exit 1); the others are written.
     """
-    from ehr import fhir_pull
+    from ehr import fhir_pull  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     sources = [s for s in node.config.sources if source_name in (None, s.name)]
@@ -614,11 +597,7 @@ def import_file(home: str, file: str, mapping_file: str) -> None:
     Every bad row is listed on stderr with its line number, and nothing is written (exit 2).
     Importing the same file again changes nothing.
     """
-    import contextlib
-    from typing import Any
-
-    from ehr import batch, mapping
-    from contract.errors import InvalidRequest
+    from ehr import batch, mapping  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
     prepared = batch.prepare(Path(file), mapping.load(mapping_file))
@@ -634,9 +613,9 @@ def import_file(home: str, file: str, mapping_file: str) -> None:
     click.echo(f"{file}: {prepared.rows} rows: {outcome.summary()}")
 
 
-from gateway.cli.federation import federation as _federation  # noqa: E402 - the group's own module
-
-cli.add_command(_federation)
+cli.add_command(federation.federation)
+for _command in ops.COMMANDS:  # backup, restore, selftest (issue 18)
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -653,8 +632,6 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("gateway: aborted", err=True)
         return 1
     except GatewayError as exc:
-        from gateway.cli.text import english
-
         click.echo(f"gateway: {english(exc)}", err=True)
         return 1 if exc.code in ("partner-unavailable", "partner-timeout", "store-unavailable") else 2
     except (Failure, OSError) as exc:
@@ -664,14 +641,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-from gateway.cli import ops as cli_ops  # noqa: E402,F401 - backup, restore, selftest join the group (issue 18)
-
-
 def entrypoint() -> None:  # pragma: no cover
     sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from gateway.cli.main import main as _main  # the module instance gateway.cli.ops added commands to
-
-    sys.exit(_main())
+    sys.exit(main())

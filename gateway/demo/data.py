@@ -10,7 +10,13 @@ from typing import Any
 
 from contract import systems
 from gateway.fhir.fhir_in import (
-    BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM, EXT, PARTICIPATION, PURPOSE_SYSTEM, ROLECODE,
+    BSN_SYSTEM,
+    CATEGORY_SYSTEM,
+    DISCLOSURE_SYSTEM,
+    EXT,
+    PARTICIPATION,
+    PURPOSE_SYSTEM,
+    ROLECODE,
 )
 
 ORG_ID_SYSTEM = systems.ORG_ID_SYSTEM
@@ -22,7 +28,7 @@ def bsn(seed: int) -> str:
     n = 100000000 + seed * 97
     while True:
         digits = [int(c) for c in f"{n:09d}"]
-        total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1))) - digits[8]
+        total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
         if total % 11 == 0 and n % 10**9 != 0:
             return f"{n:09d}"
         n += 1

@@ -6,13 +6,17 @@ own process, exactly as an IT department runs one.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +33,6 @@ def free_port() -> int:
 
 def run_cli(*args: str) -> str:
     """Run a gateway command in-process; return its stdout, raise on a non-zero exit."""
-    import contextlib
-    import io
-
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli(list(args))
@@ -66,7 +67,7 @@ class RunningNode:
 
     def start(self, env: dict[str, str] | None = None) -> None:
         with open(self.home / "serve.log", "ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter running our own CLI, no shell
                 [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())",
                  "serve", str(self.home)],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
@@ -192,9 +193,6 @@ class StaticHost:
     """
 
     def __init__(self, root: Path) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         host = self
         self.requests = 0
         self.not_modified = 0
@@ -203,7 +201,7 @@ class StaticHost:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 host.requests += 1
                 path = root / self.path.lstrip("/").split("?")[0]
                 if "/" in self.path.lstrip("/") or not path.is_file():

@@ -26,6 +26,7 @@ from contract import systems
 from gateway.demo import data as d
 from gateway.demo.loopback import RunningNode, free_port
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.web.present import sections
 
 LISA, LISA_MOTHER = d.bsn(17), d.bsn(18)
 LEGAL_MEASURE_SYSTEM = systems.LEGAL_MEASURE_SYSTEM
@@ -194,8 +195,6 @@ def _code(resp: Any) -> str:
 
 def describe_push(bundle: dict[str, Any]) -> list[str]:
     """Plain Dutch lines for a pushed summary in the inbox."""
-    from gateway.web.present import sections
-
     out = [f"In de inbox: {bundle['meta']['tag'][0]['display']} van "
            f"{bundle['signature']['who']['identifier']['value']}"]
     for section in sections(bundle):

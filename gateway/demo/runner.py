@@ -20,8 +20,12 @@ from typing import Any
 
 import click
 
+from gateway import config
 from gateway.demo import data as d
-from gateway.demo.loopback import Operator, RunningNode, free_port
+from gateway.demo import push as demo_push
+from gateway.demo.loopback import Operator, RunningNode, free_port, run_cli
+from gateway.federation import directory
+from gateway.node import build
 
 MOTHER, CHILD = d.bsn(1), d.bsn(2)
 CATEGORIES = ["signals", "safety-plan", "care-team"]
@@ -91,10 +95,6 @@ def build_region(root: Path, db: dict[str, str | None] | None = None, web: bool 
 
 def show_directory(node: RunningNode, echo: Any = click.echo) -> None:
     """The directory as Jeugdteam West sees it: names, kinds and whom to call."""
-    from gateway import config
-    from gateway.federation import directory
-    from gateway.node import build
-
     built = build(config.load(node.home))
     try:
         echo(f"0. Smoelenboek van {node.name} (uit de federatielijst, geen losse afspraken per paar):")
@@ -182,8 +182,6 @@ def describe(bundle: dict[str, Any]) -> list[str]:
 
 def play_pushes(base: Path, ggz: RunningNode, jeugd: RunningNode, ids: dict[str, Any]) -> list[RunningNode]:
     """The consented push (contract section 9): a crisis pre-announcement and a warm handover."""
-    from gateway.demo import push as demo_push
-
     crisis, gp = demo_push.start_push_partners(base, [ggz, jeugd], web=True)
     demo_push.play_crisis_notice(jeugd, crisis)
     demo_push.play_warm_handover(ggz, gp, ids)
@@ -209,7 +207,6 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
         play(ggz, jeugd, ids)
         nodes += play_pushes(base, ggz, jeugd, ids)
         click.echo("Audit: beide logboeken zijn gekoppeld en verifieerbaar:")
-        from gateway.demo.loopback import run_cli
 
         for n in nodes:
             click.echo(f"  gateway audit verify {n.home}: " + run_cli("audit", "verify", str(n.home)).strip())

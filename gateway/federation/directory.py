@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 
 from adapters.store.models import FederationMember, Partner
+from gateway.federation.memberlist import org_types
 
 __all__ = ["DirectoryEntry", "by_type", "entries", "entry", "name_of", "type_label"]
 
@@ -68,15 +69,11 @@ def name_of(node: Any, org_id: str) -> str:
 
 def type_label(code: str) -> str:
     """The Dutch label of an organisation-type code."""
-    from gateway.federation.memberlist import org_types
-
     return org_types().get(code, code)
 
 
 def by_type(items: list[DirectoryEntry]) -> list[tuple[str, list[DirectoryEntry]]]:
     """Group entries by type, in the CodeSystem's order, for the pages: [(Dutch label, entries)]."""
-    from gateway.federation.memberlist import org_types
-
     order = list(org_types())
     groups: dict[str, list[DirectoryEntry]] = {}
     for item in items:

@@ -33,8 +33,8 @@ from joserfc.jwk import ECKey, KeySet, OKPKey
 
 from contract import ijson, systems
 from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest
-from gateway.trust import signing
 from gateway.config import ORG_ID
+from gateway.trust import signing
 from profiles.catalog import codes
 
 VALID_UNTIL = systems.VALID_UNTIL_EXTENSION

@@ -39,11 +39,11 @@ from sqlalchemy import delete, select, update
 
 from adapters.http import StrictClient
 from adapters.store.models import FederationMember, FederationState, Partner, PartnerKey
-from contract.errors import GatewayError
-from gateway.repositories import audit_log
-from gateway.federation import memberlist as fedlist
 from audit import events
+from contract.errors import GatewayError
+from gateway.federation import memberlist as fedlist
 from gateway.federation.memberlist import ListedMember, ListRefused, VerifiedList
+from gateway.repositories import audit_log
 from gateway.trust.partners import allowed_of
 
 log = logging.getLogger("gateway.federation")
@@ -372,7 +372,7 @@ def status(node: Any) -> dict[str, Any]:
            "refused": refused}
     expired = expired_reason(node)
     if expired:
-        listed = [] if count == 0 else [m for m in _list_only(node)]
+        listed = [] if count == 0 else list(_list_only(node))
         out["refused"] = out["refused"] + [(m, "the federation list in force has expired") for m in listed]
         out["expired"] = expired
     return out
@@ -406,7 +406,7 @@ class Refresher(threading.Thread):
         while not self.stopping.wait(interval * random.uniform(0.5, 1.0)):  # noqa: S311 - jitter, not a secret
             try:
                 refresh(self.node, claim=True)
-            except Exception:  # noqa: BLE001 - the refresher must outlive a store outage
+            except Exception:  # the refresher must outlive a store outage
                 log.exception("federation: refresh round failed; the list in force stays")
 
     def stop(self) -> None:

@@ -24,6 +24,7 @@ from joserfc.jwk import ECKey
 from contract.errors import GatewayError, InvalidRequest
 from gateway.federation import memberlist as fedlist
 from gateway.federation.memberlist import ListedMember
+from gateway.trust.partners import PartnerKeyMismatch, fetch_jwks
 
 KEY_FILE = "operator-key.pem"
 STATE_FILE = "operator.json"
@@ -102,8 +103,6 @@ def add_member(home: str | Path, member: ListedMember, http: Any, thumbprint: st
     Raises ``OperatorError`` for bad input, ``PartnerKeyMismatch`` when ``thumbprint`` matches
     none of its keys, ``PartnerUnavailable`` when its JWKS cannot be fetched; nothing changes then.
     """
-    from gateway.trust.partners import PartnerKeyMismatch, fetch_jwks
-
     path = Path(home).resolve()
     state = load(path)
     if member.org_id == state["id"]:

@@ -11,13 +11,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from consent.model import valid_bsn, valid_party_key
 from contract import systems
 from contract.errors import InvalidRequest
-from consent.model import valid_bsn, valid_party_key
-from gateway.fhir import fhir_checks
 from gateway.config import ORG_ID
+from gateway.fhir import fhir_checks
 
 BSN_SYSTEM = systems.BSN_SYSTEM
 ORG_SYSTEM = systems.ORG_ID_SYSTEM
@@ -35,8 +36,6 @@ MAX_ORG_ID = 64  # org ids are stored in String(64) columns (partners, audit pee
 
 def validate(resource: dict[str, Any]) -> Any:
     """Validate with fhir.resources; raise InvalidRequest naming the first problem."""
-    from fhir.resources.R4B import get_fhir_model_class
-
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         raise InvalidRequest("resourceType ontbreekt.")
@@ -178,7 +177,7 @@ def record(resource: dict[str, Any], known_categories: frozenset[str]) -> Record
         subject_ref, is_bsn = bsn_of([subject["identifier"]]), True
     else:
         subject_ref, is_bsn = local_id(subject, "Patient"), False
-    cats = [c for c in codes(_categories_of(resource), CATEGORY_SYSTEM)]
+    cats = list(codes(_categories_of(resource), CATEGORY_SYSTEM))
     if len(cats) != 1:
         raise InvalidRequest(f"Een dossierregel heeft precies één samenvattingscategorie ({CATEGORY_SYSTEM}).")
     if cats[0] not in known_categories:

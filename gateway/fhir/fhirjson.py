@@ -9,6 +9,8 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from contract import ijson
 from contract.errors import InvalidRequest
+from gateway.fhir import versioning
+from gateway.http import outcomes
 
 FHIR_JSON = ("application/fhir+json", "application/json")
 
@@ -36,16 +38,12 @@ def read_body(resource_type: str | None = None) -> dict[str, Any]:
 
 def read_response(resource: dict[str, Any], base_url: str) -> Response:
     """A read: the resource with its ETag and Last-Modified (gateway.fhir.versioning)."""
-    from gateway.fhir import versioning
-
     return fhir_response(resource, 200, versioning.headers(resource, base_url, location=False))
 
 
 def written_response(resource: dict[str, Any], status: int, base_url: str) -> Response:
     """A create or update: versioned Location on 201, ETag, Last-Modified, and the body the
     client's ``Prefer: return=`` asks for (representation, minimal or OperationOutcome)."""
-    from gateway.fhir import versioning
-
     headers = versioning.headers(resource, base_url, location=status == 201)
     wanted = versioning.preferred_return(request.headers.get("Prefer", ""))
     if wanted == "minimal":
@@ -54,8 +52,6 @@ def written_response(resource: dict[str, Any], status: int, base_url: str) -> Re
             resp.headers[k] = v
         return resp
     if wanted == "OperationOutcome":
-        from gateway.http import outcomes
-
         done = "aangemaakt" if status == 201 else "bijgewerkt"
         body = outcomes.outcome("ok", f"{resource['resourceType']}/{resource['id']} is {done}.",
                                 issue_type="informational", severity="information")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from contract.errors import InvalidRequest
 from consent.model import valid_bsn
+from contract.errors import InvalidRequest
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
 
 MAX_TEXT = 2000
@@ -164,8 +165,6 @@ def fhir_id(value: str, name: str) -> str:
 
 def date(value: str, name: str) -> str:
     """A calendar date JJJJ-MM-DD, returned in ISO form."""
-    import datetime as dt
-
     try:
         if len(value) != 10:
             raise ValueError

@@ -12,10 +12,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, json, request
 
 from contract.errors import NotFound
-from gateway.http import conformance, scopes
+from gateway.current import node_of
 from gateway.fhir import searchset
-from gateway.app import node_of
 from gateway.fhir.fhirjson import fhir_response
+from gateway.http import conformance, scopes
 from gateway.http.openapi import CONFORMANCE_TYPES
 
 bp = Blueprint("conformance", __name__)

@@ -11,13 +11,14 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from contract.errors import InvalidRequest, NotFound
+from gateway.current import node_of
 from gateway.fhir import parameters, searchset
-from gateway.app import node_of
 from gateway.fhir.fhir_in import RECORD_TYPES
 from gateway.fhir.fhirjson import fhir_response, read_body, read_response, written_response
+from gateway.http.context import actor, caller
 from gateway.http.idempotency import idempotent
 from gateway.services import auditing, consents, exchange, push, registry, safety
-from gateway.http.context import actor, caller
+from gateway.services import locate as locating
 
 bp = Blueprint("local", __name__)
 
@@ -55,7 +56,7 @@ def _patient_search(args: Any) -> Response:
     who = actor(caller(*READERS))
     pg = searchset.page(args, known={"identifier"}, prefer=request.headers.get("Prefer", ""))
     ident = args.get("identifier", "")
-    system, sep, value = ident.rpartition("|")
+    system, _sep, value = ident.rpartition("|")
     if not value:
         raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN> (of het BSN alleen).",
                              expression=("identifier",), diagnostics="identifier (a BSN) is required")
@@ -219,8 +220,6 @@ def request_summary() -> Response:
 @bp.post("/fhir/$locate")
 def locate() -> Response:
     """Which trusted organisations are involved with these people (contract section 8)."""
-    from gateway.services import locate as locating
-
     who = actor(caller(*READERS))
     return fhir_response(locating.locate(node_of(), read_body("Parameters"), who))
 

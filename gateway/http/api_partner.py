@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from contract.errors import InvalidRequest, UnknownPartner
-from gateway.http import auth
+from gateway.current import node_of
 from gateway.fhir import parameters
-from gateway.app import node_of
 from gateway.fhir.fhirjson import fhir_response, read_body
-from gateway.services import consents, exchange, locator, push, safety
+from gateway.http import auth
 from gateway.http.context import partner_caller
+from gateway.services import consents, exchange, locator, push, reconcile, safety, witnesses
 
 bp = Blueprint("partner", __name__)
 
@@ -61,8 +61,6 @@ def consent_revoked() -> Response:
 @bp.post("/fhir/$exchange-receipts")
 def exchange_receipts() -> Response:
     """Signed receipts of our mutual exchanges, for the partner's reconciliation."""
-    from gateway.services import reconcile
-
     who = partner_caller()
     values = parameters.read(read_body("Parameters"), {"since": parameters.Spec("valueString")})
     since = parameters.date(values["since"], "since") if "since" in values else None
@@ -73,8 +71,6 @@ def exchange_receipts() -> Response:
 @bp.post("/fhir/$audit-head")
 def audit_head() -> Response:
     """The head of the caller's audit log we witnessed, and our own (README: witnessed heads)."""
-    from gateway.services import witnesses
-
     who = partner_caller()
     if request.get_data(cache=True):  # no input: no body, or a Parameters without parameters
         if read_body("Parameters").get("parameter"):

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, json
+from flask import Blueprint, Response, current_app, json, request
 from sqlalchemy import text
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from contract.errors import GatewayError, StoreUnavailable
-from gateway.http import outcomes
-from gateway.app import node_of
+from audit import events
+from audit.events import AuditRecord, InvalidAuditRecord
+from contract import jwt
+from contract.errors import FederationListExpired, GatewayError, StoreUnavailable
+from gateway.current import node_of
+from gateway.federation.membership import expired_reason
 from gateway.fhir.fhirjson import fhir_response
+from gateway.http import outcomes
+from gateway.http.capability import capability_statement as build
+from gateway.http.openapi import document
+from gateway.repositories import audit_log
 
 bp = Blueprint("public", __name__)
 
@@ -36,12 +43,9 @@ def readyz() -> Response:
     except Exception:  # noqa: BLE001 - any store failure means not ready
         # a 503 is an error like any other: an OperationOutcome with the contract's code
         return outcomes.render(StoreUnavailable.code, "De opslag van de node is niet bereikbaar.")
-    from gateway.federation.membership import expired_reason
 
     expired = expired_reason(node)  # contract section 7: /readyz says why list members are refused
     if expired:
-        from contract.errors import FederationListExpired
-
         return outcomes.render(FederationListExpired.code, f"{FederationListExpired.message_nl} ({expired})")
     return Response(json.dumps({"status": "ready"}), mimetype="application/json")
 
@@ -49,8 +53,6 @@ def readyz() -> Response:
 @bp.post("/oauth/token")
 def token() -> Response:
     """Issue an access token; every error is RFC 6749 section 5.2 JSON (the contract's exception)."""
-    from flask import current_app
-
     try:
         resp: Response = current_app.extensions["oauth_server"].create_token_response()
     except StoreUnavailable:
@@ -70,9 +72,7 @@ def token() -> Response:
 
 def _who_logs_in() -> str:
     """The client id (local) or org id (partner) that tried to log in, as far as it can be read."""
-    from flask import request
 
-    from contract import jwt
 
     name: object = None
     try:
@@ -89,10 +89,6 @@ def _who_logs_in() -> str:
 
 def _audit_login(resp: Response) -> None:
     """Audit every token request: login (success) or login-failed with the OAuth error code."""
-    from gateway.repositories import audit_log
-    from audit import events
-    from audit.events import AuditRecord, InvalidAuditRecord
-
     node = node_of()
     who = _who_logs_in()
     partner = node.partners.is_trusted(who)
@@ -120,9 +116,6 @@ def _oauth_error(error: str, status: int, description: str | None = None) -> Res
 
 def capability_statement(org_id: str, name: str, url: str) -> dict[str, Any]:
     """Build the CapabilityStatement from the route table (gateway.http.capability)."""
-    from gateway.http.capability import capability_statement as build
-    from gateway.http.openapi import document
-
     return build(document(org_id, url), org_id=org_id, name=name, url=url)
 
 
@@ -135,7 +128,5 @@ def metadata() -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The node's OpenAPI description of its public, local and partner API (gateway.http.openapi)."""
-    from gateway.http.openapi import document
-
     cfg = node_of().config.node
     return Response(json.dumps(document(cfg.org_id, cfg.url.rstrip("/"))), mimetype="application/json")

@@ -21,18 +21,24 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import Client, UsedJti
 from contract import jwt
 from contract.errors import (
-    BadSignature, Forbidden, GatewayError, InvalidRequest, InvalidToken, TokenExpired, Unauthenticated,
+    BadSignature,
+    Forbidden,
+    GatewayError,
+    InvalidRequest,
+    InvalidToken,
+    TokenExpired,
+    Unauthenticated,
 )
 from gateway.http import scopes
 
@@ -97,7 +103,7 @@ class PartnerClient(LocalClient):
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "private_key_jwt"]
 
     def validate_requested_scope(self) -> None:
         """A requested scope must lie within the client's role's (gateway.http.scopes)."""

@@ -25,8 +25,14 @@ import copy
 from functools import cache
 from typing import Any
 
-from contract import systems
+from fhir.resources.R4B import get_fhir_model_class
+
 from audit import events
+from contract import systems
+from gateway.http.openapi import document
+from profiles import catalog
+from profiles.catalog import load_profiles
+from profiles.summary import load_codesystems
 
 BASE = systems.BASE
 EXT = systems.EXTENSION_BASE
@@ -71,8 +77,6 @@ def _generated_codesystems() -> list[dict[str, Any]]:
 
 def codesystems() -> list[dict[str, Any]]:
     """Every CodeSystem this node emits codes from: the profiles' files, then the generated ones."""
-    from profiles.summary import load_codesystems
-
     files = load_codesystems()
     known = {cs["url"] for cs in files}
     return files + [cs for cs in _generated_codesystems() if cs["url"] not in known]
@@ -117,8 +121,6 @@ EXTENSIONS: tuple[tuple[str, str, list[str], str, str, str], ...] = (
 def _top_level_elements(resource_type: str) -> list[str]:
     """The base resource's own top-level elements in the specification's order (choices folded
     to ``value[x]``), from ``fhir.resources``."""
-    from fhir.resources.R4B import get_fhir_model_class
-
     model = get_fhir_model_class(resource_type)
     choice_of: dict[str, str] = {}
     for field in model.model_fields.values():
@@ -165,8 +167,6 @@ def _sd(sid: str, url: str, version: str, rtype: str, description: str,
 
 
 def _bundle_sd() -> dict[str, Any]:
-    from profiles import catalog
-
     url, version = catalog.bundle_profile().split("|", 1)
     sid = url.rsplit("/", 1)[1]
     elements = [
@@ -186,8 +186,6 @@ def _bundle_sd() -> dict[str, Any]:
 
 
 def structure_definitions() -> list[dict[str, Any]]:
-    from profiles.catalog import load_profiles
-
     out = [_bundle_sd()]
     out += [_profile_sd(p) for p in load_profiles().values()]
     out += [_extension(eid, name, ctx, vt, definition, max_=mx) for eid, name, ctx, vt, mx, definition in EXTENSIONS]
@@ -278,8 +276,6 @@ def naming_systems() -> list[dict[str, Any]]:
 
 @cache
 def _all(kind: str) -> tuple[dict[str, Any], ...]:
-    from gateway.http.openapi import document
-
     made = {"CodeSystem": codesystems, "StructureDefinition": structure_definitions,
             "NamingSystem": naming_systems}
     resources = operation_definitions(document()) if kind == "OperationDefinition" else made[kind]()

@@ -7,8 +7,9 @@ import re
 from flask import g, request
 
 from contract.errors import InvalidRequest, UnknownPartner
-from gateway.http import auth
-from gateway.app import node_of
+from gateway.current import node_of
+from gateway.http import auth, observe
+from gateway.repositories import witnesses
 from gateway.repositories.audit_log import Actor
 
 _PRACTITIONER = re.compile(r"^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$")
@@ -40,8 +41,6 @@ def partner_caller() -> auth.Caller:
     who = auth.verify_access_token(node, request.headers.get("Authorization"))
     if not who.is_partner or not node.partners.is_trusted(who.client_id):
         raise UnknownPartner()
-    from gateway.http import observe
-    from gateway.repositories import witnesses
 
     g.witness_partner = who.client_id  # the answer carries our audit head (gateway.app)
     witnesses.receive(node, who.client_id, request.headers.get(witnesses.HEADER))

@@ -30,8 +30,8 @@ from typing import Any
 from flask import Response, request
 
 from contract.errors import Conflict, GatewayError, IdempotencyKeyReused, InvalidRequest, PartnerRefusal
-from gateway.http import auth
-from gateway.app import node_of
+from gateway.current import node_of
+from gateway.http import auth, outcomes
 from gateway.services import onetime
 
 HEADER = "Idempotency-Key"
@@ -69,8 +69,6 @@ def idempotent(keep_body: bool = True) -> Callable[[Callable[..., Response]], Ca
             try:
                 resp = view(*args, **kwargs)
             except GatewayError as exc:
-                from gateway.http import outcomes
-
                 status = exc.status if isinstance(exc, PartnerRefusal) else outcomes.status_of(exc.code)
                 if status >= 500:
                     onetime.release(node, scope, key)
@@ -93,8 +91,6 @@ def idempotent(keep_body: bool = True) -> Callable[[Callable[..., Response]], Ca
 
 
 def _outcome_json(exc: GatewayError) -> str:
-    from gateway.http import outcomes
-
     if hasattr(exc, "body") and isinstance(exc.body, dict):  # a partner's own OperationOutcome
         return json.dumps(exc.body, ensure_ascii=False)
     return json.dumps(outcomes.outcome(exc.code, exc.detail), ensure_ascii=False)

@@ -24,6 +24,8 @@ import time
 import uuid
 from typing import Any
 
+from flask import request
+
 HEADER = "X-Correlation-Id"
 ENVIRON_HEADER = "HTTP_X_CORRELATION_ID"
 _WELL_FORMED = re.compile(r"[0-9a-f]{32}")
@@ -101,8 +103,6 @@ def outcome_of(environ: dict[str, Any], status: str) -> str:
 
 def init_app(app: Any) -> None:
     """Record each request's route pattern (never its values) as the operation."""
-    from flask import request
-
     @app.before_request
     def _operation() -> None:
         rule = request.url_rule

@@ -292,16 +292,15 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             body=_parameters(_parameter("subject", "valueIdentifier", _IDENT),
                              _parameter("purpose", "valueCoding", _CODING)),
             ok=params, errors=LOCAL_ERRORS, params=[_PRACTITIONER])},
-        "/fhir/Bundle": {"get": _op("Safety disclosures pushed to this node (role professional), newest first.",
-                                    "local", ok=bundle, params=[_PRACTITIONER])},
+        # one entry: the inbox holds the safety disclosures too (a second "/fhir/Bundle" key overwrote this one)
+        "/fhir/Bundle": {"get": _op("The inbox: consented pushes and safety disclosures, newest first "
+                                    "(roles professional, ehr).", "local", ok=bundle, params=[_PRACTITIONER])},
         "/fhir/$send-summary": {"post": _op(
             "Push a consented summary to a partner (contract section 9); role professional.", "local",
             body=_parameters(_parameter("recipient", "valueString", _STRING), *_SUMMARY_ITEMS[:3],
                              _parameter("consent-token", "valueString", _STRING),
                              _parameter("note", "valueString", _STRING)),
             ok=params, errors=(*LOCAL_ERRORS, 404, 502, 503, 504), params=[_PRACTITIONER])},
-        "/fhir/Bundle": {"get": _op("The inbox: consented pushes and safety disclosures, newest first "
-                                    "(roles professional, ehr).", "local", ok=bundle, params=[_PRACTITIONER])},
         "/fhir/AuditEvent": {"get": _op("Audit events (role privacy-officer) as a searchset Bundle.", "local",
                                         ok=bundle, params=[
                                             _query("patient", "Patient/<id>, or the BSN (patient:identifier="

@@ -16,6 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from contract import errors as e
 from contract.systems import REFUSAL_REASON_SYSTEM
+from gateway.http import observe
+from gateway.ops import metrics
 from profiles import catalog
 
 log = logging.getLogger(__name__)
@@ -126,9 +128,6 @@ def outcome(code: str, text: str, *, issue_type: str | None = None, severity: st
 def _noted(code: str) -> None:
     """Leave the reason code for the access log and the metrics (gateway.http.observe)."""
     if has_request_context():
-        from gateway.ops import metrics
-        from gateway.http import observe
-
         if code not in TABLE and not _CODE.fullmatch(code):  # a partner's code: bounded, or not at all
             code = "partner-refusal"
         observe.note(request.environ, observe.OUTCOME, code)
@@ -188,7 +187,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:
-        log.exception("unexpected error")  # the traceback goes to the operator's log only
+        log.exception("unexpected error")  # noqa: LOG004 - Flask calls this inside its except block; the traceback goes to the operator's log only
         _noted("internal-error")
         return Response(json.dumps(outcome("internal-error", "Er ging iets mis op deze node.",
                                            issue_type="exception"), ensure_ascii=False),

@@ -29,13 +29,19 @@ import io
 import json
 import os
 import tarfile
+import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 
+from adapters.store import alembic_config, make_engine, migrate, revision_of
+from adapters.store.engine import READ_ONLY, is_postgres
 from adapters.store.models import Base
 from contract.errors import GatewayError, InvalidRequest
 
@@ -92,8 +98,6 @@ def _tables(engine: Engine) -> list[Any]:
 
 def _snapshot(engine: Engine) -> tuple[str | None, dict[str, bytes], dict[str, int]]:
     """Read every table in one read-only transaction; return (revision, files, counts)."""
-    from adapters.store.engine import READ_ONLY, is_postgres
-
     tables = _tables(engine)
     files: dict[str, bytes] = {}
     counts: dict[str, int] = {}
@@ -188,11 +192,6 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
 
 def restore(path: Path, home: Path, store_url: str | None) -> dict[str, Any]:
     """Restore the backup at ``path`` into the new node home ``home``; return its manifest."""
-    from alembic import command
-    from alembic.script import ScriptDirectory
-
-    from adapters.store import alembic_config, make_engine, migrate, revision_of
-
     manifest, files = read(path)
     revision = manifest["revision"]
     known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
@@ -226,8 +225,6 @@ def restore(path: Path, home: Path, store_url: str | None) -> dict[str, Any]:
 
 
 def _load_rows(engine: Engine, files: dict[str, bytes]) -> None:
-    from adapters.store.engine import is_postgres
-
     with engine.begin() as conn:
         present = set(inspect(conn).get_table_names())
         # rows the migrations seed (one-row state tables) make way for the backup's own
@@ -250,13 +247,11 @@ def _load_rows(engine: Engine, files: dict[str, bytes]) -> None:
                 for col in table.primary_key.columns:
                     if col.autoincrement is True:
                         conn.execute(text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "  # noqa: S608 - our schema's names
                             f"COALESCE((SELECT max({col.name}) FROM {table.name}), 0) + 1, false)"))
 
 
 def _default_store(toml: str, home: Path) -> str:
-    import tomllib
-
     url = str(tomllib.loads(toml).get("store", {}).get("url", ""))
     if url.startswith("sqlite:///") or not url:
         return f"sqlite:///{home / 'node.db'}"
@@ -265,8 +260,6 @@ def _default_store(toml: str, home: Path) -> str:
 
 def _with_store(toml: str, url: str) -> str:
     """``node.toml`` with ``[store] url`` set to ``url`` (no password is ever written)."""
-    from sqlalchemy.engine import make_url
-
     shown = make_url(url).render_as_string(hide_password=False) if url.startswith("sqlite") else \
         make_url(url).set(password=None).render_as_string(hide_password=False)
     out, section = [], ""

@@ -18,10 +18,20 @@ the value class it picks at import decides whether samples go to files.
 from __future__ import annotations
 
 import os
-import threading
 import shutil
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from adapters.store import make_engine
+from adapters.store.models import FederationState
+from gateway.http import observe
 
 #: request latency buckets (seconds): an exchange is 15-150 ms here, a family overview seconds
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -47,9 +57,7 @@ def _m() -> Any:
 
 
 def _create() -> Any:
-    from types import SimpleNamespace
-
-    from prometheus_client import Counter, Gauge, Histogram
+    from prometheus_client import Counter, Gauge, Histogram  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
     return SimpleNamespace(
         requests=Counter("gateway_requests", "Requests answered, per operation and outcome code",
@@ -67,8 +75,6 @@ def _create() -> Any:
 
 def request_done(environ: dict[str, Any], status: str, seconds: float) -> None:
     """Count one answered request (the access log's ``on_done``)."""
-    from gateway.http import observe
-
     operation = environ.get(observe.OPERATION, "unmatched")
     outcome = observe.outcome_of(environ, status)
     m = _m()
@@ -105,20 +111,12 @@ class StoreCollector:
     """Figures read from the store at scrape time (the master holds no app, so it asks the DB)."""
 
     def __init__(self, store_url: str) -> None:
-        from sqlalchemy.pool import NullPool
-
-        from adapters.store import make_engine
-
         # NullPool: the master forks workers; it must keep no connection open across a fork
         self.engine = make_engine(store_url, poolclass=NullPool) if store_url.startswith("sqlite") else \
             _pg_engine(store_url)
 
     def collect(self) -> Any:
-        from prometheus_client.core import GaugeMetricFamily
-        from sqlalchemy import select, text
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from adapters.store.models import FederationState
+        from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
         up = GaugeMetricFamily("gateway_store_up", "1 when the store answered this scrape")
         try:
@@ -141,9 +139,7 @@ class StoreCollector:
 
 def _federation_figures(fed: Any) -> Any:
     """The federation list in force (issue 15): its version, age and time left; none without a list."""
-    from datetime import UTC, datetime
-
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
     if fed is None or not fed.version:
         return
@@ -165,16 +161,13 @@ def _federation_figures(fed: Any) -> Any:
 
 
 def _pg_engine(url: str) -> Any:
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     return create_engine(url, poolclass=NullPool)
 
 
 def registry(store_url: str | None) -> Any:
     """A registry adding up every worker's samples (multiprocess mode) plus the store figures."""
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
+    from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
     reg = CollectorRegistry()
     MultiProcessCollector(reg)
@@ -185,7 +178,7 @@ def registry(store_url: str | None) -> Any:
 
 def serve_metrics(host: str, port: int, store_url: str | None) -> Any:
     """Start ``GET /metrics`` on ``host:port`` in a daemon thread; return the HTTP server."""
-    from prometheus_client import start_http_server
+    from prometheus_client import start_http_server  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
     try:
         server, _thread = start_http_server(port, addr=host, registry=registry(store_url))
@@ -197,7 +190,7 @@ def serve_metrics(host: str, port: int, store_url: str | None) -> Any:
 def mark_dead(pid: int) -> None:
     """A worker exited: its live gauges leave the sum (gunicorn ``child_exit``)."""
     if os.environ.get(ENV):
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
         multiprocess.mark_process_dead(pid)
 

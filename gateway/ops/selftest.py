@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from alembic.script import ScriptDirectory
+from cryptography import x509
+from joserfc.jwk import KeySet
+
+from adapters.store import alembic_config, revision_of
 from contract import jwt
+from gateway.ops import tls
+from gateway.ops.startup_checks import resolve
+from gateway.repositories import audit_log
+from gateway.services import reconcile
+from gateway.trust.partners import fetch_jwks
+from gateway.trust.peer import clock_skew
 
 #: the most clock skew a token survives (contract: 60 s leeway)
 MAX_SKEW = jwt.LEEWAY
@@ -56,7 +67,6 @@ def own_checks(node: Any) -> Iterator[Check]:
 
 
 def _keys(node: Any) -> str:
-    from joserfc.jwk import KeySet
 
     kid, alg, key = node.keys.active
     probe = jwt.sign({"probe": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="selftest+jwt")
@@ -66,10 +76,6 @@ def _keys(node: Any) -> str:
 
 
 def _store(node: Any) -> str:
-    from alembic.script import ScriptDirectory
-
-    from adapters.store import alembic_config, revision_of
-
     current = revision_of(node.uow.engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if current != head:
@@ -78,8 +84,6 @@ def _store(node: Any) -> str:
 
 
 def _audit(node: Any) -> str:
-    from gateway.repositories import audit_log
-
     result = audit_log.verify(node)
     if not result.ok:
         raise RuntimeError(f"broken at entry {result.first_bad_seq}: {result.reason}")
@@ -87,8 +91,6 @@ def _audit(node: Any) -> str:
 
 
 def _expiry(path: Any) -> str:
-    from cryptography import x509
-
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     left = cert.not_valid_after_utc - datetime.now(UTC)
     if left.total_seconds() <= 0:
@@ -97,18 +99,12 @@ def _expiry(path: Any) -> str:
 
 
 def _server_cert(node: Any) -> str:
-    from gateway.ops import tls
-    from gateway.ops.startup_checks import resolve
-
     tls.server_context(node.config)  # key matches certificate, CA bundle parses
     t = node.config.tls
     return f"{_expiry(resolve(node.config, t.certfile))}, client_auth {t.client_auth}, {t.min_version}+"
 
 
 def _client_cert(node: Any) -> str:
-    from gateway.ops import tls
-    from gateway.ops.startup_checks import resolve
-
     tls.partner_context(node.config)
     return _expiry(resolve(node.config, node.config.partners.client_certfile))
 
@@ -139,8 +135,6 @@ def _metadata(node: Any, url: str, seen: dict[str, Any]) -> str:
 
 
 def _skew(node: Any, seen: dict[str, Any]) -> str:
-    from gateway.trust.peer import clock_skew
-
     if "date" not in seen:
         raise RuntimeError("no answer from the partner to read its clock from")
     skew = clock_skew(seen["date"], node.clock())
@@ -152,10 +146,8 @@ def _skew(node: Any, seen: dict[str, Any]) -> str:
 
 
 def _jwks(node: Any, org_id: str, url: str) -> str:
-    from gateway.trust.partners import fetch_jwks
-
     published = {k.thumbprint() for k in fetch_jwks(node.http, url)}
-    pinned = set(node.partners._pinned(org_id))  # noqa: SLF001 - the directory's fresh read
+    pinned = set(node.partners._pinned(org_id))  # the directory's fresh read
     if not pinned & published:
         raise RuntimeError("none of the keys pinned here is published any more: re-run partner add")
     return f"{len(published)} published, {len(pinned & published)} of {len(pinned)} pinned still published"
@@ -168,8 +160,6 @@ def _token(node: Any, org_id: str) -> str:
 
 
 def _round_trip(node: Any, org_id: str) -> str:
-    from gateway.services import reconcile
-
     since = datetime.now(UTC).date().isoformat()
     compared, _diffs = reconcile.reconcile(node, org_id, since)
     return f"$exchange-receipts since today: signed answer verified with the pinned keys ({compared} exchanges)"

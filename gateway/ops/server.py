@@ -6,8 +6,17 @@ import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
+from gateway.app import create_app
 from gateway.config import NodeConfig
+from gateway.federation.membership import Refresher
+from gateway.http import observe
+from gateway.http.access_log import AccessLog, configure
+from gateway.http.observe import JsonFormatter
+from gateway.http.proxy import ForwardedHeaders
+from gateway.ops import metrics, tls
+from gateway.ops.startup_checks import split_bind, trusted_proxies
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
@@ -23,8 +32,6 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from gateway.http import observe
-
         # the worker's own log output (not in wsgi_app: tests build that in their process)
         observe.configure_logging(self.node_config.log.level, self.node_config.log.format)
         return wsgi_app(self.node_config, background=True)
@@ -32,16 +39,9 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
 
 def wsgi_app(config: NodeConfig, *, background: bool = False) -> Any:
     """The node's app as a worker serves it: forwarded-header rule, access log and metrics."""
-    from gateway.ops import metrics
-    from gateway.http.access_log import AccessLog, configure
-    from gateway.app import create_app
-    from gateway.ops.startup_checks import trusted_proxies
-    from gateway.http.proxy import ForwardedHeaders
-
     app = create_app(config)
     if background:  # a serving worker: its own federation refresher and PSI setup builder
         if config.federation.enabled:  # issue 15: one refresher per worker, one fetch per node
-            from gateway.federation.membership import Refresher
 
             Refresher(app.extensions["gateway"]).start()
         app.extensions["gateway"].locator.start()  # each worker keeps its PSI setup current (section 8)
@@ -89,8 +89,6 @@ def _gunicorn_logging(config: NodeConfig) -> dict[str, Any]:
 
 
 def _json_gunicorn_logger() -> type:
-    from gunicorn.glogging import Logger
-
     class _JsonLogger(Logger):  # type: ignore[misc]
         """gunicorn's logger with JSON lines, and never its access log.
 
@@ -101,7 +99,6 @@ def _json_gunicorn_logger() -> type:
 
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
-            from gateway.http.observe import JsonFormatter
 
             for handler in self.error_log.handlers:
                 handler.setFormatter(JsonFormatter())
@@ -119,8 +116,6 @@ def _hooks(config: NodeConfig) -> dict[str, Any]:
     """Gunicorn hooks for ``[metrics]``: the scrape server in the master, dead workers marked."""
     if not config.metrics.bind:
         return {}
-    from gateway.ops import metrics
-    from gateway.ops.startup_checks import split_bind
 
     metrics.prepare_multiprocess(config.home)  # before any worker imports prometheus_client
     host, port = split_bind(config.metrics.bind)
@@ -136,9 +131,6 @@ def _hooks(config: NodeConfig) -> dict[str, Any]:
 
 def serve(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
     """Run the node until interrupted (HTTPS with ``[tls]``, metrics with ``[metrics]``)."""
-    from gateway.ops import tls
-    from gateway.ops.startup_checks import trusted_proxies
-
     s = config.server
     GatewayServer(config, {
         "bind": f"{host or s.host}:{port or s.port}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def check_operations(cfg: Any, error: type[Exception]) -> None:
     _check_keys(cfg, error)
     if cfg.metrics.bind:
         try:
-            host, port = split_bind(cfg.metrics.bind)
+            _host, port = split_bind(cfg.metrics.bind)
         except ValueError:
             raise error(f"metrics.bind {cfg.metrics.bind!r}: use host:port, e.g. 127.0.0.1:9400") from None
         if port == cfg.server.port:
@@ -76,8 +77,6 @@ def _readable(cfg: Any, name: str, value: str, error: type[Exception]) -> None:
 
 def _pair(cfg: Any, prefix: str, certfile: str, keyfile: str, error: type[Exception]) -> None:
     """The certificate and the key must belong together, or every handshake would fail later."""
-    import ssl
-
     try:
         ssl.create_default_context().load_cert_chain(str(resolve(cfg, certfile)), str(resolve(cfg, keyfile)))
     except ssl.SSLError as exc:

@@ -20,14 +20,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
-from gateway.repositories import witnesses
 from audit import chain, events
 from audit.events import AuditRecord
 from audit.signer import make_signer, make_verifier
+from gateway.ops import metrics
+from gateway.repositories import witnesses
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,6 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
     book = getattr(node, "witness", None)
     if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
         witnesses.flush(session, node)
-    from gateway.ops import metrics
 
     metrics.audit_appended()  # staged: counted when written, also if the caller then rolls back
     return entry.seq
@@ -301,8 +301,6 @@ def entries(session: Any, *, subject: str | None = None, since: str | None = Non
 
 def count_entries(session: Any, **filters: Any) -> int:
     """How many entries ``entries(**filters)`` finds in all (a searchset's ``total``)."""
-    from sqlalchemy import func
-
     return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
 
 

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 
 from adapters.store.models import AuditHead, WitnessedHead
-from audit import witness
+from audit import signer, witness
 from audit.chain import KIND_HEAD, Checkpoint, InvalidCheckpoint
-from audit import signer
 from audit.signer import make_verifier
 from contract import jws
 
@@ -119,8 +118,6 @@ def signing(session: Any, seq: int, signed: str) -> None:
 
 def watch_commits(node: Any, sessions: Any) -> None:
     """Make a committed head the one this process sends (never one that rolled back)."""
-    from sqlalchemy import event
-
     @event.listens_for(sessions, "after_commit")
     def _committed(session: Any) -> None:
         head = session.info.pop(_COMMITTING, None)

@@ -8,14 +8,23 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from contract.errors import GatewayError, InvalidRequest
-from gateway.repositories import audit_log
-from audit import events, fhir, search_dates
+from adapters.store.models import AuditCheckpoint, AuditEntry, ConsentRow, Person, Relation
+from audit import chain, events, fhir, search_dates
 from audit.events import AuditRecord
+from audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
+from audit.report import disclosure_report as render
+from consent.model import valid_bsn
+from contract.errors import GatewayError, InvalidRequest
+from gateway.federation import directory
+from gateway.fhir import searchset
+from gateway.repositories import audit_log
+from gateway.services import people
+from gateway.services.registry import party_name, person_by_id
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
@@ -39,11 +48,7 @@ def _patient(name: str, value: str, person_bsn: Any, base_url: str) -> str:
     """The BSN that ``patient`` (``Patient/{id}``, the absolute URL, or a BSN as the contract's
     ``patient=`` has it) or ``patient:identifier`` (``[system|]BSN``) names; NO_MATCH for a
     person not known here or a reference to another type or server."""
-    from consent.model import valid_bsn
-
-    from gateway.fhir import searchset
-
-    system, sep, bsn = value.rpartition("|")
+    system, _sep, bsn = value.rpartition("|")
     if name == "patient:identifier" or "/" not in value:
         if name == "patient:identifier" and system not in ("", fhir.BSN_SYSTEM):
             return NO_MATCH  # another identifier system: the log keeps BSNs only
@@ -91,9 +96,6 @@ def _filters(args: Mapping[str, str], person_bsn: Any = lambda pid: None, base_u
 def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
            prefer: str = "") -> dict[str, Any]:
     """Search the log one page at a time (gateway.fhir.searchset); the search itself is appended to it."""
-    from gateway.fhir import searchset
-    from gateway.services.registry import person_by_id
-
     base = node.config.node.url.rstrip("/")
     pg = searchset.page(args, known=KNOWN, prefer=prefer, sorts=("-date", "-_lastUpdated"))
 
@@ -127,8 +129,6 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
 
 def export(node: Any, fmt: str, since: str | None) -> str:
     """The whole log (or since a date) as a FHIR Bundle of AuditEvents, or CSV; audited."""
-    import json
-
     with node.uow() as uow:
         rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since, limit=10**9)]
         rows.reverse()
@@ -146,9 +146,6 @@ def export(node: Any, fmt: str, since: str | None) -> str:
 
 def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
-    from consent.model import valid_bsn
-    from audit.report import disclosure_report as render
-
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
     with node.uow() as uow:
@@ -158,12 +155,10 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
             **audit_log.fields(actor), detail={"report": "disclosure"}))
         uow.commit()
-    from gateway.federation import directory
 
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name
     consents_nl = _consents_named(node, {r.record.consent_id for r in rows if r.record.consent_id}, names)
-    from gateway.services import people
 
     staff = people.names(node, {r.record.actor_id for r in rows if r.record.actor_id})
     return render(rows, subject_bsn=subject, org_name=node.config.node.name, now=node.clock(),
@@ -174,10 +169,6 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
     """consent id (as audited: ``cid`` or ``issuer/cid``) -> the consent in the person's words:
     what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
     the organisation that keeps them."""
-    from adapters.store.models import ConsentRow, Person, Relation
-    from audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
-    from gateway.services.registry import display_name, party_name
-
     out: dict[str, str] = {}
     with node.uow(read_only=True) as uow:
         s = uow.session
@@ -210,13 +201,6 @@ def prune(node: Any, before: str | None) -> tuple[int, int]:
     A signed "prune" checkpoint names the last removed entry (seq, hash); verification then
     starts from it. The prune itself is audited.
     """
-    from datetime import timedelta
-
-    from sqlalchemy import delete, select
-
-    from adapters.store.models import AuditCheckpoint, AuditEntry
-    from audit import chain
-
     cutoff = before or (node.clock() - timedelta(days=node.config.audit.retention_days)).date().isoformat()
     with node.uow() as uow:
         s = uow.session

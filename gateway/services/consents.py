@@ -10,36 +10,32 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from adapters.store.models import ConsentRow, Person, Relation
-from contract import jwt
+from audit import events
 from consent import rules, token
+from consent.model import Grant
+from contract import jwt
 from contract.errors import (
-    Conflict, ConsentRevoked, GatewayError, GrantorsInsufficient, InvalidRequest, NotAParty,
+    Conflict,
+    ConsentRevoked,
+    GatewayError,
+    GrantorsInsufficient,
+    InvalidRequest,
+    NotAParty,
     NotFound,
 )
-from consent.model import Grant
+from gateway.federation import directory
+from gateway.fhir import fhir_in, parameters, versioning
 from gateway.repositories import audit_log
-from gateway.fhir import fhir_in, versioning
-from audit import events
-from gateway.services.registry import family_of, person_by_id, subject_of
-
+from gateway.services import locator
+from gateway.services.registry import display_name, family_of, grant_of, party_name, person_by_id, subject_of
+from gateway.web.receipt import ReceiptFacts, render
+from profiles.summary import load_matrix
 
 FLAG_SYSTEM = fhir_in.CS + "consent-flag"
 
 
 def _day(node: Any) -> date:
     return rules.day_of(int(node.clock().timestamp()))
-
-
-def grant_of(row: ConsentRow, person: Person, issuer: str) -> Grant:
-    """Rebuild the domain Grant from its stored row."""
-    def fs(text: str) -> frozenset[str]:
-        return frozenset(json.loads(text))
-
-    return Grant(id=row.id, subject=subject_of(person), grantors=fs(row.grantors), refusals=fs(row.refusals),
-                 consulted=fs(row.consulted), recipients=fs(row.recipients), holders=fs(row.holders),
-                 purpose=row.purpose, categories=fs(row.categories), start=row.period_start,
-                 end=row.period_end, decision=row.decision, status=row.status,  # type: ignore[arg-type]
-                 issuer=issuer)
 
 
 def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
@@ -70,7 +66,6 @@ def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozens
 def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
     """Record a consent or objection; refuse (422) when the grantors do not satisfy section 6."""
     data = fhir_in.consent(resource)
-    from profiles.summary import load_matrix
 
     matrix = load_matrix()
     if data.purpose not in matrix:
@@ -96,7 +91,7 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
         grantors = _party_keys(s, data.performers, person)
         refusals = _party_keys(s, data.refused_by, person)
         consulted = _party_keys(s, data.consulted, person)
-        family = [p for p in family_of(s, person)]
+        family = list(family_of(s, person))
         base = audit_log.fields(actor, subject=person.bsn, purpose=data.purpose,
                                 categories=tuple(sorted(data.categories)), resource_types=("Consent",))
         try:
@@ -144,8 +139,6 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
 def _findable_changed(session: Any, node: Any, purpose: str) -> None:
     """A findable consent recorded or revoked moves the PSI epoch on, in the same transaction."""
     if purpose == fhir_in.FINDABLE:
-        from gateway.services import locator
-
         locator.bump(session, node)
 
 
@@ -338,8 +331,6 @@ def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -
 
 def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None) -> dict[str, Any]:
     """Revoke, then tell the named organisations (best effort: holders check status anyway)."""
-    from gateway.fhir import parameters
-
     resource, peers = revoke(node, cid, actor, withdrawn_by)
     for org in peers:
         if not node.partners.is_trusted(org):
@@ -364,11 +355,6 @@ def note_revocation(node: Any, cid: str, issuer: str) -> None:
 
 def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
     """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
-    from gateway.web.receipt import ReceiptFacts, render
-
-    from gateway.federation import directory
-    from gateway.services.registry import display_name, party_name
-
     with node.uow() as uow:
         s = uow.session
         row, grant = _load(s, node, cid)

@@ -20,21 +20,31 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Exchange
-from consent import decision, rules, token
-from contract import jwt
-from contract.errors import (
-    BadPartnerSignature, ConsentRevoked, ConsentStatusUnavailable, GatewayError, InvalidRequest,
-    NotShareable, PartnerRefusal, Replay, StoreUnavailable, SubjectUnknown, UnknownPartner,
-)
-from consent.model import VerifiedConsent
-from gateway.repositories import audit_log
-from gateway.fhir import parameters
-from gateway.trust import signing
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
+from consent import decision, local, rules, token
+from consent.model import VerifiedConsent
+from contract import jwt
+from contract.errors import (
+    BadPartnerSignature,
+    ConsentRevoked,
+    ConsentStatusUnavailable,
+    GatewayError,
+    InvalidRequest,
+    NotShareable,
+    PartnerRefusal,
+    Replay,
+    StoreUnavailable,
+    SubjectUnknown,
+    UnknownPartner,
+)
+from gateway.fhir import parameters
 from gateway.fhir.fhir_in import PURPOSE_SYSTEM
+from gateway.repositories import audit_log
 from gateway.services import consents
 from gateway.services.registry import person_by_bsn, records_of
+from gateway.trust import signing
+from gateway.trust.peer import refusal
 from profiles import catalog
 from profiles.guard import check_summary
 from profiles.summary import build_summary
@@ -114,7 +124,7 @@ def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int
             if caller not in grant.recipients:
                 continue
             try:
-                return VerifiedConsent.from_local_grant(grant, caller, node.org_id, now)
+                return local.vouch(grant, caller, node.org_id, now)
             except GatewayError as exc:
                 last = exc
         raise last
@@ -359,8 +369,6 @@ def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None
 
 
 def _refusal(reply: Any, partner: str) -> PartnerRefusal:
-    from gateway.trust.peer import refusal
-
     return refusal(reply, partner)
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import AuditEntry, FlagReview
+from audit import events
 from contract.errors import Conflict, NotFound
 from gateway.repositories import audit_log
-from audit import events
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ the answer is stored.
 from __future__ import annotations
 
 import base64
+import binascii
 import secrets
 import threading
 import time
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters import psi
-from contract.errors import GatewayError, InvalidRequest, NodeBusy, PartnerTimeout, PartnerUnavailable
-from gateway.repositories import audit_log
-from gateway.federation import directory
-from gateway.fhir import parameters
 from audit import events
 from audit.events import AuditRecord
+from contract.errors import GatewayError, InvalidRequest, NodeBusy, PartnerTimeout, PartnerUnavailable
+from gateway.federation import directory
+from gateway.fhir import parameters
 from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from gateway.repositories import audit_log
 from profiles import catalog
 
 MAX_SUBJECTS = 8
@@ -116,8 +117,6 @@ def _value(body: Any, name: str, kind: str) -> Any:
 
 
 def _b64(text: Any) -> bytes:
-    import binascii
-
     if not isinstance(text, str):
         raise PartnerUnavailable("Het antwoord van de partner is geen base64.")
     try:

@@ -27,6 +27,7 @@ one row shared by all workers (``node-busy``, 503, Retry-After).
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -35,7 +36,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -43,11 +44,13 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters import psi
 from adapters.store.models import ConsentRow, LocatorState, Person
-from consent import rules
-from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
-from gateway.repositories import audit_log
 from audit import events
 from audit.events import AuditRecord
+from consent import rules
+from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
+from gateway.fhir import parameters
+from gateway.repositories import audit_log
+from gateway.services.registry import grant_of
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +122,6 @@ def bump(session: Any, node: Any) -> None:
 
 def findable_set(session: Any, node: Any, day: Any) -> list[str]:
     """BSNs of the persons findable here today (active, honoured, this node as holder)."""
-    from gateway.services.consents import grant_of
-
     out = set()
     rows = session.execute(select(ConsentRow, Person).join(Person, Person.id == ConsentRow.subject_id)
                            .where(ConsentRow.purpose == FINDABLE, ConsentRow.status == "active",
@@ -223,7 +224,7 @@ class Locator:
     def _safe_refresh(self) -> None:
         try:
             self.refresh()
-        except Exception:  # noqa: BLE001 - a failed build is retried at the next kick; the log says why
+        except Exception:  # a failed build is retried at the next kick; the log says why
             log.exception("locator setup build failed")
 
     def start(self) -> None:
@@ -268,8 +269,6 @@ def status(node: Any) -> dict[str, Any]:
 
 
 def _aware(moment: Any) -> Any:
-    from datetime import UTC
-
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -340,8 +339,6 @@ def _sha(data: bytes) -> str:
 
 def serve_setup(node: Any, caller: str) -> dict[str, Any]:
     """Answer ``$locator-setup``: the current setup, its epoch and max-items."""
-    from gateway.fhir import parameters
-
     try:
         ep, setup = node.locator.current()
     except NodeBusy as exc:
@@ -356,8 +353,6 @@ def serve_setup(node: Any, caller: str) -> dict[str, Any]:
 
 def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
-    from gateway.fhir import parameters
-
     max_items = node.config.locator.max_items
     try:
         values = parameters.read(body, {"epoch": parameters.Spec("valueString", required=True, max_len=64),
@@ -382,8 +377,6 @@ def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]
 
 
 def _b64decode(text: str) -> bytes:
-    import binascii
-
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

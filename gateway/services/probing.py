@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from gateway.repositories import audit_log
 from audit import events, probing
 from audit.chain import StoredEntry
+from gateway.repositories import audit_log
 
 SCAN_ROWS = 200_000  # refused requests read for one look at most (a month of heavy probing)
 

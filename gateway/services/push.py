@@ -28,20 +28,25 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.store.models import ConsentRow, Inbox
-from consent import decision, rules, token
-from contract.errors import (
-    BadPartnerSignature, ConsentRevoked, GatewayError, InvalidRequest, NotShareable, PartnerRefusal,
-    SubjectUnknown,
-)
-from consent.model import valid_bsn
-from gateway.repositories import audit_log
-from gateway.fhir import parameters
-from gateway.trust import signing
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
+from consent import decision, rules, token
+from consent.model import valid_bsn
+from contract.errors import (
+    BadPartnerSignature,
+    ConsentRevoked,
+    GatewayError,
+    InvalidRequest,
+    NotShareable,
+    PartnerRefusal,
+    SubjectUnknown,
+)
+from gateway.fhir import parameters
 from gateway.fhir.fhir_in import CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.repositories import audit_log
 from gateway.services import consents, exchange
 from gateway.services.registry import person_by_bsn, record_viewed, records_of
+from gateway.trust import signing
 from profiles import catalog
 from profiles.catalog import CONSENTED_PUSH, DISCLOSURE_SYSTEM, SAFETY_DISCLOSURE
 from profiles.guard import check_summary

@@ -13,12 +13,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from contract import jwt
-from contract.errors import BadPartnerSignature, InvalidRequest
-from gateway.repositories import audit_log
-from gateway.fhir import parameters
 from audit import events
 from audit.events import AuditRecord
+from contract import jwt
+from contract.errors import BadPartnerSignature, InvalidRequest
+from gateway.fhir import parameters
+from gateway.repositories import audit_log
+from gateway.trust.peer import refusal
 
 TYP = "exchange-receipts+jwt"
 EXCHANGE_ACTIONS = (events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED, events.SUMMARY_RECEIVED,
@@ -90,8 +91,6 @@ def reconcile(node: Any, partner: str, since: str | None) -> tuple[int, list[Dif
     reply = node.peer.call(partner, "exchange-receipts",
                            parameters.build(since=("valueString", since)))
     if reply.status != 200:
-        from gateway.trust.peer import refusal
-
         raise refusal(reply, partner)
     values = parameters.read(reply.body, {"receipts": parameters.Spec("valueString", required=True, max_len=4_000_000)})
     signed = values["receipts"]

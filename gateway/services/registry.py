@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from adapters.store.models import Person, Record, Relation
-from contract.errors import Conflict, InvalidRequest, NotFound
-from consent.model import Party, Subject, valid_bsn
-from gateway.repositories import audit_log
-from gateway.fhir import fhir_in, versioning
+from adapters.store.models import ConsentRow, Person, Record, Relation
 from audit import events
-
+from consent.model import Grant, Party, Subject, valid_bsn
+from contract.errors import Conflict, InvalidRequest, NotFound
+from gateway.fhir import fhir_in, versioning
+from gateway.repositories import audit_log
+from profiles.summary import load_matrix
 
 UNKNOWN_NAME = "(naam onbekend)"
 
@@ -320,8 +320,6 @@ def _audit_moved_refused(node: Any, data: fhir_in.RecordIn, exc: RecordOfAnother
 
 
 def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
-    from profiles.summary import load_matrix
-
     return fhir_in.record(resource, frozenset(c for cats in load_matrix().values() for c in cats))
 
 
@@ -436,3 +434,15 @@ def transaction(node: Any, bundle: dict[str, Any], actor: audit_log.Actor) -> di
                       "location": f"{stored['resourceType']}/{stored['id']}/_history/{stored['meta']['versionId']}",
                       "etag": f'W/"{stored["meta"]["versionId"]}"',
                       "lastModified": stored["meta"]["lastUpdated"]}} for stored, created in written]}
+
+
+def grant_of(row: ConsentRow, person: Person, issuer: str) -> Grant:
+    """Rebuild the domain Grant from its stored row."""
+    def fs(text: str) -> frozenset[str]:
+        return frozenset(json.loads(text))
+
+    return Grant(id=row.id, subject=subject_of(person), grantors=fs(row.grantors), refusals=fs(row.refusals),
+                 consulted=fs(row.consulted), recipients=fs(row.recipients), holders=fs(row.holders),
+                 purpose=row.purpose, categories=fs(row.categories), start=row.period_start,
+                 end=row.period_end, decision=row.decision, status=row.status,  # type: ignore[arg-type]
+                 issuer=issuer)

@@ -17,16 +17,17 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.store.models import Inbox
-from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest, NotShareable, SubjectUnknown
-from consent.model import valid_bsn
-from gateway.repositories import audit_log
-from gateway.fhir import parameters
-from gateway.trust import signing
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
+from consent.model import valid_bsn
+from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest, NotShareable, SubjectUnknown
+from gateway.fhir import parameters
 from gateway.fhir.fhir_in import CATEGORY_SYSTEM
+from gateway.repositories import audit_log
 from gateway.services.exchange import _EXCHANGE_ID, _claim_exchange, request_hash, response_hash
 from gateway.services.registry import person_by_bsn, record_viewed, records_of
+from gateway.trust import signing
+from gateway.trust.peer import refusal
 from profiles import catalog
 from profiles.guard import check_summary
 from profiles.summary import build_summary
@@ -96,8 +97,6 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
     try:
         reply = node.peer.call(recipient, "receive-disclosure", push)
         if reply.status != 200:
-            from gateway.trust.peer import refusal
-
             raise refusal(reply, recipient)
     except GatewayError as exc:
         with node.uow() as uow:

@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters.store.models import AuditCheckpoint, AuditEntry
-from contract.errors import GatewayError
-from gateway.repositories import audit_log, witnesses
-from gateway.fhir import parameters
 from audit import chain, witness
+from contract.errors import GatewayError
+from gateway.fhir import parameters
+from gateway.repositories import audit_log, witnesses
+from gateway.trust.peer import _reason
 
 ANSWER_SPECS = {
     "witnessed": parameters.Spec("valueString", max_len=4096),
@@ -64,8 +65,6 @@ def _check_one(node: Any, org_id: str) -> WitnessCheck:
     if reply.status in (404, 405):
         return WitnessCheck(org_id, True, "no witness: the partner does not offer $audit-head")
     if reply.status != 200:
-        from gateway.trust.peer import _reason
-
         return WitnessCheck(org_id, False, f"unavailable: answered {reply.status} ({_reason(reply.body)})")
     try:
         values = parameters.read(reply.body, ANSWER_SPECS) if isinstance(reply.body, dict) else None

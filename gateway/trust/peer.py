@@ -9,13 +9,22 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from contract import jwt, systems
 from contract.errors import (
-    InvalidRequest, NodeBusy, PartnerRefusal, PartnerUnavailable, TokenExpired, UnknownPartner,
+    InvalidRequest,
+    NodeBusy,
+    PartnerRefusal,
+    PartnerUnavailable,
+    TokenExpired,
+    UnknownPartner,
 )
+from gateway.http import observe
 from gateway.http.auth import ASSERTION_TYP
+from gateway.ops import metrics
+from gateway.repositories import witnesses
 
 ASSERTION_TYPE = systems.JWT_BEARER_ASSERTION
 #: calls a partner answers without calling us back: they need no free-thread reserve
@@ -90,10 +99,6 @@ class PeerCaller:
 
     def _call(self, org_id: str, operation: str, parameters: dict[str, Any],
               timeout: tuple[float, float] | None = None) -> Any:
-        from gateway.ops import metrics
-        from gateway.http import observe
-        from gateway.repositories import witnesses
-
         observe.note_partner_call(org_id)
         url = self._url(org_id) + "/fhir/$" + operation
         head = witnesses.outgoing(self.node)  # our latest signed audit head: the partner witnesses it
@@ -117,8 +122,6 @@ class PeerCaller:
 
 def clock_skew(date_header: str, now: Any) -> float | None:
     """Seconds the partner's clock (its HTTP Date header) is ahead of ours; None if unknown."""
-    from email.utils import parsedate_to_datetime
-
     try:
         theirs = parsedate_to_datetime(date_header)
     except (TypeError, ValueError, IndexError):

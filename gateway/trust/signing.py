@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from joserfc.jwk import Key, KeySet
@@ -74,7 +74,7 @@ def sign_bundle(
     signed = copy.deepcopy(unsigned)
     signed["signature"] = {
         "type": [dict(SIGNATURE_TYPE)],
-        "when": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "when": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "who": {"identifier": {"system": ORG_ID_SYSTEM, "value": signer_ref}},
         "sigFormat": SIG_FORMAT,
         "data": base64.b64encode(detached.encode("ascii")).decode("ascii"),

@@ -21,7 +21,7 @@ __all__ = ["init_app"]
 
 def init_app(app: Flask, node: Any) -> None:
     """Plug the pages into ``app``: session and CSP policy, the IdP client, the blueprints."""
-    from gateway.web import oidc, orgs, routes, security
+    from gateway.web import oidc, orgs, routes, security  # noqa: PLC0415 - the pages load only in init_app, so gateway.web.receipt and .present import light
 
     orgs.init_app(app)
     security.init_app(app, node.config)

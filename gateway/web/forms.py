@@ -10,11 +10,16 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from contract import systems
 from consent.model import valid_bsn
+from contract import systems
 from gateway.fhir import parameters
 from gateway.fhir.fhir_in import (
-    BSN_SYSTEM, CATEGORY_SYSTEM, EXT, ORG_SYSTEM, PARTICIPATION, PURPOSE_SYSTEM,
+    BSN_SYSTEM,
+    CATEGORY_SYSTEM,
+    EXT,
+    ORG_SYSTEM,
+    PARTICIPATION,
+    PURPOSE_SYSTEM,
 )
 from profiles import catalog
 

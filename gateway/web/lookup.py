@@ -17,10 +17,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapters.store.models import ConsentRow, Person, Relation
+from adapters.store.models import AuditEntry, ConsentRow, Person, Record, Relation
+from audit import events
 from consent import rules
-from contract.errors import GatewayError
 from consent.model import Grant, Party
+from contract.errors import GatewayError, NotFound
+from gateway.repositories import audit_log
 from gateway.services import consents, registry
 from gateway.services.registry import display_name
 
@@ -218,8 +220,6 @@ def consents_of(node: Any, pid: str) -> list[ConsentLine]:
 
 def subject_of_consent(node: Any, cid: str) -> str:
     """The internal person id a consent is about; raise NotFound otherwise."""
-    from contract.errors import NotFound
-
     with node.uow() as uow:
         row = uow.session.get(ConsentRow, cid)
         if row is None:
@@ -265,11 +265,6 @@ class SafetySent:
 
 def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
     """The disclosure sent under ``exchange_id`` by ``actor_id``; raise NotFound otherwise."""
-    from contract.errors import NotFound
-    from gateway.repositories import audit_log
-    from audit import events
-    from adapters.store.models import AuditEntry
-
     with node.uow(read_only=True) as uow:
         s = uow.session
         rows = s.scalars(select(AuditEntry).where(AuditEntry.exchange_id == exchange_id,
@@ -291,8 +286,6 @@ def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
 def nothing_held(node: Any, pid: str, categories: tuple[str, ...]) -> list[str]:
     """The categories in which this node holds no shareable record of ``pid`` now (issue 20.10):
     a consent naming this node as source for them shares nothing until the EHR records some."""
-    from adapters.store.models import Record
-
     with node.uow(read_only=True) as uow:
         held = set(uow.session.scalars(select(Record.category).where(Record.subject_id == pid,
                                                                      Record.shareable.is_(True))))

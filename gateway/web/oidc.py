@@ -33,9 +33,10 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 from joserfc.errors import JoseError
 
-from gateway.repositories import audit_log
 from audit import events
 from gateway.config import ConfigError, NodeConfig
+from gateway.repositories import audit_log
+from gateway.services import people
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,6 @@ def audit_login(node: Any, user: dict[str, Any] | None, access_point: str, reaso
                                 access_point=access_point)
         audit_log.record_admin(node, events.LOGIN, actor=actor, detail={"demo": bool(user.get("demo"))})
         if user.get("name"):
-            from gateway.services import people
-
             people.remember(node, user["actor_id"], str(user["name"]))
         return
     actor = audit_log.Actor(actor_id="web:anonymous", role="", client_id="web", access_point=access_point)

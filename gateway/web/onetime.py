@@ -24,8 +24,9 @@ import secrets
 
 from flask import Response, abort, current_app, g, redirect, request, session
 
-from gateway.app import node_of
+from gateway.current import node_of
 from gateway.services import onetime
+from gateway.web.render import page
 
 FIELD = "form_once"
 SCOPE = "web"
@@ -53,8 +54,6 @@ def _nonce_of_form() -> str:
 
 def claim() -> Response | None:
     """Claim this form's token; None the first time, else the answer to the repeat."""
-    from gateway.web.views import page
-
     nonce = _nonce_of_form()
     earlier = onetime.claim(node_of(), SCOPE, nonce, "")
     if earlier is None:

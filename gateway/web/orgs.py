@@ -7,12 +7,10 @@ org id), read once per request. Templates use the ``org`` filter for a name and
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, g
 
+from gateway.current import node_of
 from gateway.federation import directory
-from gateway.app import node_of
 from gateway.federation.directory import DirectoryEntry
 
 OWN_GROUP = "Deze organisatie"

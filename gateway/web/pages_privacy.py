@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from contract.errors import GatewayError
-from gateway.repositories import audit_log
-from gateway.app import node_of
 from audit import events
+from contract.errors import GatewayError
+from gateway.current import node_of
+from gateway.repositories import audit_log
 from gateway.services import auditing, flag_reviews, reconcile
 from gateway.web import forms, lookup, onetime, present, timeline
 from gateway.web.oidc import PRIVACY_OFFICER

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Response, request
 
 from contract.errors import GatewayError
+from gateway.current import node_of
 from gateway.federation import directory
-from gateway.app import node_of
 from gateway.services import push
 from gateway.web import forms, lookup, present
 from gateway.web.pages_professional import actor, bp, labels, partners

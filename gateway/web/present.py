@@ -38,8 +38,8 @@ TELECOM_NL = {"phone": "telefoon", "email": "e-mail", "sms": "sms", "url": "webs
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")
 
-__all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "PURPOSE_TITLES", "REASONS_NL", "Section",
-           "Summary", "TITLES", "date_nl", "read_summary", "sections"]
+__all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "PURPOSE_TITLES", "REASONS_NL", "TITLES",
+           "Section", "Summary", "date_nl", "read_summary", "sections"]
 
 
 def date_nl(value: str | None, *, with_time: bool = False, seconds: bool = False) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from consent.model import Grant

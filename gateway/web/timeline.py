@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway.repositories import audit_log
 from audit import events
 from audit.chain import StoredEntry
+from gateway.repositories import audit_log
+from gateway.services import probing
 
 MAX_ROWS = 500
 SCAN_ROWS = 20_000  # entries read for one page at most (filters the store cannot apply run on these)
@@ -77,8 +78,6 @@ class Flag:
 
 def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
     """What to review first since ``since``; the read is audited."""
-    from gateway.services import probing
-
     with node.uow() as uow:
         rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since.isoformat(), limit=SCAN_ROWS)]
         probes = probing.flags_in(node, probing.refused_since(uow.session, since), since)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, make_response, redirect, render_template, request, session
+from flask import Blueprint, Response, current_app, g, redirect, request, session
 from werkzeug.exceptions import HTTPException
 
 from contract.errors import GatewayError, PartnerRefusal
-from gateway.http import outcomes
-from gateway.app import node_of
 from gateway.config import NodeConfig
+from gateway.current import node_of
+from gateway.http import outcomes
 from gateway.web import keep_typed, next_steps, oidc, onetime, security
+from gateway.web.render import page
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,6 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 def cfg() -> NodeConfig:
     return current_app.extensions["web_config"]  # type: ignore[no-any-return]
-
-
-def page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render one of our templates as a response (headers are added in ``after_request``)."""
-    return make_response(render_template(f"web/{template}", **context), status)
 
 
 def refusal_text(exc: GatewayError) -> tuple[str, str]:
@@ -102,13 +98,11 @@ def _unknown_address(exc: HTTPException) -> Response:
     """An unknown address outside the API is a Dutch page, not FHIR JSON (issue 20.14)."""
     path = request.path
     if any(path == p or path.startswith(p.rstrip("/") + "/") or path == p.rstrip("/") for p in API_PREFIXES):
-        from gateway.http import outcomes
-
         return outcomes.http_error(404)
     if g.get("user") is None:
         try:
             g.user = security.current_user(node_of(), cfg())
-        except Exception:  # the store is down: still answer the page, without the menu
+        except Exception:  # noqa: BLE001 - the store is down: still answer the page, without the menu
             g.user = None
     return security.secure_headers(page("not_found.html", 404))
 
@@ -142,7 +136,7 @@ def login() -> Response:
         return oidc.start(cfg())  # type: ignore[no-any-return]
     except oidc.LoginRefused as exc:
         return page("error.html", 502, code=exc.reason, text=exc.text)
-    except Exception:  # the IdP is down or answers nonsense: say so, log the type only
+    except Exception:  # noqa: BLE001 - the IdP is down or answers nonsense: say so, log the type only
         log.warning("IdP unreachable for login", exc_info=False)
         return page("error.html", 502, code="idp-unavailable",
                     text="De inlogdienst van uw organisatie is nu niet bereikbaar. Probeer het later opnieuw.")

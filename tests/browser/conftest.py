@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from browser_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, USERS, unavailable
+
 from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode, free_port
 
@@ -154,7 +154,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
         unavailable(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional dependency, imported only where it is used
     except ImportError:
         unavailable("playwright is not installed (pip install -e '.[test]')")
     pw = sync_playwright().start()

@@ -8,6 +8,7 @@ directory) so that a person can look at them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -17,7 +18,10 @@ import pytest
 from browser_support import PRIVACY_OFFICER, PROFESSIONAL
 from test_web_story import Watch, assert_labelled, login
 
+from gateway import config
 from gateway.demo import runner as demo
+from gateway.node import build
+from gateway.repositories import audit_log
 
 pytestmark = pytest.mark.scenario
 MOTHER = demo.MOTHER
@@ -117,12 +121,6 @@ def test_a_disclosure_shows_what_it_sends_and_a_reload_sends_nothing_more(web_fe
 
 
 def _audit(node: Any) -> list[dict[str, Any]]:
-    import json
-
-    from gateway.repositories import audit_log
-    from gateway import config
-    from gateway.node import build
-
     built = build(config.load(node.home))
     try:
         with built.uow(read_only=True) as uow:

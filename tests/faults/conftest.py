@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,10 +20,14 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
-from gateway.demo import runner as demo
+from gateway import config
 from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode, free_port, run_cli
+from gateway.node import build
+from gateway.repositories import audit_log
 
 _root = importlib.util.spec_from_file_location("tests_root_conftest_faults", Path(__file__).parents[1] / "conftest.py")
 assert _root is not None and _root.loader is not None
@@ -51,8 +55,6 @@ class FaultFed:
     def api(self) -> Any:
         """The EHR's session at the requester, kept like an EHR keeps it (its token lives 300 s):
         a fault in the requester's store must not stop the test before its request is sent."""
-        import time
-
         if self._api is None or time.monotonic() - self._api_at > 200:
             self._api, self._api_at = self.jeugd.session("jeugd-epd", "uzi:900000202"), time.monotonic()
         return self._api
@@ -82,10 +84,6 @@ class FaultFed:
 
     def sql(self, node: RunningNode, statement: str) -> None:
         """Run SQL in ``node``'s own store, as an operator (or a failing disk) would."""
-        from sqlalchemy import create_engine
-
-        from gateway import config
-
         engine = create_engine(config.load(node.home).store.url)
         try:
             with engine.begin() as conn:
@@ -94,10 +92,6 @@ class FaultFed:
             engine.dispose()
 
     def audit(self, node: RunningNode, action: str) -> list[dict[str, Any]]:
-        from gateway.repositories import audit_log
-        from gateway import config
-        from gateway.node import build
-
         built = build(config.load(node.home))
         try:
             with built.uow() as uow:
@@ -110,8 +104,6 @@ class FaultFed:
 
 
 def _pg_url(schemas: list[str], org_id: str) -> str:
-    from sqlalchemy import create_engine, text
-
     schema = "f_" + uuid.uuid4().hex[:12]
     engine = create_engine(PG)
     with engine.begin() as conn:
@@ -141,14 +133,12 @@ def fed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ggz.add_client("ggz-epd", "ehr")
         jeugd.add_client("jeugd-epd", "ehr")
         ids = demo.load_families(ggz, jeugd)
-        schemas = dict(zip(("ggz-noord", "jeugdteam-west"), made))
+        schemas = dict(zip(("ggz-noord", "jeugdteam-west"), made, strict=True))
         yield FaultFed(store, ggz, jeugd, ids, schemas)
     finally:
         for n in started:
             n.stop()
         if made:
-            from sqlalchemy import create_engine, text
-
             engine = create_engine(PG)
             with engine.begin() as conn:
                 for schema in made:

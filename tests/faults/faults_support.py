@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,6 @@ class Traffic:
 
     def wait_for(self, n: int, timeout: float = 60) -> None:
         """Block until ``n`` more answers came in (not a timing assertion: a progress wait)."""
-        import time
-
         target, deadline = self.count() + n, time.monotonic() + timeout
         while self.count() < target and time.monotonic() < deadline:
             time.sleep(0.05)

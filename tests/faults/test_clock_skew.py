@@ -8,6 +8,8 @@ would stamp them, and the requesting (issuing) node itself restarted with its cl
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 import uuid
@@ -16,16 +18,18 @@ from typing import Any
 
 import pytest
 import requests
-
 from faults_support import reason
+
+from consent import token
+from contract import jwt
+from gateway import config
+from gateway.demo import data as d
 from gateway.demo import runner as demo
+from gateway.keys import KeyRing
 
 
 def _partner_token(fed: Any) -> str:
     """An access token at the holder for the requester, via private_key_jwt with its own key."""
-    from contract import jwt
-    from gateway import config
-    from gateway.keys import KeyRing
 
     kid, alg, key = KeyRing(config.load(fed.jeugd.home).home).active
     now = int(time.time())
@@ -40,10 +44,6 @@ def _partner_token(fed: Any) -> str:
 
 def _consent_token(fed: Any, consent_id: str, skew: int) -> str:
     """A consent token as the issuer would sign it with its clock ``skew`` seconds off."""
-    from contract import jwt
-    from consent import token
-    from gateway import config
-    from gateway.keys import KeyRing
 
     kid, alg, key = KeyRing(config.load(fed.jeugd.home).home).active
     now = int(time.time()) + skew
@@ -55,8 +55,6 @@ def _consent_token(fed: Any, consent_id: str, skew: int) -> str:
 
 
 def _behaviour_summary(fed: Any, access: str, tok: str) -> requests.Response:
-    from gateway.demo import data as d
-
     body = d.summary_request("unused", demo.MOTHER, "joint-safety-planning", list(demo.CATEGORIES), token=tok)
     params = [p for p in body["parameter"] if p["name"] != "partner"]
     params += [{"name": "practitioner", "valueIdentifier": {"value": "uzi:900000202"}},
@@ -68,8 +66,6 @@ def _behaviour_summary(fed: Any, access: str, tok: str) -> requests.Response:
 
 def _consent_id(fed: Any) -> str:
     tok = fed.token()
-    import base64
-    import json
 
     payload = tok.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["consent"]  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@ other side re-fetches the JWKS once it meets the new kid, and no request fails (
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -10,14 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from faults_support import Traffic
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from faults_support import Traffic
-
+from adapters.http import Reply
 from adapters.store.models import Partner, PartnerKey
 from gateway.demo.loopback import run_cli
-
+from gateway.keys import public_jwk
+from gateway.trust.partners import PartnerDirectory
 
 RACE = {(502, "bad-partner-signature"), (503, "consent-status-unavailable")}
 
@@ -30,9 +32,6 @@ def _code(body: Any) -> str | None:
 
 
 def _kid_of_summary(bundle: dict[str, Any]) -> str:
-    import base64
-    import json
-
     header = base64.b64decode(bundle["signature"]["data"]).decode().split(".")[0]
     return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]  # type: ignore[no-any-return]
 
@@ -56,8 +55,6 @@ def test_holder_and_issuer_rotate_keys_under_traffic_without_errors(fed: Any) ->
     assert _kid_of_summary(after[-1].json()) == new_holder_kid  # summaries are signed with the new key now
     # a consent token signed with the issuer's new key is verified at the holder after its re-fetch
     fresh = fed.token()
-    import base64
-    import json
 
     assert json.loads(base64.urlsafe_b64decode(fresh.split(".")[0] + "=="))["kid"] == new_issuer_kid
     resp = fed.ask(fresh)
@@ -67,8 +64,6 @@ def test_holder_and_issuer_rotate_keys_under_traffic_without_errors(fed: Any) ->
 
 def pin_rotating_partner(node: Any, key: ECKey) -> None:
     """A partner pinned an hour ago with ``key`` (its JWKS may be re-fetched now)."""
-    from gateway.keys import public_jwk
-
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     with node.uow() as uow:
         uow.session.add(Partner(org_id="rotating", url="http://127.0.0.1:9", added_at=long_ago,
@@ -80,10 +75,6 @@ def pin_rotating_partner(node: Any, key: ECKey) -> None:
 
 
 def test_a_request_meeting_the_new_kid_during_a_refetch_gets_the_new_key(app: Any) -> None:
-    from adapters.http import Reply
-    from gateway.keys import public_jwk
-    from gateway.trust.partners import PartnerDirectory
-
     node = app.extensions["gateway"]
     old, new = ECKey.generate_key("P-256", private=True), ECKey.generate_key("P-256", private=True)
     release, fetching = threading.Event(), threading.Event()
@@ -116,10 +107,6 @@ def test_workers_meeting_the_new_kid_at_once_all_get_the_key(app: Any, interval:
     With a rate limit one claims the re-fetch and the others wait for its pin; on PostgreSQL
     two claims could both pass a read-then-write check. Without one, every worker fetches and
     pins the same key at once, and a second insert of it must not fail (it was a 500)."""
-    from adapters.http import Reply
-    from gateway.keys import public_jwk
-    from gateway.trust.partners import PartnerDirectory
-
     node = app.extensions["gateway"]
     old, new = ECKey.generate_key("P-256", private=True), ECKey.generate_key("P-256", private=True)
     fetches: list[int] = []

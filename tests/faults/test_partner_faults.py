@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.overview import SlowPartner
 from faults_support import reason
+
+from benchmarks.overview import SlowPartner
 
 
 def test_partner_down_is_partner_unavailable_and_recovers(fed: Any) -> None:

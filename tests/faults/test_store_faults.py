@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from faults_support import PG, reason
+from sqlalchemy import create_engine, text
 
 
 def _hide(fed: Any, node: Any) -> None:
@@ -67,7 +67,6 @@ def test_postgresql_connections_terminated_under_the_node_are_replaced(fed: Any)
         pytest.skip("PostgreSQL only")
     tok = fed.token()
     assert fed.ask(tok).status_code == 200
-    from sqlalchemy import create_engine, text
 
     engine = create_engine(PG)
     try:
@@ -87,7 +86,6 @@ def test_postgresql_schema_gone_is_503_then_recovers(fed: Any) -> None:
         pytest.skip("PostgreSQL only")
     tok = fed.token()
     schema = fed.schemas["ggz-noord"]
-    from sqlalchemy import create_engine, text
 
     engine = create_engine(PG)
     try:

@@ -23,6 +23,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from pyfhircheck import Validator
+from pyfhircheck.config import ValidatorConfig
+
 HERE = Path(__file__).resolve().parent
 R4 = HERE / "node_modules" / "@medplum" / "definitions" / "dist" / "fhir" / "r4"
 #: pyfhircheck findings that are advice, not conformance errors of what we emit
@@ -41,7 +44,7 @@ def install() -> None:
         if stamp.exists() and stamp.read_text() == digest:
             return
         npm = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-        subprocess.run(npm, cwd=HERE, check=True, timeout=600, stdout=subprocess.DEVNULL)  # noqa: S603
+        subprocess.run(npm, cwd=HERE, check=True, timeout=600, stdout=subprocess.DEVNULL)
         stamp.write_text(digest)
 
 
@@ -70,9 +73,6 @@ class Pyfhircheck:
     """pyfhircheck's native validator over the given definition folders, local terminology."""
 
     def __init__(self, *folders: Path, evidence: Path) -> None:
-        from pyfhircheck import Validator
-        from pyfhircheck.config import ValidatorConfig
-
         config = ValidatorConfig.load_dict({
             "fhirVersion": "4.0.1", "localPackagePaths": [str(f) for f in folders],
             "terminology": {"mode": "local"}, "evidenceOutputDir": str(evidence)})
@@ -125,7 +125,7 @@ def misread(resource: dict[str, Any], code: str, path: str) -> bool:
 
 def medplum(resources: list[dict[str, Any]], profiles: list[dict[str, Any]]) -> dict[str, Any]:
     """Run @medplum/core's validator; return its results (one per resource and profile)."""
-    done = subprocess.run(["node", "validate.mjs"], cwd=HERE, check=True, timeout=300,  # noqa: S603, S607
+    done = subprocess.run(["node", "validate.mjs"], cwd=HERE, check=True, timeout=300,
                           input=json.dumps({"resources": resources, "profiles": profiles}).encode(),
                           capture_output=True)
     return json.loads(done.stdout)  # type: ignore[no-any-return]

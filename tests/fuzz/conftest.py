@@ -16,6 +16,11 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey
+from sqlalchemy import func, select
+
+from adapters.store.models import AuditEntry, Partner, PartnerKey
+from contract import jwt
+from gateway.http import auth
 
 PARTNER = "fuzz-partner"
 CLOSED_URL = "http://127.0.0.1:9"  # discard port: nothing listens, connections are refused
@@ -35,17 +40,11 @@ class FuzzNode:
         return h
 
     def audit_count(self, action: str) -> int:
-        from sqlalchemy import func, select
-
-        from adapters.store.models import AuditEntry
-
         with self.app.extensions["gateway"].uow() as uow:
             return int(uow.session.scalar(select(func.count()).where(AuditEntry.action == action)) or 0)
 
 
 def _trust(node: Any, key: ECKey) -> None:
-    from adapters.store.models import Partner, PartnerKey
-
     now = datetime.now(UTC)
     jwk = {**key.as_dict(private=False), "kid": key.thumbprint()}
     with node.uow() as uow:
@@ -56,7 +55,6 @@ def _trust(node: Any, key: ECKey) -> None:
 
 
 def _partner_token(client: Any, node: Any, key: ECKey) -> str:
-    from contract import jwt
 
     now = int(time.time())
     assertion = jwt.sign({"iss": PARTNER, "sub": PARTNER, "aud": node.config.token_url, "iat": now,
@@ -71,8 +69,6 @@ def _partner_token(client: Any, node: Any, key: ECKey) -> str:
 
 @pytest.fixture
 def fuzz_node(app: Any, client: Any) -> FuzzNode:
-    from gateway.http import auth
-
     node = app.extensions["gateway"]
     tokens = {}
     for role in ("ehr", "professional", "privacy-officer", "admin"):

@@ -12,10 +12,10 @@ import re
 from typing import Any
 
 import schemathesis
+from fuzz_support import EXAMPLES, assert_contract_answer
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from fuzz_support import EXAMPLES, assert_contract_answer
 from gateway.http.openapi import document
 
 

@@ -16,11 +16,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from fuzz_support import EXAMPLES, assert_contract_answer
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
-from fuzz_support import EXAMPLES, assert_contract_answer
+from contract import jwt
 from gateway.demo import data as d
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
 
@@ -54,7 +55,6 @@ def _param(name: str, kind: str, value: Any) -> dict[str, Any]:
 @st.composite
 def tokens(draw: st.DrawFn, key: ECKey | None = None, holder: str = "ggz-noord") -> str:
     """Garbage, near-JWS shapes, and tokens signed by the trusted partner with odd claims."""
-    from contract import jwt
 
     kind = draw(st.sampled_from(["text", "shape", "signed", "alg-none", "typ"]))
     if kind == "text" or key is None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from consent import rules
-from gateway.http import auth
 from gateway.demo import data as d
 from gateway.fhir.fhir_in import BSN_SYSTEM, EXT
+from gateway.http import auth
 
 HERE = "ggz-noord"  # the org id conftest's ``home`` is initialised with
 PARTNER = "jeugdteam-west"
@@ -79,17 +79,17 @@ class Api:
         assert resp.status_code == 200, resp.get_data(as_text=True)
         self.token = resp.get_json()["access_token"]
 
-    def headers(self, practitioner: str | None | bool = True) -> dict[str, str]:
+    def headers(self, practitioner: str | bool | None = True) -> dict[str, str]:
         out = {"Authorization": f"Bearer {self.token}", "Accept": "application/fhir+json"}
         who = self.practitioner if practitioner is True else practitioner
         if who:
             out["X-Practitioner"] = who
         return out
 
-    def get(self, path: str, *, practitioner: str | None | bool = True, **kw: Any) -> Any:
+    def get(self, path: str, *, practitioner: str | bool | None = True, **kw: Any) -> Any:
         return self.client.get(path, headers=self.headers(practitioner), **kw)
 
-    def post(self, path: str, body: Any = None, *, practitioner: str | None | bool = True) -> Any:
+    def post(self, path: str, body: Any = None, *, practitioner: str | bool | None = True) -> Any:
         if body is None:
             return self.client.post(path, headers=self.headers(practitioner))
         return self.client.post(path, json=body, content_type="application/fhir+json",

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from adapters.store.models import AuditEntry, Record
 from gateway import config
-from gateway.demo import data as d
 from gateway.cli.main import main as gateway_main
+from gateway.demo import data as d
 from gateway.fhir.fhir_in import CATEGORY_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.node import build
 from gateway.services import registry
@@ -236,7 +236,7 @@ def test_a_terminal_sees_a_progress_bar(node: Any, home: Path, tmp_path: Path) -
     env = {**os.environ, "COLUMNS": "100"}
     command = [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())",
                "import", str(home), str(file), "--mapping", str(MAPPING)]
-    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=replica, env=env,  # noqa: S603 - our own CLI
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=replica, env=env,  # our own CLI
                           timeout=120, check=False)
     os.close(replica)
     shown = b""

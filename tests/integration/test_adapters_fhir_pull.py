@@ -33,14 +33,16 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import select as sql_select
+from werkzeug.serving import make_server
 
 from adapters.store.models import AuditEntry, Record
-from gateway.repositories import audit_log
 from gateway import config
-from gateway.demo import data as d
+from gateway.app import create_app
 from gateway.cli.main import main as gateway_main
+from gateway.demo import data as d
 from gateway.fhir.fhir_in import BSN_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.node import build
+from gateway.repositories import audit_log
 from gateway.services import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +68,7 @@ def install_server() -> None:
         if stamp.exists() and stamp.read_text() == digest:
             return
         npm = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]  # the committed lock file
-        subprocess.run(npm, cwd=SERVER_DIR, check=True, timeout=600, stdout=subprocess.DEVNULL)  # noqa: S603
+        subprocess.run(npm, cwd=SERVER_DIR, check=True, timeout=600, stdout=subprocess.DEVNULL)
         stamp.write_text(digest)
 
 
@@ -75,7 +77,7 @@ class FhirServer:
 
     def __init__(self, *args: str) -> None:
         command = ["node", "server.mjs", "--port", "0", *args]
-        self.proc = subprocess.Popen(command, cwd=SERVER_DIR, stdout=subprocess.PIPE,  # noqa: S603
+        self.proc = subprocess.Popen(command, cwd=SERVER_DIR, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready and self.proc.stdout else ""
@@ -371,10 +373,6 @@ def test_client_credentials_come_from_the_ehrs_oauth_server(
 @pytest.fixture
 def fhir_oauth(make_home: Any) -> Iterator[tuple[FhirServer, str, str]]:
     """An EHR whose FHIR API accepts the tokens of a real OAuth server (a gateway node's)."""
-    from werkzeug.serving import make_server
-
-    from gateway.app import create_app
-
     home = make_home("epd-oauth", "EPD OAuth")
     secret = gateway("client", "add", home, "--client-id", "gateway-sync", "--role", "ehr").out.strip().splitlines()[-1]
     app = create_app(config.load(home))

@@ -19,17 +19,17 @@ from joserfc.jwk import ECKey
 from node_builders import reason, sign_assertion, token_form
 
 from adapters.store.models import Partner, PartnerKey
-from gateway.repositories import audit_log
-from gateway.http import auth
 from audit import chain, events
 from audit.chain import GENESIS, StoredEntry
 from audit.signer import make_signer
+from gateway.http import auth
+from gateway.repositories import audit_log, witnesses
 
 PARTNER = "jeugdteam-west"
 HEADER = "X-Audit-Head"
 
 
-class Partner_:
+class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` free
     """Jeugdteam West as seen from GGZ Noord: a pinned key and the heads it signs."""
 
     def __init__(self, app: Any) -> None:
@@ -139,8 +139,6 @@ def test_no_one_but_a_trusted_partner_gets_our_head(app: Any, partner: Partner_)
 
 
 def test_only_a_committed_head_is_ever_handed_to_partners(app: Any) -> None:
-    from gateway.repositories import witnesses
-
     node = app.extensions["gateway"]
     audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=PARTNER)
     committed = witnesses.outgoing(node)[HEADER]

@@ -8,6 +8,7 @@ connection, and the two verdicts merged so the first bad entry is named.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from contract.errors import StoreUnavailable
-from gateway.repositories import audit_log
-from gateway import config
 from audit import chain, events
+from contract.errors import StoreUnavailable
+from gateway import config
 from gateway.node import build
+from gateway.repositories import audit_log
 from tests.unit.audit.audit_builders import CHILD, INTRUDER_SIGN, a_disclosure, some_record
 
 ENTRIES = 130  # one signed checkpoint (at 100) and a signed head after it
@@ -151,8 +152,6 @@ def test_the_column_check_reads_the_snapshot_the_chain_walk_reads(node: Any, mon
 def test_the_node_keeps_writing_while_its_log_is_verified(node: Any, monkeypatch: Any) -> None:
     """A privacy officer verifies a long log on a live node: exchanges keep being audited.
     (On SQLite verify held the write lock for the whole walk, about 3 s per million entries.)"""
-    import threading
-
     walk = chain.verify_rows
     appended: list[int] = []
 

@@ -19,8 +19,22 @@ from typing import Any
 
 import pytest
 from builders import (
-    CATEGORIES, HERE, PARTNER, PURPOSE, Api, Family, a_consent, a_family, born_aged, born_turning, explanation,
-    new_bsn, on_day, reason, today, years_before,
+    CATEGORIES,
+    HERE,
+    PARTNER,
+    PURPOSE,
+    Api,
+    Family,
+    a_consent,
+    a_family,
+    born_aged,
+    born_turning,
+    explanation,
+    new_bsn,
+    on_day,
+    reason,
+    today,
+    years_before,
 )
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -28,9 +42,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from gateway.repositories import audit_log
-from gateway.demo import data as d
 from audit import events
+from gateway import config
+from gateway.app import create_app
+from gateway.demo import data as d
+from gateway.repositories import audit_log
+from gateway.web.receipt import _day
 
 
 @pytest.fixture
@@ -535,9 +552,6 @@ def test_the_token_carries_the_contract_claims_and_verifies_against_the_jwks(api
 
 
 def test_an_ed25519_node_signs_tokens_that_verify_too(make_home: Any) -> None:
-    from gateway import config
-    from gateway.app import create_app
-
     app = create_app(config.load(make_home(alg="EdDSA")))
     try:
         api = Api(app, app.test_client())
@@ -601,7 +615,6 @@ def test_the_receipt_tells_the_person_in_dutch_what_they_agreed_to(api: Api) -> 
     assert "samen een veiligheidsplan maken" in page  # the purpose, in plain Dutch
     assert "signalen dat het minder goed gaat" in page and "wie wat doet" in page  # the categories
     assert "geen" not in re.findall(r"<li>(.*?)</li>", page)
-    from gateway.web.receipt import _day  # dates written out ("3 december 2026"): B1 for a parent
 
     assert f"<strong>Geldig van</strong> {_day(start)}" in page
     assert _day(start + dt.timedelta(days=180)) in page

@@ -9,7 +9,6 @@ import pytest
 from builders import Api, a_consent, a_family, reason, today
 
 
-
 @pytest.fixture
 def api(app: Any, client: Any) -> Api:
     return Api(app, client)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from builders import Api, a_family, a_voogd, born_aged, new_bsn, reason
 
+from audit import events
 from gateway.demo import data as d
 from gateway.fhir.fhir_in import BSN_SYSTEM
+from gateway.repositories import audit_log
 
 
 @pytest.fixture
@@ -153,11 +156,6 @@ def test_an_unknown_bsn_finds_no_one(api: Api) -> None:
 
 def viewed(api: Api, bsn: str) -> list[tuple[str, str]]:
     """The record-viewed audit entries about ``bsn``: (actor, view), oldest first."""
-    import json
-
-    from gateway.repositories import audit_log
-    from audit import events
-
     with api.app.extensions["gateway"].uow(read_only=True) as uow:
         found = audit_log.entries(uow.session, subject=bsn, action=events.RECORD_VIEWED)
         return [(e.actor_id, json.loads(e.record_json)["detail"]["view"]) for e in reversed(found)]

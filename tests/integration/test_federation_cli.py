@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from node_builders import gateway
 from test_federation_node import Members
 
 from gateway import config
-from gateway.federation import memberlist as fedlist
 from gateway.config import ConfigError
+from gateway.federation import memberlist as fedlist
 
 
 @pytest.fixture
@@ -61,7 +62,6 @@ def test_add_member_lists_its_keys_and_a_second_run_refreshes_them(op: tuple[Pat
     assert gateway("federation", "publish", home, "--out", out).code == 0
     second = gateway("federation", "publish", home, "--out", out, "--valid-days", "3")
     assert second.code == 0 and "version 2 with 1 member" in second.out
-    from datetime import UTC, datetime
 
     listed = fedlist.verify(out.read_bytes(), [thumbprint], now=datetime.now(UTC))
     assert listed.version == 2 and listed.members[0].contact == ("+31 50 123 4567", "crisis@ggz-noord.example")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,17 @@ import pytest
 from joserfc.jwk import ECKey
 from node_builders import Clock, assertion_claims, reason, sign_assertion, token_form
 
-from gateway.repositories import audit_log
-from gateway import config
-from gateway.federation import directory, memberlist as fedlist, membership as federation_trust
-from gateway.app import create_app
 from audit import events
-from gateway.federation.memberlist import ListedMember
+from gateway import config
+from gateway.app import create_app
 from gateway.demo.loopback import StaticHost
+from gateway.federation import directory
+from gateway.federation import memberlist as fedlist
+from gateway.federation import membership as federation_trust
+from gateway.federation.memberlist import ListedMember
 from gateway.keys import public_jwk
 from gateway.node import build
+from gateway.repositories import audit_log
 
 OPERATOR = ECKey.generate_key("P-256", private=True)
 
@@ -47,7 +49,7 @@ class Members:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 org = self.path.strip("/").split("/")[0]
                 members.reads[org] = members.reads.get(org, 0) + 1
                 body = json.dumps({"keys": [public_jwk(k) for k in members.keys.get(org, [])]}).encode()
@@ -194,7 +196,7 @@ def test_a_refresh_that_changes_one_member_rereads_only_that_members_keys(west: 
     west.refresh()
     for org, (_m, key) in listed.items():
         assert west.node.partners.keys_for(org, key.thumbprint()) is not None
-    assert members.reads == {org: 1 for org in listed}
+    assert members.reads == dict.fromkeys(listed, 1)
     rotated = ECKey.generate_key("P-256", private=True)
     members.keys["wijkteam-oost"] = [rotated]
     changed = ListedMember(**{**listed["wijkteam-oost"][0].__dict__, "thumbprints": (rotated.thumbprint(),)})

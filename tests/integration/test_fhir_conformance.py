@@ -19,6 +19,7 @@ from builders import HERE, PARTNER, PURPOSE, Api, new_bsn, reason
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationdefinition import OperationDefinition
 from fhir.resources.R4B.structuredefinition import StructureDefinition
+from openapi_spec_validator import validate
 
 from adapters.store.models import Record
 from gateway.demo import data as d
@@ -270,7 +271,7 @@ def test_a_patient_is_found_by_bsn_without_a_system_and_by_post(api: Api) -> Non
 
 def test_the_privacy_officer_pages_through_a_persons_audit_trail(api: Api, officer: Api) -> None:
     bsn, pid = person(api)
-    for i in range(3):
+    for _ in range(3):
         api.get(f"/fhir/Patient/{pid}")  # three record-viewed entries about her
 
     page = officer.get("/fhir/AuditEvent", query_string={
@@ -365,8 +366,6 @@ def test_the_capability_statement_declares_reference_params_and_every_route(api:
 
 
 def test_the_openapi_document_passes_an_independent_validator(api: Api) -> None:
-    from openapi_spec_validator import validate
-
     validate(api.client.get("/openapi.json").get_json())
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from builders import Api, a_consent, a_family, reason, today
 
-from gateway.repositories import audit_log
+from adapters.store.models import ConsentRow
 from audit import events
+from gateway.repositories import audit_log
 
 
 @pytest.fixture
@@ -28,8 +29,6 @@ def send(api: Api, path: str, body: Any, key: str | None, practitioner: str | No
 
 
 def consents_in_store(api: Api) -> int:
-    from adapters.store.models import ConsentRow
-
     with api.app.extensions["gateway"].uow(read_only=True) as uow:
         return len(uow.session.query(ConsentRow).all())
 

@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import HERE, PARTNER, Api, a_family, born_aged, new_bsn, reason, today
 from joserfc.jwk import ECKey
+from node_builders import assertion_claims, gateway, sign_assertion, token_form
 from sqlalchemy import select
 
 from adapters import psi
 from adapters.store.models import AuditEntry, Partner, PartnerKey
-from builders import HERE, PARTNER, Api, a_family, born_aged, new_bsn, reason, today
 from gateway.demo import data as d
-from node_builders import assertion_claims, sign_assertion, token_form
 
 
 def findable(pid: str, performers: list[str], start: Any, *, holders: tuple[str, ...] = (HERE,),
@@ -41,7 +41,7 @@ def api(app: Any, client: Any) -> Api:
     return Api(app, client, role="professional")
 
 
-class Partner_:
+class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` free
     """The test acting as a partner node: its own key pinned here, private_key_jwt for a token."""
 
     def __init__(self, app: Any, client: Any, org_id: str = PARTNER) -> None:
@@ -302,8 +302,6 @@ def test_a_locator_setup_takes_no_parameters(partner: Partner_) -> None:
 
 
 def test_an_operator_sees_the_epoch_and_rotates_the_key_after_a_leak(api: Api, home: Any) -> None:
-    from node_builders import gateway
-
     pid = api.created("/fhir/Patient", d.patient(new_bsn(), born_aged(api.app, 30), "Mo", "Bakr"))["id"]
     api.created("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app)))
     before = gateway("locator", "status", str(home))

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.store.models import FederationState
 from gateway import config
-from gateway.ops.metrics import StoreCollector
 from gateway.node import build
+from gateway.ops.metrics import StoreCollector
 
 
 def _gauges(collector: StoreCollector) -> dict[str, float]:
@@ -23,8 +24,6 @@ def test_a_node_without_a_list_reports_no_list_figures(home: Path) -> None:
 
 
 def test_the_list_in_force_shows_its_version_age_and_time_left(home: Path) -> None:
-    from adapters.store.models import FederationState
-
     cfg = config.load(home)
     node: Any = build(cfg)
     now = datetime.now(UTC)

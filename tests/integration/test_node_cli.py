@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import stat
 from pathlib import Path
@@ -21,6 +22,7 @@ from adapters.store import make_engine, revision_of
 from adapters.store.models import AuditHead, Client, Partner
 from gateway import config
 from gateway.app import create_app
+from gateway.demo import data as d
 
 UNREACHABLE_PG = "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
 
@@ -328,10 +330,6 @@ def test_a_leaked_ehr_secret_is_replaced_and_a_retired_client_removed(tmp_path: 
 
 def test_the_report_reads_the_bsn_from_stdin_not_the_command_line(tmp_path: Path, stores: Any,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import io
-
-    from gateway.demo import data as d
-
     home = a_node(tmp_path, stores)
     monkeypatch.setattr("sys.stdin", io.StringIO(d.bsn(7) + "\n"))
 

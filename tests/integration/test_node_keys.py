@@ -31,12 +31,14 @@ from node_builders import (
     token_form,
 )
 
+from audit import events
 from contract import jwt
 from gateway import config
 from gateway.app import create_app
 from gateway.demo.loopback import RunningNode
 from gateway.keys import KeyRing
 from gateway.node import build
+from gateway.repositories import audit_log
 
 A_URL = "https://ggz-noord.example"
 B_ORG = "jeugdteam-west"
@@ -224,9 +226,6 @@ def test_a_key_the_partner_withdraws_is_unpinned_at_its_next_message(
     forged = sign_assertion(leaked, assertion_claims(B_ORG, A_URL + "/oauth/token", clock.ts))
     refused = a.post("/oauth/token", data=token_form(forged))
     assert refused.status_code in (400, 401) and refused.get_json()["error"] == "invalid_client"
-
-    from gateway.repositories import audit_log
-    from audit import events
 
     node = a.application.extensions["gateway"]
     with node.uow(read_only=True) as uow:

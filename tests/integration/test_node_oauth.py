@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet
 from node_builders import (
@@ -35,6 +36,7 @@ from node_builders import (
     token_form,
 )
 
+from adapters.store import make_engine
 from contract import jwt as tokens
 from gateway import config
 from gateway.app import create_app
@@ -257,8 +259,6 @@ def test_a_partners_client_assertion_is_not_a_bearer_token(a: Any, partner_b: Ru
 
 
 def test_an_access_token_from_the_partner_node_is_not_valid_here(a: Any, partner_b: RunningNode) -> None:
-    import requests
-
     secret = partner_b.add_client("jeugd-epd", "ehr")  # takes effect on the running node at once
     issued = requests.post(partner_b.url + "/oauth/token", data={"grant_type": "client_credentials"},
                            auth=("jeugd-epd", secret), timeout=10)
@@ -525,8 +525,6 @@ def test_an_oversized_token_request_is_refused_in_oauth_terms(a: Any) -> None:
 
 
 def test_a_token_request_while_the_store_is_down_is_refused_in_oauth_terms(app: Any) -> None:
-    from adapters.store import make_engine
-
     node = app.extensions["gateway"]
     node.uow.engine.dispose()
     node.uow.rebind(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere"

@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from adapters.store.models import UsedJti
 from gateway.http import auth
+from gateway.http.auth import add_client
+from gateway.repositories import audit_log
 
 
 def test_expired_jti_rows_are_cleared_while_fresh_ones_stay(app, monkeypatch) -> None:
@@ -27,9 +29,6 @@ def test_expired_jti_rows_are_cleared_while_fresh_ones_stay(app, monkeypatch) ->
 
 
 def test_every_token_request_is_audited_as_login_or_failed_login(app, client) -> None:
-    from gateway.repositories import audit_log
-    from gateway.http.auth import add_client
-
     secret = add_client(app.extensions["gateway"].uow, "epd", "ehr")
     assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
                        auth=("epd", secret)).status_code == 200

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+from gateway.cli.main import main
 from gateway.demo.loopback import run_cli
 
 
 def test_removing_a_partner_unpins_it_and_is_audited(make_home, tmp_path) -> None:
-    import contextlib
-    import io
-
-    from gateway.cli.main import main
-
     home = make_home("ggz-noord")
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

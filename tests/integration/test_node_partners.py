@@ -55,7 +55,7 @@ class FakePartner:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self.send_response(owner.status)
                 for name, value in owner.headers.items():
                     self.send_header(name, value)

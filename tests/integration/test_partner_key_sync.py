@@ -19,9 +19,9 @@ from joserfc.jwk import ECKey
 
 from adapters.http import Reply
 from adapters.store.models import Partner, PartnerKey
-from gateway.repositories import audit_log
 from audit import events
 from gateway.keys import public_jwk
+from gateway.repositories import audit_log
 from gateway.trust.partners import PartnerDirectory
 
 WEST = "jeugdteam-west"

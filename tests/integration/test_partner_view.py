@@ -17,6 +17,8 @@ from joserfc.jwk import ECKey
 from sqlalchemy import event
 
 from adapters.store.models import Partner, PartnerKey
+from gateway import config
+from gateway.app import create_app
 from gateway.trust.partners import one_view_per_request
 
 
@@ -91,9 +93,6 @@ def test_a_partner_without_pinned_keys_is_trusted_but_verifies_nothing(node: Any
 
 
 def test_the_app_gives_every_request_its_own_view(home: Any) -> None:
-    from gateway import config
-    from gateway.app import create_app
-
     app = create_app(config.load(home))
     node = app.extensions["gateway"]
 

@@ -10,10 +10,10 @@ import pytest
 from node_builders import gateway
 from web_builders import MOTHER, PRIVACY_OFFICER, a_partner, dispose_all, logged_in, web_app
 
-from gateway.repositories import audit_log
-from gateway import config
 from audit import events
+from gateway import config
 from gateway.config import ConfigError
+from gateway.repositories import audit_log
 
 LIMITS = {"GATEWAY_AUDIT_PROBE_UNKNOWN_PER_DAY": "3", "GATEWAY_AUDIT_PROBE_REFUSALS_PER_DAY": "5"}
 

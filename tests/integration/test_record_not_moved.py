@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from builders import Api, new_bsn, reason
 
-from gateway.repositories import audit_log
-from gateway.demo import data as d
+from adapters.store.models import Record
 from audit import events
+from gateway.demo import data as d
+from gateway.repositories import audit_log
 
 
 @pytest.fixture
@@ -26,8 +27,6 @@ def person(api: Api, given: str) -> tuple[str, str]:
 
 
 def stored_subject(api: Api, rid: str) -> str:
-    from adapters.store.models import Record
-
     with api.app.extensions["gateway"].uow(read_only=True) as uow:
         return uow.session.get(Record, rid).subject_id  # type: ignore[no-any-return]
 

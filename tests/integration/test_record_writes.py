@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from builders import Api, new_bsn, reason
 
-from gateway.repositories import audit_log
-from gateway.demo import data as d
 from audit import events
+from gateway.demo import data as d
 from gateway.fhir.fhir_in import BSN_SYSTEM
+from gateway.repositories import audit_log
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from builders import Api, a_family, reason
 
-from gateway.repositories import audit_log
 from audit import events
+from gateway.repositories import audit_log
 from gateway.web import lookup
 
 

@@ -15,11 +15,11 @@ import pytest
 from builders import Api, new_bsn
 from sqlalchemy import event
 
-from gateway.repositories import audit_log
+from audit import events
 from gateway import config
 from gateway.demo import data as d
-from audit import events
 from gateway.node import build
+from gateway.repositories import audit_log
 
 SQLITE_FULL = 2  # PRAGMA synchronous answers a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 

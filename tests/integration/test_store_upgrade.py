@@ -19,10 +19,10 @@ from sqlalchemy import inspect, text
 
 from adapters.store import alembic_config, make_engine, migrate, revision_of
 from adapters.store.models import Base
-from gateway.repositories import audit_log
 from gateway import config
 from gateway.demo import data as d
 from gateway.node import build
+from gateway.repositories import audit_log
 from gateway.services import registry
 
 

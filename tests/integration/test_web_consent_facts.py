@@ -4,21 +4,21 @@ name people by name and fill in what is known."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from test_web_professional import _consent, _relation
-from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, post, web_app
+from web_builders import MOTHER, PROFESSIONAL, WEB, a_family, a_partner, dispose_all, logged_in, post, web_app
 from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixtures
 
+from audit import events
+from audit.events import AuditRecord
 from contract.errors import ConsentRevoked, PartnerRefusal
 from gateway.repositories import audit_log
-from audit import events
-from gateway.services import consents
-from gateway.web import pages_professional
+from gateway.services import auditing, consents
+from gateway.web import oidc, pages_professional
 
 
 def form(**answers: str) -> dict[str, Any]:
@@ -123,8 +123,6 @@ def test_the_overview_names_who_it_leaves_out(app: Any, client: Any, ids: dict[s
 
 @pytest.fixture
 def phoned(make_home: Any) -> Any:
-    from web_builders import WEB
-
     application = web_app(make_home("jeugdteam-west", "Jeugdteam West"), WEB,
                           env={"GATEWAY_NODE_PHONE": "020 555 0100"})
     a_partner(application)
@@ -167,12 +165,8 @@ def test_the_receipt_of_a_refusal_reads_as_a_refusal(app: Any, client: Any, ids:
 
 
 def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, ids: dict[str, str]) -> None:
-    from audit.events import AuditRecord
-    from gateway.services import auditing
-
     node = app.extensions["gateway"]
     cid = consents.record(node, _consent(ids["mother"], "ggz-noord"), actor())["id"]
-    from web_builders import MOTHER
 
     with node.uow() as uow:  # the requester's receipt of a summary under that consent
         audit_log.append(uow.session, node, AuditRecord(
@@ -180,8 +174,6 @@ def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, 
             purpose="joint-safety-planning", categories=("signals",), consent_id=f"jeugdteam-west/{cid}",
             exchange_id="x1", actor_id="uzi:900000303", actor_role="professional"))
         uow.commit()
-
-    from gateway.web import oidc
 
     oidc.audit_login(node, PROFESSIONAL, "127.0.0.1")  # her login tells the node her name
 

@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey
+from sqlalchemy import select
 from web_builders import PROFESSIONAL, WEB, a_family, a_partner, dispose_all, logged_in, web_app
 
+from adapters.store.models import ConsentRow
 from gateway.demo import data as d
-from gateway.federation import memberlist as fedlist, membership as federation_trust
-from gateway.repositories.audit_log import Actor
+from gateway.federation import memberlist as fedlist
+from gateway.federation import membership as federation_trust
 from gateway.federation.memberlist import ListedMember
+from gateway.repositories.audit_log import Actor
 from gateway.services import consents
 
 OPERATOR = ECKey.generate_key("P-256", private=True)
@@ -103,9 +106,5 @@ def test_a_member_dropped_from_the_list_is_no_longer_offered(app: Any, client: A
 
 
 def _consent_id(node: Any, pid: str) -> str:
-    from sqlalchemy import select
-
-    from adapters.store.models import ConsentRow
-
     with node.uow(read_only=True) as uow:
         return str(uow.session.scalars(select(ConsentRow.id).where(ConsentRow.subject_id == pid)).one())

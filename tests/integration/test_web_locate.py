@@ -11,13 +11,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from web_builders import CHILD, FATHER, MOTHER, PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, post, web_app
+from web_builders import CHILD, FATHER, MOTHER, PROFESSIONAL, a_partner, post
 from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 
 from adapters.store.models import ConsentRow
-from gateway.repositories import audit_log
-from gateway.federation import directory
 from audit import events
+from gateway.federation import directory
+from gateway.repositories import audit_log
 from gateway.services import locate
 
 

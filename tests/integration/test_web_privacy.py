@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from web_builders import MOTHER, PRIVACY_OFFICER, a_family, a_partner, dispose_all, logged_in, post, web_app
 
-from gateway.repositories import audit_log
 from audit import events
+from gateway.repositories import audit_log
 
 
 @pytest.fixture

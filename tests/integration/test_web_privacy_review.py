@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 from test_web_privacy import disclosure, record
 from web_builders import (
-    MOTHER, PRIVACY_OFFICER, a_family, a_partner, dispose_all, logged_in, once_token, post, web_app,
+    MOTHER,
+    PRIVACY_OFFICER,
+    a_family,
+    a_partner,
+    dispose_all,
+    logged_in,
+    once_token,
+    post,
+    web_app,
 )
 
-from gateway.repositories import audit_log
 from audit import events
+from gateway.repositories import audit_log
 
 
 @pytest.fixture

@@ -6,20 +6,32 @@ needs a partner that refuses, is slow or answers.
 
 from __future__ import annotations
 
+import json
 import threading
-from datetime import date, timedelta
 import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 from web_builders import (
-    CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, dispose_all, logged_in, post, web_app,
+    CHILD,
+    MOTHER,
+    PROFESSIONAL,
+    TEEN,
+    a_partner,
+    post,
 )
 from web_fixtures import app, client, ids  # noqa: F401 - pytest fixtures
 
+from adapters.store.models import Person
+from audit import events
 from contract.errors import PartnerRefusal
-from gateway.services import consents
-from gateway.web import pages_professional, present
+from gateway.demo import data as d
+from gateway.repositories import audit_log
+from gateway.repositories.audit_log import Actor
+from gateway.services import consents, registry
+from gateway.web import lookup, pages_professional, present
 
 
 def consent_form(**overrides: Any) -> dict[str, Any]:
@@ -40,11 +52,6 @@ def test_search_by_name_finds_the_family_and_the_page_shows_custody(client: Any,
 
 def test_every_person_a_professional_is_shown_is_audited(app: Any, client: Any, ids: dict[str, str]) -> None:
     """NEN 7513: the search result and the client's page each leave a record-viewed entry."""
-    import json
-
-    from gateway.repositories import audit_log
-    from audit import events
-
     post(client, "/clienten/zoeken", {"bsn": CHILD})
     client.get(f"/clienten/{ids['child']}")
 
@@ -79,8 +86,6 @@ def test_one_parent_missing_is_explained_and_nothing_is_recorded(client: Any, id
 
 
 def _relation(client: Any, ids: dict[str, str], who: str) -> str:
-    from gateway.web import lookup
-
     node = client.application.extensions["gateway"]
     name = {"mother": "Sanne Jansen", "father": "Bram Jansen"}[who]
     return next(r.relation_id for r in lookup.parents(node, ids["child"]) if r.name == name)
@@ -166,14 +171,10 @@ def test_the_family_overview_asks_in_parallel_within_one_deadline(client: Any, i
 
 
 def _actor() -> Any:
-    from gateway.repositories.audit_log import Actor
-
     return Actor(actor_id="uzi:900000303", role="professional", client_id="web")
 
 
 def _consent(pid: str, holder: str) -> dict[str, Any]:
-    from gateway.demo import data as d
-
     return d.consent(pid, [f"Patient/{pid}"], recipients=["jeugdteam-west"], holders=[holder],
                      purpose="joint-safety-planning", categories=["signals"], start=date.today())
 
@@ -191,10 +192,6 @@ def pushes_to_partner(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[st
 
 
 def a_safety_plan(app: Any, pid: str) -> None:
-    from gateway.repositories import audit_log
-    from gateway.demo import data as d
-    from gateway.services import registry
-
     registry.push_records(app.extensions["gateway"], [d.safety_plan(pid, source_id=f"plan-{pid}")],
                           audit_log.Actor(actor_id="client:epd", role="ehr", client_id="epd"))
 
@@ -236,13 +233,6 @@ def test_a_disclosure_with_nothing_to_send_is_not_offered_and_not_sent(app: Any,
 def test_the_name_search_covers_the_whole_register(app: Any, client: Any, ids: dict[str, str]) -> None:
     """A large institution's register: the newest client is found by name, not only the
     first twenty thousand (the search used to read that many and stop)."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import insert
-
-    from adapters.store.models import Person
-    from gateway.demo import data as d
-
     node = app.extensions["gateway"]
     long_ago = datetime(2020, 1, 1, tzinfo=UTC)
     with node.uow() as uow:
@@ -250,7 +240,6 @@ def test_the_name_search_covers_the_whole_register(app: Any, client: Any, ids: d
             {"id": f"old-{i}", "bsn": f"{i:09d}", "birth_date": date(1980, 1, 1), "resource": "{}",
              "created_at": long_ago, "search_name": f"cliënt {i}"} for i in range(20_001)])
         uow.commit()
-    from gateway.services import registry
 
     registry.register_person(node, d.patient(d.bsn(40), date(2001, 5, 6), "Fleur", "de Nieuwe-Laatst"))
 

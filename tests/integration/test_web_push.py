@@ -17,10 +17,13 @@ import pytest
 from web_builders import CHILD, MOTHER, PROFESSIONAL, TEEN, a_family, a_partner, dispose_all, logged_in, post, web_app
 
 from adapters.store.models import ConsentRow, Inbox
+from audit import events
 from contract.errors import PartnerRefusal
 from gateway.demo import data as d
 from gateway.demo import push as dp
-from audit import events
+from gateway.federation import directory
+from gateway.repositories import audit_log
+from gateway.services import registry
 from gateway.web import pages_push
 from profiles import build_summary
 
@@ -79,7 +82,6 @@ def test_the_inbox_shows_pushes_and_safety_disclosures_apart_as_readable_section
     assert "ondertoezichtstelling" not in safety.lower()
     # the professional looked at two people's data: both looks are logged, with who looked
     node = app.extensions["gateway"]
-    from gateway.repositories import audit_log
 
     with node.uow() as uow:
         viewed = [json.loads(e.record_json) for e in audit_log.entries(uow.session, action=events.RECORD_VIEWED)]
@@ -145,7 +147,6 @@ def test_the_clients_page_says_what_a_16_year_old_must_confirm_themselves(app: A
                                                                           ids: dict[str, str]) -> None:
     """Sem's mother and Sem consented together when he was 14; now he is 16 and decides alone."""
     node = app.extensions["gateway"]
-    from gateway.services import registry
 
     birth = date.today().replace(year=date.today().year - 16) - timedelta(days=10)
     pid = registry.register_person(node, d.patient(d.bsn(41), birth, "Lotte", "Bos"))[0]["id"]
@@ -163,8 +164,6 @@ def test_the_clients_page_says_what_a_16_year_old_must_confirm_themselves(app: A
 
 def test_the_inbox_names_the_sender_and_whom_to_call_from_the_directory(
         app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.federation import directory
-
     monkeypatch.setattr(pages_push.directory, "entry", lambda node, org: directory.DirectoryEntry(
         org, "GGZ Noord", "adult-mental-health", ["050-1234567", "crisis@ggz-noord.example"], "", "federation"))
     signal = d.observation("x", "signals", "Moeder trekt zich terug.", shareable=True, source_id="s")

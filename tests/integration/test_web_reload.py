@@ -4,17 +4,16 @@ carries a one-time token; a resent form is recognised whichever worker gets it."
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from test_web_professional import _consent, _relation, a_safety_plan, pushes_to_partner
-from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, once_token, post, web_app
+from web_builders import PROFESSIONAL, logged_in, once_token, post
 from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixtures
 
-from gateway.repositories import audit_log
 from audit import events
+from gateway.repositories import audit_log
 from gateway.services import consents
 from gateway.web import pages_professional, present
 

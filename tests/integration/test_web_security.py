@@ -15,13 +15,25 @@ from typing import Any
 
 import pytest
 from web_builders import (
-    MOTHER, PRIVACY_OFFICER, PROFESSIONAL, SECRET, WEB, a_family, csrf_of, dispose_all, logged_in, post, web_app,
+    MOTHER,
+    PRIVACY_OFFICER,
+    PROFESSIONAL,
+    SECRET,
+    WEB,
+    a_family,
+    csrf_of,
+    dispose_all,
+    logged_in,
+    post,
+    web_app,
 )
 
+from audit import events
 from gateway import config
 from gateway.app import create_app
 from gateway.config import ConfigError
 from gateway.node import build
+from gateway.repositories import audit_log
 from gateway.web import oidc, security
 
 
@@ -257,8 +269,6 @@ def test_the_loopback_demo_offers_a_marked_login_that_is_audited(home: Path) -> 
     assert resp.status_code == 303
     assert client.get("/privacy/logboek").status_code == 200
     node = app.extensions["gateway"]
-    from gateway.repositories import audit_log
-    from audit import events
 
     with node.uow() as uow:
         login = audit_log.stored(audit_log.entries(uow.session, action=events.LOGIN, limit=1)[0]).record

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from flask import session
 from test_web_professional import _relation
 from web_builders import PROFESSIONAL, a_family, a_partner, dispose_all, logged_in, post, web_app
 
@@ -31,8 +32,6 @@ def idle_for(client: Any, minutes: int) -> None:
 def log_in_again(client: Any) -> None:
     """What the IdP's callback does (security.login), in this browser's session."""
     with client.application.test_request_context():
-        from flask import session
-
         with client.session_transaction() as s:
             session.update(s)
             security.login(dict(PROFESSIONAL))

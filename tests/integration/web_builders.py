@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.store.models import Partner
 from gateway import config
-from gateway.demo import data as d
 from gateway.app import create_app
+from gateway.demo import data as d
 from gateway.services import registry
 
 PROFESSIONAL = {"sub": "pien", "name": "Pien de Wit", "roles": ["professional"], "actor_id": "uzi:900000303",
@@ -59,10 +63,6 @@ def logged_in(app: Any, user: dict[str, Any]) -> Any:
 
 def once_token(client: Any) -> str:
     """A fresh one-time form token for this client's session, as a rendered form carries it."""
-    import base64
-    import hashlib
-    import hmac
-
     with client.session_transaction() as s:
         sid = s.get("sid") or ""
     nonce = secrets.token_urlsafe(18)
@@ -105,10 +105,6 @@ def a_family(app: Any) -> dict[str, str]:
 
 def a_partner(app: Any, org_id: str = "ggz-noord") -> None:
     """A trusted partner row (no keys: these tests never call it; the use case is stubbed)."""
-    from datetime import UTC, datetime
-
-    from adapters.store.models import Partner
-
     node = app.extensions["gateway"]
     with node.uow() as uow:
         uow.session.add(Partner(org_id=org_id, url=f"http://127.0.0.1:9/{org_id}", added_at=datetime.now(UTC)))

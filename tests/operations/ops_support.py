@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -119,9 +123,6 @@ class Served:
     """``gateway serve HOME`` in its own process group, as an operator starts it."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
-        import subprocess
-        import sys
-
         self.home = home
         self.log = home / "serve.log"
         with open(self.log, "ab") as log:
@@ -131,8 +132,6 @@ class Served:
                 env={**os.environ, **(env or {})}, start_new_session=True)
 
     def wait(self, probe: Callable[[], bool], timeout: float = 30) -> None:
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -140,15 +139,12 @@ class Served:
             try:
                 if probe():
                     return
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:  # noqa: BLE001, S110 - not up yet
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"not ready: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        import signal
-        import subprocess
-
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

@@ -8,6 +8,7 @@ node to its partners: the same keys, the same people, the same log.
 
 from __future__ import annotations
 
+import io
 import json
 import tarfile
 import threading
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import create_engine, func, select
 
 from adapters.store.models import AuditEntry, Person
 from gateway import config
-from gateway.demo import runner as demo
 from gateway.app import create_app
 from gateway.cli.main import main
+from gateway.demo import runner as demo
+from gateway.demo.loopback import run_cli
 from tests.conftest import PG, STORES, StoreFactory
 
 
@@ -86,7 +89,6 @@ def test_a_backup_of_a_serving_node_restores_into_a_fresh_home_whose_audit_verif
         jwks = app.test_client().get("/.well-known/jwks.json").get_json()
     finally:
         app.extensions["gateway"].uow.engine.dispose()
-    import requests
 
     assert jwks == requests.get(ggz.url + "/.well-known/jwks.json", timeout=5).json()  # the same node to partners
     code, out, _ = _gateway(capsys, "audit", "verify", str(tmp_path / "restored"))
@@ -96,8 +98,6 @@ def test_a_backup_of_a_serving_node_restores_into_a_fresh_home_whose_audit_verif
 @pytest.mark.skipif("postgresql" not in STORES, reason="needs the PostgreSQL store")
 def test_a_sqlite_node_moves_to_postgresql_through_backup_and_restore(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.demo.loopback import run_cli
-
     home = tmp_path / "wijkteam"
     run_cli("init", str(home), "--org-id", "wijkteam-oost", "--name", "Wijkteam Oost")
     run_cli("client", "add", str(home), "--client-id", "epd", "--role", "ehr")
@@ -120,8 +120,6 @@ def test_a_sqlite_node_moves_to_postgresql_through_backup_and_restore(
 
 
 def _a_backup(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    from gateway.demo.loopback import run_cli
-
     run_cli("init", str(tmp_path / "n"), "--org-id", "ggz-noord", "--name", "GGZ Noord")
     run_cli("client", "add", str(tmp_path / "n"), "--client-id", "epd", "--role", "ehr")  # one audit entry
     assert _gateway(capsys, "backup", str(tmp_path / "n"), "--out", str(tmp_path / "b.tgz"))[0] == 0
@@ -138,7 +136,6 @@ def test_a_damaged_backup_is_refused_and_nothing_is_created(tmp_path: Path, caps
     members["store/audit_entries.jsonl"] = original.replace(b'"outcome":"', b'"outcome":"x', 1)  # one edited byte
     assert members["store/audit_entries.jsonl"] != original
     bad = tmp_path / "bad.tgz"
-    import io
 
     with tarfile.open(bad, "w:gz") as tar:
         for name, data in members.items():

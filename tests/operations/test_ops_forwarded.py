@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ops_support import set_in_section
 from sqlalchemy import create_engine, text
 from werkzeug.test import Client
 
+import gateway.ops.server as server
 from gateway import config
 from gateway.demo import data as d
 from gateway.demo.loopback import run_cli
 from gateway.http.proxy import ForwardedHeaders
 from gateway.ops.server import wsgi_app
-from ops_support import set_in_section
 
 BSN = d.bsn(7)
 
@@ -97,8 +98,6 @@ def test_serve_trusts_no_proxy_for_the_scheme_unless_configured(node_home: Path)
 
         def run(self) -> None:
             pass
-
-    import gateway.ops.server as server
 
     original = server.GatewayServer
     server.GatewayServer = Recorder  # type: ignore[misc,assignment]

@@ -11,20 +11,24 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
+import pkcs11
 import pytest
 import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
+from ops_support import Served, set_in_section
+from pkcs11 import Attribute, ObjectClass
+from pkcs11.exceptions import AttributeSensitive
 
 from gateway import config
 from gateway.app import create_app
 from gateway.demo.loopback import free_port, run_cli
 from gateway.hsm import HsmError, Pkcs11Token
 from gateway.node import build
-from ops_support import Served, set_in_section
 
 
 def _init_on_hsm(tmp_path: Path, token: Any, monkeypatch: pytest.MonkeyPatch, org: str = "ggz-noord") -> Path:
@@ -75,10 +79,6 @@ def test_a_node_made_on_the_hsm_keeps_no_private_key_file_and_signs_with_the_tok
 
 def test_the_private_key_on_the_token_is_sensitive_and_not_extractable(
         tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pkcs11
-    from pkcs11 import Attribute, ObjectClass
-    from pkcs11.exceptions import AttributeSensitive
-
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     (entry,) = json.loads((home / "keys" / "keyring.json").read_text())["keys"]
     token = pkcs11.lib(hsm_token.module).get_token(token_label=hsm_token.label)
@@ -186,7 +186,6 @@ def test_a_node_with_its_key_on_the_hsm_is_backed_up_without_the_pin_and_restore
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     monkeypatch.delenv("GATEWAY_KEYS_PKCS11_PIN")
     run_cli("backup", str(home), "--out", str(tmp_path / "b.tgz"))
-    import tarfile
 
     with tarfile.open(tmp_path / "b.tgz") as tar:
         names = tar.getnames()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 import requests
+from ops_support import Served, set_in_section
 
 from gateway.demo.loopback import free_port, run_cli
-from ops_support import Served, set_in_section
 
 
 @pytest.mark.parametrize("level, fmt, lines", [("warning", "json", 0), ("info", "text", 3), ("info", "json", 3)])
@@ -42,8 +43,6 @@ def test_the_configured_level_and_format_decide_the_request_lines(tmp_path: Path
 
 
 def test_a_metrics_bind_that_is_taken_stops_serve_with_one_line(tmp_path: Path) -> None:
-    import socket
-
     home = tmp_path / "n"
     run_cli("init", str(home), "--org-id", "ggz-noord", "--name", "GGZ Noord")
     with socket.socket() as taken:

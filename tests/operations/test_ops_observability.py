@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import requests
+from ops_support import set_in_section
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.demo import runner as demo
 from gateway.demo.loopback import free_port, run_cli
-from ops_support import set_in_section
 from tests.conftest import STORES, StoreFactory
 
 NAMES = ("Sanne", "Jansen", "Noor")

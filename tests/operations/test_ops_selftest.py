@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway import config
-from gateway.demo import runner as demo
 from gateway.cli.main import main
+from gateway.demo import runner as demo
 from tests.conftest import STORES, StoreFactory
 
 OWN = ("config", "keys", "store", "audit")

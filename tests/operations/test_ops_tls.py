@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ops_support import CA, Served, set_in_section
 
 from adapters.http import StrictClient
 from contract.errors import PartnerUnavailable
 from gateway import config
-from gateway.ops import tls
 from gateway.config import ConfigError
 from gateway.demo.loopback import free_port, run_cli
-from ops_support import CA, Served, set_in_section
+from gateway.ops import tls
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,20 @@ import rfc8785
 from joserfc.jwk import ECKey
 from sqlalchemy import delete, select
 
-from gateway.demo import runner as demo
+from adapters.store.models import ConsentRow, Partner, PartnerKey, Person
+from audit import events
+from contract import jwt
+from gateway import config
 from gateway.demo import data as d
+from gateway.demo import data as demo_data
+from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode, free_port
+from gateway.keys import public_jwk
+from gateway.node import build
+from gateway.repositories import audit_log
+from gateway.services import consents
+from gateway.trust import signing
+from profiles.summary import build_summary
 
 _root = importlib.util.spec_from_file_location("tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
 assert _root is not None and _root.loader is not None
@@ -121,32 +132,23 @@ class Fed:
     def node(self, running: RunningNode) -> Any:
         """A ``gateway.node.Node`` on ``running``'s home and store (config.load + node.build)."""
         if running.org_id not in self._nodes:
-            from gateway import config
-            from gateway.node import build
-
             self._nodes[running.org_id] = build(config.load(running.home))
         return self._nodes[running.org_id]
 
     def audit(self, running: RunningNode, *, action: str | None = None,
               exchange_id: str | None = None) -> list[dict[str, Any]]:
         """Audit records on ``running``, newest first, as dicts (``record_json`` plus seq)."""
-        from gateway.repositories import audit_log
-
         with self.node(running).uow() as uow:
             found = audit_log.entries(uow.session, action=action, limit=2000)
             rows = [dict(json.loads(e.record_json), seq=e.seq) for e in found]
         return [r for r in rows if exchange_id is None or r["exchange_id"] == exchange_id]
 
     def last_failure(self, requester: RunningNode) -> dict[str, Any]:
-        from audit import events
-
         return self.audit(requester, action=events.SUMMARY_REQUEST_FAILED)[0]
 
     def assert_refusal_audited(self, code: str, *, requester: RunningNode | None = None,
                                holder: RunningNode | None = None) -> dict[str, Any]:
         """Both logs hold the refusal with ``code`` under one exchange id; return the holder's."""
-        from audit import events
-
         requester = requester or self.jeugd
         failed = self.last_failure(requester)
         assert failed["reason_code"] == code and failed["outcome"] == events.REFUSED, failed
@@ -185,9 +187,6 @@ class Fed:
 
     def grant(self, cid: str) -> Any:
         """The stored consent at Jeugdteam West as the domain ``Grant`` (to sign odd tokens)."""
-        from adapters.store.models import ConsentRow, Person
-        from gateway.services import consents
-
         with self.node(self.jeugd).uow() as uow:
             row = uow.session.get(ConsentRow, cid)
             return consents.grant_of(row, uow.session.get(Person, row.subject_id), self.jeugd.org_id)
@@ -212,7 +211,6 @@ class Fed:
     def assertion(self, caller: RunningNode, holder: RunningNode, *, key: Any = None, kid: str | None = None,
                   **claims: Any) -> str:
         """An RFC 7523 client assertion from ``caller`` for ``holder``'s token endpoint."""
-        from contract import jwt
 
         own_kid, alg, own_key = self.node(caller).keys.active
         now = int(time.time())
@@ -233,8 +231,6 @@ class Fed:
     # -- breaking and mending ------------------------------------------------------------------
     def forget_partner(self, at: RunningNode, org_id: str) -> None:
         """Remove a partner row and its pinned keys, as a retired partnership would."""
-        from adapters.store.models import Partner, PartnerKey
-
         with self.node(at).uow() as uow:
             uow.session.execute(delete(PartnerKey).where(PartnerKey.org_id == org_id))
             uow.session.execute(delete(Partner).where(Partner.org_id == org_id))
@@ -319,9 +315,6 @@ class FakePartner:
             self.stopped = True
 
     def summary(self, params: dict[str, Any]) -> dict[str, Any]:
-        from gateway.trust import signing
-        from profiles.summary import build_summary
-
         values = {p["name"]: p for p in params["parameter"]}
         exchange_id = values["exchange-id"]["valueString"]
         if self.mode == "rebound":
@@ -335,7 +328,6 @@ class FakePartner:
             return bundle
         if self.mode == "bad-display":
             # validly signed and bound, every element allowed, but a diagnosis where a name belongs
-            from gateway.demo import data as demo_data
 
             team = demo_data.care_team("p", source_id="ct")
             bundle = build_summary([team], ["care-team"], holder_org=self.org_id,
@@ -372,15 +364,13 @@ class FakePartner:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if self.path == "/.well-known/jwks.json":
-                    from gateway.keys import public_jwk
-
                     self._send(200, fake.jwks or {"keys": [public_jwk(fake.key)]})
                 else:
                     self._send(404, {})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/oauth/token":
                     if fake.mode == "hang-token":

@@ -10,15 +10,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.auditevent import AuditEvent
 from sqlalchemy import text
 
 from gateway import config
-from gateway.demo import runner as demo, data as d
 from gateway.cli.main import main as cli
+from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.node import build
 
 pytestmark = pytest.mark.scenario
@@ -108,7 +111,6 @@ def test_only_the_privacy_officer_reads_audit_events(federation) -> None:
     assert found.status_code == 200, found.text
     events = [e["resource"] for e in found.json()["entry"]]
     assert events and all(e["resourceType"] == "AuditEvent" for e in events)
-    from fhir.resources.R4B.auditevent import AuditEvent
 
     for e in events:
         AuditEvent.model_validate(e)
@@ -226,8 +228,6 @@ def _last_seq(home: Any) -> int:
 
 def test_concurrent_exchanges_on_several_workers_keep_both_chains_intact(federation) -> None:
     """Two gunicorn workers per node append at once; the chain stays linear and complete."""
-    from concurrent.futures import ThreadPoolExecutor
-
     ggz, jeugd, ids = federation
     j = jeugd.session("jeugd-epd", "uzi:900000202")
     consent = j.post("/fhir/Consent", d.consent(

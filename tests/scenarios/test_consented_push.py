@@ -12,17 +12,23 @@ import importlib.util
 import json
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from adapters.store.models import ConsentRow, Relation
+from audit import events
+from contract import jwt
 from gateway.demo import data as d
 from gateway.demo import push as dp
+from gateway.demo.loopback import run_cli
+from gateway.services import reconcile
+from gateway.services.registry import person_by_bsn, records_of
 from gateway.trust import signing
-from audit import events
+from profiles import build_summary
 
 pytestmark = pytest.mark.scenario
 
@@ -267,8 +273,6 @@ def test_the_inbox_shows_pushes_and_safety_disclosures_newest_first_and_logs_who
 
 
 def _relation_of(fed: Any, child: str, parent_bsn: str) -> str:
-    from adapters.store.models import Relation
-
     with fed.node(fed.jeugd).uow() as uow:
         [row] = [r for r in uow.session.query(Relation).filter_by(child_id=child) if r.party_key == f"bsn:{parent_bsn}"]
         return row.id
@@ -290,11 +294,6 @@ def _push(bundle: dict[str, Any], tok: str) -> dict[str, Any]:
 def _signed_push(fed: Any, sender: Any, categories: list[str], *, bsn: str | None = None,
                  patient: str | None = None) -> dict[str, Any]:
     """Build and sign a push from ``sender``'s own records and key, skipping its consent checks."""
-    from datetime import UTC, datetime
-
-    from gateway.services.registry import person_by_bsn, records_of
-    from profiles import build_summary
-
     node = fed.node(sender)
     bsn = bsn or d.bsn(1)
     with node.uow(read_only=True) as uow:
@@ -314,7 +313,6 @@ def _mothers_old_consent(fed: Any, world: Any, recipient: str) -> str:
                      holder="jeugdteam-west", purpose="crisis-response", categories=["crisis-notice"]).json()["id"]
     started = (date.today() - timedelta(days=6 * 365)).isoformat()
     # the only consent for this push: end Lisa's own first, then turn this one into her mother's
-    from adapters.store.models import ConsentRow
 
     with fed.node(fed.jeugd).uow() as uow:
         for row in uow.session.query(ConsentRow).filter_by(subject_id=world["lisa"], purpose="crisis-response"):
@@ -331,7 +329,6 @@ def _mothers_old_consent(fed: Any, world: Any, recipient: str) -> str:
 
 def _raw_token(fed: Any, cid: str, grantee: str) -> str:
     """A consent token signed with Jeugdteam West's key for a consent it would no longer honour."""
-    from contract import jwt
 
     grant, now = fed.grant(cid), int(time.time())
     kid, alg, key = fed.node(fed.jeugd).keys.active
@@ -355,14 +352,11 @@ def test_the_demo_plays_a_crisis_pre_announcement_and_a_warm_handover(fed, world
 def test_both_logs_tell_the_same_story_of_the_pushes(fed, world) -> None:
     """``gateway audit reconcile`` pairs each push with its receipt, through the partner's signed
     receipts; the pushes a careless sender made outside its own log stand out at the recipient."""
-    from gateway.demo.loopback import run_cli
-
     out = run_cli("audit", "reconcile", str(fed.jeugd.home), "--partner", "ggz-noord")
     assert out.strip().endswith("no differences"), out
     assert int(out.split("reconciled: ")[1].split()[0]) >= 2  # the child's situation and the measure
     with pytest.raises(RuntimeError):
         run_cli("audit", "reconcile", str(fed.ggz.home), "--partner", world["gp"].org_id)
-    from gateway.services import reconcile
 
     _compared, diffs = reconcile.reconcile(fed.node(fed.ggz), world["gp"].org_id, None)
     ours = {r["exchange_id"] for r in fed.audit(fed.ggz, action=events.SUMMARY_PUSHED)

@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 
 from adapters.store.models import Record
 from gateway import config
-from gateway.demo import runner as demo
 from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode
 from gateway.node import build
 

@@ -17,18 +17,18 @@ import json
 import re
 import time
 import uuid
-from datetime import date
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 from joserfc.jwk import ECKey
 
-from contract import jwt
+from audit import events
 from consent import token as consent_token
+from contract import jwt
 from contract.errors import REFUSAL_CODES, UnknownPartner
 from gateway.demo import data as d
-from audit import events
 from gateway.demo.loopback import run_cli
 from gateway.keys import public_jwk
 
@@ -111,7 +111,6 @@ def _an_assertion(fed, tok: str) -> str:
 def _unknown_issuer(fed, tok: str) -> str:
     grant = fed.grant(jwt.peek_claims(tok)["consent"])
     key = ECKey.generate_key("P-256", private=True)
-    from dataclasses import replace
 
     return consent_token.issue(replace(grant, issuer="onbekende-org"), grantee="jeugdteam-west", key=key,
                                kid=key.thumbprint(), alg="ES256", now=int(time.time()))
@@ -130,8 +129,6 @@ def test_bad_signature_on_the_consent_token(fed, forgery: str) -> None:
 def test_bad_signature_when_the_issuers_jwks_now_holds_a_key_off_its_curve(fed, fake_partner) -> None:
     """Issue 13 item 4: a partner signs with a new kid and publishes a broken key for it. The
     holder (Wijkteam Oost) re-reads the JWKS, pins nothing, and refuses: never a 500."""
-    from dataclasses import replace
-
     fake = fake_partner("corrupt")
     jwk = dict(public_jwk(ECKey.generate_key("P-256", private=True)))
     y = bytearray(base64.urlsafe_b64decode(jwk["y"] + "=="))
@@ -204,7 +201,6 @@ def test_consent_revoked(fed) -> None:
     fed.refused(fed.ask(tok), 403, "consent-revoked")
     fed.assert_refusal_audited("consent-revoked", holder=fed.ggz)
     # the issuer's privacy officer reads why it answered inactive; GGZ Noord heard only that
-    from audit import events
 
     asked = fed.audit(fed.jeugd, action=events.CONSENT_STATUS_QUERIED)
     answers = [(q["detail"]["status"], q["detail"].get("why_not_nl")) for q in asked if q["consent_id"] == cid]
@@ -235,8 +231,6 @@ def test_not_shareable_for_the_purpose_whatever_the_consent_says(fed) -> None:
     Jeugdteam West's key over a real, active referral consent widened with 'signals'. The
     holder applies the matrix itself, whatever the issuer allowed.
     """
-    from dataclasses import replace
-
     cid = fed.consent(purpose="referral", categories=("care-team",))
     grant = replace(fed.grant(cid), categories=frozenset({"care-team", "signals"}))
     kid, alg, key = fed.node(fed.jeugd).keys.active
@@ -255,8 +249,6 @@ def test_grantee_mismatch_a_third_trusted_node_shows_a_token_granted_to_another(
 def _issued_for_a_third(fed) -> str:
     """Jeugdteam West signs, with its real key, a token granting Wijkteam Oost GGZ Noord's data:
     an exchange Jeugdteam West is no party to (it can no longer record such a consent)."""
-    from dataclasses import replace
-
     grant = replace(fed.grant(fed.consent()), recipients=frozenset({"wijkteam-oost"}))
     kid, alg, key = fed.node(fed.jeugd).keys.active
     return consent_token.issue(grant, grantee="wijkteam-oost", key=key, kid=kid, alg=alg, now=int(time.time()))

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fhir.resources.R4B.bundle import Bundle
 
-from gateway.demo import data as d
 from audit import events
+from gateway.demo import data as d
 
 pytestmark = pytest.mark.scenario
 

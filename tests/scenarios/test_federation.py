@@ -24,11 +24,13 @@ from typing import Any
 import pytest
 import requests
 
-from gateway.demo import runner as demo
-from gateway.federation import operator
-from gateway.demo import data as d
+from contract import jwt
 from gateway.cli.main import main as gateway_main
+from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.demo.loopback import Operator, RunningNode, run_cli
+from gateway.federation import operator
+from gateway.keys import KeyRing
 from tests.conftest import STORES, StoreFactory
 
 MOTHER = demo.MOTHER
@@ -77,8 +79,6 @@ class Region:
 
     def partner_token(self, caller: RunningNode, holder: RunningNode) -> requests.Response:
         """``caller`` logs in at ``holder`` with private_key_jwt, as its node does."""
-        from contract import jwt
-        from gateway.keys import KeyRing
 
         kid, alg, key = KeyRing(caller.home).active
         now = int(time.time())
@@ -200,7 +200,6 @@ def test_forged_rolled_back_and_expired_lists_are_refused_and_the_old_list_stays
         operator.publish(region.op.home, region.op.list_file, now=datetime.now(UTC) - timedelta(hours=2),
                          valid_for=timedelta(hours=1))
         assert "expired" in _refresh_refused(region.ggz)
-
 
         status = region.status(region.ggz)
         assert f"version: {in_force}" in status and "members: 4" in status and "expired" in status

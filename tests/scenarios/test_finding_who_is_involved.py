@@ -21,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from joserfc.jwk import ECKey
 from sqlalchemy import create_engine, text
 
 from gateway import config
+from gateway.app import create_app
 from gateway.demo import data as d
-from gateway.demo.loopback import Operator, RunningNode, free_port
+from gateway.demo.loopback import Operator, RunningNode, free_port, run_cli
+from gateway.federation import directory
 from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from tests.conftest import STORES, StoreFactory
 
 pytestmark = pytest.mark.scenario
 
@@ -53,7 +57,7 @@ class HangingPartner:
             def log_message(self, *_: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 body = outer.jwks.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -61,7 +65,7 @@ class HangingPartner:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 outer.release.wait(30)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
@@ -99,7 +103,6 @@ class World:
         self.operator.publish()
         for n in (self.jeugd, *self.answering):
             n.refresh_list()
-        from gateway.demo.loopback import run_cli
 
         run_cli("partner", "add", str(self.jeugd.home), "--org-id", "traag-team", "--url", self.hanging.url,
                 "--trust-on-first-use")
@@ -137,8 +140,6 @@ def findable(pid: str, performers: list[str], holder: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    from tests.conftest import STORES, StoreFactory
-
     if request.param not in STORES:
         pytest.skip(f"store {request.param} not selected")
     store = StoreFactory(request.param)
@@ -185,8 +186,6 @@ def test_the_mother_and_the_child_are_found_with_whom_to_call(world: World) -> N
     assert resp.status_code == 200, resp.text
     assert found(resp) == {(MOTHER, "ggz-noord"), (CHILD, "raad-kinderbescherming")}
     # who is involved is named from this node's directory: name, type and contact point
-    from gateway.federation import directory
-    from gateway.app import create_app
 
     node = create_app(config.load(world.jeugd.home)).extensions["gateway"]
     for m in parts(resp, "match"):
@@ -268,8 +267,6 @@ def test_an_invalid_bsn_is_refused_like_any_bad_input(world: World) -> None:
 
 
 def test_only_trusted_partners_get_the_setup(world: World) -> None:
-    import requests
-
     api = world.ggz.session("epd", "uzi:900000101")  # a local client is no partner
     resp = requests.post(world.ggz.url + "/fhir/$locator-setup", headers=api.headers(), timeout=10)
     assert resp.status_code == 401

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from fhirclient import client as smart_client
 from fhirclient.models.consent import Consent as FcConsent
 from fhirclient.models.fhirsearch import FHIRSearch
@@ -26,9 +28,11 @@ from fhirclient.models.observation import Observation as FcObservation
 from fhirclient.models.patient import Patient as FcPatient
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome
+from pyfhircheck import Validator
+from pyfhircheck.config import ValidatorConfig
 
-from gateway.demo import runner as demo
 from gateway.demo import data as d
+from gateway.demo import runner as demo
 from tests.fhir_validators import validators
 
 pytestmark = pytest.mark.scenario
@@ -204,8 +208,6 @@ def test_the_two_pyfhircheck_misreadings_we_set_aside_are_still_its_own(
         definitions: list[Path], tmp_path: Path) -> None:
     # minimal valid R4 resources it still refuses; once a release reads them right, drop
     # validators.misread and this test fails to say so
-    from pyfhircheck import Validator
-    from pyfhircheck.config import ValidatorConfig
 
     raw = Validator(ValidatorConfig.load_dict({"fhirVersion": "4.0.1", "localPackagePaths": [str(definitions[0])],
                                                "evidenceOutputDir": str(tmp_path)}))
@@ -356,8 +358,6 @@ def test_fhirclient_runs_operations_as_a_partner_with_private_key_jwt(fed: Any) 
 
 
 def test_authlib_discovers_the_token_endpoint_and_gets_a_scoped_token(fed: Any) -> None:
-    from authlib.integrations.requests_client import OAuth2Session
-
     config = requests.get(fed.ggz.url + "/.well-known/smart-configuration", timeout=30).json()
     session = OAuth2Session("ggz-epd", fed.ggz.clients["ggz-epd"], scope="system/Patient.read",
                             token_endpoint_auth_method="client_secret_basic")
@@ -369,9 +369,6 @@ def test_authlib_discovers_the_token_endpoint_and_gets_a_scoped_token(fed: Any) 
 
 
 def test_a_partner_node_gets_a_scoped_token_with_authlibs_private_key_jwt(fed: Any) -> None:
-    from authlib.integrations.requests_client import OAuth2Session
-    from authlib.oauth2.rfc7523 import PrivateKeyJWT
-
     config = requests.get(fed.jeugd.url + "/.well-known/smart-configuration", timeout=30).json()
     assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
     kid, alg, key = fed.node(fed.ggz).keys.active

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from gateway.demo import runner as demo
-from gateway.demo import data as d
 from audit import events
+from gateway.demo import data as d
+from gateway.demo import runner as demo
 
 pytestmark = pytest.mark.scenario
 

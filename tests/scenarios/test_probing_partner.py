@@ -15,8 +15,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateway.demo import data as d
 from gateway.cli.main import main as cli
+from gateway.demo import data as d
 
 pytestmark = pytest.mark.scenario
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from gateway.demo import data as d
 from audit import events
+from gateway.demo import data as d
 
 GGZ_AUTHOR = "uzi:900000101"
 WRONG = "Vergist: slaapt op de bank bij de buren"

@@ -8,16 +8,16 @@ children are at risk; under the meldcode she informs the youth team without cons
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import requests
 from joserfc.jwk import ECKey, KeySet
 
+from audit import events
 from gateway.demo import data as d
 from gateway.trust import signing
-from audit import events
 
 pytestmark = pytest.mark.scenario
 
@@ -181,8 +181,6 @@ def test_a_disclosure_with_nothing_in_it_is_refused_and_nothing_is_sent(fed, pro
 
 
 def test_a_disclosure_about_someone_the_recipient_does_not_know_is_kept_and_marked(fed, professionals) -> None:
-    from datetime import date
-
     stranger = d.bsn(43)
     epd = fed.ggz.session("ggz-epd", "uzi:900000101")
     pid = epd.post("/fhir/Patient", d.patient(stranger, date(1985, 1, 2), "Kim", "Vos")).json()["id"]

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from gateway.repositories import audit_log
-from gateway import config
-from gateway.demo import runner as demo
-from gateway.demo import data as d
 from audit import chain
+from gateway import config
 from gateway.cli.main import main as cli
+from gateway.demo import data as d
+from gateway.demo import runner as demo
 from gateway.node import build
+from gateway.repositories import audit_log
 
 pytestmark = pytest.mark.scenario
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -90,12 +91,10 @@ def test_entry_round_trips_through_its_stored_row(log: Log) -> None:
 
 
 def test_recorded_at_is_utc_with_milliseconds() -> None:
-    from datetime import datetime, timedelta, timezone
-
     moment = datetime(2026, 3, 2, 9, 7, 5, 123456, tzinfo=timezone(timedelta(hours=1)))
     assert chain.format_recorded_at(moment) == "2026-03-02T08:07:05.123Z"
     with pytest.raises(ValueError):
-        chain.format_recorded_at(datetime(2026, 3, 2))
+        chain.format_recorded_at(datetime(2026, 3, 2))  # noqa: DTZ001 - naive on purpose: refused
 
 
 # --- an intact log ---------------------------------------------------------------------

@@ -20,9 +20,9 @@ from audit_builders import (
     a_refusal,
 )
 
-from contract.errors import REFUSAL_CODES
 from audit import events, report
 from audit.events import AuditRecord
+from contract.errors import REFUSAL_CODES
 
 NOW = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
 NAMES = {REQUESTER: "Jeugdzorg West", HOLDER: "GGZ Noord"}
@@ -118,7 +118,7 @@ def test_malformed_bsn_is_refused(bsn: str) -> None:
 
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError):
-        report.disclosure_report([], subject_bsn=MOTHER, org_name="x", now=datetime(2026, 1, 1))
+        report.disclosure_report([], subject_bsn=MOTHER, org_name="x", now=datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose: refused
 
 
 @pytest.mark.parametrize(("file", "table"), [

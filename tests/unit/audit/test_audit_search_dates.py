@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contract.errors import InvalidRequest
 from audit.search_dates import bounds
+from contract.errors import InvalidRequest
 
 
 @pytest.mark.parametrize("values, expected", [

@@ -18,18 +18,19 @@ from consent_builders import (
     public_set,
 )
 
-from consent import decision, token
+from consent import decision, local, token
+from consent.model import VerifiedConsent
 from contract.errors import (
     CategoryNotConsented,
     GatewayError,
     GranteeMismatch,
     InvalidRequest,
+    IssuerNotParty,
     NotShareable,
     PurposeMismatch,
     SubjectMismatch,
     WrongAudience,
 )
-from consent.model import VerifiedConsent
 
 MATRIX = {
     "joint-safety-planning": frozenset({"signals", "safety-plan", "care-team", "care-status"}),
@@ -131,7 +132,7 @@ def test_only_a_verified_consent_is_accepted() -> None:
 
 
 def test_a_local_consent_reaches_the_same_decision() -> None:
-    verified = VerifiedConsent.from_local_grant(
+    verified = local.vouch(
         a_grant(issuer=MENTAL_HEALTH), YOUTH_CARE, MENTAL_HEALTH, NOW
     )
     categories: Sequence[str] = ("care-team",)
@@ -149,8 +150,6 @@ def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
 
 def test_a_token_from_an_issuer_that_is_no_party_is_refused() -> None:
     """Issue 13 item 2: the issuer is neither the holder nor the grantee."""
-    from contract.errors import IssuerNotParty
-
     with pytest.raises(IssuerNotParty) as raised:
         ask(_issued_by_youth_care_for_safe_home(), caller_org=SAFE_HOME)
     assert raised.value.code == "issuer-not-party"

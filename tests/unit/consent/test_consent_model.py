@@ -23,8 +23,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import consent
+from consent import local
+from consent.model import Party, Subject, valid_bsn
 from contract.errors import ConsentRevoked, GranteeMismatch, InvalidRequest, WrongAudience
-from consent.model import Party, Subject, VerifiedConsent, valid_bsn
 
 
 @pytest.mark.parametrize("value", ["111222333", "123456782", MOTHER])
@@ -104,7 +105,7 @@ def local_grant(**overrides: Any) -> consent.Grant:
 
 
 def test_a_consent_recorded_at_the_holder_vouches_without_a_token() -> None:
-    verified = VerifiedConsent.from_local_grant(local_grant(), YOUTH_CARE, MENTAL_HEALTH, NOW)
+    verified = local.vouch(local_grant(), YOUTH_CARE, MENTAL_HEALTH, NOW)
     assert (verified.issuer, verified.subject_bsn, verified.grantee) == (
         MENTAL_HEALTH,
         MOTHER,
@@ -134,7 +135,7 @@ def test_a_local_consent_is_refused_like_a_token_would_be(
     grant: consent.Grant, grantee: str, error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        VerifiedConsent.from_local_grant(grant, grantee, MENTAL_HEALTH, NOW)
+        local.vouch(grant, grantee, MENTAL_HEALTH, NOW)
 
 
 # --- the domain stays pure --------------------------------------------------------------

@@ -27,9 +27,8 @@ from consent_builders import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract.errors import GrantorsInsufficient
-from consent.model import Subject
 from consent import rules
+from consent.model import Subject
 from consent.rules import (
     age_on,
     check_grantors,
@@ -41,6 +40,7 @@ from consent.rules import (
     renewal_reasons,
     required_grantors,
 )
+from contract.errors import GrantorsInsufficient
 
 D = datetime.date
 NONE: frozenset[str] = frozenset()

@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
 from consent import token
-from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired, WrongAudience
 from consent.model import VerifiedConsent
+from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired, WrongAudience
 
 ISSUER_KEYS: dict[str, ECKey | OKPKey] = {
     "ES256": an_ec_key("yc-ec-1"),

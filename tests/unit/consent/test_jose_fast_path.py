@@ -30,17 +30,20 @@ from consent_builders import (
     hand_sign,
     public_set,
 )
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
+from consent import token
+from consent.model import valid_bsn
 from contract import ijson, jwt
 from contract import jws as kernel
-from consent import token
 from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired
-from consent.model import valid_bsn
 
 EC = an_ec_key("yc-ec-1")
 ED = an_ed_key("yc-ed-1")
@@ -124,10 +127,6 @@ def hs256_with_the_public_key() -> str:
 
 def signed_bytes(payload: bytes) -> str:
     """An ES256 token over any payload bytes (``hand_sign`` takes text only)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
     signing_input = f"{b64(json.dumps(HEADER['ES256']))}.{b64(payload)}"
     private = EC.private_key
     assert isinstance(private, ec.EllipticCurvePrivateKey)

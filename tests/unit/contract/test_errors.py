@@ -13,6 +13,7 @@ import pytest
 
 from contract import errors
 from contract.systems import REFUSAL_REASON_SYSTEM
+from gateway.http import outcomes
 from profiles import catalog
 
 PASSED_THROUGH = {errors.PartnerRefusal.code}
@@ -60,7 +61,6 @@ def test_the_contracts_refusal_list_is_served_with_the_contracts_statuses() -> N
 
 
 def test_the_http_table_takes_each_status_from_the_codesystem() -> None:
-    from gateway.http import outcomes
 
     for code, (status, _issue) in outcomes.TABLE.items():
         assert status == served()[code], code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from contract import ijson
@@ -31,7 +33,6 @@ def test_bytes_that_are_not_utf8_are_refused_with_the_callers_error() -> None:
 
 def test_ordinary_json_parses_as_python_json_would() -> None:
     text = '{"a":[1.5,-2,{"b":null}],"c":true,"d":"é\\u2028","e":1e300}'
-    import json
 
     assert ijson.loads(text) == json.loads(text)
     assert ijson.loads(text.encode()) == json.loads(text)

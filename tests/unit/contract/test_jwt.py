@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from consent_builders import NOW, an_ec_key, an_ed_key, b64d, hand_sign, public_set
 from contract_builders import NOW, an_ec_key, an_ed_key, b64d, hand_sign, public_set
-from joserfc.jwk import OctKey
+from joserfc.jwk import OctKey, OKPKey
 
 from contract import jwt
 from contract.errors import BadSignature, InvalidRequest, TokenExpired, Unauthenticated
@@ -54,8 +55,6 @@ def test_an_ambiguous_kid_is_refused_rather_than_guessed() -> None:
 
 
 def test_ed448_is_not_accepted_under_the_eddsa_name() -> None:
-    from joserfc.jwk import OKPKey
-
     ed448 = OKPKey.generate_key("Ed448", parameters={"kid": "ed448"})
     with pytest.raises(ValueError, match="cannot sign"):
         jwt.sign({"exp": NOW}, ed448, kid="ed448", alg="EdDSA", typ="at+jwt")

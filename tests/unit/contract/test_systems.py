@@ -8,6 +8,7 @@ imports them.
 from __future__ import annotations
 
 import ast
+import itertools
 import pathlib
 import re
 
@@ -43,7 +44,7 @@ def docstrings(tree: ast.AST) -> set[int]:
             block = getattr(node, field, None)
             if not isinstance(block, list):
                 continue
-            for first, second in zip(block, block[1:], strict=False):
+            for first, second in itertools.pairwise(block):
                 if isinstance(first, (ast.Assign, ast.AnnAssign)) and isinstance(second, ast.Expr) \
                         and isinstance(second.value, ast.Constant):
                     found.add(id(second.value))

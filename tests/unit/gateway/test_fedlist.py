@@ -8,6 +8,7 @@ valid-until, a duplicate or malformed member, a document far too large or too de
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,8 +150,6 @@ def test_duplicate_json_keys_are_refused() -> None:
 
 
 def test_five_hundred_members_verify_quickly() -> None:
-    import time
-
     members = [a_member(f"org-{i:03d}", name=f"Organisatie {i}") for i in range(500)]
     raw = a_list(*members)
     started = time.perf_counter()

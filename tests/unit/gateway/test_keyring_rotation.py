@@ -5,6 +5,7 @@ hit it on demand. It checks what a node under rotation needs: no error, the new 
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from pathlib import Path
@@ -58,8 +59,6 @@ def test_a_withdrawn_key_leaves_the_jwks_at_once_but_still_verifies_own_checkpoi
 
 
 def test_a_key_ring_written_before_withdrawal_existed_still_loads(tmp_path: Path) -> None:
-    import json
-
     ring = KeyRing.create(tmp_path, "ES256")
     old = ring.thumbprint()
     new = ring.rotate()

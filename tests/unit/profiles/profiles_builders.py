@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 BASE = "https://jggz-gateway.nl/fhir/CodeSystem/"
 MOTHER_BSN = "111222333"
 HOLDER = "ggz-noord"
-NOW = datetime(2025, 3, 14, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
 
 def category(code: str) -> list[dict[str, Any]]:

@@ -7,10 +7,10 @@ import hashlib
 from typing import Any
 
 import pytest
+from profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records
 
 from contract.errors import NotShareable
 from profiles import build_summary, check_summary
-from profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records
 
 ICD10 = {"system": "http://hl7.org/fhir/sid/icd-10", "code": "F32.1"}
 

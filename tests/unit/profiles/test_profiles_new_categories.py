@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from profiles_builders import BASE, HOLDER, NOW, category, shareable
 
 from contract.errors import InvalidRequest, NotShareable
 from profiles import build_summary, check_summary, label, note_record
 from profiles.catalog import LEGAL_MEASURE_SYSTEM, PURPOSE_SYSTEM, SUMMARY_CATEGORY_SYSTEM, load_profiles
-from profiles_builders import BASE, HOLDER, NOW, category, shareable
 
 CHILD_BSN = "111222333"
 EXCHANGE_ID = "b0c3a1d2-0000-4000-8000-000000000017"

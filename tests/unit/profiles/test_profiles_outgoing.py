@@ -10,12 +10,12 @@ import uuid
 from typing import Any
 
 import pytest
+from profiles_builders import HOLDER, MOTHER_BSN, NOW, care_team, mother_records, safety_plan
 
 from contract.errors import NotShareable
 from gateway.demo import data as demo_data
-from profiles import build_summary, check_summary, load_codesystems
+from profiles import build_summary, catalog, check_summary, load_codesystems
 from profiles.outgoing import diagnostic_finding, is_name, is_telecom
-from profiles_builders import HOLDER, MOTHER_BSN, NOW, care_team, mother_records, safety_plan
 
 ALL = ["signals", "safety-plan", "care-team", "parenting", "care-status"]
 
@@ -137,8 +137,6 @@ def test_the_guard_refuses_a_diagnosis_in_any_string(where: str) -> None:
 
 
 def test_a_profile_copying_untyped_text_unmarked_does_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    from profiles import catalog
-
     data = copy.deepcopy(catalog._profiles_file())
     data["categories"]["signals"]["always"].append("note[].text")
     monkeypatch.setattr(catalog, "_profiles_file", lambda: data)

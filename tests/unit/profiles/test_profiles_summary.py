@@ -11,10 +11,6 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-
-import profiles
-from contract.errors import InvalidRequest
-from profiles import build_summary
 from profiles_builders import (
     BASE,
     HOLDER,
@@ -25,6 +21,12 @@ from profiles_builders import (
     shareable,
     signals_shareable,
 )
+
+import profiles
+from contract.errors import InvalidRequest
+from profiles import build_summary
+from profiles.catalog import load_matrix
+from profiles.guard import check_summary
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 EXCHANGE_ID = "3f2c0a4e-8d1b-4c55-9a7e-0d2b6f1c9e01"
@@ -193,7 +195,7 @@ def test_malformed_binding_values_are_refused(name: str, value: str) -> None:
 
 def test_naive_clock_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        summarise([], ["signals"], now=datetime(2025, 3, 14, 9, 30))
+        summarise([], ["signals"], now=datetime(2025, 3, 14, 9, 30))  # noqa: DTZ001 - naive on purpose: refused
 
 
 def test_source_records_are_not_modified(mother_records: list[dict[str, Any]]) -> None:
@@ -205,9 +207,6 @@ def test_source_records_are_not_modified(mother_records: list[dict[str, Any]]) -
 def test_what_the_builder_emits_for_every_category_is_valid_fhir(mother_records: list[dict[str, Any]]) -> None:
     """The builder's guard leaves FHIR datatype validation to the recipient, so the builder's
     output must pass it: the recipient's full guard accepts every category's summary."""
-    from profiles.catalog import load_matrix
-    from profiles.guard import check_summary
-
     everything = sorted({c for cs in load_matrix().values() for c in cs})
     for categories in [[c] for c in everything] + [everything]:
         built = summarise(mother_records, categories)

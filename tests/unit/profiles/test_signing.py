@@ -6,20 +6,24 @@ import base64
 import copy
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fhir.resources.R4B.bundle import Bundle
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey
-
-from contract.errors import BadPartnerSignature
-from gateway.trust.signing import canonical, sign_bundle, verify_bundle
-from profiles import build_summary
 from profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records, signals_shareable
+
+from contract import jcs
+from contract.errors import BadPartnerSignature
+from gateway.trust import signing
+from gateway.trust.signing import canonical, sign_bundle, verify_bundle, verify_bundle_from
+from profiles import build_summary
 
 KID = "ggz-noord-2025"
 
@@ -252,12 +256,6 @@ def test_resigning_replaces_the_old_signature(summary: dict[str, Any], es256: Si
 
 
 def test_signer_kid_names_the_key_only_to_choose_it_and_is_none_for_garbage() -> None:
-    from datetime import UTC, datetime
-
-    from joserfc.jwk import ECKey
-
-    from gateway.trust import signing
-
     key = ECKey.generate_key("P-256", private=True)
     bundle = {"resourceType": "Bundle", "type": "collection"}
     signed = signing.sign_bundle(bundle, key, kid=key.thumbprint(), alg="ES256", signer_ref="ggz-noord",
@@ -286,8 +284,6 @@ _json_docs = st.recursive(
 def test_canonical_is_byte_for_byte_the_rfc8785_reference(doc: Any) -> None:
     """Any JSON without floats: non-ASCII and astral keys, control characters, U+2028,
     lone surrogates (refused by both) all give what the reference implementation gives."""
-    import rfc8785
-
     try:
         expected = rfc8785.dumps(doc)
     except ValueError:
@@ -300,7 +296,6 @@ def test_canonical_is_byte_for_byte_the_rfc8785_reference(doc: Any) -> None:
 def test_canonical_orders_keys_by_utf16_code_units_like_rfc8785() -> None:
     # U+FB01 sorts after U+1F600 in UTF-16 (surrogates D83D..) but before it by code point
     doc = {"\ufb01": 1, "\U0001f600": 2, "a": {"\x7f": "\u2028\x00\n"}}
-    import rfc8785
 
     assert canonical(doc) == rfc8785.dumps(doc)
     assert canonical(doc).index("\U0001f600".encode()) < canonical(doc).index("\ufb01".encode())
@@ -314,8 +309,6 @@ def test_canonical_refuses_numbers_jcs_would_rewrite(bad: Any) -> None:
 
 @pytest.mark.parametrize("bad", [{"k": "\ud800"}, ["x\udfff"], {"\ud83d": 1}])
 def test_canonical_refuses_a_lone_surrogate_as_rfc8785_does(bad: Any) -> None:
-    import rfc8785
-
     with pytest.raises(ValueError):
         rfc8785.dumps(bad)
     with pytest.raises(ValueError):
@@ -328,10 +321,6 @@ def test_canonical_refuses_a_lone_surrogate_as_rfc8785_does(bad: Any) -> None:
                     | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20))
 def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
     """contract.jcs outside the signed-document rules: floats and big integers too."""
-    import rfc8785
-
-    from contract import jcs
-
     try:
         expected = rfc8785.dumps(doc)
     except ValueError:
@@ -344,7 +333,6 @@ def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
 def test_the_requester_asks_for_the_holders_keys_once_by_org_and_kid(
     summary: dict[str, Any], es256: Signer
 ) -> None:
-    from gateway.trust.signing import verify_bundle_from
 
     asked: list[tuple[str, str]] = []
 
@@ -361,7 +349,6 @@ def test_the_requester_asks_for_the_holders_keys_once_by_org_and_kid(
 def test_a_forged_signature_header_is_refused_before_keys_are_looked_up(
     summary: dict[str, Any], es256: Signer
 ) -> None:
-    from gateway.trust.signing import verify_bundle_from
 
     signed = es256.sign(summary)
     header, _, signature = compact_of(signed).split(".")

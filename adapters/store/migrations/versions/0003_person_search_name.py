@@ -11,9 +11,8 @@ name now sits in its own column. Existing rows are filled here with the same rul
 """
 import json
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

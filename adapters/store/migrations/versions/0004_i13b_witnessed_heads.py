@@ -4,9 +4,8 @@ Revision ID: 0004_i13b
 Revises: 0003
 Create Date: 2026-12-03
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_i13b'
 down_revision = '0003'

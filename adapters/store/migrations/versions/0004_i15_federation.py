@@ -9,9 +9,8 @@ through the federation list, or both; a listed member may pin only the keys the 
 and is trusted only while the list is valid. ``federation_members`` is the list in force
 (also the directory); ``federation_state`` is its one state row.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_i15'
 down_revision = '0004_i13b'

@@ -8,9 +8,8 @@ Create Date: 2026-12-03
 generation counter that grows with every findable consent recorded or revoked.
 ``locator_rate`` counts each partner's match requests per window, shared by all workers.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_i16'
 down_revision = '0004_i15'

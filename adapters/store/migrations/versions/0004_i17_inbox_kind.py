@@ -9,9 +9,8 @@ recipient's $receive-summary), and the recipient keeps it in the same inbox as s
 disclosures. ``kind`` tells them apart (``safety-disclosure`` for every existing row),
 ``purpose`` and ``consent_id`` say under which consent a push came.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_i17'
 down_revision = '0004_i16'

@@ -13,9 +13,8 @@ Flagged audit entries can be marked handled by a privacy officer (``flag_reviews
 names of professionals who logged in to the pages are kept (``professionals``), so reports
 name them rather than their UZI number.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_i20'
 down_revision = '0004_i17'
