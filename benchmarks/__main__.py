@@ -174,8 +174,8 @@ def run_baseline(root: Path, bundle: bytes, workers: int, threads: int, seconds:
         _stop(proc)
 
 
-#: the floor stalls at 32 (see benchmarks/floor.py): it has no admission control, the node has
-FLOOR_LEVELS = (1, 8)
+#: with the node's admission rule the floor runs at every level (benchmarks/floor.py)
+FLOOR_LEVELS = LEVELS
 
 
 def run_floor(root: Path, bundle: bytes, workers: int, threads: int, seconds: float, warmup: float,
@@ -276,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="py-spy the exchange hot path on both nodes (root)")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/<ts>.json)")
     ap.add_argument("--locator-only", action="store_true", help="only 8: PSI setup, match, $locate (issue 16)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads per worker for nodes, baseline and floor (default: the node's default)")
     ap.add_argument("--exchange-only", action="store_true",
                     help="only 1 and 2b: the exchange against the three-hop floor (issue 19), to compare changes")
     args = ap.parse_args(argv)
@@ -311,11 +313,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from gateway.config import ServerSection
 
-    workers, threads = ServerSection().workers, ServerSection().threads
+    workers, threads = ServerSection().workers, args.threads or ServerSection().threads
     report["settings"] |= {"workers": workers, "threads": threads}
     for store in stores:
         print(f"1. exchanges on {store} (two gunicorn nodes, {workers} workers x {threads} threads each)", flush=True)
-        fed = nodes.start_federation(root / store, store)
+        fed = nodes.start_federation(root / store, store, threads=args.threads)
         try:
             time.sleep(1.0)
             idle = {n.org_id: footprint.node_rss(n.process.pid) for n in fed.nodes}  # type: ignore[union-attr]

@@ -71,7 +71,7 @@ def render(r: dict[str, Any]) -> str:
         rows.append([])
     rows = [x for x in rows if x]
     lines += ["1-2. End-to-end exchange vs one-hop baseline and the three-hop floor (benchmarks/floor.py; "
-              "not run at 32: without admission control it stalls)",
+              "the floor keeps the node's one thread per worker for callbacks)",
               *_table(["stack", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "of base", "refusals"], rows,
                      (0, 8)),
               *(["   server CPU per request at c=8: " + "; ".join(cpu)] if cpu else []), ""]
