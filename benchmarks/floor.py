@@ -14,10 +14,12 @@ signature, no database, no audit. Its throughput is the ceiling an exchange can 
 this stack, whatever the node does; exchange/floor says how much the node's own work costs,
 floor/baseline what the contract's three hops cost.
 
-It has no admission control, so it is not run at concurrency 32: there every thread of the
-requester waits on the holder, every thread of the holder waits on a callback that no
-requester thread is free to answer, and all stall until the read timeout (the node keeps a
-thread per worker for callbacks and sheds the rest with ``node-busy``).
+It keeps the node's one admission rule (``gateway.trust.peer``): each requester worker lets
+at most threads - 1 requests wait on the holder and answers 503 beyond, so one thread stays
+free for the holder's callback. Without it the floor stalled until the read timeout whenever
+a worker's threads all waited on the holder while the callback queued behind them: always at
+concurrency 32, and at 8 too on a loaded machine, when all eight connections landed on one
+worker. Only its 200s count as its throughput.
 
 Run as ``python -m benchmarks.floor ROLE PORT PEER_URL WORKERS THREADS BUNDLE_FILE`` with
 ROLE ``requester`` or ``holder`` (the benchmark starts both as subprocesses).
@@ -26,6 +28,7 @@ ROLE ``requester`` or ``holder`` (the benchmark starts both as subprocesses).
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from flask import Flask, Response, request
@@ -46,10 +49,11 @@ def _parameters() -> dict | None:
     return body
 
 
-def create_app(role: str, peer_url: str, bundle: bytes) -> Flask:
+def create_app(role: str, peer_url: str, bundle: bytes, threads: int) -> Flask:
     app = Flask(__name__)
     client = StrictClient(verify_tls=False)
     auth = {"Authorization": "Bearer floor"}
+    outbound = threading.BoundedSemaphore(max(1, threads - 1))  # as gateway.trust.peer.PeerCaller
 
     def refused() -> Response:
         return Response(b"{}", status=400, mimetype="application/fhir+json")
@@ -61,8 +65,13 @@ def create_app(role: str, peer_url: str, bundle: bytes) -> Flask:
             if body is None:
                 return refused()
             params = [p for p in body["parameter"] if p.get("name") != "partner"]
-            reply = client.request("POST", peer_url + "/fhir/$behaviour-summary", headers=auth,
-                                   json_body={"resourceType": "Parameters", "parameter": params})
+            if not outbound.acquire(blocking=False):
+                return Response(b"{}", status=503, mimetype="application/fhir+json")
+            try:
+                reply = client.request("POST", peer_url + "/fhir/$behaviour-summary", headers=auth,
+                                       json_body={"resourceType": "Parameters", "parameter": params})
+            finally:
+                outbound.release()
             return Response(reply.raw, status=reply.status, mimetype="application/fhir+json")
 
         @app.post("/fhir/$consent-status")
@@ -91,7 +100,7 @@ def main(argv: list[str]) -> None:
     role, port, peer_url, workers, threads, bundle_file = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4]), argv[5]
     if role not in ("requester", "holder"):
         raise SystemExit("role must be requester or holder")
-    serve(create_app(role, peer_url, Path(bundle_file).read_bytes()), port, workers, threads)
+    serve(create_app(role, peer_url, Path(bundle_file).read_bytes(), threads), port, workers, threads)
 
 
 if __name__ == "__main__":

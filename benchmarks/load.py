@@ -30,6 +30,7 @@ class LoadResult:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # transport errors by class name
     answered_all: int = 0  # answers including the warm-up (for CPU per request)
+    ok_all: int = 0  # 200 answers including the warm-up (to compare with the audit logs)
 
     @property
     def count(self) -> int:
@@ -110,7 +111,7 @@ def run(base_url: str, make_request: RequestFactory, *, concurrency: int, second
     def client() -> None:
         conn = _Conn(base_url, timeout)
         lat: list[float] = []
-        answered = 0
+        answered = ok_all = 0
         statuses: Counter[int] = Counter()
         errors: Counter[str] = Counter()
         try:
@@ -134,6 +135,7 @@ def run(base_url: str, make_request: RequestFactory, *, concurrency: int, second
                     continue
                 elapsed = (time.perf_counter() - t0) * 1000
                 answered += 1
+                ok_all += status == 200
                 if check is not None:
                     check(status, data)
                 if now >= start:  # requests started in the warm-up are not counted
@@ -143,6 +145,7 @@ def run(base_url: str, make_request: RequestFactory, *, concurrency: int, second
             conn.close()
             with lock:
                 result.answered_all += answered
+                result.ok_all += ok_all
                 result.latencies_ms.extend(lat)
                 result.statuses.update(statuses)
                 result.errors.update(errors)

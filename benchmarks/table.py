@@ -21,6 +21,27 @@ def _table(head: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,))
             *(_row(r, widths, cols) for r in rows)]
 
 
+def _exchange_side_by_side(r: dict[str, Any]) -> list[str]:
+    """Issue 19: at c=8 the exchange next to the floor, per figure, with the ratio."""
+    floor = r.get("floor", {}).get("levels", {}).get("8")
+    if not floor:
+        return []
+    rows = []
+    for store, levels in r["exchange"].items():
+        x = levels.get("8")
+        if not x:
+            continue
+        cpu_x = sum((x.get("cpu_ms_per_request") or {}).values())
+        cpu_f = sum((floor.get("cpu_ms_per_request") or {}).values())
+        rows.append([store, f"{x['throughput_rps']:.1f}", f"{floor['throughput_rps']:.1f}",
+                     f"{100 * x['throughput_rps'] / floor['throughput_rps']:.1f}%" if floor["throughput_rps"] else "-",
+                     f"{x['p99_ms']:.1f}", f"{floor['p99_ms']:.1f}", f"{cpu_x:.2f}", f"{cpu_f:.2f}",
+                     f"{cpu_x / cpu_f:.2f}x" if cpu_f else "-"])
+    return ["1b. Exchange against the three-hop floor at c=8, same run (issue 19)",
+            *_table(["store", "req/s", "floor", "of floor", "p99 ms", "floor", "CPU ms", "floor", "CPU x"], rows),
+            ""]
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']} MB, Python {m['python']}, "
@@ -53,10 +74,14 @@ def render(r: dict[str, Any]) -> str:
         rows.append([])
     rows = [x for x in rows if x]
     lines += ["1-2. End-to-end exchange vs one-hop baseline and the three-hop floor (benchmarks/floor.py; "
-              "not run at 32: without admission control it stalls)",
+              "the floor keeps the node's one thread per worker for callbacks)",
               *_table(["stack", "conc", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "of base", "refusals"], rows,
                      (0, 8)),
               *(["   server CPU per request at c=8: " + "; ".join(cpu)] if cpu else []), ""]
+    lines += _exchange_side_by_side(r)
+    if "crypto" not in r:  # --exchange-only
+        rows = [[t["target"], t["value"], "met" if t["met"] else "NOT MET"] for t in r["targets"]]
+        return "\n".join([*lines, "Targets", *_table(["target", "measured", ""], rows, (0, 1, 2))])
     c = r["crypto"]
     lines += ["3. Cryptographic floor (ES256, cryptography directly)",
               f"   raw sign {c['raw_es256_sign_us']} us, raw verify {c['raw_es256_verify_us']} us; "

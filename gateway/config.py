@@ -52,7 +52,7 @@ class ServerSection:
     host: str = "127.0.0.1"
     port: int = 8400
     workers: int = 2
-    threads: int = 8
+    threads: int = 32  # issue 19: no node-busy at 32 concurrent requests on two workers
     timeout: int = 30
     # proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs); none by default
     trusted_proxies: str = ""
@@ -558,7 +558,7 @@ url = {q(store_url)}
 host = "127.0.0.1"
 port = {port}
 workers = 2
-threads = 8
+threads = 32
 
 [keys]
 alg = {q(alg)}           # ES256 (default) or EdDSA

@@ -55,12 +55,18 @@ class Profile:
 
     def allowed_paths(self) -> frozenset[str]:
         """Return every leaf path an output resource under this profile may contain."""
-        coded = {
-            f"{element}.coding[].{part}"
-            for element, _ in self.coded
-            for part in ("system", "code", "display")
-        }
-        return frozenset({"resourceType", *self.always, *self.shareable, *self.generated, *coded})
+        return _allowed_paths(self)
+
+
+@cache
+def _allowed_paths(profile: Profile) -> frozenset[str]:
+    """Once per profile: the guard asks for every resource of every summary."""
+    coded = {
+        f"{element}.coding[].{part}"
+        for element, _ in profile.coded
+        for part in ("system", "code", "display")
+    }
+    return frozenset({"resourceType", *profile.always, *profile.shareable, *profile.generated, *coded})
 
 
 def _read(relative: str) -> Any:

@@ -57,8 +57,8 @@ def build_summary(
     Contract section 4 ("Summary") and section 5. A record is picked up when its
     ``resourceType`` is its category profile's and its ``category[].coding`` carries a
     requested summary-category code; its free text goes out only when its ``meta.tag``
-    holds disclosure ``shareable``. The result has passed ``guard.check_summary``'s
-    profile checks (its FHIR datatype validation is the recipient's: see the guard).
+    holds disclosure ``shareable``. The result has passed ``guard.check_summary``, its FHIR
+    R4 datatypes included, as the recipient will run it.
 
     Raises ``InvalidRequest`` for an unknown category or a malformed id, hash, BSN or
     organisation; ``NotShareable`` if the guard refuses the result; ``ValueError`` for
@@ -98,7 +98,7 @@ def build_summary(
     }
     if entries:  # FHIR forbids empty arrays: no matching records means no entry element
         bundle["entry"] = entries
-    check_summary(bundle, fhir_schema=False)
+    check_summary(bundle)
     return bundle
 
 

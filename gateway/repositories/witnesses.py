@@ -220,7 +220,8 @@ def flush(session: Any, node: Any) -> None:
 
 
 def _keep(session: Any, org_id: str, items: list[_Received]) -> None:
-    row = session.execute(_HELD, {"org": org_id}).first()
+    conn = session.connection()  # Core statements: the session's connection, not its ORM machinery
+    row = conn.execute(_HELD, {"org": org_id}).first()
     held = witness.Held(row[0], row[1], row[2], bool(row[3])) if row else None
     # the highest first: one write moves the held head, stragglers below it are judged after
     for item in sorted(items, key=lambda i: -i.claimed.seq):
@@ -231,16 +232,16 @@ def _keep(session: Any, org_id: str, items: list[_Received]) -> None:
             values = {"new_seq": item.claimed.seq, "new_hash": item.claimed.hash, "new_at": item.claimed.at,
                       "new_signed": item.signed, "new_seen": item.at}
             if held is None:
-                session.execute(_INSERT, {"org_id": org_id, "seq": item.claimed.seq, "hash": item.claimed.hash,
-                                          "at": item.claimed.at, "signed": item.signed, "seen_at": item.at,
-                                          "conflict": ""})
+                conn.execute(_INSERT, {"org_id": org_id, "seq": item.claimed.seq, "hash": item.claimed.hash,
+                                       "at": item.claimed.at, "signed": item.signed, "seen_at": item.at,
+                                       "conflict": ""})
             else:
-                session.execute(_MOVE, {"org": org_id, **values})
+                conn.execute(_MOVE, {"org": org_id, **values})
             held = witness.Held(item.claimed.seq, item.claimed.hash, item.claimed.at)
         elif held is not None:  # CONFLICT
             log.warning("the audit log of %s went back: it signed entry %s after entry %s; its held head "
                         "is kept as evidence", org_id, item.claimed.seq, held.seq)
-            session.execute(_FREEZE, {"org": org_id, "new_conflict": item.signed, "new_seen": item.at})
+            conn.execute(_FREEZE, {"org": org_id, "new_conflict": item.signed, "new_seen": item.at})
             held = witness.Held(held.seq, held.hash, held.at, conflict=True)
 
 
