@@ -221,8 +221,8 @@ def decode_from_issuer(
     except (binascii.Error, ValueError) as exc:
         raise error("De inhoud van het token is geen geldige base64url.") from exc
     try:
-        claims: dict[str, Any] | None = _claims(ijson.loads(payload), InvalidRequest)
-        unverified = claims
+        unverified = _claims(ijson.loads(payload), InvalidRequest)
+        claims: dict[str, Any] | None = unverified
     except InvalidRequest:
         claims, unverified = None, _lenient_object(payload, error)
     issuer = unverified.get("iss")
@@ -248,7 +248,10 @@ def verify_signature(key: Key, alg: str, signing_input: bytes, signature: bytes)
     """
     if not key_fits(key, alg):
         return False
-    return raw_verify(key.public_key, signing_input, signature)
+    public = key.public_key
+    if not isinstance(public, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+        return False
+    return raw_verify(public, signing_input, signature)
 
 
 def raw_verify(public: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey, signing_input: bytes,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -62,7 +62,7 @@ class UnitOfWork:
         self._committed = True
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         try:
             # a read-only unit just closes (its connection's read transaction ends as it goes
             # back to the pool): what it loaded stays readable, detached, not expired

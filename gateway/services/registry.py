@@ -43,8 +43,9 @@ def display_name(resource: dict[str, Any]) -> str:
     """'Given Family' from a Patient resource; '(naam onbekend)' without one."""
     for name in resource.get("name") or []:
         if isinstance(name, dict):
-            if isinstance(name.get("text"), str) and name["text"].strip():
-                return name["text"].strip()
+            text = name.get("text")
+            if isinstance(text, str) and text.strip():
+                return text.strip()
             given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
             family = name.get("family") if isinstance(name.get("family"), str) else ""
             full = f"{given} {family}".strip()
