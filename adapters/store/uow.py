@@ -94,7 +94,7 @@ class UnitOfWorkFactory:
         self.readers.configure(bind=self._read_engine)
         self.writer_lock = WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
 
-    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Row[Any]]:
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
         """Run one SELECT on a read-only connection, without an ORM session: for lookups on
         the hot path (a partner's URL and keys), where the session's bookkeeping cost more
         than the query."""

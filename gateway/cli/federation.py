@@ -84,7 +84,7 @@ def publish(home: str, out: str, valid_days: int) -> None:
     click.echo(f"published version {version} with {count} member(s) to {out}")
 
 
-def _node(home: str):  # type: ignore[no-untyped-def]
+def _node(home: str):
     from gateway import config
     from gateway.node import build
 

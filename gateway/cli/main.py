@@ -36,7 +36,7 @@ def cli() -> None:
     """Federated consented-summary gateway for youth care and adult mental health care."""
 
 
-def _node(home: str):  # type: ignore[no-untyped-def]
+def _node(home: str):
     from gateway import config
     from gateway.node import build
 
@@ -200,7 +200,7 @@ def serve(home: str, host: str | None, port: int | None) -> None:
     run(cfg, host, port)
 
 
-def _first_federation_fetch(cfg) -> None:  # type: ignore[no-untyped-def]
+def _first_federation_fetch(cfg) -> None:
     """Contract section 7: fetch the list at start (the workers' refresher takes over)."""
     if not cfg.federation.enabled:
         return
@@ -294,7 +294,7 @@ def partner_remove(home: str, org_id: str) -> None:
     _federation_note(node, org_id)
 
 
-def _federation_note(node, org_id: str) -> None:  # type: ignore[no-untyped-def]
+def _federation_note(node, org_id: str) -> None:
     """After partner add/remove: let the federation list in force decide again (issue 15)."""
     from gateway.federation import membership as federation_trust
 

@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from gateway.config import NodeConfig
 
 
-class GatewayServer(BaseApplication):  # type: ignore[misc]
+class GatewayServer(BaseApplication):
     """Gunicorn with our options; each worker builds its own app (own DB pool, own keys)."""
 
     def __init__(self, config: NodeConfig, options: dict[str, Any]) -> None:
@@ -91,7 +91,7 @@ def _gunicorn_logging(config: NodeConfig) -> dict[str, Any]:
 def _json_gunicorn_logger() -> type:
     from gunicorn.glogging import Logger
 
-    class _JsonLogger(Logger):  # type: ignore[misc]
+    class _JsonLogger(Logger):
         """gunicorn's logger with JSON lines, and never its access log.
 
         Not ``logconfig_dict``: any log configuration switches gunicorn's access log on,

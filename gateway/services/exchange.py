@@ -191,7 +191,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         with node.uow(read_only=True) as uow:
             person = person_by_bsn(uow.session, p.subject)
             subject_id = person.id if person is not None else None
-            denied = frozenset()
+            denied: frozenset[str] = frozenset()
             if person is not None:
                 local = consents._grants_of(uow.session, node, person.id)
                 denied = rules.denied_categories(local, caller, node.org_id, p.purpose, day)

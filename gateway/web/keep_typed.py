@@ -66,7 +66,7 @@ def waiting(node: Any) -> str | None:
     if not isinstance(key, str):
         return None
     with node.uow(read_only=True) as uow:
-        row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
+        row: OnceKey | None = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
     if row is None or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
         session.pop("kept", None)
         return None

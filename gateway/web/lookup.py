@@ -221,7 +221,7 @@ def subject_of_consent(node: Any, cid: str) -> str:
     from contract.errors import NotFound
 
     with node.uow() as uow:
-        row = uow.session.get(ConsentRow, cid)
+        row: ConsentRow | None = uow.session.get(ConsentRow, cid)
         if row is None:
             raise NotFound("Deze toestemming is hier niet bekend.")
         return row.subject_id
