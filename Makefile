@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test install deps browser-deps ops-deps bench
+.PHONY: demo test typecheck install deps browser-deps ops-deps bench
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 # The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included.
 test: $(STAMP) deps ops-deps
 	$(BIN)/python -m pytest -q
+
+# mypy over every package (pyproject.toml, [tool.mypy]): strict on contract, consent, profiles and
+# audit, the sound baseline elsewhere. CI runs it before the tests.
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 # Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
 bench: $(STAMP)
