@@ -73,4 +73,5 @@ def _witnessed_heads(app: Flask, node: Node) -> None:
 
 def node_of() -> Node:
     """The current app's node (views only)."""
-    return current_app.extensions["gateway"]  # type: ignore[no-any-return]
+    node: Node = current_app.extensions["gateway"]
+    return node

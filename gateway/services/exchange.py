@@ -155,9 +155,10 @@ def _remote_status(node: Any, issuer: str, consent_id: str) -> str:
         values = parameters.read(reply.body, {"status": parameters.Spec("valueCode", required=True)})
     except GatewayError as exc:
         raise ConsentStatusUnavailable() from exc
-    if values["status"] not in ("active", "inactive"):
+    status = values["status"]
+    if not isinstance(status, str) or status not in ("active", "inactive"):
         raise ConsentStatusUnavailable()
-    return values["status"]  # type: ignore[no-any-return]
+    return status
 
 
 def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
