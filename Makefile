@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test lint install deps browser-deps ops-deps bench
+.PHONY: demo test lint typecheck install deps browser-deps ops-deps bench
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 ifneq ($(FORMAT_CHECK),)
 	$(BIN)/ruff format --check .
 endif
+
+# mypy over every package (pyproject.toml, [tool.mypy]): strict on contract, consent, profiles and
+# audit, the sound baseline elsewhere. CI runs it before the tests.
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 # Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
 bench: $(STAMP)

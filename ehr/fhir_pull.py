@@ -172,7 +172,8 @@ class SyncState:
         entry = self.data["sources"].get(src.name)
         if not entry or entry.get("base_url") != src.base_url:
             entry = self.data["sources"][src.name] = {"base_url": src.base_url, "people": {}}
-        return entry["people"]  # type: ignore[no-any-return]
+        people: dict[str, str] = entry["people"]
+        return people
 
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")

@@ -69,7 +69,7 @@ class KeysSection:
     @property
     def pkcs11_pin(self) -> str:
         """The token's user PIN: from ``GATEWAY_KEYS_PKCS11_PIN`` only, never a file key."""
-        return getattr(self, "_pin", "")  # type: ignore[no-any-return]
+        return getattr(self, "_pin", "")
 
     def with_pin(self, pin: str) -> KeysSection:
         object.__setattr__(self, "_pin", pin)
@@ -194,7 +194,7 @@ class OidcSection:
 
     @property
     def client_secret(self) -> str:
-        return getattr(self, "_client_secret", "")  # type: ignore[no-any-return]
+        return getattr(self, "_client_secret", "")
 
     def with_secret(self, secret: str) -> OidcSection:
         """Return this section carrying ``secret`` (from the environment, never from a file)."""

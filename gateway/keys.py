@@ -175,10 +175,10 @@ class KeyRing:
     def _token_key(self, entry: KeyEntry) -> SigningKey:
         if self.hsm is None:
             raise KeyError_(f"key {entry.kid} lives in an HSM: set [keys] pkcs11_module and pkcs11_token")
-        key = self.hsm.key(bytes.fromhex(entry.token_id))
+        key: SigningKey = self.hsm.key(bytes.fromhex(entry.token_id))
         if key.thumbprint() != entry.kid:
             raise KeyError_(f"the HSM key {entry.token_id} is not key {entry.kid}")
-        return key  # type: ignore[no-any-return]
+        return key
 
     def refresh(self) -> None:
         """Pick up a rotation made by the CLI while the node runs."""

@@ -175,8 +175,8 @@ def _check_kinds(value: Any, profile: Profile, path: str = "") -> None:
     system = value.get("system")
     if path.endswith("coding[]") and isinstance(system, str) and system in catalog.codesystem_urls():
         known = catalog.codes(system)
-        if value.get("code") not in known or value.get("display", known.get(value.get("code"))) != known.get(
-                value.get("code")):
+        code = value.get("code")
+        if not isinstance(code, str) or code not in known or value.get("display", known[code]) != known[code]:
             raise NotShareable("Samenvatting bevat een code of weergave die niet in het eigen codesysteem staat.")
     for key, item in value.items():
         where = f"{path}.{key}" if path else key

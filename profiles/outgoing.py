@@ -123,6 +123,7 @@ _CODES = re.compile("|".join(p.pattern for p in (_ICD10, _DSM_IV, _ATC)))
 
 def _term_finding(text: str) -> str | None:
     terms = _terms()
+    token: str
     for token in _WORD.findall(text):
         if token in terms.exact:
             return token

@@ -125,7 +125,7 @@ def _instant(now: datetime) -> str:
 
 def _codings(element: Any) -> list[dict[str, Any]]:
     """Return the codings of a CodeableConcept list, skipping anything malformed."""
-    out = []
+    out: list[dict[str, Any]] = []
     for concept in element if isinstance(element, list) else []:
         codings = concept.get("coding") if isinstance(concept, dict) else None
         out.extend(c for c in codings or [] if isinstance(c, dict))

@@ -7,6 +7,7 @@ searches on; audit entries keep the canonical record JSON that their hash covers
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -23,7 +25,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here maps one declared table (none maps a join or a select), so the Core
+    # statements built on `Model.__table__` (insert ... on conflict, bulk delete) take a Table.
+    __table__: ClassVar[Table]
 
 
 class Client(Base):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -62,7 +62,7 @@ class UnitOfWork:
         self._committed = True
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         try:
             # a read-only unit just closes (its connection's read transaction ends as it goes
             # back to the pool): what it loaded stays readable, detached, not expired
@@ -94,7 +94,7 @@ class UnitOfWorkFactory:
         self.readers.configure(bind=self._read_engine)
         self.writer_lock = WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
 
-    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Row[Any]]:
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Row[*tuple[Any, ...]]]:
         """Run one SELECT on a read-only connection, without an ORM session: for lookups on
         the hot path (a partner's URL and keys), where the session's bookkeeping cost more
         than the query."""

@@ -6,14 +6,19 @@ Apart from ``gateway.cli.main`` so that the command modules it gathers (``gatewa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:  # the node is loaded when a command runs, not at CLI start-up
+    from gateway.node import Node
 
 
 class Failure(Exception):
     """An expected failure that is not the user's input (exit 1)."""
 
 
-def open_node(home: str):  # type: ignore[no-untyped-def]
+def open_node(home: str) -> Node:
     """Build the node of ``home`` for one command; its store and partner connections close with it."""
     from gateway import config  # noqa: PLC0415 - lazy: loaded when a command runs (CLI start-up)
     from gateway.node import build  # noqa: PLC0415 - lazy: loaded when a command runs (CLI start-up)

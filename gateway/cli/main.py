@@ -187,7 +187,7 @@ def serve(home: str, host: str | None, port: int | None) -> None:
     run(cfg, host, port)
 
 
-def _first_federation_fetch(cfg) -> None:  # type: ignore[no-untyped-def]
+def _first_federation_fetch(cfg) -> None:
     """Contract section 7: fetch the list at start (the workers' refresher takes over)."""
     if not cfg.federation.enabled:
         return
@@ -281,7 +281,7 @@ def partner_remove(home: str, org_id: str) -> None:
     _federation_note(node, org_id)
 
 
-def _federation_note(node, org_id: str) -> None:  # type: ignore[no-untyped-def]
+def _federation_note(node, org_id: str) -> None:
     """After partner add/remove: let the federation list in force decide again (issue 15)."""
     from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 

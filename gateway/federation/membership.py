@@ -196,7 +196,7 @@ def _state(session: Any, *, lock: bool = False) -> FederationState:
     stmt = select(FederationState).where(FederationState.id == 1)
     if lock:
         stmt = stmt.with_for_update()
-    state = session.scalars(stmt).one_or_none()
+    state: FederationState | None = session.scalars(stmt).one_or_none()
     if state is None:  # a store made before the migration's insert: make the row
         state = FederationState(id=1, federation_id="", version=0, operator_kid="", list_sha256="", etag="",
                                 last_modified="", last_error="")

@@ -240,7 +240,7 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
         if not isinstance(r, str) or not r.startswith(("Patient/", "RelatedPerson/")):
             raise InvalidRequest("performer verwijst naar Patient/<id> of RelatedPerson/<id>.")
         performers.append(r)
-    ext = {e.get("url"): [] for e in resource.get("extension") or []}
+    ext: dict[Any, list[str]] = {e.get("url"): [] for e in resource.get("extension") or []}
     for e in resource.get("extension") or []:
         ref = (e.get("valueReference") or {}).get("reference")
         if isinstance(ref, str):

@@ -96,16 +96,17 @@ def _utf8(value: str) -> bool:
 
 
 def bsn(identifier: dict[str, Any], name: str = "subject") -> str:
-    if identifier.get("system") != BSN_SYSTEM or not isinstance(identifier.get("value"), str) \
-            or not valid_bsn(identifier["value"]):
+    value = identifier.get("value")
+    if identifier.get("system") != BSN_SYSTEM or not isinstance(value, str) or not valid_bsn(value):
         raise InvalidRequest(f"Parameter {name!r}: een BSN ({BSN_SYSTEM}) dat de elfproef doorstaat.")
-    return identifier["value"]
+    return value
 
 
 def code(coding: dict[str, Any], system: str, name: str) -> str:
-    if coding.get("system") != system or not isinstance(coding.get("code"), str) or not coding["code"]:
+    value = coding.get("code")
+    if coding.get("system") != system or not isinstance(value, str) or not value:
         raise InvalidRequest(f"Parameter {name!r}: een code uit {system}.")
-    return coding["code"]
+    return value
 
 
 def practitioner(identifier: dict[str, Any]) -> str:

@@ -93,17 +93,17 @@ def _audit_login(resp: Response) -> None:
     who = _who_logs_in()
     partner = node.partners.is_trusted(who)
     if resp.status_code == 200:
-        record = {"action": events.LOGIN, "outcome": events.SUCCESS}
+        action, outcome, reason = events.LOGIN, events.SUCCESS, ""
     else:
         error = (resp.get_json(silent=True) or {}).get("error", "invalid_request")
-        record = {"action": events.LOGIN_FAILED, "outcome": events.REFUSED,
-                  "reason_code": str(error)[:40]}
+        action, outcome, reason = events.LOGIN_FAILED, events.REFUSED, str(error)[:40]
     try:
         rec = AuditRecord(actor_id=f"org:{who}" if partner else f"client:{who}",
                           actor_role="partner" if partner else "client", access_point="oauth/token",
-                          peer_org=who if partner else "", **record)
+                          peer_org=who if partner else "", action=action, outcome=outcome, reason_code=reason)
     except InvalidAuditRecord:
-        rec = AuditRecord(actor_id="client:unknown", actor_role="client", access_point="oauth/token", **record)
+        rec = AuditRecord(actor_id="client:unknown", actor_role="client", access_point="oauth/token",
+                          action=action, outcome=outcome, reason_code=reason)
     with node.uow() as uow:
         audit_log.append(uow.session, node, rec)
         uow.commit()

@@ -169,7 +169,7 @@ def _sd(sid: str, url: str, version: str, rtype: str, description: str,
 def _bundle_sd() -> dict[str, Any]:
     url, version = catalog.bundle_profile().split("|", 1)
     sid = url.rsplit("/", 1)[1]
-    elements = [
+    elements: list[dict[str, Any]] = [
         {"id": "Bundle", "path": "Bundle", "short": "A signed behaviour-level summary",
          "definition": "The holder's consented summary (contract section 4): a collection, its exchange id in "
                        "id and identifier, the request hash in meta.extension, signed with a detached JWS."},
@@ -220,7 +220,7 @@ def _out_parameters(op: dict[str, Any]) -> list[dict[str, Any]]:
     declared = op.get("x-fhir-out")
     if declared:
         return [{"name": n, "use": "out", "min": 1, "max": "1", "type": t} for n, t in declared]
-    ok = next((r for s, r in op.get("responses", {}).items() if s.startswith("2")), {})
+    ok: dict[str, Any] = next((r for s, r in op.get("responses", {}).items() if s.startswith("2")), {})
     content = ok.get("content") or {}
     schema = (content.get("application/fhir+json") or {}).get("schema") or {}
     rtype = ((schema.get("properties") or {}).get("resourceType") or {}).get("enum", [None])[0]

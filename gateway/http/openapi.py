@@ -105,8 +105,8 @@ _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}
 
 PUBLIC: list[dict[str, Any]] = []  # no security requirement
-PARTNER = [{"partnerToken": []}]
-LOCAL = [{"localToken": []}]
+PARTNER: list[dict[str, list[str]]] = [{"partnerToken": []}]
+LOCAL: list[dict[str, list[str]]] = [{"localToken": []}]
 
 
 def _parameter(name: str, value: str, value_schema: dict[str, Any], *, min_: int = 0,

@@ -50,8 +50,9 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
         return Check(name, True, fn())
     except Exception as exc:  # noqa: BLE001 - every failure is one row of the table
         detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
-        if isinstance(getattr(exc, "reason", None), str):  # a partner's refusal: its reason code
-            detail = f"{exc.reason}: {detail}"  # type: ignore[attr-defined]
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, str):  # a partner's refusal: its reason code
+            detail = f"{reason}: {detail}"
         return Check(name, False, detail.splitlines()[0][:200])
 
 

@@ -19,7 +19,7 @@ from gateway.ops import metrics, tls
 from gateway.ops.startup_checks import split_bind, trusted_proxies
 
 
-class GatewayServer(BaseApplication):  # type: ignore[misc]
+class GatewayServer(BaseApplication):
     """Gunicorn with our options; each worker builds its own app (own DB pool, own keys)."""
 
     def __init__(self, config: NodeConfig, options: dict[str, Any]) -> None:
@@ -89,7 +89,7 @@ def _gunicorn_logging(config: NodeConfig) -> dict[str, Any]:
 
 
 def _json_gunicorn_logger() -> type:
-    class _JsonLogger(Logger):  # type: ignore[misc]
+    class _JsonLogger(Logger):
         """gunicorn's logger with JSON lines, and never its access log.
 
         Not ``logconfig_dict``: any log configuration switches gunicorn's access log on,

@@ -14,7 +14,7 @@ import dataclasses
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -168,7 +168,7 @@ def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any)
 _ROWS_SQL = "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq"
 
 
-def rows(session: Any, batch: int = 10_000) -> Iterator[tuple[int, str, str, str, str, str]]:
+def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, str, str, str], None, None]:
     """Stream every entry in seq order as the tuples ``chain.verify_rows`` reads.
 
     Straight from the driver's cursor (a server-side one on PostgreSQL), in large batches:

@@ -219,7 +219,7 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
         if reason is not None:
             # revoked, expired, or parents' consent for someone now 16: the contract's code
             raise ConsentRevoked(f"Geen token: {reason}")
-        denied = set()
+        denied: set[str] = set()
         for holder in grant.holders:
             denied |= rules.denied_categories(_grants_of(uow.session, node, row.subject_id), grantee,
                                               holder, grant.purpose, rules.day_of(now))

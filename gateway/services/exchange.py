@@ -155,9 +155,10 @@ def _remote_status(node: Any, issuer: str, consent_id: str) -> str:
         values = parameters.read(reply.body, {"status": parameters.Spec("valueCode", required=True)})
     except GatewayError as exc:
         raise ConsentStatusUnavailable() from exc
-    if values["status"] not in ("active", "inactive"):
+    status = values["status"]
+    if not isinstance(status, str) or status not in ("active", "inactive"):
         raise ConsentStatusUnavailable()
-    return values["status"]  # type: ignore[no-any-return]
+    return status
 
 
 def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
@@ -191,7 +192,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         with node.uow(read_only=True) as uow:
             person = person_by_bsn(uow.session, p.subject)
             subject_id = person.id if person is not None else None
-            denied = frozenset()
+            denied: frozenset[str] = frozenset()
             if person is not None:
                 local = consents._grants_of(uow.session, node, person.id)
                 denied = rules.denied_categories(local, caller, node.org_id, p.purpose, day)

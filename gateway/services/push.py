@@ -164,7 +164,9 @@ def _token_for(node: Any, subject: str, purpose: str, cats: tuple[str, ...], rec
     why_not: dict[bool, str] = {}  # active or not -> why it does not count; an active one explains best
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, subject)
-        rows = [] if person is None else uow.session.scalars(select(ConsentRow).where(
+        if person is None:  # nobody here: no consent of theirs covers the push
+            raise InvalidRequest(NO_PUSH_CONSENT)
+        rows = uow.session.scalars(select(ConsentRow).where(
             ConsentRow.subject_id == person.id, ConsentRow.decision == "permit", ConsentRow.purpose == purpose))
         for row in rows:
             grant = consents.grant_of(row, person, node.org_id)

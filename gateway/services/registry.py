@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,8 @@ from contract.errors import Conflict, InvalidRequest, NotFound
 from gateway.fhir import fhir_in, versioning
 from gateway.repositories import audit_log
 from profiles.summary import load_matrix
+
+_T = TypeVar("_T")
 
 UNKNOWN_NAME = "(naam onbekend)"
 
@@ -43,8 +45,9 @@ def display_name(resource: dict[str, Any]) -> str:
     """'Given Family' from a Patient resource; '(naam onbekend)' without one."""
     for name in resource.get("name") or []:
         if isinstance(name, dict):
-            if isinstance(name.get("text"), str) and name["text"].strip():
-                return name["text"].strip()
+            text = name.get("text")
+            if isinstance(text, str) and text.strip():
+                return text.strip()
             given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
             family = name.get("family") if isinstance(name.get("family"), str) else ""
             full = f"{given} {family}".strip()
@@ -148,7 +151,7 @@ def record_viewed(session: Any, node: Any, actor: audit_log.Actor, bsn: str, vie
 
 
 def person_by_id(session: Any, pid: str) -> Person:
-    row = session.get(Person, pid)
+    row: Person | None = session.get(Person, pid)
     if row is None:
         raise NotFound(f"Patient/{pid} is hier niet bekend.")
     return row
@@ -161,7 +164,8 @@ _RECORDS_OF = select(Record).where(Record.subject_id == bindparam("subject"),
 
 
 def person_by_bsn(session: Any, bsn: str) -> Person | None:
-    return session.scalar(_PERSON_BY_BSN, {"bsn": bsn})
+    person: Person | None = session.scalar(_PERSON_BY_BSN, {"bsn": bsn})
+    return person
 
 
 def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +242,7 @@ def family_of(session: Any, person: Person) -> list[Party]:
     """The custody holders and parents this node knows for ``person``, with their names, so a
     refusal names 'Bram Jansen', not the end of a BSN (issue 20.11)."""
     rows = session.scalars(select(Relation).where(Relation.child_id == person.id)).all()
-    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,  # type: ignore[arg-type]
+    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,
                   name=party_name(session, r.party_key, r.resource)[:100]) for r in rows]
 
 
@@ -271,7 +275,7 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
             raise named(i, exc) from None
 
     def work() -> list[tuple[dict[str, Any], bool]]:
-        out = []
+        out: list[tuple[dict[str, Any], bool]] = []
         written: dict[str, list[tuple[fhir_in.RecordIn, bool]]] = {}
         with node.uow() as uow:
             for i, (data, resource) in enumerate(checked):
@@ -286,12 +290,12 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
                 written.setdefault(person.bsn, []).append((data, created))
                 out.append((stored, created))
             for bsn, items in written.items():
-                created = sum(c for _, c in items)
+                created_count = sum(c for _, c in items)
                 audit_log.append(uow.session, node, events.AuditRecord(
                     action=events.RECORD_WRITTEN, outcome=events.SUCCESS, subject=bsn,
                     categories=tuple(sorted({d.category for d, _ in items})),
                     resource_types=tuple(sorted({d.resource_type for d, _ in items})), count=len(items),
-                    detail={"created": created, "updated": len(items) - created}, **audit_log.fields(actor)))
+                    detail={"created": created_count, "updated": len(items) - created_count}, **audit_log.fields(actor)))
             uow.commit()
         return out
 
@@ -398,7 +402,7 @@ def remove_records(session: Any, node: Any, bsn: str, rows: list[Record], actor:
     audit_log.append(session, node, entry)
 
 
-def once_more_on_conflict(work: Any) -> Any:
+def once_more_on_conflict(work: Callable[[], _T]) -> _T:
     """Run ``work``; if a concurrent writer inserted the same unique key first, run it again.
 
     The second run finds that row and updates it: a retried push answers 200, never 500.

@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import CursorResult, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -155,7 +155,7 @@ def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datet
     published = {key.thumbprint(): key for key in keys}
     if allowed is not None:
         published = {kid: key for kid, key in published.items() if kid in allowed}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kid, key in published.items():
         if kid not in known:
             jwk = key.as_dict(private=False)
@@ -301,7 +301,9 @@ class PartnerDirectory:
             # Core deletes, keys first. The ORM deleted the partner row first, the foreign key's
             # cascade took the keys, and the ORM's own key deletes then matched nothing (warning)
             uow.session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id))
-            removed = uow.session.execute(delete(Partner.__table__).where(Partner.org_id == org_id)).rowcount
+            # a DML statement's result is a CursorResult (Session.execute is typed as Result)
+            removed = cast(CursorResult[Any], uow.session.execute(
+                delete(Partner.__table__).where(Partner.org_id == org_id))).rowcount
             uow.commit()
         return bool(removed)
 
@@ -375,7 +377,9 @@ class PartnerDirectory:
             # Claim the slot first (a failed fetch also waits), in one conditional UPDATE: on
             # PostgreSQL a second worker's UPDATE waits for the first one's row lock and then
             # finds the slot taken, where a read-then-write let both fetch and pin the same key.
-            claimed = uow.session.execute(_CLAIM, {"org": org_id, "now": now, "due": now - self.refetch_interval})
+            # an UPDATE's result is a CursorResult (Session.execute is typed as Result)
+            claimed = cast(CursorResult[Any], uow.session.execute(
+                _CLAIM, {"org": org_id, "now": now, "due": now - self.refetch_interval}))
             row = uow.session.execute(_FETCHED, {"org": org_id}).first()
             if row is None:
                 return "failed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ class PeerCaller:
         self._outbound = threading.BoundedSemaphore(max(1, node.config.server.threads - 1))
 
     def _url(self, org_id: str) -> str:
-        url = self.node.partners.url_of(org_id)
+        url: str | None = self.node.partners.url_of(org_id)
         if url is None:
             raise InvalidRequest(f"{org_id!r} is geen vertrouwde partner van deze node.")
         return url
@@ -80,10 +81,12 @@ class PeerCaller:
         if reply.status != 200 or not isinstance(body.get("access_token"), str):
             error = body.get("error", f"status {reply.status}")
             raise PartnerUnavailable(f"De partner {org_id} weigerde onze aanmelding ({error}).")
-        ttl = body.get("expires_in") if type(body.get("expires_in")) is int else 60
+        expires_in = body.get("expires_in")
+        ttl = expires_in if type(expires_in) is int else 60
+        token: str = body["access_token"]
         with self._lock:
-            self._tokens[org_id] = (body["access_token"], time.monotonic() + max(ttl - 30, 5))
-        return body["access_token"]
+            self._tokens[org_id] = (token, time.monotonic() + max(ttl - 30, 5))
+        return token
 
     def call(self, org_id: str, operation: str, parameters: dict[str, Any],
              timeout: tuple[float, float] | None = None) -> Any:
@@ -120,7 +123,7 @@ class PeerCaller:
         return reply
 
 
-def clock_skew(date_header: str, now: Any) -> float | None:
+def clock_skew(date_header: str, now: datetime) -> float | None:
     """Seconds the partner's clock (its HTTP Date header) is ahead of ours; None if unknown."""
     try:
         theirs = parsedate_to_datetime(date_header)

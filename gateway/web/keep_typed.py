@@ -66,7 +66,7 @@ def waiting(node: Any) -> str | None:
     if not isinstance(key, str):
         return None
     with node.uow(read_only=True) as uow:
-        row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
+        row: OnceKey | None = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
     if row is None or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
         session.pop("kept", None)
         return None
@@ -86,8 +86,8 @@ def take(node: Any, path: str) -> dict[str, list[str]] | None:
         row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
         if row is None or row.location != path or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
             return None
-        fields = json.loads(row.body)
+        fields: dict[str, list[str]] = json.loads(row.body)
         uow.session.delete(row)
         uow.commit()
     session.pop("kept", None)
-    return fields  # type: ignore[no-any-return]
+    return fields

@@ -221,7 +221,7 @@ def consents_of(node: Any, pid: str) -> list[ConsentLine]:
 def subject_of_consent(node: Any, cid: str) -> str:
     """The internal person id a consent is about; raise NotFound otherwise."""
     with node.uow() as uow:
-        row = uow.session.get(ConsentRow, cid)
+        row: ConsentRow | None = uow.session.get(ConsentRow, cid)
         if row is None:
             raise NotFound("Deze toestemming is hier niet bekend.")
         return row.subject_id

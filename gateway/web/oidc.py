@@ -136,7 +136,8 @@ def user_from_claims(config: NodeConfig, claims: dict[str, Any]) -> dict[str, An
                            "dat is nodig voor het logboek.", "no-practitioner-id")
     else:
         actor_id = "oidc:" + (sub if _SUB.fullmatch(sub) else hashlib.sha256(sub.encode()).hexdigest()[:32])
-    name = claims.get("name") if isinstance(claims.get("name"), str) else actor_id
+    given_name = claims.get("name")
+    name = given_name if isinstance(given_name, str) else actor_id
     return {"sub": sub[:128], "name": name[:120], "roles": roles, "actor_id": actor_id, "demo": False}
 
 

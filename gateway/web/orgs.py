@@ -25,7 +25,7 @@ def known() -> dict[str, DirectoryEntry]:
         cached = {e.org_id: e for e in directory.entries(node)}
         cached[node.org_id] = own
         g._directory = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def name(org_id: str) -> str:

@@ -8,7 +8,7 @@ Views read the form, call one use case (``services.consents``, ``services.exchan
 
 from __future__ import annotations
 
-from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -397,7 +397,8 @@ def overview(pid: str) -> Response:
     # who is involved (contract section 8) is asked at the same time as the summaries
     finding = pool.submit(locating.search, node, locating.Request(tuple(m.bsn for m in members), LOCATE_PURPOSE), who)
     futures = {pool.submit(ask, q): q for q in questions}
-    done, _late = wait([finding, *futures], timeout=cfg().web.overview_deadline, return_when=ALL_COMPLETED)
+    pending: list[Future[Any]] = [finding, *futures]
+    done, _late = wait(pending, timeout=cfg().web.overview_deadline, return_when=ALL_COMPLETED)
     pool.shutdown(wait=False, cancel_futures=True)  # a late answer is audited, never shown
     involved = _involved(members, finding.result()) if finding in done and finding.exception() is None else None
     if questions:

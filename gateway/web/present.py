@@ -98,9 +98,9 @@ def _observation(r: dict[str, Any], category: str) -> Item:
     when = date_nl(r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start"))
     if category == "care-status":
         codes = [c.get("code") for c in (r.get("valueCodeableConcept") or {}).get("coding") or []]
-        text = next((CARE_STATUS_NL[c] for c in codes if c in CARE_STATUS_NL), "Onbekend")
+        status = next((CARE_STATUS_NL[c] for c in codes if c in CARE_STATUS_NL), "Onbekend")
         who = [p.get("display") for p in r.get("performer") or [] if p.get("display")]
-        return Item(text, when, [f"Bij: {w}" for w in who])
+        return Item(status, when, [f"Bij: {w}" for w in who])
     if category == "legal-measure":
         return _measure(r)
     text = r.get("valueString") or (r.get("code") or {}).get("text")

@@ -28,7 +28,8 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 
 def cfg() -> NodeConfig:
-    return current_app.extensions["web_config"]  # type: ignore[no-any-return]
+    config: NodeConfig = current_app.extensions["web_config"]
+    return config
 
 
 def refusal_text(exc: GatewayError) -> tuple[str, str]:

@@ -28,8 +28,9 @@ def _search_name(resource_json: str) -> str:
     for name in names:
         if not isinstance(name, dict):
             continue
-        if isinstance(name.get("text"), str) and name["text"].strip():
-            return name["text"].strip().casefold()[:512]
+        text = name.get("text")
+        if isinstance(text, str) and text.strip():
+            return text.strip().casefold()[:512]
         parts = [g for g in name.get("given") or [] if isinstance(g, str)]
         parts.append(name["family"] if isinstance(name.get("family"), str) else "")
         if " ".join(parts).strip():
