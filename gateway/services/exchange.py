@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.store.models import ConsentRow, Exchange
+from consent import covering as cover
 from consent import decision, rules, token
 from contract import jose
 from contract.errors import (
@@ -27,6 +28,7 @@ from contract.errors import (
     NotShareable, PartnerRefusal, Replay, StoreUnavailable, SubjectUnknown, UnknownPartner,
 )
 from consent.model import VerifiedConsent
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.fhir import parameters
 from gateway.trust import signing
@@ -193,7 +195,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
             subject_id = person.id if person is not None else None
             denied = frozenset()
             if person is not None:
-                local = consents._grants_of(uow.session, node, person.id)
+                local = consents.grants_of(uow.session, node, person.id)
                 denied = rules.denied_categories(local, caller, node.org_id, p.purpose, day)
         # The pure decision first, then the issuer (I/O), then whether we know the person:
         # a request the token does not cover never makes us query the issuer about it.
@@ -398,20 +400,19 @@ def _audit_failure(node: Any, base: dict[str, Any], reason: str) -> None:
         uow.commit()
 
 
-def _token_for(node: Any, p: parameters.SummaryParams, partner: str, actor: audit_log.Actor) -> str:
-    """Without a token: use a consent recorded here that covers this request."""
-    now = rules.day_of(int(node.clock().timestamp()))
+def _token_for(node: Node, p: parameters.SummaryParams, partner: str, actor: audit_log.Actor) -> str:
+    """Without a token: issue one from the consent recorded here that covers this request.
+
+    Which consent covers it is ``consents.covering`` (this node the recipient, the partner
+    the holder). One that would but no longer counts is named (``consent-revoked``).
+    """
+    day = rules.day_of(int(node.clock().timestamp()))
+    ask = cover.Ask(recipient=node.org_id, holder=partner, purpose=p.purpose, categories=frozenset(p.categories))
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, p.subject)
-        candidates = []
-        if person is not None:
-            for row in uow.session.scalars(select(ConsentRow).where(
-                    ConsentRow.subject_id == person.id, ConsentRow.status == "active",
-                    ConsentRow.decision == "permit", ConsentRow.purpose == p.purpose)):
-                grant = consents.grant_of(row, person, node.org_id)
-                if (node.org_id in grant.recipients and partner in grant.holders
-                        and set(p.categories) <= grant.categories and rules.honoured(grant, now)):
-                    candidates.append(row.id)
-    if not candidates:
-        raise InvalidRequest(NO_COVERING_CONSENT)
-    return consents.issue_token(node, candidates[-1], node.org_id, actor)
+        found = consents.covering(uow, person.id if person is not None else None, ask, issuer=node.org_id, on=day)
+    if found.grant is not None:
+        return consents.issue_token(node, found.grant.id, node.org_id, actor)
+    if found.why_not is not None:
+        raise ConsentRevoked(f"Niet gevraagd: {found.why_not.reason}")
+    raise InvalidRequest(NO_COVERING_CONSENT)

@@ -28,12 +28,14 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.store.models import ConsentRow, Inbox
+from consent import covering as cover
 from consent import decision, rules, token
 from contract.errors import (
     BadPartnerSignature, ConsentRevoked, GatewayError, InvalidRequest, NotShareable, PartnerRefusal,
     SubjectUnknown,
 )
 from consent.model import valid_bsn
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.fhir import parameters
 from gateway.trust import signing
@@ -128,7 +130,7 @@ def _build(node: Any, verified: Any, subject: str, purpose: str, cats: tuple[str
         person = person_by_bsn(uow.session, subject)
         denied: frozenset[str] = frozenset()
         if person is not None:
-            denied = rules.denied_categories(consents._grants_of(uow.session, node, person.id), recipient,
+            denied = rules.denied_categories(consents.grants_of(uow.session, node, person.id), recipient,
                                              node.org_id, purpose, day)
     allowed = decision.check(verified, caller_org=recipient, holder_org=node.org_id, subject_bsn=subject,
                              purpose=purpose, categories=cats, matrix=catalog.load_matrix(), denied=denied)
@@ -147,32 +149,24 @@ def _build(node: Any, verified: Any, subject: str, purpose: str, cats: tuple[str
     return signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
 
 
-def _token_for(node: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
+def _token_for(node: Node, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
                actor: audit_log.Actor) -> str:
-    """Without a token: a consent recorded here naming this node as holder and the recipient.
+    """Without a token: issue one from the consent recorded here that covers the push.
 
-    A consent that would cover the push but is no longer honoured (a parent's consent for
-    someone now 16, an ended period) is named in the refusal (``consent-revoked``).
+    Which consent covers it is ``consents.covering`` (this node the holder, ``recipient``
+    the recipient). A consent that would cover the push but is no longer honoured (a
+    parent's consent for someone now 16, an ended period, an objection) is named in the
+    refusal (``consent-revoked``).
     """
     day = rules.day_of(int(node.clock().timestamp()))
-    covering: list[str] = []
-    why_not: dict[bool, str] = {}  # active or not -> why it does not count; an active one explains best
+    ask = cover.Ask(recipient=recipient, holder=node.org_id, purpose=purpose, categories=frozenset(cats))
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, subject)
-        rows = [] if person is None else uow.session.scalars(select(ConsentRow).where(
-            ConsentRow.subject_id == person.id, ConsentRow.decision == "permit", ConsentRow.purpose == purpose))
-        for row in rows:
-            grant = consents.grant_of(row, person, node.org_id)
-            if node.org_id in grant.holders and recipient in grant.recipients and set(cats) <= grant.categories:
-                reason = rules.why_not_honoured(grant, day)
-                if reason is None:
-                    covering.append(row.id)
-                else:
-                    why_not.setdefault(row.status == "active", reason)
-    if covering:
-        return consents.issue_token(node, covering[-1], recipient, actor)
-    if why_not:
-        raise ConsentRevoked(f"Niet toegestuurd: {why_not.get(True) or why_not[False]}")
+        found = consents.covering(uow, person.id if person is not None else None, ask, issuer=node.org_id, on=day)
+    if found.grant is not None:
+        return consents.issue_token(node, found.grant.id, recipient, actor)
+    if found.why_not is not None:
+        raise ConsentRevoked(f"Niet toegestuurd: {found.why_not.reason}")
     raise InvalidRequest(NO_PUSH_CONSENT)
 
 
