@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from adapters.store.models import ConsentRow
 
 _OF_SUBJECT = select(ConsentRow).where(ConsentRow.subject_id == bindparam("subject"))
+_PERMITS_FOR = _OF_SUBJECT.where(ConsentRow.decision == "permit", ConsentRow.purpose == bindparam("purpose"))
 
 
 def get(session: Session, cid: str) -> ConsentRow | None:
@@ -25,6 +26,11 @@ def add(session: Session, row: ConsentRow) -> None:
 def of_subject(session: Session, subject_id: str) -> list[ConsentRow]:
     """Every consent and objection recorded for one person, in no particular order."""
     return list(session.scalars(_OF_SUBJECT, {"subject": subject_id}))
+
+
+def permits_for(session: Session, subject_id: str, purpose: str) -> list[ConsentRow]:
+    """One person's permits (not objections) for ``purpose``, in no particular order."""
+    return list(session.scalars(_PERMITS_FOR, {"subject": subject_id, "purpose": purpose}))
 
 
 def listed(session: Session, subject_id: str | None = None, *, newest_first: bool = False) -> list[ConsentRow]:

@@ -60,12 +60,12 @@ def send(pid: str) -> Response:
         return _send_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
     try:
-        receipt = push.send(node, forms.send_params(recipient, person.bsn, purpose, cats, note), actor())
+        sent = push.send(node, push.SendRequest(recipient=recipient, subject=person.bsn, purpose=purpose,
+                                                categories=tuple(cats), note=note), actor())
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return _send_form(pid, 200, refusal=(code, text, recipient), values=values)
-    xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
-    return page("send_done.html", person=person, values=values, exchange_id=xid, **labels())
+    return page("send_done.html", person=person, values=values, exchange_id=sent.exchange_id, **labels())
 
 
 @bp.get("/inbox")
