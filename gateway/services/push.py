@@ -189,6 +189,17 @@ def _token_for(node: Node, subject: str, purpose: str, cats: tuple[str, ...], re
     raise InvalidRequest(NO_PUSH_CONSENT)
 
 
+def sending_consents(node: Node, subject_id: str, recipients: list[str]) -> frozenset[str]:
+    """The ids of the consents recorded here under which this node may push to one of
+    ``recipients`` about one person: ``consents.covering`` per recipient, the query
+    ``send`` uses, so the send form offers only what a push would go under."""
+    day = rules.day_of(int(node.clock().timestamp()))
+    with node.uow(read_only=True) as uow:
+        return frozenset(grant.id for org in recipients if org != node.org_id
+                         for grant in consents.covering(uow, subject_id, cover.Ask(recipient=org, holder=node.org_id),
+                                                        issuer=node.org_id, on=day).grants)
+
+
 def _audit(node: Node, action: str, base: dict[str, Any], reason: str) -> None:
     try:
         record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason, **base)

@@ -24,10 +24,9 @@ MAX_NOTE = 1000
 
 
 def _sending_consents(node: Any, pid: str) -> list[lookup.ConsentLine]:
-    """Honoured consents recorded here under which this node may send: it is a holder."""
-    return [c for c in lookup.consents_of(node, pid)
-            if c.honoured and c.decision == "permit" and node.org_id in c.holders
-            and any(r != node.org_id for r in c.recipients)]
+    """Consents recorded here under which this node may send to a trusted partner (``push.sending_consents``)."""
+    ids = push.sending_consents(node, pid, partners())
+    return [c for c in lookup.consents_of(node, pid) if c.id in ids]
 
 
 def _send_form(pid: str, status: int = 200, **extra: Any) -> Response:

@@ -174,3 +174,19 @@ def test_a_request_with_a_bad_bsn_or_categories_cannot_be_made(bad: dict[str, An
         exchange.SummaryRequest(**fields)
     with pytest.raises(InvalidRequest):
         push.SendRequest(recipient=PARTNER, **{k: v for k, v in fields.items() if k != "partner"})
+
+
+def test_the_send_form_offers_only_the_consents_a_push_would_go_under(node: Any) -> None:
+    """She lets this node send to the partner, and to an organisation it does not trust; later
+    she objects to one kind of data for the partner. The form used to offer both consents."""
+    pid, bsn = a_mother(node)
+    to_partner = her_consent(node, pid, recipients=[PARTNER], holders=[HERE])
+    her_consent(node, pid, recipients=["onbekend-team"], holders=[HERE])
+
+    assert push.sending_consents(node, pid, [PARTNER, HERE]) == {to_partner}
+
+    her_consent(node, pid, recipients=[PARTNER], holders=[HERE], decision="deny", categories=["care-team"])
+    assert push.sending_consents(node, pid, [PARTNER]) == frozenset()
+    with pytest.raises(ConsentRevoked, match="bezwaar"):
+        push.send(node, push.SendRequest(recipient=PARTNER, subject=bsn, purpose=PURPOSE, categories=("signals",)),
+                  PROFESSIONAL)
