@@ -15,11 +15,12 @@ caller's atomic insert. Both are I/O and live in the gateway's services.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from joserfc.jwk import Key
 
-from consent import rules
+from consent import covering, rules
 from consent.model import _VERIFIER_SEAL, Grant, VerifiedConsent, valid_bsn
 from contract import jws, jwt
 from contract.errors import BadSignature, InvalidRequest, WrongAudience
@@ -38,6 +39,7 @@ def issue(
     kid: str,
     alg: str,
     now: int,
+    objections: Iterable[Grant],
     lifetime: int = DEFAULT_LIFETIME,
     jti: str | None = None,
 ) -> str:
@@ -45,18 +47,16 @@ def issue(
 
     ``aud`` lists the grant's holders and ``categories`` its categories, both sorted;
     ``exp`` is ``now + lifetime`` but never past the end of the grant's last day.
-    Raises ``InvalidRequest`` for a grant that is not honoured today (inactive, an
-    objection, outside its period, parents-only for a subject now 16 or over), a
-    grantee who is not a recipient, a grant without holders or categories, or a
-    lifetime that is not positive.
+    ``objections`` are the subject's grants recorded at the issuer: the token carries
+    every category of the grant, so an objection against any of them for ``grantee``
+    refuses it. The rule is ``consent.covering.why_not``, the one every place that picks
+    a consent uses. Raises ``InvalidRequest`` for a grant that does not cover the grantee
+    (not honoured today, an objection, the grantee not a recipient, no holders or
+    categories, an issuer that is no party) or a lifetime that is not positive.
     """
-    reason = rules.why_not_honoured(grant, rules.day_of(now))
-    if reason is not None:
-        raise InvalidRequest(f"Geen token: {reason}")
-    if grantee not in grant.recipients:
-        raise InvalidRequest("Geen token: deze organisatie is geen ontvanger in de toestemming.")
-    if not grant.holders or not grant.categories or not grant.purpose:
-        raise InvalidRequest("Geen token: de toestemming noemt geen bronhouder, doel of categorie.")
+    why = covering.why_not(grant, covering.Ask(recipient=grantee), others=objections, on=rules.day_of(now))
+    if why is not None:
+        raise InvalidRequest(f"Geen token: {why.reason}")
     if type(lifetime) is not int or lifetime <= 0:
         raise InvalidRequest("Geen token: de geldigheidsduur moet positief zijn.")
     exp = now + lifetime

@@ -15,6 +15,7 @@ from gateway.current import node_of
 from gateway.fhir import parameters, searchset
 from gateway.fhir.fhir_in import RECORD_TYPES
 from gateway.fhir.fhirjson import fhir_response, read_body, read_response, written_response
+from gateway.http import operations
 from gateway.http.context import actor, caller
 from gateway.http.idempotency import idempotent
 from gateway.services import auditing, consents, exchange, push, registry, safety
@@ -214,21 +215,24 @@ def revoke(cid: str) -> Response:
 @idempotent(keep_body=False)  # a summary is never stored here
 def request_summary() -> Response:
     who = caller(*READERS)
-    return fhir_response(exchange.request_summary(node_of(), read_body("Parameters"), actor(who)))
+    return fhir_response(exchange.request_summary(node_of(), operations.summary_request(read_body("Parameters")),
+                                                  actor(who)))
 
 
 @bp.post("/fhir/$locate")
 def locate() -> Response:
     """Which trusted organisations are involved with these people (contract section 8)."""
     who = actor(caller(*READERS))
-    return fhir_response(locating.locate(node_of(), read_body("Parameters"), who))
+    found = locating.search(node_of(), operations.locate_request(read_body("Parameters")), who)
+    return fhir_response(operations.located(found))
 
 
 @bp.post("/fhir/$safety-disclosure")
 @idempotent()
 def safety_disclosure() -> Response:
     who = caller("professional")
-    return fhir_response(safety.disclose(node_of(), read_body("Parameters"), actor(who)))
+    sent = safety.disclose(node_of(), operations.safety_request(read_body("Parameters")), actor(who))
+    return fhir_response(operations.sent(sent))
 
 
 @bp.get("/fhir/AuditEvent")
@@ -259,7 +263,8 @@ def disclosure_report() -> Response:
 def send_summary() -> Response:
     """The consented push (contract section 9): the holder sends a summary on its own initiative."""
     who = caller("professional")
-    return fhir_response(push.send(node_of(), read_body("Parameters"), actor(who)))
+    sent = push.send(node_of(), operations.send_request(read_body("Parameters")), actor(who))
+    return fhir_response(operations.sent(sent))
 
 
 @bp.get("/fhir/Bundle")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adapters.store.models import ConsentRow, Person, Relation
+from adapters.store.uow import UnitOfWork
 from audit import events
+from consent import covering as cover
 from consent import rules, token
 from consent.model import Grant
 from contract import jwt
@@ -25,7 +29,9 @@ from contract.errors import (
 )
 from gateway.federation import directory
 from gateway.fhir import fhir_in, parameters, versioning
+from gateway.node import Node
 from gateway.repositories import audit_log
+from gateway.repositories import consents as consent_rows
 from gateway.services import locator
 from gateway.services.registry import display_name, family_of, grant_of, party_name, person_by_id, subject_of
 from gateway.web.receipt import ReceiptFacts, render
@@ -34,11 +40,11 @@ from profiles.summary import load_matrix
 FLAG_SYSTEM = fhir_in.CS + "consent-flag"
 
 
-def _day(node: Any) -> date:
+def _day(node: Node) -> date:
     return rules.day_of(int(node.clock().timestamp()))
 
 
-def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
+def _party_keys(session: Session, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
     """Turn performer-style references into party keys; the rules judge who they are.
 
     A party related to someone else (the other parent's RelatedPerson, another adult's
@@ -63,7 +69,7 @@ def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozens
     return frozenset(keys)
 
 
-def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
+def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
     """Record a consent or objection; refuse (422) when the grantors do not satisfy section 6."""
     data = fhir_in.consent(resource)
 
@@ -116,7 +122,7 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
             raise
         cid = uuid.uuid4().hex
         stored = versioning.stamp(dict(resource, id=cid), 1, node.clock())
-        s.add(ConsentRow(id=cid, subject_id=person.id, status=data.status, decision=data.decision,
+        consent_rows.add(s, ConsentRow(id=cid, subject_id=person.id, status=data.status, decision=data.decision,
                          recorded_by=(actor.name or actor.actor_id)[:128],
                          purpose=data.purpose, categories=json.dumps(sorted(data.categories)),
                          recipients=json.dumps(sorted(data.recipients)), holders=json.dumps(sorted(data.holders)),
@@ -136,7 +142,7 @@ def record(node: Any, resource: dict[str, Any], actor: audit_log.Actor) -> dict[
     return stored
 
 
-def _findable_changed(session: Any, node: Any, purpose: str) -> None:
+def _findable_changed(session: Session, node: Node, purpose: str) -> None:
     """A findable consent recorded or revoked moves the PSI epoch on, in the same transaction."""
     if purpose == fhir_in.FINDABLE:
         locator.bump(session, node)
@@ -168,15 +174,12 @@ def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
     return resource
 
 
-def list_for(node: Any, patient_id: str | None = None, *, renewal_due: bool = False) -> list[dict[str, Any]]:
+def list_for(node: Node, patient_id: str | None = None, *, renewal_due: bool = False) -> list[dict[str, Any]]:
     """List consents, of one person or all; optionally only those due for renewal."""
     today = _day(node)
     out = []
     with node.uow(read_only=True) as uow:
-        q = select(ConsentRow).order_by(ConsentRow.created_at)
-        if patient_id:
-            q = q.where(ConsentRow.subject_id == patient_id)
-        for row in uow.session.scalars(q):
+        for row in consent_rows.listed(uow.session, patient_id):
             grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
             if renewal_due and not (row.status == "active" and rules.renewal_reasons(grant, today)):
                 continue
@@ -184,22 +187,28 @@ def list_for(node: Any, patient_id: str | None = None, *, renewal_due: bool = Fa
     return out
 
 
-def read(node: Any, cid: str) -> dict[str, Any]:
+def read(node: Node, cid: str) -> dict[str, Any]:
     """One consent with its current status and renewal flags; raise NotFound otherwise."""
     with node.uow(read_only=True) as uow:
         row, grant = _load(uow.session, node, cid)
         return to_fhir(row, grant, _day(node))
 
 
-def _load(s: Any, node: Any, cid: str) -> tuple[ConsentRow, Grant]:
-    row = s.get(ConsentRow, cid)
+def _load(s: Session, node: Node, cid: str) -> tuple[ConsentRow, Grant]:
+    row = consent_rows.get(s, cid)
     if row is None:
         raise NotFound(f"Consent/{cid} is hier niet bekend.")
     return row, grant_of(row, s.get(Person, row.subject_id), node.org_id)
 
 
-def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor) -> str:
-    """Sign a consent token for a recorded, honoured consent (section 4)."""
+def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Actor) -> str:
+    """Sign a consent token for a recorded consent that covers ``grantee`` (section 4).
+
+    Whether it covers is ``consent.covering.why_not``, the rule ``covering`` applies too;
+    this node issues only as the grantee or a holder (``issuer-not-party`` at the holder).
+    Raises ``InvalidRequest`` (an objection, ``findable``, no party, not naming the
+    grantee) or ``ConsentRevoked`` (no longer honoured, or objected to in part).
+    """
     now = int(node.clock().timestamp())
     with node.uow() as uow:
         row, grant = _load(uow.session, node, cid)
@@ -215,18 +224,13 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
                                  "gegevens; vraag de houder of de ontvanger om het token.")
         if grant.purpose == fhir_in.FINDABLE:
             raise InvalidRequest("Vindbaar zijn geeft niemand gegevens: er is geen token voor.")
-        reason = rules.why_not_honoured(grant, rules.day_of(now))
-        if reason is not None:
-            # revoked, expired, or parents' consent for someone now 16: the contract's code
-            raise ConsentRevoked(f"Geen token: {reason}")
-        denied: set[str] = set()
-        for holder in grant.holders:
-            denied |= rules.denied_categories(_grants_of(uow.session, node, row.subject_id), grantee,
-                                              holder, grant.purpose, rules.day_of(now))
-        if denied & grant.categories:
-            raise ConsentRevoked("Er is bezwaar gemaakt tegen (een deel van) deze gegevens.")
+        others = grants_of(uow.session, node, row.subject_id)
+        why = cover.why_not(grant, cover.Ask(recipient=grantee), others=others, on=rules.day_of(now))
+        if why is not None:
+            # revoked, expired, parents' consent for someone now 16, an objection: the contract's code
+            raise (ConsentRevoked if why.lapsed else InvalidRequest)(f"Geen token: {why.reason}")
         kid, alg, key = node.keys.active
-        tok = token.issue(grant, grantee=grantee, key=key, kid=kid, alg=alg, now=now,
+        tok = token.issue(grant, grantee=grantee, objections=others, key=key, kid=kid, alg=alg, now=now,
                           lifetime=node.config.security.consent_token_ttl)
         jti = jwt.peek_claims(tok)["jti"]
         audit_log.append(uow.session, node, events.AuditRecord(
@@ -237,15 +241,52 @@ def issue_token(node: Any, cid: str, grantee: str | None, actor: audit_log.Actor
     return tok
 
 
-_CONSENTS_OF = select(ConsentRow).where(ConsentRow.subject_id == bindparam("subject"))
+def grants_of(session: Session, node: Node, subject_id: str) -> list[Grant]:
+    """Every consent and objection recorded here for one person, as the domain's grants."""
+    person = session.get(Person, subject_id)
+    return [grant_of(r, person, node.org_id) for r in consent_rows.of_subject(session, subject_id)]
 
 
-def _grants_of(s: Any, node: Any, subject_id: str) -> list[Grant]:
+@dataclass(frozen=True)
+class Coverage:
+    """The consents recorded here that cover an ask, newest first, or why none does.
+
+    ``grant`` is the one a token is issued from. Without any, ``why_not`` is the reason
+    of the newest consent that names the ask but has lapsed (``consent-revoked``), or
+    None when none names it at all (``invalid-request``).
+    """
+
+    grants: tuple[Grant, ...]
+    why_not: cover.Uncovered | None = None
+
+    @property
+    def grant(self) -> Grant | None:
+        return self.grants[0] if self.grants else None
+
+
+def covering(uow: UnitOfWork, subject_id: str | None, ask: cover.Ask, *, issuer: str, on: date) -> Coverage:
+    """Decide which consents recorded here cover ``ask`` for one person (the one query).
+
+    Every place that picks a consent to issue this node's own token from asks this:
+    the requester without a token (``services.exchange``), the holder pushing
+    (``services.push``), the pages listing what a professional may ask under
+    (``web.lookup.asking_consents``); ``issue_token`` applies the same rule to one
+    consent. The rule, and what each place did before it, is in ``consent.covering``.
+    ``issuer`` is this node, which must be the ask's recipient or holder (only parties
+    issue, contract section 4); ``subject_id`` None (nobody registered) covers nothing.
+    """
+    if issuer not in (ask.recipient, ask.holder):
+        raise ValueError("only a party to the exchange issues its token")
+    if subject_id is None:
+        return Coverage(())
+    s = uow.session
     person = s.get(Person, subject_id)
-    return [grant_of(r, person, node.org_id) for r in s.scalars(_CONSENTS_OF, {"subject": subject_id})]
+    rows = consent_rows.of_subject(s, subject_id)
+    grants, why = cover.newest([(grant_of(r, person, issuer), r.created_at) for r in rows], ask, on=on)
+    return Coverage(grants, why)
 
 
-def revoke(node: Any, cid: str, actor: audit_log.Actor,
+def revoke(node: Node, cid: str, actor: audit_log.Actor,
            withdrawn_by: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """End a consent at once; return it and the organisations to notify (best effort).
 
@@ -280,7 +321,7 @@ def revoke(node: Any, cid: str, actor: audit_log.Actor,
         return to_fhir(row, grant_of(row, uow.session.get(Person, row.subject_id), node.org_id), today), peers
 
 
-def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
+def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
     """Answer ``$consent-status``: only organisations named in the consent may ask.
 
     A consent id that exists but does not name the caller gets exactly the answer of an id
@@ -291,14 +332,14 @@ def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
     day = rules.day_of(int(node.clock().timestamp()))
     # decide from a read snapshot; the write unit (SQLite's one writer) holds only the audit
     with node.uow(read_only=True) as uow:
-        row = uow.session.get(ConsentRow, cid)
+        row = consent_rows.get(uow.session, cid)
         grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id) if row is not None else None
         if grant is None or caller_org not in grant.recipients | grant.holders:
             _status_refused(node, cid, caller_org, grant)
             raise NotFound(STATUS_UNKNOWN)
         why_not = rules.why_not_honoured(grant, day)
         if why_not is None:
-            others = _grants_of(uow.session, node, row.subject_id)
+            others = grants_of(uow.session, node, row.subject_id)
             if any(rules.denied_categories(others, grantee, holder, grant.purpose, day) & grant.categories
                    for holder in grant.holders for grantee in grant.recipients):
                 why_not = "Een bezwaar sluit gegevens uit die deze toestemming noemt."
@@ -318,7 +359,7 @@ def status_for_partner(node: Any, cid: str, caller_org: str) -> str:
 STATUS_UNKNOWN = "Deze toestemming is hier niet bekend voor uw organisatie."
 
 
-def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -> None:
+def _status_refused(node: Node, cid: str, caller_org: str, grant: Grant | None) -> None:
     """Audit a ``$consent-status`` refused (unknown id, or a consent not naming the caller)."""
     detail = {"named": False} if grant is not None else {}
     with node.uow() as uow:
@@ -329,7 +370,7 @@ def _status_refused(node: Any, cid: str, caller_org: str, grant: Grant | None) -
         uow.commit()
 
 
-def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None) -> dict[str, Any]:
+def revoke_and_notify(node: Node, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None) -> dict[str, Any]:
     """Revoke, then tell the named organisations (best effort: holders check status anyway)."""
     resource, peers = revoke(node, cid, actor, withdrawn_by)
     for org in peers:
@@ -343,7 +384,7 @@ def revoke_and_notify(node: Any, cid: str, actor: audit_log.Actor, withdrawn_by:
     return resource
 
 
-def note_revocation(node: Any, cid: str, issuer: str) -> None:
+def note_revocation(node: Node, cid: str, issuer: str) -> None:
     """Record a partner's revocation notice (the issuer remains the source of truth)."""
     with node.uow() as uow:
         audit_log.append(uow.session, node, events.AuditRecord(
@@ -353,7 +394,7 @@ def note_revocation(node: Any, cid: str, issuer: str) -> None:
         uow.commit()
 
 
-def receipt_html(node: Any, cid: str, actor: audit_log.Actor) -> str:
+def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
     """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
     with node.uow() as uow:
         s = uow.session

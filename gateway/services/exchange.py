@@ -14,16 +14,14 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-
-from adapters.store.models import ConsentRow, Exchange
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
+from consent import covering as cover
 from consent import decision, local, rules, token
-from consent.model import VerifiedConsent
+from consent.model import VerifiedConsent, valid_bsn
 from contract import jwt
 from contract.errors import (
     BadPartnerSignature,
@@ -33,14 +31,15 @@ from contract.errors import (
     InvalidRequest,
     NotShareable,
     PartnerRefusal,
-    Replay,
     StoreUnavailable,
     SubjectUnknown,
     UnknownPartner,
 )
 from gateway.fhir import parameters
 from gateway.fhir.fhir_in import PURPOSE_SYSTEM
-from gateway.repositories import audit_log
+from gateway.node import Node
+from gateway.repositories import audit_log, exchanges
+from gateway.repositories import consents as consent_rows
 from gateway.services import consents
 from gateway.services.registry import person_by_bsn, records_of
 from gateway.trust import signing
@@ -53,14 +52,13 @@ HOLDER_SPECS = dict(parameters.SUMMARY_SPECS, **{
     "practitioner": parameters.Spec("valueIdentifier", required=True),
     "exchange-id": parameters.Spec("valueString", required=True),
 })
-REQUEST_SPECS = dict(parameters.SUMMARY_SPECS, partner=parameters.Spec("valueString", required=True))
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _ORG = re.compile(r"[a-z0-9][a-z0-9.-]{1,62}")
 NO_CONSENT = "Geen toestemmingstoken en geen passende toestemming hier vastgelegd."
 NO_COVERING_CONSENT = ("Er is hier geen geldige toestemming die deze vraag dekt (deze organisatie, dit doel en "
@@ -83,7 +81,7 @@ def response_hash(bundle: dict[str, Any]) -> str:
 # --- holder ------------------------------------------------------------------------------
 
 
-def _verify_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
+def verify_consent(node: Node, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
     """Verify the token, or find a consent recorded here (no I/O beyond our own store)."""
     me = node.org_id
     if p.consent_token:
@@ -95,7 +93,7 @@ def _verify_consent(node: Any, p: parameters.SummaryParams, caller: str, now: in
     return _local_consent(node, p, caller, now)
 
 
-def _check_active(node: Any, verified: VerifiedConsent, caller: str) -> None:
+def check_active(node: Node, verified: VerifiedConsent, caller: str) -> None:
     """Revocation is checked at disclosure time, at the issuer (contract section 4)."""
     if verified.issuer == node.org_id:
         status = _local_status(node, verified.consent_id, caller)
@@ -105,7 +103,7 @@ def _check_active(node: Any, verified: VerifiedConsent, caller: str) -> None:
         raise ConsentRevoked()
 
 
-def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
+def _local_consent(node: Node, p: parameters.SummaryParams, caller: str, now: int) -> VerifiedConsent:
     """A consent recorded here that names ``caller`` as recipient.
 
     Without a token a partner must not learn who is in care here: an unknown person, a
@@ -117,9 +115,7 @@ def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int
         last: GatewayError = InvalidRequest(NO_CONSENT)
         if person is None:
             raise last
-        for row in uow.session.scalars(select(ConsentRow).where(ConsentRow.subject_id == person.id,
-                                                                ConsentRow.decision == "permit",
-                                                                ConsentRow.purpose == p.purpose)):
+        for row in consent_rows.permits_for(uow.session, person.id, p.purpose):
             grant = consents.grant_of(row, person, node.org_id)
             if caller not in grant.recipients:
                 continue
@@ -130,7 +126,7 @@ def _local_consent(node: Any, p: parameters.SummaryParams, caller: str, now: int
         raise last
 
 
-def _local_status(node: Any, consent_id: str, caller: str) -> str:
+def _local_status(node: Node, consent_id: str, caller: str) -> str:
     """The status of a consent recorded here; unknown or not naming the caller is inactive.
 
     A store that cannot answer stays store-unavailable (503), not a revocation.
@@ -143,7 +139,7 @@ def _local_status(node: Any, consent_id: str, caller: str) -> str:
         return "inactive"
 
 
-def _remote_status(node: Any, issuer: str, consent_id: str) -> str:
+def _remote_status(node: Node, issuer: str, consent_id: str) -> str:
     """Ask the issuer; anything but a clear answer is a refusal (never guess)."""
     try:
         reply = node.peer.call(issuer, "consent-status", parameters.build(consent=("valueString", consent_id)))
@@ -161,7 +157,7 @@ def _remote_status(node: Any, issuer: str, consent_id: str) -> str:
     return status
 
 
-def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
+def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Answer ``$behaviour-summary`` for trusted partner ``caller`` (contract section 4).
 
     Every outcome is audited: a disclosure in the same transaction as its replay guard,
@@ -177,14 +173,14 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         base["request_hash"] = rhash
         values = parameters.read(body, HOLDER_SPECS)
         p = parameters.summary(values)
-        if not _EXCHANGE_ID.fullmatch(values["exchange-id"]):
+        if not EXCHANGE_ID.fullmatch(values["exchange-id"]):
             raise InvalidRequest("exchange-id is een FHIR-id (ASCII-letters, cijfers, '-', max. 64).")
         exchange_id = values["exchange-id"]
         base.update(actor_id=parameters.practitioner(values["practitioner"]), on_behalf_of=f"org:{caller}",
                     subject=p.subject, purpose=p.purpose, categories=p.categories, exchange_id=exchange_id,
                     detail={"consent_note": p.note} if p.note else {})
         _auditable(base)
-        verified = _verify_consent(node, p, caller, int(now.timestamp()))
+        verified = verify_consent(node, p, caller, int(now.timestamp()))
         base.update(consent_id=f"{verified.issuer}/{verified.consent_id}",
                     detail=dict(base["detail"], token_jti=verified.jti) if verified.jti else base["detail"])
         _auditable(base)
@@ -194,14 +190,14 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
             subject_id = person.id if person is not None else None
             denied: frozenset[str] = frozenset()
             if person is not None:
-                local = consents._grants_of(uow.session, node, person.id)
+                local = consents.grants_of(uow.session, node, person.id)
                 denied = rules.denied_categories(local, caller, node.org_id, p.purpose, day)
         # The pure decision first, then the issuer (I/O), then whether we know the person:
         # a request the token does not cover never makes us query the issuer about it.
         allowed = decision.check(verified, caller_org=caller, holder_org=node.org_id, subject_bsn=p.subject,
                                  purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
                                  denied=denied, registrars=frozenset(node.config.consent.registrars))
-        _check_active(node, verified, caller)
+        check_active(node, verified, caller)
         # Build and sign from a read snapshot; the write that follows is short: the
         # single-use claim of the exchange id and the audit entry, committed together
         # before the Bundle leaves (a replay is refused there, its Bundle thrown away).
@@ -216,7 +212,7 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
         rsp = response_hash(bundle)
         types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
         with node.uow() as uow:
-            _claim_exchange(uow.session, "holder", caller, exchange_id, p.subject, rhash, now)
+            exchanges.claim(uow.session, "holder", caller, exchange_id, p.subject, rhash, now)
             audit_log.append(uow.session, node, AuditRecord(
                 action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, response_hash=rsp,
                 count=len(bundle.get("entry", [])), resource_types=tuple(types), **base))
@@ -225,20 +221,6 @@ def disclose_summary(node: Any, body: dict[str, Any], caller: str) -> dict[str, 
     except GatewayError as exc:
         _audit_refusal(node, base, exc, exchange_id, caller, p)
         raise
-
-
-_INSERT_EXCHANGE = insert(Exchange.__table__)  # a Core insert, built once: the hot path's cheapest write
-
-
-def _claim_exchange(s: Any, role: str, peer: str, exchange_id: str, subject: str, rhash: str,
-                    now: Any) -> None:
-    """The atomic single-use insert: a second request with the same exchange id is a replay."""
-    try:
-        s.execute(_INSERT_EXCHANGE, {"exchange_id": exchange_id, "role": role, "peer_org": peer, "subject": subject,
-                                     "created_at": now, "outcome": "pending", "request_hash": rhash})
-    except IntegrityError:
-        s.rollback()
-        raise Replay() from None
 
 
 def _auditable(base: dict[str, Any]) -> None:
@@ -250,7 +232,7 @@ def _auditable(base: dict[str, Any]) -> None:
         raise InvalidRequest(f"Het verzoek kan niet worden vastgelegd in het auditlog: {exc}.") from None
 
 
-def _audit_refusal(node: Any, base: dict[str, Any], exc: GatewayError, exchange_id: str, caller: str,
+def _audit_refusal(node: Node, base: dict[str, Any], exc: GatewayError, exchange_id: str, caller: str,
                    p: parameters.SummaryParams | None) -> None:
     fields_ = {k: v for k, v in base.items() if k != "actor_id"}
     actor = base.get("actor_id") or f"org:{caller}"
@@ -267,7 +249,7 @@ def _audit_refusal(node: Any, base: dict[str, Any], exc: GatewayError, exchange_
         uow.commit()
 
 
-def refuse_unknown_partner(node: Any, client_id: str, role: str, access_point: str) -> None:
+def refuse_unknown_partner(node: Node, client_id: str, role: str, access_point: str) -> None:
     """Audit a call to the partner API by a caller that is not (or no longer) a trusted partner."""
     who = client_id[:64]
     actor = f"org:{who}" if role == "partner" else f"client:{who}"
@@ -286,11 +268,47 @@ def refuse_unknown_partner(node: Any, client_id: str, role: str, access_point: s
 # --- requester ---------------------------------------------------------------------------
 
 
-def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
-    """Ask partner for a summary on behalf of ``actor``; verify, audit, return (section 3)."""
-    values = parameters.read(body, REQUEST_SPECS)
-    p = parameters.summary(values)
-    partner = values["partner"]
+@dataclass(frozen=True)
+class SummaryRequest:
+    """A professional's ``$request-summary`` (contract section 3), from the API or a page.
+
+    Raises ``InvalidRequest`` for a BSN that is not one, no categories or one twice.
+    """
+
+    partner: str
+    subject: str
+    purpose: str
+    categories: tuple[str, ...]
+    consent_token: str | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        check_subject_and_categories(self.subject, self.categories)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a recipient confirmed of a push (safety disclosure or consented push)."""
+
+    exchange_id: str
+    status: str = "delivered"
+
+
+def check_subject_and_categories(subject: str, categories: tuple[str, ...]) -> None:
+    """Refuse (``InvalidRequest``) a BSN that is not one, no categories, or one twice."""
+    if not valid_bsn(subject):
+        raise InvalidRequest("Het BSN is geen geldig burgerservicenummer.")
+    if not categories or len(set(categories)) != len(categories):
+        raise InvalidRequest("Noem minstens één categorie, elk één keer.")
+
+
+def request_summary(node: Node, req: SummaryRequest, actor: audit_log.Actor) -> dict[str, Any]:
+    """Ask ``req.partner`` for a summary on behalf of ``actor``; verify, audit, return (section 3).
+
+    Without a token in the request one is issued from the consent recorded here that
+    covers it (``consents.covering``). Returns the verified, guarded Bundle.
+    """
+    p, partner = req, req.partner
     try:
         if not node.partners.is_trusted(partner):
             raise InvalidRequest(f"{partner!r} is geen vertrouwde partner van deze node.")
@@ -316,7 +334,7 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     try:
         reply = node.peer.call(partner, "behaviour-summary", out)
         if reply.status != 200:
-            raise _refusal(reply, partner)
+            raise refusal(reply, partner)
         bundle = reply.body
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise BadPartnerSignature("Het antwoord van de partner is geen Bundle.")
@@ -336,10 +354,7 @@ def request_summary(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> 
     rsp = response_hash(bundle)
     types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
     with node.uow() as uow:
-        uow.session.execute(_INSERT_EXCHANGE, {
-            "exchange_id": exchange_id, "role": "requester", "peer_org": partner, "subject": p.subject,
-            "created_at": node.clock(), "outcome": "received", "request_hash": rhash, "response_hash": rsp,
-            "consent_id": ""})
+        exchanges.received(uow.session, partner, exchange_id, p.subject, rhash, rsp, node.clock())
         audit_log.append(uow.session, node, AuditRecord(
             action=events.SUMMARY_RECEIVED, outcome=events.SUCCESS, response_hash=rsp,
             peer_request_hash=rhash, peer_response_hash=rsp, count=len(bundle.get("entry", [])),
@@ -356,7 +371,7 @@ def _consent_of(tok: str) -> str:
     except GatewayError:
         return ""
     iss, cid = claims.get("iss"), claims.get("consent")
-    if isinstance(iss, str) and isinstance(cid, str) and _EXCHANGE_ID.fullmatch(cid) and _ORG.fullmatch(iss):
+    if isinstance(iss, str) and isinstance(cid, str) and EXCHANGE_ID.fullmatch(cid) and _ORG.fullmatch(iss):
         return f"{iss}/{cid}"[:64]
     return ""
 
@@ -369,11 +384,7 @@ def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None
         raise BadPartnerSignature("De samenvatting hoort niet bij dit verzoek (exchange-id of verzoek-hash).")
 
 
-def _refusal(reply: Any, partner: str) -> PartnerRefusal:
-    return refusal(reply, partner)
-
-
-def _local_fields(actor: audit_log.Actor, p: parameters.SummaryParams, partner: str) -> dict[str, Any]:
+def _local_fields(actor: audit_log.Actor, p: SummaryRequest, partner: str) -> dict[str, Any]:
     """The audit fields of a request refused before it left; a partner id the log may not
     hold (an untrusted caller's input) is left out."""
     base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
@@ -386,27 +397,26 @@ def _local_fields(actor: audit_log.Actor, p: parameters.SummaryParams, partner: 
                                 detail={"refused_at": "requester"})
 
 
-def _audit_failure(node: Any, base: dict[str, Any], reason: str) -> None:
+def _audit_failure(node: Node, base: dict[str, Any], reason: str) -> None:
     with node.uow() as uow:
         audit_log.append(uow.session, node, AuditRecord(action=events.SUMMARY_REQUEST_FAILED,
                                                         outcome=events.REFUSED, reason_code=reason, **base))
         uow.commit()
 
 
-def _token_for(node: Any, p: parameters.SummaryParams, partner: str, actor: audit_log.Actor) -> str:
-    """Without a token: use a consent recorded here that covers this request."""
-    now = rules.day_of(int(node.clock().timestamp()))
+def _token_for(node: Node, p: SummaryRequest, partner: str, actor: audit_log.Actor) -> str:
+    """Without a token: issue one from the consent recorded here that covers this request.
+
+    Which consent covers it is ``consents.covering`` (this node the recipient, the partner
+    the holder). One that would but no longer counts is named (``consent-revoked``).
+    """
+    day = rules.day_of(int(node.clock().timestamp()))
+    ask = cover.Ask(recipient=node.org_id, holder=partner, purpose=p.purpose, categories=frozenset(p.categories))
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, p.subject)
-        candidates = []
-        if person is not None:
-            for row in uow.session.scalars(select(ConsentRow).where(
-                    ConsentRow.subject_id == person.id, ConsentRow.status == "active",
-                    ConsentRow.decision == "permit", ConsentRow.purpose == p.purpose)):
-                grant = consents.grant_of(row, person, node.org_id)
-                if (node.org_id in grant.recipients and partner in grant.holders
-                        and set(p.categories) <= grant.categories and rules.honoured(grant, now)):
-                    candidates.append(row.id)
-    if not candidates:
-        raise InvalidRequest(NO_COVERING_CONSENT)
-    return consents.issue_token(node, candidates[-1], node.org_id, actor)
+        found = consents.covering(uow, person.id if person is not None else None, ask, issuer=node.org_id, on=day)
+    if found.grant is not None:
+        return consents.issue_token(node, found.grant.id, node.org_id, actor)
+    if found.why_not is not None:
+        raise ConsentRevoked(f"Niet gevraagd: {found.why_not.reason}")
+    raise InvalidRequest(NO_COVERING_CONSENT)

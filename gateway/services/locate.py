@@ -23,17 +23,16 @@ from typing import Any
 from adapters import psi
 from audit import events
 from audit.events import AuditRecord
+from consent.model import valid_bsn
 from contract.errors import GatewayError, InvalidRequest, NodeBusy, PartnerTimeout, PartnerUnavailable
 from gateway.federation import directory
 from gateway.fhir import parameters
-from gateway.fhir.fhir_in import BSN_SYSTEM, PURPOSE_SYSTEM
+from gateway.node import Node
 from gateway.repositories import audit_log
 from profiles import catalog
 
 MAX_SUBJECTS = 8
 ORG_TYPE_SYSTEM = catalog.CODESYSTEM_BASE + "organisation-type"
-SPECS = {"subject": parameters.Spec("valueIdentifier", required=True, repeat=True),
-         "purpose": parameters.Spec("valueCoding", required=True)}
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ _CACHES: dict[int, SetupCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def cache_of(node: Any) -> SetupCache:
+def cache_of(node: Node) -> SetupCache:
     with _CACHES_LOCK:
         return _CACHES.setdefault(id(node), SetupCache())
 
@@ -81,20 +80,21 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Request:
+    """A search: 1 to 8 BSNs (a child and its parents) and a known purpose.
+
+    Raises ``InvalidRequest`` otherwise.
+    """
+
     subjects: tuple[str, ...]
     purpose: str
 
-
-def read(body: dict[str, Any]) -> Request:
-    """Parse ``$locate`` Parameters strictly: 1 to 8 valid BSNs and a known purpose."""
-    values = parameters.read(body, SPECS)
-    subjects = tuple(dict.fromkeys(parameters.bsn(s) for s in values["subject"]))
-    if len(values["subject"]) > MAX_SUBJECTS:
-        raise InvalidRequest(f"Zoek naar hoogstens {MAX_SUBJECTS} personen tegelijk (een kind en zijn ouders).")
-    purpose = parameters.code(values["purpose"], PURPOSE_SYSTEM, "purpose")
-    if purpose not in catalog.codes(catalog.PURPOSE_SYSTEM):
-        raise InvalidRequest(f"Onbekend doel {purpose!r}.")
-    return Request(subjects=subjects, purpose=purpose)
+    def __post_init__(self) -> None:
+        if not self.subjects or len(self.subjects) > MAX_SUBJECTS:
+            raise InvalidRequest(f"Zoek naar hoogstens {MAX_SUBJECTS} personen tegelijk (een kind en zijn ouders).")
+        if not all(valid_bsn(s) for s in self.subjects):
+            raise InvalidRequest("Een BSN is geen geldig burgerservicenummer.")
+        if self.purpose not in catalog.codes(catalog.PURPOSE_SYSTEM):
+            raise InvalidRequest(f"Onbekend doel {self.purpose!r}.")
 
 
 def _reason(body: Any) -> str:
@@ -128,7 +128,7 @@ def _b64(text: Any) -> bytes:
 class _Asker:
     """One partner, asked within what is left of the deadline."""
 
-    def __init__(self, node: Any, org: str, items: tuple[str, ...], deadline: float) -> None:
+    def __init__(self, node: Node, org: str, items: tuple[str, ...], deadline: float) -> None:
         self.node, self.org, self.items, self.deadline = node, org, items, deadline
         self.cache = cache_of(node)
 
@@ -206,7 +206,7 @@ class _Refused(Exception):
 RESERVE = 0.25
 
 
-def ask_all(node: Any, subjects: tuple[str, ...]) -> tuple[list[Outcome], list[directory.DirectoryEntry]]:
+def ask_all(node: Node, subjects: tuple[str, ...]) -> tuple[list[Outcome], list[directory.DirectoryEntry]]:
     """Ask every trusted partner at once; wait one deadline; late partners are unavailable.
 
     The deadline runs from here; the partners get it less ``RESERVE`` (at most half of it),
@@ -244,7 +244,7 @@ class Result:
     unavailable: list[tuple[directory.DirectoryEntry, str]]
 
 
-def search(node: Any, req: Request, actor: audit_log.Actor) -> Result:
+def search(node: Node, req: Request, actor: audit_log.Actor) -> Result:
     """Run the search and audit it (one entry per subject) before anything is shown."""
     outcomes, partners = ask_all(node, req.subjects)
     by_org = {e.org_id: e for e in partners}
@@ -269,22 +269,3 @@ def contact_point(value: str) -> dict[str, str]:
     if value.startswith(("https://", "http://")):
         return {"system": "url", "value": value}
     return {"system": "phone", "value": value}
-
-
-def locate(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
-    """``$locate`` on the local API: Parameters with ``match`` and ``unavailable`` parts."""
-    result = search(node, read(body), actor)
-    parts: list[dict[str, Any]] = []
-    for f in result.found:
-        e = f.entry
-        sub = [{"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": f.subject}},
-               {"name": "organisation", "valueString": e.org_id},
-               {"name": "name", "valueString": e.name},
-               {"name": "type", "valueCoding": {"system": ORG_TYPE_SYSTEM, "code": e.type}}]
-        sub += [{"name": "contact", "valueContactPoint": contact_point(c)} for c in e.contact]
-        parts.append({"name": "match", "part": sub})
-    for e, reason in result.unavailable:
-        parts.append({"name": "unavailable", "part": [{"name": "organisation", "valueString": e.org_id},
-                                                      {"name": "name", "valueString": e.name},
-                                                      {"name": "reason", "valueCode": reason}]})
-    return {"resourceType": "Parameters", "parameter": parts} if parts else {"resourceType": "Parameters"}

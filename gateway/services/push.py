@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from adapters.store.models import ConsentRow, Inbox
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
+from consent import covering as cover
 from consent import decision, rules, token
 from consent.model import valid_bsn
 from contract.errors import (
@@ -42,25 +40,20 @@ from contract.errors import (
     SubjectUnknown,
 )
 from gateway.fhir import parameters
-from gateway.fhir.fhir_in import CATEGORY_SYSTEM, PURPOSE_SYSTEM
-from gateway.repositories import audit_log
+from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.node import Node
+from gateway.repositories import audit_log, exchanges
+from gateway.repositories import inbox as inbox_rows
 from gateway.services import consents, exchange
 from gateway.services.registry import person_by_bsn, record_viewed, records_of
 from gateway.trust import signing
+from gateway.trust.peer import refusal
 from profiles import catalog
 from profiles.catalog import CONSENTED_PUSH, DISCLOSURE_SYSTEM, SAFETY_DISCLOSURE
 from profiles.guard import check_summary
 from profiles.summary import build_summary, note_record
 
 MAX_NOTE = 2000
-SEND_SPECS = {
-    "recipient": parameters.Spec("valueString", required=True),
-    "subject": parameters.Spec("valueIdentifier", required=True),
-    "purpose": parameters.Spec("valueCoding", required=True),
-    "category": parameters.Spec("valueCoding", required=True, repeat=True),
-    "consent-token": parameters.Spec("valueString", max_len=16 * 1024),
-    "note": parameters.Spec("valueString", max_len=MAX_NOTE),
-}
 RECEIVE_SPECS = {
     "summary": parameters.Spec("resource", required=True),
     "consent-token": parameters.Spec("valueString", required=True, max_len=16 * 1024),
@@ -72,32 +65,60 @@ NO_PUSH_CONSENT = ("Geen toestemmingstoken meegegeven en hier geen geldige toest
 # --- the holder: $send-summary -------------------------------------------------------------
 
 
-def send(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
-    """Push a consented summary to ``recipient`` for ``actor``; return a Parameters receipt.
+@dataclass(frozen=True)
+class SendRequest:
+    """A ``$send-summary`` (contract section 9): to whom, about whom, why, what, under which token.
+
+    Without ``consent_token`` the consent recorded here that covers the push is used.
+    Raises ``InvalidRequest`` for a BSN that is not one, no categories or one twice.
+    """
+
+    recipient: str
+    subject: str
+    purpose: str
+    categories: tuple[str, ...]
+    consent_token: str | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        exchange.check_subject_and_categories(self.subject, self.categories)
+        if self.note is not None and len(self.note) > MAX_NOTE:
+            raise InvalidRequest(f"Een notitie is hoogstens {MAX_NOTE} tekens.")
+
+
+def request_parameters(req: SendRequest) -> dict[str, Any]:
+    """The request as ``$send-summary`` Parameters, in one canonical form: what the hash the
+    Bundle carries (``request-sha256``) is taken over, wherever the request came from."""
+    return parameters.build(
+        recipient=("valueString", req.recipient),
+        subject=("valueIdentifier", {"system": BSN_SYSTEM, "value": req.subject}),
+        purpose=("valueCoding", {"system": PURPOSE_SYSTEM, "code": req.purpose}),
+        category=("valueCoding", [{"system": CATEGORY_SYSTEM, "code": c} for c in req.categories]),
+        consent_token=("valueString", req.consent_token),
+        note=("valueString", req.note),
+    )
+
+
+def send(node: Node, req: SendRequest, actor: audit_log.Actor) -> exchange.Sent:
+    """Push a consented summary to ``req.recipient`` for ``actor``; return what was delivered.
 
     Raises the contract's refusals (``InvalidRequest`` for a recipient that is not a
     trusted partner or a push with nothing in it, the decision's codes, ``ConsentRevoked``,
     ``SubjectUnknown``) or passes the recipient's refusal through; each is audited.
     """
-    values = parameters.read(body, SEND_SPECS)
-    recipient = values["recipient"]
+    recipient, subject, purpose, cats = req.recipient, req.subject, req.purpose, req.categories
     if not node.partners.is_trusted(recipient):
         raise InvalidRequest(f"{recipient!r} is geen vertrouwde partner van deze node.")
-    subject = parameters.bsn(values["subject"])
-    purpose = parameters.code(values["purpose"], PURPOSE_SYSTEM, "purpose")
-    cats = tuple(parameters.code(c, CATEGORY_SYSTEM, "category") for c in values["category"])
-    if len(set(cats)) != len(cats):
-        raise InvalidRequest("Een categorie is dubbel genoemd.")
-    note = values.get("note", "").strip() or None
+    note = (req.note or "").strip() or None
     now = node.clock()
-    rhash = exchange.request_hash(body)
+    rhash = exchange.request_hash(request_parameters(req))
     base = audit_log.fields(actor, subject=subject, purpose=purpose, categories=cats, peer_org=recipient,
                             request_hash=rhash, detail={"note_chars": len(note)} if note else {})
     try:
-        tok = values.get("consent-token") or _token_for(node, subject, purpose, cats, recipient, actor)
-        p = parameters.SummaryParams(subject=subject, purpose=purpose, categories=cats, consent_token=tok,
-                                     note=None)
-        verified = exchange._verify_consent(node, p, recipient, int(now.timestamp()))
+        tok = req.consent_token or _token_for(node, subject, purpose, cats, recipient, actor)
+        verified = exchange.verify_consent(node, parameters.SummaryParams(
+            subject=subject, purpose=purpose, categories=cats, consent_token=tok, note=None), recipient,
+            int(now.timestamp()))
         base["consent_id"] = f"{verified.issuer}/{verified.consent_id}"
         if verified.jti:
             base["detail"] = dict(base["detail"], token_jti=verified.jti)
@@ -107,7 +128,7 @@ def send(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, A
         rsp = exchange.response_hash(bundle)
         types = sorted({e["resource"]["resourceType"] for e in bundle["entry"]})
         with node.uow() as uow:
-            exchange._claim_exchange(uow.session, "push-sent", recipient, exchange_id, subject, rhash, now)
+            exchanges.claim(uow.session, "push-sent", recipient, exchange_id, subject, rhash, now)
             audit_log.append(uow.session, node, AuditRecord(
                 action=events.SUMMARY_PUSHED, outcome=events.SUCCESS, response_hash=rsp,
                 count=len(bundle["entry"]), resource_types=tuple(types), **base))
@@ -115,17 +136,17 @@ def send(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, A
         push = parameters.build(summary=("resource", bundle), consent_token=("valueString", tok))
         reply = node.peer.call(recipient, "receive-summary", push)
         if reply.status != 200:
-            raise exchange._refusal(reply, recipient)
+            raise refusal(reply, recipient)
     except PartnerRefusal as exc:
         _audit(node, events.SUMMARY_PUSH_FAILED, base, exc.reason)
         raise
     except GatewayError as exc:
         _audit(node, events.SUMMARY_PUSH_FAILED, base, exc.code)
         raise
-    return parameters.build(exchange_id=("valueString", exchange_id), status=("valueCode", "delivered"))
+    return exchange.Sent(exchange_id)
 
 
-def _build(node: Any, verified: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
+def _build(node: Node, verified: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
            note: str | None, rhash: str, now: datetime) -> dict[str, Any]:
     """Decide as the holder of ``$behaviour-summary`` does, with the recipient as grantee; build, sign."""
     day = rules.day_of(int(now.timestamp()))
@@ -133,11 +154,11 @@ def _build(node: Any, verified: Any, subject: str, purpose: str, cats: tuple[str
         person = person_by_bsn(uow.session, subject)
         denied: frozenset[str] = frozenset()
         if person is not None:
-            denied = rules.denied_categories(consents._grants_of(uow.session, node, person.id), recipient,
+            denied = rules.denied_categories(consents.grants_of(uow.session, node, person.id), recipient,
                                              node.org_id, purpose, day)
     allowed = decision.check(verified, caller_org=recipient, holder_org=node.org_id, subject_bsn=subject,
                              purpose=purpose, categories=cats, matrix=catalog.load_matrix(), denied=denied)
-    exchange._check_active(node, verified, recipient)
+    exchange.check_active(node, verified, recipient)
     if person is None:
         raise SubjectUnknown()
     with node.uow(read_only=True) as uow:
@@ -152,38 +173,39 @@ def _build(node: Any, verified: Any, subject: str, purpose: str, cats: tuple[str
     return signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
 
 
-def _token_for(node: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
+def _token_for(node: Node, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
                actor: audit_log.Actor) -> str:
-    """Without a token: a consent recorded here naming this node as holder and the recipient.
+    """Without a token: issue one from the consent recorded here that covers the push.
 
-    A consent that would cover the push but is no longer honoured (a parent's consent for
-    someone now 16, an ended period) is named in the refusal (``consent-revoked``).
+    Which consent covers it is ``consents.covering`` (this node the holder, ``recipient``
+    the recipient). A consent that would cover the push but is no longer honoured (a
+    parent's consent for someone now 16, an ended period, an objection) is named in the
+    refusal (``consent-revoked``).
     """
     day = rules.day_of(int(node.clock().timestamp()))
-    covering: list[str] = []
-    why_not: dict[bool, str] = {}  # active or not -> why it does not count; an active one explains best
+    ask = cover.Ask(recipient=recipient, holder=node.org_id, purpose=purpose, categories=frozenset(cats))
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, subject)
-        if person is None:  # nobody here: no consent of theirs covers the push
-            raise InvalidRequest(NO_PUSH_CONSENT)
-        rows = uow.session.scalars(select(ConsentRow).where(
-            ConsentRow.subject_id == person.id, ConsentRow.decision == "permit", ConsentRow.purpose == purpose))
-        for row in rows:
-            grant = consents.grant_of(row, person, node.org_id)
-            if node.org_id in grant.holders and recipient in grant.recipients and set(cats) <= grant.categories:
-                reason = rules.why_not_honoured(grant, day)
-                if reason is None:
-                    covering.append(row.id)
-                else:
-                    why_not.setdefault(row.status == "active", reason)
-    if covering:
-        return consents.issue_token(node, covering[-1], recipient, actor)
-    if why_not:
-        raise ConsentRevoked(f"Niet toegestuurd: {why_not.get(True) or why_not[False]}")
+        found = consents.covering(uow, person.id if person is not None else None, ask, issuer=node.org_id, on=day)
+    if found.grant is not None:
+        return consents.issue_token(node, found.grant.id, recipient, actor)
+    if found.why_not is not None:
+        raise ConsentRevoked(f"Niet toegestuurd: {found.why_not.reason}")
     raise InvalidRequest(NO_PUSH_CONSENT)
 
 
-def _audit(node: Any, action: str, base: dict[str, Any], reason: str) -> None:
+def sending_consents(node: Node, subject_id: str, recipients: list[str]) -> frozenset[str]:
+    """The ids of the consents recorded here under which this node may push to one of
+    ``recipients`` about one person: ``consents.covering`` per recipient, the query
+    ``send`` uses, so the send form offers only what a push would go under."""
+    day = rules.day_of(int(node.clock().timestamp()))
+    with node.uow(read_only=True) as uow:
+        return frozenset(grant.id for org in recipients if org != node.org_id
+                         for grant in consents.covering(uow, subject_id, cover.Ask(recipient=org, holder=node.org_id),
+                                                        issuer=node.org_id, on=day).grants)
+
+
+def _audit(node: Node, action: str, base: dict[str, Any], reason: str) -> None:
     try:
         record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason, **base)
     except InvalidAuditRecord:
@@ -199,7 +221,7 @@ def _audit(node: Any, action: str, base: dict[str, Any], reason: str) -> None:
 # --- the recipient: $receive-summary --------------------------------------------------------
 
 
-def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
+def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
     """Accept a consented push from trusted partner ``sender`` into the inbox (section 9).
 
     Checks, in order: the Bundle's signature against the sender's pinned keys, the
@@ -234,16 +256,16 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
                     detail={"token_jti": verified.jti})
         decision.check(verified, caller_org=node.org_id, holder_org=sender, subject_bsn=subject,
                        purpose=verified.purpose, categories=cats, matrix=catalog.load_matrix())
-        exchange._check_active(node, verified, sender)
+        exchange.check_active(node, verified, sender)
         record = AuditRecord(action=events.SUMMARY_PUSH_RECEIVED, outcome=events.SUCCESS,
                              peer_response_hash=base["response_hash"], count=len(bundle.get("entry", [])),
                              resource_types=tuple(sorted({e["resource"]["resourceType"]
                                                           for e in bundle.get("entry", [])})), **base)
         with node.uow() as uow:
-            exchange._claim_exchange(uow.session, "push-received", sender, exchange_id, subject, rhash, now)
-            uow.session.add(Inbox(id=uuid.uuid4().hex, exchange_id=exchange_id, from_org=sender, subject=subject,
-                                  legal_ground="", received_at=now, bundle=json.dumps(bundle), kind=CONSENTED_PUSH,
-                                  purpose=verified.purpose, consent_id=base["consent_id"][:200]))
+            exchanges.claim(uow.session, "push-received", sender, exchange_id, subject, rhash, now)
+            inbox_rows.keep(uow.session, exchange_id=exchange_id, from_org=sender, subject=subject, received_at=now,
+                            bundle=bundle, kind=CONSENTED_PUSH, purpose=verified.purpose,
+                            consent_id=base["consent_id"][:200])
             audit_log.append(uow.session, node, record)
             uow.commit()
     except GatewayError as exc:
@@ -261,7 +283,7 @@ def _mark(bundle: dict[str, Any]) -> str | None:
 def _facts(bundle: dict[str, Any]) -> tuple[str, str, tuple[str, ...], str]:
     """Exchange id, the one subject, the categories and the sender's request hash of a guarded Bundle."""
     exchange_id = (bundle.get("identifier") or {}).get("value")
-    if not isinstance(exchange_id, str) or not exchange._EXCHANGE_ID.fullmatch(exchange_id):
+    if not isinstance(exchange_id, str) or not exchange.EXCHANGE_ID.fullmatch(exchange_id):
         raise InvalidRequest("De toegestuurde samenvatting draagt geen geldig exchange-id.")
     entries = [e["resource"] for e in bundle.get("entry", [])]
     subjects = {((r.get("subject") or {}).get("identifier") or {}).get("value") for r in entries}
@@ -272,7 +294,7 @@ def _facts(bundle: dict[str, Any]) -> tuple[str, str, tuple[str, ...], str]:
     return exchange_id, subject if isinstance(subject, str) else "", cats, rhash
 
 
-def _verify_token(node: Any, tok: str, sender: str, now: datetime) -> Any:
+def _verify_token(node: Node, tok: str, sender: str, now: datetime) -> Any:
     """Only the parties issue: the sender, or this node itself (contract section 4)."""
 
     def keys_for(issuer: str, kid: str) -> Any:
@@ -299,14 +321,11 @@ class Received:
     bundle: dict[str, Any]
 
 
-def received(node: Any, actor: audit_log.Actor, *, subject: str | None = None,
+def received(node: Node, actor: audit_log.Actor, *, subject: str | None = None,
              view: str = "inbox") -> list[Received]:
     """Everything pushed to this node, newest first; each person shown is audited as viewed."""
     with node.uow() as uow:
-        q = select(Inbox).order_by(Inbox.received_at.desc(), Inbox.id)
-        if subject:
-            q = q.where(Inbox.subject == subject)
-        rows = list(uow.session.scalars(q))
+        rows = inbox_rows.newest_first(uow.session, subject)
         for bsn, count in sorted(Counter(r.subject for r in rows if r.subject).items()):
             record_viewed(uow.session, node, actor, bsn, view, summaries=count)
         uow.commit()
@@ -324,7 +343,7 @@ def _tagged(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
     return bundle
 
 
-def inbox_bundle(node: Any, actor: audit_log.Actor) -> dict[str, Any]:
+def inbox_bundle(node: Node, actor: audit_log.Actor) -> dict[str, Any]:
     """``GET /fhir/Bundle``: a searchset of the pushed summaries, newest first (section 9)."""
     found = received(node, actor)
     return {"resourceType": "Bundle", "type": "searchset", "total": len(found),

@@ -12,19 +12,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
-from adapters.store.models import Inbox
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
 from consent.model import valid_bsn
 from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest, NotShareable, SubjectUnknown
 from gateway.fhir import parameters
-from gateway.fhir.fhir_in import CATEGORY_SYSTEM
-from gateway.repositories import audit_log
-from gateway.services.exchange import _EXCHANGE_ID, _claim_exchange, request_hash, response_hash
+from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM
+from gateway.node import Node
+from gateway.repositories import audit_log, exchanges
+from gateway.repositories import inbox as inbox_rows
+from gateway.services.exchange import (
+    EXCHANGE_ID,
+    Sent,
+    check_subject_and_categories,
+    request_hash,
+    response_hash,
+)
 from gateway.services.registry import person_by_bsn, record_viewed, records_of
 from gateway.trust import signing
 from gateway.trust.peer import refusal
@@ -35,13 +41,6 @@ from profiles.summary import build_summary
 LEGAL_GROUNDS = ("meldcode", "conflict-of-duties")
 NOTHING_TO_SEND = ("Er staat hier niets deelbaars over deze persoon in de gekozen soorten gegevens: er is niets "
                    "verstuurd. Kies andere soorten gegevens, of neem telefonisch contact op met de ontvanger.")
-SPECS = {
-    "recipient": parameters.Spec("valueString", required=True),
-    "subject": parameters.Spec("valueIdentifier", required=True),
-    "category": parameters.Spec("valueCoding", required=True, repeat=True),
-    "legal-ground": parameters.Spec("valueCode", required=True),
-    "justification": parameters.Spec("valueString", required=True),
-}
 RECEIVE_SPECS = {
     "summary": parameters.Spec("resource", required=True),
     "legal-ground": parameters.Spec("valueCode", required=True),
@@ -50,25 +49,57 @@ RECEIVE_SPECS = {
 }
 
 
-def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
-    """Push a signed summary to ``recipient``; return a Parameters receipt."""
-    values = parameters.read(body, SPECS)
-    recipient, ground = values["recipient"], values["legal-ground"]
+@dataclass(frozen=True)
+class DisclosureRequest:
+    """A ``$safety-disclosure`` (contract section 4): whom, about whom, what, and on which ground.
+
+    Raises ``InvalidRequest`` for a BSN that is not one, no categories or one twice.
+    """
+
+    recipient: str
+    subject: str
+    categories: tuple[str, ...]
+    legal_ground: str
+    justification: str
+
+    def __post_init__(self) -> None:
+        check_subject_and_categories(self.subject, self.categories)
+
+
+def request_parameters(req: DisclosureRequest) -> dict[str, Any]:
+    """The request as ``$safety-disclosure`` Parameters, in one canonical form: what its
+    hash (``request-sha256`` in the signed Bundle) is taken over, wherever it came from."""
+    return parameters.build(
+        recipient=("valueString", req.recipient),
+        subject=("valueIdentifier", {"system": BSN_SYSTEM, "value": req.subject}),
+        category=("valueCoding", [{"system": CATEGORY_SYSTEM, "code": c} for c in req.categories]),
+        legal_ground=("valueCode", req.legal_ground),
+        justification=("valueString", req.justification),
+    )
+
+
+def disclose(node: Node, req: DisclosureRequest, actor: audit_log.Actor) -> Sent:
+    """Push a signed summary to ``req.recipient`` without consent, flagged (section 4).
+
+    Raises ``InvalidRequest`` (a ground, justification, recipient or category this node
+    does not accept, nothing shareable to send), ``SubjectUnknown``, or the recipient's
+    refusal; the push is audited before it leaves, a failure after it.
+    """
+    recipient, ground = req.recipient, req.legal_ground
     if ground not in LEGAL_GROUNDS:
         raise InvalidRequest(f"legal-ground is {' of '.join(LEGAL_GROUNDS)}.")
-    justification = values["justification"].strip()
+    justification = req.justification.strip()
     if len(justification) < 10:
         raise InvalidRequest("Een onderbouwing (justification) van minstens enkele woorden is verplicht.")
     if not node.partners.is_trusted(recipient):
         raise InvalidRequest(f"{recipient!r} is geen vertrouwde partner van deze node.")
     _auditable(actor_id=actor.actor_id, detail={"justification": justification[:500]})
-    subject = parameters.bsn(values["subject"])
-    cats = tuple(parameters.code(c, CATEGORY_SYSTEM, "category") for c in values["category"])
+    subject, cats = req.subject, req.categories
     known = catalog.category_order()
-    if not cats or any(c not in known for c in cats) or len(set(cats)) != len(cats):
+    if any(c not in known for c in cats):
         raise InvalidRequest("Onbekende of dubbele categorie.")
     exchange_id = uuid.uuid4().hex
-    rhash = request_hash(body)
+    rhash = request_hash(request_parameters(req))
     now = node.clock()
     with node.uow() as uow:
         person = person_by_bsn(uow.session, subject)
@@ -105,10 +136,10 @@ def disclose(node: Any, body: dict[str, Any], actor: audit_log.Actor) -> dict[st
                 reason_code=getattr(exc, "reason", exc.code), **{k: v for k, v in base.items() if k != "detail"}))
             uow.commit()
         raise
-    return parameters.build(exchange_id=("valueString", exchange_id), status=("valueCode", "delivered"))
+    return Sent(exchange_id)
 
 
-def preview(node: Any, subject: str, cats: list[str], actor: audit_log.Actor) -> dict[str, Any]:
+def preview(node: Node, subject: str, cats: list[str], actor: audit_log.Actor) -> dict[str, Any]:
     """The summary a disclosure would push now, unsigned, for the confirmation step (issue 20.7).
 
     Built by the same profiles as the push itself; showing it is logged as looking
@@ -127,7 +158,7 @@ def preview(node: Any, subject: str, cats: list[str], actor: audit_log.Actor) ->
     return bundle
 
 
-def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
+def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
     """Accept a pushed safety disclosure from trusted partner ``sender``."""
     values = parameters.read(body, RECEIVE_SPECS)
     bundle = values["summary"]
@@ -141,7 +172,7 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
     if catalog.CONSENTED_PUSH in json.dumps((bundle.get("meta") or {}).get("tag") or []):
         raise InvalidRequest("Een met toestemming toegestuurde samenvatting is geen verstrekking zonder toestemming.")
     exchange_id = bundle["identifier"]["value"] if isinstance(bundle.get("identifier"), dict) else None
-    if not isinstance(exchange_id, str) or not _EXCHANGE_ID.fullmatch(exchange_id):
+    if not isinstance(exchange_id, str) or not EXCHANGE_ID.fullmatch(exchange_id):
         raise InvalidRequest("De verstrekking draagt geen geldig exchange-id.")
     subjects = {((e["resource"].get("subject") or {}).get("identifier") or {}).get("value")
                 for e in bundle.get("entry", [])}
@@ -161,9 +192,9 @@ def receive(node: Any, body: dict[str, Any], sender: str) -> dict[str, Any]:
         detail={"justification": values["justification"][:500], "subject_known": known})
     with node.uow() as uow:
         # one exchange id is received once: a pushed disclosure replayed is refused (replay)
-        _claim_exchange(uow.session, "safety-received", sender, exchange_id, subject, record.request_hash, now)
-        uow.session.add(Inbox(id=uuid.uuid4().hex, exchange_id=exchange_id, from_org=sender, subject=subject,
-                              legal_ground=values["legal-ground"], received_at=now, bundle=json.dumps(bundle)))
+        exchanges.claim(uow.session, "safety-received", sender, exchange_id, subject, record.request_hash, now)
+        inbox_rows.keep(uow.session, exchange_id=exchange_id, from_org=sender, subject=subject, received_at=now,
+                        bundle=bundle, kind=catalog.SAFETY_DISCLOSURE, legal_ground=values["legal-ground"])
         audit_log.append(uow.session, node, record)
         uow.commit()
     return parameters.build(status=("valueCode", "received"))
@@ -178,13 +209,10 @@ def _auditable(*, action: str = events.SAFETY_DISCLOSURE_SENT, **fields_: Any) -
         raise InvalidRequest(f"Dit kan niet worden vastgelegd in het auditlog: {exc}.") from None
 
 
-def inbox(node: Any, actor: audit_log.Actor, subject: str | None = None) -> list[dict[str, Any]]:
+def inbox(node: Node, actor: audit_log.Actor, subject: str | None = None) -> list[dict[str, Any]]:
     """Safety disclosures received here, newest first; each person shown is audited as viewed."""
     with node.uow() as uow:
-        q = select(Inbox).order_by(Inbox.received_at.desc())
-        if subject:
-            q = q.where(Inbox.subject == subject)
-        rows = list(uow.session.scalars(q))
+        rows = inbox_rows.newest_first(uow.session, subject)
         for bsn, count in sorted(Counter(r.subject for r in rows).items()):
             record_viewed(uow.session, node, actor, bsn, "safety-inbox", disclosures=count)
         uow.commit()

@@ -1,4 +1,4 @@
-"""Read the pages' forms strictly and build the FHIR the use cases take.
+"""Read the pages' forms strictly; build the Consent the register keeps.
 
 Each reader returns (values, errors): errors is a list of (field id, Dutch message) for
 the error summary at the top of the form (WCAG 3.3.1), each linking to its field.
@@ -12,9 +12,7 @@ from typing import Any
 
 from consent.model import valid_bsn
 from contract import systems
-from gateway.fhir import parameters
 from gateway.fhir.fhir_in import (
-    BSN_SYSTEM,
     CATEGORY_SYSTEM,
     EXT,
     ORG_SYSTEM,
@@ -66,43 +64,6 @@ def a_date(value: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
-
-
-def summary_params(partner: str, bsn: str, purpose: str, cats: list[str], token: str | None,
-                   note: str | None) -> dict[str, Any]:
-    """``$request-summary`` Parameters (contract section 3)."""
-    return parameters.build(
-        partner=("valueString", partner),
-        subject=("valueIdentifier", {"system": BSN_SYSTEM, "value": bsn}),
-        purpose=("valueCoding", {"system": PURPOSE_SYSTEM, "code": purpose}),
-        category=("valueCoding", [{"system": CATEGORY_SYSTEM, "code": c} for c in cats]),
-        consent_token=("valueString", token),
-        consent_note=("valueString", note or None),
-    )
-
-
-def send_params(recipient: str, bsn: str, purpose: str, cats: list[str], note: str | None) -> dict[str, Any]:
-    """``$send-summary`` Parameters (contract section 9)."""
-    params: list[dict[str, Any]] = [
-        {"name": "recipient", "valueString": recipient},
-        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": bsn}},
-        {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": purpose}},
-    ]
-    params += [{"name": "category", "valueCoding": {"system": CATEGORY_SYSTEM, "code": c}} for c in cats]
-    if note:
-        params.append({"name": "note", "valueString": note})
-    return {"resourceType": "Parameters", "parameter": params}
-
-
-def safety_params(recipient: str, bsn: str, cats: list[str], ground: str, justification: str) -> dict[str, Any]:
-    """``$safety-disclosure`` Parameters (contract section 4)."""
-    return parameters.build(
-        recipient=("valueString", recipient),
-        subject=("valueIdentifier", {"system": BSN_SYSTEM, "value": bsn}),
-        category=("valueCoding", [{"system": CATEGORY_SYSTEM, "code": c} for c in cats]),
-        legal_ground=("valueCode", ground),
-        justification=("valueString", justification),
-    )
 
 
 def consent_resource(pid: str, *, agreed: list[str], refused: list[str], consulted: list[str],

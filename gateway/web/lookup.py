@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from adapters.store.models import AuditEntry, ConsentRow, Person, Record, Relation
 from audit import events
+from consent import covering as cover
 from consent import rules
 from consent.model import Grant, Party
 from contract.errors import GatewayError, NotFound
@@ -229,25 +230,20 @@ def subject_of_consent(node: Any, cid: str) -> str:
 
 def asking_consents(node: Any, pid: str, *, partner: str | None = None, purpose: str | None = None,
                     categories: frozenset[str] | None = None) -> list[ConsentLine]:
-    """Honoured permits recorded here that let this node ask a partner about ``pid``.
+    """Consents recorded here that let this node ask a trusted partner about ``pid``.
 
-    This node must be a recipient (IRCP) and a trusted partner a holder (CST); optionally
-    narrowed to one partner, purpose and set of categories. Newest first. Whether the
-    partner then discloses is the partner's decision, checked at every request.
+    Which consents cover the ask is ``consents.covering`` (this node the recipient,
+    ``partner`` or any trusted partner the holder), the query the request itself uses, so
+    the first line is the consent a request is made under. Optionally narrowed to one
+    partner, purpose and set of categories; newest first. Whether the partner then
+    discloses is the partner's decision, checked at every request.
     """
-    out = []
-    for line in consents_of(node, pid):
-        if not (line.honoured and line.decision == "permit" and node.org_id in line.recipients):
-            continue
-        holders = [h for h in line.holders if h != node.org_id and node.partners.is_trusted(h)]
-        if partner is not None:
-            holders = [h for h in holders if h == partner]
-        if not holders or (purpose is not None and line.purpose != purpose):
-            continue
-        if categories is not None and not categories <= frozenset(line.categories):
-            continue
-        out.append(line)
-    return out
+    ask = cover.Ask(recipient=node.org_id, holder=partner, purpose=purpose, categories=categories)
+    with node.uow(read_only=True) as uow:
+        found = consents.covering(uow, pid, ask, issuer=node.org_id, on=today_of(node))
+    order = {g.id: i for i, g in enumerate(found.grants)
+             if any(h != node.org_id and node.partners.is_trusted(h) for h in ((partner,) if partner else g.holders))}
+    return sorted((line for line in consents_of(node, pid) if line.id in order), key=lambda line: order[line.id])
 
 
 @dataclass(frozen=True)

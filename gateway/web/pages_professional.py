@@ -273,12 +273,13 @@ def ask_partner(node: Any, who: audit_log.Actor, bsn: str, pid: str, partner: st
                 cats: list[str], note: str | None = None) -> present.Summary:
     """Ask ``partner`` under the newest consent recorded here that covers the request.
 
-    The consent token is issued from that consent (``consents.issue_token``) so the page
-    can name the consent it came under; without one, ``request_summary`` refuses in Dutch.
+    ``request_summary`` issues the token from the consent ``consents.covering`` picks, the
+    one ``asking_consents`` lists first, so the page names the consent it came under;
+    without one it refuses in Dutch.
     """
     lines = lookup.asking_consents(node, pid, partner=partner, purpose=purpose, categories=frozenset(cats))
-    token = consents.issue_token(node, lines[0].id, node.org_id, who) if lines else None
-    bundle = exchange.request_summary(node, forms.summary_params(partner, bsn, purpose, cats, token, note), who)
+    bundle = exchange.request_summary(node, exchange.SummaryRequest(
+        partner=partner, subject=bsn, purpose=purpose, categories=tuple(cats), note=note), who)
     return present.read_summary(bundle, consent_id=lines[0].id if lines else "", purpose=purpose)
 
 
@@ -508,13 +509,13 @@ def safety_disclosure(pid: str) -> Response:
     # a reload after a failed push must not push again unasked: the professional starts anew
     onetime.shown(f"/clienten/{pid}/veiligheidsmelding")
     try:
-        receipt = safety.disclose(node, forms.safety_params(recipient, person.bsn, cats, ground, justification),
-                                  actor())
+        sent = safety.disclose(node, safety.DisclosureRequest(
+            recipient=recipient, subject=person.bsn, categories=tuple(cats), legal_ground=ground,
+            justification=justification), actor())
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return _safety_form(pid, 200, refusal=(code, text), values=values)
-    xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
-    return onetime.done(f"/veiligheidsmelding/{xid}")
+    return onetime.done(f"/veiligheidsmelding/{sent.exchange_id}")
 
 
 @bp.get("/veiligheidsmelding/<xid>")

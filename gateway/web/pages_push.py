@@ -24,10 +24,9 @@ MAX_NOTE = 1000
 
 
 def _sending_consents(node: Any, pid: str) -> list[lookup.ConsentLine]:
-    """Honoured consents recorded here under which this node may send: it is a holder."""
-    return [c for c in lookup.consents_of(node, pid)
-            if c.honoured and c.decision == "permit" and node.org_id in c.holders
-            and any(r != node.org_id for r in c.recipients)]
+    """Consents recorded here under which this node may send to a trusted partner (``push.sending_consents``)."""
+    ids = push.sending_consents(node, pid, partners())
+    return [c for c in lookup.consents_of(node, pid) if c.id in ids]
 
 
 def _send_form(pid: str, status: int = 200, **extra: Any) -> Response:
@@ -60,12 +59,12 @@ def send(pid: str) -> Response:
         return _send_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
     try:
-        receipt = push.send(node, forms.send_params(recipient, person.bsn, purpose, cats, note), actor())
+        sent = push.send(node, push.SendRequest(recipient=recipient, subject=person.bsn, purpose=purpose,
+                                                categories=tuple(cats), note=note), actor())
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return _send_form(pid, 200, refusal=(code, text, recipient), values=values)
-    xid = next((p.get("valueString") for p in receipt.get("parameter", []) if p.get("name") == "exchange-id"), "")
-    return page("send_done.html", person=person, values=values, exchange_id=xid, **labels())
+    return page("send_done.html", person=person, values=values, exchange_id=sent.exchange_id, **labels())
 
 
 @bp.get("/inbox")

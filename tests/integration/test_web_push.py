@@ -23,7 +23,8 @@ from gateway.demo import data as d
 from gateway.demo import push as dp
 from gateway.federation import directory
 from gateway.repositories import audit_log
-from gateway.services import registry
+from gateway.services import push, registry
+from gateway.services.exchange import Sent
 from gateway.web import pages_push
 from profiles import build_summary
 
@@ -98,20 +99,17 @@ def test_the_clients_page_offers_to_send_and_the_form_sends_what_was_chosen(
         client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     page = client.get(f"/clienten/{ids['teen']}")
     assert f"/clienten/{ids['teen']}/toesturen" in page.text and "Samenvatting toesturen" in page.text
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(pages_push.push, "send", lambda node, body, actor: sent.append(body) or {
-        "parameter": [{"name": "exchange-id", "valueString": "x17"}, {"name": "status", "valueCode": "delivered"}]})
+    sent: list[push.SendRequest] = []
+    monkeypatch.setattr(pages_push.push, "send", lambda node, req, actor: sent.append(req) or Sent("x17"))
     form = client.get(f"/clienten/{ids['teen']}/toesturen").text
     assert "Crisisbericht" in form and "Overgang naar 18 jaar" in form and "Situatie van het kind" in form
     done = post(client, f"/clienten/{ids['teen']}/toesturen", {
         "ontvanger": "crisisdienst-noord", "doel": "crisis-response", "categorie": ["crisis-notice"],
         "notitie": "Bel dit weekend de wijkcoach."})
     assert done.status_code == 200 and "x17" in done.text and "Samenvatting verstuurd" in done.text
-    [body] = sent
-    values = {p["name"]: p for p in body["parameter"]}
-    assert values["recipient"]["valueString"] == "crisisdienst-noord"
-    assert values["subject"]["valueIdentifier"]["value"] == TEEN and values["note"]["valueString"].startswith("Bel")
-    assert CHILD not in json.dumps(body) and MOTHER not in json.dumps(body)
+    [req] = sent
+    assert req.recipient == "crisisdienst-noord" and req.subject == TEEN and req.note.startswith("Bel")
+    assert (req.purpose, req.categories, req.consent_token) == ("crisis-response", ("crisis-notice",), None)
 
 
 def test_a_refused_push_shows_the_refusals_own_dutch_text(client: Any, ids: dict[str, str],

@@ -92,7 +92,8 @@ def _forged(fed, tok: str) -> str:
     """Signed with a key of our own under the issuer's kid: the claims are perfect."""
     grant = fed.grant(jwt.peek_claims(tok)["consent"])
     kid = jwt.peek_header(tok)["kid"]
-    return consent_token.issue(grant, grantee="jeugdteam-west", key=ECKey.generate_key("P-256", private=True),
+    return consent_token.issue(grant, grantee="jeugdteam-west", objections=(),
+                               key=ECKey.generate_key("P-256", private=True),
                                kid=kid, alg="ES256", now=int(time.time()))
 
 
@@ -112,7 +113,7 @@ def _unknown_issuer(fed, tok: str) -> str:
     grant = fed.grant(jwt.peek_claims(tok)["consent"])
     key = ECKey.generate_key("P-256", private=True)
 
-    return consent_token.issue(replace(grant, issuer="onbekende-org"), grantee="jeugdteam-west", key=key,
+    return consent_token.issue(replace(grant, issuer="onbekende-org"), grantee="jeugdteam-west", objections=(), key=key,
                                kid=key.thumbprint(), alg="ES256", now=int(time.time()))
 
 
@@ -143,7 +144,7 @@ def test_bad_signature_when_the_issuers_jwks_now_holds_a_key_off_its_curve(fed, 
     assert access.status_code == 200, access.text
     grant = replace(fed.grant(fed.consent()), issuer=fake.org_id, holders=frozenset({"wijkteam-oost"}),
                     recipients=frozenset({fake.org_id}))
-    tok = consent_token.issue(grant, grantee=fake.org_id, key=ECKey.generate_key("P-256", private=True),
+    tok = consent_token.issue(grant, grantee=fake.org_id, objections=(), key=ECKey.generate_key("P-256", private=True),
                               kid="rotated", alg="ES256", now=now)
     resp = requests.post(fed.oost.url + "/fhir/$behaviour-summary", json=fed.holder_params(tok), timeout=30,
                          headers={"Authorization": f"Bearer {access.json()['access_token']}",
@@ -157,7 +158,7 @@ def test_token_expired(fed, shift: int) -> None:
     """Signed by the issuer's own key, with the issuer's own code, at another time."""
     grant = fed.grant(fed.consent())
     kid, alg, key = fed.node(fed.jeugd).keys.active
-    tok = consent_token.issue(grant, grantee="jeugdteam-west", key=key, kid=kid, alg=alg,
+    tok = consent_token.issue(grant, grantee="jeugdteam-west", objections=(), key=key, kid=kid, alg=alg,
                               now=int(time.time()) + shift, lifetime=3600 if shift < 0 else 600)
     fed.refused(fed.ask(tok), 401, "token-expired")
     fed.assert_refusal_audited("token-expired", holder=fed.ggz)
@@ -234,7 +235,8 @@ def test_not_shareable_for_the_purpose_whatever_the_consent_says(fed) -> None:
     cid = fed.consent(purpose="referral", categories=("care-team",))
     grant = replace(fed.grant(cid), categories=frozenset({"care-team", "signals"}))
     kid, alg, key = fed.node(fed.jeugd).keys.active
-    tok = consent_token.issue(grant, grantee="jeugdteam-west", key=key, kid=kid, alg=alg, now=int(time.time()))
+    tok = consent_token.issue(grant, grantee="jeugdteam-west", objections=(), key=key, kid=kid, alg=alg,
+                              now=int(time.time()))
     fed.refused(fed.ask(tok, purpose="referral", categories=("signals",)), 403, "not-shareable")
     fed.assert_refusal_audited("not-shareable", holder=fed.ggz)
     assert fed.ask(tok, purpose="referral", categories=("care-team",)).status_code == 200
@@ -251,7 +253,8 @@ def _issued_for_a_third(fed) -> str:
     an exchange Jeugdteam West is no party to (it can no longer record such a consent)."""
     grant = replace(fed.grant(fed.consent()), recipients=frozenset({"wijkteam-oost"}))
     kid, alg, key = fed.node(fed.jeugd).keys.active
-    return consent_token.issue(grant, grantee="wijkteam-oost", key=key, kid=kid, alg=alg, now=int(time.time()))
+    return consent_token.issue(grant, grantee="wijkteam-oost", objections=(), key=key, kid=kid, alg=alg,
+                               now=int(time.time()))
 
 
 def test_issuer_not_party_a_node_cannot_hand_out_disclosures_between_two_others(fed) -> None:

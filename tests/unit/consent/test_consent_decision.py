@@ -42,7 +42,7 @@ KEY = an_ec_key("yc-1")
 def a_verified_consent(**grant: Any) -> VerifiedConsent:
     """The real path: youth care issues, the mental-health holder verifies."""
     tok = token.issue(
-        a_grant(**grant), grantee=YOUTH_CARE, key=KEY, kid="yc-1", alg="ES256", now=NOW
+        a_grant(**grant), grantee=YOUTH_CARE, objections=(), key=KEY, kid="yc-1", alg="ES256", now=NOW
     )
     keys = public_set(KEY)
     return token.verify(
@@ -141,7 +141,7 @@ def test_a_local_consent_reaches_the_same_decision() -> None:
 
 def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
     """Youth care recorded a consent naming Veilig Thuis as recipient and ggz as holder."""
-    tok = token.issue(a_grant(recipients=frozenset({SAFE_HOME})), grantee=SAFE_HOME, key=KEY, kid="yc-1",
+    tok = token.issue(a_grant(recipients=frozenset({SAFE_HOME})), grantee=SAFE_HOME, objections=(), key=KEY, kid="yc-1",
                       alg="ES256", now=NOW)
     keys = public_set(KEY)
     return token.verify(tok, keys_for=lambda iss, _kid: keys if iss == YOUTH_CARE else None,

@@ -68,7 +68,7 @@ def verify(
 def issue(key: ECKey | OKPKey, alg: str, **kwargs: Any) -> str:
     grant = kwargs.pop("grant", a_grant())
     return token.issue(
-        grant, grantee=YOUTH_CARE, key=key, kid=str(key.kid), alg=alg, now=NOW, **kwargs
+        grant, grantee=YOUTH_CARE, objections=(), key=key, kid=str(key.kid), alg=alg, now=NOW, **kwargs
     )
 
 
@@ -154,7 +154,7 @@ def test_no_token_for_a_revoked_objected_expired_or_foreign_grant(
     key = ISSUER_KEYS["ES256"]
     with pytest.raises(InvalidRequest):
         token.issue(
-            a_grant(**overrides), grantee=grantee, key=key, kid="yc-ec-1", alg="ES256", now=NOW
+            a_grant(**overrides), grantee=grantee, objections=(), key=key, kid="yc-ec-1", alg="ES256", now=NOW
         )
 
 

@@ -28,14 +28,11 @@ DOMAIN_FORBIDDEN = frozenset({"flask", "werkzeug", "jinja2", "sqlalchemy", "requ
 SERVICES_STILL_IMPORTING_SQLALCHEMY = frozenset({
     "gateway.services.auditing",
     "gateway.services.consents",
-    "gateway.services.exchange",
     "gateway.services.flag_reviews",
     "gateway.services.locator",
     "gateway.services.onetime",
     "gateway.services.people",
-    "gateway.services.push",
     "gateway.services.registry",
-    "gateway.services.safety",
     "gateway.services.sessions",
     "gateway.services.witnesses",
 })
