@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select
 
 from adapters.store.models import FederationMember, Partner
+from profiles import catalog
 
 __all__ = ["DirectoryEntry", "by_type", "entries", "entry", "name_of", "type_label"]
 
@@ -67,10 +68,8 @@ def name_of(node: Any, org_id: str) -> str:
 
 
 def type_label(code: str) -> str:
-    """The Dutch label of an organisation-type code."""
-    from gateway.federation.memberlist import org_types
-
-    return org_types().get(code, code)
+    """The Dutch label of an organisation-type code (its CodeSystem's ``nl`` designation)."""
+    return catalog.label(catalog.ORGANISATION_TYPE_SYSTEM, code)
 
 
 def by_type(items: list[DirectoryEntry]) -> list[tuple[str, list[DirectoryEntry]]]:
