@@ -16,6 +16,7 @@ from contract.errors import GatewayError, InvalidRequest
 from gateway.repositories import audit_log
 from audit import events, fhir, search_dates
 from audit.events import AuditRecord
+from profiles import catalog
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
@@ -147,7 +148,7 @@ def export(node: Any, fmt: str, since: str | None) -> str:
 def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
     from consent.model import valid_bsn
-    from audit.report import disclosure_report as render
+    from gateway.web.disclosure_report import render
 
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
@@ -175,7 +176,7 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
     what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
     the organisation that keeps them."""
     from adapters.store.models import ConsentRow, Person, Relation
-    from audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
+    from audit.report import date_nl
     from gateway.services.registry import display_name, party_name
 
     out: dict[str, str] = {}
@@ -198,9 +199,11 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
                 else:
                     rel = rels.get(key)
                     who.append(party_name(s, key, rel.resource if rel else "") or "een gezaghebbende")
-            cats = ", ".join(CATEGORIES_NL.get(c, c) for c in json.loads(row.categories))
+            cats = ", ".join(catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c)
+                             for c in json.loads(row.categories))
+            purpose = catalog.explanation(catalog.PURPOSE_SYSTEM, row.purpose)
             out[ref] = (f"toestemming van {' en '.join(who) or 'onbekend'} op {date_nl(row.created_at)}, voor "
-                        f"{PURPOSES_NL.get(row.purpose, row.purpose)}: {cats} (kenmerk {cid[:8].upper()})")
+                        f"{purpose}: {cats} (kenmerk {cid[:8].upper()})")
     return out
 
 
