@@ -24,6 +24,7 @@ SHOWN_ON_PAGES = {  # system: the designation uses the pages, receipt, report an
     catalog.AUDIT_ACTION_SYSTEM: ("display",),
     catalog.AUDIT_OUTCOME_SYSTEM: ("display",),
     catalog.CONTACT_POINT_SYSTEM: ("display",),
+    catalog.PARTY_KIND_SYSTEM: ("display",),
 }
 OUR_CODES = frozenset(c["code"] for cs in catalog.load_codesystems() for c in cs["concept"])
 
@@ -69,7 +70,7 @@ def _word_tables(path: Path) -> list[str]:
                 keyed += 1
         strings = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
         texts = len(strings) + sum(isinstance(v, ast.JoinedStr) for v in node.values) == len(node.values)
-        worded = any(" " in text or text != text.lower() for text in strings)  # words, not codes ("0", "R")
+        worded = any(any(c.isalpha() for c in text) and text not in OUR_CODES for text in strings)  # not "0", "R"
         if keyed >= 2 and texts and worded:
             found.append(f"line {node.lineno}")
     return found
