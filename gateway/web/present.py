@@ -38,6 +38,8 @@ LEGAL_GROUNDS_NL = _labels(catalog.LEGAL_GROUND_SYSTEM, catalog.codes(catalog.LE
 REASONS_NL = _labels(catalog.REFUSAL_REASON_SYSTEM, catalog.codes(catalog.REFUSAL_REASON_SYSTEM), "explanation")
 ORG_TYPES_NL = _labels(catalog.ORGANISATION_TYPE_SYSTEM, catalog.codes(catalog.ORGANISATION_TYPE_SYSTEM))
 TELECOM_NL = _labels(catalog.CONTACT_POINT_SYSTEM, ("phone", "email", "sms", "url"))
+PARTY_KINDS_NL = MappingProxyType({code: label.lower() for code, label in
+                                   _labels(catalog.PARTY_KIND_SYSTEM, catalog.codes(catalog.PARTY_KIND_SYSTEM)).items()})
 _WITHHELD = "Er is een signaal vastgelegd; de tekst is niet gedeeld."  # a category without a line of its own
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")

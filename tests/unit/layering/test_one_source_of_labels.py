@@ -90,3 +90,26 @@ def test_the_table_finder_finds_the_tables_this_issue_removed(tmp_path: Path) ->
                    'STATUS = {"active": 200, "inactive": 410}\n'
                    'OUTCOME_CODES = {SUCCESS: "0", REFUSED: "4", ERROR: "8"}\n', "utf-8")
     assert _word_tables(old) == ["line 1", "line 3"]
+
+
+def _template_tables(source: str) -> list[int]:
+    """Jinja dict literals keyed by two or more of our codes: a label table inside a template."""
+    from jinja2 import Environment, nodes
+
+    found = []
+    for table in Environment().parse(source).find_all(nodes.Dict):
+        keys = [pair.key.value for pair in table.items if isinstance(pair.key, nodes.Const)]
+        if sum(key in OUR_CODES for key in keys) >= 2:
+            found.append(table.lineno)
+    return found
+
+
+@pytest.mark.parametrize("template", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "gateway").rglob("*.html")))
+def test_no_template_keeps_its_own_label_table(template: str) -> None:
+    tables = _template_tables((ROOT / template).read_text("utf-8"))
+    assert not tables, f"{template} words codes itself on lines {tables}: pass a catalog lookup in"
+
+
+def test_the_template_table_finder_finds_the_one_this_issue_removed() -> None:
+    old = "<td>{{ {'parent': 'ouder', 'guardian': 'voogd', 'institution': 'gecertificeerde instelling'}[r.kind] }}</td>"
+    assert _template_tables(old) == [1]
