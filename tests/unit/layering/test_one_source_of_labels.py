@@ -25,6 +25,7 @@ SHOWN_ON_PAGES = {  # system: the designation uses the pages, receipt, report an
     catalog.AUDIT_OUTCOME_SYSTEM: ("display",),
     catalog.CONTACT_POINT_SYSTEM: ("display",),
     catalog.PARTY_KIND_SYSTEM: ("display",),
+    catalog.ROLE_SYSTEM: ("display",),
 }
 OUR_CODES = frozenset(c["code"] for cs in catalog.load_codesystems() for c in cs["concept"])
 
