@@ -11,7 +11,6 @@ from audit_builders import (
     REQUESTER,
     Log,
     a_disclosure,
-    a_log,
     a_receipt,
     a_refusal,
 )
