@@ -46,7 +46,7 @@ from audit.fhir import (
     to_audit_event,
     to_csv,
 )
-from audit.report import ReportData, disclosure_report, disclosure_report_rows
+from audit.report import ReportData, disclosure_report_rows
 from audit.signer import CheckpointSignatureError, make_signer, make_verifier
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "KIND_CHECKPOINT", "KIND_HEAD", "KIND_PRUNE", "OUTCOMES", "REFUSED", "SUCCESS",
     "AuditRecord", "Checkpoint", "CheckpointSignatureError", "InvalidAuditRecord",
     "InvalidCheckpoint", "ReportData", "StoredEntry", "VerifyResult", "anchor_from_prune",
-    "checkpoint_claims", "disclosure_report", "disclosure_report_rows", "entry_from_row",
+    "checkpoint_claims", "disclosure_report_rows", "entry_from_row",
     "entry_hash",
     "format_recorded_at", "is_checkpoint_due", "iter_csv", "make_signer", "make_verifier",
     "new_entry", "read_checkpoint", "record_from_json", "record_to_canonical", "row_hash",

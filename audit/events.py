@@ -1,9 +1,10 @@
 """Audit actions and the NEN 7513 audit record (SECURITY.md, "NEN 7513 log line").
 
-Every auditable act is a named constant with a Dutch label for the privacy officer who
-reviews the log. An ``AuditRecord`` holds what NEN 7513 asks of a log line (who, in which
-role, on whose behalf, for which purpose, from where, about whom, which data, on which
-consent or legal ground, with which outcome) plus the exchange evidence: our and the
+Every auditable act is a named constant; its Dutch label for the privacy officer who
+reviews the log is the audit-action CodeSystem's designation (``profiles/codesystems``).
+An ``AuditRecord`` holds what NEN 7513 asks of a log line (who, in which role, on whose
+behalf, for which purpose, from where, about whom, which data, on which consent or legal
+ground, with which outcome) plus the exchange evidence: our and the
 peer's request/response hashes, so the two logs vouch for each other. The event id, the
 timestamp and the chain position belong to the chain (``audit.chain``).
 
@@ -20,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from contract import jcs
+from profiles import catalog
 
 # --- actions ---------------------------------------------------------------------------
 
@@ -66,52 +68,28 @@ SUMMARY_PUSH_FAILED = "summary-push-failed"
 SUMMARY_PUSH_RECEIVED = "summary-push-received"
 SUMMARY_PUSH_REFUSED = "summary-push-refused"
 
-ACTIONS: Mapping[str, str] = MappingProxyType({
-    DISCLOSURE_SENT: "Samenvatting verstrekt aan een partnerorganisatie",
-    DISCLOSURE_REFUSED: "Verstrekking aan een partnerorganisatie geweigerd",
-    SUMMARY_RECEIVED: "Geverifieerde samenvatting ontvangen van een partnerorganisatie",
-    SUMMARY_REQUEST_FAILED: "Opvragen van een samenvatting mislukt of geweigerd",
-    CONSENT_RECORDED: "Toestemming vastgelegd",
-    CONSENT_REFUSED: "Vastleggen van toestemming geweigerd (regels voor wie toestemt)",
-    CONSENT_REVOKED: "Toestemming ingetrokken",
-    CONSENT_DECLINED: "Weigering vastgelegd (een gezaghebbende of de persoon zelf weigerde)",
-    CONSENT_VIEWED: "Toestemmingsbewijs ingezien",
-    CONSENT_STATUS_QUERIED: "Status van een toestemming opgevraagd door een partner",
-    TOKEN_ISSUED: "Toestemmingstoken uitgegeven",
-    SAFETY_DISCLOSURE_SENT:
-        "Verstrekking zonder toestemming verzonden (meldcode of conflict van plichten)",
-    SAFETY_DISCLOSURE_RECEIVED:
-        "Verstrekking zonder toestemming ontvangen (meldcode of conflict van plichten)",
-    KEY_ROTATED: "Ondertekeningssleutel vervangen",
-    PARTNER_ADDED: "Partnerorganisatie vertrouwd",
-    PARTNER_REMOVED: "Vertrouwen in partnerorganisatie beëindigd",
-    PARTNER_KEYS_UPDATED: "Sleutels van een partnerorganisatie bijgewerkt (nieuw vastgelegd of ingetrokken)",
-    CLIENT_ADDED: "Lokale toepassing geregistreerd",
-    CLIENT_REMOVED: "Lokale toepassing verwijderd (kan zich niet meer aanmelden)",
-    CLIENT_SECRET_ROTATED: "Nieuw geheim voor een lokale toepassing (het oude werkt niet meer)",
-    LOGIN: "Aangemeld",
-    LOGIN_FAILED: "Aanmelding mislukt",
-    AUDIT_READ: "Auditlog ingezien",
-    AUDIT_PRUNED: "Oude auditregels verwijderd na de bewaartermijn",
-    FLAG_HANDLED: "Signaal afgehandeld door de privacy officer",
-    RECORD_WRITTEN: "Gegevens vastgelegd in het dossier",
-    RECORD_VIEWED: "Gegevens van een cliënt ingezien",
-    RECORD_DELETED: "Gegevens verwijderd uit het dossier",
-    FEDERATION_LIST_APPLIED: "Nieuwe federatielijst in gebruik genomen",
-    FEDERATION_LIST_REFUSED: "Federatielijst geweigerd (de geldende lijst blijft)",
-    FEDERATION_MEMBER_ADDED: "Organisatie vertrouwd via de federatielijst",
-    FEDERATION_MEMBER_UPDATED: "Adres of sleutels van een organisatie uit de federatielijst gewijzigd",
-    FEDERATION_MEMBER_REMOVED: "Organisatie niet meer vertrouwd: niet meer in de federatielijst",
-    FEDERATION_CONFLICT: "Organisatie geweigerd: federatielijst en eigen partnerafspraak spreken elkaar tegen",
-    LOCATOR_SETUP_SERVED: "Versleutelde vindbaarheidslijst (PSI-setup) gegeven aan een partnerorganisatie",
-    LOCATOR_MATCH_ANSWERED: "Versleutelde zoekvraag van een partnerorganisatie beantwoord (zonder te weten naar wie)",
-    LOCATOR_KEY_ROTATED: "Sleutel van de vindbaarheidslijst vervangen",
-    LOCATE_SEARCHED: "Gezocht welke organisaties bij een cliënt betrokken zijn",
-    SUMMARY_PUSHED: "Samenvatting met toestemming toegestuurd aan een partnerorganisatie",
-    SUMMARY_PUSH_FAILED: "Toesturen van een samenvatting mislukt of geweigerd",
-    SUMMARY_PUSH_RECEIVED: "Toegestuurde samenvatting ontvangen van een partnerorganisatie (met toestemming)",
-    SUMMARY_PUSH_REFUSED: "Toegestuurde samenvatting van een partnerorganisatie geweigerd",
-})
+ACTION_CODES: tuple[str, ...] = (
+    DISCLOSURE_SENT, DISCLOSURE_REFUSED, SUMMARY_RECEIVED, SUMMARY_REQUEST_FAILED, CONSENT_RECORDED,
+    CONSENT_REFUSED, CONSENT_REVOKED, CONSENT_DECLINED, CONSENT_VIEWED, CONSENT_STATUS_QUERIED, TOKEN_ISSUED,
+    SAFETY_DISCLOSURE_SENT, SAFETY_DISCLOSURE_RECEIVED, KEY_ROTATED, PARTNER_ADDED, PARTNER_REMOVED,
+    PARTNER_KEYS_UPDATED, CLIENT_ADDED, CLIENT_REMOVED, CLIENT_SECRET_ROTATED, LOGIN, LOGIN_FAILED, AUDIT_READ,
+    AUDIT_PRUNED, FLAG_HANDLED, RECORD_WRITTEN, RECORD_VIEWED, RECORD_DELETED, FEDERATION_LIST_APPLIED,
+    FEDERATION_LIST_REFUSED, FEDERATION_MEMBER_ADDED, FEDERATION_MEMBER_UPDATED, FEDERATION_MEMBER_REMOVED,
+    FEDERATION_CONFLICT, LOCATOR_SETUP_SERVED, LOCATOR_MATCH_ANSWERED, LOCATOR_KEY_ROTATED, LOCATE_SEARCHED,
+    SUMMARY_PUSHED, SUMMARY_PUSH_FAILED, SUMMARY_PUSH_RECEIVED, SUMMARY_PUSH_REFUSED,
+)
+"""Every action, in the order of the audit-action CodeSystem."""
+
+
+def _labels(system: str, codes: tuple[str, ...]) -> Mapping[str, str]:
+    # A code without a concept would be logged with no label: stop at start-up instead.
+    missing = sorted(set(codes) - set(catalog.codes(system)))
+    if missing:
+        raise ValueError(f"{system} lacks {missing} (profiles/codesystems)")
+    return MappingProxyType({code: catalog.label(system, code) for code in codes})
+
+
+ACTIONS: Mapping[str, str] = _labels(catalog.AUDIT_ACTION_SYSTEM, ACTION_CODES)
 """Action code -> Dutch label for privacy officers."""
 
 SAFETY_ACTIONS = frozenset({SAFETY_DISCLOSURE_SENT, SAFETY_DISCLOSURE_RECEIVED})
@@ -121,11 +99,8 @@ SAFETY_ACTIONS = frozenset({SAFETY_DISCLOSURE_SENT, SAFETY_DISCLOSURE_RECEIVED})
 SUCCESS = "success"
 REFUSED = "refused"
 ERROR = "error"
-OUTCOMES: Mapping[str, str] = MappingProxyType({
-    SUCCESS: "Gelukt",
-    REFUSED: "Geweigerd",
-    ERROR: "Fout",
-})
+OUTCOMES: Mapping[str, str] = _labels(catalog.AUDIT_OUTCOME_SYSTEM, (SUCCESS, REFUSED, ERROR))
+"""Outcome code -> Dutch label (the audit-outcome CodeSystem)."""
 
 # --- validation limits -----------------------------------------------------------------
 

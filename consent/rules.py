@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from consent.model import Grant, Party, Subject
 from contract.errors import GrantorsInsufficient
+from profiles import catalog
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
 
@@ -26,13 +27,6 @@ CHILD_UNTIL = 12
 MINOR_UNTIL = 16
 """From CHILD_UNTIL up to this age the young person and the custody holders consent."""
 ADULT_FROM = 18
-
-_KIND_NL = {
-    "parent": "gezaghebbende ouder",
-    "guardian": "voogd",
-    "institution": "gecertificeerde instelling (voogdij)",
-    "subject": "de persoon zelf",
-}
 
 
 def day_of(timestamp: int) -> datetime.date:
@@ -64,12 +58,21 @@ def _mask(key: str) -> str:
     return f"bsn:…{key[-3:]}" if key.startswith("bsn:") else key
 
 
+def kind_nl(kind: str, custody: bool) -> str:
+    """Return who a party of ``kind`` is, in Dutch: the party-kind CodeSystem's label, with
+    custody for a parent.
+
+    "de persoon zelf", "ouder met gezag", "ouder zonder gezag", "voogd", "gecertificeerde
+    instelling"; a guardian or institution without custody is a "persoon zonder gezag".
+    """
+    word = catalog.label(catalog.PARTY_KIND_SYSTEM, kind).lower()
+    if kind == "parent":
+        return f"{word} {'met' if custody else 'zonder'} gezag"
+    return word if custody or kind == "subject" else "persoon zonder gezag"
+
+
 def _describe(party: Party) -> str:
-    label = (
-        _KIND_NL[party.kind]
-        if party.custody or party.kind == "subject"
-        else ("ouder zonder gezag" if party.kind == "parent" else "persoon zonder gezag")
-    )
+    label = kind_nl(party.kind, party.custody)
     name = f" {party.name}" if party.name else ""
     return f"{label}{name} ({_mask(party.key)})"
 

@@ -25,6 +25,14 @@ DISCLOSURE_SYSTEM = systems.DISCLOSURE_SYSTEM
 REFUSAL_REASON_SYSTEM = systems.REFUSAL_REASON_SYSTEM
 CARE_STATUS_SYSTEM = systems.CARE_STATUS_SYSTEM
 LEGAL_MEASURE_SYSTEM = systems.LEGAL_MEASURE_SYSTEM
+ORGANISATION_TYPE_SYSTEM = systems.ORGANISATION_TYPE_SYSTEM
+LEGAL_GROUND_SYSTEM = systems.LEGAL_GROUND_SYSTEM
+AUDIT_ACTION_SYSTEM = systems.AUDIT_ACTION_SYSTEM
+AUDIT_OUTCOME_SYSTEM = systems.AUDIT_OUTCOME_SYSTEM
+DESIGNATION_USE_SYSTEM = systems.DESIGNATION_USE_SYSTEM
+PARTY_KIND_SYSTEM = systems.PARTY_KIND_SYSTEM
+ROLE_SYSTEM = systems.ROLE_SYSTEM
+CONTACT_POINT_SYSTEM = systems.CONTACT_POINT_SYSTEM
 SHAREABLE = "shareable"
 CONSENTED_PUSH = "consented-push"
 SAFETY_DISCLOSURE = "safety-disclosure"
@@ -120,35 +128,69 @@ def _codes(system: str) -> tuple[tuple[str, str], ...]:
     raise KeyError(system)
 
 
-def label(system: str, code: str) -> str:
-    """Return the short Dutch label of ``code``: its ``nl`` display designation, else its display.
+USES = {
+    "display": (systems.DESIGNATION_USAGE_SYSTEM, "display"),
+    "explanation": (systems.SNOMED_SYSTEM, "900000000000550004"),  # SNOMED CT "Definition"
+    "next-step": (DESIGNATION_USE_SYSTEM, "next-step"),
+    "author-role": (DESIGNATION_USE_SYSTEM, "author-role"),
+    "withheld": (DESIGNATION_USE_SYSTEM, "withheld"),
+}
+"""The designation uses ``label`` knows: FHIR's display, SNOMED CT's Definition (the plain words
+a parent reads) and those of our ``designation-use`` CodeSystem."""
 
-    The one source of Dutch category, purpose and measure names on pages and receipts.
-    Unknown codes come back as they are.
+
+def label(system: str, code: str, *, use: str = "display", language: str = "nl") -> str:
+    """Return the text of ``code`` in ``system`` for ``use`` in ``language``: the one source of labels.
+
+    Reads the concept's designation of that language and use (``profiles/codesystems``; a
+    ``supplement`` CodeSystem adds designations to a standard one, such as FHIR's
+    contact-point-system). Without one, a use other than ``display`` falls back to the label and
+    the label to the concept's ``display``. A code the system does not hold comes back as it is,
+    so a page shows a new partner's code rather than nothing. Raises ``ValueError`` for a use
+    it does not know.
     """
-    return _designations(system, "display").get(code, code)
+    if use not in USES:
+        raise ValueError(f"unknown designation use {use!r}; one of {sorted(USES)}")
+    found = _designations(system).get(code)
+    if found is None:
+        return code
+    text = found.get((language, use))
+    if text is not None:
+        return text
+    if use != "display":
+        return label(system, code, language=language)
+    return found.get(("nl", "display")) or found[("", "display")]
 
 
 def explanation(system: str, code: str) -> str:
-    """Return the plain-language Dutch explanation of ``code`` (its ``nl`` Definition designation,
-    SNOMED CT 900000000000550004), for what a parent reads; its label when it has none."""
-    return _designations(system, "900000000000550004").get(code) or label(system, code)
+    """Return the plain-language Dutch explanation of ``code`` (``label(..., use="explanation")``)."""
+    return label(system, code, use="explanation")
+
+
+def has_label(system: str, code: str, *, use: str = "display", language: str = "nl") -> bool:
+    """Return whether ``code`` carries its own designation for ``use`` in ``language`` (no fallback)."""
+    return (language, use) in _designations(system).get(code, {})
 
 
 @cache
-def _designations(system: str, use: str) -> dict[str, str]:
+def _designations(system: str) -> dict[str, dict[tuple[str, str], str]]:
+    """``{code: {(language, use): text}}`` of a system, from its CodeSystem and any supplements;
+    the concept's own display sits under ``("", "display")``."""
+    by_use = {pair: name for name, pair in USES.items()}
+    out: dict[str, dict[tuple[str, str], str]] = {}
     for codesystem in load_codesystems():
-        if codesystem["url"] == system:
-            out = {}
-            for concept in codesystem["concept"]:
-                found = [d.get("value") for d in concept.get("designation", [])
-                         if d.get("language") == "nl" and (d.get("use") or {}).get("code") == use]
-                if found and isinstance(found[0], str):
-                    out[concept["code"]] = found[0]
-                elif use == "display":
-                    out[concept["code"]] = concept["display"]
-            return out
-    return {}
+        supplemented = str(codesystem.get("supplements", "")).split("|")[0]
+        if system not in (codesystem["url"], supplemented):
+            continue
+        for concept in codesystem["concept"]:
+            texts = out.setdefault(concept["code"], {})
+            texts.setdefault(("", "display"), concept["display"])
+            for designation in concept.get("designation", []):
+                coding = designation.get("use") or {}
+                name = by_use.get((coding.get("system"), coding.get("code")))
+                if name and isinstance(designation.get("value"), str) and designation.get("language"):
+                    texts[(designation["language"], name)] = designation["value"]
+    return out
 
 
 def category_order() -> tuple[str, ...]:

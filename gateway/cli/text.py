@@ -4,7 +4,8 @@ The use cases explain their refusals in Dutch, for professionals and privacy off
 read them on a page or in an OperationOutcome. An IT department reading ``gateway`` on a
 terminal gets English: the known Dutch sentences that reach the CLI are translated here
 with their details (URL, org id, status), and anything else falls back to one English line
-per reason code. Text that is English already passes through unchanged.
+per reason code (the refusal-reason CodeSystem's ``en`` designations). Text that is English
+already passes through unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 
 from contract.errors import GatewayError
+from profiles import catalog
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), en) for p, en in (
     (r"^Geen verbinding met (.+)\.$", r"cannot connect to \1"),
@@ -38,20 +40,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), en) f
      "the receipts are not from this partner or not for this node"),
 ))
 
-BY_CODE = {
-    "invalid-request": "invalid input",
-    "unknown-partner": "the partner does not (or no longer) trust this node",
-    "bad-partner-signature": "the partner's signature did not verify against its pinned keys",
-    "partner-unavailable": "the partner could not be reached or answered nonsense",
-    "partner-timeout": "the partner did not answer in time",
-    "store-unavailable": "the store cannot be reached or written",
-    "token-expired": "the clocks of the two nodes differ too much",
-    "not-found": "not found",
-    "conflict": "conflicts with the current state",
-    "forbidden": "not allowed",
-    "node-busy": "the node is busy; try again in a few seconds",
-}
-
 _DUTCH = re.compile(r"\b(de|het|een|geen|niet|van|deze|is hier|wordt|kan|mag|bij|gegevens|toestemming)\b",
                     re.IGNORECASE)
 
@@ -66,4 +54,11 @@ def english(exc: GatewayError) -> str:
     # a parenthesised detail may quote a Dutch refusal from below; the sentence itself decides
     if not _DUTCH.search(re.sub(r"\([^()]*\)", "", detail)) and detail != exc.message_nl:
         return detail  # English already (the adapters', the import's and partner add's own lines)
-    return f"{BY_CODE.get(reason, reason)} ({reason})"
+    return f"{by_code(reason)} ({reason})"
+
+
+def by_code(reason: str) -> str:
+    """The English line for a reason code: its refusal-reason ``en`` designation, else the code."""
+    if not catalog.has_label(catalog.REFUSAL_REASON_SYSTEM, reason, language="en"):
+        return reason
+    return catalog.label(catalog.REFUSAL_REASON_SYSTEM, reason, language="en")

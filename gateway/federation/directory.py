@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, or_, select
 
 from adapters.store.models import FederationMember, Partner
 from gateway.federation.memberlist import org_types
+from profiles import catalog
 
 __all__ = ["DirectoryEntry", "by_type", "entries", "entry", "name_of", "type_label"]
 
@@ -68,8 +69,8 @@ def name_of(node: Any, org_id: str) -> str:
 
 
 def type_label(code: str) -> str:
-    """The Dutch label of an organisation-type code."""
-    return org_types().get(code, code)
+    """The Dutch label of an organisation-type code (its CodeSystem's ``nl`` designation)."""
+    return catalog.label(catalog.ORGANISATION_TYPE_SYSTEM, code)
 
 
 def by_type(items: list[DirectoryEntry]) -> list[tuple[str, list[DirectoryEntry]]]:

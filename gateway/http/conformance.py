@@ -4,9 +4,9 @@ FHIR R4 (conformance-module.html): a validator that enforces profiles looks up e
 ``meta.profile``, extension ``url``, coding ``system`` and operation ``definition`` it
 meets. The node answers each of them itself:
 
-- ``CodeSystem``: the files in ``profiles/codesystems/`` as they are, plus the ones whose
-  codes live in code and are written out from it here so they cannot drift:
-  ``audit-action`` (``audit.events.ACTIONS``), ``audit-flag``, ``legal-ground`` and
+- ``CodeSystem``: the files in ``profiles/codesystems/`` as they are (among them
+  ``audit-action``, ``audit-outcome`` and ``legal-ground``, whose Dutch designations are the
+  pages' labels), plus the two marks whose codes live in code: ``audit-flag`` and
   ``consent-flag``;
 - ``StructureDefinition``: the summary Bundle's and each category's profile, written from
   ``profiles/profiles.json`` (an element outside a profile's allow-list has ``max`` 0), and
@@ -27,7 +27,6 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-from audit import events
 from contract import systems
 from gateway.http.openapi import document
 from profiles import catalog
@@ -53,20 +52,10 @@ def _codesystem(cid: str, name: str, title: str, description: str,
 
 def _generated_codesystems() -> list[dict[str, Any]]:
     return [
-        _codesystem("audit-action", "AuditAction", "Auditacties",
-                    "What an audit entry records (AuditEvent.subtype); the display is the Dutch label a "
-                    "privacy officer reads (audit.events).",
-                    [(code, label, label) for code, label in events.ACTIONS.items()]),
         _codesystem("audit-flag", "AuditFlag", "Auditmarkeringen",
                     "Marks on an AuditEvent's meta.tag.",
                     [("review", "Ter beoordeling door de privacyfunctionaris",
                       "A disclosure without consent (meldcode, conflict of duties): the privacy officer reviews it.")]),
-        _codesystem("legal-ground", "LegalGround", "Grondslagen zonder toestemming",
-                    "The legal ground of a safety disclosure (contract section 4).",
-                    [("meldcode", "Meldcode huiselijk geweld en kindermishandeling",
-                      "Disclosure under the Dutch reporting code for domestic violence and child abuse."),
-                     ("conflict-of-duties", "Conflict van plichten",
-                      "Disclosure because a serious danger outweighs professional secrecy.")]),
         _codesystem("consent-flag", "ConsentFlag", "Markeringen van toestemmingen",
                     "Marks on a Consent's meta.tag.",
                     [("renewal-due", "Toestemming vernieuwen",

@@ -16,8 +16,7 @@ from sqlalchemy import delete, select
 from adapters.store.models import AuditCheckpoint, AuditEntry, ConsentRow, Person, Relation
 from audit import chain, events, fhir, search_dates
 from audit.events import AuditRecord
-from audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
-from audit.report import disclosure_report as render
+from audit.report import date_nl
 from consent.model import valid_bsn
 from contract.errors import GatewayError, InvalidRequest
 from gateway.federation import directory
@@ -25,6 +24,8 @@ from gateway.fhir import searchset
 from gateway.repositories import audit_log
 from gateway.services import people
 from gateway.services.registry import party_name, person_by_id
+from gateway.web.disclosure_report import render
+from profiles import catalog
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
@@ -146,6 +147,7 @@ def export(node: Any, fmt: str, since: str | None) -> str:
 
 def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
+
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
     with node.uow() as uow:
@@ -169,6 +171,7 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
     """consent id (as audited: ``cid`` or ``issuer/cid``) -> the consent in the person's words:
     what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
     the organisation that keeps them."""
+
     out: dict[str, str] = {}
     with node.uow(read_only=True) as uow:
         s = uow.session
@@ -189,9 +192,11 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
                 else:
                     rel = rels.get(key)
                     who.append(party_name(s, key, rel.resource if rel else "") or "een gezaghebbende")
-            cats = ", ".join(CATEGORIES_NL.get(c, c) for c in json.loads(row.categories))
+            cats = ", ".join(catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c)
+                             for c in json.loads(row.categories))
+            purpose = catalog.explanation(catalog.PURPOSE_SYSTEM, row.purpose)
             out[ref] = (f"toestemming van {' en '.join(who) or 'onbekend'} op {date_nl(row.created_at)}, voor "
-                        f"{PURPOSES_NL.get(row.purpose, row.purpose)}: {cats} (kenmerk {cid[:8].upper()})")
+                        f"{purpose}: {cats} (kenmerk {cid[:8].upper()})")
     return out
 
 

@@ -404,9 +404,9 @@ def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
 
         def named(key: str) -> str:
             if key == grant.subject.key:
-                return f"{display_name(json.loads(person.resource))} (de persoon zelf)"
+                return f"{display_name(json.loads(person.resource))} ({rules.kind_nl('subject', True)})"
             rel = rels.get(key)
-            kind = {"parent": "ouder", "guardian": "voogd", "institution": "instelling"}.get(rel.kind, "") if rel else ""
+            kind = rules.kind_nl(rel.kind, rel.custody) if rel else ""
             name = party_name(s, key, rel.resource if rel else "") or ("een instelling" if key.startswith("org:")
                                                                         else "een ouder of voogd")
             return f"{name} ({kind})" if kind else name

@@ -154,11 +154,10 @@ def grantors(node: Any, pid: str) -> tuple[list[Grantor], list[Grantor], str | N
         out, consulted = [], []
         for key in sorted(required, key=lambda k: (k != subject.key, k)):
             if key == subject.key:
-                out.append(Grantor(key, f"Patient/{pid}", f"{own_name} (de persoon zelf)"))
+                out.append(Grantor(key, f"Patient/{pid}", f"{own_name} ({rules.kind_nl('subject', True)})"))
             elif key in rels:
                 name, _ = _name_of_key(s, key)
-                kind = {"parent": "ouder met gezag", "guardian": "voogd",
-                        "institution": "gecertificeerde instelling"}.get(rels[key].kind, rels[key].kind)
+                kind = rules.kind_nl(rels[key].kind, rels[key].custody)
                 out.append(Grantor(key, f"RelatedPerson/{rels[key].id}", f"{name} ({kind})"))
         for key, rel in rels.items():
             if key not in required and rel.kind == "parent":

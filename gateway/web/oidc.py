@@ -37,11 +37,12 @@ from audit import events
 from gateway.config import ConfigError, NodeConfig
 from gateway.repositories import audit_log
 from gateway.services import people
+from profiles import catalog
 
 log = logging.getLogger(__name__)
 
 PROFESSIONAL, PRIVACY_OFFICER = "professional", "privacy-officer"
-ROLES_NL = {PROFESSIONAL: "Professional", PRIVACY_OFFICER: "Privacy officer"}
+ROLES_NL = {role: catalog.label(catalog.ROLE_SYSTEM, role) for role in (PROFESSIONAL, PRIVACY_OFFICER)}
 PRACTITIONER = re.compile(r"^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$")  # as X-Practitioner
 _SUB = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 CALLBACK_PATH = "/auth/callback"

@@ -22,7 +22,7 @@ from gateway.web.security import secure_headers, style_hashes
 from gateway.web.views import login_required, page, refusal_text
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
-OUTCOMES = {"success": "Gelukt", "refused": "Geweigerd", "error": "Fout"}
+OUTCOMES = events.OUTCOMES  # the audit-outcome CodeSystem's labels
 
 
 @bp.before_request

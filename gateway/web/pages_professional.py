@@ -61,7 +61,7 @@ def labels() -> dict[str, Any]:
     return {"categories_nl": present.CATEGORIES_NL, "purposes_nl": present.PURPOSES_NL,
             "titles": present.TITLES, "purpose_titles": present.PURPOSE_TITLES,
             "grounds_nl": present.LEGAL_GROUNDS_NL, "org_types_nl": present.ORG_TYPES_NL,
-            "telecom_nl": present.TELECOM_NL}
+            "telecom_nl": present.TELECOM_NL, "party_kinds_nl": present.PARTY_KINDS_NL}
 
 
 # --- finding a client ----------------------------------------------------------------------

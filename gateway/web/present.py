@@ -12,29 +12,35 @@ organisation, the date, the consent it came under and the profile version.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from audit.report import CATEGORIES_NL, LEGAL_GROUNDS_NL, PURPOSES_NL, REASONS_NL
 from profiles import catalog
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-TITLES = {code: catalog.label(catalog.SUMMARY_CATEGORY_SYSTEM, code) for code in catalog.category_order()}
-PURPOSE_TITLES = {code: catalog.label(catalog.PURPOSE_SYSTEM, code) for code in catalog.codes(catalog.PURPOSE_SYSTEM)}
-_NOT_SHARED = {"child-situation": "Er is iets vastgelegd over het kind; de tekst is niet gedeeld.",
-               "crisis-notice": "Er is een crisisbericht; de tekst is niet gedeeld.",
-               "shared-analysis": "Er is een gezamenlijke analyse; de tekst is niet gedeeld."}
-_PLAN_HEADS = {"referral": "Verwijzing", "family-plan": "Gezinsplan", "future-plan": "Toekomstplan"}
-_AUTHOR_NL = {"referral": "Verwijzer", "family-plan": "Casusregie", "future-plan": "Opgesteld door"}
-CARE_STATUS_NL = {"in-care-reachable": "In zorg en bereikbaar", "in-care-unreachable": "In zorg, nu niet bereikbaar",
-                  "not-in-care": "Niet in zorg"}
-ORG_TYPES_NL = {"youth-care": "jeugdhulp", "adult-mental-health": "ggz voor volwassenen",
-                "child-protection": "jeugdbescherming", "neighbourhood-team": "wijkteam",
-                "safe-at-home": "Veilig Thuis", "crisis-team": "crisisdienst",
-                "general-practice": "huisartsenpraktijk", "other": "andere organisatie"}
-TELECOM_NL = {"phone": "telefoon", "email": "e-mail", "sms": "sms", "url": "website"}
+
+
+def _labels(system: str, codes: Iterable[str], use: str = "display") -> Mapping[str, str]:
+    """``{code: text}`` for the templates, read from the CodeSystems (``catalog.label``)."""
+    return MappingProxyType({code: catalog.label(system, code, use=use) for code in codes})
+
+
+# What the templates look codes up in: views of the CodeSystems' designations, no texts of their own.
+TITLES = _labels(catalog.SUMMARY_CATEGORY_SYSTEM, catalog.category_order())
+PURPOSE_TITLES = _labels(catalog.PURPOSE_SYSTEM, catalog.codes(catalog.PURPOSE_SYSTEM))
+CATEGORIES_NL = _labels(catalog.SUMMARY_CATEGORY_SYSTEM, catalog.category_order(), "explanation")
+PURPOSES_NL = _labels(catalog.PURPOSE_SYSTEM, catalog.codes(catalog.PURPOSE_SYSTEM), "explanation")
+LEGAL_GROUNDS_NL = _labels(catalog.LEGAL_GROUND_SYSTEM, catalog.codes(catalog.LEGAL_GROUND_SYSTEM), "explanation")
+REASONS_NL = _labels(catalog.REFUSAL_REASON_SYSTEM, catalog.codes(catalog.REFUSAL_REASON_SYSTEM), "explanation")
+ORG_TYPES_NL = _labels(catalog.ORGANISATION_TYPE_SYSTEM, catalog.codes(catalog.ORGANISATION_TYPE_SYSTEM))
+TELECOM_NL = _labels(catalog.CONTACT_POINT_SYSTEM, ("phone", "email", "sms", "url"))
+PARTY_KINDS_NL = MappingProxyType({code: label.lower() for code, label in
+                                   _labels(catalog.PARTY_KIND_SYSTEM, catalog.codes(catalog.PARTY_KIND_SYSTEM)).items()})
+_WITHHELD = "Er is een signaal vastgelegd; de tekst is niet gedeeld."  # a category without a line of its own
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")
 
@@ -98,7 +104,8 @@ def _observation(r: dict[str, Any], category: str) -> Item:
     when = date_nl(r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start"))
     if category == "care-status":
         codes = [c.get("code") for c in (r.get("valueCodeableConcept") or {}).get("coding") or []]
-        status = next((CARE_STATUS_NL[c] for c in codes if c in CARE_STATUS_NL), "Onbekend")
+        known = catalog.codes(catalog.CARE_STATUS_SYSTEM)
+        status = next((catalog.label(catalog.CARE_STATUS_SYSTEM, c) for c in codes if c in known), "Onbekend")
         who = [p.get("display") for p in r.get("performer") or [] if p.get("display")]
         return Item(status, when, [f"Bij: {w}" for w in who])
     if category == "legal-measure":
@@ -107,7 +114,8 @@ def _observation(r: dict[str, Any], category: str) -> Item:
     notes = [n["text"] for n in r.get("note") or [] if n.get("text") and n.get("text") != text]
     if not text and notes:  # a note written for a push, with nothing else
         text, notes = notes[0], notes[1:]
-    fallback = _NOT_SHARED.get(category, "Er is een signaal vastgelegd; de tekst is niet gedeeld.")
+    withheld = catalog.has_label(catalog.SUMMARY_CATEGORY_SYSTEM, category, use="withheld")
+    fallback = catalog.label(catalog.SUMMARY_CATEGORY_SYSTEM, category, use="withheld") if withheld else _WITHHELD
     return Item(text or fallback, when, notes)
 
 
@@ -124,13 +132,13 @@ def _measure(r: dict[str, Any]) -> Item:
 
 
 def _careplan(r: dict[str, Any], category: str = "safety-plan") -> Item:
-    head = r.get("title") or _PLAN_HEADS.get(category, "Veiligheidsplan")
+    head = r.get("title") or TITLES.get(category, TITLES["safety-plan"])
     lines = []
     if r.get("description"):
         lines.append(("Reden: " if category == "referral" else "") + r["description"])
     author = (r.get("author") or {}).get("display")
-    if author and category in _AUTHOR_NL:
-        lines.append(f"{_AUTHOR_NL[category]}: {author}")
+    if author and catalog.has_label(catalog.SUMMARY_CATEGORY_SYSTEM, category, use="author-role"):
+        lines.append(f"{catalog.label(catalog.SUMMARY_CATEGORY_SYSTEM, category, use='author-role')}: {author}")
     step = "Afspraak" if category == "referral" else "Stap"
     for n, act in enumerate(r.get("activity") or [], 1):
         d = act.get("detail") or {}
@@ -153,8 +161,9 @@ def _careteam(r: dict[str, Any]) -> Item:
         lines.append((f"{role}: " if role else "") + member + (f" ({org})" if org else ""))
     for t in r.get("telecom") or []:
         if t.get("value"):
-            lines.append(f"Contact ({TELECOM_NL.get(t.get('system'), t.get('system') or 'contact')}): {t['value']}")
-    return Item(r.get("name") or "Zorgteam", "", lines)
+            kind = TELECOM_NL[t["system"]].lower() if t.get("system") in TELECOM_NL else t.get("system") or "contact"
+            lines.append(f"Contact ({kind}): {t['value']}")
+    return Item(r.get("name") or TITLES["care-team"], "", lines)
 
 
 def read_summary(bundle: dict[str, Any], *, consent_id: str, purpose: str) -> Summary:

@@ -133,7 +133,7 @@ GRANTOR_RULES = [
     pytest.param(Case("joint", turning(12, in_days=1), child_and_parents, 422, ("Onder de 12 jaar",)),
                  id="day before 12th birthday: the child is not yet a grantor"),
     pytest.param(Case("joint", aged(13), lambda f: [f.child.self_ref, f.mother.ref], 422,
-                      ("Toestemming ontbreekt van", "gezaghebbende ouder"), names=lambda f: [f.father.bsn]),
+                      ("Toestemming ontbreekt van", "ouder met gezag"), names=lambda f: [f.father.bsn]),
                  id="13: one parent missing"),
     pytest.param(Case("joint", aged(13), lambda f: [f.child.self_ref, f.mother.ref], 422,
                       ("geweigerd door", "Eén weigering"), names=lambda f: [f.father.bsn],

@@ -296,8 +296,8 @@ def test_the_directory_names_members_as_listed_and_bilateral_partners_by_org_id(
         "federation")
     assert found["huisarts-de-linde"].name == "huisarts-de-linde" and found["huisarts-de-linde"].type == "other"
     assert directory.entry(west.node, "nobody") is None
-    assert [label for label, _e in directory.by_type(list(found.values()))] == ["Volwassenen-ggz", "Veilig Thuis",
-                                                                                "Overig"]
+    assert [label for label, _e in directory.by_type(list(found.values()))] == [
+        "Ggz voor volwassenen", "Veilig Thuis", "Andere organisatie"]
 
 
 def test_lists_over_http_are_fetched_conditionally(make_home: Any, tmp_path: Path, members: Members) -> None:

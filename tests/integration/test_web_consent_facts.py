@@ -142,7 +142,7 @@ def test_the_receipt_tells_a_parent_about_whom_who_agreed_and_whom_to_call(phone
     page = client.get(f"/toestemming/{cid}/bewijs").text
 
     assert "<strong>Over wie:</strong> Noor Jansen, geboren 15 januari" in page
-    assert "<li>Sanne Jansen (ouder)</li>" in page and "<li>Bram Jansen (ouder)</li>" in page
+    assert "<li>Sanne Jansen (ouder met gezag)</li>" in page and "<li>Bram Jansen (ouder met gezag)</li>" in page
     assert "door Pien de Wit (Jeugdteam West)" in page  # who recorded it, and when
     assert "<strong>Vastgelegd op</strong>" in page
     assert "<strong>020 555 0100</strong>" in page
@@ -160,7 +160,7 @@ def test_the_receipt_of_a_refusal_reads_as_a_refusal(app: Any, client: Any, ids:
     page = client.get(f"/toestemming/{where.split('/')[2]}/bewijs").text
 
     assert "Bewijs van een weigering" in page and "<strong>geen toestemming</strong>" in page
-    assert "Geweigerd door:</strong></p><ul><li>Bram Jansen (ouder)</li>" in page
+    assert "Geweigerd door:</strong></p><ul><li>Bram Jansen (ouder met gezag)</li>" in page
     assert "U heeft toestemming gegeven" not in page
 
 

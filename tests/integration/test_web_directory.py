@@ -61,7 +61,7 @@ def client(app: Any) -> Any:
 def test_the_consent_form_offers_listed_members_by_name_grouped_by_kind(app: Any, client: Any) -> None:
     ids = a_family(app)
     page = client.get(f"/clienten/{ids['mother']}/toestemming").text
-    groups = ["Deze organisatie", "Volwassenen-ggz", "Jeugdbescherming", "Veilig Thuis", "Overig"]
+    groups = ["Deze organisatie", "Ggz voor volwassenen", "Jeugdbescherming", "Veilig Thuis", "Andere organisatie"]
     positions = [page.index(f"<strong>{g}</strong>") for g in groups]
     assert positions == sorted(positions)
     assert 'value="ggz-noord"' in page and ">GGZ Noord</label>" in page
@@ -83,7 +83,7 @@ def test_the_clients_page_names_the_consents_organisations_and_how_to_reach_them
     receipt = client.get(f"/toestemming/{_consent_id(node, ids['mother'])}/bewijs").text
     assert "<strong>Door:</strong> GGZ Noord</p>" in receipt  # what the mother reads
     contact = page[page.index("Contact met de andere organisaties"):]
-    assert "GGZ Noord" in contact and "Volwassenen-ggz" in contact
+    assert "GGZ Noord" in contact and "Ggz voor volwassenen" in contact
     assert 'href="tel:+31501234567"' in contact and "mailto:crisisdienst@ggz-noord.example" in contact
     assert "Veilig Thuis West" not in contact  # not named in any of her consents
 

@@ -53,7 +53,7 @@ def test_who_is_involved_names_the_organisation_and_who_did_not_answer(
     monkeypatch.setattr(locate, "ask_all", answers)
     page = post(client, f"/clienten/{ids['child']}/betrokkenen").text
     sanne = page.split("Sanne Jansen")[1].split("<h3>")[0]
-    assert "ggz-noord" in sanne and "(andere organisatie)" in sanne
+    assert "ggz-noord" in sanne and "(Andere organisatie)" in sanne
     assert "Niet bereikt:" in page and "wijkteam-oost (antwoordde niet op tijd)" in page
     with app.extensions["gateway"].uow(read_only=True) as uow:
         seen = [json.loads(e.record_json) for e in audit_log.entries(uow.session, action=events.LOCATE_SEARCHED)]

@@ -48,6 +48,7 @@ def test_search_by_name_finds_the_family_and_the_page_shows_custody(client: Any,
 
     assert f'/clienten/{ids["child"]}' in found and "Sanne" not in found
     assert "Sanne Jansen" in page and "Bram Jansen" in page and page.count("<td>ja</td>") == 2
+    assert page.count("<td>ouder</td>") == 2  # the party-kind CodeSystem's word
 
 
 def test_every_person_a_professional_is_shown_is_audited(app: Any, client: Any, ids: dict[str, str]) -> None:

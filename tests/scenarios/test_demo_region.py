@@ -19,7 +19,7 @@ def test_the_demo_runs_a_regional_federation_from_one_operator_list(tmp_path: Pa
     text = capsys.readouterr().out
     lines = text.splitlines()
     assert "één ondertekende ledenlijst" in text
-    for name, kind in (("GGZ Noord", "Volwassenen-ggz"), ("Jeugdbescherming Noord", "Jeugdbescherming"),
+    for name, kind in (("GGZ Noord", "Ggz voor volwassenen"), ("Jeugdbescherming Noord", "Jeugdbescherming"),
                        ("Veilig Thuis West", "Veilig Thuis")):
         assert any(kind in line and name in line for line in lines), text
     assert "vraagt de samenvatting op bij GGZ Noord: HTTP 200" in text

@@ -117,7 +117,7 @@ def test_one_parent_with_gezag_refuses_so_there_is_no_consent() -> None:
             child, a_family("joint"), frozenset({key(MOTHER)}), frozenset({key(FATHER)}), TODAY
         )
     assert refused.value.code == "grantors-insufficient"
-    assert "geweigerd door gezaghebbende ouder Pieter de Vries" in refused.value.detail
+    assert "geweigerd door ouder met gezag Pieter de Vries" in refused.value.detail
 
 
 def test_a_13_year_old_agreed_but_one_parent_is_missing() -> None:
@@ -125,7 +125,7 @@ def test_a_13_year_old_agreed_but_one_parent_is_missing() -> None:
     with pytest.raises(GrantorsInsufficient) as refused:
         check_grantors(child, a_family("joint"), frozenset({key(CHILD), key(MOTHER)}), NONE, TODAY)
     detail = refused.value.detail
-    assert detail.startswith("Toestemming ontbreekt van: gezaghebbende ouder Pieter de Vries")
+    assert detail.startswith("Toestemming ontbreekt van: ouder met gezag Pieter de Vries")
     assert f"bsn:…{FATHER[-3:]}" in detail
     assert FATHER not in detail  # error details end up in logs: no full BSN
     assert "Anna" not in detail
@@ -153,7 +153,7 @@ def test_split_custody_the_parent_without_gezag_cannot_consent() -> None:
         check_grantors(child, a_family("split"), frozenset({key(FATHER)}), NONE, TODAY)
     assert "ouder zonder gezag Pieter de Vries" in refused.value.detail
     assert "heeft geen gezag" in refused.value.detail
-    assert "Toestemming ontbreekt van: gezaghebbende ouder Anna de Vries" in refused.value.detail
+    assert "Toestemming ontbreekt van: ouder met gezag Anna de Vries" in refused.value.detail
 
 
 def test_a_certified_institution_consents_alone_for_a_nine_year_old() -> None:
