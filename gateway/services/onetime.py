@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-
+from adapters.store import Duplicate
 from adapters.store.models import OnceKey
 
 KEEP = timedelta(days=1)
@@ -38,15 +36,15 @@ def claim(node: Any, scope: str, key: str, request_hash: str) -> Earlier | None:
     now = node.clock()
     try:
         with node.uow() as uow:
-            uow.session.execute(delete(OnceKey).where(OnceKey.created_at < now - KEEP))
-            uow.session.add(OnceKey(scope=scope, key=key, request_hash=request_hash, created_at=now,
-                                    status=RUNNING, location="", body=""))
+            uow.once_keys.forget_before(now - KEEP)
+            uow.once_keys.add(OnceKey(scope=scope, key=key, request_hash=request_hash, created_at=now,
+                                      status=RUNNING, location="", body=""))
             uow.commit()
         return None
-    except IntegrityError:
+    except Duplicate:
         pass
     with node.uow(read_only=True) as uow:
-        row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key))
+        row = uow.once_keys.get(scope, key)
         if row is None:  # the earlier claim failed and was released meanwhile: claim again
             return claim(node, scope, key, request_hash)
         return Earlier(row.request_hash, row.status, row.location, row.body)
@@ -55,14 +53,12 @@ def claim(node: Any, scope: str, key: str, request_hash: str) -> Earlier | None:
 def finish(node: Any, scope: str, key: str, status: int, location: str = "", body: str = "") -> None:
     """Record what the first request led to, for its repeats."""
     with node.uow() as uow:
-        uow.session.execute(update(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key)
-                            .values(status=status, location=location[:512], body=body))
+        uow.once_keys.finish(scope, key, status=status, location=location[:512], body=body)
         uow.commit()
 
 
 def release(node: Any, scope: str, key: str) -> None:
     """Forget a claim whose request failed before doing anything (so it may be tried again)."""
     with node.uow() as uow:
-        uow.session.execute(delete(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key,
-                                                  OnceKey.status == RUNNING))
+        uow.once_keys.release(scope, key, status=RUNNING)
         uow.commit()

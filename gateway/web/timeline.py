@@ -81,7 +81,7 @@ def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
 
     with node.uow() as uow:
         rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since.isoformat(), limit=SCAN_ROWS)]
-        probes = probing.flags_in(node, probing.refused_since(uow.session, since), since)
+        probes = probing.flags_in(node, probing.refused_since(uow.audit, since), since)
         audit_log.append(uow.session, node, events.AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), **audit_log.fields(actor),
             detail={"view": "flags", "since": since.isoformat()}))
