@@ -54,4 +54,4 @@ class LocatorStore:
         rows = self.session.execute(select(ConsentRow, Person).join(Person, Person.id == ConsentRow.subject_id)
                                     .where(ConsentRow.purpose == purpose, ConsentRow.status == "active",
                                            ConsentRow.decision == "permit"))
-        return [(row, person) for row, person in rows.tuples()]
+        return [(row, person) for row, person in rows]

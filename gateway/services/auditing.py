@@ -10,9 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
-from contract.errors import GatewayError, InvalidRequest
+from contract.errors import InvalidRequest
 from gateway.repositories import audit_log
 from audit import events, fhir, search_dates
 from audit.events import AuditRecord
@@ -92,17 +90,14 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
            prefer: str = "") -> dict[str, Any]:
     """Search the log one page at a time (gateway.fhir.searchset); the search itself is appended to it."""
     from gateway.fhir import searchset
-    from gateway.services.registry import person_by_id
 
     base = node.config.node.url.rstrip("/")
     pg = searchset.page(args, known=KNOWN, prefer=prefer, sorts=("-date", "-_lastUpdated"))
 
     def person_bsn(pid: str) -> str | None:
         with node.uow(read_only=True) as uow:
-            try:
-                return str(person_by_id(uow.session, pid).bsn)
-            except GatewayError:
-                return None
+            person = uow.people.get(pid)
+            return None if person is None else str(person.bsn)
 
     filters = _filters(args, person_bsn, base)
     logged = {k: ("(geen)" if v == NO_MATCH else str(v)) for k, v in filters.items()}
@@ -114,10 +109,9 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
         raise InvalidRequest("Een zoekwaarde bevat tekens die het auditlog niet vastlegt "
                              "(een NUL-teken, of iets dat op een token of wachtwoord lijkt).") from None
     with node.uow() as uow:
-        total = audit_log.count_entries(uow.session, **filters)
-        found = [] if pg.only_total else [
-            audit_log.stored(e) for e in audit_log.entries(uow.session, **filters, limit=pg.count, offset=pg.offset)]
-        audit_log.append(uow.session, node, dataclasses.replace(read, count=len(found)))
+        total = uow.audit.count(**filters)
+        found = [] if pg.only_total else uow.audit.entries(**filters, limit=pg.count, offset=pg.offset)
+        uow.audit.append(node, dataclasses.replace(read, count=len(found)))
         uow.commit()
     resources = [fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url) for e in found]
     return searchset.bundle(resources, total, pg, self_url=base + "/fhir/AuditEvent",
@@ -130,9 +124,9 @@ def export(node: Any, fmt: str, since: str | None) -> str:
     import json
 
     with node.uow() as uow:
-        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since, limit=10**9)]
+        rows = uow.audit.entries(since=since, limit=10**9)
         rows.reverse()
-        audit_log.append(uow.session, node, AuditRecord(
+        uow.audit.append(node, AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows),
             **audit_log.fields(audit_log.SYSTEM), detail={"export": fmt, "since": since or ""}))
         uow.commit()
@@ -152,9 +146,9 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
     with node.uow() as uow:
-        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, subject=subject, limit=10**9)]
+        rows = uow.audit.entries(subject=subject, limit=10**9)
         rows.reverse()
-        audit_log.append(uow.session, node, AuditRecord(
+        uow.audit.append(node, AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
             **audit_log.fields(actor), detail={"report": "disclosure"}))
         uow.commit()
@@ -174,30 +168,28 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
     """consent id (as audited: ``cid`` or ``issuer/cid``) -> the consent in the person's words:
     what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
     the organisation that keeps them."""
-    from adapters.store.models import ConsentRow, Person, Relation
     from audit.report import CATEGORIES_NL, PURPOSES_NL, date_nl
-    from gateway.services.registry import display_name, party_name
+    from gateway.services.registry import party_name
 
     out: dict[str, str] = {}
     with node.uow(read_only=True) as uow:
-        s = uow.session
         for ref in ids:
             issuer, _, cid = ref.rpartition("/")
             if issuer and issuer != node.org_id:
                 out[ref] = f"toestemming, vastgelegd bij {names.get(issuer, issuer)} (kenmerk {cid[:8].upper()})"
                 continue
-            row = s.get(ConsentRow, cid)
+            row = uow.consent_reads.get(cid)
             if row is None:
                 continue
-            person = s.get(Person, row.subject_id)
-            rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
+            person = uow.people.get(row.subject_id)
+            rels = {r.party_key: r for r in uow.relations.of_child(row.subject_id)}
             who = []
             for key in sorted(json.loads(row.grantors)):
                 if person is not None and key == f"bsn:{person.bsn}":
                     who.append("uzelf")
                 else:
                     rel = rels.get(key)
-                    who.append(party_name(s, key, rel.resource if rel else "") or "een gezaghebbende")
+                    who.append(party_name(uow.people, key, rel.resource if rel else "") or "een gezaghebbende")
             cats = ", ".join(CATEGORIES_NL.get(c, c) for c in json.loads(row.categories))
             out[ref] = (f"toestemming van {' en '.join(who) or 'onbekend'} op {date_nl(row.created_at)}, voor "
                         f"{PURPOSES_NL.get(row.purpose, row.purpose)}: {cats} (kenmerk {cid[:8].upper()})")
@@ -212,30 +204,18 @@ def prune(node: Any, before: str | None) -> tuple[int, int]:
     """
     from datetime import timedelta
 
-    from sqlalchemy import delete, select
-
-    from adapters.store.models import AuditCheckpoint, AuditEntry
     from audit import chain
 
     cutoff = before or (node.clock() - timedelta(days=node.config.audit.retention_days)).date().isoformat()
     with node.uow() as uow:
-        s = uow.session
-        last = s.execute(select(AuditEntry).where(AuditEntry.recorded_at < cutoff)
-                         .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+        last = uow.audit.last_before(cutoff)
         if last is None:
             return 0, 0
-        count = s.query(AuditEntry).filter(AuditEntry.seq <= last.seq).count()
-        signed = chain.sign_checkpoint(audit_log.stored(last), kind=chain.KIND_PRUNE,
-                                       at=chain.format_recorded_at(node.clock()), sign=audit_log._signer(node))
-        s.execute(delete(AuditEntry).where(AuditEntry.seq <= last.seq))
-        old = s.get(AuditCheckpoint, last.seq)
-        if old is not None:  # a regular checkpoint at the same seq names the same entry
-            s.delete(old)
-            s.flush()
-        s.add(AuditCheckpoint(seq=last.seq, kind=chain.KIND_PRUNE, hash=last.hash, signed=signed))
-        s.flush()
-        audit_log.append(s, node, AuditRecord(action=events.AUDIT_PRUNED, outcome=events.SUCCESS, count=count,
-                                              **audit_log.fields(audit_log.SYSTEM),
-                                              detail={"before": cutoff, "anchor_seq": last.seq}))
+        signed = chain.sign_checkpoint(last, kind=chain.KIND_PRUNE, at=chain.format_recorded_at(node.clock()),
+                                       sign=audit_log._signer(node))
+        count = uow.audit.prune_through(last, signed)
+        uow.audit.append(node, AuditRecord(action=events.AUDIT_PRUNED, outcome=events.SUCCESS, count=count,
+                                           **audit_log.fields(audit_log.SYSTEM),
+                                           detail={"before": cutoff, "anchor_seq": last.seq}))
         uow.commit()
     return count, last.seq
