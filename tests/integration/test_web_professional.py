@@ -79,7 +79,7 @@ def test_one_parent_missing_is_explained_and_nothing_is_recorded(client: Any, id
 
 
 def _relation(client: Any, ids: dict[str, str], who: str) -> str:
-    from gateway.web import lookup
+    from gateway.services import lookup
 
     node = client.application.extensions["gateway"]
     name = {"mother": "Sanne Jansen", "father": "Bram Jansen"}[who]
