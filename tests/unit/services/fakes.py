@@ -29,6 +29,7 @@ from adapters.store.models import (ConsentRow, EndedSession, FlagReview, Locator
 from audit import chain
 from audit.chain import StoredEntry
 from audit.events import AuditRecord
+from gateway.config import LocatorSection
 
 ORG = "ggz-noord"
 NOW = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
@@ -454,7 +455,8 @@ class FakeNode:
     witness: Any = None
     config: Any = field(default_factory=lambda: SimpleNamespace(
         node=SimpleNamespace(org_id=ORG, url=f"https://{ORG}.example", name="GGZ Noord", phone="050 000 0000"),
-        audit=SimpleNamespace(probe_unknown_per_day=5, probe_refusals_per_day=10, retention_days=3650)))
+        audit=SimpleNamespace(probe_unknown_per_day=5, probe_refusals_per_day=10, retention_days=3650),
+        locator=LocatorSection(rate_per_minute=3)))
 
     @property
     def org_id(self) -> str:
