@@ -12,6 +12,7 @@ from adapters.http import StrictClient
 from adapters.store import UnitOfWorkFactory, make_engine
 from gateway.config import NodeConfig
 from gateway.keys import KeyRing
+from gateway.repositories.sessions import Lookups
 from gateway.repositories.unit import Unit
 from gateway.trust.partners import PartnerDirectory
 
@@ -62,7 +63,7 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
                                 ssl_context=tls.partner_context(config))
     http.context_headers = observe.outbound_headers
-    uow = UnitOfWorkFactory(make_engine(config.store.url), unit=Unit)
+    uow = UnitOfWorkFactory(make_engine(config.store.url), unit=Unit, lookups=Lookups)
     from gateway.hsm import token_of
 
     ring = KeyRing(config.home, config.keys.retired_key_days, hsm=token_of(config),

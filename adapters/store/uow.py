@@ -12,7 +12,7 @@ behind the audit appender. It cannot commit, so nothing it touches is ever writt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -104,11 +104,14 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, engine: Engine, *, unit: type[UnitOfWork] = UnitOfWork) -> None:
+    def __init__(self, engine: Engine, *, unit: type[UnitOfWork] = UnitOfWork,
+                 lookups: Callable[[UnitOfWorkFactory], Any] | None = None) -> None:
         self.unit = unit  # the class of unit handed out (the gateway's carries its repositories)
         self.sessions = sessionmaker(expire_on_commit=False)
         self.readers = sessionmaker(expire_on_commit=False, autoflush=False)
         self.rebind(engine)
+        # hot-path reads without a unit (``read`` below), named by the gateway
+        self.lookups = lookups(self) if lookups is not None else None
 
     def rebind(self, engine: Engine) -> None:
         """Point both kinds of unit at ``engine`` (a test makes the store unreachable this way)."""

@@ -134,8 +134,17 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
+@runtime_checkable
+class Lookups(Protocol):
+    """One-row reads on the hot path, on a bare read-only connection (no unit of work)."""
+
+    def session_ended(self, sid: str) -> bool: ...
+
+
 class UnitOfWorkFactory(Protocol):
-    """``node.uow``: a unit that may write, or a read-only one."""
+    """``node.uow``: a unit that may write, or a read-only one; and the hot-path lookups."""
+
+    lookups: Lookups
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 

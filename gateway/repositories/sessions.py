@@ -1,11 +1,13 @@
 """Web sessions ended by logging out, kept until they would have expired anyway.
 
-On the session of the caller's unit of work; ``is_ended`` is one primary-key read.
+On the session of the caller's unit of work; the check on every page request is
+``Lookups.session_ended``, one primary-key read on a bare read-only connection.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
@@ -29,3 +31,14 @@ class EndedSessions:
 
     def forget_expired(self, now: datetime) -> None:
         self.session.execute(delete(EndedSession).where(EndedSession.expires_at < now))
+
+
+class Lookups:
+    """Reads on the hot path, without a unit of work (``node.uow.lookups``): an ORM session's
+    bookkeeping costs more than these one-row queries."""
+
+    def __init__(self, factory: Any) -> None:
+        self._read = factory.read
+
+    def session_ended(self, sid: str) -> bool:
+        return bool(self._read(_ENDED, {"sid": sid}))

@@ -2,7 +2,7 @@
 
 The session itself stays in Flask's signed cookie. Logging out records the session's random
 id until the session would have expired anyway; a cookie carrying a recorded id is refused.
-One primary-key read per page request, in a read-only unit of work.
+One primary-key read per page request, on a read-only connection (``node.uow.lookups``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any
 
 def is_ended(node: Any, sid: str) -> bool:
     """Whether the session ``sid`` was ended by logging out (its cookie is refused)."""
-    with node.uow(read_only=True) as uow:
-        return bool(uow.ended_sessions.is_ended(sid))
+    return bool(node.uow.lookups.session_ended(sid))
 
 
 def end(node: Any, sid: str, expires_at: datetime) -> None:

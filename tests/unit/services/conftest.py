@@ -10,6 +10,7 @@ import pytest
 
 import fakes
 from adapters.store import UnitOfWorkFactory, make_engine, migrate
+from gateway.repositories.sessions import Lookups
 from gateway.repositories.unit import Unit
 
 
@@ -27,5 +28,5 @@ def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         return
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     migrate(engine)
-    yield UnitOfWorkFactory(engine, unit=Unit)
+    yield UnitOfWorkFactory(engine, unit=Unit, lookups=Lookups)
     engine.dispose()

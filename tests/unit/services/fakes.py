@@ -373,9 +373,20 @@ class FakeUnitOfWork:
         return False  # uncommitted work is simply dropped with the copy
 
 
+class FakeLookups:
+    """The hot-path reads, on what has been committed."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def session_ended(self, sid: str) -> bool:
+        return sid in self.store.tables.ended
+
+
 class FakeUnitOfWorkFactory:
     def __init__(self, store: FakeStore | None = None) -> None:
         self.store = store or FakeStore()
+        self.lookups = FakeLookups(self.store)
 
     def __call__(self, *, read_only: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, read_only=read_only)

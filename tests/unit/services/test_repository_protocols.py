@@ -42,6 +42,7 @@ def test_every_repository_on_a_unit_follows_its_protocol(uow: Any) -> None:
     with uow(read_only=True) as unit:
         for name, protocol in ports.REPOSITORIES.items():
             assert isinstance(getattr(unit, name), protocol), name
+    assert isinstance(uow.lookups, ports.Lookups)
 
 
 def test_a_person_registered_without_commit_is_not_there_afterwards(uow: Any) -> None:
@@ -178,6 +179,7 @@ def test_an_ended_session_stays_ended_until_it_would_have_expired(uow: Any) -> N
         assert not unit.ended_sessions.is_ended("s-old")
         assert unit.ended_sessions.is_ended("s-new")
         assert not unit.ended_sessions.is_ended("never-seen")
+    assert uow.lookups.session_ended("s-new") and not uow.lookups.session_ended("s-old")
 
 
 def test_a_flag_is_marked_handled_once(uow: Any) -> None:
