@@ -116,16 +116,28 @@ class UnitOfWork(Protocol):
     """``with node.uow() as uow: …; uow.commit()``: rolls back unless committed."""
 
     read_only: bool
-    people: PeopleRepository
-    relations: RelationsRepository
-    professionals: ProfessionalsRepository
-    records: RecordsRepository
-    consent_reads: ConsentReadsRepository
-    ended_sessions: EndedSessionsRepository
-    once_keys: OnceKeysRepository
-    flags: FlagReviewsRepository
-    locator: LocatorRepository
-    audit: AuditLogRepository
+
+    # read-only members: the real unit makes each repository on first use
+    @property
+    def people(self) -> PeopleRepository: ...
+    @property
+    def relations(self) -> RelationsRepository: ...
+    @property
+    def professionals(self) -> ProfessionalsRepository: ...
+    @property
+    def records(self) -> RecordsRepository: ...
+    @property
+    def consent_reads(self) -> ConsentReadsRepository: ...
+    @property
+    def ended_sessions(self) -> EndedSessionsRepository: ...
+    @property
+    def once_keys(self) -> OnceKeysRepository: ...
+    @property
+    def flags(self) -> FlagReviewsRepository: ...
+    @property
+    def locator(self) -> LocatorRepository: ...
+    @property
+    def audit(self) -> AuditLogRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
@@ -144,7 +156,8 @@ class Lookups(Protocol):
 class UnitOfWorkFactory(Protocol):
     """``node.uow``: a unit that may write, or a read-only one; and the hot-path lookups."""
 
-    lookups: Lookups
+    @property
+    def lookups(self) -> Lookups: ...
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 
