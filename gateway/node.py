@@ -17,6 +17,8 @@ from gateway.http import observe
 from gateway.keys import KeyRing
 from gateway.ops import tls
 from gateway.repositories import audit_log
+from gateway.repositories.sessions import Lookups
+from gateway.repositories.unit import Unit
 from gateway.repositories.witnesses import WitnessBook, watch_commits
 from gateway.services.locator import Locator
 from gateway.trust.partners import PartnerDirectory
@@ -64,7 +66,7 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
                                 ssl_context=tls.partner_context(config))
     http.context_headers = observe.outbound_headers
-    uow = UnitOfWorkFactory(make_engine(config.store.url))
+    uow = UnitOfWorkFactory(make_engine(config.store.url), unit=Unit, lookups=Lookups)
 
     ring = KeyRing(config.home, config.keys.retired_key_days, hsm=token_of(config),
                    new_keys_on_hsm=config.keys.backend == "pkcs11")

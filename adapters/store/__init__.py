@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 from adapters.store.engine import is_postgres, make_engine
-from adapters.store.uow import UnitOfWork, UnitOfWorkFactory
+from adapters.store.uow import Duplicate, UnitOfWork, UnitOfWorkFactory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,4 +33,4 @@ def revision_of(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-__all__ = ["UnitOfWork", "UnitOfWorkFactory", "is_postgres", "make_engine", "migrate", "revision_of"]
+__all__ = ["Duplicate", "UnitOfWork", "UnitOfWorkFactory", "is_postgres", "make_engine", "migrate", "revision_of"]

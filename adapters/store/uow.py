@@ -12,7 +12,7 @@ behind the audit appender. It cannot commit, so nothing it touches is ever writt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -25,8 +25,25 @@ from adapters.store.writer_lock import WriterLock
 from contract.errors import StoreUnavailable
 
 
+class Duplicate(IntegrityError):
+    """A unique key was taken already: the failed insert *is* the answer (a replayed ``jti``,
+    a form sent twice, a BSN registered at once by two workers).
+
+    Raised by the unit of work for every integrity error, so that a use case can catch it
+    without knowing SQLAlchemy; it is still an ``IntegrityError`` for code that catches that.
+    """
+
+    @classmethod
+    def of(cls, exc: IntegrityError) -> Duplicate:
+        return exc if isinstance(exc, Duplicate) else cls(exc.statement, exc.params, exc.orig)
+
+
 class UnitOfWork:
-    """``with uow_factory() as uow: …; uow.commit()``"""
+    """``with uow_factory() as uow: …; uow.commit()``
+
+    The gateway's repositories sit on it as attributes (a subclass given to the factory as
+    ``unit``), each working in this unit's session.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False,
                  writer_lock: WriterLock | None = None) -> None:
@@ -55,11 +72,15 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self.session.commit()
-        except IntegrityError:
-            raise
+        except IntegrityError as exc:
+            raise Duplicate.of(exc) from exc
         except (DBAPIError, SQLAlchemyError) as exc:
             raise StoreUnavailable() from exc
         self._committed = True
+
+    def rollback(self) -> None:
+        """Throw away what this unit wrote so far; it may go on (and write other things)."""
+        self.session.rollback()
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
@@ -75,16 +96,22 @@ class UnitOfWork:
                 self.session.close()
             finally:
                 self._release()
+        if isinstance(exc, IntegrityError) and not isinstance(exc, Duplicate):
+            raise Duplicate.of(exc) from exc
         if isinstance(exc, (DBAPIError, SQLAlchemyError)) and not isinstance(exc, IntegrityError):
             raise StoreUnavailable() from exc
         return False
 
 
 class UnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, unit: type[UnitOfWork] = UnitOfWork,
+                 lookups: Callable[[UnitOfWorkFactory], Any] | None = None) -> None:
+        self.unit = unit  # the class of unit handed out (the gateway's carries its repositories)
         self.sessions = sessionmaker(expire_on_commit=False)
         self.readers = sessionmaker(expire_on_commit=False, autoflush=False)
         self.rebind(engine)
+        # hot-path reads without a unit (``read`` below), named by the gateway
+        self.lookups = lookups(self) if lookups is not None else None
 
     def rebind(self, engine: Engine) -> None:
         """Point both kinds of unit at ``engine`` (a test makes the store unreachable this way)."""
@@ -107,5 +134,5 @@ class UnitOfWorkFactory:
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit that may write (SQLite: behind the writer lock), or a read-only one."""
         if read_only:
-            return UnitOfWork(self.readers, read_only=True)
-        return UnitOfWork(self.sessions, writer_lock=self.writer_lock)
+            return self.unit(self.readers, read_only=True)
+        return self.unit(self.sessions, writer_lock=self.writer_lock)

@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
@@ -330,3 +330,65 @@ def _where(q: Any, *, subject: str | None = None, since: str | None = None, unti
 def stored(entry: AuditEntry) -> chain.StoredEntry:
     return chain.StoredEntry(entry.seq, entry.event_id, entry.recorded_at,
                              chain.record_from_json(entry.record_json), entry.prev_hash, entry.hash)
+
+
+class AuditLog:
+    """The audit log on one unit of work (``uow.audit``): append, search and the few reads
+    the use cases make, each entry handed out as the chain's ``StoredEntry``."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def append(self, node: Any, record: AuditRecord) -> int:
+        return append(self.session, node, record)
+
+    def entries(self, **filters: Any) -> list[chain.StoredEntry]:
+        """``entries(session, **filters)``, newest first, as stored entries."""
+        return [stored(e) for e in entries(self.session, **filters)]
+
+    def count(self, **filters: Any) -> int:
+        return count_entries(self.session, **filters)
+
+    def by_event_id(self, event_id: str) -> chain.StoredEntry | None:
+        row = self.session.scalar(select(AuditEntry).where(AuditEntry.event_id == event_id))
+        return None if row is None else stored(row)
+
+    def of_exchange(self, exchange_id: str, action: str) -> list[chain.StoredEntry]:
+        """The entries of one exchange with ``action``, in the order they were written."""
+        rows = self.session.scalars(select(AuditEntry).where(AuditEntry.exchange_id == exchange_id,
+                                                             AuditEntry.action == action).order_by(AuditEntry.seq))
+        return [stored(r) for r in rows]
+
+    def hash_at(self, seq: int) -> str | None:
+        return self.session.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq)).scalar()
+
+    def last_seq(self) -> int:
+
+        return int(self.session.execute(select(func.max(AuditEntry.seq))).scalar() or 0)
+
+    def prune_seq(self) -> int:
+        """The seq the newest prune checkpoint anchors (0: never pruned)."""
+
+        return int(self.session.execute(select(func.max(AuditCheckpoint.seq))
+                                        .where(AuditCheckpoint.kind == chain.KIND_PRUNE)).scalar() or 0)
+
+    def last_before(self, recorded_at: str) -> chain.StoredEntry | None:
+        """The newest entry recorded before ``recorded_at``."""
+        row = self.session.execute(select(AuditEntry).where(AuditEntry.recorded_at < recorded_at)
+                                   .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+        return None if row is None else stored(row)
+
+    def prune_through(self, anchor: chain.StoredEntry, signed: str) -> int:
+        """Delete every entry up to ``anchor`` and keep ``signed``, the prune checkpoint naming
+        it (in place of a regular checkpoint at the same seq); return how many went."""
+
+        s = self.session
+        count = int(s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.seq <= anchor.seq)) or 0)
+        s.execute(delete(AuditEntry).where(AuditEntry.seq <= anchor.seq))
+        old = s.get(AuditCheckpoint, anchor.seq)
+        if old is not None:  # a regular checkpoint at the same seq names the same entry
+            s.delete(old)
+            s.flush()
+        s.add(AuditCheckpoint(seq=anchor.seq, kind=chain.KIND_PRUNE, hash=anchor.hash, signed=signed))
+        s.flush()
+        return count

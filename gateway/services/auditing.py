@@ -11,19 +11,16 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-
-from adapters.store.models import AuditCheckpoint, AuditEntry, ConsentRow, Person, Relation
 from audit import chain, events, fhir, search_dates
 from audit.events import AuditRecord
 from audit.report import date_nl
 from consent.model import valid_bsn
-from contract.errors import GatewayError, InvalidRequest
+from contract.errors import InvalidRequest
 from gateway.federation import directory
 from gateway.fhir import searchset
 from gateway.repositories import audit_log
 from gateway.services import people
-from gateway.services.registry import party_name, person_by_id
+from gateway.services.registry import party_name
 from gateway.web.disclosure_report import render
 from profiles import catalog
 
@@ -97,15 +94,14 @@ def _filters(args: Mapping[str, str], person_bsn: Any = lambda pid: None, base_u
 def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
            prefer: str = "") -> dict[str, Any]:
     """Search the log one page at a time (gateway.fhir.searchset); the search itself is appended to it."""
+
     base = node.config.node.url.rstrip("/")
     pg = searchset.page(args, known=KNOWN, prefer=prefer, sorts=("-date", "-_lastUpdated"))
 
     def person_bsn(pid: str) -> str | None:
         with node.uow(read_only=True) as uow:
-            try:
-                return str(person_by_id(uow.session, pid).bsn)
-            except GatewayError:
-                return None
+            person = uow.people.get(pid)
+            return None if person is None else str(person.bsn)
 
     filters = _filters(args, person_bsn, base)
     logged = {k: ("(geen)" if v == NO_MATCH else str(v)) for k, v in filters.items()}
@@ -117,10 +113,9 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
         raise InvalidRequest("Een zoekwaarde bevat tekens die het auditlog niet vastlegt "
                              "(een NUL-teken, of iets dat op een token of wachtwoord lijkt).") from None
     with node.uow() as uow:
-        total = audit_log.count_entries(uow.session, **filters)
-        found = [] if pg.only_total else [
-            audit_log.stored(e) for e in audit_log.entries(uow.session, **filters, limit=pg.count, offset=pg.offset)]
-        audit_log.append(uow.session, node, dataclasses.replace(read, count=len(found)))
+        total = uow.audit.count(**filters)
+        found = [] if pg.only_total else uow.audit.entries(**filters, limit=pg.count, offset=pg.offset)
+        uow.audit.append(node, dataclasses.replace(read, count=len(found)))
         uow.commit()
     resources = [fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url) for e in found]
     return searchset.bundle(resources, total, pg, self_url=base + "/fhir/AuditEvent",
@@ -131,9 +126,9 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
 def export(node: Any, fmt: str, since: str | None) -> str:
     """The whole log (or since a date) as a FHIR Bundle of AuditEvents, or CSV; audited."""
     with node.uow() as uow:
-        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since, limit=10**9)]
+        rows = uow.audit.entries(since=since, limit=10**9)
         rows.reverse()
-        audit_log.append(uow.session, node, AuditRecord(
+        uow.audit.append(node, AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows),
             **audit_log.fields(audit_log.SYSTEM), detail={"export": fmt, "since": since or ""}))
         uow.commit()
@@ -151,9 +146,9 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
     with node.uow() as uow:
-        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, subject=subject, limit=10**9)]
+        rows = uow.audit.entries(subject=subject, limit=10**9)
         rows.reverse()
-        audit_log.append(uow.session, node, AuditRecord(
+        uow.audit.append(node, AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
             **audit_log.fields(actor), detail={"report": "disclosure"}))
         uow.commit()
@@ -174,24 +169,23 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
 
     out: dict[str, str] = {}
     with node.uow(read_only=True) as uow:
-        s = uow.session
         for ref in ids:
             issuer, _, cid = ref.rpartition("/")
             if issuer and issuer != node.org_id:
                 out[ref] = f"toestemming, vastgelegd bij {names.get(issuer, issuer)} (kenmerk {cid[:8].upper()})"
                 continue
-            row = s.get(ConsentRow, cid)
+            row = uow.consent_reads.get(cid)
             if row is None:
                 continue
-            person = s.get(Person, row.subject_id)
-            rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
+            person = uow.people.get(row.subject_id)
+            rels = {r.party_key: r for r in uow.relations.of_child(row.subject_id)}
             who = []
             for key in sorted(json.loads(row.grantors)):
                 if person is not None and key == f"bsn:{person.bsn}":
                     who.append("uzelf")
                 else:
                     rel = rels.get(key)
-                    who.append(party_name(s, key, rel.resource if rel else "") or "een gezaghebbende")
+                    who.append(party_name(uow.people, key, rel.resource if rel else "") or "een gezaghebbende")
             cats = ", ".join(catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c)
                              for c in json.loads(row.categories))
             purpose = catalog.explanation(catalog.PURPOSE_SYSTEM, row.purpose)
@@ -206,25 +200,18 @@ def prune(node: Any, before: str | None) -> tuple[int, int]:
     A signed "prune" checkpoint names the last removed entry (seq, hash); verification then
     starts from it. The prune itself is audited.
     """
+
+
     cutoff = before or (node.clock() - timedelta(days=node.config.audit.retention_days)).date().isoformat()
     with node.uow() as uow:
-        s = uow.session
-        last = s.execute(select(AuditEntry).where(AuditEntry.recorded_at < cutoff)
-                         .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+        last = uow.audit.last_before(cutoff)
         if last is None:
             return 0, 0
-        count = s.query(AuditEntry).filter(AuditEntry.seq <= last.seq).count()
-        signed = chain.sign_checkpoint(audit_log.stored(last), kind=chain.KIND_PRUNE,
-                                       at=chain.format_recorded_at(node.clock()), sign=audit_log._signer(node))
-        s.execute(delete(AuditEntry).where(AuditEntry.seq <= last.seq))
-        old = s.get(AuditCheckpoint, last.seq)
-        if old is not None:  # a regular checkpoint at the same seq names the same entry
-            s.delete(old)
-            s.flush()
-        s.add(AuditCheckpoint(seq=last.seq, kind=chain.KIND_PRUNE, hash=last.hash, signed=signed))
-        s.flush()
-        audit_log.append(s, node, AuditRecord(action=events.AUDIT_PRUNED, outcome=events.SUCCESS, count=count,
-                                              **audit_log.fields(audit_log.SYSTEM),
-                                              detail={"before": cutoff, "anchor_seq": last.seq}))
+        signed = chain.sign_checkpoint(last, kind=chain.KIND_PRUNE, at=chain.format_recorded_at(node.clock()),
+                                       sign=audit_log._signer(node))
+        count = uow.audit.prune_through(last, signed)
+        uow.audit.append(node, AuditRecord(action=events.AUDIT_PRUNED, outcome=events.SUCCESS, count=count,
+                                           **audit_log.fields(audit_log.SYSTEM),
+                                           detail={"before": cutoff, "anchor_seq": last.seq}))
         uow.commit()
     return count, last.seq

@@ -39,24 +39,21 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
-
 from adapters import psi
-from adapters.store.models import ConsentRow, LocatorState, Person
+from adapters.store import Duplicate
+from adapters.store.models import LocatorState
 from audit import events
 from audit.events import AuditRecord
 from consent import rules
 from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
 from gateway.fhir import parameters
-from gateway.repositories import audit_log
+from gateway.repositories.locator import STATE_ID, LocatorStore
 from gateway.services.registry import grant_of
 
 log = logging.getLogger(__name__)
 
 FINDABLE = "findable"
 INVOLVEMENT = "involvement"
-STATE_ID = 1
 RATE_WINDOW = 60  # seconds
 #: the base64 of a request of ``max_items`` points, with room for protobuf framing
 MAX_REQUEST_B64 = 4096
@@ -108,25 +105,19 @@ def _new_state(now: Any) -> LocatorState:
 
 def bump(session: Any, node: Any) -> None:
     """Move the epoch on, in the caller's transaction (a findable consent recorded or revoked)."""
-    done = session.execute(update(LocatorState).where(LocatorState.id == STATE_ID)
-                           .values(generation=LocatorState.generation + 1)).rowcount
-    if done:
-        return
-    try:
-        with session.begin_nested():
-            session.add(_new_state(node.clock()))
-    except IntegrityError:  # another worker created it a moment ago
-        session.execute(update(LocatorState).where(LocatorState.id == STATE_ID)
-                        .values(generation=LocatorState.generation + 1))
+    _store(session).bump(lambda: _new_state(node.clock()))
 
 
-def findable_set(session: Any, node: Any, day: Any) -> list[str]:
-    """BSNs of the persons findable here today (active, honoured, this node as holder)."""
+def _store(source: Any) -> Any:
+    """The locator's repository of a unit of work, or on a session handed in."""
+    return source.locator if hasattr(source, "locator") else LocatorStore(source)
+
+
+def findable_set(source: Any, node: Any, day: Any) -> list[str]:
+    """BSNs of the persons findable here today (active, honoured, this node as holder);
+    ``source`` is a unit of work (or a session)."""
     out = set()
-    rows = session.execute(select(ConsentRow, Person).join(Person, Person.id == ConsentRow.subject_id)
-                           .where(ConsentRow.purpose == FINDABLE, ConsentRow.status == "active",
-                                  ConsentRow.decision == "permit"))
-    for row, person in rows:
+    for row, person in _store(source).findable_consents(FINDABLE):
         grant = grant_of(row, person, node.org_id)
         if node.org_id in grant.holders and INVOLVEMENT in grant.categories and rules.honoured(grant, day):
             out.add(person.bsn)
@@ -154,15 +145,15 @@ class Locator:
     def epoch(self) -> Epoch:
         """The current epoch, from one row (created on first use)."""
         with self.node.uow(read_only=True) as uow:
-            state = uow.session.get(LocatorState, STATE_ID)
+            state = uow.locator.state()
             if state is not None:
                 return epoch_of(state, self._day())
         with self.node.uow() as uow:
-            if uow.session.get(LocatorState, STATE_ID) is None:
-                uow.session.add(_new_state(self.node.clock()))
+            if uow.locator.state() is None:
+                uow.locator.add_state(_new_state(self.node.clock()))
                 try:
                     uow.commit()
-                except IntegrityError:
+                except Duplicate:
                     pass  # another worker made it
         return self.epoch()
 
@@ -175,12 +166,12 @@ class Locator:
         self.epoch()  # make sure the row exists
         with self.node.uow(read_only=True) as uow:
             # the state first, then the set: the set is at least as new as the generation read
-            state = uow.session.get(LocatorState, STATE_ID)
+            state = uow.locator.state()
             ep = epoch_of(state, day)
             with self._lock:
                 if self._built is not None and self._built[0].id == ep.id:
                     return ep
-            bsns = findable_set(uow.session, self.node, day)
+            bsns = findable_set(uow, self.node, day)
         started = time.perf_counter()
         setup = server_of(ep).setup(bsns, self.cfg.max_items, self.cfg.false_positive_rate)
         log.info("locator setup built: %d persons, %d bytes, %.2f s", len(bsns), len(setup.data),
@@ -192,7 +183,7 @@ class Locator:
     def _rotate_if_due(self) -> None:
         now = self.node.clock()
         with self.node.uow(read_only=True) as uow:
-            state = uow.session.get(LocatorState, STATE_ID)
+            state = uow.locator.state()
             if state is None or now - _aware(state.master_created_at) < timedelta(days=self.cfg.key_rotation_days):
                 return
             old = state.master_id
@@ -202,12 +193,12 @@ class Locator:
         """Replace the master key (every worker follows at its next read); audited."""
         fresh = _new_state(self.node.clock())
         with self.node.uow() as uow:
-            state = uow.session.get(LocatorState, STATE_ID)
+            state = uow.locator.state()
             if state is None or (expected is not None and state.master_id != expected):
                 return False  # another worker rotated first
             state.master_id, state.master_key = fresh.master_id, fresh.master_key
             state.master_created_at, state.generation = fresh.master_created_at, state.generation + 1
-            audit_log.append(uow.session, self.node, AuditRecord(
+            uow.audit.append(self.node, AuditRecord(
                 action=events.LOCATOR_KEY_ROTATED, outcome=events.SUCCESS, actor_id="system:locator",
                 actor_role="system", detail={"master_id": fresh.master_id}))
             uow.commit()
@@ -260,8 +251,8 @@ def status(node: Any) -> dict[str, Any]:
     ep = node.locator.epoch()
     day = rules.day_of(int(node.clock().timestamp()))
     with node.uow(read_only=True) as uow:
-        state = uow.session.get(LocatorState, STATE_ID)
-        count = len(findable_set(uow.session, node, day))
+        state = uow.locator.state()
+        count = len(findable_set(uow, node, day))
         age = node.clock() - _aware(state.master_created_at)
     return {"epoch": ep.id, "generation": ep.generation, "findable": count,
             "key_age_days": round(age.total_seconds() / 86400, 1),
@@ -282,20 +273,13 @@ def _record(caller: str, outcome: str, *, count: int = 0, reason: str = "", acti
                        request_hash=request_hash, response_hash=response_hash, detail=detail or {})
 
 
-def _take_rate(session: Any, node: Any, caller: str) -> int:
+def _take_rate(uow: Any, node: Any, caller: str) -> int:
     """Count this call in the partner's window; return seconds to wait when over the rate, else 0."""
     now = int(node.clock().timestamp())
     window = now - now % RATE_WINDOW
-    count = session.execute(_COUNT_CALL, {"partner": caller, "window": window}).scalar_one()
+    count = uow.locator.count_call(caller, window)
     limit = node.config.locator.rate_per_minute
     return 0 if count <= limit else max(1, window + RATE_WINDOW - now)
-
-
-#: one atomic upsert, the same SQL on SQLite (3.35+) and PostgreSQL: no read-then-write race
-_COUNT_CALL = text(
-    "INSERT INTO locator_rate (partner, window_start, count) VALUES (:partner, :window, 1) "
-    "ON CONFLICT (partner) DO UPDATE SET count = CASE WHEN locator_rate.window_start = :window "
-    "THEN locator_rate.count + 1 ELSE 1 END, window_start = :window RETURNING count")
 
 
 def _refuse(node: Any, caller: str, exc: GatewayError, action: str, **extra: Any) -> None:
@@ -305,31 +289,30 @@ def _refuse(node: Any, caller: str, exc: GatewayError, action: str, **extra: Any
     requests becomes ``node-busy`` like any other flood.
     """
     with node.uow() as uow:
-        wait = _take_rate(uow.session, node, caller)
+        wait = _take_rate(uow, node, caller)
         if wait:
             busy = NodeBusy(f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.",
                             retry_after=wait)
-            audit_log.append(uow.session, node, _record(caller, events.REFUSED, reason=busy.code, action=action,
-                                                        **extra))
+            uow.audit.append(node, _record(caller, events.REFUSED, reason=busy.code, action=action, **extra))
             uow.commit()
             raise busy from exc
-        audit_log.append(uow.session, node, _record(caller, events.REFUSED, reason=exc.code, action=action, **extra))
+        uow.audit.append(node, _record(caller, events.REFUSED, reason=exc.code, action=action, **extra))
         uow.commit()
 
 
 def _commit_success(node: Any, caller: str, record: AuditRecord) -> None:
     """Rate check and audit in one transaction: over the rate is a refusal, audited as such."""
     with node.uow() as uow:
-        wait = _take_rate(uow.session, node, caller)
+        wait = _take_rate(uow, node, caller)
         if wait:
             exc = NodeBusy(f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.",
                            retry_after=wait)
             refusal = _record(caller, events.REFUSED, reason=exc.code, action=record.action, count=record.count,
                               request_hash=record.request_hash)
-            audit_log.append(uow.session, node, refusal)
+            uow.audit.append(node, refusal)
             uow.commit()
             raise exc
-        audit_log.append(uow.session, node, record)
+        uow.audit.append(node, record)
         uow.commit()
 
 

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from adapters.store.models import Professional
 
 
 def remember(node: Any, actor_id: str, name: str) -> None:
+    """Keep the name the IdP gave ``actor_id`` at this login (the latest login wins)."""
     with node.uow() as uow:
-        row = uow.session.get(Professional, actor_id[:128])
+        row = uow.professionals.get(actor_id[:128])
         if row is None:
-            uow.session.add(Professional(actor_id=actor_id[:128], name=name[:200], seen_at=node.clock()))
+            uow.professionals.add(Professional(actor_id=actor_id[:128], name=name[:200], seen_at=node.clock()))
         else:
             row.name, row.seen_at = name[:200], node.clock()
         uow.commit()
 
 
 def names(node: Any, actor_ids: set[str]) -> dict[str, str]:
+    """actor id -> name, for the professionals of this node among ``actor_ids``."""
     if not actor_ids:
         return {}
     with node.uow(read_only=True) as uow:
-        rows = uow.session.scalars(select(Professional).where(Professional.actor_id.in_(sorted(actor_ids))))
-        return {r.actor_id: r.name for r in rows}
+        return dict(uow.professionals.names(actor_ids))

@@ -17,12 +17,12 @@ from gateway.repositories import audit_log
 SCAN_ROWS = 200_000  # refused requests read for one look at most (a month of heavy probing)
 
 
-def refused_since(session: Any, since: date) -> list[StoredEntry]:
-    """Every refused entry from the Dutch day ``since`` on (a day early in UTC: the Dutch
-    day starts at 22:00 or 23:00 UTC the evening before), newest first."""
+def refused_since(log: Any, since: date) -> list[StoredEntry]:
+    """Every refused entry of ``log`` (a unit of work's ``audit``) from the Dutch day ``since``
+    on (a day early in UTC: the Dutch day starts at 22:00 or 23:00 UTC the evening before),
+    newest first."""
     utc_from = (since - timedelta(days=1)).isoformat()
-    return [audit_log.stored(e) for e in audit_log.entries(session, since=utc_from, outcome=events.REFUSED,
-                                                           limit=SCAN_ROWS)]
+    return list(log.entries(since=utc_from, outcome=events.REFUSED, limit=SCAN_ROWS))
 
 
 def flags_in(node: Any, refused: list[StoredEntry], since: date) -> list[probing.Probe]:
@@ -35,9 +35,9 @@ def flags_in(node: Any, refused: list[StoredEntry], since: date) -> list[probing
 def find(node: Any, actor: audit_log.Actor, since: date) -> list[probing.Probe]:
     """Probing flags from ``since`` on; the read is audited."""
     with node.uow() as uow:
-        refused = refused_since(uow.session, since)
+        refused = refused_since(uow.audit, since)
         found = flags_in(node, refused, since)
-        audit_log.append(uow.session, node, events.AuditRecord(
+        uow.audit.append(node, events.AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=sum(p.refusals for p in found),
             **audit_log.fields(actor), detail={"view": "probing-flags", "since": since.isoformat()}))
         uow.commit()

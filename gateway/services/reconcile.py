@@ -43,21 +43,22 @@ COUNTERPART = {
 NOT_DELIVERED = ("partner-unavailable", "partner-timeout")
 
 
-def receipts_of(session: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
-    """Our exchanges with ``peer`` as plain receipts (ids, outcomes, hashes; no bodies)."""
+def receipts_of(log: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
+    """Our exchanges with ``peer`` in ``log`` (a unit of work's ``audit``) as plain receipts
+    (ids, outcomes, hashes; no bodies), oldest first."""
     out = []
-    entries = list(reversed(audit_log.entries(session, since=since, limit=10**9)))
+    entries = list(reversed(log.entries(since=since, limit=10**9)))
     # a push recorded before it left and then refused: the refusal is the receipt that counts
-    failed_pushes = {e.exchange_id for e in entries if e.action == events.SUMMARY_PUSH_FAILED}
+    failed_pushes = {e.record.exchange_id for e in entries if e.record.action == events.SUMMARY_PUSH_FAILED}
     for e in entries:
-        if e.action == events.SUMMARY_PUSHED and e.exchange_id in failed_pushes:
+        r = e.record
+        if r.action == events.SUMMARY_PUSHED and r.exchange_id in failed_pushes:
             continue
-        if e.peer_org != peer or e.action not in EXCHANGE_ACTIONS or not e.exchange_id:
+        if r.peer_org != peer or r.action not in EXCHANGE_ACTIONS or not r.exchange_id:
             continue
-        r = audit_log.stored(e).record
-        if e.action == events.SAFETY_DISCLOSURE_SENT and r.outcome != events.SUCCESS:
+        if r.action == events.SAFETY_DISCLOSURE_SENT and r.outcome != events.SUCCESS:
             continue  # the push failed after the disclosure was recorded; the success row counts
-        out.append({"exchange_id": e.exchange_id, "action": e.action, "outcome": r.outcome,
+        out.append({"exchange_id": r.exchange_id, "action": r.action, "outcome": r.outcome,
                     "reason_code": r.reason_code, "request_hash": r.request_hash,
                     "response_hash": r.response_hash, "recorded_at": e.recorded_at})
     return out
@@ -66,8 +67,8 @@ def receipts_of(session: Any, peer: str, since: str | None) -> list[dict[str, An
 def sign_receipts(node: Any, caller: str, since: str | None) -> str:
     """Answer ``$exchange-receipts`` for partner ``caller``; reading the log is logged."""
     with node.uow() as uow:
-        items = receipts_of(uow.session, caller, since)
-        audit_log.append(uow.session, node, AuditRecord(
+        items = receipts_of(uow.audit, caller, since)
+        uow.audit.append(node, AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, actor_id=f"org:{caller}", actor_role="partner",
             peer_org=caller, count=len(items), detail={"receipts_since": since or ""}))
         uow.commit()
@@ -103,8 +104,8 @@ def reconcile(node: Any, partner: str, since: str | None) -> tuple[int, list[Dif
         if isinstance(item, dict) and isinstance(item.get("exchange_id"), str):
             theirs.setdefault(item["exchange_id"], []).append(item)
     with node.uow() as uow:
-        mine = receipts_of(uow.session, partner, since)
-        audit_log.append(uow.session, node, AuditRecord(
+        mine = receipts_of(uow.audit, partner, since)
+        uow.audit.append(node, AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(mine), peer_org=partner,
             **audit_log.fields(audit_log.SYSTEM), detail={"reconcile_since": since or ""}))
         uow.commit()

@@ -1,4 +1,10 @@
-"""People, families and the node's own records (contract section 3)."""
+"""People, families and the node's own records (contract section 3).
+
+The use cases work through the repositories on their unit of work (``uow.people``,
+``uow.relations``, ``uow.records``, ``uow.audit``). The helpers that take a ``session``
+(``person_by_bsn``, ``family_of``, ``records_of``…) are for use cases that still hand one
+around; they read through the same repositories.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
-
+from adapters.store import Duplicate
 from adapters.store.models import ConsentRow, Person, Record, Relation
 from audit import events
 from consent.model import Grant, Party, Subject, valid_bsn
 from contract.errors import Conflict, InvalidRequest, NotFound
 from gateway.fhir import fhir_in, versioning
 from gateway.repositories import audit_log
+from gateway.repositories.people import People, Relations
+from gateway.repositories.records import Records
 from profiles.summary import load_matrix
 
 _T = TypeVar("_T")
@@ -71,18 +77,18 @@ def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any]
     data = fhir_in.patient(resource)
     try:
         with node.uow() as uow:
-            existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
+            existing = uow.people.by_bsn(data.bsn)
             if existing is not None:
                 return _person_resource(existing), False
             rid = uuid.uuid4().hex
             stored = versioning.stamp(_with_id(resource, rid), 1, node.clock())
-            uow.session.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
-                                   resource=json.dumps(stored), created_at=node.clock(),
-                                   search_name=search_name(stored)[:512]))
+            uow.people.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
+                                  resource=json.dumps(stored), created_at=node.clock(),
+                                  search_name=search_name(stored)[:512]))
             uow.commit()
-    except IntegrityError:
+    except Duplicate:
         with node.uow() as uow:
-            existing = uow.session.scalar(select(Person).where(Person.bsn == data.bsn))
+            existing = uow.people.by_bsn(data.bsn)
             if existing is None:
                 raise
             return _person_resource(existing), False
@@ -103,10 +109,10 @@ def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, A
     if not valid_bsn(bsn):
         raise InvalidRequest("Zoek op een BSN: negen cijfers die aan de elfproef voldoen.")
     with node.uow() as uow:
-        row = uow.session.scalar(select(Person).where(Person.bsn == bsn))
+        row = uow.people.by_bsn(bsn)
         if row is None:
             return []
-        record_viewed(uow.session, node, actor, row.bsn, "patient-search")
+        _viewed(uow, node, actor, row.bsn, "patient-search")
         uow.commit()
         return [_person_resource(row)]
 
@@ -114,8 +120,8 @@ def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, A
 def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
     """The registered Patient with this id, audited as viewed; raise NotFound otherwise."""
     with node.uow() as uow:
-        row = person_by_id(uow.session, pid)
-        record_viewed(uow.session, node, actor, row.bsn, "patient-read")
+        row = _person(uow, pid)
+        _viewed(uow, node, actor, row.bsn, "patient-read")
         uow.commit()
         return _person_resource(row)
 
@@ -124,11 +130,11 @@ def read_record(node: Any, rtype: str, rid: str, actor: audit_log.Actor) -> dict
     """One of the node's own records as stored (an EHR reads back what it pushed), audited as
     viewed; raise NotFound for an unknown id or another type's."""
     with node.uow() as uow:
-        row = uow.session.get(Record, rid)
+        row = uow.records.get(rid)
         if row is None or row.resource_type != rtype:
             raise NotFound(f"{rtype}/{rid[:64]} is hier niet bekend.")
-        bsn = uow.session.get(Person, row.subject_id).bsn
-        record_viewed(uow.session, node, actor, bsn, "record-read", record=f"{rtype}/{row.id}")
+        bsn = _person(uow, row.subject_id).bsn
+        _viewed(uow, node, actor, bsn, "record-read", record=f"{rtype}/{row.id}")
         uow.commit()
         return versioning.ensure(json.loads(row.resource), row.updated_at)
 
@@ -139,33 +145,42 @@ def note_viewed(node: Any, actor: audit_log.Actor, bsns: list[str], view: str) -
         return
     with node.uow() as uow:
         for bsn in bsns:
-            record_viewed(uow.session, node, actor, bsn, view)
+            _viewed(uow, node, actor, bsn, view)
         uow.commit()
 
 
+def viewed(actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> events.AuditRecord:
+    """NEN 7513: who looked at whose data, where (``view``)."""
+    return events.AuditRecord(action=events.RECORD_VIEWED, outcome=events.SUCCESS, subject=bsn,
+                              **audit_log.fields(actor), detail={"view": view, **detail})
+
+
+def _viewed(uow: Any, node: Any, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
+    uow.audit.append(node, viewed(actor, bsn, view, **detail))
+
+
 def record_viewed(session: Any, node: Any, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
-    """NEN 7513: who looked at whose data, where (``view``), in the caller's unit of work."""
-    audit_log.append(session, node, events.AuditRecord(
-        action=events.RECORD_VIEWED, outcome=events.SUCCESS, subject=bsn,
-        **audit_log.fields(actor), detail={"view": view, **detail}))
+    """Audit ``viewed(…)`` in the caller's transaction (``session``)."""
+    audit_log.append(session, node, viewed(actor, bsn, view, **detail))
 
 
-def person_by_id(session: Any, pid: str) -> Person:
-    row: Person | None = session.get(Person, pid)
+def found(row: Person | None, pid: str) -> Person:
+    """``row``, the person ``pid`` names; raise NotFound when there is none."""
     if row is None:
         raise NotFound(f"Patient/{pid} is hier niet bekend.")
     return row
 
 
-# hot-path statements built once (building one cost more than running it)
-_PERSON_BY_BSN = select(Person).where(Person.bsn == bindparam("bsn"))
-_RECORDS_OF = select(Record).where(Record.subject_id == bindparam("subject"),
-                                   Record.category.in_(bindparam("categories", expanding=True)))
+def _person(uow: Any, pid: str) -> Person:
+    return found(uow.people.get(pid), pid)
+
+
+def person_by_id(session: Any, pid: str) -> Person:
+    return found(People(session).get(pid), pid)
 
 
 def person_by_bsn(session: Any, bsn: str) -> Person | None:
-    person: Person | None = session.scalar(_PERSON_BY_BSN, {"bsn": bsn})
-    return person
+    return People(session).by_bsn(bsn)
 
 
 def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
@@ -177,20 +192,19 @@ def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
     data = fhir_in.related_person(resource)
     try:
         return _save_relation(node, resource, data)
-    except IntegrityError:
+    except Duplicate:
         return _save_relation(node, resource, data)
 
 
 def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn) -> dict[str, Any]:
     with node.uow() as uow:
-        person_by_id(uow.session, data.child_id)
-        row = uow.session.scalar(select(Relation).where(Relation.child_id == data.child_id,
-                                                        Relation.party_key == data.party_key))
+        _person(uow, data.child_id)
+        row = uow.relations.between(data.child_id, data.party_key)
         if row is None:
             rid = uuid.uuid4().hex
             row = Relation(id=rid, child_id=data.child_id, party_key=data.party_key, kind=data.kind,
                            custody=data.custody, resource="", created_at=node.clock())
-            uow.session.add(row)
+            uow.relations.add(row)
         row.kind, row.custody = data.kind, data.custody
         before = json.loads(row.resource) if row.resource else None
         version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
@@ -207,24 +221,25 @@ def remove_relation(node: Any, rid: str, actor: audit_log.Actor) -> None:
     ``record-deleted`` about the child, in the same unit of work; raise NotFound otherwise.
     """
     with node.uow() as uow:
-        s = uow.session
-        row = s.get(Relation, rid)
+        row = uow.relations.get(rid)
         if row is None:
             raise NotFound(f"RelatedPerson/{rid} is hier niet bekend.")
-        child = s.get(Person, row.child_id)
-        audit_log.append(s, node, events.AuditRecord(
+        child = _person(uow, row.child_id)
+        uow.audit.append(node, events.AuditRecord(
             action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=child.bsn,
             resource_types=("RelatedPerson",), count=1,
             detail={"record": f"RelatedPerson/{rid}", "kind": row.kind, "custody": row.custody},
             **audit_log.fields(actor)))
-        s.delete(row)
+        uow.relations.delete(row)
         uow.commit()
 
 
-def party_name(session: Any, key: str, relation_resource: str = "") -> str:
-    """The name this node knows for a party key: its Patient's, else its RelatedPerson's; ''."""
+def party_name(people: Any, key: str, relation_resource: str = "") -> str:
+    """The name this node knows for a party key: its Patient's, else its RelatedPerson's; ''.
+
+    ``people`` is a unit of work's ``people`` repository, or a session."""
     if key.startswith("bsn:"):
-        row = person_by_bsn(session, key[4:])
+        row = _people(people).by_bsn(key[4:])
         if row is not None:
             name = display_name(json.loads(row.resource))
             if name != UNKNOWN_NAME:
@@ -238,12 +253,20 @@ def party_name(session: Any, key: str, relation_resource: str = "") -> str:
     return ""
 
 
+def _people(source: Any) -> Any:
+    return source if hasattr(source, "by_bsn") else People(source)
+
+
+def family(relations: list[Relation], people: Any) -> list[Party]:
+    """The parties of ``relations`` (a child's), named as ``party_name`` names them."""
+    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,  # type: ignore[arg-type]
+                  name=party_name(people, r.party_key, r.resource)[:100]) for r in relations]
+
+
 def family_of(session: Any, person: Person) -> list[Party]:
     """The custody holders and parents this node knows for ``person``, with their names, so a
     refusal names 'Bram Jansen', not the end of a BSN (issue 20.11)."""
-    rows = session.scalars(select(Relation).where(Relation.child_id == person.id)).all()
-    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,
-                  name=party_name(session, r.party_key, r.resource)[:100]) for r in rows]
+    return family(Relations(session).of_child(person.id), People(session))
 
 
 def subject_of(person: Person) -> Subject:
@@ -253,7 +276,7 @@ def subject_of(person: Person) -> Subject:
 def upsert_record(node: Any, resource: dict[str, Any], *, session: Any) -> tuple[dict[str, Any], bool]:
     """Store one record in the caller's unit of work (which audits it); the same source
     identifier updates instead of duplicating."""
-    stored, created, _person = _upsert(node, session, _record_in(resource), resource)
+    stored, created, _who = _upsert(node, _Repos(session), _record_in(resource), resource)
     return stored, created
 
 
@@ -280,9 +303,9 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
         with node.uow() as uow:
             for i, (data, resource) in enumerate(checked):
                 try:
-                    stored, created, person = _upsert(node, uow.session, data, resource)
+                    stored, created, person = _upsert(node, uow, data, resource)
                 except RecordOfAnother as exc:
-                    uow.session.rollback()
+                    uow.rollback()
                     _audit_moved_refused(node, data, exc, actor)
                     raise (exc if where is None else _named_conflict(where(i), exc)) from None
                 except InvalidRequest as exc:
@@ -291,7 +314,7 @@ def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Ac
                 out.append((stored, created))
             for bsn, items in written.items():
                 created_count = sum(c for _, c in items)
-                audit_log.append(uow.session, node, events.AuditRecord(
+                uow.audit.append(node, events.AuditRecord(
                     action=events.RECORD_WRITTEN, outcome=events.SUCCESS, subject=bsn,
                     categories=tuple(sorted({d.category for d, _ in items})),
                     resource_types=tuple(sorted({d.resource_type for d, _ in items})), count=len(items),
@@ -309,13 +332,12 @@ def _named_conflict(where: str, exc: RecordOfAnother) -> Conflict:
 def _audit_moved_refused(node: Any, data: fhir_in.RecordIn, exc: RecordOfAnother, actor: audit_log.Actor) -> None:
     """Log the refused move in its own unit of work: both persons' files were at stake."""
     with node.uow() as uow:
-        s = uow.session
-        row = s.get(Record, exc.record_id)
-        owner = s.get(Person, row.subject_id) if row is not None else None
-        target = person_by_bsn(s, data.subject_ref) if data.subject_is_bsn else s.get(Person, data.subject_ref)
+        row = uow.records.get(exc.record_id)
+        owner = uow.people.get(row.subject_id) if row is not None else None
+        target = uow.people.by_bsn(data.subject_ref) if data.subject_is_bsn else uow.people.get(data.subject_ref)
         digest = hashlib.sha256(f"{data.source_system}|{data.source_id}".encode()).hexdigest()
-        for who in {p.bsn for p in (owner, target) if p is not None}:
-            audit_log.append(s, node, events.AuditRecord(
+        for who in sorted({p.bsn for p in (owner, target) if p is not None}):
+            uow.audit.append(node, events.AuditRecord(
                 action=events.RECORD_WRITTEN, outcome=events.REFUSED, reason_code=Conflict.code, subject=who,
                 categories=(data.category,), resource_types=(data.resource_type,), count=1,
                 detail={"refused": "source identifier belongs to another person", "record": f"{exc.rtype}/{exc.record_id}",
@@ -327,17 +349,23 @@ def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
     return fhir_in.record(resource, frozenset(c for cats in load_matrix().values() for c in cats))
 
 
-def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any]) -> tuple[dict[str, Any], bool, Person]:
+class _Repos:
+    """The two repositories ``_upsert`` uses, on a session handed in (``upsert_record``)."""
+
+    def __init__(self, session: Any) -> None:
+        self.people, self.records = People(session), Records(session)
+
+
+def _upsert(node: Any, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any]) -> tuple[dict[str, Any], bool, Person]:
     if data.subject_is_bsn:
-        person = person_by_bsn(s, data.subject_ref)
+        person = uow.people.by_bsn(data.subject_ref)
         if person is None:
             raise InvalidRequest("De persoon van deze dossierregel is hier niet geregistreerd.")
     else:
-        person = person_by_id(s, data.subject_ref)
+        person = _person(uow, data.subject_ref)
     row = None
     if data.source_id is not None:
-        row = s.scalar(select(Record).where(Record.source_system == data.source_system,
-                                            Record.source_id == data.source_id))
+        row = uow.records.by_source(data.source_system, data.source_id)
     created = row is None
     if row is not None and row.subject_id != person.id:
         # a conditional create never moves a record to another person (issue 20): the EHR
@@ -349,7 +377,7 @@ def _upsert(node: Any, s: Any, data: fhir_in.RecordIn, resource: dict[str, Any])
         row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
                      source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
                      category=data.category, shareable=data.shareable, updated_at=node.clock())
-        s.add(row)
+        uow.records.add(row)
     # a push under the same source identifier is the record's next version (a row stored
     # before versions were kept was version 1); the same content again changes nothing
     incoming = versioning.unversioned(_with_id(resource, row.id))
@@ -369,36 +397,50 @@ def delete_record(node: Any, rtype: str, actor: audit_log.Actor, *, rid: str | N
     no summary holds it. Audited as ``record-deleted`` in the same unit of work; raise
     NotFound when no such record is stored."""
     with node.uow() as uow:
-        s = uow.session
         if rid is not None:
-            row = s.get(Record, rid)
+            row = uow.records.get(rid)
         else:
             system, value = identifier or ("", "")
-            row = s.scalar(select(Record).where(Record.source_system == system, Record.source_id == value))
+            row = uow.records.by_source(system, value)
         if row is None or row.resource_type != rtype:
             raise NotFound(f"Deze {rtype} is hier niet bekend.")
-        bsn, where = s.get(Person, row.subject_id).bsn, f"{row.resource_type}/{row.id}"
+        bsn, where = _person(uow, row.subject_id).bsn, f"{row.resource_type}/{row.id}"
         try:
-            remove_records(s, node, bsn, [row], actor, {"record": where, "source_system": row.source_system,
-                                                        "source_id": row.source_id})
+            _remove(uow, node, bsn, [row], actor, {"record": where, "source_system": row.source_system,
+                                                   "source_id": row.source_id})
         except events.InvalidAuditRecord:  # an id the log may not hold (it looks like a token): its hash
             digest = hashlib.sha256(f"{row.source_system}|{row.source_id}".encode()).hexdigest()
-            remove_records(s, node, bsn, [row], actor, {"record": where, "source_id_hash": digest})
+            _remove(uow, node, bsn, [row], actor, {"record": where, "source_id_hash": digest})
         uow.commit()
+
+
+def _deleted(bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]) -> events.AuditRecord:
+    """The ``record-deleted`` entry for ``rows``; raises ``InvalidAuditRecord`` when ``detail``
+    cannot be logged."""
+    return events.AuditRecord(
+        action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=bsn,
+        categories=tuple(sorted({r.category for r in rows})),
+        resource_types=tuple(sorted({r.resource_type for r in rows})), count=len(rows),
+        detail=detail, **audit_log.fields(actor))
+
+
+def _remove(uow: Any, node: Any, bsn: str, rows: list[Record], actor: audit_log.Actor,
+            detail: dict[str, Any]) -> None:
+    entry = _deleted(bsn, rows, actor, detail)  # before deleting anything
+    for row in rows:
+        uow.records.delete(row)
+    uow.audit.append(node, entry)
 
 
 def remove_records(session: Any, node: Any, bsn: str, rows: list[Record], actor: audit_log.Actor,
                    detail: dict[str, Any]) -> None:
     """Delete ``rows`` (records of the person with ``bsn``) and log one ``record-deleted``
-    entry, in the caller's unit of work. Raises ``InvalidAuditRecord`` before deleting
-    anything when ``detail`` cannot be logged."""
-    entry = events.AuditRecord(
-        action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=bsn,
-        categories=tuple(sorted({r.category for r in rows})),
-        resource_types=tuple(sorted({r.resource_type for r in rows})), count=len(rows),
-        detail=detail, **audit_log.fields(actor))
+    entry, in the caller's transaction (``session``). Raises ``InvalidAuditRecord`` before
+    deleting anything when ``detail`` cannot be logged."""
+    entry = _deleted(bsn, rows, actor, detail)
+    records = Records(session)
     for row in rows:
-        session.delete(row)
+        records.delete(row)
     audit_log.append(session, node, entry)
 
 
@@ -409,14 +451,13 @@ def once_more_on_conflict(work: Callable[[], _T]) -> _T:
     """
     try:
         return work()
-    except IntegrityError:
+    except Duplicate:
         return work()
 
 
 def records_of(session: Any, subject_id: str, categories: frozenset[str]) -> list[dict[str, Any]]:
     """The stored records of one person (by ``Person.id``) in ``categories``."""
-    rows = session.scalars(_RECORDS_OF, {"subject": subject_id, "categories": sorted(categories)}).all()
-    return [json.loads(r.resource) for r in rows]
+    return [json.loads(r.resource) for r in Records(session).of_subject(subject_id, categories)]
 
 
 def transaction(node: Any, bundle: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:

@@ -17,9 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-
-from adapters.store.models import AuditCheckpoint, AuditEntry
 from audit import chain, witness
 from contract.errors import GatewayError
 from gateway.fhir import parameters
@@ -87,9 +84,7 @@ def _check_one(node: Any, org_id: str) -> WitnessCheck:
 
 def _reach(node: Any, head: chain.Checkpoint) -> witness.Reach:
     with node.uow(read_only=True) as uow:
-        s = uow.session
-        local = s.execute(select(AuditEntry.hash).where(AuditEntry.seq == head.seq)).scalar()
-        last = s.execute(select(func.max(AuditEntry.seq))).scalar() or 0
-        prune = s.execute(select(func.max(AuditCheckpoint.seq))
-                          .where(AuditCheckpoint.kind == chain.KIND_PRUNE)).scalar() or 0
+        local = uow.audit.hash_at(head.seq)
+        last = uow.audit.last_seq()
+        prune = uow.audit.prune_seq()
     return witness.reaches(head, local_hash=local, last_seq=max(last, prune), prune_seq=prune)

@@ -17,18 +17,14 @@ log, and are deleted when restored or after ``KEEP_MINUTES``.
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
-from datetime import UTC, timedelta
 from typing import Any
 
 from flask import request, session
-from sqlalchemy import delete, select
 
-from adapters.store.models import OnceKey
+from gateway.services import onetime
 
-SCOPE = "kept-form"
-KEEP_MINUTES = 60
+KEEP_MINUTES = int(onetime.KEEP_FORM.total_seconds() // 60)
 #: the forms whose typing is worth keeping (path patterns end in these)
 FORMS = ("/toestemming", "/samenvatting", "/veiligheidsmelding")
 _SKIP = {"csrf_token", "form_once"}
@@ -49,13 +45,7 @@ def keep(node: Any) -> None:
     """Store the posted fields; the cookie names them (``kept``) for after the next login."""
     fields = {k: v for k, v in request.form.lists() if k not in _SKIP}
     key = secrets.token_urlsafe(24)
-    now = node.clock()
-    with node.uow() as uow:
-        uow.session.execute(delete(OnceKey).where(OnceKey.scope == SCOPE,
-                                                  OnceKey.created_at < now - timedelta(minutes=KEEP_MINUTES)))
-        uow.session.add(OnceKey(scope=SCOPE, key=key, request_hash="", created_at=now, status=0,
-                                location=request.path[:512], body=json.dumps(fields, ensure_ascii=False)))
-        uow.commit()
+    onetime.keep_form(node, key, request.path, fields)
     session.pop("expired_csrf", None)
     session["kept"] = key
 
@@ -65,16 +55,10 @@ def waiting(node: Any) -> str | None:
     key = session.get("kept")
     if not isinstance(key, str):
         return None
-    with node.uow(read_only=True) as uow:
-        row: OnceKey | None = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
-    if row is None or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
+    path = onetime.kept_form_path(node, key)
+    if path is None:
         session.pop("kept", None)
-        return None
-    return row.location
-
-
-def _aware(moment: Any) -> Any:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive UTC
+    return path
 
 
 def take(node: Any, path: str) -> dict[str, list[str]] | None:
@@ -82,12 +66,7 @@ def take(node: Any, path: str) -> dict[str, list[str]] | None:
     key = session.get("kept")
     if not isinstance(key, str):
         return None
-    with node.uow() as uow:
-        row = uow.session.scalar(select(OnceKey).where(OnceKey.scope == SCOPE, OnceKey.key == key))
-        if row is None or row.location != path or _aware(row.created_at) < node.clock() - timedelta(minutes=KEEP_MINUTES):
-            return None
-        fields: dict[str, list[str]] = json.loads(row.body)
-        uow.session.delete(row)
-        uow.commit()
-    session.pop("kept", None)
+    fields = onetime.take_form(node, key, path)
+    if fields is not None:
+        session.pop("kept", None)
     return fields

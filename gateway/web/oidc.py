@@ -161,7 +161,7 @@ def audit_login(node: Any, user: dict[str, Any] | None, access_point: str, reaso
         return
     actor = audit_log.Actor(actor_id="web:anonymous", role="", client_id="web", access_point=access_point)
     with node.uow() as uow:
-        audit_log.append(uow.session, node, events.AuditRecord(
+        uow.audit.append(node, events.AuditRecord(
             action=events.LOGIN_FAILED, outcome=events.REFUSED, reason_code=reason or "login-failed",
             **audit_log.fields(actor)))
         uow.commit()

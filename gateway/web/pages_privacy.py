@@ -15,8 +15,8 @@ from audit import events
 from contract.errors import GatewayError
 from gateway.current import node_of
 from gateway.repositories import audit_log
-from gateway.services import auditing, flag_reviews, reconcile
-from gateway.web import forms, lookup, onetime, present, timeline
+from gateway.services import auditing, flag_reviews, lookup, reconcile
+from gateway.web import forms, onetime, present, timeline
 from gateway.web.oidc import PRIVACY_OFFICER
 from gateway.web.security import secure_headers, style_hashes
 from gateway.web.views import login_required, page, refusal_text

@@ -18,9 +18,9 @@ from werkzeug.datastructures import MultiDict
 from contract.errors import GatewayError
 from gateway.current import node_of
 from gateway.repositories import audit_log
-from gateway.services import consents, exchange, registry, safety
+from gateway.services import consents, exchange, lookup, registry, safety
 from gateway.services import locate as locating
-from gateway.web import forms, keep_typed, lookup, onetime, orgs, present
+from gateway.web import forms, keep_typed, onetime, orgs, present
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import secure_headers, style_hashes
 from gateway.web.views import cfg, login_required, page, refusal_text

@@ -15,8 +15,8 @@ from flask import Response, request
 from contract.errors import GatewayError
 from gateway.current import node_of
 from gateway.federation import directory
-from gateway.services import push
-from gateway.web import forms, lookup, present
+from gateway.services import lookup, push
+from gateway.web import forms, present
 from gateway.web.pages_professional import actor, bp, labels, partners
 from gateway.web.views import page, refusal_text
 

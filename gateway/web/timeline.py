@@ -56,13 +56,13 @@ def _at(entry: StoredEntry) -> datetime:
 def search(node: Any, f: Filters, actor: audit_log.Actor) -> tuple[list[StoredEntry], bool]:
     """Entries matching ``f``, newest first, and whether the list was cut at ``MAX_ROWS``."""
     with node.uow() as uow:
-        rows = audit_log.entries(
-            uow.session, subject=f.subject or None, agent=f.agent or None, purpose=f.purpose or None,
+        rows = uow.audit.entries(
+            subject=f.subject or None, agent=f.agent or None, purpose=f.purpose or None,
             outcome=f.outcome or None, since=f.since.isoformat() if f.since else None,
             until=(f.until + timedelta(days=1)).isoformat() if f.until else None,
             limit=SCAN_ROWS if f.partner else MAX_ROWS + 1)
-        found = [audit_log.stored(e) for e in rows if not f.partner or e.peer_org == f.partner]
-        audit_log.append(uow.session, node, events.AuditRecord(
+        found = [e for e in rows if not f.partner or e.record.peer_org == f.partner]
+        uow.audit.append(node, events.AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=min(len(found), MAX_ROWS),
             subject=f.subject, **audit_log.fields(actor), detail={"filters": f.describe(), "view": "timeline"}))
         uow.commit()
@@ -79,9 +79,9 @@ class Flag:
 def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
     """What to review first since ``since``; the read is audited."""
     with node.uow() as uow:
-        rows = [audit_log.stored(e) for e in audit_log.entries(uow.session, since=since.isoformat(), limit=SCAN_ROWS)]
-        probes = probing.flags_in(node, probing.refused_since(uow.session, since), since)
-        audit_log.append(uow.session, node, events.AuditRecord(
+        rows = uow.audit.entries(since=since.isoformat(), limit=SCAN_ROWS)
+        probes = probing.flags_in(node, probing.refused_since(uow.audit, since), since)
+        uow.audit.append(node, events.AuditRecord(
             action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), **audit_log.fields(actor),
             detail={"view": "flags", "since": since.isoformat()}))
         uow.commit()

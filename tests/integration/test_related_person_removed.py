@@ -11,7 +11,7 @@ from builders import Api, a_family, reason
 
 from audit import events
 from gateway.repositories import audit_log
-from gateway.web import lookup
+from gateway.services import lookup
 
 
 @pytest.fixture

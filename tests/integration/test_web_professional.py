@@ -30,8 +30,8 @@ from contract.errors import PartnerRefusal
 from gateway.demo import data as d
 from gateway.repositories import audit_log
 from gateway.repositories.audit_log import Actor
-from gateway.services import consents, registry
-from gateway.web import lookup, pages_professional, present
+from gateway.services import consents, lookup, registry
+from gateway.web import pages_professional, present
 
 
 def consent_form(**overrides: Any) -> dict[str, Any]:
@@ -87,6 +87,7 @@ def test_one_parent_missing_is_explained_and_nothing_is_recorded(client: Any, id
 
 
 def _relation(client: Any, ids: dict[str, str], who: str) -> str:
+
     node = client.application.extensions["gateway"]
     name = {"mother": "Sanne Jansen", "father": "Bram Jansen"}[who]
     return next(r.relation_id for r in lookup.parents(node, ids["child"]) if r.name == name)

@@ -20,8 +20,7 @@ from contract import jwt
 from contract.errors import ConsentRevoked, InvalidRequest, PartnerUnavailable
 from gateway.demo import data as d
 from gateway.repositories import audit_log
-from gateway.services import consents, exchange, push, registry
-from gateway.web import lookup
+from gateway.services import consents, exchange, lookup, push, registry
 
 HERE, PARTNER = "ggz-noord", "jeugdteam-west"  # conftest's node, and the one partner it trusts here
 PURPOSE, CATEGORIES = "joint-safety-planning", ["signals", "safety-plan", "care-team"]

@@ -1,9 +1,10 @@
 """Read-only views of the node's register for the pages (no writes, no decisions).
 
-What the pages show that the registry's use cases do not return in one call yet: a
-person with the names of their parents and children, a name search, and the honoured
-consents that name this node as recipient. Each reads through the registry's and the
-consent registry's own functions (``family_of``, ``grant_of``, ``rules.honoured``,
+What the professional pages show: a person with the names of their parents and
+children, a name search, the consents recorded for a person, the grantors the rules
+require today, a safety disclosure sent, the categories nothing is held in. Each reads
+through the repositories on a unit of work and the registry's and the consent registry's
+own rules (``registry.family``, ``grant_of``, ``rules.honoured``,
 ``rules.required_grantors``); nothing here decides whether anything may be disclosed:
 the holder does that, at every request.
 """
@@ -15,15 +16,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
-from adapters.store.models import AuditEntry, ConsentRow, Person, Record, Relation
+from adapters.store.models import Person
 from audit import events
 from consent import covering as cover
 from consent import rules
 from consent.model import Grant, Party
 from contract.errors import GatewayError, NotFound
-from gateway.repositories import audit_log
 from gateway.services import consents, registry
 from gateway.services.registry import display_name
 
@@ -62,13 +60,13 @@ def today_of(node: Any) -> date:
 
 def person(node: Any, pid: str) -> PersonCard:
     """The person with internal id ``pid``; raise NotFound otherwise."""
-    with node.uow() as uow:
-        return card(registry.person_by_id(uow.session, pid), today_of(node))
+    with node.uow(read_only=True) as uow:
+        return card(registry.found(uow.people.get(pid), pid), today_of(node))
 
 
 def find_by_bsn(node: Any, bsn: str) -> list[PersonCard]:
-    with node.uow() as uow:
-        row = registry.person_by_bsn(uow.session, bsn)
+    with node.uow(read_only=True) as uow:
+        row = uow.people.by_bsn(bsn)
         return [card(row, today_of(node))] if row else []
 
 
@@ -81,44 +79,38 @@ def find_by_name(node: Any, text: str) -> list[PersonCard]:
     words = [w.casefold() for w in text.split() if w]
     if not words:
         return []
-    query = (select(Person).where(*[Person.search_name.contains(w, autoescape=True) for w in words])
-             .order_by(Person.created_at, Person.id).limit(MAX_RESULTS))
     with node.uow(read_only=True) as uow:
-        return [card(row, today_of(node)) for row in uow.session.scalars(query)]
+        return [card(row, today_of(node)) for row in uow.people.named(words, MAX_RESULTS)]
 
 
-def _name_of_key(s: Any, key: str) -> tuple[str, str | None]:
+def _name_of_key(uow: Any, key: str) -> tuple[str, str | None]:
     if key.startswith("bsn:"):
-        row = registry.person_by_bsn(s, key[4:])
+        row = uow.people.by_bsn(key[4:])
         if row is not None:
             return display_name(json.loads(row.resource)), row.id
-        rel = s.scalar(select(Relation).where(Relation.party_key == key).limit(1))
-        name = registry.party_name(s, key, rel.resource) if rel is not None else ""
+        rels = uow.relations.of_party(key)
+        name = registry.party_name(uow.people, key, rels[0].resource) if rels else ""
         return name or f"persoon met BSN eindigend op {key[-3:]}", None
     return f"instelling {key[4:]}", None
 
 
 def parents(node: Any, pid: str) -> list[Relative]:
     """Parents, voogden and guardian institutions of ``pid`` as this node knows them."""
-    with node.uow() as uow:
-        s = uow.session
-        rows = s.scalars(select(Relation).where(Relation.child_id == pid).order_by(Relation.created_at)).all()
+    with node.uow(read_only=True) as uow:
         out = []
-        for r in rows:
-            name, person_id = _name_of_key(s, r.party_key)
+        for r in uow.relations.of_child(pid):
+            name, person_id = _name_of_key(uow, r.party_key)
             out.append(Relative(r.id, r.party_key, r.kind, r.custody, name, person_id))
         return out
 
 
 def children(node: Any, pid: str) -> list[Relative]:
     """The children of ``pid`` (a parent or voogd) registered here."""
-    with node.uow() as uow:
-        s = uow.session
-        me = registry.person_by_id(s, pid)
-        rows = s.scalars(select(Relation).where(Relation.party_key == f"bsn:{me.bsn}")).all()
+    with node.uow(read_only=True) as uow:
+        me = registry.found(uow.people.get(pid), pid)
         out = []
-        for r in rows:
-            child = s.get(Person, r.child_id)
+        for r in uow.relations.of_party(f"bsn:{me.bsn}"):
+            child = uow.people.get(r.child_id)
             if child is not None:
                 out.append(Relative(r.id, r.party_key, r.kind, r.custody,
                                     display_name(json.loads(child.resource)), child.id))
@@ -140,12 +132,12 @@ def grantors(node: Any, pid: str) -> tuple[list[Grantor], list[Grantor], str | N
     ``rules.required_grantors`` decides, for the person's age today and the custody known
     here (contract section 6); this only attaches the references and names for the form.
     """
-    with node.uow() as uow:
-        s = uow.session
-        me = registry.person_by_id(s, pid)
+    with node.uow(read_only=True) as uow:
+        me = registry.found(uow.people.get(pid), pid)
         subject = registry.subject_of(me)
-        family: list[Party] = registry.family_of(s, me)
-        rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == pid))}
+        relations = uow.relations.of_child(pid)
+        family: list[Party] = registry.family(relations, uow.people)
+        rels = {r.party_key: r for r in relations}
         own_name = display_name(json.loads(me.resource))
         try:
             required = rules.required_grantors(subject, family, today_of(node))
@@ -156,12 +148,12 @@ def grantors(node: Any, pid: str) -> tuple[list[Grantor], list[Grantor], str | N
             if key == subject.key:
                 out.append(Grantor(key, f"Patient/{pid}", f"{own_name} ({rules.kind_nl('subject', True)})"))
             elif key in rels:
-                name, _ = _name_of_key(s, key)
+                name, _ = _name_of_key(uow, key)
                 kind = rules.kind_nl(rels[key].kind, rels[key].custody)
                 out.append(Grantor(key, f"RelatedPerson/{rels[key].id}", f"{name} ({kind})"))
         for key, rel in rels.items():
             if key not in required and rel.kind == "parent":
-                name, _ = _name_of_key(s, key)
+                name, _ = _name_of_key(uow, key)
                 consulted.append(Grantor(key, f"RelatedPerson/{rel.id}", f"{name} (ouder)"))
         return out, consulted, None
 
@@ -194,34 +186,31 @@ def _line(grant: Grant, today: date, refused_by: tuple[str, ...] = (), withdrawn
                        tuple(sorted(grant.grantors)))
 
 
-def _withdrawn_name(s: Any, key: str) -> str:
+def _withdrawn_name(uow: Any, key: str) -> str:
     if not key:
         return ""
     if key.startswith("professional:"):
         return "de hulpverlener"
-    return _name_of_key(s, key)[0]
+    return _name_of_key(uow, key)[0]
 
 
 def consents_of(node: Any, pid: str) -> list[ConsentLine]:
     """Every consent and objection recorded here for ``pid``, newest first."""
     today = today_of(node)
-    with node.uow() as uow:
-        s = uow.session
-        me = registry.person_by_id(s, pid)
-        rows = s.scalars(select(ConsentRow).where(ConsentRow.subject_id == pid)
-                         .order_by(ConsentRow.created_at.desc())).all()
+    with node.uow(read_only=True) as uow:
+        me = registry.found(uow.people.get(pid), pid)
         out = []
-        for r in rows:
+        for r in uow.consent_reads.of_subject(pid):
             grant = consents.grant_of(r, me, node.org_id)
-            refused = tuple(_name_of_key(s, k)[0] for k in sorted(grant.refusals)) if r.status == "rejected" else ()
-            out.append(_line(grant, today, refused, _withdrawn_name(s, r.revoked_by or "")))
+            refused = tuple(_name_of_key(uow, k)[0] for k in sorted(grant.refusals)) if r.status == "rejected" else ()
+            out.append(_line(grant, today, refused, _withdrawn_name(uow, r.revoked_by or "")))
         return out
 
 
 def subject_of_consent(node: Any, cid: str) -> str:
     """The internal person id a consent is about; raise NotFound otherwise."""
-    with node.uow() as uow:
-        row: ConsentRow | None = uow.session.get(ConsentRow, cid)
+    with node.uow(read_only=True) as uow:
+        row = uow.consent_reads.get(cid)
         if row is None:
             raise NotFound("Deze toestemming is hier niet bekend.")
         return row.subject_id
@@ -261,16 +250,12 @@ class SafetySent:
 def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
     """The disclosure sent under ``exchange_id`` by ``actor_id``; raise NotFound otherwise."""
     with node.uow(read_only=True) as uow:
-        s = uow.session
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.exchange_id == exchange_id,
-                                                  AuditEntry.action == events.SAFETY_DISCLOSURE_SENT)
-                         .order_by(AuditEntry.seq)).all()
-        records = [audit_log.stored(r).record for r in rows]
-        mine = [r for r in records if r.actor_id == actor_id]
+        rows = uow.audit.of_exchange(exchange_id, events.SAFETY_DISCLOSURE_SENT)
+        mine = [e.record for e in rows if e.record.actor_id == actor_id]
         if not mine:
             raise NotFound("Deze melding is hier niet bekend.")
         first = mine[0]
-        person = registry.person_by_bsn(s, first.subject)
+        person = uow.people.by_bsn(first.subject)
         if person is None:
             raise NotFound("Deze melding is hier niet bekend.")
         return SafetySent(card(person, today_of(node)), first.peer_org, tuple(first.categories), first.count,
@@ -282,6 +267,5 @@ def nothing_held(node: Any, pid: str, categories: tuple[str, ...]) -> list[str]:
     """The categories in which this node holds no shareable record of ``pid`` now (issue 20.10):
     a consent naming this node as source for them shares nothing until the EHR records some."""
     with node.uow(read_only=True) as uow:
-        held = set(uow.session.scalars(select(Record.category).where(Record.subject_id == pid,
-                                                                     Record.shareable.is_(True))))
+        held = uow.records.shareable_categories(pid)
     return [c for c in categories if c not in held]
