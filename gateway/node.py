@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.http import StrictClient
-from adapters.store import UnitOfWorkFactory, make_engine
+from adapters.store import make_engine
 from audit import events
 from gateway.config import NodeConfig
 from gateway.hsm import token_of
@@ -17,10 +17,8 @@ from gateway.http import observe
 from gateway.keys import KeyRing
 from gateway.ops import tls
 from gateway.repositories import audit_log
-from gateway.repositories.sessions import Lookups
-from gateway.repositories.unit import Unit
+from gateway.repositories.unit import Units
 from gateway.repositories.witnesses import WitnessBook, watch_commits
-from gateway.services.locator import Locator
 from gateway.trust.partners import PartnerDirectory
 from gateway.trust.peer import PeerCaller
 
@@ -33,7 +31,7 @@ def utcnow() -> datetime:
 class Node:
     config: NodeConfig
     keys: KeyRing
-    uow: UnitOfWorkFactory
+    uow: Units
     partners: PartnerDirectory
     http: StrictClient
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -66,7 +64,7 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
                                 max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
                                 ssl_context=tls.partner_context(config))
     http.context_headers = observe.outbound_headers
-    uow = UnitOfWorkFactory(make_engine(config.store.url), unit=Unit, lookups=Lookups)
+    uow = Units(make_engine(config.store.url))
 
     ring = KeyRing(config.home, config.keys.retired_key_days, hsm=token_of(config),
                    new_keys_on_hsm=config.keys.backend == "pkcs11")
@@ -80,6 +78,9 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
 
     node.witness = WitnessBook()
     watch_commits(node, uow.sessions)
+
+    # the one use-case module the root wires: it types against Node, so at load time it would be a cycle
+    from gateway.services.locator import Locator  # noqa: PLC0415 - breaks node ↔ services.locator
 
     node.locator = Locator(node)
     return node

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from sqlalchemy import Engine, Executable, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -52,7 +52,7 @@ class UnitOfWork:
         self.read_only = read_only
         self._lock = writer_lock.hold() if writer_lock is not None else None
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> Self:
         if self._lock is not None:
             self._lock.__enter__()
         try:

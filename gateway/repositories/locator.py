@@ -30,6 +30,13 @@ class LocatorStore:
     def state(self) -> LocatorState | None:
         return self.session.get(LocatorState, STATE_ID)
 
+    def made_state(self) -> LocatorState:
+        """The state row once ``Locator.epoch()`` has made it (a missing row is a broken store)."""
+        state = self.session.get(LocatorState, STATE_ID)
+        if state is None:
+            raise RuntimeError("the locator's state row is missing after it was made")
+        return state
+
     def add_state(self, state: LocatorState) -> None:
         """Stage the first state row; another worker's first row fails at commit (``Duplicate``)."""
         self.session.add(state)

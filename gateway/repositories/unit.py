@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from adapters.store.uow import UnitOfWork
+from sqlalchemy.engine import Engine
+
+from adapters.store.uow import UnitOfWork, UnitOfWorkFactory
 from gateway.repositories.audit_log import AuditLog
 from gateway.repositories.consent_reads import ConsentReads
 from gateway.repositories.flags import FlagReviews
@@ -19,7 +21,7 @@ from gateway.repositories.locator import LocatorStore
 from gateway.repositories.onetime import OnceKeys
 from gateway.repositories.people import People, Professionals, Relations
 from gateway.repositories.records import Records
-from gateway.repositories.sessions import EndedSessions
+from gateway.repositories.sessions import EndedSessions, Lookups
 
 
 class Unit(UnitOfWork):
@@ -62,3 +64,19 @@ class Unit(UnitOfWork):
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.session)
+
+
+class Units(UnitOfWorkFactory):
+    """The node's factory of units: each carries the repositories, and ``lookups`` the
+    hot-path reads that need no unit (``gateway.repositories.sessions.Lookups``)."""
+
+    lookups: Lookups
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, unit=Unit, lookups=Lookups)
+
+    def __call__(self, *, read_only: bool = False) -> Unit:
+        unit = super().__call__(read_only=read_only)
+        if not isinstance(unit, Unit):  # the factory above hands out Unit only
+            raise TypeError(type(unit).__name__)
+        return unit

@@ -9,7 +9,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import chain, events, fhir, search_dates
 from audit.events import AuditRecord
@@ -23,6 +23,9 @@ from gateway.services import people
 from gateway.services.registry import party_name
 from gateway.web.disclosure_report import render
 from profiles import catalog
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
@@ -91,7 +94,7 @@ def _filters(args: Mapping[str, str], person_bsn: Any = lambda pid: None, base_u
     return out
 
 
-def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
+def search(node: Node, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
            prefer: str = "") -> dict[str, Any]:
     """Search the log one page at a time (gateway.fhir.searchset); the search itself is appended to it."""
 
@@ -123,7 +126,7 @@ def search(node: Any, args: Mapping[str, str], actor: audit_log.Actor, self_url:
                             full_url=lambda r: f"{base}/fhir/AuditEvent/{r['id']}")
 
 
-def export(node: Any, fmt: str, since: str | None) -> str:
+def export(node: Node, fmt: str, since: str | None) -> str:
     """The whole log (or since a date) as a FHIR Bundle of AuditEvents, or CSV; audited."""
     with node.uow() as uow:
         rows = uow.audit.entries(since=since, limit=10**9)
@@ -140,7 +143,7 @@ def export(node: Any, fmt: str, since: str | None) -> str:
     return json.dumps(bundle, ensure_ascii=False, indent=1)
 
 
-def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
+def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> str:
     """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
 
     if not valid_bsn(subject):
@@ -162,7 +165,7 @@ def disclosure_report(node: Any, subject: str, actor: audit_log.Actor) -> str:
                   partner_names=names, consents=consents_nl, phone=node.config.node.phone, people=staff)
 
 
-def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str, str]:
+def _consents_named(node: Node, ids: set[str], names: dict[str, str]) -> dict[str, str]:
     """consent id (as audited: ``cid`` or ``issuer/cid``) -> the consent in the person's words:
     what, for what, given by whom, when (issue 20.8). Consents recorded elsewhere are named by
     the organisation that keeps them."""
@@ -194,7 +197,7 @@ def _consents_named(node: Any, ids: set[str], names: dict[str, str]) -> dict[str
     return out
 
 
-def prune(node: Any, before: str | None) -> tuple[int, int]:
+def prune(node: Node, before: str | None) -> tuple[int, int]:
     """Delete entries recorded before ``before`` (default: now - retention); keep the chain verifiable.
 
     A signed "prune" checkpoint names the last removed entry (seq, hash); verification then

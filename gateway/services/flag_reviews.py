@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.store import Duplicate
 from adapters.store.models import FlagReview
 from audit import events
 from contract.errors import Conflict, NotFound
 from gateway.repositories import audit_log
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Handled:
     note: str
 
 
-def mark_handled(node: Any, event_id: str, actor: audit_log.Actor, note: str) -> None:
+def mark_handled(node: Node, event_id: str, actor: audit_log.Actor, note: str) -> None:
     """Mark the flagged entry ``event_id`` handled; NotFound for no such entry, Conflict twice."""
     try:
         with node.uow() as uow:
@@ -42,14 +45,14 @@ def mark_handled(node: Any, event_id: str, actor: audit_log.Actor, note: str) ->
         raise Conflict("Dit signaal is al afgehandeld.") from None
 
 
-def handled(node: Any, event_ids: list[str]) -> dict[str, Handled]:
+def handled(node: Node, event_ids: list[str]) -> dict[str, Handled]:
     if not event_ids:
         return {}
     with node.uow(read_only=True) as uow:
         return {r.event_id: Handled(r.handled_by, r.handled_at, r.note) for r in uow.flags.of(event_ids).values()}
 
 
-def entry(node: Any, event_id: str, actor: audit_log.Actor) -> Any:
+def entry(node: Node, event_id: str, actor: audit_log.Actor) -> Any:
     """One log entry for its detail page; reading it is logged. Raise NotFound otherwise."""
     with node.uow() as uow:
         found = uow.audit.by_event_id(event_id)

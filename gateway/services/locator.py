@@ -37,7 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters import psi
 from adapters.store import Duplicate
@@ -49,6 +49,9 @@ from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, N
 from gateway.fhir import parameters
 from gateway.repositories.locator import STATE_ID, LocatorStore
 from gateway.services.registry import grant_of
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ def _new_state(now: Any) -> LocatorState:
                         master_created_at=now, generation=0)
 
 
-def bump(session: Any, node: Any) -> None:
+def bump(session: Any, node: Node) -> None:
     """Move the epoch on, in the caller's transaction (a findable consent recorded or revoked)."""
     _store(session).bump(lambda: _new_state(node.clock()))
 
@@ -113,7 +116,7 @@ def _store(source: Any) -> Any:
     return source.locator if hasattr(source, "locator") else LocatorStore(source)
 
 
-def findable_set(source: Any, node: Any, day: Any) -> list[str]:
+def findable_set(source: Any, node: Node, day: Any) -> list[str]:
     """BSNs of the persons findable here today (active, honoured, this node as holder);
     ``source`` is a unit of work (or a session)."""
     out = set()
@@ -127,7 +130,7 @@ def findable_set(source: Any, node: Any, day: Any) -> list[str]:
 class Locator:
     """One per node and process: the current epoch's setup, built off the request path."""
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Node) -> None:
         self.node = node
         self._lock = threading.Lock()
         self._built: tuple[Epoch, psi.Setup] | None = None
@@ -166,7 +169,7 @@ class Locator:
         self.epoch()  # make sure the row exists
         with self.node.uow(read_only=True) as uow:
             # the state first, then the set: the set is at least as new as the generation read
-            state = uow.locator.state()
+            state = uow.locator.made_state()
             ep = epoch_of(state, day)
             with self._lock:
                 if self._built is not None and self._built[0].id == ep.id:
@@ -246,12 +249,12 @@ class Locator:
                        retry_after=2)
 
 
-def status(node: Any) -> dict[str, Any]:
+def status(node: Node) -> dict[str, Any]:
     """What an operator sees with ``gateway locator status``: no BSN, only counts and ages."""
     ep = node.locator.epoch()
     day = rules.day_of(int(node.clock().timestamp()))
     with node.uow(read_only=True) as uow:
-        state = uow.locator.state()
+        state = uow.locator.made_state()
         count = len(findable_set(uow, node, day))
         age = node.clock() - _aware(state.master_created_at)
     return {"epoch": ep.id, "generation": ep.generation, "findable": count,
@@ -273,7 +276,7 @@ def _record(caller: str, outcome: str, *, count: int = 0, reason: str = "", acti
                        request_hash=request_hash, response_hash=response_hash, detail=detail or {})
 
 
-def _take_rate(uow: Any, node: Any, caller: str) -> int:
+def _take_rate(uow: Any, node: Node, caller: str) -> int:
     """Count this call in the partner's window; return seconds to wait when over the rate, else 0."""
     now = int(node.clock().timestamp())
     window = now - now % RATE_WINDOW
@@ -282,7 +285,7 @@ def _take_rate(uow: Any, node: Any, caller: str) -> int:
     return 0 if count <= limit else max(1, window + RATE_WINDOW - now)
 
 
-def _refuse(node: Any, caller: str, exc: GatewayError, action: str, **extra: Any) -> None:
+def _refuse(node: Node, caller: str, exc: GatewayError, action: str, **extra: Any) -> None:
     """Audit a refusal in its own transaction, then let it go out.
 
     A refused call counts against the partner's rate too: a flood of malformed or stale
@@ -300,7 +303,7 @@ def _refuse(node: Any, caller: str, exc: GatewayError, action: str, **extra: Any
         uow.commit()
 
 
-def _commit_success(node: Any, caller: str, record: AuditRecord) -> None:
+def _commit_success(node: Node, caller: str, record: AuditRecord) -> None:
     """Rate check and audit in one transaction: over the rate is a refusal, audited as such."""
     with node.uow() as uow:
         wait = _take_rate(uow, node, caller)
@@ -320,7 +323,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def serve_setup(node: Any, caller: str) -> dict[str, Any]:
+def serve_setup(node: Node, caller: str) -> dict[str, Any]:
     """Answer ``$locator-setup``: the current setup, its epoch and max-items."""
     try:
         ep, setup = node.locator.current()
@@ -334,7 +337,7 @@ def serve_setup(node: Any, caller: str) -> dict[str, Any]:
                             max_items=("valueInteger", setup.max_items))
 
 
-def answer_match(node: Any, body: dict[str, Any], caller: str) -> dict[str, Any]:
+def answer_match(node: Node, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
     max_items = node.config.locator.max_items
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.store.models import Person
 from audit import events
@@ -24,6 +24,9 @@ from consent.model import Grant, Party
 from contract.errors import GatewayError, NotFound
 from gateway.services import consents, registry
 from gateway.services.registry import display_name
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 MAX_RESULTS = 25
 
@@ -54,23 +57,23 @@ def card(row: Person, today: date) -> PersonCard:
                       rules.age_on(row.birth_date, today))
 
 
-def today_of(node: Any) -> date:
+def today_of(node: Node) -> date:
     return rules.day_of(int(node.clock().timestamp()))
 
 
-def person(node: Any, pid: str) -> PersonCard:
+def person(node: Node, pid: str) -> PersonCard:
     """The person with internal id ``pid``; raise NotFound otherwise."""
     with node.uow(read_only=True) as uow:
         return card(registry.found(uow.people.get(pid), pid), today_of(node))
 
 
-def find_by_bsn(node: Any, bsn: str) -> list[PersonCard]:
+def find_by_bsn(node: Node, bsn: str) -> list[PersonCard]:
     with node.uow(read_only=True) as uow:
         row = uow.people.by_bsn(bsn)
         return [card(row, today_of(node))] if row else []
 
 
-def find_by_name(node: Any, text: str) -> list[PersonCard]:
+def find_by_name(node: Node, text: str) -> list[PersonCard]:
     """Persons whose name contains every word of ``text`` (case-insensitive), oldest first.
 
     The store matches the case-folded ``search_name`` column itself, over the whole
@@ -94,7 +97,7 @@ def _name_of_key(uow: Any, key: str) -> tuple[str, str | None]:
     return f"instelling {key[4:]}", None
 
 
-def parents(node: Any, pid: str) -> list[Relative]:
+def parents(node: Node, pid: str) -> list[Relative]:
     """Parents, voogden and guardian institutions of ``pid`` as this node knows them."""
     with node.uow(read_only=True) as uow:
         out = []
@@ -104,7 +107,7 @@ def parents(node: Any, pid: str) -> list[Relative]:
         return out
 
 
-def children(node: Any, pid: str) -> list[Relative]:
+def children(node: Node, pid: str) -> list[Relative]:
     """The children of ``pid`` (a parent or voogd) registered here."""
     with node.uow(read_only=True) as uow:
         me = registry.found(uow.people.get(pid), pid)
@@ -126,7 +129,7 @@ class Grantor:
     label: str
 
 
-def grantors(node: Any, pid: str) -> tuple[list[Grantor], list[Grantor], str | None]:
+def grantors(node: Node, pid: str) -> tuple[list[Grantor], list[Grantor], str | None]:
     """(required grantors, parents who may be consulted, or why nobody can consent yet).
 
     ``rules.required_grantors`` decides, for the person's age today and the custody known
@@ -194,7 +197,7 @@ def _withdrawn_name(uow: Any, key: str) -> str:
     return _name_of_key(uow, key)[0]
 
 
-def consents_of(node: Any, pid: str) -> list[ConsentLine]:
+def consents_of(node: Node, pid: str) -> list[ConsentLine]:
     """Every consent and objection recorded here for ``pid``, newest first."""
     today = today_of(node)
     with node.uow(read_only=True) as uow:
@@ -207,7 +210,7 @@ def consents_of(node: Any, pid: str) -> list[ConsentLine]:
         return out
 
 
-def subject_of_consent(node: Any, cid: str) -> str:
+def subject_of_consent(node: Node, cid: str) -> str:
     """The internal person id a consent is about; raise NotFound otherwise."""
     with node.uow(read_only=True) as uow:
         row = uow.consent_reads.get(cid)
@@ -216,7 +219,7 @@ def subject_of_consent(node: Any, cid: str) -> str:
         return row.subject_id
 
 
-def asking_consents(node: Any, pid: str, *, partner: str | None = None, purpose: str | None = None,
+def asking_consents(node: Node, pid: str, *, partner: str | None = None, purpose: str | None = None,
                     categories: frozenset[str] | None = None) -> list[ConsentLine]:
     """Consents recorded here that let this node ask a trusted partner about ``pid``.
 
@@ -247,7 +250,7 @@ class SafetySent:
     delivered: bool
 
 
-def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
+def safety_sent(node: Node, exchange_id: str, actor_id: str) -> SafetySent:
     """The disclosure sent under ``exchange_id`` by ``actor_id``; raise NotFound otherwise."""
     with node.uow(read_only=True) as uow:
         rows = uow.audit.of_exchange(exchange_id, events.SAFETY_DISCLOSURE_SENT)
@@ -263,7 +266,7 @@ def safety_sent(node: Any, exchange_id: str, actor_id: str) -> SafetySent:
                           delivered=all(r.outcome == events.SUCCESS for r in mine))
 
 
-def nothing_held(node: Any, pid: str, categories: tuple[str, ...]) -> list[str]:
+def nothing_held(node: Node, pid: str, categories: tuple[str, ...]) -> list[str]:
     """The categories in which this node holds no shareable record of ``pid`` now (issue 20.10):
     a consent naming this node as source for them shares nothing until the EHR records some."""
     with node.uow(read_only=True) as uow:

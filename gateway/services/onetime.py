@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from adapters.store import Duplicate
 from adapters.store.models import OnceKey
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 KEEP = timedelta(days=1)
 RUNNING = 0
@@ -35,7 +38,7 @@ class Earlier:
     body: str
 
 
-def claim(node: Any, scope: str, key: str, request_hash: str) -> Earlier | None:
+def claim(node: Node, scope: str, key: str, request_hash: str) -> Earlier | None:
     """Claim ``key`` in ``scope``; None when this is the first use, else the earlier use."""
     now = node.clock()
     try:
@@ -54,14 +57,14 @@ def claim(node: Any, scope: str, key: str, request_hash: str) -> Earlier | None:
         return Earlier(row.request_hash, row.status, row.location, row.body)
 
 
-def finish(node: Any, scope: str, key: str, status: int, location: str = "", body: str = "") -> None:
+def finish(node: Node, scope: str, key: str, status: int, location: str = "", body: str = "") -> None:
     """Record what the first request led to, for its repeats."""
     with node.uow() as uow:
         uow.once_keys.finish(scope, key, status=status, location=location[:512], body=body)
         uow.commit()
 
 
-def release(node: Any, scope: str, key: str) -> None:
+def release(node: Node, scope: str, key: str) -> None:
     """Forget a claim whose request failed before doing anything (so it may be tried again)."""
     with node.uow() as uow:
         uow.once_keys.release(scope, key, status=RUNNING)
@@ -79,7 +82,7 @@ def _fresh(row: OnceKey, now: datetime) -> bool:
     return created >= now - KEEP_FORM
 
 
-def keep_form(node: Any, key: str, path: str, fields: dict[str, list[str]]) -> None:
+def keep_form(node: Node, key: str, path: str, fields: dict[str, list[str]]) -> None:
     """Keep the ``fields`` typed into the form at ``path`` under ``key``; forget forms kept
     longer than ``KEEP_FORM`` meanwhile."""
     now = node.clock()
@@ -90,14 +93,14 @@ def keep_form(node: Any, key: str, path: str, fields: dict[str, list[str]]) -> N
         uow.commit()
 
 
-def kept_form_path(node: Any, key: str) -> str | None:
+def kept_form_path(node: Node, key: str) -> str | None:
     """The path of the form kept under ``key``, while it is kept."""
     with node.uow(read_only=True) as uow:
         row = uow.once_keys.get(KEPT_FORM, key)
     return row.location if row is not None and _fresh(row, node.clock()) else None
 
 
-def take_form(node: Any, key: str, path: str) -> dict[str, list[str]] | None:
+def take_form(node: Node, key: str, path: str) -> dict[str, list[str]] | None:
     """The fields kept under ``key`` for the form at ``path``, forgotten as they are given; None
     for another form's key, or one kept too long."""
     with node.uow() as uow:

@@ -7,12 +7,15 @@ stay numbers: this node never learns their names.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from adapters.store.models import Professional
 
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
-def remember(node: Any, actor_id: str, name: str) -> None:
+
+def remember(node: Node, actor_id: str, name: str) -> None:
     """Keep the name the IdP gave ``actor_id`` at this login (the latest login wins)."""
     with node.uow() as uow:
         row = uow.professionals.get(actor_id[:128])
@@ -23,7 +26,7 @@ def remember(node: Any, actor_id: str, name: str) -> None:
         uow.commit()
 
 
-def names(node: Any, actor_ids: set[str]) -> dict[str, str]:
+def names(node: Node, actor_ids: set[str]) -> dict[str, str]:
     """actor id -> name, for the professionals of this node among ``actor_ids``."""
     if not actor_ids:
         return {}

@@ -8,11 +8,14 @@ Reading the log is itself logged.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import events, probing
 from audit.chain import StoredEntry
 from gateway.repositories import audit_log
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 SCAN_ROWS = 200_000  # refused requests read for one look at most (a month of heavy probing)
 
@@ -25,14 +28,14 @@ def refused_since(log: Any, since: date) -> list[StoredEntry]:
     return list(log.entries(since=utc_from, outcome=events.REFUSED, limit=SCAN_ROWS))
 
 
-def flags_in(node: Any, refused: list[StoredEntry], since: date) -> list[probing.Probe]:
+def flags_in(node: Node, refused: list[StoredEntry], since: date) -> list[probing.Probe]:
     """The probes among ``refused`` with this node's limits."""
     a = node.config.audit
     return probing.probes(refused, unknown_limit=a.probe_unknown_per_day, refusal_limit=a.probe_refusals_per_day,
                           since=since)
 
 
-def find(node: Any, actor: audit_log.Actor, since: date) -> list[probing.Probe]:
+def find(node: Node, actor: audit_log.Actor, since: date) -> list[probing.Probe]:
     """Probing flags from ``since`` on; the read is audited."""
     with node.uow() as uow:
         refused = refused_since(uow.audit, since)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import events
 from audit.events import AuditRecord
@@ -20,6 +20,9 @@ from contract.errors import BadPartnerSignature, InvalidRequest
 from gateway.fhir import parameters
 from gateway.repositories import audit_log
 from gateway.trust.peer import refusal
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 TYP = "exchange-receipts+jwt"
 EXCHANGE_ACTIONS = (events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED, events.SUMMARY_RECEIVED,
@@ -64,7 +67,7 @@ def receipts_of(log: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def sign_receipts(node: Any, caller: str, since: str | None) -> str:
+def sign_receipts(node: Node, caller: str, since: str | None) -> str:
     """Answer ``$exchange-receipts`` for partner ``caller``; reading the log is logged."""
     with node.uow() as uow:
         items = receipts_of(uow.audit, caller, since)
@@ -85,7 +88,7 @@ class Difference:
     problem: str
 
 
-def reconcile(node: Any, partner: str, since: str | None) -> tuple[int, list[Difference]]:
+def reconcile(node: Node, partner: str, since: str | None) -> tuple[int, list[Difference]]:
     """Compare our log with the partner's signed receipts; return (compared, differences)."""
     if not node.partners.is_trusted(partner):
         raise InvalidRequest(f"{partner!r} is geen vertrouwde partner.")

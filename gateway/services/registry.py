@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.store import Duplicate
 from adapters.store.models import ConsentRow, Person, Record, Relation
@@ -24,6 +24,9 @@ from gateway.repositories import audit_log
 from gateway.repositories.people import People, Relations
 from gateway.repositories.records import Records
 from profiles.summary import load_matrix
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 _T = TypeVar("_T")
 
@@ -68,7 +71,7 @@ def search_name(resource: dict[str, Any]) -> str:
     return "" if name == UNKNOWN_NAME else name.casefold()
 
 
-def register_person(node: Any, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def register_person(node: Node, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Register a Patient; a known BSN returns the existing person (created = False).
 
     Two workers registering the same BSN at once both find no one; the unique BSN makes
@@ -99,7 +102,7 @@ def _person_resource(row: Person) -> dict[str, Any]:
     return versioning.ensure(json.loads(row.resource), row.created_at)
 
 
-def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, Any]]:
+def find_person(node: Node, bsn: str, actor: audit_log.Actor) -> list[dict[str, Any]]:
     """The registered Patient with this BSN (or none); a match is audited as viewed.
 
     Raises ``InvalidRequest`` for anything but a BSN (nine ASCII digits, not all zero,
@@ -117,7 +120,7 @@ def find_person(node: Any, bsn: str, actor: audit_log.Actor) -> list[dict[str, A
         return [_person_resource(row)]
 
 
-def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
+def read_person(node: Node, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
     """The registered Patient with this id, audited as viewed; raise NotFound otherwise."""
     with node.uow() as uow:
         row = _person(uow, pid)
@@ -126,7 +129,7 @@ def read_person(node: Any, pid: str, actor: audit_log.Actor) -> dict[str, Any]:
         return _person_resource(row)
 
 
-def read_record(node: Any, rtype: str, rid: str, actor: audit_log.Actor) -> dict[str, Any]:
+def read_record(node: Node, rtype: str, rid: str, actor: audit_log.Actor) -> dict[str, Any]:
     """One of the node's own records as stored (an EHR reads back what it pushed), audited as
     viewed; raise NotFound for an unknown id or another type's."""
     with node.uow() as uow:
@@ -139,7 +142,7 @@ def read_record(node: Any, rtype: str, rid: str, actor: audit_log.Actor) -> dict
         return versioning.ensure(json.loads(row.resource), row.updated_at)
 
 
-def note_viewed(node: Any, actor: audit_log.Actor, bsns: list[str], view: str) -> None:
+def note_viewed(node: Node, actor: audit_log.Actor, bsns: list[str], view: str) -> None:
     """Audit that ``actor`` was shown these people (a web page), one entry each, together."""
     if not bsns:
         return
@@ -155,11 +158,11 @@ def viewed(actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> events
                               **audit_log.fields(actor), detail={"view": view, **detail})
 
 
-def _viewed(uow: Any, node: Any, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
+def _viewed(uow: Any, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
     uow.audit.append(node, viewed(actor, bsn, view, **detail))
 
 
-def record_viewed(session: Any, node: Any, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
+def record_viewed(session: Any, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
     """Audit ``viewed(…)`` in the caller's transaction (``session``)."""
     audit_log.append(session, node, viewed(actor, bsn, view, **detail))
 
@@ -183,7 +186,7 @@ def person_by_bsn(session: Any, bsn: str) -> Person | None:
     return People(session).by_bsn(bsn)
 
 
-def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
+def add_relation(node: Node, resource: dict[str, Any]) -> dict[str, Any]:
     """Record a parent, voogd or guardian institution of a child (with or without gezag).
 
     The same party for the same child updates the relation; when two workers insert it at
@@ -196,7 +199,7 @@ def add_relation(node: Any, resource: dict[str, Any]) -> dict[str, Any]:
         return _save_relation(node, resource, data)
 
 
-def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn) -> dict[str, Any]:
+def _save_relation(node: Node, resource: dict[str, Any], data: fhir_in.RelationIn) -> dict[str, Any]:
     with node.uow() as uow:
         _person(uow, data.child_id)
         row = uow.relations.between(data.child_id, data.party_key)
@@ -214,7 +217,7 @@ def _save_relation(node: Any, resource: dict[str, Any], data: fhir_in.RelationIn
     return stored
 
 
-def remove_relation(node: Any, rid: str, actor: audit_log.Actor) -> None:
+def remove_relation(node: Node, rid: str, actor: audit_log.Actor) -> None:
     """Remove a RelatedPerson registered by mistake (the wrong parent, a custody that ended).
 
     From then on the grantor rules no longer count that party for the child. Audited as
@@ -273,14 +276,14 @@ def subject_of(person: Person) -> Subject:
     return Subject(bsn=person.bsn, birth_date=person.birth_date)
 
 
-def upsert_record(node: Any, resource: dict[str, Any], *, session: Any) -> tuple[dict[str, Any], bool]:
+def upsert_record(node: Node, resource: dict[str, Any], *, session: Any) -> tuple[dict[str, Any], bool]:
     """Store one record in the caller's unit of work (which audits it); the same source
     identifier updates instead of duplicating."""
     stored, created, _who = _upsert(node, _Repos(session), _record_in(resource), resource)
     return stored, created
 
 
-def push_records(node: Any, resources: list[dict[str, Any]], actor: audit_log.Actor,
+def push_records(node: Node, resources: list[dict[str, Any]], actor: audit_log.Actor,
                  *, where: Callable[[int], str] | None = None) -> list[tuple[dict[str, Any], bool]]:
     """Store records an EHR pushed, all or nothing, with one ``record-written`` audit entry
     per person in the same unit of work (NEN 7513: who wrote what into whose record).
@@ -329,7 +332,7 @@ def _named_conflict(where: str, exc: RecordOfAnother) -> Conflict:
     return Conflict(f"{where}: {exc.detail}")
 
 
-def _audit_moved_refused(node: Any, data: fhir_in.RecordIn, exc: RecordOfAnother, actor: audit_log.Actor) -> None:
+def _audit_moved_refused(node: Node, data: fhir_in.RecordIn, exc: RecordOfAnother, actor: audit_log.Actor) -> None:
     """Log the refused move in its own unit of work: both persons' files were at stake."""
     with node.uow() as uow:
         row = uow.records.get(exc.record_id)
@@ -356,7 +359,7 @@ class _Repos:
         self.people, self.records = People(session), Records(session)
 
 
-def _upsert(node: Any, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any]) -> tuple[dict[str, Any], bool, Person]:
+def _upsert(node: Node, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any]) -> tuple[dict[str, Any], bool, Person]:
     if data.subject_is_bsn:
         person = uow.people.by_bsn(data.subject_ref)
         if person is None:
@@ -390,7 +393,7 @@ def _upsert(node: Any, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any
     return stored, created, person
 
 
-def delete_record(node: Any, rtype: str, actor: audit_log.Actor, *, rid: str | None = None,
+def delete_record(node: Node, rtype: str, actor: audit_log.Actor, *, rid: str | None = None,
                   identifier: tuple[str, str] | None = None) -> None:
     """Remove one of the node's own records, by its id here or by its source identifier
     (the EHR withdrew it: written about the wrong person, or not to be kept). From then on
@@ -424,7 +427,7 @@ def _deleted(bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[
         detail=detail, **audit_log.fields(actor))
 
 
-def _remove(uow: Any, node: Any, bsn: str, rows: list[Record], actor: audit_log.Actor,
+def _remove(uow: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor,
             detail: dict[str, Any]) -> None:
     entry = _deleted(bsn, rows, actor, detail)  # before deleting anything
     for row in rows:
@@ -432,7 +435,7 @@ def _remove(uow: Any, node: Any, bsn: str, rows: list[Record], actor: audit_log.
     uow.audit.append(node, entry)
 
 
-def remove_records(session: Any, node: Any, bsn: str, rows: list[Record], actor: audit_log.Actor,
+def remove_records(session: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor,
                    detail: dict[str, Any]) -> None:
     """Delete ``rows`` (records of the person with ``bsn``) and log one ``record-deleted``
     entry, in the caller's transaction (``session``). Raises ``InvalidAuditRecord`` before
@@ -460,7 +463,7 @@ def records_of(session: Any, subject_id: str, categories: frozenset[str]) -> lis
     return [json.loads(r.resource) for r in Records(session).of_subject(subject_id, categories)]
 
 
-def transaction(node: Any, bundle: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
+def transaction(node: Node, bundle: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
     """Apply a transaction Bundle of records all-or-nothing (conditional create on identifier)."""
     if bundle.get("type") != "transaction":
         raise InvalidRequest("Verwacht een Bundle van type 'transaction'.")

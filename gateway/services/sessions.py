@@ -8,15 +8,18 @@ One primary-key read per page request, on a read-only connection (``node.uow.loo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 
-def is_ended(node: Any, sid: str) -> bool:
+def is_ended(node: Node, sid: str) -> bool:
     """Whether the session ``sid`` was ended by logging out (its cookie is refused)."""
     return bool(node.uow.lookups.session_ended(sid))
 
 
-def end(node: Any, sid: str, expires_at: datetime) -> None:
+def end(node: Node, sid: str, expires_at: datetime) -> None:
     """Refuse ``sid`` from now until ``expires_at``; forget sessions that expired meanwhile."""
     with node.uow() as uow:
         uow.ended_sessions.forget_expired(node.clock())

@@ -15,13 +15,16 @@ saw the newer head.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import chain, witness
 from contract.errors import GatewayError
 from gateway.fhir import parameters
 from gateway.repositories import audit_log, witnesses
 from gateway.trust.peer import _reason
+
+if TYPE_CHECKING:  # the composition root imports the use cases
+    from gateway.node import Node
 
 ANSWER_SPECS = {
     "witnessed": parameters.Spec("valueString", max_len=4096),
@@ -30,7 +33,7 @@ ANSWER_SPECS = {
 }
 
 
-def answer(node: Any, caller: str) -> dict[str, Any]:
+def answer(node: Node, caller: str) -> dict[str, Any]:
     """The ``$audit-head`` answer for trusted partner ``caller``."""
     held = witnesses.held_of(node, caller)
     return parameters.build(witnessed=("valueString", held.signed if held else None),
@@ -47,14 +50,14 @@ class WitnessCheck:
     reason: str
 
 
-def check(node: Any) -> list[WitnessCheck]:
+def check(node: Node) -> list[WitnessCheck]:
     """Ask each trusted partner for the head it holds of us; check the local log reaches it."""
     out = [_check_one(node, org_id) for org_id, _url, _kids in node.partners.list()]
     witnesses.flush_alone(node)  # their answers carried their own heads: keep those too
     return out
 
 
-def _check_one(node: Any, org_id: str) -> WitnessCheck:
+def _check_one(node: Node, org_id: str) -> WitnessCheck:
     try:
         reply = node.peer.call(org_id, "audit-head", {"resourceType": "Parameters"})
     except GatewayError as exc:
@@ -82,7 +85,7 @@ def _check_one(node: Any, org_id: str) -> WitnessCheck:
     return WitnessCheck(org_id, reach.ok, f"{reach.reason}{note}")
 
 
-def _reach(node: Any, head: chain.Checkpoint) -> witness.Reach:
+def _reach(node: Node, head: chain.Checkpoint) -> witness.Reach:
     with node.uow(read_only=True) as uow:
         local = uow.audit.hash_at(head.seq)
         last = uow.audit.last_seq()

@@ -260,6 +260,12 @@ class FakeLocator:
     def state(self) -> LocatorState | None:
         return self.t.locator.get(1)
 
+    def made_state(self) -> LocatorState:
+        state = self.t.locator.get(1)
+        if state is None:
+            raise RuntimeError("the locator's state row is missing after it was made")
+        return state
+
     def add_state(self, state: LocatorState) -> None:
         if state.id in self.t.locator:
             raise _duplicate("locator_state.id")
