@@ -16,9 +16,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gateway demo
 
-# The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included.
+# The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included,
+# on two pytest-xdist workers; tests/conftest.py says which tests a worker runs together
+# (a module on one store) and in which order (the costly tiers first).
+TEST_WORKERS ?= 2
 test: $(STAMP) deps ops-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # Benchmarks (issue 8): a table with the targets, JSON in benchmarks/results/ (ARGS="--soak 120").
 bench: $(STAMP)
