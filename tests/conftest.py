@@ -116,6 +116,7 @@ def federation(tmp_path: Path, stores: StoreFactory) -> Iterator[Any]:
 # unit tests left (longest work first); within a tier the collection order stays.
 TIER_ORDER = ["faults", "browser", "scenarios", "operations", "fuzz", "integration", "unit"]
 PACKAGE_SCOPED = {"faults"}  # tiers whose expensive fixture (``fed``) is package-scoped
+PER_TEST = {"fuzz"}  # tiers with function-scoped fixtures only: each test builds its own node
 STORE_IDS = {"sqlite", "postgresql"}
 
 
@@ -131,10 +132,14 @@ def work_unit(nodeid: str) -> str:
     server) are built by each worker that runs one of their tests, so those tests stay on
     one worker, classes included. Such a fixture is parametrised by store (the ``STORES``
     id in the test id), and the SQLite instance shares nothing with the PostgreSQL one, so
-    the two stores of a module are two units that may run side by side.
+    the two stores of a module are two units that may run side by side. A ``PER_TEST`` tier
+    has no such fixture: its tests (schemathesis' operations, the longest module) are units
+    of their own, so both workers share them.
     """
     path, _, name = nodeid.partition("::")
     tier = _tier(nodeid)
+    if tier in PER_TEST:
+        return nodeid
     scope = f"tests/{tier}" if tier in PACKAGE_SCOPED else path
     ids = name.partition("[")[2].removesuffix("]").split("-")
     store = next((i for i in ids if i in STORE_IDS), "")
