@@ -16,9 +16,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gateway demo
 
-# The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included.
+# The whole suite, every store-touching test on SQLite and on PostgreSQL, browser tests included,
+# on two pytest-xdist workers; tests/conftest.py says which tests a worker runs together
+# (a module on one store) and in which order (the costly tiers first).
+TEST_WORKERS ?= 2
 test: $(STAMP) deps ops-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # Lint (issue 14): ruff with the rules and reasons in pyproject.toml, over the whole tree. The format
 # check joins once the tree has been formatted in one commit: `make lint FORMAT_CHECK=1` runs it now.

@@ -3,6 +3,9 @@
 Every test that touches a store runs twice: on the embedded SQLite default and on
 PostgreSQL (``GATEWAY_TEST_PG``, default the local server at 127.0.0.1:5432, database
 ``test``). Each PostgreSQL node gets its own schema, dropped afterwards.
+
+``make test`` runs the suite on two pytest-xdist workers (``--dist loadscope``); the hooks at
+the end of this file say which tests one worker must run together, and in which order.
 """
 
 from __future__ import annotations
@@ -103,3 +106,67 @@ def federation(tmp_path: Path, stores: StoreFactory) -> Iterator[Any]:
     finally:
         ggz.stop()
         jeugd.stop()
+
+
+# --- two workers (pytest-xdist, ``make test``) ------------------------------------------------
+
+# Most expensive tier first, so that no worker starts a federation while the other has only
+# unit tests left (longest work first); within a tier the collection order stays.
+TIER_ORDER = ["faults", "browser", "scenarios", "operations", "fuzz", "integration", "unit"]
+PACKAGE_SCOPED = {"faults"}  # tiers whose expensive fixture (``fed``) is package-scoped
+PER_TEST = {"fuzz"}  # tiers with function-scoped fixtures only: each test builds its own node
+STORE_IDS = {"sqlite", "postgresql"}
+
+
+def _tier(nodeid: str) -> str:
+    parts = nodeid.split("::", 1)[0].split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+
+
+def work_unit(nodeid: str) -> str:
+    """What one worker runs whole: a test module (a package for ``PACKAGE_SCOPED``) on one store.
+
+    Module- and package-scoped fixtures (a federation of gunicorn nodes, an IdP, a FHIR
+    server) are built by each worker that runs one of their tests, so those tests stay on
+    one worker, classes included. Such a fixture is parametrised by store (the ``STORES``
+    id in the test id), and the SQLite instance shares nothing with the PostgreSQL one, so
+    the two stores of a module are two units that may run side by side. A ``PER_TEST`` tier
+    has no such fixture: its tests (schemathesis' operations, the longest module) are units
+    of their own, so both workers share them.
+    """
+    path, _, name = nodeid.partition("::")
+    tier = _tier(nodeid)
+    if tier in PER_TEST:
+        return nodeid
+    scope = f"tests/{tier}" if tier in PACKAGE_SCOPED else path
+    ids = name.partition("[")[2].removesuffix("]").split("-")
+    store = next((i for i in ids if i in STORE_IDS), "")
+    return f"{scope}[{store}]" if store else scope
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with our work units instead of xdist's modules and classes.
+
+    (xdist's ``loadgroup`` cannot carry this: under pytest 9 it can no longer rename the
+    test ids it groups by.) Other ``--dist`` modes keep xdist's own schedulers.
+    """
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tiers in cost order (a stable sort: pytest's order within a tier stays).
+
+    With ``--no-loadscope-reorder`` (``make test``) the workers take the work units in this
+    order, the longest first.
+    """
+    rank = {tier: i for i, tier in enumerate(TIER_ORDER)}
+    items.sort(key=lambda item: rank.get(_tier(item.nodeid), len(TIER_ORDER)))

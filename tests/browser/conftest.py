@@ -15,6 +15,7 @@ under ``CI=true``: CI must prove the story, a laptop without a browser need not.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import shutil
@@ -46,10 +47,13 @@ class Idp:
 def _npm_ready() -> None:
     if shutil.which("node") is None or shutil.which("npm") is None:
         unavailable("Node.js and npm are needed for the OIDC provider (tools/oidc-provider)")
-    if (OIDC_DIR / "node_modules" / "oidc-provider" / "package.json").is_file():
-        return
-    done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, capture_output=True,
-                          text=True, timeout=600, check=False)
+    # both browser modules may start at once on two xdist workers: one npm ci, the other waits
+    with open(OIDC_DIR / ".install.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if (OIDC_DIR / "node_modules" / "oidc-provider" / "package.json").is_file():
+            return
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, capture_output=True,
+                              text=True, timeout=600, check=False)
     if done.returncode != 0:
         unavailable(f"npm ci in tools/oidc-provider failed: {done.stderr.strip()[-500:]}")
 
