@@ -180,7 +180,7 @@ def list_for(node: Node, patient_id: str | None = None, *, renewal_due: bool = F
     out = []
     with node.uow(read_only=True) as uow:
         for row in consent_rows.listed(uow.session, patient_id):
-            grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
+            grant = grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id)
             if renewal_due and not (row.status == "active" and rules.renewal_reasons(grant, today)):
                 continue
             out.append(to_fhir(row, grant, today))
@@ -198,7 +198,7 @@ def _load(s: Session, node: Node, cid: str) -> tuple[ConsentRow, Grant]:
     row = consent_rows.get(s, cid)
     if row is None:
         raise NotFound(f"Consent/{cid} is hier niet bekend.")
-    return row, grant_of(row, s.get(Person, row.subject_id), node.org_id)
+    return row, grant_of(row, person_by_id(s, row.subject_id), node.org_id)
 
 
 def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Actor) -> str:
@@ -243,7 +243,7 @@ def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Acto
 
 def grants_of(session: Session, node: Node, subject_id: str) -> list[Grant]:
     """Every consent and objection recorded here for one person, as the domain's grants."""
-    person = session.get(Person, subject_id)
+    person = person_by_id(session, subject_id)
     return [grant_of(r, person, node.org_id) for r in consent_rows.of_subject(session, subject_id)]
 
 
@@ -280,7 +280,7 @@ def covering(uow: UnitOfWork, subject_id: str | None, ask: cover.Ask, *, issuer:
     if subject_id is None:
         return Coverage(())
     s = uow.session
-    person = s.get(Person, subject_id)
+    person = person_by_id(s, subject_id)
     rows = consent_rows.of_subject(s, subject_id)
     grants, why = cover.newest([(grant_of(r, person, issuer), r.created_at) for r in rows], ask, on=on)
     return Coverage(grants, why)
@@ -299,7 +299,7 @@ def revoke(node: Node, cid: str, actor: audit_log.Actor,
         who_key = f"professional:{actor.actor_id}"
         if withdrawn_by is not None:
             try:
-                [who_key] = _party_keys(uow.session, (withdrawn_by,), uow.session.get(Person, row.subject_id))
+                [who_key] = _party_keys(uow.session, (withdrawn_by,), person_by_id(uow.session, row.subject_id))
             except (InvalidRequest, ValueError):
                 raise InvalidRequest(f"{withdrawn_by} is hier niet bekend.") from None
             if who_key not in grant.grantors:
@@ -318,7 +318,7 @@ def revoke(node: Node, cid: str, actor: audit_log.Actor,
         uow.commit()
         today = _day(node)
         peers = sorted((grant.recipients | grant.holders) - {node.org_id})
-        return to_fhir(row, grant_of(row, uow.session.get(Person, row.subject_id), node.org_id), today), peers
+        return to_fhir(row, grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id), today), peers
 
 
 def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
@@ -333,8 +333,8 @@ def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
     # decide from a read snapshot; the write unit (SQLite's one writer) holds only the audit
     with node.uow(read_only=True) as uow:
         row = consent_rows.get(uow.session, cid)
-        grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id) if row is not None else None
-        if grant is None or caller_org not in grant.recipients | grant.holders:
+        grant = grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id) if row is not None else None
+        if row is None or grant is None or caller_org not in grant.recipients | grant.holders:
             _status_refused(node, cid, caller_org, grant)
             raise NotFound(STATUS_UNKNOWN)
         why_not = rules.why_not_honoured(grant, day)
@@ -399,7 +399,7 @@ def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
     with node.uow() as uow:
         s = uow.session
         row, grant = _load(s, node, cid)
-        person = s.get(Person, row.subject_id)
+        person = person_by_id(s, row.subject_id)
         rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
 
         def named(key: str) -> str:
