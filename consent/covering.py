@@ -114,5 +114,5 @@ def newest(grants: Sequence[tuple[Grant, datetime.datetime]], ask: Ask, *,
             lapsed.append((grant.status == "active", why))
     if found:
         return tuple(found), None
-    active = [why for is_active, why in lapsed if is_active]
-    return (), (active or [why for _, why in lapsed] or [None])[0]
+    reasons = [why for is_active, why in lapsed if is_active] or [why for _, why in lapsed]
+    return (), reasons[0] if reasons else None

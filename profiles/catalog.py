@@ -187,7 +187,10 @@ def _designations(system: str) -> dict[str, dict[tuple[str, str], str]]:
             texts.setdefault(("", "display"), concept["display"])
             for designation in concept.get("designation", []):
                 coding = designation.get("use") or {}
-                name = by_use.get((coding.get("system"), coding.get("code")))
+                use_system, use_code = coding.get("system"), coding.get("code")
+                if not (isinstance(use_system, str) and isinstance(use_code, str)):
+                    continue  # a designation without a coded use labels nothing we look up
+                name = by_use.get((use_system, use_code))
                 if name and isinstance(designation.get("value"), str) and designation.get("language"):
                     texts[(designation["language"], name)] = designation["value"]
     return out

@@ -35,7 +35,10 @@ class Duplicate(IntegrityError):
 
     @classmethod
     def of(cls, exc: IntegrityError) -> Duplicate:
-        return exc if isinstance(exc, Duplicate) else cls(exc.statement, exc.params, exc.orig)
+        if isinstance(exc, Duplicate):
+            return exc
+        # the driver's own error, or the IntegrityError itself when SQLAlchemy raised it without one
+        return cls(exc.statement, exc.params, exc.orig if exc.orig is not None else exc)
 
 
 class UnitOfWork:

@@ -360,7 +360,8 @@ class AuditLog:
         return [stored(r) for r in rows]
 
     def hash_at(self, seq: int) -> str | None:
-        return self.session.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq)).scalar()
+        found: str | None = self.session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))
+        return found
 
     def last_seq(self) -> int:
 

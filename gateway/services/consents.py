@@ -8,10 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from adapters.store.models import ConsentRow, Person, Relation
+from adapters.store.models import ConsentRow, Person
 from adapters.store.uow import UnitOfWork
 from audit import events
 from consent import covering as cover
@@ -32,6 +29,7 @@ from gateway.fhir import fhir_in, parameters, versioning
 from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.repositories import consents as consent_rows
+from gateway.repositories.people import People, Relations
 from gateway.services import locator
 from gateway.services.registry import display_name, family_of, grant_of, party_name, person_by_id, subject_of
 from gateway.web.receipt import ReceiptFacts, render
@@ -44,7 +42,7 @@ def _day(node: Node) -> date:
     return rules.day_of(int(node.clock().timestamp()))
 
 
-def _party_keys(session: Session, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
+def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
     """Turn performer-style references into party keys; the rules judge who they are.
 
     A party related to someone else (the other parent's RelatedPerson, another adult's
@@ -57,12 +55,12 @@ def _party_keys(session: Session, refs: tuple[str, ...], subject: Person) -> fro
     for ref in refs:
         kind, rid = ref.split("/", 1)
         if kind == "Patient":
-            person = session.get(Person, rid)
+            person = People(session).get(rid)
             if person is None:
                 raise InvalidRequest(f"{ref} is hier niet bekend.")
             keys.add(subject_of(person).key)
         else:
-            rel = session.get(Relation, rid)
+            rel = Relations(session).get(rid)
             if rel is None:
                 raise InvalidRequest(f"{ref} is hier niet bekend als ouder of voogd.")
             keys.add(rel.party_key)
@@ -142,7 +140,7 @@ def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict
     return stored
 
 
-def _findable_changed(session: Session, node: Node, purpose: str) -> None:
+def _findable_changed(session: Any, node: Node, purpose: str) -> None:
     """A findable consent recorded or revoked moves the PSI epoch on, in the same transaction."""
     if purpose == fhir_in.FINDABLE:
         locator.bump(session, node)
@@ -180,7 +178,7 @@ def list_for(node: Node, patient_id: str | None = None, *, renewal_due: bool = F
     out = []
     with node.uow(read_only=True) as uow:
         for row in consent_rows.listed(uow.session, patient_id):
-            grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id)
+            grant = grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id)
             if renewal_due and not (row.status == "active" and rules.renewal_reasons(grant, today)):
                 continue
             out.append(to_fhir(row, grant, today))
@@ -194,11 +192,11 @@ def read(node: Node, cid: str) -> dict[str, Any]:
         return to_fhir(row, grant, _day(node))
 
 
-def _load(s: Session, node: Node, cid: str) -> tuple[ConsentRow, Grant]:
+def _load(s: Any, node: Node, cid: str) -> tuple[ConsentRow, Grant]:
     row = consent_rows.get(s, cid)
     if row is None:
         raise NotFound(f"Consent/{cid} is hier niet bekend.")
-    return row, grant_of(row, s.get(Person, row.subject_id), node.org_id)
+    return row, grant_of(row, person_by_id(s, row.subject_id), node.org_id)
 
 
 def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Actor) -> str:
@@ -241,9 +239,9 @@ def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Acto
     return tok
 
 
-def grants_of(session: Session, node: Node, subject_id: str) -> list[Grant]:
+def grants_of(session: Any, node: Node, subject_id: str) -> list[Grant]:
     """Every consent and objection recorded here for one person, as the domain's grants."""
-    person = session.get(Person, subject_id)
+    person = person_by_id(session, subject_id)
     return [grant_of(r, person, node.org_id) for r in consent_rows.of_subject(session, subject_id)]
 
 
@@ -280,7 +278,7 @@ def covering(uow: UnitOfWork, subject_id: str | None, ask: cover.Ask, *, issuer:
     if subject_id is None:
         return Coverage(())
     s = uow.session
-    person = s.get(Person, subject_id)
+    person = person_by_id(s, subject_id)
     rows = consent_rows.of_subject(s, subject_id)
     grants, why = cover.newest([(grant_of(r, person, issuer), r.created_at) for r in rows], ask, on=on)
     return Coverage(grants, why)
@@ -299,7 +297,7 @@ def revoke(node: Node, cid: str, actor: audit_log.Actor,
         who_key = f"professional:{actor.actor_id}"
         if withdrawn_by is not None:
             try:
-                [who_key] = _party_keys(uow.session, (withdrawn_by,), uow.session.get(Person, row.subject_id))
+                [who_key] = _party_keys(uow.session, (withdrawn_by,), person_by_id(uow.session, row.subject_id))
             except (InvalidRequest, ValueError):
                 raise InvalidRequest(f"{withdrawn_by} is hier niet bekend.") from None
             if who_key not in grant.grantors:
@@ -318,7 +316,7 @@ def revoke(node: Node, cid: str, actor: audit_log.Actor,
         uow.commit()
         today = _day(node)
         peers = sorted((grant.recipients | grant.holders) - {node.org_id})
-        return to_fhir(row, grant_of(row, uow.session.get(Person, row.subject_id), node.org_id), today), peers
+        return to_fhir(row, grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id), today), peers
 
 
 def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
@@ -333,8 +331,8 @@ def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
     # decide from a read snapshot; the write unit (SQLite's one writer) holds only the audit
     with node.uow(read_only=True) as uow:
         row = consent_rows.get(uow.session, cid)
-        grant = grant_of(row, uow.session.get(Person, row.subject_id), node.org_id) if row is not None else None
-        if grant is None or caller_org not in grant.recipients | grant.holders:
+        grant = grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id) if row is not None else None
+        if row is None or grant is None or caller_org not in grant.recipients | grant.holders:
             _status_refused(node, cid, caller_org, grant)
             raise NotFound(STATUS_UNKNOWN)
         why_not = rules.why_not_honoured(grant, day)
@@ -399,8 +397,8 @@ def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
     with node.uow() as uow:
         s = uow.session
         row, grant = _load(s, node, cid)
-        person = s.get(Person, row.subject_id)
-        rels = {r.party_key: r for r in s.scalars(select(Relation).where(Relation.child_id == row.subject_id))}
+        person = person_by_id(s, row.subject_id)
+        rels = {r.party_key: r for r in Relations(s).of_child(row.subject_id)}
 
         def named(key: str) -> str:
             if key == grant.subject.key:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from adapters.store.models import Person
+from adapters.store.models import ConsentRow, Person
 from audit import events
 from consent import covering as cover
 from consent import rules
@@ -213,7 +213,7 @@ def consents_of(node: Node, pid: str) -> list[ConsentLine]:
 def subject_of_consent(node: Node, cid: str) -> str:
     """The internal person id a consent is about; raise NotFound otherwise."""
     with node.uow(read_only=True) as uow:
-        row = uow.consent_reads.get(cid)
+        row: ConsentRow | None = uow.consent_reads.get(cid)
         if row is None:
             raise NotFound("Deze toestemming is hier niet bekend.")
         return row.subject_id

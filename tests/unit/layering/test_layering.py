@@ -23,11 +23,6 @@ DOMAIN = ("contract", "consent", "profiles", "audit")
 #: what the domain never imports: web, HTTP, SQL, servers, and the outer rings of the house
 DOMAIN_FORBIDDEN = frozenset({"flask", "werkzeug", "jinja2", "sqlalchemy", "requests", "urllib3", "gunicorn",
                               "alembic", "gateway", "adapters", "ehr"})
-#: the use cases that still write SQL themselves. h4b moves it into gateway/repositories; this list
-#: only ever shrinks: a module that stops importing SQLAlchemy must leave it, none may join it
-SERVICES_STILL_IMPORTING_SQLALCHEMY = frozenset({
-    "gateway.services.consents",
-})
 
 
 def _module_name(path: Path) -> str:
@@ -134,18 +129,11 @@ def test_use_cases_never_see_flask_or_werkzeug(module: str) -> None:
     assert not bad, f"{module} imports {bad}: views parse the request and pass typed values in"
 
 
-def test_no_new_use_case_writes_sql_itself() -> None:
-    importing = {m for m in MODULES if _in(m, "gateway.services")
-                 and any(_top(n) == "sqlalchemy" for n in all_imports(m))}
-    joined = sorted(importing - SERVICES_STILL_IMPORTING_SQLALCHEMY)
-    assert not joined, f"{joined} import SQLAlchemy: put the query in gateway/repositories on the unit of work"
-
-
-def test_the_list_of_use_cases_that_write_sql_only_shrinks() -> None:
-    importing = {m for m in MODULES if _in(m, "gateway.services")
-                 and any(_top(n) == "sqlalchemy" for n in all_imports(m))}
-    left = sorted(SERVICES_STILL_IMPORTING_SQLALCHEMY - importing)
-    assert not left, f"{left} no longer import SQLAlchemy: take them off SERVICES_STILL_IMPORTING_SQLALCHEMY"
+def test_no_use_case_writes_sql_itself() -> None:
+    """Every query lives in gateway/repositories on the unit of work; no service imports SQLAlchemy."""
+    importing = sorted(m for m in MODULES if _in(m, "gateway.services")
+                       and any(_top(n) == "sqlalchemy" for n in all_imports(m)))
+    assert not importing, f"{importing} import SQLAlchemy: put the query in gateway/repositories on the unit of work"
 
 
 def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
