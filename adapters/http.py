@@ -56,9 +56,15 @@ class StrictClient:
     anyway (proxies from the environment, redirects, cookies).
     """
 
-    def __init__(self, *, connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 max_bytes: int = 5_000_000, verify_tls: bool = True,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        max_bytes: int = 5_000_000,
+        verify_tls: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
         #: extra headers for every call (the correlation id, gateway.http.observe), set per request
@@ -76,23 +82,47 @@ class StrictClient:
     def close(self) -> None:
         self.pool.clear()
 
-    def request(self, method: str, url: str, *, json_body: Any = None, form: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None,
-                max_bytes: int | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+        max_bytes: int | None = None,
+    ) -> Reply:
         """Send one request; return the status and the strictly parsed JSON body.
 
         ``max_bytes`` lowers the size cap for this call (a JWKS needs far less than a summary).
         """
-        reply = self.raw_request(method, url, json_body=json_body, form=form, headers=headers, timeout=timeout,
-                                 max_bytes=max_bytes)
+        reply = self.raw_request(
+            method, url, json_body=json_body, form=form, headers=headers, timeout=timeout, max_bytes=max_bytes
+        )
         if reply.raw:
-            return Reply(status=reply.status, body=ijson.loads(reply.raw, error=ResponseNotJson), raw=reply.raw,
-                         date=reply.date, headers=reply.headers, etag=reply.etag, last_modified=reply.last_modified)
+            return Reply(
+                status=reply.status,
+                body=ijson.loads(reply.raw, error=ResponseNotJson),
+                raw=reply.raw,
+                date=reply.date,
+                headers=reply.headers,
+                etag=reply.etag,
+                last_modified=reply.last_modified,
+            )
         return reply
 
-    def raw_request(self, method: str, url: str, *, json_body: Any = None, form: dict[str, str] | None = None,
-                    headers: dict[str, str] | None = None, timeout: tuple[float, float] | None = None,
-                    max_bytes: int | None = None) -> Reply:
+    def raw_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+        max_bytes: int | None = None,
+    ) -> Reply:
         """Send one request; return the status and the raw body, unparsed (``body`` is None)."""
         hdrs = {"Accept": "application/fhir+json, application/json"}
         hdrs.update(self.context_headers())
@@ -106,8 +136,16 @@ class StrictClient:
             hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
         connect, read = timeout or self.timeout
         try:
-            resp = self.pool.request(method, url, body=data, headers=hdrs, redirect=False, retries=False,
-                                     preload_content=False, timeout=urllib3.Timeout(connect=connect, read=read))
+            resp = self.pool.request(
+                method,
+                url,
+                body=data,
+                headers=hdrs,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=connect, read=read),
+            )
             try:
                 status = resp.status
                 date = resp.headers.get("Date", "")
@@ -126,8 +164,15 @@ class StrictClient:
             raise PartnerTimeout(f"Geen antwoord binnen de tijdslimiet van {url}.") from exc
         except (HTTPError, OSError, ValueError) as exc:
             raise PartnerUnavailable(f"Geen verbinding met {url}.") from exc
-        return Reply(status=status, body=None, raw=raw, date=date, headers=response_headers, etag=etag[:255],
-                     last_modified=modified[:64])
+        return Reply(
+            status=status,
+            body=None,
+            raw=raw,
+            date=date,
+            headers=response_headers,
+            etag=etag[:255],
+            last_modified=modified[:64],
+        )
 
     def _read_capped(self, resp: Any, cap: int) -> bytes:
         declared = resp.headers.get("Content-Length")

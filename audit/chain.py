@@ -12,7 +12,7 @@ Each is a compact JWS, header ``typ`` ``audit-checkpoint+jwt``, over the claims
 ``{"seq", "hash", "at", "kind"}``; signing and verifying are injected callables so this
 module never sees a key. Entry hash (stable, documented, also used by ``verify_rows``)::
 
-    sha256( f"{seq}|{event_id}|{recorded_at}|{prev_hash}|".encode() + canonical_record )
+    sha256(f"{seq}|{event_id}|{recorded_at}|{prev_hash}|".encode() + canonical_record)
 
 where ``canonical_record`` is the RFC 8785 (JCS) UTF-8 JSON of the ``AuditRecord`` and
 the first entry links to ``GENESIS``. ``event_id`` is a FHIR id (so it holds no ``|``)
@@ -104,15 +104,13 @@ def format_recorded_at(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
-def row_hash(seq: int, event_id: str, recorded_at: str, canonical_record: str,
-             prev_hash: str) -> str:
+def row_hash(seq: int, event_id: str, recorded_at: str, canonical_record: str, prev_hash: str) -> str:
     """Return the entry hash from stored columns (the rule in the module docstring)."""
     prefix = f"{seq}|{event_id}|{recorded_at}|{prev_hash}|".encode()
     return hashlib.sha256(prefix + canonical_record.encode("utf-8")).hexdigest()
 
 
-def entry_hash(seq: int, event_id: str, recorded_at: str, record: AuditRecord,
-               prev_hash: str) -> str:
+def entry_hash(seq: int, event_id: str, recorded_at: str, record: AuditRecord, prev_hash: str) -> str:
     """Return the entry hash of ``record`` at ``seq``, checking every field's format."""
     _check_position(seq, event_id, recorded_at, prev_hash)
     return row_hash(seq, event_id, recorded_at, record_to_canonical(record), prev_hash)
@@ -142,8 +140,7 @@ class StoredEntry:
 
     def as_row(self) -> Row:
         """Return the stored columns, with the record as canonical JSON."""
-        return (self.seq, self.event_id, self.recorded_at, record_to_canonical(self.record),
-                self.prev_hash, self.hash)
+        return (self.seq, self.event_id, self.recorded_at, record_to_canonical(self.record), self.prev_hash, self.hash)
 
 
 def entry_from_row(row: Row) -> StoredEntry:
@@ -153,12 +150,10 @@ def entry_from_row(row: Row) -> StoredEntry:
     JSON is covered by the hash. Raises InvalidAuditRecord.
     """
     seq, event_id, recorded_at, record_json, prev_hash, digest = row
-    return StoredEntry(seq, event_id, recorded_at, record_from_json(record_json), prev_hash,
-                       digest)
+    return StoredEntry(seq, event_id, recorded_at, record_from_json(record_json), prev_hash, digest)
 
 
-def new_entry(*, prev_seq: int, prev_hash: str, event_id: str, recorded_at: str,
-              record: AuditRecord) -> StoredEntry:
+def new_entry(*, prev_seq: int, prev_hash: str, event_id: str, recorded_at: str, record: AuditRecord) -> StoredEntry:
     """Build the entry that follows ``(prev_seq, prev_hash)``; ``(0, GENESIS)`` starts a log.
 
     After a prune that removed every entry, pass the prune anchor as the predecessor.
@@ -193,8 +188,7 @@ def checkpoint_claims(seq: int, entry_hash_hex: str, *, kind: str, at: str) -> d
     return claims
 
 
-def sign_checkpoint(entry: StoredEntry, *, kind: str, at: str,
-                    sign: Callable[[dict[str, Any]], str]) -> str:
+def sign_checkpoint(entry: StoredEntry, *, kind: str, at: str, sign: Callable[[dict[str, Any]], str]) -> str:
     """Sign a checkpoint, head or prune anchor naming ``entry``; return the compact JWS."""
     return sign(checkpoint_claims(entry.seq, entry.hash, kind=kind, at=at))
 
@@ -263,20 +257,29 @@ class _Problem:
     reason: str
 
 
-def verify_chain(entries: Iterable[StoredEntry], checkpoints: Sequence[str], head: str | None,
-                 *, verify: Callable[[str], dict[str, Any]],
-                 anchor: tuple[int, str] | None = None,
-                 checkpoint_every: int | None = CHECKPOINT_EVERY) -> VerifyResult:
+def verify_chain(
+    entries: Iterable[StoredEntry],
+    checkpoints: Sequence[str],
+    head: str | None,
+    *,
+    verify: Callable[[str], dict[str, Any]],
+    anchor: tuple[int, str] | None = None,
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
+) -> VerifyResult:
     """Verify entries given as dataclasses; see ``verify_rows`` for the rules."""
     rows = (entry.as_row() for entry in entries)
-    return verify_rows(rows, checkpoints, head, verify=verify, anchor=anchor,
-                       checkpoint_every=checkpoint_every)
+    return verify_rows(rows, checkpoints, head, verify=verify, anchor=anchor, checkpoint_every=checkpoint_every)
 
 
-def verify_rows(rows: Iterable[Row], checkpoints: Sequence[str], head: str | None, *,
-                verify: Callable[[str], dict[str, Any]],
-                anchor: tuple[int, str] | None = None,
-                checkpoint_every: int | None = CHECKPOINT_EVERY) -> VerifyResult:
+def verify_rows(
+    rows: Iterable[Row],
+    checkpoints: Sequence[str],
+    head: str | None,
+    *,
+    verify: Callable[[str], dict[str, Any]],
+    anchor: tuple[int, str] | None = None,
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
+) -> VerifyResult:
     """Verify stored rows, in ascending seq order, against the signed checkpoints and head.
 
     Names the first bad entry for: an edited row (hash mismatch), a deleted row (seq gap),
@@ -301,14 +304,20 @@ def verify_rows(rows: Iterable[Row], checkpoints: Sequence[str], head: str | Non
             _pin(pins, anchor[0], anchor[1], f"the prune anchor at seq {anchor[0]}", problems)
     elif first is not None and first[0] != start_seq + 1:
         where = f"the prune anchor is at seq {anchor[0]}" if anchor else "there is no prune anchor"
-        problems.append(_Problem(start_seq + 1, (
-            f"missing: the log starts at seq {first[0]} but {where}; entries "
-            f"{start_seq + 1}..{first[0] - 1} were removed without a signed prune anchor")))
+        problems.append(
+            _Problem(
+                start_seq + 1,
+                (
+                    f"missing: the log starts at seq {first[0]} but {where}; entries "
+                    f"{start_seq + 1}..{first[0] - 1} were removed without a signed prune anchor"
+                ),
+            )
+        )
         return _verdict(problems, 0, start_seq, start_seq)
 
     checked, last_pin, failure, last_hash = _scan(
-        _chain((first,), iterator) if first is not None else iterator,
-        start_seq, start_hash, pins)
+        _chain((first,), iterator) if first is not None else iterator, start_seq, start_hash, pins
+    )
     last_seq = start_seq + checked
     if failure is not None:
         problems.append(failure)
@@ -317,29 +326,43 @@ def verify_rows(rows: Iterable[Row], checkpoints: Sequence[str], head: str | Non
     beyond = [(seq, label) for seq, (_, label) in pins.items() if seq > last_seq]
     if beyond:
         _, label = min(beyond)
-        problems.append(_Problem(last_seq + 1, (
-            f"truncated: {label} lies beyond the last entry {last_seq}; "
-            f"entries from {last_seq + 1} on were cut")))
+        problems.append(
+            _Problem(
+                last_seq + 1,
+                (f"truncated: {label} lies beyond the last entry {last_seq}; entries from {last_seq + 1} on were cut"),
+            )
+        )
     if head_cp is None and head is None and checked:
-        problems.append(_Problem(last_pin + 1, (
-            "unsigned: the signed head is missing, so a cut tail cannot be ruled out; "
-            f"entries after {last_pin} are not vouched for by a signature")))
+        problems.append(
+            _Problem(
+                last_pin + 1,
+                (
+                    "unsigned: the signed head is missing, so a cut tail cannot be ruled out; "
+                    f"entries after {last_pin} are not vouched for by a signature"
+                ),
+            )
+        )
     if head_cp is not None and head_cp.seq < last_seq:
-        problems.append(_Problem(head_cp.seq + 1, (
-            f"unsigned: entries {head_cp.seq + 1}..{last_seq} come after the signed head "
-            f"at seq {head_cp.seq} (written outside the gateway?)")))
+        problems.append(
+            _Problem(
+                head_cp.seq + 1,
+                (
+                    f"unsigned: entries {head_cp.seq + 1}..{last_seq} come after the signed head "
+                    f"at seq {head_cp.seq} (written outside the gateway?)"
+                ),
+            )
+        )
     if checkpoint_every:
-        due = range((start_seq // checkpoint_every + 1) * checkpoint_every, last_seq + 1,
-                    checkpoint_every)
+        due = range((start_seq // checkpoint_every + 1) * checkpoint_every, last_seq + 1, checkpoint_every)
         missing = next((seq for seq in due if seq not in checkpoint_seqs), None)
         if missing is not None:
-            problems.append(_Problem(missing, (
-                f"unsigned: the signed checkpoint for seq {missing} is missing")))
+            problems.append(_Problem(missing, (f"unsigned: the signed checkpoint for seq {missing} is missing")))
     return _verdict(problems, checked, start_seq, last_seq, last_hash)
 
 
-def _scan(rows: Iterator[Row], start_seq: int, start_hash: str,
-          pins: dict[int, tuple[str, str]]) -> tuple[int, int, _Problem | None, str]:
+def _scan(
+    rows: Iterator[Row], start_seq: int, start_hash: str, pins: dict[int, tuple[str, str]]
+) -> tuple[int, int, _Problem | None, str]:
     """Walk the rows once; return (checked, last pinned seq, first failure, last hash)."""
     sha256 = hashlib.sha256
     expected, prev, last_pin = start_seq + 1, start_hash, start_seq
@@ -347,17 +370,25 @@ def _scan(rows: Iterator[Row], start_seq: int, start_hash: str,
         seq, event_id, recorded_at, record_json, prev_hash, stored = row
         if seq != expected:
             return expected - start_seq - 1, last_pin, _gap(seq, expected, rows), prev
-        digest = sha256(f"{seq}|{event_id}|{recorded_at}|{prev_hash}|".encode()
-                        + record_json.encode()).hexdigest()
+        digest = sha256(f"{seq}|{event_id}|{recorded_at}|{prev_hash}|".encode() + record_json.encode()).hexdigest()
         if digest != stored or prev_hash != prev or "|" in event_id or "|" in recorded_at:
             problem = _row_problem(row, digest, prev, start_seq)
             return expected - start_seq - 1, last_pin, problem, prev
         pin = pins.get(seq)
         if pin is not None:
             if pin[0] != stored:
-                return expected - start_seq - 1, last_pin, _Problem(last_pin + 1, (
-                    f"rewritten: {pin[1]} signs hash {pin[0][:12]}… but entry {seq} has "
-                    f"{stored[:12]}…; entries {last_pin + 1}..{seq} were rewritten")), prev
+                return (
+                    expected - start_seq - 1,
+                    last_pin,
+                    _Problem(
+                        last_pin + 1,
+                        (
+                            f"rewritten: {pin[1]} signs hash {pin[0][:12]}… but entry {seq} has "
+                            f"{stored[:12]}…; entries {last_pin + 1}..{seq} were rewritten"
+                        ),
+                    ),
+                    prev,
+                )
             last_pin = seq
         prev = stored
         expected += 1
@@ -368,9 +399,9 @@ def _gap(seq: int, expected: int, rest: Iterator[Row]) -> _Problem:
     if seq < expected:
         return _Problem(seq, f"reordered: entry {seq} appears again after entry {expected - 1}")
     if any(row[0] == expected for row in rest):
-        return _Problem(expected, (
-            f"reordered: entry {seq} appears where entry {expected} belongs; "
-            f"entry {expected} comes later"))
+        return _Problem(
+            expected, (f"reordered: entry {seq} appears where entry {expected} belongs; entry {expected} comes later")
+        )
     return _Problem(expected, f"missing: entries {expected}..{seq - 1} were deleted")
 
 
@@ -379,23 +410,33 @@ def _row_problem(row: Row, digest: str, prev: str, start_seq: int) -> _Problem:
     if "|" in event_id or "|" in recorded_at:
         return _Problem(seq, f"malformed: entry {seq} has '|' in event_id or recorded_at")
     if digest != stored and prev_hash != prev:
-        return _Problem(seq, (
-            f"edited: entry {seq} matches neither its stored hash nor its predecessor "
-            "(content edited, or rows deleted and renumbered)"))
+        return _Problem(
+            seq,
+            (
+                f"edited: entry {seq} matches neither its stored hash nor its predecessor "
+                "(content edited, or rows deleted and renumbered)"
+            ),
+        )
     if digest != stored:
         return _Problem(seq, f"edited: entry {seq} no longer matches its stored hash")
     if seq - 1 <= start_seq:
         what = "the prune anchor" if start_seq else "the genesis value"
         return _Problem(seq, f"unanchored: entry {seq} does not link to {what}")
-    return _Problem(seq - 1, (
-        f"relinked: entry {seq} does not link to entry {seq - 1}; entry {seq - 1} was "
-        f"rewritten or entry {seq} was replaced"))
+    return _Problem(
+        seq - 1,
+        (
+            f"relinked: entry {seq} does not link to entry {seq - 1}; entry {seq - 1} was "
+            f"rewritten or entry {seq} was replaced"
+        ),
+    )
 
 
-def _read_signed(checkpoints: Sequence[str], head: str | None,
-                 verify: Callable[[str], dict[str, Any]], problems: list[_Problem],
-                 ) -> tuple[dict[int, tuple[str, str]], set[int], list[tuple[int, str]],
-                            Checkpoint | None]:
+def _read_signed(
+    checkpoints: Sequence[str],
+    head: str | None,
+    verify: Callable[[str], dict[str, Any]],
+    problems: list[_Problem],
+) -> tuple[dict[int, tuple[str, str]], set[int], list[tuple[int, str]], Checkpoint | None]:
     """Verify every signature; return pins (seq -> hash, label), checkpoint seqs, prunes, head."""
     pins: dict[int, tuple[str, str]] = {}
     checkpoint_seqs: set[int] = set()
@@ -421,17 +462,14 @@ def _read_signed(checkpoints: Sequence[str], head: str | None,
             problems.append(_forged("the signed head", head, exc))
             head_cp = None
         else:
-            _pin(pins, head_cp.seq, head_cp.hash, f"the signed head at seq {head_cp.seq}",
-                 problems)
+            _pin(pins, head_cp.seq, head_cp.hash, f"the signed head at seq {head_cp.seq}", problems)
     return pins, checkpoint_seqs, prunes, head_cp
 
 
-def _pin(pins: dict[int, tuple[str, str]], seq: int, digest: str, label: str,
-         problems: list[_Problem]) -> None:
+def _pin(pins: dict[int, tuple[str, str]], seq: int, digest: str, label: str, problems: list[_Problem]) -> None:
     existing = pins.get(seq)
     if existing is not None and existing[0] != digest:
-        problems.append(_Problem(seq, (
-            f"conflict: {existing[1]} and {label} sign different hashes for seq {seq}")))
+        problems.append(_Problem(seq, (f"conflict: {existing[1]} and {label} sign different hashes for seq {seq}")))
         return
     pins.setdefault(seq, (digest, label))
 
@@ -443,13 +481,17 @@ def _forged(what: str, jws: str, exc: Exception) -> _Problem:
     return _Problem(seq, f"{kind}: {what}{where} does not verify: {exc.__class__.__name__}")
 
 
-def _verdict(problems: list[_Problem], checked: int, start_seq: int, last_seq: int,
-             last_hash: str | None = None) -> VerifyResult:
+def _verdict(
+    problems: list[_Problem], checked: int, start_seq: int, last_seq: int, last_hash: str | None = None
+) -> VerifyResult:
     if problems:
         worst = min(problems, key=lambda p: (p.seq is None, p.seq or 0))
         return VerifyResult(False, checked, worst.seq, worst.reason)
     if not checked:
         return VerifyResult(True, 0, None, "intact: the log is empty")
-    return VerifyResult(True, checked, None, (
-        f"intact: {checked} entries from seq {start_seq + 1} to {last_seq}, "
-        f"last hash {last_hash}"))
+    return VerifyResult(
+        True,
+        checked,
+        None,
+        (f"intact: {checked} entries from seq {start_seq + 1} to {last_seq}, last hash {last_hash}"),
+    )

@@ -69,14 +69,48 @@ SUMMARY_PUSH_RECEIVED = "summary-push-received"
 SUMMARY_PUSH_REFUSED = "summary-push-refused"
 
 ACTION_CODES: tuple[str, ...] = (
-    DISCLOSURE_SENT, DISCLOSURE_REFUSED, SUMMARY_RECEIVED, SUMMARY_REQUEST_FAILED, CONSENT_RECORDED,
-    CONSENT_REFUSED, CONSENT_REVOKED, CONSENT_DECLINED, CONSENT_VIEWED, CONSENT_STATUS_QUERIED, TOKEN_ISSUED,
-    SAFETY_DISCLOSURE_SENT, SAFETY_DISCLOSURE_RECEIVED, KEY_ROTATED, PARTNER_ADDED, PARTNER_REMOVED,
-    PARTNER_KEYS_UPDATED, CLIENT_ADDED, CLIENT_REMOVED, CLIENT_SECRET_ROTATED, LOGIN, LOGIN_FAILED, AUDIT_READ,
-    AUDIT_PRUNED, FLAG_HANDLED, RECORD_WRITTEN, RECORD_VIEWED, RECORD_DELETED, FEDERATION_LIST_APPLIED,
-    FEDERATION_LIST_REFUSED, FEDERATION_MEMBER_ADDED, FEDERATION_MEMBER_UPDATED, FEDERATION_MEMBER_REMOVED,
-    FEDERATION_CONFLICT, LOCATOR_SETUP_SERVED, LOCATOR_MATCH_ANSWERED, LOCATOR_KEY_ROTATED, LOCATE_SEARCHED,
-    SUMMARY_PUSHED, SUMMARY_PUSH_FAILED, SUMMARY_PUSH_RECEIVED, SUMMARY_PUSH_REFUSED,
+    DISCLOSURE_SENT,
+    DISCLOSURE_REFUSED,
+    SUMMARY_RECEIVED,
+    SUMMARY_REQUEST_FAILED,
+    CONSENT_RECORDED,
+    CONSENT_REFUSED,
+    CONSENT_REVOKED,
+    CONSENT_DECLINED,
+    CONSENT_VIEWED,
+    CONSENT_STATUS_QUERIED,
+    TOKEN_ISSUED,
+    SAFETY_DISCLOSURE_SENT,
+    SAFETY_DISCLOSURE_RECEIVED,
+    KEY_ROTATED,
+    PARTNER_ADDED,
+    PARTNER_REMOVED,
+    PARTNER_KEYS_UPDATED,
+    CLIENT_ADDED,
+    CLIENT_REMOVED,
+    CLIENT_SECRET_ROTATED,
+    LOGIN,
+    LOGIN_FAILED,
+    AUDIT_READ,
+    AUDIT_PRUNED,
+    FLAG_HANDLED,
+    RECORD_WRITTEN,
+    RECORD_VIEWED,
+    RECORD_DELETED,
+    FEDERATION_LIST_APPLIED,
+    FEDERATION_LIST_REFUSED,
+    FEDERATION_MEMBER_ADDED,
+    FEDERATION_MEMBER_UPDATED,
+    FEDERATION_MEMBER_REMOVED,
+    FEDERATION_CONFLICT,
+    LOCATOR_SETUP_SERVED,
+    LOCATOR_MATCH_ANSWERED,
+    LOCATOR_KEY_ROTATED,
+    LOCATE_SEARCHED,
+    SUMMARY_PUSHED,
+    SUMMARY_PUSH_FAILED,
+    SUMMARY_PUSH_RECEIVED,
+    SUMMARY_PUSH_REFUSED,
 )
 """Every action, in the order of the audit-action CodeSystem."""
 
@@ -115,14 +149,38 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _BSN = re.compile(r"[0-9]{9}")
 # A compact JWS/JWT (three base64url parts, header starting '{"'), or a bearer credential.
 _CREDENTIAL = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.|\b[Bb]earer\s+\S")
-_FORBIDDEN_KEY_PARTS = ("token", "secret", "password", "authorization", "assertion",
-                        "cookie", "body", "jwt", "jws", "private")
+_FORBIDDEN_KEY_PARTS = (
+    "token",
+    "secret",
+    "password",
+    "authorization",
+    "assertion",
+    "cookie",
+    "body",
+    "jwt",
+    "jws",
+    "private",
+)
 _ALLOWED_KEY_SUFFIXES = ("_jti", "_hash", "-jti", "-hash")
 
-_TEXT_FIELDS = ("actor_id", "actor_role", "actor_org", "on_behalf_of", "purpose",
-                "access_point", "subject", "consent_id", "legal_ground", "exchange_id",
-                "peer_org", "reason_code", "request_hash", "response_hash",
-                "peer_request_hash", "peer_response_hash")
+_TEXT_FIELDS = (
+    "actor_id",
+    "actor_role",
+    "actor_org",
+    "on_behalf_of",
+    "purpose",
+    "access_point",
+    "subject",
+    "consent_id",
+    "legal_ground",
+    "exchange_id",
+    "peer_org",
+    "reason_code",
+    "request_hash",
+    "response_hash",
+    "peer_request_hash",
+    "peer_response_hash",
+)
 _HASH_FIELDS = ("request_hash", "response_hash", "peer_request_hash", "peer_response_hash")
 
 
@@ -272,8 +330,7 @@ def _freeze(path: str, value: object, *, depth: int) -> object:
                 raise InvalidAuditRecord(f"{path} has a non-string key")
             _check_string(f"{path} key", key)
             lowered = key.lower()
-            if (any(part in lowered for part in _FORBIDDEN_KEY_PARTS)
-                    and not lowered.endswith(_ALLOWED_KEY_SUFFIXES)):
+            if any(part in lowered for part in _FORBIDDEN_KEY_PARTS) and not lowered.endswith(_ALLOWED_KEY_SUFFIXES):
                 raise InvalidAuditRecord(f"{path} key {key!r} suggests a token, secret or body")
             out[key] = _freeze(f"{path}.{key}", item, depth=depth + 1)
         return MappingProxyType(out)

@@ -102,8 +102,16 @@ _PATTERNS: Mapping[str, tuple[str, str, str, str]] = {
     ev.LOCATOR_KEY_ROTATED: ("110100", "Application Activity", "U", _BASIC),
     ev.LOCATE_SEARCHED: ("110112", "Query", "E", _BASIC),
 }
-_LOCAL_CONSENT_ACTIONS = frozenset({ev.CONSENT_RECORDED, ev.CONSENT_DECLINED, ev.CONSENT_REVOKED, ev.CONSENT_VIEWED,
-                                    ev.CONSENT_STATUS_QUERIED, ev.TOKEN_ISSUED})
+_LOCAL_CONSENT_ACTIONS = frozenset(
+    {
+        ev.CONSENT_RECORDED,
+        ev.CONSENT_DECLINED,
+        ev.CONSENT_REVOKED,
+        ev.CONSENT_VIEWED,
+        ev.CONSENT_STATUS_QUERIED,
+        ev.TOKEN_ISSUED,
+    }
+)
 _IP = re.compile(r"[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 
 
@@ -126,8 +134,7 @@ def _person(actor_id: str, orgs: Iterable[str]) -> dict[str, Any]:
     """Return a Reference naming a practitioner (uzi:/agb:/big:), an organisation or a client."""
     prefix, _, rest = actor_id.partition(":")
     if prefix.lower() in PRACTITIONER_SYSTEMS and rest:
-        return {"identifier": {"system": PRACTITIONER_SYSTEMS[prefix.lower()], "value": rest},
-                "type": "Practitioner"}
+        return {"identifier": {"system": PRACTITIONER_SYSTEMS[prefix.lower()], "value": rest}, "type": "Practitioner"}
     if actor_id in orgs:
         return _org(actor_id)
     return {"identifier": {"system": CLIENT_SYSTEM, "value": actor_id}, "type": "Device"}
@@ -157,11 +164,9 @@ def to_audit_event(entry: StoredEntry, *, org_id: str, org_url: str = "") -> dic
         "action": crud,
         "recorded": entry.recorded_at,
         "outcome": OUTCOME_CODES[record.outcome],
-        "outcomeDesc": ev.OUTCOMES[record.outcome]
-        + (f" ({record.reason_code})" if record.reason_code else ""),
+        "outcomeDesc": ev.OUTCOMES[record.outcome] + (f" ({record.reason_code})" if record.reason_code else ""),
         "agent": _agents(record, pattern, org_id, org_url or org_id),
-        "source": {"site": org_id, "observer": _org(org_id),
-                   "type": [_coding(SOURCE_TYPE, "4", "Application Server")]},
+        "source": {"site": org_id, "observer": _org(org_id), "type": [_coding(SOURCE_TYPE, "4", "Application Server")]},
     }
     meta: dict[str, Any] = {}
     if pattern == _EXPORT:
@@ -169,8 +174,7 @@ def to_audit_event(entry: StoredEntry, *, org_id: str, org_url: str = "") -> dic
     elif pattern == _IMPORT:
         meta["profile"] = [BALP + "PrivacyDisclosure.Recipient"]
     if record.flagged:
-        meta["tag"] = [_coding(AUDIT_FLAG_SYSTEM, "review",
-                               "Ter beoordeling door de privacyfunctionaris")]
+        meta["tag"] = [_coding(AUDIT_FLAG_SYSTEM, "review", "Ter beoordeling door de privacyfunctionaris")]
     if meta:
         event["meta"] = meta
     if record.purpose:
@@ -181,22 +185,22 @@ def to_audit_event(entry: StoredEntry, *, org_id: str, org_url: str = "") -> dic
     return event
 
 
-def _agents(record: ev.AuditRecord, pattern: str, org_id: str,
-            own_address: str) -> list[dict[str, Any]]:
+def _agents(record: ev.AuditRecord, pattern: str, org_id: str, own_address: str) -> list[dict[str, Any]]:
     orgs = {org_id, record.peer_org, record.actor_org} - {""}
     peer = record.peer_org
     agents: list[dict[str, Any]] = []
     if pattern == _EXPORT:  # we are the source; the peer receives
         agents.append(_agent(DCM, "110153", "Source Role ID", _org(org_id), own_address))
         if peer:
-            agents.append(_agent(DCM, "110152", "Destination Role ID", _org(peer),
-                                 record.access_point or peer))
+            agents.append(_agent(DCM, "110152", "Destination Role ID", _org(peer), record.access_point or peer))
         custodian = _agent(SNOMED, "159541003", "Record keeping/library clerk", _org(org_id))
         custodian["type"]["coding"].append(_coding(PARTICIPATION, "CST", "custodian"))
         agents.append(custodian)
-        user_type = (_coding(PARTICIPATION, "INF", "informant")
-                     if record.action == ev.SAFETY_DISCLOSURE_SENT
-                     else _coding(PARTICIPATION, "IRCP", "information recipient"))
+        user_type = (
+            _coding(PARTICIPATION, "INF", "informant")
+            if record.action == ev.SAFETY_DISCLOSURE_SENT
+            else _coding(PARTICIPATION, "IRCP", "information recipient")
+        )
     elif pattern == _IMPORT:  # the peer is the source; we receive
         if peer:
             agents.append(_agent(DCM, "110153", "Source Role ID", _org(peer), peer))
@@ -207,25 +211,24 @@ def _agents(record: ev.AuditRecord, pattern: str, org_id: str,
         if peer and record.actor_org == peer:  # the partner called us
             agents.append(_agent(DCM, "110153", "Source Role ID", _org(peer), peer))
         reads = _PATTERNS[record.action][2] in ("R", "E")
-        user_type = (_coding(PARTICIPATION, "IRCP", "information recipient") if reads
-                     else _coding(ROLE_CLASS, "AGNT", "agent"))
-    user: dict[str, Any] = {"type": _concept(user_type), "who": _person(record.actor_id, orgs),
-                            "requestor": True}
+        user_type = (
+            _coding(PARTICIPATION, "IRCP", "information recipient") if reads else _coding(ROLE_CLASS, "AGNT", "agent")
+        )
+    user: dict[str, Any] = {"type": _concept(user_type), "who": _person(record.actor_id, orgs), "requestor": True}
     if record.actor_role:
         user["role"] = [{"text": record.actor_role}]
     if record.access_point:
         user["network"] = _network(record.access_point)
     agents.append(user)
     if record.on_behalf_of:
-        agents.append({"type": {"text": "namens (on behalf of)"},
-                       "who": _person(record.on_behalf_of, orgs), "requestor": False})
+        agents.append(
+            {"type": {"text": "namens (on behalf of)"}, "who": _person(record.on_behalf_of, orgs), "requestor": False}
+        )
     return agents
 
 
-def _agent(system: str, code: str, display: str, who: dict[str, Any],
-           address: str | None = None) -> dict[str, Any]:
-    agent: dict[str, Any] = {"type": _concept(_coding(system, code, display)), "who": who,
-                             "requestor": False}
+def _agent(system: str, code: str, display: str, who: dict[str, Any], address: str | None = None) -> dict[str, Any]:
+    agent: dict[str, Any] = {"type": _concept(_coding(system, code, display)), "who": who, "requestor": False}
     if address:
         agent["network"] = _network(address)
     return agent
@@ -234,59 +237,78 @@ def _agent(system: str, code: str, display: str, who: dict[str, Any],
 def _entities(record: ev.AuditRecord, pattern: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if record.subject:
-        out.append({"what": {"identifier": {"system": BSN_SYSTEM, "value": record.subject},
-                             "type": "Patient"},
-                    "type": _coding(ENTITY_TYPE, "1", "Person"),
-                    "role": _coding(OBJECT_ROLE, "1", "Patient")})
+        out.append(
+            {
+                "what": {"identifier": {"system": BSN_SYSTEM, "value": record.subject}, "type": "Patient"},
+                "type": _coding(ENTITY_TYPE, "1", "Person"),
+                "role": _coding(OBJECT_ROLE, "1", "Patient"),
+            }
+        )
     if record.consent_id:
-        what: dict[str, Any] = {"identifier": {"system": CONSENT_SYSTEM,
-                                               "value": record.consent_id}, "type": "Consent"}
+        what: dict[str, Any] = {"identifier": {"system": CONSENT_SYSTEM, "value": record.consent_id}, "type": "Consent"}
         if record.action in _LOCAL_CONSENT_ACTIONS and "/" not in record.consent_id:
             # a consent kept here is Consent/{id}; one at a partner ("issuer/id") has no
             # local Type/id, and its identifier already names it
             what["reference"] = f"Consent/{record.consent_id}"
         out.append({"what": what, "type": _coding(RESOURCE_TYPES, "Consent", "Consent")})
     if record.legal_ground:
-        out.append({"type": _coding(LEGAL_GROUND_SYSTEM, record.legal_ground),
-                    "name": "legal-ground", "description": record.legal_ground})
+        out.append(
+            {
+                "type": _coding(LEGAL_GROUND_SYSTEM, record.legal_ground),
+                "name": "legal-ground",
+                "description": record.legal_ground,
+            }
+        )
     details = _data_details(record)
     if pattern != _BASIC or details:
-        data: dict[str, Any] = {"type": _coding(RESOURCE_TYPES, "Bundle", "Bundle"),
-                                "role": _coding(OBJECT_ROLE, "3", "Report"),
-                                "name": "summary"}
+        data: dict[str, Any] = {
+            "type": _coding(RESOURCE_TYPES, "Bundle", "Bundle"),
+            "role": _coding(OBJECT_ROLE, "3", "Report"),
+            "name": "summary",
+        }
         if details:
             data["detail"] = details
         out.append(data)
     if record.exchange_id:
-        out.append({"what": {"identifier": {"system": EXCHANGE_ID_SYSTEM,
-                                            "value": record.exchange_id}},
-                    "type": _coding(ENTITY_TYPE, "2", "System Object"),
-                    "name": "exchange-id"})
+        out.append(
+            {
+                "what": {"identifier": {"system": EXCHANGE_ID_SYSTEM, "value": record.exchange_id}},
+                "type": _coding(ENTITY_TYPE, "2", "System Object"),
+                "name": "exchange-id",
+            }
+        )
     if record.peer_org and pattern == _BASIC and record.actor_org != record.peer_org:
-        out.append({"what": _org(record.peer_org),
-                    "type": _coding(RESOURCE_TYPES, "Organization", "Organization")})
+        out.append({"what": _org(record.peer_org), "type": _coding(RESOURCE_TYPES, "Organization", "Organization")})
     detail = record.to_dict()["detail"]
-    shown = [{"type": key, "valueString": value if isinstance(value, str) else
-              json.dumps(value, ensure_ascii=False, sort_keys=True)}
-             for key, value in sorted(detail.items()) if value not in ("", None)]
+    shown = [
+        {
+            "type": key,
+            "valueString": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True),
+        }
+        for key, value in sorted(detail.items())
+        if value not in ("", None)
+    ]
     if shown:
         out.append({"name": "detail", "detail": shown})
     return out
 
 
 def _data_details(record: ev.AuditRecord) -> list[dict[str, str]]:
-    pairs = [("categories", " ".join(record.categories)),
-             ("resource-types", " ".join(record.resource_types)),
-             ("count", str(record.count) if record.count else ""),
-             ("request-sha256", record.request_hash),
-             ("response-sha256", record.response_hash),
-             ("peer-request-sha256", record.peer_request_hash),
-             ("peer-response-sha256", record.peer_response_hash)]
+    pairs = [
+        ("categories", " ".join(record.categories)),
+        ("resource-types", " ".join(record.resource_types)),
+        ("count", str(record.count) if record.count else ""),
+        ("request-sha256", record.request_hash),
+        ("response-sha256", record.response_hash),
+        ("peer-request-sha256", record.peer_request_hash),
+        ("peer-response-sha256", record.peer_response_hash),
+    ]
     return [{"type": key, "valueString": value} for key, value in pairs if value]
 
 
-def search_bundle(events: list[dict[str, Any]], total: int, self_url: str, *,
-                  next_url: str | None = None) -> dict[str, Any]:
+def search_bundle(
+    events: list[dict[str, Any]], total: int, self_url: str, *, next_url: str | None = None
+) -> dict[str, Any]:
     """Wrap AuditEvents in a FHIR searchset Bundle (``total`` counts all matches, not a page)."""
     base = self_url.split("/AuditEvent", 1)[0] if "/AuditEvent" in self_url else ""
     links = [{"relation": "self", "url": self_url}]
@@ -298,18 +320,41 @@ def search_bundle(events: list[dict[str, Any]], total: int, self_url: str, *,
         if base:
             item["fullUrl"] = f"{base}/AuditEvent/{event['id']}"
         entries.append(item)
-    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-            "entry": entries}
+    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries}
 
 
 # --- CSV -------------------------------------------------------------------------------
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "seq", "event_id", "recorded_at", "action", "action_label", "outcome", "actor_id",
-    "actor_role", "actor_org", "on_behalf_of", "purpose", "access_point", "subject",
-    "categories", "resource_types", "count", "consent_id", "legal_ground", "exchange_id",
-    "peer_org", "reason_code", "flagged", "request_hash", "response_hash",
-    "peer_request_hash", "peer_response_hash", "detail", "prev_hash", "hash",
+    "seq",
+    "event_id",
+    "recorded_at",
+    "action",
+    "action_label",
+    "outcome",
+    "actor_id",
+    "actor_role",
+    "actor_org",
+    "on_behalf_of",
+    "purpose",
+    "access_point",
+    "subject",
+    "categories",
+    "resource_types",
+    "count",
+    "consent_id",
+    "legal_ground",
+    "exchange_id",
+    "peer_org",
+    "reason_code",
+    "flagged",
+    "request_hash",
+    "response_hash",
+    "peer_request_hash",
+    "peer_response_hash",
+    "detail",
+    "prev_hash",
+    "hash",
 )
 """The NEN 7513 columns of the CSV export, in order (the header line)."""
 
@@ -325,14 +370,17 @@ def _cell(value: object) -> str:
 def _csv_values(entry: StoredEntry) -> list[str]:
     record = entry.record
     values: dict[str, object] = {
-        "seq": entry.seq, "event_id": entry.event_id, "recorded_at": entry.recorded_at,
-        "action_label": record.label_nl, "prev_hash": entry.prev_hash, "hash": entry.hash,
+        "seq": entry.seq,
+        "event_id": entry.event_id,
+        "recorded_at": entry.recorded_at,
+        "action_label": record.label_nl,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
         "categories": " ".join(record.categories),
         "resource_types": " ".join(record.resource_types),
         "detail": rfc8785.dumps(record.to_dict()["detail"]).decode() if record.detail else "",
     }
-    return [_cell(values[name] if name in values else getattr(record, name))
-            for name in CSV_COLUMNS]
+    return [_cell(values[name] if name in values else getattr(record, name)) for name in CSV_COLUMNS]
 
 
 def iter_csv(entries: Iterable[StoredEntry]) -> Iterator[str]:

@@ -49,8 +49,9 @@ def counts_as_probe(entry: StoredEntry) -> bool:
     return r.actor_role == "partner" and bool(r.peer_org) and r.outcome != SUCCESS
 
 
-def probes(entries: Iterable[StoredEntry], *, unknown_limit: int, refusal_limit: int,
-           since: date | None = None) -> list[Probe]:
+def probes(
+    entries: Iterable[StoredEntry], *, unknown_limit: int, refusal_limit: int, since: date | None = None
+) -> list[Probe]:
     """Every (partner, day) with more than ``unknown_limit`` subject-unknown answers or more
     than ``refusal_limit`` refusals, newest day first; days before ``since`` are left out."""
     by_key: dict[tuple[str, date], list[StoredEntry]] = defaultdict(list)

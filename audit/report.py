@@ -24,12 +24,25 @@ from audit.chain import StoredEntry
 from profiles import catalog
 
 _ID_KINDS = {"uzi": "UZI-nummer", "agb": "AGB-code", "big": "BIG-nummer"}
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december")
+_MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 _SENT = frozenset({ev.DISCLOSURE_SENT, ev.SAFETY_DISCLOSURE_SENT, ev.SUMMARY_PUSHED})
 _RECEIVED = frozenset({ev.SUMMARY_RECEIVED, ev.SAFETY_DISCLOSURE_RECEIVED, ev.SUMMARY_PUSH_RECEIVED})
-_REFUSALS = frozenset({ev.DISCLOSURE_REFUSED, ev.SUMMARY_REQUEST_FAILED, ev.SUMMARY_PUSH_FAILED,
-                       ev.SUMMARY_PUSH_REFUSED})
+_REFUSALS = frozenset(
+    {ev.DISCLOSURE_REFUSED, ev.SUMMARY_REQUEST_FAILED, ev.SUMMARY_PUSH_FAILED, ev.SUMMARY_PUSH_REFUSED}
+)
 _BSN = re.compile(r"[0-9]{9}")
 _LOCAL: ZoneInfo | None
 try:
@@ -79,10 +92,14 @@ class ReportData:
         return [(org, reason, n) for (org, reason), n in counts.most_common()]
 
 
-def disclosure_report_rows(entries: Iterable[StoredEntry], *, subject_bsn: str,
-                           partner_names: Mapping[str, str] | None = None,
-                           consents: Mapping[str, str] | None = None,
-                           people: Mapping[str, str] | None = None) -> ReportData:
+def disclosure_report_rows(
+    entries: Iterable[StoredEntry],
+    *,
+    subject_bsn: str,
+    partner_names: Mapping[str, str] | None = None,
+    consents: Mapping[str, str] | None = None,
+    people: Mapping[str, str] | None = None,
+) -> ReportData:
     """Select and translate the person's entries; raise ValueError on a malformed BSN."""
     if not isinstance(subject_bsn, str) or not _BSN.fullmatch(subject_bsn):
         raise ValueError("subject_bsn must be nine ASCII digits")
@@ -91,24 +108,35 @@ def disclosure_report_rows(entries: Iterable[StoredEntry], *, subject_bsn: str,
     disclosed: list[DisclosureLine] = []
     received: list[DisclosureLine] = []
     refused: list[RefusalLine] = []
-    ordered = sorted((e for e in entries if e.record.subject == subject_bsn),
-                     key=lambda e: (e.recorded_at, e.seq))
+    ordered = sorted((e for e in entries if e.record.subject == subject_bsn), key=lambda e: (e.recorded_at, e.seq))
     for entry in ordered:
         record = entry.record
         org = names.get(record.peer_org, record.peer_org) or "onbekende organisatie"
         when = _when(entry.recorded_at)
-        if record.action in _REFUSALS or (record.action in _SENT | _RECEIVED
-                                          and record.outcome != ev.SUCCESS):
+        if record.action in _REFUSALS or (record.action in _SENT | _RECEIVED and record.outcome != ev.SUCCESS):
             incoming = record.action == ev.DISCLOSURE_REFUSED or record.action in _SENT
-            refused.append(RefusalLine(
-                when, entry.recorded_at, org, incoming, _purpose(record.purpose),
-                _reason(record.reason_code), _professional(record.actor_id, staff)))
+            refused.append(
+                RefusalLine(
+                    when,
+                    entry.recorded_at,
+                    org,
+                    incoming,
+                    _purpose(record.purpose),
+                    _reason(record.reason_code),
+                    _professional(record.actor_id, staff),
+                )
+            )
         elif record.action in _SENT or record.action in _RECEIVED:
             line = DisclosureLine(
-                when, entry.recorded_at, org,
+                when,
+                entry.recorded_at,
+                org,
                 tuple(catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, code) for code in record.categories),
-                _purpose(record.purpose), _basis(record, consents or {}), _professional(record.actor_id, staff),
-                record.flagged)
+                _purpose(record.purpose),
+                _basis(record, consents or {}),
+                _professional(record.actor_id, staff),
+                record.flagged,
+            )
             (disclosed if record.action in _SENT else received).append(line)
     return ReportData(tuple(disclosed), tuple(received), tuple(refused))
 

@@ -28,8 +28,10 @@ _VALUE = re.compile(
     r"(?:T(?P<time>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])(?P<frac>\.[0-9]{1,9})?"
     r"(?P<tz>Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9]|\+14:00))?)?)?"
 )
-_HINT = ("date is [eq|gt|ge|lt|le] followed by a FHIR date (JJJJ, JJJJ-MM, JJJJ-MM-DD) or dateTime "
-         "(JJJJ-MM-DDThh:mm:ss met tijdzone, bijv. Z of +01:00)")
+_HINT = (
+    "date is [eq|gt|ge|lt|le] followed by a FHIR date (JJJJ, JJJJ-MM, JJJJ-MM-DD) or dateTime "
+    "(JJJJ-MM-DDThh:mm:ss met tijdzone, bijv. Z of +01:00)"
+)
 
 
 def _range(value: str) -> tuple[datetime, datetime]:
@@ -79,5 +81,7 @@ def bounds(values: Iterable[str]) -> tuple[str | None, str | None]:
             since = low if since is None else max(since, low)
         if high is not None:
             until = high if until is None else min(until, high)
-    return (format_recorded_at(since) if since is not None else None,
-            format_recorded_at(until) if until is not None else None)
+    return (
+        format_recorded_at(since) if since is not None else None,
+        format_recorded_at(until) if until is not None else None,
+    )

@@ -33,8 +33,13 @@ class CheckpointSignatureError(ValueError):
     """A checkpoint does not verify: bad signature, algorithm, type, key or header."""
 
 
-RULES = jws.Rules(typ=CHECKPOINT_TYP, error=CheckpointSignatureError, algorithms=ALGORITHMS,
-                  members=frozenset({"alg", "typ", "kid"}), max_length=MAX_CHECKPOINT_LENGTH)
+RULES = jws.Rules(
+    typ=CHECKPOINT_TYP,
+    error=CheckpointSignatureError,
+    algorithms=ALGORITHMS,
+    members=frozenset({"alg", "typ", "kid"}),
+    max_length=MAX_CHECKPOINT_LENGTH,
+)
 
 
 def _alg(key: Key) -> str:
@@ -55,8 +60,9 @@ def make_signer(key: ECKey | OKPKey) -> Callable[[dict[str, Any]], str]:
     return sign
 
 
-def make_verifier(keys: KeySet | ECKey | OKPKey | Iterable[ECKey | OKPKey],
-                  ) -> Callable[[str], dict[str, Any]]:
+def make_verifier(
+    keys: KeySet | ECKey | OKPKey | Iterable[ECKey | OKPKey],
+) -> Callable[[str], dict[str, Any]]:
     """Return ``verify(jws) -> claims`` raising CheckpointSignatureError unless all rules hold.
 
     ``keys`` are the node's current and retired public keys; each is looked up by its

@@ -103,11 +103,21 @@ def reaches(head: Checkpoint, *, local_hash: str | None, last_seq: int, prune_se
     if local_hash is not None:
         if local_hash == head.hash:
             return Reach(True, f"reached: entry {head.seq} has the witnessed hash")
-        return Reach(False, (f"rewritten: the witnessed head signs hash {head.hash[:12]}… for entry "
-                             f"{head.seq}, the log has {local_hash[:12]}…"))
+        return Reach(
+            False,
+            (
+                f"rewritten: the witnessed head signs hash {head.hash[:12]}… for entry "
+                f"{head.seq}, the log has {local_hash[:12]}…"
+            ),
+        )
     if head.seq <= prune_seq:
         return Reach(True, f"pruned: entry {head.seq} lies before the prune anchor at {prune_seq}")
     if head.seq > last_seq:
-        return Reach(False, (f"truncated: the witnessed head is at entry {head.seq}, the log ends at "
-                             f"{last_seq}; entries from {last_seq + 1} on were cut"))
+        return Reach(
+            False,
+            (
+                f"truncated: the witnessed head is at entry {head.seq}, the log ends at "
+                f"{last_seq}; entries from {last_seq + 1} on were cut"
+            ),
+        )
     return Reach(False, f"truncated: entry {head.seq} of the witnessed head is missing")

@@ -55,10 +55,21 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 def serve(app: Flask, port: int, workers: int, threads: int) -> None:
     """The node's gunicorn options (gateway/ops/server.py), its GC tuning and access log middleware."""
-    _Server(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
-                  "worker_class": "gthread", "timeout": 30, "accesslog": None, "errorlog": "-",
-                  "preload_app": False, "control_socket_disable": True,
-                  "post_worker_init": post_worker_init}).run()
+    _Server(
+        app,
+        {
+            "bind": f"127.0.0.1:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": 30,
+            "accesslog": None,
+            "errorlog": "-",
+            "preload_app": False,
+            "control_socket_disable": True,
+            "post_worker_init": post_worker_init,
+        },
+    ).run()
 
 
 def main(argv: list[str]) -> None:

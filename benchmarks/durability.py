@@ -71,8 +71,9 @@ def _appends_per_second(node: Any, threads: int, seconds: float) -> float:
     return sum(counts) / (time.monotonic() - t0)
 
 
-def measure(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 8),
-            seconds: float = 1.5, rounds: int = 2) -> dict[str, Any]:
+def measure(
+    root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 8), seconds: float = 1.5, rounds: int = 2
+) -> dict[str, Any]:
     """Appends per second with the node's durable setting and the weaker one, per thread count."""
     home = _node_home(root, f"durability-{store}", db)
     node = build(config.load(home))
@@ -88,7 +89,8 @@ def measure(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] 
                     node.uow.rebind(engine)
                     best[label] = max(best[label], _appends_per_second(node, n, seconds))
             out[f"threads_{n}"] = {label: round(v, 1) for label, v in best.items()} | {
-                "cost_pct": round(100 * (1 - best[durable] / best[weaker]), 1) if best[weaker] else None}
+                "cost_pct": round(100 * (1 - best[durable] / best[weaker]), 1) if best[weaker] else None
+            }
         node.uow.rebind(durable_engine)
         out["chain_intact_after"] = audit_log.verify(node).ok
     finally:
@@ -103,9 +105,11 @@ def render(results: dict[str, Any]) -> list[str]:
     for store, r in results.items():
         for key, v in r.items():
             if key.startswith("threads_"):
-                lines.append(f"   {store:<10} {key.split('_')[1]:>2} thread(s): {r['durable']} "
-                             f"{v[r['durable']]}/s vs {r['weaker']} {v[r['weaker']]}/s, durability costs "
-                             f"{v['cost_pct']}%")
+                lines.append(
+                    f"   {store:<10} {key.split('_')[1]:>2} thread(s): {r['durable']} "
+                    f"{v[r['durable']]}/s vs {r['weaker']} {v[r['weaker']]}/s, durability costs "
+                    f"{v['cost_pct']}%"
+                )
         lines.append(f"   {store:<10} chain intact after: {r['chain_intact_after']}")
     return [*lines, ""]
 

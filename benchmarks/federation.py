@@ -41,14 +41,29 @@ _KEY = ECKey.generate_key("P-256", private=True).thumbprint()
 
 def _members(n: int, changed: int | None = None) -> list[Any]:
     key = _KEY
-    types = ("youth-care", "adult-mental-health", "child-protection", "neighbourhood-team", "safe-at-home",
-             "crisis-team", "general-practice", "other")
+    types = (
+        "youth-care",
+        "adult-mental-health",
+        "child-protection",
+        "neighbourhood-team",
+        "safe-at-home",
+        "crisis-team",
+        "general-practice",
+        "other",
+    )
     out = []
     for i in range(n):
         tp = ECKey.generate_key("P-256", private=True).thumbprint() if i == changed else key
-        out.append(ListedMember(org_id=f"org-{i:04d}", name=f"Organisatie {i}", type=types[i % len(types)],
-                                url=f"https://gateway.org-{i:04d}.example", thumbprints=(tp,),
-                                contact=("+31 20 123 4567", f"team@org-{i:04d}.example")))
+        out.append(
+            ListedMember(
+                org_id=f"org-{i:04d}",
+                name=f"Organisatie {i}",
+                type=types[i % len(types)],
+                url=f"https://gateway.org-{i:04d}.example",
+                thumbprints=(tp,),
+                contact=("+31 20 123 4567", f"team@org-{i:04d}.example"),
+            )
+        )
     return out
 
 
@@ -81,8 +96,9 @@ def measure_store(root: Path, store: str, n: int, db: str | None) -> dict[str, A
     operator = ECKey.generate_key("P-256", private=True)
     list_file = root / f"list-{store}.json"
     with open(home / "node.toml", "a", encoding="utf-8") as fh:
-        fh.write(f'\n[federation]\nlist_url = "file://{list_file}"\n'
-                 f'operator_thumbprints = ["{operator.thumbprint()}"]\n')
+        fh.write(
+            f'\n[federation]\nlist_url = "file://{list_file}"\noperator_thumbprints = ["{operator.thumbprint()}"]\n'
+        )
     node = build(config.load(home))
     counting = _CountingHttp(node.http)
     node.partners.http = counting
@@ -98,11 +114,23 @@ def measure_store(root: Path, store: str, n: int, db: str | None) -> dict[str, A
         trusted = len(node.partners.list())
     finally:
         node.uow.engine.dispose()
-    return {"members": n, "list_bytes": size, "first_apply_s": round(first_s, 3), "first_result": first.result,
-            "first_added": len(first.added), "one_changed_apply_s": round(second_s, 3),
-            "one_changed_result": second.result, "changed": second.changed, "trusted_after": trusted,
-            "jwks_fetches_while_applying": counting.calls, "met": first_s < TARGET_S and second_s < TARGET_S
-            and first.result == "applied" and len(second.changed) == 1 and counting.calls == 0}
+    return {
+        "members": n,
+        "list_bytes": size,
+        "first_apply_s": round(first_s, 3),
+        "first_result": first.result,
+        "first_added": len(first.added),
+        "one_changed_apply_s": round(second_s, 3),
+        "one_changed_result": second.result,
+        "changed": second.changed,
+        "trusted_after": trusted,
+        "jwks_fetches_while_applying": counting.calls,
+        "met": first_s < TARGET_S
+        and second_s < TARGET_S
+        and first.result == "applied"
+        and len(second.changed) == 1
+        and counting.calls == 0,
+    }
 
 
 def measure(root: Path, stores: list[str], n: int = 500) -> dict[str, Any]:
@@ -115,28 +143,41 @@ def measure(root: Path, stores: list[str], n: int = 500) -> dict[str, Any]:
             if schemas:
                 schemas.cleanup()
         x = out[store]
-        print(f"   {store}: {n} members ({x['list_bytes']:,} bytes) verified+applied in {x['first_apply_s']} s; "
-              f"one member changed: {x['one_changed_apply_s']} s; JWKS fetches while applying: "
-              f"{x['jwks_fetches_while_applying']}", flush=True)
+        print(
+            f"   {store}: {n} members ({x['list_bytes']:,} bytes) verified+applied in {x['first_apply_s']} s; "
+            f"one member changed: {x['one_changed_apply_s']} s; JWKS fetches while applying: "
+            f"{x['jwks_fetches_while_applying']}",
+            flush=True,
+        )
     return out
 
 
 def render(f: dict[str, Any]) -> list[str]:
-    lines = ["8. Federation list (verify + apply in one audited transaction, real store; "
-             "members' JWKS are read at first use)"]
+    lines = [
+        "8. Federation list (verify + apply in one audited transaction, real store; "
+        "members' JWKS are read at first use)"
+    ]
     for store, x in f.items():
         if isinstance(x, dict):
-            lines.append(f"   {store}: {x['members']} members, {x['list_bytes']:,} bytes: first list {x['first_apply_s']} s "
-                         f"({x['first_added']} added); one member changed {x['one_changed_apply_s']} s "
-                         f"({', '.join(x['changed'])}); JWKS fetches while applying {x['jwks_fetches_while_applying']}")
+            lines.append(
+                f"   {store}: {x['members']} members, {x['list_bytes']:,} bytes: first list {x['first_apply_s']} s "
+                f"({x['first_added']} added); one member changed {x['one_changed_apply_s']} s "
+                f"({', '.join(x['changed'])}); JWKS fetches while applying {x['jwks_fetches_while_applying']}"
+            )
     return [*lines, ""]
 
 
 def targets(f: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"target": f"federation list of {x['members']} members verified and applied < {f['target_s']:.0f} s ({store})",
-             "value": f"{x['first_apply_s']} s first, {x['one_changed_apply_s']} s one changed, "
-                      f"{x['jwks_fetches_while_applying']} JWKS fetches",
-             "met": x["met"]} for store, x in f.items() if isinstance(x, dict)]
+    return [
+        {
+            "target": f"federation list of {x['members']} members verified and applied < {f['target_s']:.0f} s ({store})",
+            "value": f"{x['first_apply_s']} s first, {x['one_changed_apply_s']} s one changed, "
+            f"{x['jwks_fetches_while_applying']} JWKS fetches",
+            "met": x["met"],
+        }
+        for store, x in f.items()
+        if isinstance(x, dict)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

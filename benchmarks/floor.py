@@ -59,6 +59,7 @@ def create_app(role: str, peer_url: str, bundle: bytes, threads: int) -> Flask:
         return Response(b"{}", status=400, mimetype="application/fhir+json")
 
     if role == "requester":
+
         @app.post("/fhir/$request-summary")
         def request_summary() -> Response:
             body = _parameters()
@@ -68,8 +69,12 @@ def create_app(role: str, peer_url: str, bundle: bytes, threads: int) -> Flask:
             if not outbound.acquire(blocking=False):
                 return Response(b"{}", status=503, mimetype="application/fhir+json")
             try:
-                reply = client.request("POST", peer_url + "/fhir/$behaviour-summary", headers=auth,
-                                       json_body={"resourceType": "Parameters", "parameter": params})
+                reply = client.request(
+                    "POST",
+                    peer_url + "/fhir/$behaviour-summary",
+                    headers=auth,
+                    json_body={"resourceType": "Parameters", "parameter": params},
+                )
             finally:
                 outbound.release()
             return Response(reply.raw, status=reply.status, mimetype="application/fhir+json")
@@ -78,13 +83,17 @@ def create_app(role: str, peer_url: str, bundle: bytes, threads: int) -> Flask:
         def consent_status() -> Response:
             return refused() if _parameters() is None else Response(_STATUS, mimetype="application/fhir+json")
     else:
+
         @app.post("/fhir/$behaviour-summary")
         def behaviour_summary() -> Response:
             if _parameters() is None:
                 return refused()
-            status = client.request("POST", peer_url + "/fhir/$consent-status", headers=auth,
-                                    json_body={"resourceType": "Parameters",
-                                               "parameter": [{"name": "consent", "valueString": "c1"}]})
+            status = client.request(
+                "POST",
+                peer_url + "/fhir/$consent-status",
+                headers=auth,
+                json_body={"resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "c1"}]},
+            )
             if status.status != 200:
                 return Response(status.raw, status=503, mimetype="application/fhir+json")
             return Response(bundle, mimetype="application/fhir+json")
@@ -97,7 +106,14 @@ def create_app(role: str, peer_url: str, bundle: bytes, threads: int) -> Flask:
 
 
 def main(argv: list[str]) -> None:
-    role, port, peer_url, workers, threads, bundle_file = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4]), argv[5]
+    role, port, peer_url, workers, threads, bundle_file = (
+        argv[0],
+        int(argv[1]),
+        argv[2],
+        int(argv[3]),
+        int(argv[4]),
+        argv[5],
+    )
     if role not in ("requester", "holder"):
         raise SystemExit("role must be requester or holder")
     serve(create_app(role, peer_url, Path(bundle_file).read_bytes(), threads), port, workers, threads)

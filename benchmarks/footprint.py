@@ -50,8 +50,12 @@ def node_rss(root_pid: int) -> dict[str, Any]:
     workers = _children(root_pid)
     per_worker = [round(rss_mb(p), 1) for p in workers]
     arbiter = round(rss_mb(root_pid), 1)
-    return {"arbiter_mb": arbiter, "workers_mb": per_worker, "total_mb": round(arbiter + sum(per_worker), 1),
-            "max_worker_mb": max(per_worker, default=0.0)}
+    return {
+        "arbiter_mb": arbiter,
+        "workers_mb": per_worker,
+        "total_mb": round(arbiter + sum(per_worker), 1),
+        "max_worker_mb": max(per_worker, default=0.0),
+    }
 
 
 def cpu_seconds(root_pid: int) -> float:
@@ -101,5 +105,10 @@ class Sampler:
             return {"samples": len(totals)}
         third = len(totals) // 3
         first, last = sum(totals[:third]) / third, sum(totals[-third:]) / third
-        return {"samples": len(totals), "first_third_mb": round(first, 1), "last_third_mb": round(last, 1),
-                "growth_mb": round(last - first, 1), "growth_pct": round(100 * (last - first) / first, 1)}
+        return {
+            "samples": len(totals),
+            "first_third_mb": round(first, 1),
+            "last_third_mb": round(last, 1),
+            "growth_mb": round(last - first, 1),
+            "growth_pct": round(100 * (last - first) / first, 1),
+        }

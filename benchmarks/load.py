@@ -52,11 +52,20 @@ class LoadResult:
         return percentile(self.latencies_ms, p)
 
     def summary(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "seconds": round(self.seconds, 2), "requests": self.count,
-                "ok": self.ok, "failed": self.failed, "statuses": {str(k): v for k, v in self.statuses.items()},
-                "errors": dict(self.errors), "throughput_rps": round(self.throughput, 1),
-                "p50_ms": round(self.pct(50), 2), "p95_ms": round(self.pct(95), 2),
-                "p99_ms": round(self.pct(99), 2), "max_ms": round(max(self.latencies_ms, default=0.0), 2)}
+        return {
+            "concurrency": self.concurrency,
+            "seconds": round(self.seconds, 2),
+            "requests": self.count,
+            "ok": self.ok,
+            "failed": self.failed,
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "errors": dict(self.errors),
+            "throughput_rps": round(self.throughput, 1),
+            "p50_ms": round(self.pct(50), 2),
+            "p95_ms": round(self.pct(95), 2),
+            "p99_ms": round(self.pct(99), 2),
+            "max_ms": round(max(self.latencies_ms, default=0.0), 2),
+        }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -98,9 +107,17 @@ class _Conn:
             self.conn = None
 
 
-def run(base_url: str, make_request: RequestFactory, *, concurrency: int, seconds: float,
-        warmup: float = 1.0, timeout: float = 30.0, check: Callable[[int, bytes], None] | None = None,
-        max_requests: int | None = None) -> LoadResult:
+def run(
+    base_url: str,
+    make_request: RequestFactory,
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float = 1.0,
+    timeout: float = 30.0,
+    check: Callable[[int, bytes], None] | None = None,
+    max_requests: int | None = None,
+) -> LoadResult:
     """Drive ``base_url`` with ``concurrency`` closed-loop clients for ``seconds`` after ``warmup``."""
     result = LoadResult(concurrency=concurrency, seconds=seconds)
     lock = threading.Lock()

@@ -52,8 +52,11 @@ def setup_cost(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
         t0 = time.perf_counter()
         setup = psi.Server(key).setup(bsns, MAX_ITEMS)
         took = time.perf_counter() - t0
-        out[str(n)] = {"build_s": round(took, 3), "bytes": len(setup.data),
-                       "bytes_per_person": round(len(setup.data) / n, 2)}
+        out[str(n)] = {
+            "build_s": round(took, 3),
+            "bytes": len(setup.data),
+            "bytes_per_person": round(len(setup.data) / n, 2),
+        }
         print(f"    {n:>7,} findable: setup {len(setup.data):>9,} bytes, built in {took:6.2f} s", flush=True)
     return out
 
@@ -108,8 +111,15 @@ class SlowPartner:
 
 
 def _findable(pid: str, holder: str) -> dict[str, Any]:
-    return d.consent(pid, [f"Patient/{pid}"], recipients=[], holders=[holder], purpose="findable",
-                     categories=["involvement"], start=date.today() - timedelta(days=1))
+    return d.consent(
+        pid,
+        [f"Patient/{pid}"],
+        recipients=[],
+        holders=[holder],
+        purpose="findable",
+        categories=["involvement"],
+        start=date.today() - timedelta(days=1),
+    )
 
 
 def _pin_aliases(asker: RunningNode, pinned: str, aliases: list[str]) -> None:
@@ -124,8 +134,16 @@ def _pin_aliases(asker: RunningNode, pinned: str, aliases: list[str]) -> None:
         base = uow.session.get(Partner, pinned)
         keys = uow.session.scalars(select(PartnerKey).where(PartnerKey.org_id == pinned)).all()
         for org in aliases:
-            uow.session.add(Partner(org_id=org, url=base.url, added_at=base.added_at,
-                                    jwks_fetched_at=base.jwks_fetched_at, source="bilateral", refused=""))
+            uow.session.add(
+                Partner(
+                    org_id=org,
+                    url=base.url,
+                    added_at=base.added_at,
+                    jwks_fetched_at=base.jwks_fetched_at,
+                    source="bilateral",
+                    refused="",
+                )
+            )
             uow.session.flush()
             for k in keys:
                 uow.session.add(PartnerKey(org_id=org, kid=k.kid, jwk=k.jwk, added_at=k.added_at))
@@ -133,8 +151,9 @@ def _pin_aliases(asker: RunningNode, pinned: str, aliases: list[str]) -> None:
     node.uow.engine.dispose()
 
 
-def measure_federation(root: Path, *, aliases: int = 19, deadline: float = 2.0, rounds: int = 5,
-                       findable: int = 50, matches: int = 100) -> dict[str, Any]:
+def measure_federation(
+    root: Path, *, aliases: int = 19, deadline: float = 2.0, rounds: int = 5, findable: int = 50, matches: int = 100
+) -> dict[str, Any]:
     """Real nodes: match latency and CPU per match at the answerer; ``$locate`` over 20 partners."""
     asker = RunningNode("jeugd-bench", "Jeugdteam", root / "jeugd", free_port())
     answerer = RunningNode("ggz-bench", "GGZ", root / "ggz", free_port())
@@ -146,8 +165,17 @@ def measure_federation(root: Path, *, aliases: int = 19, deadline: float = 2.0, 
         answerer.start({"GATEWAY_LOCATOR_RATE_PER_MINUTE": "100000", "GATEWAY_LOCATOR_REFRESH_SECONDS": "1"})
         answerer.trust(asker, tps[asker.org_id])
         names = [f"ggz-{i:02d}" for i in range(1, aliases + 1)]
-        run_cli("partner", "add", str(asker.home), "--org-id", names[0], "--url", answerer.url,
-                "--thumbprint", tps[answerer.org_id])
+        run_cli(
+            "partner",
+            "add",
+            str(asker.home),
+            "--org-id",
+            names[0],
+            "--url",
+            answerer.url,
+            "--thumbprint",
+            tps[answerer.org_id],
+        )
         _pin_aliases(asker, names[0], names[1:])
         run_cli("partner", "add", str(asker.home), "--org-id", slow.org_id, "--url", slow.url, "--trust-on-first-use")
         answerer.add_client("epd", "ehr")
@@ -155,14 +183,21 @@ def measure_federation(root: Path, *, aliases: int = 19, deadline: float = 2.0, 
         epd = answerer.session("epd", "uzi:900000101")
         people = [d.bsn(90_000 + i) for i in range(findable)]
         for i, bsn in enumerate(people):
-            pid = epd.post("/fhir/Patient", d.patient(bsn, date(1980, 1, 1 + i % 28), "Test", f"Persoon{i}")).json()["id"]
+            pid = epd.post("/fhir/Patient", d.patient(bsn, date(1980, 1, 1 + i % 28), "Test", f"Persoon{i}")).json()[
+                "id"
+            ]
             epd.post("/fhir/Consent", _findable(pid, answerer.org_id)).raise_for_status()
         time.sleep(2.5)  # the answerer's workers rebuild their setups in the background
 
         latency = _match_latency(asker, names[0], people[0], matches, answerer)
         locate = _locate_rounds(asker, people[0], names, slow.org_id, deadline, rounds)
-        return {"match": latency, "locate": locate, "partners": aliases + 1, "slow_partners": 1,
-                "findable_at_answerer": findable}
+        return {
+            "match": latency,
+            "locate": locate,
+            "partners": aliases + 1,
+            "slow_partners": 1,
+            "findable_at_answerer": findable,
+        }
     finally:
         slow.stop()
         asker.stop()
@@ -189,19 +224,28 @@ def _match_latency(asker: RunningNode, alias: str, bsn: str, n: int, answerer: R
     finally:
         node.uow.engine.dispose()
     times.sort()
-    return {"first_call_ms": round(cold * 1000, 1), "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1), "matches": n,
-            "answerer_cpu_ms_per_match": round(cpu * 1000 / n, 2)}
+    return {
+        "first_call_ms": round(cold * 1000, 1),
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+        "matches": n,
+        "answerer_cpu_ms_per_match": round(cpu * 1000 / n, 2),
+    }
 
 
-def _locate_rounds(asker: RunningNode, bsn: str, names: list[str], slow: str, deadline: float,
-                   rounds: int) -> dict[str, Any]:
+def _locate_rounds(
+    asker: RunningNode, bsn: str, names: list[str], slow: str, deadline: float, rounds: int
+) -> dict[str, Any]:
     api = asker.session("prof", "uzi:900000303")
-    body = {"resourceType": "Parameters", "parameter": [
-        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": bsn}},
-        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": d.bsn(99_001)}},
-        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": d.bsn(99_002)}},
-        {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": "care-coordination"}}]}
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": bsn}},
+            {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": d.bsn(99_001)}},
+            {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": d.bsn(99_002)}},
+            {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": "care-coordination"}},
+        ],
+    }
     results = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -209,32 +253,51 @@ def _locate_rounds(asker: RunningNode, bsn: str, names: list[str], slow: str, de
         took = time.perf_counter() - t0
         resp.raise_for_status()
         params = resp.json().get("parameter", [])
-        found = {next(s["valueString"] for s in p["part"] if s["name"] == "organisation")
-                 for p in params if p["name"] == "match"}
-        late = {next(s["valueString"] for s in p["part"] if s["name"] == "organisation")
-                for p in params if p["name"] == "unavailable"}
+        found = {
+            next(s["valueString"] for s in p["part"] if s["name"] == "organisation")
+            for p in params
+            if p["name"] == "match"
+        }
+        late = {
+            next(s["valueString"] for s in p["part"] if s["name"] == "organisation")
+            for p in params
+            if p["name"] == "unavailable"
+        }
         results.append({"s": took, "found": len(found), "late": sorted(late)})
     took_all = sorted(r["s"] for r in results)
-    return {"deadline_s": deadline, "rounds": rounds, "returned_median_s": round(took_all[len(took_all) // 2], 3),
-            "returned_max_s": round(took_all[-1], 3), "found_per_round": [r["found"] for r in results],
-            "unavailable": sorted({o for r in results for o in r["late"]}),
-            "within_deadline": all(r["s"] <= deadline + 0.5 for r in results)
-            and all(r["found"] == len(names) for r in results) and all(r["late"] == [slow] for r in results)}
+    return {
+        "deadline_s": deadline,
+        "rounds": rounds,
+        "returned_median_s": round(took_all[len(took_all) // 2], 3),
+        "returned_max_s": round(took_all[-1], 3),
+        "found_per_round": [r["found"] for r in results],
+        "unavailable": sorted({o for r in results for o in r["late"]}),
+        "within_deadline": all(r["s"] <= deadline + 0.5 for r in results)
+        and all(r["found"] == len(names) for r in results)
+        and all(r["late"] == [slow] for r in results),
+    }
 
 
 def run(root: Path, *, quick: bool = False) -> dict[str, Any]:
     print("8a. PSI setup size and build time", flush=True)
     sizes = SIZES[:2] if quick else SIZES
     out: dict[str, Any] = {"setup": setup_cost(sizes), "match_in_process": match_cpu_in_process()}
-    print(f"    one match of {MAX_ITEMS} items: {out['match_in_process']['cpu_us_per_match']:.0f} us CPU (PSI alone)",
-          flush=True)
+    print(
+        f"    one match of {MAX_ITEMS} items: {out['match_in_process']['cpu_us_per_match']:.0f} us CPU (PSI alone)",
+        flush=True,
+    )
     print("8b. match latency and $locate over 20 partners (one slow), real nodes", flush=True)
     out |= measure_federation(root / "locator", rounds=3 if quick else 5, matches=50 if quick else 100)
     m, loc = out["match"], out["locate"]
-    print(f"    match p50 {m['p50_ms']} ms, p95 {m['p95_ms']} ms; answerer CPU {m['answerer_cpu_ms_per_match']} ms/match",
-          flush=True)
-    print(f"    $locate returned at {loc['returned_max_s']} s (deadline {loc['deadline_s']} s), "
-          f"found at {loc['found_per_round']} partners, unavailable {loc['unavailable']}", flush=True)
+    print(
+        f"    match p50 {m['p50_ms']} ms, p95 {m['p95_ms']} ms; answerer CPU {m['answerer_cpu_ms_per_match']} ms/match",
+        flush=True,
+    )
+    print(
+        f"    $locate returned at {loc['returned_max_s']} s (deadline {loc['deadline_s']} s), "
+        f"found at {loc['found_per_round']} partners, unavailable {loc['unavailable']}",
+        flush=True,
+    )
     return out
 
 

@@ -66,8 +66,9 @@ SIGNS_PER_EXCHANGE = 4
 VERIFIES_PER_EXCHANGE = 5
 
 
-def side_by_side(a: Callable[[], Any], b: Callable[[], Any], *, rounds: int = 15,
-                 batch: int = 200) -> tuple[float, float]:
+def side_by_side(
+    a: Callable[[], Any], b: Callable[[], Any], *, rounds: int = 15, batch: int = 200
+) -> tuple[float, float]:
     """Seconds per call of ``a`` and ``b``, timed in alternating batches (best of ``rounds``),
     so a burst of load on a shared machine hits both, not one: their ratio is what counts."""
     a(), b()
@@ -87,15 +88,24 @@ def side_by_side(a: Callable[[], Any], b: Callable[[], Any], *, rounds: int = 15
 
 def crypto_floor() -> dict[str, Any]:
 
-
     key = ECKey.generate_key("P-256", private=True)
     kid = key.thumbprint()
     public = ECKey.import_key(key.as_dict(private=False))
     public_set = KeySet([ECKey.import_key({**key.as_dict(private=False), "kid": kid})])
     now = int(time.time())
-    claims = {"iss": "jeugdteam-west", "sub": "100000009", "aud": ["ggz-noord"], "grantee": "jeugdteam-west",
-              "purpose": "joint-safety-planning", "categories": ["care-team", "safety-plan", "signals"],
-              "consent": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 3600, "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": "jeugdteam-west",
+        "sub": "100000009",
+        "aud": ["ggz-noord"],
+        "grantee": "jeugdteam-west",
+        "purpose": "joint-safety-planning",
+        "categories": ["care-team", "safety-plan", "signals"],
+        "consent": uuid.uuid4().hex,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "jti": uuid.uuid4().hex,
+    }
     tok = jwt.sign(claims, key, kid=kid, alg="ES256", typ=token.TYP)
     signing_input = tok.rsplit(".", 1)[0].encode()
     raw_sig = base64.urlsafe_b64decode(tok.rsplit(".", 1)[1] + "==")
@@ -120,11 +130,16 @@ def crypto_floor() -> dict[str, Any]:
     sign_s, jsign_s = per_op(raw_sign), per_op(joserfc_sign)
     verify_s, node_s = side_by_side(raw_verify, node_verify)
     floor = SIGNS_PER_EXCHANGE * sign_s + VERIFIES_PER_EXCHANGE * verify_s
-    return {"raw_es256_sign_us": round(sign_s * 1e6, 1), "raw_es256_verify_us": round(verify_s * 1e6, 1),
-            "node_token_verify_us": round(node_s * 1e6, 1), "node_jose_sign_us": round(jsign_s * 1e6, 1),
-            "token_verify_ratio": round(node_s / verify_s, 2),
-            "signs_per_exchange": SIGNS_PER_EXCHANGE, "verifies_per_exchange": VERIFIES_PER_EXCHANGE,
-            "raw_crypto_per_exchange_ms": round(floor * 1000, 3)}
+    return {
+        "raw_es256_sign_us": round(sign_s * 1e6, 1),
+        "raw_es256_verify_us": round(verify_s * 1e6, 1),
+        "node_token_verify_us": round(node_s * 1e6, 1),
+        "node_jose_sign_us": round(jsign_s * 1e6, 1),
+        "token_verify_ratio": round(node_s / verify_s, 2),
+        "signs_per_exchange": SIGNS_PER_EXCHANGE,
+        "verifies_per_exchange": VERIFIES_PER_EXCHANGE,
+        "raw_crypto_per_exchange_ms": round(floor * 1000, 3),
+    }
 
 
 # --- 4. the audit log --------------------------------------------------------------------
@@ -141,15 +156,24 @@ def _node_home(root: Path, org_id: str, db: str | None) -> Path:
 
 def _record(i: int) -> Any:
     shapes = (events.DISCLOSURE_SENT, events.SUMMARY_RECEIVED, events.CONSENT_STATUS_QUERIED, events.TOKEN_ISSUED)
-    return events.AuditRecord(action=shapes[i % 4], outcome=events.SUCCESS, actor_id="uzi:900000202",
-                              actor_role="ehr", on_behalf_of="jeugd-epd", purpose="joint-safety-planning",
-                              subject="100000009", categories=("care-team", "safety-plan", "signals"),
-                              peer_org="ggz-noord", exchange_id=uuid.uuid4().hex,
-                              request_hash=hashlib.sha256(str(i).encode()).hexdigest())
+    return events.AuditRecord(
+        action=shapes[i % 4],
+        outcome=events.SUCCESS,
+        actor_id="uzi:900000202",
+        actor_role="ehr",
+        on_behalf_of="jeugd-epd",
+        purpose="joint-safety-planning",
+        subject="100000009",
+        categories=("care-team", "safety-plan", "signals"),
+        peer_org="ggz-noord",
+        exchange_id=uuid.uuid4().hex,
+        request_hash=hashlib.sha256(str(i).encode()).hexdigest(),
+    )
 
 
-def audit_append(root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 4, 8),
-                 seconds: float = 3.0) -> dict[str, Any]:
+def audit_append(
+    root: Path, store: str, db: str | None, *, threads: tuple[int, ...] = (1, 4, 8), seconds: float = 3.0
+) -> dict[str, Any]:
     """Appends per second through ``audit_log.append`` in real units of work, from N threads."""
     home = _node_home(root, f"append-{store}", db)
     node = build(config.load(home))
@@ -198,8 +222,10 @@ def audit_verify_million(root: Path, events_n: int = 1_000_000) -> dict[str, Any
     sign = make_signer(node.keys.active[2])
     shapes = [_record(i) for i in range(4)]
     canon = [chain.record_to_canonical(r) for r in shapes]
-    columns = [(r.action, r.outcome, r.subject, r.actor_id, r.peer_org, r.purpose, r.exchange_id, r.consent_id,
-                r.flagged) for r in shapes]
+    columns = [
+        (r.action, r.outcome, r.subject, r.actor_id, r.peer_org, r.purpose, r.exchange_id, r.consent_id, r.flagged)
+        for r in shapes
+    ]
     t_build = time.perf_counter()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     prev = chain.GENESIS
@@ -212,20 +238,30 @@ def audit_verify_million(root: Path, events_n: int = 1_000_000) -> dict[str, Any
     for seq in range(1, events_n + 1):
         k = seq % 4
         event_id = f"{seq:032x}"
-        at = chain.format_recorded_at(start + timedelta(milliseconds=seq * 37)) if seq % 1000 == 1 or seq == events_n \
+        at = (
+            chain.format_recorded_at(start + timedelta(milliseconds=seq * 37))
+            if seq % 1000 == 1 or seq == events_n
             else last_at
+        )
         last_at = at
         if seq <= 1000:  # the shortcut below is the same rule as chain.new_entry: check it
-            entry = chain.new_entry(prev_seq=seq - 1, prev_hash=prev, event_id=event_id, recorded_at=at,
-                                    record=shapes[k])
+            entry = chain.new_entry(
+                prev_seq=seq - 1, prev_hash=prev, event_id=event_id, recorded_at=at, record=shapes[k]
+            )
             digest = entry.hash
         else:
             digest = chain.row_hash(seq, event_id, at, canon[k], prev)
         rows.append((seq, event_id, at, *columns[k], canon[k], prev, digest))
         if chain.is_checkpoint_due(seq):
             entry = chain.StoredEntry(seq, event_id, at, shapes[k], prev, digest)
-            checkpoints.append((seq, chain.KIND_CHECKPOINT, digest,
-                                chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=at, sign=sign)))
+            checkpoints.append(
+                (
+                    seq,
+                    chain.KIND_CHECKPOINT,
+                    digest,
+                    chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=at, sign=sign),
+                )
+            )
         prev = digest
         if len(rows) >= 50_000:
             _insert(conn, rows)
@@ -233,8 +269,10 @@ def audit_verify_million(root: Path, events_n: int = 1_000_000) -> dict[str, Any
     _insert(conn, rows)
     conn.executemany("INSERT INTO audit_checkpoints (seq, kind, hash, signed) VALUES (?,?,?,?)", checkpoints)
     head = chain.StoredEntry(events_n, f"{events_n:032x}", last_at, shapes[events_n % 4], "0" * 64, prev)
-    conn.execute("UPDATE audit_head SET seq=?, hash=?, signed=? WHERE id=1",
-                 (events_n, prev, chain.sign_checkpoint(head, kind=chain.KIND_HEAD, at=last_at, sign=sign)))
+    conn.execute(
+        "UPDATE audit_head SET seq=?, hash=?, signed=? WHERE id=1",
+        (events_n, prev, chain.sign_checkpoint(head, kind=chain.KIND_HEAD, at=last_at, sign=sign)),
+    )
     conn.commit()
     conn.close()
     build_s = time.perf_counter() - t_build
@@ -248,25 +286,35 @@ def audit_verify_million(root: Path, events_n: int = 1_000_000) -> dict[str, Any
         t0 = time.perf_counter()
         cps = [r[0] for r in conn.execute("SELECT signed FROM audit_checkpoints ORDER BY seq")]
         head_jws = conn.execute("SELECT signed FROM audit_head WHERE id=1").fetchone()[0]
-        cursor = conn.execute("SELECT seq, event_id, recorded_at, record_json, prev_hash, hash "
-                              "FROM audit_entries ORDER BY seq")
+        cursor = conn.execute(
+            "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq"
+        )
         cursor.arraysize = 10_000
         rows_result = chain.verify_rows(iter(cursor), cps, head_jws, verify=audit_log.verifier(node))
         rows_s = time.perf_counter() - t0
         conn.close()
     finally:
         node.uow.engine.dispose()
-    return {"events": events_n, "checkpoints": len(checkpoints), "build_s": round(build_s, 2),
-            "audit_log_verify_s": round(full_s, 2), "audit_log_verify_ok": result.ok,
-            "verify_rows_s": round(rows_s, 2), "verify_rows_ok": rows_result.ok,
-            "events_per_s": round(events_n / full_s), "db_mb": round(Path(db_path).stat().st_size / 1e6, 1)}
+    return {
+        "events": events_n,
+        "checkpoints": len(checkpoints),
+        "build_s": round(build_s, 2),
+        "audit_log_verify_s": round(full_s, 2),
+        "audit_log_verify_ok": result.ok,
+        "verify_rows_s": round(rows_s, 2),
+        "verify_rows_ok": rows_result.ok,
+        "events_per_s": round(events_n / full_s),
+        "db_mb": round(Path(db_path).stat().st_size / 1e6, 1),
+    }
 
 
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     conn.executemany(
         "INSERT INTO audit_entries (seq, event_id, recorded_at, action, outcome, subject, actor_id, peer_org, "
         "purpose, exchange_id, consent_id, flagged, record_json, prev_hash, hash) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
 
 
 # --- 5. summary cost against record count ------------------------------------------------
@@ -277,11 +325,17 @@ def _records(n: int) -> list[dict[str, Any]]:
     for i in range(n):
         kind = i % 4
         if kind == 0:
-            out.append(d.observation("p1", "signals", f"Signaal {i}: slaapt slecht, belt de SPV.", shareable=True,
-                                     source_id=f"s{i}"))
+            out.append(
+                d.observation(
+                    "p1", "signals", f"Signaal {i}: slaapt slecht, belt de SPV.", shareable=True, source_id=f"s{i}"
+                )
+            )
         elif kind == 1:
-            out.append(d.observation("p1", "parenting", f"Notitie {i} over het ouderschap.", shareable=i % 3 == 0,
-                                     source_id=f"p{i}"))
+            out.append(
+                d.observation(
+                    "p1", "parenting", f"Notitie {i} over het ouderschap.", shareable=i % 3 == 0, source_id=f"p{i}"
+                )
+            )
         elif kind == 2:
             out.append(d.safety_plan("p1", source_id=f"c{i}"))
         else:
@@ -301,22 +355,44 @@ def summary_cost(counts: tuple[int, ...] = (10, 100, 1000, 10_000)) -> dict[str,
         sizes: list[int] = []
 
         def once() -> None:
-            bundle = build_summary(recs, cats, holder_org="ggz-noord", subject_bsn="100000009",
-                                   exchange_id=uuid.uuid4().hex, request_hash=rhash, now=now)
+            bundle = build_summary(
+                recs,
+                cats,
+                holder_org="ggz-noord",
+                subject_bsn="100000009",
+                exchange_id=uuid.uuid4().hex,
+                request_hash=rhash,
+                now=now,
+            )
             signed = signing.sign_bundle(bundle, key, kid=kid, alg="ES256", signer_ref="ggz-noord", now=now)
             if not sizes:
                 sizes.append(len(signing.canonical(signed)))
 
-        t_build = per_op(lambda: build_summary(recs, cats, holder_org="ggz-noord", subject_bsn="100000009",
-                                               exchange_id=uuid.uuid4().hex, request_hash=rhash, now=now),
-                         min_seconds=0.6, min_runs=1, repeats=2 if n >= 5000 else 3)
+        t_build = per_op(
+            lambda: build_summary(
+                recs,
+                cats,
+                holder_org="ggz-noord",
+                subject_bsn="100000009",
+                exchange_id=uuid.uuid4().hex,
+                request_hash=rhash,
+                now=now,
+            ),
+            min_seconds=0.6,
+            min_runs=1,
+            repeats=2 if n >= 5000 else 3,
+        )
         t = per_op(once, min_seconds=0.6, min_runs=1, repeats=2 if n >= 5000 else 3)
-        out[str(n)] = {"build_ms": round(t_build * 1000, 2), "build_and_sign_ms": round(t * 1000, 2),
-                       "per_record_us": round(t / n * 1e6, 1), "bundle_bytes": sizes[0] if sizes else 0}
+        out[str(n)] = {
+            "build_ms": round(t_build * 1000, 2),
+            "build_and_sign_ms": round(t * 1000, 2),
+            "per_record_us": round(t / n * 1e6, 1),
+            "bundle_bytes": sizes[0] if sizes else 0,
+        }
     big, small = counts[-1], counts[-2]
     slope = (out[str(big)]["build_and_sign_ms"] - out[str(small)]["build_and_sign_ms"]) / (big - small)
     out["slope_us_per_record"] = round(slope * 1000, 1)
-    growth = (out[str(big)]["per_record_us"] / out[str(small)]["per_record_us"])
+    growth = out[str(big)]["per_record_us"] / out[str(small)]["per_record_us"]
     out["per_record_growth_10x"] = round(growth, 2)
     out["linear_or_better"] = growth <= 1.25
     return out

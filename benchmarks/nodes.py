@@ -28,8 +28,9 @@ from gateway.demo import runner as demo
 from gateway.demo.loopback import RunningNode, free_port, run_cli
 from gateway.node import build
 
-PG_URL = os.environ.get("GATEWAY_BENCH_PG", os.environ.get("GATEWAY_TEST_PG",
-                                                             "postgresql+psycopg://root@127.0.0.1:5432/test"))
+PG_URL = os.environ.get(
+    "GATEWAY_BENCH_PG", os.environ.get("GATEWAY_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
+)
 
 
 class Schemas:
@@ -84,8 +85,12 @@ class TokenSource:
     def get(self) -> str:
         with self._lock:
             if time.monotonic() > self._until:
-                resp = requests.post(self.node.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                                     auth=(self.client_id, self.node.clients[self.client_id]), timeout=30)
+                resp = requests.post(
+                    self.node.url + "/oauth/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=(self.client_id, self.node.clients[self.client_id]),
+                    timeout=30,
+                )
                 resp.raise_for_status()
                 body = resp.json()
                 self._token = body["access_token"]
@@ -108,8 +113,13 @@ class BenchFederation:
         return [self.ggz, self.jeugd]
 
     def exchange_body(self, categories: list[str] | None = None) -> bytes:
-        body = d.summary_request(self.ggz.org_id, demo.MOTHER, "joint-safety-planning",
-                                 categories or list(demo.CATEGORIES), token=self.consent_token)
+        body = d.summary_request(
+            self.ggz.org_id,
+            demo.MOTHER,
+            "joint-safety-planning",
+            categories or list(demo.CATEGORIES),
+            token=self.consent_token,
+        )
         return json.dumps(body).encode()
 
     def stop(self) -> None:
@@ -127,8 +137,7 @@ def start_federation(root: Path, store: str, *, workers: int = 2, threads: int |
     db = (lambda: schemas.url()) if schemas else (lambda: None)
     env = {"GATEWAY_SERVER_THREADS": str(threads)} if threads else {}
     ggz = RunningNode("ggz-noord", "GGZ Noord", root / "ggz-noord", free_port(), db(), workers=workers)
-    jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(), db(),
-                        workers=workers)
+    jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(), db(), workers=workers)
     fed = BenchFederation(store, ggz, jeugd, {}, schemas=schemas)
     try:
         prints = {n.org_id: n.init() for n in (ggz, jeugd)}
@@ -146,14 +155,21 @@ def start_federation(root: Path, store: str, *, workers: int = 2, threads: int |
     return fed
 
 
-def issue_token(jeugd: RunningNode, patient_id: str, *, holders: list[str],
-                categories: list[str] | None = None) -> str:
+def issue_token(jeugd: RunningNode, patient_id: str, *, holders: list[str], categories: list[str] | None = None) -> str:
     """Record the mother's consent at the requester and sign a token for it."""
     j = jeugd.session("jeugd-epd", "uzi:900000202")
-    consent = j.post("/fhir/Consent", d.consent(
-        patient_id, [f"Patient/{patient_id}"], recipients=[jeugd.org_id], holders=holders,
-        purpose="joint-safety-planning", categories=categories or list(demo.CATEGORIES),
-        start=date.today() - timedelta(days=1)))
+    consent = j.post(
+        "/fhir/Consent",
+        d.consent(
+            patient_id,
+            [f"Patient/{patient_id}"],
+            recipients=[jeugd.org_id],
+            holders=holders,
+            purpose="joint-safety-planning",
+            categories=categories or list(demo.CATEGORIES),
+            start=date.today() - timedelta(days=1),
+        ),
+    )
     consent.raise_for_status()
     tok = j.post(f"/fhir/Consent/{consent.json()['id']}/$issue-token")
     tok.raise_for_status()
@@ -165,8 +181,11 @@ def audit_counts(node: RunningNode, actions: list[str]) -> dict[str, int]:
     built = build(config.load(node.home))
     try:
         with built.uow() as uow:
-            rows = uow.session.execute(select(AuditEntry.action, func.count()).where(
-                AuditEntry.action.in_(actions)).group_by(AuditEntry.action)).all()
+            rows = uow.session.execute(
+                select(AuditEntry.action, func.count())
+                .where(AuditEntry.action.in_(actions))
+                .group_by(AuditEntry.action)
+            ).all()
         return dict.fromkeys(actions, 0) | {a: int(n) for a, n in rows}
     finally:
         built.uow.engine.dispose()

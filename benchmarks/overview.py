@@ -56,12 +56,18 @@ class SlowPartner:
     def summary(self, params: dict[str, Any]) -> dict[str, Any]:
         values = {p["name"]: p for p in params["parameter"]}
         now = datetime.now(UTC)
-        bundle = build_summary([], ["signals"], holder_org=self.org_id,
-                               subject_bsn=values["subject"]["valueIdentifier"]["value"],
-                               exchange_id=values["exchange-id"]["valueString"],
-                               request_hash=hashlib.sha256(rfc8785.dumps(params)).hexdigest(), now=now)
-        return signing.sign_bundle(bundle, self.key, kid=self.key.thumbprint(), alg="ES256",
-                                   signer_ref=self.org_id, now=now)
+        bundle = build_summary(
+            [],
+            ["signals"],
+            holder_org=self.org_id,
+            subject_bsn=values["subject"]["valueIdentifier"]["value"],
+            exchange_id=values["exchange-id"]["valueString"],
+            request_hash=hashlib.sha256(rfc8785.dumps(params)).hexdigest(),
+            now=now,
+        )
+        return signing.sign_bundle(
+            bundle, self.key, kid=self.key.thumbprint(), alg="ES256", signer_ref=self.org_id, now=now
+        )
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -88,8 +94,9 @@ class SlowPartner:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/oauth/token":
-                    self._send(200, {"access_token": "slow-" + uuid.uuid4().hex, "token_type": "Bearer",
-                                     "expires_in": 300})
+                    self._send(
+                        200, {"access_token": "slow-" + uuid.uuid4().hex, "token_type": "Bearer", "expires_in": 300}
+                    )
                 elif self.path == "/fhir/$behaviour-summary":
                     fake.release.wait(fake.delay)
                     self._send(200, fake.summary(json.loads(raw)))
@@ -99,15 +106,17 @@ class SlowPartner:
         return Handler
 
 
-def add_partners(fed: nodes.BenchFederation, root: Path, *, real: int = 3, slow_seconds: float = 5.0,
-                 store_url: Any = None) -> list[str]:
+def add_partners(
+    fed: nodes.BenchFederation, root: Path, *, real: int = 3, slow_seconds: float = 5.0, store_url: Any = None
+) -> list[str]:
     """Three more real holder nodes (one worker each) and one slow partner, all trusted both ways."""
     partners = [fed.ggz.org_id]
     jeugd = fed.jeugd
     for i in range(real):
         org = f"holder-{i + 1}"
-        node = RunningNode(org, f"Zorgaanbieder {i + 1}", root / org, free_port(), store_url() if store_url else None,
-                           workers=1)
+        node = RunningNode(
+            org, f"Zorgaanbieder {i + 1}", root / org, free_port(), store_url() if store_url else None, workers=1
+        )
         fed.extra.append(node)
         tp = node.init()
         node.start()
@@ -116,8 +125,10 @@ def add_partners(fed: nodes.BenchFederation, root: Path, *, real: int = 3, slow_
         node.add_client(f"{org}-epd", "ehr")
         s = node.session(f"{org}-epd", "uzi:900000101")
         mother = s.post("/fhir/Patient", d.patient(demo.MOTHER, date(1991, 4, 12), "Sanne", "Jansen")).json()
-        s.post("/fhir/Observation", d.observation(mother["id"], "signals", f"Signaal bij {org}.", shareable=True,
-                                                  source_id=f"{org}-sig")).raise_for_status()
+        s.post(
+            "/fhir/Observation",
+            d.observation(mother["id"], "signals", f"Signaal bij {org}.", shareable=True, source_id=f"{org}-sig"),
+        ).raise_for_status()
         partners.append(org)
     slow = SlowPartner("traag-1", slow_seconds)
     fed.extra.append(slow)
@@ -126,7 +137,9 @@ def add_partners(fed: nodes.BenchFederation, root: Path, *, real: int = 3, slow_
     return partners
 
 
-def measure(fed: nodes.BenchFederation, partners: list[str], *, deadline: float = 2.0, rounds: int = 5) -> dict[str, Any]:
+def measure(
+    fed: nodes.BenchFederation, partners: list[str], *, deadline: float = 2.0, rounds: int = 5
+) -> dict[str, Any]:
     """Ask every partner at once; gather what arrived by the deadline. ``rounds`` overviews."""
     tok = nodes.issue_token(fed.jeugd, fed.ids["mother_jeugd"], holders=partners, categories=["signals"])
     source = nodes.TokenSource(fed.jeugd, "jeugd-epd")
@@ -135,9 +148,16 @@ def measure(fed: nodes.BenchFederation, partners: list[str], *, deadline: float 
     def ask(partner: str) -> tuple[str, int, float]:
         body = d.summary_request(partner, demo.MOTHER, "joint-safety-planning", ["signals"], token=tok)
         t0 = time.perf_counter()
-        resp = http.post(fed.jeugd.url + "/fhir/$request-summary", json=body, timeout=30,
-                         headers={"Authorization": "Bearer " + source.get(), "X-Practitioner": "uzi:900000202",
-                                  "Content-Type": "application/fhir+json"})
+        resp = http.post(
+            fed.jeugd.url + "/fhir/$request-summary",
+            json=body,
+            timeout=30,
+            headers={
+                "Authorization": "Bearer " + source.get(),
+                "X-Practitioner": "uzi:900000202",
+                "Content-Type": "application/fhir+json",
+            },
+        )
         return partner, resp.status_code, time.perf_counter() - t0
 
     results = []
@@ -149,22 +169,34 @@ def measure(fed: nodes.BenchFederation, partners: list[str], *, deadline: float 
             pending = set(futures)
             end = t0 + deadline
             while pending and time.perf_counter() < end:
-                finished, pending = wait(pending, timeout=max(0.0, end - time.perf_counter()),
-                                         return_when=FIRST_COMPLETED)
+                finished, pending = wait(
+                    pending, timeout=max(0.0, end - time.perf_counter()), return_when=FIRST_COMPLETED
+                )
                 done |= finished
             assembled = time.perf_counter() - t0
             answered = [f.result() for f in done]
             ok = [r for r in answered if r[1] == 200]
-            results.append({"assembled_s": assembled, "answered": len(ok), "late": [futures[f] for f in pending],
-                            "fast_max_s": max((r[2] for r in ok), default=0.0)})
+            results.append(
+                {
+                    "assembled_s": assembled,
+                    "answered": len(ok),
+                    "late": [futures[f] for f in pending],
+                    "fast_max_s": max((r[2] for r in ok), default=0.0),
+                }
+            )
             wait(pending)  # let the slow call finish before the next round (not timed)
     fast = sorted(r["fast_max_s"] for r in results)
     assembled = sorted(r["assembled_s"] for r in results)
-    return {"partners": len(partners), "slow_partners": 1, "deadline_s": deadline, "rounds": rounds,
-            "answered_by_deadline": [r["answered"] for r in results],
-            "late": sorted({p for r in results for p in r["late"]}),
-            "fast_partners_done_median_s": round(fast[len(fast) // 2], 3),
-            "overview_returned_median_s": round(assembled[len(assembled) // 2], 3),
-            "overview_returned_max_s": round(assembled[-1], 3),
-            "within_deadline": all(r["assembled_s"] <= deadline + 0.25 for r in results),
-            "method": "parallel $request-summary via concurrent.futures (web overview not in the tree yet)"}
+    return {
+        "partners": len(partners),
+        "slow_partners": 1,
+        "deadline_s": deadline,
+        "rounds": rounds,
+        "answered_by_deadline": [r["answered"] for r in results],
+        "late": sorted({p for r in results for p in r["late"]}),
+        "fast_partners_done_median_s": round(fast[len(fast) // 2], 3),
+        "overview_returned_median_s": round(assembled[len(assembled) // 2], 3),
+        "overview_returned_max_s": round(assembled[-1], 3),
+        "within_deadline": all(r["assembled_s"] <= deadline + 0.25 for r in results),
+        "method": "parallel $request-summary via concurrent.futures (web overview not in the tree yet)",
+    }

@@ -50,8 +50,9 @@ def aggregate(raw_files: list[Path], top: int = 25) -> dict[str, Any]:
             for frame in {_frame(s) for s in stack.split(";")}:
                 inclusive[frame] += int(n)
     skip = ("flask/", "werkzeug/", "threading.py", "gunicorn/", "concurrent/")
-    rows = [(f, round(100 * c / total, 1)) for f, c in inclusive.most_common(200)
-            if not any(s in f for s in skip)][:top]
+    rows = [(f, round(100 * c / total, 1)) for f, c in inclusive.most_common(200) if not any(s in f for s in skip)][
+        :top
+    ]
     return {"samples": total, "top_inclusive_pct": rows}
 
 
@@ -64,9 +65,30 @@ def profile_exchange(nodes_: list[Any], url: str, make: load.RequestFactory, sec
     for node in nodes_:
         for pid in footprint._children(node.process.pid):
             raw = out_dir / f"{node.org_id}-{pid}.txt"
-            procs.append((node.org_id, subprocess.Popen(
-                [spy, "record", "-p", str(pid), "-d", str(int(seconds) + 2), "-r", "200", "-f", "raw", "-o", str(raw)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), raw))
+            procs.append(
+                (
+                    node.org_id,
+                    subprocess.Popen(
+                        [
+                            spy,
+                            "record",
+                            "-p",
+                            str(pid),
+                            "-d",
+                            str(int(seconds) + 2),
+                            "-r",
+                            "200",
+                            "-f",
+                            "raw",
+                            "-o",
+                            str(raw),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    ),
+                    raw,
+                )
+            )
     result = load.run(url, make, concurrency=1, seconds=seconds, warmup=1.0)
     report: dict[str, Any] = {"exchanges": result.count, "note": "py-spy slows the nodes; shares, not times, count"}
     for _org, proc, _raw in procs:

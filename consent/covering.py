@@ -95,8 +95,9 @@ def why_not(grant: Grant, ask: Ask, *, others: Iterable[Grant], on: datetime.dat
     return None
 
 
-def newest(grants: Sequence[tuple[Grant, datetime.datetime]], ask: Ask, *,
-           on: datetime.date) -> tuple[tuple[Grant, ...], Uncovered | None]:
+def newest(
+    grants: Sequence[tuple[Grant, datetime.datetime]], ask: Ask, *, on: datetime.date
+) -> tuple[tuple[Grant, ...], Uncovered | None]:
     """Every grant covering ``ask`` among the subject's ``(grant, recorded at)`` pairs, newest first.
 
     Ties in time go by id, descending, so every place picks the same first one. Without

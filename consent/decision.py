@@ -81,9 +81,7 @@ def check(
         raise CategoryNotConsented(f"Buiten de toestemming gevraagd: {', '.join(outside)}.")
     objected = sorted(requested & denied)
     if objected:
-        raise CategoryNotConsented(
-            f"Er is bezwaar gemaakt tegen het delen van: {', '.join(objected)}."
-        )
+        raise CategoryNotConsented(f"Er is bezwaar gemaakt tegen het delen van: {', '.join(objected)}.")
     allowed = matrix.get(purpose, frozenset())
     barred = sorted(requested - allowed)
     if barred:

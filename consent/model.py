@@ -82,9 +82,7 @@ class Party:
             raise InvalidRequest(f"Onbekende soort partij: {self.kind!r}.")
         # A voogd is a person or a certified institution; subjects and parents are people.
         person = self.key.startswith("bsn:")
-        if (self.kind in ("subject", "parent") and not person) or (
-            self.kind == "institution" and person
-        ):
+        if (self.kind in ("subject", "parent") and not person) or (self.kind == "institution" and person):
             raise InvalidRequest(f"Partij van soort {self.kind!r} met sleutel van andere soort.")
 
 
@@ -140,9 +138,7 @@ class Grant:
     issuer: str
 
     def __post_init__(self) -> None:
-        _require_frozensets(
-            self, ("grantors", "refusals", "consulted", "recipients", "holders", "categories")
-        )
+        _require_frozensets(self, ("grantors", "refusals", "consulted", "recipients", "holders", "categories"))
         if not isinstance(self.id, str) or not self.id:
             raise InvalidRequest("Een toestemming heeft een id nodig.")
         if self.decision not in ("permit", "deny"):
@@ -185,9 +181,7 @@ class VerifiedConsent:
 
     def __post_init__(self) -> None:
         if self._seal is not _VERIFIER_SEAL:
-            raise TypeError(
-                "VerifiedConsent comes only from consent.token.verify or consent.local.vouch"
-            )
+            raise TypeError("VerifiedConsent comes only from consent.token.verify or consent.local.vouch")
 
     @property
     def from_token(self) -> bool:

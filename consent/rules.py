@@ -36,9 +36,7 @@ def day_of(timestamp: int) -> datetime.date:
 
 def day_end(day: datetime.date) -> int:
     """Return the Unix timestamp at which the Dutch calendar ``day`` is over."""
-    midnight = datetime.datetime.combine(
-        day + datetime.timedelta(days=1), datetime.time(0), tzinfo=DUTCH_TIME
-    )
+    midnight = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0), tzinfo=DUTCH_TIME)
     return int(midnight.timestamp())
 
 
@@ -81,9 +79,7 @@ def _custody(subject: Subject, parties: Iterable[Party]) -> dict[str, Party]:
     return {p.key: p for p in parties if p.custody and p.kind != "subject" and p.key != subject.key}
 
 
-def required_grantors(
-    subject: Subject, custody_holders: list[Party], on: datetime.date
-) -> frozenset[str]:
+def required_grantors(subject: Subject, custody_holders: list[Party], on: datetime.date) -> frozenset[str]:
     """Return the keys of everyone whose consent is required on ``on`` (contract section 6).
 
     Only parties with ``custody`` count; a parent without gezag in the list is ignored.
@@ -138,11 +134,7 @@ def check_grantors(
 
     missing = sorted(required - grantors - refusals)
     if missing:
-        problems.append(
-            "Toestemming ontbreekt van: "
-            + "; ".join(_who(k, subject, known, age) for k in missing)
-            + "."
-        )
+        problems.append("Toestemming ontbreekt van: " + "; ".join(_who(k, subject, known, age) for k in missing) + ".")
     if problems:
         raise GrantorsInsufficient(" ".join(problems))
 
@@ -192,8 +184,7 @@ def renewal_reasons(grant: Grant, on: datetime.date) -> list[str]:
     return [
         f"subject-turned-{age}"
         for age in (CHILD_UNTIL, MINOR_UNTIL, ADULT_FROM)
-        if then < age <= now
-        and not (age == ADULT_FROM and then >= MINOR_UNTIL and grant.subject.key in grant.grantors)
+        if then < age <= now and not (age == ADULT_FROM and then >= MINOR_UNTIL and grant.subject.key in grant.grantors)
     ]
 
 
@@ -211,15 +202,18 @@ def to_confirm(grant: Grant, on: datetime.date) -> str | None:
     age = age_on(grant.subject.birth_date, on)
     own = grant.subject.key in grant.grantors
     if age >= ADULT_FROM:
-        return (f"Nu {age} jaar en volwassen: vraag de persoon zelf te bevestigen wat vóór de 16e "
-                "verjaardag is afgesproken" + ("." if own else "; de toestemming van de ouders geldt niet meer."))
+        return (
+            f"Nu {age} jaar en volwassen: vraag de persoon zelf te bevestigen wat vóór de 16e "
+            "verjaardag is afgesproken" + ("." if own else "; de toestemming van de ouders geldt niet meer.")
+        )
     if age >= MINOR_UNTIL:
         if own:
-            return (f"Nu {age} jaar: de jongere beslist voortaan alleen. Vraag de jongere zelf te bevestigen "
-                    "dat deze toestemming blijft gelden; de ouders hoeven niet meer te tekenen.")
-        return (f"Nu {age} jaar: de toestemming van de ouders geldt niet meer. De jongere moet zelf "
-                "toestemming geven.")
-    return (f"Nu {age} jaar: de jongere moet zelf ook toestemming geven, naast iedereen met gezag.")
+            return (
+                f"Nu {age} jaar: de jongere beslist voortaan alleen. Vraag de jongere zelf te bevestigen "
+                "dat deze toestemming blijft gelden; de ouders hoeven niet meer te tekenen."
+            )
+        return f"Nu {age} jaar: de toestemming van de ouders geldt niet meer. De jongere moet zelf toestemming geven."
+    return f"Nu {age} jaar: de jongere moet zelf ook toestemming geven, naast iedereen met gezag."
 
 
 def why_not_honoured(grant: Grant, on: datetime.date) -> str | None:
@@ -234,10 +228,7 @@ def why_not_honoured(grant: Grant, on: datetime.date) -> str | None:
         return "De toestemming gaat pas later in."
     if grant.end is not None and on > grant.end:
         return "De toestemming is verlopen."
-    if (
-        age_on(grant.subject.birth_date, on) >= MINOR_UNTIL
-        and grant.subject.key not in grant.grantors
-    ):
+    if age_on(grant.subject.birth_date, on) >= MINOR_UNTIL and grant.subject.key not in grant.grantors:
         return (
             "De persoon is inmiddels 16 of ouder en heeft zelf geen toestemming gegeven; "
             "toestemming van de ouders alleen geldt niet meer."
@@ -250,9 +241,7 @@ def honoured(grant: Grant, on: datetime.date) -> bool:
     return why_not_honoured(grant, on) is None
 
 
-def _objection_applies(
-    grant: Grant, grantee: str, holder: str, purpose: str, on: datetime.date
-) -> bool:
+def _objection_applies(grant: Grant, grantee: str, holder: str, purpose: str, on: datetime.date) -> bool:
     # An objection with no recipients, holders or purpose applies to all of them, as a
     # FHIR provision without actors does. It keeps counting after the subject turns 16
     # (unlike a permit): a stale objection can only withhold, never disclose.
@@ -298,11 +287,6 @@ def effective_decision(
     own = [g for g in grants if g.subject.bsn == subject_bsn]
     permitted: set[str] = set()
     for grant in own:
-        if (
-            honoured(grant, on)
-            and grantee in grant.recipients
-            and holder in grant.holders
-            and grant.purpose == purpose
-        ):
+        if honoured(grant, on) and grantee in grant.recipients and holder in grant.holders and grant.purpose == purpose:
             permitted |= grant.categories
     return frozenset(permitted) - denied_categories(own, grantee, holder, purpose, on)

@@ -14,8 +14,7 @@ class GatewayError(Exception):
     code = "invalid-request"
     message_nl = "Het verzoek is ongeldig."
 
-    def __init__(self, detail: str | None = None, *, expression: tuple[str, ...] = (),
-                 diagnostics: str = "") -> None:
+    def __init__(self, detail: str | None = None, *, expression: tuple[str, ...] = (), diagnostics: str = "") -> None:
         """``detail`` is the Dutch text for people; ``expression`` (FHIRPath of the offending
         elements) and ``diagnostics`` (English) are for programs (FHIR OperationOutcome.issue)."""
         self.detail = detail or self.message_nl
@@ -159,8 +158,7 @@ class IssuerNotParty(GatewayError):
     """
 
     code = "issuer-not-party"
-    message_nl = ("Het toestemmingstoken is uitgegeven door een organisatie die geen partij is bij "
-                  "deze uitwisseling.")
+    message_nl = "Het toestemmingstoken is uitgegeven door een organisatie die geen partij is bij deze uitwisseling."
 
 
 class NotAParty(InvalidRequest):
@@ -172,8 +170,10 @@ class NotAParty(InvalidRequest):
     """
 
     http_status = 422
-    message_nl = ("Deze organisatie kan deze toestemming niet vastleggen: zij is er geen partij bij "
-                  "(niet als ontvanger en niet als houder van de gegevens).")
+    message_nl = (
+        "Deze organisatie kan deze toestemming niet vastleggen: zij is er geen partij bij "
+        "(niet als ontvanger en niet als houder van de gegevens)."
+    )
 
 
 # --- errors outside the exchange's refusal list --------------------------------------
@@ -224,16 +224,31 @@ class IdempotencyKeyReused(GatewayError):
     """An ``Idempotency-Key`` this client already used for a different request (issue 20.1)."""
 
     code = "idempotency-key-reused"
-    message_nl = ("Deze Idempotency-Key is al gebruikt voor een ander verzoek. Gebruik voor elk nieuw "
-                  "verzoek een nieuwe sleutel.")
+    message_nl = (
+        "Deze Idempotency-Key is al gebruikt voor een ander verzoek. Gebruik voor elk nieuw verzoek een nieuwe sleutel."
+    )
 
 
 REFUSAL_CODES: tuple[str, ...] = (
-    "unknown-partner", "bad-signature", "token-expired", "replay", "wrong-audience",
-    "consent-revoked", "purpose-mismatch", "category-not-consented", "not-shareable",
-    "subject-unknown", "consent-status-unavailable", "invalid-request", "grantee-mismatch",
-    "subject-mismatch", "partner-unavailable", "partner-timeout", "bad-partner-signature",
-    "store-unavailable", "issuer-not-party",
+    "unknown-partner",
+    "bad-signature",
+    "token-expired",
+    "replay",
+    "wrong-audience",
+    "consent-revoked",
+    "purpose-mismatch",
+    "category-not-consented",
+    "not-shareable",
+    "subject-unknown",
+    "consent-status-unavailable",
+    "invalid-request",
+    "grantee-mismatch",
+    "subject-mismatch",
+    "partner-unavailable",
+    "partner-timeout",
+    "bad-partner-signature",
+    "store-unavailable",
+    "issuer-not-party",
 )
 
 

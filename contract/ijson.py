@@ -45,10 +45,10 @@ def _no_float(text: str) -> Any:
 
 _INF = float("inf")
 # one decoder each, built once (json.loads with options builds a new one on every call)
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                            parse_float=_finite_float)
-_INTEGER_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                                    parse_float=_no_float)
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float)
+_INTEGER_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_no_float
+)
 # an escaped NUL is \u0000 preceded by an even number of backslashes (an odd one escapes the "\")
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # what may hide a lone surrogate: its escape, or (in a str) the code point itself. Only a
@@ -73,8 +73,7 @@ def _lone_surrogate(value: Any) -> bool:
     return False
 
 
-def loads(data: str | bytes, *, error: type[Exception] = InvalidRequest,
-          integers_only: bool = False) -> Any:
+def loads(data: str | bytes, *, error: type[Exception] = InvalidRequest, integers_only: bool = False) -> Any:
     """Parse JSON strictly; raise ``error`` on duplicates, non-finite numbers, NUL, lone
     surrogates or bad syntax (and, with ``integers_only``, on any non-integer number)."""
     try:

@@ -153,8 +153,11 @@ def parse(token: object, rules: Rules, *, detached: bool = False) -> Parsed:
     if len(token) > rules.max_length:
         raise error("Het token is te groot.")
     if not (_DETACHED if detached else _COMPACT).fullmatch(token):
-        raise error("Het token bestaat niet uit drie base64url-delen."
-                    if not detached else "De handtekening is geen JWS met losgekoppelde inhoud.")
+        raise error(
+            "Het token bestaat niet uit drie base64url-delen."
+            if not detached
+            else "De handtekening is geen JWS met losgekoppelde inhoud."
+        )
     header_segment, payload_segment, signature_segment = token.split(".")
     if len(header_segment) > MAX_HEADER_LENGTH:
         raise error("De header van het token is te groot.")
@@ -285,9 +288,7 @@ def pick_key(parsed: Parsed, keys: Iterable[Key], rules: Rules) -> Key:
     # RFC 7517 sections 4.2-4.4: a key published for another use, another algorithm or
     # without the verify operation does not verify.
     use, key_alg, key_ops = key.get("use"), key.get("alg"), key.get("key_ops")
-    if (use and use != "sig") or (key_alg and key_alg != alg) or (
-        key_ops is not None and "verify" not in key_ops
-    ):
+    if (use and use != "sig") or (key_alg and key_alg != alg) or (key_ops is not None and "verify" not in key_ops):
         raise error(f"De sleutel (kid) is niet gepubliceerd voor ondertekening met {alg}.")
     return key
 
@@ -306,8 +307,9 @@ def check_signature(parsed: Parsed, key: Key, rules: Rules, *, payload: bytes | 
         raise rules.error("De handtekening van het token klopt niet.")
 
 
-def verify(token: object, keys_for: KeysFor, rules: Rules, *, issuer: str,
-           detached_payload: bytes | None = None) -> Parsed:
+def verify(
+    token: object, keys_for: KeysFor, rules: Rules, *, issuer: str, detached_payload: bytes | None = None
+) -> Parsed:
     """Parse ``token``, pick ``issuer``'s key by its ``kid`` and check the signature.
 
     For a detached JWS pass its payload as ``detached_payload``. Returns the verified
@@ -339,8 +341,7 @@ def _raw_verify(public: Any, signing_input: bytes, signature: bytes) -> bool:
         return False
     try:
         if isinstance(public, ec.EllipticCurvePublicKey):
-            der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                       int.from_bytes(signature[32:], "big"))
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
             public.verify(der, signing_input, _ECDSA_SHA256)
         elif isinstance(public, ed25519.Ed25519PublicKey):
             public.verify(signature, signing_input)
@@ -374,8 +375,14 @@ def _registry(alg: str) -> JWSRegistry:
     return _OneAlgorithm(algorithms=[alg])
 
 
-def sign(payload: bytes, key: Key, header: Mapping[str, str], *, detached: bool = False,
-         algorithms: Collection[str] = ALGORITHMS) -> str:
+def sign(
+    payload: bytes,
+    key: Key,
+    header: Mapping[str, str],
+    *,
+    detached: bool = False,
+    algorithms: Collection[str] = ALGORITHMS,
+) -> str:
     """Return a compact JWS of ``payload`` with exactly the protected ``header`` given.
 
     With ``detached`` the payload segment is left empty (RFC 7515 appendix F). The

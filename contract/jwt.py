@@ -94,14 +94,13 @@ def decode_strict(
 
     The ``iss`` is not read: the caller checks it against the one issuer it expects.
     """
-    _, header, claims = decode(token, lambda _issuer, _kid: keys, typ=typ, issuer="",
-                               error=error, claims_error=claims_error)
+    _, header, claims = decode(
+        token, lambda _issuer, _kid: keys, typ=typ, issuer="", error=error, claims_error=claims_error
+    )
     return header, claims
 
 
-def peek_claims(
-    token: str, *, error: type[GatewayError] = BadSignature, strict: bool = True
-) -> dict[str, Any]:
+def peek_claims(token: str, *, error: type[GatewayError] = BadSignature, strict: bool = True) -> dict[str, Any]:
     """Read a token's claims WITHOUT verifying them, only to choose or report something.
 
     Nothing read here may be trusted or acted on; ``decode`` must follow. With

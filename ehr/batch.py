@@ -105,9 +105,15 @@ def prepare(path: Path, mapping: Mapping) -> Prepared:
 
 def write(node: Any, prepared: Prepared, *, progress: Callable[[int], None] | None = None) -> Outcome:
     """Write a prepared file in one unit of work, unless any row (read or stored) is bad."""
-    outcome = store(node, prepared.records, actor_id="system:import",
-                    detail={"file": prepared.name[:200], "file_sha256": prepared.sha256},
-                    all_or_nothing=True, prior_problems=len(prepared.problems), progress=progress)
+    outcome = store(
+        node,
+        prepared.records,
+        actor_id="system:import",
+        detail={"file": prepared.name[:200], "file_sha256": prepared.sha256},
+        all_or_nothing=True,
+        prior_problems=len(prepared.problems),
+        progress=progress,
+    )
     outcome.skipped += prepared.skipped
     outcome.problems = sorted(prepared.problems + outcome.problems, key=lambda p: int(p.where.split()[-1]))
     return outcome
@@ -118,9 +124,10 @@ def decode(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise BadFile(f"{name} is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}); "
-                      "export it as UTF-8 and import it again") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BadFile(
+            f"{name} is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}); export it as UTF-8 and import it again"
+        ) from None
 
 
 def read_csv(text: str, layout: BatchLayout, name: str) -> list[Row]:
@@ -201,24 +208,36 @@ def source_record(row: Row, layout: BatchLayout, mapping: Mapping) -> SourceReco
     resource: dict[str, Any] = {"resourceType": "Observation"}
     if not rule.ignored:
         resource = _resource(load_profiles()[rule.category].resource_type, coding, get, _date(get("date")))
-    return SourceRecord(where=f"line {row.line}", identifier=(layout.identifier_system, ident), subject_bsn=bsn,
-                        resource=resource, codings=((layout.code_system, code),),
-                        marked_shareable=share in TRUE_VALUES)
+    return SourceRecord(
+        where=f"line {row.line}",
+        identifier=(layout.identifier_system, ident),
+        subject_bsn=bsn,
+        resource=resource,
+        codings=((layout.code_system, code),),
+        marked_shareable=share in TRUE_VALUES,
+    )
 
 
 def _resource(rtype: str, coding: dict[str, str], get: Callable[[str], str], when: str) -> dict[str, Any]:
     title, text, status = get("title"), get("text"), get("status")
     if rtype == "Observation":
-        res: dict[str, Any] = {"resourceType": "Observation", "status": status or "final",
-                               "code": {"coding": [coding], **({"text": title} if title else {})}}
+        res: dict[str, Any] = {
+            "resourceType": "Observation",
+            "status": status or "final",
+            "code": {"coding": [coding], **({"text": title} if title else {})},
+        }
         if when:
             res["effectiveDateTime"] = when
         if text:
             res["valueString"] = text
         return res
     if rtype == "CarePlan":
-        res = {"resourceType": "CarePlan", "status": status or "active", "intent": "plan",
-               "category": [{"coding": [coding]}]}
+        res = {
+            "resourceType": "CarePlan",
+            "status": status or "active",
+            "intent": "plan",
+            "category": [{"coding": [coding]}],
+        }
         res.update({k: v for k, v in (("title", title), ("description", text)) if v})
         if when:
             res["period"] = {"start": when}

@@ -100,17 +100,24 @@ class FhirSource:
         return self._token
 
     def _client_credentials(self) -> tuple[str, float]:
-        basic = base64.b64encode(f"{quote(self.src.client_id, safe='')}:{quote(self.src.secret or '', safe='')}"
-                                 .encode()).decode()
+        basic = base64.b64encode(
+            f"{quote(self.src.client_id, safe='')}:{quote(self.src.secret or '', safe='')}".encode()
+        ).decode()
         form = {"grant_type": "client_credentials"}
         if self.src.scope:
             form["scope"] = self.src.scope
-        reply = self.http.request("POST", self.src.token_url, form=form,
-                                  headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+        reply = self.http.request(
+            "POST",
+            self.src.token_url,
+            form=form,
+            headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
+        )
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status != 200 or not isinstance(body.get("access_token"), str):
-            raise SourceError(f"source {self.src.name}: token request refused (HTTP {reply.status}"
-                              f"{', ' + str(body.get('error')) if body.get('error') else ''})")
+            raise SourceError(
+                f"source {self.src.name}: token request refused (HTTP {reply.status}"
+                f"{', ' + str(body.get('error')) if body.get('error') else ''})"
+            )
         life = body.get("expires_in")
         expires = time.monotonic() + (life if isinstance(life, int) and life > 0 else 300)
         return body["access_token"], expires
@@ -126,8 +133,9 @@ class FhirSource:
             raise SourceError(f"source {self.src.name} refused our credentials (HTTP {reply.status})")
         body = reply.body
         if reply.status != 200 or not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-            raise SourceError(f"source {self.src.name} answered HTTP {reply.status} without a Bundle "
-                              f"for {url.split('?')[0]}")
+            raise SourceError(
+                f"source {self.src.name} answered HTTP {reply.status} without a Bundle for {url.split('?')[0]}"
+            )
         self.pages += 1
         return body
 
@@ -199,14 +207,17 @@ def sync(node: Any, src: SourceSection, *, full: bool = False) -> SyncReport:
             if patient is None:
                 continue
             report.people += 1
-            records, kept, newest = _records(source, src, mapping, patient, bsn,
-                                             None if full else marks.get(pid), report)
+            records, kept, newest = _records(
+                source, src, mapping, patient, bsn, None if full else marks.get(pid), report
+            )
             actor_id = f"system:sync:{src.name}"
-            outcome = store(node, records, actor_id=actor_id, subject=bsn,
-                            detail={"source": src.name}, all_or_nothing=False)
+            outcome = store(
+                node, records, actor_id=actor_id, subject=bsn, detail={"source": src.name}, all_or_nothing=False
+            )
             if full:  # the read above was complete: every page, or a SourceError stopped the run
-                outcome.withdrawn = withdraw_missing(node, bsn, src.record_system, kept, actor_id=actor_id,
-                                                     detail={"source": src.name})
+                outcome.withdrawn = withdraw_missing(
+                    node, bsn, src.record_system, kept, actor_id=actor_id, detail={"source": src.name}
+                )
             report.outcome.add(outcome)
             if newest:
                 marks[pid] = newest
@@ -216,19 +227,31 @@ def sync(node: Any, src: SourceSection, *, full: bool = False) -> SyncReport:
 
 
 def _patient(source: FhirSource, bsn: str, pid: str, report: SyncReport) -> str | None:
-    found = [p for p in source.search("Patient", {"identifier": f"{BSN_SYSTEM}|{bsn}"})
-             if any(isinstance(i, dict) and i.get("system") == BSN_SYSTEM and i.get("value") == bsn
-                    for i in p.get("identifier") or [])]
+    found = [
+        p
+        for p in source.search("Patient", {"identifier": f"{BSN_SYSTEM}|{bsn}"})
+        if any(
+            isinstance(i, dict) and i.get("system") == BSN_SYSTEM and i.get("value") == bsn
+            for i in p.get("identifier") or []
+        )
+    ]
     if len(found) > 1:
-        report.outcome.problems.append(Problem(f"person {pid}", f"{len(found)} patients at the source carry "
-                                                                "this BSN; none taken"))
+        report.outcome.problems.append(
+            Problem(f"person {pid}", f"{len(found)} patients at the source carry this BSN; none taken")
+        )
         return None
     return str(found[0]["id"]) if found else None
 
 
-def _records(source: FhirSource, src: SourceSection, mapping: mappings.Mapping, patient: str, bsn: str,
-             since: str | None, report: SyncReport,
-             ) -> tuple[list[tuple[str, dict[str, Any]]], set[str], str | None]:
+def _records(
+    source: FhirSource,
+    src: SourceSection,
+    mapping: mappings.Mapping,
+    patient: str,
+    bsn: str,
+    since: str | None,
+    report: SyncReport,
+) -> tuple[list[tuple[str, dict[str, Any]]], set[str], str | None]:
     """The person's node records from the source, the source ids to keep (mapped or refused
     this time: a refused record keeps its stored version), and the new watermark."""
     records: list[tuple[str, dict[str, Any]]] = []
@@ -244,11 +267,20 @@ def _records(source: FhirSource, src: SourceSection, mapping: mappings.Mapping, 
             where = f"{rtype}/{res.get('id')}"
             newest = _later(newest, (res.get("meta") or {}).get("lastUpdated"))
             if not _belongs(res, patient):
-                report.outcome.problems.append(Problem(where, f"not about Patient/{patient}; does the source "
-                                                              "support the subject search parameter?"))
+                report.outcome.problems.append(
+                    Problem(
+                        where, f"not about Patient/{patient}; does the source support the subject search parameter?"
+                    )
+                )
                 continue
-            rec = SourceRecord(where=where, identifier=(src.record_system, where), subject_bsn=bsn,
-                               resource=res, codings=_codings(res), marked_shareable=_marked(res, mapping))
+            rec = SourceRecord(
+                where=where,
+                identifier=(src.record_system, where),
+                subject_bsn=bsn,
+                resource=res,
+                codings=_codings(res),
+                marked_shareable=_marked(res, mapping),
+            )
             try:
                 node_record = to_node_record(rec, mapping)
             except InvalidRequest as exc:
@@ -275,8 +307,11 @@ def _codings(resource: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         value = resource.get(slot)
         for concept in value if isinstance(value, list) else [value]:
             for coding in (concept or {}).get("coding") or [] if isinstance(concept, dict) else []:
-                if isinstance(coding, dict) and isinstance(coding.get("system"), str) and isinstance(
-                        coding.get("code"), str):
+                if (
+                    isinstance(coding, dict)
+                    and isinstance(coding.get("system"), str)
+                    and isinstance(coding.get("code"), str)
+                ):
                     out.append((coding["system"], coding["code"]))
     return tuple(out)
 
@@ -285,8 +320,10 @@ def _marked(resource: dict[str, Any], mapping: mappings.Mapping) -> bool:
     if mapping.shareable_mark is None:
         return False
     meta = resource.get("meta") or {}
-    return any(isinstance(c, dict) and (c.get("system"), c.get("code")) == mapping.shareable_mark
-               for c in [*(meta.get("tag") or []), *(meta.get("security") or [])])
+    return any(
+        isinstance(c, dict) and (c.get("system"), c.get("code")) == mapping.shareable_mark
+        for c in [*(meta.get("tag") or []), *(meta.get("security") or [])]
+    )
 
 
 def _later(current: str | None, candidate: Any) -> str | None:

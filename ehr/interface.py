@@ -105,8 +105,7 @@ class Outcome:
         self.resource_types |= other.resource_types
 
     def summary(self) -> str:
-        return (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.skipped} not mapped")
+        return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, {self.skipped} not mapped"
 
 
 def to_node_record(rec: SourceRecord, mapping: Mapping) -> dict[str, Any] | None:
@@ -122,18 +121,27 @@ def to_node_record(rec: SourceRecord, mapping: Mapping) -> dict[str, Any] | None
     rtype = rec.resource.get("resourceType")
     kept_as = load_profiles()[rule.category].resource_type
     if rtype not in (kept_as, "EpisodeOfCare"):
-        raise InvalidRequest(f"code {rule.code!r} maps to {rule.category}, kept as {kept_as}, "
-                             f"but this record is a {rtype}")
+        raise InvalidRequest(
+            f"code {rule.code!r} maps to {rule.category}, kept as {kept_as}, but this record is a {rtype}"
+        )
     out = {k: v for k, v in rec.resource.items() if k not in DROPPED}
     system, value = rec.identifier
-    others = [i for i in out.get("identifier") or [] if isinstance(i, dict) and
-              (i.get("system"), i.get("value")) != (system, value)]
+    others = [
+        i
+        for i in out.get("identifier") or []
+        if isinstance(i, dict) and (i.get("system"), i.get("value")) != (system, value)
+    ]
     out["identifier"] = [{"system": system, "value": value}, *others]
     out["patient" if rtype == "EpisodeOfCare" else "subject"] = {
-        "identifier": {"system": BSN_SYSTEM, "value": rec.subject_bsn}}
+        "identifier": {"system": BSN_SYSTEM, "value": rec.subject_bsn}
+    }
     slot = "type" if rtype == "EpisodeOfCare" else "category"
-    concepts = [c for c in out.get(slot) or [] if isinstance(c, dict) and not any(
-        isinstance(x, dict) and x.get("system") == CATEGORY_SYSTEM for x in c.get("coding") or [])]
+    concepts = [
+        c
+        for c in out.get(slot) or []
+        if isinstance(c, dict)
+        and not any(isinstance(x, dict) and x.get("system") == CATEGORY_SYSTEM for x in c.get("coding") or [])
+    ]
     out[slot] = [*concepts, {"coding": [{"system": CATEGORY_SYSTEM, "code": rule.category}]}]
     if rule.care_status and rtype == "Observation":
         for key in [k for k in out if k.startswith("value")]:
@@ -144,9 +152,17 @@ def to_node_record(rec: SourceRecord, mapping: Mapping) -> dict[str, Any] | None
     return out
 
 
-def store(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_id: str, subject: str = "",
-          detail: dict[str, Any] | None = None, all_or_nothing: bool = True, prior_problems: int = 0,
-          progress: Callable[[int], None] | None = None) -> Outcome:
+def store(
+    node: Any,
+    records: list[tuple[str, dict[str, Any]]],
+    *,
+    actor_id: str,
+    subject: str = "",
+    detail: dict[str, Any] | None = None,
+    all_or_nothing: bool = True,
+    prior_problems: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome:
     """Write ``(where, node record)`` pairs in one unit of work; see the module docstring.
 
     With ``all_or_nothing`` one refused record (here, or one of ``prior_problems`` the
@@ -156,9 +172,16 @@ def store(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_id: str
     """
     for attempt in (1, 2):
         try:
-            return _store_once(node, records, actor_id=actor_id, subject=subject, detail=detail or {},
-                               all_or_nothing=all_or_nothing, prior_problems=prior_problems,
-                               progress=progress if attempt == 1 else None)
+            return _store_once(
+                node,
+                records,
+                actor_id=actor_id,
+                subject=subject,
+                detail=detail or {},
+                all_or_nothing=all_or_nothing,
+                prior_problems=prior_problems,
+                progress=progress if attempt == 1 else None,
+            )
         except IntegrityError:
             # an EHR pushed the same source record meanwhile: the second pass finds it and updates
             if attempt == 2:
@@ -166,9 +189,17 @@ def store(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_id: str
     raise AssertionError("unreachable")
 
 
-def _store_once(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_id: str, subject: str,
-                detail: dict[str, Any], all_or_nothing: bool, prior_problems: int,
-                progress: Callable[[int], None] | None) -> Outcome:
+def _store_once(
+    node: Any,
+    records: list[tuple[str, dict[str, Any]]],
+    *,
+    actor_id: str,
+    subject: str,
+    detail: dict[str, Any],
+    all_or_nothing: bool,
+    prior_problems: int,
+    progress: Callable[[int], None] | None,
+) -> Outcome:
     out = Outcome()
     with node.uow() as uow:
         s = uow.session
@@ -191,11 +222,15 @@ def _store_once(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_i
             return out
         if out.created or out.updated:
             record = events.AuditRecord(
-                action=events.RECORD_WRITTEN, outcome=events.SUCCESS, subject=subject,
-                categories=tuple(sorted(out.categories)), resource_types=tuple(sorted(out.resource_types)),
+                action=events.RECORD_WRITTEN,
+                outcome=events.SUCCESS,
+                subject=subject,
+                categories=tuple(sorted(out.categories)),
+                resource_types=tuple(sorted(out.resource_types)),
                 count=out.created + out.updated,
                 detail={**detail, "created": out.created, "updated": out.updated},
-                **audit_log.fields(audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli")))
+                **audit_log.fields(audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli")),
+            )
             audit_log.append(s, node, record)
         uow.commit()
     out.written = True
@@ -204,8 +239,9 @@ def _store_once(node: Any, records: list[tuple[str, dict[str, Any]]], *, actor_i
 
 def _unchanged(session: Any, resource: dict[str, Any]) -> bool:
     ident = (resource.get("identifier") or [{}])[0]
-    row = session.scalar(select(Record).where(Record.source_system == ident.get("system"),
-                                              Record.source_id == ident.get("value")))
+    row = session.scalar(
+        select(Record).where(Record.source_system == ident.get("system"), Record.source_id == ident.get("value"))
+    )
     if row is None:
         return False
     stored = unversioned(json.loads(row.resource))
@@ -222,8 +258,9 @@ def _category(resource: dict[str, Any]) -> str:
     return ""
 
 
-def withdraw_missing(node: Any, subject_bsn: str, source_system: str, kept: set[str], *, actor_id: str,
-                     detail: dict[str, Any]) -> int:
+def withdraw_missing(
+    node: Any, subject_bsn: str, source_system: str, kept: set[str], *, actor_id: str, detail: dict[str, Any]
+) -> int:
     """Remove the person's records from ``source_system`` whose source id is not in ``kept``.
 
     Call it only after reading *everything* the source holds for the person: what that read
@@ -235,14 +272,26 @@ def withdraw_missing(node: Any, subject_bsn: str, source_system: str, kept: set[
         person = registry.person_by_bsn(s, subject_bsn)
         if person is None:
             return 0
-        gone = [r for r in s.scalars(select(Record).where(Record.subject_id == person.id,
-                                                          Record.source_system == source_system))
-                if r.source_id not in kept]
+        gone = [
+            r
+            for r in s.scalars(
+                select(Record).where(Record.subject_id == person.id, Record.source_system == source_system)
+            )
+            if r.source_id not in kept
+        ]
         if not gone:
             return 0
-        registry.remove_records(s, node, subject_bsn, gone,
-                                audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli"),
-                                {**detail, "source_system": source_system,
-                                 "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie)."})
+        registry.remove_records(
+            s,
+            node,
+            subject_bsn,
+            gone,
+            audit_log.Actor(actor_id=actor_id, role="admin", access_point="cli"),
+            {
+                **detail,
+                "source_system": source_system,
+                "why_nl": "Staat niet meer in het bronsysteem (volledige synchronisatie).",
+            },
+        )
         uow.commit()
     return len(gone)

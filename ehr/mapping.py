@@ -133,12 +133,24 @@ def parse(data: Any, name: str) -> Mapping:
         raise MappingError(f"mapping {name}: 'codes' lists at least one code")
     for i, entry in enumerate(entries):
         where = f"mapping {name}: codes[{i}]"
-        if not isinstance(entry, dict) or set(entry) - {"system", "code", "category", "shareable",
-                                                        "care_status", "display"}:
+        if not isinstance(entry, dict) or set(entry) - {
+            "system",
+            "code",
+            "category",
+            "shareable",
+            "care_status",
+            "display",
+        }:
             raise MappingError(f"{where}: expected system, code, category, shareable, care_status")
         system, code, category = entry.get("system"), entry.get("code"), entry.get("category")
-        if not (isinstance(system, str) and system and isinstance(code, str) and code
-                and isinstance(category, str) and category):
+        if not (
+            isinstance(system, str)
+            and system
+            and isinstance(code, str)
+            and code
+            and isinstance(category, str)
+            and category
+        ):
             raise MappingError(f"{where}: system, code and category are required strings")
         if category != IGNORE and category not in profiles:
             raise MappingError(f"{where}: unknown category {category!r} (one of {sorted(profiles)} or 'ignore')")
@@ -155,12 +167,16 @@ def parse(data: Any, name: str) -> Mapping:
         seen.add((system, code))
         rules.append(CodeRule(system, code, category, share, status))
     mark = data.get("shareable_mark")
-    if mark is not None and not (isinstance(mark, dict) and isinstance(mark.get("system"), str)
-                                 and isinstance(mark.get("code"), str)):
+    if mark is not None and not (
+        isinstance(mark, dict) and isinstance(mark.get("system"), str) and isinstance(mark.get("code"), str)
+    ):
         raise MappingError(f"mapping {name}: shareable_mark has a system and a code")
-    return Mapping(name=name, rules=tuple(rules),
-                   shareable_mark=(mark["system"], mark["code"]) if mark else None,
-                   batch=_batch(data.get("batch"), name))
+    return Mapping(
+        name=name,
+        rules=tuple(rules),
+        shareable_mark=(mark["system"], mark["code"]) if mark else None,
+        batch=_batch(data.get("batch"), name),
+    )
 
 
 def _batch(data: Any, name: str) -> BatchLayout | None:
@@ -185,4 +201,3 @@ def _batch(data: Any, name: str) -> BatchLayout | None:
     if delimiter not in ("", ",", ";", "\t", "|"):
         raise MappingError(f"{where}: delimiter is ',', ';', '|' or a tab")
     return BatchLayout(ident, code_system, tuple(columns.items()), delimiter)
-

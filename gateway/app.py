@@ -19,8 +19,7 @@ from gateway.trust.partners import one_view_per_request
 def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any) -> Flask:
     """Build the WSGI app of the node configured by ``config``."""
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=config.security.max_request_bytes, JSON_SORT_KEYS=False,
-                      **overrides)
+    app.config.update(MAX_CONTENT_LENGTH=config.security.max_request_bytes, JSON_SORT_KEYS=False, **overrides)
     node = node or build(config)
     app.extensions["gateway"] = node
     app.extensions["oauth_server"] = auth.init_app(app, node)
@@ -35,7 +34,6 @@ def create_app(config: NodeConfig, *, node: Node | None = None, **overrides: Any
     app.register_blueprint(api_local.bp)
     app.register_blueprint(api_partner.bp)
     if config.web.enabled:  # the Dutch pages (issue 7): only on a node configured for them
-
         web.init_app(app, node)
     logging.getLogger("gateway").setLevel(config.log.level.upper())
     return app
@@ -56,6 +54,7 @@ def _witnessed_heads(app: Flask, node: Node) -> None:
     """Answer a trusted partner with our latest signed audit head, and keep the heads
     received during a request that appended nothing once its response has gone
     (gateway.repositories.witnesses)."""
+
     @app.after_request
     def _heads(response: Response) -> Response:
         if g.get("witness_partner"):

@@ -262,10 +262,21 @@ class NodeConfig:
 
 
 _SECTIONS = {
-    "node": NodeSection, "store": StoreSection, "server": ServerSection, "keys": KeysSection,
-    "security": SecuritySection, "partners": PartnersSection, "audit": AuditSection,
-    "web": WebSection, "oidc": OidcSection, "consent": ConsentSection, "federation": FederationSection,
-    "locator": LocatorSection, "tls": TlsSection, "metrics": MetricsSection, "log": LogSection,
+    "node": NodeSection,
+    "store": StoreSection,
+    "server": ServerSection,
+    "keys": KeysSection,
+    "security": SecuritySection,
+    "partners": PartnersSection,
+    "audit": AuditSection,
+    "web": WebSection,
+    "oidc": OidcSection,
+    "consent": ConsentSection,
+    "federation": FederationSection,
+    "locator": LocatorSection,
+    "tls": TlsSection,
+    "metrics": MetricsSection,
+    "log": LogSection,
 }
 
 
@@ -333,11 +344,14 @@ def load(home: str | Path, env: dict[str, str] | None = None) -> NodeConfig:
             raise ConfigError(f"{path}: [{name}] must be a table")
         section = dict(table)
         if name == "oidc" and "client_secret" in section:
-            raise ConfigError(f"{path}: [oidc] client_secret belongs in the environment "
-                              "(GATEWAY_OIDC_CLIENT_SECRET), never in node.toml")
+            raise ConfigError(
+                f"{path}: [oidc] client_secret belongs in the environment "
+                "(GATEWAY_OIDC_CLIENT_SECRET), never in node.toml"
+            )
         if name == "keys" and "pkcs11_pin" in section:
-            raise ConfigError(f"{path}: [keys] pkcs11_pin belongs in the environment "
-                              "(GATEWAY_KEYS_PKCS11_PIN), never in node.toml")
+            raise ConfigError(
+                f"{path}: [keys] pkcs11_pin belongs in the environment (GATEWAY_KEYS_PKCS11_PIN), never in node.toml"
+            )
         names = {f.name: f for f in fields(cls)}
         bad = set(section) - set(names)
         if bad:
@@ -428,22 +442,29 @@ def check(cfg: NodeConfig) -> None:
         make_url(cfg.store.url)
     except (ArgumentError, ValueError):  # e.g. a port that is not a number
         raise ConfigError("[store] url is not a valid SQLAlchemy URL") from None
-    for name, value in (("server.workers", cfg.server.workers), ("server.threads", cfg.server.threads),
-                        ("security.access_token_ttl", cfg.security.access_token_ttl)):
+    for name, value in (
+        ("server.workers", cfg.server.workers),
+        ("server.threads", cfg.server.threads),
+        ("security.access_token_ttl", cfg.security.access_token_ttl),
+    ):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1")
     if not 1 <= cfg.server.port <= 65535:
         raise ConfigError(f"server.port {cfg.server.port} is not a TCP port")
-    for name, number in (("partners.connect_timeout", cfg.partners.connect_timeout),
-                         ("partners.read_timeout", cfg.partners.read_timeout),
-                         ("partners.max_response_bytes", cfg.partners.max_response_bytes),
-                         ("partners.jwks_max_age", cfg.partners.jwks_max_age),
-                         ("security.max_request_bytes", cfg.security.max_request_bytes),
-                         ("server.timeout", cfg.server.timeout)):
+    for name, number in (
+        ("partners.connect_timeout", cfg.partners.connect_timeout),
+        ("partners.read_timeout", cfg.partners.read_timeout),
+        ("partners.max_response_bytes", cfg.partners.max_response_bytes),
+        ("partners.jwks_max_age", cfg.partners.jwks_max_age),
+        ("security.max_request_bytes", cfg.security.max_request_bytes),
+        ("server.timeout", cfg.server.timeout),
+    ):
         if number <= 0:
             raise ConfigError(f"{name} must be positive")
-    for name, limit in (("audit.probe_unknown_per_day", cfg.audit.probe_unknown_per_day),
-                        ("audit.probe_refusals_per_day", cfg.audit.probe_refusals_per_day)):
+    for name, limit in (
+        ("audit.probe_unknown_per_day", cfg.audit.probe_unknown_per_day),
+        ("audit.probe_refusals_per_day", cfg.audit.probe_refusals_per_day),
+    ):
         if limit < 0:
             raise ConfigError(f"{name} must be 0 or more")
     if cfg.security.access_token_ttl > 3600:
@@ -460,7 +481,6 @@ def check(cfg: NodeConfig) -> None:
     check_operations(cfg, ConfigError)
 
 
-
 _THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest (RFC 7638)
 
 
@@ -471,8 +491,9 @@ def _check_federation(f: FederationSection) -> None:
             raise ConfigError("[federation] operator_thumbprints without list_url: set both, or neither")
         return
     if not (f.list_url.startswith("file:///") or _url_ok(f.list_url)):
-        raise ConfigError(f"[federation] list_url {f.list_url!r}: use https://, file:///… "
-                          "(or http:// on loopback only)")
+        raise ConfigError(
+            f"[federation] list_url {f.list_url!r}: use https://, file:///… (or http:// on loopback only)"
+        )
     if not f.operator_thumbprints:
         raise ConfigError("[federation] operator_thumbprints: name at least one operator key thumbprint")
     for tp in f.operator_thumbprints:
@@ -517,8 +538,10 @@ def _check_web(cfg: NodeConfig) -> None:
         # the demo login trusts whoever clicks: only where nobody else can reach the node
         url_host = re.sub(r"^https?://", "", cfg.node.url).split("/")[0].rsplit(":", 1)[0]
         if not (w.enabled and url_host in _LOOPBACK_HOSTS and cfg.server.host in _LOOPBACK_HOSTS):
-            raise ConfigError("web.demo_login is only for the loopback demo: node.url and server.host "
-                              "must be 127.0.0.1/localhost and [web] enabled")
+            raise ConfigError(
+                "web.demo_login is only for the loopback demo: node.url and server.host "
+                "must be 127.0.0.1/localhost and [web] enabled"
+            )
     if w.enabled and not w.demo_login:
         if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", o.issuer):
             raise ConfigError("[oidc] issuer must be the IdP's http(s) URL when [web] is enabled")
@@ -540,6 +563,7 @@ def with_store(cfg: NodeConfig, url: str) -> NodeConfig:
 
 def render_toml(org_id: str, name: str, url: str, store_url: str, alg: str, port: int) -> str:
     """Write a fresh, commented node.toml (see config/*.toml for every key)."""
+
     def q(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -118,8 +118,7 @@ class Pkcs11Token:
             token = pkcs11.lib(self.module).get_token(token_label=self.label)
             session = token.open(user_pin=self._pin, rw=True)
         except (PKCS11Error, RuntimeError, OSError) as exc:
-            raise HsmError(f"cannot open HSM token {self.label!r} in {self.module}: "
-                           f"{type(exc).__name__}") from None
+            raise HsmError(f"cannot open HSM token {self.label!r} in {self.module}: {type(exc).__name__}") from None
         _SESSIONS[(self.module, self.label)] = (os.getpid(), session)
         return session
 
@@ -132,10 +131,20 @@ class Pkcs11Token:
         with self._lock:
             session = self._open()
             params = session.create_domain_parameters(
-                KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
-            params.generate_keypair(store=True, id=key_id, label="gateway-" + key_id.hex(), private_template={
-                Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True,
-                Attribute.PRIVATE: True, Attribute.TOKEN: True})
+                KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+            )
+            params.generate_keypair(
+                store=True,
+                id=key_id,
+                label="gateway-" + key_id.hex(),
+                private_template={
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.SIGN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.TOKEN: True,
+                },
+            )
         return key_id
 
     def key(self, key_id: bytes) -> TokenKey:

@@ -92,8 +92,9 @@ def _write_private(path: Path, pem: bytes) -> None:
 class KeyRing:
     """The node's keys; ``active`` signs, ``jwks()`` publishes, ``verification_set`` verifies."""
 
-    def __init__(self, home: Path, retired_key_days: int = 30, *, hsm: Any = None,
-                 new_keys_on_hsm: bool = False) -> None:
+    def __init__(
+        self, home: Path, retired_key_days: int = 30, *, hsm: Any = None, new_keys_on_hsm: bool = False
+    ) -> None:
         self.dir = Path(home) / "keys"
         self.retired_key_days = retired_key_days
         self.hsm = hsm  # gateway.hsm.Pkcs11Token, when the node has one
@@ -118,8 +119,12 @@ class KeyRing:
         verifies this node's own old audit checkpoints."""
         with self._lock:
             now = _now()
-            new = _new_key(self.dir, alg or ("ES256" if self.new_keys_on_hsm else self.active_entry.alg),
-                           self.hsm if self.new_keys_on_hsm else None, now)
+            new = _new_key(
+                self.dir,
+                alg or ("ES256" if self.new_keys_on_hsm else self.active_entry.alg),
+                self.hsm if self.new_keys_on_hsm else None,
+                now,
+            )
             entries = [
                 dataclasses.replace(e, retired=e.retired or now, withdrawn=e.withdrawn or withdraw_old)
                 for e in self.entries
@@ -165,8 +170,12 @@ class KeyRing:
             keys[entry.kid] = key
         if active not in keys:
             raise KeyError_("the active key is missing")
-        verification = KeySet([ECKey.import_key(public_jwk(k)) if isinstance(k, ECKey)
-                               else OKPKey.import_key(public_jwk(k)) for k in keys.values()])
+        verification = KeySet(
+            [
+                ECKey.import_key(public_jwk(k)) if isinstance(k, ECKey) else OKPKey.import_key(public_jwk(k))
+                for k in keys.values()
+            ]
+        )
         # One assignment: a request reading the ring while another one loads a rotation sees
         # the old ring or the new one, never the new active kid beside the old entry list.
         self._state = _Ring(tuple(entries), keys, active, verification)
@@ -208,8 +217,11 @@ class KeyRing:
         ring = self._state
         now = now or datetime.now(UTC)
         window = timedelta(days=self.retired_key_days)
-        listed = [e for e in ring.entries if not e.withdrawn
-                  and (e.retired is None or datetime.fromisoformat(e.retired) + window > now)]
+        listed = [
+            e
+            for e in ring.entries
+            if not e.withdrawn and (e.retired is None or datetime.fromisoformat(e.retired) + window > now)
+        ]
         return {"keys": [public_jwk(ring.keys[e.kid]) for e in listed]}
 
     def verification_set(self) -> KeySet:
@@ -227,8 +239,9 @@ def _new_key(keydir: Path, alg: str, hsm: Any, now: str) -> KeyEntry:
         if alg != "ES256":
             raise KeyError_("keys on the HSM are ES256 keys")
         key_id = hsm.generate()
-        return KeyEntry(kid=hsm.key(key_id).thumbprint(), alg="ES256", created=now, store="pkcs11",
-                        token_id=key_id.hex())
+        return KeyEntry(
+            kid=hsm.key(key_id).thumbprint(), alg="ES256", created=now, store="pkcs11", token_id=key_id.hex()
+        )
     key = generate(alg)
     _write_private(keydir / f"{key.thumbprint()}.pem", key.as_pem(private=True))
     return KeyEntry(kid=key.thumbprint(), alg=alg_of(key), created=now)

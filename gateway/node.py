@@ -50,28 +50,47 @@ NODE_ACTOR_ID = "system:gateway"
 
 def _audit_partner_keys(node: Node, session: Any, org_id: str, added: list[str], removed: list[str]) -> None:
     """Audit a change of a partner's pinned keys in the unit of work that made it."""
-    audit_log.append(session, node, events.AuditRecord(
-        action=events.PARTNER_KEYS_UPDATED, outcome=events.SUCCESS, actor_id=NODE_ACTOR_ID,
-        actor_role="system", peer_org=org_id, detail={"added": added, "removed": removed}))
+    audit_log.append(
+        session,
+        node,
+        events.AuditRecord(
+            action=events.PARTNER_KEYS_UPDATED,
+            outcome=events.SUCCESS,
+            actor_id=NODE_ACTOR_ID,
+            actor_role="system",
+            peer_org=org_id,
+            detail={"added": added, "removed": removed},
+        ),
+    )
 
 
-def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow,
-          http: StrictClient | None = None) -> Node:
+def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow, http: StrictClient | None = None) -> Node:
     """Build the node's parts; no I/O beyond opening the key ring and the engine."""
     p = config.partners
 
-    http = http or StrictClient(connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
-                                max_bytes=p.max_response_bytes, verify_tls=p.verify_tls,
-                                ssl_context=tls.partner_context(config))
+    http = http or StrictClient(
+        connect_timeout=p.connect_timeout,
+        read_timeout=p.read_timeout,
+        max_bytes=p.max_response_bytes,
+        verify_tls=p.verify_tls,
+        ssl_context=tls.partner_context(config),
+    )
     http.context_headers = observe.outbound_headers
     uow = Units(make_engine(config.store.url))
 
-    ring = KeyRing(config.home, config.keys.retired_key_days, hsm=token_of(config),
-                   new_keys_on_hsm=config.keys.backend == "pkcs11")
-    node = Node(config=config, keys=ring, uow=uow,
-                partners=PartnerDirectory(uow, http, refetch_interval=p.jwks_refetch_interval,
-                                          max_age=p.jwks_max_age, clock=clock),
-                http=http, clock=clock)
+    ring = KeyRing(
+        config.home, config.keys.retired_key_days, hsm=token_of(config), new_keys_on_hsm=config.keys.backend == "pkcs11"
+    )
+    node = Node(
+        config=config,
+        keys=ring,
+        uow=uow,
+        partners=PartnerDirectory(
+            uow, http, refetch_interval=p.jwks_refetch_interval, max_age=p.jwks_max_age, clock=clock
+        ),
+        http=http,
+        clock=clock,
+    )
     node.partners.on_keys_changed = functools.partial(_audit_partner_keys, node)
 
     node.peer = PeerCaller(node)

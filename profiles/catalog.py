@@ -42,6 +42,7 @@ BSN_SYSTEM = systems.BSN_SYSTEM
 EXCHANGE_ID_SYSTEM = systems.EXCHANGE_ID_SYSTEM
 REQUEST_HASH_EXTENSION = systems.REQUEST_HASH_EXTENSION
 
+
 @dataclass(frozen=True)
 class Profile:
     """One category's profile: the resource type and the elements that may leave the node."""
@@ -69,11 +70,7 @@ class Profile:
 @cache
 def _allowed_paths(profile: Profile) -> frozenset[str]:
     """Once per profile: the guard asks for every resource of every summary."""
-    coded = {
-        f"{element}.coding[].{part}"
-        for element, _ in profile.coded
-        for part in ("system", "code", "display")
-    }
+    coded = {f"{element}.coding[].{part}" for element, _ in profile.coded for part in ("system", "code", "display")}
     return frozenset({"resourceType", *profile.always, *profile.shareable, *profile.generated, *coded})
 
 
@@ -114,9 +111,12 @@ def http_statuses(system: str) -> dict[str, int | None]:
     """
     for codesystem in load_codesystems():
         if codesystem["url"] == system:
-            return {c["code"]: next((p["valueInteger"] for p in c.get("property", [])
-                                     if p.get("code") == "http-status"), None)
-                    for c in codesystem["concept"]}
+            return {
+                c["code"]: next(
+                    (p["valueInteger"] for p in c.get("property", []) if p.get("code") == "http-status"), None
+                )
+                for c in codesystem["concept"]
+            }
     raise KeyError(system)
 
 
@@ -275,8 +275,10 @@ def _profiles() -> tuple[tuple[str, Profile], ...]:
         # telecom value, a date or a code; a path of no such kind would copy free text.
         untyped = [path for path in profile.always if leaf_kind(path) is None]
         if untyped:
-            raise ValueError(f"profiles.json: {profile.category}: 'always' paths of no known kind "
-                             f"(name, telecom, date, code): {untyped}; free text belongs in 'shareable'")
+            raise ValueError(
+                f"profiles.json: {profile.category}: 'always' paths of no known kind "
+                f"(name, telecom, date, code): {untyped}; free text belongs in 'shareable'"
+            )
     return tuple(profiles.items())
 
 

@@ -48,11 +48,26 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
 
 # The type of a leaf by its element name (the profiles' paths end in these).
 _BY_NAME: dict[str, str] = {
-    "id": "id", "source": "uri", "profile": "canonical", "url": "uri", "system": "uri", "fullUrl": "uri",
-    "code": "code", "status": "code", "intent": "code", "use": "code",
-    "display": "string", "value": "string", "valueString": "string", "title": "string",
-    "description": "string", "name": "string", "scheduledString": "string",
-    "start": "dateTime", "end": "dateTime", "effectiveDateTime": "dateTime",
+    "id": "id",
+    "source": "uri",
+    "profile": "canonical",
+    "url": "uri",
+    "system": "uri",
+    "fullUrl": "uri",
+    "code": "code",
+    "status": "code",
+    "intent": "code",
+    "use": "code",
+    "display": "string",
+    "value": "string",
+    "valueString": "string",
+    "title": "string",
+    "description": "string",
+    "name": "string",
+    "scheduledString": "string",
+    "start": "dateTime",
+    "end": "dateTime",
+    "effectiveDateTime": "dateTime",
 }
 _BY_PATH: dict[str, str] = {
     "note[].text": "markdown",  # Annotation.text; every other ``text`` is a string
@@ -60,13 +75,26 @@ _BY_PATH: dict[str, str] = {
 }
 
 BUNDLE_TYPES: dict[str, str] = {
-    "id": "id", "meta.profile[]": "canonical", "meta.extension[].url": "uri",
-    "meta.extension[].valueString": "string", "meta.tag[].system": "uri", "meta.tag[].code": "code",
-    "meta.tag[].display": "string", "identifier.system": "uri", "identifier.value": "string",
-    "type": "code", "timestamp": "instant", "entry[].fullUrl": "uri",
-    "signature.type[].system": "uri", "signature.type[].code": "code", "signature.type[].display": "string",
-    "signature.when": "instant", "signature.who.identifier.system": "uri",
-    "signature.who.identifier.value": "string", "signature.sigFormat": "code", "signature.data": "base64Binary",
+    "id": "id",
+    "meta.profile[]": "canonical",
+    "meta.extension[].url": "uri",
+    "meta.extension[].valueString": "string",
+    "meta.tag[].system": "uri",
+    "meta.tag[].code": "code",
+    "meta.tag[].display": "string",
+    "identifier.system": "uri",
+    "identifier.value": "string",
+    "type": "code",
+    "timestamp": "instant",
+    "entry[].fullUrl": "uri",
+    "signature.type[].system": "uri",
+    "signature.type[].code": "code",
+    "signature.type[].display": "string",
+    "signature.when": "instant",
+    "signature.who.identifier.system": "uri",
+    "signature.who.identifier.value": "string",
+    "signature.sigFormat": "code",
+    "signature.data": "base64Binary",
 }
 """Every leaf a summary Bundle holds outside its entries' resources, with its type."""
 
@@ -110,8 +138,7 @@ def check_datatypes(bundle: dict[str, Any], profiles: Iterable[catalog.Profile |
         if profile is None:
             raise NotShareable("Resource in de samenvatting valt onder geen bekend profiel.")
         resource = {k: v for k, v in entry["resource"].items() if k != "resourceType"}
-        _walk(resource, "", resource_types(profile), REQUIRED.get(profile.resource_type, {}),
-              profile.resource_type)
+        _walk(resource, "", resource_types(profile), REQUIRED.get(profile.resource_type, {}), profile.resource_type)
 
 
 def _walk(value: Any, path: str, types: dict[str, str], required: dict[str, tuple[str, ...]], where: str) -> None:

@@ -34,14 +34,32 @@ from profiles.paths import leaf_paths
 
 __all__ = ["ALLOWED_SNOMED_CODES", "check_summary"]
 
-_FORBIDDEN_TYPES = frozenset({
-    "Condition", "DiagnosticReport", "Procedure", "ClinicalImpression", "RiskAssessment",
-    "FamilyMemberHistory", "AllergyIntolerance", "Immunization", "Specimen", "ImagingStudy",
-})
+_FORBIDDEN_TYPES = frozenset(
+    {
+        "Condition",
+        "DiagnosticReport",
+        "Procedure",
+        "ClinicalImpression",
+        "RiskAssessment",
+        "FamilyMemberHistory",
+        "AllergyIntolerance",
+        "Immunization",
+        "Specimen",
+        "ImagingStudy",
+    }
+)
 # Substrings of code system URLs that carry diagnoses, findings, medication or test results.
 _FORBIDDEN_SYSTEM_PARTS = (
-    "icd", "dsm", "snomed", "whocc.no/atc", "loinc", "rxnorm",
-    "gstandaard", "g-standaard", "z-index", "kinz",
+    "icd",
+    "dsm",
+    "snomed",
+    "whocc.no/atc",
+    "loinc",
+    "rxnorm",
+    "gstandaard",
+    "g-standaard",
+    "z-index",
+    "kinz",
 )
 _FORBIDDEN_SYSTEM_OIDS = (systems.SNOMED_OID, systems.ICD10_OID, systems.ATC_OID, systems.LOINC_OID)
 _G_STANDAARD_OID_PREFIX = systems.G_STANDAARD_OID_PREFIX  # GPK, HPK, PRK, ZI-nummer
@@ -49,11 +67,23 @@ _SNOMED_SYSTEMS = (systems.SNOMED_SYSTEM, systems.SNOMED_OID)
 ALLOWED_SNOMED_CODES: frozenset[str] = frozenset()
 """SNOMED CT codes a future profile may allow (e.g. a professional role); none today."""
 
-_BUNDLE_PATHS = frozenset({
-    "resourceType", "id", "meta.profile[]", "meta.extension[].url", "meta.extension[].valueString",
-    "identifier.system", "identifier.value", "type", "timestamp", "entry[].fullUrl",
-    "meta.tag[].system", "meta.tag[].code", "meta.tag[].display",
-})
+_BUNDLE_PATHS = frozenset(
+    {
+        "resourceType",
+        "id",
+        "meta.profile[]",
+        "meta.extension[].url",
+        "meta.extension[].valueString",
+        "identifier.system",
+        "identifier.value",
+        "type",
+        "timestamp",
+        "entry[].fullUrl",
+        "meta.tag[].system",
+        "meta.tag[].code",
+        "meta.tag[].display",
+    }
+)
 _SAFE_INT = 2**53  # RFC 8785 writes numbers as IEEE-754 doubles
 
 
@@ -77,9 +107,7 @@ def check_summary(bundle: Any) -> None:
     meta = bundle.get("meta")
     if not isinstance(meta, dict) or meta.get("profile") != [catalog.bundle_profile()]:
         raise NotShareable("Samenvatting is niet onder de geldende profielversie gebouwd.")
-    if meta.get("extension") != [
-        {"url": REQUEST_HASH_EXTENSION, "valueString": _request_hash(meta)}
-    ]:
+    if meta.get("extension") != [{"url": REQUEST_HASH_EXTENSION, "valueString": _request_hash(meta)}]:
         raise NotShareable("Samenvatting draagt de hash van het verzoek niet (alleen).")
     if "tag" in meta and meta["tag"] not in [
         [{"system": DISCLOSURE_SYSTEM, "code": code, "display": catalog.codes(DISCLOSURE_SYSTEM)[code]}]
@@ -141,9 +169,7 @@ def _check_resource(resource: dict[str, Any]) -> Profile:
     _check_kinds(resource, profile)
     if resource.get("status") not in profile.statuses:  # fhir.resources checks no value sets
         raise NotShareable("Status van een resource valt buiten het profiel.")
-    if {(c.get("system"), c.get("code")) for c in categories} != {
-        (SUMMARY_CATEGORY_SYSTEM, profile.category)
-    }:
+    if {(c.get("system"), c.get("code")) for c in categories} != {(SUMMARY_CATEGORY_SYSTEM, profile.category)}:
         raise NotShareable("Categorie van een resource klopt niet met haar profiel.")
     subject = resource.get("subject", {}).get("identifier", {})
     if subject.get("system") != BSN_SYSTEM:
@@ -185,8 +211,10 @@ def _check_kinds(value: Any, profile: Profile, path: str = "") -> None:
         elif where in profile.always or where in profile.shareable:
             kind = leaf_kind(where, shareable=where in profile.shareable)
             if not acceptable(kind, where, item, telecom_system=system):
-                raise NotShareable(f"Element {where} is niet wat het profiel er toestaat "
-                                   "(naam, telefoonnummer, e-mail, URL, datum of code).")
+                raise NotShareable(
+                    f"Element {where} is niet wat het profiel er toestaat "
+                    "(naam, telefoonnummer, e-mail, URL, datum of code)."
+                )
 
 
 def _check_paths(value: dict[str, Any], allowed: frozenset[str] | set[str], where: str) -> None:
@@ -207,8 +235,11 @@ def _check_systems(value: Any) -> None:
             system = item.get("system")
             if isinstance(system, str) and _forbidden(system, item.get("code")):
                 raise NotShareable("Samenvatting bevat een diagnose-, medicatie- of uitslagcode.")
-            if is_coding and (not isinstance(system, str) or system not in ours) and not _allowed_snomed(
-                    system, item.get("code")):
+            if (
+                is_coding
+                and (not isinstance(system, str) or system not in ours)
+                and not _allowed_snomed(system, item.get("code"))
+            ):
                 raise NotShareable("Samenvatting bevat een code buiten de eigen codesystemen.")
             stack.extend((element, key == "coding") for key, element in item.items())
 

@@ -25,14 +25,21 @@ from contract import ijson
 from contract.errors import NotShareable
 
 __all__ = [
-    "acceptable", "check_strings", "diagnostic_finding", "is_name", "is_telecom", "leaf_kind",
+    "acceptable",
+    "check_strings",
+    "diagnostic_finding",
+    "is_name",
+    "is_telecom",
+    "leaf_kind",
 ]
 
 # --- diagnostic codes ----------------------------------------------------------------------------
 # ICD-10 (and DSM-5, which uses ICD-10-CM codes): a letter (not U, reserved), two digits or a
 # digit and A/B, an optional dot and up to four more. Upper case as written in files; a
 # lower-case form counts only with its dot ("f32.1"), as "a12" on its own is too common.
-_ICD10 = re.compile(r"(?<![\w.])(?:[A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?|[a-tv-z][0-9][0-9ab]\.[0-9a-z]{1,4})(?![\w]|\.\w)")
+_ICD10 = re.compile(
+    r"(?<![\w.])(?:[A-TV-Z][0-9][0-9AB](?:\.[0-9A-Z]{1,4})?|[a-tv-z][0-9][0-9ab]\.[0-9a-z]{1,4})(?![\w]|\.\w)"
+)
 # DSM-IV-TR / ICD-9-CM mental disorder codes, 290-319 with a decimal part ("296.33").
 _DSM_IV = re.compile(r"(?<![\w.])(?:29[0-9]|30[0-9]|31[0-9])\.[0-9]{1,2}(?![\w]|\.\w)")
 # ATC: anatomical group letter, two digits, then one or two letters, then optionally two
@@ -45,15 +52,26 @@ _UUID = re.compile(r"(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 _HEX = re.compile(r"[0-9a-f]{32,128}")
 
 _VERHOEFF_D = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 0, 6, 7, 8, 9, 5), (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
-    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7), (4, 0, 1, 2, 3, 9, 5, 6, 7, 8), (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
-    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2), (7, 6, 5, 9, 8, 2, 1, 0, 4, 3), (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
+    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
+    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
+    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
+    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
+    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
+    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
     (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
 )
 _VERHOEFF_P = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 5, 7, 6, 2, 8, 3, 0, 9, 4), (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
-    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7), (9, 4, 5, 3, 1, 2, 6, 8, 7, 0), (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
-    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5), (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
+    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
+    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
+    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
+    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
+    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
+    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
 )
 
 
@@ -104,8 +122,7 @@ def _terms() -> _Terms:
         *(rf"\b{re.escape(t)}\w*" for t in lists["stems"] + lists["medication"] if not _WORD.fullmatch(t)),
         *(rf"\w*{re.escape(t)}\b" for t in lists["suffixes"] if not _WORD.fullmatch(t)),
     ]
-    exact_phrases = [rf"(?-i:\b{re.escape(t)}\b)" for t in lists["acronyms"]
-                     if len(t) < 4 and not _WORD.fullmatch(t)]
+    exact_phrases = [rf"(?-i:\b{re.escape(t)}\b)" for t in lists["acronyms"] if len(t) < 4 and not _WORD.fullmatch(t)]
     joined = "|".join(phrases + exact_phrases)
     return _Terms(
         words=frozenset(single(lists["words"]) + single(long_ones)),
@@ -186,8 +203,9 @@ _MAX_NAME = 200
 # FHIR R4 required value sets of the coded leaves our profiles copy, by the path's tail.
 _VALUE_SETS: dict[str, frozenset[str]] = {
     "intent": frozenset({"proposal", "plan", "order", "option", "directive"}),
-    "detail.status": frozenset({"not-started", "scheduled", "in-progress", "on-hold", "completed",
-                                "cancelled", "stopped", "unknown"}),
+    "detail.status": frozenset(
+        {"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled", "stopped", "unknown"}
+    ),
     "telecom[].system": frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"}),
     "telecom[].use": frozenset({"home", "work", "temp", "mobile"}),
 }
@@ -201,8 +219,12 @@ def is_name(text: str) -> bool:
     most 200 characters, and no diagnostic term or code.
     """
     return (
-        isinstance(text, str) and len(text) <= _MAX_NAME and _NAME.fullmatch(text) is not None
-        and "  " not in text and any(c.isalpha() for c in text) and diagnostic_finding(text) is None
+        isinstance(text, str)
+        and len(text) <= _MAX_NAME
+        and _NAME.fullmatch(text) is not None
+        and "  " not in text
+        and any(c.isalpha() for c in text)
+        and diagnostic_finding(text) is None
     )
 
 
@@ -212,8 +234,12 @@ def is_telecom(system: Any, value: str) -> bool:
         return False
     phone = _PHONE.fullmatch(value) is not None and sum(c.isdigit() for c in value) >= 6
     shapes = {
-        "phone": phone, "fax": phone, "sms": phone, "pager": phone,
-        "email": _EMAIL.fullmatch(value) is not None, "url": _URL.fullmatch(value) is not None,
+        "phone": phone,
+        "fax": phone,
+        "sms": phone,
+        "pager": phone,
+        "email": _EMAIL.fullmatch(value) is not None,
+        "url": _URL.fullmatch(value) is not None,
     }
     if system in shapes:
         return shapes[system]
@@ -261,8 +287,11 @@ def acceptable(kind: str | None, path: str, value: Any, *, telecom_system: Any =
         return _DATE.fullmatch(value) is not None
     if kind == "code":
         codes = _value_set(path)
-        return _CODE.fullmatch(value) is not None and (codes is None or value in codes) and (
-            diagnostic_finding(value) is None)
+        return (
+            _CODE.fullmatch(value) is not None
+            and (codes is None or value in codes)
+            and (diagnostic_finding(value) is None)
+        )
     if kind == "text":
         return diagnostic_finding(value) is None
     return False

@@ -136,10 +136,7 @@ def _profile_for(record: Any, wanted: tuple[Profile, ...]) -> Profile | None:
     """Return the first requested profile this record belongs to, or None to leave it out."""
     if not isinstance(record, dict):
         return None
-    carried = {
-        c.get("code") for c in _codings(record.get("category"))
-        if c.get("system") == SUMMARY_CATEGORY_SYSTEM
-    }
+    carried = {c.get("code") for c in _codings(record.get("category")) if c.get("system") == SUMMARY_CATEGORY_SYSTEM}
     for profile in wanted:
         if (
             profile.category in carried
@@ -156,8 +153,7 @@ def _is_shareable(record: dict[str, Any]) -> bool:
     if not isinstance(tags, list):
         return False
     return any(
-        isinstance(t, dict) and t.get("system") == DISCLOSURE_SYSTEM and t.get("code") == SHAREABLE
-        for t in tags
+        isinstance(t, dict) and t.get("system") == DISCLOSURE_SYSTEM and t.get("code") == SHAREABLE for t in tags
     )
 
 
@@ -197,9 +193,7 @@ def _checked(value: Any, profile: Profile, path: str = "") -> Any:
     return value
 
 
-def _build_resource(
-    record: dict[str, Any], profile: Profile, *, holder_org: str, subject_bsn: str
-) -> dict[str, Any]:
+def _build_resource(record: dict[str, Any], profile: Profile, *, holder_org: str, subject_bsn: str) -> dict[str, Any]:
     """Construct one entry resource from the profile's allow-list; never reuse source ids."""
     resource_id = str(uuid.uuid4())
     copied = _checked(project(record, _tree(profile, _is_shareable(record))), profile)
@@ -250,5 +244,6 @@ def note_record(note: str, categories: Sequence[str], *, now: datetime) -> dict[
             else:
                 record["effectiveDateTime"] = _instant(now)
             return record
-    raise InvalidRequest("Een notitie kan alleen mee met een categorie die vrije tekst opneemt "
-                         "(niet met alleen een maatregel).")
+    raise InvalidRequest(
+        "Een notitie kan alleen mee met een categorie die vrije tekst opneemt (niet met alleen een maatregel)."
+    )

@@ -66,8 +66,10 @@ def stores(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
 @pytest.fixture
 def make_home(tmp_path: Path, stores: StoreFactory) -> Any:
     """``make_home(org_id)`` -> an initialised node home (via the real CLI)."""
-    def make(org_id: str = "ggz-noord", name: str = "GGZ Noord", url: str = "http://127.0.0.1:8400",
-             alg: str = "ES256") -> Path:
+
+    def make(
+        org_id: str = "ggz-noord", name: str = "GGZ Noord", url: str = "http://127.0.0.1:8400", alg: str = "ES256"
+    ) -> Path:
         home = tmp_path / org_id
         args = ["init", str(home), "--org-id", org_id, "--name", name, "--url", url, "--alg", alg]
         db = stores.url()

@@ -40,8 +40,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS, **kwa
     if sqlite_synchronous not in _SYNCHRONOUS_LEVELS:
         raise ValueError(f"unknown SQLite synchronous level {sqlite_synchronous!r}")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _rec: Any) -> None:

@@ -107,8 +107,10 @@ class Record(Base):
     """One of the node's own records (Observation, CarePlan, CareTeam, EpisodeOfCare)."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("source_system", "source_id"),
-                      Index("ix_records_subject_category", "subject_id", "category"))
+    __table_args__ = (
+        UniqueConstraint("source_system", "source_id"),
+        Index("ix_records_subject_category", "subject_id", "category"),
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     subject_id: Mapped[str] = mapped_column(ForeignKey("persons.id"))
     resource_type: Mapped[str] = mapped_column(String(32))

@@ -48,8 +48,9 @@ class UnitOfWork:
     ``unit``), each working in this unit's session.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], *, read_only: bool = False,
-                 writer_lock: WriterLock | None = None) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, read_only: bool = False, writer_lock: WriterLock | None = None
+    ) -> None:
         self._sessions = sessions
         self._committed = False
         self.read_only = read_only
@@ -85,8 +86,9 @@ class UnitOfWork:
         """Throw away what this unit wrote so far; it may go on (and write other things)."""
         self.session.rollback()
 
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> Literal[False]:
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         try:
             # a read-only unit just closes (its connection's read transaction ends as it goes
             # back to the pool): what it loaded stays readable, detached, not expired
@@ -107,8 +109,13 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, engine: Engine, *, unit: type[UnitOfWork] = UnitOfWork,
-                 lookups: Callable[[UnitOfWorkFactory], Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        unit: type[UnitOfWork] = UnitOfWork,
+        lookups: Callable[[UnitOfWorkFactory], Any] | None = None,
+    ) -> None:
         self.unit = unit  # the class of unit handed out (the gateway's carries its repositories)
         self.sessions = sessionmaker(expire_on_commit=False)
         self.readers = sessionmaker(expire_on_commit=False, autoflush=False)

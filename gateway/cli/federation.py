@@ -42,8 +42,16 @@ def operator_init(home: str, federation_id: str, name: str) -> None:
 @click.option("--ura", default="", help="URA number (eight digits), where known.")
 @click.option("--contact", multiple=True, help="Phone number or e-mail for professionals (repeatable).")
 @click.option("--thumbprint", default=None, help="RFC 7638 thumbprint one of its keys must have.")
-def add_member(home: str, org_id: str, name: str, url: str, org_type: str, ura: str,
-               contact: tuple[str, ...], thumbprint: str | None) -> None:
+def add_member(
+    home: str,
+    org_id: str,
+    name: str,
+    url: str,
+    org_type: str,
+    ura: str,
+    contact: tuple[str, ...],
+    thumbprint: str | None,
+) -> None:
     """Fetch the member's JWKS and list it (again: refresh its entry, e.g. after a rotation)."""
     from adapters.http import StrictClient  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
     from gateway.federation import operator  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
@@ -52,12 +60,19 @@ def add_member(home: str, org_id: str, name: str, url: str, org_type: str, ura: 
     http = StrictClient()
     try:
         member, new = operator.add_member(
-            home, ListedMember(org_id=org_id, name=name, type=org_type, url=url.rstrip("/"), thumbprints=(),
-                               contact=contact, ura=ura), http, thumbprint)
+            home,
+            ListedMember(
+                org_id=org_id, name=name, type=org_type, url=url.rstrip("/"), thumbprints=(), contact=contact, ura=ura
+            ),
+            http,
+            thumbprint,
+        )
     finally:
         http.close()
-    click.echo(f"member {org_id} {'added' if new else 'refreshed'} with {len(member.thumbprints)} key(s)"
-               " (publish to make it count)")
+    click.echo(
+        f"member {org_id} {'added' if new else 'refreshed'} with {len(member.thumbprints)} key(s)"
+        " (publish to make it count)"
+    )
     for kid in member.thumbprints:
         click.echo(kid)
 
@@ -77,8 +92,13 @@ def remove_member(home: str, org_id: str) -> None:
 @federation.command("publish")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Where to write the signed list.")
-@click.option("--valid-days", type=int, default=7, show_default=True,
-              help="Days until valid-until; nodes fail closed for list-only members after it.")
+@click.option(
+    "--valid-days",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Days until valid-until; nodes fail closed for list-only members after it.",
+)
 def publish(home: str, out: str, valid_days: int) -> None:
     """Sign the list as it stands into FILE, one version higher than the last published."""
     from gateway.federation import operator  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
@@ -97,9 +117,16 @@ def status(home: str) -> None:
     if not node.config.federation.enabled:
         raise click.UsageError("this node has no [federation] list_url")
     s = federation_trust.status(node)
-    for label, key in (("list", "list_url"), ("federation", "federation"), ("version", "version"),
-                       ("operator", "operator"), ("fetched at", "fetched_at"), ("applied at", "applied_at"),
-                       ("valid until", "valid_until"), ("members", "members")):
+    for label, key in (
+        ("list", "list_url"),
+        ("federation", "federation"),
+        ("version", "version"),
+        ("operator", "operator"),
+        ("fetched at", "fetched_at"),
+        ("applied at", "applied_at"),
+        ("valid until", "valid_until"),
+        ("members", "members"),
+    ):
         click.echo(f"{label}: {s[key] if s[key] != '' else '-'}")
     if s.get("expired"):
         click.echo(f"EXPIRED: {s['expired']}")
@@ -124,6 +151,9 @@ def refresh(home: str) -> None:
         raise ListRefused(f"list refused, the list in force stays: {out.detail}")
     if out.result == "failed":
         raise Failure(out.detail)
-    detail = (f": {len(out.added)} added, {len(out.removed)} removed, {len(out.changed)} changed"
-              if out.result == "applied" else f" ({out.detail})")
+    detail = (
+        f": {len(out.added)} added, {len(out.removed)} removed, {len(out.changed)} changed"
+        if out.result == "applied"
+        else f" ({out.detail})"
+    )
     click.echo(f"{out.result}{detail}")

@@ -212,11 +212,18 @@ def partner() -> None:
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--org-id", required=True)
 @click.option("--url", required=True)
-@click.option("--thumbprint", default=None,
-              help="RFC 7638 thumbprint one of its keys must have (the last line of their 'gateway init'); "
-                   "get it from their IT department by phone or a signed mail, not from the URL itself.")
-@click.option("--trust-on-first-use", "tofu", is_flag=True,
-              help="Without --thumbprint: pin whatever keys the URL serves now, unchecked.")
+@click.option(
+    "--thumbprint",
+    default=None,
+    help="RFC 7638 thumbprint one of its keys must have (the last line of their 'gateway init'); "
+    "get it from their IT department by phone or a signed mail, not from the URL itself.",
+)
+@click.option(
+    "--trust-on-first-use",
+    "tofu",
+    is_flag=True,
+    help="Without --thumbprint: pin whatever keys the URL serves now, unchecked.",
+)
 def partner_add(home: str, org_id: str, url: str, thumbprint: str | None, tofu: bool) -> None:
     """Fetch the partner's JWKS and pin its keys.
 
@@ -237,13 +244,16 @@ def partner_add(home: str, org_id: str, url: str, thumbprint: str | None, tofu: 
             raise click.UsageError(f"{org_id!r} is a local client id already")
     if thumbprint is None and not tofu:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            raise click.UsageError("no --thumbprint: the keys at --url would be trusted unchecked; pass the "
-                                   "partner's --thumbprint, or --trust-on-first-use to accept that")
+            raise click.UsageError(
+                "no --thumbprint: the keys at --url would be trusted unchecked; pass the "
+                "partner's --thumbprint, or --trust-on-first-use to accept that"
+            )
         from gateway.trust.partners import fetch_jwks  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
         seen = [k.thumbprint() for k in fetch_jwks(node.http, url)]
-        click.echo(f"warning: no --thumbprint; {url} serves these keys, and nothing proves they are "
-                   f"{org_id}'s:", err=True)
+        click.echo(
+            f"warning: no --thumbprint; {url} serves these keys, and nothing proves they are {org_id}'s:", err=True
+        )
         for kid in seen:
             click.echo(f"  {kid}", err=True)
         if not click.confirm("Compare them with the partner's IT department. Trust them?", err=True):
@@ -290,8 +300,7 @@ def _federation_note(node, org_id: str) -> None:
         if org == org_id:
             click.echo(f"warning: {org_id} is refused: {why}", err=True)
     if node.partners.is_trusted(org_id) and org_id in federation_trust.listed(node):
-        click.echo(f"note: {org_id} is a member of the federation list in force and trusted through it",
-                   err=True)
+        click.echo(f"note: {org_id} is a member of the federation list in force and trusted through it", err=True)
 
 
 @cli.group()
@@ -366,9 +375,12 @@ def keys() -> None:
 @keys.command("rotate")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--alg", type=click.Choice(["ES256", "EdDSA"]), default=None)
-@click.option("--withdraw-old", is_flag=True,
-              help="The old keys may be compromised: take them out of the JWKS at once. Partners "
-                   "unpin them when they next read it; ask them to run 'partner add' again.")
+@click.option(
+    "--withdraw-old",
+    is_flag=True,
+    help="The old keys may be compromised: take them out of the JWKS at once. Partners "
+    "unpin them when they next read it; ask them to run 'partner add' again.",
+)
 def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
     """Make a new active key; the old stays in the JWKS for its window."""
     from audit import events  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
@@ -377,8 +389,9 @@ def keys_rotate(home: str, alg: str | None, withdraw_old: bool) -> None:
     node = _node(home)
     old = node.keys.thumbprint()
     kid = node.keys.rotate(alg, withdraw_old=withdraw_old)
-    audit_log.record_admin(node, events.KEY_ROTATED,
-                           detail={"old_kid": old, "new_kid": kid, "old_withdrawn": withdraw_old})
+    audit_log.record_admin(
+        node, events.KEY_ROTATED, detail={"old_kid": old, "new_kid": kid, "old_withdrawn": withdraw_old}
+    )
     click.echo(kid)
 
 
@@ -446,10 +459,14 @@ def audit_verify(home: str, witnesses: bool) -> None:
             click.echo(f"witness {c.partner}: {c.reason}")
         bad = [c for c in checks if not c.ok]
         if bad:
-            raise Failure("; ".join(f"the head {c.partner} witnessed is not reached: {c.reason}"
-                                    if not c.reason.startswith("unavailable") else
-                                    f"{c.partner} could not be asked for its witnessed head: {c.reason}"
-                                    for c in bad))
+            raise Failure(
+                "; ".join(
+                    f"the head {c.partner} witnessed is not reached: {c.reason}"
+                    if not c.reason.startswith("unavailable")
+                    else f"{c.partner} could not be asked for its witnessed head: {c.reason}"
+                    for c in bad
+                )
+            )
         click.echo(f"witnessed: the log reaches the heads of {len(checks)} partner(s)")
 
 
@@ -491,25 +508,37 @@ def audit_flags(home: str, since: str | None) -> None:
     from gateway.services import probing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     node = _node(home)
-    start = (dt.date.fromisoformat(_date(since)) if since  # type: ignore[arg-type]
-             else rules.day_of(int(node.clock().timestamp())) - dt.timedelta(days=30))
+    start = (
+        dt.date.fromisoformat(_date(since))  # type: ignore[arg-type]
+        if since
+        else rules.day_of(int(node.clock().timestamp())) - dt.timedelta(days=30)
+    )
     found = probing.find(node, audit_log.SYSTEM, start)
     a = node.config.audit
     for p in found:
         click.echo(f"{p.day.isoformat()}\t{p.partner}\tsubject-unknown {p.unknown}\trefusals {p.refusals}")
     if found:
-        raise Failure(f"{len(found)} probing flag(s) since {start.isoformat()} (more than "
-                      f"{a.probe_unknown_per_day} subject-unknown or {a.probe_refusals_per_day} refusals "
-                      "from one partner in a day)")
+        raise Failure(
+            f"{len(found)} probing flag(s) since {start.isoformat()} (more than "
+            f"{a.probe_unknown_per_day} subject-unknown or {a.probe_refusals_per_day} refusals "
+            "from one partner in a day)"
+        )
     click.echo(f"no probing flags since {start.isoformat()}")
 
 
 @audit.command("report")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
-@click.option("--subject-file", type=click.File("r", encoding="utf-8"), default=None,
-              help="A file holding the person's BSN, or - to read it from stdin (keeps it out of shell history).")
-@click.option("--subject", default=None, help="The person's BSN on the command line (lands in shell history; "
-                                              "prefer --subject-file -).")
+@click.option(
+    "--subject-file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="A file holding the person's BSN, or - to read it from stdin (keeps it out of shell history).",
+)
+@click.option(
+    "--subject",
+    default=None,
+    help="The person's BSN on the command line (lands in shell history; prefer --subject-file -).",
+)
 def audit_report(home: str, subject_file: object, subject: str | None) -> None:
     """Print a person's disclosure report (Dutch HTML) for an AVG access request.
 
@@ -557,8 +586,12 @@ def _date(value: str | None) -> str | None:
 @cli.command()
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.option("--source", "source_name", default=None, help="Only this [sources.NAME] (default: all).")
-@click.option("--full", is_flag=True, help="Read everything, not only what changed, and withdraw the records "
-                                           "the source no longer holds (run it nightly).")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read everything, not only what changed, and withdraw the records "
+    "the source no longer holds (run it nightly).",
+)
 def sync(home: str, source_name: str | None, full: bool) -> None:
     """Pull records of known people from the EHRs' FHIR APIs in [sources.NAME] (issue 6).
 
@@ -571,8 +604,11 @@ def sync(home: str, source_name: str | None, full: bool) -> None:
     node = _node(home)
     sources = [s for s in node.config.sources if source_name in (None, s.name)]
     if not sources:
-        raise click.UsageError(f"no source {source_name!r} in node.toml" if source_name
-                               else "no [sources.NAME] in node.toml: nothing to sync")
+        raise click.UsageError(
+            f"no source {source_name!r} in node.toml"
+            if source_name
+            else "no [sources.NAME] in node.toml: nothing to sync"
+        )
     refused = 0
     for src in sources:
         report = fhir_pull.sync(node, src, full=full)
@@ -580,8 +616,10 @@ def sync(home: str, source_name: str | None, full: bool) -> None:
             click.echo(f"{src.name}: {problem}", err=True)
         refused += len(report.outcome.problems)
         withdrawn = f", {report.outcome.withdrawn} withdrawn" if full else ""
-        click.echo(f"{src.name}: {report.people} people, {report.fetched} resources in {report.pages} pages: "
-                   f"{report.outcome.summary()}, {len(report.outcome.problems)} refused{withdrawn}")
+        click.echo(
+            f"{src.name}: {report.people} people, {report.fetched} resources in {report.pages} pages: "
+            f"{report.outcome.summary()}, {len(report.outcome.problems)} refused{withdrawn}"
+        )
     if refused:
         raise Failure(f"{refused} record(s) could not be taken over; see the lines above")
 
@@ -589,8 +627,13 @@ def sync(home: str, source_name: str | None, full: bool) -> None:
 @cli.command("import")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mapping", "mapping_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Mapping with a [batch] table (see config/mappings/).")
+@click.option(
+    "--mapping",
+    "mapping_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Mapping with a [batch] table (see config/mappings/).",
+)
 def import_file(home: str, file: str, mapping_file: str) -> None:
     """Import a CSV or JSON Lines export whole or not at all (issue 6).
 

@@ -17,8 +17,13 @@ from gateway.cli.common import open_node as _node
 
 @click.command()
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="The backup file to write (refused if it exists).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The backup file to write (refused if it exists).",
+)
 def backup(home: str, out: str) -> None:
     """Write a consistent snapshot of the store and the key ring, while the node runs."""
     from adapters.store import make_engine  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
@@ -41,8 +46,11 @@ def backup(home: str, out: str) -> None:
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("home", type=click.Path(file_okay=False))
-@click.option("--db", default=None, help="SQLAlchemy URL of an empty store (default: SQLite in HOME, "
-                                         "or the backup's own PostgreSQL URL).")
+@click.option(
+    "--db",
+    default=None,
+    help="SQLAlchemy URL of an empty store (default: SQLite in HOME, or the backup's own PostgreSQL URL).",
+)
 def restore(file: str, home: str, db: str | None) -> None:
     """Restore a backup into a new node home and verify the restored audit chain."""
     from gateway.ops import backup as backups  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
@@ -53,9 +61,12 @@ def restore(file: str, home: str, db: str | None) -> None:
     if not result.ok:
         raise Failure(f"restored, but the audit log is broken at entry {result.first_bad_seq}: {result.reason}")
     if result.checked < manifest["audit_head"]["seq"]:
-        raise Failure(f"restored audit chain holds {result.checked} entries, the backup {manifest['audit_head']['seq']}")
-    click.echo(f"restored {manifest['org_id']} from {manifest['created']}: audit intact, "
-               f"{result.checked} entries verified")
+        raise Failure(
+            f"restored audit chain holds {result.checked} entries, the backup {manifest['audit_head']['seq']}"
+        )
+    click.echo(
+        f"restored {manifest['org_id']} from {manifest['created']}: audit intact, {result.checked} entries verified"
+    )
 
 
 @click.command()

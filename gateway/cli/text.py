@@ -15,33 +15,50 @@ import re
 from contract.errors import GatewayError
 from profiles import catalog
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), en) for p, en in (
-    (r"^Geen verbinding met (.+)\.$", r"cannot connect to \1"),
-    (r"^Geen antwoord binnen de tijdslimiet van (.+)\.$", r"no answer in time from \1"),
-    (r"^(.+) verwees door; doorverwijzingen worden niet gevolgd\.$", r"\1 redirected; redirects are not followed"),
-    (r"^Het antwoord van de partner is te groot\.$", "the partner's answer is too large"),
-    (r"^De partner antwoordde te traag\.$", "the partner answered too slowly"),
-    (r"^Geen geldige JWKS op (.+) \(status (\d+)\)\.$", r"no valid JWKS at \1 (HTTP \2)"),
-    (r"^De JWKS op (.+) bevat geen sleutels\.$", r"the JWKS at \1 holds no keys"),
-    (r"^JWKS-sleutel is geen object\.$", "a key in the JWKS is not a JSON object"),
-    (r"^De JWKS van de partner bevat een privé-sleutel; geweigerd\.$", "the partner's JWKS holds a private key; refused"),
-    (r"^Sleuteltype (\S+) is niet toegestaan.*$", r"key type \1 is not allowed (EC P-256 or Ed25519 only)"),
-    (r"^kid van de partner-sleutel is niet de RFC 7638-vingerafdruk\.$",
-     "a partner key's kid is not its RFC 7638 thumbprint"),
-    (r"^'([^']+)' is geen vertrouwde partner( van deze node)?\.$", r"'\1' is not a trusted partner of this node"),
-    (r"^De partner (\S+) erkent deze node niet \(meer\) als vertrouwde partner\.$",
-     r"partner \1 does not (or no longer) trust this node"),
-    (r"^De partner (\S+) weigerde onze aanmelding \((.+)\)\.$", r"partner \1 refused our client assertion (\2)"),
-    (r"^De partner (\S+) gaf een onbegrijpelijk antwoord \(status (\d+)\)\.$",
-     r"partner \1 answered something unreadable (HTTP \2)"),
-    (r"^De klok van deze node en die van (\S+) lopen (\d+) seconden.*$",
-     r"this node's clock and \1's differ by \2 seconds; fix the time (NTP) on one of them"),
-    (r"^De ontvangstbewijzen zijn niet van deze partner of niet voor ons\.$",
-     "the receipts are not from this partner or not for this node"),
-))
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), en)
+    for p, en in (
+        (r"^Geen verbinding met (.+)\.$", r"cannot connect to \1"),
+        (r"^Geen antwoord binnen de tijdslimiet van (.+)\.$", r"no answer in time from \1"),
+        (r"^(.+) verwees door; doorverwijzingen worden niet gevolgd\.$", r"\1 redirected; redirects are not followed"),
+        (r"^Het antwoord van de partner is te groot\.$", "the partner's answer is too large"),
+        (r"^De partner antwoordde te traag\.$", "the partner answered too slowly"),
+        (r"^Geen geldige JWKS op (.+) \(status (\d+)\)\.$", r"no valid JWKS at \1 (HTTP \2)"),
+        (r"^De JWKS op (.+) bevat geen sleutels\.$", r"the JWKS at \1 holds no keys"),
+        (r"^JWKS-sleutel is geen object\.$", "a key in the JWKS is not a JSON object"),
+        (
+            r"^De JWKS van de partner bevat een privé-sleutel; geweigerd\.$",
+            "the partner's JWKS holds a private key; refused",
+        ),
+        (r"^Sleuteltype (\S+) is niet toegestaan.*$", r"key type \1 is not allowed (EC P-256 or Ed25519 only)"),
+        (
+            r"^kid van de partner-sleutel is niet de RFC 7638-vingerafdruk\.$",
+            "a partner key's kid is not its RFC 7638 thumbprint",
+        ),
+        (r"^'([^']+)' is geen vertrouwde partner( van deze node)?\.$", r"'\1' is not a trusted partner of this node"),
+        (
+            r"^De partner (\S+) erkent deze node niet \(meer\) als vertrouwde partner\.$",
+            r"partner \1 does not (or no longer) trust this node",
+        ),
+        (r"^De partner (\S+) weigerde onze aanmelding \((.+)\)\.$", r"partner \1 refused our client assertion (\2)"),
+        (
+            r"^De partner (\S+) gaf een onbegrijpelijk antwoord \(status (\d+)\)\.$",
+            r"partner \1 answered something unreadable (HTTP \2)",
+        ),
+        (
+            r"^De klok van deze node en die van (\S+) lopen (\d+) seconden.*$",
+            r"this node's clock and \1's differ by \2 seconds; fix the time (NTP) on one of them",
+        ),
+        (
+            r"^De ontvangstbewijzen zijn niet van deze partner of niet voor ons\.$",
+            "the receipts are not from this partner or not for this node",
+        ),
+    )
+)
 
-_DUTCH = re.compile(r"\b(de|het|een|geen|niet|van|deze|is hier|wordt|kan|mag|bij|gegevens|toestemming)\b",
-                    re.IGNORECASE)
+_DUTCH = re.compile(
+    r"\b(de|het|een|geen|niet|van|deze|is hier|wordt|kan|mag|bij|gegevens|toestemming)\b", re.IGNORECASE
+)
 
 
 def english(exc: GatewayError) -> str:

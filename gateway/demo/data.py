@@ -35,23 +35,33 @@ def bsn(seed: int) -> str:
 
 
 def patient(bsn_: str, birth: date, given: str, family: str) -> dict[str, Any]:
-    return {"resourceType": "Patient", "identifier": [{"system": BSN_SYSTEM, "value": bsn_}],
-            "name": [{"given": [given], "family": family}], "birthDate": birth.isoformat()}
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": BSN_SYSTEM, "value": bsn_}],
+        "name": [{"given": [given], "family": family}],
+        "birthDate": birth.isoformat(),
+    }
 
 
 def parent_of(child_id: str, parent_bsn: str, *, mother: bool = True, custody: bool = True) -> dict[str, Any]:
     codes = [{"system": ROLECODE, "code": "MTH" if mother else "FTH"}]
     if custody:
         codes.append({"system": ROLECODE, "code": "GUARD"})
-    return {"resourceType": "RelatedPerson", "patient": {"reference": f"Patient/{child_id}"},
-            "identifier": [{"system": BSN_SYSTEM, "value": parent_bsn}],
-            "relationship": [{"coding": codes}]}
+    return {
+        "resourceType": "RelatedPerson",
+        "patient": {"reference": f"Patient/{child_id}"},
+        "identifier": [{"system": BSN_SYSTEM, "value": parent_bsn}],
+        "relationship": [{"coding": codes}],
+    }
 
 
 def guardian_institution(child_id: str, org_id: str) -> dict[str, Any]:
-    return {"resourceType": "RelatedPerson", "patient": {"reference": f"Patient/{child_id}"},
-            "identifier": [{"system": ORG_ID_SYSTEM, "value": org_id}],
-            "relationship": [{"coding": [{"system": ROLECODE, "code": "GUARD"}]}]}
+    return {
+        "resourceType": "RelatedPerson",
+        "patient": {"reference": f"Patient/{child_id}"},
+        "identifier": [{"system": ORG_ID_SYSTEM, "value": org_id}],
+        "relationship": [{"coding": [{"system": ROLECODE, "code": "GUARD"}]}],
+    }
 
 
 def _meta(shareable: bool) -> dict[str, Any]:
@@ -62,79 +72,147 @@ def _cat(code: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": CATEGORY_SYSTEM, "code": code}]}]
 
 
-def observation(patient_id: str, category: str, text: str, *, shareable: bool, source_id: str,
-                extra_codings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    res = {"resourceType": "Observation", "status": "final", "category": _cat(category),
-           "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
-           "code": {**({"coding": extra_codings} if extra_codings else {}), "text": text},
-           "subject": {"reference": f"Patient/{patient_id}"},
-           "effectiveDateTime": "2026-11-02T10:00:00+01:00", "valueString": text,
-           "note": [{"text": text}]}
+def observation(
+    patient_id: str,
+    category: str,
+    text: str,
+    *,
+    shareable: bool,
+    source_id: str,
+    extra_codings: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    res = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": _cat(category),
+        "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
+        "code": {**({"coding": extra_codings} if extra_codings else {}), "text": text},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": "2026-11-02T10:00:00+01:00",
+        "valueString": text,
+        "note": [{"text": text}],
+    }
     if _meta(shareable):
         res["meta"] = _meta(shareable)
     return res
 
 
 def safety_plan(patient_id: str, *, source_id: str) -> dict[str, Any]:
-    return {"resourceType": "CarePlan", "status": "active", "intent": "plan", "category": _cat("safety-plan"),
-            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": _meta(True),
-            "title": "Gezamenlijk veiligheidsplan", "subject": {"reference": f"Patient/{patient_id}"},
-            "description": "Als moeder signalen van terugval toont, belt zij of oma de wijkcoach; "
-                           "de kinderen gaan dan naar oma.",
-            "period": {"start": "2026-10-01"},
-            "activity": [{"detail": {"status": "in-progress",
-                                     "description": "Oma vangt de kinderen op bij terugval (tel. 06-12345678).",
-                                     "performer": [{"display": "Oma (moeders kant)"}]}},
-                         {"detail": {"status": "in-progress",
-                                     "description": "Wijkcoach belt binnen een dag na een signaal.",
-                                     "performer": [{"display": "Wijkcoach jeugdteam"}]}}]}
+    return {
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "plan",
+        "category": _cat("safety-plan"),
+        "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
+        "meta": _meta(True),
+        "title": "Gezamenlijk veiligheidsplan",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "description": "Als moeder signalen van terugval toont, belt zij of oma de wijkcoach; "
+        "de kinderen gaan dan naar oma.",
+        "period": {"start": "2026-10-01"},
+        "activity": [
+            {
+                "detail": {
+                    "status": "in-progress",
+                    "description": "Oma vangt de kinderen op bij terugval (tel. 06-12345678).",
+                    "performer": [{"display": "Oma (moeders kant)"}],
+                }
+            },
+            {
+                "detail": {
+                    "status": "in-progress",
+                    "description": "Wijkcoach belt binnen een dag na een signaal.",
+                    "performer": [{"display": "Wijkcoach jeugdteam"}],
+                }
+            },
+        ],
+    }
 
 
 def care_team(patient_id: str, *, source_id: str) -> dict[str, Any]:
-    return {"resourceType": "CareTeam", "status": "active", "category": _cat("care-team"),
-            "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}], "meta": _meta(True),
-            "name": "Behandelteam volwassenen", "subject": {"reference": f"Patient/{patient_id}"},
-            "participant": [{"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries, SPV"}},
-                            {"role": [{"text": "Behandelaar"}], "member": {"display": "Dr. A. Bakker"}}],
-            "telecom": [{"system": "phone", "value": "050-1234567", "use": "work"}]}
+    return {
+        "resourceType": "CareTeam",
+        "status": "active",
+        "category": _cat("care-team"),
+        "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
+        "meta": _meta(True),
+        "name": "Behandelteam volwassenen",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "participant": [
+            {"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries, SPV"}},
+            {"role": [{"text": "Behandelaar"}], "member": {"display": "Dr. A. Bakker"}},
+        ],
+        "telecom": [{"system": "phone", "value": "050-1234567", "use": "work"}],
+    }
 
 
 def diagnosis(patient_id: str) -> dict[str, Any]:
     """A ggz record that must never leave: a diagnosis hidden in an Observation in an allowed category."""
-    return observation(patient_id, "signals", "Recidiverende depressieve stoornis, behandeling met sertraline",
-                       shareable=False, source_id="diag-1",
-                       extra_codings=[{"system": systems.ICD10_SYSTEM, "code": "F33.1"},
-                                      {"system": systems.SNOMED_SYSTEM, "code": "268621008"}])
+    return observation(
+        patient_id,
+        "signals",
+        "Recidiverende depressieve stoornis, behandeling met sertraline",
+        shareable=False,
+        source_id="diag-1",
+        extra_codings=[
+            {"system": systems.ICD10_SYSTEM, "code": "F33.1"},
+            {"system": systems.SNOMED_SYSTEM, "code": "268621008"},
+        ],
+    )
 
 
-def consent(patient_id: str, performers: list[str], *, recipients: list[str], holders: list[str],
-            purpose: str, categories: list[str], start: date, days: int = 365,
-            refused_by: list[str] | None = None, decision: str = "permit") -> dict[str, Any]:
-    actors = [{"role": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
-               "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}}} for o in recipients]
-    actors += [{"role": {"coding": [{"system": PARTICIPATION, "code": "CST"}]},
-                "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}}} for o in holders]
+def consent(
+    patient_id: str,
+    performers: list[str],
+    *,
+    recipients: list[str],
+    holders: list[str],
+    purpose: str,
+    categories: list[str],
+    start: date,
+    days: int = 365,
+    refused_by: list[str] | None = None,
+    decision: str = "permit",
+) -> dict[str, Any]:
+    actors = [
+        {
+            "role": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
+            "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}},
+        }
+        for o in recipients
+    ]
+    actors += [
+        {
+            "role": {"coding": [{"system": PARTICIPATION, "code": "CST"}]},
+            "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}},
+        }
+        for o in holders
+    ]
     res: dict[str, Any] = {
-        "resourceType": "Consent", "status": "active",
+        "resourceType": "Consent",
+        "status": "active",
         "scope": {"coding": [{"system": systems.CONSENT_SCOPE_SYSTEM, "code": "patient-privacy"}]},
         "category": [{"coding": [{"system": systems.LOINC_SYSTEM, "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{patient_id}"},
         "dateTime": f"{start.isoformat()}T09:00:00+01:00",
         "performer": [{"reference": r} for r in performers],
         "policyRule": {"coding": [{"system": systems.ACT_CODE_SYSTEM, "code": "OPTIN"}]},
-        "provision": {"type": decision,
-                      "period": {"start": start.isoformat(), "end": (start + timedelta(days=days)).isoformat()},
-                      "actor": actors,
-                      "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
-                      "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in categories]},
+        "provision": {
+            "type": decision,
+            "period": {"start": start.isoformat(), "end": (start + timedelta(days=days)).isoformat()},
+            "actor": actors,
+            "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
+            "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in categories],
+        },
     }
     if refused_by:
         res["extension"] = [{"url": EXT + "refused-by", "valueReference": {"reference": r}} for r in refused_by]
     return res
 
 
-def summary_request(partner: str, subject: str, purpose: str, categories: list[str],
-                    token: str | None = None, note: str | None = None) -> dict[str, Any]:
+def summary_request(
+    partner: str, subject: str, purpose: str, categories: list[str], token: str | None = None, note: str | None = None
+) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": "partner", "valueString": partner},
         {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": subject}},

@@ -68,10 +68,18 @@ class RunningNode:
     def start(self, env: dict[str, str] | None = None) -> None:
         with open(self.home / "serve.log", "ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - this interpreter running our own CLI, no shell
-                [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())",
-                 "serve", str(self.home)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from gateway.cli.main import main; sys.exit(main())",
+                    "serve",
+                    str(self.home),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
@@ -98,7 +106,9 @@ class RunningNode:
         self.process = None
 
     def add_client(self, client_id: str, role: str) -> str:
-        secret = run_cli("client", "add", str(self.home), "--client-id", client_id, "--role", role).strip().splitlines()[-1]
+        secret = (
+            run_cli("client", "add", str(self.home), "--client-id", client_id, "--role", role).strip().splitlines()[-1]
+        )
         self.clients[client_id] = secret
         return secret
 
@@ -107,12 +117,15 @@ class RunningNode:
         args += ["--thumbprint", thumbprint] if thumbprint else ["--trust-on-first-use"]  # loopback demo/tests
         run_cli(*args)
 
-    def follow(self, list_url: str, operator_thumbprint: str, *, refresh_seconds: int = 300,
-               grace_seconds: int = 0) -> None:
+    def follow(
+        self, list_url: str, operator_thumbprint: str, *, refresh_seconds: int = 300, grace_seconds: int = 0
+    ) -> None:
         """Make this node follow a federation list (issue 15); takes effect at its next start."""
         with open(self.home / "node.toml", "a", encoding="utf-8") as fh:
-            fh.write(f'\n[federation]\nlist_url = "{list_url}"\noperator_thumbprints = ["{operator_thumbprint}"]\n'
-                     f"refresh_seconds = {refresh_seconds}\ngrace_seconds = {grace_seconds}\n")
+            fh.write(
+                f'\n[federation]\nlist_url = "{list_url}"\noperator_thumbprints = ["{operator_thumbprint}"]\n'
+                f"refresh_seconds = {refresh_seconds}\ngrace_seconds = {grace_seconds}\n"
+            )
 
     def refresh_list(self) -> str:
         """``gateway federation refresh``: apply the published list now (the running node shares the store)."""
@@ -127,8 +140,9 @@ class Api:
 
     def __init__(self, node: RunningNode, client_id: str, secret: str, practitioner: str | None) -> None:
         self.node, self.practitioner = node, practitioner
-        resp = requests.post(node.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                             auth=(client_id, secret), timeout=10)
+        resp = requests.post(
+            node.url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=10
+        )
         resp.raise_for_status()
         self.token = resp.json()["access_token"]
 
@@ -153,8 +167,11 @@ class Operator:
 
     def __init__(self, home: Path, federation_id: str = "regio-west", name: str = "Regio West") -> None:
         self.home = home
-        self.thumbprint = run_cli("federation", "operator-init", str(home), "--id", federation_id,
-                                  "--name", name).strip().splitlines()[-1]
+        self.thumbprint = (
+            run_cli("federation", "operator-init", str(home), "--id", federation_id, "--name", name)
+            .strip()
+            .splitlines()[-1]
+        )
         self.site = home / "site"
         self.site.mkdir()
         self.host = StaticHost(self.site)
@@ -168,8 +185,19 @@ class Operator:
         return self.site / "federation.json"
 
     def add(self, node: RunningNode, org_type: str, *contact: str) -> str:
-        args = ["federation", "add-member", str(self.home), "--org-id", node.org_id, "--name", node.name,
-                "--url", node.url, "--type", org_type]
+        args = [
+            "federation",
+            "add-member",
+            str(self.home),
+            "--org-id",
+            node.org_id,
+            "--name",
+            node.name,
+            "--url",
+            node.url,
+            "--type",
+            org_type,
+        ]
         for value in contact:
             args += ["--contact", value]
         return run_cli(*args)
@@ -178,8 +206,9 @@ class Operator:
         return run_cli("federation", "remove-member", str(self.home), "--org-id", node.org_id)
 
     def publish(self, valid_days: int = 7) -> str:
-        return run_cli("federation", "publish", str(self.home), "--out", str(self.list_file),
-                       "--valid-days", str(valid_days))
+        return run_cli(
+            "federation", "publish", str(self.home), "--out", str(self.list_file), "--valid-days", str(valid_days)
+        )
 
     def stop(self) -> None:
         self.host.stop()

@@ -31,13 +31,15 @@ MOTHER, CHILD = d.bsn(1), d.bsn(2)
 CATEGORIES = ["signals", "safety-plan", "care-team"]
 
 
-def build_federation(root: Path, db: dict[str, str | None] | None = None,
-                     web: bool = False) -> tuple[RunningNode, RunningNode]:
+def build_federation(
+    root: Path, db: dict[str, str | None] | None = None, web: bool = False
+) -> tuple[RunningNode, RunningNode]:
     """Initialise, start and cross-trust the two demo nodes."""
     db = db or {}
     ggz = RunningNode("ggz-noord", "GGZ Noord", root / "ggz-noord", free_port(), db.get("ggz-noord"))
-    jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(),
-                        db.get("jeugdteam-west"))
+    jeugd = RunningNode(
+        "jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(), db.get("jeugdteam-west")
+    )
     prints = {n.org_id: n.init() for n in (ggz, jeugd)}
     if web:
         for n in (ggz, jeugd):
@@ -64,8 +66,9 @@ REGION = (
 )
 
 
-def build_region(root: Path, db: dict[str, str | None] | None = None, web: bool = False,
-                 refresh_seconds: int = 300, workers: int = 1) -> tuple[dict[str, RunningNode], Operator]:
+def build_region(
+    root: Path, db: dict[str, str | None] | None = None, web: bool = False, refresh_seconds: int = 300, workers: int = 1
+) -> tuple[dict[str, RunningNode], Operator]:
     """Start the four demo nodes and let them trust each other through one signed operator list."""
     db = db or {}
     operator = Operator(root / "operator")
@@ -109,13 +112,21 @@ def load_families(ggz: RunningNode, jeugd: RunningNode) -> dict[str, Any]:
     """Register the synthetic family on both nodes: the ggz record and the youth-care file."""
     g = ggz.session("ggz-epd", "uzi:900000101")
     mother = g.post("/fhir/Patient", d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen")).json()
-    for rec in (d.observation(mother["id"], "signals", "Slaapt slecht en trekt zich terug; belt dan de SPV.",
-                              shareable=True, source_id="sig-1"),
-                d.diagnosis(mother["id"]),
-                d.safety_plan(mother["id"], source_id="plan-1"),
-                d.care_team(mother["id"], source_id="team-1"),
-                d.observation(mother["id"], "parenting", "Brengt de kinderen minder vaak naar school.",
-                              shareable=True, source_id="par-1")):
+    for rec in (
+        d.observation(
+            mother["id"],
+            "signals",
+            "Slaapt slecht en trekt zich terug; belt dan de SPV.",
+            shareable=True,
+            source_id="sig-1",
+        ),
+        d.diagnosis(mother["id"]),
+        d.safety_plan(mother["id"], source_id="plan-1"),
+        d.care_team(mother["id"], source_id="team-1"),
+        d.observation(
+            mother["id"], "parenting", "Brengt de kinderen minder vaak naar school.", shareable=True, source_id="par-1"
+        ),
+    ):
         r = g.post(f"/fhir/{rec['resourceType']}", rec)
         r.raise_for_status()
     j = jeugd.session("jeugd-epd", "uzi:900000202")
@@ -129,17 +140,34 @@ def play(ggz: RunningNode, jeugd: RunningNode, ids: dict[str, Any], echo: Any = 
     """Consent, request, show, revoke, request again; return what happened."""
     j = jeugd.session("jeugd-epd", "uzi:900000202")
     today = date.today()
-    consent = j.post("/fhir/Consent", d.consent(
-        ids["mother_jeugd"], [f"Patient/{ids['mother_jeugd']}"], recipients=[jeugd.org_id], holders=[ggz.org_id],
-        purpose="joint-safety-planning", categories=CATEGORIES, start=today))
+    consent = j.post(
+        "/fhir/Consent",
+        d.consent(
+            ids["mother_jeugd"],
+            [f"Patient/{ids['mother_jeugd']}"],
+            recipients=[jeugd.org_id],
+            holders=[ggz.org_id],
+            purpose="joint-safety-planning",
+            categories=CATEGORIES,
+            start=today,
+        ),
+    )
     consent.raise_for_status()
     cid = consent.json()["id"]
-    echo(f"1. Sanne geeft bij Jeugdteam West toestemming (Consent/{cid}): signalen, veiligheidsplan en "
-         "zorgteam mogen van GGZ Noord naar Jeugdteam West, voor gezamenlijke veiligheidsplanning.")
+    echo(
+        f"1. Sanne geeft bij Jeugdteam West toestemming (Consent/{cid}): signalen, veiligheidsplan en "
+        "zorgteam mogen van GGZ Noord naar Jeugdteam West, voor gezamenlijke veiligheidsplanning."
+    )
     tok = j.post(f"/fhir/Consent/{cid}/$issue-token").json()["parameter"][0]["valueString"]
     echo(f"   Jeugdteam West ondertekent een toestemmingstoken (typ consent+jwt, {len(tok)} tekens).")
-    ask = d.summary_request(ggz.org_id, MOTHER, "joint-safety-planning", CATEGORIES, token=tok,
-                            note="Met moeder besproken op 20-11; zij wil dat de wijkcoach het plan kent.")
+    ask = d.summary_request(
+        ggz.org_id,
+        MOTHER,
+        "joint-safety-planning",
+        CATEGORIES,
+        token=tok,
+        note="Met moeder besproken op 20-11; zij wil dat de wijkcoach het plan kent.",
+    )
     first = j.post("/fhir/$request-summary", ask)
     echo(f"2. Jeugdteam West vraagt de samenvatting op bij GGZ Noord: HTTP {first.status_code}")
     if first.status_code == 200:
@@ -162,8 +190,10 @@ def _reason(body: Any) -> str:
 
 def describe(bundle: dict[str, Any]) -> list[str]:
     """Plain Dutch lines for a summary Bundle (what a professional would read)."""
-    out = [f"Samenvatting {bundle.get('id')} van {bundle['signature']['who']['identifier']['value']}, "
-           f"ondertekend, profielversie {bundle['meta']['profile'][0].split('|')[-1]}:"]
+    out = [
+        f"Samenvatting {bundle.get('id')} van {bundle['signature']['who']['identifier']['value']}, "
+        f"ondertekend, profielversie {bundle['meta']['profile'][0].split('|')[-1]}:"
+    ]
     for entry in bundle.get("entry", []):
         r = entry["resource"]
         if r["resourceType"] == "Observation":
@@ -173,8 +203,10 @@ def describe(bundle: dict[str, Any]) -> list[str]:
             for act in r.get("activity", []):
                 out.append(f"    * {act['detail'].get('description', '')}")
         elif r["resourceType"] == "CareTeam":
-            people = ", ".join(f"{(p.get('role') or [{}])[0].get('text', 'betrokkene')}: {p['member']['display']}"
-                               for p in r.get("participant", []))
+            people = ", ".join(
+                f"{(p.get('role') or [{}])[0].get('text', 'betrokkene')}: {p['member']['display']}"
+                for p in r.get("participant", [])
+            )
             tel = ", ".join(t["value"] for t in r.get("telecom", []))
             out.append(f"- Zorgteam: {people} (tel. {tel})")
     return out

@@ -34,11 +34,18 @@ class DirectoryEntry:
     source: str  # "federation" or "bilateral"
 
 
-_TRUSTED = (select(Partner.org_id, Partner.url, Partner.source, FederationMember.name, FederationMember.type,
-                   FederationMember.contact)
-            .outerjoin(FederationMember, FederationMember.org_id == Partner.org_id)
-            .where(Partner.refused == "",
-                   or_(Partner.trusted_until.is_(None), Partner.trusted_until > bindparam("now"))))
+_TRUSTED = (
+    select(
+        Partner.org_id,
+        Partner.url,
+        Partner.source,
+        FederationMember.name,
+        FederationMember.type,
+        FederationMember.contact,
+    )
+    .outerjoin(FederationMember, FederationMember.org_id == Partner.org_id)
+    .where(Partner.refused == "", or_(Partner.trusted_until.is_(None), Partner.trusted_until > bindparam("now")))
+)
 
 
 def _entry(row: Any) -> DirectoryEntry:

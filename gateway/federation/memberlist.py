@@ -50,7 +50,9 @@ MAX_DEPTH = 12  # the deepest element of a well-formed list sits at depth 8
 MAX_MEMBERS = 5_000
 THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_INSTANT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$")
+_INSTANT = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 _VERSION = re.compile(r"^[1-9][0-9]{0,15}$")
 _URA = re.compile(r"^[0-9]{8}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,22}[0-9]$")
@@ -108,8 +110,12 @@ def check_member(m: ListedMember) -> ListedMember:
         raise ListRefused(f"{where}: type {m.type!r} is not an organisation-type code ({', '.join(org_types())})")
     if not _URL.fullmatch(m.url):
         raise ListRefused(f"{where}: url {m.url!r} must be https:// (http:// on loopback only)")
-    if not m.thumbprints or len(m.thumbprints) > 16 or len(set(m.thumbprints)) != len(m.thumbprints) \
-            or not all(THUMBPRINT.fullmatch(t) for t in m.thumbprints):
+    if (
+        not m.thumbprints
+        or len(m.thumbprints) > 16
+        or len(set(m.thumbprints)) != len(m.thumbprints)
+        or not all(THUMBPRINT.fullmatch(t) for t in m.thumbprints)
+    ):
         raise ListRefused(f"{where}: 1-16 distinct RFC 7638 key thumbprints needed")
     if m.ura and not _URA.fullmatch(m.ura):
         raise ListRefused(f"{where}: URA must be eight digits")
@@ -129,8 +135,9 @@ def _telecom(value: str) -> dict[str, str]:
     return {"system": "email" if "@" in value else "phone", "value": value, "use": "work"}
 
 
-def build(federation_id: str, version: int, members: Iterable[ListedMember], *, now: datetime,
-          valid_until: datetime) -> dict[str, Any]:
+def build(
+    federation_id: str, version: int, members: Iterable[ListedMember], *, now: datetime, valid_until: datetime
+) -> dict[str, Any]:
     """The unsigned list Bundle (sorted by org id, so one content gives one text)."""
     entries: list[dict[str, Any]] = []
     for m in sorted(members, key=lambda x: x.org_id):
@@ -138,23 +145,38 @@ def build(federation_id: str, version: int, members: Iterable[ListedMember], *, 
         if m.ura:
             identifier.append({"system": URA_SYSTEM, "value": m.ura})
         org: dict[str, Any] = {
-            "resourceType": "Organization", "id": m.org_id, "identifier": identifier, "active": True,
+            "resourceType": "Organization",
+            "id": m.org_id,
+            "identifier": identifier,
+            "active": True,
             "type": [{"coding": [{"system": ORG_TYPE_SYSTEM, "code": m.type, "display": org_types()[m.type]}]}],
-            "name": m.name, "endpoint": [{"reference": f"Endpoint/{m.org_id}"}]}
+            "name": m.name,
+            "endpoint": [{"reference": f"Endpoint/{m.org_id}"}],
+        }
         if m.contact:
             org["telecom"] = [_telecom(v) for v in m.contact]
         endpoint = {
-            "resourceType": "Endpoint", "id": m.org_id,
+            "resourceType": "Endpoint",
+            "id": m.org_id,
             "extension": [{"url": KEY_THUMBPRINT, "valueString": t} for t in m.thumbprints],
-            "status": "active", "connectionType": {"system": CONNECTION_SYSTEM, "code": "hl7-fhir-rest"},
+            "status": "active",
+            "connectionType": {"system": CONNECTION_SYSTEM, "code": "hl7-fhir-rest"},
             "managingOrganization": {"reference": f"Organization/{m.org_id}"},
             "payloadType": [{"coding": [{"system": PAYLOAD_SYSTEM, "code": "any"}]}],
-            "address": m.url}
-        entries += [{"fullUrl": f"{systems.FEDERATION_URN}Organization/{m.org_id}", "resource": org},
-                    {"fullUrl": f"{systems.FEDERATION_URN}Endpoint/{m.org_id}", "resource": endpoint}]
-    return {"resourceType": "Bundle", "id": federation_id,
-            "meta": {"versionId": str(version), "extension": [{"url": VALID_UNTIL, "valueInstant": _instant(valid_until)}]},
-            "type": "collection", "timestamp": _instant(now), "entry": entries}
+            "address": m.url,
+        }
+        entries += [
+            {"fullUrl": f"{systems.FEDERATION_URN}Organization/{m.org_id}", "resource": org},
+            {"fullUrl": f"{systems.FEDERATION_URN}Endpoint/{m.org_id}", "resource": endpoint},
+        ]
+    return {
+        "resourceType": "Bundle",
+        "id": federation_id,
+        "meta": {"versionId": str(version), "extension": [{"url": VALID_UNTIL, "valueInstant": _instant(valid_until)}]},
+        "type": "collection",
+        "timestamp": _instant(now),
+        "entry": entries,
+    }
 
 
 def sign(bundle: dict[str, Any], key: ECKey | OKPKey, *, now: datetime) -> dict[str, Any]:
@@ -218,13 +240,16 @@ def _operator_key(meta: dict[str, Any], accepted: frozenset[str]) -> ECKey | OKP
     except (ValueError, TypeError):
         raise ListRefused("operator-key is not a valid public key") from None
     if key.thumbprint() not in accepted:
-        raise ListRefused(f"signed by operator key {key.thumbprint()}, which this node does not accept "
-                          "([federation] operator_thumbprints)")
+        raise ListRefused(
+            f"signed by operator key {key.thumbprint()}, which this node does not accept "
+            "([federation] operator_thumbprints)"
+        )
     return key
 
 
-def verify(raw: bytes, accepted: Iterable[str], *, now: datetime, grace: int = 0,
-           max_bytes: int = 10_000_000) -> VerifiedList:
+def verify(
+    raw: bytes, accepted: Iterable[str], *, now: datetime, grace: int = 0, max_bytes: int = 10_000_000
+) -> VerifiedList:
     """Check a fetched list completely; return it verified or raise ``ListRefused``."""
     if len(raw) > max_bytes:
         raise ListRefused(f"the list is {len(raw)} bytes, more than max_list_bytes ({max_bytes})")
@@ -318,8 +343,10 @@ def _member(org_id: str, org: dict[str, Any], endpoint: dict[str, Any]) -> Liste
     except (TypeError, KeyError, ValueError, AttributeError):
         raise ListRefused(f"{where}: Organization.type needs exactly one organisation-type coding") from None
     telecom = org.get("telecom", [])
-    if not isinstance(telecom, list) or not all(isinstance(t, dict) and isinstance(t.get("value"), str)
-                                                 and t.get("system") in ("phone", "email") for t in telecom):
+    if not isinstance(telecom, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("value"), str) and t.get("system") in ("phone", "email")
+        for t in telecom
+    ):
         raise ListRefused(f"{where}: telecom must be phone or email values")
     if endpoint.get("status") != "active":
         raise ListRefused(f"{where}: Endpoint.status must be active")
@@ -329,9 +356,21 @@ def _member(org_id: str, org: dict[str, Any], endpoint: dict[str, Any]) -> Liste
     address = endpoint.get("address")
     thumbprints = _extensions(endpoint, KEY_THUMBPRINT, "valueString")
     name = org.get("name")
-    if not isinstance(address, str) or not isinstance(name, str) or not isinstance(org_type, str) \
-            or not all(isinstance(t, str) for t in thumbprints):
+    if (
+        not isinstance(address, str)
+        or not isinstance(name, str)
+        or not isinstance(org_type, str)
+        or not all(isinstance(t, str) for t in thumbprints)
+    ):
         raise ListRefused(f"{where}: name, type, address and thumbprints must be strings")
-    return check_member(ListedMember(org_id=org_id, name=name, type=org_type, url=address.rstrip("/"),
-                                     thumbprints=tuple(thumbprints), contact=tuple(t["value"] for t in telecom),
-                                     ura=ura[0] if ura else ""))
+    return check_member(
+        ListedMember(
+            org_id=org_id,
+            name=name,
+            type=org_type,
+            url=address.rstrip("/"),
+            thumbprints=tuple(thumbprints),
+            contact=tuple(t["value"] for t in telecom),
+            ura=ura[0] if ura else "",
+        )
+    )

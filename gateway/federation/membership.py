@@ -89,8 +89,12 @@ def fetch(node: Any, etag: str = "", last_modified: str = "") -> tuple[int, byte
         except OSError as exc:
             raise GatewayError(f"cannot read {url}: {exc.strerror or exc}") from None
     p = node.config.partners
-    client = StrictClient(connect_timeout=p.connect_timeout, read_timeout=p.read_timeout,
-                          max_bytes=f.max_list_bytes, verify_tls=p.verify_tls)
+    client = StrictClient(
+        connect_timeout=p.connect_timeout,
+        read_timeout=p.read_timeout,
+        max_bytes=f.max_list_bytes,
+        verify_tls=p.verify_tls,
+    )
     headers = {"Accept": "application/fhir+json, application/json"}
     if etag:
         headers["If-None-Match"] = etag
@@ -111,26 +115,46 @@ def fetch(node: Any, etag: str = "", last_modified: str = "") -> tuple[int, byte
 
 
 def _member_row(m: ListedMember) -> dict[str, Any]:
-    return {"org_id": m.org_id, "name": m.name, "type": m.type, "ura": m.ura,
-            "contact": json.dumps(list(m.contact)), "url": m.url, "thumbprints": json.dumps(sorted(m.thumbprints))}
+    return {
+        "org_id": m.org_id,
+        "name": m.name,
+        "type": m.type,
+        "ura": m.ura,
+        "contact": json.dumps(list(m.contact)),
+        "url": m.url,
+        "thumbprints": json.dumps(sorted(m.thumbprints)),
+    }
 
 
 def listed_members(session: Any) -> dict[str, ListedMember]:
-    return {r.org_id: ListedMember(org_id=r.org_id, name=r.name, type=r.type, url=r.url, ura=r.ura,
-                                   thumbprints=tuple(json.loads(r.thumbprints)), contact=tuple(json.loads(r.contact)))
-            for r in session.scalars(select(FederationMember))}
+    return {
+        r.org_id: ListedMember(
+            org_id=r.org_id,
+            name=r.name,
+            type=r.type,
+            url=r.url,
+            ura=r.ura,
+            thumbprints=tuple(json.loads(r.thumbprints)),
+            contact=tuple(json.loads(r.contact)),
+        )
+        for r in session.scalars(select(FederationMember))
+    }
 
 
-def reconcile(session: Any, node: Any, members: dict[str, ListedMember], until: datetime | None,
-              now: datetime) -> tuple[list[str], list[str], list[str], list[events.AuditRecord]]:
+def reconcile(
+    session: Any, node: Any, members: dict[str, ListedMember], until: datetime | None, now: datetime
+) -> tuple[list[str], list[str], list[str], list[events.AuditRecord]]:
     """Make the partners table agree with ``members`` (the list in force); return
     (added, removed, changed, audit records). Runs inside the caller's transaction."""
     rows = {p.org_id: p for p in session.scalars(select(Partner))}
     added, removed, changed, records = [], [], [], []
 
     def record(action: str, org: str, **detail: Any) -> None:
-        records.append(events.AuditRecord(action=action, outcome=events.SUCCESS, actor_id=ACTOR,
-                                          actor_role="system", peer_org=org, detail=detail))
+        records.append(
+            events.AuditRecord(
+                action=action, outcome=events.SUCCESS, actor_id=ACTOR, actor_role="system", peer_org=org, detail=detail
+            )
+        )
 
     new_rows = []
     for org_id, m in members.items():
@@ -140,9 +164,18 @@ def reconcile(session: Any, node: Any, members: dict[str, ListedMember], until: 
         allowed_text = json.dumps(sorted(allowed))
         row = rows.get(org_id)
         if row is None:
-            new_rows.append({"org_id": org_id, "url": m.url, "added_at": now, "jwks_fetched_at": None,
-                             "source": "federation", "allowed_kids": allowed_text, "trusted_until": until,
-                             "refused": ""})
+            new_rows.append(
+                {
+                    "org_id": org_id,
+                    "url": m.url,
+                    "added_at": now,
+                    "jwks_fetched_at": None,
+                    "source": "federation",
+                    "allowed_kids": allowed_text,
+                    "trusted_until": until,
+                    "refused": "",
+                }
+            )
             added.append(org_id)
             record(events.FEDERATION_MEMBER_ADDED, org_id, name=m.name, type=m.type, kids=sorted(allowed))
             continue
@@ -151,8 +184,9 @@ def reconcile(session: Any, node: Any, members: dict[str, ListedMember], until: 
                 changed.append(org_id)
                 record(events.FEDERATION_MEMBER_UPDATED, org_id, url=m.url, kids=sorted(allowed))
                 keep = [] if row.url != m.url else sorted(allowed)
-                session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id,
-                                                                   PartnerKey.kid.not_in(keep)))
+                session.execute(
+                    delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id, PartnerKey.kid.not_in(keep))
+                )
                 row.url, row.allowed_kids, row.jwks_fetched_at = m.url, allowed_text, None
             continue  # trusted_until: one UPDATE for all list-only members below
         # a bilateral partner that is listed too: both, unless URL or keys disagree
@@ -170,8 +204,9 @@ def reconcile(session: Any, node: Any, members: dict[str, ListedMember], until: 
         row.refused = why
         if not why:
             row.source, row.allowed_kids, row.trusted_until = "both", allowed_text, None
-            session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id,
-                                                               PartnerKey.kid.not_in(sorted(allowed))))
+            session.execute(
+                delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id, PartnerKey.kid.not_in(sorted(allowed)))
+            )
     for org_id, row in rows.items():
         if org_id in members:
             continue
@@ -198,8 +233,9 @@ def _state(session: Any, *, lock: bool = False) -> FederationState:
         stmt = stmt.with_for_update()
     state: FederationState | None = session.scalars(stmt).one_or_none()
     if state is None:  # a store made before the migration's insert: make the row
-        state = FederationState(id=1, federation_id="", version=0, operator_kid="", list_sha256="", etag="",
-                                last_modified="", last_error="")
+        state = FederationState(
+            id=1, federation_id="", version=0, operator_kid="", list_sha256="", etag="", last_modified="", last_error=""
+        )
         session.add(state)
         session.flush()
     return state
@@ -218,32 +254,65 @@ def apply(node: Any, verified: VerifiedList, *, etag: str = "", last_modified: s
             uow.commit()
             return Outcome("unchanged", f"version {verified.version} is in force already", verified.version)
         if verified.version <= state.version:
-            raise ListRefused(f"version {verified.version} is not higher than version {state.version} in force"
-                              + (" (same version, other content)" if verified.version == state.version else
-                                 " (a rollback)"))
+            raise ListRefused(
+                f"version {verified.version} is not higher than version {state.version} in force"
+                + (" (same version, other content)" if verified.version == state.version else " (a rollback)")
+            )
         if state.federation_id and verified.federation_id != state.federation_id:
-            raise ListRefused(f"the list is for federation {verified.federation_id!r}, "
-                              f"this node follows {state.federation_id!r}")
+            raise ListRefused(
+                f"the list is for federation {verified.federation_id!r}, this node follows {state.federation_id!r}"
+            )
         members = {m.org_id: m for m in verified.members}
         s.execute(delete(FederationMember.__table__))
         if members:
             s.execute(FederationMember.__table__.insert(), [_member_row(m) for m in members.values()])
         added, removed, changed, records = reconcile(s, node, members, verified.valid_until + grace, now)
         applied = events.AuditRecord(
-            action=events.FEDERATION_LIST_APPLIED, outcome=events.SUCCESS, actor_id=ACTOR, actor_role="system",
-            detail={"federation": verified.federation_id, "version": verified.version,
-                    "operator_kid": verified.operator_kid, "members": len(members), "sha256": verified.sha256,
-                    "valid_until": fedlist._instant(verified.valid_until),
-                    "added": len(added), "removed": len(removed), "changed": len(changed)})
+            action=events.FEDERATION_LIST_APPLIED,
+            outcome=events.SUCCESS,
+            actor_id=ACTOR,
+            actor_role="system",
+            detail={
+                "federation": verified.federation_id,
+                "version": verified.version,
+                "operator_kid": verified.operator_kid,
+                "members": len(members),
+                "sha256": verified.sha256,
+                "valid_until": fedlist._instant(verified.valid_until),
+                "added": len(added),
+                "removed": len(removed),
+                "changed": len(changed),
+            },
+        )
         audit_log.append_many(s, node, [applied, *records])
-        s.execute(update(FederationState.__table__).where(FederationState.id == 1).values(
-            federation_id=verified.federation_id, version=verified.version, operator_kid=verified.operator_kid,
-            list_sha256=verified.sha256, published_at=verified.timestamp, valid_until=verified.valid_until,
-            applied_at=now, fetched_at=now, etag=etag, last_modified=last_modified, last_error="",
-            last_error_at=None))
+        s.execute(
+            update(FederationState.__table__)
+            .where(FederationState.id == 1)
+            .values(
+                federation_id=verified.federation_id,
+                version=verified.version,
+                operator_kid=verified.operator_kid,
+                list_sha256=verified.sha256,
+                published_at=verified.timestamp,
+                valid_until=verified.valid_until,
+                applied_at=now,
+                fetched_at=now,
+                etag=etag,
+                last_modified=last_modified,
+                last_error="",
+                last_error_at=None,
+            )
+        )
         uow.commit()
-    log.info("federation: applied list %s version %s: %d members (%d added, %d removed, %d changed)",
-             verified.federation_id, verified.version, len(members), len(added), len(removed), len(changed))
+    log.info(
+        "federation: applied list %s version %s: %d members (%d added, %d removed, %d changed)",
+        verified.federation_id,
+        verified.version,
+        len(members),
+        len(added),
+        len(removed),
+        len(changed),
+    )
     return Outcome("applied", "", verified.version, added, removed, changed)
 
 
@@ -253,9 +322,18 @@ def _refused(node: Any, why: str, etag: str) -> None:
     with node.uow() as uow:
         state = _state(uow.session, lock=True)
         if state.last_error != why[:512]:
-            audit_log.append(uow.session, node, events.AuditRecord(
-                action=events.FEDERATION_LIST_REFUSED, outcome=events.REFUSED, actor_id=ACTOR,
-                actor_role="system", reason_code="federation-list-refused", detail={"why": why[:400]}))
+            audit_log.append(
+                uow.session,
+                node,
+                events.AuditRecord(
+                    action=events.FEDERATION_LIST_REFUSED,
+                    outcome=events.REFUSED,
+                    actor_id=ACTOR,
+                    actor_role="system",
+                    reason_code="federation-list-refused",
+                    detail={"why": why[:400]},
+                ),
+            )
         state.last_error, state.last_error_at = why[:512], node.clock()
         if etag:
             state.etag = etag  # the same refused file is not verified again on every round
@@ -274,9 +352,12 @@ def refresh(node: Any, *, claim: bool = False) -> Outcome:
         if claim:
             won = uow.session.execute(
                 update(FederationState.__table__)
-                .where(FederationState.id == 1,
-                       (FederationState.next_check_at.is_(None)) | (FederationState.next_check_at <= now))
-                .values(next_check_at=now + timedelta(seconds=f.refresh_seconds))).rowcount
+                .where(
+                    FederationState.id == 1,
+                    (FederationState.next_check_at.is_(None)) | (FederationState.next_check_at <= now),
+                )
+                .values(next_check_at=now + timedelta(seconds=f.refresh_seconds))
+            ).rowcount
             if won != 1:
                 return Outcome("skipped", "another worker refreshes in this interval")
         etag, last_modified = state.etag, state.last_modified
@@ -305,8 +386,9 @@ def refresh(node: Any, *, claim: bool = False) -> Outcome:
             return Outcome("refused", f"unchanged since it was refused: {refused_before}")
         return Outcome("not-modified", "the list did not change")
     try:
-        verified = fedlist.verify(raw, f.operator_thumbprints, now=now, grace=f.grace_seconds,
-                                  max_bytes=f.max_list_bytes)
+        verified = fedlist.verify(
+            raw, f.operator_thumbprints, now=now, grace=f.grace_seconds, max_bytes=f.max_list_bytes
+        )
         return apply(node, verified, etag=new_etag, last_modified=new_modified)
     except ListRefused as exc:
         _refused(node, exc.detail, new_etag)
@@ -322,8 +404,9 @@ def after_partner_change(node: Any) -> None:
             return
         grace = timedelta(seconds=node.config.federation.grace_seconds)
         until = _utc(state.valid_until)
-        _a, _r, _c, records = reconcile(uow.session, node, listed_members(uow.session),
-                                        until + grace if until else None, now)
+        _a, _r, _c, records = reconcile(
+            uow.session, node, listed_members(uow.session), until + grace if until else None, now
+        )
         for rec in records:
             audit_log.append(uow.session, node, rec)
         uow.commit()
@@ -348,8 +431,9 @@ def expired_reason(node: Any) -> str | None:
         return None
     grace = timedelta(seconds=node.config.federation.grace_seconds)
     if node.clock() >= until + grace:
-        return (f"the federation list in force (version {version}) expired at {fedlist._instant(until)}"
-                + (f"; last refresh: {error}" if error else ""))
+        return f"the federation list in force (version {version}) expired at {fedlist._instant(until)}" + (
+            f"; last refresh: {error}" if error else ""
+        )
     return None
 
 
@@ -358,18 +442,28 @@ def status(node: Any) -> dict[str, Any]:
     with node.uow(read_only=True) as uow:
         state = uow.session.get(FederationState, 1)
         count = len(uow.session.scalars(select(FederationMember.org_id)).all())
-        refused = [(p.org_id, p.refused) for p in uow.session.scalars(
-            select(Partner).where(Partner.refused != "").order_by(Partner.org_id))]
+        refused = [
+            (p.org_id, p.refused)
+            for p in uow.session.scalars(select(Partner).where(Partner.refused != "").order_by(Partner.org_id))
+        ]
+
     def iso(moment: datetime | None) -> str:
         moment = _utc(moment)
         return fedlist._instant(moment) if moment else "-"
 
-    out = {"list_url": node.config.federation.list_url, "federation": state.federation_id if state else "",
-           "version": state.version if state else 0, "operator": state.operator_kid if state else "",
-           "fetched_at": iso(state.fetched_at if state else None), "applied_at": iso(state.applied_at if state else None),
-           "valid_until": iso(state.valid_until if state else None), "members": count,
-           "last_error": state.last_error if state else "", "last_error_at": iso(state.last_error_at if state else None),
-           "refused": refused}
+    out = {
+        "list_url": node.config.federation.list_url,
+        "federation": state.federation_id if state else "",
+        "version": state.version if state else 0,
+        "operator": state.operator_kid if state else "",
+        "fetched_at": iso(state.fetched_at if state else None),
+        "applied_at": iso(state.applied_at if state else None),
+        "valid_until": iso(state.valid_until if state else None),
+        "members": count,
+        "last_error": state.last_error if state else "",
+        "last_error_at": iso(state.last_error_at if state else None),
+        "refused": refused,
+    }
     expired = expired_reason(node)
     if expired:
         listed = [] if count == 0 else list(_list_only(node))
@@ -386,8 +480,9 @@ def listed(node: Any) -> set[str]:
 
 def _list_only(node: Any) -> list[str]:
     with node.uow(read_only=True) as uow:
-        return list(uow.session.scalars(select(Partner.org_id).where(Partner.source == "federation")
-                                        .order_by(Partner.org_id)))
+        return list(
+            uow.session.scalars(select(Partner.org_id).where(Partner.source == "federation").order_by(Partner.org_id))
+        )
 
 
 # --- the refresher -----------------------------------------------------------------------

@@ -61,8 +61,10 @@ def init(home: str | Path, federation_id: str, name: str) -> str:
     fd = os.open(path / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key.as_pem(private=True))
-    _save(path, {"id": federation_id, "name": name, "kid": key.thumbprint(), "version": 0,
-                 "published_at": None, "members": {}})
+    _save(
+        path,
+        {"id": federation_id, "name": name, "kid": key.thumbprint(), "version": 0, "published_at": None, "members": {}},
+    )
     return key.thumbprint()
 
 
@@ -71,8 +73,9 @@ def load(home: str | Path) -> dict[str, Any]:
     try:
         state = json.loads((path / STATE_FILE).read_text("utf-8"))
     except FileNotFoundError:
-        raise OperatorError(f"no operator here: {path / STATE_FILE} does not exist "
-                            "(run 'gateway federation operator-init' first)") from None
+        raise OperatorError(
+            f"no operator here: {path / STATE_FILE} does not exist (run 'gateway federation operator-init' first)"
+        ) from None
     except ValueError:
         raise OperatorError(f"{path / STATE_FILE} is damaged; restore it from backup") from None
     if not isinstance(state, dict) or not isinstance(state.get("members"), dict):
@@ -92,11 +95,15 @@ def _key(path: Path) -> ECKey:
 
 
 def members(state: dict[str, Any]) -> list[ListedMember]:
-    return [ListedMember(**{**m, "thumbprints": tuple(m["thumbprints"]), "contact": tuple(m["contact"])})
-            for _id, m in sorted(state["members"].items())]
+    return [
+        ListedMember(**{**m, "thumbprints": tuple(m["thumbprints"]), "contact": tuple(m["contact"])})
+        for _id, m in sorted(state["members"].items())
+    ]
 
 
-def add_member(home: str | Path, member: ListedMember, http: Any, thumbprint: str | None = None) -> tuple[ListedMember, bool]:
+def add_member(
+    home: str | Path, member: ListedMember, http: Any, thumbprint: str | None = None
+) -> tuple[ListedMember, bool]:
     """Fetch the member's JWKS, list its keys' thumbprints, save; return (member, was it new).
 
     Running it again for a listed member refreshes its entry (after a key rotation, say).
@@ -132,8 +139,9 @@ def remove_member(home: str | Path, org_id: str) -> bool:
     return True
 
 
-def publish(home: str | Path, out: str | Path, *, now: datetime, valid_days: int = 7,
-            valid_for: timedelta | None = None) -> tuple[int, int]:
+def publish(
+    home: str | Path, out: str | Path, *, now: datetime, valid_days: int = 7, valid_for: timedelta | None = None
+) -> tuple[int, int]:
     """Sign the list as it stands into ``out``, one version up; return (version, member count).
 
     ``valid_for`` (tests, drills) overrides ``valid_days``."""
@@ -144,8 +152,9 @@ def publish(home: str | Path, out: str | Path, *, now: datetime, valid_days: int
     key = _key(path)
     version = int(state["version"]) + 1
     listed = members(state)
-    bundle = fedlist.build(state["id"], version, listed, now=now,
-                           valid_until=now + (valid_for or timedelta(days=valid_days)))
+    bundle = fedlist.build(
+        state["id"], version, listed, now=now, valid_until=now + (valid_for or timedelta(days=valid_days))
+    )
     signed = fedlist.sign(bundle, key, now=now)
     target = Path(out).resolve()
     # public, for any static web server: the list holds no secret

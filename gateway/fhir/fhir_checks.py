@@ -26,10 +26,31 @@ _ADDRESS_TYPE = frozenset({"postal", "physical", "both"})
 _GENDER = frozenset({"male", "female", "other", "unknown"})
 _NARRATIVE = frozenset({"generated", "extensions", "additional", "empty"})
 _EPISODE = frozenset({"planned", "waitlist", "active", "onhold", "finished", "cancelled", "entered-in-error"})
-_ACTIVITY = frozenset({"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled", "stopped",
-                       "unknown", "entered-in-error"})
-_REQUEST_KIND = frozenset({"Appointment", "CommunicationRequest", "DeviceRequest", "MedicationRequest",
-                           "NutritionOrder", "Task", "ServiceRequest", "VisionPrescription"})
+_ACTIVITY = frozenset(
+    {
+        "not-started",
+        "scheduled",
+        "in-progress",
+        "on-hold",
+        "completed",
+        "cancelled",
+        "stopped",
+        "unknown",
+        "entered-in-error",
+    }
+)
+_REQUEST_KIND = frozenset(
+    {
+        "Appointment",
+        "CommunicationRequest",
+        "DeviceRequest",
+        "MedicationRequest",
+        "NutritionOrder",
+        "Task",
+        "ServiceRequest",
+        "VisionPrescription",
+    }
+)
 
 #: datatype elements found anywhere a resource holds them (relative path -> value set)
 _COMMON: Mapping[str, frozenset[str]] = {
@@ -44,26 +65,50 @@ _COMMON: Mapping[str, frozenset[str]] = {
 
 #: resource type -> element path -> the codes R4's required binding allows
 REQUIRED_BINDINGS: Mapping[str, Mapping[str, frozenset[str]]] = {
-    "Patient": {"gender": _GENDER, "contact.gender": _GENDER, "contact.telecom.system": _CONTACT_SYSTEM,
-                "link.type": frozenset({"replaced-by", "replaces", "refer", "seealso"})},
+    "Patient": {
+        "gender": _GENDER,
+        "contact.gender": _GENDER,
+        "contact.telecom.system": _CONTACT_SYSTEM,
+        "link.type": frozenset({"replaced-by", "replaces", "refer", "seealso"}),
+    },
     "RelatedPerson": {"gender": _GENDER},
-    "Observation": {"status": frozenset({"registered", "preliminary", "final", "amended", "corrected",
-                                         "cancelled", "entered-in-error", "unknown"}),
-                    "valueQuantity.comparator": frozenset({"<", "<=", ">=", ">"})},
-    "CarePlan": {"status": frozenset({"draft", "active", "on-hold", "revoked", "completed", "entered-in-error",
-                                      "unknown"}),
-                 "intent": frozenset({"proposal", "plan", "order", "option"}),
-                 "activity.detail.status": _ACTIVITY, "activity.detail.kind": _REQUEST_KIND},
+    "Observation": {
+        "status": frozenset(
+            {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
+        ),
+        "valueQuantity.comparator": frozenset({"<", "<=", ">=", ">"}),
+    },
+    "CarePlan": {
+        "status": frozenset({"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}),
+        "intent": frozenset({"proposal", "plan", "order", "option"}),
+        "activity.detail.status": _ACTIVITY,
+        "activity.detail.kind": _REQUEST_KIND,
+    },
     "CareTeam": {"status": frozenset({"proposed", "active", "suspended", "inactive", "entered-in-error"})},
     "EpisodeOfCare": {"status": _EPISODE, "statusHistory.status": _EPISODE},
-    "Consent": {"status": frozenset({"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"}),
-                "provision.type": frozenset({"deny", "permit"}),
-                "provision.data.meaning": frozenset({"instance", "related", "dependents", "authoredby"}),
-                "provision.provision.type": frozenset({"deny", "permit"})},
-    "Bundle": {"type": frozenset({"document", "message", "transaction", "transaction-response", "batch",
-                                  "batch-response", "history", "searchset", "collection"}),
-               "entry.request.method": frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"}),
-               "entry.search.mode": frozenset({"match", "include", "outcome"})},
+    "Consent": {
+        "status": frozenset({"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"}),
+        "provision.type": frozenset({"deny", "permit"}),
+        "provision.data.meaning": frozenset({"instance", "related", "dependents", "authoredby"}),
+        "provision.provision.type": frozenset({"deny", "permit"}),
+    },
+    "Bundle": {
+        "type": frozenset(
+            {
+                "document",
+                "message",
+                "transaction",
+                "transaction-response",
+                "batch",
+                "batch-response",
+                "history",
+                "searchset",
+                "collection",
+            }
+        ),
+        "entry.request.method": frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"}),
+        "entry.search.mode": frozenset({"match", "include", "outcome"}),
+    },
 }
 
 
@@ -106,9 +151,11 @@ def check(resource: dict[str, Any]) -> None:
         return
     empty = _empty(resource, rtype)
     if empty:
-        raise InvalidRequest(f"Ongeldige {rtype}: {empty} is leeg; laat een element zonder waarde weg.",
-                             expression=(empty,),
-                             diagnostics=f"{empty}: empty arrays and objects are not allowed in FHIR JSON (ele-1)")
+        raise InvalidRequest(
+            f"Ongeldige {rtype}: {empty} is leeg; laat een element zonder waarde weg.",
+            expression=(empty,),
+            diagnostics=f"{empty}: empty arrays and objects are not allowed in FHIR JSON (ele-1)",
+        )
     table = {**_COMMON, **REQUIRED_BINDINGS.get(rtype, {})}
     for path, allowed in table.items():
         for expression, value in _walk(resource, path.split("."), rtype):
@@ -118,7 +165,8 @@ def check(resource: dict[str, Any]) -> None:
                     f"Ongeldige {rtype}: {expression} heeft de onbekende code {shown}.",
                     expression=(expression,),
                     diagnostics=f"{expression}: {shown} is not in the required value set "
-                                f"({', '.join(sorted(allowed))})")
+                    f"({', '.join(sorted(allowed))})",
+                )
     if rtype == "Consent":
         _consent_invariants(resource)
 
@@ -129,4 +177,5 @@ def _consent_invariants(resource: dict[str, Any]) -> None:
         raise InvalidRequest(
             "Ongeldige Consent: noem de regeling waaronder toestemming is gegeven (policyRule of policy).",
             expression=("Consent.policyRule", "Consent.policy"),
-            diagnostics="Consent: invariant ppc-1 failed (either a policy or a policyRule is required)")
+            diagnostics="Consent: invariant ppc-1 failed (either a policy or a policyRule is required)",
+        )

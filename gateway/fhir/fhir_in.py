@@ -48,12 +48,18 @@ def validate(resource: dict[str, Any]) -> Any:
     except ValidationError as exc:
         expressions, english = _located(rtype, exc)
         where = ", ".join(expressions) or rtype
-        raise InvalidRequest(f"Ongeldige {rtype}: {where} heeft een ongeldige waarde of vorm.",
-                             expression=expressions, diagnostics=english) from None
+        raise InvalidRequest(
+            f"Ongeldige {rtype}: {where} heeft een ongeldige waarde of vorm.",
+            expression=expressions,
+            diagnostics=english,
+        ) from None
     except (ValueError, TypeError) as exc:
         first = str(exc).splitlines()
-        raise InvalidRequest(f"Ongeldige {rtype}: {' '.join(first[:3])[:300]}",
-                             expression=(rtype,), diagnostics=" ".join(first[:3])[:300]) from None
+        raise InvalidRequest(
+            f"Ongeldige {rtype}: {' '.join(first[:3])[:300]}",
+            expression=(rtype,),
+            diagnostics=" ".join(first[:3])[:300],
+        ) from None
     fhir_checks.check(resource)
     return validated
 
@@ -183,8 +189,9 @@ def record(resource: dict[str, Any], known_categories: frozenset[str]) -> Record
     if cats[0] not in known_categories:
         raise InvalidRequest(f"Onbekende samenvattingscategorie {cats[0]!r}.")
     tags = (resource.get("meta") or {}).get("tag") or []
-    shareable = any(isinstance(t, dict) and t.get("system") == DISCLOSURE_SYSTEM and t.get("code") == "shareable"
-                    for t in tags)
+    shareable = any(
+        isinstance(t, dict) and t.get("system") == DISCLOSURE_SYSTEM and t.get("code") == "shareable" for t in tags
+    )
     source_system, source_id = SOURCE_SYSTEM_DEFAULT, None
     for ident in resource.get("identifier") or []:
         if isinstance(ident, dict) and isinstance(ident.get("system"), str) and isinstance(ident.get("value"), str):
@@ -282,8 +289,10 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
     if purposes[0] == FINDABLE:
         # contract section 8: being findable names only holders (this node), never a recipient
         if recipients or not holders or set(categories) != {"involvement"} or decision != "permit":
-            raise InvalidRequest("Een toestemming om vindbaar te zijn (findable) noemt alleen deze organisatie "
-                                 "als bronhouder (CST), geen ontvanger, en alleen de categorie involvement.")
+            raise InvalidRequest(
+                "Een toestemming om vindbaar te zijn (findable) noemt alleen deze organisatie "
+                "als bronhouder (CST), geen ontvanger, en alleen de categorie involvement."
+            )
     elif not recipients or not holders:
         raise InvalidRequest("Noem minstens één ontvangende (IRCP) en één bronhoudende (CST) organisatie.")
     if decision not in ("permit", "deny"):
@@ -291,8 +300,17 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
         raise InvalidRequest("provision.type is 'permit' (toestemming) of 'deny' (bezwaar).")
     if status == "rejected" and (decision != "permit" or not ext.get(EXT + "refused-by")):
         raise InvalidRequest("Een weigering (status 'rejected') noemt wie weigert in de extensie refused-by.")
-    return ConsentIn(subject_id=subject_id, performers=tuple(performers), status=status,
-                     refused_by=tuple(ext.get(EXT + "refused-by", [])),
-                     consulted=tuple(ext.get(EXT + "consulted", [])), decision=decision,
-                     start=start, end=end, recipients=frozenset(recipients), holders=frozenset(holders),
-                     purpose=purposes[0], categories=frozenset(categories))
+    return ConsentIn(
+        subject_id=subject_id,
+        performers=tuple(performers),
+        status=status,
+        refused_by=tuple(ext.get(EXT + "refused-by", [])),
+        consulted=tuple(ext.get(EXT + "consulted", [])),
+        decision=decision,
+        start=start,
+        end=end,
+        recipients=frozenset(recipients),
+        holders=frozenset(holders),
+        purpose=purposes[0],
+        categories=frozenset(categories),
+    )

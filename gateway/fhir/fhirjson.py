@@ -53,8 +53,12 @@ def written_response(resource: dict[str, Any], status: int, base_url: str) -> Re
         return resp
     if wanted == "OperationOutcome":
         done = "aangemaakt" if status == 201 else "bijgewerkt"
-        body = outcomes.outcome("ok", f"{resource['resourceType']}/{resource['id']} is {done}.",
-                                issue_type="informational", severity="information")
+        body = outcomes.outcome(
+            "ok",
+            f"{resource['resourceType']}/{resource['id']} is {done}.",
+            issue_type="informational",
+            severity="information",
+        )
         body["issue"][0].pop("details")  # no refusal: nothing from the refusal-reason CodeSystem
         return fhir_response(body, status, headers)
     return fhir_response(resource, status, headers)

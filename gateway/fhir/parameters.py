@@ -62,8 +62,13 @@ def read(body: dict[str, Any], specs: dict[str, Spec]) -> dict[str, Any]:
 
 def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
     if kind in ("valueString", "valueCode", "valueBase64Binary"):
-        if not isinstance(value, str) or not value.strip() or len(value) > (max_len if kind != "valueCode" else 64) \
-                or "\x00" in value or not _utf8(value):
+        if (
+            not isinstance(value, str)
+            or not value.strip()
+            or len(value) > (max_len if kind != "valueCode" else 64)
+            or "\x00" in value
+            or not _utf8(value)
+        ):
             raise InvalidRequest(f"Parameter {name!r} is geen geldige tekst.")
         return value
     if kind == "valueInteger":
@@ -71,8 +76,12 @@ def _check(name: str, kind: str, value: Any, max_len: int = MAX_TEXT) -> Any:
             raise InvalidRequest(f"Parameter {name!r} is geen geheel getal.")
     if kind == "valueReference":
         ref = value.get("reference") if isinstance(value, dict) else None
-        if not isinstance(ref, str) or not ref.startswith(("Patient/", "RelatedPerson/")) or len(ref) > 100 \
-                or set(value) != {"reference"}:
+        if (
+            not isinstance(ref, str)
+            or not ref.startswith(("Patient/", "RelatedPerson/"))
+            or len(ref) > 100
+            or set(value) != {"reference"}
+        ):
             raise InvalidRequest(f"Parameter {name!r} is een Reference naar Patient/<id> of RelatedPerson/<id>.")
         return value
     if kind in ("valueIdentifier", "valueCoding"):
@@ -139,9 +148,13 @@ def summary(values: dict[str, Any]) -> SummaryParams:
     cats = tuple(code(c, CATEGORY_SYSTEM, "category") for c in values["category"])
     if len(set(cats)) != len(cats):
         raise InvalidRequest("Een categorie is dubbel gevraagd.")
-    return SummaryParams(subject=bsn(values["subject"]), purpose=code(values["purpose"], PURPOSE_SYSTEM, "purpose"),
-                         categories=cats, consent_token=values.get("consent-token"),
-                         note=values.get("consent-note"))
+    return SummaryParams(
+        subject=bsn(values["subject"]),
+        purpose=code(values["purpose"], PURPOSE_SYSTEM, "purpose"),
+        categories=cats,
+        consent_token=values.get("consent-token"),
+        note=values.get("consent-note"),
+    )
 
 
 def build(**values: Any) -> dict[str, Any]:

@@ -50,20 +50,29 @@ def page(args: Mapping[str, str], *, known: Iterable[str], prefer: str = "", sor
         if name in known or name in PAGING or name in ALWAYS_IGNORED:
             continue
         if base in known:  # FHIR: a modifier the server does not support is refused, strict or not
-            raise InvalidRequest(f"Zoekparameter {name[:40]!r}: deze toevoeging wordt hier niet ondersteund.",
-                                 expression=(name[:40],), diagnostics=f"unsupported modifier in {name[:40]!r}")
+            raise InvalidRequest(
+                f"Zoekparameter {name[:40]!r}: deze toevoeging wordt hier niet ondersteund.",
+                expression=(name[:40],),
+                diagnostics=f"unsupported modifier in {name[:40]!r}",
+            )
         if name == "_sort" and all(v in set(sorts) for v in ",".join(_multi(args, "_sort")).split(",")):
             continue
         if strict:
-            raise InvalidRequest(f"Onbekende zoekparameter {name[:40]!r} (Prefer: handling=strict).",
-                                 expression=(name[:40],), diagnostics=f"unknown search parameter {name[:40]!r}")
+            raise InvalidRequest(
+                f"Onbekende zoekparameter {name[:40]!r} (Prefer: handling=strict).",
+                expression=(name[:40],),
+                diagnostics=f"unknown search parameter {name[:40]!r}",
+            )
     count = _integer(args.get("_count"), "_count", DEFAULT_COUNT, 0, MAX_COUNT)
     offset = _integer(args.get("_offset"), "_offset", 0, 0, 10**9)
     summary = args.get("_summary")
     if summary not in (None, "count", "false"):
         if strict:
-            raise InvalidRequest("_summary kent hier alleen count en false.", expression=("_summary",),
-                                 diagnostics="_summary supports count and false only")
+            raise InvalidRequest(
+                "_summary kent hier alleen count en false.",
+                expression=("_summary",),
+                diagnostics="_summary supports count and false only",
+            )
         summary = None
     # _count=0 asks for the total alone, as _summary=count does (FHIR search.html#count)
     return Page(count=count, offset=offset, only_total=summary == "count" or count == 0, strict=strict)
@@ -73,18 +82,29 @@ def _integer(value: str | None, name: str, default: int, low: int, high: int) ->
     if value is None:
         return default
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise InvalidRequest(f"{name} is een geheel getal van {low} t/m {high}.", expression=(name,),
-                             diagnostics=f"{name} must be an integer from {low} to {high}")
+        raise InvalidRequest(
+            f"{name} is een geheel getal van {low} t/m {high}.",
+            expression=(name,),
+            diagnostics=f"{name} must be an integer from {low} to {high}",
+        )
     return int(value)
 
 
-def bundle(resources: list[dict[str, Any]], total: int, pg: Page, *, self_url: str,
-           params: list[tuple[str, str]], full_url: Any = None) -> dict[str, Any]:
+def bundle(
+    resources: list[dict[str, Any]],
+    total: int,
+    pg: Page,
+    *,
+    self_url: str,
+    params: list[tuple[str, str]],
+    full_url: Any = None,
+) -> dict[str, Any]:
     """A searchset Bundle of one page: ``resources`` are that page's matches, ``total`` all of them.
 
     ``params`` are the search parameters as understood (without paging); ``full_url(resource)``
     gives each entry's ``fullUrl``.
     """
+
     def link(relation: str, offset: int) -> dict[str, str]:
         query = [*params, ("_count", str(pg.count))]
         if offset:
@@ -100,8 +120,10 @@ def bundle(resources: list[dict[str, Any]], total: int, pg: Page, *, self_url: s
         links.append(link("previous", max(0, pg.offset - pg.count)))
     out: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
     if not pg.only_total and resources:
-        out["entry"] = [{**({"fullUrl": full_url(r)} if full_url else {}), "resource": r,
-                         "search": {"mode": "match"}} for r in resources]
+        out["entry"] = [
+            {**({"fullUrl": full_url(r)} if full_url else {}), "resource": r, "search": {"mode": "match"}}
+            for r in resources
+        ]
     return out
 
 
@@ -121,7 +143,7 @@ def reference_id(value: str, rtype: str, base_url: str) -> str:
     server, which matches nothing here."""
     value = value.strip()
     if value.startswith(base_url + "/fhir/"):
-        value = value[len(base_url) + len("/fhir/"):]
+        value = value[len(base_url) + len("/fhir/") :]
     if "/" not in value:
         return value
     kind, _, rid = value.partition("/")

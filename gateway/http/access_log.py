@@ -43,8 +43,14 @@ def configure(stream: Any = None, fmt: str = "text", level: str = "info") -> log
 class AccessLog:
     """WSGI middleware writing the line when the response has been sent."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], log: logging.Logger | None = None, *,
-                 fmt: str = "text", on_done: Done | None = None) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        log: logging.Logger | None = None,
+        *,
+        fmt: str = "text",
+        on_done: Done | None = None,
+    ) -> None:
         self.app = app
         self.log = log or configure(fmt=fmt)
         self.fmt = fmt
@@ -68,8 +74,9 @@ class AccessLog:
 
 
 class _Logged:
-    def __init__(self, body: Iterable[bytes], owner: AccessLog, environ: dict[str, Any], seen: list[str],
-                 started: float) -> None:
+    def __init__(
+        self, body: Iterable[bytes], owner: AccessLog, environ: dict[str, Any], seen: list[str], started: float
+    ) -> None:
         self.body, self.owner, self.environ, self.seen, self.started = body, owner, environ, seen, started
         self.log = owner.log
         self.sent = 0
@@ -92,13 +99,28 @@ class _Logged:
             if self.owner.on_done is not None:
                 self.owner.on_done(e, status, seconds)
             if self.owner.fmt == "json":
-                self.log.info("request", extra={
-                    "event": "request", "method": e.get("REQUEST_METHOD", "-"),
-                    "operation": e.get(observe.OPERATION, "unmatched"), "status": int(status) if status.isdigit() else 0,
-                    "outcome": observe.outcome_of(e, status),
-                    "duration_ms": round(seconds * 1000, 1), "bytes": self.sent,
-                    "partner": observe.partner_of(e), "correlation_id": e.get(observe.CORRELATION, ""),
-                    "remote": e.get("REMOTE_ADDR", "-")})
+                self.log.info(
+                    "request",
+                    extra={
+                        "event": "request",
+                        "method": e.get("REQUEST_METHOD", "-"),
+                        "operation": e.get(observe.OPERATION, "unmatched"),
+                        "status": int(status) if status.isdigit() else 0,
+                        "outcome": observe.outcome_of(e, status),
+                        "duration_ms": round(seconds * 1000, 1),
+                        "bytes": self.sent,
+                        "partner": observe.partner_of(e),
+                        "correlation_id": e.get(observe.CORRELATION, ""),
+                        "remote": e.get("REMOTE_ADDR", "-"),
+                    },
+                )
             else:
-                self.log.info('%s "%s %s" %s %s %dms', e.get("REMOTE_ADDR", "-"), e.get("REQUEST_METHOD", "-"),
-                              e.get("PATH_INFO", ""), status, self.sent or "-", ms)
+                self.log.info(
+                    '%s "%s %s" %s %s %dms',
+                    e.get("REMOTE_ADDR", "-"),
+                    e.get("REQUEST_METHOD", "-"),
+                    e.get("PATH_INFO", ""),
+                    status,
+                    self.sent or "-",
+                    ms,
+                )

@@ -27,10 +27,16 @@ def search(kind: str) -> Response:
     pg = searchset.page(request.args, known={"url"}, prefer=request.headers.get("Prefer", ""))
     found = conformance.search(kind, request.args.get("url"))
     base = node_of().config.node.url.rstrip("/")
-    return fhir_response(searchset.bundle(
-        found[pg.offset:pg.offset + pg.count], len(found), pg, self_url=f"{base}/fhir/{kind}",
-        params=searchset.params_of(request.args, {"url"}),
-        full_url=lambda r: conformance.canonical_of(r)))
+    return fhir_response(
+        searchset.bundle(
+            found[pg.offset : pg.offset + pg.count],
+            len(found),
+            pg,
+            self_url=f"{base}/fhir/{kind}",
+            params=searchset.params_of(request.args, {"url"}),
+            full_url=lambda r: conformance.canonical_of(r),
+        )
+    )
 
 
 @bp.get(f"/fhir/{KINDS}/<rid>")

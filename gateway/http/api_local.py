@@ -59,15 +59,24 @@ def _patient_search(args: Any) -> Response:
     ident = args.get("identifier", "")
     system, _sep, value = ident.rpartition("|")
     if not value:
-        raise InvalidRequest(f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN> (of het BSN alleen).",
-                             expression=("identifier",), diagnostics="identifier (a BSN) is required")
+        raise InvalidRequest(
+            f"Zoek op identifier={parameters.BSN_SYSTEM}|<BSN> (of het BSN alleen).",
+            expression=("identifier",),
+            diagnostics="identifier (a BSN) is required",
+        )
     # FHIR token search: "value" matches in any system, "system|value" in that system only;
     # this node keeps BSNs alone, so another system finds no one (and learns nothing)
     found = registry.find_person(node_of(), value, who) if system in ("", parameters.BSN_SYSTEM) else []
-    return fhir_response(searchset.bundle(
-        found[pg.offset:pg.offset + pg.count], len(found), pg, self_url=_base() + "/fhir/Patient",
-        params=[("identifier", ident)] if request.method == "GET" else [],
-        full_url=lambda r: f"{_base()}/fhir/Patient/{r['id']}"))
+    return fhir_response(
+        searchset.bundle(
+            found[pg.offset : pg.offset + pg.count],
+            len(found),
+            pg,
+            self_url=_base() + "/fhir/Patient",
+            params=[("identifier", ident)] if request.method == "GET" else [],
+            full_url=lambda r: f"{_base()}/fhir/Patient/{r['id']}",
+        )
+    )
 
 
 @bp.get("/fhir/Patient/<pid>")
@@ -171,15 +180,24 @@ def search_consent() -> Response:
     pg = searchset.page(request.args, known={"patient", "_tag"}, prefer=request.headers.get("Prefer", ""))
     tag = request.args.get("_tag")
     if tag is not None and tag not in RENEWAL_TAGS:
-        raise InvalidRequest("_tag kent alleen renewal-due (toestemmingen die vernieuwd moeten worden).",
-                             expression=("_tag",), diagnostics="_tag supports renewal-due only")
+        raise InvalidRequest(
+            "_tag kent alleen renewal-due (toestemmingen die vernieuwd moeten worden).",
+            expression=("_tag",),
+            diagnostics="_tag supports renewal-due only",
+        )
     patient = request.args.get("patient")
     pid = searchset.reference_id(patient, "Patient", _base()) if patient else None
     found = [] if pid == "" else consents.list_for(node_of(), pid, renewal_due=tag is not None)
-    return fhir_response(searchset.bundle(
-        found[pg.offset:pg.offset + pg.count], len(found), pg, self_url=_base() + "/fhir/Consent",
-        params=searchset.params_of(request.args, {"patient", "_tag"}),
-        full_url=lambda r: f"{_base()}/fhir/Consent/{r['id']}"))
+    return fhir_response(
+        searchset.bundle(
+            found[pg.offset : pg.offset + pg.count],
+            len(found),
+            pg,
+            self_url=_base() + "/fhir/Consent",
+            params=searchset.params_of(request.args, {"patient", "_tag"}),
+            full_url=lambda r: f"{_base()}/fhir/Consent/{r['id']}",
+        )
+    )
 
 
 @bp.get("/fhir/Consent/<cid>")
@@ -215,8 +233,9 @@ def revoke(cid: str) -> Response:
 @idempotent(keep_body=False)  # a summary is never stored here
 def request_summary() -> Response:
     who = caller(*READERS)
-    return fhir_response(exchange.request_summary(node_of(), operations.summary_request(read_body("Parameters")),
-                                                  actor(who)))
+    return fhir_response(
+        exchange.request_summary(node_of(), operations.summary_request(read_body("Parameters")), actor(who))
+    )
 
 
 @bp.post("/fhir/$locate")
@@ -239,8 +258,9 @@ def safety_disclosure() -> Response:
 def audit_events() -> Response:
     who = caller("privacy-officer")
     # contract section 3: X-Practitioner on every call that reads data, the log included
-    return fhir_response(auditing.search(node_of(), request.args, actor(who), request.base_url,
-                                         prefer=request.headers.get("Prefer", "")))
+    return fhir_response(
+        auditing.search(node_of(), request.args, actor(who), request.base_url, prefer=request.headers.get("Prefer", ""))
+    )
 
 
 @bp.get("/consent/<cid>/receipt")

@@ -76,6 +76,8 @@ def audit_head() -> Response:
         if read_body("Parameters").get("parameter"):
             raise InvalidRequest("$audit-head heeft geen parameters.")
     return fhir_response(witnesses.answer(node_of(), who.client_id))
+
+
 def _locator_caller() -> str:
     """The trusted partner calling a locator operation; a non-partner's call is audited."""
     try:

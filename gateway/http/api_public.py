@@ -22,6 +22,7 @@ from gateway.repositories import audit_log
 
 bp = Blueprint("public", __name__)
 
+
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     resp = Response(json.dumps(node_of().keys.jwks()), mimetype="application/jwk-set+json")
@@ -73,7 +74,6 @@ def token() -> Response:
 def _who_logs_in() -> str:
     """The client id (local) or org id (partner) that tried to log in, as far as it can be read."""
 
-
     name: object = None
     try:
         if request.authorization is not None and request.authorization.type == "basic":
@@ -98,12 +98,24 @@ def _audit_login(resp: Response) -> None:
         error = (resp.get_json(silent=True) or {}).get("error", "invalid_request")
         action, outcome, reason = events.LOGIN_FAILED, events.REFUSED, str(error)[:40]
     try:
-        rec = AuditRecord(actor_id=f"org:{who}" if partner else f"client:{who}",
-                          actor_role="partner" if partner else "client", access_point="oauth/token",
-                          peer_org=who if partner else "", action=action, outcome=outcome, reason_code=reason)
+        rec = AuditRecord(
+            actor_id=f"org:{who}" if partner else f"client:{who}",
+            actor_role="partner" if partner else "client",
+            access_point="oauth/token",
+            peer_org=who if partner else "",
+            action=action,
+            outcome=outcome,
+            reason_code=reason,
+        )
     except InvalidAuditRecord:
-        rec = AuditRecord(actor_id="client:unknown", actor_role="client", access_point="oauth/token",
-                          action=action, outcome=outcome, reason_code=reason)
+        rec = AuditRecord(
+            actor_id="client:unknown",
+            actor_role="client",
+            access_point="oauth/token",
+            action=action,
+            outcome=outcome,
+            reason_code=reason,
+        )
     with node.uow() as uow:
         audit_log.append(uow.session, node, rec)
         uow.commit()

@@ -236,18 +236,37 @@ def init_app(app: Any, node: Any) -> AuthorizationServer:
             return PartnerClient(client_id, PARTNER_ROLE, "")
         return None
 
-    def generate(grant_type: str, client: LocalClient, user: Any = None, scope: Any = None,
-                 expires_in: Any = None, include_refresh_token: bool = False) -> dict[str, Any]:
+    def generate(
+        grant_type: str,
+        client: LocalClient,
+        user: Any = None,
+        scope: Any = None,
+        expires_in: Any = None,
+        include_refresh_token: bool = False,
+    ) -> dict[str, Any]:
         ttl = node.config.security.access_token_ttl
         now = int(node.clock().timestamp())
         kid, alg, key = node.keys.active
         granted = scopes.grant(client.role, scope)  # checked in validate_requested_scope already
-        claims = {"iss": node.config.node.org_id, "sub": client.client_id,
-                  "aud": node.config.node.org_id, "role": client.role, "client_id": client.client_id,
-                  "scope": granted, "iat": now, "nbf": now, "exp": now + ttl, "jti": uuid.uuid4().hex}
+        claims = {
+            "iss": node.config.node.org_id,
+            "sub": client.client_id,
+            "aud": node.config.node.org_id,
+            "role": client.role,
+            "client_id": client.client_id,
+            "scope": granted,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+        }
         # SMART Backend Services: the response names the scope granted (RFC 6749 section 5.1)
-        return {"access_token": jwt.sign(claims, key, kid=kid, alg=alg, typ=AT_TYP),
-                "token_type": "Bearer", "expires_in": ttl, "scope": granted}
+        return {
+            "access_token": jwt.sign(claims, key, kid=kid, alg=alg, typ=AT_TYP),
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "scope": granted,
+        }
 
     server = AuthorizationServer(app, query_client=query_client, save_token=lambda token, request: None)
     # types-authlib asks for a BearerTokenGenerator; authlib calls any callable with these keyword
@@ -318,8 +337,15 @@ def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None
     with uow_factory() as uow:
         if uow.session.get(Client, client_id) is not None:
             raise InvalidRequest(f"client {client_id!r} exists already")
-        uow.session.add(Client(client_id=client_id, secret_hash=hash_secret(secret), role=role,
-                               created_at=now or datetime.now(UTC), active=True))
+        uow.session.add(
+            Client(
+                client_id=client_id,
+                secret_hash=hash_secret(secret),
+                role=role,
+                created_at=now or datetime.now(UTC),
+                active=True,
+            )
+        )
         uow.commit()
     return secret
 

@@ -18,8 +18,14 @@ from contract import systems
 from gateway.http.conformance import BASE
 
 OAUTH_URIS = systems.SMART_OAUTH_URIS
-_INTERACTIONS = {("get", False): "search-type", ("post", False): "create", ("delete", False): "delete",
-                 ("get", True): "read", ("delete", True): "delete", ("put", True): "update"}
+_INTERACTIONS = {
+    ("get", False): "search-type",
+    ("post", False): "create",
+    ("delete", False): "delete",
+    ("get", True): "read",
+    ("delete", True): "delete",
+    ("put", True): "update",
+}
 _ORDER = ("read", "vread", "update", "delete", "create", "search-type")
 
 
@@ -34,8 +40,11 @@ def _resources(paths: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[d
         for method, op in item.items():
             if rest[-1].startswith("$"):
                 code = rest[-1][1:]
-                entry = {"name": code, "definition": f"{BASE}OperationDefinition/{code}",
-                         "documentation": op["summary"]}
+                entry = {
+                    "name": code,
+                    "definition": f"{BASE}OperationDefinition/{code}",
+                    "documentation": op["summary"],
+                }
                 if len(rest) == 1:
                     system_ops.append(entry)
                 else:
@@ -58,8 +67,10 @@ def _resources(paths: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[d
             for param in op.get("parameters", []):
                 if param.get("in") == "query" and param.get("x-fhir-type"):
                     params = res.setdefault("searchParam", {})
-                    params.setdefault(param["name"], {"name": param["name"], "type": param["x-fhir-type"],
-                                                      "documentation": param["description"]})
+                    params.setdefault(
+                        param["name"],
+                        {"name": param["name"], "type": param["x-fhir-type"], "documentation": param["description"]},
+                    )
     return by_type, system_ops
 
 
@@ -87,12 +98,15 @@ def capability_statement(document: dict[str, Any], *, org_id: str, name: str, ur
         "mode": "server",
         "security": {
             "extension": [{"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": url + "/oauth/token"}]}],
-            "service": [{"coding": [{"system": systems.RESTFUL_SECURITY_SERVICE_SYSTEM,
-                                     "code": "SMART-on-FHIR"}],
-                         "text": "SMART Backend Services: OAuth 2.0 client credentials at /oauth/token "
-                                 "(discovery at /.well-known/smart-configuration); partners use private_key_jwt"}],
+            "service": [
+                {
+                    "coding": [{"system": systems.RESTFUL_SECURITY_SERVICE_SYSTEM, "code": "SMART-on-FHIR"}],
+                    "text": "SMART Backend Services: OAuth 2.0 client credentials at /oauth/token "
+                    "(discovery at /.well-known/smart-configuration); partners use private_key_jwt",
+                }
+            ],
             "description": "Bearer access token required for everything but metadata, the conformance "
-                           "resources, JWKS and health.",
+            "resources, JWKS and health.",
         },
         "resource": resources,
         "interaction": [{"code": "transaction"}] if "/fhir" in document["paths"] else [],

@@ -41,26 +41,57 @@ PUBLISHER = "JGGZ-gateway"
 TYPES = ("CodeSystem", "StructureDefinition", "OperationDefinition", "NamingSystem")
 
 
-def _codesystem(cid: str, name: str, title: str, description: str,
-                concepts: list[tuple[str, str, str]]) -> dict[str, Any]:
-    return {"resourceType": "CodeSystem", "id": cid, "url": BASE + "CodeSystem/" + cid, "version": "1.0.0",
-            "name": name, "title": title, "status": "active", "experimental": False, "date": DATE,
-            "publisher": PUBLISHER, "description": description, "caseSensitive": True, "content": "complete",
-            "count": len(concepts),
-            "concept": [{"code": c, "display": d, "definition": f} for c, d, f in concepts]}
+def _codesystem(
+    cid: str, name: str, title: str, description: str, concepts: list[tuple[str, str, str]]
+) -> dict[str, Any]:
+    return {
+        "resourceType": "CodeSystem",
+        "id": cid,
+        "url": BASE + "CodeSystem/" + cid,
+        "version": "1.0.0",
+        "name": name,
+        "title": title,
+        "status": "active",
+        "experimental": False,
+        "date": DATE,
+        "publisher": PUBLISHER,
+        "description": description,
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "concept": [{"code": c, "display": d, "definition": f} for c, d, f in concepts],
+    }
 
 
 def _generated_codesystems() -> list[dict[str, Any]]:
     return [
-        _codesystem("audit-flag", "AuditFlag", "Auditmarkeringen",
-                    "Marks on an AuditEvent's meta.tag.",
-                    [("review", "Ter beoordeling door de privacyfunctionaris",
-                      "A disclosure without consent (meldcode, conflict of duties): the privacy officer reviews it.")]),
-        _codesystem("consent-flag", "ConsentFlag", "Markeringen van toestemmingen",
-                    "Marks on a Consent's meta.tag.",
-                    [("renewal-due", "Toestemming vernieuwen",
-                      "The grantors the rules require changed since it was recorded (the subject turned 12, 16 "
-                      "or 18): ask again.")]),
+        _codesystem(
+            "audit-flag",
+            "AuditFlag",
+            "Auditmarkeringen",
+            "Marks on an AuditEvent's meta.tag.",
+            [
+                (
+                    "review",
+                    "Ter beoordeling door de privacyfunctionaris",
+                    "A disclosure without consent (meldcode, conflict of duties): the privacy officer reviews it.",
+                )
+            ],
+        ),
+        _codesystem(
+            "consent-flag",
+            "ConsentFlag",
+            "Markeringen van toestemmingen",
+            "Marks on a Consent's meta.tag.",
+            [
+                (
+                    "renewal-due",
+                    "Toestemming vernieuwen",
+                    "The grantors the rules require changed since it was recorded (the subject turned 12, 16 "
+                    "or 18): ask again.",
+                )
+            ],
+        ),
     ]
 
 
@@ -74,36 +105,80 @@ def codesystems() -> list[dict[str, Any]]:
 # --- StructureDefinitions ---------------------------------------------------------------
 
 
-def _extension(eid: str, name: str, context: list[str], value_type: str, definition: str,
-               *, max_: str = "1") -> dict[str, Any]:
+def _extension(
+    eid: str, name: str, context: list[str], value_type: str, definition: str, *, max_: str = "1"
+) -> dict[str, Any]:
     url = EXT + eid
     return {
-        "resourceType": "StructureDefinition", "id": eid, "url": url, "version": "1.0.0", "name": name,
-        "status": "active", "date": DATE, "publisher": PUBLISHER, "description": definition,
-        "fhirVersion": "4.0.1", "kind": "complex-type", "abstract": False,
+        "resourceType": "StructureDefinition",
+        "id": eid,
+        "url": url,
+        "version": "1.0.0",
+        "name": name,
+        "status": "active",
+        "date": DATE,
+        "publisher": PUBLISHER,
+        "description": definition,
+        "fhirVersion": "4.0.1",
+        "kind": "complex-type",
+        "abstract": False,
         "context": [{"type": "element", "expression": c} for c in context],
-        "type": "Extension", "baseDefinition": FHIR_SD + "Extension", "derivation": "constraint",
-        "differential": {"element": [
-            {"id": "Extension", "path": "Extension", "short": name, "definition": definition, "max": max_},
-            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
-            {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
-            {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": [{"code": value_type}]},
-        ]},
+        "type": "Extension",
+        "baseDefinition": FHIR_SD + "Extension",
+        "derivation": "constraint",
+        "differential": {
+            "element": [
+                {"id": "Extension", "path": "Extension", "short": name, "definition": definition, "max": max_},
+                {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+                {"id": "Extension.url", "path": "Extension.url", "fixedUri": url},
+                {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": [{"code": value_type}]},
+            ]
+        },
     }
 
 
 EXTENSIONS: tuple[tuple[str, str, list[str], str, str, str], ...] = (
-    ("request-sha256", "RequestSha256", ["Meta"], "string", "1",
-     "SHA-256 (hex) of the RFC 8785 form of the Parameters the holder received: binds a summary to its request."),
-    ("refused-by", "RefusedBy", ["Consent"], "Reference", "*",
-     "A party (Patient or RelatedPerson) who was asked and refused; one refusal of a required party means no "
-     "consent."),
-    ("consulted", "Consulted", ["Consent"], "Reference", "*",
-     "A parent consulted by a young person of 16 or over, who is not a grantor."),
-    ("valid-until", "ValidUntil", ["Meta"], "instant", "1",
-     "Until when a federation member list may be applied (contract section 7)."),
-    ("key-thumbprint", "KeyThumbprint", ["Endpoint"], "string", "*",
-     "RFC 7638 thumbprint of a member key that partners may pin (contract section 7)."),
+    (
+        "request-sha256",
+        "RequestSha256",
+        ["Meta"],
+        "string",
+        "1",
+        "SHA-256 (hex) of the RFC 8785 form of the Parameters the holder received: binds a summary to its request.",
+    ),
+    (
+        "refused-by",
+        "RefusedBy",
+        ["Consent"],
+        "Reference",
+        "*",
+        "A party (Patient or RelatedPerson) who was asked and refused; one refusal of a required party means no "
+        "consent.",
+    ),
+    (
+        "consulted",
+        "Consulted",
+        ["Consent"],
+        "Reference",
+        "*",
+        "A parent consulted by a young person of 16 or over, who is not a grantor.",
+    ),
+    (
+        "valid-until",
+        "ValidUntil",
+        ["Meta"],
+        "instant",
+        "1",
+        "Until when a federation member list may be applied (contract section 7).",
+    ),
+    (
+        "key-thumbprint",
+        "KeyThumbprint",
+        ["Endpoint"],
+        "string",
+        "*",
+        "RFC 7638 thumbprint of a member key that partners may pin (contract section 7).",
+    ),
 )
 
 
@@ -128,11 +203,16 @@ def _profile_sd(profile: Any) -> dict[str, Any]:
     rtype = profile.resource_type
     allowed = {p.split(".", 1)[0].replace("[]", "") for p in profile.allowed_paths()}
     sid = profile.url.rsplit("/", 1)[1]
-    elements: list[dict[str, Any]] = [{
-        "id": rtype, "path": rtype, "short": f"Summary category {profile.category}",
-        "definition": f"A behaviour-level {rtype} of summary category '{profile.category}', built by the "
-                      "holder from the allow-list in profiles/profiles.json; free text only where its "
-                      "author marked it shareable."}]
+    elements: list[dict[str, Any]] = [
+        {
+            "id": rtype,
+            "path": rtype,
+            "short": f"Summary category {profile.category}",
+            "definition": f"A behaviour-level {rtype} of summary category '{profile.category}', built by the "
+            "holder from the allow-list in profiles/profiles.json; free text only where its "
+            "author marked it shareable.",
+        }
+    ]
     for element in _top_level_elements(rtype):  # in the base resource's order, as a differential is
         plain = element.removesuffix("[x]")
         if element.endswith("[x]"):  # effective[x] is kept when effectiveDateTime or effectivePeriod is
@@ -146,30 +226,53 @@ def _profile_sd(profile: Any) -> dict[str, Any]:
     return _sd(sid, profile.url, profile.version, rtype, f"Behaviour-level {rtype}: {profile.category}", elements)
 
 
-def _sd(sid: str, url: str, version: str, rtype: str, description: str,
-        elements: list[dict[str, Any]]) -> dict[str, Any]:
+def _sd(
+    sid: str, url: str, version: str, rtype: str, description: str, elements: list[dict[str, Any]]
+) -> dict[str, Any]:
     name = "".join(part.capitalize() for part in sid.replace(".", "-").split("-"))
-    return {"resourceType": "StructureDefinition", "id": sid, "url": url, "version": version, "name": name,
-            "status": "active", "date": DATE, "publisher": PUBLISHER, "description": description,
-            "fhirVersion": "4.0.1", "kind": "resource", "abstract": False, "type": rtype,
-            "baseDefinition": FHIR_SD + rtype, "derivation": "constraint", "differential": {"element": elements}}
+    return {
+        "resourceType": "StructureDefinition",
+        "id": sid,
+        "url": url,
+        "version": version,
+        "name": name,
+        "status": "active",
+        "date": DATE,
+        "publisher": PUBLISHER,
+        "description": description,
+        "fhirVersion": "4.0.1",
+        "kind": "resource",
+        "abstract": False,
+        "type": rtype,
+        "baseDefinition": FHIR_SD + rtype,
+        "derivation": "constraint",
+        "differential": {"element": elements},
+    }
 
 
 def _bundle_sd() -> dict[str, Any]:
     url, version = catalog.bundle_profile().split("|", 1)
     sid = url.rsplit("/", 1)[1]
     elements: list[dict[str, Any]] = [
-        {"id": "Bundle", "path": "Bundle", "short": "A signed behaviour-level summary",
-         "definition": "The holder's consented summary (contract section 4): a collection, its exchange id in "
-                       "id and identifier, the request hash in meta.extension, signed with a detached JWS."},
+        {
+            "id": "Bundle",
+            "path": "Bundle",
+            "short": "A signed behaviour-level summary",
+            "definition": "The holder's consented summary (contract section 4): a collection, its exchange id in "
+            "id and identifier, the request hash in meta.extension, signed with a detached JWS.",
+        },
         {"id": "Bundle.meta", "path": "Bundle.meta", "min": 1},
         {"id": "Bundle.meta.extension", "path": "Bundle.meta.extension", "min": 1},
         {"id": "Bundle.identifier", "path": "Bundle.identifier", "min": 1},
         {"id": "Bundle.type", "path": "Bundle.type", "fixedCode": "collection"},
         {"id": "Bundle.timestamp", "path": "Bundle.timestamp", "min": 1},
         {"id": "Bundle.signature", "path": "Bundle.signature", "min": 1},
-        {"id": "Bundle.signature.sigFormat", "path": "Bundle.signature.sigFormat", "min": 1,
-         "fixedCode": "application/jose"},
+        {
+            "id": "Bundle.signature.sigFormat",
+            "path": "Bundle.signature.sigFormat",
+            "min": 1,
+            "fixedCode": "application/jose",
+        },
     ]
     return _sd(sid, url, version, "Bundle", "Signed behaviour-level summary Bundle", elements)
 
@@ -184,10 +287,19 @@ def structure_definitions() -> list[dict[str, Any]]:
 # --- OperationDefinitions ----------------------------------------------------------------
 
 
-_FHIR_TYPES = {"valueString": "string", "valueCode": "code", "valueCoding": "Coding",
-               "valueIdentifier": "Identifier", "valueBoolean": "boolean", "valueInteger": "integer",
-               "valueBase64Binary": "base64Binary", "valueInstant": "instant", "valueDateTime": "dateTime",
-               "valueReference": "Reference", "resource": "Resource"}
+_FHIR_TYPES = {
+    "valueString": "string",
+    "valueCode": "code",
+    "valueCoding": "Coding",
+    "valueIdentifier": "Identifier",
+    "valueBoolean": "boolean",
+    "valueInteger": "integer",
+    "valueBase64Binary": "base64Binary",
+    "valueInstant": "instant",
+    "valueDateTime": "dateTime",
+    "valueReference": "Reference",
+    "resource": "Resource",
+}
 
 
 def _in_parameters(op: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,8 +312,15 @@ def _in_parameters(op: dict[str, Any]) -> list[dict[str, Any]]:
         value = next((k for k in props if k != "name"), None)
         if name is None or value is None:
             continue
-        out.append({"name": name, "use": "in", "min": item.get("x-fhir-min", 0),
-                    "max": item.get("x-fhir-max", "1"), "type": _FHIR_TYPES.get(value, "string")})
+        out.append(
+            {
+                "name": name,
+                "use": "in",
+                "min": item.get("x-fhir-min", 0),
+                "max": item.get("x-fhir-max", "1"),
+                "type": _FHIR_TYPES.get(value, "string"),
+            }
+        )
     return out
 
 
@@ -228,16 +347,28 @@ def operation_definitions(document: dict[str, Any]) -> list[dict[str, Any]]:
             code = path.rsplit("$", 1)[1]
             parts = path.strip("/").split("/")  # fhir, $op | fhir, Type, {id}, $op
             instance_of = parts[1] if len(parts) == 4 else None
-            out.append({
-                "resourceType": "OperationDefinition", "id": code, "url": BASE + "OperationDefinition/" + code,
-                "version": "1.0.0", "name": "".join(p.capitalize() for p in code.split("-")),
-                "title": op["summary"][:120], "status": "active", "kind": "operation", "date": DATE,
-                "publisher": PUBLISHER, "description": op["summary"], "affectsState": code not in (
-                    "consent-status", "exchange-receipts"),
-                "code": code, **({"resource": [instance_of]} if instance_of else {}),
-                "system": instance_of is None, "type": False, "instance": instance_of is not None,
-                "parameter": _in_parameters(op) + _out_parameters(op),
-            })
+            out.append(
+                {
+                    "resourceType": "OperationDefinition",
+                    "id": code,
+                    "url": BASE + "OperationDefinition/" + code,
+                    "version": "1.0.0",
+                    "name": "".join(p.capitalize() for p in code.split("-")),
+                    "title": op["summary"][:120],
+                    "status": "active",
+                    "kind": "operation",
+                    "date": DATE,
+                    "publisher": PUBLISHER,
+                    "description": op["summary"],
+                    "affectsState": code not in ("consent-status", "exchange-receipts"),
+                    "code": code,
+                    **({"resource": [instance_of]} if instance_of else {}),
+                    "system": instance_of is None,
+                    "type": False,
+                    "instance": instance_of is not None,
+                    "parameter": _in_parameters(op) + _out_parameters(op),
+                }
+            )
     return out
 
 
@@ -247,17 +378,26 @@ def operation_definitions(document: dict[str, Any]) -> list[dict[str, Any]]:
 NAMING_SYSTEMS = (
     ("org-id", "Organisation id of a gateway node in the federation (a-z0-9.-)."),
     ("exchange-id", "A requester's id of one summary exchange (Bundle.id and Bundle.identifier)."),
-    ("consent-id", "A Consent's id at its issuer (\"issuer/id\" for a consent kept at a partner)."),
+    ("consent-id", 'A Consent\'s id at its issuer ("issuer/id" for a consent kept at a partner).'),
     ("client-id", "A local API client (an EHR, a portal, a privacy-officer tool) of a node."),
 )
 
 
 def naming_systems() -> list[dict[str, Any]]:
-    return [{"resourceType": "NamingSystem", "id": nid, "name": "".join(p.capitalize() for p in nid.split("-")),
-             "status": "active", "kind": "identifier", "date": DATE, "publisher": PUBLISHER,
-             "description": text, "uniqueId": [{"type": "uri", "value": BASE + "NamingSystem/" + nid,
-                                                "preferred": True}]}
-            for nid, text in NAMING_SYSTEMS]
+    return [
+        {
+            "resourceType": "NamingSystem",
+            "id": nid,
+            "name": "".join(p.capitalize() for p in nid.split("-")),
+            "status": "active",
+            "kind": "identifier",
+            "date": DATE,
+            "publisher": PUBLISHER,
+            "description": text,
+            "uniqueId": [{"type": "uri", "value": BASE + "NamingSystem/" + nid, "preferred": True}],
+        }
+        for nid, text in NAMING_SYSTEMS
+    ]
 
 
 # --- lookup -----------------------------------------------------------------------------
@@ -265,8 +405,7 @@ def naming_systems() -> list[dict[str, Any]]:
 
 @cache
 def _all(kind: str) -> tuple[dict[str, Any], ...]:
-    made = {"CodeSystem": codesystems, "StructureDefinition": structure_definitions,
-            "NamingSystem": naming_systems}
+    made = {"CodeSystem": codesystems, "StructureDefinition": structure_definitions, "NamingSystem": naming_systems}
     resources = operation_definitions(document()) if kind == "OperationDefinition" else made[kind]()
     return tuple(resources)
 

@@ -41,8 +41,12 @@ NOT_KEPT = "not-kept:"  # ``location`` of an answer whose body may not be stored
 
 def _fingerprint() -> str:
     h = hashlib.sha256()
-    for part in (request.method, request.path, request.query_string.decode("latin-1"),
-                 request.headers.get("X-Practitioner", "").strip()):
+    for part in (
+        request.method,
+        request.path,
+        request.query_string.decode("latin-1"),
+        request.headers.get("X-Practitioner", "").strip(),
+    ):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     h.update(request.get_data(cache=True))
     return h.hexdigest()
@@ -51,6 +55,7 @@ def _fingerprint() -> str:
 def idempotent(keep_body: bool = True) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Make a write view honour ``Idempotency-Key``; ``keep_body=False`` for answers that
     may not be stored (a repeat then gets 409 with the earlier answer's exchange id)."""
+
     def wrap(view: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(view)
         def run(*args: Any, **kwargs: Any) -> Response:
@@ -81,12 +86,15 @@ def idempotent(keep_body: bool = True) -> Callable[[Callable[..., Response]], Ca
             if resp.status_code >= 500:
                 onetime.release(node, scope, key)
             elif keep_body:
-                onetime.finish(node, scope, key, resp.status_code, resp.headers.get("Location", ""),
-                               resp.get_data(as_text=True))
+                onetime.finish(
+                    node, scope, key, resp.status_code, resp.headers.get("Location", ""), resp.get_data(as_text=True)
+                )
             else:
                 onetime.finish(node, scope, key, resp.status_code, location=NOT_KEPT + _exchange_id(resp))
             return resp
+
         return run
+
     return wrap
 
 
@@ -112,8 +120,11 @@ def _repeat(earlier: onetime.Earlier, fingerprint: str) -> Response:
         raise Conflict("Een verzoek met deze Idempotency-Key wordt nog verwerkt. Probeer het zo opnieuw.")
     if earlier.location.startswith(NOT_KEPT):
         xid = earlier.location.removeprefix(NOT_KEPT)
-        raise Conflict("Dit verzoek is al beantwoord" + (f" (exchange-id {xid})" if xid else "") +
-                       "; het antwoord wordt hier niet bewaard. Vraag opnieuw met een nieuwe Idempotency-Key.")
+        raise Conflict(
+            "Dit verzoek is al beantwoord"
+            + (f" (exchange-id {xid})" if xid else "")
+            + "; het antwoord wordt hier niet bewaard. Vraag opnieuw met een nieuwe Idempotency-Key."
+        )
     resp = Response(earlier.body, status=earlier.status, mimetype="application/fhir+json")
     if earlier.location:
         resp.headers["Location"] = earlier.location

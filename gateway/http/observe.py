@@ -103,6 +103,7 @@ def outcome_of(environ: dict[str, Any], status: str) -> str:
 
 def init_app(app: Any) -> None:
     """Record each request's route pattern (never its values) as the operation."""
+
     @app.before_request
     def _operation() -> None:
         rule = request.url_rule
@@ -112,13 +113,22 @@ def init_app(app: Any) -> None:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and the fields passed in ``extra``."""
 
-    FIELDS = ("event", "method", "operation", "status", "outcome", "duration_ms", "bytes", "partner",
-              "correlation_id", "remote")
+    FIELDS = (
+        "event",
+        "method",
+        "operation",
+        "status",
+        "outcome",
+        "duration_ms",
+        "bytes",
+        "partner",
+        "correlation_id",
+        "remote",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-                    + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
         }
@@ -138,8 +148,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "info", fmt: str = "json", stream: Any = None) -> None:
     """Set up the process's log output once: the ``gateway`` loggers, JSON or text, at ``level``."""
     handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
     for name in ("gateway", "adapters"):
         log = logging.getLogger(name)
         log.handlers[:] = [handler]

@@ -29,32 +29,56 @@ def _json(schema: dict[str, Any], mime: str = FHIR_JSON) -> dict[str, Any]:
 
 
 def _resource(resource_type: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["resourceType"],
-            "properties": {"resourceType": {"type": "string", "enum": [resource_type]}},
-            "additionalProperties": True}
+    return {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"type": "string", "enum": [resource_type]}},
+        "additionalProperties": True,
+    }
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "invalid-request (malformed input)", 401: "unauthenticated, or a partner refusal (401 codes)",
-            403: "forbidden, or a refusal (403 codes)", 404: "not-found / subject-unknown",
-            409: "conflict", 413: "request body too large", 415: "not application/fhir+json",
-            422: "grantors-insufficient", 502: "partner-unavailable / bad-partner-signature",
-            503: "store-unavailable / consent-status-unavailable / node-busy", 504: "partner-timeout"}
+    text = {
+        400: "invalid-request (malformed input)",
+        401: "unauthenticated, or a partner refusal (401 codes)",
+        403: "forbidden, or a refusal (403 codes)",
+        404: "not-found / subject-unknown",
+        409: "conflict",
+        413: "request body too large",
+        415: "not application/fhir+json",
+        422: "grantors-insufficient",
+        502: "partner-unavailable / bad-partner-signature",
+        503: "store-unavailable / consent-status-unavailable / node-busy",
+        504: "partner-timeout",
+    }
     return {str(c): {"description": text.get(c, "refusal"), **_json(_OUTCOME)} for c in codes}
 
 
 LOCAL_ERRORS = (400, 401, 403, 413, 415, 503)
 
 
-def _op(summary: str, tag: str, *, body: dict[str, Any] | None = None, ok: dict[str, Any] | None = None,
-        ok_status: str = "200", errors: tuple[int, ...] = LOCAL_ERRORS, params: list[dict[str, Any]] | None = None,
-        security: list[dict[str, list[str]]] | None = None, ok_mime: str = FHIR_JSON,
-        operation_id: str | None = None, out: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    tag: str,
+    *,
+    body: dict[str, Any] | None = None,
+    ok: dict[str, Any] | None = None,
+    ok_status: str = "200",
+    errors: tuple[int, ...] = LOCAL_ERRORS,
+    params: list[dict[str, Any]] | None = None,
+    security: list[dict[str, list[str]]] | None = None,
+    ok_mime: str = FHIR_JSON,
+    operation_id: str | None = None,
+    out: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """One operation of the route table. ``operation_id`` defaults to one derived from the
     method and path (``operation_id_of``); ``out`` names an ``$operation``'s output
     parameters (name, FHIR type) for its OperationDefinition."""
-    success = {"description": "success"} if ok_status == "204" else {
-        "description": "success", **_json(ok or {"type": "object"}, ok_mime)}
+    success = (
+        {"description": "success"}
+        if ok_status == "204"
+        else {"description": "success", **_json(ok or {"type": "object"}, ok_mime)}
+    )
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {ok_status: success, **_errors(*errors)}}
     if operation_id:
         op["operationId"] = operation_id
@@ -72,8 +96,7 @@ def _op(summary: str, tag: str, *, body: dict[str, Any] | None = None, ok: dict[
 def _query(name: str, description: str, required: bool = False, fhir_type: str | None = None) -> dict[str, Any]:
     """A query parameter; ``fhir_type`` makes it a FHIR search parameter of that type
     (listed in the CapabilityStatement)."""
-    out = {"name": name, "in": "query", "required": required, "description": description,
-           "schema": {"type": "string"}}
+    out = {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}}
     if fhir_type:
         out["x-fhir-type"] = fhir_type
     return out
@@ -81,48 +104,86 @@ def _query(name: str, description: str, required: bool = False, fhir_type: str |
 
 #: what FHIR's search framework adds to every search (search.html): paging, count, format
 _PAGING = [
-    {"name": "_count", "in": "query", "required": False, "description": "page size, 0..1000 (default 100; 0: the total alone)",
-     "schema": {"type": "integer", "minimum": 0, "maximum": 1000}},
-    {"name": "_offset", "in": "query", "required": False, "description": "how many matches to skip (the next "
-     "link carries it)", "schema": {"type": "integer", "minimum": 0}},
-    {"name": "_summary", "in": "query", "required": False, "description": "count: only the total",
-     "schema": {"type": "string", "enum": ["count", "false"]}},
+    {
+        "name": "_count",
+        "in": "query",
+        "required": False,
+        "description": "page size, 0..1000 (default 100; 0: the total alone)",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 1000},
+    },
+    {
+        "name": "_offset",
+        "in": "query",
+        "required": False,
+        "description": "how many matches to skip (the next link carries it)",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    {
+        "name": "_summary",
+        "in": "query",
+        "required": False,
+        "description": "count: only the total",
+        "schema": {"type": "string", "enum": ["count", "false"]},
+    },
 ]
 
 
 def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9\\-.]{1,64}$"}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9\\-.]{1,64}$"},
+    }
 
 
-_PRACTITIONER = {"name": "X-Practitioner", "in": "header", "required": True,
-                 "description": "the acting professional, e.g. uzi:123456 (recorded in the audit)",
-                 "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$"}}
+_PRACTITIONER = {
+    "name": "X-Practitioner",
+    "in": "header",
+    "required": True,
+    "description": "the acting professional, e.g. uzi:123456 (recorded in the audit)",
+    "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,15}:[A-Za-z0-9._-]{1,64}$"},
+}
 _PRACTITIONER_OPT = dict(_PRACTITIONER, required=False)
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
-                "description": "1-255 visible ASCII; the same key and request again is answered as the first "
-                               "time, and done once (issue 20; README, 'Idempotency keys')",
-                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}}
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "1-255 visible ASCII; the same key and request again is answered as the first "
+    "time, and done once (issue 20; README, 'Idempotency keys')",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+}
 
 PUBLIC: list[dict[str, Any]] = []  # no security requirement
 PARTNER: list[dict[str, list[str]]] = [{"partnerToken": []}]
 LOCAL: list[dict[str, list[str]]] = [{"localToken": []}]
 
 
-def _parameter(name: str, value: str, value_schema: dict[str, Any], *, min_: int = 0,
-               max_: str = "1") -> dict[str, Any]:
+def _parameter(
+    name: str, value: str, value_schema: dict[str, Any], *, min_: int = 0, max_: str = "1"
+) -> dict[str, Any]:
     """One ``Parameters.parameter``; ``min_``/``max_`` are its cardinality in the OperationDefinition."""
-    return {"type": "object", "required": ["name", value], "additionalProperties": False,
-            "properties": {"name": {"type": "string", "enum": [name]}, value: value_schema},
-            "x-fhir-min": min_, "x-fhir-max": max_}
+    return {
+        "type": "object",
+        "required": ["name", value],
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string", "enum": [name]}, value: value_schema},
+        "x-fhir-min": min_,
+        "x-fhir-max": max_,
+    }
 
 
 def _parameters(*items: dict[str, Any]) -> dict[str, Any]:
     # parameter is 0..* in FHIR: {"resourceType": "Parameters"} is a valid (empty) body
-    return {"type": "object", "required": ["resourceType"], "additionalProperties": False,
-            "properties": {"resourceType": {"type": "string", "enum": ["Parameters"]},
-                           "parameter": {"type": "array", "items": {"oneOf": list(items)} if len(items) > 1
-                                         else items[0]}}}
+    return {
+        "type": "object",
+        "required": ["resourceType"],
+        "additionalProperties": False,
+        "properties": {
+            "resourceType": {"type": "string", "enum": ["Parameters"]},
+            "parameter": {"type": "array", "items": {"oneOf": list(items)} if len(items) > 1 else items[0]},
+        },
+    }
 
 
 _STRING = {"type": "string", "minLength": 1, "maxLength": 2000}
@@ -140,6 +201,7 @@ _SUMMARY_ITEMS = (
 def operation_id_of(method: str, path: str) -> str:
     """A stable operationId from the route: ``createPatient``, ``readConsent``, ``searchAuditEvent``,
     ``deleteObservationByIdentifier``, ``requestSummary``, ``consentIssueToken``, ``transaction``."""
+
     def camel(text: str) -> str:
         parts = [p for p in text.replace(".", "-").replace("_", "-").split("-") if p]
         return "".join(p[:1].upper() + p[1:] for p in parts)
@@ -172,195 +234,540 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
     bundle, params = _resource("Bundle"), _resource("Parameters")
     paths: dict[str, dict[str, Any]] = {
         # --- public (contract section 2) -----------------------------------------------------
-        "/.well-known/jwks.json": {"get": _op("The node's public signing keys (EC P-256 / Ed25519 only).", "public",
-                                              ok={"type": "object", "required": ["keys"]}, errors=(),
-                                              security=PUBLIC, ok_mime="application/jwk-set+json")},
+        "/.well-known/jwks.json": {
+            "get": _op(
+                "The node's public signing keys (EC P-256 / Ed25519 only).",
+                "public",
+                ok={"type": "object", "required": ["keys"]},
+                errors=(),
+                security=PUBLIC,
+                ok_mime="application/jwk-set+json",
+            )
+        },
         "/healthz": {"get": _op("Liveness.", "public", errors=(), security=PUBLIC, ok_mime="application/json")},
-        "/readyz": {"get": _op("Readiness: the store is reachable.", "public", errors=(), security=PUBLIC,
-                               ok_mime="application/json") | {"responses": {
-                                   "200": {"description": "ready", **_json({"type": "object"}, "application/json")},
-                                   "503": {"description": "store unreachable", **_json({"type": "object"},
-                                                                                       "application/json")}}}},
-        "/oauth/token": {"post": {
-            "summary": "OAuth 2.0 client credentials: client_secret_basic (local clients) or private_key_jwt "
-                       "(partner nodes, RFC 7523). Errors are RFC 6749 section 5.2 JSON.",
-            "tags": ["public"], "security": [{"clientBasic": []}, {}],
-            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object", "required": ["grant_type"],
-                "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
-                               "client_assertion_type": {"type": "string", "enum": [
-                                   systems.JWT_BEARER_ASSERTION]},
-                               "client_assertion": {"type": "string"}}}}}},
-            "responses": {"200": {"description": "an at+jwt bearer token", **_json({
-                "type": "object", "required": ["access_token", "token_type", "expires_in"],
-                "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
-                               "expires_in": {"type": "integer"}}}, "application/json")},
-                **{c: {"description": "RFC 6749 error", **_json({"$ref": "#/components/schemas/OAuthError"},
-                                                              "application/json")} for c in ("400", "401")}}}},
-        "/fhir/metadata": {"get": _op("CapabilityStatement.", "public", ok=_resource("CapabilityStatement"),
-                                      errors=(), security=PUBLIC)},
-        "/openapi.json": {"get": _op("This description.", "public", errors=(), security=PUBLIC,
-                                     ok_mime="application/json")},
-        "/.well-known/smart-configuration": {"get": _op(
-            "SMART App Launch discovery: the token endpoint, its authentication methods and scopes.", "public",
-            ok={"type": "object", "required": ["token_endpoint"]}, errors=(), security=PUBLIC,
-            ok_mime="application/json")},
-        **{f"/fhir/{kind}": {"get": _op(f"The {kind} resources this node serves (searchset; ?url= resolves a "
-                                        "canonical).", "public", ok=bundle, errors=(400,), security=PUBLIC,
-                                        params=[_query("url", "canonical URL (url|version allowed)",
-                                                       fhir_type="uri"), *_PAGING])}
-           for kind in CONFORMANCE_TYPES},
-        **{f"/fhir/{kind}/{{rid}}": {"get": _op(f"Read a {kind} this node serves.", "public", ok=_resource(kind),
-                                                errors=(404,), security=PUBLIC, params=[_path("rid")])}
-           for kind in CONFORMANCE_TYPES},
+        "/readyz": {
+            "get": _op(
+                "Readiness: the store is reachable.", "public", errors=(), security=PUBLIC, ok_mime="application/json"
+            )
+            | {
+                "responses": {
+                    "200": {"description": "ready", **_json({"type": "object"}, "application/json")},
+                    "503": {"description": "store unreachable", **_json({"type": "object"}, "application/json")},
+                }
+            }
+        },
+        "/oauth/token": {
+            "post": {
+                "summary": "OAuth 2.0 client credentials: client_secret_basic (local clients) or private_key_jwt "
+                "(partner nodes, RFC 7523). Errors are RFC 6749 section 5.2 JSON.",
+                "tags": ["public"],
+                "security": [{"clientBasic": []}, {}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["grant_type"],
+                                "properties": {
+                                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                                    "client_assertion_type": {"type": "string", "enum": [systems.JWT_BEARER_ASSERTION]},
+                                    "client_assertion": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "an at+jwt bearer token",
+                        **_json(
+                            {
+                                "type": "object",
+                                "required": ["access_token", "token_type", "expires_in"],
+                                "properties": {
+                                    "access_token": {"type": "string"},
+                                    "token_type": {"type": "string"},
+                                    "expires_in": {"type": "integer"},
+                                },
+                            },
+                            "application/json",
+                        ),
+                    },
+                    **{
+                        c: {
+                            "description": "RFC 6749 error",
+                            **_json({"$ref": "#/components/schemas/OAuthError"}, "application/json"),
+                        }
+                        for c in ("400", "401")
+                    },
+                },
+            }
+        },
+        "/fhir/metadata": {
+            "get": _op(
+                "CapabilityStatement.", "public", ok=_resource("CapabilityStatement"), errors=(), security=PUBLIC
+            )
+        },
+        "/openapi.json": {
+            "get": _op("This description.", "public", errors=(), security=PUBLIC, ok_mime="application/json")
+        },
+        "/.well-known/smart-configuration": {
+            "get": _op(
+                "SMART App Launch discovery: the token endpoint, its authentication methods and scopes.",
+                "public",
+                ok={"type": "object", "required": ["token_endpoint"]},
+                errors=(),
+                security=PUBLIC,
+                ok_mime="application/json",
+            )
+        },
+        **{
+            f"/fhir/{kind}": {
+                "get": _op(
+                    f"The {kind} resources this node serves (searchset; ?url= resolves a canonical).",
+                    "public",
+                    ok=bundle,
+                    errors=(400,),
+                    security=PUBLIC,
+                    params=[_query("url", "canonical URL (url|version allowed)", fhir_type="uri"), *_PAGING],
+                )
+            }
+            for kind in CONFORMANCE_TYPES
+        },
+        **{
+            f"/fhir/{kind}/{{rid}}": {
+                "get": _op(
+                    f"Read a {kind} this node serves.",
+                    "public",
+                    ok=_resource(kind),
+                    errors=(404,),
+                    security=PUBLIC,
+                    params=[_path("rid")],
+                )
+            }
+            for kind in CONFORMANCE_TYPES
+        },
         # --- local API (contract section 3) -------------------------------------------------
         "/fhir/Patient": {
-            "post": _op("Register a person (BSN identifier, birthDate).", "local", body=_resource("Patient"),
-                        ok=_resource("Patient"), ok_status="201", errors=(*LOCAL_ERRORS, 409)),
-            "get": _op("Find a person by BSN.", "local", ok=bundle, params=[
-                _query("identifier", f"{BSN_SYSTEM}|<BSN>, or the BSN alone", True, "token"), *_PAGING,
-                _PRACTITIONER])},
-        "/fhir/Patient/_search": {"post": {
-            **_op("Find a person by BSN (FHIR search by POST: the BSN stays out of the URL).", "local", ok=bundle,
-                  params=[_PRACTITIONER]),
-            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object", "required": ["identifier"], "properties": {
-                    "identifier": {"type": "string"}, "_count": {"type": "integer", "minimum": 0, "maximum": 1000},
-                    "_offset": {"type": "integer", "minimum": 0}, "_summary": {"type": "string"}}}}}}}},
-        "/fhir/Patient/{pid}": {"get": _op("Read a person.", "local", ok=_resource("Patient"),
-                                           errors=(*LOCAL_ERRORS, 404), params=[_path("pid"), _PRACTITIONER])},
-        **{f"/fhir/{rt}/{{rid}}/_history/{{vid}}": {"get": _op(
-            f"Read a {rt} at a version (the current one: the node keeps no history).", "local", ok=_resource(rt),
-            errors=(*LOCAL_ERRORS, 404), params=[_path("rid"), _path("vid"), _PRACTITIONER])}
-           for rt in ("Patient", "Consent", *RECORD_TYPES)},
-        "/fhir/RelatedPerson": {"post": _op("A parent-child or guardian relation.", "local",
-                                            body=_resource("RelatedPerson"), ok=_resource("RelatedPerson"),
-                                            ok_status="201", errors=(*LOCAL_ERRORS, 404, 409, 422),
-                                            params=[_IDEMPOTENCY])},
-        "/fhir/RelatedPerson/{rid}": {"delete": _op("Remove a relation registered by mistake; audited.", "local",
-                                                    ok_status="204", errors=(*LOCAL_ERRORS, 404, 409, 422),
-                                                    params=[_path("rid"), _PRACTITIONER_OPT, _IDEMPOTENCY])},
-        **{f"/fhir/{rt}": {"post": _op(f"Create or update a {rt} (conditional on identifier); audited.", "local",
-                                       body=_resource(rt), ok=_resource(rt), ok_status="201",
-                                       errors=(*LOCAL_ERRORS, 404, 409), params=[_PRACTITIONER_OPT]),
-                           "delete": _op(f"Delete the {rt} with this source identifier (conditional delete); "
-                                         "audited.", "local", ok_status="204", errors=(*LOCAL_ERRORS, 404),
-                                         params=[_query("identifier", "<system>|<value>, the link back to the source",
-                                                        True), _PRACTITIONER_OPT])}
-           for rt in RECORD_TYPES},
-        **{f"/fhir/{rt}/{{rid}}": {"get": _op(f"Read back a {rt} this node holds (as stored, with meta.versionId); "
-                                             "audited.", "local", ok=_resource(rt), errors=(*LOCAL_ERRORS, 404),
-                                             params=[_path("rid"), _PRACTITIONER_OPT]),
-                                   "delete": _op(f"Delete a {rt} by its id here; audited.", "local", ok_status="204",
-                                                 errors=(*LOCAL_ERRORS, 404), params=[_path("rid"), _PRACTITIONER_OPT])}
-           for rt in RECORD_TYPES},
-        "/fhir": {"post": _op("A transaction Bundle of records, all or nothing; audited.", "local",
-                              body=_resource("Bundle"), ok=bundle, errors=(*LOCAL_ERRORS, 404, 409),
-                              params=[_PRACTITIONER_OPT])},
+            "post": _op(
+                "Register a person (BSN identifier, birthDate).",
+                "local",
+                body=_resource("Patient"),
+                ok=_resource("Patient"),
+                ok_status="201",
+                errors=(*LOCAL_ERRORS, 409),
+            ),
+            "get": _op(
+                "Find a person by BSN.",
+                "local",
+                ok=bundle,
+                params=[
+                    _query("identifier", f"{BSN_SYSTEM}|<BSN>, or the BSN alone", True, "token"),
+                    *_PAGING,
+                    _PRACTITIONER,
+                ],
+            ),
+        },
+        "/fhir/Patient/_search": {
+            "post": {
+                **_op(
+                    "Find a person by BSN (FHIR search by POST: the BSN stays out of the URL).",
+                    "local",
+                    ok=bundle,
+                    params=[_PRACTITIONER],
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["identifier"],
+                                "properties": {
+                                    "identifier": {"type": "string"},
+                                    "_count": {"type": "integer", "minimum": 0, "maximum": 1000},
+                                    "_offset": {"type": "integer", "minimum": 0},
+                                    "_summary": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+            }
+        },
+        "/fhir/Patient/{pid}": {
+            "get": _op(
+                "Read a person.",
+                "local",
+                ok=_resource("Patient"),
+                errors=(*LOCAL_ERRORS, 404),
+                params=[_path("pid"), _PRACTITIONER],
+            )
+        },
+        **{
+            f"/fhir/{rt}/{{rid}}/_history/{{vid}}": {
+                "get": _op(
+                    f"Read a {rt} at a version (the current one: the node keeps no history).",
+                    "local",
+                    ok=_resource(rt),
+                    errors=(*LOCAL_ERRORS, 404),
+                    params=[_path("rid"), _path("vid"), _PRACTITIONER],
+                )
+            }
+            for rt in ("Patient", "Consent", *RECORD_TYPES)
+        },
+        "/fhir/RelatedPerson": {
+            "post": _op(
+                "A parent-child or guardian relation.",
+                "local",
+                body=_resource("RelatedPerson"),
+                ok=_resource("RelatedPerson"),
+                ok_status="201",
+                errors=(*LOCAL_ERRORS, 404, 409, 422),
+                params=[_IDEMPOTENCY],
+            )
+        },
+        "/fhir/RelatedPerson/{rid}": {
+            "delete": _op(
+                "Remove a relation registered by mistake; audited.",
+                "local",
+                ok_status="204",
+                errors=(*LOCAL_ERRORS, 404, 409, 422),
+                params=[_path("rid"), _PRACTITIONER_OPT, _IDEMPOTENCY],
+            )
+        },
+        **{
+            f"/fhir/{rt}": {
+                "post": _op(
+                    f"Create or update a {rt} (conditional on identifier); audited.",
+                    "local",
+                    body=_resource(rt),
+                    ok=_resource(rt),
+                    ok_status="201",
+                    errors=(*LOCAL_ERRORS, 404, 409),
+                    params=[_PRACTITIONER_OPT],
+                ),
+                "delete": _op(
+                    f"Delete the {rt} with this source identifier (conditional delete); audited.",
+                    "local",
+                    ok_status="204",
+                    errors=(*LOCAL_ERRORS, 404),
+                    params=[
+                        _query("identifier", "<system>|<value>, the link back to the source", True),
+                        _PRACTITIONER_OPT,
+                    ],
+                ),
+            }
+            for rt in RECORD_TYPES
+        },
+        **{
+            f"/fhir/{rt}/{{rid}}": {
+                "get": _op(
+                    f"Read back a {rt} this node holds (as stored, with meta.versionId); audited.",
+                    "local",
+                    ok=_resource(rt),
+                    errors=(*LOCAL_ERRORS, 404),
+                    params=[_path("rid"), _PRACTITIONER_OPT],
+                ),
+                "delete": _op(
+                    f"Delete a {rt} by its id here; audited.",
+                    "local",
+                    ok_status="204",
+                    errors=(*LOCAL_ERRORS, 404),
+                    params=[_path("rid"), _PRACTITIONER_OPT],
+                ),
+            }
+            for rt in RECORD_TYPES
+        },
+        "/fhir": {
+            "post": _op(
+                "A transaction Bundle of records, all or nothing; audited.",
+                "local",
+                body=_resource("Bundle"),
+                ok=bundle,
+                errors=(*LOCAL_ERRORS, 404, 409),
+                params=[_PRACTITIONER_OPT],
+            )
+        },
         "/fhir/Consent": {
-            "post": _op("Record a consent (Dutch rules on who may consent).", "local", body=_resource("Consent"),
-                        ok=_resource("Consent"), ok_status="201", errors=(*LOCAL_ERRORS, 404, 409, 422),
-                        params=[_PRACTITIONER]),
-            "get": _op("List consents (of a patient; _tag=renewal-due for those to renew).", "local", ok=bundle,
-                       params=[_query("patient", "Patient/<id> (or the id alone)", fhir_type="reference"),
-                               _query("_tag", "renewal-due", fhir_type="token"), *_PAGING, _PRACTITIONER])},
-        "/fhir/Consent/{cid}": {"get": _op("Read a consent.", "local", ok=_resource("Consent"),
-                                           errors=(*LOCAL_ERRORS, 404), params=[_path("cid"), _PRACTITIONER])},
-        "/fhir/Consent/{cid}/$issue-token": {"post": _op(
-            "Sign a consent token (optional Parameters with grantee).", "local",
-            body=_parameters(_parameter("grantee", "valueString", _STRING)) | {"x-optional": True},
-            ok=params, errors=(*LOCAL_ERRORS, 404), params=[_path("cid"), _PRACTITIONER],
-            out=[("token", "string")])},
-        "/fhir/Consent/{cid}/$revoke": {"post": _op("Revoke a consent and notify the partners it names.", "local",
-                                                    ok=_resource("Consent"), errors=(*LOCAL_ERRORS, 404, 409),
-                                                    params=[_path("cid"), _PRACTITIONER])},
-        "/fhir/$request-summary": {"post": _op(
-            "Ask a partner for a consented summary; verified, audited, returned.", "local",
-            body=_parameters(_parameter("partner", "valueString", _STRING, min_=1), *_SUMMARY_ITEMS),
-            ok=bundle, errors=(*LOCAL_ERRORS, 404, 502, 504), params=[_PRACTITIONER])},
-        "/fhir/$safety-disclosure": {"post": _op(
-            "Holder-initiated disclosure (meldcode, conflict of duties); role professional.", "local",
-            body=_parameters(_parameter("recipient", "valueString", _STRING, min_=1),
-                             _parameter("subject", "valueIdentifier", _IDENT, min_=1),
-                             _parameter("category", "valueCoding", _CODING, min_=1, max_="*"),
-                             _parameter("legal-ground", "valueCode", min_=1, value_schema={"type": "string",
-                                                                      "enum": ["meldcode", "conflict-of-duties"]}),
-                             _parameter("justification", "valueString", _STRING, min_=1)),
-            ok=params, errors=(*LOCAL_ERRORS, 404, 502, 504), params=[_PRACTITIONER])},
-        "/fhir/$locate": {"post": _op(
-            "Which trusted organisations are involved with these people (PSI, contract section 8).", "local",
-            body=_parameters(_parameter("subject", "valueIdentifier", _IDENT),
-                             _parameter("purpose", "valueCoding", _CODING)),
-            ok=params, errors=LOCAL_ERRORS, params=[_PRACTITIONER])},
+            "post": _op(
+                "Record a consent (Dutch rules on who may consent).",
+                "local",
+                body=_resource("Consent"),
+                ok=_resource("Consent"),
+                ok_status="201",
+                errors=(*LOCAL_ERRORS, 404, 409, 422),
+                params=[_PRACTITIONER],
+            ),
+            "get": _op(
+                "List consents (of a patient; _tag=renewal-due for those to renew).",
+                "local",
+                ok=bundle,
+                params=[
+                    _query("patient", "Patient/<id> (or the id alone)", fhir_type="reference"),
+                    _query("_tag", "renewal-due", fhir_type="token"),
+                    *_PAGING,
+                    _PRACTITIONER,
+                ],
+            ),
+        },
+        "/fhir/Consent/{cid}": {
+            "get": _op(
+                "Read a consent.",
+                "local",
+                ok=_resource("Consent"),
+                errors=(*LOCAL_ERRORS, 404),
+                params=[_path("cid"), _PRACTITIONER],
+            )
+        },
+        "/fhir/Consent/{cid}/$issue-token": {
+            "post": _op(
+                "Sign a consent token (optional Parameters with grantee).",
+                "local",
+                body=_parameters(_parameter("grantee", "valueString", _STRING)) | {"x-optional": True},
+                ok=params,
+                errors=(*LOCAL_ERRORS, 404),
+                params=[_path("cid"), _PRACTITIONER],
+                out=[("token", "string")],
+            )
+        },
+        "/fhir/Consent/{cid}/$revoke": {
+            "post": _op(
+                "Revoke a consent and notify the partners it names.",
+                "local",
+                ok=_resource("Consent"),
+                errors=(*LOCAL_ERRORS, 404, 409),
+                params=[_path("cid"), _PRACTITIONER],
+            )
+        },
+        "/fhir/$request-summary": {
+            "post": _op(
+                "Ask a partner for a consented summary; verified, audited, returned.",
+                "local",
+                body=_parameters(_parameter("partner", "valueString", _STRING, min_=1), *_SUMMARY_ITEMS),
+                ok=bundle,
+                errors=(*LOCAL_ERRORS, 404, 502, 504),
+                params=[_PRACTITIONER],
+            )
+        },
+        "/fhir/$safety-disclosure": {
+            "post": _op(
+                "Holder-initiated disclosure (meldcode, conflict of duties); role professional.",
+                "local",
+                body=_parameters(
+                    _parameter("recipient", "valueString", _STRING, min_=1),
+                    _parameter("subject", "valueIdentifier", _IDENT, min_=1),
+                    _parameter("category", "valueCoding", _CODING, min_=1, max_="*"),
+                    _parameter(
+                        "legal-ground",
+                        "valueCode",
+                        min_=1,
+                        value_schema={"type": "string", "enum": ["meldcode", "conflict-of-duties"]},
+                    ),
+                    _parameter("justification", "valueString", _STRING, min_=1),
+                ),
+                ok=params,
+                errors=(*LOCAL_ERRORS, 404, 502, 504),
+                params=[_PRACTITIONER],
+            )
+        },
+        "/fhir/$locate": {
+            "post": _op(
+                "Which trusted organisations are involved with these people (PSI, contract section 8).",
+                "local",
+                body=_parameters(
+                    _parameter("subject", "valueIdentifier", _IDENT), _parameter("purpose", "valueCoding", _CODING)
+                ),
+                ok=params,
+                errors=LOCAL_ERRORS,
+                params=[_PRACTITIONER],
+            )
+        },
         # one entry: the inbox holds the safety disclosures too (a second "/fhir/Bundle" key overwrote this one)
-        "/fhir/Bundle": {"get": _op("The inbox: consented pushes and safety disclosures, newest first "
-                                    "(roles professional, ehr).", "local", ok=bundle, params=[_PRACTITIONER])},
-        "/fhir/$send-summary": {"post": _op(
-            "Push a consented summary to a partner (contract section 9); role professional.", "local",
-            body=_parameters(_parameter("recipient", "valueString", _STRING), *_SUMMARY_ITEMS[:3],
-                             _parameter("consent-token", "valueString", _STRING),
-                             _parameter("note", "valueString", _STRING)),
-            ok=params, errors=(*LOCAL_ERRORS, 404, 502, 503, 504), params=[_PRACTITIONER])},
-        "/fhir/AuditEvent": {"get": _op("Audit events (role privacy-officer) as a searchset Bundle.", "local",
-                                        ok=bundle, params=[
-                                            _query("patient", "Patient/<id>, or the BSN (patient:identifier="
-                                                   f"{BSN_SYSTEM}|<BSN> too)", fhir_type="reference"),
-                                            _query("date", "[eq|gt|ge|lt|le] FHIR date or dateTime", fhir_type="date"),
-                                            _query("agent", "actor: an id such as uzi:123456 (agent:identifier="
-                                                   "system|value too)", fhir_type="reference"),
-                                            _query("purpose", "purpose code", fhir_type="token"),
-                                            _query("outcome", "0, 4 or 8", fhir_type="token"),
-                                            _query("action", "audit action code (AuditEvent.subtype)",
-                                                   fhir_type="token"), *_PAGING, _PRACTITIONER])},
-        "/consent/{cid}/receipt": {"get": _op("A printable Dutch consent receipt (HTML).", "local",
-                                              errors=(*LOCAL_ERRORS, 404), ok={"type": "string"},
-                                              ok_mime="text/html", params=[_path("cid"), _PRACTITIONER])},
-        "/fhir/$disclosure-report": {"post": _op(
-            "A person's disclosure report (HTML); role privacy-officer; the BSN in the body.", "local",
-            body=_parameters(_parameter("subject", "valueIdentifier", _IDENT, min_=1)), ok={"type": "string"},
-            ok_mime="text/html", params=[_PRACTITIONER])},
+        "/fhir/Bundle": {
+            "get": _op(
+                "The inbox: consented pushes and safety disclosures, newest first (roles professional, ehr).",
+                "local",
+                ok=bundle,
+                params=[_PRACTITIONER],
+            )
+        },
+        "/fhir/$send-summary": {
+            "post": _op(
+                "Push a consented summary to a partner (contract section 9); role professional.",
+                "local",
+                body=_parameters(
+                    _parameter("recipient", "valueString", _STRING),
+                    *_SUMMARY_ITEMS[:3],
+                    _parameter("consent-token", "valueString", _STRING),
+                    _parameter("note", "valueString", _STRING),
+                ),
+                ok=params,
+                errors=(*LOCAL_ERRORS, 404, 502, 503, 504),
+                params=[_PRACTITIONER],
+            )
+        },
+        "/fhir/AuditEvent": {
+            "get": _op(
+                "Audit events (role privacy-officer) as a searchset Bundle.",
+                "local",
+                ok=bundle,
+                params=[
+                    _query(
+                        "patient",
+                        f"Patient/<id>, or the BSN (patient:identifier={BSN_SYSTEM}|<BSN> too)",
+                        fhir_type="reference",
+                    ),
+                    _query("date", "[eq|gt|ge|lt|le] FHIR date or dateTime", fhir_type="date"),
+                    _query(
+                        "agent",
+                        "actor: an id such as uzi:123456 (agent:identifier=system|value too)",
+                        fhir_type="reference",
+                    ),
+                    _query("purpose", "purpose code", fhir_type="token"),
+                    _query("outcome", "0, 4 or 8", fhir_type="token"),
+                    _query("action", "audit action code (AuditEvent.subtype)", fhir_type="token"),
+                    *_PAGING,
+                    _PRACTITIONER,
+                ],
+            )
+        },
+        "/consent/{cid}/receipt": {
+            "get": _op(
+                "A printable Dutch consent receipt (HTML).",
+                "local",
+                errors=(*LOCAL_ERRORS, 404),
+                ok={"type": "string"},
+                ok_mime="text/html",
+                params=[_path("cid"), _PRACTITIONER],
+            )
+        },
+        "/fhir/$disclosure-report": {
+            "post": _op(
+                "A person's disclosure report (HTML); role privacy-officer; the BSN in the body.",
+                "local",
+                body=_parameters(_parameter("subject", "valueIdentifier", _IDENT, min_=1)),
+                ok={"type": "string"},
+                ok_mime="text/html",
+                params=[_PRACTITIONER],
+            )
+        },
         # --- partner API (contract section 4) -----------------------------------------------
-        "/fhir/$behaviour-summary": {"post": _op(
-            "Disclose a signed behaviour-level summary to a trusted partner.", "partner",
-            body=_parameters(*_SUMMARY_ITEMS, _parameter("practitioner", "valueIdentifier", _IDENT),
-                             _parameter("exchange-id", "valueString", min_=1, value_schema={"type": "string",
-                                                                       "pattern": "^[A-Za-z0-9-]{1,64}$"})),
-            ok=bundle, errors=(400, 401, 403, 404, 413, 415, 503), security=PARTNER)},
-        "/fhir/$consent-status": {"post": _op(
-            "Whether a consent issued here is still active (only organisations it names may ask).", "partner",
-            body=_parameters(_parameter("consent", "valueString", _STRING, min_=1)), ok=params,
-            errors=(400, 401, 403, 404, 413, 415, 503), security=PARTNER, out=[("status", "code")])},
-        "/fhir/$receive-disclosure": {"post": _op(
-            "Receive a pushed, signed safety disclosure.", "partner", body=params, ok=params,
-            errors=(400, 401, 403, 404, 413, 415, 502, 503), security=PARTNER)},
-        "/fhir/$locator-setup": {"post": _op(
-            "The PSI setup of this node's findable persons, its epoch and max-items (no input).", "partner",
-            body=params | {"x-optional": True}, ok=params, errors=(400, 401, 413, 415, 503), security=PARTNER)},
-        "/fhir/$locator-match": {"post": _op(
-            "Answer a blinded PSI request under the current epoch.", "partner",
-            body=_parameters(_parameter("epoch", "valueString", _STRING),
-                             _parameter("request", "valueBase64Binary", _STRING)),
-            ok=params, errors=(400, 401, 409, 413, 415, 503), security=PARTNER)},
-        "/fhir/$receive-summary": {"post": _op(
-            "Receive a consented push (signed summary and consent token) into the inbox.", "partner",
-            body=_parameters(_parameter("summary", "resource", {"type": "object"}),
-                             _parameter("consent-token", "valueString", _STRING)), ok=params,
-            errors=(400, 401, 403, 404, 413, 415, 502, 503), security=PARTNER)},
-        "/fhir/$consent-revoked": {"post": _op(
-            "Best-effort notice that a consent naming us was revoked.", "partner",
-            body=_parameters(_parameter("consent", "valueString", _STRING, min_=1)), ok=params,
-            errors=(400, 401, 403, 404, 413, 415, 503), security=PARTNER)},
-        "/fhir/$exchange-receipts": {"post": _op(
-            "Signed receipts of our mutual exchanges, for audit reconcile.", "partner",
-            body=_parameters(_parameter("since", "valueString", _STRING)), ok=params,
-            errors=(400, 401, 403, 413, 415, 503), security=PARTNER)},
-        "/fhir/$audit-head": {"post": _op(
-            "The caller's signed audit head as witnessed here, and our own (no input).", "partner",
-            body={"type": "object", "required": ["resourceType"], "additionalProperties": False,
-                  "properties": {"resourceType": {"type": "string", "enum": ["Parameters"]},
-                                 "parameter": {"type": "array", "maxItems": 0}}, "x-optional": True},
-            ok=params,
-            errors=(400, 401, 413, 415, 503), security=PARTNER)},
+        "/fhir/$behaviour-summary": {
+            "post": _op(
+                "Disclose a signed behaviour-level summary to a trusted partner.",
+                "partner",
+                body=_parameters(
+                    *_SUMMARY_ITEMS,
+                    _parameter("practitioner", "valueIdentifier", _IDENT),
+                    _parameter(
+                        "exchange-id",
+                        "valueString",
+                        min_=1,
+                        value_schema={"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"},
+                    ),
+                ),
+                ok=bundle,
+                errors=(400, 401, 403, 404, 413, 415, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$consent-status": {
+            "post": _op(
+                "Whether a consent issued here is still active (only organisations it names may ask).",
+                "partner",
+                body=_parameters(_parameter("consent", "valueString", _STRING, min_=1)),
+                ok=params,
+                errors=(400, 401, 403, 404, 413, 415, 503),
+                security=PARTNER,
+                out=[("status", "code")],
+            )
+        },
+        "/fhir/$receive-disclosure": {
+            "post": _op(
+                "Receive a pushed, signed safety disclosure.",
+                "partner",
+                body=params,
+                ok=params,
+                errors=(400, 401, 403, 404, 413, 415, 502, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$locator-setup": {
+            "post": _op(
+                "The PSI setup of this node's findable persons, its epoch and max-items (no input).",
+                "partner",
+                body=params | {"x-optional": True},
+                ok=params,
+                errors=(400, 401, 413, 415, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$locator-match": {
+            "post": _op(
+                "Answer a blinded PSI request under the current epoch.",
+                "partner",
+                body=_parameters(
+                    _parameter("epoch", "valueString", _STRING), _parameter("request", "valueBase64Binary", _STRING)
+                ),
+                ok=params,
+                errors=(400, 401, 409, 413, 415, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$receive-summary": {
+            "post": _op(
+                "Receive a consented push (signed summary and consent token) into the inbox.",
+                "partner",
+                body=_parameters(
+                    _parameter("summary", "resource", {"type": "object"}),
+                    _parameter("consent-token", "valueString", _STRING),
+                ),
+                ok=params,
+                errors=(400, 401, 403, 404, 413, 415, 502, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$consent-revoked": {
+            "post": _op(
+                "Best-effort notice that a consent naming us was revoked.",
+                "partner",
+                body=_parameters(_parameter("consent", "valueString", _STRING, min_=1)),
+                ok=params,
+                errors=(400, 401, 403, 404, 413, 415, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$exchange-receipts": {
+            "post": _op(
+                "Signed receipts of our mutual exchanges, for audit reconcile.",
+                "partner",
+                body=_parameters(_parameter("since", "valueString", _STRING)),
+                ok=params,
+                errors=(400, 401, 403, 413, 415, 503),
+                security=PARTNER,
+            )
+        },
+        "/fhir/$audit-head": {
+            "post": _op(
+                "The caller's signed audit head as witnessed here, and our own (no input).",
+                "partner",
+                body={
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["Parameters"]},
+                        "parameter": {"type": "array", "maxItems": 0},
+                    },
+                    "x-optional": True,
+                },
+                ok=params,
+                errors=(400, 401, 413, 415, 503),
+                security=PARTNER,
+            )
+        },
     }
     for path, item in paths.items():  # the issue-token body is optional: no body means the only grantee
         for method, op in item.items():
@@ -370,41 +777,79 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                 body["required"] = False
     return {
         "openapi": "3.0.3",
-        "info": {"title": "jeugd-ggz-gateway node API", "version": "1",
-                 "description": f"Gateway node {org_id} ({url}). Contract v1: public, local (EHRs, "
-                                "professionals, privacy officers) and partner (node-to-node) API. Every "
-                                "error body is a FHIR OperationOutcome, except /oauth/token."},
+        "info": {
+            "title": "jeugd-ggz-gateway node API",
+            "version": "1",
+            "description": f"Gateway node {org_id} ({url}). Contract v1: public, local (EHRs, "
+            "professionals, privacy officers) and partner (node-to-node) API. Every "
+            "error body is a FHIR OperationOutcome, except /oauth/token.",
+        },
         "servers": [{"url": url or "/"}],
         "tags": [{"name": "public"}, {"name": "local"}, {"name": "partner"}],
         "security": LOCAL,
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "localToken": {"type": "http", "scheme": "bearer", "bearerFormat": "at+jwt",
-                               "description": "from /oauth/token with a local client's secret (role in the token)"},
-                "partnerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "at+jwt",
-                                 "description": "from /oauth/token with private_key_jwt (a trusted partner node)"},
+                "localToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "at+jwt",
+                    "description": "from /oauth/token with a local client's secret (role in the token)",
+                },
+                "partnerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "at+jwt",
+                    "description": "from /oauth/token with private_key_jwt (a trusted partner node)",
+                },
                 "clientBasic": {"type": "http", "scheme": "basic"},
             },
             "schemas": {
                 "OperationOutcome": {
-                    "type": "object", "required": ["resourceType", "issue"],
-                    "properties": {"resourceType": {"type": "string", "enum": ["OperationOutcome"]},
-                                   "issue": {"type": "array", "minItems": 1, "items": {
-                                       "type": "object", "required": ["severity", "code", "details"],
-                                       "properties": {"severity": {"type": "string"}, "code": {"type": "string"},
-                                                      "diagnostics": {"type": "string"},
-                                                      "details": {"type": "object", "required": ["coding"],
-                                                                  "properties": {
-                                                                      "coding": {"type": "array", "minItems": 1,
-                                                                                 "items": _CODING},
-                                                                      "text": {"type": "string"}}}}}}}},
-                "OAuthError": {"type": "object", "required": ["error"],
-                               "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}},
-                "Identifier": {"type": "object", "properties": {"system": {"type": "string"},
-                                                                "value": {"type": "string"}}},
-                "Coding": {"type": "object", "properties": {"system": {"type": "string"}, "code": {"type": "string"},
-                                                            "display": {"type": "string"}}},
+                    "type": "object",
+                    "required": ["resourceType", "issue"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+                        "issue": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "required": ["severity", "code", "details"],
+                                "properties": {
+                                    "severity": {"type": "string"},
+                                    "code": {"type": "string"},
+                                    "diagnostics": {"type": "string"},
+                                    "details": {
+                                        "type": "object",
+                                        "required": ["coding"],
+                                        "properties": {
+                                            "coding": {"type": "array", "minItems": 1, "items": _CODING},
+                                            "text": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "OAuthError": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+                },
+                "Identifier": {
+                    "type": "object",
+                    "properties": {"system": {"type": "string"}, "value": {"type": "string"}},
+                },
+                "Coding": {
+                    "type": "object",
+                    "properties": {
+                        "system": {"type": "string"},
+                        "code": {"type": "string"},
+                        "display": {"type": "string"},
+                    },
+                },
             },
         },
     }

@@ -35,8 +35,10 @@ _SEND = {
 }
 
 
-_LOCATE = {"subject": parameters.Spec("valueIdentifier", required=True, repeat=True),
-           "purpose": parameters.Spec("valueCoding", required=True)}
+_LOCATE = {
+    "subject": parameters.Spec("valueIdentifier", required=True, repeat=True),
+    "purpose": parameters.Spec("valueCoding", required=True),
+}
 
 
 def _categories(values: dict[str, Any]) -> tuple[str, ...]:
@@ -47,16 +49,26 @@ def summary_request(body: dict[str, Any]) -> SummaryRequest:
     """``$request-summary`` (section 3)."""
     values = parameters.read(body, _SUMMARY)
     p = parameters.summary(values)
-    return SummaryRequest(partner=values["partner"], subject=p.subject, purpose=p.purpose, categories=p.categories,
-                          consent_token=p.consent_token, note=p.note)
+    return SummaryRequest(
+        partner=values["partner"],
+        subject=p.subject,
+        purpose=p.purpose,
+        categories=p.categories,
+        consent_token=p.consent_token,
+        note=p.note,
+    )
 
 
 def safety_request(body: dict[str, Any]) -> safety.DisclosureRequest:
     """``$safety-disclosure`` (section 4)."""
     values = parameters.read(body, _SAFETY)
-    return safety.DisclosureRequest(recipient=values["recipient"], subject=parameters.bsn(values["subject"]),
-                                    categories=_categories(values), legal_ground=values["legal-ground"],
-                                    justification=values["justification"])
+    return safety.DisclosureRequest(
+        recipient=values["recipient"],
+        subject=parameters.bsn(values["subject"]),
+        categories=_categories(values),
+        legal_ground=values["legal-ground"],
+        justification=values["justification"],
+    )
 
 
 def send_request(body: dict[str, Any]) -> push.SendRequest:
@@ -65,9 +77,14 @@ def send_request(body: dict[str, Any]) -> push.SendRequest:
     cats = _categories(values)
     if len(set(cats)) != len(cats):
         raise InvalidRequest("Een categorie is dubbel genoemd.")
-    return push.SendRequest(recipient=values["recipient"], subject=parameters.bsn(values["subject"]),
-                            purpose=parameters.code(values["purpose"], PURPOSE_SYSTEM, "purpose"), categories=cats,
-                            consent_token=values.get("consent-token"), note=values.get("note"))
+    return push.SendRequest(
+        recipient=values["recipient"],
+        subject=parameters.bsn(values["subject"]),
+        purpose=parameters.code(values["purpose"], PURPOSE_SYSTEM, "purpose"),
+        categories=cats,
+        consent_token=values.get("consent-token"),
+        note=values.get("note"),
+    )
 
 
 def locate_request(body: dict[str, Any]) -> locate.Request:
@@ -89,14 +106,23 @@ def located(result: locate.Result) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     for f in result.found:
         e = f.entry
-        sub = [{"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": f.subject}},
-               {"name": "organisation", "valueString": e.org_id},
-               {"name": "name", "valueString": e.name},
-               {"name": "type", "valueCoding": {"system": locate.ORG_TYPE_SYSTEM, "code": e.type}}]
+        sub = [
+            {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": f.subject}},
+            {"name": "organisation", "valueString": e.org_id},
+            {"name": "name", "valueString": e.name},
+            {"name": "type", "valueCoding": {"system": locate.ORG_TYPE_SYSTEM, "code": e.type}},
+        ]
         sub += [{"name": "contact", "valueContactPoint": locate.contact_point(c)} for c in e.contact]
         parts.append({"name": "match", "part": sub})
     for e, reason in result.unavailable:
-        parts.append({"name": "unavailable", "part": [{"name": "organisation", "valueString": e.org_id},
-                                                      {"name": "name", "valueString": e.name},
-                                                      {"name": "reason", "valueCode": reason}]})
+        parts.append(
+            {
+                "name": "unavailable",
+                "part": [
+                    {"name": "organisation", "valueString": e.org_id},
+                    {"name": "name", "valueString": e.name},
+                    {"name": "reason", "valueCode": reason},
+                ],
+            }
+        )
     return {"resourceType": "Parameters", "parameter": parts} if parts else {"resourceType": "Parameters"}

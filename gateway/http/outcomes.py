@@ -83,11 +83,14 @@ def _status(code: str) -> int:
 TABLE: dict[str, tuple[int, str]] = {code: (_status(code), issue) for code, issue in ISSUE_TYPES.items()}
 
 _HTTP: dict[int, tuple[str, str, str]] = {
-    _status(code): (code, issue, text) for code, (issue, text) in _HTTP_CODES.items()}
+    _status(code): (code, issue, text) for code, (issue, text) in _HTTP_CODES.items()
+}
 
 #: codes the HTTP layer answers with rather than a domain error: code -> status (None: varies)
 EDGE_CODES: dict[str, int | None] = {
-    **{code: _status(code) for code in _HTTP_CODES}, **{code: STATUS.get(code) for code in _LAST_RESORT}}
+    **{code: _status(code) for code in _HTTP_CODES},
+    **{code: STATUS.get(code) for code in _LAST_RESORT},
+}
 
 
 def answerable() -> dict[str, int | None]:
@@ -106,8 +109,15 @@ def status_of(code: str) -> int:
     return TABLE.get(code, (500, "exception"))[0]
 
 
-def outcome(code: str, text: str, *, issue_type: str | None = None, severity: str = "error",
-            expression: tuple[str, ...] = (), diagnostics: str = "") -> dict[str, Any]:
+def outcome(
+    code: str,
+    text: str,
+    *,
+    issue_type: str | None = None,
+    severity: str = "error",
+    expression: tuple[str, ...] = (),
+    diagnostics: str = "",
+) -> dict[str, Any]:
     """Build an OperationOutcome whose first issue carries the stable reason code.
 
     ``details.text`` is the Dutch explanation for people; ``diagnostics`` the English one
@@ -135,12 +145,20 @@ def _noted(code: str) -> None:
             metrics.store_error()
 
 
-def render(code: str, text: str, status: int | None = None, retry_after: int = 2, *,
-           expression: tuple[str, ...] = (), diagnostics: str = "") -> Response:
+def render(
+    code: str,
+    text: str,
+    status: int | None = None,
+    retry_after: int = 2,
+    *,
+    expression: tuple[str, ...] = (),
+    diagnostics: str = "",
+) -> Response:
     _noted(code)
     body = outcome(code, text, expression=expression, diagnostics=diagnostics)
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status or status_of(code),
-                    mimetype="application/fhir+json")
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=status or status_of(code), mimetype="application/fhir+json"
+    )
     if code in (e.Unauthenticated.code,):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     if code == e.NodeBusy.code:
@@ -152,8 +170,11 @@ def http_error(status: int, name: str = "") -> Response:
     """An HTTP-level error (unknown address, wrong method) as an OperationOutcome."""
     code, issue, text = _HTTP.get(status, ("http-error", "exception", name))
     _noted(code)
-    return Response(json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
-                    status=status, mimetype="application/fhir+json")
+    return Response(
+        json.dumps(outcome(code, text, issue_type=issue), ensure_ascii=False),
+        status=status,
+        mimetype="application/fhir+json",
+    )
 
 
 def _challenge(err: e.GatewayError, resp: Response) -> Response:
@@ -170,13 +191,22 @@ def init_app(app: Flask) -> None:
     def _domain(err: e.GatewayError) -> Response:
         if isinstance(err, e.PartnerRefusal):  # the partner's own OperationOutcome, passed through
             _noted(err.reason if isinstance(getattr(err, "reason", None), str) else "partner-refusal")
-            return Response(json.dumps(err.body, ensure_ascii=False), status=err.status,
-                            mimetype="application/fhir+json")
+            return Response(
+                json.dumps(err.body, ensure_ascii=False), status=err.status, mimetype="application/fhir+json"
+            )
         # an error may carry its own status where the contract pins one for that case
         # (NotAParty: 422 invalid-request at POST /fhir/Consent)
-        return _challenge(err, render(err.code, err.detail, getattr(err, "http_status", None),
-                                      retry_after=getattr(err, "retry_after", 2), expression=err.expression,
-                                      diagnostics=err.diagnostics))
+        return _challenge(
+            err,
+            render(
+                err.code,
+                err.detail,
+                getattr(err, "http_status", None),
+                retry_after=getattr(err, "retry_after", 2),
+                expression=err.expression,
+                diagnostics=err.diagnostics,
+            ),
+        )
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
@@ -189,6 +219,10 @@ def init_app(app: Flask) -> None:
     def _unexpected(err: Exception) -> Response:
         log.exception("unexpected error")  # noqa: LOG004 - Flask calls this inside its except block; the traceback goes to the operator's log only
         _noted("internal-error")
-        return Response(json.dumps(outcome("internal-error", "Er ging iets mis op deze node.",
-                                           issue_type="exception"), ensure_ascii=False),
-                        status=500, mimetype="application/fhir+json")
+        return Response(
+            json.dumps(
+                outcome("internal-error", "Er ging iets mis op deze node.", issue_type="exception"), ensure_ascii=False
+            ),
+            status=500,
+            mimetype="application/fhir+json",
+        )

@@ -15,8 +15,13 @@ import re
 from collections.abc import Iterable, Mapping
 
 RECORDS = ("Observation", "CarePlan", "CareTeam", "EpisodeOfCare")
-_READER_WRITER = ("system/Patient.crs", "system/RelatedPerson.cd",
-                  *(f"system/{t}.crd" for t in RECORDS), "system/Consent.crs", "system/Bundle.s")
+_READER_WRITER = (
+    "system/Patient.crs",
+    "system/RelatedPerson.cd",
+    *(f"system/{t}.crd" for t in RECORDS),
+    "system/Consent.crs",
+    "system/Bundle.s",
+)
 
 #: role -> the scopes it may hold
 ROLE_SCOPES: Mapping[str, tuple[str, ...]] = {

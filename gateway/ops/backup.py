@@ -91,8 +91,10 @@ def _tables(engine: Engine) -> list[Any]:
     present = set(inspect(engine).get_table_names()) - {"alembic_version"}
     unknown = sorted(present - known)
     if unknown:
-        raise BackupError(f"the store holds tables this version does not know: {', '.join(unknown)}; "
-                          "back it up with the version that made them")
+        raise BackupError(
+            f"the store holds tables this version does not know: {', '.join(unknown)}; "
+            "back it up with the version that made them"
+        )
     return [t for t in Base.metadata.sorted_tables if t.name in present]
 
 
@@ -111,8 +113,14 @@ def _snapshot(engine: Engine) -> tuple[str | None, dict[str, bytes], dict[str, i
             n = 0
             order = list(table.primary_key.columns) or list(table.columns)
             for row in conn.execute(select(table).order_by(*order)).mappings():
-                out.write(json.dumps({k: _encode(v) for k, v in row.items()}, ensure_ascii=False,
-                                     separators=(",", ":"), allow_nan=False))
+                out.write(
+                    json.dumps(
+                        {k: _encode(v) for k, v in row.items()},
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                        allow_nan=False,
+                    )
+                )
                 out.write("\n")
                 n += 1
             files[f"store/{table.name}.jsonl"] = out.getvalue().encode("utf-8")
@@ -142,9 +150,14 @@ def make(cfg: Any, engine: Engine, out: Path) -> Made:
     files.update(_key_files(home))
     files["node.toml"] = (home / "node.toml").read_bytes()
     manifest = {
-        "format": FORMAT, "org_id": cfg.node.org_id, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "revision": revision, "store": engine.dialect.name, "rows": counts,
-        "audit_head": head, "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+        "format": FORMAT,
+        "org_id": cfg.node.org_id,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "revision": revision,
+        "store": engine.dialect.name,
+        "rows": counts,
+        "audit_head": head,
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
     }
     files["manifest.json"] = json.dumps(manifest, indent=2).encode("utf-8")
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -246,9 +259,12 @@ def _load_rows(engine: Engine, files: dict[str, bytes]) -> None:
             if is_postgres(engine):  # serial ids continue after the restored ones
                 for col in table.primary_key.columns:
                     if col.autoincrement is True:
-                        conn.execute(text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "  # noqa: S608 - our schema's names
-                            f"COALESCE((SELECT max({col.name}) FROM {table.name}), 0) + 1, false)"))
+                        conn.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "  # noqa: S608 - our schema's names
+                                f"COALESCE((SELECT max({col.name}) FROM {table.name}), 0) + 1, false)"
+                            )
+                        )
 
 
 def _default_store(toml: str, home: Path) -> str:
@@ -260,8 +276,11 @@ def _default_store(toml: str, home: Path) -> str:
 
 def _with_store(toml: str, url: str) -> str:
     """``node.toml`` with ``[store] url`` set to ``url`` (no password is ever written)."""
-    shown = make_url(url).render_as_string(hide_password=False) if url.startswith("sqlite") else \
-        make_url(url).set(password=None).render_as_string(hide_password=False)
+    shown = (
+        make_url(url).render_as_string(hide_password=False)
+        if url.startswith("sqlite")
+        else make_url(url).set(password=None).render_as_string(hide_password=False)
+    )
     out, section = [], ""
     for line in toml.splitlines():
         stripped = line.strip()

@@ -60,16 +60,21 @@ def _create() -> Any:
     from prometheus_client import Counter, Gauge, Histogram  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
     return SimpleNamespace(
-        requests=Counter("gateway_requests", "Requests answered, per operation and outcome code",
-                         ["operation", "outcome", "status"]),
-        latency=Histogram("gateway_request_duration_seconds", "Time to answer a request",
-                          ["operation", "outcome"], buckets=BUCKETS),
-        partner=Histogram("gateway_partner_call_duration_seconds", "Calls to partner nodes",
-                          ["partner", "operation", "status"], buckets=BUCKETS),
+        requests=Counter(
+            "gateway_requests", "Requests answered, per operation and outcome code", ["operation", "outcome", "status"]
+        ),
+        latency=Histogram(
+            "gateway_request_duration_seconds", "Time to answer a request", ["operation", "outcome"], buckets=BUCKETS
+        ),
+        partner=Histogram(
+            "gateway_partner_call_duration_seconds",
+            "Calls to partner nodes",
+            ["partner", "operation", "status"],
+            buckets=BUCKETS,
+        ),
         audit=Counter("gateway_audit_appends", "Audit entries appended by this node"),
         store_errors=Counter("gateway_store_errors", "Requests refused because the store failed"),
-        pool=Gauge("gateway_db_connections_in_use", "Database connections checked out",
-                   multiprocess_mode="livesum"),
+        pool=Gauge("gateway_db_connections_in_use", "Database connections checked out", multiprocess_mode="livesum"),
     )
 
 
@@ -112,8 +117,9 @@ class StoreCollector:
 
     def __init__(self, store_url: str) -> None:
         # NullPool: the master forks workers; it must keep no connection open across a fork
-        self.engine = make_engine(store_url, poolclass=NullPool) if store_url.startswith("sqlite") else \
-            _pg_engine(store_url)
+        self.engine = (
+            make_engine(store_url, poolclass=NullPool) if store_url.startswith("sqlite") else _pg_engine(store_url)
+        )
 
     def collect(self) -> Any:
         from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
@@ -123,16 +129,18 @@ class StoreCollector:
             with self.engine.connect() as conn:
                 seq = conn.execute(text("SELECT seq FROM audit_head")).scalar()
                 partners = conn.execute(text("SELECT count(*) FROM partners")).scalar()
-                fed = conn.execute(select(FederationState.version, FederationState.published_at,
-                                          FederationState.valid_until)).first()
+                fed = conn.execute(
+                    select(FederationState.version, FederationState.published_at, FederationState.valid_until)
+                ).first()
         except SQLAlchemyError:
             up.add_metric([], 0)
             yield up
             return
         up.add_metric([], 1)
         yield up
-        yield GaugeMetricFamily("gateway_audit_chain_length", "Entries in the audit chain (head seq)",
-                                value=int(seq or 0))
+        yield GaugeMetricFamily(
+            "gateway_audit_chain_length", "Entries in the audit chain (head seq)", value=int(seq or 0)
+        )
         yield GaugeMetricFamily("gateway_partners_trusted", "Trusted partner nodes", value=int(partners or 0))
         yield from _federation_figures(fed)
 
@@ -148,16 +156,21 @@ def _federation_figures(fed: Any) -> Any:
     def aware(moment: datetime) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-    yield GaugeMetricFamily("gateway_federation_list_version", "Version of the federation list in force",
-                            value=int(fed.version))
+    yield GaugeMetricFamily(
+        "gateway_federation_list_version", "Version of the federation list in force", value=int(fed.version)
+    )
     if fed.published_at is not None:
-        yield GaugeMetricFamily("gateway_federation_list_age_seconds",
-                                "Seconds since the list in force was published by the operator",
-                                value=(now - aware(fed.published_at)).total_seconds())
+        yield GaugeMetricFamily(
+            "gateway_federation_list_age_seconds",
+            "Seconds since the list in force was published by the operator",
+            value=(now - aware(fed.published_at)).total_seconds(),
+        )
     if fed.valid_until is not None:
-        yield GaugeMetricFamily("gateway_federation_list_valid_seconds",
-                                "Seconds until the list in force passes its valid-until (negative: expired)",
-                                value=(aware(fed.valid_until) - now).total_seconds())
+        yield GaugeMetricFamily(
+            "gateway_federation_list_valid_seconds",
+            "Seconds until the list in force passes its valid-until (negative: expired)",
+            value=(aware(fed.valid_until) - now).total_seconds(),
+        )
 
 
 def _pg_engine(url: str) -> Any:
@@ -193,4 +206,3 @@ def mark_dead(pid: int) -> None:
         from prometheus_client import multiprocess  # noqa: PLC0415 - after PROMETHEUS_MULTIPROC_DIR is set (module docstring)
 
         multiprocess.mark_process_dead(pid)
-

@@ -42,7 +42,6 @@ def wsgi_app(config: NodeConfig, *, background: bool = False) -> Any:
     app = create_app(config)
     if background:  # a serving worker: its own federation refresher and PSI setup builder
         if config.federation.enabled:  # issue 15: one refresher per worker, one fetch per node
-
             Refresher(app.extensions["gateway"]).start()
         app.extensions["gateway"].locator.start()  # each worker keeps its PSI setup current (section 8)
     pool = app.extensions["gateway"].uow.engine.pool
@@ -132,27 +131,30 @@ def _hooks(config: NodeConfig) -> dict[str, Any]:
 def serve(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
     """Run the node until interrupted (HTTPS with ``[tls]``, metrics with ``[metrics]``)."""
     s = config.server
-    GatewayServer(config, {
-        "bind": f"{host or s.host}:{port or s.port}",
-        "workers": s.workers,
-        "threads": s.threads,
-        "worker_class": "gthread",
-        "timeout": s.timeout,
-        "graceful_timeout": 10,
-        # the access log is gateway.http.access_log (method, path, status: no query strings)
-        "accesslog": None,
-        "errorlog": "-",
-        "preload_app": False,
-        # gunicorn 27 opens a control socket under $HOME: in a container that is the data
-        # volume, and two nodes of one user would share it. We do not use it.
-        "control_socket_disable": True,
-        "limit_request_line": 8190,
-        "post_worker_init": post_worker_init,
-        # X-Forwarded-Proto is believed only from the configured proxies (gunicorn's default
-        # trusts loopback): see gateway.http.proxy for X-Forwarded-For
-        "forwarded_allow_ips": ",".join(sorted(trusted_proxies(config))),
-        "loglevel": config.log.level,
-        **_gunicorn_logging(config),
-        **tls.server_options(config),
-        **_hooks(config),
-    }).run()
+    GatewayServer(
+        config,
+        {
+            "bind": f"{host or s.host}:{port or s.port}",
+            "workers": s.workers,
+            "threads": s.threads,
+            "worker_class": "gthread",
+            "timeout": s.timeout,
+            "graceful_timeout": 10,
+            # the access log is gateway.http.access_log (method, path, status: no query strings)
+            "accesslog": None,
+            "errorlog": "-",
+            "preload_app": False,
+            # gunicorn 27 opens a control socket under $HOME: in a container that is the data
+            # volume, and two nodes of one user would share it. We do not use it.
+            "control_socket_disable": True,
+            "limit_request_line": 8190,
+            "post_worker_init": post_worker_init,
+            # X-Forwarded-Proto is believed only from the configured proxies (gunicorn's default
+            # trusts loopback): see gateway.http.proxy for X-Forwarded-For
+            "forwarded_allow_ips": ",".join(sorted(trusted_proxies(config))),
+            "loglevel": config.log.level,
+            **_gunicorn_logging(config),
+            **tls.server_options(config),
+            **_hooks(config),
+        },
+    ).run()

@@ -131,4 +131,4 @@ def _check_keys(cfg: Any, error: type[Exception]) -> None:
         if not Path(k.pkcs11_module).is_file():
             raise error(f"keys.pkcs11_module {k.pkcs11_module!r} does not exist")
         if k.alg != "ES256":
-            raise error("keys.backend pkcs11 makes ES256 keys only (keys.alg = \"ES256\")")
+            raise error('keys.backend pkcs11 makes ES256 keys only (keys.alg = "ES256")')

@@ -51,16 +51,18 @@ def server_options(cfg: Any) -> dict[str, Any]:
 def server_context(cfg: Any) -> ssl.SSLContext:
     """The same server context gunicorn builds (selftest and tests use it)."""
     t = cfg.tls
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH,
-                                         cafile=str(resolve(cfg, t.client_ca)) if t.client_ca else None)
+    context = ssl.create_default_context(
+        ssl.Purpose.CLIENT_AUTH, cafile=str(resolve(cfg, t.client_ca)) if t.client_ca else None
+    )
     context.load_cert_chain(str(resolve(cfg, t.certfile)), str(resolve(cfg, t.keyfile)))
     context.verify_mode = _CERT_REQS[t.client_auth]
     context.minimum_version = _VERSIONS[t.min_version]
     return context
 
 
-def client_context(*, ca_bundle: str | None = None, certfile: str | None = None,
-                   keyfile: str | None = None) -> ssl.SSLContext:
+def client_context(
+    *, ca_bundle: str | None = None, certfile: str | None = None, keyfile: str | None = None
+) -> ssl.SSLContext:
     """A verifying client context: the CA bundle (default certifi), hostname checks, TLS 1.2+."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_bundle or certifi.where())
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -76,6 +78,8 @@ def partner_context(cfg: Any) -> ssl.SSLContext | None:
     p = cfg.partners
     if not p.verify_tls:
         return None
-    return client_context(ca_bundle=str(resolve(cfg, p.ca_bundle)) if p.ca_bundle else None,
-                          certfile=str(resolve(cfg, p.client_certfile)) if p.client_certfile else None,
-                          keyfile=str(resolve(cfg, p.client_keyfile)) if p.client_keyfile else None)
+    return client_context(
+        ca_bundle=str(resolve(cfg, p.ca_bundle)) if p.ca_bundle else None,
+        certfile=str(resolve(cfg, p.client_certfile)) if p.client_certfile else None,
+        keyfile=str(resolve(cfg, p.client_keyfile)) if p.client_keyfile else None,
+    )

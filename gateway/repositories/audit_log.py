@@ -47,8 +47,13 @@ SYSTEM = Actor(actor_id="system:cli", role="admin", client_id="", access_point="
 
 def fields(actor: Actor, **extra: Any) -> dict[str, Any]:
     """The AuditRecord fields that name the actor, plus ``extra``."""
-    return {"actor_id": actor.actor_id, "actor_role": actor.role, "on_behalf_of": actor.client_id,
-            "access_point": actor.access_point, **extra}
+    return {
+        "actor_id": actor.actor_id,
+        "actor_role": actor.role,
+        "on_behalf_of": actor.client_id,
+        "access_point": actor.access_point,
+        **extra,
+    }
 
 
 _SIGNERS: dict[str, Any] = {}  # kid -> sign(claims); one per key this process has signed with
@@ -81,8 +86,11 @@ _HEADS, _ENTRIES, _CHECKPOINTS = AuditHead.__table__, AuditEntry.__table__, Audi
 _HEAD_FOR_UPDATE = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.id == 1).with_for_update()
 _INSERT_ENTRY = insert(_ENTRIES)
 _INSERT_CHECKPOINT = insert(_CHECKPOINTS)
-_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1).values(
-    seq=bindparam("new_seq"), hash=bindparam("new_hash"), signed=bindparam("new_signed"))
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), signed=bindparam("new_signed"))
+)
 
 
 def append(session: Any, node: Any, record: AuditRecord) -> int:
@@ -95,23 +103,44 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
     conn = session.connection()
     head_seq, head_hash = conn.execute(_HEAD_FOR_UPDATE).one()
     recorded_at = chain.format_recorded_at(node.clock())
-    entry = chain.new_entry(prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex,
-                            recorded_at=recorded_at, record=record)
+    entry = chain.new_entry(
+        prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
+    )
     canonical = chain.record_to_canonical(record)
-    conn.execute(_INSERT_ENTRY, {
-        "seq": entry.seq, "event_id": entry.event_id, "recorded_at": recorded_at, "action": record.action,
-        "outcome": record.outcome, "subject": record.subject, "actor_id": record.actor_id,
-        "peer_org": record.peer_org, "purpose": record.purpose, "exchange_id": record.exchange_id,
-        "consent_id": record.consent_id, "flagged": record.flagged, "record_json": canonical,
-        "prev_hash": entry.prev_hash, "hash": entry.hash})
+    conn.execute(
+        _INSERT_ENTRY,
+        {
+            "seq": entry.seq,
+            "event_id": entry.event_id,
+            "recorded_at": recorded_at,
+            "action": record.action,
+            "outcome": record.outcome,
+            "subject": record.subject,
+            "actor_id": record.actor_id,
+            "peer_org": record.peer_org,
+            "purpose": record.purpose,
+            "exchange_id": record.exchange_id,
+            "consent_id": record.consent_id,
+            "flagged": record.flagged,
+            "record_json": canonical,
+            "prev_hash": entry.prev_hash,
+            "hash": entry.hash,
+        },
+    )
     sign = _signer(node)
     signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
     conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
     witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
     if chain.is_checkpoint_due(entry.seq):
-        conn.execute(_INSERT_CHECKPOINT, {
-            "seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
-            "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign)})
+        conn.execute(
+            _INSERT_CHECKPOINT,
+            {
+                "seq": entry.seq,
+                "kind": chain.KIND_CHECKPOINT,
+                "hash": entry.hash,
+                "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign),
+            },
+        )
     book = getattr(node, "witness", None)
     if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
         witnesses.flush(session, node)
@@ -134,33 +163,56 @@ def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
     for record in records:
         if record.actor_org == "":
             record = dataclasses.replace(record, actor_org=node.org_id)
-        entry = chain.new_entry(prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex,
-                                recorded_at=recorded_at, record=record)
-        rows.append({
-            "seq": entry.seq, "event_id": entry.event_id, "recorded_at": recorded_at, "action": record.action,
-            "outcome": record.outcome, "subject": record.subject, "actor_id": record.actor_id,
-            "peer_org": record.peer_org, "purpose": record.purpose, "exchange_id": record.exchange_id,
-            "consent_id": record.consent_id, "flagged": record.flagged,
-            "record_json": chain.record_to_canonical(record), "prev_hash": entry.prev_hash, "hash": entry.hash})
+        entry = chain.new_entry(
+            prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
+        )
+        rows.append(
+            {
+                "seq": entry.seq,
+                "event_id": entry.event_id,
+                "recorded_at": recorded_at,
+                "action": record.action,
+                "outcome": record.outcome,
+                "subject": record.subject,
+                "actor_id": record.actor_id,
+                "peer_org": record.peer_org,
+                "purpose": record.purpose,
+                "exchange_id": record.exchange_id,
+                "consent_id": record.consent_id,
+                "flagged": record.flagged,
+                "record_json": chain.record_to_canonical(record),
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+            }
+        )
         if chain.is_checkpoint_due(entry.seq):
-            checkpoints.append({"seq": entry.seq, "kind": chain.KIND_CHECKPOINT, "hash": entry.hash,
-                                "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at,
-                                                                sign=sign)})
+            checkpoints.append(
+                {
+                    "seq": entry.seq,
+                    "kind": chain.KIND_CHECKPOINT,
+                    "hash": entry.hash,
+                    "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign),
+                }
+            )
         head_seq, head_hash = entry.seq, entry.hash
     session.execute(_INSERT_ENTRY, rows)
     if checkpoints:
         session.execute(_INSERT_CHECKPOINT, checkpoints)
-    session.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash,
-                                 "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at,
-                                                                     sign=sign)})
+    session.execute(
+        _MOVE_HEAD,
+        {
+            "new_seq": entry.seq,
+            "new_hash": entry.hash,
+            "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign),
+        },
+    )
     return int(entry.seq)
 
 
 def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
     """Audit an administrative act (partner added, client added, key rotated) on its own."""
     with node.uow() as uow:
-        seq = append(uow.session, node, AuditRecord(action=action, outcome=events.SUCCESS,
-                                                    **fields(actor, **extra)))
+        seq = append(uow.session, node, AuditRecord(action=action, outcome=events.SUCCESS, **fields(actor, **extra)))
         uow.commit()
     return seq
 
@@ -180,8 +232,7 @@ def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, st
     driver = connection.connection.dbapi_connection
     try:
         # a named cursor on PostgreSQL streams; an SQLite cursor steps through the rows anyway
-        cursor = (driver.cursor(name="audit_verify_rows") if connection.dialect.name == "postgresql"
-                  else driver.cursor())
+        cursor = driver.cursor(name="audit_verify_rows") if connection.dialect.name == "postgresql" else driver.cursor()
         try:
             cursor.execute(_ROWS_SQL)
             while chunk := cursor.fetchmany(batch):
@@ -225,14 +276,19 @@ def verify(node: Any) -> chain.VerifyResult:
             let_writes_go()
             stream = rows(s)
             try:
-                result = chain.verify_rows(stream, checkpoints, (head.signed or None) if head else None,
-                                           verify=verifier(node))
+                result = chain.verify_rows(
+                    stream, checkpoints, (head.signed or None) if head else None, verify=verifier(node)
+                )
             finally:
                 stream.close()
             bad = columns.result()
     if bad is not None and (result.ok or result.first_bad_seq is None or bad < result.first_bad_seq):
-        return chain.VerifyResult(ok=False, checked=result.checked, first_bad_seq=bad,
-                                  reason="edited: search columns differ from the hashed record")
+        return chain.VerifyResult(
+            ok=False,
+            checked=result.checked,
+            first_bad_seq=bad,
+            reason="edited: search columns differ from the hashed record",
+        )
     return result
 
 
@@ -284,21 +340,46 @@ def _first_column_mismatch(session: Any) -> int | None:
     else:
         field = "json_extract(record_json, '$.{0}')"
         flag = "(json_extract(record_json, '$.flagged') = 1)"
-    checks = [f"{c} IS DISTINCT FROM {field.format(c)}" if session.get_bind().dialect.name == "postgresql"
-              else f"{c} IS NOT {field.format(c)}" for c in _COLUMNS]
-    checks.append(f"flagged IS DISTINCT FROM {flag}" if session.get_bind().dialect.name == "postgresql"
-                  else f"flagged IS NOT {flag}")
+    checks = [
+        f"{c} IS DISTINCT FROM {field.format(c)}"
+        if session.get_bind().dialect.name == "postgresql"
+        else f"{c} IS NOT {field.format(c)}"
+        for c in _COLUMNS
+    ]
+    checks.append(
+        f"flagged IS DISTINCT FROM {flag}"
+        if session.get_bind().dialect.name == "postgresql"
+        else f"flagged IS NOT {flag}"
+    )
     sql = f"SELECT min(seq) FROM audit_entries WHERE {' OR '.join(checks)}"  # noqa: S608 - fixed names
     value = session.execute(text(sql)).scalar()
     return int(value) if value is not None else None
 
 
-def entries(session: Any, *, subject: str | None = None, since: str | None = None, until: str | None = None,
-            agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
-            action: str | None = None, limit: int = 500, offset: int = 0) -> list[AuditEntry]:
+def entries(
+    session: Any,
+    *,
+    subject: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    agent: str | None = None,
+    purpose: str | None = None,
+    outcome: str | None = None,
+    action: str | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> list[AuditEntry]:
     """Search entries by the NEN 7513 columns, newest first."""
-    q = _where(select(AuditEntry), subject=subject, since=since, until=until, agent=agent, purpose=purpose,
-               outcome=outcome, action=action)
+    q = _where(
+        select(AuditEntry),
+        subject=subject,
+        since=since,
+        until=until,
+        agent=agent,
+        purpose=purpose,
+        outcome=outcome,
+        action=action,
+    )
     return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
 
 
@@ -307,9 +388,17 @@ def count_entries(session: Any, **filters: Any) -> int:
     return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
 
 
-def _where(q: Any, *, subject: str | None = None, since: str | None = None, until: str | None = None,
-           agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
-           action: str | None = None) -> Any:
+def _where(
+    q: Any,
+    *,
+    subject: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    agent: str | None = None,
+    purpose: str | None = None,
+    outcome: str | None = None,
+    action: str | None = None,
+) -> Any:
     if subject:
         q = q.where(AuditEntry.subject == subject)
     if since:
@@ -328,8 +417,14 @@ def _where(q: Any, *, subject: str | None = None, since: str | None = None, unti
 
 
 def stored(entry: AuditEntry) -> chain.StoredEntry:
-    return chain.StoredEntry(entry.seq, entry.event_id, entry.recorded_at,
-                             chain.record_from_json(entry.record_json), entry.prev_hash, entry.hash)
+    return chain.StoredEntry(
+        entry.seq,
+        entry.event_id,
+        entry.recorded_at,
+        chain.record_from_json(entry.record_json),
+        entry.prev_hash,
+        entry.hash,
+    )
 
 
 class AuditLog:
@@ -355,8 +450,11 @@ class AuditLog:
 
     def of_exchange(self, exchange_id: str, action: str) -> list[chain.StoredEntry]:
         """The entries of one exchange with ``action``, in the order they were written."""
-        rows = self.session.scalars(select(AuditEntry).where(AuditEntry.exchange_id == exchange_id,
-                                                             AuditEntry.action == action).order_by(AuditEntry.seq))
+        rows = self.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.exchange_id == exchange_id, AuditEntry.action == action)
+            .order_by(AuditEntry.seq)
+        )
         return [stored(r) for r in rows]
 
     def hash_at(self, seq: int) -> str | None:
@@ -370,13 +468,18 @@ class AuditLog:
     def prune_seq(self) -> int:
         """The seq the newest prune checkpoint anchors (0: never pruned)."""
 
-        return int(self.session.execute(select(func.max(AuditCheckpoint.seq))
-                                        .where(AuditCheckpoint.kind == chain.KIND_PRUNE)).scalar() or 0)
+        return int(
+            self.session.execute(
+                select(func.max(AuditCheckpoint.seq)).where(AuditCheckpoint.kind == chain.KIND_PRUNE)
+            ).scalar()
+            or 0
+        )
 
     def last_before(self, recorded_at: str) -> chain.StoredEntry | None:
         """The newest entry recorded before ``recorded_at``."""
-        row = self.session.execute(select(AuditEntry).where(AuditEntry.recorded_at < recorded_at)
-                                   .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one_or_none()
+        row = self.session.execute(
+            select(AuditEntry).where(AuditEntry.recorded_at < recorded_at).order_by(AuditEntry.seq.desc()).limit(1)
+        ).scalar_one_or_none()
         return None if row is None else stored(row)
 
     def prune_through(self, anchor: chain.StoredEntry, signed: str) -> int:

@@ -22,5 +22,10 @@ class ConsentReads:
 
     def of_subject(self, subject_id: str) -> list[ConsentRow]:
         """Every consent and objection recorded for the person, newest first."""
-        return list(self.session.scalars(select(ConsentRow).where(ConsentRow.subject_id == subject_id)
-                                         .order_by(ConsentRow.created_at.desc(), ConsentRow.id)))
+        return list(
+            self.session.scalars(
+                select(ConsentRow)
+                .where(ConsentRow.subject_id == subject_id)
+                .order_by(ConsentRow.created_at.desc(), ConsentRow.id)
+            )
+        )

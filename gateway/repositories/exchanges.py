@@ -20,21 +20,43 @@ from contract.errors import Replay
 _INSERT = insert(Exchange.__table__)  # a Core insert, built once: the hot path's cheapest write
 
 
-def claim(session: Session, role: str, peer: str, exchange_id: str, subject: str, request_hash: str,
-          now: datetime) -> None:
+def claim(
+    session: Session, role: str, peer: str, exchange_id: str, subject: str, request_hash: str, now: datetime
+) -> None:
     """Take ``exchange_id`` for ``role`` once; raise ``Replay`` (rolled back) if it was taken."""
     try:
-        session.execute(_INSERT, {"exchange_id": exchange_id, "role": role, "peer_org": peer, "subject": subject,
-                                  "created_at": now, "outcome": "pending", "request_hash": request_hash})
+        session.execute(
+            _INSERT,
+            {
+                "exchange_id": exchange_id,
+                "role": role,
+                "peer_org": peer,
+                "subject": subject,
+                "created_at": now,
+                "outcome": "pending",
+                "request_hash": request_hash,
+            },
+        )
     except IntegrityError:
         session.rollback()
         raise Replay() from None
 
 
-def received(session: Session, peer: str, exchange_id: str, subject: str, request_hash: str, response_hash: str,
-             now: datetime) -> None:
+def received(
+    session: Session, peer: str, exchange_id: str, subject: str, request_hash: str, response_hash: str, now: datetime
+) -> None:
     """The requester's receipt of a verified summary: ids and hashes, never the body."""
-    session.execute(_INSERT, {
-        "exchange_id": exchange_id, "role": "requester", "peer_org": peer, "subject": subject,
-        "created_at": now, "outcome": "received", "request_hash": request_hash, "response_hash": response_hash,
-        "consent_id": ""})
+    session.execute(
+        _INSERT,
+        {
+            "exchange_id": exchange_id,
+            "role": "requester",
+            "peer_org": peer,
+            "subject": subject,
+            "created_at": now,
+            "outcome": "received",
+            "request_hash": request_hash,
+            "response_hash": response_hash,
+            "consent_id": "",
+        },
+    )

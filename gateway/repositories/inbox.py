@@ -14,12 +14,34 @@ from sqlalchemy.orm import Session
 from adapters.store.models import Inbox
 
 
-def keep(session: Session, *, exchange_id: str, from_org: str, subject: str, received_at: datetime,
-         bundle: dict[str, Any], kind: str, legal_ground: str = "", purpose: str = "", consent_id: str = "") -> None:
+def keep(
+    session: Session,
+    *,
+    exchange_id: str,
+    from_org: str,
+    subject: str,
+    received_at: datetime,
+    bundle: dict[str, Any],
+    kind: str,
+    legal_ground: str = "",
+    purpose: str = "",
+    consent_id: str = "",
+) -> None:
     """Keep one pushed Bundle exactly as it was signed."""
-    session.add(Inbox(id=uuid.uuid4().hex, exchange_id=exchange_id, from_org=from_org, subject=subject,
-                      legal_ground=legal_ground, received_at=received_at, bundle=json.dumps(bundle), kind=kind,
-                      purpose=purpose, consent_id=consent_id))
+    session.add(
+        Inbox(
+            id=uuid.uuid4().hex,
+            exchange_id=exchange_id,
+            from_org=from_org,
+            subject=subject,
+            legal_ground=legal_ground,
+            received_at=received_at,
+            bundle=json.dumps(bundle),
+            kind=kind,
+            purpose=purpose,
+            consent_id=consent_id,
+        )
+    )
 
 
 def newest_first(session: Session, subject: str | None = None) -> list[Inbox]:

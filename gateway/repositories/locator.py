@@ -20,7 +20,8 @@ STATE_ID = 1
 _COUNT_CALL = text(
     "INSERT INTO locator_rate (partner, window_start, count) VALUES (:partner, :window, 1) "
     "ON CONFLICT (partner) DO UPDATE SET count = CASE WHEN locator_rate.window_start = :window "
-    "THEN locator_rate.count + 1 ELSE 1 END, window_start = :window RETURNING count")
+    "THEN locator_rate.count + 1 ELSE 1 END, window_start = :window RETURNING count"
+)
 
 
 class LocatorStore:
@@ -58,7 +59,9 @@ class LocatorStore:
 
     def findable_consents(self, purpose: str) -> list[tuple[ConsentRow, Person]]:
         """Active permits with ``purpose``, each with the person it is about."""
-        rows = self.session.execute(select(ConsentRow, Person).join(Person, Person.id == ConsentRow.subject_id)
-                                    .where(ConsentRow.purpose == purpose, ConsentRow.status == "active",
-                                           ConsentRow.decision == "permit"))
+        rows = self.session.execute(
+            select(ConsentRow, Person)
+            .join(Person, Person.id == ConsentRow.subject_id)
+            .where(ConsentRow.purpose == purpose, ConsentRow.status == "active", ConsentRow.decision == "permit")
+        )
         return [(row, person) for row, person in rows]

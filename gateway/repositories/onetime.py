@@ -27,13 +27,17 @@ class OnceKeys:
 
     def finish(self, scope: str, key: str, *, status: int, location: str, body: str) -> None:
         """Record what the request that claimed ``key`` led to."""
-        self.session.execute(update(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key)
-                             .values(status=status, location=location, body=body))
+        self.session.execute(
+            update(OnceKey)
+            .where(OnceKey.scope == scope, OnceKey.key == key)
+            .values(status=status, location=location, body=body)
+        )
 
     def release(self, scope: str, key: str, *, status: int) -> None:
         """Forget the claim of ``key`` if it still has ``status`` (a request that did nothing)."""
-        self.session.execute(delete(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key,
-                                                   OnceKey.status == status))
+        self.session.execute(
+            delete(OnceKey).where(OnceKey.scope == scope, OnceKey.key == key, OnceKey.status == status)
+        )
 
     def delete(self, row: OnceKey) -> None:
         self.session.delete(row)

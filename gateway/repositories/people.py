@@ -37,8 +37,12 @@ class People:
     def named(self, words: list[str], limit: int) -> list[Person]:
         """Persons whose ``search_name`` contains every word (already case-folded), oldest
         first; ``%`` and ``_`` in a word are plain characters."""
-        query = (select(Person).where(*[Person.search_name.contains(w, autoescape=True) for w in words])
-                 .order_by(Person.created_at, Person.id).limit(limit))
+        query = (
+            select(Person)
+            .where(*[Person.search_name.contains(w, autoescape=True) for w in words])
+            .order_by(Person.created_at, Person.id)
+            .limit(limit)
+        )
         return list(self.session.scalars(query))
 
 
@@ -53,17 +57,24 @@ class Relations:
 
     def of_child(self, child_id: str) -> list[Relation]:
         """The child's relations in the order they were recorded."""
-        return list(self.session.scalars(select(Relation).where(Relation.child_id == child_id)
-                                         .order_by(Relation.created_at, Relation.id)))
+        return list(
+            self.session.scalars(
+                select(Relation).where(Relation.child_id == child_id).order_by(Relation.created_at, Relation.id)
+            )
+        )
 
     def of_party(self, party_key: str) -> list[Relation]:
         """Every relation naming ``party_key`` (``bsn:…`` or ``org:…``): that party's children."""
-        return list(self.session.scalars(select(Relation).where(Relation.party_key == party_key)
-                                         .order_by(Relation.created_at, Relation.id)))
+        return list(
+            self.session.scalars(
+                select(Relation).where(Relation.party_key == party_key).order_by(Relation.created_at, Relation.id)
+            )
+        )
 
     def between(self, child_id: str, party_key: str) -> Relation | None:
-        return self.session.scalar(select(Relation).where(Relation.child_id == child_id,
-                                                          Relation.party_key == party_key))
+        return self.session.scalar(
+            select(Relation).where(Relation.child_id == child_id, Relation.party_key == party_key)
+        )
 
     def add(self, relation: Relation) -> None:
         """Stage a new relation; the same (child, party) twice fails at commit (``Duplicate``)."""

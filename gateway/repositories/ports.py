@@ -141,8 +141,9 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLogRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool: ...
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
 
@@ -165,8 +166,14 @@ class UnitOfWorkFactory(Protocol):
 
 #: every repository a unit of work carries, by attribute name
 REPOSITORIES: dict[str, type] = {
-    "people": PeopleRepository, "relations": RelationsRepository, "professionals": ProfessionalsRepository,
-    "records": RecordsRepository, "consent_reads": ConsentReadsRepository,
-    "ended_sessions": EndedSessionsRepository, "once_keys": OnceKeysRepository, "flags": FlagReviewsRepository,
-    "locator": LocatorRepository, "audit": AuditLogRepository,
+    "people": PeopleRepository,
+    "relations": RelationsRepository,
+    "professionals": ProfessionalsRepository,
+    "records": RecordsRepository,
+    "consent_reads": ConsentReadsRepository,
+    "ended_sessions": EndedSessionsRepository,
+    "once_keys": OnceKeysRepository,
+    "flags": FlagReviewsRepository,
+    "locator": LocatorRepository,
+    "audit": AuditLogRepository,
 }

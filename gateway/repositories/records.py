@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from adapters.store.models import Record
 
 # hot-path statement built once (a summary reads it on every disclosure)
-_RECORDS_OF = select(Record).where(Record.subject_id == bindparam("subject"),
-                                   Record.category.in_(bindparam("categories", expanding=True)))
+_RECORDS_OF = select(Record).where(
+    Record.subject_id == bindparam("subject"), Record.category.in_(bindparam("categories", expanding=True))
+)
 
 
 class Records:
@@ -26,8 +27,7 @@ class Records:
 
     def by_source(self, system: str, source_id: str) -> Record | None:
         """The record the EHR filed under this source identifier, if any."""
-        return self.session.scalar(select(Record).where(Record.source_system == system,
-                                                        Record.source_id == source_id))
+        return self.session.scalar(select(Record).where(Record.source_system == system, Record.source_id == source_id))
 
     def of_subject(self, subject_id: str, categories: Iterable[str]) -> list[Record]:
         """The records of one person (by ``Person.id``) in ``categories``."""
@@ -35,8 +35,11 @@ class Records:
 
     def shareable_categories(self, subject_id: str) -> set[str]:
         """The categories in which the person has at least one shareable record."""
-        return set(self.session.scalars(select(Record.category).where(Record.subject_id == subject_id,
-                                                                      Record.shareable.is_(True))))
+        return set(
+            self.session.scalars(
+                select(Record.category).where(Record.subject_id == subject_id, Record.shareable.is_(True))
+            )
+        )
 
     def add(self, record: Record) -> None:
         """Stage a new record; a source identifier taken already fails at commit (``Duplicate``)."""

@@ -118,6 +118,7 @@ def signing(session: Any, seq: int, signed: str) -> None:
 
 def watch_commits(node: Any, sessions: Any) -> None:
     """Make a committed head the one this process sends (never one that rolled back)."""
+
     @event.listens_for(sessions, "after_commit")
     def _committed(session: Any) -> None:
         head = session.info.pop(_COMMITTING, None)
@@ -197,14 +198,24 @@ def _verified(org_id: str, item: _Received) -> bool:
 # --- keeping -------------------------------------------------------------------------------
 
 _TABLE = WitnessedHead.__table__
-_HELD = select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.at, _TABLE.c.conflict).where(
-    _TABLE.c.org_id == bindparam("org"))
+_HELD = select(_TABLE.c.seq, _TABLE.c.hash, _TABLE.c.at, _TABLE.c.conflict).where(_TABLE.c.org_id == bindparam("org"))
 _INSERT = insert(_TABLE)
-_MOVE = update(_TABLE).where(_TABLE.c.org_id == bindparam("org")).values(
-    seq=bindparam("new_seq"), hash=bindparam("new_hash"), at=bindparam("new_at"),
-    signed=bindparam("new_signed"), seen_at=bindparam("new_seen"))
-_FREEZE = update(_TABLE).where(_TABLE.c.org_id == bindparam("org")).values(
-    conflict=bindparam("new_conflict"), conflict_at=bindparam("new_seen"))
+_MOVE = (
+    update(_TABLE)
+    .where(_TABLE.c.org_id == bindparam("org"))
+    .values(
+        seq=bindparam("new_seq"),
+        hash=bindparam("new_hash"),
+        at=bindparam("new_at"),
+        signed=bindparam("new_signed"),
+        seen_at=bindparam("new_seen"),
+    )
+)
+_FREEZE = (
+    update(_TABLE)
+    .where(_TABLE.c.org_id == bindparam("org"))
+    .values(conflict=bindparam("new_conflict"), conflict_at=bindparam("new_seen"))
+)
 _HEAD_LOCK = select(AuditHead.seq).where(AuditHead.id == 1).with_for_update()
 
 
@@ -229,18 +240,36 @@ def _keep(session: Any, org_id: str, items: list[_Received]) -> None:
         if verdict == witness.IGNORE or not _verified(org_id, item):
             continue
         if verdict == witness.TAKE:
-            values = {"new_seq": item.claimed.seq, "new_hash": item.claimed.hash, "new_at": item.claimed.at,
-                      "new_signed": item.signed, "new_seen": item.at}
+            values = {
+                "new_seq": item.claimed.seq,
+                "new_hash": item.claimed.hash,
+                "new_at": item.claimed.at,
+                "new_signed": item.signed,
+                "new_seen": item.at,
+            }
             if held is None:
-                conn.execute(_INSERT, {"org_id": org_id, "seq": item.claimed.seq, "hash": item.claimed.hash,
-                                       "at": item.claimed.at, "signed": item.signed, "seen_at": item.at,
-                                       "conflict": ""})
+                conn.execute(
+                    _INSERT,
+                    {
+                        "org_id": org_id,
+                        "seq": item.claimed.seq,
+                        "hash": item.claimed.hash,
+                        "at": item.claimed.at,
+                        "signed": item.signed,
+                        "seen_at": item.at,
+                        "conflict": "",
+                    },
+                )
             else:
                 conn.execute(_MOVE, {"org": org_id, **values})
             held = witness.Held(item.claimed.seq, item.claimed.hash, item.claimed.at)
         elif held is not None:  # CONFLICT
-            log.warning("the audit log of %s went back: it signed entry %s after entry %s; its held head "
-                        "is kept as evidence", org_id, item.claimed.seq, held.seq)
+            log.warning(
+                "the audit log of %s went back: it signed entry %s after entry %s; its held head is kept as evidence",
+                org_id,
+                item.claimed.seq,
+                held.seq,
+            )
             conn.execute(_FREEZE, {"org": org_id, "new_conflict": item.signed, "new_seen": item.at})
             held = witness.Held(held.seq, held.hash, held.at, conflict=True)
 
@@ -270,6 +299,5 @@ class HeldHead:
 def held_of(node: Any, org_id: str) -> HeldHead | None:
     """The highest head of ``org_id`` this node has witnessed (heads still waiting count)."""
     flush_alone(node)
-    rows = node.uow.read(select(WitnessedHead.signed, WitnessedHead.conflict)
-                         .where(WitnessedHead.org_id == org_id))
+    rows = node.uow.read(select(WitnessedHead.signed, WitnessedHead.conflict).where(WitnessedHead.org_id == org_id))
     return HeldHead(rows[0][0], rows[0][1] or "") if rows else None

@@ -29,19 +29,24 @@ if TYPE_CHECKING:  # the composition root imports the use cases
 
 _PREFIXES = {"ge": "since", "gt": "since", "le": "until", "lt": "until", "eq": "on"}
 #: search parameters of AuditEvent this node answers (FHIR R4 names and types)
-KNOWN = frozenset({"patient", "patient:identifier", "date", "agent", "agent:identifier", "purpose", "outcome",
-                   "action"})
+KNOWN = frozenset(
+    {"patient", "patient:identifier", "date", "agent", "agent:identifier", "purpose", "outcome", "action"}
+)
 #: identifier systems of agents -> the actor id prefix the log keeps
-_AGENT_PREFIX = {**{system: prefix for prefix, system in fhir.PRACTITIONER_SYSTEMS.items()},
-                 fhir.ORG_SYSTEM: "org", fhir.CLIENT_SYSTEM: "client"}
+_AGENT_PREFIX = {
+    **{system: prefix for prefix, system in fhir.PRACTITIONER_SYSTEMS.items()},
+    fhir.ORG_SYSTEM: "org",
+    fhir.CLIENT_SYSTEM: "client",
+}
 NO_MATCH = "\x00none"  # a subject or agent no entry can have: the search matches nothing
 
 
 def _one(args: Mapping[str, str], *names: str) -> tuple[str, str] | None:
     found = [(n, args[n]) for n in names if n in args]
     if len(found) > 1:
-        raise InvalidRequest(f"Geef één van {', '.join(names)}.", expression=names,
-                             diagnostics=f"use one of {', '.join(names)}")
+        raise InvalidRequest(
+            f"Geef één van {', '.join(names)}.", expression=names, diagnostics=f"use one of {', '.join(names)}"
+        )
     return found[0] if found else None
 
 
@@ -54,9 +59,11 @@ def _patient(name: str, value: str, person_bsn: Any, base_url: str) -> str:
         if name == "patient:identifier" and system not in ("", fhir.BSN_SYSTEM):
             return NO_MATCH  # another identifier system: the log keeps BSNs only
         if system not in ("", fhir.BSN_SYSTEM) or not valid_bsn(bsn):
-            raise InvalidRequest("patient is Patient/<id> of een geldig BSN (negen cijfers), eventueel met "
-                                 "systeem ervoor.", expression=(name,),
-                                 diagnostics=f"{name}: expected Patient/<id> or a valid BSN")
+            raise InvalidRequest(
+                "patient is Patient/<id> of een geldig BSN (negen cijfers), eventueel met systeem ervoor.",
+                expression=(name,),
+                diagnostics=f"{name}: expected Patient/<id> or a valid BSN",
+            )
         return bsn
     pid = searchset.reference_id(value, "Patient", base_url)
     return (person_bsn(pid) or NO_MATCH) if pid else NO_MATCH
@@ -94,8 +101,9 @@ def _filters(args: Mapping[str, str], person_bsn: Any = lambda pid: None, base_u
     return out
 
 
-def search(node: Node, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *,
-           prefer: str = "") -> dict[str, Any]:
+def search(
+    node: Node, args: Mapping[str, str], actor: audit_log.Actor, self_url: str = "", *, prefer: str = ""
+) -> dict[str, Any]:
     """Search the log one page at a time (gateway.fhir.searchset); the search itself is appended to it."""
 
     base = node.config.node.url.rstrip("/")
@@ -109,21 +117,32 @@ def search(node: Node, args: Mapping[str, str], actor: audit_log.Actor, self_url
     filters = _filters(args, person_bsn, base)
     logged = {k: ("(geen)" if v == NO_MATCH else str(v)) for k, v in filters.items()}
     try:  # the search is logged with its filters: a value the log cannot hold is refused first
-        read = AuditRecord(action=events.AUDIT_READ, outcome=events.SUCCESS,
-                           subject="" if filters.get("subject") in (None, NO_MATCH) else filters["subject"],
-                           **audit_log.fields(actor), detail={"filters": logged})
+        read = AuditRecord(
+            action=events.AUDIT_READ,
+            outcome=events.SUCCESS,
+            subject="" if filters.get("subject") in (None, NO_MATCH) else filters["subject"],
+            **audit_log.fields(actor),
+            detail={"filters": logged},
+        )
     except events.InvalidAuditRecord:
-        raise InvalidRequest("Een zoekwaarde bevat tekens die het auditlog niet vastlegt "
-                             "(een NUL-teken, of iets dat op een token of wachtwoord lijkt).") from None
+        raise InvalidRequest(
+            "Een zoekwaarde bevat tekens die het auditlog niet vastlegt "
+            "(een NUL-teken, of iets dat op een token of wachtwoord lijkt)."
+        ) from None
     with node.uow() as uow:
         total = uow.audit.count(**filters)
         found = [] if pg.only_total else uow.audit.entries(**filters, limit=pg.count, offset=pg.offset)
         uow.audit.append(node, dataclasses.replace(read, count=len(found)))
         uow.commit()
     resources = [fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url) for e in found]
-    return searchset.bundle(resources, total, pg, self_url=base + "/fhir/AuditEvent",
-                            params=searchset.params_of(args, KNOWN),
-                            full_url=lambda r: f"{base}/fhir/AuditEvent/{r['id']}")
+    return searchset.bundle(
+        resources,
+        total,
+        pg,
+        self_url=base + "/fhir/AuditEvent",
+        params=searchset.params_of(args, KNOWN),
+        full_url=lambda r: f"{base}/fhir/AuditEvent/{r['id']}",
+    )
 
 
 def export(node: Node, fmt: str, since: str | None) -> str:
@@ -131,15 +150,24 @@ def export(node: Node, fmt: str, since: str | None) -> str:
     with node.uow() as uow:
         rows = uow.audit.entries(since=since, limit=10**9)
         rows.reverse()
-        uow.audit.append(node, AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows),
-            **audit_log.fields(audit_log.SYSTEM), detail={"export": fmt, "since": since or ""}))
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=len(rows),
+                **audit_log.fields(audit_log.SYSTEM),
+                detail={"export": fmt, "since": since or ""},
+            ),
+        )
         uow.commit()
     if fmt == "csv":
         return fhir.to_csv(rows)
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url)}
-                        for e in rows]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": fhir.to_audit_event(e, org_id=node.org_id, org_url=node.config.node.url)} for e in rows],
+    }
     return json.dumps(bundle, ensure_ascii=False, indent=1)
 
 
@@ -151,9 +179,17 @@ def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> str:
     with node.uow() as uow:
         rows = uow.audit.entries(subject=subject, limit=10**9)
         rows.reverse()
-        uow.audit.append(node, AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), subject=subject,
-            **audit_log.fields(actor), detail={"report": "disclosure"}))
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=len(rows),
+                subject=subject,
+                **audit_log.fields(actor),
+                detail={"report": "disclosure"},
+            ),
+        )
         uow.commit()
 
     names = {e.org_id: e.name for e in directory.entries(node)}
@@ -161,8 +197,16 @@ def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> str:
     consents_nl = _consents_named(node, {r.record.consent_id for r in rows if r.record.consent_id}, names)
 
     staff = people.names(node, {r.record.actor_id for r in rows if r.record.actor_id})
-    return render(rows, subject_bsn=subject, org_name=node.config.node.name, now=node.clock(),
-                  partner_names=names, consents=consents_nl, phone=node.config.node.phone, people=staff)
+    return render(
+        rows,
+        subject_bsn=subject,
+        org_name=node.config.node.name,
+        now=node.clock(),
+        partner_names=names,
+        consents=consents_nl,
+        phone=node.config.node.phone,
+        people=staff,
+    )
 
 
 def _consents_named(node: Node, ids: set[str], names: dict[str, str]) -> dict[str, str]:
@@ -189,11 +233,14 @@ def _consents_named(node: Node, ids: set[str], names: dict[str, str]) -> dict[st
                 else:
                     rel = rels.get(key)
                     who.append(party_name(uow.people, key, rel.resource if rel else "") or "een gezaghebbende")
-            cats = ", ".join(catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c)
-                             for c in json.loads(row.categories))
+            cats = ", ".join(
+                catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c) for c in json.loads(row.categories)
+            )
             purpose = catalog.explanation(catalog.PURPOSE_SYSTEM, row.purpose)
-            out[ref] = (f"toestemming van {' en '.join(who) or 'onbekend'} op {date_nl(row.created_at)}, voor "
-                        f"{purpose}: {cats} (kenmerk {cid[:8].upper()})")
+            out[ref] = (
+                f"toestemming van {' en '.join(who) or 'onbekend'} op {date_nl(row.created_at)}, voor "
+                f"{purpose}: {cats} (kenmerk {cid[:8].upper()})"
+            )
     return out
 
 
@@ -204,17 +251,24 @@ def prune(node: Node, before: str | None) -> tuple[int, int]:
     starts from it. The prune itself is audited.
     """
 
-
     cutoff = before or (node.clock() - timedelta(days=node.config.audit.retention_days)).date().isoformat()
     with node.uow() as uow:
         last = uow.audit.last_before(cutoff)
         if last is None:
             return 0, 0
-        signed = chain.sign_checkpoint(last, kind=chain.KIND_PRUNE, at=chain.format_recorded_at(node.clock()),
-                                       sign=audit_log._signer(node))
+        signed = chain.sign_checkpoint(
+            last, kind=chain.KIND_PRUNE, at=chain.format_recorded_at(node.clock()), sign=audit_log._signer(node)
+        )
         count = uow.audit.prune_through(last, signed)
-        uow.audit.append(node, AuditRecord(action=events.AUDIT_PRUNED, outcome=events.SUCCESS, count=count,
-                                           **audit_log.fields(audit_log.SYSTEM),
-                                           detail={"before": cutoff, "anchor_seq": last.seq}))
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_PRUNED,
+                outcome=events.SUCCESS,
+                count=count,
+                **audit_log.fields(audit_log.SYSTEM),
+                detail={"before": cutoff, "anchor_seq": last.seq},
+            ),
+        )
         uow.commit()
     return count, last.seq

@@ -83,8 +83,10 @@ def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict
         # receipt must not tell the person they agreed to it
         raise InvalidRequest(f"Categorie(ën) {', '.join(outside)} passen niet bij het doel {data.purpose!r}.")
     if data.purpose == fhir_in.FINDABLE and data.holders != {node.org_id}:
-        raise InvalidRequest("Een toestemming om vindbaar te zijn geldt alleen voor deze organisatie "
-                             f"({node.org_id}) als bronhouder (CST).")
+        raise InvalidRequest(
+            "Een toestemming om vindbaar te zijn geldt alleen voor deze organisatie "
+            f"({node.org_id}) als bronhouder (CST)."
+        )
     if node.org_id not in data.holders | data.recipients:
         raise NotAParty()  # contract section 4: only a party records (and so issues) a consent
     today = _day(node)
@@ -96,8 +98,13 @@ def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict
         refusals = _party_keys(s, data.refused_by, person)
         consulted = _party_keys(s, data.consulted, person)
         family = list(family_of(s, person))
-        base = audit_log.fields(actor, subject=person.bsn, purpose=data.purpose,
-                                categories=tuple(sorted(data.categories)), resource_types=("Consent",))
+        base = audit_log.fields(
+            actor,
+            subject=person.bsn,
+            purpose=data.purpose,
+            categories=tuple(sorted(data.categories)),
+            resource_types=("Consent",),
+        )
         try:
             if data.status == "rejected":
                 _check_refusal(subject, family, grantors, refusals, today)
@@ -110,31 +117,59 @@ def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict
                     raise GrantorsInsufficient(
                         "Bezwaar maakt alleen wie ook toestemming moet geven: vanaf 16 jaar de persoon "
                         "zelf, daaronder een gezaghebbende (ouder met gezag, voogd of gecertificeerde "
-                        "instelling) of de jongere van 12 tot 16 jaar zelf.")
+                        "instelling) of de jongere van 12 tot 16 jaar zelf."
+                    )
         except GatewayError as exc:
             # the refusal is evidence too: audit it in its own transaction, then refuse
             s.rollback()
-            audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_REFUSED, outcome=events.REFUSED,
-                                                         reason_code=exc.code, **base))
+            audit_log.append(
+                s,
+                node,
+                events.AuditRecord(action=events.CONSENT_REFUSED, outcome=events.REFUSED, reason_code=exc.code, **base),
+            )
             uow.commit()
             raise
         cid = uuid.uuid4().hex
         stored = versioning.stamp(dict(resource, id=cid), 1, node.clock())
-        consent_rows.add(s, ConsentRow(id=cid, subject_id=person.id, status=data.status, decision=data.decision,
-                         recorded_by=(actor.name or actor.actor_id)[:128],
-                         purpose=data.purpose, categories=json.dumps(sorted(data.categories)),
-                         recipients=json.dumps(sorted(data.recipients)), holders=json.dumps(sorted(data.holders)),
-                         grantors=json.dumps(sorted(grantors)), refusals=json.dumps(sorted(refusals)),
-                         consulted=json.dumps(sorted(consulted)), period_start=data.start, period_end=data.end,
-                         resource=json.dumps(stored), created_at=node.clock()))
+        consent_rows.add(
+            s,
+            ConsentRow(
+                id=cid,
+                subject_id=person.id,
+                status=data.status,
+                decision=data.decision,
+                recorded_by=(actor.name or actor.actor_id)[:128],
+                purpose=data.purpose,
+                categories=json.dumps(sorted(data.categories)),
+                recipients=json.dumps(sorted(data.recipients)),
+                holders=json.dumps(sorted(data.holders)),
+                grantors=json.dumps(sorted(grantors)),
+                refusals=json.dumps(sorted(refusals)),
+                consulted=json.dumps(sorted(consulted)),
+                period_start=data.start,
+                period_end=data.end,
+                resource=json.dumps(stored),
+                created_at=node.clock(),
+            ),
+        )
         if data.status == "rejected":
             # a refusal is a fact to keep: who refused (by reference, never a BSN), recorded here
-            audit_log.append(s, node, events.AuditRecord(
-                action=events.CONSENT_DECLINED, outcome=events.SUCCESS, consent_id=cid,
-                **dict(base, detail={"refused_by": sorted(data.refused_by)})))
+            audit_log.append(
+                s,
+                node,
+                events.AuditRecord(
+                    action=events.CONSENT_DECLINED,
+                    outcome=events.SUCCESS,
+                    consent_id=cid,
+                    **dict(base, detail={"refused_by": sorted(data.refused_by)}),
+                ),
+            )
         else:
-            audit_log.append(s, node, events.AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS,
-                                                         consent_id=cid, **base))
+            audit_log.append(
+                s,
+                node,
+                events.AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS, consent_id=cid, **base),
+            )
         _findable_changed(s, node, data.purpose)
         uow.commit()
     return stored
@@ -146,15 +181,18 @@ def _findable_changed(session: Any, node: Node, purpose: str) -> None:
         locator.bump(session, node)
 
 
-def _check_refusal(subject: Any, family: list[Any], grantors: frozenset[str], refusals: frozenset[str],
-                   today: date) -> None:
+def _check_refusal(
+    subject: Any, family: list[Any], grantors: frozenset[str], refusals: frozenset[str], today: date
+) -> None:
     """A refusal counts when someone whose consent is required refused; others who agreed
     must be entitled too (contract section 6). Raise GrantorsInsufficient otherwise."""
     required = rules.required_grantors(subject, family, today)
     if not refusals & required:
-        raise GrantorsInsufficient("Een weigering legt u vast voor iemand wiens toestemming nodig is: "
-                                   "vanaf 16 jaar de persoon zelf, daaronder een gezaghebbende of de jongere "
-                                   "van 12 tot 16 jaar zelf.")
+        raise GrantorsInsufficient(
+            "Een weigering legt u vast voor iemand wiens toestemming nodig is: "
+            "vanaf 16 jaar de persoon zelf, daaronder een gezaghebbende of de jongere "
+            "van 12 tot 16 jaar zelf."
+        )
     if not grantors <= required:
         rules.check_grantors(subject, family, grantors, frozenset(), today)
 
@@ -162,13 +200,13 @@ def _check_refusal(subject: Any, family: list[Any], grantors: frozenset[str], re
 def to_fhir(row: ConsentRow, grant: Grant, today: date) -> dict[str, Any]:
     """The stored Consent with its current status and renewal flags."""
     # version 1 as recorded, 2 once revoked (the only change a consent undergoes)
-    resource = versioning.stamp(json.loads(row.resource), 2 if row.revoked_at else 1,
-                                row.revoked_at or row.created_at)
+    resource = versioning.stamp(json.loads(row.resource), 2 if row.revoked_at else 1, row.revoked_at or row.created_at)
     resource["status"] = row.status
     reasons = rules.renewal_reasons(grant, today)
     if reasons:
         resource.setdefault("meta", {}).setdefault("tag", []).extend(
-            {"system": FLAG_SYSTEM, "code": "renewal-due", "display": r} for r in reasons)
+            {"system": FLAG_SYSTEM, "code": "renewal-due", "display": r} for r in reasons
+        )
     return resource
 
 
@@ -218,8 +256,10 @@ def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Acto
             raise InvalidRequest("Een bezwaar geeft geen toestemming: er is geen token voor.")
         if grantee != node.org_id and node.org_id not in grant.holders:
             # the holder would refuse it as issuer-not-party (contract section 4)
-            raise InvalidRequest("Deze organisatie geeft alleen een token aan zichzelf of als houder van de "
-                                 "gegevens; vraag de houder of de ontvanger om het token.")
+            raise InvalidRequest(
+                "Deze organisatie geeft alleen een token aan zichzelf of als houder van de "
+                "gegevens; vraag de houder of de ontvanger om het token."
+            )
         if grant.purpose == fhir_in.FINDABLE:
             raise InvalidRequest("Vindbaar zijn geeft niemand gegevens: er is geen token voor.")
         others = grants_of(uow.session, node, row.subject_id)
@@ -228,13 +268,31 @@ def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Acto
             # revoked, expired, parents' consent for someone now 16, an objection: the contract's code
             raise (ConsentRevoked if why.lapsed else InvalidRequest)(f"Geen token: {why.reason}")
         kid, alg, key = node.keys.active
-        tok = token.issue(grant, grantee=grantee, objections=others, key=key, kid=kid, alg=alg, now=now,
-                          lifetime=node.config.security.consent_token_ttl)
+        tok = token.issue(
+            grant,
+            grantee=grantee,
+            objections=others,
+            key=key,
+            kid=kid,
+            alg=alg,
+            now=now,
+            lifetime=node.config.security.consent_token_ttl,
+        )
         jti = jwt.peek_claims(tok)["jti"]
-        audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.TOKEN_ISSUED, outcome=events.SUCCESS, consent_id=cid, peer_org=grantee,
-            **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,
-                               categories=tuple(sorted(grant.categories))), detail={"token_jti": jti}))
+        audit_log.append(
+            uow.session,
+            node,
+            events.AuditRecord(
+                action=events.TOKEN_ISSUED,
+                outcome=events.SUCCESS,
+                consent_id=cid,
+                peer_org=grantee,
+                **audit_log.fields(
+                    actor, subject=grant.subject.bsn, purpose=grant.purpose, categories=tuple(sorted(grant.categories))
+                ),
+                detail={"token_jti": jti},
+            ),
+        )
         uow.commit()
     return tok
 
@@ -284,8 +342,9 @@ def covering(uow: UnitOfWork, subject_id: str | None, ask: cover.Ask, *, issuer:
     return Coverage(grants, why)
 
 
-def revoke(node: Node, cid: str, actor: audit_log.Actor,
-           withdrawn_by: str | None = None) -> tuple[dict[str, Any], list[str]]:
+def revoke(
+    node: Node, cid: str, actor: audit_log.Actor, withdrawn_by: str | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """End a consent at once; return it and the organisations to notify (best effort).
 
     ``withdrawn_by`` is who withdrew it (``Patient/<id>`` or ``RelatedPerson/<id>`` of one of
@@ -307,11 +366,22 @@ def revoke(node: Node, cid: str, actor: audit_log.Actor,
         if row.status != "active":
             raise Conflict("Deze toestemming is al ingetrokken.")
         row.status, row.revoked_at, row.revoked_by = "inactive", node.clock(), who_key[:128]
-        audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.CONSENT_REVOKED, outcome=events.SUCCESS, consent_id=cid,
-            **audit_log.fields(actor, subject=grant.subject.bsn, purpose=grant.purpose,
-                               categories=tuple(sorted(grant.categories)),
-                               detail={"withdrawn_by": withdrawn_by or "professional"})))
+        audit_log.append(
+            uow.session,
+            node,
+            events.AuditRecord(
+                action=events.CONSENT_REVOKED,
+                outcome=events.SUCCESS,
+                consent_id=cid,
+                **audit_log.fields(
+                    actor,
+                    subject=grant.subject.bsn,
+                    purpose=grant.purpose,
+                    categories=tuple(sorted(grant.categories)),
+                    detail={"withdrawn_by": withdrawn_by or "professional"},
+                ),
+            ),
+        )
         _findable_changed(uow.session, node, grant.purpose)
         uow.commit()
         today = _day(node)
@@ -338,18 +408,32 @@ def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
         why_not = rules.why_not_honoured(grant, day)
         if why_not is None:
             others = grants_of(uow.session, node, row.subject_id)
-            if any(rules.denied_categories(others, grantee, holder, grant.purpose, day) & grant.categories
-                   for holder in grant.holders for grantee in grant.recipients):
+            if any(
+                rules.denied_categories(others, grantee, holder, grant.purpose, day) & grant.categories
+                for holder in grant.holders
+                for grantee in grant.recipients
+            ):
                 why_not = "Een bezwaar sluit gegevens uit die deze toestemming noemt."
         status = "active" if why_not is None else "inactive"
     # the privacy officer reads why (expired, revoked, an objection, the 16+ rule); the
     # partner hears only active or inactive
     detail = {"status": status} if why_not is None else {"status": status, "why_not_nl": why_not}
     with node.uow() as uow:
-        audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.CONSENT_STATUS_QUERIED, outcome=events.SUCCESS, consent_id=cid, peer_org=caller_org,
-            actor_id=f"org:{caller_org}", actor_role="partner", actor_org=caller_org,
-            subject=grant.subject.bsn, detail=detail))
+        audit_log.append(
+            uow.session,
+            node,
+            events.AuditRecord(
+                action=events.CONSENT_STATUS_QUERIED,
+                outcome=events.SUCCESS,
+                consent_id=cid,
+                peer_org=caller_org,
+                actor_id=f"org:{caller_org}",
+                actor_role="partner",
+                actor_org=caller_org,
+                subject=grant.subject.bsn,
+                detail=detail,
+            ),
+        )
         uow.commit()
     return status
 
@@ -361,10 +445,22 @@ def _status_refused(node: Node, cid: str, caller_org: str, grant: Grant | None) 
     """Audit a ``$consent-status`` refused (unknown id, or a consent not naming the caller)."""
     detail = {"named": False} if grant is not None else {}
     with node.uow() as uow:
-        audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.CONSENT_STATUS_QUERIED, outcome=events.REFUSED, reason_code=NotFound.code,
-            consent_id=cid, peer_org=caller_org, actor_id=f"org:{caller_org}", actor_role="partner",
-            actor_org=caller_org, subject=grant.subject.bsn if grant is not None else "", detail=detail))
+        audit_log.append(
+            uow.session,
+            node,
+            events.AuditRecord(
+                action=events.CONSENT_STATUS_QUERIED,
+                outcome=events.REFUSED,
+                reason_code=NotFound.code,
+                consent_id=cid,
+                peer_org=caller_org,
+                actor_id=f"org:{caller_org}",
+                actor_role="partner",
+                actor_org=caller_org,
+                subject=grant.subject.bsn if grant is not None else "",
+                detail=detail,
+            ),
+        )
         uow.commit()
 
 
@@ -375,8 +471,7 @@ def revoke_and_notify(node: Node, cid: str, actor: audit_log.Actor, withdrawn_by
         if not node.partners.is_trusted(org):
             continue
         try:
-            node.peer.call(org, "consent-revoked", parameters.build(
-                consent=("valueString", cid)))
+            node.peer.call(org, "consent-revoked", parameters.build(consent=("valueString", cid)))
         except GatewayError:
             pass  # best effort: a holder asks $consent-status at every disclosure
     return resource
@@ -385,10 +480,19 @@ def revoke_and_notify(node: Node, cid: str, actor: audit_log.Actor, withdrawn_by
 def note_revocation(node: Node, cid: str, issuer: str) -> None:
     """Record a partner's revocation notice (the issuer remains the source of truth)."""
     with node.uow() as uow:
-        audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.CONSENT_REVOKED, outcome=events.SUCCESS, actor_id=f"org:{issuer}",
-            actor_role="partner", peer_org=issuer, consent_id=f"{issuer}/{cid}",
-            detail={"notice": "revocation pushed by issuer"}))
+        audit_log.append(
+            uow.session,
+            node,
+            events.AuditRecord(
+                action=events.CONSENT_REVOKED,
+                outcome=events.SUCCESS,
+                actor_id=f"org:{issuer}",
+                actor_role="partner",
+                peer_org=issuer,
+                consent_id=f"{issuer}/{cid}",
+                detail={"notice": "revocation pushed by issuer"},
+            ),
+        )
         uow.commit()
 
 
@@ -405,20 +509,34 @@ def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
                 return f"{display_name(json.loads(person.resource))} ({rules.kind_nl('subject', True)})"
             rel = rels.get(key)
             kind = rules.kind_nl(rel.kind, rel.custody) if rel else ""
-            name = party_name(s, key, rel.resource if rel else "") or ("een instelling" if key.startswith("org:")
-                                                                        else "een ouder of voogd")
+            name = party_name(s, key, rel.resource if rel else "") or (
+                "een instelling" if key.startswith("org:") else "een ouder of voogd"
+            )
             return f"{name} ({kind})" if kind else name
 
         facts = ReceiptFacts(
-            subject_name=display_name(json.loads(person.resource)), subject_born=person.birth_date,
+            subject_name=display_name(json.loads(person.resource)),
+            subject_born=person.birth_date,
             grantors=tuple(named(k) for k in sorted(grant.grantors)),
             refused_by=tuple(named(k) for k in sorted(grant.refusals)),
-            recorded_at=row.created_at, recorded_by=row.recorded_by or "",
-            revoked_at=row.revoked_at, withdrawn_by=("de hulpverlener" if row.revoked_by.startswith("professional:")
-                                                     else named(row.revoked_by)) if row.revoked_by else "")
-        audit_log.append(s, node, events.AuditRecord(
-            action=events.CONSENT_VIEWED, outcome=events.SUCCESS, consent_id=cid,
-            **audit_log.fields(actor, subject=grant.subject.bsn), detail={"view": "receipt"}))
+            recorded_at=row.created_at,
+            recorded_by=row.recorded_by or "",
+            revoked_at=row.revoked_at,
+            withdrawn_by=("de hulpverlener" if row.revoked_by.startswith("professional:") else named(row.revoked_by))
+            if row.revoked_by
+            else "",
+        )
+        audit_log.append(
+            s,
+            node,
+            events.AuditRecord(
+                action=events.CONSENT_VIEWED,
+                outcome=events.SUCCESS,
+                consent_id=cid,
+                **audit_log.fields(actor, subject=grant.subject.bsn),
+                detail={"view": "receipt"},
+            ),
+        )
         uow.commit()
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name

@@ -48,10 +48,13 @@ from profiles import catalog
 from profiles.guard import check_summary
 from profiles.summary import build_summary
 
-HOLDER_SPECS = dict(parameters.SUMMARY_SPECS, **{
-    "practitioner": parameters.Spec("valueIdentifier", required=True),
-    "exchange-id": parameters.Spec("valueString", required=True),
-})
+HOLDER_SPECS = dict(
+    parameters.SUMMARY_SPECS,
+    **{
+        "practitioner": parameters.Spec("valueIdentifier", required=True),
+        "exchange-id": parameters.Spec("valueString", required=True),
+    },
+)
 
 
 def sha256(data: bytes) -> str:
@@ -61,8 +64,10 @@ def sha256(data: bytes) -> str:
 EXCHANGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _ORG = re.compile(r"[a-z0-9][a-z0-9.-]{1,62}")
 NO_CONSENT = "Geen toestemmingstoken en geen passende toestemming hier vastgelegd."
-NO_COVERING_CONSENT = ("Er is hier geen geldige toestemming die deze vraag dekt (deze organisatie, dit doel en "
-                       "al deze soorten gegevens). Leg eerst de toestemming vast, of vraag minder soorten gegevens.")
+NO_COVERING_CONSENT = (
+    "Er is hier geen geldige toestemming die deze vraag dekt (deze organisatie, dit doel en "
+    "al deze soorten gegevens). Leg eerst de toestemming vast, of vraag minder soorten gegevens."
+)
 
 
 def request_hash(params: dict[str, Any]) -> str:
@@ -70,8 +75,9 @@ def request_hash(params: dict[str, Any]) -> str:
     try:
         return sha256(signing.canonical(params))
     except ValueError as exc:
-        raise InvalidRequest("Het verzoek bevat een getal dat niet ondertekend kan worden "
-                             "(kommagetal of buiten ±2^53).") from exc
+        raise InvalidRequest(
+            "Het verzoek bevat een getal dat niet ondertekend kan worden (kommagetal of buiten ±2^53)."
+        ) from exc
 
 
 def response_hash(bundle: dict[str, Any]) -> str:
@@ -176,13 +182,21 @@ def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str,
         if not EXCHANGE_ID.fullmatch(values["exchange-id"]):
             raise InvalidRequest("exchange-id is een FHIR-id (ASCII-letters, cijfers, '-', max. 64).")
         exchange_id = values["exchange-id"]
-        base.update(actor_id=parameters.practitioner(values["practitioner"]), on_behalf_of=f"org:{caller}",
-                    subject=p.subject, purpose=p.purpose, categories=p.categories, exchange_id=exchange_id,
-                    detail={"consent_note": p.note} if p.note else {})
+        base.update(
+            actor_id=parameters.practitioner(values["practitioner"]),
+            on_behalf_of=f"org:{caller}",
+            subject=p.subject,
+            purpose=p.purpose,
+            categories=p.categories,
+            exchange_id=exchange_id,
+            detail={"consent_note": p.note} if p.note else {},
+        )
         _auditable(base)
         verified = verify_consent(node, p, caller, int(now.timestamp()))
-        base.update(consent_id=f"{verified.issuer}/{verified.consent_id}",
-                    detail=dict(base["detail"], token_jti=verified.jti) if verified.jti else base["detail"])
+        base.update(
+            consent_id=f"{verified.issuer}/{verified.consent_id}",
+            detail=dict(base["detail"], token_jti=verified.jti) if verified.jti else base["detail"],
+        )
         _auditable(base)
         day = rules.day_of(int(now.timestamp()))
         with node.uow(read_only=True) as uow:
@@ -194,9 +208,17 @@ def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str,
                 denied = rules.denied_categories(local, caller, node.org_id, p.purpose, day)
         # The pure decision first, then the issuer (I/O), then whether we know the person:
         # a request the token does not cover never makes us query the issuer about it.
-        allowed = decision.check(verified, caller_org=caller, holder_org=node.org_id, subject_bsn=p.subject,
-                                 purpose=p.purpose, categories=p.categories, matrix=catalog.load_matrix(),
-                                 denied=denied, registrars=frozenset(node.config.consent.registrars))
+        allowed = decision.check(
+            verified,
+            caller_org=caller,
+            holder_org=node.org_id,
+            subject_bsn=p.subject,
+            purpose=p.purpose,
+            categories=p.categories,
+            matrix=catalog.load_matrix(),
+            denied=denied,
+            registrars=frozenset(node.config.consent.registrars),
+        )
         check_active(node, verified, caller)
         # Build and sign from a read snapshot; the write that follows is short: the
         # single-use claim of the exchange id and the audit entry, committed together
@@ -205,17 +227,33 @@ def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str,
             raise SubjectUnknown()
         with node.uow(read_only=True) as uow:
             records = records_of(uow.session, subject_id, allowed)
-            bundle = build_summary(records, sorted(allowed), holder_org=node.org_id, subject_bsn=p.subject,
-                                   exchange_id=exchange_id, request_hash=rhash, now=now)
+            bundle = build_summary(
+                records,
+                sorted(allowed),
+                holder_org=node.org_id,
+                subject_bsn=p.subject,
+                exchange_id=exchange_id,
+                request_hash=rhash,
+                now=now,
+            )
         kid, alg, key = node.keys.active
         bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
         rsp = response_hash(bundle)
         types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
         with node.uow() as uow:
             exchanges.claim(uow.session, "holder", caller, exchange_id, p.subject, rhash, now)
-            audit_log.append(uow.session, node, AuditRecord(
-                action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, response_hash=rsp,
-                count=len(bundle.get("entry", [])), resource_types=tuple(types), **base))
+            audit_log.append(
+                uow.session,
+                node,
+                AuditRecord(
+                    action=events.DISCLOSURE_SENT,
+                    outcome=events.SUCCESS,
+                    response_hash=rsp,
+                    count=len(bundle.get("entry", [])),
+                    resource_types=tuple(types),
+                    **base,
+                ),
+            )
             uow.commit()
         return bundle
     except GatewayError as exc:
@@ -232,18 +270,31 @@ def _auditable(base: dict[str, Any]) -> None:
         raise InvalidRequest(f"Het verzoek kan niet worden vastgelegd in het auditlog: {exc}.") from None
 
 
-def _audit_refusal(node: Node, base: dict[str, Any], exc: GatewayError, exchange_id: str, caller: str,
-                   p: parameters.SummaryParams | None) -> None:
+def _audit_refusal(
+    node: Node,
+    base: dict[str, Any],
+    exc: GatewayError,
+    exchange_id: str,
+    caller: str,
+    p: parameters.SummaryParams | None,
+) -> None:
     fields_ = {k: v for k, v in base.items() if k != "actor_id"}
     actor = base.get("actor_id") or f"org:{caller}"
     try:
-        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=exc.code,
-                             actor_id=actor, **fields_)
+        record = AuditRecord(
+            action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=exc.code, actor_id=actor, **fields_
+        )
     except InvalidAuditRecord:
         # what the partner sent cannot be kept as it is: keep who refused whom, and why
-        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=exc.code,
-                             actor_id=f"org:{caller}", actor_role="partner", peer_org=caller,
-                             request_hash=base.get("request_hash", ""))
+        record = AuditRecord(
+            action=events.DISCLOSURE_REFUSED,
+            outcome=events.REFUSED,
+            reason_code=exc.code,
+            actor_id=f"org:{caller}",
+            actor_role="partner",
+            peer_org=caller,
+            request_hash=base.get("request_hash", ""),
+        )
     with node.uow() as uow:
         audit_log.append(uow.session, node, record)
         uow.commit()
@@ -254,12 +305,23 @@ def refuse_unknown_partner(node: Node, client_id: str, role: str, access_point: 
     who = client_id[:64]
     actor = f"org:{who}" if role == "partner" else f"client:{who}"
     try:
-        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED,
-                             reason_code=UnknownPartner.code, actor_id=actor, actor_role=role, peer_org=who,
-                             access_point=access_point)
+        record = AuditRecord(
+            action=events.DISCLOSURE_REFUSED,
+            outcome=events.REFUSED,
+            reason_code=UnknownPartner.code,
+            actor_id=actor,
+            actor_role=role,
+            peer_org=who,
+            access_point=access_point,
+        )
     except InvalidAuditRecord:
-        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED,
-                             reason_code=UnknownPartner.code, actor_id="unknown", actor_role=role)
+        record = AuditRecord(
+            action=events.DISCLOSURE_REFUSED,
+            outcome=events.REFUSED,
+            reason_code=UnknownPartner.code,
+            actor_id="unknown",
+            actor_role=role,
+        )
     with node.uow() as uow:
         audit_log.append(uow.session, node, record)
         uow.commit()
@@ -328,9 +390,16 @@ def request_summary(node: Node, req: SummaryRequest, actor: audit_log.Actor) -> 
         exchange_id=("valueString", exchange_id),
     )
     rhash = request_hash(out)
-    base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
-                            peer_org=partner, exchange_id=exchange_id, request_hash=rhash,
-                            consent_id=_consent_of(tok))
+    base = audit_log.fields(
+        actor,
+        subject=p.subject,
+        purpose=p.purpose,
+        categories=p.categories,
+        peer_org=partner,
+        exchange_id=exchange_id,
+        request_hash=rhash,
+        consent_id=_consent_of(tok),
+    )
     try:
         reply = node.peer.call(partner, "behaviour-summary", out)
         if reply.status != 200:
@@ -343,8 +412,9 @@ def request_summary(node: Node, req: SummaryRequest, actor: audit_log.Actor) -> 
         try:
             check_summary(bundle)  # a holder that signs a diagnosis is not believed either
         except NotShareable as exc:
-            raise BadPartnerSignature(f"De samenvatting van de partner voldoet niet aan de profielen: "
-                                      f"{exc.detail}") from exc
+            raise BadPartnerSignature(
+                f"De samenvatting van de partner voldoet niet aan de profielen: {exc.detail}"
+            ) from exc
     except PartnerRefusal as exc:
         _audit_failure(node, base, exc.reason)
         raise
@@ -355,10 +425,20 @@ def request_summary(node: Node, req: SummaryRequest, actor: audit_log.Actor) -> 
     types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
     with node.uow() as uow:
         exchanges.received(uow.session, partner, exchange_id, p.subject, rhash, rsp, node.clock())
-        audit_log.append(uow.session, node, AuditRecord(
-            action=events.SUMMARY_RECEIVED, outcome=events.SUCCESS, response_hash=rsp,
-            peer_request_hash=rhash, peer_response_hash=rsp, count=len(bundle.get("entry", [])),
-            resource_types=tuple(types), **base))
+        audit_log.append(
+            uow.session,
+            node,
+            AuditRecord(
+                action=events.SUMMARY_RECEIVED,
+                outcome=events.SUCCESS,
+                response_hash=rsp,
+                peer_request_hash=rhash,
+                peer_response_hash=rsp,
+                count=len(bundle.get("entry", [])),
+                resource_types=tuple(types),
+                **base,
+            ),
+        )
         uow.commit()
     return bundle
 
@@ -379,7 +459,9 @@ def _consent_of(tok: str) -> str:
 def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None:
     ident = bundle.get("identifier") or {}
     exts = (bundle.get("meta") or {}).get("extension") or []
-    hashes = [e.get("valueString") for e in exts if isinstance(e, dict) and e.get("url") == catalog.REQUEST_HASH_EXTENSION]
+    hashes = [
+        e.get("valueString") for e in exts if isinstance(e, dict) and e.get("url") == catalog.REQUEST_HASH_EXTENSION
+    ]
     if ident.get("value") != exchange_id or hashes != [rhash]:
         raise BadPartnerSignature("De samenvatting hoort niet bij dit verzoek (exchange-id of verzoek-hash).")
 
@@ -387,20 +469,30 @@ def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None
 def _local_fields(actor: audit_log.Actor, p: SummaryRequest, partner: str) -> dict[str, Any]:
     """The audit fields of a request refused before it left; a partner id the log may not
     hold (an untrusted caller's input) is left out."""
-    base = audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
-                            peer_org=partner, detail={"refused_at": "requester"})
+    base = audit_log.fields(
+        actor,
+        subject=p.subject,
+        purpose=p.purpose,
+        categories=p.categories,
+        peer_org=partner,
+        detail={"refused_at": "requester"},
+    )
     try:
         AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, reason_code="invalid-request", **base)
         return base
     except InvalidAuditRecord:
-        return audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories,
-                                detail={"refused_at": "requester"})
+        return audit_log.fields(
+            actor, subject=p.subject, purpose=p.purpose, categories=p.categories, detail={"refused_at": "requester"}
+        )
 
 
 def _audit_failure(node: Node, base: dict[str, Any], reason: str) -> None:
     with node.uow() as uow:
-        audit_log.append(uow.session, node, AuditRecord(action=events.SUMMARY_REQUEST_FAILED,
-                                                        outcome=events.REFUSED, reason_code=reason, **base))
+        audit_log.append(
+            uow.session,
+            node,
+            AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, reason_code=reason, **base),
+        )
         uow.commit()
 
 

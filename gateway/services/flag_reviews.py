@@ -35,11 +35,19 @@ def mark_handled(node: Node, event_id: str, actor: audit_log.Actor, note: str) -
             entry = uow.audit.by_event_id(event_id)
             if entry is None:
                 raise NotFound("Deze logregel is hier niet bekend.")
-            uow.flags.add(FlagReview(event_id=event_id, handled_by=actor.actor_id[:128], handled_at=node.clock(),
-                                     note=note[:500]))
-            uow.audit.append(node, events.AuditRecord(
-                action=events.FLAG_HANDLED, outcome=events.SUCCESS, subject=entry.record.subject,
-                **audit_log.fields(actor), detail={"event_id": event_id, "seq": entry.seq}))
+            uow.flags.add(
+                FlagReview(event_id=event_id, handled_by=actor.actor_id[:128], handled_at=node.clock(), note=note[:500])
+            )
+            uow.audit.append(
+                node,
+                events.AuditRecord(
+                    action=events.FLAG_HANDLED,
+                    outcome=events.SUCCESS,
+                    subject=entry.record.subject,
+                    **audit_log.fields(actor),
+                    detail={"event_id": event_id, "seq": entry.seq},
+                ),
+            )
             uow.commit()
     except Duplicate:
         raise Conflict("Dit signaal is al afgehandeld.") from None
@@ -58,8 +66,16 @@ def entry(node: Node, event_id: str, actor: audit_log.Actor) -> Any:
         found = uow.audit.by_event_id(event_id)
         if found is None:
             raise NotFound("Deze logregel is hier niet bekend.")
-        uow.audit.append(node, events.AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=1, subject=found.record.subject,
-            **audit_log.fields(actor), detail={"view": "entry", "event_id": event_id}))
+        uow.audit.append(
+            node,
+            events.AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=1,
+                subject=found.record.subject,
+                **audit_log.fields(actor),
+                detail={"view": "entry", "event_id": event_id},
+            ),
+        )
         uow.commit()
     return found

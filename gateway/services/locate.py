@@ -138,10 +138,15 @@ class _Asker:
 
     def _setup(self) -> CachedSetup:
         for attempt in (0, 1):
-            reply = self.node.peer.call(self.org, "locator-setup", {"resourceType": "Parameters"},
-                                        timeout=self._timeout())
-            if reply.status == 503 and _reason(reply.body) == NodeBusy.code and attempt == 0 \
-                    and self.deadline - time.monotonic() > 1.0:
+            reply = self.node.peer.call(
+                self.org, "locator-setup", {"resourceType": "Parameters"}, timeout=self._timeout()
+            )
+            if (
+                reply.status == 503
+                and _reason(reply.body) == NodeBusy.code
+                and attempt == 0
+                and self.deadline - time.monotonic() > 1.0
+            ):
                 time.sleep(0.5)  # the partner is building its setup: one more try within the deadline
                 continue
             if reply.status != 200:
@@ -163,9 +168,15 @@ class _Asker:
         order = list(range(len(padded)))
         secrets.SystemRandom().shuffle(order)  # the real items sit nowhere in particular
         query = psi.Query([padded[i] for i in order])
-        reply = self.node.peer.call(self.org, "locator-match", parameters.build(
-            epoch=("valueString", setup.epoch),
-            request=("valueBase64Binary", base64.b64encode(query.request).decode())), timeout=self._timeout())
+        reply = self.node.peer.call(
+            self.org,
+            "locator-match",
+            parameters.build(
+                epoch=("valueString", setup.epoch),
+                request=("valueBase64Binary", base64.b64encode(query.request).decode()),
+            ),
+            timeout=self._timeout(),
+        )
         if reply.status == 409 and _reason(reply.body) == "locator-epoch-changed":
             return None
         if reply.status != 200:
@@ -179,7 +190,7 @@ class _Asker:
             setup = self.cache.get(self.org) or self._setup()
             items = list(self.items)
             while items:
-                chunk, rest = items[:setup.max_items], items[setup.max_items:]
+                chunk, rest = items[: setup.max_items], items[setup.max_items :]
                 got = self._match(setup, chunk)
                 if got is None:  # stale: one fresh setup, then the same chunk again
                     self.cache.drop(self.org)
@@ -253,11 +264,22 @@ def search(node: Node, req: Request, actor: audit_log.Actor) -> Result:
     with node.uow() as uow:
         for subject in req.subjects:
             orgs = sorted({f.entry.org_id for f in found if f.subject == subject})
-            audit_log.append(uow.session, node, AuditRecord(
-                action=events.LOCATE_SEARCHED, outcome=events.SUCCESS, purpose=req.purpose, count=len(orgs),
-                **audit_log.fields(actor, subject=subject),
-                detail={"found": orgs, "asked": len(partners),
-                        "unavailable": sorted(e.org_id for e, _ in unavailable)}))
+            audit_log.append(
+                uow.session,
+                node,
+                AuditRecord(
+                    action=events.LOCATE_SEARCHED,
+                    outcome=events.SUCCESS,
+                    purpose=req.purpose,
+                    count=len(orgs),
+                    **audit_log.fields(actor, subject=subject),
+                    detail={
+                        "found": orgs,
+                        "asked": len(partners),
+                        "unavailable": sorted(e.org_id for e, _ in unavailable),
+                    },
+                ),
+            )
         uow.commit()
     found.sort(key=lambda f: (req.subjects.index(f.subject), f.entry.name))
     return Result(found=found, unavailable=sorted(unavailable, key=lambda u: u[0].org_id))

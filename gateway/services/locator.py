@@ -85,8 +85,7 @@ def _epoch(master_key: str, master_id: str, generation: int, day: str) -> Epoch:
     master = base64.b64decode(master_key)
     label = f"{master_id}|{generation}|{day}"
     public = hmac.new(master, f"epoch|{label}".encode(), hashlib.sha256).digest()
-    return Epoch(id=_b64url(public)[:22], key=psi.derive_key(master, label), generation=generation,
-                 master_id=master_id)
+    return Epoch(id=_b64url(public)[:22], key=psi.derive_key(master, label), generation=generation, master_id=master_id)
 
 
 _SERVERS = threading.local()
@@ -102,8 +101,13 @@ def server_of(ep: Epoch) -> psi.Server:
 
 
 def _new_state(now: Any) -> LocatorState:
-    return LocatorState(id=STATE_ID, master_id=uuid.uuid4().hex, master_key=base64.b64encode(psi.new_master()).decode(),
-                        master_created_at=now, generation=0)
+    return LocatorState(
+        id=STATE_ID,
+        master_id=uuid.uuid4().hex,
+        master_key=base64.b64encode(psi.new_master()).decode(),
+        master_created_at=now,
+        generation=0,
+    )
 
 
 def bump(session: Any, node: Node) -> None:
@@ -177,8 +181,12 @@ class Locator:
             bsns = findable_set(uow, self.node, day)
         started = time.perf_counter()
         setup = server_of(ep).setup(bsns, self.cfg.max_items, self.cfg.false_positive_rate)
-        log.info("locator setup built: %d persons, %d bytes, %.2f s", len(bsns), len(setup.data),
-                 time.perf_counter() - started)
+        log.info(
+            "locator setup built: %d persons, %d bytes, %.2f s",
+            len(bsns),
+            len(setup.data),
+            time.perf_counter() - started,
+        )
         with self._lock:
             self._built = (ep, setup)
         return ep
@@ -201,9 +209,16 @@ class Locator:
                 return False  # another worker rotated first
             state.master_id, state.master_key = fresh.master_id, fresh.master_key
             state.master_created_at, state.generation = fresh.master_created_at, state.generation + 1
-            uow.audit.append(self.node, AuditRecord(
-                action=events.LOCATOR_KEY_ROTATED, outcome=events.SUCCESS, actor_id="system:locator",
-                actor_role="system", detail={"master_id": fresh.master_id}))
+            uow.audit.append(
+                self.node,
+                AuditRecord(
+                    action=events.LOCATOR_KEY_ROTATED,
+                    outcome=events.SUCCESS,
+                    actor_id="system:locator",
+                    actor_role="system",
+                    detail={"master_id": fresh.master_id},
+                ),
+            )
             uow.commit()
         return True
 
@@ -245,8 +260,9 @@ class Locator:
         if built is not None and built[0].id == ep.id:
             return built
         self.kick()
-        raise NodeBusy("De zoekgegevens van deze organisatie worden opnieuw opgebouwd; probeer het zo opnieuw.",
-                       retry_after=2)
+        raise NodeBusy(
+            "De zoekgegevens van deze organisatie worden opnieuw opgebouwd; probeer het zo opnieuw.", retry_after=2
+        )
 
 
 def status(node: Node) -> dict[str, Any]:
@@ -257,9 +273,13 @@ def status(node: Node) -> dict[str, Any]:
         state = uow.locator.made_state()
         count = len(findable_set(uow, node, day))
         age = node.clock() - _aware(state.master_created_at)
-    return {"epoch": ep.id, "generation": ep.generation, "findable": count,
-            "key_age_days": round(age.total_seconds() / 86400, 1),
-            "key_rotation_days": node.config.locator.key_rotation_days}
+    return {
+        "epoch": ep.id,
+        "generation": ep.generation,
+        "findable": count,
+        "key_age_days": round(age.total_seconds() / 86400, 1),
+        "key_rotation_days": node.config.locator.key_rotation_days,
+    }
 
 
 def _aware(moment: Any) -> Any:
@@ -269,11 +289,30 @@ def _aware(moment: Any) -> Any:
 # --- the two partner operations ---------------------------------------------------------------
 
 
-def _record(caller: str, outcome: str, *, count: int = 0, reason: str = "", action: str = events.LOCATOR_MATCH_ANSWERED,
-            request_hash: str = "", response_hash: str = "", detail: dict[str, Any] | None = None) -> AuditRecord:
-    return AuditRecord(action=action, outcome=outcome, actor_id=f"org:{caller}", actor_role="partner",
-                       on_behalf_of=f"org:{caller}", peer_org=caller, count=count, reason_code=reason,
-                       request_hash=request_hash, response_hash=response_hash, detail=detail or {})
+def _record(
+    caller: str,
+    outcome: str,
+    *,
+    count: int = 0,
+    reason: str = "",
+    action: str = events.LOCATOR_MATCH_ANSWERED,
+    request_hash: str = "",
+    response_hash: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    return AuditRecord(
+        action=action,
+        outcome=outcome,
+        actor_id=f"org:{caller}",
+        actor_role="partner",
+        on_behalf_of=f"org:{caller}",
+        peer_org=caller,
+        count=count,
+        reason_code=reason,
+        request_hash=request_hash,
+        response_hash=response_hash,
+        detail=detail or {},
+    )
 
 
 def _take_rate(uow: Any, node: Node, caller: str) -> int:
@@ -294,8 +333,9 @@ def _refuse(node: Node, caller: str, exc: GatewayError, action: str, **extra: An
     with node.uow() as uow:
         wait = _take_rate(uow, node, caller)
         if wait:
-            busy = NodeBusy(f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.",
-                            retry_after=wait)
+            busy = NodeBusy(
+                f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.", retry_after=wait
+            )
             uow.audit.append(node, _record(caller, events.REFUSED, reason=busy.code, action=action, **extra))
             uow.commit()
             raise busy from exc
@@ -308,10 +348,17 @@ def _commit_success(node: Node, caller: str, record: AuditRecord) -> None:
     with node.uow() as uow:
         wait = _take_rate(uow, node, caller)
         if wait:
-            exc = NodeBusy(f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.",
-                           retry_after=wait)
-            refusal = _record(caller, events.REFUSED, reason=exc.code, action=record.action, count=record.count,
-                              request_hash=record.request_hash)
+            exc = NodeBusy(
+                f"Te veel zoekvragen van {caller}; probeer het over {wait} seconden opnieuw.", retry_after=wait
+            )
+            refusal = _record(
+                caller,
+                events.REFUSED,
+                reason=exc.code,
+                action=record.action,
+                count=record.count,
+                request_hash=record.request_hash,
+            )
             uow.audit.append(node, refusal)
             uow.commit()
             raise exc
@@ -331,19 +378,33 @@ def serve_setup(node: Node, caller: str) -> dict[str, Any]:
         _refuse(node, caller, exc, events.LOCATOR_SETUP_SERVED)
         raise
     encoded = base64.b64encode(setup.data).decode()
-    _commit_success(node, caller, _record(caller, events.SUCCESS, action=events.LOCATOR_SETUP_SERVED,
-                                          response_hash=_sha(setup.data), detail={"epoch": ep.id}))
-    return parameters.build(setup=("valueBase64Binary", encoded), epoch=("valueString", ep.id),
-                            max_items=("valueInteger", setup.max_items))
+    _commit_success(
+        node,
+        caller,
+        _record(
+            caller,
+            events.SUCCESS,
+            action=events.LOCATOR_SETUP_SERVED,
+            response_hash=_sha(setup.data),
+            detail={"epoch": ep.id},
+        ),
+    )
+    return parameters.build(
+        setup=("valueBase64Binary", encoded), epoch=("valueString", ep.id), max_items=("valueInteger", setup.max_items)
+    )
 
 
 def answer_match(node: Node, body: dict[str, Any], caller: str) -> dict[str, Any]:
     """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
     max_items = node.config.locator.max_items
     try:
-        values = parameters.read(body, {"epoch": parameters.Spec("valueString", required=True, max_len=64),
-                                        "request": parameters.Spec("valueBase64Binary", required=True,
-                                                                   max_len=MAX_REQUEST_B64)})
+        values = parameters.read(
+            body,
+            {
+                "epoch": parameters.Spec("valueString", required=True, max_len=64),
+                "request": parameters.Spec("valueBase64Binary", required=True, max_len=MAX_REQUEST_B64),
+            },
+        )
         raw = _b64decode(values["request"])
     except InvalidRequest as exc:
         _refuse(node, caller, exc, events.LOCATOR_MATCH_ANSWERED)
@@ -357,8 +418,18 @@ def answer_match(node: Node, body: dict[str, Any], caller: str) -> dict[str, Any
     except (InvalidRequest, LocatorEpochChanged) as exc:
         _refuse(node, caller, exc, events.LOCATOR_MATCH_ANSWERED, request_hash=rhash)
         raise
-    _commit_success(node, caller, _record(caller, events.SUCCESS, count=count, request_hash=rhash,
-                                          response_hash=_sha(response), detail={"epoch": ep.id}))
+    _commit_success(
+        node,
+        caller,
+        _record(
+            caller,
+            events.SUCCESS,
+            count=count,
+            request_hash=rhash,
+            response_hash=_sha(response),
+            detail={"epoch": ep.id},
+        ),
+    )
     return parameters.build(response=("valueBase64Binary", base64.b64encode(response).decode()))
 
 

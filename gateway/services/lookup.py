@@ -53,8 +53,9 @@ class Relative:
 
 
 def card(row: Person, today: date) -> PersonCard:
-    return PersonCard(row.id, row.bsn, display_name(json.loads(row.resource)), row.birth_date,
-                      rules.age_on(row.birth_date, today))
+    return PersonCard(
+        row.id, row.bsn, display_name(json.loads(row.resource)), row.birth_date, rules.age_on(row.birth_date, today)
+    )
 
 
 def today_of(node: Node) -> date:
@@ -115,8 +116,9 @@ def children(node: Node, pid: str) -> list[Relative]:
         for r in uow.relations.of_party(f"bsn:{me.bsn}"):
             child = uow.people.get(r.child_id)
             if child is not None:
-                out.append(Relative(r.id, r.party_key, r.kind, r.custody,
-                                    display_name(json.loads(child.resource)), child.id))
+                out.append(
+                    Relative(r.id, r.party_key, r.kind, r.custody, display_name(json.loads(child.resource)), child.id)
+                )
         return out
 
 
@@ -182,11 +184,24 @@ class ConsentLine:
 
 
 def _line(grant: Grant, today: date, refused_by: tuple[str, ...] = (), withdrawn_by: str = "") -> ConsentLine:
-    return ConsentLine(grant.id, grant.status, grant.decision, grant.purpose, tuple(sorted(grant.categories)),
-                       tuple(sorted(grant.holders)), tuple(sorted(grant.recipients)), grant.start, grant.end,
-                       rules.honoured(grant, today), rules.why_not_honoured(grant, today),
-                       tuple(rules.renewal_reasons(grant, today)), rules.to_confirm(grant, today), refused_by, withdrawn_by,
-                       tuple(sorted(grant.grantors)))
+    return ConsentLine(
+        grant.id,
+        grant.status,
+        grant.decision,
+        grant.purpose,
+        tuple(sorted(grant.categories)),
+        tuple(sorted(grant.holders)),
+        tuple(sorted(grant.recipients)),
+        grant.start,
+        grant.end,
+        rules.honoured(grant, today),
+        rules.why_not_honoured(grant, today),
+        tuple(rules.renewal_reasons(grant, today)),
+        rules.to_confirm(grant, today),
+        refused_by,
+        withdrawn_by,
+        tuple(sorted(grant.grantors)),
+    )
 
 
 def _withdrawn_name(uow: Any, key: str) -> str:
@@ -219,8 +234,14 @@ def subject_of_consent(node: Node, cid: str) -> str:
         return row.subject_id
 
 
-def asking_consents(node: Node, pid: str, *, partner: str | None = None, purpose: str | None = None,
-                    categories: frozenset[str] | None = None) -> list[ConsentLine]:
+def asking_consents(
+    node: Node,
+    pid: str,
+    *,
+    partner: str | None = None,
+    purpose: str | None = None,
+    categories: frozenset[str] | None = None,
+) -> list[ConsentLine]:
     """Consents recorded here that let this node ask a trusted partner about ``pid``.
 
     Which consents cover the ask is ``consents.covering`` (this node the recipient,
@@ -232,8 +253,11 @@ def asking_consents(node: Node, pid: str, *, partner: str | None = None, purpose
     ask = cover.Ask(recipient=node.org_id, holder=partner, purpose=purpose, categories=categories)
     with node.uow(read_only=True) as uow:
         found = consents.covering(uow, pid, ask, issuer=node.org_id, on=today_of(node))
-    order = {g.id: i for i, g in enumerate(found.grants)
-             if any(h != node.org_id and node.partners.is_trusted(h) for h in ((partner,) if partner else g.holders))}
+    order = {
+        g.id: i
+        for i, g in enumerate(found.grants)
+        if any(h != node.org_id and node.partners.is_trusted(h) for h in ((partner,) if partner else g.holders))
+    }
     return sorted((line for line in consents_of(node, pid) if line.id in order), key=lambda line: order[line.id])
 
 
@@ -261,9 +285,15 @@ def safety_sent(node: Node, exchange_id: str, actor_id: str) -> SafetySent:
         person = uow.people.by_bsn(first.subject)
         if person is None:
             raise NotFound("Deze melding is hier niet bekend.")
-        return SafetySent(card(person, today_of(node)), first.peer_org, tuple(first.categories), first.count,
-                          first.legal_ground, rows[0].recorded_at,
-                          delivered=all(r.outcome == events.SUCCESS for r in mine))
+        return SafetySent(
+            card(person, today_of(node)),
+            first.peer_org,
+            tuple(first.categories),
+            first.count,
+            first.legal_ground,
+            rows[0].recorded_at,
+            delivered=all(r.outcome == events.SUCCESS for r in mine),
+        )
 
 
 def nothing_held(node: Node, pid: str, categories: tuple[str, ...]) -> list[str]:

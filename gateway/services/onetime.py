@@ -44,8 +44,17 @@ def claim(node: Node, scope: str, key: str, request_hash: str) -> Earlier | None
     try:
         with node.uow() as uow:
             uow.once_keys.forget_before(now - KEEP)
-            uow.once_keys.add(OnceKey(scope=scope, key=key, request_hash=request_hash, created_at=now,
-                                      status=RUNNING, location="", body=""))
+            uow.once_keys.add(
+                OnceKey(
+                    scope=scope,
+                    key=key,
+                    request_hash=request_hash,
+                    created_at=now,
+                    status=RUNNING,
+                    location="",
+                    body="",
+                )
+            )
             uow.commit()
         return None
     except Duplicate:
@@ -88,8 +97,17 @@ def keep_form(node: Node, key: str, path: str, fields: dict[str, list[str]]) -> 
     now = node.clock()
     with node.uow() as uow:
         uow.once_keys.forget_before(now - KEEP_FORM, scope=KEPT_FORM)
-        uow.once_keys.add(OnceKey(scope=KEPT_FORM, key=key, request_hash="", created_at=now, status=RUNNING,
-                                  location=path[:512], body=json.dumps(fields, ensure_ascii=False)))
+        uow.once_keys.add(
+            OnceKey(
+                scope=KEPT_FORM,
+                key=key,
+                request_hash="",
+                created_at=now,
+                status=RUNNING,
+                location=path[:512],
+                body=json.dumps(fields, ensure_ascii=False),
+            )
+        )
         uow.commit()
 
 

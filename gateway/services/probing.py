@@ -31,8 +31,9 @@ def refused_since(log: Any, since: date) -> list[StoredEntry]:
 def flags_in(node: Node, refused: list[StoredEntry], since: date) -> list[probing.Probe]:
     """The probes among ``refused`` with this node's limits."""
     a = node.config.audit
-    return probing.probes(refused, unknown_limit=a.probe_unknown_per_day, refusal_limit=a.probe_refusals_per_day,
-                          since=since)
+    return probing.probes(
+        refused, unknown_limit=a.probe_unknown_per_day, refusal_limit=a.probe_refusals_per_day, since=since
+    )
 
 
 def find(node: Node, actor: audit_log.Actor, since: date) -> list[probing.Probe]:
@@ -40,8 +41,15 @@ def find(node: Node, actor: audit_log.Actor, since: date) -> list[probing.Probe]
     with node.uow() as uow:
         refused = refused_since(uow.audit, since)
         found = flags_in(node, refused, since)
-        uow.audit.append(node, events.AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=sum(p.refusals for p in found),
-            **audit_log.fields(actor), detail={"view": "probing-flags", "since": since.isoformat()}))
+        uow.audit.append(
+            node,
+            events.AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=sum(p.refusals for p in found),
+                **audit_log.fields(actor),
+                detail={"view": "probing-flags", "since": since.isoformat()},
+            ),
+        )
         uow.commit()
     return found

@@ -58,8 +58,10 @@ RECEIVE_SPECS = {
     "summary": parameters.Spec("resource", required=True),
     "consent-token": parameters.Spec("valueString", required=True, max_len=16 * 1024),
 }
-NO_PUSH_CONSENT = ("Geen toestemmingstoken meegegeven en hier geen geldige toestemming die deze node als "
-                   "bronhouder en de ontvanger noemt, voor dit doel en deze categorieën.")
+NO_PUSH_CONSENT = (
+    "Geen toestemmingstoken meegegeven en hier geen geldige toestemming die deze node als "
+    "bronhouder en de ontvanger noemt, voor dit doel en deze categorieën."
+)
 
 
 # --- the holder: $send-summary -------------------------------------------------------------
@@ -112,13 +114,23 @@ def send(node: Node, req: SendRequest, actor: audit_log.Actor) -> exchange.Sent:
     note = (req.note or "").strip() or None
     now = node.clock()
     rhash = exchange.request_hash(request_parameters(req))
-    base = audit_log.fields(actor, subject=subject, purpose=purpose, categories=cats, peer_org=recipient,
-                            request_hash=rhash, detail={"note_chars": len(note)} if note else {})
+    base = audit_log.fields(
+        actor,
+        subject=subject,
+        purpose=purpose,
+        categories=cats,
+        peer_org=recipient,
+        request_hash=rhash,
+        detail={"note_chars": len(note)} if note else {},
+    )
     try:
         tok = req.consent_token or _token_for(node, subject, purpose, cats, recipient, actor)
-        verified = exchange.verify_consent(node, parameters.SummaryParams(
-            subject=subject, purpose=purpose, categories=cats, consent_token=tok, note=None), recipient,
-            int(now.timestamp()))
+        verified = exchange.verify_consent(
+            node,
+            parameters.SummaryParams(subject=subject, purpose=purpose, categories=cats, consent_token=tok, note=None),
+            recipient,
+            int(now.timestamp()),
+        )
         base["consent_id"] = f"{verified.issuer}/{verified.consent_id}"
         if verified.jti:
             base["detail"] = dict(base["detail"], token_jti=verified.jti)
@@ -129,9 +141,18 @@ def send(node: Node, req: SendRequest, actor: audit_log.Actor) -> exchange.Sent:
         types = sorted({e["resource"]["resourceType"] for e in bundle["entry"]})
         with node.uow() as uow:
             exchanges.claim(uow.session, "push-sent", recipient, exchange_id, subject, rhash, now)
-            audit_log.append(uow.session, node, AuditRecord(
-                action=events.SUMMARY_PUSHED, outcome=events.SUCCESS, response_hash=rsp,
-                count=len(bundle["entry"]), resource_types=tuple(types), **base))
+            audit_log.append(
+                uow.session,
+                node,
+                AuditRecord(
+                    action=events.SUMMARY_PUSHED,
+                    outcome=events.SUCCESS,
+                    response_hash=rsp,
+                    count=len(bundle["entry"]),
+                    resource_types=tuple(types),
+                    **base,
+                ),
+            )
             uow.commit()
         push = parameters.build(summary=("resource", bundle), consent_token=("valueString", tok))
         reply = node.peer.call(recipient, "receive-summary", push)
@@ -146,18 +167,36 @@ def send(node: Node, req: SendRequest, actor: audit_log.Actor) -> exchange.Sent:
     return exchange.Sent(exchange_id)
 
 
-def _build(node: Node, verified: Any, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
-           note: str | None, rhash: str, now: datetime) -> dict[str, Any]:
+def _build(
+    node: Node,
+    verified: Any,
+    subject: str,
+    purpose: str,
+    cats: tuple[str, ...],
+    recipient: str,
+    note: str | None,
+    rhash: str,
+    now: datetime,
+) -> dict[str, Any]:
     """Decide as the holder of ``$behaviour-summary`` does, with the recipient as grantee; build, sign."""
     day = rules.day_of(int(now.timestamp()))
     with node.uow(read_only=True) as uow:
         person = person_by_bsn(uow.session, subject)
         denied: frozenset[str] = frozenset()
         if person is not None:
-            denied = rules.denied_categories(consents.grants_of(uow.session, node, person.id), recipient,
-                                             node.org_id, purpose, day)
-    allowed = decision.check(verified, caller_org=recipient, holder_org=node.org_id, subject_bsn=subject,
-                             purpose=purpose, categories=cats, matrix=catalog.load_matrix(), denied=denied)
+            denied = rules.denied_categories(
+                consents.grants_of(uow.session, node, person.id), recipient, node.org_id, purpose, day
+            )
+    allowed = decision.check(
+        verified,
+        caller_org=recipient,
+        holder_org=node.org_id,
+        subject_bsn=subject,
+        purpose=purpose,
+        categories=cats,
+        matrix=catalog.load_matrix(),
+        denied=denied,
+    )
     exchange.check_active(node, verified, recipient)
     if person is None:
         raise SubjectUnknown()
@@ -165,16 +204,25 @@ def _build(node: Node, verified: Any, subject: str, purpose: str, cats: tuple[st
         records = records_of(uow.session, person.id, allowed)
     if note:
         records.append(note_record(note, sorted(allowed), now=now))
-    bundle = build_summary(records, sorted(allowed), holder_org=node.org_id, subject_bsn=subject,
-                           exchange_id=uuid.uuid4().hex, request_hash=rhash, now=now, tag=CONSENTED_PUSH)
+    bundle = build_summary(
+        records,
+        sorted(allowed),
+        holder_org=node.org_id,
+        subject_bsn=subject,
+        exchange_id=uuid.uuid4().hex,
+        request_hash=rhash,
+        now=now,
+        tag=CONSENTED_PUSH,
+    )
     if not bundle.get("entry"):
         raise InvalidRequest("Er is niets om toe te sturen: geen gegevens in deze categorieën en geen notitie.")
     kid, alg, key = node.keys.active
     return signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
 
 
-def _token_for(node: Node, subject: str, purpose: str, cats: tuple[str, ...], recipient: str,
-               actor: audit_log.Actor) -> str:
+def _token_for(
+    node: Node, subject: str, purpose: str, cats: tuple[str, ...], recipient: str, actor: audit_log.Actor
+) -> str:
     """Without a token: issue one from the consent recorded here that covers the push.
 
     Which consent covers it is ``consents.covering`` (this node the holder, ``recipient``
@@ -200,9 +248,14 @@ def sending_consents(node: Node, subject_id: str, recipients: list[str]) -> froz
     ``send`` uses, so the send form offers only what a push would go under."""
     day = rules.day_of(int(node.clock().timestamp()))
     with node.uow(read_only=True) as uow:
-        return frozenset(grant.id for org in recipients if org != node.org_id
-                         for grant in consents.covering(uow, subject_id, cover.Ask(recipient=org, holder=node.org_id),
-                                                        issuer=node.org_id, on=day).grants)
+        return frozenset(
+            grant.id
+            for org in recipients
+            if org != node.org_id
+            for grant in consents.covering(
+                uow, subject_id, cover.Ask(recipient=org, holder=node.org_id), issuer=node.org_id, on=day
+            ).grants
+        )
 
 
 def _audit(node: Node, action: str, base: dict[str, Any], reason: str) -> None:
@@ -210,9 +263,14 @@ def _audit(node: Node, action: str, base: dict[str, Any], reason: str) -> None:
         record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason, **base)
     except InvalidAuditRecord:
         # what the partner sent cannot be kept as it is: keep who refused whom, and why
-        record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason,
-                             actor_id=base.get("actor_id") or "unknown", actor_role=base.get("actor_role", ""),
-                             peer_org=base.get("peer_org", ""))
+        record = AuditRecord(
+            action=action,
+            outcome=events.REFUSED,
+            reason_code=reason,
+            actor_id=base.get("actor_id") or "unknown",
+            actor_role=base.get("actor_role", ""),
+            peer_org=base.get("peer_org", ""),
+        )
     with node.uow() as uow:
         audit_log.append(uow.session, node, record)
         uow.commit()
@@ -232,8 +290,12 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
     (``replay``). Raises the contract's codes; every outcome is audited.
     """
     now = node.clock()
-    base: dict[str, Any] = {"actor_id": f"org:{sender}", "actor_role": "partner", "peer_org": sender,
-                            "on_behalf_of": f"org:{sender}"}
+    base: dict[str, Any] = {
+        "actor_id": f"org:{sender}",
+        "actor_role": "partner",
+        "peer_org": sender,
+        "on_behalf_of": f"org:{sender}",
+    }
     try:
         base["peer_request_hash"] = exchange.request_hash(body)
         values = parameters.read(body, RECEIVE_SPECS)
@@ -244,28 +306,56 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
         try:
             check_summary(bundle)  # behaviour level only, whoever signed it
         except NotShareable as exc:
-            raise BadPartnerSignature(f"De toegestuurde samenvatting voldoet niet aan de profielen: "
-                                      f"{exc.detail}") from exc
+            raise BadPartnerSignature(
+                f"De toegestuurde samenvatting voldoet niet aan de profielen: {exc.detail}"
+            ) from exc
         if _mark(bundle) != CONSENTED_PUSH:
             raise InvalidRequest("Deze samenvatting is niet als toegestuurd met toestemming gemarkeerd.")
         exchange_id, subject, cats, rhash = _facts(bundle)
-        base.update(exchange_id=exchange_id, subject=subject if valid_bsn(subject) else "", categories=cats,
-                    request_hash=rhash, response_hash=exchange.response_hash(bundle))
+        base.update(
+            exchange_id=exchange_id,
+            subject=subject if valid_bsn(subject) else "",
+            categories=cats,
+            request_hash=rhash,
+            response_hash=exchange.response_hash(bundle),
+        )
         verified = _verify_token(node, values["consent-token"], sender, now)
-        base.update(consent_id=f"{verified.issuer}/{verified.consent_id}", purpose=verified.purpose,
-                    detail={"token_jti": verified.jti})
-        decision.check(verified, caller_org=node.org_id, holder_org=sender, subject_bsn=subject,
-                       purpose=verified.purpose, categories=cats, matrix=catalog.load_matrix())
+        base.update(
+            consent_id=f"{verified.issuer}/{verified.consent_id}",
+            purpose=verified.purpose,
+            detail={"token_jti": verified.jti},
+        )
+        decision.check(
+            verified,
+            caller_org=node.org_id,
+            holder_org=sender,
+            subject_bsn=subject,
+            purpose=verified.purpose,
+            categories=cats,
+            matrix=catalog.load_matrix(),
+        )
         exchange.check_active(node, verified, sender)
-        record = AuditRecord(action=events.SUMMARY_PUSH_RECEIVED, outcome=events.SUCCESS,
-                             peer_response_hash=base["response_hash"], count=len(bundle.get("entry", [])),
-                             resource_types=tuple(sorted({e["resource"]["resourceType"]
-                                                          for e in bundle.get("entry", [])})), **base)
+        record = AuditRecord(
+            action=events.SUMMARY_PUSH_RECEIVED,
+            outcome=events.SUCCESS,
+            peer_response_hash=base["response_hash"],
+            count=len(bundle.get("entry", [])),
+            resource_types=tuple(sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})),
+            **base,
+        )
         with node.uow() as uow:
             exchanges.claim(uow.session, "push-received", sender, exchange_id, subject, rhash, now)
-            inbox_rows.keep(uow.session, exchange_id=exchange_id, from_org=sender, subject=subject, received_at=now,
-                            bundle=bundle, kind=CONSENTED_PUSH, purpose=verified.purpose,
-                            consent_id=base["consent_id"][:200])
+            inbox_rows.keep(
+                uow.session,
+                exchange_id=exchange_id,
+                from_org=sender,
+                subject=subject,
+                received_at=now,
+                bundle=bundle,
+                kind=CONSENTED_PUSH,
+                purpose=verified.purpose,
+                consent_id=base["consent_id"][:200],
+            )
             audit_log.append(uow.session, node, record)
             uow.commit()
     except GatewayError as exc:
@@ -287,8 +377,17 @@ def _facts(bundle: dict[str, Any]) -> tuple[str, str, tuple[str, ...], str]:
         raise InvalidRequest("De toegestuurde samenvatting draagt geen geldig exchange-id.")
     entries = [e["resource"] for e in bundle.get("entry", [])]
     subjects = {((r.get("subject") or {}).get("identifier") or {}).get("value") for r in entries}
-    cats = tuple(sorted({c.get("code") for r in entries for concept in r.get("category") or []
-                         for c in concept.get("coding") or [] if c.get("system") == CATEGORY_SYSTEM}))
+    cats = tuple(
+        sorted(
+            {
+                c.get("code")
+                for r in entries
+                for concept in r.get("category") or []
+                for c in concept.get("coding") or []
+                if c.get("system") == CATEGORY_SYSTEM
+            }
+        )
+    )
     rhash = bundle["meta"]["extension"][0]["valueString"]  # the guard checked it is there, alone
     subject = subjects.pop() if len(subjects) == 1 else ""
     return exchange_id, subject if isinstance(subject, str) else "", cats, rhash
@@ -321,16 +420,25 @@ class Received:
     bundle: dict[str, Any]
 
 
-def received(node: Node, actor: audit_log.Actor, *, subject: str | None = None,
-             view: str = "inbox") -> list[Received]:
+def received(node: Node, actor: audit_log.Actor, *, subject: str | None = None, view: str = "inbox") -> list[Received]:
     """Everything pushed to this node, newest first; each person shown is audited as viewed."""
     with node.uow() as uow:
         rows = inbox_rows.newest_first(uow.session, subject)
         for bsn, count in sorted(Counter(r.subject for r in rows if r.subject).items()):
             record_viewed(uow.session, node, actor, bsn, view, summaries=count)
         uow.commit()
-        return [Received(r.kind, r.from_org, r.subject, r.received_at, r.purpose, r.legal_ground,
-                         _tagged(json.loads(r.bundle), r.kind)) for r in rows]
+        return [
+            Received(
+                r.kind,
+                r.from_org,
+                r.subject,
+                r.received_at,
+                r.purpose,
+                r.legal_ground,
+                _tagged(json.loads(r.bundle), r.kind),
+            )
+            for r in rows
+        ]
 
 
 def _tagged(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -338,16 +446,19 @@ def _tagged(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
     it added, outside its signature (documented in the README)."""
     meta = bundle.setdefault("meta", {})
     if not meta.get("tag"):
-        meta["tag"] = [{"system": DISCLOSURE_SYSTEM, "code": kind,
-                        "display": catalog.codes(DISCLOSURE_SYSTEM)[kind]}]
+        meta["tag"] = [{"system": DISCLOSURE_SYSTEM, "code": kind, "display": catalog.codes(DISCLOSURE_SYSTEM)[kind]}]
     return bundle
 
 
 def inbox_bundle(node: Node, actor: audit_log.Actor) -> dict[str, Any]:
     """``GET /fhir/Bundle``: a searchset of the pushed summaries, newest first (section 9)."""
     found = received(node, actor)
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-            "entry": [{"resource": r.bundle, "search": {"mode": "match"}} for r in found]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(found),
+        "entry": [{"resource": r.bundle, "search": {"mode": "match"}} for r in found],
+    }
 
 
 __all__ = ["CONSENTED_PUSH", "SAFETY_DISCLOSURE", "Received", "inbox_bundle", "receive", "received", "send"]

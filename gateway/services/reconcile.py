@@ -25,10 +25,18 @@ if TYPE_CHECKING:  # the composition root imports the use cases
     from gateway.node import Node
 
 TYP = "exchange-receipts+jwt"
-EXCHANGE_ACTIONS = (events.DISCLOSURE_SENT, events.DISCLOSURE_REFUSED, events.SUMMARY_RECEIVED,
-                    events.SUMMARY_REQUEST_FAILED, events.SAFETY_DISCLOSURE_SENT,
-                    events.SAFETY_DISCLOSURE_RECEIVED, events.SUMMARY_PUSHED, events.SUMMARY_PUSH_FAILED,
-                    events.SUMMARY_PUSH_RECEIVED, events.SUMMARY_PUSH_REFUSED)
+EXCHANGE_ACTIONS = (
+    events.DISCLOSURE_SENT,
+    events.DISCLOSURE_REFUSED,
+    events.SUMMARY_RECEIVED,
+    events.SUMMARY_REQUEST_FAILED,
+    events.SAFETY_DISCLOSURE_SENT,
+    events.SAFETY_DISCLOSURE_RECEIVED,
+    events.SUMMARY_PUSHED,
+    events.SUMMARY_PUSH_FAILED,
+    events.SUMMARY_PUSH_RECEIVED,
+    events.SUMMARY_PUSH_REFUSED,
+)
 #: what the other side must have recorded for each of our actions
 COUNTERPART = {
     events.SUMMARY_RECEIVED: events.DISCLOSURE_SENT,
@@ -61,9 +69,17 @@ def receipts_of(log: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
             continue
         if r.action == events.SAFETY_DISCLOSURE_SENT and r.outcome != events.SUCCESS:
             continue  # the push failed after the disclosure was recorded; the success row counts
-        out.append({"exchange_id": r.exchange_id, "action": r.action, "outcome": r.outcome,
-                    "reason_code": r.reason_code, "request_hash": r.request_hash,
-                    "response_hash": r.response_hash, "recorded_at": e.recorded_at})
+        out.append(
+            {
+                "exchange_id": r.exchange_id,
+                "action": r.action,
+                "outcome": r.outcome,
+                "reason_code": r.reason_code,
+                "request_hash": r.request_hash,
+                "response_hash": r.response_hash,
+                "recorded_at": e.recorded_at,
+            }
+        )
     return out
 
 
@@ -71,15 +87,36 @@ def sign_receipts(node: Node, caller: str, since: str | None) -> str:
     """Answer ``$exchange-receipts`` for partner ``caller``; reading the log is logged."""
     with node.uow() as uow:
         items = receipts_of(uow.audit, caller, since)
-        uow.audit.append(node, AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, actor_id=f"org:{caller}", actor_role="partner",
-            peer_org=caller, count=len(items), detail={"receipts_since": since or ""}))
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                actor_id=f"org:{caller}",
+                actor_role="partner",
+                peer_org=caller,
+                count=len(items),
+                detail={"receipts_since": since or ""},
+            ),
+        )
         uow.commit()
     now = int(node.clock().timestamp())
     kid, alg, key = node.keys.active
-    return jwt.sign({"iss": node.org_id, "aud": caller, "iat": now, "exp": now + 300,
-                      "jti": uuid.uuid4().hex, "since": since or "", "exchanges": items},
-                     key, kid=kid, alg=alg, typ=TYP)
+    return jwt.sign(
+        {
+            "iss": node.org_id,
+            "aud": caller,
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+            "since": since or "",
+            "exchanges": items,
+        },
+        key,
+        kid=kid,
+        alg=alg,
+        typ=TYP,
+    )
 
 
 @dataclass(frozen=True)
@@ -92,15 +129,17 @@ def reconcile(node: Node, partner: str, since: str | None) -> tuple[int, list[Di
     """Compare our log with the partner's signed receipts; return (compared, differences)."""
     if not node.partners.is_trusted(partner):
         raise InvalidRequest(f"{partner!r} is geen vertrouwde partner.")
-    reply = node.peer.call(partner, "exchange-receipts",
-                           parameters.build(since=("valueString", since)))
+    reply = node.peer.call(partner, "exchange-receipts", parameters.build(since=("valueString", since)))
     if reply.status != 200:
         raise refusal(reply, partner)
     values = parameters.read(reply.body, {"receipts": parameters.Spec("valueString", required=True, max_len=4_000_000)})
     signed = values["receipts"]
-    _, _, claims = jwt.decode(signed, node.partners.keys_for, typ=TYP, issuer=partner,
-                              error=BadPartnerSignature)
-    if claims.get("iss") != partner or claims.get("aud") != node.org_id or not isinstance(claims.get("exchanges"), list):
+    _, _, claims = jwt.decode(signed, node.partners.keys_for, typ=TYP, issuer=partner, error=BadPartnerSignature)
+    if (
+        claims.get("iss") != partner
+        or claims.get("aud") != node.org_id
+        or not isinstance(claims.get("exchanges"), list)
+    ):
         raise BadPartnerSignature("De ontvangstbewijzen zijn niet van deze partner of niet voor ons.")
     theirs: dict[str, list[dict[str, Any]]] = {}
     for item in claims["exchanges"]:
@@ -108,9 +147,17 @@ def reconcile(node: Node, partner: str, since: str | None) -> tuple[int, list[Di
             theirs.setdefault(item["exchange_id"], []).append(item)
     with node.uow() as uow:
         mine = receipts_of(uow.audit, partner, since)
-        uow.audit.append(node, AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(mine), peer_org=partner,
-            **audit_log.fields(audit_log.SYSTEM), detail={"reconcile_since": since or ""}))
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=len(mine),
+                peer_org=partner,
+                **audit_log.fields(audit_log.SYSTEM),
+                detail={"reconcile_since": since or ""},
+            ),
+        )
         uow.commit()
     diffs: list[Difference] = []
     seen: set[str] = set()
@@ -134,5 +181,3 @@ def reconcile(node: Node, partner: str, since: str | None) -> tuple[int, list[Di
         if xid not in seen:
             diffs.append(Difference(xid, f"alleen bij {partner} vastgelegd ({items[0].get('action')})"))
     return len(seen | set(theirs)), diffs
-
-

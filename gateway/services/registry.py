@@ -40,7 +40,8 @@ class RecordOfAnother(Conflict):
         super().__init__(
             f"Deze bronidentificatie ({system}|{value}) hoort hier al bij een {rtype} van een andere persoon. "
             "Een dossierregel verhuist nooit naar iemand anders: trek de oude regel eerst in "
-            f"(DELETE {rtype}/{rid}) als die bij de verkeerde persoon stond.")
+            f"(DELETE {rtype}/{rid}) als die bij de verkeerde persoon stond."
+        )
         self.rtype, self.record_id = rtype, rid
 
 
@@ -85,9 +86,16 @@ def register_person(node: Node, resource: dict[str, Any]) -> tuple[dict[str, Any
                 return _person_resource(existing), False
             rid = uuid.uuid4().hex
             stored = versioning.stamp(_with_id(resource, rid), 1, node.clock())
-            uow.people.add(Person(id=rid, bsn=data.bsn, birth_date=data.birth_date,
-                                  resource=json.dumps(stored), created_at=node.clock(),
-                                  search_name=search_name(stored)[:512]))
+            uow.people.add(
+                Person(
+                    id=rid,
+                    bsn=data.bsn,
+                    birth_date=data.birth_date,
+                    resource=json.dumps(stored),
+                    created_at=node.clock(),
+                    search_name=search_name(stored)[:512],
+                )
+            )
             uow.commit()
     except Duplicate:
         with node.uow() as uow:
@@ -154,8 +162,13 @@ def note_viewed(node: Node, actor: audit_log.Actor, bsns: list[str], view: str) 
 
 def viewed(actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> events.AuditRecord:
     """NEN 7513: who looked at whose data, where (``view``)."""
-    return events.AuditRecord(action=events.RECORD_VIEWED, outcome=events.SUCCESS, subject=bsn,
-                              **audit_log.fields(actor), detail={"view": view, **detail})
+    return events.AuditRecord(
+        action=events.RECORD_VIEWED,
+        outcome=events.SUCCESS,
+        subject=bsn,
+        **audit_log.fields(actor),
+        detail={"view": view, **detail},
+    )
 
 
 def _viewed(uow: Any, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
@@ -205,8 +218,15 @@ def _save_relation(node: Node, resource: dict[str, Any], data: fhir_in.RelationI
         row = uow.relations.between(data.child_id, data.party_key)
         if row is None:
             rid = uuid.uuid4().hex
-            row = Relation(id=rid, child_id=data.child_id, party_key=data.party_key, kind=data.kind,
-                           custody=data.custody, resource="", created_at=node.clock())
+            row = Relation(
+                id=rid,
+                child_id=data.child_id,
+                party_key=data.party_key,
+                kind=data.kind,
+                custody=data.custody,
+                resource="",
+                created_at=node.clock(),
+            )
             uow.relations.add(row)
         row.kind, row.custody = data.kind, data.custody
         before = json.loads(row.resource) if row.resource else None
@@ -228,11 +248,18 @@ def remove_relation(node: Node, rid: str, actor: audit_log.Actor) -> None:
         if row is None:
             raise NotFound(f"RelatedPerson/{rid} is hier niet bekend.")
         child = _person(uow, row.child_id)
-        uow.audit.append(node, events.AuditRecord(
-            action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=child.bsn,
-            resource_types=("RelatedPerson",), count=1,
-            detail={"record": f"RelatedPerson/{rid}", "kind": row.kind, "custody": row.custody},
-            **audit_log.fields(actor)))
+        uow.audit.append(
+            node,
+            events.AuditRecord(
+                action=events.RECORD_DELETED,
+                outcome=events.SUCCESS,
+                subject=child.bsn,
+                resource_types=("RelatedPerson",),
+                count=1,
+                detail={"record": f"RelatedPerson/{rid}", "kind": row.kind, "custody": row.custody},
+                **audit_log.fields(actor),
+            ),
+        )
         uow.relations.delete(row)
         uow.commit()
 
@@ -262,8 +289,15 @@ def _people(source: Any) -> Any:
 
 def family(relations: list[Relation], people: Any) -> list[Party]:
     """The parties of ``relations`` (a child's), named as ``party_name`` names them."""
-    return [Party(key=r.party_key, kind=r.kind, custody=r.custody,  # type: ignore[arg-type]
-                  name=party_name(people, r.party_key, r.resource)[:100]) for r in relations]
+    return [
+        Party(
+            key=r.party_key,
+            kind=r.kind,  # type: ignore[arg-type]
+            custody=r.custody,
+            name=party_name(people, r.party_key, r.resource)[:100],
+        )
+        for r in relations
+    ]
 
 
 def family_of(session: Any, person: Person) -> list[Party]:
@@ -283,13 +317,15 @@ def upsert_record(node: Node, resource: dict[str, Any], *, session: Any) -> tupl
     return stored, created
 
 
-def push_records(node: Node, resources: list[dict[str, Any]], actor: audit_log.Actor,
-                 *, where: Callable[[int], str] | None = None) -> list[tuple[dict[str, Any], bool]]:
+def push_records(
+    node: Node, resources: list[dict[str, Any]], actor: audit_log.Actor, *, where: Callable[[int], str] | None = None
+) -> list[tuple[dict[str, Any], bool]]:
     """Store records an EHR pushed, all or nothing, with one ``record-written`` audit entry
     per person in the same unit of work (NEN 7513: who wrote what into whose record).
 
     ``where(i)`` names the i-th record in an error (a transaction's ``entry[i]``).
     """
+
     def named(i: int, exc: InvalidRequest) -> InvalidRequest:
         return InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc
 
@@ -317,11 +353,19 @@ def push_records(node: Node, resources: list[dict[str, Any]], actor: audit_log.A
                 out.append((stored, created))
             for bsn, items in written.items():
                 created_count = sum(c for _, c in items)
-                uow.audit.append(node, events.AuditRecord(
-                    action=events.RECORD_WRITTEN, outcome=events.SUCCESS, subject=bsn,
-                    categories=tuple(sorted({d.category for d, _ in items})),
-                    resource_types=tuple(sorted({d.resource_type for d, _ in items})), count=len(items),
-                    detail={"created": created_count, "updated": len(items) - created_count}, **audit_log.fields(actor)))
+                uow.audit.append(
+                    node,
+                    events.AuditRecord(
+                        action=events.RECORD_WRITTEN,
+                        outcome=events.SUCCESS,
+                        subject=bsn,
+                        categories=tuple(sorted({d.category for d, _ in items})),
+                        resource_types=tuple(sorted({d.resource_type for d, _ in items})),
+                        count=len(items),
+                        detail={"created": created_count, "updated": len(items) - created_count},
+                        **audit_log.fields(actor),
+                    ),
+                )
             uow.commit()
         return out
 
@@ -340,11 +384,24 @@ def _audit_moved_refused(node: Node, data: fhir_in.RecordIn, exc: RecordOfAnothe
         target = uow.people.by_bsn(data.subject_ref) if data.subject_is_bsn else uow.people.get(data.subject_ref)
         digest = hashlib.sha256(f"{data.source_system}|{data.source_id}".encode()).hexdigest()
         for who in sorted({p.bsn for p in (owner, target) if p is not None}):
-            uow.audit.append(node, events.AuditRecord(
-                action=events.RECORD_WRITTEN, outcome=events.REFUSED, reason_code=Conflict.code, subject=who,
-                categories=(data.category,), resource_types=(data.resource_type,), count=1,
-                detail={"refused": "source identifier belongs to another person", "record": f"{exc.rtype}/{exc.record_id}",
-                        "source_id_hash": digest}, **audit_log.fields(actor)))
+            uow.audit.append(
+                node,
+                events.AuditRecord(
+                    action=events.RECORD_WRITTEN,
+                    outcome=events.REFUSED,
+                    reason_code=Conflict.code,
+                    subject=who,
+                    categories=(data.category,),
+                    resource_types=(data.resource_type,),
+                    count=1,
+                    detail={
+                        "refused": "source identifier belongs to another person",
+                        "record": f"{exc.rtype}/{exc.record_id}",
+                        "source_id_hash": digest,
+                    },
+                    **audit_log.fields(actor),
+                ),
+            )
         uow.commit()
 
 
@@ -359,7 +416,9 @@ class _Repos:
         self.people, self.records = People(session), Records(session)
 
 
-def _upsert(node: Node, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any]) -> tuple[dict[str, Any], bool, Person]:
+def _upsert(
+    node: Node, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any]
+) -> tuple[dict[str, Any], bool, Person]:
     if data.subject_is_bsn:
         person = uow.people.by_bsn(data.subject_ref)
         if person is None:
@@ -377,9 +436,17 @@ def _upsert(node: Node, uow: Any, data: fhir_in.RecordIn, resource: dict[str, An
     before = None if row is None else json.loads(row.resource)
     if row is None:
         rid = uuid.uuid4().hex
-        row = Record(id=rid, subject_id=person.id, source_system=data.source_system,
-                     source_id=data.source_id or rid, resource="", resource_type=data.resource_type,
-                     category=data.category, shareable=data.shareable, updated_at=node.clock())
+        row = Record(
+            id=rid,
+            subject_id=person.id,
+            source_system=data.source_system,
+            source_id=data.source_id or rid,
+            resource="",
+            resource_type=data.resource_type,
+            category=data.category,
+            shareable=data.shareable,
+            updated_at=node.clock(),
+        )
         uow.records.add(row)
     # a push under the same source identifier is the record's next version (a row stored
     # before versions were kept was version 1); the same content again changes nothing
@@ -393,8 +460,9 @@ def _upsert(node: Node, uow: Any, data: fhir_in.RecordIn, resource: dict[str, An
     return stored, created, person
 
 
-def delete_record(node: Node, rtype: str, actor: audit_log.Actor, *, rid: str | None = None,
-                  identifier: tuple[str, str] | None = None) -> None:
+def delete_record(
+    node: Node, rtype: str, actor: audit_log.Actor, *, rid: str | None = None, identifier: tuple[str, str] | None = None
+) -> None:
     """Remove one of the node's own records, by its id here or by its source identifier
     (the EHR withdrew it: written about the wrong person, or not to be kept). From then on
     no summary holds it. Audited as ``record-deleted`` in the same unit of work; raise
@@ -409,8 +477,14 @@ def delete_record(node: Node, rtype: str, actor: audit_log.Actor, *, rid: str | 
             raise NotFound(f"Deze {rtype} is hier niet bekend.")
         bsn, where = _person(uow, row.subject_id).bsn, f"{row.resource_type}/{row.id}"
         try:
-            _remove(uow, node, bsn, [row], actor, {"record": where, "source_system": row.source_system,
-                                                   "source_id": row.source_id})
+            _remove(
+                uow,
+                node,
+                bsn,
+                [row],
+                actor,
+                {"record": where, "source_system": row.source_system, "source_id": row.source_id},
+            )
         except events.InvalidAuditRecord:  # an id the log may not hold (it looks like a token): its hash
             digest = hashlib.sha256(f"{row.source_system}|{row.source_id}".encode()).hexdigest()
             _remove(uow, node, bsn, [row], actor, {"record": where, "source_id_hash": digest})
@@ -421,22 +495,27 @@ def _deleted(bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[
     """The ``record-deleted`` entry for ``rows``; raises ``InvalidAuditRecord`` when ``detail``
     cannot be logged."""
     return events.AuditRecord(
-        action=events.RECORD_DELETED, outcome=events.SUCCESS, subject=bsn,
+        action=events.RECORD_DELETED,
+        outcome=events.SUCCESS,
+        subject=bsn,
         categories=tuple(sorted({r.category for r in rows})),
-        resource_types=tuple(sorted({r.resource_type for r in rows})), count=len(rows),
-        detail=detail, **audit_log.fields(actor))
+        resource_types=tuple(sorted({r.resource_type for r in rows})),
+        count=len(rows),
+        detail=detail,
+        **audit_log.fields(actor),
+    )
 
 
-def _remove(uow: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor,
-            detail: dict[str, Any]) -> None:
+def _remove(uow: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]) -> None:
     entry = _deleted(bsn, rows, actor, detail)  # before deleting anything
     for row in rows:
         uow.records.delete(row)
     uow.audit.append(node, entry)
 
 
-def remove_records(session: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor,
-                   detail: dict[str, Any]) -> None:
+def remove_records(
+    session: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]
+) -> None:
     """Delete ``rows`` (records of the person with ``bsn``) and log one ``record-deleted``
     entry, in the caller's transaction (``session``). Raises ``InvalidAuditRecord`` before
     deleting anything when ``detail`` cannot be logged."""
@@ -477,20 +556,42 @@ def transaction(node: Node, bundle: dict[str, Any], actor: audit_log.Actor) -> d
             raise InvalidRequest(f"entry[{i}] heeft geen resource.")
         resources.append(resource)
     written = push_records(node, resources, actor, where=lambda i: f"entry[{i}]")
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": [
-        {"response": {"status": "201 Created" if created else "200 OK",
-                      "location": f"{stored['resourceType']}/{stored['id']}/_history/{stored['meta']['versionId']}",
-                      "etag": f'W/"{stored["meta"]["versionId"]}"',
-                      "lastModified": stored["meta"]["lastUpdated"]}} for stored, created in written]}
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [
+            {
+                "response": {
+                    "status": "201 Created" if created else "200 OK",
+                    "location": f"{stored['resourceType']}/{stored['id']}/_history/{stored['meta']['versionId']}",
+                    "etag": f'W/"{stored["meta"]["versionId"]}"',
+                    "lastModified": stored["meta"]["lastUpdated"],
+                }
+            }
+            for stored, created in written
+        ],
+    }
 
 
 def grant_of(row: ConsentRow, person: Person, issuer: str) -> Grant:
     """Rebuild the domain Grant from its stored row."""
+
     def fs(text: str) -> frozenset[str]:
         return frozenset(json.loads(text))
 
-    return Grant(id=row.id, subject=subject_of(person), grantors=fs(row.grantors), refusals=fs(row.refusals),
-                 consulted=fs(row.consulted), recipients=fs(row.recipients), holders=fs(row.holders),
-                 purpose=row.purpose, categories=fs(row.categories), start=row.period_start,
-                 end=row.period_end, decision=row.decision, status=row.status,  # type: ignore[arg-type]
-                 issuer=issuer)
+    return Grant(
+        id=row.id,
+        subject=subject_of(person),
+        grantors=fs(row.grantors),
+        refusals=fs(row.refusals),
+        consulted=fs(row.consulted),
+        recipients=fs(row.recipients),
+        holders=fs(row.holders),
+        purpose=row.purpose,
+        categories=fs(row.categories),
+        start=row.period_start,
+        end=row.period_end,
+        decision=row.decision,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]
+        issuer=issuer,
+    )

@@ -39,8 +39,10 @@ from profiles.guard import check_summary
 from profiles.summary import build_summary
 
 LEGAL_GROUNDS = ("meldcode", "conflict-of-duties")
-NOTHING_TO_SEND = ("Er staat hier niets deelbaars over deze persoon in de gekozen soorten gegevens: er is niets "
-                   "verstuurd. Kies andere soorten gegevens, of neem telefonisch contact op met de ontvanger.")
+NOTHING_TO_SEND = (
+    "Er staat hier niets deelbaars over deze persoon in de gekozen soorten gegevens: er is niets "
+    "verstuurd. Kies andere soorten gegevens, of neem telefonisch contact op met de ontvanger."
+)
 RECEIVE_SPECS = {
     "summary": parameters.Spec("resource", required=True),
     "legal-ground": parameters.Spec("valueCode", required=True),
@@ -105,25 +107,45 @@ def disclose(node: Node, req: DisclosureRequest, actor: audit_log.Actor) -> Sent
         person = person_by_bsn(uow.session, subject)
         if person is None:
             raise SubjectUnknown()
-        bundle = build_summary(records_of(uow.session, person.id, frozenset(cats)), list(cats),
-                               holder_org=node.org_id, subject_bsn=subject, exchange_id=exchange_id,
-                               request_hash=rhash, now=now, tag=catalog.SAFETY_DISCLOSURE)
+        bundle = build_summary(
+            records_of(uow.session, person.id, frozenset(cats)),
+            list(cats),
+            holder_org=node.org_id,
+            subject_bsn=subject,
+            exchange_id=exchange_id,
+            request_hash=rhash,
+            now=now,
+            tag=catalog.SAFETY_DISCLOSURE,
+        )
         if not bundle.get("entry"):
             # an empty push would be confirmed as "delivered" while it told nobody anything
             raise InvalidRequest(NOTHING_TO_SEND)
         kid, alg, key = node.keys.active
         bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
-        push = parameters.build(summary=("resource", bundle), legal_ground=("valueCode", ground),
-                                justification=("valueString", justification),
-                                practitioner=("valueIdentifier", {"value": actor.actor_id}))
+        push = parameters.build(
+            summary=("resource", bundle),
+            legal_ground=("valueCode", ground),
+            justification=("valueString", justification),
+            practitioner=("valueIdentifier", {"value": actor.actor_id}),
+        )
         # both sides hash the same bytes: the push the recipient receives (issue 20.6); the
         # professional's own request is bound inside the signed Bundle (request-sha256)
-        base = audit_log.fields(actor, subject=subject, categories=cats, peer_org=recipient,
-                                exchange_id=exchange_id, legal_ground=ground, request_hash=request_hash(push),
-                                response_hash=response_hash(bundle), count=len(bundle.get("entry", [])),
-                                flagged=True, detail={"justification": justification[:500], "local_request_hash": rhash})
-        audit_log.append(uow.session, node, AuditRecord(action=events.SAFETY_DISCLOSURE_SENT,
-                                                        outcome=events.SUCCESS, **base))
+        base = audit_log.fields(
+            actor,
+            subject=subject,
+            categories=cats,
+            peer_org=recipient,
+            exchange_id=exchange_id,
+            legal_ground=ground,
+            request_hash=request_hash(push),
+            response_hash=response_hash(bundle),
+            count=len(bundle.get("entry", [])),
+            flagged=True,
+            detail={"justification": justification[:500], "local_request_hash": rhash},
+        )
+        audit_log.append(
+            uow.session, node, AuditRecord(action=events.SAFETY_DISCLOSURE_SENT, outcome=events.SUCCESS, **base)
+        )
         uow.commit()
     try:
         reply = node.peer.call(recipient, "receive-disclosure", push)
@@ -131,9 +153,16 @@ def disclose(node: Node, req: DisclosureRequest, actor: audit_log.Actor) -> Sent
             raise refusal(reply, recipient)
     except GatewayError as exc:
         with node.uow() as uow:
-            audit_log.append(uow.session, node, AuditRecord(
-                action=events.SAFETY_DISCLOSURE_SENT, outcome=events.ERROR,
-                reason_code=getattr(exc, "reason", exc.code), **{k: v for k, v in base.items() if k != "detail"}))
+            audit_log.append(
+                uow.session,
+                node,
+                AuditRecord(
+                    action=events.SAFETY_DISCLOSURE_SENT,
+                    outcome=events.ERROR,
+                    reason_code=getattr(exc, "reason", exc.code),
+                    **{k: v for k, v in base.items() if k != "detail"},
+                ),
+            )
             uow.commit()
         raise
     return Sent(exchange_id)
@@ -150,9 +179,15 @@ def preview(node: Node, subject: str, cats: list[str], actor: audit_log.Actor) -
         person = person_by_bsn(uow.session, subject)
         if person is None:
             raise SubjectUnknown()
-        bundle = build_summary(records_of(uow.session, person.id, frozenset(cats)), list(cats),
-                               holder_org=node.org_id, subject_bsn=subject, exchange_id="preview",
-                               request_hash="0" * 64, now=now)
+        bundle = build_summary(
+            records_of(uow.session, person.id, frozenset(cats)),
+            list(cats),
+            holder_org=node.org_id,
+            subject_bsn=subject,
+            exchange_id="preview",
+            request_hash="0" * 64,
+            now=now,
+        )
         record_viewed(uow.session, node, actor, subject, "safety-preview", records=len(bundle.get("entry", [])))
         uow.commit()
     return bundle
@@ -174,8 +209,9 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
     exchange_id = bundle["identifier"]["value"] if isinstance(bundle.get("identifier"), dict) else None
     if not isinstance(exchange_id, str) or not EXCHANGE_ID.fullmatch(exchange_id):
         raise InvalidRequest("De verstrekking draagt geen geldig exchange-id.")
-    subjects = {((e["resource"].get("subject") or {}).get("identifier") or {}).get("value")
-                for e in bundle.get("entry", [])}
+    subjects = {
+        ((e["resource"].get("subject") or {}).get("identifier") or {}).get("value") for e in bundle.get("entry", [])
+    }
     subject = subjects.pop() if len(subjects) == 1 else ""
     subject = subject if isinstance(subject, str) and valid_bsn(subject) else ""
     if not subject:
@@ -185,16 +221,32 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
         known = person_by_bsn(uow.session, subject) is not None
     now = node.clock()
     record = _auditable(
-        action=events.SAFETY_DISCLOSURE_RECEIVED, actor_id=parameters.practitioner(values["practitioner"]),
-        actor_role="partner", on_behalf_of=f"org:{sender}", subject=subject, peer_org=sender,
-        exchange_id=exchange_id, legal_ground=values["legal-ground"], response_hash=response_hash(bundle),
-        request_hash=request_hash(body), count=len(bundle.get("entry", [])),
-        detail={"justification": values["justification"][:500], "subject_known": known})
+        action=events.SAFETY_DISCLOSURE_RECEIVED,
+        actor_id=parameters.practitioner(values["practitioner"]),
+        actor_role="partner",
+        on_behalf_of=f"org:{sender}",
+        subject=subject,
+        peer_org=sender,
+        exchange_id=exchange_id,
+        legal_ground=values["legal-ground"],
+        response_hash=response_hash(bundle),
+        request_hash=request_hash(body),
+        count=len(bundle.get("entry", [])),
+        detail={"justification": values["justification"][:500], "subject_known": known},
+    )
     with node.uow() as uow:
         # one exchange id is received once: a pushed disclosure replayed is refused (replay)
         exchanges.claim(uow.session, "safety-received", sender, exchange_id, subject, record.request_hash, now)
-        inbox_rows.keep(uow.session, exchange_id=exchange_id, from_org=sender, subject=subject, received_at=now,
-                        bundle=bundle, kind=catalog.SAFETY_DISCLOSURE, legal_ground=values["legal-ground"])
+        inbox_rows.keep(
+            uow.session,
+            exchange_id=exchange_id,
+            from_org=sender,
+            subject=subject,
+            received_at=now,
+            bundle=bundle,
+            kind=catalog.SAFETY_DISCLOSURE,
+            legal_ground=values["legal-ground"],
+        )
         audit_log.append(uow.session, node, record)
         uow.commit()
     return parameters.build(status=("valueCode", "received"))

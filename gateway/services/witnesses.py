@@ -36,9 +36,11 @@ ANSWER_SPECS = {
 def answer(node: Node, caller: str) -> dict[str, Any]:
     """The ``$audit-head`` answer for trusted partner ``caller``."""
     held = witnesses.held_of(node, caller)
-    return parameters.build(witnessed=("valueString", held.signed if held else None),
-                            conflict=("valueString", held.conflict if held and held.conflict else None),
-                            head=("valueString", witnesses.own_head(node)))
+    return parameters.build(
+        witnessed=("valueString", held.signed if held else None),
+        conflict=("valueString", held.conflict if held and held.conflict else None),
+        head=("valueString", witnesses.own_head(node)),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,9 @@ def _check_one(node: Node, org_id: str) -> WitnessCheck:
     try:
         head = witness.read_head(signed, verify=audit_log.verifier(node))
     except Exception as exc:  # noqa: BLE001 - a bad signature raises the verifier's own error
-        return WitnessCheck(org_id, False, (f"forged: the head {org_id} holds is not signed by this node "
-                                            f"({exc.__class__.__name__})"))
+        return WitnessCheck(
+            org_id, False, (f"forged: the head {org_id} holds is not signed by this node ({exc.__class__.__name__})")
+        )
     reach = _reach(node, head)
     note = " (it also saw this log go back)" if values.get("conflict") else ""
     return WitnessCheck(org_id, reach.ok, f"{reach.reason}{note}")

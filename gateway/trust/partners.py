@@ -66,8 +66,10 @@ def pinned_key(jwk: dict[str, Any]) -> ECKey | OKPKey:
     except InvalidRequest:
         raise
     except (ValueError, TypeError, KeyError, JoseError) as exc:
-        raise BadJwks(f"partner key {_kid_of(jwk)} is not a valid {_kty_of(jwk)} public key "
-                      "(malformed, or its point is not on the curve)") from exc
+        raise BadJwks(
+            f"partner key {_kid_of(jwk)} is not a valid {_kty_of(jwk)} public key "
+            "(malformed, or its point is not on the curve)"
+        ) from exc
 
 
 def _kid_of(jwk: Any) -> str:
@@ -145,8 +147,9 @@ def fetch_jwks(http: StrictClient, url: str) -> list[ECKey | OKPKey]:
     return keys
 
 
-def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime,
-               allowed: frozenset[str] | None = None) -> tuple[list[str], list[str]]:
+def _sync_keys(
+    session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime, allowed: frozenset[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Pin exactly ``keys`` (the partner's JWKS): add the new ones, unpin the ones it no longer
     publishes. Return (added, removed) kids. A key another worker pins in the same moment is no
     error (ON CONFLICT DO NOTHING). With ``allowed`` (a federation member: the thumbprints the
@@ -167,8 +170,7 @@ def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datet
         session.execute(insert(PartnerKey.__table__).on_conflict_do_nothing(index_elements=["org_id", "kid"]), rows)
     withdrawn = sorted(known - set(published))
     if withdrawn:
-        session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id,
-                                                           PartnerKey.kid.in_(withdrawn)))
+        session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id, PartnerKey.kid.in_(withdrawn)))
     return sorted(r["kid"] for r in rows), withdrawn
 
 
@@ -178,10 +180,15 @@ def _sync_keys(session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datet
 # A partner refused for a conflict, or trusted only through a federation list that is past
 # its valid-until (``trusted_until``), has no entry: it is unknown from that moment, in every
 # worker, whether or not a refresher ran (contract section 7).
-_PARTNER = (select(Partner.url, Partner.jwks_fetched_at, PartnerKey.kid, PartnerKey.jwk)
-            .outerjoin(PartnerKey, PartnerKey.org_id == Partner.org_id)
-            .where(Partner.org_id == bindparam("org"), Partner.refused == "",
-                   or_(Partner.trusted_until.is_(None), Partner.trusted_until > bindparam("now"))))
+_PARTNER = (
+    select(Partner.url, Partner.jwks_fetched_at, PartnerKey.kid, PartnerKey.jwk)
+    .outerjoin(PartnerKey, PartnerKey.org_id == Partner.org_id)
+    .where(
+        Partner.org_id == bindparam("org"),
+        Partner.refused == "",
+        or_(Partner.trusted_until.is_(None), Partner.trusted_until > bindparam("now")),
+    )
+)
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -195,17 +202,21 @@ class _Entry(NamedTuple):
     keys: dict[str, str]  # kid -> JWK text
 
 
-_CLAIM = (update(Partner.__table__)
-          .where(Partner.org_id == bindparam("org"),
-                 or_(Partner.jwks_fetched_at.is_(None), Partner.jwks_fetched_at <= bindparam("due")))
-          .values(jwks_fetched_at=bindparam("now")))
-_FETCHED = (select(Partner.url, Partner.jwks_fetched_at, Partner.allowed_kids)
-            .where(Partner.org_id == bindparam("org")))
+_CLAIM = (
+    update(Partner.__table__)
+    .where(
+        Partner.org_id == bindparam("org"),
+        or_(Partner.jwks_fetched_at.is_(None), Partner.jwks_fetched_at <= bindparam("due")),
+    )
+    .values(jwks_fetched_at=bindparam("now"))
+)
+_FETCHED = select(Partner.url, Partner.jwks_fetched_at, Partner.allowed_kids).where(Partner.org_id == bindparam("org"))
 
 
 def allowed_of(text: str | None) -> frozenset[str] | None:
     """The stored ``allowed_kids`` (JSON list) as a set; None: no restriction (bilateral)."""
     return None if text is None else frozenset(json.loads(text))
+
 
 # What one request has read of the directory: org id -> an _Entry, or None outside
 # a request. An exchange asks about the same partner three or four times (is the caller
@@ -232,9 +243,16 @@ KeysChanged = Callable[[Any, str, list[str], list[str]], None]
 class PartnerDirectory:
     """Look up and pin partners' keys; store-backed so every worker sees the same list."""
 
-    def __init__(self, uow: UnitOfWorkFactory, http: StrictClient, *, refetch_interval: int = 60,
-                 max_age: int = 86_400, clock: Callable[[], datetime] | None = None,
-                 on_keys_changed: KeysChanged | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        http: StrictClient,
+        *,
+        refetch_interval: int = 60,
+        max_age: int = 86_400,
+        clock: Callable[[], datetime] | None = None,
+        on_keys_changed: KeysChanged | None = None,
+    ) -> None:
         self.uow = uow
         self.http = http
         self.refetch_interval = timedelta(seconds=refetch_interval)
@@ -258,16 +276,26 @@ class PartnerDirectory:
         now = self.clock()
         with self.uow() as uow:
             thumbprints = [k.thumbprint() for k in keys]
-            other = uow.session.scalar(select(PartnerKey.org_id).where(PartnerKey.kid.in_(thumbprints),
-                                                                     PartnerKey.org_id != org_id))
+            other = uow.session.scalar(
+                select(PartnerKey.org_id).where(PartnerKey.kid.in_(thumbprints), PartnerKey.org_id != org_id)
+            )
             if other is not None:
                 # one key, two organisations: one of them would sign as the other (issue 20.13)
-                raise PartnerKeyMismatch(f"a key at {url} is pinned for partner {other} already; "
-                                         f"one key cannot speak for two organisations")
+                raise PartnerKeyMismatch(
+                    f"a key at {url} is pinned for partner {other} already; one key cannot speak for two organisations"
+                )
             partner = uow.session.get(Partner, org_id)
             if partner is None:  # its keys are audited with the partner-added entry
-                uow.session.add(Partner(org_id=org_id, url=url.rstrip("/"), added_at=now, jwks_fetched_at=now,
-                                        source="bilateral", refused=""))
+                uow.session.add(
+                    Partner(
+                        org_id=org_id,
+                        url=url.rstrip("/"),
+                        added_at=now,
+                        jwks_fetched_at=now,
+                        source="bilateral",
+                        refused="",
+                    )
+                )
                 uow.session.flush()
                 _sync_keys(uow.session, org_id, keys, now)
             else:
@@ -283,8 +311,14 @@ class PartnerDirectory:
             uow.commit()
         return [k.thumbprint() for k in keys]
 
-    def _synced(self, session: Any, org_id: str, keys: list[ECKey | OKPKey], now: datetime,
-                allowed: frozenset[str] | None = None) -> None:
+    def _synced(
+        self,
+        session: Any,
+        org_id: str,
+        keys: list[ECKey | OKPKey],
+        now: datetime,
+        allowed: frozenset[str] | None = None,
+    ) -> None:
         added, removed = _sync_keys(session, org_id, keys, now, allowed)
         if (added or removed) and self.on_keys_changed is not None:
             self.on_keys_changed(session, org_id, added, removed)
@@ -292,8 +326,14 @@ class PartnerDirectory:
     def list(self) -> list[tuple[str, str, list[str]]]:
         with self.uow() as uow:
             partners = uow.session.scalars(select(Partner).order_by(Partner.org_id)).all()
-            return [(p.org_id, p.url, list(uow.session.scalars(
-                select(PartnerKey.kid).where(PartnerKey.org_id == p.org_id)))) for p in partners]
+            return [
+                (
+                    p.org_id,
+                    p.url,
+                    list(uow.session.scalars(select(PartnerKey.kid).where(PartnerKey.org_id == p.org_id))),
+                )
+                for p in partners
+            ]
 
     def remove(self, org_id: str) -> bool:
         """Forget a partner and its pinned keys; False when it was not a partner."""
@@ -302,8 +342,9 @@ class PartnerDirectory:
             # cascade took the keys, and the ORM's own key deletes then matched nothing (warning)
             uow.session.execute(delete(PartnerKey.__table__).where(PartnerKey.org_id == org_id))
             # a DML statement's result is a CursorResult (Session.execute is typed as Result)
-            removed = cast(CursorResult[Any], uow.session.execute(
-                delete(Partner.__table__).where(Partner.org_id == org_id))).rowcount
+            removed = cast(
+                CursorResult[Any], uow.session.execute(delete(Partner.__table__).where(Partner.org_id == org_id))
+            ).rowcount
             uow.commit()
         return bool(removed)
 
@@ -343,8 +384,9 @@ class PartnerDirectory:
             outcome = self._refetch(org_id)
             if outcome == "fetched" or (outcome == "in-flight" and self._await(org_id, kid)):
                 keys = self._pinned(org_id)
-        elif (entry.fetched_at is None or self.clock() - entry.fetched_at >= self.max_age) \
-                and self._refetch(org_id) == "fetched":
+        elif (entry.fetched_at is None or self.clock() - entry.fetched_at >= self.max_age) and self._refetch(
+            org_id
+        ) == "fetched":
             keys = self._pinned(org_id)
         return _key_set(tuple(sorted(keys.values()))) if keys else None
 
@@ -378,8 +420,10 @@ class PartnerDirectory:
             # PostgreSQL a second worker's UPDATE waits for the first one's row lock and then
             # finds the slot taken, where a read-then-write let both fetch and pin the same key.
             # an UPDATE's result is a CursorResult (Session.execute is typed as Result)
-            claimed = cast(CursorResult[Any], uow.session.execute(
-                _CLAIM, {"org": org_id, "now": now, "due": now - self.refetch_interval}))
+            claimed = cast(
+                CursorResult[Any],
+                uow.session.execute(_CLAIM, {"org": org_id, "now": now, "due": now - self.refetch_interval}),
+            )
             row = uow.session.execute(_FETCHED, {"org": org_id}).first()
             if row is None:
                 return "failed"

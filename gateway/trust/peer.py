@@ -29,8 +29,9 @@ from gateway.repositories import witnesses
 
 ASSERTION_TYPE = systems.JWT_BEARER_ASSERTION
 #: calls a partner answers without calling us back: they need no free-thread reserve
-CALLBACK_FREE = frozenset({"consent-status", "consent-revoked", "exchange-receipts", "audit-head",
-                           "locator-setup", "locator-match"})
+CALLBACK_FREE = frozenset(
+    {"consent-status", "consent-revoked", "exchange-receipts", "audit-head", "locator-setup", "locator-match"}
+)
 
 
 class PeerCaller:
@@ -63,18 +64,32 @@ class PeerCaller:
         now = int(self.node.clock().timestamp())
         kid, alg, key = self.node.keys.active
         me = self.node.org_id
-        assertion = jwt.sign({"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60,
-                               "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ=ASSERTION_TYP)
-        reply = self.node.http.request("POST", token_url, timeout=timeout, form={
-            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion})
+        assertion = jwt.sign(
+            {"iss": me, "sub": me, "aud": token_url, "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
+            key,
+            kid=kid,
+            alg=alg,
+            typ=ASSERTION_TYP,
+        )
+        reply = self.node.http.request(
+            "POST",
+            token_url,
+            timeout=timeout,
+            form={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+        )
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status in (400, 401) and body.get("error") == "invalid_client":
             skew = clock_skew(reply.date, self.node.clock())
             if skew is not None and abs(skew) > jwt.LEEWAY:
                 # our assertion looked expired or from the future to the partner: say so
-                raise TokenExpired(f"De klok van deze node en die van {org_id} lopen {abs(int(skew))} seconden "
-                                   "uiteen (meer dan 60 s); laat de beheerder de tijd (NTP) controleren.")
+                raise TokenExpired(
+                    f"De klok van deze node en die van {org_id} lopen {abs(int(skew))} seconden "
+                    "uiteen (meer dan 60 s); laat de beheerder de tijd (NTP) controleren."
+                )
             # The partner no longer takes us for a partner (trust removed, our key not pinned):
             # the same answer its partner API gives a token it no longer honours.
             raise UnknownPartner(f"De partner {org_id} erkent deze node niet (meer) als vertrouwde partner.")
@@ -88,8 +103,9 @@ class PeerCaller:
             self._tokens[org_id] = (token, time.monotonic() + max(ttl - 30, 5))
         return token
 
-    def call(self, org_id: str, operation: str, parameters: dict[str, Any],
-             timeout: tuple[float, float] | None = None) -> Any:
+    def call(
+        self, org_id: str, operation: str, parameters: dict[str, Any], timeout: tuple[float, float] | None = None
+    ) -> Any:
         """POST ``/fhir/$operation`` to the partner; return the reply (status, body, raw)."""
         if operation in CALLBACK_FREE:
             return self._call(org_id, operation, parameters, timeout)
@@ -100,8 +116,9 @@ class PeerCaller:
         finally:
             self._outbound.release()
 
-    def _call(self, org_id: str, operation: str, parameters: dict[str, Any],
-              timeout: tuple[float, float] | None = None) -> Any:
+    def _call(
+        self, org_id: str, operation: str, parameters: dict[str, Any], timeout: tuple[float, float] | None = None
+    ) -> Any:
         observe.note_partner_call(org_id)
         url = self._url(org_id) + "/fhir/$" + operation
         head = witnesses.outgoing(self.node)  # our latest signed audit head: the partner witnesses it
@@ -110,8 +127,13 @@ class PeerCaller:
             started = time.perf_counter()
             status: int | str = "failed"
             try:
-                reply = self.node.http.request("POST", url, json_body=parameters, timeout=timeout,
-                                               headers={"Authorization": f"Bearer {tok}", **head})
+                reply = self.node.http.request(
+                    "POST",
+                    url,
+                    json_body=parameters,
+                    timeout=timeout,
+                    headers={"Authorization": f"Bearer {tok}", **head},
+                )
                 status = reply.status
             finally:
                 metrics.partner_call(org_id, operation, status, time.perf_counter() - started)

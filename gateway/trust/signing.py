@@ -21,8 +21,16 @@ from contract import jcs, jws
 from contract.errors import BadPartnerSignature
 from contract.systems import ORG_ID_SYSTEM, SIGNATURE_TYPE_SYSTEM
 
-__all__ = ["ALGORITHMS", "MAX_PAYLOAD_BYTES", "RULES", "canonical", "sign_bundle", "signer_kid",
-           "verify_bundle", "verify_bundle_from"]
+__all__ = [
+    "ALGORITHMS",
+    "MAX_PAYLOAD_BYTES",
+    "RULES",
+    "canonical",
+    "sign_bundle",
+    "signer_kid",
+    "verify_bundle",
+    "verify_bundle_from",
+]
 
 ALGORITHMS: tuple[str, ...] = jws.ALGORITHMS
 """ES256; Ed25519 under its RFC 8037 name ``EdDSA`` or its RFC 9864 name ``Ed25519``."""
@@ -114,8 +122,7 @@ def signer_kid(bundle: dict[str, Any]) -> str | None:
     None when the signature is missing or malformed: ``verify_bundle`` then refuses it.
     """
     try:
-        header = jws.peek_header(_compact((bundle.get("signature") or {}).get("data")),
-                                 error=BadPartnerSignature)
+        header = jws.peek_header(_compact((bundle.get("signature") or {}).get("data")), error=BadPartnerSignature)
     except (BadPartnerSignature, AttributeError):
         return None
     kid = header.get("kid")

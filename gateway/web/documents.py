@@ -19,8 +19,14 @@ __all__ = ["render"]
 
 @cache
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("gateway.web", "templates/documents"), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return Environment(
+        loader=PackageLoader("gateway.web", "templates/documents"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def render(template: str, **context: Any) -> str:

@@ -66,30 +66,46 @@ def a_date(value: str) -> date | None:
         return None
 
 
-def consent_resource(pid: str, *, agreed: list[str], refused: list[str], consulted: list[str],
-                     recipients: list[str], holders: list[str], purpose: str, cats: list[str],
-                     start: date, end: date | None) -> dict[str, Any]:
+def consent_resource(
+    pid: str,
+    *,
+    agreed: list[str],
+    refused: list[str],
+    consulted: list[str],
+    recipients: list[str],
+    holders: list[str],
+    purpose: str,
+    cats: list[str],
+    start: date,
+    end: date | None,
+) -> dict[str, Any]:
     """A FHIR R4 Consent as ``POST /fhir/Consent`` takes it (contract section 3)."""
+
     def actor(role: str, org: str) -> dict[str, Any]:
-        return {"role": {"coding": [{"system": PARTICIPATION, "code": role}]},
-                "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}}}
+        return {
+            "role": {"coding": [{"system": PARTICIPATION, "code": role}]},
+            "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
+        }
 
     period = {"start": start.isoformat()}
     if end is not None:
         period["end"] = end.isoformat()
     resource: dict[str, Any] = {
-        "resourceType": "Consent", "status": "rejected" if refused else "active",
-        "scope": {"coding": [{"system": systems.CONSENT_SCOPE_SYSTEM,
-                              "code": "patient-privacy"}]},
+        "resourceType": "Consent",
+        "status": "rejected" if refused else "active",
+        "scope": {"coding": [{"system": systems.CONSENT_SCOPE_SYSTEM, "code": "patient-privacy"}]},
         "category": [{"coding": [{"system": systems.LOINC_SYSTEM, "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{pid}"},
         "dateTime": f"{start.isoformat()}T12:00:00+01:00",
         "performer": [{"reference": r} for r in agreed],
         "policyRule": {"coding": [{"system": systems.ACT_CODE_SYSTEM, "code": "OPTIN"}]},
-        "provision": {"type": "permit", "period": period,
-                      "actor": [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders],
-                      "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
-                      "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in cats]},
+        "provision": {
+            "type": "permit",
+            "period": period,
+            "actor": [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders],
+            "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
+            "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in cats],
+        },
     }
     if not agreed:  # FHIR JSON has no empty arrays: no performer at all, refused by the grantor rules
         del resource["performer"]

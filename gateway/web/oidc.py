@@ -69,9 +69,12 @@ def init_app(app: Flask, config: NodeConfig) -> None:
         client_id=o.client_id,
         client_secret=o.client_secret,
         server_metadata_url=o.issuer.rstrip("/") + "/.well-known/openid-configuration",
-        client_kwargs={"scope": o.scope, "code_challenge_method": "S256",
-                       "token_endpoint_auth_method": "client_secret_basic",
-                       "default_timeout": config.partners.read_timeout},
+        client_kwargs={
+            "scope": o.scope,
+            "code_challenge_method": "S256",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "default_timeout": config.partners.read_timeout,
+        },
     )
     app.extensions["web_oauth"] = oauth
 
@@ -123,18 +126,26 @@ def user_from_claims(config: NodeConfig, claims: dict[str, Any]) -> dict[str, An
     o = config.oidc
     raw = claims.get(o.role_claim)
     values = [raw] if isinstance(raw, str) else [v for v in raw if isinstance(v, str)] if isinstance(raw, list) else []
-    roles = [role for role, value in ((PROFESSIONAL, o.role_professional),
-                                      (PRIVACY_OFFICER, o.role_privacy_officer)) if value in values]
+    roles = [
+        role
+        for role, value in ((PROFESSIONAL, o.role_professional), (PRIVACY_OFFICER, o.role_privacy_officer))
+        if value in values
+    ]
     if not roles:
-        raise LoginRefused("U heeft geen rol voor deze toepassing (professional of privacy officer). "
-                           "Vraag uw beheerder om toegang.", "no-role")
+        raise LoginRefused(
+            "U heeft geen rol voor deze toepassing (professional of privacy officer). Vraag uw beheerder om toegang.",
+            "no-role",
+        )
     sub = str(claims["sub"])
     practitioner = claims.get(o.practitioner_claim)
     if isinstance(practitioner, str) and PRACTITIONER.fullmatch(practitioner):
         actor_id = practitioner
     elif PROFESSIONAL in roles:
-        raise LoginRefused("Uw account heeft geen geldig zorgverlenersnummer (bijvoorbeeld uzi:123456); "
-                           "dat is nodig voor het logboek.", "no-practitioner-id")
+        raise LoginRefused(
+            "Uw account heeft geen geldig zorgverlenersnummer (bijvoorbeeld uzi:123456); "
+            "dat is nodig voor het logboek.",
+            "no-practitioner-id",
+        )
     else:
         actor_id = "oidc:" + (sub if _SUB.fullmatch(sub) else hashlib.sha256(sub.encode()).hexdigest()[:32])
     given_name = claims.get("name")
@@ -143,25 +154,42 @@ def user_from_claims(config: NodeConfig, claims: dict[str, Any]) -> dict[str, An
 
 
 DEMO_USERS = {
-    PROFESSIONAL: {"sub": "demo-professional", "name": "Demo-professional", "roles": [PROFESSIONAL],
-                   "actor_id": "uzi:900000999", "demo": True},
-    PRIVACY_OFFICER: {"sub": "demo-privacy-officer", "name": "Demo-privacy officer",
-                      "roles": [PRIVACY_OFFICER], "actor_id": "demo:privacy-officer", "demo": True},
+    PROFESSIONAL: {
+        "sub": "demo-professional",
+        "name": "Demo-professional",
+        "roles": [PROFESSIONAL],
+        "actor_id": "uzi:900000999",
+        "demo": True,
+    },
+    PRIVACY_OFFICER: {
+        "sub": "demo-privacy-officer",
+        "name": "Demo-privacy officer",
+        "roles": [PRIVACY_OFFICER],
+        "actor_id": "demo:privacy-officer",
+        "demo": True,
+    },
 }
 
 
 def audit_login(node: Any, user: dict[str, Any] | None, access_point: str, reason: str = "") -> None:
     """Record a login (or a refused one) in the audit log."""
     if user is not None:
-        actor = audit_log.Actor(actor_id=user["actor_id"], role=",".join(user["roles"]), client_id="web",
-                                access_point=access_point)
+        actor = audit_log.Actor(
+            actor_id=user["actor_id"], role=",".join(user["roles"]), client_id="web", access_point=access_point
+        )
         audit_log.record_admin(node, events.LOGIN, actor=actor, detail={"demo": bool(user.get("demo"))})
         if user.get("name"):
             people.remember(node, user["actor_id"], str(user["name"]))
         return
     actor = audit_log.Actor(actor_id="web:anonymous", role="", client_id="web", access_point=access_point)
     with node.uow() as uow:
-        uow.audit.append(node, events.AuditRecord(
-            action=events.LOGIN_FAILED, outcome=events.REFUSED, reason_code=reason or "login-failed",
-            **audit_log.fields(actor)))
+        uow.audit.append(
+            node,
+            events.AuditRecord(
+                action=events.LOGIN_FAILED,
+                outcome=events.REFUSED,
+                reason_code=reason or "login-failed",
+                **audit_log.fields(actor),
+            ),
+        )
         uow.commit()

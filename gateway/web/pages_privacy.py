@@ -31,14 +31,21 @@ def _only_privacy_officers() -> Response | None:
 
 
 def actor() -> audit_log.Actor:
-    return audit_log.Actor(actor_id=g.user["actor_id"], role=PRIVACY_OFFICER, client_id="web",
-                           access_point=request.remote_addr or "")
+    return audit_log.Actor(
+        actor_id=g.user["actor_id"], role=PRIVACY_OFFICER, client_id="web", access_point=request.remote_addr or ""
+    )
 
 
 def labels() -> dict[str, Any]:
-    return {"actions_nl": events.ACTIONS, "outcomes_nl": OUTCOMES, "reasons_nl": present.REASONS_NL,
-            "purposes_nl": present.PURPOSES_NL, "grounds_nl": present.LEGAL_GROUNDS_NL,
-            "date_nl": present.date_nl, "partners": [o for o, _u, _k in node_of().partners.list()]}
+    return {
+        "actions_nl": events.ACTIONS,
+        "outcomes_nl": OUTCOMES,
+        "reasons_nl": present.REASONS_NL,
+        "purposes_nl": present.PURPOSES_NL,
+        "grounds_nl": present.LEGAL_GROUNDS_NL,
+        "date_nl": present.date_nl,
+        "partners": [o for o, _u, _k in node_of().partners.list()],
+    }
 
 
 @bp.get("/")
@@ -66,14 +73,21 @@ def timeline_search() -> Response:
     if until_t and until is None:
         errors.append(("tot", "Vul een geldige datum in (jjjj-mm-dd)."))
     purpose, outcome = form.get("doel", ""), form.get("uitkomst", "")
-    values = {k: forms.text(form, k, max_len=130) for k in ("persoon", "professional", "partner", "doel",
-                                                          "uitkomst", "van", "tot")}
+    values = {
+        k: forms.text(form, k, max_len=130)
+        for k in ("persoon", "professional", "partner", "doel", "uitkomst", "van", "tot")
+    }
     if errors:
         return page("timeline.html", 422, errors=errors, values=values, **labels())
-    f = timeline.Filters(subject=bsn or "", agent=forms.text(form, "professional", max_len=130),
-                         partner=forms.text(form, "partner", max_len=64),
-                         purpose=purpose if purpose in present.PURPOSES_NL else "",
-                         outcome=outcome if outcome in OUTCOMES else "", since=since, until=until)
+    f = timeline.Filters(
+        subject=bsn or "",
+        agent=forms.text(form, "professional", max_len=130),
+        partner=forms.text(form, "partner", max_len=64),
+        purpose=purpose if purpose in present.PURPOSES_NL else "",
+        outcome=outcome if outcome in OUTCOMES else "",
+        since=since,
+        until=until,
+    )
     rows, cut = timeline.search(node_of(), f, actor())
     return page("timeline.html", values=values, rows=rows, cut=cut, searched=True, **labels())
 
@@ -125,8 +139,11 @@ def report_form() -> Response:
 def report() -> Response:
     bsn = forms.bsn_field(forms.text(request.form, "persoon", max_len=20))
     if bsn is None:
-        return page("report_form.html", 422,
-                    errors=[("persoon", "Dit BSN klopt niet: negen cijfers die de elfproef doorstaan.")])
+        return page(
+            "report_form.html",
+            422,
+            errors=[("persoon", "Dit BSN klopt niet: negen cijfers die de elfproef doorstaan.")],
+        )
     html = auditing.disclosure_report(node_of(), bsn, actor())
     return secure_headers(Response(html, mimetype="text/html"), style_hashes(html))
 

@@ -35,8 +35,13 @@ def _only_professionals() -> Response | None:
 
 def actor() -> audit_log.Actor:
     """The logged-in professional as the audit's actor (as ``X-Practitioner`` on the API)."""
-    return audit_log.Actor(actor_id=g.user["actor_id"], role=PROFESSIONAL, client_id="web",
-                           access_point=request.remote_addr or "", name=str(g.user.get("name") or "")[:100])
+    return audit_log.Actor(
+        actor_id=g.user["actor_id"],
+        role=PROFESSIONAL,
+        client_id="web",
+        access_point=request.remote_addr or "",
+        name=str(g.user.get("name") or "")[:100],
+    )
 
 
 def _restored() -> Any:
@@ -58,10 +63,16 @@ def partners() -> list[str]:
 
 
 def labels() -> dict[str, Any]:
-    return {"categories_nl": present.CATEGORIES_NL, "purposes_nl": present.PURPOSES_NL,
-            "titles": present.TITLES, "purpose_titles": present.PURPOSE_TITLES,
-            "grounds_nl": present.LEGAL_GROUNDS_NL, "org_types_nl": present.ORG_TYPES_NL,
-            "telecom_nl": present.TELECOM_NL, "party_kinds_nl": present.PARTY_KINDS_NL}
+    return {
+        "categories_nl": present.CATEGORIES_NL,
+        "purposes_nl": present.PURPOSES_NL,
+        "titles": present.TITLES,
+        "purpose_titles": present.PURPOSE_TITLES,
+        "grounds_nl": present.LEGAL_GROUNDS_NL,
+        "org_types_nl": present.ORG_TYPES_NL,
+        "telecom_nl": present.TELECOM_NL,
+        "party_kinds_nl": present.PARTY_KINDS_NL,
+    }
 
 
 # --- finding a client ----------------------------------------------------------------------
@@ -101,9 +112,16 @@ def client(pid: str) -> Response:
     registry.note_viewed(node, actor(), [person.bsn], "client-page")
     lines = lookup.consents_of(node, pid)
     named = {o for line in lines for o in (*line.holders, *line.recipients)}
-    return page("client.html", person=person, parents=lookup.parents(node, pid),
-                children=lookup.children(node, pid), consents=lines, contacts=orgs.contacts(named),
-                own_org=node.org_id, **labels())
+    return page(
+        "client.html",
+        person=person,
+        parents=lookup.parents(node, pid),
+        children=lookup.children(node, pid),
+        consents=lines,
+        contacts=orgs.contacts(named),
+        own_org=node.org_id,
+        **labels(),
+    )
 
 
 # --- consent ---------------------------------------------------------------------------------
@@ -115,13 +133,30 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
     today = lookup.today_of(node)
     # bilateral partners are pre-checked as sources (a node has a few); the members of a
     # regional list are not: a consent names the organisations the client agreed to, no more
-    values = {"start": today.isoformat(), "end": forms.default_end(today).isoformat(),
-              "van": [e.org_id for e in orgs.partners() if e.source == "bilateral"], "naar": [node.org_id],
-              "categorie": [], "doel": ""}
+    values = {
+        "start": today.isoformat(),
+        "end": forms.default_end(today).isoformat(),
+        "van": [e.org_id for e in orgs.partners() if e.source == "bilateral"],
+        "naar": [node.org_id],
+        "categorie": [],
+        "doel": "",
+    }
     values.update(extra.pop("values", {}))
-    return page("consent_form.html", status, person=lookup.person(node, pid), required=required,
-                consulted=consulted, blocked=blocked, values=values, org_choices=orgs.choices(),
-                own_org=node.org_id, purposes=forms.purposes(), categories=forms.categories(), **labels(), **extra)
+    return page(
+        "consent_form.html",
+        status,
+        person=lookup.person(node, pid),
+        required=required,
+        consulted=consulted,
+        blocked=blocked,
+        values=values,
+        org_choices=orgs.choices(),
+        own_org=node.org_id,
+        purposes=forms.purposes(),
+        categories=forms.categories(),
+        **labels(),
+        **extra,
+    )
 
 
 @bp.get("/clienten/<pid>/toestemming")
@@ -164,9 +199,16 @@ def consent_record(pid: str) -> Response:
         errors.append(("start", "Vul een geldige ingangsdatum in (jjjj-mm-dd)."))
     if end is None or (start is not None and end < start):
         errors.append(("end", "Vul een geldige einddatum in, niet vóór de ingangsdatum."))
-    values = {"start": forms.text(form, "start"), "end": forms.text(form, "end"), "van": holders,
-              "naar": recipients, "categorie": cats, "doel": purpose, "antwoorden": answers,
-              "geraadpleegd": consulted_refs}
+    values = {
+        "start": forms.text(form, "start"),
+        "end": forms.text(form, "end"),
+        "van": holders,
+        "naar": recipients,
+        "categorie": cats,
+        "doel": purpose,
+        "antwoorden": answers,
+        "geraadpleegd": consulted_refs,
+    }
     if g.get("restored"):
         return _consent_page(pid, 200, values=values, restored=True)
     if errors:
@@ -175,9 +217,18 @@ def consent_record(pid: str) -> Response:
     repeat = onetime.claim()
     if repeat is not None:
         return repeat
-    resource = forms.consent_resource(pid, agreed=agreed, refused=refused, consulted=consulted_refs,
-                                      recipients=recipients, holders=holders, purpose=purpose, cats=cats,
-                                      start=start, end=end)
+    resource = forms.consent_resource(
+        pid,
+        agreed=agreed,
+        refused=refused,
+        consulted=consulted_refs,
+        recipients=recipients,
+        holders=holders,
+        purpose=purpose,
+        cats=cats,
+        start=start,
+        end=end,
+    )
     try:
         stored = consents.record(node, resource, actor())
     except GatewayError as exc:
@@ -193,8 +244,15 @@ def consent_done(cid: str) -> Response:
     pid = lookup.subject_of_consent(node, cid)
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
     empty = lookup.nothing_held(node, pid, line.categories) if node.org_id in line.holders else []
-    return page("consent_done.html", person=lookup.person(node, pid), cid=cid, line=line,
-                refused_names=line.refused_by, nothing_held=empty, **labels())
+    return page(
+        "consent_done.html",
+        person=lookup.person(node, pid),
+        cid=cid,
+        line=line,
+        refused_names=line.refused_by,
+        nothing_held=empty,
+        **labels(),
+    )
 
 
 @bp.get("/toestemming/<cid>/bewijs")
@@ -209,8 +267,14 @@ def revoke_confirm(cid: str) -> Response:
     node = node_of()
     pid = lookup.subject_of_consent(node, cid)
     line = next(c for c in lookup.consents_of(node, pid) if c.id == cid)
-    return page("revoke.html", person=lookup.person(node, pid), line=line, withdrawers=_withdrawers(node, pid, line),
-                done=request.args.get("klaar") == "1" and line.status != "active", **labels())
+    return page(
+        "revoke.html",
+        person=lookup.person(node, pid),
+        line=line,
+        withdrawers=_withdrawers(node, pid, line),
+        done=request.args.get("klaar") == "1" and line.status != "active",
+        **labels(),
+    )
 
 
 def _withdrawers(node: Any, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
@@ -228,9 +292,15 @@ def revoke(cid: str) -> Response:
     chosen = request.form.get("wie", "")
     allowed = {g_.reference for g_ in _withdrawers(node, pid, line)}
     if chosen not in allowed | {"hulpverlener"}:
-        return page("revoke.html", 422, person=lookup.person(node, pid), line=line,
-                    withdrawers=_withdrawers(node, pid, line),
-                    errors=[("wie", "Kies wie de toestemming intrekt.")], **labels())
+        return page(
+            "revoke.html",
+            422,
+            person=lookup.person(node, pid),
+            line=line,
+            withdrawers=_withdrawers(node, pid, line),
+            errors=[("wie", "Kies wie de toestemming intrekt.")],
+            **labels(),
+        )
     repeat = onetime.claim()
     if repeat is not None:
         return repeat
@@ -255,9 +325,18 @@ def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
         if len(asking) == 1 and len(holders) == 1:
             # one valid consent shown above the form: fill the form in from it (issue 20.11)
             values = {"partner": holders[0], "doel": asking[0].purpose, "categorie": list(asking[0].categories)}
-    return page("summary_form.html", status, person=lookup.person(node, pid), partners=partners(),
-                purposes=forms.purposes(), categories=forms.categories(),
-                asking=asking, values=values, **labels(), **extra)
+    return page(
+        "summary_form.html",
+        status,
+        person=lookup.person(node, pid),
+        partners=partners(),
+        purposes=forms.purposes(),
+        categories=forms.categories(),
+        asking=asking,
+        values=values,
+        **labels(),
+        **extra,
+    )
 
 
 @bp.get("/clienten/<pid>/samenvatting")
@@ -269,8 +348,16 @@ def summary_form(pid: str) -> Response:
     return _summary_form(pid)
 
 
-def ask_partner(node: Any, who: audit_log.Actor, bsn: str, pid: str, partner: str, purpose: str,
-                cats: list[str], note: str | None = None) -> present.Summary:
+def ask_partner(
+    node: Any,
+    who: audit_log.Actor,
+    bsn: str,
+    pid: str,
+    partner: str,
+    purpose: str,
+    cats: list[str],
+    note: str | None = None,
+) -> present.Summary:
     """Ask ``partner`` under the newest consent recorded here that covers the request.
 
     ``request_summary`` issues the token from the consent ``consents.covering`` picks, the
@@ -278,8 +365,11 @@ def ask_partner(node: Any, who: audit_log.Actor, bsn: str, pid: str, partner: st
     without one it refuses in Dutch.
     """
     lines = lookup.asking_consents(node, pid, partner=partner, purpose=purpose, categories=frozenset(cats))
-    bundle = exchange.request_summary(node, exchange.SummaryRequest(
-        partner=partner, subject=bsn, purpose=purpose, categories=tuple(cats), note=note), who)
+    bundle = exchange.request_summary(
+        node,
+        exchange.SummaryRequest(partner=partner, subject=bsn, purpose=purpose, categories=tuple(cats), note=note),
+        who,
+    )
     return present.read_summary(bundle, consent_id=lines[0].id if lines else "", purpose=purpose)
 
 
@@ -311,8 +401,7 @@ def summary(pid: str) -> Response:
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return _summary_form(pid, 200, refusal=(code, text, partner), values=values)
-    return page("summary.html", person=person, summary=result, empty=present.empty_sections(result, cats),
-                **labels())
+    return page("summary.html", person=person, summary=result, empty=present.empty_sections(result, cats), **labels())
 
 
 # --- the family overview (gezinsoverzicht) ---------------------------------------------------
@@ -351,14 +440,21 @@ def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
     return out
 
 
-def _left_out(node: Any, pid: str, members: list[lookup.PersonCard],
-              questions: list[Question]) -> tuple[dict[str, str], list[str]]:
+def _left_out(
+    node: Any, pid: str, members: list[lookup.PersonCard], questions: list[Question]
+) -> tuple[dict[str, str], list[str]]:
     """Who the overview does not ask about, and why (issue 20.10): nobody is left out silently."""
     asked = {q.person.id for q in questions}
-    left = {m.id: "want er is hier geen geldige toestemming om over deze persoon te vragen" for m in members
-            if m.id not in asked}
-    outside = [f"{rel.name} is hier niet als cliënt ingeschreven; over deze ouder kan het overzicht niet vragen."
-               for rel in lookup.parents(node, pid) if rel.person_id is None and rel.key.startswith("bsn:")]
+    left = {
+        m.id: "want er is hier geen geldige toestemming om over deze persoon te vragen"
+        for m in members
+        if m.id not in asked
+    }
+    outside = [
+        f"{rel.name} is hier niet als cliënt ingeschreven; over deze ouder kan het overzicht niet vragen."
+        for rel in lookup.parents(node, pid)
+        if rel.person_id is None and rel.key.startswith("bsn:")
+    ]
     return left, outside
 
 
@@ -368,8 +464,16 @@ def overview_form(pid: str) -> Response:
     members = _family(node, pid)
     questions = _questions(node, members)
     left, outside = _left_out(node, pid, members, questions)
-    return page("overview.html", person=members[0], members=members, questions=questions,
-                left_out=left, outside=outside, deadline=cfg().web.overview_deadline, **labels())
+    return page(
+        "overview.html",
+        person=members[0],
+        members=members,
+        questions=questions,
+        left_out=left,
+        outside=outside,
+        deadline=cfg().web.overview_deadline,
+        **labels(),
+    )
 
 
 @bp.post("/clienten/<pid>/gezinsoverzicht")
@@ -386,8 +490,9 @@ def overview(pid: str) -> Response:
 
     def ask(q: Question) -> Answer:
         try:
-            result = ask_partner(node, who, q.person.bsn, q.person.id, q.partner, q.line.purpose,
-                                 list(q.line.categories))
+            result = ask_partner(
+                node, who, q.person.bsn, q.person.id, q.partner, q.line.purpose, list(q.line.categories)
+            )
             return Answer(q, summary=result)
         except GatewayError as exc:
             code, text = refusal_text(exc)
@@ -410,13 +515,27 @@ def overview(pid: str) -> Response:
                 answers.append(Answer(q, code="error", text="Er ging iets mis bij deze vraag."))
             else:
                 secs = cfg().web.overview_deadline
-                answers.append(Answer(q, code="partner-timeout", text=f"{q.partner} antwoordde niet binnen {secs:g} "
-                                                                      f"{'seconde' if secs == 1 else 'seconden'}."))
+                answers.append(
+                    Answer(
+                        q,
+                        code="partner-timeout",
+                        text=f"{q.partner} antwoordde niet binnen {secs:g} {'seconde' if secs == 1 else 'seconden'}.",
+                    )
+                )
     left, outside = _left_out(node, pid, members, questions)
-    return page("overview.html", person=members[0], members=members, questions=questions, answers=answers,
-                left_out=left, outside=outside, asked=True, deadline=cfg().web.overview_deadline, involved=involved,
-                **labels())
-
+    return page(
+        "overview.html",
+        person=members[0],
+        members=members,
+        questions=questions,
+        answers=answers,
+        left_out=left,
+        outside=outside,
+        asked=True,
+        deadline=cfg().web.overview_deadline,
+        involved=involved,
+        **labels(),
+    )
 
 
 # --- who is involved (elkaar vinden, contract section 8) -------------------------------------
@@ -437,8 +556,10 @@ class InvolvedView:
 
 
 def _involved(members: list[lookup.PersonCard], result: Any) -> InvolvedView:
-    return InvolvedView(people=[Involved(m, [f.entry for f in result.found if f.subject == m.bsn]) for m in members],
-                        unavailable=result.unavailable)
+    return InvolvedView(
+        people=[Involved(m, [f.entry for f in result.found if f.subject == m.bsn]) for m in members],
+        unavailable=result.unavailable,
+    )
 
 
 @bp.post("/clienten/<pid>/betrokkenen")
@@ -451,8 +572,14 @@ def involved(pid: str) -> Response:
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return page("involved.html", person=members[0], members=members, refusal=(code, text), **labels())
-    return page("involved.html", person=members[0], members=members, involved=_involved(members, result),
-                deadline=cfg().locator.deadline, **labels())
+    return page(
+        "involved.html",
+        person=members[0],
+        members=members,
+        involved=_involved(members, result),
+        deadline=cfg().locator.deadline,
+        **labels(),
+    )
 
 
 # --- safety disclosure -----------------------------------------------------------------------
@@ -460,9 +587,17 @@ def involved(pid: str) -> Response:
 
 def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
     node = node_of()
-    return page("safety_form.html", status, person=lookup.person(node, pid), partners=partners(),
-                categories=forms.categories(), grounds=present.LEGAL_GROUNDS_NL,
-                values=extra.pop("values", {}), **labels(), **extra)
+    return page(
+        "safety_form.html",
+        status,
+        person=lookup.person(node, pid),
+        partners=partners(),
+        categories=forms.categories(),
+        grounds=present.LEGAL_GROUNDS_NL,
+        values=extra.pop("values", {}),
+        **labels(),
+        **extra,
+    )
 
 
 @bp.get("/clienten/<pid>/veiligheidsmelding")
@@ -499,19 +634,35 @@ def safety_disclosure(pid: str) -> Response:
         # the confirmation step: show exactly what will leave, and ask again
         unconfirmed = form.get("stap") == "bevestigen"
         preview = present.read_summary(safety.preview(node, person.bsn, cats, actor()), consent_id="", purpose="")
-        return page("safety_confirm.html", 422 if unconfirmed else 200, person=person, values=values,
-                    preview=preview, empty=present.empty_sections(preview, cats),
-                    errors=[("bevestiging", "Bevestig dat u deze gegevens zonder toestemming wilt delen.")]
-                    if unconfirmed else None, **labels())
+        return page(
+            "safety_confirm.html",
+            422 if unconfirmed else 200,
+            person=person,
+            values=values,
+            preview=preview,
+            empty=present.empty_sections(preview, cats),
+            errors=[("bevestiging", "Bevestig dat u deze gegevens zonder toestemming wilt delen.")]
+            if unconfirmed
+            else None,
+            **labels(),
+        )
     repeat = onetime.claim()
     if repeat is not None:
         return repeat
     # a reload after a failed push must not push again unasked: the professional starts anew
     onetime.shown(f"/clienten/{pid}/veiligheidsmelding")
     try:
-        sent = safety.disclose(node, safety.DisclosureRequest(
-            recipient=recipient, subject=person.bsn, categories=tuple(cats), legal_ground=ground,
-            justification=justification), actor())
+        sent = safety.disclose(
+            node,
+            safety.DisclosureRequest(
+                recipient=recipient,
+                subject=person.bsn,
+                categories=tuple(cats),
+                legal_ground=ground,
+                justification=justification,
+            ),
+            actor(),
+        )
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return _safety_form(pid, 200, refusal=(code, text), values=values)

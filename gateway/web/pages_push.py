@@ -31,9 +31,18 @@ def _sending_consents(node: Any, pid: str) -> list[lookup.ConsentLine]:
 
 def _send_form(pid: str, status: int = 200, **extra: Any) -> Response:
     node = node_of()
-    return page("send_form.html", status, person=lookup.person(node, pid), partners=partners(),
-                purposes=forms.purposes(), categories=forms.categories(), sending=_sending_consents(node, pid),
-                values=extra.pop("values", {}), **labels(), **extra)
+    return page(
+        "send_form.html",
+        status,
+        person=lookup.person(node, pid),
+        partners=partners(),
+        purposes=forms.purposes(),
+        categories=forms.categories(),
+        sending=_sending_consents(node, pid),
+        values=extra.pop("values", {}),
+        **labels(),
+        **extra,
+    )
 
 
 @bp.get("/clienten/<pid>/toesturen")
@@ -59,8 +68,13 @@ def send(pid: str) -> Response:
         return _send_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
     try:
-        sent = push.send(node, push.SendRequest(recipient=recipient, subject=person.bsn, purpose=purpose,
-                                                categories=tuple(cats), note=note), actor())
+        sent = push.send(
+            node,
+            push.SendRequest(
+                recipient=recipient, subject=person.bsn, purpose=purpose, categories=tuple(cats), note=note
+            ),
+            actor(),
+        )
     except GatewayError as exc:
         code, text = refusal_text(exc)
         return _send_form(pid, 200, refusal=(code, text, recipient), values=values)
@@ -77,10 +91,14 @@ def inbox() -> Response:
     senders = {org: directory.entry(node, org) for org in {r.from_org for r in found}}
 
     def shown(r: push.Received) -> dict[str, Any]:
-        return {"r": r, "person": names.get(r.subject), "sections": present.sections(r.bundle),
-                "sender": senders.get(r.from_org),
-                "when": present.date_nl(r.received_at.isoformat(), with_time=True),
-                "uid": (r.bundle.get("id") or "x")[:12]}
+        return {
+            "r": r,
+            "person": names.get(r.subject),
+            "sections": present.sections(r.bundle),
+            "sender": senders.get(r.from_org),
+            "when": present.date_nl(r.received_at.isoformat(), with_time=True),
+            "uid": (r.bundle.get("id") or "x")[:12],
+        }
 
     pushes = [shown(r) for r in found if r.kind == push.CONSENTED_PUSH]
     safety = [shown(r) for r in found if r.kind != push.CONSENTED_PUSH]

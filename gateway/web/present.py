@@ -38,14 +38,41 @@ LEGAL_GROUNDS_NL = _labels(catalog.LEGAL_GROUND_SYSTEM, catalog.codes(catalog.LE
 REASONS_NL = _labels(catalog.REFUSAL_REASON_SYSTEM, catalog.codes(catalog.REFUSAL_REASON_SYSTEM), "explanation")
 ORG_TYPES_NL = _labels(catalog.ORGANISATION_TYPE_SYSTEM, catalog.codes(catalog.ORGANISATION_TYPE_SYSTEM))
 TELECOM_NL = _labels(catalog.CONTACT_POINT_SYSTEM, ("phone", "email", "sms", "url"))
-PARTY_KINDS_NL = MappingProxyType({code: label.lower() for code, label in
-                                   _labels(catalog.PARTY_KIND_SYSTEM, catalog.codes(catalog.PARTY_KIND_SYSTEM)).items()})
+PARTY_KINDS_NL = MappingProxyType(
+    {
+        code: label.lower()
+        for code, label in _labels(catalog.PARTY_KIND_SYSTEM, catalog.codes(catalog.PARTY_KIND_SYSTEM)).items()
+    }
+)
 _WITHHELD = "Er is een signaal vastgelegd; de tekst is niet gedeeld."  # a category without a line of its own
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-           "oktober", "november", "december")
+_MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
-__all__ = ["CATEGORIES_NL", "LEGAL_GROUNDS_NL", "PURPOSES_NL", "PURPOSE_TITLES", "REASONS_NL", "TITLES",
-           "Section", "Summary", "date_nl", "read_summary", "sections"]
+__all__ = [
+    "CATEGORIES_NL",
+    "LEGAL_GROUNDS_NL",
+    "PURPOSES_NL",
+    "PURPOSE_TITLES",
+    "REASONS_NL",
+    "TITLES",
+    "Section",
+    "Summary",
+    "date_nl",
+    "read_summary",
+    "sections",
+]
 
 
 def date_nl(value: str | None, *, with_time: bool = False, seconds: bool = False) -> str:
@@ -121,8 +148,11 @@ def _observation(r: dict[str, Any], category: str) -> Item:
 
 def _measure(r: dict[str, Any]) -> Item:
     """Which measure applies, since when and until when: a code and its period, nothing else."""
-    codes = [c.get("code") for c in (r.get("valueCodeableConcept") or {}).get("coding") or []
-             if c.get("system") == catalog.LEGAL_MEASURE_SYSTEM]
+    codes = [
+        c.get("code")
+        for c in (r.get("valueCodeableConcept") or {}).get("coding") or []
+        if c.get("system") == catalog.LEGAL_MEASURE_SYSTEM
+    ]
     name = catalog.label(catalog.LEGAL_MEASURE_SYSTEM, codes[0]) if codes else "Een maatregel (soort niet gedeeld)"
     period = r.get("effectivePeriod") or {}
     since = date_nl(period.get("start"))
@@ -184,9 +214,15 @@ def read_summary(bundle: dict[str, Any], *, consent_id: str, purpose: str) -> Su
         elif r.get("resourceType") == "CareTeam":
             section.items.append(_careteam(r))
     order = [c for c in catalog.category_order() if c in by_cat]
-    return Summary(source=source, signed_at=date_nl(sig.get("when") or bundle.get("timestamp"), with_time=True),
-                   profile_version=version, exchange_id=str((bundle.get("identifier") or {}).get("value", "")),
-                   consent_id=consent_id, purpose=purpose, sections=[by_cat[c] for c in order])
+    return Summary(
+        source=source,
+        signed_at=date_nl(sig.get("when") or bundle.get("timestamp"), with_time=True),
+        profile_version=version,
+        exchange_id=str((bundle.get("identifier") or {}).get("value", "")),
+        consent_id=consent_id,
+        purpose=purpose,
+        sections=[by_cat[c] for c in order],
+    )
 
 
 def empty_sections(summary: Summary, requested: list[str]) -> list[str]:

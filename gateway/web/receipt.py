@@ -15,8 +15,20 @@ from gateway.web import documents
 from profiles import catalog
 
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-           "oktober", "november", "december")
+_MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +61,9 @@ def short_reference(cid: str) -> str:
     return f"{head[:4]}-{head[4:]}"
 
 
-def render(grant: Grant, status: str, org_name: str, names: dict[str, str], facts: ReceiptFacts,
-           phone: str = "") -> str:
+def render(
+    grant: Grant, status: str, org_name: str, names: dict[str, str], facts: ReceiptFacts, phone: str = ""
+) -> str:
     """The receipt for a consent (``permit``), an objection (``deny``) or a refusal, in B1 Dutch.
 
     The words are the template's (``templates/documents/receipt.html``) and the CodeSystems'
@@ -67,13 +80,27 @@ def render(grant: Grant, status: str, org_name: str, names: dict[str, str], fact
         state += f" op {_day(facts.revoked_at)}" + (f" door {facts.withdrawn_by}" if facts.withdrawn_by else "")
     recorder = facts.recorded_by if facts.recorded_by and ":" not in facts.recorded_by else "uw hulpverlener"
     return documents.render(
-        "receipt.html", kind=kind, org_name=org_name, phone=phone,
-        subject_name=facts.subject_name, subject_born=_day(facts.subject_born),
-        grantors=facts.grantors, refused_by=facts.refused_by,
-        categories=[catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c) for c in catalog.category_order()
-                    if c in grant.categories],
-        holders=_orgs(grant.holders, names), recipients=_orgs(grant.recipients, names),
+        "receipt.html",
+        kind=kind,
+        org_name=org_name,
+        phone=phone,
+        subject_name=facts.subject_name,
+        subject_born=_day(facts.subject_born),
+        grantors=facts.grantors,
+        refused_by=facts.refused_by,
+        categories=[
+            catalog.explanation(catalog.SUMMARY_CATEGORY_SYSTEM, c)
+            for c in catalog.category_order()
+            if c in grant.categories
+        ],
+        holders=_orgs(grant.holders, names),
+        recipients=_orgs(grant.recipients, names),
         purpose=catalog.explanation(catalog.PURPOSE_SYSTEM, grant.purpose),
-        start=_day(grant.start), until=_day(grant.end) if grant.end else "",
-        recorded_at=_day(facts.recorded_at), recorded_by=recorder, state=state,
-        reference=short_reference(grant.id), consent_id=grant.id)
+        start=_day(grant.start),
+        until=_day(grant.end) if grant.end else "",
+        recorded_at=_day(facts.recorded_at),
+        recorded_by=recorder,
+        state=state,
+        reference=short_reference(grant.id),
+        consent_id=grant.id,
+    )

@@ -40,8 +40,10 @@ KEY_FILE = "web-session.key"
 CSRF_FIELD = "csrf_token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
-CSP = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 
 def session_key(home: Path) -> bytes:
@@ -93,8 +95,7 @@ def login(user: dict[str, Any]) -> None:
     kept = session.get("kept")  # a form kept from the session that timed out (keep_typed)
     session.clear()
     now = int(time.time())
-    session.update(user=user, started=now, seen=now, sid=secrets.token_urlsafe(24),
-                   csrf=secrets.token_urlsafe(32))
+    session.update(user=user, started=now, seen=now, sid=secrets.token_urlsafe(24), csrf=secrets.token_urlsafe(32))
     if isinstance(kept, str):
         session["kept"] = kept
     session.permanent = True
@@ -116,8 +117,7 @@ def current_user(node: Any, config: NodeConfig) -> dict[str, Any] | None:
         return None
     now = int(time.time())
     seen, started, sid = session.get("seen", 0), session.get("started", 0), session.get("sid")
-    if (now - seen > config.web.session_idle_minutes * 60
-            or now - started > config.web.session_max_hours * 3600):
+    if now - seen > config.web.session_idle_minutes * 60 or now - started > config.web.session_max_hours * 3600:
         old_csrf = session.get("csrf")
         session.clear()
         session["expired"] = True

@@ -25,8 +25,9 @@ from gateway.services import probing
 MAX_ROWS = 500
 SCAN_ROWS = 20_000  # entries read for one page at most (filters the store cannot apply run on these)
 FORGERY_CODES = frozenset({"replay", "bad-signature", "bad-partner-signature"})
-REFUSAL_ACTIONS = frozenset({events.DISCLOSURE_REFUSED, events.SUMMARY_REQUEST_FAILED, events.CONSENT_REFUSED,
-                             events.LOGIN_FAILED})
+REFUSAL_ACTIONS = frozenset(
+    {events.DISCLOSURE_REFUSED, events.SUMMARY_REQUEST_FAILED, events.CONSENT_REFUSED, events.LOGIN_FAILED}
+)
 BURST = 5
 BURST_WINDOW = timedelta(minutes=10)
 
@@ -57,14 +58,26 @@ def search(node: Any, f: Filters, actor: audit_log.Actor) -> tuple[list[StoredEn
     """Entries matching ``f``, newest first, and whether the list was cut at ``MAX_ROWS``."""
     with node.uow() as uow:
         rows = uow.audit.entries(
-            subject=f.subject or None, agent=f.agent or None, purpose=f.purpose or None,
-            outcome=f.outcome or None, since=f.since.isoformat() if f.since else None,
+            subject=f.subject or None,
+            agent=f.agent or None,
+            purpose=f.purpose or None,
+            outcome=f.outcome or None,
+            since=f.since.isoformat() if f.since else None,
             until=(f.until + timedelta(days=1)).isoformat() if f.until else None,
-            limit=SCAN_ROWS if f.partner else MAX_ROWS + 1)
+            limit=SCAN_ROWS if f.partner else MAX_ROWS + 1,
+        )
         found = [e for e in rows if not f.partner or e.record.peer_org == f.partner]
-        uow.audit.append(node, events.AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=min(len(found), MAX_ROWS),
-            subject=f.subject, **audit_log.fields(actor), detail={"filters": f.describe(), "view": "timeline"}))
+        uow.audit.append(
+            node,
+            events.AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=min(len(found), MAX_ROWS),
+                subject=f.subject,
+                **audit_log.fields(actor),
+                detail={"filters": f.describe(), "view": "timeline"},
+            ),
+        )
         uow.commit()
     return found[:MAX_ROWS], len(found) > MAX_ROWS
 
@@ -81,9 +94,16 @@ def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
     with node.uow() as uow:
         rows = uow.audit.entries(since=since.isoformat(), limit=SCAN_ROWS)
         probes = probing.flags_in(node, probing.refused_since(uow.audit, since), since)
-        uow.audit.append(node, events.AuditRecord(
-            action=events.AUDIT_READ, outcome=events.SUCCESS, count=len(rows), **audit_log.fields(actor),
-            detail={"view": "flags", "since": since.isoformat()}))
+        uow.audit.append(
+            node,
+            events.AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=len(rows),
+                **audit_log.fields(actor),
+                detail={"view": "flags", "since": since.isoformat()},
+            ),
+        )
         uow.commit()
     out: list[Flag] = []
     safety = [e for e in rows if e.record.action in events.SAFETY_ACTIONS or e.record.flagged]
@@ -99,10 +119,19 @@ def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
 
 def _probing(node: Any, probes: list[Any]) -> list[Flag]:
     a = node.config.audit
-    return [Flag("probing", (f"Mogelijk aftasten door {p.partner} op {p.day.strftime('%d-%m-%Y')}: "
-                             f"{p.unknown} keer 'persoon hier niet bekend', {p.refusals} weigeringen in totaal "
-                             f"(signaal bij meer dan {a.probe_unknown_per_day} of {a.probe_refusals_per_day} "
-                             "per dag)"), list(p.entries)) for p in probes]
+    return [
+        Flag(
+            "probing",
+            (
+                f"Mogelijk aftasten door {p.partner} op {p.day.strftime('%d-%m-%Y')}: "
+                f"{p.unknown} keer 'persoon hier niet bekend', {p.refusals} weigeringen in totaal "
+                f"(signaal bij meer dan {a.probe_unknown_per_day} of {a.probe_refusals_per_day} "
+                "per dag)"
+            ),
+            list(p.entries),
+        )
+        for p in probes
+    ]
 
 
 def _bursts(rows: list[StoredEntry]) -> list[Flag]:
@@ -119,8 +148,13 @@ def _bursts(rows: list[StoredEntry]) -> list[Flag]:
             while _at(items[end]) - _at(items[start]) > BURST_WINDOW:
                 start += 1
             if end - start + 1 > len(best):
-                best = items[start:end + 1]
+                best = items[start : end + 1]
         if len(best) >= BURST:
-            out.append(Flag("burst", f"{len(best)} geweigerde verzoeken binnen {BURST_WINDOW.seconds // 60} "
-                                     f"minuten van {who}", best))
+            out.append(
+                Flag(
+                    "burst",
+                    f"{len(best)} geweigerde verzoeken binnen {BURST_WINDOW.seconds // 60} minuten van {who}",
+                    best,
+                )
+            )
     return out

@@ -23,8 +23,7 @@ from gateway.web.render import page
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/web-static")
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/web-static")
 
 
 def cfg() -> NodeConfig:
@@ -47,11 +46,17 @@ def refusal_text(exc: GatewayError) -> tuple[str, str]:
 def _globals() -> dict[str, Any]:
     if "web_config" not in current_app.extensions:
         return {}
-    return {"csrf_token": security.csrf_token, "csrf_field": security.CSRF_FIELD, "form_once": onetime.token,
-            "idle_minutes": cfg().web.session_idle_minutes,
-            "next_step": next_steps.next_step,
-            "node_name": cfg().node.name, "user": g.get("user"), "demo": cfg().web.demo_login,
-            "roles_nl": oidc.ROLES_NL}
+    return {
+        "csrf_token": security.csrf_token,
+        "csrf_field": security.CSRF_FIELD,
+        "form_once": onetime.token,
+        "idle_minutes": cfg().web.session_idle_minutes,
+        "next_step": next_steps.next_step,
+        "node_name": cfg().node.name,
+        "user": g.get("user"),
+        "demo": cfg().web.demo_login,
+        "roles_nl": oidc.ROLES_NL,
+    }
 
 
 @bp.before_request
@@ -82,13 +87,18 @@ def _refused(exc: GatewayError) -> Response:
 @bp.errorhandler(HTTPException)
 def _http(exc: HTTPException) -> Response:
     if exc.code == 400 and str(exc.description).startswith("csrf"):
-        text = ("Dit formulier is verlopen of komt niet van deze site. Ga terug, laad de pagina "
-                "opnieuw en probeer het nog eens.")
+        text = (
+            "Dit formulier is verlopen of komt niet van deze site. Ga terug, laad de pagina "
+            "opnieuw en probeer het nog eens."
+        )
         return page("error.html", 400, code="csrf", text=text)
-    texts = {403: "U heeft geen toegang tot deze pagina.", 404: "Deze pagina bestaat niet.",
-             405: "Deze handeling kan zo niet.", 413: "Het formulier is te groot."}
-    return page("error.html", exc.code or 500, code=str(exc.code),
-                text=texts.get(exc.code or 500, "Er ging iets mis."))
+    texts = {
+        403: "U heeft geen toegang tot deze pagina.",
+        404: "Deze pagina bestaat niet.",
+        405: "Deze handeling kan zo niet.",
+        413: "Het formulier is te groot.",
+    }
+    return page("error.html", exc.code or 500, code=str(exc.code), text=texts.get(exc.code or 500, "Er ging iets mis."))
 
 
 API_PREFIXES = ("/fhir", "/oauth", "/.well-known", "/openapi.json", "/healthz", "/readyz", "/consent/", "/metrics")
@@ -114,8 +124,12 @@ def login_required(role: str) -> Response | None:
     if user is None:
         return redirect("/", 303)  # type: ignore[return-value]  # the start page offers the login
     if role not in user["roles"]:
-        return page("error.html", 403, code="forbidden",
-                    text="Deze pagina is er alleen voor de rol " + oidc.ROLES_NL[role].lower() + ".")
+        return page(
+            "error.html",
+            403,
+            code="forbidden",
+            text="Deze pagina is er alleen voor de rol " + oidc.ROLES_NL[role].lower() + ".",
+        )
     return None
 
 
@@ -139,8 +153,12 @@ def login() -> Response:
         return page("error.html", 502, code=exc.reason, text=exc.text)
     except Exception:  # noqa: BLE001 - the IdP is down or answers nonsense: say so, log the type only
         log.warning("IdP unreachable for login", exc_info=False)
-        return page("error.html", 502, code="idp-unavailable",
-                    text="De inlogdienst van uw organisatie is nu niet bereikbaar. Probeer het later opnieuw.")
+        return page(
+            "error.html",
+            502,
+            code="idp-unavailable",
+            text="De inlogdienst van uw organisatie is nu niet bereikbaar. Probeer het later opnieuw.",
+        )
 
 
 @bp.get(oidc.CALLBACK_PATH)

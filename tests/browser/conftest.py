@@ -36,6 +36,7 @@ from gateway.demo.loopback import RunningNode, free_port
 ROOT = Path(__file__).resolve().parents[2]
 OIDC_DIR = ROOT / "tools" / "oidc-provider"
 
+
 @dataclass
 class Idp:
     issuer: str
@@ -52,8 +53,14 @@ def _npm_ready() -> None:
         fcntl.flock(guard, fcntl.LOCK_EX)
         if (OIDC_DIR / "node_modules" / "oidc-provider" / "package.json").is_file():
             return
-        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, capture_output=True,
-                              text=True, timeout=600, check=False)
+        done = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=OIDC_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     if done.returncode != 0:
         unavailable(f"npm ci in tools/oidc-provider failed: {done.stderr.strip()[-500:]}")
 
@@ -70,18 +77,36 @@ def idp(ports: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> Iter
     issuer = f"http://127.0.0.1:{ports['idp']}"
     client_secrets = {f"gateway-{org}": secrets.token_urlsafe(32) for org in ("ggz-noord", "jeugdteam-west")}
     cfg = {
-        "port": ports["idp"], "issuer": issuer,
-        "clients": [{"client_id": f"gateway-{org}", "client_secret": client_secrets[f"gateway-{org}"],
-                     "redirect_uris": [f"http://127.0.0.1:{ports[org]}/auth/callback"]}
-                    for org in ("ggz-noord", "jeugdteam-west")],
-        "users": [{"username": u.username, "password": PASSWORD, "name": u.name, "roles": list(u.roles),
-                   **({"practitioner_id": u.practitioner_id} if u.practitioner_id else {})} for u in USERS],
+        "port": ports["idp"],
+        "issuer": issuer,
+        "clients": [
+            {
+                "client_id": f"gateway-{org}",
+                "client_secret": client_secrets[f"gateway-{org}"],
+                "redirect_uris": [f"http://127.0.0.1:{ports[org]}/auth/callback"],
+            }
+            for org in ("ggz-noord", "jeugdteam-west")
+        ],
+        "users": [
+            {
+                "username": u.username,
+                "password": PASSWORD,
+                "name": u.name,
+                "roles": list(u.roles),
+                **({"practitioner_id": u.practitioner_id} if u.practitioner_id else {}),
+            }
+            for u in USERS
+        ],
     }
     (root / "config.json").write_text(json.dumps(cfg))
     log = root / "idp.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["node", str(OIDC_DIR / "server.js"), str(root / "config.json")],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["node", str(OIDC_DIR / "server.js"), str(root / "config.json")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -93,8 +93,9 @@ def test_reloads_do_nothing_twice_and_a_refusal_is_kept(web_fed: Any, context: A
     watch.check()
 
 
-def test_a_disclosure_shows_what_it_sends_and_a_reload_sends_nothing_more(web_fed: Any, context: Any,
-                                                                            shots: Path) -> None:
+def test_a_disclosure_shows_what_it_sends_and_a_reload_sends_nothing_more(
+    web_fed: Any, context: Any, shots: Path
+) -> None:
     ggz = web_fed.ggz.url
     page = context.new_page()
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -129,8 +130,9 @@ def _audit(node: Any) -> list[dict[str, Any]]:
         built.uow.engine.dispose()
 
 
-def test_a_privacy_officer_at_1280_px_sees_every_column_and_handles_a_flag(web_fed: Any, context: Any,
-                                                                             shots: Path) -> None:
+def test_a_privacy_officer_at_1280_px_sees_every_column_and_handles_a_flag(
+    web_fed: Any, context: Any, shots: Path
+) -> None:
     page = context.new_page()
     page.set_viewport_size({"width": 1280, "height": 900})
     login(page, web_fed.jeugd.url, PRIVACY_OFFICER)

@@ -35,8 +35,9 @@ class Watch:
     def check(self) -> None:
         csp = [m for m in self.console if "Content Security Policy" in m or "Refused to" in m]
         assert not csp, csp
-        leaking = [u for u in self.urls if re.search(r"[0-9]{9}", u.split("?")[0] + "?" + u.partition("?")[2])
-                   and MOTHER in u]
+        leaking = [
+            u for u in self.urls if re.search(r"[0-9]{9}", u.split("?")[0] + "?" + u.partition("?")[2]) and MOTHER in u
+        ]
         assert not leaking, leaking
 
 
@@ -58,8 +59,7 @@ def assert_labelled(page: Any) -> None:
         assert page.locator(f"label[for='{ident}']").count() == 1, ident
 
 
-def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_it(
-        web_fed: Any, context: Any) -> None:
+def test_a_professional_consents_asks_and_reads_then_the_privacy_officer_finds_it(web_fed: Any, context: Any) -> None:
     jeugd, ggz = web_fed.jeugd.url, web_fed.ggz.url
     page = context.new_page()
     watch = Watch(page)
@@ -204,7 +204,8 @@ def test_a_form_posted_from_another_site_is_refused(web_fed: Any, context: Any) 
     page = context.new_page()
     login(page, web_fed.jeugd.url, PROFESSIONAL)
     page.goto(web_fed.idp.issuer + "/.well-known/openid-configuration")  # any other origin
-    resp = page.request.post(web_fed.jeugd.url + "/clienten/zoeken", form={"bsn": MOTHER},
-                             headers={"Origin": web_fed.idp.issuer})
+    resp = page.request.post(
+        web_fed.jeugd.url + "/clienten/zoeken", form={"bsn": MOTHER}, headers={"Origin": web_fed.idp.issuer}
+    )
     assert resp.status == 400
     assert "Sanne" not in resp.text()

@@ -37,8 +37,11 @@ STORES: list[str] = _root_conftest.STORES
 PG: str = _root_conftest.PG
 
 READ_TIMEOUT = 2
-ENV = {"GATEWAY_PARTNERS_READ_TIMEOUT": str(READ_TIMEOUT), "GATEWAY_PARTNERS_CONNECT_TIMEOUT": "1",
-       "GATEWAY_PARTNERS_JWKS_REFETCH_INTERVAL": "1"}
+ENV = {
+    "GATEWAY_PARTNERS_READ_TIMEOUT": str(READ_TIMEOUT),
+    "GATEWAY_PARTNERS_CONNECT_TIMEOUT": "1",
+    "GATEWAY_PARTNERS_JWKS_REFETCH_INTERVAL": "1",
+}
 
 
 @dataclass
@@ -61,10 +64,18 @@ class FaultFed:
 
     def token(self) -> str:
         j = self.jeugd.session("jeugd-epd", "uzi:900000202")
-        consent = j.post("/fhir/Consent", d.consent(
-            self.ids["mother_jeugd"], [f"Patient/{self.ids['mother_jeugd']}"], recipients=[self.jeugd.org_id],
-            holders=[self.ggz.org_id], purpose="joint-safety-planning", categories=list(demo.CATEGORIES),
-            start=date.today() - timedelta(days=1)))
+        consent = j.post(
+            "/fhir/Consent",
+            d.consent(
+                self.ids["mother_jeugd"],
+                [f"Patient/{self.ids['mother_jeugd']}"],
+                recipients=[self.jeugd.org_id],
+                holders=[self.ggz.org_id],
+                purpose="joint-safety-planning",
+                categories=list(demo.CATEGORIES),
+                start=date.today() - timedelta(days=1),
+            ),
+        )
         assert consent.status_code == 201, consent.text
         tok = j.post(f"/fhir/Consent/{consent.json()['id']}/$issue-token")
         assert tok.status_code == 200, tok.text
@@ -72,10 +83,12 @@ class FaultFed:
 
     def ask(self, token: str, *, partner: str | None = None, timeout: float = 30) -> requests.Response:
         api = self.api()
-        body = d.summary_request(partner or self.ggz.org_id, demo.MOTHER, "joint-safety-planning",
-                                 list(demo.CATEGORIES), token=token)
-        return requests.post(self.jeugd.url + "/fhir/$request-summary", json=body, headers=api.headers(),
-                             timeout=timeout)
+        body = d.summary_request(
+            partner or self.ggz.org_id, demo.MOTHER, "joint-safety-planning", list(demo.CATEGORIES), token=token
+        )
+        return requests.post(
+            self.jeugd.url + "/fhir/$request-summary", json=body, headers=api.headers(), timeout=timeout
+        )
 
     def restart(self, node: RunningNode, env: dict[str, str] | None = None) -> None:
         self._api = None
@@ -120,8 +133,9 @@ def fed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     made: list[str] = []
     urls = {org: (_pg_url(made, org) if store == "postgresql" else None) for org in ("ggz-noord", "jeugdteam-west")}
     ggz = RunningNode("ggz-noord", "GGZ Noord", root / "ggz-noord", free_port(), urls["ggz-noord"])
-    jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(),
-                        urls["jeugdteam-west"])
+    jeugd = RunningNode(
+        "jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(), urls["jeugdteam-west"]
+    )
     started: list[RunningNode] = []
     try:
         prints = {n.org_id: n.init() for n in (ggz, jeugd)}

@@ -33,11 +33,29 @@ def _partner_token(fed: Any) -> str:
 
     kid, alg, key = KeyRing(config.load(fed.jeugd.home).home).active
     now = int(time.time())
-    assertion = jwt.sign({"iss": fed.jeugd.org_id, "sub": fed.jeugd.org_id, "aud": fed.ggz.url + "/oauth/token",
-                           "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="JWT")
-    resp = requests.post(fed.ggz.url + "/oauth/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_assertion": assertion,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assertion = jwt.sign(
+        {
+            "iss": fed.jeugd.org_id,
+            "sub": fed.jeugd.org_id,
+            "aud": fed.ggz.url + "/oauth/token",
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex,
+        },
+        key,
+        kid=kid,
+        alg=alg,
+        typ="JWT",
+    )
+    resp = requests.post(
+        fed.ggz.url + "/oauth/token",
+        timeout=10,
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        },
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]  # type: ignore[no-any-return]
 
@@ -47,21 +65,40 @@ def _consent_token(fed: Any, consent_id: str, skew: int) -> str:
 
     kid, alg, key = KeyRing(config.load(fed.jeugd.home).home).active
     now = int(time.time()) + skew
-    return jwt.sign({"iss": fed.jeugd.org_id, "sub": demo.MOTHER, "aud": [fed.ggz.org_id],
-                      "grantee": fed.jeugd.org_id, "purpose": "joint-safety-planning",
-                      "categories": sorted(demo.CATEGORIES), "consent": consent_id, "iat": now, "nbf": now,
-                      "exp": now + 3600 if skew >= 0 else now + 60, "jti": uuid.uuid4().hex},
-                     key, kid=kid, alg=alg, typ=token.TYP)
+    return jwt.sign(
+        {
+            "iss": fed.jeugd.org_id,
+            "sub": demo.MOTHER,
+            "aud": [fed.ggz.org_id],
+            "grantee": fed.jeugd.org_id,
+            "purpose": "joint-safety-planning",
+            "categories": sorted(demo.CATEGORIES),
+            "consent": consent_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600 if skew >= 0 else now + 60,
+            "jti": uuid.uuid4().hex,
+        },
+        key,
+        kid=kid,
+        alg=alg,
+        typ=token.TYP,
+    )
 
 
 def _behaviour_summary(fed: Any, access: str, tok: str) -> requests.Response:
     body = d.summary_request("unused", demo.MOTHER, "joint-safety-planning", list(demo.CATEGORIES), token=tok)
     params = [p for p in body["parameter"] if p["name"] != "partner"]
-    params += [{"name": "practitioner", "valueIdentifier": {"value": "uzi:900000202"}},
-               {"name": "exchange-id", "valueString": uuid.uuid4().hex}]
-    return requests.post(fed.ggz.url + "/fhir/$behaviour-summary", timeout=30,
-                         json={"resourceType": "Parameters", "parameter": params},
-                         headers={"Authorization": f"Bearer {access}", "Content-Type": "application/fhir+json"})
+    params += [
+        {"name": "practitioner", "valueIdentifier": {"value": "uzi:900000202"}},
+        {"name": "exchange-id", "valueString": uuid.uuid4().hex},
+    ]
+    return requests.post(
+        fed.ggz.url + "/fhir/$behaviour-summary",
+        timeout=30,
+        json={"resourceType": "Parameters", "parameter": params},
+        headers={"Authorization": f"Bearer {access}", "Content-Type": "application/fhir+json"},
+    )
 
 
 def _consent_id(fed: Any) -> str:
@@ -71,12 +108,15 @@ def _consent_id(fed: Any) -> str:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["consent"]  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize(("skew", "status", "code"), [
-    (50, 200, None),  # issuer 50 s ahead: nbf/iat within the 60 s leeway
-    (130, 401, "token-expired"),  # issuer over two minutes ahead: not yet valid
-    (-130, 401, "token-expired"),  # issuer behind: its 60 s token already expired here
-    (-50, 200, None),  # issuer 50 s behind, same short token: still inside the leeway
-])
+@pytest.mark.parametrize(
+    ("skew", "status", "code"),
+    [
+        (50, 200, None),  # issuer 50 s ahead: nbf/iat within the 60 s leeway
+        (130, 401, "token-expired"),  # issuer over two minutes ahead: not yet valid
+        (-130, 401, "token-expired"),  # issuer behind: its 60 s token already expired here
+        (-50, 200, None),  # issuer 50 s behind, same short token: still inside the leeway
+    ],
+)
 def test_consent_token_from_a_skewed_issuer_clock(fed: Any, skew: int, status: int, code: str | None) -> None:
     resp = _behaviour_summary(fed, _partner_token(fed), _consent_token(fed, _consent_id(fed), skew))
     assert resp.status_code == status, resp.text

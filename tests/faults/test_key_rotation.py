@@ -66,11 +66,13 @@ def pin_rotating_partner(node: Any, key: ECKey) -> None:
     """A partner pinned an hour ago with ``key`` (its JWKS may be re-fetched now)."""
     long_ago = datetime.now(UTC) - timedelta(hours=1)
     with node.uow() as uow:
-        uow.session.add(Partner(org_id="rotating", url="http://127.0.0.1:9", added_at=long_ago,
-                                jwks_fetched_at=long_ago))
+        uow.session.add(
+            Partner(org_id="rotating", url="http://127.0.0.1:9", added_at=long_ago, jwks_fetched_at=long_ago)
+        )
         uow.session.flush()
-        uow.session.add(PartnerKey(org_id="rotating", kid=key.thumbprint(), jwk=json.dumps(public_jwk(key)),
-                                   added_at=long_ago))
+        uow.session.add(
+            PartnerKey(org_id="rotating", kid=key.thumbprint(), jwk=json.dumps(public_jwk(key)), added_at=long_ago)
+        )
         uow.commit()
 
 

@@ -34,8 +34,7 @@ def test_holder_that_cannot_audit_discloses_nothing_and_recovers(fed: Any) -> No
         resp = fed.ask(tok)
         # the holder refuses the disclosure (503 store-unavailable, passed through), or already
         # its login, which it audits too (OAuth temporarily_unavailable: partner-unavailable)
-        assert (resp.status_code, reason(resp)) in {(503, "store-unavailable"), (502, "partner-unavailable")}, \
-            resp.text
+        assert (resp.status_code, reason(resp)) in {(503, "store-unavailable"), (502, "partner-unavailable")}, resp.text
         assert resp.json()["resourceType"] == "OperationOutcome"
     finally:
         _restore(fed, fed.ggz)
@@ -71,9 +70,12 @@ def test_postgresql_connections_terminated_under_the_node_are_replaced(fed: Any)
     engine = create_engine(PG)
     try:
         with engine.begin() as conn:
-            killed = conn.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ANY(:names)"),
-                {"names": list(fed.schemas.values())}).scalar()
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ANY(:names)"
+                ),
+                {"names": list(fed.schemas.values())},
+            ).scalar()
     finally:
         engine.dispose()
     assert killed and killed > 0

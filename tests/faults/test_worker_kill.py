@@ -9,8 +9,13 @@ from typing import Any
 
 from faults_support import Traffic, workers_of
 
-TRANSIENT = {(502, "partner-unavailable"), (503, "store-unavailable"), (503, "consent-status-unavailable"),
-             (503, "node-busy"), (504, "partner-timeout")}
+TRANSIENT = {
+    (502, "partner-unavailable"),
+    (503, "store-unavailable"),
+    (503, "consent-status-unavailable"),
+    (503, "node-busy"),
+    (504, "partner-timeout"),
+}
 
 
 def _code(body: Any) -> str | None:

@@ -64,8 +64,9 @@ def served_definitions(folder: Path, resources: list[dict[str, Any]]) -> Path:
     """The node's own served StructureDefinitions and CodeSystems, one file each."""
     folder.mkdir(parents=True, exist_ok=True)
     for resource in resources:
-        (folder / f"{resource['resourceType']}-{resource['id']}.json").write_text(json.dumps(resource),
-                                                                                  encoding="utf-8")
+        (folder / f"{resource['resourceType']}-{resource['id']}.json").write_text(
+            json.dumps(resource), encoding="utf-8"
+        )
     return folder
 
 
@@ -73,17 +74,25 @@ class Pyfhircheck:
     """pyfhircheck's native validator over the given definition folders, local terminology."""
 
     def __init__(self, *folders: Path, evidence: Path) -> None:
-        config = ValidatorConfig.load_dict({
-            "fhirVersion": "4.0.1", "localPackagePaths": [str(f) for f in folders],
-            "terminology": {"mode": "local"}, "evidenceOutputDir": str(evidence)})
+        config = ValidatorConfig.load_dict(
+            {
+                "fhirVersion": "4.0.1",
+                "localPackagePaths": [str(f) for f in folders],
+                "terminology": {"mode": "local"},
+                "evidenceOutputDir": str(evidence),
+            }
+        )
         with contextlib.redirect_stdout(io.StringIO()):
             self.validator = Validator(config)
 
     def errors(self, resource: dict[str, Any]) -> list[str]:
         with contextlib.redirect_stdout(io.StringIO()):  # it traces to stdout
             report = self.validator.validate_resource(resource)
-        return [f"{i.path}: {i.code}: {i.message}" for i in report.errors
-                if i.code not in ADVICE and not misread(resource, i.code, i.path)]
+        return [
+            f"{i.path}: {i.code}: {i.message}"
+            for i in report.errors
+            if i.code not in ADVICE and not misread(resource, i.code, i.path)
+        ]
 
 
 def _at(node: Any, steps: list[str]) -> list[tuple[Any, str]]:
@@ -113,11 +122,14 @@ def misread(resource: dict[str, Any], code: str, path: str) -> bool:
     # in a Bundle the path starts at the entry's resource (which entry, it does not say):
     # the claim must be false for every element at that path in every such entry
     owners = [resource] + [e.get("resource") for e in resource.get("entry", []) if isinstance(e, dict)]
-    hits = [hit for owner in owners if isinstance(owner, dict) and owner.get("resourceType") == root
-            for hit in _at(owner, steps)]
+    hits = [
+        hit
+        for owner in owners
+        if isinstance(owner, dict) and owner.get("resourceType") == root
+        for hit in _at(owner, steps)
+    ]
     if code == "cardinality.min" and steps and steps[-1] == "value[x]" and "[" in path:
-        return bool(hits) and all(any(k.startswith("value") and k[5:6].isupper() for k in parent)
-                                  for parent, _ in hits)
+        return bool(hits) and all(any(k.startswith("value") and k[5:6].isupper() for k in parent) for parent, _ in hits)
     if code == "profile.element.cardinality.max" and len(hits) > 1:
         return all(not isinstance(parent.get(last), list) or len(parent[last]) <= 1 for parent, last in hits)
     return False
@@ -125,9 +137,14 @@ def misread(resource: dict[str, Any], code: str, path: str) -> bool:
 
 def medplum(resources: list[dict[str, Any]], profiles: list[dict[str, Any]]) -> dict[str, Any]:
     """Run @medplum/core's validator; return its results (one per resource and profile)."""
-    done = subprocess.run(["node", "validate.mjs"], cwd=HERE, check=True, timeout=300,
-                          input=json.dumps({"resources": resources, "profiles": profiles}).encode(),
-                          capture_output=True)
+    done = subprocess.run(
+        ["node", "validate.mjs"],
+        cwd=HERE,
+        check=True,
+        timeout=300,
+        input=json.dumps({"resources": resources, "profiles": profiles}).encode(),
+        capture_output=True,
+    )
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
@@ -156,7 +173,7 @@ def unresolved(fetch: Any, resources: list[dict[str, Any]]) -> tuple[int, list[s
     answers: dict[tuple[str, str], tuple[int, Any]] = {}
     for resource in resources:
         for where, url, holder in _canonicals(resource):
-            kind = url[len(OURS):].split("/", 1)[0]
+            kind = url[len(OURS) :].split("/", 1)[0]
             url = url.split("#", 1)[0]  # a CodeSystem property's uri points into its CodeSystem
             plain = url.split("|", 1)[0]
             label = f"{resource.get('resourceType')}{where} = {url}"

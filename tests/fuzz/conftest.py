@@ -57,12 +57,28 @@ def _trust(node: Any, key: ECKey) -> None:
 def _partner_token(client: Any, node: Any, key: ECKey) -> str:
 
     now = int(time.time())
-    assertion = jwt.sign({"iss": PARTNER, "sub": PARTNER, "aud": node.config.token_url, "iat": now,
-                           "exp": now + 60, "jti": uuid.uuid4().hex}, key, kid=key.thumbprint(), alg="ES256",
-                          typ="JWT")
-    resp = client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_assertion": assertion,
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assertion = jwt.sign(
+        {
+            "iss": PARTNER,
+            "sub": PARTNER,
+            "aud": node.config.token_url,
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex,
+        },
+        key,
+        kid=key.thumbprint(),
+        alg="ES256",
+        typ="JWT",
+    )
+    resp = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        },
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_json()["access_token"]  # type: ignore[no-any-return]
 
@@ -73,8 +89,7 @@ def fuzz_node(app: Any, client: Any) -> FuzzNode:
     tokens = {}
     for role in ("ehr", "professional", "privacy-officer", "admin"):
         secret = auth.add_client(node.uow, f"fuzz-{role}", role)
-        resp = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=(f"fuzz-{role}", secret))
+        resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(f"fuzz-{role}", secret))
         assert resp.status_code == 200, resp.get_data(as_text=True)
         tokens[role] = resp.get_json()["access_token"]
     key = ECKey.generate_key("P-256", private=True)

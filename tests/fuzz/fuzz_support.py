@@ -20,6 +20,11 @@ def assert_contract_answer(status: int, body: bytes, content_type: str, path: st
     code = data["issue"][0]["details"]["coding"][0]["code"]
     assert isinstance(code, str) and code, data
     if status >= 500:
-        assert (status, code) in {(502, "partner-unavailable"), (502, "bad-partner-signature"),
-                                  (503, "store-unavailable"), (503, "consent-status-unavailable"),
-                                  (503, "node-busy"), (504, "partner-timeout")}, (path, status, code)
+        assert (status, code) in {
+            (502, "partner-unavailable"),
+            (502, "bad-partner-signature"),
+            (503, "store-unavailable"),
+            (503, "consent-status-unavailable"),
+            (503, "node-busy"),
+            (504, "partner-timeout"),
+        }, (path, status, code)

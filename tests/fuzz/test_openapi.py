@@ -66,9 +66,16 @@ def _role(case: Any) -> str | None:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 def test_generated_requests_get_contract_answers(case: Any, fuzz_node: Any) -> None:
     role = _role(case)
     headers = {}
@@ -82,6 +89,9 @@ def test_generated_requests_get_contract_answers(case: Any, fuzz_node: Any) -> N
     assert_contract_answer(response.status_code, response.content, ctype, case.operation.path)
     if case.operation.path == "/fhir/$behaviour-summary" and response.status_code == 200:
         # Flask answers OPTIONS itself (200, empty); a summary Bundle would be a disclosure
-        assert b"Bundle" not in response.content, ("a generated request was answered with a disclosure",
-                                                   case.method, case.body)
+        assert b"Bundle" not in response.content, (
+            "a generated request was answered with a disclosure",
+            case.method,
+            case.body,
+        )
     case.validate_response(response, checks=[status_code_conformance, content_type_conformance])

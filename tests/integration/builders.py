@@ -64,8 +64,9 @@ def born_aged(app: Any, age: int) -> dt.date:
 class Api:
     """The Flask test client speaking FHIR JSON as one local client and one professional."""
 
-    def __init__(self, app: Any, client: Any, *, client_id: str = "epd", role: str = "ehr",
-                 practitioner: str = PRACTITIONER) -> None:
+    def __init__(
+        self, app: Any, client: Any, *, client_id: str = "epd", role: str = "ehr", practitioner: str = PRACTITIONER
+    ) -> None:
         self.app, self.client, self.practitioner = app, client, practitioner
         self.secret = auth.add_client(app.extensions["gateway"].uow, client_id, role)
         self.client_id = client_id
@@ -74,8 +75,9 @@ class Api:
     def refresh(self) -> None:
         """Fetch a new access token (after the node's clock moved)."""
         basic = base64.b64encode(f"{self.client_id}:{self.secret}".encode()).decode()
-        resp = self.client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                                headers={"Authorization": f"Basic {basic}"})
+        resp = self.client.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+        )
         assert resp.status_code == 200, resp.get_data(as_text=True)
         self.token = resp.get_json()["access_token"]
 
@@ -92,8 +94,9 @@ class Api:
     def post(self, path: str, body: Any = None, *, practitioner: str | bool | None = True) -> Any:
         if body is None:
             return self.client.post(path, headers=self.headers(practitioner))
-        return self.client.post(path, json=body, content_type="application/fhir+json",
-                                headers=self.headers(practitioner))
+        return self.client.post(
+            path, json=body, content_type="application/fhir+json", headers=self.headers(practitioner)
+        )
 
     def created(self, path: str, body: Any) -> dict[str, Any]:
         """POST and insist on 200/201; return the resource."""
@@ -158,8 +161,14 @@ class Family:
 CUSTODY = ("joint", "mother", "institution", "voogd")
 
 
-def a_family(api: Api, child_age: int = 13, custody: str = "joint", *, born: dt.date | None = None,
-             institution: str = "william-schrikker") -> Family:
+def a_family(
+    api: Api,
+    child_age: int = 13,
+    custody: str = "joint",
+    *,
+    born: dt.date | None = None,
+    institution: str = "william-schrikker",
+) -> Family:
     """Register a child, both parents and the custody holders through the API.
 
     ``custody``: ``joint`` (both parents hold gezag), ``mother`` (only the mother; the
@@ -184,31 +193,58 @@ def a_family(api: Api, child_age: int = 13, custody: str = "joint", *, born: dt.
         voogd = new_bsn()
         rel = api.created("/fhir/RelatedPerson", a_voogd(child, voogd))["id"]
         guardian = Person(bsn=voogd, relation=rel)
-    return Family(child=Person(kid, child), born=child_born, mother=Person(mum, mum_id, mum_rel),
-                  father=Person(dad, dad_id, dad_rel), guardian=guardian,
-                  mother_holds=mother_holds, father_holds=father_holds)
+    return Family(
+        child=Person(kid, child),
+        born=child_born,
+        mother=Person(mum, mum_id, mum_rel),
+        father=Person(dad, dad_id, dad_rel),
+        guardian=guardian,
+        mother_holds=mother_holds,
+        father_holds=father_holds,
+    )
 
 
 def a_voogd(child_id: str, voogd_bsn: str) -> dict[str, Any]:
     """A RelatedPerson for a voogd who is not a parent: GUARD only."""
-    return {"resourceType": "RelatedPerson", "patient": {"reference": f"Patient/{child_id}"},
-            "identifier": [{"system": BSN_SYSTEM, "value": voogd_bsn}],
-            "relationship": [{"coding": [{"system": d.ROLECODE, "code": "GUARD"}]}]}
+    return {
+        "resourceType": "RelatedPerson",
+        "patient": {"reference": f"Patient/{child_id}"},
+        "identifier": [{"system": BSN_SYSTEM, "value": voogd_bsn}],
+        "relationship": [{"coding": [{"system": d.ROLECODE, "code": "GUARD"}]}],
+    }
 
 
-def a_consent(subject: Person | str, performers: list[str], *, start: dt.date, days: int = 365,
-              refused_by: list[str] | None = None, consulted: list[str] | None = None,
-              decision: str = "permit", purpose: str = PURPOSE,
-              categories: tuple[str, ...] = CATEGORIES) -> dict[str, Any]:
+def a_consent(
+    subject: Person | str,
+    performers: list[str],
+    *,
+    start: dt.date,
+    days: int = 365,
+    refused_by: list[str] | None = None,
+    consulted: list[str] | None = None,
+    decision: str = "permit",
+    purpose: str = PURPOSE,
+    categories: tuple[str, ...] = CATEGORIES,
+) -> dict[str, Any]:
     """A Consent for ``subject`` (a Person or a Patient id): this node holds, the partner receives."""
     pid = subject if isinstance(subject, str) else subject.patient
     assert pid
-    res = d.consent(pid, performers, recipients=[PARTNER], holders=[HERE], purpose=purpose,
-                    categories=list(categories), start=start, days=days, refused_by=refused_by,
-                    decision=decision)
+    res = d.consent(
+        pid,
+        performers,
+        recipients=[PARTNER],
+        holders=[HERE],
+        purpose=purpose,
+        categories=list(categories),
+        start=start,
+        days=days,
+        refused_by=refused_by,
+        decision=decision,
+    )
     if consulted:
         res.setdefault("extension", []).extend(
-            {"url": EXT + "consulted", "valueReference": {"reference": r}} for r in consulted)
+            {"url": EXT + "consulted", "valueReference": {"reference": r}} for r in consulted
+        )
     return res
 
 

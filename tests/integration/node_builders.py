@@ -53,12 +53,23 @@ def store_factory(kind: str) -> Iterator[StoreFactory]:
     factory.cleanup()
 
 
-def init_home(root: Path, stores: StoreFactory, org_id: str, *, url: str | None = None,
-              alg: str = "ES256") -> tuple[Path, str]:
+def init_home(
+    root: Path, stores: StoreFactory, org_id: str, *, url: str | None = None, alg: str = "ES256"
+) -> tuple[Path, str]:
     """Initialise a node home with the CLI; return it and the key thumbprint it printed."""
     home = root / org_id
-    args = ["init", str(home), "--org-id", org_id, "--name", org_id.title(),
-            "--url", url or f"http://127.0.0.1:{free_port()}", "--alg", alg]
+    args = [
+        "init",
+        str(home),
+        "--org-id",
+        org_id,
+        "--name",
+        org_id.title(),
+        "--url",
+        url or f"http://127.0.0.1:{free_port()}",
+        "--alg",
+        alg,
+    ]
     db = stores.url()
     if db:
         args += ["--db", db]
@@ -93,8 +104,14 @@ class Clock:
 
 def assertion_claims(org_id: str, token_url: str, now: int, **changes: Any) -> dict[str, Any]:
     """The claims of a valid client assertion (RFC 7523 / SMART Backend Services)."""
-    claims: dict[str, Any] = {"iss": org_id, "sub": org_id, "aud": token_url, "iat": now,
-                              "exp": now + 60, "jti": uuid.uuid4().hex}
+    claims: dict[str, Any] = {
+        "iss": org_id,
+        "sub": org_id,
+        "aud": token_url,
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
     for name, value in changes.items():
         if value is None:
             claims.pop(name, None)
@@ -122,8 +139,7 @@ def forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b""
 
 def token_form(assertion: str) -> dict[str, str]:
     """The form a partner posts to ``/oauth/token`` with ``private_key_jwt``."""
-    return {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion}
+    return {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
 
 
 def reason(body: Any) -> str | None:

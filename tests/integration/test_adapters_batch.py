@@ -58,8 +58,11 @@ def gateway(*args: Any) -> Run:
 def node(home: Path) -> Iterator[Any]:
     """The team's node with the family registered (the import refuses unknown people)."""
     n = build(config.load(home))
-    for bsn, born, given in ((MOTHER, date(1990, 3, 1), "Sanne"), (FATHER, date(1988, 7, 9), "Kees"),
-                             (CHILD, date(2016, 5, 4), "Noor")):
+    for bsn, born, given in (
+        (MOTHER, date(1990, 3, 1), "Sanne"),
+        (FATHER, date(1988, 7, 9), "Kees"),
+        (CHILD, date(2016, 5, 4), "Noor"),
+    ):
         registry.register_person(n, d.patient(bsn, born, given, "Jansen"))
     yield n
     n.uow.engine.dispose()
@@ -85,9 +88,17 @@ def write_csv(path: Path, rows: list[str]) -> Path:
 def records(node: Any) -> dict[str, dict[str, Any]]:
     with node.uow() as uow:
         rows = uow.session.scalars(select(Record)).all()
-        return {r.source_id: {"system": r.source_system, "category": r.category, "shareable": r.shareable,
-                              "type": r.resource_type, "updated_at": r.updated_at,
-                              "resource": json.loads(r.resource)} for r in rows}
+        return {
+            r.source_id: {
+                "system": r.source_system,
+                "category": r.category,
+                "shareable": r.shareable,
+                "type": r.resource_type,
+                "updated_at": r.updated_at,
+                "resource": json.loads(r.resource),
+            }
+            for r in rows
+        }
 
 
 def audit_count(node: Any) -> int:
@@ -95,17 +106,18 @@ def audit_count(node: Any) -> int:
         return int(uow.session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
 
-def test_an_export_with_bad_rows_is_refused_whole_and_every_bad_row_is_named(node: Any, home: Path,
-                                                                             tmp_path: Path) -> None:
+def test_an_export_with_bad_rows_is_refused_whole_and_every_bad_row_is_named(
+    node: Any, home: Path, tmp_path: Path
+) -> None:
     rows = good_rows()
     bad = [
-        "B1;123456789;SIGNAAL;2026-11-02;x;y;ja;;;",                 # BSN fails the eleven-test
-        f"B2;{MOTHER};DIAGNOSE;2026-11-02;x;y;ja;;;",                 # code not in the mapping
-        f"B3;{MOTHER};SIGNAAL;31-02-2026;x;y;ja;;;",                  # no such day
-        f"B4;{STRANGER};SIGNAAL;2026-11-02;x;y;ja;;;",                # person not registered here
-        f"R1;{MOTHER};SIGNAAL;2026-11-05;x;y;ja;;;",                  # id already on line 2
-        f"B6;{MOTHER};SIGNAAL;2026-11-02;x;y;misschien;;;",          # not ja/nee
-        f"B7;{MOTHER};SIGNAAL",                                       # too few fields
+        "B1;123456789;SIGNAAL;2026-11-02;x;y;ja;;;",  # BSN fails the eleven-test
+        f"B2;{MOTHER};DIAGNOSE;2026-11-02;x;y;ja;;;",  # code not in the mapping
+        f"B3;{MOTHER};SIGNAAL;31-02-2026;x;y;ja;;;",  # no such day
+        f"B4;{STRANGER};SIGNAAL;2026-11-02;x;y;ja;;;",  # person not registered here
+        f"R1;{MOTHER};SIGNAAL;2026-11-05;x;y;ja;;;",  # id already on line 2
+        f"B6;{MOTHER};SIGNAAL;2026-11-02;x;y;misschien;;;",  # not ja/nee
+        f"B7;{MOTHER};SIGNAAL",  # too few fields
     ]
     file = write_csv(tmp_path / "export.csv", rows + bad)
     before = audit_count(node)
@@ -129,8 +141,9 @@ def test_an_export_with_bad_rows_is_refused_whole_and_every_bad_row_is_named(nod
     assert records(node) == {} and audit_count(node) == before
 
 
-def test_a_clean_export_goes_in_once_and_the_same_file_again_changes_nothing(node: Any, home: Path,
-                                                                             tmp_path: Path) -> None:
+def test_a_clean_export_goes_in_once_and_the_same_file_again_changes_nothing(
+    node: Any, home: Path, tmp_path: Path
+) -> None:
     file = write_csv(tmp_path / "export.csv", good_rows())
 
     first = gateway("import", home, file, "--mapping", MAPPING)
@@ -142,12 +155,18 @@ def test_a_clean_export_goes_in_once_and_the_same_file_again_changes_nothing(nod
     assert set(stored) == {"R1", "R2", "R3", "R4", "R5", "R7"}  # R6 (a treatment note) never enters
     assert {s["system"] for s in stored.values()} == {LINK}
     assert {k: (v["type"], v["category"], v["shareable"]) for k, v in stored.items()} == {
-        "R1": ("Observation", "signals", True), "R2": ("CarePlan", "safety-plan", True),
-        "R3": ("CareTeam", "care-team", True), "R4": ("Observation", "parenting", False),
-        "R5": ("Observation", "care-status", False), "R7": ("Observation", "signals", True)}
+        "R1": ("Observation", "signals", True),
+        "R2": ("CarePlan", "safety-plan", True),
+        "R3": ("CareTeam", "care-team", True),
+        "R4": ("Observation", "parenting", False),
+        "R5": ("Observation", "care-status", False),
+        "R7": ("Observation", "signals", True),
+    }
     team = stored["R3"]["resource"]
     assert [(p["role"][0]["text"], p["member"]["display"]) for p in team["participant"]] == [
-        ("Wijkcoach", "P. Smit"), ("Jeugdarts", "dr. K. Aydin")]
+        ("Wijkcoach", "P. Smit"),
+        ("Jeugdarts", "dr. K. Aydin"),
+    ]
     assert stored["R2"]["resource"]["period"] == {"start": "2026-10-01"}
     assert stored["R7"]["resource"]["valueString"] == "Meerdere regels:\nloopt 's nachts rond."
     assert stored["R5"]["resource"]["valueCodeableConcept"]["coding"][0]["code"] == "in-care-reachable"
@@ -178,14 +197,24 @@ def test_a_corrected_row_updates_its_record_instead_of_adding_one(node: Any, hom
 
 
 def test_a_json_lines_export_follows_the_same_rules(node: Any, home: Path, tmp_path: Path) -> None:
-    good = [{"regel_id": "J1", "bsn": MOTHER, "soort": "SIGNAAL", "datum": "2026-11-02T09:30:00+01:00",
-             "tekst": "Belt niet terug.", "deelbaar": True},
-            {"regel_id": 2, "bsn": CHILD, "soort": "OPVOEDING", "tekst": "Eet slecht.", "deelbaar": "nee"}]
-    bad = ['{"regel_id": "J3", "bsn": 123456782, "soort": "SIGNAAL"}',  # a BSN as a number loses zeros
-           '{"regel_id": "J4", "bsn": "' + MOTHER + '", "soort": "SIGNAAL", "soort": "OPVOEDING"}',
-           '["J5"]',
-           '{"regel_id": "J6", "bsn": "' + MOTHER + '", "soort": "SIGNAAL", "datum": "gisteren"}',
-           '{"regel_id": "J7", "soort": "SIGNAAL"}']
+    good = [
+        {
+            "regel_id": "J1",
+            "bsn": MOTHER,
+            "soort": "SIGNAAL",
+            "datum": "2026-11-02T09:30:00+01:00",
+            "tekst": "Belt niet terug.",
+            "deelbaar": True,
+        },
+        {"regel_id": 2, "bsn": CHILD, "soort": "OPVOEDING", "tekst": "Eet slecht.", "deelbaar": "nee"},
+    ]
+    bad = [
+        '{"regel_id": "J3", "bsn": 123456782, "soort": "SIGNAAL"}',  # a BSN as a number loses zeros
+        '{"regel_id": "J4", "bsn": "' + MOTHER + '", "soort": "SIGNAAL", "soort": "OPVOEDING"}',
+        '["J5"]',
+        '{"regel_id": "J6", "bsn": "' + MOTHER + '", "soort": "SIGNAAL", "datum": "gisteren"}',
+        '{"regel_id": "J7", "soort": "SIGNAAL"}',
+    ]
     file = tmp_path / "export.jsonl"
     file.write_text("\n".join([json.dumps(g) for g in good] + [""] + bad) + "\n", "utf-8")
 
@@ -234,10 +263,24 @@ def test_a_terminal_sees_a_progress_bar(node: Any, home: Path, tmp_path: Path) -
     file = write_csv(tmp_path / "big.csv", rows)
     primary, replica = pty.openpty()
     env = {**os.environ, "COLUMNS": "100"}
-    command = [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())",
-               "import", str(home), str(file), "--mapping", str(MAPPING)]
-    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=replica, env=env,  # our own CLI
-                          timeout=120, check=False)
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from gateway.cli.main import main; sys.exit(main())",
+        "import",
+        str(home),
+        str(file),
+        "--mapping",
+        str(MAPPING),
+    ]
+    proc = subprocess.run(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=replica,
+        env=env,  # our own CLI
+        timeout=120,
+        check=False,
+    )
     os.close(replica)
     shown = b""
     with contextlib.suppress(OSError):

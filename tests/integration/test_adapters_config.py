@@ -21,19 +21,22 @@ EPD = "https://epd.example/CodeSystem/onderdeel"
 
 
 def a_home(tmp_path: Path, sources: str) -> Path:
-    text = config.render_toml("ggz-noord", "GGZ Noord", "https://ggz-noord.example", "sqlite:///node.db",
-                              "ES256", 8400)
+    text = config.render_toml("ggz-noord", "GGZ Noord", "https://ggz-noord.example", "sqlite:///node.db", "ES256", 8400)
     (tmp_path / "node.toml").write_text(text + "\n" + sources, "utf-8")
     return tmp_path
 
 
-SOURCE = ('[sources.ggz-epd]\nbase_url = "https://epd.example/fhir"\nauth = "client_credentials"\n'
-          'token_url = "https://epd.example/token"\nclient_id = "gw"\nmapping = "m.json"\n')
+SOURCE = (
+    '[sources.ggz-epd]\nbase_url = "https://epd.example/fhir"\nauth = "client_credentials"\n'
+    'token_url = "https://epd.example/token"\nclient_id = "gw"\nmapping = "m.json"\n'
+)
 
 
 def test_a_source_loads_with_its_secret_from_the_environment_only(tmp_path: Path) -> None:
-    cfg = config.load(a_home(tmp_path, SOURCE), env={"GATEWAY_SOURCE_GGZ_EPD_SECRET": "s3cret",
-                                                     "GATEWAY_SOURCE_GGZ_EPD_PAGE_SIZE": "50"})
+    cfg = config.load(
+        a_home(tmp_path, SOURCE),
+        env={"GATEWAY_SOURCE_GGZ_EPD_SECRET": "s3cret", "GATEWAY_SOURCE_GGZ_EPD_PAGE_SIZE": "50"},
+    )
 
     (src,) = cfg.sources
     assert (src.name, src.auth, src.page_size, src.secret) == ("ggz-epd", "client_credentials", 50, "s3cret")
@@ -42,17 +45,22 @@ def test_a_source_loads_with_its_secret_from_the_environment_only(tmp_path: Path
     assert config.load(tmp_path, env={}).sources[0].secret is None
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    (("auth = \"client_credentials\"", "auth = \"basic\""), "auth must be one of"),
-    (("client_id = \"gw\"\n", ""), "client_credentials needs client_id"),
-    (("https://epd.example/token", "http://epd.example/token"), "needs an https token URL"),
-    (("https://epd.example/fhir", "http://10.0.0.5/fhir"), "use https (http only on loopback)"),
-    (("mapping = \"m.json\"\n", ""), "needs mapping"),
-    (("mapping = \"m.json\"\n", "mapping = \"m.json\"\nclient_secret = \"x\"\n"),
-     "secrets come from the environment only"),
-    (("mapping = \"m.json\"\n", "mapping = \"m.json\"\npage_size = 0\n"), "page_size must be 1-1000"),
-    (("[sources.ggz-epd]", "[sources.GGZ]"), "source name 'GGZ'"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (('auth = "client_credentials"', 'auth = "basic"'), "auth must be one of"),
+        (('client_id = "gw"\n', ""), "client_credentials needs client_id"),
+        (("https://epd.example/token", "http://epd.example/token"), "needs an https token URL"),
+        (("https://epd.example/fhir", "http://10.0.0.5/fhir"), "use https (http only on loopback)"),
+        (('mapping = "m.json"\n', ""), "needs mapping"),
+        (
+            ('mapping = "m.json"\n', 'mapping = "m.json"\nclient_secret = "x"\n'),
+            "secrets come from the environment only",
+        ),
+        (('mapping = "m.json"\n', 'mapping = "m.json"\npage_size = 0\n'), "page_size must be 1-1000"),
+        (("[sources.ggz-epd]", "[sources.GGZ]"), "source name 'GGZ'"),
+    ],
+)
 def test_a_mistake_in_a_source_stops_the_node_at_load(tmp_path: Path, change: tuple[str, str], reason: str) -> None:
     with pytest.raises(ConfigError) as err:
         config.load(a_home(tmp_path, SOURCE.replace(*change)), env={})
@@ -73,15 +81,23 @@ def test_the_example_mappings_load(name: str) -> None:
     assert {r.category for r in m.rules} >= {"signals", "safety-plan", "care-team", "care-status", "ignore"}
 
 
-@pytest.mark.parametrize(("codes", "reason"), [
-    ([{"system": EPD, "code": "x", "category": "diagnosis"}], "unknown category 'diagnosis'"),
-    ([{"system": EPD, "code": "x", "category": "care-status"}], "needs care_status"),
-    ([{"system": EPD, "code": "x", "category": "signals", "care_status": "not-in-care"}], "care-status only"),
-    ([{"system": EPD, "code": "x", "category": "signals", "shareable": "sometimes"}], "shareable is one of"),
-    ([{"system": EPD, "code": "x", "category": "signals"}, {"system": EPD, "code": "x", "category": "parenting"}],
-     "mapped twice"),
-    ([], "at least one code"),
-])
+@pytest.mark.parametrize(
+    ("codes", "reason"),
+    [
+        ([{"system": EPD, "code": "x", "category": "diagnosis"}], "unknown category 'diagnosis'"),
+        ([{"system": EPD, "code": "x", "category": "care-status"}], "needs care_status"),
+        ([{"system": EPD, "code": "x", "category": "signals", "care_status": "not-in-care"}], "care-status only"),
+        ([{"system": EPD, "code": "x", "category": "signals", "shareable": "sometimes"}], "shareable is one of"),
+        (
+            [
+                {"system": EPD, "code": "x", "category": "signals"},
+                {"system": EPD, "code": "x", "category": "parenting"},
+            ],
+            "mapped twice",
+        ),
+        ([], "at least one code"),
+    ],
+)
 def test_a_mapping_that_cannot_be_right_is_refused_whole(tmp_path: Path, codes: list[object], reason: str) -> None:
     file = tmp_path / "m.json"
     file.write_text(json.dumps({"codes": codes}), "utf-8")
@@ -93,8 +109,15 @@ def test_a_mapping_that_cannot_be_right_is_refused_whole(tmp_path: Path, codes: 
 
 
 def test_codes_that_map_to_two_categories_are_never_guessed() -> None:
-    m = mapping.parse({"codes": [{"system": EPD, "code": "a", "category": "signals"},
-                                 {"system": EPD, "code": "b", "category": "parenting"}]}, "m")
+    m = mapping.parse(
+        {
+            "codes": [
+                {"system": EPD, "code": "a", "category": "signals"},
+                {"system": EPD, "code": "b", "category": "parenting"},
+            ]
+        },
+        "m",
+    )
 
     assert m.rule_for([("other", "z")]) is None
     assert m.rule_for([(EPD, "b"), ("other", "z")]).category == "parenting"  # type: ignore[union-attr]

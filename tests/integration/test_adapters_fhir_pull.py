@@ -77,8 +77,7 @@ class FhirServer:
 
     def __init__(self, *args: str) -> None:
         command = ["node", "server.mjs", "--port", "0", *args]
-        self.proc = subprocess.Popen(command, cwd=SERVER_DIR, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(command, cwd=SERVER_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready and self.proc.stdout else ""
         if not line:
@@ -99,19 +98,27 @@ class Ehr:
     """The EHR's own writes (its users at work), through the server's FHIR API."""
 
     def __init__(self, server: FhirServer, token: str) -> None:
-        self.url, self.headers = server.url, {"Authorization": f"Bearer {token}",
-                                              "Content-Type": "application/fhir+json"}
+        self.url, self.headers = (
+            server.url,
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
+        )
 
     def patient(self, bsn: str) -> str:
-        resp = requests.post(f"{self.url}/Patient", json={
-            "resourceType": "Patient", "identifier": [{"system": BSN_SYSTEM, "value": bsn}]},
-            headers=self.headers, timeout=30)
+        resp = requests.post(
+            f"{self.url}/Patient",
+            json={"resourceType": "Patient", "identifier": [{"system": BSN_SYSTEM, "value": bsn}]},
+            headers=self.headers,
+            timeout=30,
+        )
         assert resp.status_code == 201, resp.text
         return str(resp.json()["id"])
 
     def transaction(self, resources: list[dict[str, Any]]) -> list[str]:
-        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-            {"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources]}
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [{"resource": r, "request": {"method": "POST", "url": r["resourceType"]}} for r in resources],
+        }
         resp = requests.post(self.url, json=bundle, headers=self.headers, timeout=60)
         assert resp.status_code == 200, resp.text
         return [e["response"]["location"].split("/_history")[0] for e in resp.json()["entry"]]
@@ -134,10 +141,16 @@ def part(code: str) -> list[dict[str, Any]]:
 
 
 def observation(pid: str, code: str, text: str, *, marked: bool = False) -> dict[str, Any]:
-    res: dict[str, Any] = {"resourceType": "Observation", "status": "final", "category": part(code),
-                           "code": {"text": text}, "subject": {"reference": f"Patient/{pid}"},
-                           "effectiveDateTime": "2026-11-02T10:00:00+01:00", "valueString": text,
-                           "text": {"status": "generated", "div": f"<div xmlns=\"http://www.w3.org/1999/xhtml\">{text}</div>"}}
+    res: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": part(code),
+        "code": {"text": text},
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": "2026-11-02T10:00:00+01:00",
+        "valueString": text,
+        "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{text}</div>'},
+    }
     if marked:
         res["meta"] = {"tag": [MARK]}
     return res
@@ -145,26 +158,66 @@ def observation(pid: str, code: str, text: str, *, marked: bool = False) -> dict
 
 def an_ehr_file(pid: str, *, signals: int = 60) -> list[dict[str, Any]]:
     """One client's file at the EHR: 90 records the mapping takes, 20 it does not."""
-    file = [observation(pid, "signaleringsplan", f"Signaal {i}: slaapt slecht", marked=i % 2 == 0)
-            for i in range(signals)]
+    file = [
+        observation(pid, "signaleringsplan", f"Signaal {i}: slaapt slecht", marked=i % 2 == 0) for i in range(signals)
+    ]
     file += [observation(pid, "ouderschap", f"Opvoeding {i}", marked=False) for i in range(20)]
-    file += [{"resourceType": "CarePlan", "status": "active", "intent": "plan", "category": part("crisiskaart"),
-              "title": f"Crisiskaart {i}", "description": "Bel oma; de kinderen gaan naar oma.",
-              "subject": {"reference": f"Patient/{pid}"}} for i in range(5)]
-    file += [{"resourceType": "CareTeam", "status": "active", "category": part("betrokken-hulpverleners"),
-              "name": f"Behandelteam {i}", "subject": {"reference": f"Patient/{pid}"},
-              "participant": [{"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries"}}]}
-             for i in range(3)]
-    file += [{"resourceType": "EpisodeOfCare", "status": "active", "type": part("behandeltraject"),
-              "patient": {"reference": f"Patient/{pid}"}} for _ in range(2)]
-    file += [{"resourceType": "Observation", "status": "final",
-              "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                        "code": "laboratory"}]}],
-              "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
-              "subject": {"reference": f"Patient/{pid}"}, "valueString": "lithium 0.8"} for _ in range(15)]
-    file += [{**observation(pid, "diagnose", "F33.1 recidiverende depressie"),
-              "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F33.1"}]}}
-             for _ in range(5)]
+    file += [
+        {
+            "resourceType": "CarePlan",
+            "status": "active",
+            "intent": "plan",
+            "category": part("crisiskaart"),
+            "title": f"Crisiskaart {i}",
+            "description": "Bel oma; de kinderen gaan naar oma.",
+            "subject": {"reference": f"Patient/{pid}"},
+        }
+        for i in range(5)
+    ]
+    file += [
+        {
+            "resourceType": "CareTeam",
+            "status": "active",
+            "category": part("betrokken-hulpverleners"),
+            "name": f"Behandelteam {i}",
+            "subject": {"reference": f"Patient/{pid}"},
+            "participant": [{"role": [{"text": "Casusregisseur"}], "member": {"display": "J. de Vries"}}],
+        }
+        for i in range(3)
+    ]
+    file += [
+        {
+            "resourceType": "EpisodeOfCare",
+            "status": "active",
+            "type": part("behandeltraject"),
+            "patient": {"reference": f"Patient/{pid}"},
+        }
+        for _ in range(2)
+    ]
+    file += [
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}
+                    ]
+                }
+            ],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+            "subject": {"reference": f"Patient/{pid}"},
+            "valueString": "lithium 0.8",
+        }
+        for _ in range(15)
+    ]
+    file += [
+        {
+            **observation(pid, "diagnose", "F33.1 recidiverende depressie"),
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F33.1"}]},
+        }
+        for _ in range(5)
+    ]
     return file
 
 
@@ -230,8 +283,10 @@ class Stored:
 
 def stored(node: Any) -> dict[str, Stored]:
     with node.uow() as uow:
-        return {r.source_id: Stored(r.source_system, r.source_id, r.subject_id, r.category, r.shareable, r.resource)
-                for r in uow.session.scalars(sql_select(Record))}
+        return {
+            r.source_id: Stored(r.source_system, r.source_id, r.subject_id, r.category, r.shareable, r.resource)
+            for r in uow.session.scalars(sql_select(Record))
+        }
 
 
 def fresh_bsns(n: int) -> list[str]:
@@ -242,22 +297,25 @@ def fresh_bsns(n: int) -> list[str]:
 
 
 def test_a_sync_pulls_a_few_hundred_records_page_by_page_then_only_what_changed(
-        node: Any, home: Path, fhir_server: FhirServer, ehr_token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    node: Any, home: Path, fhir_server: FhirServer, ehr_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ehr = Ehr(fhir_server, ehr_token)
     known, later = fresh_bsns(3), fresh_bsns(1)[0]
     people = {bsn: ehr.patient(bsn) for bsn in [*known, later]}
     refs = {bsn: ehr.transaction(an_ehr_file(pid)) for bsn, pid in people.items()}
     ids = {bsn: register(node, bsn) for bsn in known}
-    add_source(home, f'[sources.epd]\nbase_url = "{fhir_server.url}"\nauth = "bearer"\n'
-                     f'mapping = "{MAPPING}"\npage_size = 25\n')
+    add_source(
+        home, f'[sources.epd]\nbase_url = "{fhir_server.url}"\nauth = "bearer"\nmapping = "{MAPPING}"\npage_size = 25\n'
+    )
     monkeypatch.setenv("GATEWAY_SOURCE_EPD_SECRET", ehr_token)
 
     first = gateway("sync", home)
 
     assert first.code == 0, first
     # per person: 1 Patient page + signals 3 pages + 1 each for the other types' pages
-    assert first.out.strip() == ("epd: 3 people, 330 resources in 24 pages: 270 created, 0 updated, "
-                                 "0 unchanged, 60 not mapped, 0 refused")
+    assert first.out.strip() == (
+        "epd: 3 people, 330 resources in 24 pages: 270 created, 0 updated, 0 unchanged, 60 not mapped, 0 refused"
+    )
     records = stored(node)
     assert len(records) == 3 * MAPPED_PER_FILE
     assert {r.source_system for r in records.values()} == {LINK}
@@ -280,8 +338,10 @@ def test_a_sync_pulls_a_few_hundred_records_page_by_page_then_only_what_changed(
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     assert not any(bsn in state.read_text() for bsn in known)
     with node.uow() as uow:
-        audited = [(e.action, e.subject) for e in uow.session.scalars(
-            sql_select(AuditEntry).where(AuditEntry.action == "record-written"))]
+        audited = [
+            (e.action, e.subject)
+            for e in uow.session.scalars(sql_select(AuditEntry).where(AuditEntry.action == "record-written"))
+        ]
     assert sorted(audited) == sorted(("record-written", bsn) for bsn in known)
 
     again = gateway("sync", home)
@@ -306,7 +366,8 @@ def test_a_sync_pulls_a_few_hundred_records_page_by_page_then_only_what_changed(
 
 
 def test_a_full_sync_withdraws_what_the_ehr_deleted_and_only_that(
-        node: Any, home: Path, fhir_server: FhirServer, ehr_token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    node: Any, home: Path, fhir_server: FhirServer, ehr_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A GGZ professional deletes a signal written in the wrong client's file. The hourly
     sync cannot see a deletion; the nightly ``sync --full`` withdraws it, and nothing else:
     not her other records, not another client's, not what an EHR pushed to the node itself."""
@@ -345,7 +406,8 @@ def test_a_full_sync_withdraws_what_the_ehr_deleted_and_only_that(
 
 
 def test_client_credentials_come_from_the_ehrs_oauth_server(
-        make_home: Any, fhir_oauth: tuple[FhirServer, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    make_home: Any, fhir_oauth: tuple[FhirServer, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, token_url, secret = fhir_oauth
     home = make_home("ggz-noord")
     n = build(config.load(home))
@@ -354,8 +416,11 @@ def test_client_credentials_come_from_the_ehrs_oauth_server(
         ehr = Ehr(server, oauth_token(token_url, secret))
         ehr.transaction(an_ehr_file(ehr.patient(bsn), signals=3))
         register(n, bsn)
-        add_source(home, f'[sources.epd]\nbase_url = "{server.url}"\nauth = "client_credentials"\n'
-                         f'token_url = "{token_url}"\nclient_id = "gateway-sync"\nmapping = "{MAPPING}"\n')
+        add_source(
+            home,
+            f'[sources.epd]\nbase_url = "{server.url}"\nauth = "client_credentials"\n'
+            f'token_url = "{token_url}"\nclient_id = "gateway-sync"\nmapping = "{MAPPING}"\n',
+        )
         monkeypatch.setenv("GATEWAY_SOURCE_EPD_SECRET", secret)
 
         run = gateway("sync", home, "--source", "epd")
@@ -391,28 +456,59 @@ def fhir_oauth(make_home: Any) -> Iterator[tuple[FhirServer, str, str]]:
 
 
 def oauth_token(token_url: str, secret: str) -> str:
-    resp = requests.post(token_url, data={"grant_type": "client_credentials"}, auth=("gateway-sync", secret),
-                         timeout=30)
+    resp = requests.post(
+        token_url, data={"grant_type": "client_credentials"}, auth=("gateway-sync", secret), timeout=30
+    )
     assert resp.status_code == 200, resp.text
     return str(resp.json()["access_token"])
 
 
-@pytest.mark.parametrize(("source", "env", "code", "reason"), [
-    ("", {}, 2, "no [sources.NAME] in node.toml"),
-    ('[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "{mapping}"\n', {}, 2,
-     "set GATEWAY_SOURCE_EPD_SECRET to the bearer token"),
-    ('[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "{mapping}"\n',
-     {"GATEWAY_SOURCE_EPD_SECRET": "wrong"}, 1, "source epd refused our credentials (HTTP 401)"),
-    ('[sources.epd]\nbase_url = "http://epd.example/fhir"\nauth = "bearer"\nmapping = "{mapping}"\n', {}, 2,
-     "use https (http only on loopback)"),
-    ('[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "{mapping}"\nsecret = "x"\n', {}, 2,
-     "secrets come from the environment only"),
-    ('[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "nowhere.json"\n',
-     {"GATEWAY_SOURCE_EPD_SECRET": "x"}, 2, "mapping file nowhere.json not found"),
-])
+@pytest.mark.parametrize(
+    ("source", "env", "code", "reason"),
+    [
+        ("", {}, 2, "no [sources.NAME] in node.toml"),
+        (
+            '[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "{mapping}"\n',
+            {},
+            2,
+            "set GATEWAY_SOURCE_EPD_SECRET to the bearer token",
+        ),
+        (
+            '[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "{mapping}"\n',
+            {"GATEWAY_SOURCE_EPD_SECRET": "wrong"},
+            1,
+            "source epd refused our credentials (HTTP 401)",
+        ),
+        (
+            '[sources.epd]\nbase_url = "http://epd.example/fhir"\nauth = "bearer"\nmapping = "{mapping}"\n',
+            {},
+            2,
+            "use https (http only on loopback)",
+        ),
+        (
+            '[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "{mapping}"\nsecret = "x"\n',
+            {},
+            2,
+            "secrets come from the environment only",
+        ),
+        (
+            '[sources.epd]\nbase_url = "{url}"\nauth = "bearer"\nmapping = "nowhere.json"\n',
+            {"GATEWAY_SOURCE_EPD_SECRET": "x"},
+            2,
+            "mapping file nowhere.json not found",
+        ),
+    ],
+)
 def test_an_operators_mistake_is_one_line_and_changes_nothing(
-        node: Any, home: Path, fhir_server: FhirServer, monkeypatch: pytest.MonkeyPatch,
-        source: str, env: dict[str, str], code: int, reason: str) -> None:
+    node: Any,
+    home: Path,
+    fhir_server: FhirServer,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    env: dict[str, str],
+    code: int,
+    reason: str,
+) -> None:
     register(node, fresh_bsns(1)[0])
     add_source(home, source.format(url=fhir_server.url, mapping=MAPPING))
     monkeypatch.delenv("GATEWAY_SOURCE_EPD_SECRET", raising=False)

@@ -39,20 +39,41 @@ class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` 
         with self.node.uow() as uow:
             uow.session.add(Partner(org_id=PARTNER, url="http://127.0.0.1:9", added_at=now, jwks_fetched_at=now))
             uow.session.flush()
-            uow.session.add(PartnerKey(org_id=PARTNER, kid=self.key.thumbprint(), added_at=now, jwk=json.dumps(
-                dict(self.key.as_dict(private=False), kid=self.key.thumbprint()))))
+            uow.session.add(
+                PartnerKey(
+                    org_id=PARTNER,
+                    kid=self.key.thumbprint(),
+                    added_at=now,
+                    jwk=json.dumps(dict(self.key.as_dict(private=False), kid=self.key.thumbprint())),
+                )
+            )
             uow.commit()
         token_url = self.node.config.token_url
         now_s = int(time.time())
-        assertion = sign_assertion((self.key.thumbprint(), "ES256", self.key), {
-            "iss": PARTNER, "sub": PARTNER, "aud": token_url, "iat": now_s, "exp": now_s + 60,
-            "jti": uuid.uuid4().hex})
+        assertion = sign_assertion(
+            (self.key.thumbprint(), "ES256", self.key),
+            {
+                "iss": PARTNER,
+                "sub": PARTNER,
+                "aud": token_url,
+                "iat": now_s,
+                "exp": now_s + 60,
+                "jti": uuid.uuid4().hex,
+            },
+        )
         resp = app.test_client().post("/oauth/token", data=token_form(assertion))
         assert resp.status_code == 200, resp.get_data(as_text=True)
         self.token = resp.get_json()["access_token"]
 
-    def head(self, seq: int, *, at: str | None = None, digest: str | None = None, key: Any = None,
-             kind: str = chain.KIND_HEAD) -> str:
+    def head(
+        self,
+        seq: int,
+        *,
+        at: str | None = None,
+        digest: str | None = None,
+        key: Any = None,
+        kind: str = chain.KIND_HEAD,
+    ) -> str:
         at = at or chain.format_recorded_at(datetime.now(UTC))
         entry = StoredEntry(seq, f"e{seq}", at, None, GENESIS, digest or f"{seq:064x}")  # type: ignore[arg-type]
         return chain.sign_checkpoint(entry, kind=kind, at=at, sign=make_signer(key or self.key))
@@ -63,8 +84,9 @@ class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` 
             headers[HEADER] = head
         if body == "none":
             return self.app.test_client().post("/fhir/$audit-head", headers=headers)
-        return self.app.test_client().post("/fhir/$audit-head", json=body, headers=headers,
-                                           content_type="application/fhir+json")
+        return self.app.test_client().post(
+            "/fhir/$audit-head", json=body, headers=headers, content_type="application/fhir+json"
+        )
 
 
 def values(resp: Any) -> dict[str, str]:
@@ -96,10 +118,10 @@ def test_the_highest_verified_head_of_the_partner_is_kept(partner: Partner_) -> 
     assert values(partner.audit_head())["witnessed"] == h9
 
 
-@pytest.mark.parametrize("bad", ["nonsense", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzZXEiOjF9."],
-                         ids=["garbage", "not-base64", "alg-none"])
-def test_a_head_that_is_not_a_signed_head_is_ignored_and_the_call_still_answered(partner: Partner_,
-                                                                                  bad: str) -> None:
+@pytest.mark.parametrize(
+    "bad", ["nonsense", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzZXEiOjF9."], ids=["garbage", "not-base64", "alg-none"]
+)
+def test_a_head_that_is_not_a_signed_head_is_ignored_and_the_call_still_answered(partner: Partner_, bad: str) -> None:
     assert "witnessed" not in values(partner.audit_head(bad))
 
 
@@ -122,16 +144,20 @@ def test_a_partner_log_that_went_back_is_noted_and_its_held_head_kept(partner: P
 def test_audit_head_takes_no_body_or_an_empty_parameters_and_nothing_else(partner: Partner_) -> None:
     assert partner.audit_head(body={"resourceType": "Parameters"}).status_code == 200
     assert partner.audit_head(body={"resourceType": "Parameters", "parameter": []}).status_code == 200
-    refused = partner.audit_head(body={"resourceType": "Parameters",
-                                       "parameter": [{"name": "since", "valueString": "2026-01-01"}]})
+    refused = partner.audit_head(
+        body={"resourceType": "Parameters", "parameter": [{"name": "since", "valueString": "2026-01-01"}]}
+    )
     assert (refused.status_code, reason(refused.get_json())) == (400, "invalid-request")
 
 
 def test_no_one_but_a_trusted_partner_gets_our_head(app: Any, partner: Partner_) -> None:
     node = app.extensions["gateway"]
     secret = auth.add_client(node.uow, "epd", "ehr")
-    local = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
-                                   auth=("epd", secret)).get_json()["access_token"]
+    local = (
+        app.test_client()
+        .post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("epd", secret))
+        .get_json()["access_token"]
+    )
     refused = partner.audit_head(token=local)
     assert (refused.status_code, reason(refused.get_json())) == (401, "unknown-partner")
     assert HEADER not in refused.headers
@@ -143,9 +169,17 @@ def test_only_a_committed_head_is_ever_handed_to_partners(app: Any) -> None:
     audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=PARTNER)
     committed = witnesses.outgoing(node)[HEADER]
     with node.uow() as uow:  # an exchange whose transaction fails after its audit append
-        audit_log.append(uow.session, node, events.AuditRecord(
-            action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, actor_id="uzi:900000202",
-            actor_role="partner", peer_org=PARTNER))
+        audit_log.append(
+            uow.session,
+            node,
+            events.AuditRecord(
+                action=events.DISCLOSURE_SENT,
+                outcome=events.SUCCESS,
+                actor_id="uzi:900000202",
+                actor_role="partner",
+                peer_org=PARTNER,
+            ),
+        )
         # no commit: the unit of work rolls back
     assert witnesses.outgoing(node)[HEADER] == committed == witnesses.own_head(node)
     audit_log.record_admin(node, events.PARTNER_ADDED, peer_org=PARTNER)

@@ -54,15 +54,28 @@ def test_an_untouched_log_verifies(node: Any) -> None:
     assert result.reason.startswith(f"intact: {ENTRIES} entries")
 
 
-@pytest.mark.parametrize(("column", "value"), [
-    ("action", events.DISCLOSURE_REFUSED), ("outcome", events.REFUSED), ("subject", CHILD),
-    ("actor_id", "uzi:900099999"), ("peer_org", "elders"), ("purpose", "referral"),
-    ("exchange_id", "ex-other"), ("consent_id", "consent-other"), ("flagged", False),
-    ("consent_id", ""),
-])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("action", events.DISCLOSURE_REFUSED),
+        ("outcome", events.REFUSED),
+        ("subject", CHILD),
+        ("actor_id", "uzi:900099999"),
+        ("peer_org", "elders"),
+        ("purpose", "referral"),
+        ("exchange_id", "ex-other"),
+        ("consent_id", "consent-other"),
+        ("flagged", False),
+        ("consent_id", ""),
+    ],
+)
 def test_an_edited_search_column_is_named(node: Any, column: str, value: object) -> None:
-    tamper(node, f"UPDATE audit_entries SET {column} = :value WHERE seq = :seq",  # noqa: S608 - test names
-           value=value, seq=TARGET)
+    tamper(
+        node,
+        f"UPDATE audit_entries SET {column} = :value WHERE seq = :seq",  # noqa: S608 - test names
+        value=value,
+        seq=TARGET,
+    )
     result = audit_log.verify(node)
     assert not result.ok
     assert result.first_bad_seq == TARGET
@@ -70,8 +83,12 @@ def test_an_edited_search_column_is_named(node: Any, column: str, value: object)
 
 
 def test_an_edited_record_is_named(node: Any) -> None:
-    tamper(node, "UPDATE audit_entries SET record_json = replace(record_json, 'joint-safety-planning', "
-                 "'referral') WHERE seq = :seq", seq=TARGET)
+    tamper(
+        node,
+        "UPDATE audit_entries SET record_json = replace(record_json, 'joint-safety-planning', "
+        "'referral') WHERE seq = :seq",
+        seq=TARGET,
+    )
     result = audit_log.verify(node)
     assert (result.ok, result.first_bad_seq) == (False, TARGET)
     assert result.reason.startswith("edited:")
@@ -85,9 +102,13 @@ def test_a_deleted_row_is_named(node: Any) -> None:
 
 
 def test_reordered_rows_are_named(node: Any) -> None:
-    tamper(node, "UPDATE audit_entries SET seq = 100000 WHERE seq = :seq",
-           "UPDATE audit_entries SET seq = :seq WHERE seq = :seq + 1",
-           "UPDATE audit_entries SET seq = :seq + 1 WHERE seq = 100000", seq=TARGET)
+    tamper(
+        node,
+        "UPDATE audit_entries SET seq = 100000 WHERE seq = :seq",
+        "UPDATE audit_entries SET seq = :seq WHERE seq = :seq + 1",
+        "UPDATE audit_entries SET seq = :seq + 1 WHERE seq = 100000",
+        seq=TARGET,
+    )
     result = audit_log.verify(node)
     assert (result.ok, result.first_bad_seq) == (False, TARGET)
 
@@ -109,8 +130,9 @@ def test_a_deleted_checkpoint_is_named(node: Any) -> None:
 def test_a_checkpoint_signed_by_someone_else_is_named(node: Any) -> None:
     with node.uow() as uow:
         seq, digest = uow.session.execute(text("SELECT seq, hash FROM audit_entries WHERE seq = 100")).one()
-    forged = INTRUDER_SIGN(chain.checkpoint_claims(seq, digest, kind=chain.KIND_CHECKPOINT,
-                                                   at="2026-03-02T08:00:00.000Z"))
+    forged = INTRUDER_SIGN(
+        chain.checkpoint_claims(seq, digest, kind=chain.KIND_CHECKPOINT, at="2026-03-02T08:00:00.000Z")
+    )
     tamper(node, "UPDATE audit_checkpoints SET signed = :forged WHERE seq = 100", forged=forged)
     result = audit_log.verify(node)
     assert (result.ok, result.first_bad_seq) == (False, 100)

@@ -82,8 +82,10 @@ class Logged:
 def audit_of(api: Api, bsn: str) -> list[Logged]:
     """The audit entries about ``bsn``, newest first, read inside the node's unit of work."""
     with api.app.extensions["gateway"].uow() as uow:
-        return [Logged(e.action, e.outcome, e.consent_id, e.actor_id, e.purpose)
-                for e in audit_log.entries(uow.session, subject=bsn)]
+        return [
+            Logged(e.action, e.outcome, e.consent_id, e.actor_id, e.purpose)
+            for e in audit_log.entries(uow.session, subject=bsn)
+        ]
 
 
 # --- who may consent: the edges of contract section 6 -----------------------------------
@@ -122,55 +124,138 @@ def child_and_parents(f: Family) -> list[str]:
 
 GRANTOR_RULES = [
     pytest.param(Case("joint", aged(11), parents, 201), id="11: both parents with joint custody"),
-    pytest.param(Case("joint", aged(11), lambda f: [f.mother.ref], 422, ("Toestemming ontbreekt van",),
-                      names=lambda f: [f.father.bsn]), id="11: one of two custody holders missing"),
-    pytest.param(Case("joint", aged(11), child_and_parents, 422, ("Onder de 12 jaar",)),
-                 id="11: the child is not a grantor"),
+    pytest.param(
+        Case(
+            "joint",
+            aged(11),
+            lambda f: [f.mother.ref],
+            422,
+            ("Toestemming ontbreekt van",),
+            names=lambda f: [f.father.bsn],
+        ),
+        id="11: one of two custody holders missing",
+    ),
+    pytest.param(
+        Case("joint", aged(11), child_and_parents, 422, ("Onder de 12 jaar",)), id="11: the child is not a grantor"
+    ),
     pytest.param(Case("joint", turning(12), child_and_parents, 201), id="12th birthday: child and parents"),
-    pytest.param(Case("joint", turning(12), parents, 422, ("de jongere zelf",)),
-                 id="12th birthday: parents without the child"),
+    pytest.param(
+        Case("joint", turning(12), parents, 422, ("de jongere zelf",)), id="12th birthday: parents without the child"
+    ),
     pytest.param(Case("joint", turning(12, in_days=1), parents, 201), id="day before 12th birthday: parents"),
-    pytest.param(Case("joint", turning(12, in_days=1), child_and_parents, 422, ("Onder de 12 jaar",)),
-                 id="day before 12th birthday: the child is not yet a grantor"),
-    pytest.param(Case("joint", aged(13), lambda f: [f.child.self_ref, f.mother.ref], 422,
-                      ("Toestemming ontbreekt van", "ouder met gezag"), names=lambda f: [f.father.bsn]),
-                 id="13: one parent missing"),
-    pytest.param(Case("joint", aged(13), lambda f: [f.child.self_ref, f.mother.ref], 422,
-                      ("geweigerd door", "Eén weigering"), names=lambda f: [f.father.bsn],
-                      refused_by=lambda f: [f.father.ref]), id="13: one custody holder refuses"),
+    pytest.param(
+        Case("joint", turning(12, in_days=1), child_and_parents, 422, ("Onder de 12 jaar",)),
+        id="day before 12th birthday: the child is not yet a grantor",
+    ),
+    pytest.param(
+        Case(
+            "joint",
+            aged(13),
+            lambda f: [f.child.self_ref, f.mother.ref],
+            422,
+            ("Toestemming ontbreekt van", "ouder met gezag"),
+            names=lambda f: [f.father.bsn],
+        ),
+        id="13: one parent missing",
+    ),
+    pytest.param(
+        Case(
+            "joint",
+            aged(13),
+            lambda f: [f.child.self_ref, f.mother.ref],
+            422,
+            ("geweigerd door", "Eén weigering"),
+            names=lambda f: [f.father.bsn],
+            refused_by=lambda f: [f.father.ref],
+        ),
+        id="13: one custody holder refuses",
+    ),
     pytest.param(Case("mother", aged(8), lambda f: [f.mother.ref], 201), id="8, split custody: mother alone"),
-    pytest.param(Case("mother", aged(8), parents, 422, ("geen gezag",), names=lambda f: [f.father.bsn]),
-                 id="8, split custody: father without gezag as a grantor"),
-    pytest.param(Case("mother", aged(8), lambda f: [f.father.ref], 422, ("Toestemming ontbreekt van",),
-                      names=lambda f: [f.mother.bsn]), id="8, split custody: father alone"),
-    pytest.param(Case("institution", aged(9), lambda f: [f.guardian.ref], 201),  # type: ignore[union-attr]
-                 id="9: certified institution holding guardianship"),
-    pytest.param(Case("institution", aged(9), parents, 422, ("gecertificeerde instelling", "geen gezag")),
-                 id="9: parents without gezag instead of the institution"),
-    pytest.param(Case("voogd", aged(9), lambda f: [f.guardian.ref], 201),  # type: ignore[union-attr]
-                 id="9: a voogd who is not a parent"),
-    pytest.param(Case("joint", turning(16), lambda f: [f.child.self_ref], 201),
-                 id="16th birthday: the young person alone"),
-    pytest.param(Case("joint", turning(16), child_and_parents, 422, ("Vanaf 16 jaar",),
-                      names=lambda f: [f.mother.bsn, f.father.bsn]),
-                 id="16th birthday: parents as grantors are refused"),
-    pytest.param(Case("joint", turning(16), lambda f: [f.child.self_ref], 201, consulted=parents),
-                 id="16th birthday: parents recorded as consulted"),
-    pytest.param(Case("joint", turning(16), parents, 422, ("de persoon zelf",)),
-                 id="16th birthday: parents alone"),
-    pytest.param(Case("joint", turning(16, in_days=1), lambda f: [f.child.self_ref], 422,
-                      ("Toestemming ontbreekt van",), names=lambda f: [f.mother.bsn, f.father.bsn]),
-                 id="day before 16th birthday: the young person alone"),
-    pytest.param(Case("joint", aged(13), lambda f: [f.mother.self_ref], 201,
-                      subject=lambda f: f.mother.patient or ""), id="adult: the mother for her own data"),
-    pytest.param(Case("joint", aged(13), lambda f: [f.mother.self_ref], 422,
-                      ("alleen toestemming voor de eigen gegevens", "Toestemming ontbreekt van"),
-                      names=lambda f: [f.mother.bsn], subject=lambda f: f.father.patient or ""),
-                 id="adult: the mother for the father's data"),
-    pytest.param(Case("joint", aged(13), lambda f: [f.mother.ref], 422,
-                      ("alleen toestemming voor de eigen gegevens",), names=lambda f: [f.mother.bsn],
-                      subject=lambda f: f.father.patient or ""),
-                 id="adult: the mother, as the child's parent, for the father's data"),
+    pytest.param(
+        Case("mother", aged(8), parents, 422, ("geen gezag",), names=lambda f: [f.father.bsn]),
+        id="8, split custody: father without gezag as a grantor",
+    ),
+    pytest.param(
+        Case(
+            "mother",
+            aged(8),
+            lambda f: [f.father.ref],
+            422,
+            ("Toestemming ontbreekt van",),
+            names=lambda f: [f.mother.bsn],
+        ),
+        id="8, split custody: father alone",
+    ),
+    pytest.param(
+        Case("institution", aged(9), lambda f: [f.guardian.ref], 201),  # type: ignore[union-attr]
+        id="9: certified institution holding guardianship",
+    ),
+    pytest.param(
+        Case("institution", aged(9), parents, 422, ("gecertificeerde instelling", "geen gezag")),
+        id="9: parents without gezag instead of the institution",
+    ),
+    pytest.param(
+        Case("voogd", aged(9), lambda f: [f.guardian.ref], 201),  # type: ignore[union-attr]
+        id="9: a voogd who is not a parent",
+    ),
+    pytest.param(
+        Case("joint", turning(16), lambda f: [f.child.self_ref], 201), id="16th birthday: the young person alone"
+    ),
+    pytest.param(
+        Case(
+            "joint",
+            turning(16),
+            child_and_parents,
+            422,
+            ("Vanaf 16 jaar",),
+            names=lambda f: [f.mother.bsn, f.father.bsn],
+        ),
+        id="16th birthday: parents as grantors are refused",
+    ),
+    pytest.param(
+        Case("joint", turning(16), lambda f: [f.child.self_ref], 201, consulted=parents),
+        id="16th birthday: parents recorded as consulted",
+    ),
+    pytest.param(Case("joint", turning(16), parents, 422, ("de persoon zelf",)), id="16th birthday: parents alone"),
+    pytest.param(
+        Case(
+            "joint",
+            turning(16, in_days=1),
+            lambda f: [f.child.self_ref],
+            422,
+            ("Toestemming ontbreekt van",),
+            names=lambda f: [f.mother.bsn, f.father.bsn],
+        ),
+        id="day before 16th birthday: the young person alone",
+    ),
+    pytest.param(
+        Case("joint", aged(13), lambda f: [f.mother.self_ref], 201, subject=lambda f: f.mother.patient or ""),
+        id="adult: the mother for her own data",
+    ),
+    pytest.param(
+        Case(
+            "joint",
+            aged(13),
+            lambda f: [f.mother.self_ref],
+            422,
+            ("alleen toestemming voor de eigen gegevens", "Toestemming ontbreekt van"),
+            names=lambda f: [f.mother.bsn],
+            subject=lambda f: f.father.patient or "",
+        ),
+        id="adult: the mother for the father's data",
+    ),
+    pytest.param(
+        Case(
+            "joint",
+            aged(13),
+            lambda f: [f.mother.ref],
+            422,
+            ("alleen toestemming voor de eigen gegevens",),
+            names=lambda f: [f.mother.bsn],
+            subject=lambda f: f.father.patient or "",
+        ),
+        id="adult: the mother, as the child's parent, for the father's data",
+    ),
 ]
 
 
@@ -178,9 +263,16 @@ GRANTOR_RULES = [
 def test_who_may_consent(api: Api, case: Case) -> None:
     family = a_family(api, custody=case.custody, born=case.born(api.app))
 
-    resp = api.post("/fhir/Consent", a_consent(
-        case.subject(family), case.performers(family), start=today(api.app),
-        refused_by=case.refused_by(family) or None, consulted=case.consulted(family) or None))
+    resp = api.post(
+        "/fhir/Consent",
+        a_consent(
+            case.subject(family),
+            case.performers(family),
+            start=today(api.app),
+            refused_by=case.refused_by(family) or None,
+            consulted=case.consulted(family) or None,
+        ),
+    )
 
     assert resp.status_code == case.status, resp.get_data(as_text=True)
     if case.status == 201:
@@ -230,21 +322,33 @@ def _tamper(body: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> d
     return body
 
 
-@pytest.mark.parametrize(("change", "why"), [
-    (lambda c: c.update(status="draft"), "status must be active"),
-    (lambda c: c["provision"].update(type="maybe"), "unknown provision.type"),
-    (lambda c: c["provision"]["period"].update(end="2000-01-01"), "period ends before it starts"),
-    (lambda c: c["provision"].update(purpose=[{"system": d.PURPOSE_SYSTEM, "code": "marketing"}]), "unknown purpose"),
-    (lambda c: c["provision"].update(code=[{"coding": [{"system": d.CATEGORY_SYSTEM, "code": "diagnosis"}]}]),
-     "unknown category"),
-    (lambda c: c["provision"].update(purpose=[{"system": d.PURPOSE_SYSTEM, "code": "referral"}]),
-     "categories outside the purpose's matrix"),
-    (lambda c: c["provision"]["actor"][0]["reference"]["identifier"].update(value="Jeugd Team!"),
-     "receiving org id is not an org id"),
-    (lambda c: c["provision"].update(actor=c["provision"]["actor"][:1]), "no holder named"),
-    (lambda c: c.update(performer=[{"reference": "Practitioner/1"}]), "performer is not a person"),
-    (lambda c: c.update(performer=[{"reference": "RelatedPerson/nope"}]), "unknown performer"),
-])
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda c: c.update(status="draft"), "status must be active"),
+        (lambda c: c["provision"].update(type="maybe"), "unknown provision.type"),
+        (lambda c: c["provision"]["period"].update(end="2000-01-01"), "period ends before it starts"),
+        (
+            lambda c: c["provision"].update(purpose=[{"system": d.PURPOSE_SYSTEM, "code": "marketing"}]),
+            "unknown purpose",
+        ),
+        (
+            lambda c: c["provision"].update(code=[{"coding": [{"system": d.CATEGORY_SYSTEM, "code": "diagnosis"}]}]),
+            "unknown category",
+        ),
+        (
+            lambda c: c["provision"].update(purpose=[{"system": d.PURPOSE_SYSTEM, "code": "referral"}]),
+            "categories outside the purpose's matrix",
+        ),
+        (
+            lambda c: c["provision"]["actor"][0]["reference"]["identifier"].update(value="Jeugd Team!"),
+            "receiving org id is not an org id",
+        ),
+        (lambda c: c["provision"].update(actor=c["provision"]["actor"][:1]), "no holder named"),
+        (lambda c: c.update(performer=[{"reference": "Practitioner/1"}]), "performer is not a person"),
+        (lambda c: c.update(performer=[{"reference": "RelatedPerson/nope"}]), "unknown performer"),
+    ],
+)
 def test_a_malformed_consent_is_refused(api: Api, change: Callable[[dict[str, Any]], None], why: str) -> None:
     family = a_family(api, child_age=9)
     body = _tamper(a_consent(family.child, [family.mother.ref, family.father.ref], start=today(api.app)), change)
@@ -266,22 +370,38 @@ def test_a_consent_for_an_unknown_subject_is_404(api: Api) -> None:
 def test_recording_a_consent_requires_the_acting_professional(api: Api) -> None:
     family = a_family(api, child_age=9)
 
-    resp = api.post("/fhir/Consent", a_consent(family.child, [family.mother.ref, family.father.ref],
-                                               start=today(api.app)), practitioner=None)
+    resp = api.post(
+        "/fhir/Consent",
+        a_consent(family.child, [family.mother.ref, family.father.ref], start=today(api.app)),
+        practitioner=None,
+    )
 
     assert resp.status_code == 400
     assert "X-Practitioner" in explanation(resp)
 
 
-@pytest.mark.parametrize("holders, recipients", [
-    (["ggz-zuid"], [PARTNER]), (["ggz-zuid"], ["school-noord"]), ([PARTNER], ["school-noord"]),
-])
-def test_a_consent_this_node_is_no_party_to_is_not_recorded(api: Api, holders: list[str],
-                                                            recipients: list[str]) -> None:
+@pytest.mark.parametrize(
+    "holders, recipients",
+    [
+        (["ggz-zuid"], [PARTNER]),
+        (["ggz-zuid"], ["school-noord"]),
+        ([PARTNER], ["school-noord"]),
+    ],
+)
+def test_a_consent_this_node_is_no_party_to_is_not_recorded(
+    api: Api, holders: list[str], recipients: list[str]
+) -> None:
     """Issue 13 item 2: youth care tried to record a consent between ggz and a school."""
     family = a_family(api, child_age=9)
-    body = d.consent(family.child.patient, [family.mother.ref, family.father.ref], recipients=recipients,
-                     holders=holders, purpose=PURPOSE, categories=list(CATEGORIES), start=today(api.app))
+    body = d.consent(
+        family.child.patient,
+        [family.mother.ref, family.father.ref],
+        recipients=recipients,
+        holders=holders,
+        purpose=PURPOSE,
+        categories=list(CATEGORIES),
+        start=today(api.app),
+    )
 
     resp = api.post("/fhir/Consent", body)
 
@@ -294,8 +414,15 @@ def test_a_consent_this_node_is_no_party_to_is_not_recorded(api: Api, holders: l
 
 def test_a_consent_naming_this_node_as_recipient_only_is_recorded(api: Api) -> None:
     family = a_family(api, child_age=9)
-    body = d.consent(family.child.patient, [family.mother.ref, family.father.ref], recipients=[HERE],
-                     holders=[PARTNER], purpose=PURPOSE, categories=list(CATEGORIES), start=today(api.app))
+    body = d.consent(
+        family.child.patient,
+        [family.mother.ref, family.father.ref],
+        recipients=[HERE],
+        holders=[PARTNER],
+        purpose=PURPOSE,
+        categories=list(CATEGORIES),
+        start=today(api.app),
+    )
 
     assert api.post("/fhir/Consent", body).status_code == 201
 
@@ -303,16 +430,24 @@ def test_a_consent_naming_this_node_as_recipient_only_is_recorded(api: Api) -> N
 def test_no_token_for_an_exchange_between_two_others(api: Api) -> None:
     """A recipient among several issues a token to itself only; the holder would refuse another."""
     family = a_family(api, child_age=9)
-    body = d.consent(family.child.patient, [family.mother.ref, family.father.ref],
-                     recipients=[HERE, "wijkteam-oost"], holders=[PARTNER], purpose=PURPOSE,
-                     categories=list(CATEGORIES), start=today(api.app))
+    body = d.consent(
+        family.child.patient,
+        [family.mother.ref, family.father.ref],
+        recipients=[HERE, "wijkteam-oost"],
+        holders=[PARTNER],
+        purpose=PURPOSE,
+        categories=list(CATEGORIES),
+        start=today(api.app),
+    )
     resp = api.post("/fhir/Consent", body)
     assert resp.status_code == 201
     cid = resp.get_json()["id"]
 
     def issue(grantee: str) -> Any:
-        return api.post(f"/fhir/Consent/{cid}/$issue-token",
-                        {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": grantee}]})
+        return api.post(
+            f"/fhir/Consent/{cid}/$issue-token",
+            {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": grantee}]},
+        )
 
     refused = issue("wijkteam-oost")
     assert refused.status_code == 400 and reason(refused) == "invalid-request"
@@ -332,9 +467,14 @@ def test_operations_without_input_take_an_empty_parameters_body(api: Api, body: 
     assert revoked.status_code == 200, revoked.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("body", [{"resourceType": "Parameters", "parameter": {}},
-                                  {"resourceType": "Parameters", "parameter": [{"name": "grantee"}]},
-                                  {"resourceType": "Patient"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resourceType": "Parameters", "parameter": {}},
+        {"resourceType": "Parameters", "parameter": [{"name": "grantee"}]},
+        {"resourceType": "Patient"},
+    ],
+)
 def test_a_malformed_parameters_body_is_still_refused(api: Api, body: Any) -> None:
     family = a_family(api, child_age=9)
     cid = recorded(api, family, [family.mother.ref, family.father.ref])
@@ -377,8 +517,9 @@ def test_a_refused_consent_is_audited_and_not_stored(api: Api) -> None:
 def test_a_persons_consents_are_listed(api: Api) -> None:
     family, other = a_family(api, child_age=9), a_family(api, child_age=9)
     first = recorded(api, family, [family.mother.ref, family.father.ref])
-    second = recorded(api, family, [family.mother.ref, family.father.ref], purpose="care-coordination",
-                      categories=("care-team",))
+    second = recorded(
+        api, family, [family.mother.ref, family.father.ref], purpose="care-coordination", categories=("care-team",)
+    )
     recorded(api, other, [other.mother.ref, other.father.ref])
 
     resp = api.get("/fhir/Consent", query_string={"patient": family.child.patient})
@@ -415,8 +556,9 @@ def test_a_consent_given_before_the_12th_birthday_is_due_for_renewal(api: Api) -
     fresh = a_family(api, child_age=9)
     month_ago = today(api.app) - dt.timedelta(days=30)
     with on_day(api, month_ago):
-        old = api.post("/fhir/Consent", a_consent(family.child, [family.mother.ref, family.father.ref],
-                                                  start=month_ago))
+        old = api.post(
+            "/fhir/Consent", a_consent(family.child, [family.mother.ref, family.father.ref], start=month_ago)
+        )
         assert old.status_code == 201, old.get_data(as_text=True)
     recorded(api, fresh, [fresh.mother.ref, fresh.father.ref])
 
@@ -433,8 +575,9 @@ def test_parents_consent_stops_counting_at_16_and_is_due_for_renewal(api: Api) -
     family = a_family(api, custody="joint", born=born_turning(api.app, 16, in_days=-7))
     then = years_before(today(api.app), 5)
     with on_day(api, then):
-        old = api.post("/fhir/Consent", a_consent(family.child, [family.mother.ref, family.father.ref],
-                                                  start=then, days=6 * 365))
+        old = api.post(
+            "/fhir/Consent", a_consent(family.child, [family.mother.ref, family.father.ref], start=then, days=6 * 365)
+        )
         assert old.status_code == 201, old.get_data(as_text=True)
     cid = old.get_json()["id"]
 
@@ -543,8 +686,19 @@ def test_the_token_carries_the_contract_claims_and_verifies_against_the_jwks(api
     assert claims["consent"] == cid
     assert claims["iat"] == claims["nbf"] and abs(claims["iat"] - now) <= 60 < claims["exp"] - now
     assert isinstance(claims["jti"], str) and claims["jti"]
-    assert set(claims) == {"iss", "sub", "aud", "grantee", "purpose", "categories", "consent",
-                           "iat", "nbf", "exp", "jti"}
+    assert set(claims) == {
+        "iss",
+        "sub",
+        "aud",
+        "grantee",
+        "purpose",
+        "categories",
+        "consent",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+    }
     altered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
     with pytest.raises(InvalidSignature):
         verify_independently(altered, jwks)
@@ -568,8 +722,10 @@ def test_a_token_for_an_organisation_the_consent_does_not_name_is_refused(api: A
     family = a_family(api, child_age=9)
     cid = recorded(api, family, [family.mother.ref, family.father.ref])
 
-    resp = api.post(f"/fhir/Consent/{cid}/$issue-token",
-                    {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": "other-org"}]})
+    resp = api.post(
+        f"/fhir/Consent/{cid}/$issue-token",
+        {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": "other-org"}]},
+    )
 
     assert resp.status_code == 400
     assert reason(resp) == "invalid-request"
@@ -624,10 +780,11 @@ def test_the_receipt_tells_the_person_in_dutch_what_they_agreed_to(api: Api) -> 
         assert bsn not in page
     # The reference (Kenmerk) is the consent id, a random UUID: about one in seventy holds nine
     # digits in a row by chance. Everything else on the page must hold no such number.
-    kenmerk = re.search(r"<strong>Kenmerk:</strong> ([^<]+) <span class=\"small\">\(volledig: ([^<]+)\)</span></p>", page)
+    kenmerk = re.search(
+        r"<strong>Kenmerk:</strong> ([^<]+) <span class=\"small\">\(volledig: ([^<]+)\)</span></p>", page
+    )
     assert kenmerk and kenmerk.group(2) == cid and len(kenmerk.group(1)) == 9  # read out as XXXX-XXXX
-    assert not re.search(r"(?<!\d)\d{9}(?!\d)", page.replace(cid, "<kenmerk>")), \
-        "no BSN-like number on the page"
+    assert not re.search(r"(?<!\d)\d{9}(?!\d)", page.replace(cid, "<kenmerk>")), "no BSN-like number on the page"
 
 
 def test_the_receipt_of_an_objection_does_not_read_as_consent(api: Api) -> None:
@@ -660,12 +817,15 @@ def test_the_receipt_requires_the_acting_professional(api: Api) -> None:
 # --- unknown consents -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/fhir/Consent/nope"),
-    ("post", "/fhir/Consent/nope/$issue-token"),
-    ("post", "/fhir/Consent/nope/$revoke"),
-    ("get", "/consent/nope/receipt"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/fhir/Consent/nope"),
+        ("post", "/fhir/Consent/nope/$issue-token"),
+        ("post", "/fhir/Consent/nope/$revoke"),
+        ("get", "/consent/nope/receipt"),
+    ],
+)
 def test_an_unknown_consent_is_404(api: Api, method: str, path: str) -> None:
     resp = getattr(api, method)(path)
 

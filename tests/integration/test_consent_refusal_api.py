@@ -48,12 +48,18 @@ def test_a_refusal_must_name_a_required_party(api: Api) -> None:
 
 def test_revoke_names_who_withdrew_and_refuses_someone_who_did_not_consent(api: Api) -> None:
     fam = a_family(api, child_age=7)
-    cid = api.created("/fhir/Consent", a_consent(fam.child, [fam.mother.ref, fam.father.ref],
-                                                 start=today(api.app)))["id"]
+    cid = api.created("/fhir/Consent", a_consent(fam.child, [fam.mother.ref, fam.father.ref], start=today(api.app)))[
+        "id"
+    ]
 
     def revoke(ref: str) -> Any:
-        return api.post(f"/fhir/Consent/{cid}/$revoke", {"resourceType": "Parameters", "parameter": [
-            {"name": "withdrawn-by", "valueReference": {"reference": ref}}]})
+        return api.post(
+            f"/fhir/Consent/{cid}/$revoke",
+            {
+                "resourceType": "Parameters",
+                "parameter": [{"name": "withdrawn-by", "valueReference": {"reference": ref}}],
+            },
+        )
 
     assert reason(revoke(f"Patient/{fam.child.patient}")) == "invalid-request"
     done = revoke(fam.father.ref)

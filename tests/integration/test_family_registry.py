@@ -30,13 +30,16 @@ def a_patient(api: Api, bsn: str, age: int = 30) -> dict[str, Any]:
 FULL_WIDTH = "".join(chr(ord(c) - ord("0") + 0xFF10) for c in d.bsn(7))
 
 
-@pytest.mark.parametrize(("bsn", "why"), [
-    ("123456780", "fails the eleven-test"),
-    ("000000000", "passes the eleven-test, but is no one's number"),
-    (FULL_WIDTH, "full-width digits of a valid BSN"),
-    ("12345678", "eight digits"),
-    (" " + d.bsn(7), "leading space"),
-])
+@pytest.mark.parametrize(
+    ("bsn", "why"),
+    [
+        ("123456780", "fails the eleven-test"),
+        ("000000000", "passes the eleven-test, but is no one's number"),
+        (FULL_WIDTH, "full-width digits of a valid BSN"),
+        ("12345678", "eight digits"),
+        (" " + d.bsn(7), "leading space"),
+    ],
+)
 def test_a_bsn_that_is_not_a_bsn_is_refused(api: Api, bsn: str, why: str) -> None:
     resp = api.post("/fhir/Patient", a_patient(api, bsn))
 
@@ -78,11 +81,22 @@ def test_registering_the_same_bsn_twice_returns_the_first_person(api: Api) -> No
     assert found["total"] == 1
 
 
-@pytest.mark.parametrize("value", [
-    "１１１２２２３３３", "١١١٢٢٢٣٣٣", "000000000", "123456789", "11122233A", "111222333\x00", "\x00", "",
-    "1112223334", " 111222333",
-], ids=["full-width", "arabic-indic", "zeros", "eleven-test", "letter", "nul-after", "nul", "empty", "ten",
-        "space"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "１１１２２２３３３",
+        "١١١٢٢٢٣٣٣",
+        "000000000",
+        "123456789",
+        "11122233A",
+        "111222333\x00",
+        "\x00",
+        "",
+        "1112223334",
+        " 111222333",
+    ],
+    ids=["full-width", "arabic-indic", "zeros", "eleven-test", "letter", "nul-after", "nul", "empty", "ten", "space"],
+)
 def test_searching_a_patient_by_something_that_is_no_bsn_is_refused(api: Api, value: str) -> None:
     """Issue 13 item 3: 400 invalid-request on both stores, as for POST, and nothing logged."""
     resp = api.get("/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{value}"})
@@ -196,8 +210,7 @@ def test_searching_without_an_identifier_is_refused(api: Api) -> None:
     assert reason(resp) == "invalid-request"
 
 
-@pytest.mark.parametrize("path", ["/fhir/Patient?identifier=" + BSN_SYSTEM + "|" + d.bsn(7),
-                                  "/fhir/Patient/any"])
+@pytest.mark.parametrize("path", ["/fhir/Patient?identifier=" + BSN_SYSTEM + "|" + d.bsn(7), "/fhir/Patient/any"])
 def test_reading_people_requires_the_acting_professional(api: Api, path: str) -> None:
     resp = api.get(path, practitioner=None)
 
@@ -207,8 +220,9 @@ def test_reading_people_requires_the_acting_professional(api: Api, path: str) ->
 
 
 def test_reading_people_requires_a_bearer_token(client: Any) -> None:
-    resp = client.get("/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{d.bsn(7)}"},
-                      headers={"X-Practitioner": "uzi:1"})
+    resp = client.get(
+        "/fhir/Patient", query_string={"identifier": f"{BSN_SYSTEM}|{d.bsn(7)}"}, headers={"X-Practitioner": "uzi:1"}
+    )
 
     assert resp.status_code == 401
     assert reason(resp) == "unauthenticated"

@@ -65,14 +65,26 @@ class Members:
     def url(self, org: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/{org}"
 
-    def member(self, org: str, org_type: str = "adult-mental-health", *, listed: list[ECKey] | None = None,
-               published: list[ECKey] | None = None, url: str | None = None) -> tuple[ListedMember, ECKey]:
+    def member(
+        self,
+        org: str,
+        org_type: str = "adult-mental-health",
+        *,
+        listed: list[ECKey] | None = None,
+        published: list[ECKey] | None = None,
+        url: str | None = None,
+    ) -> tuple[ListedMember, ECKey]:
         key = ECKey.generate_key("P-256", private=True)
         self.keys[org] = published or [key]
         names = listed or self.keys[org]
-        return ListedMember(org_id=org, name=org.replace("-", " ").title(), type=org_type, url=url or self.url(org),
-                            thumbprints=tuple(k.thumbprint() for k in names), contact=("+31 50 123 4567",)), \
-            self.keys[org][0]
+        return ListedMember(
+            org_id=org,
+            name=org.replace("-", " ").title(),
+            type=org_type,
+            url=url or self.url(org),
+            thumbprints=tuple(k.thumbprint() for k in names),
+            contact=("+31 50 123 4567",),
+        ), self.keys[org][0]
 
 
 @pytest.fixture
@@ -93,8 +105,9 @@ class Follower:
         self.app = create_app(self.config, node=self.node)
         self.client = self.app.test_client()
 
-    def publish(self, *members: ListedMember, version: int, valid: timedelta = timedelta(days=7),
-                federation: str = "regio-west") -> None:
+    def publish(
+        self, *members: ListedMember, version: int, valid: timedelta = timedelta(days=7), federation: str = "regio-west"
+    ) -> None:
         now = self.clock()
         bundle = fedlist.build(federation, version, members, now=now - timedelta(minutes=1), valid_until=now + valid)
         self.list_file.write_text(json.dumps(fedlist.sign(bundle, OPERATOR, now=now)))
@@ -109,7 +122,9 @@ class Follower:
 
     def login(self, org: str, key: ECKey) -> Any:
         claims = assertion_claims(org, self.config.token_url, self.clock.ts)
-        return self.client.post("/oauth/token", data=token_form(sign_assertion((key.thumbprint(), "ES256", key), claims)))
+        return self.client.post(
+            "/oauth/token", data=token_form(sign_assertion((key.thumbprint(), "ES256", key), claims))
+        )
 
 
 def follow(home: Path, list_url: str, **extra: Any) -> None:
@@ -155,17 +170,28 @@ def test_a_newer_list_is_applied_and_audited_member_by_member(west: Follower, me
     assert not west.node.partners.is_trusted("veilig-thuis-west")
     applied = west.actions(events.FEDERATION_LIST_APPLIED)
     assert [a["detail"]["version"] for a in applied] == [2, 1]
-    assert sorted(a["peer_org"] for a in west.actions(events.FEDERATION_MEMBER_ADDED)) == ["ggz-noord",
-                                                                                        "veilig-thuis-west"]
+    assert sorted(a["peer_org"] for a in west.actions(events.FEDERATION_MEMBER_ADDED)) == [
+        "ggz-noord",
+        "veilig-thuis-west",
+    ]
     assert [a["peer_org"] for a in west.actions(events.FEDERATION_MEMBER_REMOVED)] == ["veilig-thuis-west"]
     assert audit_log.verify(west.node).ok  # the entries of one list share one signed head
 
 
-def test_a_list_of_hundreds_of_members_keeps_the_chain_and_its_checkpoints_verifiable(west: Follower,
-                                                                                       members: Members) -> None:
+def test_a_list_of_hundreds_of_members_keeps_the_chain_and_its_checkpoints_verifiable(
+    west: Follower, members: Members
+) -> None:
     key = ECKey.generate_key("P-256", private=True)
-    many = [ListedMember(org_id=f"org-{i:03d}", name=f"Organisatie {i}", type="other",
-                         url=f"https://org-{i:03d}.example", thumbprints=(key.thumbprint(),)) for i in range(250)]
+    many = [
+        ListedMember(
+            org_id=f"org-{i:03d}",
+            name=f"Organisatie {i}",
+            type="other",
+            url=f"https://org-{i:03d}.example",
+            thumbprints=(key.thumbprint(),),
+        )
+        for i in range(250)
+    ]
     west.publish(*many, version=1)
     assert len(west.refresh().added) == 250
     result = audit_log.verify(west.node)
@@ -179,9 +205,11 @@ def test_a_removed_members_live_access_token_dies_with_the_list(west: Follower, 
     token = west.login("ggz-noord", key).get_json()["access_token"]
 
     def ask() -> Any:
-        return west.client.post("/fhir/$consent-status", headers={"Authorization": f"Bearer {token}"},
-                                json={"resourceType": "Parameters",
-                                      "parameter": [{"name": "consent", "valueString": "c-1"}]})
+        return west.client.post(
+            "/fhir/$consent-status",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "c-1"}]},
+        )
 
     assert reason(ask().get_json()) != "unknown-partner"
     west.publish(version=2)
@@ -251,11 +279,15 @@ def test_an_expired_list_fails_closed_and_readyz_says_why(west: Follower, member
     ready = west.client.get("/readyz")
     assert ready.status_code == 503 and reason(ready.get_json()) == "federation-list-expired"
     status = federation_trust.status(west.node)
-    assert "expired" in status["expired"] and ("ggz-noord", "the federation list in force has expired") in status["refused"]
+    assert (
+        "expired" in status["expired"]
+        and ("ggz-noord", "the federation list in force has expired") in status["refused"]
+    )
 
 
-def test_a_bilateral_partner_that_disagrees_with_the_list_is_refused_with_the_member(west: Follower,
-                                                                                      members: Members) -> None:
+def test_a_bilateral_partner_that_disagrees_with_the_list_is_refused_with_the_member(
+    west: Follower, members: Members
+) -> None:
     ggz, _ = members.member("ggz-noord")
     west.node.partners.add("ggz-noord", members.url("ggz-noord") + "/elsewhere/..")  # same keys, other URL
     west.publish(ggz, version=1)
@@ -272,7 +304,8 @@ def test_a_bilateral_partner_that_disagrees_with_the_list_is_refused_with_the_me
 
 
 def test_a_bilateral_partner_that_agrees_with_the_list_stays_trusted_after_the_list_expires(
-        west: Follower, members: Members) -> None:
+    west: Follower, members: Members
+) -> None:
     ggz, _ = members.member("ggz-noord")
     west.node.partners.add("ggz-noord", members.url("ggz-noord"))
     west.publish(ggz, version=1, valid=timedelta(hours=1))
@@ -282,8 +315,9 @@ def test_a_bilateral_partner_that_agrees_with_the_list_stays_trusted_after_the_l
     assert west.node.partners.is_trusted("ggz-noord")  # trusted bilaterally too
 
 
-def test_the_directory_names_members_as_listed_and_bilateral_partners_by_org_id(west: Follower,
-                                                                                 members: Members) -> None:
+def test_the_directory_names_members_as_listed_and_bilateral_partners_by_org_id(
+    west: Follower, members: Members
+) -> None:
     ggz, _ = members.member("ggz-noord")
     vt, _ = members.member("veilig-thuis-west", "safe-at-home")
     members.member("huisarts-de-linde")
@@ -292,12 +326,20 @@ def test_the_directory_names_members_as_listed_and_bilateral_partners_by_org_id(
     west.refresh()
     found = {e.org_id: e for e in directory.entries(west.node)}
     assert found["veilig-thuis-west"] == directory.DirectoryEntry(
-        "veilig-thuis-west", "Veilig Thuis West", "safe-at-home", ["+31 50 123 4567"], members.url("veilig-thuis-west"),
-        "federation")
+        "veilig-thuis-west",
+        "Veilig Thuis West",
+        "safe-at-home",
+        ["+31 50 123 4567"],
+        members.url("veilig-thuis-west"),
+        "federation",
+    )
     assert found["huisarts-de-linde"].name == "huisarts-de-linde" and found["huisarts-de-linde"].type == "other"
     assert directory.entry(west.node, "nobody") is None
     assert [label for label, _e in directory.by_type(list(found.values()))] == [
-        "Ggz voor volwassenen", "Veilig Thuis", "Andere organisatie"]
+        "Ggz voor volwassenen",
+        "Veilig Thuis",
+        "Andere organisatie",
+    ]
 
 
 def test_lists_over_http_are_fetched_conditionally(make_home: Any, tmp_path: Path, members: Members) -> None:

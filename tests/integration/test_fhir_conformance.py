@@ -47,8 +47,15 @@ def person(api: Api, *, born: date = date(1990, 2, 3)) -> tuple[str, str]:
 
 def own_consent(api: Api, pid: str) -> dict[str, Any]:
     """An adult's consent for her own data: this node holds, the partner receives."""
-    return d.consent(pid, [f"Patient/{pid}"], recipients=[PARTNER], holders=[HERE], purpose=PURPOSE,
-                     categories=["signals"], start=date.today())
+    return d.consent(
+        pid,
+        [f"Patient/{pid}"],
+        recipients=[PARTNER],
+        holders=[HERE],
+        purpose=PURPOSE,
+        categories=["signals"],
+        start=date.today(),
+    )
 
 
 def records_stored(api: Api) -> int:
@@ -198,7 +205,7 @@ def test_the_same_record_pushed_again_is_not_a_new_version(api: Api) -> None:
 @pytest.mark.parametrize("rtype", ["CarePlan", "CareTeam"])
 def test_an_ehr_reads_back_the_plan_and_team_it_pushed(api: Api, rtype: str) -> None:
     _, pid = person(api)
-    pushed = (d.safety_plan(pid, source_id="p-1") if rtype == "CarePlan" else d.care_team(pid, source_id="t-1"))
+    pushed = d.safety_plan(pid, source_id="p-1") if rtype == "CarePlan" else d.care_team(pid, source_id="t-1")
     rid = api.created(f"/fhir/{rtype}", pushed)["id"]
 
     read = api.get(f"/fhir/{rtype}/{rid}")
@@ -208,13 +215,21 @@ def test_an_ehr_reads_back_the_plan_and_team_it_pushed(api: Api, rtype: str) -> 
 
 def test_prefer_return_minimal_and_operation_outcome(api: Api) -> None:
     headers = {**api.headers(), "Prefer": "return=minimal"}
-    minimal = api.client.post("/fhir/Patient", json=d.patient(new_bsn(), date(1990, 2, 3), "A", "B"),
-                              content_type="application/fhir+json", headers=headers)
+    minimal = api.client.post(
+        "/fhir/Patient",
+        json=d.patient(new_bsn(), date(1990, 2, 3), "A", "B"),
+        content_type="application/fhir+json",
+        headers=headers,
+    )
     assert minimal.status_code == 201 and minimal.get_data() == b"" and "/_history/1" in minimal.headers["Location"]
 
     headers["Prefer"] = "return=OperationOutcome"
-    told = api.client.post("/fhir/Patient", json=d.patient(new_bsn(), date(1990, 2, 3), "C", "D"),
-                           content_type="application/fhir+json", headers=headers)
+    told = api.client.post(
+        "/fhir/Patient",
+        json=d.patient(new_bsn(), date(1990, 2, 3), "C", "D"),
+        content_type="application/fhir+json",
+        headers=headers,
+    )
     assert told.status_code == 201 and issue(told)["severity"] == "information"
 
 
@@ -261,8 +276,7 @@ def test_a_patient_is_found_by_bsn_without_a_system_and_by_post(api: Api) -> Non
     bsn, pid = person(api)
 
     plain = api.get("/fhir/Patient", query_string={"identifier": bsn}).get_json()
-    posted = api.client.post("/fhir/Patient/_search", data={"identifier": f"{BSN_SYSTEM}|{bsn}"},
-                             headers=api.headers())
+    posted = api.client.post("/fhir/Patient/_search", data={"identifier": f"{BSN_SYSTEM}|{bsn}"}, headers=api.headers())
 
     assert [e["resource"]["id"] for e in plain["entry"]] == [pid]
     assert posted.status_code == 200 and [e["resource"]["id"] for e in posted.get_json()["entry"]] == [pid]
@@ -274,20 +288,35 @@ def test_the_privacy_officer_pages_through_a_persons_audit_trail(api: Api, offic
     for _ in range(3):
         api.get(f"/fhir/Patient/{pid}")  # three record-viewed entries about her
 
-    page = officer.get("/fhir/AuditEvent", query_string={
-        "patient": f"Patient/{pid}", "action": "record-viewed", "_count": "2", "_format": "json",
-        "_sort": "-date", "_pretty": "true", "something-else": "ignored"}).get_json()
+    page = officer.get(
+        "/fhir/AuditEvent",
+        query_string={
+            "patient": f"Patient/{pid}",
+            "action": "record-viewed",
+            "_count": "2",
+            "_format": "json",
+            "_sort": "-date",
+            "_pretty": "true",
+            "something-else": "ignored",
+        },
+    ).get_json()
 
     assert page["total"] == 3 and len(page["entry"]) == 2
     nxt = next(link["url"] for link in page["link"] if link["relation"] == "next")
     assert "something-else" not in nxt and "_offset=2" in nxt
     assert len(officer.get(path_of(nxt)).get_json()["entry"]) == 1
-    by_identifier = officer.get("/fhir/AuditEvent", query_string={
-        "patient:identifier": f"{BSN_SYSTEM}|{bsn}", "action": "record-viewed"}).get_json()
+    by_identifier = officer.get(
+        "/fhir/AuditEvent", query_string={"patient:identifier": f"{BSN_SYSTEM}|{bsn}", "action": "record-viewed"}
+    ).get_json()
     assert by_identifier["total"] == 3
-    by_agent = officer.get("/fhir/AuditEvent", query_string={
-        "agent:identifier": f"{UZI}|{api.practitioner.split(':')[1]}", "patient": bsn,
-        "action": "record-viewed"}).get_json()
+    by_agent = officer.get(
+        "/fhir/AuditEvent",
+        query_string={
+            "agent:identifier": f"{UZI}|{api.practitioner.split(':')[1]}",
+            "patient": bsn,
+            "action": "record-viewed",
+        },
+    ).get_json()
     assert by_agent["total"] == 3
     strict = {**officer.headers(), "Prefer": "handling=strict"}
     refused = officer.client.get("/fhir/AuditEvent", query_string={"something-else": "x"}, headers=strict)
@@ -303,8 +332,9 @@ def test_a_smart_client_finds_the_token_endpoint_and_gets_a_scope(api: Api) -> N
     assert {"client_secret_basic", "private_key_jwt"} <= set(config["token_endpoint_auth_methods_supported"])
 
     basic = base64.b64encode(f"{api.client_id}:{api.secret}".encode()).decode()
-    granted = api.client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                              headers={"Authorization": f"Basic {basic}"}).get_json()
+    granted = api.client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    ).get_json()
 
     assert "system/Patient.crs" in granted["scope"].split()
     claims = json.loads(base64.urlsafe_b64decode(granted["access_token"].split(".")[1] + "=="))
@@ -316,21 +346,29 @@ def test_a_smart_client_finds_the_token_endpoint_and_gets_a_scope(api: Api) -> N
 
 def test_a_token_asked_for_reading_only_cannot_register_a_person(api: Api) -> None:
     basic = base64.b64encode(f"{api.client_id}:{api.secret}".encode()).decode()
-    granted = api.client.post("/oauth/token", data={"grant_type": "client_credentials",
-                                                    "scope": "system/Patient.read"},
-                              headers={"Authorization": f"Basic {basic}"}).get_json()
+    granted = api.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "system/Patient.read"},
+        headers={"Authorization": f"Basic {basic}"},
+    ).get_json()
     assert granted["scope"] == "system/Patient.rs"
     _, pid = person(api)
     narrow = {"Authorization": f"Bearer {granted['access_token']}", "X-Practitioner": api.practitioner}
 
     assert api.client.get(f"/fhir/Patient/{pid}", headers=narrow).status_code == 200
-    refused = api.client.post("/fhir/Patient", json=d.patient(new_bsn(), date(1990, 1, 1), "A", "B"),
-                              content_type="application/fhir+json", headers=narrow)
+    refused = api.client.post(
+        "/fhir/Patient",
+        json=d.patient(new_bsn(), date(1990, 1, 1), "A", "B"),
+        content_type="application/fhir+json",
+        headers=narrow,
+    )
     assert refused.status_code == 403 and reason(refused) == "forbidden"
 
-    beyond = api.client.post("/oauth/token", data={"grant_type": "client_credentials",
-                                                   "scope": "system/AuditEvent.read"},
-                             headers={"Authorization": f"Basic {basic}"})
+    beyond = api.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "system/AuditEvent.read"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert beyond.status_code == 400 and beyond.get_json()["error"] == "invalid_scope"
 
 
@@ -407,8 +445,11 @@ def test_every_canonical_and_system_the_node_emits_resolves_on_the_node(api: Api
     bsn, pid = person(api)
     child = api.created("/fhir/Patient", d.patient(new_bsn(), date(2015, 3, 3), "Noor", "Bos"))["id"]
     emitted = [api.created("/fhir/RelatedPerson", d.parent_of(child, bsn))]
-    for record in (d.observation(pid, "signals", "Belt niet terug.", shareable=True, source_id="c-1"),
-                   d.safety_plan(pid, source_id="c-2"), d.care_team(pid, source_id="c-3")):
+    for record in (
+        d.observation(pid, "signals", "Belt niet terug.", shareable=True, source_id="c-1"),
+        d.safety_plan(pid, source_id="c-2"),
+        d.care_team(pid, source_id="c-3"),
+    ):
         emitted.append(api.created(f"/fhir/{record['resourceType']}", record))
     cid = api.created("/fhir/Consent", own_consent(api, pid))["id"]
     emitted.append(api.post(f"/fhir/Consent/{cid}/$issue-token").get_json())

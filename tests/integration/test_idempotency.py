@@ -107,6 +107,7 @@ def test_a_malformed_key_is_refused_before_anything_happens(api: Api, key: str) 
 
 
 def test_without_a_token_a_key_claims_nothing(api: Api) -> None:
-    resp = api.client.post("/fhir/Consent", json={}, content_type="application/fhir+json",
-                           headers={"Idempotency-Key": "k-9"})
+    resp = api.client.post(
+        "/fhir/Consent", json={}, content_type="application/fhir+json", headers={"Idempotency-Key": "k-9"}
+    )
     assert resp.status_code == 401

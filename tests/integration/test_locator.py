@@ -25,10 +25,24 @@ from adapters.store.models import AuditEntry, Partner, PartnerKey
 from gateway.demo import data as d
 
 
-def findable(pid: str, performers: list[str], start: Any, *, holders: tuple[str, ...] = (HERE,),
-             recipients: tuple[str, ...] = (), categories: tuple[str, ...] = ("involvement",)) -> dict[str, Any]:
-    return d.consent(pid, performers, recipients=list(recipients), holders=list(holders), purpose="findable",
-                     categories=list(categories), start=start)
+def findable(
+    pid: str,
+    performers: list[str],
+    start: Any,
+    *,
+    holders: tuple[str, ...] = (HERE,),
+    recipients: tuple[str, ...] = (),
+    categories: tuple[str, ...] = ("involvement",),
+) -> dict[str, Any]:
+    return d.consent(
+        pid,
+        performers,
+        recipients=list(recipients),
+        holders=list(holders),
+        purpose="findable",
+        categories=list(categories),
+        start=start,
+    )
 
 
 @pytest.fixture
@@ -69,13 +83,23 @@ class Partner_:  # noqa: N801 - the underscore keeps the fixture name `partner` 
         resp = self.post("locator-setup", {"resourceType": "Parameters"})
         assert resp.status_code == 200, resp.get_data(as_text=True)
         values = {p["name"]: p for p in resp.get_json()["parameter"]}
-        return (base64.b64decode(values["setup"]["valueBase64Binary"]), values["epoch"]["valueString"],
-                values["max-items"]["valueInteger"])
+        return (
+            base64.b64decode(values["setup"]["valueBase64Binary"]),
+            values["epoch"]["valueString"],
+            values["max-items"]["valueInteger"],
+        )
 
     def match(self, epoch: str, request: bytes) -> Any:
-        return self.post("locator-match", {"resourceType": "Parameters", "parameter": [
-            {"name": "epoch", "valueString": epoch},
-            {"name": "request", "valueBase64Binary": base64.b64encode(request).decode()}]})
+        return self.post(
+            "locator-match",
+            {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "epoch", "valueString": epoch},
+                    {"name": "request", "valueBase64Binary": base64.b64encode(request).decode()},
+                ],
+            },
+        )
 
     def search(self, bsns: list[str]) -> list[str]:
         setup, epoch, _max = self.setup()
@@ -97,7 +121,8 @@ def audit_lines(node: Any) -> list[str]:
 
 
 def test_a_mother_and_a_child_of_13_who_agreed_are_found_and_a_revocation_ends_it(
-        api: Api, node: Any, partner: Partner_) -> None:
+    api: Api, node: Any, partner: Partner_
+) -> None:
     fam = a_family(api, child_age=13)
     day = today(api.app)
     mother = api.created("/fhir/Consent", findable(fam.mother.patient, [fam.mother.self_ref], day))
@@ -105,8 +130,7 @@ def test_a_mother_and_a_child_of_13_who_agreed_are_found_and_a_revocation_ends_i
     api.created("/fhir/Consent", findable(fam.child.patient, [fam.child.self_ref, fam.mother.ref, fam.father.ref], day))
     node.locator.refresh()
     stranger = new_bsn()
-    assert partner.search([fam.child.bsn, fam.mother.bsn, fam.father.bsn, stranger]) == [fam.child.bsn,
-                                                                                          fam.mother.bsn]
+    assert partner.search([fam.child.bsn, fam.mother.bsn, fam.father.bsn, stranger]) == [fam.child.bsn, fam.mother.bsn]
     before = partner.setup()[1]
     assert api.post(f"/fhir/Consent/{mother['id']}/$revoke").status_code == 200
     assert node.locator.epoch().id != before  # every worker sees the epoch move at its next read
@@ -114,13 +138,17 @@ def test_a_mother_and_a_child_of_13_who_agreed_are_found_and_a_revocation_ends_i
     assert stale.status_code == 409 and reason(stale) == "locator-epoch-changed"
     last = json.loads(audit_lines(node)[-1])
     assert (last["action"], last["outcome"], last["reason_code"]) == (
-        "locator-match-answered", "refused", "locator-epoch-changed")
+        "locator-match-answered",
+        "refused",
+        "locator-epoch-changed",
+    )
     node.locator.refresh()
     assert partner.search([fam.mother.bsn, fam.child.bsn]) == [fam.child.bsn]
 
 
 def test_a_cached_setup_from_before_the_revocation_finds_no_one_after_it(
-        api: Api, node: Any, partner: Partner_) -> None:
+    api: Api, node: Any, partner: Partner_
+) -> None:
     mum = new_bsn()
     pid = api.created("/fhir/Patient", d.patient(mum, born_aged(api.app, 35), "Fatma", "Yilmaz"))["id"]
     consent = api.created("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app)))
@@ -146,8 +174,11 @@ def test_a_child_of_9_is_findable_only_with_every_custody_holder(api: Api) -> No
 @pytest.mark.parametrize("shape", ["recipient", "other-holder", "other-category"])
 def test_a_findable_consent_names_this_node_alone_and_only_involvement(api: Api, shape: str) -> None:
     pid = api.created("/fhir/Patient", d.patient(new_bsn(), born_aged(api.app, 30), "Mo", "Bakr"))["id"]
-    kw: dict[str, Any] = {"recipient": {"recipients": (PARTNER,)}, "other-holder": {"holders": (PARTNER,)},
-                          "other-category": {"categories": ("involvement", "signals")}}[shape]
+    kw: dict[str, Any] = {
+        "recipient": {"recipients": (PARTNER,)},
+        "other-holder": {"holders": (PARTNER,)},
+        "other-category": {"categories": ("involvement", "signals")},
+    }[shape]
     resp = api.post("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app), **kw))
     assert resp.status_code == 400 and reason(resp) == "invalid-request"
 
@@ -155,8 +186,10 @@ def test_a_findable_consent_names_this_node_alone_and_only_involvement(api: Api,
 def test_a_findable_consent_issues_no_token(api: Api) -> None:
     pid = api.created("/fhir/Patient", d.patient(new_bsn(), born_aged(api.app, 30), "Mo", "Bakr"))["id"]
     consent = api.created("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app)))
-    resp = api.post(f"/fhir/Consent/{consent['id']}/$issue-token",
-                    {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": PARTNER}]})
+    resp = api.post(
+        f"/fhir/Consent/{consent['id']}/$issue-token",
+        {"resourceType": "Parameters", "parameter": [{"name": "grantee", "valueString": PARTNER}]},
+    )
     assert resp.status_code == 400 and reason(resp) == "invalid-request"
 
 
@@ -173,9 +206,14 @@ def test_the_setup_is_built_off_the_request_path(node: Any, partner: Partner_) -
 
 BAD_REQUESTS = {
     "not base64": lambda epoch, max_items: {"epoch": epoch, "request": "%%%"},
-    "not a PSI message": lambda epoch, max_items: {"epoch": epoch, "request": base64.b64encode(b"\xff\x00garbage").decode()},
-    "too many items": lambda epoch, max_items: {"epoch": epoch, "request": base64.b64encode(
-        psi.Query([new_bsn() for _ in range(max_items + 1)]).request).decode()},
+    "not a PSI message": lambda epoch, max_items: {
+        "epoch": epoch,
+        "request": base64.b64encode(b"\xff\x00garbage").decode(),
+    },
+    "too many items": lambda epoch, max_items: {
+        "epoch": epoch,
+        "request": base64.b64encode(psi.Query([new_bsn() for _ in range(max_items + 1)]).request).decode(),
+    },
     "no epoch": lambda epoch, max_items: {"request": base64.b64encode(psi.Query(["x"]).request).decode()},
     "oversized": lambda epoch, max_items: {"epoch": epoch, "request": "A" * 100_000},
 }
@@ -205,8 +243,9 @@ def one_moment(node: Any) -> Any:
     node.clock = real
 
 
-def test_a_partner_over_its_rate_is_told_when_to_come_back(app: Any, node: Any, partner: Partner_,
-                                                           one_moment: Any) -> None:
+def test_a_partner_over_its_rate_is_told_when_to_come_back(
+    app: Any, node: Any, partner: Partner_, one_moment: Any
+) -> None:
     node.locator.refresh()
     _setup, epoch, _ = partner.setup()  # one call of the window
     limit = node.config.locator.rate_per_minute
@@ -221,8 +260,10 @@ def test_a_partner_over_its_rate_is_told_when_to_come_back(app: Any, node: Any, 
 
 def test_a_flood_of_bad_requests_is_slowed_like_any_other(node: Any, partner: Partner_, one_moment: Any) -> None:
     node.locator.refresh()
-    bad = {"resourceType": "Parameters", "parameter": [{"name": "epoch", "valueString": "old"},
-                                                      {"name": "request", "valueBase64Binary": "AAAA"}]}
+    bad = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "epoch", "valueString": "old"}, {"name": "request", "valueBase64Binary": "AAAA"}],
+    }
     codes = [reason(partner.post("locator-match", bad)) for _ in range(node.config.locator.rate_per_minute + 1)]
     assert set(codes[:-1]) == {"locator-epoch-changed"} and codes[-1] == "node-busy"
 
@@ -283,8 +324,9 @@ def test_the_key_is_replaced_on_schedule_and_partners_must_fetch_a_new_setup(nod
     assert reason(partner.match(epoch, psi.Query([new_bsn()]).request)) == "locator-epoch-changed"
 
 
-def test_one_partner_over_its_rate_does_not_slow_another(app: Any, client: Any, node: Any,
-                                                          partner: Partner_, one_moment: Any) -> None:
+def test_one_partner_over_its_rate_does_not_slow_another(
+    app: Any, client: Any, node: Any, partner: Partner_, one_moment: Any
+) -> None:
     node.locator.refresh()
     other = Partner_(app, client, "wijkteam-oost")
     _setup, epoch, _ = partner.setup()
@@ -295,21 +337,24 @@ def test_one_partner_over_its_rate_does_not_slow_another(app: Any, client: Any, 
 
 
 def test_a_locator_setup_takes_no_parameters(partner: Partner_) -> None:
-    resp = partner.post("locator-setup", {"resourceType": "Parameters", "parameter": [
-        {"name": "epoch", "valueString": "x"}]})
+    resp = partner.post(
+        "locator-setup", {"resourceType": "Parameters", "parameter": [{"name": "epoch", "valueString": "x"}]}
+    )
     assert resp.status_code == 400 and reason(resp) == "invalid-request"
-
 
 
 def test_an_operator_sees_the_epoch_and_rotates_the_key_after_a_leak(api: Api, home: Any) -> None:
     pid = api.created("/fhir/Patient", d.patient(new_bsn(), born_aged(api.app, 30), "Mo", "Bakr"))["id"]
     api.created("/fhir/Consent", findable(pid, [f"Patient/{pid}"], today(api.app)))
     before = gateway("locator", "status", str(home))
-    assert before.code == 0 and "findable: 1" in before.out and not any(
-        c.isdigit() and len(c) == 9 for c in before.out.split())
+    assert (
+        before.code == 0
+        and "findable: 1" in before.out
+        and not any(c.isdigit() and len(c) == 9 for c in before.out.split())
+    )
     rotated = gateway("locator", "rotate", str(home))
     assert rotated.code == 0
-    epoch = [line for line in before.out.splitlines() if line.startswith("epoch: ")][0][len("epoch: "):]
+    epoch = [line for line in before.out.splitlines() if line.startswith("epoch: ")][0][len("epoch: ") :]
     assert rotated.last_line != epoch
     assert f"epoch: {rotated.last_line}" in gateway("locator", "status", str(home)).out
 

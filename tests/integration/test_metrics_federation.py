@@ -30,8 +30,16 @@ def test_the_list_in_force_shows_its_version_age_and_time_left(home: Path) -> No
     with node.uow() as uow:
         state = uow.session.get(FederationState, 1)
         if state is None:
-            state = FederationState(id=1, federation_id="", version=0, operator_kid="", list_sha256="", etag="",
-                                    last_modified="", last_error="")
+            state = FederationState(
+                id=1,
+                federation_id="",
+                version=0,
+                operator_kid="",
+                list_sha256="",
+                etag="",
+                last_modified="",
+                last_error="",
+            )
             uow.session.add(state)
         state.federation_id, state.version = "regio-west", 7
         state.published_at, state.valid_until = now - timedelta(hours=2), now + timedelta(days=6)

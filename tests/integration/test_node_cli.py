@@ -42,8 +42,7 @@ def assert_one_line_refusal(run: Run, code: int = 2) -> None:
 
 
 def init_args(home: Path, stores: Any, org_id: str = "ggz-noord", *extra: str) -> list[str]:
-    args = ["init", str(home), "--org-id", org_id, "--name", "GGZ Noord", "--url", "http://127.0.0.1:8400",
-            *extra]
+    args = ["init", str(home), "--org-id", org_id, "--name", "GGZ Noord", "--url", "http://127.0.0.1:8400", *extra]
     db = stores.url()
     return args + ["--db", db] if db else args
 
@@ -179,8 +178,16 @@ def test_init_with_an_unreachable_store_says_so_and_can_be_retried(tmp_path: Pat
 
 
 def test_an_unreachable_store_is_reported_without_its_password(tmp_path: Path) -> None:
-    run = gateway("init", tmp_path / "n", "--org-id", "ggz-noord", "--name", "X",
-                  "--db", "postgresql+psycopg://gateway:s3cr3t-pw@127.0.0.1:1/nowhere")
+    run = gateway(
+        "init",
+        tmp_path / "n",
+        "--org-id",
+        "ggz-noord",
+        "--name",
+        "X",
+        "--db",
+        "postgresql+psycopg://gateway:s3cr3t-pw@127.0.0.1:1/nowhere",
+    )
 
     assert_one_line_refusal(run)
     assert "s3cr3t-pw" not in run.err + run.out
@@ -213,8 +220,9 @@ def test_registering_an_ehr_prints_its_secret_alone_on_the_last_line(make_home: 
     assert secret not in run.out.strip().splitlines()[0]
     app = create_app(config.load(home))
     try:
-        reply = app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},
-                                       auth=("ggz-epd", secret))
+        reply = app.test_client().post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=("ggz-epd", secret)
+        )
         assert reply.status_code == 200
     finally:
         app.extensions["gateway"].uow.engine.dispose()
@@ -259,10 +267,12 @@ def test_a_client_id_is_registered_once(make_home: Any) -> None:
 
 
 def test_commands_on_a_missing_home_say_so_in_one_line(tmp_path: Path) -> None:
-    for args in (["client", "add", tmp_path / "nope", "--client-id", "epd", "--role", "ehr"],
-                 ["partner", "list", tmp_path / "nope"],
-                 ["keys", "rotate", tmp_path / "nope"],
-                 ["serve", tmp_path / "nope"]):
+    for args in (
+        ["client", "add", tmp_path / "nope", "--client-id", "epd", "--role", "ehr"],
+        ["partner", "list", tmp_path / "nope"],
+        ["keys", "rotate", tmp_path / "nope"],
+        ["serve", tmp_path / "nope"],
+    ):
         assert_one_line_refusal(gateway(*args))
 
 
@@ -306,8 +316,15 @@ def token_for(home: Path, client_id: str, secret: str) -> int:
     app = create_app(config.load(home))
     try:
         basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-        return app.test_client().post("/oauth/token", data={"grant_type": "client_credentials"},  # type: ignore[no-any-return]
-                                      headers={"Authorization": f"Basic {basic}"}).status_code
+        return (
+            app.test_client()
+            .post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},  # type: ignore[no-any-return]
+                headers={"Authorization": f"Basic {basic}"},
+            )
+            .status_code
+        )
     finally:
         app.extensions["gateway"].uow.engine.dispose()
 
@@ -328,8 +345,9 @@ def test_a_leaked_ehr_secret_is_replaced_and_a_retired_client_removed(tmp_path: 
     assert "client-secret-rotated" in exported and "client-removed" in exported and old not in exported
 
 
-def test_the_report_reads_the_bsn_from_stdin_not_the_command_line(tmp_path: Path, stores: Any,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_report_reads_the_bsn_from_stdin_not_the_command_line(
+    tmp_path: Path, stores: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = a_node(tmp_path, stores)
     monkeypatch.setattr("sys.stdin", io.StringIO(d.bsn(7) + "\n"))
 

@@ -61,8 +61,17 @@ def node_b(tmp_path_factory: pytest.TempPathFactory, stores_once: StoreFactory) 
 @pytest.fixture(scope="module")
 def home_a(tmp_path_factory: pytest.TempPathFactory, stores_once: StoreFactory, node_b: RunningNode) -> Path:
     home, _ = init_home(tmp_path_factory.mktemp("keys-a"), stores_once, "ggz-noord", url=A_URL)
-    pinned = gateway("partner", "add", home, "--org-id", B_ORG, "--url", node_b.url,
-                     "--thumbprint", KeyRing(node_b.home).thumbprint())
+    pinned = gateway(
+        "partner",
+        "add",
+        home,
+        "--org-id",
+        B_ORG,
+        "--url",
+        node_b.url,
+        "--thumbprint",
+        KeyRing(node_b.home).thumbprint(),
+    )
     assert pinned.code == 0, pinned
     return home
 
@@ -97,15 +106,23 @@ def served_kids(url: str) -> list[str]:
 
 
 def b_token(node_b: RunningNode) -> str:
-    reply = requests.post(node_b.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=("jeugd-epd", node_b.clients["jeugd-epd"]), timeout=10)
+    reply = requests.post(
+        node_b.url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("jeugd-epd", node_b.clients["jeugd-epd"]),
+        timeout=10,
+    )
     assert reply.status_code == 200
     return reply.json()["access_token"]  # type: ignore[no-any-return]
 
 
 def b_searches(node_b: RunningNode, token: str) -> int:
-    return requests.get(node_b.url + "/fhir/Patient", params=BSN_SEARCH, timeout=10,
-                        headers={"Authorization": f"Bearer {token}", "X-Practitioner": "uzi:900000202"}).status_code
+    return requests.get(
+        node_b.url + "/fhir/Patient",
+        params=BSN_SEARCH,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", "X-Practitioner": "uzi:900000202"},
+    ).status_code
 
 
 def b_asserts(node_b: RunningNode, clock: Clock) -> str:
@@ -161,8 +178,7 @@ def test_tokens_signed_before_rotation_verify_on_the_in_process_node(a: Any, hom
     assert jwt.peek_header(after.get_json()["access_token"])["kid"] == new
 
 
-def test_a_retired_key_leaves_the_jwks_after_its_window_but_still_verifies_old_checkpoints(
-        make_home: Any) -> None:
+def test_a_retired_key_leaves_the_jwks_after_its_window_but_still_verifies_old_checkpoints(make_home: Any) -> None:
     home = make_home()
     old = KeyRing(home).thumbprint()
     new = rotate(home)
@@ -178,7 +194,8 @@ def test_a_retired_key_leaves_the_jwks_after_its_window_but_still_verifies_old_c
 
 
 def test_a_partners_rotation_is_picked_up_from_its_pinned_url_and_rate_limited(
-        a: Any, home_a: Path, node_b: RunningNode, clock: Clock) -> None:
+    a: Any, home_a: Path, node_b: RunningNode, clock: Clock
+) -> None:
     interval = config.load(home_a).partners.jwks_refetch_interval
     assert a.post("/oauth/token", data=token_form(b_asserts(node_b, clock))).status_code == 200
 
@@ -212,7 +229,8 @@ def test_a_partner_add_again_pins_the_rotated_keys_at_once(home_a: Path, node_b:
 
 
 def test_a_key_the_partner_withdraws_is_unpinned_at_its_next_message(
-        a: Any, home_a: Path, node_b: RunningNode, clock: Clock) -> None:
+    a: Any, home_a: Path, node_b: RunningNode, clock: Clock
+) -> None:
     """Jeugdteam West fears its key leaked: it rotates and withdraws the old key at once. Its
     next assertion makes GGZ Noord re-read the JWKS, which unpins the old key; an assertion
     signed with the leaked key is refused from then on, and GGZ Noord's audit says so."""
@@ -229,8 +247,10 @@ def test_a_key_the_partner_withdraws_is_unpinned_at_its_next_message(
 
     node = a.application.extensions["gateway"]
     with node.uow(read_only=True) as uow:
-        [update] = [json.loads(e.record_json) for e in
-                    audit_log.entries(uow.session, action=events.PARTNER_KEYS_UPDATED, limit=1)]
+        [update] = [
+            json.loads(e.record_json)
+            for e in audit_log.entries(uow.session, action=events.PARTNER_KEYS_UPDATED, limit=1)
+        ]
     assert update["peer_org"] == B_ORG and update["detail"]["added"] == [new]
     assert leaked[0] in update["detail"]["removed"]
 

@@ -30,12 +30,16 @@ def test_expired_jti_rows_are_cleared_while_fresh_ones_stay(app, monkeypatch) ->
 
 def test_every_token_request_is_audited_as_login_or_failed_login(app, client) -> None:
     secret = add_client(app.extensions["gateway"].uow, "epd", "ehr")
-    assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=("epd", secret)).status_code == 200
-    assert client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=("epd", "wrong")).status_code in (400, 401)
+    assert (
+        client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("epd", secret)).status_code == 200
+    )
+    assert client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=("epd", "wrong")
+    ).status_code in (400, 401)
     with app.extensions["gateway"].uow() as uow:
-        seen = [(audit_log.stored(e).record.action, e.actor_id, audit_log.stored(e).record.reason_code)
-                for e in audit_log.entries(uow.session, action=None)]
+        seen = [
+            (audit_log.stored(e).record.action, e.actor_id, audit_log.stored(e).record.reason_code)
+            for e in audit_log.entries(uow.session, action=None)
+        ]
     assert ("login", "client:epd", "") in seen
     assert ("login-failed", "client:epd", "invalid_client") in seen

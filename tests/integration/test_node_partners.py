@@ -114,8 +114,9 @@ def b_key() -> ECKey:
 def a_pins_b(node_a: RunningNode, fake: FakePartner, b_key: ECKey) -> Run:
     """GGZ Noord's operator pins Jeugdteam West, with the thumbprint read out by its operator."""
     fake.serve({"keys": [public_jwk(b_key)]})
-    return gateway("partner", "add", node_a.home, "--org-id", B_ORG, "--url", fake.url,
-                   "--thumbprint", b_key.thumbprint())
+    return gateway(
+        "partner", "add", node_a.home, "--org-id", B_ORG, "--url", fake.url, "--thumbprint", b_key.thumbprint()
+    )
 
 
 @pytest.fixture
@@ -140,8 +141,9 @@ def b_assertion(node_a: RunningNode, b_key: ECKey) -> str:
 # --- pinning ------------------------------------------------------------------------------------
 
 
-def test_an_operator_pins_a_partner_by_its_thumbprint(a_pins_b: Run, node_a: RunningNode, fake: FakePartner,
-                                                      b_key: ECKey) -> None:
+def test_an_operator_pins_a_partner_by_its_thumbprint(
+    a_pins_b: Run, node_a: RunningNode, fake: FakePartner, b_key: ECKey
+) -> None:
     kid = b_key.thumbprint()
 
     assert a_pins_b.code == 0 and a_pins_b.err == ""
@@ -149,16 +151,18 @@ def test_an_operator_pins_a_partner_by_its_thumbprint(a_pins_b: Run, node_a: Run
     assert f"{B_ORG}\t{fake.url}\t{kid}" in listed(node_a.home).splitlines()
 
 
-def test_the_pinned_partner_is_trusted_by_the_running_node_at_once(a_pins_b: Run, node_a: RunningNode,
-                                                                   b_key: ECKey) -> None:
+def test_the_pinned_partner_is_trusted_by_the_running_node_at_once(
+    a_pins_b: Run, node_a: RunningNode, b_key: ECKey
+) -> None:
     reply = requests.post(node_a.url + "/oauth/token", data=token_form(b_assertion(node_a, b_key)), timeout=10)
 
     assert reply.status_code == 200, reply.text
     assert reply.json()["token_type"] == "Bearer"
 
 
-def test_an_assertion_is_used_once_even_when_workers_race_for_it(a_pins_b: Run, node_a: RunningNode,
-                                                                 b_key: ECKey) -> None:
+def test_an_assertion_is_used_once_even_when_workers_race_for_it(
+    a_pins_b: Run, node_a: RunningNode, b_key: ECKey
+) -> None:
     assertion = b_assertion(node_a, b_key)
 
     def post(_: int) -> int:
@@ -172,14 +176,20 @@ def test_an_assertion_is_used_once_even_when_workers_race_for_it(a_pins_b: Run, 
 
 
 def test_two_nodes_that_trust_each_other_get_partner_tokens_with_their_own_code(
-        fresh_home: Path, node_a: RunningNode, fake: FakePartner) -> None:
+    fresh_home: Path, node_a: RunningNode, fake: FakePartner
+) -> None:
     # Zorg Oost publishes its key ring's JWKS (here from a plain web server), each side pins the other
     fake.serve(KeyRing(fresh_home).jwks())
     oost_kid, a_kid = KeyRing(fresh_home).thumbprint(), KeyRing(node_a.home).thumbprint()
-    assert gateway("partner", "add", node_a.home, "--org-id", "zorg-oost", "--url", fake.url,
-                   "--thumbprint", oost_kid).code == 0
-    assert gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url,
-                   "--thumbprint", a_kid).code == 0
+    assert (
+        gateway(
+            "partner", "add", node_a.home, "--org-id", "zorg-oost", "--url", fake.url, "--thumbprint", oost_kid
+        ).code
+        == 0
+    )
+    assert (
+        gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url, "--thumbprint", a_kid).code == 0
+    )
 
     oost = build(config.load(fresh_home))
     try:
@@ -195,16 +205,29 @@ def test_two_nodes_that_trust_each_other_get_partner_tokens_with_their_own_code(
 def test_a_registered_client_works_on_the_running_node_at_once(node_a: RunningNode) -> None:
     secret = node_a.add_client("ggz-epd-live", "ehr")
 
-    reply = requests.post(node_a.url + "/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=("ggz-epd-live", secret), timeout=10)
+    reply = requests.post(
+        node_a.url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("ggz-epd-live", secret),
+        timeout=10,
+    )
 
     assert reply.status_code == 200
 
 
 def test_a_wrong_thumbprint_pins_nothing(fresh_home: Path, node_a: RunningNode) -> None:
     # a thumbprint of another node (Zorg Oost's own), as a mistaken or attacked phone call gives it
-    run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", node_a.url,
-                  "--thumbprint", KeyRing(fresh_home).thumbprint())
+    run = gateway(
+        "partner",
+        "add",
+        fresh_home,
+        "--org-id",
+        A_ORG,
+        "--url",
+        node_a.url,
+        "--thumbprint",
+        KeyRing(fresh_home).thumbprint(),
+    )
 
     assert_one_line_refusal(run)
     assert "thumbprint" in run.err
@@ -217,14 +240,25 @@ def test_a_wrong_thumbprint_pins_nothing(fresh_home: Path, node_a: RunningNode) 
 
 
 def test_an_unreachable_partner_is_a_one_line_failure(fresh_home: Path) -> None:
-    run = gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", f"http://127.0.0.1:{free_port()}")
+    run = gateway(
+        "partner",
+        "add",
+        "--trust-on-first-use",
+        fresh_home,
+        "--org-id",
+        A_ORG,
+        "--url",
+        f"http://127.0.0.1:{free_port()}",
+    )
 
     assert_one_line_refusal(run, code=1)
     assert listed(fresh_home) == ""
 
 
 def test_a_url_that_is_no_gateway_pins_nothing(fresh_home: Path, node_a: RunningNode) -> None:
-    run = gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url + "/fhir/metadata")
+    run = gateway(
+        "partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url + "/fhir/metadata"
+    )
 
     assert_one_line_refusal(run, code=1)
     assert listed(fresh_home) == ""
@@ -232,11 +266,20 @@ def test_a_url_that_is_no_gateway_pins_nothing(fresh_home: Path, node_a: Running
 
 def test_bad_partner_input_is_refused_in_one_line(fresh_home: Path, node_a: RunningNode) -> None:
     for org_id, url in (
-        ("GGZ Noord", None), ("x", None), ("ggz-noord\n", None), ("", None),
-        (A_ORG, "ftp://ggz-noord.example"), (A_ORG, "ggz-noord.example"), (A_ORG, "http://"),
+        ("GGZ Noord", None),
+        ("x", None),
+        ("ggz-noord\n", None),
+        ("", None),
+        (A_ORG, "ftp://ggz-noord.example"),
+        (A_ORG, "ggz-noord.example"),
+        (A_ORG, "http://"),
         ("zorg-oost", None),  # the node itself
     ):
-        assert_one_line_refusal(gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", org_id, "--url", url or node_a.url))
+        assert_one_line_refusal(
+            gateway(
+                "partner", "add", "--trust-on-first-use", fresh_home, "--org-id", org_id, "--url", url or node_a.url
+            )
+        )
 
     assert listed(fresh_home) == ""
 
@@ -244,12 +287,16 @@ def test_bad_partner_input_is_refused_in_one_line(fresh_home: Path, node_a: Runn
 def test_a_local_client_id_cannot_become_a_partner(fresh_home: Path, node_a: RunningNode) -> None:
     gateway("client", "add", fresh_home, "--client-id", A_ORG, "--role", "ehr")
 
-    assert_one_line_refusal(gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url))
+    assert_one_line_refusal(
+        gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url)
+    )
     assert listed(fresh_home) == ""
 
 
 def test_a_partner_org_id_cannot_become_a_local_client(fresh_home: Path, node_a: RunningNode) -> None:
-    assert gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url).code == 0
+    assert (
+        gateway("partner", "add", "--trust-on-first-use", fresh_home, "--org-id", A_ORG, "--url", node_a.url).code == 0
+    )
 
     assert_one_line_refusal(gateway("client", "add", fresh_home, "--client-id", A_ORG, "--role", "ehr"))
 
@@ -261,8 +308,9 @@ def test_a_jwks_with_an_ed25519_key_is_pinned(fresh_home: Path, fake: FakePartne
     key = OKPKey.generate_key("Ed25519", private=True)
     fake.serve({"keys": [public_jwk(key)]})
 
-    run = gateway("partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url,
-                  "--thumbprint", key.thumbprint())
+    run = gateway(
+        "partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url, "--thumbprint", key.thumbprint()
+    )
 
     assert run.code == 0, run
     assert key.thumbprint() in listed(fresh_home)
@@ -281,7 +329,8 @@ def other_curve_jwks() -> dict[str, Any]:
 
 
 def test_a_jwks_holding_anything_but_public_p256_or_ed25519_keys_pins_nothing(
-        fresh_home: Path, fake: FakePartner) -> None:
+    fresh_home: Path, fake: FakePartner
+) -> None:
     for name, jwks in (
         ("a private key", private_member_jwks()),
         ("a kid that is not the thumbprint", wrong_kid_jwks()),
@@ -308,10 +357,11 @@ def off_curve_jwk() -> dict[str, Any]:
     return {**jwk, "y": base64.urlsafe_b64encode(bytes(y)).rstrip(b"=").decode()}
 
 
-@pytest.mark.parametrize("answer", ["off-curve", "off-curve-beside-a-good-key", "bad-base64", "short-ed25519",
-                                    "empty", "not-json", "oversized"])
-def test_a_jwks_that_cannot_be_used_is_bad_input_in_one_line(fresh_home: Path, fake: FakePartner,
-                                                             answer: str) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    ["off-curve", "off-curve-beside-a-good-key", "bad-base64", "short-ed25519", "empty", "not-json", "oversized"],
+)
+def test_a_jwks_that_cannot_be_used_is_bad_input_in_one_line(fresh_home: Path, fake: FakePartner, answer: str) -> None:
     """Issue 13 item 4: exit 2 and one line, never a traceback; nothing is pinned."""
     good = public_jwk(ECKey.generate_key("P-256", private=True))
     bodies: dict[str, Any] = {
@@ -324,8 +374,11 @@ def test_a_jwks_that_cannot_be_used_is_bad_input_in_one_line(fresh_home: Path, f
         fake.serve(bodies[answer])
     else:
         fake.status, fake.headers = 200, {"Content-Type": "application/json"}
-        fake.body = {"empty": b"", "not-json": b"<html>gateway</html>",
-                     "oversized": json.dumps({"keys": [good] * 400}).encode()}[answer]
+        fake.body = {
+            "empty": b"",
+            "not-json": b"<html>gateway</html>",
+            "oversized": json.dumps({"keys": [good] * 400}).encode(),
+        }[answer]
 
     run = gateway("partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url)
 
@@ -357,11 +410,16 @@ def test_without_a_thumbprint_a_script_must_say_it_trusts_on_first_use(fresh_hom
 def test_one_key_cannot_be_pinned_for_two_organisations(fresh_home: Path, fake: FakePartner) -> None:
     key = ECKey.generate_key("P-256", private=True)
     fake.serve({"keys": [public_jwk(key)]})
-    assert gateway("partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url,
-                   "--thumbprint", key.thumbprint()).code == 0
+    assert (
+        gateway(
+            "partner", "add", fresh_home, "--org-id", "ggz-zuid", "--url", fake.url, "--thumbprint", key.thumbprint()
+        ).code
+        == 0
+    )
 
-    again = gateway("partner", "add", fresh_home, "--org-id", "ggz-west", "--url", fake.url,
-                    "--thumbprint", key.thumbprint())
+    again = gateway(
+        "partner", "add", fresh_home, "--org-id", "ggz-west", "--url", fake.url, "--thumbprint", key.thumbprint()
+    )
 
     assert_one_line_refusal(again)
     assert "pinned for partner ggz-zuid already" in again.err
@@ -373,5 +431,6 @@ def test_an_unreachable_partner_is_reported_in_english(fresh_home: Path) -> None
     run = gateway("partner", "add", fresh_home, "--org-id", A_ORG, "--url", url, "--trust-on-first-use")
 
     assert_one_line_refusal(run, code=1)
-    assert run.err.strip() == f"gateway: cannot connect to {url}/.well-known/jwks.json" or \
-        run.err.startswith(f"gateway: cannot connect to {url}"), run.err
+    assert run.err.strip() == f"gateway: cannot connect to {url}/.well-known/jwks.json" or run.err.startswith(
+        f"gateway: cannot connect to {url}"
+    ), run.err

@@ -30,10 +30,23 @@ from gateway.keys import KeyRing
 
 FHIR_JSON = "application/fhir+json"
 CONTRACT_REFUSALS = {
-    "unknown-partner", "bad-signature", "token-expired", "replay", "wrong-audience",
-    "consent-revoked", "purpose-mismatch", "category-not-consented", "not-shareable",
-    "subject-unknown", "consent-status-unavailable", "invalid-request", "grantee-mismatch",
-    "subject-mismatch", "partner-unavailable", "partner-timeout", "bad-partner-signature",
+    "unknown-partner",
+    "bad-signature",
+    "token-expired",
+    "replay",
+    "wrong-audience",
+    "consent-revoked",
+    "purpose-mismatch",
+    "category-not-consented",
+    "not-shareable",
+    "subject-unknown",
+    "consent-status-unavailable",
+    "invalid-request",
+    "grantee-mismatch",
+    "subject-mismatch",
+    "partner-unavailable",
+    "partner-timeout",
+    "bad-partner-signature",
     "store-unavailable",
 }
 
@@ -45,8 +58,7 @@ def stores_once(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
 
 @pytest.fixture(scope="module")
 def public_home(tmp_path_factory: pytest.TempPathFactory, stores_once: StoreFactory) -> Path:
-    home, _ = init_home(tmp_path_factory.mktemp("public"), stores_once, "ggz-noord",
-                        url="https://ggz-noord.example")
+    home, _ = init_home(tmp_path_factory.mktemp("public"), stores_once, "ggz-noord", url="https://ggz-noord.example")
     return home
 
 
@@ -118,13 +130,26 @@ def test_the_metadata_is_a_valid_capability_statement_listing_the_contract_opera
     assert statement.fhirVersion == "4.0.1"
     [rest] = statement.rest
     system_ops = {op.name for op in rest.operation}
-    assert {"request-summary", "behaviour-summary", "consent-status", "safety-disclosure",
-            "receive-disclosure"} <= system_ops
+    assert {
+        "request-summary",
+        "behaviour-summary",
+        "consent-status",
+        "safety-disclosure",
+        "receive-disclosure",
+    } <= system_ops
     consent = next(r for r in rest.resource if r.type == "Consent")
     assert {op.name for op in consent.operation} >= {"issue-token", "revoke"}
     types = {r.type for r in rest.resource}
-    assert {"Patient", "RelatedPerson", "Observation", "CarePlan", "CareTeam", "Consent",
-            "AuditEvent", "CodeSystem"} <= types
+    assert {
+        "Patient",
+        "RelatedPerson",
+        "Observation",
+        "CarePlan",
+        "CareTeam",
+        "Consent",
+        "AuditEvent",
+        "CodeSystem",
+    } <= types
     assert statement.implementation.url == "https://ggz-noord.example/fhir"
 
 
@@ -142,8 +167,9 @@ def test_the_codesystems_are_a_searchset_of_valid_codesystems(public: Any) -> No
         assert entry["fullUrl"] == codesystem.url
         systems[codesystem.url.rsplit("/", 1)[-1]] = {c["code"] for c in entry["resource"]["concept"]}
     assert {"signals", "safety-plan", "care-team", "parenting", "care-status"} <= systems["summary-category"]
-    assert {"joint-safety-planning", "care-coordination", "referral", "assessment",
-            "crisis-response"} <= systems["purpose"]
+    assert {"joint-safety-planning", "care-coordination", "referral", "assessment", "crisis-response"} <= systems[
+        "purpose"
+    ]
     assert "shareable" in systems["disclosure"]
     assert systems["refusal-reason"] >= CONTRACT_REFUSALS
 
@@ -161,8 +187,11 @@ def test_a_monitor_sees_the_node_alive_and_ready(public: Any) -> None:
 def test_a_node_whose_store_is_unreachable_is_not_ready(app: Any) -> None:
     node = app.extensions["gateway"]
     node.uow.engine.dispose()
-    url = ("sqlite:////nonexistent-dir/for/sure/node.db" if node.uow.engine.dialect.name == "sqlite"
-           else "postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    url = (
+        "sqlite:////nonexistent-dir/for/sure/node.db"
+        if node.uow.engine.dialect.name == "sqlite"
+        else "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
+    )
     node.uow.engine = make_engine(url)
 
     reply = app.test_client().get("/readyz")

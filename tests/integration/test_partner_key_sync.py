@@ -52,15 +52,22 @@ def west_pinned(node: Any, *keys: ECKey, fetched: datetime) -> None:
         uow.session.add(Partner(org_id=WEST, url="http://127.0.0.1:9", added_at=fetched, jwks_fetched_at=fetched))
         uow.session.flush()
         for key in keys:
-            uow.session.add(PartnerKey(org_id=WEST, kid=key.thumbprint(), jwk=json.dumps(public_jwk(key)),
-                                       added_at=fetched))
+            uow.session.add(
+                PartnerKey(org_id=WEST, kid=key.thumbprint(), jwk=json.dumps(public_jwk(key)), added_at=fetched)
+            )
         uow.commit()
 
 
 def directory(node: Any, jwks: WestJwks, now: datetime) -> PartnerDirectory:
     """GGZ Noord's directory as its node builds it (audit hook included), on a fixed clock."""
-    return PartnerDirectory(node.uow, jwks, refetch_interval=60, max_age=int(DAY.total_seconds()),  # type: ignore[arg-type]
-                            clock=lambda: now, on_keys_changed=node.partners.on_keys_changed)
+    return PartnerDirectory(
+        node.uow,
+        jwks,
+        refetch_interval=60,
+        max_age=int(DAY.total_seconds()),  # type: ignore[arg-type]
+        clock=lambda: now,
+        on_keys_changed=node.partners.on_keys_changed,
+    )
 
 
 def kids(keys: Any) -> set[str]:
@@ -69,8 +76,7 @@ def kids(keys: Any) -> set[str]:
 
 def key_updates(node: Any) -> list[dict[str, Any]]:
     with node.uow(read_only=True) as uow:
-        return [json.loads(e.record_json) for e in
-                audit_log.entries(uow.session, action=events.PARTNER_KEYS_UPDATED)]
+        return [json.loads(e.record_json) for e in audit_log.entries(uow.session, action=events.PARTNER_KEYS_UPDATED)]
 
 
 def test_a_new_kid_brings_the_new_key_and_unpins_the_one_west_withdrew(node: Any) -> None:

@@ -101,8 +101,11 @@ def test_the_app_gives_every_request_its_own_view(home: Any) -> None:
         return {"trusted": node.partners.is_trusted("jeugdteam-west") and node.partners.is_trusted("jeugdteam-west")}
 
     reads: list[str] = []
-    event.listen(node.uow.engine, "before_cursor_execute",
-                 lambda _c, _k, statement, *_: reads.append(statement) if statement.startswith("SELECT") else None)
+    event.listen(
+        node.uow.engine,
+        "before_cursor_execute",
+        lambda _c, _k, statement, *_: reads.append(statement) if statement.startswith("SELECT") else None,
+    )
     try:
         pin(node)
         client = app.test_client()

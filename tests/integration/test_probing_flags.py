@@ -31,9 +31,19 @@ def refusal(app: Any, code: str, peer: str = "jeugdteam-west", times: int = 1) -
     node = app.extensions["gateway"]
     with node.uow() as uow:
         for _ in range(times):
-            audit_log.append(uow.session, node, events.AuditRecord(
-                action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, actor_id=f"org:{peer}",
-                actor_role="partner", peer_org=peer, reason_code=code, subject=MOTHER))
+            audit_log.append(
+                uow.session,
+                node,
+                events.AuditRecord(
+                    action=events.DISCLOSURE_REFUSED,
+                    outcome=events.REFUSED,
+                    actor_id=f"org:{peer}",
+                    actor_role="partner",
+                    peer_org=peer,
+                    reason_code=code,
+                    subject=MOTHER,
+                ),
+            )
         uow.commit()
 
 
@@ -57,8 +67,9 @@ def test_many_refusals_of_any_kind_are_flagged_as_well(app: Any) -> None:
     assert "Mogelijk aftasten door jeugdteam-west" in page and "0 keer" in page and "6 weigeringen" in page
 
 
-def test_gateway_audit_flags_lists_the_probing_partner_per_day_and_exits_1(app: Any, home: Any,
-                                                                              monkeypatch: Any) -> None:
+def test_gateway_audit_flags_lists_the_probing_partner_per_day_and_exits_1(
+    app: Any, home: Any, monkeypatch: Any
+) -> None:
     for key, value in LIMITS.items():
         monkeypatch.setenv(key, value)
     refusal(app, "subject-unknown", times=4)

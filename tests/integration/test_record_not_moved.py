@@ -40,33 +40,49 @@ def refusals(api: Api) -> list[dict[str, Any]]:
 def test_a_diagnosis_pushed_under_another_persons_source_id_stays_with_its_person(api: Api) -> None:
     eva_bsn, eva = person(api, "Eva")
     tom_bsn, tom = person(api, "Tom")
-    rid = api.created("/fhir/Observation", d.observation(eva, "signals", "Belt niet terug.", shareable=True,
-                                                          source_id="obs-77"))["id"]
+    rid = api.created(
+        "/fhir/Observation", d.observation(eva, "signals", "Belt niet terug.", shareable=True, source_id="obs-77")
+    )["id"]
 
-    moved = api.post("/fhir/Observation", d.observation(tom, "signals", "Slaapt slecht.", shareable=True,
-                                                        source_id="obs-77"))
+    moved = api.post(
+        "/fhir/Observation", d.observation(tom, "signals", "Slaapt slecht.", shareable=True, source_id="obs-77")
+    )
 
     assert moved.status_code == 409 and reason(moved) == "conflict"
     assert "andere persoon" in moved.get_json()["issue"][0]["details"]["text"]
     assert stored_subject(api, rid) == eva  # still Eva's record
     assert {r["subject"] for r in refusals(api)} == {eva_bsn, tom_bsn}
     # the same push for Eva herself still updates (a retry never duplicates)
-    assert api.post("/fhir/Observation", d.observation(eva, "signals", "Belt weer terug.", shareable=True,
-                                                       source_id="obs-77")).status_code == 200
+    assert (
+        api.post(
+            "/fhir/Observation", d.observation(eva, "signals", "Belt weer terug.", shareable=True, source_id="obs-77")
+        ).status_code
+        == 200
+    )
 
 
 def test_a_transaction_that_would_move_a_record_writes_nothing(api: Api) -> None:
     _, eva = person(api, "Eva")
     _, tom = person(api, "Tom")
-    rid = api.created("/fhir/Observation", d.observation(eva, "signals", "Belt niet terug.", shareable=True,
-                                                          source_id="obs-1"))["id"]
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": d.observation(tom, "signals", "Nieuw.", shareable=True, source_id="obs-2")},
-        {"resource": d.observation(tom, "signals", "Verhuisd?", shareable=True, source_id="obs-1")}]}
+    rid = api.created(
+        "/fhir/Observation", d.observation(eva, "signals", "Belt niet terug.", shareable=True, source_id="obs-1")
+    )["id"]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": d.observation(tom, "signals", "Nieuw.", shareable=True, source_id="obs-2")},
+            {"resource": d.observation(tom, "signals", "Verhuisd?", shareable=True, source_id="obs-1")},
+        ],
+    }
 
     refused = api.post("/fhir", bundle)
 
     assert refused.status_code == 409 and "entry[1]" in refused.get_json()["issue"][0]["details"]["text"]
     assert stored_subject(api, rid) == eva
-    assert api.client.delete("/fhir/Observation", query_string={"identifier": "urn:ehr:demo|obs-2"},
-                             headers=api.headers()).status_code == 404  # entry[0] was not kept
+    assert (
+        api.client.delete(
+            "/fhir/Observation", query_string={"identifier": "urn:ehr:demo|obs-2"}, headers=api.headers()
+        ).status_code
+        == 404
+    )  # entry[0] was not kept

@@ -60,9 +60,15 @@ def test_an_ehr_job_without_a_professional_is_logged_as_itself(api: Api) -> None
 def test_a_transaction_leaves_one_entry_per_person_it_wrote_for(api: Api) -> None:
     mother_bsn, mother = person(api)
     father_bsn, father = person(api)
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": a_signal(mother, "m-1")}, {"resource": d.safety_plan(mother, source_id="m-2")},
-        {"resource": a_signal(father, "f-1")}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": a_signal(mother, "m-1")},
+            {"resource": d.safety_plan(mother, source_id="m-2")},
+            {"resource": a_signal(father, "f-1")},
+        ],
+    }
 
     assert api.post("/fhir", bundle).status_code == 200
 
@@ -77,15 +83,22 @@ def test_a_refused_transaction_writes_nothing_and_logs_nothing(api: Api) -> None
     _, pid = person(api)
     unknown = a_signal(pid, "x-2")
     unknown["subject"] = {"identifier": {"system": BSN_SYSTEM, "value": new_bsn()}}  # not registered here
-    bundle = {"resourceType": "Bundle", "type": "transaction",
-              "entry": [{"resource": a_signal(pid, "x-1")}, {"resource": unknown}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": a_signal(pid, "x-1")}, {"resource": unknown}],
+    }
 
     refused = api.post("/fhir", bundle)
 
     assert refused.status_code == 400 and "entry[1]" in refused.get_data(as_text=True)
     assert logged(api, events.RECORD_WRITTEN) == []
-    assert api.client.delete("/fhir/Observation", query_string={"identifier": "urn:ehr:demo|x-1"},
-                             headers=api.headers()).status_code == 404  # the first entry was not kept
+    assert (
+        api.client.delete(
+            "/fhir/Observation", query_string={"identifier": "urn:ehr:demo|x-1"}, headers=api.headers()
+        ).status_code
+        == 404
+    )  # the first entry was not kept
 
 
 def withdraw(api: Api, path: str, **query: str) -> Any:
@@ -105,9 +118,17 @@ def test_a_withdrawn_record_is_gone_and_its_withdrawal_logged(api: Api) -> None:
     assert api.post("/fhir/Observation", a_signal(pid, "w-1")).status_code == 201
 
 
-@pytest.mark.parametrize("query", [{}, {"identifier": "w-1"}, {"identifier": "|w-1"}, {"identifier": "urn:x|"},
-                                   {"identifier": "urn:ehr:demo|w-1", "subject": "x"}],
-                         ids=["none", "no-system", "empty-system", "empty-value", "unknown-parameter"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"identifier": "w-1"},
+        {"identifier": "|w-1"},
+        {"identifier": "urn:x|"},
+        {"identifier": "urn:ehr:demo|w-1", "subject": "x"},
+    ],
+    ids=["none", "no-system", "empty-system", "empty-value", "unknown-parameter"],
+)
 def test_a_withdrawal_names_exactly_one_source_record(api: Api, query: dict[str, str]) -> None:
     _, pid = person(api)
     api.created("/fhir/Observation", a_signal(pid, "w-1"))

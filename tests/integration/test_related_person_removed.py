@@ -43,5 +43,7 @@ def test_only_writers_remove_relations(app: Any, client: Any) -> None:
     officer = Api(app, client, client_id="po", role="privacy-officer")
 
     assert client.delete(f"/fhir/RelatedPerson/{fam.father.relation}").status_code == 401
-    assert officer.client.delete(f"/fhir/RelatedPerson/{fam.father.relation}",
-                                 headers=officer.headers()).status_code == 403
+    assert (
+        officer.client.delete(f"/fhir/RelatedPerson/{fam.father.relation}", headers=officer.headers()).status_code
+        == 403
+    )

@@ -53,9 +53,16 @@ def test_every_audit_entry_an_ehr_causes_is_committed_durably(app: Any, client: 
 
     bsn = new_bsn()
     pid = api.created("/fhir/Patient", d.patient(bsn, date(1990, 2, 3), "Eva", "Bos"))["id"]
-    assert api.post("/fhir/Observation", d.observation(pid, "signals", "Belt niet terug.", shareable=True,
-                                                       source_id="s-1")).status_code == 201
-    assert api.get("/fhir/Patient", query_string={"identifier": f"http://fhir.nl/fhir/NamingSystem/bsn|{bsn}"}).status_code == 200
+    assert (
+        api.post(
+            "/fhir/Observation", d.observation(pid, "signals", "Belt niet terug.", shareable=True, source_id="s-1")
+        ).status_code
+        == 201
+    )
+    assert (
+        api.get("/fhir/Patient", query_string={"identifier": f"http://fhir.nl/fhir/NamingSystem/bsn|{bsn}"}).status_code
+        == 200
+    )
 
     assert len(seen) >= 2, "the record write and the look-up are both audited"
     expected = SQLITE_FULL if node.uow.engine.dialect.name == "sqlite" else "on"
@@ -72,8 +79,7 @@ def test_an_administrative_act_is_committed_durably_too(home: Any) -> None:
         node.uow.engine.dispose()
 
 
-def test_a_store_url_asking_for_asynchronous_commits_still_gets_durable_ones(home: Any,
-                                                                             stores: Any) -> None:
+def test_a_store_url_asking_for_asynchronous_commits_still_gets_durable_ones(home: Any, stores: Any) -> None:
     """An operator (or a copied tuning guide) puts synchronous_commit=off in the URL's options."""
     if stores.kind != "postgresql":
         pytest.skip("synchronous_commit is PostgreSQL's")

@@ -67,6 +67,7 @@ def test_a_lookup_answers_while_a_writer_holds_its_transaction_open(node) -> Non
 
 def test_writers_take_turns_and_none_is_lost(node) -> None:
     """Eight threads each add partners through their own units: every row arrives."""
+
     def add(i: int) -> None:
         for j in range(5):
             _partner(node, f"p{i}-{j}")

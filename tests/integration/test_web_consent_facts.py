@@ -22,8 +22,15 @@ from gateway.web import oidc, pages_professional
 
 
 def form(**answers: str) -> dict[str, Any]:
-    return {"doel": "joint-safety-planning", "categorie": ["signals"], "van": "ggz-noord", "naar": "jeugdteam-west",
-            "start": date.today().isoformat(), "end": (date.today() + timedelta(days=30)).isoformat(), **answers}
+    return {
+        "doel": "joint-safety-planning",
+        "categorie": ["signals"],
+        "van": "ggz-noord",
+        "naar": "jeugdteam-west",
+        "start": date.today().isoformat(),
+        "end": (date.today() + timedelta(days=30)).isoformat(),
+        **answers,
+    }
 
 
 def actor() -> audit_log.Actor:
@@ -33,9 +40,12 @@ def actor() -> audit_log.Actor:
 def test_a_fathers_refusal_is_recorded_shown_and_shares_nothing(app: Any, client: Any, ids: dict[str, str]) -> None:
     mother, father = _relation(client, ids, "mother"), _relation(client, ids, "father")
 
-    done = post(client, f"/clienten/{ids['child']}/toestemming",
-                form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "nee"}),
-                follow_redirects=True)
+    done = post(
+        client,
+        f"/clienten/{ids['child']}/toestemming",
+        form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "nee"}),
+        follow_redirects=True,
+    )
 
     assert done.status_code == 200 and "Weigering vastgelegd" in done.text and "Bram Jansen" in done.text
     assert "BSN" not in done.text
@@ -74,25 +84,45 @@ def test_who_withdrew_a_consent_is_kept(app: Any, client: Any, ids: dict[str, st
     assert "ingetrokken door Sanne Jansen" in client.get(f"/clienten/{ids['mother']}").text
 
 
-def test_a_refusal_says_what_the_worker_can_do(client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found", "details": {
-        "coding": [{"code": "subject-unknown"}], "text": "Over deze persoon kan geen samenvatting worden gegeven."}}]}
+def test_a_refusal_says_what_the_worker_can_do(
+    client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": "not-found",
+                "details": {
+                    "coding": [{"code": "subject-unknown"}],
+                    "text": "Over deze persoon kan geen samenvatting worden gegeven.",
+                },
+            }
+        ],
+    }
 
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise PartnerRefusal(404, body, "subject-unknown")
 
     monkeypatch.setattr(pages_professional.exchange, "request_summary", refuse)
-    resp = post(client, f"/clienten/{ids['mother']}/samenvatting",
-                {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]})
+    resp = post(
+        client,
+        f"/clienten/{ids['mother']}/samenvatting",
+        {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]},
+    )
 
     assert "Wat u kunt doen:" in resp.text and "controleer het BSN" in resp.text
     assert "Code voor de servicedesk: <code>subject-unknown</code>" in resp.text
 
 
-def test_a_request_without_a_covering_consent_is_refused_in_dutch_and_audited(app: Any, client: Any,
-                                                                              ids: dict[str, str]) -> None:
-    resp = post(client, f"/clienten/{ids['mother']}/samenvatting",
-                {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]})
+def test_a_request_without_a_covering_consent_is_refused_in_dutch_and_audited(
+    app: Any, client: Any, ids: dict[str, str]
+) -> None:
+    resp = post(
+        client,
+        f"/clienten/{ids['mother']}/samenvatting",
+        {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]},
+    )
 
     assert "geen geldige toestemming die deze vraag dekt" in resp.text
     [failed] = logged(app, events.SUMMARY_REQUEST_FAILED)  # issue 20.3: the requester audits it too
@@ -123,8 +153,9 @@ def test_the_overview_names_who_it_leaves_out(app: Any, client: Any, ids: dict[s
 
 @pytest.fixture
 def phoned(make_home: Any) -> Any:
-    application = web_app(make_home("jeugdteam-west", "Jeugdteam West"), WEB,
-                          env={"GATEWAY_NODE_PHONE": "020 555 0100"})
+    application = web_app(
+        make_home("jeugdteam-west", "Jeugdteam West"), WEB, env={"GATEWAY_NODE_PHONE": "020 555 0100"}
+    )
     a_partner(application)
     yield application
     dispose_all()
@@ -134,9 +165,11 @@ def test_the_receipt_tells_a_parent_about_whom_who_agreed_and_whom_to_call(phone
     ids = a_family(phoned)
     client = logged_in(phoned, PROFESSIONAL)
     mother, father = _relation(client, ids, "mother"), _relation(client, ids, "father")
-    where = post(client, f"/clienten/{ids['child']}/toestemming",
-                 form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "ja"})
-                 ).headers["Location"]
+    where = post(
+        client,
+        f"/clienten/{ids['child']}/toestemming",
+        form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "ja"}),
+    ).headers["Location"]
     cid = where.split("/")[2]
 
     page = client.get(f"/toestemming/{cid}/bewijs").text
@@ -153,9 +186,11 @@ def test_the_receipt_tells_a_parent_about_whom_who_agreed_and_whom_to_call(phone
 
 def test_the_receipt_of_a_refusal_reads_as_a_refusal(app: Any, client: Any, ids: dict[str, str]) -> None:
     mother, father = _relation(client, ids, "mother"), _relation(client, ids, "father")
-    where = post(client, f"/clienten/{ids['child']}/toestemming",
-                 form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "nee"})
-                 ).headers["Location"]
+    where = post(
+        client,
+        f"/clienten/{ids['child']}/toestemming",
+        form(**{f"antwoord-RelatedPerson/{mother}": "ja", f"antwoord-RelatedPerson/{father}": "nee"}),
+    ).headers["Location"]
 
     page = client.get(f"/toestemming/{where.split('/')[2]}/bewijs").text
 
@@ -169,10 +204,22 @@ def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, 
     cid = consents.record(node, _consent(ids["mother"], "ggz-noord"), actor())["id"]
 
     with node.uow() as uow:  # the requester's receipt of a summary under that consent
-        audit_log.append(uow.session, node, AuditRecord(
-            action=events.SUMMARY_RECEIVED, outcome=events.SUCCESS, subject=MOTHER, peer_org="ggz-noord",
-            purpose="joint-safety-planning", categories=("signals",), consent_id=f"jeugdteam-west/{cid}",
-            exchange_id="x1", actor_id="uzi:900000303", actor_role="professional"))
+        audit_log.append(
+            uow.session,
+            node,
+            AuditRecord(
+                action=events.SUMMARY_RECEIVED,
+                outcome=events.SUCCESS,
+                subject=MOTHER,
+                peer_org="ggz-noord",
+                purpose="joint-safety-planning",
+                categories=("signals",),
+                consent_id=f"jeugdteam-west/{cid}",
+                exchange_id="x1",
+                actor_id="uzi:900000303",
+                actor_role="professional",
+            ),
+        )
         uow.commit()
 
     oidc.audit_login(node, PROFESSIONAL, "127.0.0.1")  # her login tells the node her name
@@ -186,12 +233,22 @@ def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, 
 
 def test_a_consent_for_data_this_node_does_not_hold_says_so(app: Any, client: Any, ids: dict[str, str]) -> None:
     """Jeugdteam West is named as source of the teen's signals but holds none: the worker is told."""
-    teen = {"doel": "joint-safety-planning", "categorie": ["signals"], "van": "jeugdteam-west", "naar": "ggz-noord",
-            "start": date.today().isoformat(), "end": (date.today() + timedelta(days=30)).isoformat()}
+    teen = {
+        "doel": "joint-safety-planning",
+        "categorie": ["signals"],
+        "van": "jeugdteam-west",
+        "naar": "ggz-noord",
+        "start": date.today().isoformat(),
+        "end": (date.today() + timedelta(days=30)).isoformat(),
+    }
     page = client.get(f"/clienten/{ids['teen']}/toestemming").text
     refs = sorted(set(re.findall(r'name="antwoord-([^"]+)"', page)))
-    done = post(client, f"/clienten/{ids['teen']}/toestemming", {**teen, **{f"antwoord-{r}": "ja" for r in refs}},
-                follow_redirects=True)
+    done = post(
+        client,
+        f"/clienten/{ids['teen']}/toestemming",
+        {**teen, **{f"antwoord-{r}": "ja" for r in refs}},
+        follow_redirects=True,
+    )
 
     assert "Toestemming vastgelegd" in done.text
     assert "heeft over Sem Jansen" in done.text and "nu niets deelbaars in: signalen" in done.text

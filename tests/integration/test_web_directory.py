@@ -28,25 +28,37 @@ from gateway.services import consents
 OPERATOR = ECKey.generate_key("P-256", private=True)
 KEY = ECKey.generate_key("P-256", private=True).thumbprint()
 REGION = (
-    ListedMember("ggz-noord", "GGZ Noord", "adult-mental-health", "https://ggz-noord.example", (KEY,),
-                 ("+31 50 123 4567", "crisisdienst@ggz-noord.example")),
-    ListedMember("veilig-thuis-west", "Veilig Thuis West", "safe-at-home", "https://vt-west.example", (KEY,),
-                 ("0800 2000",)),
-    ListedMember("jeugdbescherming-noord", "Jeugdbescherming Noord", "child-protection", "https://jb.example",
-                 (KEY,)),
+    ListedMember(
+        "ggz-noord",
+        "GGZ Noord",
+        "adult-mental-health",
+        "https://ggz-noord.example",
+        (KEY,),
+        ("+31 50 123 4567", "crisisdienst@ggz-noord.example"),
+    ),
+    ListedMember(
+        "veilig-thuis-west", "Veilig Thuis West", "safe-at-home", "https://vt-west.example", (KEY,), ("0800 2000",)
+    ),
+    ListedMember("jeugdbescherming-noord", "Jeugdbescherming Noord", "child-protection", "https://jb.example", (KEY,)),
 )
 
 
 @pytest.fixture
 def app(make_home: Any) -> Any:
     home = make_home("jeugdteam-west", "Jeugdteam West")
-    application = web_app(home, extra=WEB + "\n[federation]\n"
-                          'list_url = "https://lijst.regio-west.example/federation.json"\n'
-                          f'operator_thumbprints = ["{OPERATOR.thumbprint()}"]\n')
+    application = web_app(
+        home,
+        extra=WEB + "\n[federation]\n"
+        'list_url = "https://lijst.regio-west.example/federation.json"\n'
+        f'operator_thumbprints = ["{OPERATOR.thumbprint()}"]\n',
+    )
     node = application.extensions["gateway"]
     now = datetime.now(UTC)
-    raw = json.dumps(fedlist.sign(fedlist.build("regio-west", 1, REGION, now=now, valid_until=now + timedelta(days=7)),
-                                  OPERATOR, now=now)).encode()
+    raw = json.dumps(
+        fedlist.sign(
+            fedlist.build("regio-west", 1, REGION, now=now, valid_until=now + timedelta(days=7)), OPERATOR, now=now
+        )
+    ).encode()
     federation_trust.apply(node, fedlist.verify(raw, [OPERATOR.thumbprint()], now=now))
     a_partner(application, "huisarts-de-linde")
     yield application
@@ -74,15 +86,24 @@ def test_the_consent_form_offers_listed_members_by_name_grouped_by_kind(app: Any
 def test_the_clients_page_names_the_consents_organisations_and_how_to_reach_them(app: Any, client: Any) -> None:
     ids = a_family(app)
     node = app.extensions["gateway"]
-    consents.record(node, d.consent(ids["mother"], [f"Patient/{ids['mother']}"], recipients=["jeugdteam-west"],
-                                    holders=["ggz-noord"], purpose="joint-safety-planning", categories=["signals"],
-                                    start=date.today()), Actor(actor_id="uzi:900000303", role="professional",
-                                                               client_id="web"))
+    consents.record(
+        node,
+        d.consent(
+            ids["mother"],
+            [f"Patient/{ids['mother']}"],
+            recipients=["jeugdteam-west"],
+            holders=["ggz-noord"],
+            purpose="joint-safety-planning",
+            categories=["signals"],
+            start=date.today(),
+        ),
+        Actor(actor_id="uzi:900000303", role="professional", client_id="web"),
+    )
     page = client.get(f"/clienten/{ids['mother']}").text
     assert "GGZ Noord → Jeugdteam West" in page
     receipt = client.get(f"/toestemming/{_consent_id(node, ids['mother'])}/bewijs").text
     assert "<strong>Door:</strong> GGZ Noord</p>" in receipt  # what the mother reads
-    contact = page[page.index("Contact met de andere organisaties"):]
+    contact = page[page.index("Contact met de andere organisaties") :]
     assert "GGZ Noord" in contact and "Ggz voor volwassenen" in contact
     assert 'href="tel:+31501234567"' in contact and "mailto:crisisdienst@ggz-noord.example" in contact
     assert "Veilig Thuis West" not in contact  # not named in any of her consents
@@ -98,8 +119,11 @@ def test_a_member_dropped_from_the_list_is_no_longer_offered(app: Any, client: A
     ids = a_family(app)
     node = app.extensions["gateway"]
     now = datetime.now(UTC)
-    raw = json.dumps(fedlist.sign(fedlist.build("regio-west", 2, REGION[:1], now=now,
-                                                valid_until=now + timedelta(days=7)), OPERATOR, now=now)).encode()
+    raw = json.dumps(
+        fedlist.sign(
+            fedlist.build("regio-west", 2, REGION[:1], now=now, valid_until=now + timedelta(days=7)), OPERATOR, now=now
+        )
+    ).encode()
     federation_trust.apply(node, fedlist.verify(raw, [OPERATOR.thumbprint()], now=now))
     page = client.get(f"/clienten/{ids['mother']}/toestemming").text
     assert "Veilig Thuis West" not in page and "GGZ Noord" in page

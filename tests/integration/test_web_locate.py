@@ -29,26 +29,41 @@ def test_the_consent_form_offers_being_findable_in_plain_dutch(client: Any, ids:
 
 def test_a_mother_agrees_to_be_findable_here_only(app: Any, client: Any, ids: dict[str, str]) -> None:
     answer = f"antwoord-Patient/{ids['mother']}"
-    resp = post(client, f"/clienten/{ids['mother']}/toestemming", {
-        answer: "ja", "doel": "findable", "van": "ggz-noord", "start": date.today().isoformat(),
-        "end": (date.today() + timedelta(days=365)).isoformat()})
+    resp = post(
+        client,
+        f"/clienten/{ids['mother']}/toestemming",
+        {
+            answer: "ja",
+            "doel": "findable",
+            "van": "ggz-noord",
+            "start": date.today().isoformat(),
+            "end": (date.today() + timedelta(days=365)).isoformat(),
+        },
+    )
     assert resp.status_code == 303, resp.text  # post/redirect/get (issue 20)
     with app.extensions["gateway"].uow(read_only=True) as uow:
         (row,) = uow.session.query(ConsentRow).filter_by(subject_id=ids["mother"]).all()
         assert (row.purpose, json.loads(row.holders), json.loads(row.recipients), json.loads(row.categories)) == (
-            "findable", ["jeugdteam-west"], [], ["involvement"])
+            "findable",
+            ["jeugdteam-west"],
+            [],
+            ["involvement"],
+        )
 
 
 def test_who_is_involved_names_the_organisation_and_who_did_not_answer(
-        app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     a_partner(app, "wijkteam-oost")
     real = locate.ask_all
 
     def answers(node: Any, subjects: tuple[str, ...]) -> Any:
         assert set(subjects) == {CHILD, MOTHER, FATHER}  # the child and both parents, in one search
         outcomes, partners = real(node, ())  # the real partners; nobody is asked for nothing
-        return ([locate.Outcome("ggz-noord", found=[MOTHER]), locate.Outcome("wijkteam-oost", reason="partner-timeout")],
-                partners)
+        return (
+            [locate.Outcome("ggz-noord", found=[MOTHER]), locate.Outcome("wijkteam-oost", reason="partner-timeout")],
+            partners,
+        )
 
     monkeypatch.setattr(locate, "ask_all", answers)
     page = post(client, f"/clienten/{ids['child']}/betrokkenen").text
@@ -58,7 +73,10 @@ def test_who_is_involved_names_the_organisation_and_who_did_not_answer(
     with app.extensions["gateway"].uow(read_only=True) as uow:
         seen = [json.loads(e.record_json) for e in audit_log.entries(uow.session, action=events.LOCATE_SEARCHED)]
     assert {(r["subject"], tuple(r["detail"]["found"])) for r in seen} == {
-        (MOTHER, ("ggz-noord",)), (CHILD, ()), (FATHER, ())}
+        (MOTHER, ("ggz-noord",)),
+        (CHILD, ()),
+        (FATHER, ()),
+    }
     assert {r["actor_id"] for r in seen} == {PROFESSIONAL["actor_id"]}
 
 

@@ -34,14 +34,32 @@ def record(app: Any, **fields: Any) -> None:
 
 
 def disclosure(app: Any, *, peer: str = "jeugdteam-west", subject: str = MOTHER) -> None:
-    record(app, action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, actor_id="uzi:900000303",
-           actor_role="partner", peer_org=peer, subject=subject, purpose="joint-safety-planning",
-           categories=("signals",), consent_id="jeugdteam-west/c1", exchange_id="x1")
+    record(
+        app,
+        action=events.DISCLOSURE_SENT,
+        outcome=events.SUCCESS,
+        actor_id="uzi:900000303",
+        actor_role="partner",
+        peer_org=peer,
+        subject=subject,
+        purpose="joint-safety-planning",
+        categories=("signals",),
+        consent_id="jeugdteam-west/c1",
+        exchange_id="x1",
+    )
 
 
 def refusal(app: Any, code: str, peer: str = "jeugdteam-west") -> None:
-    record(app, action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, actor_id=f"org:{peer}",
-           actor_role="partner", peer_org=peer, reason_code=code, subject=MOTHER)
+    record(
+        app,
+        action=events.DISCLOSURE_REFUSED,
+        outcome=events.REFUSED,
+        actor_id=f"org:{peer}",
+        actor_role="partner",
+        peer_org=peer,
+        reason_code=code,
+        subject=MOTHER,
+    )
 
 
 def test_the_timeline_filters_by_person_and_partner_and_the_search_is_audited(app: Any, officer: Any) -> None:
@@ -65,9 +83,17 @@ def test_a_wrong_bsn_filter_is_explained_next_to_its_field(officer: Any) -> None
 
 
 def test_flags_show_safety_disclosures_forged_tokens_and_bursts(app: Any, officer: Any) -> None:
-    record(app, action=events.SAFETY_DISCLOSURE_SENT, outcome=events.SUCCESS, actor_id="uzi:900000303",
-           peer_org="jeugdteam-west", subject=MOTHER, legal_ground="meldcode", flagged=True,
-           detail={"justification": "Acuut gevaar voor het kind."})
+    record(
+        app,
+        action=events.SAFETY_DISCLOSURE_SENT,
+        outcome=events.SUCCESS,
+        actor_id="uzi:900000303",
+        peer_org="jeugdteam-west",
+        subject=MOTHER,
+        legal_ground="meldcode",
+        flagged=True,
+        detail={"justification": "Acuut gevaar voor het kind."},
+    )
     refusal(app, "replay")
     refusal(app, "bad-signature")
     for _ in range(3):

@@ -40,9 +40,19 @@ def officer(app: Any) -> Any:
 
 
 def safety(app: Any, subject: str = MOTHER, known: bool = True) -> None:
-    record(app, action=events.SAFETY_DISCLOSURE_RECEIVED, outcome=events.SUCCESS, actor_id="uzi:900000111",
-           actor_role="partner", peer_org="jeugdteam-west", subject=subject, legal_ground="meldcode", flagged=True,
-           exchange_id="s1", detail={"justification": "Meldcode stap 5.", "subject_known": known})
+    record(
+        app,
+        action=events.SAFETY_DISCLOSURE_RECEIVED,
+        outcome=events.SUCCESS,
+        actor_id="uzi:900000111",
+        actor_role="partner",
+        peer_org="jeugdteam-west",
+        subject=subject,
+        legal_ground="meldcode",
+        flagged=True,
+        exchange_id="s1",
+        detail={"justification": "Meldcode stap 5.", "subject_known": known},
+    )
 
 
 def logged(app: Any, action: str) -> list[dict[str, Any]]:
@@ -68,8 +78,12 @@ def test_a_flag_is_marked_handled_once_with_who_and_when(app: Any, officer: Any)
     event_id = re.search(r"/privacy/signalen/([0-9a-f]+)/afgehandeld", page).group(1)
     token = once_token(officer)
 
-    first = post(officer, f"/privacy/signalen/{event_id}/afgehandeld", {"notitie": "Besproken in MDO.", "form_once": token})
-    again = post(officer, f"/privacy/signalen/{event_id}/afgehandeld", {"notitie": "Besproken in MDO.", "form_once": token})
+    first = post(
+        officer, f"/privacy/signalen/{event_id}/afgehandeld", {"notitie": "Besproken in MDO.", "form_once": token}
+    )
+    again = post(
+        officer, f"/privacy/signalen/{event_id}/afgehandeld", {"notitie": "Besproken in MDO.", "form_once": token}
+    )
 
     assert first.status_code == 303 and again.status_code == 303  # a reload lands on the flags again
     after = officer.get("/privacy/signalen").text
@@ -81,8 +95,15 @@ def test_a_flag_is_marked_handled_once_with_who_and_when(app: Any, officer: Any)
 
 
 def test_the_flags_page_never_shows_an_empty_person_cell(app: Any, officer: Any) -> None:
-    record(app, action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, actor_id="org:jeugdteam-west",
-           actor_role="partner", peer_org="jeugdteam-west", reason_code="replay")
+    record(
+        app,
+        action=events.DISCLOSURE_REFUSED,
+        outcome=events.REFUSED,
+        actor_id="org:jeugdteam-west",
+        actor_role="partner",
+        peer_org="jeugdteam-west",
+        reason_code="replay",
+    )
     safety(app, known=False)
 
     page = officer.get("/privacy/signalen").text

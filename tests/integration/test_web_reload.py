@@ -26,8 +26,15 @@ def submit_twice(client: Any, url: str, data: dict[str, Any]) -> tuple[Any, Any]
 
 def test_reloading_after_a_consent_leaves_one_consent(app: Any, client: Any, ids: dict[str, str]) -> None:
     answers = {f"antwoord-RelatedPerson/{_relation(client, ids, w)}": "ja" for w in ("mother", "father")}
-    form = {"doel": "joint-safety-planning", "categorie": ["signals"], "van": "ggz-noord", "naar": "jeugdteam-west",
-            "start": date.today().isoformat(), "end": (date.today() + timedelta(days=30)).isoformat(), **answers}
+    form = {
+        "doel": "joint-safety-planning",
+        "categorie": ["signals"],
+        "van": "ggz-noord",
+        "naar": "jeugdteam-west",
+        "start": date.today().isoformat(),
+        "end": (date.today() + timedelta(days=30)).isoformat(),
+        **answers,
+    }
 
     first, again = submit_twice(client, f"/clienten/{ids['child']}/toestemming", form)
 
@@ -39,8 +46,7 @@ def test_reloading_after_a_consent_leaves_one_consent(app: Any, client: Any, ids
 
 
 def test_reloading_a_revocation_revokes_once(app: Any, client: Any, ids: dict[str, str]) -> None:
-    cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"),
-                          _web_actor())["id"]
+    cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), _web_actor())["id"]
 
     first, again = submit_twice(client, f"/toestemming/{cid}/intrekken", {"wie": "hulpverlener"})
 
@@ -49,12 +55,19 @@ def test_reloading_a_revocation_revokes_once(app: Any, client: Any, ids: dict[st
     assert len(logged(app, events.CONSENT_REVOKED)) == 1
 
 
-def test_reloading_a_safety_disclosure_confirmation_sends_nothing_more(app: Any, client: Any, ids: dict[str, str],
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reloading_a_safety_disclosure_confirmation_sends_nothing_more(
+    app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pushed = pushes_to_partner(app, monkeypatch)
     a_safety_plan(app, ids["child"])
-    form = {"ontvanger": "ggz-noord", "categorie": ["safety-plan"], "grond": "meldcode", "stap": "bevestigen",
-            "bevestiging": "ja", "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode."}
+    form = {
+        "ontvanger": "ggz-noord",
+        "categorie": ["safety-plan"],
+        "grond": "meldcode",
+        "stap": "bevestigen",
+        "bevestiging": "ja",
+        "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode.",
+    }
 
     first, again = submit_twice(client, f"/clienten/{ids['child']}/veiligheidsmelding", form)
 
@@ -63,42 +76,58 @@ def test_reloading_a_safety_disclosure_confirmation_sends_nothing_more(app: Any,
     assert "afgeleverd bij ggz-noord" in client.get(first.headers["Location"]).text
 
 
-def test_another_professional_cannot_open_someone_elses_disclosure_result(app: Any, client: Any, ids: dict[str, str],
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_professional_cannot_open_someone_elses_disclosure_result(
+    app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pushes_to_partner(app, monkeypatch)
     a_safety_plan(app, ids["child"])
-    form = {"ontvanger": "ggz-noord", "categorie": ["safety-plan"], "grond": "meldcode", "stap": "bevestigen",
-            "bevestiging": "ja", "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode."}
+    form = {
+        "ontvanger": "ggz-noord",
+        "categorie": ["safety-plan"],
+        "grond": "meldcode",
+        "stap": "bevestigen",
+        "bevestiging": "ja",
+        "onderbouwing": "Acuut gevaar voor het kind volgens de meldcode.",
+    }
     where = post(client, f"/clienten/{ids['child']}/veiligheidsmelding", form).headers["Location"]
 
     other = logged_in(app, dict(PROFESSIONAL, sub="kees", actor_id="uzi:900000404"))
     assert other.get(where).status_code == 404
 
 
-def test_reloading_a_summary_asks_the_partner_once(app: Any, client: Any, ids: dict[str, str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reloading_a_summary_asks_the_partner_once(
+    app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
 
-    def ask(node: Any, who: Any, bsn: str, pid: str, partner: str, purpose: str, cats: list[str],
-            note: str | None = None) -> present.Summary:
+    def ask(
+        node: Any, who: Any, bsn: str, pid: str, partner: str, purpose: str, cats: list[str], note: str | None = None
+    ) -> present.Summary:
         calls.append(partner)
         return present.Summary(partner, "vandaag", "1.0.0", "x", "c", purpose, [])
 
     monkeypatch.setattr(pages_professional, "ask_partner", ask)
-    first, again = submit_twice(client, f"/clienten/{ids['mother']}/samenvatting",
-                                {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]})
+    first, again = submit_twice(
+        client,
+        f"/clienten/{ids['mother']}/samenvatting",
+        {"partner": "ggz-noord", "doel": "joint-safety-planning", "categorie": ["signals"]},
+    )
 
     assert first.status_code == 200 and calls == ["ggz-noord"]
     assert again.status_code == 409 and "al verstuurd" in again.text
     assert f'href="/clienten/{ids["mother"]}/samenvatting"' in again.text
 
 
-def test_reloading_the_family_overview_asks_nobody_again(app: Any, client: Any, ids: dict[str, str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reloading_the_family_overview_asks_nobody_again(
+    app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), _web_actor())
     calls: list[str] = []
-    monkeypatch.setattr(pages_professional, "ask_partner",
-                        lambda *a, **k: calls.append(a[4]) or present.Summary(a[4], "", "1", "x", "c", a[5], []))
+    monkeypatch.setattr(
+        pages_professional,
+        "ask_partner",
+        lambda *a, **k: calls.append(a[4]) or present.Summary(a[4], "", "1", "x", "c", a[5], []),
+    )
 
     first, again = submit_twice(client, f"/clienten/{ids['child']}/gezinsoverzicht", {})
 
@@ -110,7 +139,9 @@ def test_a_form_without_its_one_time_token_is_refused(app: Any, client: Any, ids
 
     forged = client.post(f"/toestemming/{cid}/intrekken", data={"csrf_token": "test-csrf-token", "wie": "hulpverlener"})
     other_session = logged_in(app, PROFESSIONAL)
-    stolen = post(other_session, f"/toestemming/{cid}/intrekken", {"form_once": once_token(client), "wie": "hulpverlener"})
+    stolen = post(
+        other_session, f"/toestemming/{cid}/intrekken", {"form_once": once_token(client), "wie": "hulpverlener"}
+    )
 
     assert forged.status_code == 400 and stolen.status_code == 400
     assert logged(app, events.CONSENT_REVOKED) == []

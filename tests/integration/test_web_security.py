@@ -238,19 +238,23 @@ def test_the_session_key_is_made_once_and_kept_private(home: Path) -> None:
 def test_claims_map_to_roles_and_the_practitioner_becomes_the_audit_actor(app: Any) -> None:
     cfg = app.extensions["web_config"]
 
-    user = oidc.user_from_claims(cfg, {"sub": "u1", "name": "Pien", "roles": ["professional", "other"],
-                                       "practitioner_id": "uzi:900000303"})
+    user = oidc.user_from_claims(
+        cfg, {"sub": "u1", "name": "Pien", "roles": ["professional", "other"], "practitioner_id": "uzi:900000303"}
+    )
     officer = oidc.user_from_claims(cfg, {"sub": "u2", "roles": "privacy-officer"})
 
     assert user["roles"] == ["professional"] and user["actor_id"] == "uzi:900000303"
     assert officer["roles"] == ["privacy-officer"] and officer["actor_id"] == "oidc:u2"
 
 
-@pytest.mark.parametrize("claims, reason", [
-    ({"sub": "u", "roles": ["receptionist"]}, "no-role"),
-    ({"sub": "u", "roles": "professional"}, "no-practitioner-id"),
-    ({"sub": "u", "roles": "professional", "practitioner_id": "uzi:1 OR 1=1"}, "no-practitioner-id"),
-])
+@pytest.mark.parametrize(
+    "claims, reason",
+    [
+        ({"sub": "u", "roles": ["receptionist"]}, "no-role"),
+        ({"sub": "u", "roles": "professional"}, "no-practitioner-id"),
+        ({"sub": "u", "roles": "professional", "practitioner_id": "uzi:1 OR 1=1"}, "no-practitioner-id"),
+    ],
+)
 def test_no_role_or_no_practitioner_id_means_no_session(app: Any, claims: dict[str, Any], reason: str) -> None:
     with pytest.raises(oidc.LoginRefused) as refused:
         oidc.user_from_claims(app.extensions["web_config"], claims)

@@ -46,9 +46,15 @@ def test_a_half_filled_consent_form_survives_the_timeout(app: Any) -> None:
     url = f"/clienten/{ids['child']}/toestemming"
     assert "na 15 minuten zonder versturen wordt u uitgelogd" in client.get(url).text
     mother = _relation(client, ids, "mother")
-    typed = {"doel": "joint-safety-planning", "categorie": ["signals", "care-team"], "van": "ggz-noord",
-             "naar": "jeugdteam-west", "start": date.today().isoformat(),
-             "end": (date.today() + timedelta(days=90)).isoformat(), f"antwoord-RelatedPerson/{mother}": "ja"}
+    typed = {
+        "doel": "joint-safety-planning",
+        "categorie": ["signals", "care-team"],
+        "van": "ggz-noord",
+        "naar": "jeugdteam-west",
+        "start": date.today().isoformat(),
+        "end": (date.today() + timedelta(days=90)).isoformat(),
+        f"antwoord-RelatedPerson/{mother}": "ja",
+    }
     idle_for(client, 20)
 
     late = post(client, url, typed)

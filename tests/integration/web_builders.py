@@ -18,10 +18,20 @@ from gateway.app import create_app
 from gateway.demo import data as d
 from gateway.services import registry
 
-PROFESSIONAL = {"sub": "pien", "name": "Pien de Wit", "roles": ["professional"], "actor_id": "uzi:900000303",
-                "demo": False}
-PRIVACY_OFFICER = {"sub": "piet", "name": "Piet Privacy", "roles": ["privacy-officer"],
-                   "actor_id": "oidc:piet", "demo": False}
+PROFESSIONAL = {
+    "sub": "pien",
+    "name": "Pien de Wit",
+    "roles": ["professional"],
+    "actor_id": "uzi:900000303",
+    "demo": False,
+}
+PRIVACY_OFFICER = {
+    "sub": "piet",
+    "name": "Piet Privacy",
+    "roles": ["privacy-officer"],
+    "actor_id": "oidc:piet",
+    "demo": False,
+}
 SECRET = "a-test-client-secret-of-some-length"
 WEB = """
 [web]
@@ -92,10 +102,12 @@ def a_family(app: Any) -> dict[str, str]:
     node = app.extensions["gateway"]
     today = date.today()
     ids = {}
-    for key, bsn, born, given in (("mother", MOTHER, date(1990, 3, 1), "Sanne"),
-                                  ("father", FATHER, date(1988, 5, 2), "Bram"),
-                                  ("child", CHILD, date(today.year - 7, 1, 15), "Noor"),
-                                  ("teen", TEEN, date(today.year - 14, 1, 15), "Sem")):
+    for key, bsn, born, given in (
+        ("mother", MOTHER, date(1990, 3, 1), "Sanne"),
+        ("father", FATHER, date(1988, 5, 2), "Bram"),
+        ("child", CHILD, date(today.year - 7, 1, 15), "Noor"),
+        ("teen", TEEN, date(today.year - 14, 1, 15), "Sem"),
+    ):
         ids[key] = registry.register_person(node, d.patient(bsn, born, given, "Jansen"))[0]["id"]
     registry.add_relation(node, d.parent_of(ids["child"], MOTHER))
     registry.add_relation(node, d.parent_of(ids["child"], FATHER, mother=False))

@@ -43,8 +43,11 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[itertools.coun
     old = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     for i in range(TOKENS):
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", f"gw-{i}", "--so-pin", "87654321",
-                        "--pin", PIN], check=True, capture_output=True)
+        subprocess.run(
+            ["softhsm2-util", "--init-token", "--free", "--label", f"gw-{i}", "--so-pin", "87654321", "--pin", PIN],
+            check=True,
+            capture_output=True,
+        )
     yield itertools.count()
     if old is None:
         os.environ.pop("SOFTHSM2_CONF", None)

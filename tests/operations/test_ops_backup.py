@@ -57,7 +57,8 @@ def _busy(node: Any, stop: threading.Event) -> threading.Thread:
 
 
 def test_a_backup_of_a_serving_node_restores_into_a_fresh_home_whose_audit_verifies(
-        federation: Any, tmp_path: Path, stores: StoreFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    federation: Any, tmp_path: Path, stores: StoreFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     ggz, jeugd, ids = federation
     played = demo.play(ggz, jeugd, ids, echo=lambda *_: None)
     assert played["first"].status_code == 200
@@ -97,7 +98,8 @@ def test_a_backup_of_a_serving_node_restores_into_a_fresh_home_whose_audit_verif
 
 @pytest.mark.skipif("postgresql" not in STORES, reason="needs the PostgreSQL store")
 def test_a_sqlite_node_moves_to_postgresql_through_backup_and_restore(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = tmp_path / "wijkteam"
     run_cli("init", str(home), "--org-id", "wijkteam-oost", "--name", "Wijkteam Oost")
     run_cli("client", "add", str(home), "--client-id", "epd", "--role", "ehr")
@@ -105,15 +107,20 @@ def test_a_sqlite_node_moves_to_postgresql_through_backup_and_restore(
     assert _gateway(capsys, "backup", str(home), "--out", str(tmp_path / "w.tgz"))[0] == 0
     pg = StoreFactory("postgresql")
     try:
-        code, out, err = _gateway(capsys, "restore", str(tmp_path / "w.tgz"), str(tmp_path / "on-pg"),
-                                  "--db", pg.url() or "")
+        code, out, err = _gateway(
+            capsys, "restore", str(tmp_path / "w.tgz"), str(tmp_path / "on-pg"), "--db", pg.url() or ""
+        )
         assert code == 0, err
         restored = config.load(tmp_path / "on-pg")
         assert restored.store.url.startswith(PG.split("?")[0])
         assert "intact" in _gateway(capsys, "audit", "verify", str(tmp_path / "on-pg"))[1]
         # the node keeps working on its new store: a new audit entry goes on the restored chain
-        assert _gateway(capsys, "client", "add", str(tmp_path / "on-pg"), "--client-id", "portal",
-                        "--role", "professional")[0] == 0
+        assert (
+            _gateway(
+                capsys, "client", "add", str(tmp_path / "on-pg"), "--client-id", "portal", "--role", "professional"
+            )[0]
+            == 0
+        )
         assert "intact" in _gateway(capsys, "audit", "verify", str(tmp_path / "on-pg"))[1]
     finally:
         pg.cleanup()
@@ -150,7 +157,8 @@ def test_a_damaged_backup_is_refused_and_nothing_is_created(tmp_path: Path, caps
 
 
 def test_restore_never_overwrites_a_node_and_backup_never_overwrites_a_file(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = _a_backup(tmp_path, capsys)
     code, _, err = _gateway(capsys, "restore", str(good), str(tmp_path / "n"))
     assert code == 2 and "holds a node already" in err

@@ -36,15 +36,31 @@ def _looked_up_from(home: Path, remote: str, forwarded: str) -> list[str]:
     client = Client(app)
     env = {"REMOTE_ADDR": remote}
     basic = base64.b64encode(f"epd:{secret}".encode()).decode()
-    tok = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                      headers={"Authorization": f"Basic {basic}"}, environ_overrides=env).json["access_token"]
-    headers = {"Authorization": f"Bearer {tok}", "X-Practitioner": "uzi:900000101",
-               "Content-Type": "application/fhir+json", "X-Forwarded-For": forwarded}
-    created = client.post("/fhir/Patient", data=json.dumps(d.patient(BSN, date(1990, 1, 1), "Eva", "de Vries")),
-                          headers=headers, environ_overrides=env)
+    tok = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+        environ_overrides=env,
+    ).json["access_token"]
+    headers = {
+        "Authorization": f"Bearer {tok}",
+        "X-Practitioner": "uzi:900000101",
+        "Content-Type": "application/fhir+json",
+        "X-Forwarded-For": forwarded,
+    }
+    created = client.post(
+        "/fhir/Patient",
+        data=json.dumps(d.patient(BSN, date(1990, 1, 1), "Eva", "de Vries")),
+        headers=headers,
+        environ_overrides=env,
+    )
     assert created.status_code in (200, 201), created.get_data(as_text=True)
-    found = client.get("/fhir/Patient", query_string={"identifier": f"http://fhir.nl/fhir/NamingSystem/bsn|{BSN}"},
-                       headers=headers, environ_overrides=env)
+    found = client.get(
+        "/fhir/Patient",
+        query_string={"identifier": f"http://fhir.nl/fhir/NamingSystem/bsn|{BSN}"},
+        headers=headers,
+        environ_overrides=env,
+    )
     assert found.status_code == 200
     engine = create_engine(cfg.store.url)
     try:
@@ -82,8 +98,10 @@ def test_forwarding_headers_never_reach_the_app_from_an_untrusted_peer() -> None
         return [b""]
 
     Client(ForwardedHeaders(app, frozenset({"10.0.0.1"}))).get(
-        "/", headers={"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https", "Forwarded": "for=1.2.3.4"},
-        environ_overrides={"REMOTE_ADDR": "10.9.9.9"})
+        "/",
+        headers={"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https", "Forwarded": "for=1.2.3.4"},
+        environ_overrides={"REMOTE_ADDR": "10.9.9.9"},
+    )
 
     assert seen["REMOTE_ADDR"] == "10.9.9.9"
     assert not {"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED"} & set(seen)

@@ -50,15 +50,18 @@ def _token_verifies(token: str, jwks: dict[str, Any]) -> str:
 
 
 def _access_token(client: Any, secret: str) -> str:
-    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                       headers={"Authorization": "Basic " + __import__("base64").b64encode(
-                           f"epd:{secret}".encode()).decode()})
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + __import__("base64").b64encode(f"epd:{secret}".encode()).decode()},
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return str(resp.get_json()["access_token"])
 
 
 def test_a_node_made_on_the_hsm_keeps_no_private_key_file_and_signs_with_the_token(
-        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
 
     files = sorted(p.name for p in (home / "keys").iterdir())
@@ -78,7 +81,8 @@ def test_a_node_made_on_the_hsm_keeps_no_private_key_file_and_signs_with_the_tok
 
 
 def test_the_private_key_on_the_token_is_sensitive_and_not_extractable(
-        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     (entry,) = json.loads((home / "keys" / "keyring.json").read_text())["keys"]
     token = pkcs11.lib(hsm_token.module).get_token(token_label=hsm_token.label)
@@ -98,7 +102,8 @@ def test_the_private_key_on_the_token_is_sensitive_and_not_extractable(
 
 
 def test_rotation_on_the_hsm_keeps_the_old_key_verifying_for_its_window(
-        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     old = json.loads((home / "keys" / "keyring.json").read_text())["active"]
 
@@ -116,8 +121,7 @@ def test_rotation_on_the_hsm_keeps_the_old_key_verifying_for_its_window(
     assert "intact" in run_cli("audit", "verify", str(home))
 
 
-def test_a_file_key_node_moves_its_key_into_the_hsm_by_rotating_once(
-        tmp_path: Path, hsm_token: Any) -> None:
+def test_a_file_key_node_moves_its_key_into_the_hsm_by_rotating_once(tmp_path: Path, hsm_token: Any) -> None:
     home = tmp_path / "jeugdteam-west"
     old = run_cli("init", str(home), "--org-id", "jeugdteam-west", "--name", "Jeugdteam West").strip().splitlines()[-1]
     set_in_section(home, "keys", hsm_token.toml())
@@ -132,18 +136,28 @@ def test_a_file_key_node_moves_its_key_into_the_hsm_by_rotating_once(
 
 
 def test_a_wrong_pin_stops_the_command_with_one_clear_line(
-        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     # a separate process, as an operator runs it (this one is logged in to the token already)
-    run = subprocess.run([sys.executable, "-m", "gateway.cli.main", "keys", "rotate", str(home)], capture_output=True,
-                         text=True, env={**os.environ, "GATEWAY_KEYS_PKCS11_PIN": "0000"}, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "keys", "rotate", str(home)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GATEWAY_KEYS_PKCS11_PIN": "0000"},
+        timeout=60,
+    )
     assert run.returncode == 2
     assert run.stderr.startswith("gateway: cannot open HSM token") and run.stderr.count("\n") == 1
     assert "PinIncorrect" in run.stderr
     monkeypatch.delenv("GATEWAY_KEYS_PKCS11_PIN")
-    run = subprocess.run([sys.executable, "-m", "gateway.cli.main", "keys", "rotate", str(home)], capture_output=True,
-                         text=True, env={k: v for k, v in os.environ.items() if k != "GATEWAY_KEYS_PKCS11_PIN"},
-                         timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", "keys", "rotate", str(home)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "GATEWAY_KEYS_PKCS11_PIN"},
+        timeout=60,
+    )
     assert run.returncode == 2 and "GATEWAY_KEYS_PKCS11_PIN" in run.stderr
 
 
@@ -155,7 +169,8 @@ def test_the_pin_is_never_read_from_node_toml(tmp_path: Path, hsm_token: Any, mo
 
 
 def test_gunicorn_workers_sign_with_the_hsm_after_they_fork(
-        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     port = free_port()
     set_in_section(home, "server", f"port = {port}\nworkers = 2\n")
@@ -166,8 +181,9 @@ def test_gunicorn_workers_sign_with_the_hsm_after_they_fork(
         served.wait(lambda: requests.get(base + "/readyz", timeout=1).status_code == 200)
         jwks = requests.get(base + "/.well-known/jwks.json", timeout=5).json()
         for _ in range(6):  # new connections: both workers answer some
-            resp = requests.post(base + "/oauth/token", data={"grant_type": "client_credentials"},
-                                 auth=("epd", secret), timeout=10)
+            resp = requests.post(
+                base + "/oauth/token", data={"grant_type": "client_credentials"}, auth=("epd", secret), timeout=10
+            )
             assert resp.status_code == 200, resp.text
             _token_verifies(resp.json()["access_token"], jwks)
     finally:
@@ -182,7 +198,8 @@ def test_a_token_without_the_named_key_is_refused(hsm_token: Any) -> None:
 
 
 def test_a_node_with_its_key_on_the_hsm_is_backed_up_without_the_pin_and_restored_with_it(
-        tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, hsm_token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _init_on_hsm(tmp_path, hsm_token, monkeypatch)
     monkeypatch.delenv("GATEWAY_KEYS_PKCS11_PIN")
     run_cli("backup", str(home), "--out", str(tmp_path / "b.tgz"))

@@ -14,8 +14,9 @@ from gateway.demo.loopback import free_port, run_cli
 
 
 @pytest.mark.parametrize("level, fmt, lines", [("warning", "json", 0), ("info", "text", 3), ("info", "json", 3)])
-def test_the_configured_level_and_format_decide_the_request_lines(tmp_path: Path, level: str, fmt: str,
-                                                                  lines: int) -> None:
+def test_the_configured_level_and_format_decide_the_request_lines(
+    tmp_path: Path, level: str, fmt: str, lines: int
+) -> None:
     home = tmp_path / "n"
     run_cli("init", str(home), "--org-id", "ggz-noord", "--name", "GGZ Noord")
     port = free_port()

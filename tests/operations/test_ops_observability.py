@@ -40,7 +40,9 @@ def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         played = demo.play(ggz, jeugd, ids, echo=lambda *_: None)
         assert played["first"].status_code == 200 and played["second"].status_code == 403
         # a search with a BSN in the query string: neither the scrape nor a log line may show it
-        jeugd.session("jeugd-epd").get("/fhir/Patient", identifier=f"http://fhir.nl/fhir/NamingSystem/bsn|{demo.MOTHER}")
+        jeugd.session("jeugd-epd").get(
+            "/fhir/Patient", identifier=f"http://fhir.nl/fhir/NamingSystem/bsn|{demo.MOTHER}"
+        )
         yield {"ggz": ggz, "jeugd": jeugd, "metrics": f"http://127.0.0.1:{port}/metrics"}
     finally:
         ggz.stop()
@@ -61,15 +63,28 @@ def test_a_scrape_counts_requests_per_operation_and_outcome_and_partner_calls(st
     assert resp.status_code == 200
     samples = _samples(resp.text)
 
-    assert _value(samples, "gateway_requests_total", operation="/fhir/$request-summary", outcome="ok",
-                  status="200") >= 1
-    assert _value(samples, "gateway_requests_total", operation="/fhir/$request-summary",
-                  outcome="consent-revoked", status="403") >= 1
+    assert (
+        _value(samples, "gateway_requests_total", operation="/fhir/$request-summary", outcome="ok", status="200") >= 1
+    )
+    assert (
+        _value(
+            samples,
+            "gateway_requests_total",
+            operation="/fhir/$request-summary",
+            outcome="consent-revoked",
+            status="403",
+        )
+        >= 1
+    )
     assert _value(samples, "gateway_request_duration_seconds_count", operation="/fhir/$request-summary") >= 2
     # the holder called us back for the consent's status: a partner request, counted as such
     assert _value(samples, "gateway_requests_total", operation="/fhir/$consent-status", outcome="ok") >= 1
-    assert _value(samples, "gateway_partner_call_duration_seconds_count", partner="ggz-noord",
-                  operation="behaviour-summary") >= 2
+    assert (
+        _value(
+            samples, "gateway_partner_call_duration_seconds_count", partner="ggz-noord", operation="behaviour-summary"
+        )
+        >= 2
+    )
     assert _value(samples, "gateway_audit_appends_total") >= 3
     assert any(s.name == "gateway_db_connections_in_use" for s in samples)
     assert _value(samples, "gateway_store_up") == 1
@@ -107,13 +122,25 @@ def _request_lines(home: Path) -> list[dict[str, Any]]:
 
 def test_each_request_is_one_json_line_and_the_correlation_id_crosses_nodes(story: dict[str, Any]) -> None:
     asked = [r for r in _request_lines(story["jeugd"].home) if r["operation"] == "/fhir/$request-summary"]
-    held = {r["correlation_id"]: r for r in _request_lines(story["ggz"].home)
-            if r["operation"] == "/fhir/$behaviour-summary"}
+    held = {
+        r["correlation_id"]: r
+        for r in _request_lines(story["ggz"].home)
+        if r["operation"] == "/fhir/$behaviour-summary"
+    }
 
     assert [r["outcome"] for r in asked] == ["ok", "consent-revoked"]
     for r in asked:
-        assert set(r) >= {"time", "level", "method", "operation", "status", "outcome", "duration_ms",
-                          "correlation_id", "partner"}
+        assert set(r) >= {
+            "time",
+            "level",
+            "method",
+            "operation",
+            "status",
+            "outcome",
+            "duration_ms",
+            "correlation_id",
+            "partner",
+        }
         assert re.fullmatch(r"[0-9a-f]{32}", r["correlation_id"])
         assert r["partner"] == "ggz-noord"  # the holder it asked
         assert r["correlation_id"] in held  # the holder logged the same id for its part

@@ -28,8 +28,9 @@ PARTNER = ("partner-metadata", "clock-skew", "partner-jwks", "partner-token", "r
 @pytest.fixture(scope="module", params=STORES)
 def federation(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     factory = StoreFactory(request.param)
-    ggz, jeugd = demo.build_federation(tmp_path_factory.mktemp("selftest"),
-                                       {"ggz-noord": factory.url(), "jeugdteam-west": factory.url()})
+    ggz, jeugd = demo.build_federation(
+        tmp_path_factory.mktemp("selftest"), {"ggz-noord": factory.url(), "jeugdteam-west": factory.url()}
+    )
     try:
         yield ggz, jeugd, None
     finally:
@@ -48,7 +49,9 @@ def _selftest(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict
     return code, rows, err
 
 
-def test_two_partners_that_trust_each_other_pass_every_check(federation: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_partners_that_trust_each_other_pass_every_check(
+    federation: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     ggz, jeugd, _ = federation
 
     code, rows, err = _selftest(capsys, str(jeugd.home), "--partner", "ggz-noord")
@@ -60,14 +63,17 @@ def test_two_partners_that_trust_each_other_pass_every_check(federation: Any, ca
     assert "CapabilityStatement" in rows["partner-metadata"][1]
 
 
-def test_an_organisation_that_is_not_a_partner_is_one_failed_row(federation: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_organisation_that_is_not_a_partner_is_one_failed_row(
+    federation: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, jeugd, _ = federation
     code, rows, _ = _selftest(capsys, str(jeugd.home), "--partner", "wijkteam-oost")
     assert code == 1 and rows["partner"][0] == "FAIL" and "not a trusted partner" in rows["partner"][1]
 
 
 def test_a_partner_that_is_down_fails_its_rows_and_the_node_s_own_still_pass(
-        federation: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    federation: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     ggz, jeugd, _ = federation
     ggz.stop()
 
@@ -84,8 +90,9 @@ def test_an_edited_audit_log_fails_the_audit_row(federation: Any, capsys: pytest
     engine = create_engine(config.load(jeugd.home).store.url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE audit_entries SET record_json = replace(record_json, 'success', 'failure') "
-                              "WHERE seq = 1"))
+            conn.execute(
+                text("UPDATE audit_entries SET record_json = replace(record_json, 'success', 'failure') WHERE seq = 1")
+            )
     finally:
         engine.dispose()
 

@@ -31,7 +31,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("pki")
     ziekenhuis, partners, wrong = CA(d, "ziekenhuis"), CA(d, "partners"), CA(d, "onbekend")
     return {
-        "server_ca": ziekenhuis, "partner_ca": partners, "wrong_ca": wrong,
+        "server_ca": ziekenhuis,
+        "partner_ca": partners,
+        "wrong_ca": wrong,
         "server": ziekenhuis.issue("ggz-noord", hosts=("127.0.0.1", "localhost")),
         "server_other_name": ziekenhuis.issue("elders", hosts=("gateway.elders.example",)),
         "server_expired": ziekenhuis.issue("verlopen", expired=True),
@@ -45,13 +47,18 @@ def _tls_home(root: Path, pki: dict[str, Any], server_cert: Any, port: int, clie
     home = root / "ggz-noord"
     run_cli("init", str(home), "--org-id", "ggz-noord", "--name", "GGZ Noord", "--url", f"https://127.0.0.1:{port}")
     set_in_section(home, "server", f"port = {port}\nworkers = 1\n")
-    set_in_section(home, "tls", f'certfile = "{server_cert.cert}"\nkeyfile = "{server_cert.key}"\n'
-                                f'client_ca = "{pki["partner_ca"].pem}"\nclient_auth = "{client_auth}"\n')
+    set_in_section(
+        home,
+        "tls",
+        f'certfile = "{server_cert.cert}"\nkeyfile = "{server_cert.key}"\n'
+        f'client_ca = "{pki["partner_ca"].pem}"\nclient_auth = "{client_auth}"\n',
+    )
     return home
 
 
-def _client(pki: dict[str, Any], *, trust: Any = None, cert: Any = None,
-            max_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+def _client(
+    pki: dict[str, Any], *, trust: Any = None, cert: Any = None, max_version: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str((trust or pki["server_ca"]).pem))
     if cert is not None:
         ctx.load_cert_chain(str(cert.cert), str(cert.key))
@@ -95,10 +102,14 @@ def test_a_partner_with_a_certificate_from_the_agreed_ca_gets_through(mtls_node:
     conn.close()
 
 
-@pytest.mark.parametrize("who", [None, "client_wrong_ca", "client_expired"],
-                         ids=["no-certificate", "certificate-from-another-ca", "expired-certificate"])
+@pytest.mark.parametrize(
+    "who",
+    [None, "client_wrong_ca", "client_expired"],
+    ids=["no-certificate", "certificate-from-another-ca", "expired-certificate"],
+)
 def test_a_caller_without_a_valid_client_certificate_is_refused_in_the_handshake(
-        mtls_node: int, pki: dict[str, Any], who: str | None) -> None:
+    mtls_node: int, pki: dict[str, Any], who: str | None
+) -> None:
     ctx = _client(pki, cert=pki[who] if who else None)
     with pytest.raises((ssl.SSLError, ConnectionError, http.client.RemoteDisconnected)):
         _get(mtls_node, ctx)
@@ -117,9 +128,11 @@ def test_a_client_that_trusts_another_root_does_not_accept_the_node(mtls_node: i
 
 
 def test_the_partner_client_presents_its_certificate_and_trusts_the_configured_bundle(
-        mtls_node: int, pki: dict[str, Any]) -> None:
-    ctx = tls.client_context(ca_bundle=str(pki["server_ca"].pem), certfile=str(pki["client"].cert),
-                             keyfile=str(pki["client"].key))
+    mtls_node: int, pki: dict[str, Any]
+) -> None:
+    ctx = tls.client_context(
+        ca_bundle=str(pki["server_ca"].pem), certfile=str(pki["client"].cert), keyfile=str(pki["client"].key)
+    )
     reply = StrictClient(ssl_context=ctx).request("GET", f"https://127.0.0.1:{mtls_node}/.well-known/jwks.json")
     assert reply.status == 200 and reply.body["keys"]
 
@@ -139,7 +152,8 @@ def test_the_public_bundle_does_not_trust_a_private_root(mtls_node: int, pki: di
 
 @pytest.mark.parametrize("cert", ["server_other_name", "server_expired"], ids=["wrong-host-name", "expired"])
 def test_the_partner_client_refuses_a_server_certificate_for_another_host_or_expired(
-        tmp_path: Path, pki: dict[str, Any], cert: str) -> None:
+    tmp_path: Path, pki: dict[str, Any], cert: str
+) -> None:
     port = free_port()
     home = _tls_home(tmp_path, pki, pki[cert], port, client_auth="none")
     served = Served(home)
@@ -157,11 +171,23 @@ def test_the_partner_client_refuses_a_server_certificate_for_another_host_or_exp
 def test_a_node_configured_for_mtls_adds_a_partner_over_it(tmp_path: Path, mtls_node: int, pki: dict[str, Any]) -> None:
     home = tmp_path / "jeugdteam-west"
     run_cli("init", str(home), "--org-id", "jeugdteam-west", "--name", "Jeugdteam West")
-    set_in_section(home, "partners", f'ca_bundle = "{pki["server_ca"].pem}"\n'
-                                     f'client_certfile = "{pki["client"].cert}"\n'
-                                     f'client_keyfile = "{pki["client"].key}"\n')
-    out = run_cli("partner", "add", str(home), "--org-id", "ggz-noord", "--url", f"https://127.0.0.1:{mtls_node}",
-                  "--trust-on-first-use")
+    set_in_section(
+        home,
+        "partners",
+        f'ca_bundle = "{pki["server_ca"].pem}"\n'
+        f'client_certfile = "{pki["client"].cert}"\n'
+        f'client_keyfile = "{pki["client"].key}"\n',
+    )
+    out = run_cli(
+        "partner",
+        "add",
+        str(home),
+        "--org-id",
+        "ggz-noord",
+        "--url",
+        f"https://127.0.0.1:{mtls_node}",
+        "--trust-on-first-use",
+    )
     assert "ggz-noord" in out
 
 
@@ -171,10 +197,8 @@ def test_tls_settings_that_cannot_work_stop_the_node_at_start_up(tmp_path: Path,
     base = (home / "node.toml").read_text()
     cases = {
         f'[tls]\ncertfile = "{pki["server"].cert}"\n': "go together",
-        f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["server"].key}"\nclient_auth = "required"\n':
-            "client_ca",
-        f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["server"].key}"\nmin_version = "TLSv1.1"\n':
-            "min_version",
+        f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["server"].key}"\nclient_auth = "required"\n': "client_ca",
+        f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["server"].key}"\nmin_version = "TLSv1.1"\n': "min_version",
         '[tls]\ncertfile = "missing.pem"\nkeyfile = "missing.key"\n': "cannot read",
         f'[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["client"].key}"\n': "do not belong together",
     }
@@ -184,16 +208,18 @@ def test_tls_settings_that_cannot_work_stop_the_node_at_start_up(tmp_path: Path,
             config.load(home, env={})
     pki["server"].key.chmod(0o644)
     try:
-        (home / "node.toml").write_text(base + f'\n[tls]\ncertfile = "{pki["server"].cert}"\n'
-                                              f'keyfile = "{pki["server"].key}"\n')
+        (home / "node.toml").write_text(
+            base + f'\n[tls]\ncertfile = "{pki["server"].cert}"\nkeyfile = "{pki["server"].key}"\n'
+        )
         with pytest.raises(ConfigError, match="readable by others"):
             config.load(home, env={})
     finally:
         pki["server"].key.chmod(0o600)
     pki["client"].key.chmod(0o644)
     try:
-        (home / "node.toml").write_text(base + f'\n[partners]\nclient_certfile = "{pki["client"].cert}"\n'
-                                               f'client_keyfile = "{pki["client"].key}"\n')
+        (home / "node.toml").write_text(
+            base + f'\n[partners]\nclient_certfile = "{pki["client"].cert}"\nclient_keyfile = "{pki["client"].key}"\n'
+        )
         with pytest.raises(ConfigError, match="client_keyfile .* readable by others"):
             config.load(home, env={})
     finally:

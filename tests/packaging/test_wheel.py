@@ -65,8 +65,15 @@ class Installed:
 
     def run(self, *argv: str | Path) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-        return subprocess.run([str(a) for a in argv], cwd=self.elsewhere, env=env, capture_output=True,
-                              text=True, timeout=120, check=False)
+        return subprocess.run(
+            [str(a) for a in argv],
+            cwd=self.elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +86,24 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for package in PACKAGES:
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # no build isolation: the test extra brings the build backend, so this needs no index
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "--quiet", "--wheel-dir", str(work / "dist"), str(src)],
-                           capture_output=True, text=True, timeout=300, check=False)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(work / "dist"),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert built.returncode == 0, f"the wheel did not build:\n{built.stdout}\n{built.stderr}"
     (path,) = (work / "dist").glob("*.whl")
     return path
@@ -99,16 +121,37 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     venv = home / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site_packages = Path(subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True, timeout=60).stdout.strip())
+    site_packages = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+    )
     # the project's dependencies come from this environment's site-packages, seen through a
     # .pth line: a directory added that way has its own .pth files (the editable install's
     # finder among them) left unread, so the source tree stays out of sight
     (site_packages / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", "utf-8")
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                           "--no-index", "--quiet", str(wheel)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, f"the wheel did not install:\n{done.stdout}\n{done.stderr}"
     elsewhere = home / "elsewhere"
     elsewhere.mkdir()
@@ -140,12 +183,15 @@ def test_every_data_file_beside_the_code_ships(names: set[str]) -> None:
     assert not missing, f"data files the wheel lacks (add them to package-data in pyproject.toml): {missing}"
 
 
-@pytest.mark.parametrize(("what", "folder", "suffix"), [
-    ("Alembic migrations", "adapters/store/migrations/versions", ".py"),
-    ("CodeSystems", "profiles/codesystems", ".json"),
-    ("page templates", "gateway/web/templates/web", ".html"),
-    ("static files", "gateway/web/static", ".css"),
-])
+@pytest.mark.parametrize(
+    ("what", "folder", "suffix"),
+    [
+        ("Alembic migrations", "adapters/store/migrations/versions", ".py"),
+        ("CodeSystems", "profiles/codesystems", ".json"),
+        ("page templates", "gateway/web/templates/web", ".html"),
+        ("static files", "gateway/web/static", ".css"),
+    ],
+)
 def test_what_a_node_loads_at_run_time_ships(names: set[str], what: str, folder: str, suffix: str) -> None:
     in_source = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / folder).glob(f"*{suffix}"))
     assert in_source, f"no {what} in {folder}"
@@ -167,7 +213,6 @@ def test_the_installed_packages_come_from_the_wheel_not_the_source(installed: In
 
 
 def test_the_installed_node_migrates_a_store_and_reads_its_data(installed: Installed) -> None:
-
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     codesystems = len(list((ROOT / "profiles" / "codesystems").glob("*.json")))

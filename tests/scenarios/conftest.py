@@ -87,21 +87,41 @@ class PartnerSession:
         self.token = resp.json()["access_token"]
 
     def post(self, operation: str, params: dict[str, Any]) -> requests.Response:
-        return requests.post(f"{self.holder.url}/fhir/${operation}", json=params, timeout=30,
-                             headers={"Authorization": f"Bearer {self.token}",
-                                      "Content-Type": "application/fhir+json"})
+        return requests.post(
+            f"{self.holder.url}/fhir/${operation}",
+            json=params,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/fhir+json"},
+        )
 
-    def summary(self, token: str | None, *, subject: str = MOTHER, purpose: str = "joint-safety-planning",
-                categories: tuple[str, ...] = ("signals",), exchange_id: str | None = None,
-                **extra: tuple[str, Any]) -> requests.Response:
-        return self.post("behaviour-summary", holder_params(token, subject=subject, purpose=purpose,
-                                                            categories=categories, exchange_id=exchange_id,
-                                                            **extra))
+    def summary(
+        self,
+        token: str | None,
+        *,
+        subject: str = MOTHER,
+        purpose: str = "joint-safety-planning",
+        categories: tuple[str, ...] = ("signals",),
+        exchange_id: str | None = None,
+        **extra: tuple[str, Any],
+    ) -> requests.Response:
+        return self.post(
+            "behaviour-summary",
+            holder_params(
+                token, subject=subject, purpose=purpose, categories=categories, exchange_id=exchange_id, **extra
+            ),
+        )
 
 
-def holder_params(token: str | None, *, subject: str = MOTHER, purpose: str = "joint-safety-planning",
-                  categories: tuple[str, ...] = ("signals",), exchange_id: str | None = None,
-                  practitioner: str = "uzi:900000202", **extra: tuple[str, Any]) -> dict[str, Any]:
+def holder_params(
+    token: str | None,
+    *,
+    subject: str = MOTHER,
+    purpose: str = "joint-safety-planning",
+    categories: tuple[str, ...] = ("signals",),
+    exchange_id: str | None = None,
+    practitioner: str = "uzi:900000202",
+    **extra: tuple[str, Any],
+) -> dict[str, Any]:
     """``$behaviour-summary`` Parameters as a requesting node sends them (contract section 4)."""
     body = d.summary_request("unused", subject, purpose, list(categories), token=token)
     params = [p for p in body["parameter"] if p["name"] != "partner"]
@@ -135,8 +155,9 @@ class Fed:
             self._nodes[running.org_id] = build(config.load(running.home))
         return self._nodes[running.org_id]
 
-    def audit(self, running: RunningNode, *, action: str | None = None,
-              exchange_id: str | None = None) -> list[dict[str, Any]]:
+    def audit(
+        self, running: RunningNode, *, action: str | None = None, exchange_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Audit records on ``running``, newest first, as dicts (``record_json`` plus seq)."""
         with self.node(running).uow() as uow:
             found = audit_log.entries(uow.session, action=action, limit=2000)
@@ -146,8 +167,9 @@ class Fed:
     def last_failure(self, requester: RunningNode) -> dict[str, Any]:
         return self.audit(requester, action=events.SUMMARY_REQUEST_FAILED)[0]
 
-    def assert_refusal_audited(self, code: str, *, requester: RunningNode | None = None,
-                               holder: RunningNode | None = None) -> dict[str, Any]:
+    def assert_refusal_audited(
+        self, code: str, *, requester: RunningNode | None = None, holder: RunningNode | None = None
+    ) -> dict[str, Any]:
         """Both logs hold the refusal with ``code`` under one exchange id; return the holder's."""
         requester = requester or self.jeugd
         failed = self.last_failure(requester)
@@ -161,16 +183,31 @@ class Fed:
         return seen[0]
 
     # -- consents and tokens at Jeugdteam West ---------------------------------------------
-    def consent(self, *, purpose: str = "joint-safety-planning",
-                categories: tuple[str, ...] = demo.CATEGORIES, holders: tuple[str, ...] = ("ggz-noord",),
-                recipients: tuple[str, ...] = ("jeugdteam-west",), patient: str | None = None,
-                at: RunningNode | None = None) -> str:
+    def consent(
+        self,
+        *,
+        purpose: str = "joint-safety-planning",
+        categories: tuple[str, ...] = demo.CATEGORIES,
+        holders: tuple[str, ...] = ("ggz-noord",),
+        recipients: tuple[str, ...] = ("jeugdteam-west",),
+        patient: str | None = None,
+        at: RunningNode | None = None,
+    ) -> str:
         """Record the mother's consent (she is an adult and consents alone); return its id."""
         at = at or self.jeugd
         patient = patient or self.ids["mother_jeugd"]
-        resp = at.session("jeugd-epd" if at is self.jeugd else "oost-epd").post("/fhir/Consent", d.consent(
-            patient, [f"Patient/{patient}"], recipients=list(recipients), holders=list(holders),
-            purpose=purpose, categories=list(categories), start=date.today() - timedelta(days=1)))
+        resp = at.session("jeugd-epd" if at is self.jeugd else "oost-epd").post(
+            "/fhir/Consent",
+            d.consent(
+                patient,
+                [f"Patient/{patient}"],
+                recipients=list(recipients),
+                holders=list(holders),
+                purpose=purpose,
+                categories=list(categories),
+                start=date.today() - timedelta(days=1),
+            ),
+        )
         assert resp.status_code == 201, resp.text
         return resp.json()["id"]  # type: ignore[no-any-return]
 
@@ -197,33 +234,55 @@ class Fed:
         return resp.json()["id"]  # type: ignore[no-any-return]
 
     # -- asking ------------------------------------------------------------------------------
-    def ask(self, token: str | None, *, partner: str = "ggz-noord", subject: str = MOTHER,
-            purpose: str = "joint-safety-planning", categories: tuple[str, ...] = demo.CATEGORIES,
-            via: RunningNode | None = None, note: str | None = None) -> requests.Response:
+    def ask(
+        self,
+        token: str | None,
+        *,
+        partner: str = "ggz-noord",
+        subject: str = MOTHER,
+        purpose: str = "joint-safety-planning",
+        categories: tuple[str, ...] = demo.CATEGORIES,
+        via: RunningNode | None = None,
+        note: str | None = None,
+    ) -> requests.Response:
         """``$request-summary`` at the requesting node's local API, as its EHR does."""
         via = via or self.jeugd
         client = {"jeugdteam-west": "jeugd-epd", "wijkteam-oost": "oost-epd"}[via.org_id]
         return via.session(client, "uzi:900000202").post(
-            "/fhir/$request-summary", d.summary_request(partner, subject, purpose, list(categories),
-                                                        token=token, note=note))
+            "/fhir/$request-summary",
+            d.summary_request(partner, subject, purpose, list(categories), token=token, note=note),
+        )
 
     # -- acting as a partner node --------------------------------------------------------------
-    def assertion(self, caller: RunningNode, holder: RunningNode, *, key: Any = None, kid: str | None = None,
-                  **claims: Any) -> str:
+    def assertion(
+        self, caller: RunningNode, holder: RunningNode, *, key: Any = None, kid: str | None = None, **claims: Any
+    ) -> str:
         """An RFC 7523 client assertion from ``caller`` for ``holder``'s token endpoint."""
 
         own_kid, alg, own_key = self.node(caller).keys.active
         now = int(time.time())
-        body = {"iss": caller.org_id, "sub": caller.org_id, "aud": holder.url + "/oauth/token",
-                "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}
+        body = {
+            "iss": caller.org_id,
+            "sub": caller.org_id,
+            "aud": holder.url + "/oauth/token",
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex,
+        }
         body.update(claims)
         return jwt.sign(body, key or own_key, kid=kid or own_kid, alg=alg, typ="JWT")
 
     @staticmethod
     def token_request(holder: RunningNode, assertion: str) -> requests.Response:
-        return requests.post(holder.url + "/oauth/token", timeout=10, data={
-            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion})
+        return requests.post(
+            holder.url + "/oauth/token",
+            timeout=10,
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+        )
 
     def as_partner(self, caller: RunningNode, holder: RunningNode | None = None) -> PartnerSession:
         return PartnerSession(self, caller, holder or self.ggz)
@@ -257,8 +316,9 @@ def fed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     try:
         ggz, jeugd = demo.build_federation(root, {"ggz-noord": stores.url(), "jeugdteam-west": stores.url()})
         started += [ggz, jeugd]
-        oost = RunningNode("wijkteam-oost", "Wijkteam Oost", root / "wijkteam-oost", free_port(), stores.url(),
-                           workers=1)
+        oost = RunningNode(
+            "wijkteam-oost", "Wijkteam Oost", root / "wijkteam-oost", free_port(), stores.url(), workers=1
+        )
         oost_print = oost.init()
         oost.start(env={"GATEWAY_PARTNERS_READ_TIMEOUT": READ_TIMEOUT})
         started.append(oost)
@@ -321,26 +381,44 @@ class FakePartner:
             exchange_id = uuid.uuid4().hex
         rhash = hashlib.sha256(rfc8785.dumps(params)).hexdigest()
         now = datetime.now(UTC)
-        bundle = build_summary([], ["signals"], holder_org=self.org_id,
-                               subject_bsn=values["subject"]["valueIdentifier"]["value"],
-                               exchange_id=exchange_id, request_hash=rhash, now=now)
+        bundle = build_summary(
+            [],
+            ["signals"],
+            holder_org=self.org_id,
+            subject_bsn=values["subject"]["valueIdentifier"]["value"],
+            exchange_id=exchange_id,
+            request_hash=rhash,
+            now=now,
+        )
         if self.mode == "unsigned":
             return bundle
         if self.mode == "bad-display":
             # validly signed and bound, every element allowed, but a diagnosis where a name belongs
 
             team = demo_data.care_team("p", source_id="ct")
-            bundle = build_summary([team], ["care-team"], holder_org=self.org_id,
-                                   subject_bsn=values["subject"]["valueIdentifier"]["value"],
-                                   exchange_id=exchange_id, request_hash=rhash, now=now)
+            bundle = build_summary(
+                [team],
+                ["care-team"],
+                holder_org=self.org_id,
+                subject_bsn=values["subject"]["valueIdentifier"]["value"],
+                exchange_id=exchange_id,
+                request_hash=rhash,
+                now=now,
+            )
             bundle["entry"][0]["resource"]["participant"][0]["member"]["display"] = "behandelaar depressie F32.1"
         if self.mode == "diagnosis":
-            bundle["entry"] = [{"fullUrl": "urn:uuid:" + str(uuid.uuid4()), "resource": {
-                "resourceType": "Condition", "subject": {"identifier": {"value": MOTHER}},
-                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F33.1"}]}}}]
+            bundle["entry"] = [
+                {
+                    "fullUrl": "urn:uuid:" + str(uuid.uuid4()),
+                    "resource": {
+                        "resourceType": "Condition",
+                        "subject": {"identifier": {"value": MOTHER}},
+                        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F33.1"}]},
+                    },
+                }
+            ]
         key = ECKey.generate_key("P-256", private=True) if self.mode == "foreign-key" else self.key
-        bundle = signing.sign_bundle(bundle, key, kid=key.thumbprint(), alg="ES256", signer_ref=self.org_id,
-                                     now=now)
+        bundle = signing.sign_bundle(bundle, key, kid=key.thumbprint(), alg="ES256", signer_ref=self.org_id, now=now)
         if self.mode == "corrupt":
             header, _, sig = base64.b64decode(bundle["signature"]["data"]).decode().split(".")
             raw = bytearray(base64.urlsafe_b64decode(sig + "=="))
@@ -376,8 +454,9 @@ class FakePartner:
                     if fake.mode == "hang-token":
                         fake.release.wait(60)
                         return
-                    self._send(200, {"access_token": "fake-" + uuid.uuid4().hex, "token_type": "Bearer",
-                                     "expires_in": 300})
+                    self._send(
+                        200, {"access_token": "fake-" + uuid.uuid4().hex, "token_type": "Bearer", "expires_in": 300}
+                    )
                 elif self.path == "/fhir/$behaviour-summary":
                     if fake.mode == "hang-summary":
                         fake.release.wait(60)

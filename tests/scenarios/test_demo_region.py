@@ -13,14 +13,18 @@ import pytest
 from gateway.demo import runner as demo
 
 
-def test_the_demo_runs_a_regional_federation_from_one_operator_list(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_runs_a_regional_federation_from_one_operator_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     demo.run(keep_serving=False, root=tmp_path)
     text = capsys.readouterr().out
     lines = text.splitlines()
     assert "één ondertekende ledenlijst" in text
-    for name, kind in (("GGZ Noord", "Ggz voor volwassenen"), ("Jeugdbescherming Noord", "Jeugdbescherming"),
-                       ("Veilig Thuis West", "Veilig Thuis")):
+    for name, kind in (
+        ("GGZ Noord", "Ggz voor volwassenen"),
+        ("Jeugdbescherming Noord", "Jeugdbescherming"),
+        ("Veilig Thuis West", "Veilig Thuis"),
+    ):
         assert any(kind in line and name in line for line in lines), text
     assert "vraagt de samenvatting op bij GGZ Noord: HTTP 200" in text
     assert "HTTP 403 (consent-revoked" in text

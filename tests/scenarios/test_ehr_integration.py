@@ -52,9 +52,19 @@ class Transcript:
     def __init__(self) -> None:
         self.steps: list[str] = []
 
-    def call(self, title: str, node: RunningNode, method: str, path: str, *, token: str | None = None,
-             practitioner: str | None = None, body: Any = None, form: dict[str, str] | None = None,
-             basic: tuple[str, str] | None = None) -> requests.Response:
+    def call(
+        self,
+        title: str,
+        node: RunningNode,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        practitioner: str | None = None,
+        body: Any = None,
+        form: dict[str, str] | None = None,
+        basic: tuple[str, str] | None = None,
+    ) -> requests.Response:
         headers: dict[str, str] = {}
         shown: dict[str, str] = {}
         if token:
@@ -74,8 +84,17 @@ class Transcript:
         self.steps.append(self._markdown(title, node, method, path, shown, body, form, resp))
         return resp
 
-    def _markdown(self, title: str, node: RunningNode, method: str, path: str, shown: dict[str, str],
-                  body: Any, form: dict[str, str] | None, resp: requests.Response) -> str:
+    def _markdown(
+        self,
+        title: str,
+        node: RunningNode,
+        method: str,
+        path: str,
+        shown: dict[str, str],
+        body: Any,
+        form: dict[str, str] | None,
+        resp: requests.Response,
+    ) -> str:
         host = f"{node.org_id}.example"
         request = [f"{method} {path} HTTP/1.1", f"Host: {host}", *[f"{k}: {v}" for k, v in shown.items()]]
         if form is not None:
@@ -89,8 +108,7 @@ class Transcript:
             reply.append(f"ETag: {resp.headers['ETag']}")
         if resp.content:
             reply += ["", pretty(_masked(resp.json()))]
-        return (f"### {title}\n\n```http\n" + "\n".join(request) + "\n```\n\n```http\n" + "\n".join(reply)
-                + "\n```\n")
+        return f"### {title}\n\n```http\n" + "\n".join(request) + "\n```\n\n```http\n" + "\n".join(reply) + "\n```\n"
 
     def write(self, path: str) -> None:
         Path(path).write_text("\n".join(self.steps), "utf-8")
@@ -128,8 +146,9 @@ def _masked(value: Any) -> Any:
 @pytest.fixture(scope="module", params=_conftest.STORES)
 def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     stores = _conftest.StoreFactory(request.param)
-    ggz, jeugd = demo.build_federation(tmp_path_factory.mktemp(f"ehr-{request.param}"),
-                                       {"ggz-noord": stores.url(), "jeugdteam-west": stores.url()})
+    ggz, jeugd = demo.build_federation(
+        tmp_path_factory.mktemp(f"ehr-{request.param}"), {"ggz-noord": stores.url(), "jeugdteam-west": stores.url()}
+    )
     try:
         yield ggz, jeugd
     finally:
@@ -139,8 +158,14 @@ def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def token(t: Transcript, node: RunningNode, client_id: str, title: str) -> str:
-    resp = t.call(title, node, "POST", "/oauth/token", form={"grant_type": "client_credentials"},
-                  basic=(client_id, node.clients[client_id]))
+    resp = t.call(
+        title,
+        node,
+        "POST",
+        "/oauth/token",
+        form={"grant_type": "client_credentials"},
+        basic=(client_id, node.clients[client_id]),
+    )
     assert resp.status_code == 200, resp.text
     return str(resp.json()["access_token"])
 
@@ -148,17 +173,29 @@ def token(t: Transcript, node: RunningNode, client_id: str, title: str) -> str:
 def records_bundle(patient_id: str) -> dict[str, Any]:
     def entry(resource: dict[str, Any], source_id: str) -> dict[str, Any]:
         resource["identifier"] = [{"system": LINK, "value": source_id}]
-        return {"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, LINK + source_id)}", "resource": resource,
-                "request": {"method": "POST", "url": resource["resourceType"],
-                            "ifNoneExist": f"identifier={LINK}|{source_id}"}}
+        return {
+            "fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, LINK + source_id)}",
+            "resource": resource,
+            "request": {
+                "method": "POST",
+                "url": resource["resourceType"],
+                "ifNoneExist": f"identifier={LINK}|{source_id}",
+            },
+        }
 
-    signal = d.observation(patient_id, "signals", "Slaapt slecht en trekt zich terug; belt dan de SPV.",
-                           shareable=True, source_id="x")
+    signal = d.observation(
+        patient_id, "signals", "Slaapt slecht en trekt zich terug; belt dan de SPV.", shareable=True, source_id="x"
+    )
     signal["code"].pop("coding", None)  # the EHR's own code would go here; an empty list is not FHIR
-    return {"resourceType": "Bundle", "type": "transaction", "entry": [
-        entry(signal, "sig-8101-1"),
-        entry(d.safety_plan(patient_id, source_id="x"), "plan-8101-1"),
-        entry(d.care_team(patient_id, source_id="x"), "team-8101-1")]}
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            entry(signal, "sig-8101-1"),
+            entry(d.safety_plan(patient_id, source_id="x"), "plan-8101-1"),
+            entry(d.care_team(patient_id, source_id="x"), "team-8101-1"),
+        ],
+    }
 
 
 def test_an_ehr_pushes_retries_and_asks_a_summary_for_its_professional(nodes: Any) -> None:
@@ -167,40 +204,85 @@ def test_an_ehr_pushes_retries_and_asks_a_summary_for_its_professional(nodes: An
 
     # GGZ Noord's EHR feeds its node.
     g_token = token(t, ggz, "ggz-epd", "1. GGZ Noord's EHR gets an access token (client credentials)")
-    mother = t.call("2. It registers the client", ggz, "POST", "/fhir/Patient", token=g_token,
-                    body=d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen"))
+    mother = t.call(
+        "2. It registers the client",
+        ggz,
+        "POST",
+        "/fhir/Patient",
+        token=g_token,
+        body=d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen"),
+    )
     assert mother.status_code == 201, mother.text
     bundle = records_bundle(mother.json()["id"])
     pushed = t.call("3. It pushes her records in one transaction", ggz, "POST", "/fhir", token=g_token, body=bundle)
     assert pushed.status_code == 200, pushed.text
     assert [e["response"]["status"] for e in pushed.json()["entry"]] == ["201 Created"] * 3
-    retried = t.call("4. A retry (the answer to 3 was lost) changes nothing", ggz, "POST", "/fhir",
-                     token=g_token, body=bundle)
+    retried = t.call(
+        "4. A retry (the answer to 3 was lost) changes nothing", ggz, "POST", "/fhir", token=g_token, body=bundle
+    )
     assert retried.status_code == 200, retried.text
     assert [e["response"]["status"] for e in retried.json()["entry"]] == ["200 OK"] * 3
-    assert ([e["response"]["location"] for e in retried.json()["entry"]]
-            == [e["response"]["location"] for e in pushed.json()["entry"]])
+    assert [e["response"]["location"] for e in retried.json()["entry"]] == [
+        e["response"]["location"] for e in pushed.json()["entry"]
+    ]
 
     # Jeugdteam West's EHR asks on behalf of its professional.
     j_token = token(t, jeugd, "jeugd-epd", "5. Jeugdteam West's EHR gets an access token")
-    here = t.call("6. It registers the mother at its own node", jeugd, "POST", "/fhir/Patient", token=j_token,
-                  body=d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen"))
+    here = t.call(
+        "6. It registers the mother at its own node",
+        jeugd,
+        "POST",
+        "/fhir/Patient",
+        token=j_token,
+        body=d.patient(MOTHER, date(1991, 4, 12), "Sanne", "Jansen"),
+    )
     assert here.status_code == 201, here.text
-    consent = t.call("7. It records her consent", jeugd, "POST", "/fhir/Consent", token=j_token,
-                     practitioner=PROFESSIONAL, body=d.consent(
-                         here.json()["id"], [f"Patient/{here.json()['id']}"], recipients=[jeugd.org_id],
-                         holders=[ggz.org_id], purpose="joint-safety-planning", categories=CATEGORIES,
-                         start=date.today()))
+    consent = t.call(
+        "7. It records her consent",
+        jeugd,
+        "POST",
+        "/fhir/Consent",
+        token=j_token,
+        practitioner=PROFESSIONAL,
+        body=d.consent(
+            here.json()["id"],
+            [f"Patient/{here.json()['id']}"],
+            recipients=[jeugd.org_id],
+            holders=[ggz.org_id],
+            purpose="joint-safety-planning",
+            categories=CATEGORIES,
+            start=date.today(),
+        ),
+    )
     assert consent.status_code == 201, consent.text
     cid = consent.json()["id"]
-    issued = t.call("8. It has the node sign a consent token", jeugd, "POST", f"/fhir/Consent/{cid}/$issue-token",
-                    token=j_token, practitioner=PROFESSIONAL)
+    issued = t.call(
+        "8. It has the node sign a consent token",
+        jeugd,
+        "POST",
+        f"/fhir/Consent/{cid}/$issue-token",
+        token=j_token,
+        practitioner=PROFESSIONAL,
+    )
     assert issued.status_code == 200, issued.text
     consent_token = issued.json()["parameter"][0]["valueString"]
-    ask = d.summary_request(ggz.org_id, MOTHER, "joint-safety-planning", CATEGORIES, token=consent_token,
-                            note="Met moeder besproken op het spreekuur; zij wil dat de wijkcoach het plan kent.")
-    summary = t.call("9. It asks GGZ Noord for the summary, for its professional", jeugd, "POST",
-                     "/fhir/$request-summary", token=j_token, practitioner=PROFESSIONAL, body=ask)
+    ask = d.summary_request(
+        ggz.org_id,
+        MOTHER,
+        "joint-safety-planning",
+        CATEGORIES,
+        token=consent_token,
+        note="Met moeder besproken op het spreekuur; zij wil dat de wijkcoach het plan kent.",
+    )
+    summary = t.call(
+        "9. It asks GGZ Noord for the summary, for its professional",
+        jeugd,
+        "POST",
+        "/fhir/$request-summary",
+        token=j_token,
+        practitioner=PROFESSIONAL,
+        body=ask,
+    )
 
     assert summary.status_code == 200, summary.text
     got = summary.json()
@@ -208,11 +290,24 @@ def test_an_ehr_pushes_retries_and_asks_a_summary_for_its_professional(nodes: An
     assert {e["resource"]["resourceType"] for e in got["entry"]} == {"Observation", "CarePlan", "CareTeam"}
     assert "Slaapt slecht" in json.dumps(got)
 
-    revoked = t.call("10. She revokes her consent", jeugd, "POST", f"/fhir/Consent/{cid}/$revoke",
-                     token=j_token, practitioner=PROFESSIONAL)
+    revoked = t.call(
+        "10. She revokes her consent",
+        jeugd,
+        "POST",
+        f"/fhir/Consent/{cid}/$revoke",
+        token=j_token,
+        practitioner=PROFESSIONAL,
+    )
     assert revoked.status_code == 200, revoked.text
-    refused = t.call("11. The same question is now refused by GGZ Noord", jeugd, "POST", "/fhir/$request-summary",
-                     token=j_token, practitioner=PROFESSIONAL, body=ask)
+    refused = t.call(
+        "11. The same question is now refused by GGZ Noord",
+        jeugd,
+        "POST",
+        "/fhir/$request-summary",
+        token=j_token,
+        practitioner=PROFESSIONAL,
+        body=ask,
+    )
 
     assert refused.status_code == 403, refused.text
     outcome = refused.json()
@@ -234,8 +329,11 @@ def concurrent_retries(ggz: RunningNode, seed: int) -> tuple[list[requests.Respo
     node = build(config.load(ggz.home))
     try:
         with node.uow() as uow:
-            rows = uow.session.scalar(select(func.count()).select_from(Record).where(
-                Record.source_system == LINK, Record.source_id == source_id))
+            rows = uow.session.scalar(
+                select(func.count())
+                .select_from(Record)
+                .where(Record.source_system == LINK, Record.source_id == source_id)
+            )
     finally:
         node.uow.engine.dispose()
     return answers, int(rows or 0)

@@ -54,8 +54,12 @@ def test_every_contract_refusal_code_is_produced_here() -> None:
 def test_unknown_partner_a_local_clients_token_at_the_partner_api(fed) -> None:
     """An EHR of GGZ Noord holds a valid access token, but it is not a partner node."""
     ehr = fed.ggz.session("ggz-epd")
-    resp = requests.post(fed.ggz.url + "/fhir/$behaviour-summary", json=fed.holder_params(fed.consent_token()),
-                         headers=ehr.headers(), timeout=10)
+    resp = requests.post(
+        fed.ggz.url + "/fhir/$behaviour-summary",
+        json=fed.holder_params(fed.consent_token()),
+        headers=ehr.headers(),
+        timeout=10,
+    )
     fed.refused(resp, 401, "unknown-partner")
     [audited] = fed.audit(fed.ggz, action=events.DISCLOSURE_REFUSED)[:1]
     assert audited["reason_code"] == "unknown-partner" and audited["actor_id"] == "client:ggz-epd"
@@ -92,9 +96,15 @@ def _forged(fed, tok: str) -> str:
     """Signed with a key of our own under the issuer's kid: the claims are perfect."""
     grant = fed.grant(jwt.peek_claims(tok)["consent"])
     kid = jwt.peek_header(tok)["kid"]
-    return consent_token.issue(grant, grantee="jeugdteam-west", objections=(),
-                               key=ECKey.generate_key("P-256", private=True),
-                               kid=kid, alg="ES256", now=int(time.time()))
+    return consent_token.issue(
+        grant,
+        grantee="jeugdteam-west",
+        objections=(),
+        key=ECKey.generate_key("P-256", private=True),
+        kid=kid,
+        alg="ES256",
+        now=int(time.time()),
+    )
 
 
 def _unsigned(tok: str) -> str:
@@ -105,24 +115,39 @@ def _unsigned(tok: str) -> str:
 def _an_assertion(fed, tok: str) -> str:
     """A client assertion of Jeugdteam West (typ JWT): a real signature, the wrong kind of token."""
     claims = jwt.peek_claims(tok)
-    return fed.assertion(fed.jeugd, fed.ggz, **{k: claims[k] for k in ("sub", "grantee", "purpose", "categories",
-                                                                         "consent", "nbf")}, aud=["ggz-noord"])
+    return fed.assertion(
+        fed.jeugd,
+        fed.ggz,
+        **{k: claims[k] for k in ("sub", "grantee", "purpose", "categories", "consent", "nbf")},
+        aud=["ggz-noord"],
+    )
 
 
 def _unknown_issuer(fed, tok: str) -> str:
     grant = fed.grant(jwt.peek_claims(tok)["consent"])
     key = ECKey.generate_key("P-256", private=True)
 
-    return consent_token.issue(replace(grant, issuer="onbekende-org"), grantee="jeugdteam-west", objections=(), key=key,
-                               kid=key.thumbprint(), alg="ES256", now=int(time.time()))
+    return consent_token.issue(
+        replace(grant, issuer="onbekende-org"),
+        grantee="jeugdteam-west",
+        objections=(),
+        key=key,
+        kid=key.thumbprint(),
+        alg="ES256",
+        now=int(time.time()),
+    )
 
 
 @pytest.mark.parametrize("forgery", ["altered", "forged", "alg-none", "client-assertion", "unknown-issuer"])
 def test_bad_signature_on_the_consent_token(fed, forgery: str) -> None:
     tok = fed.consent_token(categories=("signals",))
-    bad = {"altered": lambda: _altered(tok), "forged": lambda: _forged(fed, tok), "alg-none": lambda: _unsigned(tok),
-           "client-assertion": lambda: _an_assertion(fed, tok),
-           "unknown-issuer": lambda: _unknown_issuer(fed, tok)}[forgery]()
+    bad = {
+        "altered": lambda: _altered(tok),
+        "forged": lambda: _forged(fed, tok),
+        "alg-none": lambda: _unsigned(tok),
+        "client-assertion": lambda: _an_assertion(fed, tok),
+        "unknown-issuer": lambda: _unknown_issuer(fed, tok),
+    }[forgery]()
     fed.refused(fed.ask(bad, categories=("signals",)), 401, "bad-signature")
     fed.assert_refusal_audited("bad-signature", holder=fed.ggz)
 
@@ -137,18 +162,43 @@ def test_bad_signature_when_the_issuers_jwks_now_holds_a_key_off_its_curve(fed, 
     fake.jwks = {"keys": [public_jwk(fake.key), {**jwk, "y": b64url(bytes(y)), "kid": "rotated"}]}
     fed.execute(fed.oost, "UPDATE partners SET jwks_fetched_at = NULL")  # past the re-fetch rate limit
     now = int(time.time())
-    assertion = jwt.sign({"iss": fake.org_id, "sub": fake.org_id, "aud": fed.oost.url + "/oauth/token",
-                           "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex},
-                          fake.key, kid=fake.key.thumbprint(), alg="ES256", typ="JWT")
+    assertion = jwt.sign(
+        {
+            "iss": fake.org_id,
+            "sub": fake.org_id,
+            "aud": fed.oost.url + "/oauth/token",
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid.uuid4().hex,
+        },
+        fake.key,
+        kid=fake.key.thumbprint(),
+        alg="ES256",
+        typ="JWT",
+    )
     access = fed.token_request(fed.oost, assertion)
     assert access.status_code == 200, access.text
-    grant = replace(fed.grant(fed.consent()), issuer=fake.org_id, holders=frozenset({"wijkteam-oost"}),
-                    recipients=frozenset({fake.org_id}))
-    tok = consent_token.issue(grant, grantee=fake.org_id, objections=(), key=ECKey.generate_key("P-256", private=True),
-                              kid="rotated", alg="ES256", now=now)
-    resp = requests.post(fed.oost.url + "/fhir/$behaviour-summary", json=fed.holder_params(tok), timeout=30,
-                         headers={"Authorization": f"Bearer {access.json()['access_token']}",
-                                  "Content-Type": "application/fhir+json"})
+    grant = replace(
+        fed.grant(fed.consent()),
+        issuer=fake.org_id,
+        holders=frozenset({"wijkteam-oost"}),
+        recipients=frozenset({fake.org_id}),
+    )
+    tok = consent_token.issue(
+        grant,
+        grantee=fake.org_id,
+        objections=(),
+        key=ECKey.generate_key("P-256", private=True),
+        kid="rotated",
+        alg="ES256",
+        now=now,
+    )
+    resp = requests.post(
+        fed.oost.url + "/fhir/$behaviour-summary",
+        json=fed.holder_params(tok),
+        timeout=30,
+        headers={"Authorization": f"Bearer {access.json()['access_token']}", "Content-Type": "application/fhir+json"},
+    )
     fed.refused(resp, 401, "bad-signature")
     assert "Traceback" not in (fed.oost.home / "serve.log").read_text(errors="replace")
 
@@ -158,8 +208,16 @@ def test_token_expired(fed, shift: int) -> None:
     """Signed by the issuer's own key, with the issuer's own code, at another time."""
     grant = fed.grant(fed.consent())
     kid, alg, key = fed.node(fed.jeugd).keys.active
-    tok = consent_token.issue(grant, grantee="jeugdteam-west", objections=(), key=key, kid=kid, alg=alg,
-                              now=int(time.time()) + shift, lifetime=3600 if shift < 0 else 600)
+    tok = consent_token.issue(
+        grant,
+        grantee="jeugdteam-west",
+        objections=(),
+        key=key,
+        kid=kid,
+        alg=alg,
+        now=int(time.time()) + shift,
+        lifetime=3600 if shift < 0 else 600,
+    )
     fed.refused(fed.ask(tok), 401, "token-expired")
     fed.assert_refusal_audited("token-expired", holder=fed.ggz)
 
@@ -179,8 +237,12 @@ def test_replay_of_an_exchange_id(fed) -> None:
 def test_consent_tokens_and_access_tokens_never_cross(fed) -> None:
     """A consent token is no access token (RFC 8725 section 3.11)."""
     tok = fed.consent_token()
-    resp = requests.post(fed.ggz.url + "/fhir/$behaviour-summary", json=fed.holder_params(tok), timeout=10,
-                         headers={"Authorization": f"Bearer {tok}", "Content-Type": "application/fhir+json"})
+    resp = requests.post(
+        fed.ggz.url + "/fhir/$behaviour-summary",
+        json=fed.holder_params(tok),
+        timeout=10,
+        headers={"Authorization": f"Bearer {tok}", "Content-Type": "application/fhir+json"},
+    )
     fed.refused(resp, 401, "unauthenticated")
 
 
@@ -235,8 +297,9 @@ def test_not_shareable_for_the_purpose_whatever_the_consent_says(fed) -> None:
     cid = fed.consent(purpose="referral", categories=("care-team",))
     grant = replace(fed.grant(cid), categories=frozenset({"care-team", "signals"}))
     kid, alg, key = fed.node(fed.jeugd).keys.active
-    tok = consent_token.issue(grant, grantee="jeugdteam-west", objections=(), key=key, kid=kid, alg=alg,
-                              now=int(time.time()))
+    tok = consent_token.issue(
+        grant, grantee="jeugdteam-west", objections=(), key=key, kid=kid, alg=alg, now=int(time.time())
+    )
     fed.refused(fed.ask(tok, purpose="referral", categories=("signals",)), 403, "not-shareable")
     fed.assert_refusal_audited("not-shareable", holder=fed.ggz)
     assert fed.ask(tok, purpose="referral", categories=("care-team",)).status_code == 200
@@ -253,8 +316,9 @@ def _issued_for_a_third(fed) -> str:
     an exchange Jeugdteam West is no party to (it can no longer record such a consent)."""
     grant = replace(fed.grant(fed.consent()), recipients=frozenset({"wijkteam-oost"}))
     kid, alg, key = fed.node(fed.jeugd).keys.active
-    return consent_token.issue(grant, grantee="wijkteam-oost", objections=(), key=key, kid=kid, alg=alg,
-                               now=int(time.time()))
+    return consent_token.issue(
+        grant, grantee="wijkteam-oost", objections=(), key=key, kid=kid, alg=alg, now=int(time.time())
+    )
 
 
 def test_issuer_not_party_a_node_cannot_hand_out_disclosures_between_two_others(fed) -> None:
@@ -295,16 +359,19 @@ def test_consent_status_does_not_tell_which_consent_ids_exist(fed) -> None:
     ggz = fed.as_partner(fed.ggz, fed.jeugd)
 
     def ask(consent_id: str) -> requests.Response:
-        return ggz.post("consent-status", {"resourceType": "Parameters",
-                                           "parameter": [{"name": "consent", "valueString": consent_id}]})
+        return ggz.post(
+            "consent-status",
+            {"resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": consent_id}]},
+        )
 
     real, random = ask(other), ask(uuid.uuid4().hex)
     fed.refused(real, 404, "not-found")
     assert (real.status_code, real.content) == (random.status_code, random.content)
     named = ask(fed.consent())
     assert named.status_code == 200 and named.json()["parameter"][0]["valueCode"] == "active"
-    probes = [q for q in fed.audit(fed.jeugd, action=events.CONSENT_STATUS_QUERIED)
-              if q["peer_org"] == "ggz-noord"][1:3]
+    probes = [q for q in fed.audit(fed.jeugd, action=events.CONSENT_STATUS_QUERIED) if q["peer_org"] == "ggz-noord"][
+        1:3
+    ]
     assert {(q["outcome"], q["reason_code"]) for q in probes} == {(events.REFUSED, "not-found")}
 
 
@@ -395,6 +462,7 @@ def _missing_exchange_id(params: dict) -> dict:
 def _set(name: str, **value: object):
     def edit(params: dict) -> dict:
         return dict(params, parameter=[dict(p, **value) if p["name"] == name else p for p in params["parameter"]])
+
     return edit
 
 
@@ -402,14 +470,20 @@ BROKEN = {
     "unknown-parameter": lambda p: dict(p, parameter=[*p["parameter"], {"name": "diagnose", "valueString": "x"}]),
     "missing-exchange-id": _missing_exchange_id,
     "duplicate-subject": lambda p: dict(p, parameter=[*p["parameter"], p["parameter"][0]]),
-    "bad-bsn": _set("subject", valueIdentifier={"system": "http://fhir.nl/fhir/NamingSystem/bsn",
-                                                "value": "１２３４５６７８２"}),
+    "bad-bsn": _set(
+        "subject", valueIdentifier={"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "１２３４５６７８２"}
+    ),
     "non-ascii-exchange-id": _set("exchange-id", valueString="ab٣cd"),
     "float-in-meta": lambda p: dict(p, meta={"versionId": 1.5}),
     "huge-int-in-meta": lambda p: dict(p, meta={"versionId": 2**60}),
     "credential-in-practitioner": _set("practitioner", valueIdentifier={"value": "Bearer abc"}),
-    "token-in-note": lambda p: dict(p, parameter=[*p["parameter"], {
-        "name": "consent-note", "valueString": "zie eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig"}]),
+    "token-in-note": lambda p: dict(
+        p,
+        parameter=[
+            *p["parameter"],
+            {"name": "consent-note", "valueString": "zie eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig"},
+        ],
+    ),
     "long-note": lambda p: dict(p, parameter=[*p["parameter"], {"name": "consent-note", "valueString": "x" * 1500}]),
 }
 
@@ -442,8 +516,7 @@ def test_partner_timeout_when_it_accepts_but_never_answers(fed, fake_partner, mo
     fed.assert_refusal_audited("partner-timeout", requester=fed.oost)
 
 
-@pytest.mark.parametrize("mode", ["corrupt", "foreign-key", "rebound", "unsigned", "diagnosis",
-                                  "bad-display"])
+@pytest.mark.parametrize("mode", ["corrupt", "foreign-key", "rebound", "unsigned", "diagnosis", "bad-display"])
 def test_bad_partner_signature(fed, fake_partner, mode: str) -> None:
     """Nothing the requester cannot verify (signature, pinned key, binding, profile) is returned."""
     partner = fake_partner(mode)
@@ -452,8 +525,10 @@ def test_bad_partner_signature(fed, fake_partner, mode: str) -> None:
     assert partner.requests, "the fake partner was asked"
     assert "F33.1" not in resp.text and "depressie" not in resp.text
     failed = fed.assert_refusal_audited("bad-partner-signature", requester=fed.oost)
-    assert failed["exchange_id"] == [p for p in partner.requests[-1]["parameter"]
-                                     if p["name"] == "exchange-id"][0]["valueString"]
+    assert (
+        failed["exchange_id"]
+        == [p for p in partner.requests[-1]["parameter"] if p["name"] == "exchange-id"][0]["valueString"]
+    )
 
 
 # --- /oauth/token, briefly (another suite covers it in depth) --------------------------------------
@@ -487,9 +562,16 @@ def test_client_assertions_refused_at_the_token_endpoint(fed) -> None:
     replayed = fed.token_request(fed.ggz, once)
     assert replayed.status_code in (400, 401) and replayed.json()["error"] == "invalid_client"
     # issue 13 item 6: a client_id naming another client than the assertion (RFC 7521 section 4.2)
-    other = requests.post(fed.ggz.url + "/oauth/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:"
-        "jwt-bearer", "client_assertion": fed.assertion(fed.jeugd, fed.ggz), "client_id": "wijkteam-oost"})
+    other = requests.post(
+        fed.ggz.url + "/oauth/token",
+        timeout=10,
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": fed.assertion(fed.jeugd, fed.ggz),
+            "client_id": "wijkteam-oost",
+        },
+    )
     assert other.status_code in (400, 401) and other.json()["error"] == "invalid_client", other.text
     consent = fed.token_request(fed.ggz, fed.consent_token())
     assert consent.status_code in (400, 401) and consent.json()["error"] == "invalid_client"

@@ -53,9 +53,9 @@ def verify_independently(bundle: dict[str, Any], jwks: dict[str, Any]) -> dict[s
     assert header["alg"] == "ES256"
     [jwk] = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
     assert jwk["kty"] == "EC" and jwk["crv"] == "P-256" and "d" not in jwk
-    public = ec.EllipticCurvePublicNumbers(int.from_bytes(unb64url(jwk["x"]), "big"),
-                                           int.from_bytes(unb64url(jwk["y"]), "big"),
-                                           ec.SECP256R1()).public_key()
+    public = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(unb64url(jwk["x"]), "big"), int.from_bytes(unb64url(jwk["y"]), "big"), ec.SECP256R1()
+    ).public_key()
     unsigned = {k: v for k, v in bundle.items() if k != "signature"}
     signing_input = f"{header_b64}.{b64url(rfc8785.dumps(unsigned))}".encode("ascii")
     raw = unb64url(sig_b64)
@@ -106,8 +106,13 @@ def test_diagnosis_code_and_unmarked_note_never_leave(fed) -> None:
     """The ggz file holds an Observation in 'signals' with ICD-10 F33.1, SNOMED 268621008 and an
     unmarked note on sertraline (gateway.demo.data.diagnosis); the summary holds none of it."""
     g = fed.ggz.session("ggz-epd", "uzi:900000101")
-    note = d.observation(fed.ids["mother_ggz"], "safety-plan", "Onvermeld: gesprek over medicatie", shareable=False,
-                         source_id="unmarked-1")
+    note = d.observation(
+        fed.ids["mother_ggz"],
+        "safety-plan",
+        "Onvermeld: gesprek over medicatie",
+        shareable=False,
+        source_id="unmarked-1",
+    )
     plan = d.safety_plan(fed.ids["mother_ggz"], source_id="plan-unmarked")
     plan.pop("meta")
     plan["description"] = "Niet gemarkeerd: crisisplan na opname"
@@ -119,8 +124,17 @@ def test_diagnosis_code_and_unmarked_note_never_leave(fed) -> None:
     bundle = resp.json()
     text = json.dumps(bundle, ensure_ascii=False)
     assert "Slaapt slecht" in text  # the shareable signal does go out
-    for secret in ("F33.1", "268621008", "sertraline", "Recidiverende", "icd-10", "snomed", "medicatie",
-                   "crisisplan na opname", "Onvermeld"):
+    for secret in (
+        "F33.1",
+        "268621008",
+        "sertraline",
+        "Recidiverende",
+        "icd-10",
+        "snomed",
+        "medicatie",
+        "crisisplan na opname",
+        "Onvermeld",
+    ):
         assert secret not in text, secret
     kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
     assert kinds <= {"Observation", "CarePlan", "CareTeam"}

@@ -60,13 +60,22 @@ class Region:
     def ask(self) -> requests.Response:
         """Jeugdteam West asks GGZ Noord for the mother's signals under a consent it records now."""
         j = self.jeugd.session("jeugd-epd", "uzi:900000202")
-        consent = j.post("/fhir/Consent", d.consent(
-            self.ids["mother_jeugd"], [f"Patient/{self.ids['mother_jeugd']}"], recipients=[self.jeugd.org_id],
-            holders=[self.ggz.org_id], purpose="joint-safety-planning", categories=["signals"],
-            start=date.today() - timedelta(days=1)))
+        consent = j.post(
+            "/fhir/Consent",
+            d.consent(
+                self.ids["mother_jeugd"],
+                [f"Patient/{self.ids['mother_jeugd']}"],
+                recipients=[self.jeugd.org_id],
+                holders=[self.ggz.org_id],
+                purpose="joint-safety-planning",
+                categories=["signals"],
+                start=date.today() - timedelta(days=1),
+            ),
+        )
         assert consent.status_code == 201, consent.text
-        return j.post("/fhir/$request-summary", d.summary_request(self.ggz.org_id, MOTHER, "joint-safety-planning",
-                                                                  ["signals"]))
+        return j.post(
+            "/fhir/$request-summary", d.summary_request(self.ggz.org_id, MOTHER, "joint-safety-planning", ["signals"])
+        )
 
     def republish(self, **kwargs: Any) -> None:
         """The operator publishes the list as it stands; every node applies it at once."""
@@ -82,10 +91,29 @@ class Region:
 
         kid, alg, key = KeyRing(caller.home).active
         now = int(time.time())
-        assertion = jwt.sign({"iss": caller.org_id, "sub": caller.org_id, "aud": holder.url + "/oauth/token",
-                               "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="JWT")
-        return requests.post(holder.url + "/oauth/token", timeout=10, data={
-            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion})
+        assertion = jwt.sign(
+            {
+                "iss": caller.org_id,
+                "sub": caller.org_id,
+                "aud": holder.url + "/oauth/token",
+                "iat": now,
+                "exp": now + 60,
+                "jti": uuid.uuid4().hex,
+            },
+            key,
+            kid=kid,
+            alg=alg,
+            typ="JWT",
+        )
+        return requests.post(
+            holder.url + "/oauth/token",
+            timeout=10,
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion,
+            },
+        )
 
     def status(self, node: RunningNode) -> str:
         return run_cli("federation", "status", str(node.home))
@@ -103,8 +131,11 @@ def region(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         ggz = nodes["ggz-noord"]
         ggz.stop()
         toml = ggz.home / "node.toml"
-        toml.write_text(toml.read_text().replace("refresh_seconds = 300", "refresh_seconds = 10")
-                        .replace("workers = 1", "workers = 2"))
+        toml.write_text(
+            toml.read_text()
+            .replace("refresh_seconds = 300", "refresh_seconds = 10")
+            .replace("workers = 1", "workers = 2")
+        )
         ggz.start()  # fetches the list at start: the one in force
         ids = demo.load_families(nodes["ggz-noord"], nodes["jeugdteam-west"])
         yield Region(nodes, op, ids)
@@ -134,9 +165,12 @@ def test_a_member_removed_from_the_list_is_refused_at_its_next_call_live_token_i
     live = login.json()["access_token"]
 
     def consent_status() -> requests.Response:
-        return requests.post(region.ggz.url + "/fhir/$consent-status", timeout=10, json={
-            "resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "onbekend-1"}]},
-            headers={"Authorization": f"Bearer {live}", "Content-Type": "application/fhir+json"})
+        return requests.post(
+            region.ggz.url + "/fhir/$consent-status",
+            timeout=10,
+            json={"resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "onbekend-1"}]},
+            headers={"Authorization": f"Bearer {live}", "Content-Type": "application/fhir+json"},
+        )
 
     assert reason(consent_status()) != "unknown-partner"
     region.op.remove(region.vt)
@@ -170,7 +204,9 @@ def _refresh_refused(node: RunningNode) -> str:
     return err
 
 
-def test_forged_rolled_back_and_expired_lists_are_refused_and_the_old_list_stays(region: Region, tmp_path: Path) -> None:
+def test_forged_rolled_back_and_expired_lists_are_refused_and_the_old_list_stays(
+    region: Region, tmp_path: Path
+) -> None:
     region.republish()
     good = region.op.list_file.read_bytes()
     in_force = json.loads(good)["meta"]["versionId"]
@@ -197,8 +233,12 @@ def test_forged_rolled_back_and_expired_lists_are_refused_and_the_old_list_stays
         finally:
             other.stop()
 
-        operator.publish(region.op.home, region.op.list_file, now=datetime.now(UTC) - timedelta(hours=2),
-                         valid_for=timedelta(hours=1))
+        operator.publish(
+            region.op.home,
+            region.op.list_file,
+            now=datetime.now(UTC) - timedelta(hours=2),
+            valid_for=timedelta(hours=1),
+        )
         assert "expired" in _refresh_refused(region.ggz)
 
         status = region.status(region.ggz)
@@ -225,9 +265,12 @@ def test_a_list_past_valid_until_fails_closed_for_list_only_members(region: Regi
         # no refresher ran: the list's own valid-until ends the trust, on both sides
         refused = region.ask()
         assert refused.status_code == 400 and "geen vertrouwde partner" in refused.text, refused.text
-        late = requests.post(region.ggz.url + "/fhir/$consent-status", timeout=10, json={
-            "resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "onbekend-1"}]},
-            headers={"Authorization": f"Bearer {live}", "Content-Type": "application/fhir+json"})
+        late = requests.post(
+            region.ggz.url + "/fhir/$consent-status",
+            timeout=10,
+            json={"resourceType": "Parameters", "parameter": [{"name": "consent", "valueString": "onbekend-1"}]},
+            headers={"Authorization": f"Bearer {live}", "Content-Type": "application/fhir+json"},
+        )
         assert late.status_code == 401 and reason(late) == "unknown-partner", late.text
         assert region.partner_token(region.jeugd, region.ggz).json()["error"] == "invalid_client"
         ready = requests.get(region.ggz.url + "/readyz", timeout=5)

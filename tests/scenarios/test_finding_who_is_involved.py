@@ -38,10 +38,12 @@ pytestmark = pytest.mark.scenario
 MOTHER, FATHER, CHILD, STRANGER = d.bsn(7101), d.bsn(7102), d.bsn(7103), d.bsn(7104)
 DEADLINE = 3.0
 #: org id -> (organisation type, contact points) as the operator lists them
-LISTED = {"jeugdteam-west": ("youth-care", "+31 20 555 0101"),
-          "ggz-noord": ("adult-mental-health", "+31 50 123 4567", "crisisdienst@ggz-noord.example"),
-          "raad-kinderbescherming": ("child-protection", "+31 88 555 0200"),
-          "wijkteam-oost": ("neighbourhood-team", "wijkteam@oost.example")}
+LISTED = {
+    "jeugdteam-west": ("youth-care", "+31 20 555 0101"),
+    "ggz-noord": ("adult-mental-health", "+31 50 123 4567", "crisisdienst@ggz-noord.example"),
+    "raad-kinderbescherming": ("child-protection", "+31 88 555 0200"),
+    "wijkteam-oost": ("neighbourhood-team", "wijkteam@oost.example"),
+}
 
 
 class HangingPartner:
@@ -84,8 +86,9 @@ class World:
         self.store = store
         self.jeugd = RunningNode("jeugdteam-west", "Jeugdteam West", root / "jeugd", free_port(), store.url())
         self.ggz = RunningNode("ggz-noord", "GGZ Noord", root / "ggz", free_port(), store.url())
-        self.raad = RunningNode("raad-kinderbescherming", "Raad voor de Kinderbescherming", root / "raad",
-                                free_port(), store.url())
+        self.raad = RunningNode(
+            "raad-kinderbescherming", "Raad voor de Kinderbescherming", root / "raad", free_port(), store.url()
+        )
         self.oost = RunningNode("wijkteam-oost", "Wijkteam Oost", root / "oost", free_port(), store.url())
         self.answering = (self.ggz, self.raad, self.oost)
         self.hanging = HangingPartner()
@@ -104,8 +107,16 @@ class World:
         for n in (self.jeugd, *self.answering):
             n.refresh_list()
 
-        run_cli("partner", "add", str(self.jeugd.home), "--org-id", "traag-team", "--url", self.hanging.url,
-                "--trust-on-first-use")
+        run_cli(
+            "partner",
+            "add",
+            str(self.jeugd.home),
+            "--org-id",
+            "traag-team",
+            "--url",
+            self.hanging.url,
+            "--trust-on-first-use",
+        )
         self.jeugd.add_client("jeugd-epd", "professional")
         for n in (self.ggz, self.raad):
             n.add_client("epd", "ehr")
@@ -119,23 +130,39 @@ class World:
     def locate(self, *bsns: str, practitioner: str = "uzi:900000303") -> tuple[Any, float]:
         api = self.jeugd.session("jeugd-epd", practitioner)
         started = time.monotonic()
-        resp = api.post("/fhir/$locate", {"resourceType": "Parameters", "parameter": [
-            *({"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": b}} for b in bsns),
-            {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": "care-coordination"}}]})
+        resp = api.post(
+            "/fhir/$locate",
+            {
+                "resourceType": "Parameters",
+                "parameter": [
+                    *({"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": b}} for b in bsns),
+                    {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": "care-coordination"}},
+                ],
+            },
+        )
         return resp, time.monotonic() - started
 
     def audit(self, node: RunningNode) -> list[dict[str, Any]]:
         engine = create_engine(config.load(node.home).store.url)
         try:
             with engine.connect() as conn:
-                return [json.loads(r[0]) for r in conn.execute(text("SELECT record_json FROM audit_entries ORDER BY seq"))]
+                return [
+                    json.loads(r[0]) for r in conn.execute(text("SELECT record_json FROM audit_entries ORDER BY seq"))
+                ]
         finally:
             engine.dispose()
 
 
 def findable(pid: str, performers: list[str], holder: str) -> dict[str, Any]:
-    return d.consent(pid, performers, recipients=[], holders=[holder], purpose="findable",
-                     categories=["involvement"], start=date.today() - timedelta(days=1))
+    return d.consent(
+        pid,
+        performers,
+        recipients=[],
+        holders=[holder],
+        purpose="findable",
+        categories=["involvement"],
+        start=date.today() - timedelta(days=1),
+    )
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -152,12 +179,14 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         # Erik is known here too, but agreed to nothing
         assert dad
         raad = w.raad.session("epd", "uzi:900000404")
-        noor = raad.post("/fhir/Patient", d.patient(CHILD, date.today() - timedelta(days=9 * 365 + 100),
-                                                    "Noor", "Jansen")).json()["id"]
+        noor = raad.post(
+            "/fhir/Patient", d.patient(CHILD, date.today() - timedelta(days=9 * 365 + 100), "Noor", "Jansen")
+        ).json()["id"]
         m = raad.post("/fhir/RelatedPerson", d.parent_of(noor, MOTHER, mother=True)).json()["id"]
         f = raad.post("/fhir/RelatedPerson", d.parent_of(noor, FATHER, mother=False)).json()["id"]
-        resp = raad.post("/fhir/Consent", findable(noor, [f"RelatedPerson/{m}", f"RelatedPerson/{f}"],
-                                                   "raad-kinderbescherming"))
+        resp = raad.post(
+            "/fhir/Consent", findable(noor, [f"RelatedPerson/{m}", f"RelatedPerson/{f}"], "raad-kinderbescherming")
+        )
         assert resp.status_code == 201, resp.text
         yield w
     finally:
@@ -203,16 +232,20 @@ def test_the_mother_and_the_child_are_found_with_whom_to_call(world: World) -> N
     assert [c["value"] for c in raad["contact"]] == ["+31 88 555 0200"]
     # the hanging partner is named as not answering, and the deadline held
     assert [(u["organisation"][0], u["reason"][0]) for u in parts(resp, "unavailable")] == [
-        ("traag-team", "partner-timeout")]
+        ("traag-team", "partner-timeout")
+    ]
     assert took < DEADLINE + 2
 
 
 def test_the_asking_side_audits_who_searched_whom_and_what_was_found(world: World) -> None:
     world.locate(CHILD, MOTHER, practitioner="uzi:900000505")
-    mine = [r for r in world.audit(world.jeugd) if r["action"] == "locate-searched"
-            and r["actor_id"] == "uzi:900000505"]
+    mine = [
+        r for r in world.audit(world.jeugd) if r["action"] == "locate-searched" and r["actor_id"] == "uzi:900000505"
+    ]
     assert {(r["subject"], tuple(r["detail"]["found"])) for r in mine} == {
-        (CHILD, ("raad-kinderbescherming",)), (MOTHER, ("ggz-noord",))}
+        (CHILD, ("raad-kinderbescherming",)),
+        (MOTHER, ("ggz-noord",)),
+    }
     assert all(r["purpose"] == "care-coordination" and r["detail"]["unavailable"] == ["traag-team"] for r in mine)
 
 
@@ -221,7 +254,7 @@ def test_an_unknown_person_is_not_found_and_no_node_learns_it_was_asked(world: W
     resp, _ = world.locate(STRANGER)
     assert resp.status_code == 200 and found(resp) == set()
     for n in world.answering:
-        new = world.audit(n)[before[n.org_id]:]
+        new = world.audit(n)[before[n.org_id] :]
         matches = [r for r in new if r["action"] == "locator-match-answered"]
         # one blinded request of max-items, like any other search: nothing says who, or how many
         assert [(r["outcome"], r["count"], r["subject"]) for r in matches] == [("success", 8, "")]

@@ -35,12 +35,19 @@ def test_a_retried_summary_request_is_asked_once_and_names_the_exchange(fed) -> 
 def test_a_retried_safety_disclosure_is_pushed_once(fed) -> None:
     fed.ggz.add_client("ggz-spv-idem", "professional")
     spv = fed.ggz.session("ggz-spv-idem", "uzi:900000111")
-    body = {"resourceType": "Parameters", "parameter": [
-        {"name": "recipient", "valueString": "jeugdteam-west"},
-        {"name": "subject", "valueIdentifier": {"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": demo.MOTHER}},
-        {"name": "category", "valueCoding": {"system": d.CATEGORY_SYSTEM, "code": "signals"}},
-        {"name": "legal-ground", "valueCode": "meldcode"},
-        {"name": "justification", "valueString": "Moeder is ontregeld en alleen met de kinderen; meldcode."}]}
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "recipient", "valueString": "jeugdteam-west"},
+            {
+                "name": "subject",
+                "valueIdentifier": {"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": demo.MOTHER},
+            },
+            {"name": "category", "valueCoding": {"system": d.CATEGORY_SYSTEM, "code": "signals"}},
+            {"name": "legal-ground", "valueCode": "meldcode"},
+            {"name": "justification", "valueString": "Moeder is ontregeld en alleen met de kinderen; meldcode."},
+        ],
+    }
     before = len(fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED))
 
     first = post(spv, "/fhir/$safety-disclosure", body, "spv-melding-1")

@@ -36,12 +36,22 @@ def test_a_partner_asking_for_many_people_unknown_here_is_flagged_for_the_privac
     for i in range(FISHED):
         bsn = d.bsn(7100 + i)
         pid = j.post("/fhir/Patient", d.patient(bsn, date(1980, 1, 1 + i), "Onbekend", "Hier")).json()["id"]
-        consent = j.post("/fhir/Consent", d.consent(
-            pid, [f"Patient/{pid}"], recipients=[jeugd.org_id], holders=[ggz.org_id],
-            purpose="joint-safety-planning", categories=["signals"], start=date.today() - timedelta(days=1)))
+        consent = j.post(
+            "/fhir/Consent",
+            d.consent(
+                pid,
+                [f"Patient/{pid}"],
+                recipients=[jeugd.org_id],
+                holders=[ggz.org_id],
+                purpose="joint-safety-planning",
+                categories=["signals"],
+                start=date.today() - timedelta(days=1),
+            ),
+        )
         assert consent.status_code == 201, consent.text
-        asked = j.post("/fhir/$request-summary", d.summary_request(ggz.org_id, bsn, "joint-safety-planning",
-                                                                   ["signals"]))
+        asked = j.post(
+            "/fhir/$request-summary", d.summary_request(ggz.org_id, bsn, "joint-safety-planning", ["signals"])
+        )
         assert asked.status_code == 404, asked.text
         assert asked.json()["issue"][0]["details"]["coding"][0]["code"] == "subject-unknown"
 

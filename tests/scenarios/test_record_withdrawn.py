@@ -32,8 +32,11 @@ def test_a_record_the_ehr_withdraws_is_no_longer_shared_and_both_steps_are_audit
     again = ehr.delete("/fhir/Observation", identifier="urn:ehr:demo|wrong-client-1")
     assert again.status_code == 404 and again.json()["resourceType"] == "OperationOutcome"
 
-    [deleted, written] = [e for e in fed.audit(fed.ggz) if e["seq"] > since
-                          and e["action"] in (events.RECORD_WRITTEN, events.RECORD_DELETED)]
+    [deleted, written] = [
+        e
+        for e in fed.audit(fed.ggz)
+        if e["seq"] > since and e["action"] in (events.RECORD_WRITTEN, events.RECORD_DELETED)
+    ]
     assert (written["action"], written["actor_id"], written["count"]) == (events.RECORD_WRITTEN, GGZ_AUTHOR, 1)
     assert written["detail"] == {"created": 1, "updated": 0} and written["categories"] == ["signals"]
     assert written["subject"] == deleted["subject"] == d.bsn(1)

@@ -33,9 +33,14 @@ def professionals(fed) -> dict[str, Any]:
     return {"ggz": fed.ggz.session("ggz-spv", SPV), "jeugd": fed.jeugd.session("jeugd-wijkcoach", "uzi:900000222")}
 
 
-def disclosure(recipient: str = "jeugdteam-west", *, subject: str = d.bsn(1),
-               categories: tuple[str, ...] = ("signals", "safety-plan"), ground: str = "meldcode",
-               justification: str | None = JUSTIFICATION) -> dict[str, Any]:
+def disclosure(
+    recipient: str = "jeugdteam-west",
+    *,
+    subject: str = d.bsn(1),
+    categories: tuple[str, ...] = ("signals", "safety-plan"),
+    ground: str = "meldcode",
+    justification: str | None = JUSTIFICATION,
+) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": "recipient", "valueString": recipient},
         {"name": "subject", "valueIdentifier": {"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": subject}},
@@ -89,13 +94,15 @@ def test_a_justification_is_required(fed, professionals, justification: str | No
 
 @pytest.mark.parametrize("ground", ["zorgen", "consent", "MELDCODE"])
 def test_only_the_two_legal_grounds(fed, professionals, ground: str) -> None:
-    fed.refused(professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(ground=ground)), 400,
-                "invalid-request")
+    fed.refused(
+        professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(ground=ground)), 400, "invalid-request"
+    )
 
 
 def test_conflict_of_duties_is_the_other_ground(fed, professionals) -> None:
-    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(ground="conflict-of-duties",
-                                                                            categories=("care-team",)))
+    resp = professionals["ggz"].post(
+        "/fhir/$safety-disclosure", disclosure(ground="conflict-of-duties", categories=("care-team",))
+    )
     assert resp.status_code == 200, resp.text
     exchange_id = resp.json()["parameter"][0]["valueString"]
     [received] = fed.audit(fed.jeugd, action=events.SAFETY_DISCLOSURE_RECEIVED, exchange_id=exchange_id)
@@ -103,8 +110,10 @@ def test_conflict_of_duties_is_the_other_ground(fed, professionals) -> None:
 
 
 def test_a_justification_the_audit_cannot_keep_is_refused_not_crashed(fed, professionals) -> None:
-    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(
-        justification="Zie het token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.abc voor de details"))
+    resp = professionals["ggz"].post(
+        "/fhir/$safety-disclosure",
+        disclosure(justification="Zie het token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.abc voor de details"),
+    )
     fed.refused(resp, 400, "invalid-request")
 
 
@@ -113,10 +122,12 @@ def test_only_a_professional_may_start_one(fed) -> None:
 
 
 def test_an_unknown_recipient_or_subject_gets_nothing(fed, professionals) -> None:
-    fed.refused(professionals["ggz"].post("/fhir/$safety-disclosure", disclosure("onbekend-team")), 400,
-                "invalid-request")
-    fed.refused(professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(subject=d.bsn(41))), 404,
-                "subject-unknown")
+    fed.refused(
+        professionals["ggz"].post("/fhir/$safety-disclosure", disclosure("onbekend-team")), 400, "invalid-request"
+    )
+    fed.refused(
+        professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(subject=d.bsn(41))), 404, "subject-unknown"
+    )
 
 
 def test_the_requester_cannot_start_one_at_the_holder(fed) -> None:
@@ -129,26 +140,39 @@ def test_the_requester_cannot_start_one_at_the_holder(fed) -> None:
 
 
 def _pushed(bundle: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Parameters", "parameter": [
-        {"name": "summary", "resource": bundle}, {"name": "legal-ground", "valueCode": "meldcode"},
-        {"name": "justification", "valueString": JUSTIFICATION},
-        {"name": "practitioner", "valueIdentifier": {"value": SPV}}]}
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "summary", "resource": bundle},
+            {"name": "legal-ground", "valueCode": "meldcode"},
+            {"name": "justification", "valueString": JUSTIFICATION},
+            {"name": "practitioner", "valueIdentifier": {"value": SPV}},
+        ],
+    }
 
 
 def test_the_recipient_verifies_what_is_pushed(fed, professionals) -> None:
     """A push that is replayed, or signed by a key the sender never published, is refused."""
     resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(categories=("care-team",)))
     exchange_id = resp.json()["parameter"][0]["valueString"]
-    [bundle] = [e["resource"] for e in professionals["jeugd"].get("/fhir/Bundle").json()["entry"]
-                if e["resource"]["identifier"]["value"] == exchange_id]
+    [bundle] = [
+        e["resource"]
+        for e in professionals["jeugd"].get("/fhir/Bundle").json()["entry"]
+        if e["resource"]["identifier"]["value"] == exchange_id
+    ]
     as_ggz = fed.as_partner(fed.ggz, fed.jeugd)
     fed.refused(as_ggz.post("receive-disclosure", _pushed(bundle)), 401, "replay")
 
     key = ECKey.generate_key("P-256", private=True)
     unsigned = {k: v for k, v in bundle.items() if k != "signature"}
-    forged = signing.sign_bundle(dict(unsigned, id="forged-1", identifier=dict(bundle["identifier"], value="forged-1")),
-                                 key, kid=key.thumbprint(), alg="ES256", signer_ref="ggz-noord",
-                                 now=datetime.now(UTC))
+    forged = signing.sign_bundle(
+        dict(unsigned, id="forged-1", identifier=dict(bundle["identifier"], value="forged-1")),
+        key,
+        kid=key.thumbprint(),
+        alg="ES256",
+        signer_ref="ggz-noord",
+        now=datetime.now(UTC),
+    )
     fed.refused(as_ggz.post("receive-disclosure", _pushed(forged)), 502, "bad-partner-signature")
     assert all(e["resource"]["id"] != "forged-1" for e in professionals["jeugd"].get("/fhir/Bundle").json()["entry"])
 
@@ -184,11 +208,12 @@ def test_a_disclosure_about_someone_the_recipient_does_not_know_is_kept_and_mark
     stranger = d.bsn(43)
     epd = fed.ggz.session("ggz-epd", "uzi:900000101")
     pid = epd.post("/fhir/Patient", d.patient(stranger, date(1985, 1, 2), "Kim", "Vos")).json()["id"]
-    epd.post("/fhir/Observation", d.observation(pid, "signals", "Is onvindbaar sinds gisteren.", shareable=True,
-                                                source_id="sig-kim")).raise_for_status()
+    epd.post(
+        "/fhir/Observation",
+        d.observation(pid, "signals", "Is onvindbaar sinds gisteren.", shareable=True, source_id="sig-kim"),
+    ).raise_for_status()
 
-    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(subject=stranger,
-                                                                            categories=("signals",)))
+    resp = professionals["ggz"].post("/fhir/$safety-disclosure", disclosure(subject=stranger, categories=("signals",)))
 
     assert resp.status_code == 200, resp.text
     exchange_id = resp.json()["parameter"][0]["valueString"]

@@ -40,13 +40,23 @@ def gateway(*args: str) -> tuple[int, str, str]:
 def ask_for_summaries(ggz: Any, jeugd: Any, ids: dict[str, Any], times: int) -> None:
     """Jeugdteam West asks GGZ Noord for the mother's summary under a consent recorded there."""
     j = jeugd.session("jeugd-epd", "uzi:900000202")
-    consent = j.post("/fhir/Consent", d.consent(
-        ids["mother_jeugd"], [f"Patient/{ids['mother_jeugd']}"], recipients=[jeugd.org_id],
-        holders=[ggz.org_id], purpose="joint-safety-planning", categories=demo.CATEGORIES, start=date.today()))
+    consent = j.post(
+        "/fhir/Consent",
+        d.consent(
+            ids["mother_jeugd"],
+            [f"Patient/{ids['mother_jeugd']}"],
+            recipients=[jeugd.org_id],
+            holders=[ggz.org_id],
+            purpose="joint-safety-planning",
+            categories=demo.CATEGORIES,
+            start=date.today(),
+        ),
+    )
     assert consent.status_code == 201, consent.text
     for _ in range(times):
-        resp = j.post("/fhir/$request-summary", d.summary_request(
-            ggz.org_id, demo.MOTHER, "joint-safety-planning", ["signals"]))
+        resp = j.post(
+            "/fhir/$request-summary", d.summary_request(ggz.org_id, demo.MOTHER, "joint-safety-planning", ["signals"])
+        )
         assert resp.status_code == 200, resp.text
 
 
@@ -54,8 +64,11 @@ def sql(home: Any, statement: str, **params: Any) -> Any:
     node = build(config.load(home))
     try:
         with node.uow.engine.begin() as conn:
-            return conn.execute(text(statement), params).all() if statement.lstrip().upper().startswith(
-                "SELECT") else conn.execute(text(statement), params)
+            return (
+                conn.execute(text(statement), params).all()
+                if statement.lstrip().upper().startswith("SELECT")
+                else conn.execute(text(statement), params)
+            )
     finally:
         node.uow.engine.dispose()
 

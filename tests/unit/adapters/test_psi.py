@@ -47,15 +47,19 @@ def _request(elements: list[bytes], reveal: bool = True) -> bytes:
 GOOD_POINT = b"\x02" + b"\x11" * 32
 
 
-@pytest.mark.parametrize("data", [
-    b"\xff\x00garbage",
-    _request([]),
-    _request([GOOD_POINT] * 9),
-    _request([b"\x04" + b"\x11" * 32]),
-    _request([b"\x02" + b"\x11" * 10]),
-    _request([GOOD_POINT], reveal=False),
-    _request([GOOD_POINT]) + b"\x1a\x00",  # a field the message does not have
-], ids=["not protobuf", "empty", "too many", "uncompressed point", "short point", "size only", "unknown field"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\x00garbage",
+        _request([]),
+        _request([GOOD_POINT] * 9),
+        _request([b"\x04" + b"\x11" * 32]),
+        _request([b"\x02" + b"\x11" * 10]),
+        _request([GOOD_POINT], reveal=False),
+        _request([GOOD_POINT]) + b"\x1a\x00",  # a field the message does not have
+    ],
+    ids=["not protobuf", "empty", "too many", "uncompressed point", "short point", "size only", "unknown field"],
+)
 def test_a_malformed_request_is_refused_before_the_core_sees_it(data: bytes) -> None:
     with pytest.raises(InvalidRequest):
         a_server().process(data, 8)

@@ -32,13 +32,27 @@ CONSENT_NOTE = {"consent_discussed": "Besproken met moeder en jeugdige op 1 maar
 def a_disclosure(subject: str = MOTHER, **overrides: Any) -> AuditRecord:
     """The holder's record of a summary it disclosed to the requester."""
     fields: dict[str, Any] = dict(
-        action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, actor_id="uzi:900012345",
-        actor_role="professional", actor_org=REQUESTER, on_behalf_of=REQUESTER,
-        purpose="joint-safety-planning", access_point="192.0.2.10", subject=subject,
-        categories=("signals", "safety-plan"), resource_types=("Observation", "CarePlan"),
-        count=3, consent_id="consent-42", legal_ground="consent", exchange_id="ex-1",
-        peer_org=REQUESTER, request_hash="a" * 64, response_hash="b" * 64,
-        peer_request_hash="c" * 64, detail=CONSENT_NOTE)
+        action=events.DISCLOSURE_SENT,
+        outcome=events.SUCCESS,
+        actor_id="uzi:900012345",
+        actor_role="professional",
+        actor_org=REQUESTER,
+        on_behalf_of=REQUESTER,
+        purpose="joint-safety-planning",
+        access_point="192.0.2.10",
+        subject=subject,
+        categories=("signals", "safety-plan"),
+        resource_types=("Observation", "CarePlan"),
+        count=3,
+        consent_id="consent-42",
+        legal_ground="consent",
+        exchange_id="ex-1",
+        peer_org=REQUESTER,
+        request_hash="a" * 64,
+        response_hash="b" * 64,
+        peer_request_hash="c" * 64,
+        detail=CONSENT_NOTE,
+    )
     fields.update(overrides)
     return AuditRecord(**fields)
 
@@ -46,13 +60,26 @@ def a_disclosure(subject: str = MOTHER, **overrides: Any) -> AuditRecord:
 def a_receipt(subject: str = MOTHER, **overrides: Any) -> AuditRecord:
     """The requester's record of a verified summary it received from the holder."""
     fields: dict[str, Any] = dict(
-        action=events.SUMMARY_RECEIVED, outcome=events.SUCCESS, actor_id="uzi:900012345",
-        actor_role="professional", actor_org=REQUESTER, on_behalf_of="ehr-west",
-        purpose="joint-safety-planning", access_point="ehr-west", subject=subject,
-        categories=("signals",), resource_types=("Observation",), count=1,
-        consent_id="consent-42", legal_ground="consent", exchange_id="ex-1",
-        peer_org=HOLDER, request_hash="c" * 64, response_hash="d" * 64,
-        peer_response_hash="b" * 64)
+        action=events.SUMMARY_RECEIVED,
+        outcome=events.SUCCESS,
+        actor_id="uzi:900012345",
+        actor_role="professional",
+        actor_org=REQUESTER,
+        on_behalf_of="ehr-west",
+        purpose="joint-safety-planning",
+        access_point="ehr-west",
+        subject=subject,
+        categories=("signals",),
+        resource_types=("Observation",),
+        count=1,
+        consent_id="consent-42",
+        legal_ground="consent",
+        exchange_id="ex-1",
+        peer_org=HOLDER,
+        request_hash="c" * 64,
+        response_hash="d" * 64,
+        peer_response_hash="b" * 64,
+    )
     fields.update(overrides)
     return AuditRecord(**fields)
 
@@ -60,11 +87,20 @@ def a_receipt(subject: str = MOTHER, **overrides: Any) -> AuditRecord:
 def a_refusal(subject: str = MOTHER, **overrides: Any) -> AuditRecord:
     """The holder's record of a request it refused."""
     fields: dict[str, Any] = dict(
-        action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, actor_id="uzi:900012345",
-        actor_role="professional", actor_org=REQUESTER, purpose="assessment",
-        access_point="192.0.2.10", subject=subject, categories=("parenting",),
-        peer_org=REQUESTER, reason_code="consent-revoked", exchange_id="ex-2",
-        request_hash="e" * 64)
+        action=events.DISCLOSURE_REFUSED,
+        outcome=events.REFUSED,
+        actor_id="uzi:900012345",
+        actor_role="professional",
+        actor_org=REQUESTER,
+        purpose="assessment",
+        access_point="192.0.2.10",
+        subject=subject,
+        categories=("parenting",),
+        peer_org=REQUESTER,
+        reason_code="consent-revoked",
+        exchange_id="ex-2",
+        request_hash="e" * 64,
+    )
     fields.update(overrides)
     return AuditRecord(**fields)
 
@@ -77,12 +113,19 @@ def some_record(i: int) -> AuditRecord:
     if kind == 1:
         return a_refusal(exchange_id=f"ex-{i}")
     if kind == 2:
-        return AuditRecord(action=events.LOGIN, outcome=events.SUCCESS, actor_id="ehr-west",
-                           actor_role="ehr", access_point="10.0.0.5")
-    return AuditRecord(action=events.CONSENT_RECORDED, outcome=events.SUCCESS,
-                       actor_id="uzi:900054321", actor_role="professional",
-                       subject=CHILD, consent_id=f"consent-{i}", purpose="care-coordination",
-                       categories=("care-team",))
+        return AuditRecord(
+            action=events.LOGIN, outcome=events.SUCCESS, actor_id="ehr-west", actor_role="ehr", access_point="10.0.0.5"
+        )
+    return AuditRecord(
+        action=events.CONSENT_RECORDED,
+        outcome=events.SUCCESS,
+        actor_id="uzi:900054321",
+        actor_role="professional",
+        subject=CHILD,
+        consent_id=f"consent-{i}",
+        purpose="care-coordination",
+        categories=("care-team",),
+    )
 
 
 @dataclass
@@ -95,15 +138,14 @@ class Log:
     heads: dict[int, str] = field(default_factory=dict)
 
     def append(self, record: AuditRecord, sign: Any = SIGN) -> StoredEntry:
-        prev_seq, prev_hash = ((self.entries[-1].seq, self.entries[-1].hash)
-                               if self.entries else (0, GENESIS))
+        prev_seq, prev_hash = (self.entries[-1].seq, self.entries[-1].hash) if self.entries else (0, GENESIS)
         at = chain.format_recorded_at(START + timedelta(minutes=prev_seq + 1))
-        entry = chain.new_entry(prev_seq=prev_seq, prev_hash=prev_hash,
-                                event_id=uuid.uuid4().hex, recorded_at=at, record=record)
+        entry = chain.new_entry(
+            prev_seq=prev_seq, prev_hash=prev_hash, event_id=uuid.uuid4().hex, recorded_at=at, record=record
+        )
         self.entries.append(entry)
         if chain.is_checkpoint_due(entry.seq):
-            self.checkpoints.append(chain.sign_checkpoint(
-                entry, kind=chain.KIND_CHECKPOINT, at=at, sign=sign))
+            self.checkpoints.append(chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=at, sign=sign))
         self.head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=at, sign=sign)
         self.heads[entry.seq] = self.head
         return entry
@@ -112,8 +154,9 @@ class Log:
         return [entry.as_row() for entry in self.entries]
 
     def verify(self, rows: list[chain.Row] | None = None, **kwargs: Any) -> VerifyResult:
-        return chain.verify_rows(self.rows() if rows is None else rows, self.checkpoints,
-                                 self.head, verify=VERIFY, **kwargs)
+        return chain.verify_rows(
+            self.rows() if rows is None else rows, self.checkpoints, self.head, verify=VERIFY, **kwargs
+        )
 
 
 def a_log(n: int = 250) -> Log:

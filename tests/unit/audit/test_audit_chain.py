@@ -48,8 +48,7 @@ def tweak(record_json: str) -> str:
 def test_entry_hash_is_sha256_over_position_then_canonical_record() -> None:
     record = a_disclosure()
     canonical = rfc8785.dumps(record.to_dict())
-    expected = hashlib.sha256(
-        f"7|ev-7|2026-03-02T08:07:00.000Z|{GENESIS}|".encode() + canonical).hexdigest()
+    expected = hashlib.sha256(f"7|ev-7|2026-03-02T08:07:00.000Z|{GENESIS}|".encode() + canonical).hexdigest()
     assert chain.entry_hash(7, "ev-7", "2026-03-02T08:07:00.000Z", record, GENESIS) == expected
     assert chain.record_to_canonical(record) == canonical.decode()
 
@@ -61,26 +60,35 @@ def test_record_round_trips_through_its_canonical_json() -> None:
     assert chain.record_to_canonical(chain.record_from_json(text)) == text
 
 
-@pytest.mark.parametrize("text", [
-    '{"action":"login","action":"login","outcome":"success","actor_id":"x"}',
-    '{"action":"login","outcome":"success","actor_id":"x","count":1.0}',
-    '{"action":"login","outcome":"success","actor_id":"x","extra":1}',
-    '{"action":"login","outcome":"success"}',
-    "[]",
-    "{",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"action":"login","action":"login","outcome":"success","actor_id":"x"}',
+        '{"action":"login","outcome":"success","actor_id":"x","count":1.0}',
+        '{"action":"login","outcome":"success","actor_id":"x","extra":1}',
+        '{"action":"login","outcome":"success"}',
+        "[]",
+        "{",
+    ],
+)
 def test_stored_record_is_parsed_strictly(text: str) -> None:
     with pytest.raises(ValueError):
         chain.record_from_json(text)
 
 
-@pytest.mark.parametrize("bad", [
-    dict(event_id="has|pipe"), dict(event_id=""), dict(recorded_at="2026-03-02T08:07:00Z"),
-    dict(recorded_at="2026-03-02 08:07:00.000Z"), dict(prev_hash="0" * 63), dict(seq=0),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(event_id="has|pipe"),
+        dict(event_id=""),
+        dict(recorded_at="2026-03-02T08:07:00Z"),
+        dict(recorded_at="2026-03-02 08:07:00.000Z"),
+        dict(prev_hash="0" * 63),
+        dict(seq=0),
+    ],
+)
 def test_entry_position_is_checked_when_written(bad: dict[str, object]) -> None:
-    args: dict[str, Any] = dict(seq=1, event_id="ev-1",
-                                recorded_at="2026-03-02T08:07:00.000Z", prev_hash=GENESIS)
+    args: dict[str, Any] = dict(seq=1, event_id="ev-1", recorded_at="2026-03-02T08:07:00.000Z", prev_hash=GENESIS)
     args.update(bad)
     with pytest.raises(ValueError):
         chain.entry_hash(record=a_disclosure(), **args)
@@ -127,8 +135,7 @@ def test_edited_field_names_the_row(log: Log) -> None:
     edited = a_disclosure(subject="999999999")
     entries = list(log.entries)
     old = entries[56]
-    entries[56] = StoredEntry(old.seq, old.event_id, old.recorded_at, edited, old.prev_hash,
-                              old.hash)
+    entries[56] = StoredEntry(old.seq, old.event_id, old.recorded_at, edited, old.prev_hash, old.hash)
     result = chain.verify_chain(entries, log.checkpoints, log.head, verify=VERIFY)
     assert not result.ok and result.first_bad_seq == 57 and result.reason.startswith("edited")
     assert result.checked == 56
@@ -236,18 +243,22 @@ def test_rows_appended_behind_the_gateways_back_are_caught(log: Log) -> None:
     rows = log.rows()
     last = rows[-1]
     record_json = chain.record_to_canonical(a_disclosure())
-    forged = (251, "forged-1", "2026-03-02T12:11:00.000Z", record_json, last[5],
-              chain.row_hash(251, "forged-1", "2026-03-02T12:11:00.000Z", record_json, last[5]))
+    forged = (
+        251,
+        "forged-1",
+        "2026-03-02T12:11:00.000Z",
+        record_json,
+        last[5],
+        chain.row_hash(251, "forged-1", "2026-03-02T12:11:00.000Z", record_json, last[5]),
+    )
     result = log.verify([*rows, forged])
     assert result.first_bad_seq == 251 and result.reason.startswith("unsigned")
 
 
 def test_checkpoint_forged_with_another_key_is_named(log: Log) -> None:
     entry = log.entries[99]
-    forged = chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=entry.recorded_at,
-                                   sign=INTRUDER_SIGN)
-    result = chain.verify_rows(log.rows(), [forged, log.checkpoints[1]], log.head,
-                               verify=VERIFY)
+    forged = chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=entry.recorded_at, sign=INTRUDER_SIGN)
+    result = chain.verify_rows(log.rows(), [forged, log.checkpoints[1]], log.head, verify=VERIFY)
     assert not result.ok and result.first_bad_seq == 100
     assert result.reason.startswith("forged") and "seq 100" in result.reason
 
@@ -256,47 +267,53 @@ def test_rewrite_covered_by_forged_checkpoint_and_head_is_caught(log: Log) -> No
     rows = replace_row(log.rows(), 150, record_json=tweak(log.rows()[149][3]))
     rows = rehash_from(rows, 149)
     by_seq = {row[0]: row for row in rows}
-    forge = [chain.checkpoint_claims(seq, by_seq[seq][5], kind=kind, at=by_seq[seq][2])
-             for seq, kind in ((200, "checkpoint"), (250, "head"))]
-    result = chain.verify_rows(rows, [log.checkpoints[0], INTRUDER_SIGN(forge[0])],
-                               INTRUDER_SIGN(forge[1]), verify=VERIFY)
+    forge = [
+        chain.checkpoint_claims(seq, by_seq[seq][5], kind=kind, at=by_seq[seq][2])
+        for seq, kind in ((200, "checkpoint"), (250, "head"))
+    ]
+    result = chain.verify_rows(
+        rows, [log.checkpoints[0], INTRUDER_SIGN(forge[0])], INTRUDER_SIGN(forge[1]), verify=VERIFY
+    )
     assert not result.ok and result.first_bad_seq == 200
     assert result.reason.startswith("forged")
 
 
 def test_forged_head_is_named(log: Log) -> None:
     entry = log.entries[-1]
-    forged = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=entry.recorded_at,
-                                   sign=INTRUDER_SIGN)
+    forged = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=entry.recorded_at, sign=INTRUDER_SIGN)
     result = chain.verify_rows(log.rows(), log.checkpoints, forged, verify=VERIFY)
     assert result.first_bad_seq == 250 and "head" in result.reason
     assert result.reason.startswith("forged")
 
 
 def test_garbage_checkpoint_is_reported_without_a_place(log: Log) -> None:
-    result = chain.verify_rows(log.rows(), [*log.checkpoints, "not.a.jws"], log.head,
-                               verify=VERIFY)
+    result = chain.verify_rows(log.rows(), [*log.checkpoints, "not.a.jws"], log.head, verify=VERIFY)
     assert not result.ok and result.first_bad_seq is None and result.reason.startswith("forged")
 
 
 def test_deleted_checkpoint_is_named(log: Log) -> None:
     result = chain.verify_rows(log.rows(), log.checkpoints[1:], log.head, verify=VERIFY)
     assert result.first_bad_seq == 100 and result.reason.startswith("unsigned")
-    relaxed = chain.verify_rows(log.rows(), log.checkpoints[1:], log.head, verify=VERIFY,
-                                checkpoint_every=None)
+    relaxed = chain.verify_rows(log.rows(), log.checkpoints[1:], log.head, verify=VERIFY, checkpoint_every=None)
     assert relaxed.ok
 
 
 def test_two_signed_checkpoints_disagreeing_are_a_conflict(log: Log) -> None:
-    other = SIGN(chain.checkpoint_claims(100, "f" * 64, kind="checkpoint",
-                                         at=log.entries[99].recorded_at))
+    other = SIGN(chain.checkpoint_claims(100, "f" * 64, kind="checkpoint", at=log.entries[99].recorded_at))
     result = chain.verify_rows(log.rows(), [*log.checkpoints, other], log.head, verify=VERIFY)
     assert result.first_bad_seq == 100 and result.reason.startswith("conflict")
 
 
 def test_signed_checkpoint_with_bad_claims_is_malformed(log: Log) -> None:
-    bad = SIGN({"seq": 100, "hash": log.entries[99].hash, "at": log.entries[99].recorded_at,
-                "kind": "checkpoint", "extra": True})
+    bad = SIGN(
+        {
+            "seq": 100,
+            "hash": log.entries[99].hash,
+            "at": log.entries[99].recorded_at,
+            "kind": "checkpoint",
+            "extra": True,
+        }
+    )
     result = chain.verify_rows(log.rows(), [*log.checkpoints, bad], log.head, verify=VERIFY)
     assert result.first_bad_seq == 100 and result.reason.startswith("malformed")
 
@@ -306,8 +323,7 @@ def test_signed_checkpoint_with_bad_claims_is_malformed(log: Log) -> None:
 
 def pruned(log: Log, upto: int) -> tuple[list[chain.Row], str]:
     entry = log.entries[upto - 1]
-    anchor = chain.sign_checkpoint(entry, kind=chain.KIND_PRUNE, at=entry.recorded_at,
-                                   sign=SIGN)
+    anchor = chain.sign_checkpoint(entry, kind=chain.KIND_PRUNE, at=entry.recorded_at, sign=SIGN)
     return log.rows()[upto:], anchor
 
 
@@ -349,8 +365,7 @@ def test_anchor_that_does_not_match_the_first_row_is_named(log: Log) -> None:
 
 def test_anchor_is_checked_while_the_pruned_rows_are_still_present(log: Log) -> None:
     _, prune = pruned(log, 50)
-    assert chain.verify_rows(log.rows(), [prune, *log.checkpoints], log.head,
-                             verify=VERIFY).ok
+    assert chain.verify_rows(log.rows(), [prune, *log.checkpoints], log.head, verify=VERIFY).ok
 
 
 def test_anchor_from_prune_refuses_other_kinds(log: Log) -> None:
@@ -371,15 +386,13 @@ def test_timing_verify_rows_over_100k_rows() -> None:
         digest = chain.row_hash(seq, f"ev{seq}", at, record_json, prev)
         rows.append((seq, f"ev{seq}", at, record_json, prev, digest))
         if chain.is_checkpoint_due(seq):
-            checkpoints.append(SIGN(chain.checkpoint_claims(seq, digest, kind="checkpoint",
-                                                            at=at)))
+            checkpoints.append(SIGN(chain.checkpoint_claims(seq, digest, kind="checkpoint", at=at)))
         prev = digest
     head = SIGN(chain.checkpoint_claims(100_000, prev, kind="head", at=at))
     started = time.perf_counter()
     result = chain.verify_rows(rows, checkpoints, head, verify=VERIFY)
     elapsed = time.perf_counter() - started
-    print(f"\nverify_rows: 100,000 rows ({len(record_json)} B records), 1,000 checkpoints "
-          f"in {elapsed:.3f} s")
+    print(f"\nverify_rows: 100,000 rows ({len(record_json)} B records), 1,000 checkpoints in {elapsed:.3f} s")
     assert result.ok
 
 

@@ -12,10 +12,24 @@ from audit.events import AuditRecord
 PARTNER = "jeugdteam-west"
 
 
-def refused(seq: int, at: str, code: str = "subject-unknown", *, peer: str = PARTNER,
-            role: str = "partner", action: str = events.DISCLOSURE_REFUSED) -> chain.StoredEntry:
-    record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=code, actor_id=f"org:{peer}",
-                         actor_role=role, peer_org=peer, subject=MOTHER)
+def refused(
+    seq: int,
+    at: str,
+    code: str = "subject-unknown",
+    *,
+    peer: str = PARTNER,
+    role: str = "partner",
+    action: str = events.DISCLOSURE_REFUSED,
+) -> chain.StoredEntry:
+    record = AuditRecord(
+        action=action,
+        outcome=events.REFUSED,
+        reason_code=code,
+        actor_id=f"org:{peer}",
+        actor_role=role,
+        peer_org=peer,
+        subject=MOTHER,
+    )
     return chain.StoredEntry(seq, f"e{seq}", at, record, chain.GENESIS, "0" * 64)
 
 
@@ -35,17 +49,26 @@ def test_many_refusals_of_other_kinds_are_a_probe_too() -> None:
 
 def test_days_are_dutch_calendar_days() -> None:
     # 22:30 UTC on 2 March is 23:30 in Amsterdam (winter time), 23:30 UTC is already 3 March
-    entries = [refused(1, "2026-03-02T22:30:00.000Z"), refused(2, "2026-03-02T22:40:00.000Z"),
-               refused(3, "2026-03-02T23:30:00.000Z"), refused(4, "2026-03-02T23:40:00.000Z")]
+    entries = [
+        refused(1, "2026-03-02T22:30:00.000Z"),
+        refused(2, "2026-03-02T22:40:00.000Z"),
+        refused(3, "2026-03-02T23:30:00.000Z"),
+        refused(4, "2026-03-02T23:40:00.000Z"),
+    ]
     found = probing.probes(entries, unknown_limit=1, refusal_limit=100)
     assert [(p.day, p.unknown) for p in found] == [(date(2026, 3, 3), 2), (date(2026, 3, 2), 2)]
-    assert probing.probes(entries, unknown_limit=1, refusal_limit=100, since=date(2026, 3, 3))[0].day == date(2026, 3, 3)
+    assert probing.probes(entries, unknown_limit=1, refusal_limit=100, since=date(2026, 3, 3))[0].day == date(
+        2026, 3, 3
+    )
 
 
 def test_partners_are_counted_apart_and_our_own_failed_requests_do_not_count() -> None:
     entries = [refused(i, "2026-03-02T09:00:00.000Z") for i in range(1, 4)]
     entries += [refused(10 + i, "2026-03-02T09:00:00.000Z", peer="wijkteam-oost") for i in range(2)]
-    entries += [refused(20 + i, "2026-03-02T09:00:00.000Z", role="professional", action=events.SUMMARY_REQUEST_FAILED)
-                for i in range(5)]
+    entries += [
+        refused(20 + i, "2026-03-02T09:00:00.000Z", role="professional", action=events.SUMMARY_REQUEST_FAILED)
+        for i in range(5)
+    ]
     assert [(p.partner, p.unknown) for p in probing.probes(entries, unknown_limit=2, refusal_limit=100)] == [
-        (PARTNER, 3)]
+        (PARTNER, 3)
+    ]

@@ -34,13 +34,29 @@ def mixed_log() -> Log:
     log.append(a_refusal(subject=MOTHER))
     log.append(a_refusal(subject=MOTHER, reason_code="purpose-mismatch"))
     log.append(a_receipt(subject=MOTHER))
-    log.append(AuditRecord(action=events.SAFETY_DISCLOSURE_SENT, outcome=events.SUCCESS,
-                           actor_id="uzi:900099999", subject=MOTHER, peer_org=REQUESTER,
-                           legal_ground="meldcode", flagged=True, categories=("safety-plan",),
-                           purpose="crisis-response"))
-    log.append(AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.ERROR,
-                           actor_id="uzi:900012345", subject=MOTHER, peer_org=HOLDER,
-                           reason_code="partner-timeout"))
+    log.append(
+        AuditRecord(
+            action=events.SAFETY_DISCLOSURE_SENT,
+            outcome=events.SUCCESS,
+            actor_id="uzi:900099999",
+            subject=MOTHER,
+            peer_org=REQUESTER,
+            legal_ground="meldcode",
+            flagged=True,
+            categories=("safety-plan",),
+            purpose="crisis-response",
+        )
+    )
+    log.append(
+        AuditRecord(
+            action=events.SUMMARY_REQUEST_FAILED,
+            outcome=events.ERROR,
+            actor_id="uzi:900012345",
+            subject=MOTHER,
+            peer_org=HOLDER,
+            reason_code="partner-timeout",
+        )
+    )
     log.append(AuditRecord(action=events.LOGIN, outcome=events.SUCCESS, actor_id="ehr-west"))
     log.append(a_disclosure(subject=CHILD))
     return log
@@ -52,8 +68,10 @@ def test_rows_list_exactly_the_subjects_disclosures() -> None:
     assert len(data.disclosed) == 2
     first, safety = data.disclosed
     assert first.organisation == "Jeugdzorg West"
-    assert first.categories == (plain(catalog.SUMMARY_CATEGORY_SYSTEM, "signals"),
-                                plain(catalog.SUMMARY_CATEGORY_SYSTEM, "safety-plan"))
+    assert first.categories == (
+        plain(catalog.SUMMARY_CATEGORY_SYSTEM, "signals"),
+        plain(catalog.SUMMARY_CATEGORY_SYSTEM, "safety-plan"),
+    )
     assert first.purpose == plain(catalog.PURPOSE_SYSTEM, "joint-safety-planning")
     assert first.basis == "toestemming (kenmerk consent-42)"
     assert first.professional == "hulpverlener met UZI-nummer 900012345"
@@ -98,8 +116,15 @@ def test_malformed_bsn_is_refused(bsn: str) -> None:
         report.disclosure_report_rows([], subject_bsn=bsn)
 
 
-@pytest.mark.parametrize("system", [catalog.SUMMARY_CATEGORY_SYSTEM, catalog.PURPOSE_SYSTEM,
-                                    catalog.LEGAL_GROUND_SYSTEM, catalog.REFUSAL_REASON_SYSTEM])
+@pytest.mark.parametrize(
+    "system",
+    [
+        catalog.SUMMARY_CATEGORY_SYSTEM,
+        catalog.PURPOSE_SYSTEM,
+        catalog.LEGAL_GROUND_SYSTEM,
+        catalog.REFUSAL_REASON_SYSTEM,
+    ],
+)
 def test_every_code_the_report_words_has_plain_dutch_words(system: str) -> None:
     for code in catalog.codes(system):
         assert catalog.has_label(system, code, use="explanation"), code

@@ -60,23 +60,31 @@ def test_other_token_types_are_refused() -> None:
         VERIFY(token)
 
 
-@pytest.mark.parametrize("header", [
-    {"alg": "none", "typ": CHECKPOINT_TYP},
-    {"alg": "HS256", "typ": CHECKPOINT_TYP, "kid": KEY.thumbprint()},
-    {"alg": "ES256", "typ": CHECKPOINT_TYP, "kid": KEY.thumbprint(),
-     "jwk": {"kty": "EC"}},
-    {"alg": "ES256", "typ": CHECKPOINT_TYP, "kid": ["list"]},
-    {"alg": "ES256", "typ": CHECKPOINT_TYP},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "none", "typ": CHECKPOINT_TYP},
+        {"alg": "HS256", "typ": CHECKPOINT_TYP, "kid": KEY.thumbprint()},
+        {"alg": "ES256", "typ": CHECKPOINT_TYP, "kid": KEY.thumbprint(), "jwk": {"kty": "EC"}},
+        {"alg": "ES256", "typ": CHECKPOINT_TYP, "kid": ["list"]},
+        {"alg": "ES256", "typ": CHECKPOINT_TYP},
+    ],
+)
 def test_unsafe_headers_are_refused(header: dict[str, object]) -> None:
     token = f"{b64(header)}.{b64(CLAIMS)}.{b64(b'x' * 64)}"
     with pytest.raises(CheckpointSignatureError):
         VERIFY(token)
 
 
-@pytest.mark.parametrize("payload", [
-    b'{"seq":1,"seq":2}', b'{"seq":NaN}', b"[1]", b"\xff",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"seq":1,"seq":2}',
+        b'{"seq":NaN}',
+        b"[1]",
+        b"\xff",
+    ],
+)
 def test_payload_is_read_as_i_json(payload: bytes) -> None:
     header = {"alg": "ES256", "typ": CHECKPOINT_TYP, "kid": KEY.thumbprint()}
     token = jws.serialize_compact(header, payload, KEY, algorithms=["ES256"])

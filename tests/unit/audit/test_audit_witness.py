@@ -61,14 +61,18 @@ def test_a_received_head_must_verify_and_be_a_head() -> None:
         witness.read_head(forged, verify=VERIFY)
 
 
-@pytest.mark.parametrize(("local_hash", "last_seq", "prune_seq", "ok", "word"), [
-    (H1, 50, 0, True, "reached"),
-    (H2, 50, 0, False, "rewritten"),  # cut, then the log grew past the witnessed position again
-    (None, 30, 0, False, "truncated"),  # cut, an older head put back
-    (None, 60, 45, True, "pruned"),  # removed after its retention, under a signed prune anchor
-    (None, 50, 0, False, "truncated"),  # a hole where the witnessed entry was
-])
-def test_does_the_local_log_still_reach_a_witnessed_head(local_hash: str | None, last_seq: int, prune_seq: int,
-                                                         ok: bool, word: str) -> None:
+@pytest.mark.parametrize(
+    ("local_hash", "last_seq", "prune_seq", "ok", "word"),
+    [
+        (H1, 50, 0, True, "reached"),
+        (H2, 50, 0, False, "rewritten"),  # cut, then the log grew past the witnessed position again
+        (None, 30, 0, False, "truncated"),  # cut, an older head put back
+        (None, 60, 45, True, "pruned"),  # removed after its retention, under a signed prune anchor
+        (None, 50, 0, False, "truncated"),  # a hole where the witnessed entry was
+    ],
+)
+def test_does_the_local_log_still_reach_a_witnessed_head(
+    local_hash: str | None, last_seq: int, prune_seq: int, ok: bool, word: str
+) -> None:
     reach = witness.reaches(head(40), local_hash=local_hash, last_seq=last_seq, prune_seq=prune_seq)
     assert (reach.ok, reach.reason.split(":")[0]) == (ok, word)

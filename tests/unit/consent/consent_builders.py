@@ -135,9 +135,7 @@ def _json(value: dict[str, Any] | str) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def hand_sign(
-    header: dict[str, Any] | str, payload: dict[str, Any] | str, jwk: ECKey | OKPKey
-) -> str:
+def hand_sign(header: dict[str, Any] | str, payload: dict[str, Any] | str, jwk: ECKey | OKPKey) -> str:
     """Sign raw header/payload text with ``cryptography`` directly, bypassing our code.
 
     Lets a test build tokens our ``sign`` would never produce (duplicate keys, odd

@@ -21,8 +21,9 @@ from consent import covering, token
 from consent.model import Subject
 from contract.errors import InvalidRequest
 
-ASK = covering.Ask(recipient=YOUTH_CARE, holder=MENTAL_HEALTH, purpose="joint-safety-planning",
-                   categories=frozenset({"signals"}))
+ASK = covering.Ask(
+    recipient=YOUTH_CARE, holder=MENTAL_HEALTH, purpose="joint-safety-planning", categories=frozenset({"signals"})
+)
 AT = datetime.datetime(2025, 6, 15, 10, tzinfo=datetime.UTC)
 
 
@@ -34,14 +35,17 @@ def test_an_honoured_permit_naming_both_parties_covers_the_ask() -> None:
     assert covering.why_not(a_grant(), ASK, others=[], on=TODAY) is None
 
 
-@pytest.mark.parametrize(("ask", "text"), [
-    (covering.Ask(recipient=SAFE_HOME), "geen ontvanger"),
-    (covering.Ask(recipient=YOUTH_CARE, holder=SAFE_HOME), "geen bronhouder"),
-    (covering.Ask(recipient=YOUTH_CARE, holder=YOUTH_CARE), "geen bronhouder"),
-    (covering.Ask(recipient=YOUTH_CARE, purpose="referral"), "ander doel"),
-    (covering.Ask(recipient=YOUTH_CARE, categories=frozenset({"signals", "parenting"})), "niet al deze"),
-    (covering.Ask(recipient=YOUTH_CARE, categories=frozenset()), "niet al deze"),
-])
+@pytest.mark.parametrize(
+    ("ask", "text"),
+    [
+        (covering.Ask(recipient=SAFE_HOME), "geen ontvanger"),
+        (covering.Ask(recipient=YOUTH_CARE, holder=SAFE_HOME), "geen bronhouder"),
+        (covering.Ask(recipient=YOUTH_CARE, holder=YOUTH_CARE), "geen bronhouder"),
+        (covering.Ask(recipient=YOUTH_CARE, purpose="referral"), "ander doel"),
+        (covering.Ask(recipient=YOUTH_CARE, categories=frozenset({"signals", "parenting"})), "niet al deze"),
+        (covering.Ask(recipient=YOUTH_CARE, categories=frozenset()), "niet al deze"),
+    ],
+)
 def test_a_consent_that_does_not_name_the_ask_is_no_cover_and_not_lapsed(ask: covering.Ask, text: str) -> None:
     why = covering.why_not(a_grant(), ask, others=[], on=TODAY)
 
@@ -54,13 +58,16 @@ def test_an_objection_is_never_a_cover() -> None:
     assert why is not None and not why.lapsed
 
 
-@pytest.mark.parametrize("overrides", [
-    {"status": "inactive"},
-    {"end": datetime.date(2025, 6, 14)},
-    {"start": datetime.date(2025, 6, 16)},
-    # parents alone consented for someone who is 16 now
-    {"subject": Subject("111222333", born_years_before(16)), "grantors": frozenset({key("222333444")})},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"status": "inactive"},
+        {"end": datetime.date(2025, 6, 14)},
+        {"start": datetime.date(2025, 6, 16)},
+        # parents alone consented for someone who is 16 now
+        {"subject": Subject("111222333", born_years_before(16)), "grantors": frozenset({key("222333444")})},
+    ],
+)
 def test_a_consent_no_longer_honoured_has_lapsed(overrides: dict[str, object]) -> None:
     why = covering.why_not(a_grant(**overrides), ASK, others=[], on=TODAY)
 
@@ -103,7 +110,13 @@ def test_a_token_is_refused_for_a_consent_with_an_objection_against_any_of_its_c
     signer = an_ec_key()
     grant = a_grant()
     with pytest.raises(InvalidRequest, match="bezwaar"):
-        token.issue(grant, grantee=YOUTH_CARE, objections=[grant, an_objection()], key=signer, kid="yc-2025",
-                    alg="ES256", now=NOW)
-    assert token.issue(grant, grantee=YOUTH_CARE, objections=[grant], key=signer, kid="yc-2025", alg="ES256",
-                       now=NOW)
+        token.issue(
+            grant,
+            grantee=YOUTH_CARE,
+            objections=[grant, an_objection()],
+            key=signer,
+            kid="yc-2025",
+            alg="ES256",
+            now=NOW,
+        )
+    assert token.issue(grant, grantee=YOUTH_CARE, objections=[grant], key=signer, kid="yc-2025", alg="ES256", now=NOW)

@@ -41,9 +41,7 @@ KEY = an_ec_key("yc-1")
 
 def a_verified_consent(**grant: Any) -> VerifiedConsent:
     """The real path: youth care issues, the mental-health holder verifies."""
-    tok = token.issue(
-        a_grant(**grant), grantee=YOUTH_CARE, objections=(), key=KEY, kid="yc-1", alg="ES256", now=NOW
-    )
+    tok = token.issue(a_grant(**grant), grantee=YOUTH_CARE, objections=(), key=KEY, kid="yc-1", alg="ES256", now=NOW)
     keys = public_set(KEY)
     return token.verify(
         tok,
@@ -87,9 +85,7 @@ def test_the_consented_categories_are_disclosed() -> None:
         ({"denied": frozenset({"safety-plan"})}, CategoryNotConsented, "category-not-consented"),
     ],
 )
-def test_each_refusal_carries_its_reason_code(
-    overrides: dict[str, Any], error: type[GatewayError], code: str
-) -> None:
+def test_each_refusal_carries_its_reason_code(overrides: dict[str, Any], error: type[GatewayError], code: str) -> None:
     with pytest.raises(error) as refused:
         ask(a_verified_consent(), **overrides)
     assert type(refused.value) is error
@@ -97,9 +93,7 @@ def test_each_refusal_carries_its_reason_code(
 
 
 def test_a_category_the_purpose_may_not_see_is_not_shareable() -> None:
-    verified = a_verified_consent(
-        purpose="referral", categories=frozenset({"signals", "care-team"})
-    )
+    verified = a_verified_consent(purpose="referral", categories=frozenset({"signals", "care-team"}))
     assert ask(verified, purpose="referral", categories=["care-team"]) == {"care-team"}
     with pytest.raises(NotShareable) as refused:
         ask(verified, purpose="referral", categories=["care-team", "signals"])
@@ -132,20 +126,26 @@ def test_only_a_verified_consent_is_accepted() -> None:
 
 
 def test_a_local_consent_reaches_the_same_decision() -> None:
-    verified = local.vouch(
-        a_grant(issuer=MENTAL_HEALTH), YOUTH_CARE, MENTAL_HEALTH, NOW
-    )
+    verified = local.vouch(a_grant(issuer=MENTAL_HEALTH), YOUTH_CARE, MENTAL_HEALTH, NOW)
     categories: Sequence[str] = ("care-team",)
     assert ask(verified, categories=categories) == {"care-team"}
 
 
 def _issued_by_youth_care_for_safe_home() -> VerifiedConsent:
     """Youth care recorded a consent naming Veilig Thuis as recipient and ggz as holder."""
-    tok = token.issue(a_grant(recipients=frozenset({SAFE_HOME})), grantee=SAFE_HOME, objections=(), key=KEY, kid="yc-1",
-                      alg="ES256", now=NOW)
+    tok = token.issue(
+        a_grant(recipients=frozenset({SAFE_HOME})),
+        grantee=SAFE_HOME,
+        objections=(),
+        key=KEY,
+        kid="yc-1",
+        alg="ES256",
+        now=NOW,
+    )
     keys = public_set(KEY)
-    return token.verify(tok, keys_for=lambda iss, _kid: keys if iss == YOUTH_CARE else None,
-                        holder=MENTAL_HEALTH, now=NOW)
+    return token.verify(
+        tok, keys_for=lambda iss, _kid: keys if iss == YOUTH_CARE else None, holder=MENTAL_HEALTH, now=NOW
+    )
 
 
 def test_a_token_from_an_issuer_that_is_no_party_is_refused() -> None:

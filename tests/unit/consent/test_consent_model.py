@@ -183,6 +183,4 @@ def test_anything_accepted_as_a_bsn_is_nine_ascii_digits_passing_the_eleven_test
 def test_the_eleven_test_matches_its_textbook_definition(number: int) -> None:
     text = f"{number:09d}"
     weights = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-    assert valid_bsn(text) == (
-        sum(w * int(c) for w, c in zip(weights, text, strict=True)) % 11 == 0
-    )
+    assert valid_bsn(text) == (sum(w * int(c) for w, c in zip(weights, text, strict=True)) % 11 == 0)

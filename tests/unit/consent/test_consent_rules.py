@@ -113,9 +113,7 @@ def test_both_parents_with_gezag_agree_for_a_seven_year_old() -> None:
 def test_one_parent_with_gezag_refuses_so_there_is_no_consent() -> None:
     child = a_child(born_years_before(7))
     with pytest.raises(GrantorsInsufficient) as refused:
-        check_grantors(
-            child, a_family("joint"), frozenset({key(MOTHER)}), frozenset({key(FATHER)}), TODAY
-        )
+        check_grantors(child, a_family("joint"), frozenset({key(MOTHER)}), frozenset({key(FATHER)}), TODAY)
     assert refused.value.code == "grantors-insufficient"
     assert "geweigerd door ouder met gezag Pieter de Vries" in refused.value.detail
 
@@ -182,9 +180,7 @@ def test_a_16_year_old_consents_alone_and_parents_are_only_consulted() -> None:
     young = a_child(born_years_before(16))
     check_grantors(young, a_family("joint"), frozenset({key(CHILD)}), NONE, TODAY)
     # a consulted parent who disagrees does not block the young person's own choice
-    check_grantors(
-        young, a_family("joint"), frozenset({key(CHILD)}), frozenset({key(FATHER)}), TODAY
-    )
+    check_grantors(young, a_family("joint"), frozenset({key(CHILD)}), frozenset({key(FATHER)}), TODAY)
     grant = a_grant(young, {key(CHILD)}, consulted=JOINT)
     assert honoured(grant, TODAY)
 
@@ -242,21 +238,29 @@ def test_consents_are_flagged_for_renewal_when_the_grantor_set_changes(
 
 def test_a_17_year_olds_own_consent_for_her_plan_for_turning_18_stays_valid_at_18() -> None:
     birth = D(2008, 3, 1)
-    own = a_grant(a_child(birth), {key(CHILD)}, start=D(2025, 9, 1), purpose="transition-18",
-                  categories=frozenset({"future-plan"}))
+    own = a_grant(
+        a_child(birth),
+        {key(CHILD)},
+        start=D(2025, 9, 1),
+        purpose="transition-18",
+        categories=frozenset({"future-plan"}),
+    )
     assert honoured(own, D(2026, 3, 1)) and renewal_reasons(own, D(2026, 3, 1)) == []
     assert rules.to_confirm(own, D(2026, 3, 1)) is None
 
 
-@pytest.mark.parametrize(("age_at_start", "grantors", "age_now", "says"), [
-    (11, "parents", 12, "moet zelf ook toestemming geven"),
-    (14, "joint", 16, "Nu 16 jaar: de jongere beslist voortaan alleen"),
-    (15, "parents", 16, "Nu 16 jaar: de toestemming van de ouders geldt niet meer"),
-    (15, "joint", 17, "Nu 17 jaar: de jongere beslist voortaan alleen"),
-    (14, "joint", 18, "Nu 18 jaar en volwassen: vraag de persoon zelf te bevestigen"),
-    (16, "self", 17, None),
-    (17, "self", 18, None),
-])
+@pytest.mark.parametrize(
+    ("age_at_start", "grantors", "age_now", "says"),
+    [
+        (11, "parents", 12, "moet zelf ook toestemming geven"),
+        (14, "joint", 16, "Nu 16 jaar: de jongere beslist voortaan alleen"),
+        (15, "parents", 16, "Nu 16 jaar: de toestemming van de ouders geldt niet meer"),
+        (15, "joint", 17, "Nu 17 jaar: de jongere beslist voortaan alleen"),
+        (14, "joint", 18, "Nu 18 jaar en volwassen: vraag de persoon zelf te bevestigen"),
+        (16, "self", 17, None),
+        (17, "self", 18, None),
+    ],
+)
 def test_the_renewal_flag_says_what_a_young_person_must_confirm_themselves(
     age_at_start: int, grantors: str, age_now: int, says: str | None
 ) -> None:
@@ -324,9 +328,7 @@ def test_an_objection_without_recipients_applies_to_everyone() -> None:
         purpose="",
         categories=frozenset({"care-status"}),
     )
-    assert denied_categories([objection], SAFE_HOME, MENTAL_HEALTH, "referral", TODAY) == {
-        "care-status"
-    }
+    assert denied_categories([objection], SAFE_HOME, MENTAL_HEALTH, "referral", TODAY) == {"care-status"}
 
 
 def test_objections_elsewhere_revoked_or_expired_do_not_withhold() -> None:
@@ -336,9 +338,7 @@ def test_objections_elsewhere_revoked_or_expired_do_not_withhold() -> None:
         a_grant(decision="deny", end=D(2025, 6, 14)),
         a_grant(decision="deny", purpose="referral"),
     ]
-    assert (
-        denied_categories(others, YOUTH_CARE, MENTAL_HEALTH, "joint-safety-planning", TODAY) == NONE
-    )
+    assert denied_categories(others, YOUTH_CARE, MENTAL_HEALTH, "joint-safety-planning", TODAY) == NONE
     ask: dict[str, Any] = {
         "subject_bsn": MOTHER,
         "grantee": YOUTH_CARE,
@@ -377,7 +377,5 @@ def _birthday_in(year: int, birth: datetime.date) -> datetime.date:
 def test_age_is_the_number_of_birthdays_passed(birth: datetime.date, day: datetime.date) -> None:
     if day < birth:
         return
-    birthdays = sum(
-        1 for year in range(birth.year + 1, day.year + 1) if _birthday_in(year, birth) <= day
-    )
+    birthdays = sum(1 for year in range(birth.year + 1, day.year + 1) if _birthday_in(year, birth) <= day)
     assert age_on(birth, day) == birthdays

@@ -59,22 +59,16 @@ def pinned(*keys: ECKey | OKPKey, issuer: str = YOUTH_CARE) -> Callable[[str, st
     return lambda iss, _kid: keyset if iss == issuer else None
 
 
-def verify(
-    tok: str, key: ECKey | OKPKey, *, now: int = NOW, holder: str = MENTAL_HEALTH
-) -> VerifiedConsent:
+def verify(tok: str, key: ECKey | OKPKey, *, now: int = NOW, holder: str = MENTAL_HEALTH) -> VerifiedConsent:
     return token.verify(tok, keys_for=pinned(key), holder=holder, now=now)
 
 
 def issue(key: ECKey | OKPKey, alg: str, **kwargs: Any) -> str:
     grant = kwargs.pop("grant", a_grant())
-    return token.issue(
-        grant, grantee=YOUTH_CARE, objections=(), key=key, kid=str(key.kid), alg=alg, now=NOW, **kwargs
-    )
+    return token.issue(grant, grantee=YOUTH_CARE, objections=(), key=key, kid=str(key.kid), alg=alg, now=NOW, **kwargs)
 
 
-def refused(
-    error: type[GatewayError], tok: str, key: ECKey | OKPKey, **kwargs: Any
-) -> GatewayError:
+def refused(error: type[GatewayError], tok: str, key: ECKey | OKPKey, **kwargs: Any) -> GatewayError:
     with pytest.raises(error) as caught:
         verify(tok, key, **kwargs)
     assert type(caught.value) is error, caught.value
@@ -148,14 +142,10 @@ def test_a_token_never_outlives_its_consent() -> None:
         ({}, SAFE_HOME),  # not a recipient of this consent
     ],
 )
-def test_no_token_for_a_revoked_objected_expired_or_foreign_grant(
-    overrides: dict[str, Any], grantee: str
-) -> None:
+def test_no_token_for_a_revoked_objected_expired_or_foreign_grant(overrides: dict[str, Any], grantee: str) -> None:
     key = ISSUER_KEYS["ES256"]
     with pytest.raises(InvalidRequest):
-        token.issue(
-            a_grant(**overrides), grantee=grantee, objections=(), key=key, kid="yc-ec-1", alg="ES256", now=NOW
-        )
+        token.issue(a_grant(**overrides), grantee=grantee, objections=(), key=key, kid="yc-ec-1", alg="ES256", now=NOW)
 
 
 # --- verifiable with an independent JOSE implementation --------------------------------
@@ -172,9 +162,7 @@ def verify_with_cryptography(tok: str, jwk: dict[str, Any]) -> dict[str, Any]:
             int.from_bytes(b64d(jwk["y"]), "big"),
             ec.SECP256R1(),
         )
-        der = encode_dss_signature(
-            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        )
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
         numbers.public_key().verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
     else:
         Ed25519PublicKey.from_public_bytes(b64d(jwk["x"])).verify(signature, signing_input)
@@ -182,9 +170,7 @@ def verify_with_cryptography(tok: str, jwk: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def test_a_partner_verifies_our_token_with_plain_cryptography(
-    alg: str, issuer_key: ECKey | OKPKey
-) -> None:
+def test_a_partner_verifies_our_token_with_plain_cryptography(alg: str, issuer_key: ECKey | OKPKey) -> None:
     tok = issue(issuer_key, alg)
     jwk = issuer_key.as_dict(private=False)
     assert verify_with_cryptography(tok, jwk)["sub"] == MOTHER
@@ -225,9 +211,7 @@ def test_the_rfc9864_name_ed25519_is_accepted_as_well() -> None:
 # --- refusals ---------------------------------------------------------------------------
 
 
-def test_a_forgery_signed_by_another_key_with_the_same_kid_is_refused(
-    alg: str, issuer_key: ECKey | OKPKey
-) -> None:
+def test_a_forgery_signed_by_another_key_with_the_same_kid_is_refused(alg: str, issuer_key: ECKey | OKPKey) -> None:
     impostor = (an_ec_key if alg == "ES256" else an_ed_key)(str(issuer_key.kid))
     refused(BadSignature, issue(impostor, alg), issuer_key)
 
@@ -238,18 +222,14 @@ def test_an_altered_payload_is_refused(alg: str, issuer_key: ECKey | OKPKey) -> 
     refused(BadSignature, f"{head}.{wider}.{sig}", issuer_key)
 
 
-def test_expiry_allows_sixty_seconds_of_clock_skew_and_no_more(
-    alg: str, issuer_key: ECKey | OKPKey
-) -> None:
+def test_expiry_allows_sixty_seconds_of_clock_skew_and_no_more(alg: str, issuer_key: ECKey | OKPKey) -> None:
     tok = issue(issuer_key, alg, lifetime=600)
     assert verify(tok, issuer_key, now=NOW + 600 + 59)
     refused(TokenExpired, tok, issuer_key, now=NOW + 600 + 60)
     refused(TokenExpired, tok, issuer_key, now=NOW + 600 + 3600)
 
 
-def test_a_token_not_yet_valid_is_refused_beyond_the_skew(
-    alg: str, issuer_key: ECKey | OKPKey
-) -> None:
+def test_a_token_not_yet_valid_is_refused_beyond_the_skew(alg: str, issuer_key: ECKey | OKPKey) -> None:
     tok = issue(issuer_key, alg)
     assert verify(tok, issuer_key, now=NOW - 60)
     refused(TokenExpired, tok, issuer_key, now=NOW - 61)
@@ -268,9 +248,7 @@ def test_hs256_keyed_with_the_issuers_public_key_is_refused(public_form: str) ->
     key = ISSUER_KEYS["ES256"]
     public = key.public_key
     secret = (
-        public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         if public_form == "pem"
         else json.dumps(key.as_dict(private=False)).encode()
     )
@@ -281,12 +259,8 @@ def test_hs256_keyed_with_the_issuers_public_key_is_refused(public_form: str) ->
     assert "HS256" in error.detail
 
 
-def test_an_unknown_kid_is_refused_without_trying_other_keys(
-    alg: str, issuer_key: ECKey | OKPKey
-) -> None:
-    tok = hand_sign(
-        {"alg": alg, "kid": "not-published", "typ": "consent+jwt"}, claims(), issuer_key
-    )
+def test_an_unknown_kid_is_refused_without_trying_other_keys(alg: str, issuer_key: ECKey | OKPKey) -> None:
+    tok = hand_sign({"alg": alg, "kid": "not-published", "typ": "consent+jwt"}, claims(), issuer_key)
     refused(BadSignature, tok, issuer_key)
     no_kid = hand_sign({"alg": alg, "typ": "consent+jwt"}, claims(), issuer_key)
     refused(BadSignature, no_kid, issuer_key)
@@ -393,23 +367,17 @@ def test_every_claim_is_required(claim: str) -> None:
 )
 def test_ill_typed_claims_are_refused(overrides: dict[str, Any]) -> None:
     key = ISSUER_KEYS["ES256"]
-    tok = hand_sign(
-        {"alg": "ES256", "kid": key.kid, "typ": "consent+jwt"}, claims(**overrides), key
-    )
+    tok = hand_sign({"alg": "ES256", "kid": key.kid, "typ": "consent+jwt"}, claims(**overrides), key)
     refused(InvalidRequest, tok, key)
 
 
-def test_a_token_for_other_holders_is_refused_with_wrong_audience(
-    alg: str, issuer_key: ECKey | OKPKey
-) -> None:
+def test_a_token_for_other_holders_is_refused_with_wrong_audience(alg: str, issuer_key: ECKey | OKPKey) -> None:
     refused(WrongAudience, issue(issuer_key, alg), issuer_key, holder=SAFE_HOME)
 
 
 def test_a_token_from_an_unknown_issuer_is_refused() -> None:
     key = ISSUER_KEYS["ES256"]
-    tok = hand_sign(
-        {"alg": "ES256", "kid": key.kid, "typ": "consent+jwt"}, claims(iss="org:unknown"), key
-    )
+    tok = hand_sign({"alg": "ES256", "kid": key.kid, "typ": "consent+jwt"}, claims(iss="org:unknown"), key)
     refused(BadSignature, tok, key)
     no_iss = claims()
     del no_iss["iss"]
@@ -424,13 +392,10 @@ def test_a_partner_cannot_use_its_own_keys_to_speak_for_another_issuer() -> None
     partner_key = an_ec_key("partner-1")
     issuer_key = ISSUER_KEYS["ES256"]
     # the partner signs with its own key but claims to be youth care
-    tok = hand_sign(
-        {"alg": "ES256", "kid": "partner-1", "typ": "consent+jwt"}, claims(), partner_key
-    )
+    tok = hand_sign({"alg": "ES256", "kid": "partner-1", "typ": "consent+jwt"}, claims(), partner_key)
     registry = {YOUTH_CARE: public_set(issuer_key), "org:partner": public_set(partner_key)}
     with pytest.raises(BadSignature):
-        token.verify(tok, keys_for=lambda iss, _kid: registry.get(iss), holder=MENTAL_HEALTH,
-                     now=NOW)
+        token.verify(tok, keys_for=lambda iss, _kid: registry.get(iss), holder=MENTAL_HEALTH, now=NOW)
 
 
 @pytest.mark.parametrize(

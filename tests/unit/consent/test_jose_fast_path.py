@@ -49,9 +49,11 @@ EC = an_ec_key("yc-ec-1")
 ED = an_ed_key("yc-ed-1")
 KEYS = public_set(EC, ED)
 TYP = token.TYP
-HEADER = {"ES256": {"alg": "ES256", "kid": "yc-ec-1", "typ": TYP},
-          "EdDSA": {"alg": "EdDSA", "kid": "yc-ed-1", "typ": TYP},
-          "Ed25519": {"alg": "Ed25519", "kid": "yc-ed-1", "typ": TYP}}
+HEADER = {
+    "ES256": {"alg": "ES256", "kid": "yc-ec-1", "typ": TYP},
+    "EdDSA": {"alg": "EdDSA", "kid": "yc-ed-1", "typ": TYP},
+    "Ed25519": {"alg": "Ed25519", "kid": "yc-ed-1", "typ": TYP},
+}
 SIGNER = {"ES256": EC, "EdDSA": ED, "Ed25519": ED}
 
 
@@ -100,8 +102,7 @@ def verdict(decode: Callable[[], Any]) -> Any:
 
 
 def both(tok: str, keys: KeySet = KEYS, typ: str = TYP) -> tuple[Any, Any]:
-    return (verdict(lambda: jwt.decode_strict(tok, keys, typ=typ)),
-            verdict(lambda: reference_decode(tok, keys, typ)))
+    return (verdict(lambda: jwt.decode_strict(tok, keys, typ=typ)), verdict(lambda: reference_decode(tok, keys, typ)))
 
 
 def registry(issuer: str = YOUTH_CARE) -> Callable[..., KeySet | None]:
@@ -109,14 +110,16 @@ def registry(issuer: str = YOUTH_CARE) -> Callable[..., KeySet | None]:
 
 
 def both_from_issuer(tok: str) -> tuple[Any, Any]:
-    return (verdict(lambda: jwt.decode(tok, registry(), typ=TYP)),
-            verdict(lambda: reference_from_issuer(tok, registry())))
+    return (
+        verdict(lambda: jwt.decode(tok, registry(), typ=TYP)),
+        verdict(lambda: reference_from_issuer(tok, registry())),
+    )
 
 
-def signed(alg: str = "ES256", header: dict[str, Any] | str | None = None,
-           body: dict[str, Any] | str | None = None) -> str:
-    return hand_sign(HEADER[alg] if header is None else header,
-                     claims() if body is None else body, SIGNER[alg])
+def signed(
+    alg: str = "ES256", header: dict[str, Any] | str | None = None, body: dict[str, Any] | str | None = None
+) -> str:
+    return hand_sign(HEADER[alg] if header is None else header, claims() if body is None else body, SIGNER[alg])
 
 
 def hs256_with_the_public_key() -> str:
@@ -173,7 +176,9 @@ def odd_key(**params: Any) -> KeySet:
 
 BAD_TOKENS: dict[str, tuple[Callable[[], str], type[GatewayError]]] = {
     "forged by another key with the same kid": (
-        lambda: hand_sign(HEADER["ES256"], claims(), an_ec_key("yc-ec-1")), BadSignature),
+        lambda: hand_sign(HEADER["ES256"], claims(), an_ec_key("yc-ec-1")),
+        BadSignature,
+    ),
     "forged EdDSA": (lambda: hand_sign(HEADER["EdDSA"], claims(), an_ed_key("yc-ed-1")), BadSignature),
     "altered payload": (lambda: altered(signed(), 1, claims(aud=[SAFE_HOME])), BadSignature),
     "altered header": (lambda: altered(signed(), 0, HEADER["ES256"] | {"cty": "JWT"}), BadSignature),
@@ -181,35 +186,40 @@ BAD_TOKENS: dict[str, tuple[Callable[[], str], type[GatewayError]]] = {
     "alg none": (lambda: altered(signed(), 0, HEADER["ES256"] | {"alg": "none"}), BadSignature),
     "HS256 keyed with the public JWK": (hs256_with_the_public_key, BadSignature),
     "ES256 header, Ed25519 signature": (
-        lambda: hand_sign(HEADER["EdDSA"] | {"alg": "ES256"}, claims(), ED), BadSignature),
+        lambda: hand_sign(HEADER["EdDSA"] | {"alg": "ES256"}, claims(), ED),
+        BadSignature,
+    ),
     "unknown kid": (lambda: signed(header=HEADER["ES256"] | {"kid": "not-published"}), BadSignature),
     "no kid": (lambda: signed(header={"alg": "ES256", "typ": TYP}), BadSignature),
     "jku": (lambda: signed(header=HEADER["ES256"] | {"jku": "https://evil.example/jwks"}), BadSignature),
-    "embedded jwk": (lambda: signed(header=HEADER["ES256"] | {"jwk": EC.as_dict(private=False)}),
-                     BadSignature),
+    "embedded jwk": (lambda: signed(header=HEADER["ES256"] | {"jwk": EC.as_dict(private=False)}), BadSignature),
     "crit": (lambda: signed(header=HEADER["ES256"] | {"crit": ["exp"]}), BadSignature),
     "b64 false": (lambda: signed(header=HEADER["ES256"] | {"b64": False}), BadSignature),
     "wrong typ": (lambda: signed(header=HEADER["ES256"] | {"typ": "at+jwt"}), BadSignature),
     "typ JWT": (lambda: signed(header=HEADER["ES256"] | {"typ": "JWT"}), BadSignature),
     "duplicate alg in header": (
         lambda: signed(header='{"alg": "ES256", "kid": "yc-ec-1", "typ": "consent+jwt", "alg": "none"}'),
-        BadSignature),
+        BadSignature,
+    ),
     "cty not a string": (lambda: signed(header=HEADER["ES256"] | {"cty": 7}), BadSignature),
     "header over 512 bytes": (lambda: signed(header=HEADER["ES256"] | {"x": "y" * 400}), BadSignature),
     "signature cut short": (lambda: signed()[:-4], BadSignature),
     "signature one byte longer": (lambda: signed() + "AA", BadSignature),
     "S padded with zero bytes": (lambda: zero_padded_s(signed()), BadSignature),
-    "non-canonical header": (lambda: non_canonical(with_spare_bits(
-        lambda pad: signed(header=HEADER["ES256"] | {"x": pad}), 0), 0), BadSignature),
-    "non-canonical payload": (lambda: non_canonical(with_spare_bits(
-        lambda pad: signed(body=claims(x=pad)), 1), 1), BadSignature),
+    "non-canonical header": (
+        lambda: non_canonical(with_spare_bits(lambda pad: signed(header=HEADER["ES256"] | {"x": pad}), 0), 0),
+        BadSignature,
+    ),
+    "non-canonical payload": (
+        lambda: non_canonical(with_spare_bits(lambda pad: signed(body=claims(x=pad)), 1), 1),
+        BadSignature,
+    ),
     "non-canonical signature": (lambda: non_canonical(signed(), 2), BadSignature),
     "duplicate claim keys": (lambda: signed(body=json.dumps(claims())[:-1] + ', "aud": ["x"]}'), InvalidRequest),
     "NaN claim": (lambda: signed(body=json.dumps(claims()).replace(f"{NOW + 3600}", "NaN")), InvalidRequest),
     "1e999 claim": (lambda: signed(body=json.dumps(claims()).replace(f"{NOW + 3600}", "1e999")), InvalidRequest),
     "payload not an object": (lambda: signed(body="[1, 2]"), InvalidRequest),
-    "payload not UTF-8": (lambda: signed_bytes(b'{"iss": "' + YOUTH_CARE.encode() + b'\xff"}'),
-                          InvalidRequest),
+    "payload not UTF-8": (lambda: signed_bytes(b'{"iss": "' + YOUTH_CARE.encode() + b'\xff"}'), InvalidRequest),
 }
 
 
@@ -232,9 +242,7 @@ def test_good_tokens_decode_to_the_same_header_and_claims(alg: str) -> None:
     assert ours == reference == (HEADER[alg], claims())
 
 
-@pytest.mark.parametrize(
-    "params", [{"use": "enc"}, {"alg": "ES384"}, {"alg": "EdDSA"}, {"key_ops": ["sign"]}]
-)
+@pytest.mark.parametrize("params", [{"use": "enc"}, {"alg": "ES384"}, {"alg": "EdDSA"}, {"key_ops": ["sign"]}])
 def test_a_pinned_key_published_for_something_else_does_not_verify(params: dict[str, Any]) -> None:
     keys = odd_key(**params)
     assert both(signed(), keys) == (BadSignature, BadSignature)
@@ -251,15 +259,20 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(sorted(HEADER)), st.integers(0, 10_000), st.sampled_from(_ALPHABET),
-       st.sampled_from(["replace", "drop", "insert"]))
-def test_a_corrupted_token_gets_the_same_verdict_from_both_paths(
-    alg: str, where: int, char: str, how: str
-) -> None:
+@given(
+    st.sampled_from(sorted(HEADER)),
+    st.integers(0, 10_000),
+    st.sampled_from(_ALPHABET),
+    st.sampled_from(["replace", "drop", "insert"]),
+)
+def test_a_corrupted_token_gets_the_same_verdict_from_both_paths(alg: str, where: int, char: str, how: str) -> None:
     tok = signed(alg)
     i = where % len(tok)
-    tok = {"replace": tok[:i] + char + tok[i + 1:], "drop": tok[:i] + tok[i + 1:],
-           "insert": tok[:i] + char + tok[i:]}[how]
+    tok = {
+        "replace": tok[:i] + char + tok[i + 1 :],
+        "drop": tok[:i] + tok[i + 1 :],
+        "insert": tok[:i] + char + tok[i:],
+    }[how]
     ours, reference = both(tok)
     assert ours == reference
     ours, reference = both_from_issuer(tok)
@@ -267,6 +280,7 @@ def test_a_corrupted_token_gets_the_same_verdict_from_both_paths(
 
 
 # --- decode_from_issuer: one parse, keys chosen by the unverified iss -------------------
+
 
 def test_decode_from_issuer_returns_the_issuer_whose_keys_verified() -> None:
     asked: list[str] = []
@@ -320,8 +334,7 @@ def test_token_verify_still_refuses_an_expired_token_signed_correctly() -> None:
     tok = signed(body=claims(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 60))
     with pytest.raises(TokenExpired):
         token.verify(tok, keys_for=registry(), holder=MENTAL_HEALTH, now=NOW)
-    assert token.verify(signed(), keys_for=registry(), holder=MENTAL_HEALTH,
-                        now=NOW).subject_bsn == MOTHER
+    assert token.verify(signed(), keys_for=registry(), holder=MENTAL_HEALTH, now=NOW).subject_bsn == MOTHER
 
 
 # --- the remembered header --------------------------------------------------------------

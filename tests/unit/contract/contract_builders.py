@@ -48,8 +48,9 @@ def raw_signature(signing_input: bytes, jwk: ECKey | OKPKey) -> bytes:
     return private.sign(signing_input)
 
 
-def hand_sign(header: dict[str, Any] | str, payload: dict[str, Any] | str | bytes,
-              jwk: ECKey | OKPKey, *, detached: bool = False) -> str:
+def hand_sign(
+    header: dict[str, Any] | str, payload: dict[str, Any] | str | bytes, jwk: ECKey | OKPKey, *, detached: bool = False
+) -> str:
     """Sign raw header and payload with the real key, bypassing our code.
 
     Lets a test build what our ``sign`` would never produce (``alg`` none, an embedded

@@ -19,14 +19,23 @@ from profiles import catalog
 PASSED_THROUGH = {errors.PartnerRefusal.code}
 """Never answered under its own code: the partner's OperationOutcome goes back as it came."""
 
-HTTP_LEVEL = {"method-not-allowed", "not-acceptable", "too-large", "unsupported-media-type",
-              "http-error", "internal-error"}
+HTTP_LEVEL = {
+    "method-not-allowed",
+    "not-acceptable",
+    "too-large",
+    "unsupported-media-type",
+    "http-error",
+    "internal-error",
+}
 """Answered by the HTTP edge (werkzeug's errors, the last-resort 500), not by a domain class."""
 
 
 def error_classes() -> list[type[errors.GatewayError]]:
-    return [cls for _, cls in inspect.getmembers(errors, inspect.isclass)
-            if issubclass(cls, errors.GatewayError) and cls.__module__ == errors.__name__]
+    return [
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.GatewayError) and cls.__module__ == errors.__name__
+    ]
 
 
 def served() -> dict[str, int | None]:
@@ -49,12 +58,25 @@ def test_every_served_code_is_raised_by_a_class_or_answered_by_the_http_edge() -
 def test_the_contracts_refusal_list_is_served_with_the_contracts_statuses() -> None:
     # contract section 4, "Refusals": the statuses partners rely on
     contract = {
-        "unknown-partner": 401, "bad-signature": 401, "token-expired": 401, "replay": 401,
-        "wrong-audience": 403, "consent-revoked": 403, "purpose-mismatch": 403,
-        "category-not-consented": 403, "not-shareable": 403, "subject-unknown": 404,
-        "consent-status-unavailable": 503, "invalid-request": 400, "grantee-mismatch": 403,
-        "subject-mismatch": 403, "partner-unavailable": 502, "partner-timeout": 504,
-        "bad-partner-signature": 502, "store-unavailable": 503, "issuer-not-party": 403,
+        "unknown-partner": 401,
+        "bad-signature": 401,
+        "token-expired": 401,
+        "replay": 401,
+        "wrong-audience": 403,
+        "consent-revoked": 403,
+        "purpose-mismatch": 403,
+        "category-not-consented": 403,
+        "not-shareable": 403,
+        "subject-unknown": 404,
+        "consent-status-unavailable": 503,
+        "invalid-request": 400,
+        "grantee-mismatch": 403,
+        "subject-mismatch": 403,
+        "partner-unavailable": 502,
+        "partner-timeout": 504,
+        "bad-partner-signature": 502,
+        "store-unavailable": 503,
+        "issuer-not-party": 403,
     }
     assert set(errors.REFUSAL_CODES) == set(contract)
     assert {code: served()[code] for code in contract} == contract

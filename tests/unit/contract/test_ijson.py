@@ -10,15 +10,24 @@ from contract import ijson
 from contract.errors import BadSignature, InvalidRequest
 
 
-@pytest.mark.parametrize("text", [
-    '{"sub":"1","sub":"2"}',             # a second key smuggles a claim past one reader
-    '{"a":{"b":1,"b":1}}',               # also nested, also with equal values
-    "[NaN]", "[Infinity]", "[-Infinity]",
-    "[1e999]", "[-1e999]",               # overflows to infinity
-    '{"a":"\\u0000"}', '{"a":"x\x00"}',  # NUL, escaped or raw: PostgreSQL cannot store it
-    "\ufeff{}",                          # a byte order mark is not JSON
-    "{", "", "[1,]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"sub":"1","sub":"2"}',  # a second key smuggles a claim past one reader
+        '{"a":{"b":1,"b":1}}',  # also nested, also with equal values
+        "[NaN]",
+        "[Infinity]",
+        "[-Infinity]",
+        "[1e999]",
+        "[-1e999]",  # overflows to infinity
+        '{"a":"\\u0000"}',
+        '{"a":"x\x00"}',  # NUL, escaped or raw: PostgreSQL cannot store it
+        "\ufeff{}",  # a byte order mark is not JSON
+        "{",
+        "",
+        "[1,]",
+    ],
+)
 def test_what_is_not_i_json_is_refused(text: str) -> None:
     with pytest.raises(InvalidRequest):
         ijson.loads(text)
@@ -38,24 +47,30 @@ def test_ordinary_json_parses_as_python_json_would() -> None:
     assert ijson.loads(text.encode()) == json.loads(text)
 
 
-@pytest.mark.parametrize("text", [
-    '{"kid":"\\ud800"}',                 # a lone high surrogate, escaped
-    '{"kid":"x\\udfff"}',                # a lone low surrogate
-    '{"\\udc00":1}',                     # in a member name
-    '[["\\ude00\\ud83d"]]',              # a pair in the wrong order is two lone halves
-    '{"a":"\ud800"}',                    # a raw lone surrogate in a str
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"kid":"\\ud800"}',  # a lone high surrogate, escaped
+        '{"kid":"x\\udfff"}',  # a lone low surrogate
+        '{"\\udc00":1}',  # in a member name
+        '[["\\ude00\\ud83d"]]',  # a pair in the wrong order is two lone halves
+        '{"a":"\ud800"}',  # a raw lone surrogate in a str
+    ],
+)
 def test_a_lone_surrogate_is_refused_wherever_it_hides(text: str) -> None:
     # RFC 7493 section 2.1: the next reader could not write it as UTF-8
     with pytest.raises(InvalidRequest, match="surrogaat"):
         ijson.loads(text)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ('{"a":"\\ud83d\\ude00"}', {"a": "\U0001f600"}),   # an escaped pair is one character
-    ('{"a":"\\\\ud800"}', {"a": "\\ud800"}),           # a backslash, then the letters
-    ('{"a":"\\\\u0000"}', {"a": "\\u0000"}),           # likewise: no NUL here
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{"a":"\\ud83d\\ude00"}', {"a": "\U0001f600"}),  # an escaped pair is one character
+        ('{"a":"\\\\ud800"}', {"a": "\\ud800"}),  # a backslash, then the letters
+        ('{"a":"\\\\u0000"}', {"a": "\\u0000"}),  # likewise: no NUL here
+    ],
+)
 def test_what_only_looks_like_a_surrogate_or_nul_passes(text: str, value: object) -> None:
     assert ijson.loads(text) == value
 

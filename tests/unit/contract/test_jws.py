@@ -31,9 +31,11 @@ TYP = "consent+jwt"
 RULES = jws.Rules(typ=TYP)
 BUNDLE_RULES = jws.Rules(typ=None, error=BadPartnerSignature, members=frozenset({"alg", "kid", "typ"}))
 CLAIMS = {"iss": ISSUER, "sub": "999990019", "exp": 2_000_000_000}
-HEADER = {"ES256": {"alg": "ES256", "kid": "yc-ec-1", "typ": TYP},
-          "EdDSA": {"alg": "EdDSA", "kid": "yc-ed-1", "typ": TYP},
-          "Ed25519": {"alg": "Ed25519", "kid": "yc-ed-1", "typ": TYP}}
+HEADER = {
+    "ES256": {"alg": "ES256", "kid": "yc-ec-1", "typ": TYP},
+    "EdDSA": {"alg": "EdDSA", "kid": "yc-ed-1", "typ": TYP},
+    "Ed25519": {"alg": "Ed25519", "kid": "yc-ed-1", "typ": TYP},
+}
 SIGNER = {"ES256": EC, "EdDSA": ED, "Ed25519": ED}
 
 
@@ -151,18 +153,27 @@ def test_a_duplicate_header_member_is_refused(member: str) -> None:
         verify(hand_sign(header, CLAIMS, EC))
 
 
-@pytest.mark.parametrize("header", [
-    '{"alg": "ES256", "kid": "\\ud800", "typ": "consent+jwt"}',
-    '{"alg": "ES256", "kid": "yc-ec-1", "typ": "consent+jwt", "\\udc00": "x"}',
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        '{"alg": "ES256", "kid": "\\ud800", "typ": "consent+jwt"}',
+        '{"alg": "ES256", "kid": "yc-ec-1", "typ": "consent+jwt", "\\udc00": "x"}',
+    ],
+)
 def test_a_lone_surrogate_in_the_header_is_refused(header: str) -> None:
     with pytest.raises(BadSignature, match="surrogaat"):
         verify(hand_sign(header, CLAIMS, EC))
 
 
-@pytest.mark.parametrize(("made_as", "expected"), [
-    ("at+jwt", TYP), (TYP, "at+jwt"), ("audit-checkpoint+jwt", TYP), ("JWT", TYP),
-])
+@pytest.mark.parametrize(
+    ("made_as", "expected"),
+    [
+        ("at+jwt", TYP),
+        (TYP, "at+jwt"),
+        ("audit-checkpoint+jwt", TYP),
+        ("JWT", TYP),
+    ],
+)
 def test_one_kind_of_jws_is_never_taken_for_another(made_as: str, expected: str) -> None:
     token = signed(typ=made_as)
     with pytest.raises(BadSignature, match="tokentype"):
@@ -174,11 +185,17 @@ def test_a_bundle_signature_takes_typ_jose_or_none_and_nothing_else() -> None:
     for header in ({"alg": "ES256", "kid": "yc-ec-1"}, {"alg": "ES256", "kid": "yc-ec-1", "typ": "JOSE"}):
         verify(hand_sign(header, payload, EC, detached=True), BUNDLE_RULES, detached_payload=payload)
     with pytest.raises(BadPartnerSignature):
-        verify(hand_sign({"alg": "ES256", "kid": "yc-ec-1", "typ": TYP}, payload, EC, detached=True),
-               BUNDLE_RULES, detached_payload=payload)
+        verify(
+            hand_sign({"alg": "ES256", "kid": "yc-ec-1", "typ": TYP}, payload, EC, detached=True),
+            BUNDLE_RULES,
+            detached_payload=payload,
+        )
     with pytest.raises(BadPartnerSignature, match="cty"):
-        verify(hand_sign({"alg": "ES256", "kid": "yc-ec-1", "cty": "json"}, payload, EC, detached=True),
-               BUNDLE_RULES, detached_payload=payload)
+        verify(
+            hand_sign({"alg": "ES256", "kid": "yc-ec-1", "cty": "json"}, payload, EC, detached=True),
+            BUNDLE_RULES,
+            detached_payload=payload,
+        )
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -237,15 +254,18 @@ def test_non_canonical_base64url_is_refused(part: int) -> None:
         verify(".".join(parts))
 
 
-@pytest.mark.parametrize("damage", [
-    lambda t: t + "=",                         # padding
-    lambda t: t.replace("-", "+").replace("_", "/") if ("-" in t or "_" in t) else t + "+",
-    lambda t: t + ".x",                        # four parts
-    lambda t: t.rsplit(".", 1)[0],             # two parts
-    lambda t: " " + t,
-    lambda t: t + "é",
-    lambda t: t + "A" * 17_000,                # over the size cap
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda t: t + "=",  # padding
+        lambda t: t.replace("-", "+").replace("_", "/") if ("-" in t or "_" in t) else t + "+",
+        lambda t: t + ".x",  # four parts
+        lambda t: t.rsplit(".", 1)[0],  # two parts
+        lambda t: " " + t,
+        lambda t: t + "é",
+        lambda t: t + "A" * 17_000,  # over the size cap
+    ],
+)
 def test_anything_but_three_plain_base64url_parts_is_refused(damage: Any) -> None:
     with pytest.raises(BadSignature):
         verify(damage(signed()))
@@ -256,9 +276,14 @@ def test_a_header_over_512_bytes_is_refused() -> None:
         verify(signed(x="y" * 400))
 
 
-@pytest.mark.parametrize("header", [
-    '["ES256"]', '"ES256"', '{"alg": "ES256", "kid": "yc-ec-1", "typ": "consent+jwt", "n": NaN}',
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        '["ES256"]',
+        '"ES256"',
+        '{"alg": "ES256", "kid": "yc-ec-1", "typ": "consent+jwt", "n": NaN}',
+    ],
+)
 def test_a_header_that_is_not_an_i_json_object_is_refused(header: str) -> None:
     with pytest.raises(BadSignature):
         verify(hand_sign(header, CLAIMS, EC))
@@ -301,16 +326,19 @@ def test_a_large_detached_payload_signs_and_verifies() -> None:
 # --- signing ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("header", "key"), [
-    ({"alg": "HS256", "kid": "k"}, OctKey.generate_key(256)),
-    ({"alg": "none", "kid": "k"}, EC),
-    ({"alg": "ES256", "kid": "k"}, ED),
-    ({"alg": "EdDSA", "kid": "k"}, EC),
-    ({"alg": "ES256", "kid": ""}, EC),
-    ({"alg": "ES256", "kid": "k", "jwk": {"kty": "EC"}}, EC),
-    ({"alg": "ES256", "kid": "k", "b64": False}, EC),
-    ({"alg": "ES256", "kid": "k", "crit": ["b64"]}, EC),
-])
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        ({"alg": "HS256", "kid": "k"}, OctKey.generate_key(256)),
+        ({"alg": "none", "kid": "k"}, EC),
+        ({"alg": "ES256", "kid": "k"}, ED),
+        ({"alg": "EdDSA", "kid": "k"}, EC),
+        ({"alg": "ES256", "kid": ""}, EC),
+        ({"alg": "ES256", "kid": "k", "jwk": {"kty": "EC"}}, EC),
+        ({"alg": "ES256", "kid": "k", "b64": False}, EC),
+        ({"alg": "ES256", "kid": "k", "crit": ["b64"]}, EC),
+    ],
+)
 def test_the_kernel_never_signs_what_it_would_refuse(header: dict[str, Any], key: Any) -> None:
     with pytest.raises(ValueError, match="cannot sign"):
         jws.sign(b"{}", key, header)

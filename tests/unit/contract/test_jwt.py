@@ -81,9 +81,7 @@ def test_sign_refuses_nan_in_claims() -> None:
 
 
 def test_peek_reads_without_verifying_and_only_that() -> None:
-    forged = hand_sign(
-        {"alg": "ES256", "kid": "who-knows", "typ": "x"}, {"iss": "org:b"}, an_ec_key()
-    )
+    forged = hand_sign({"alg": "ES256", "kid": "who-knows", "typ": "x"}, {"iss": "org:b"}, an_ec_key())
     assert jwt.peek_header(forged)["kid"] == "who-knows"
     assert jwt.peek_claims(forged) == {"iss": "org:b"}
     with pytest.raises(BadSignature):

@@ -23,12 +23,14 @@ HOME = ROOT / "contract" / "systems.py"
 NAMESPACE = re.compile(
     r"https?://[^\s\"'|]*(?:/fhir/|NamingSystem|CodeSystem|StructureDefinition|OperationDefinition"
     r"|ValueSet|snomed\.info|loinc\.org|hl7\.org|dicom\.nema\.org|ihe\.net|smarthealthit\.org|fhir\.nl)"
-    r"|urn:(?:oid|iso|iso-astm|jggz|gateway|ietf|ehr):")
+    r"|urn:(?:oid|iso|iso-astm|jggz|gateway|ietf|ehr):"
+)
 
 
 def production_modules() -> list[pathlib.Path]:
-    return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py")
-                  if p != HOME and "migrations" not in p.parts)
+    return sorted(
+        p for package in PACKAGES for p in (ROOT / package).rglob("*.py") if p != HOME and "migrations" not in p.parts
+    )
 
 
 def docstrings(tree: ast.AST) -> set[int]:
@@ -45,8 +47,11 @@ def docstrings(tree: ast.AST) -> set[int]:
             if not isinstance(block, list):
                 continue
             for first, second in itertools.pairwise(block):
-                if isinstance(first, (ast.Assign, ast.AnnAssign)) and isinstance(second, ast.Expr) \
-                        and isinstance(second.value, ast.Constant):
+                if (
+                    isinstance(first, (ast.Assign, ast.AnnAssign))
+                    and isinstance(second, ast.Expr)
+                    and isinstance(second.value, ast.Constant)
+                ):
                     found.add(id(second.value))
     return found
 
@@ -54,9 +59,14 @@ def docstrings(tree: ast.AST) -> set[int]:
 def spelled_urls(path: pathlib.Path) -> list[str]:
     tree = ast.parse(path.read_text("utf-8"))
     skip = docstrings(tree)
-    return [f"{path.relative_to(ROOT)}:{node.lineno}: {node.value}" for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
-            and NAMESPACE.search(node.value)]
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
+        and NAMESPACE.search(node.value)
+    ]
 
 
 def test_no_production_module_but_systems_spells_a_namespace_url() -> None:
@@ -66,13 +76,19 @@ def test_no_production_module_but_systems_spells_a_namespace_url() -> None:
 
 def test_the_scan_would_see_a_url_spelled_in_code(tmp_path: pathlib.Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text('"""Doc naming http://fhir.nl/fhir/NamingSystem/bsn."""\n'
-                      'BSN = "http://fhir.nl/fhir/NamingSystem/bsn"\n'
-                      'URN = f"urn:oid:{1}"\n', "utf-8")
+    module.write_text(
+        '"""Doc naming http://fhir.nl/fhir/NamingSystem/bsn."""\n'
+        'BSN = "http://fhir.nl/fhir/NamingSystem/bsn"\n'
+        'URN = f"urn:oid:{1}"\n',
+        "utf-8",
+    )
     tree = ast.parse(module.read_text("utf-8"))
     skip = docstrings(tree)
-    hits = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            and id(n) not in skip and NAMESPACE.search(n.value)]
+    hits = [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip and NAMESPACE.search(n.value)
+    ]
     assert hits == ["http://fhir.nl/fhir/NamingSystem/bsn", "urn:oid:"]
 
 

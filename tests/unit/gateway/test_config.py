@@ -12,8 +12,7 @@ from gateway.config import ConfigError
 
 def a_home(tmp_path: Path, extra: str = "", **changes: str) -> Path:
     """A node home whose node.toml is what ``gateway init`` writes, plus ``extra``."""
-    text = config.render_toml("ggz-noord", "GGZ Noord", "https://ggz-noord.example", "sqlite:///node.db",
-                              "ES256", 8400)
+    text = config.render_toml("ggz-noord", "GGZ Noord", "https://ggz-noord.example", "sqlite:///node.db", "ES256", 8400)
     for old, new in changes.items():
         assert old in text
         text = text.replace(old, new)
@@ -86,32 +85,38 @@ def test_a_bad_algorithm_from_the_environment_is_refused(tmp_path: Path) -> None
         config.load(a_home(tmp_path), env={"GATEWAY_KEYS_ALG": "RS256"})
 
 
-@pytest.mark.parametrize("env", [
-    {"GATEWAY_SERVER_WORKERS": "many"},
-    {"GATEWAY_SERVER_WORKERS": "0"},
-    {"GATEWAY_SERVER_WORKERS": "\u0664"},  # Arabic-Indic four: int() takes it, an operator never means it
-    {"GATEWAY_SERVER_PORT": "70000"},
-    {"GATEWAY_SERVER_PORT": "0"},
-    {"GATEWAY_PARTNERS_VERIFY_TLS": "maybe"},
-    {"GATEWAY_PARTNERS_READ_TIMEOUT": "0"},
-    {"GATEWAY_PARTNERS_CONNECT_TIMEOUT": "nan"},
-    {"GATEWAY_PARTNERS_JWKS_MAX_AGE": "0"},
-    {"GATEWAY_SECURITY_ACCESS_TOKEN_TTL": "86400"},
-    {"GATEWAY_STORE_URL": "mysql://root@localhost/gateway"},
-    {"GATEWAY_NODE_URL": "ftp://ggz-noord.example"},
-    {"GATEWAY_NODE_ORG_ID": "GGZ Noord"},
-    {"GATEWAY_NODE_ORG_ID": "ggz-noord\n"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"GATEWAY_SERVER_WORKERS": "many"},
+        {"GATEWAY_SERVER_WORKERS": "0"},
+        {"GATEWAY_SERVER_WORKERS": "\u0664"},  # Arabic-Indic four: int() takes it, an operator never means it
+        {"GATEWAY_SERVER_PORT": "70000"},
+        {"GATEWAY_SERVER_PORT": "0"},
+        {"GATEWAY_PARTNERS_VERIFY_TLS": "maybe"},
+        {"GATEWAY_PARTNERS_READ_TIMEOUT": "0"},
+        {"GATEWAY_PARTNERS_CONNECT_TIMEOUT": "nan"},
+        {"GATEWAY_PARTNERS_JWKS_MAX_AGE": "0"},
+        {"GATEWAY_SECURITY_ACCESS_TOKEN_TTL": "86400"},
+        {"GATEWAY_STORE_URL": "mysql://root@localhost/gateway"},
+        {"GATEWAY_NODE_URL": "ftp://ggz-noord.example"},
+        {"GATEWAY_NODE_ORG_ID": "GGZ Noord"},
+        {"GATEWAY_NODE_ORG_ID": "ggz-noord\n"},
+    ],
+)
 def test_a_bad_value_is_refused_at_start_up(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         config.load(a_home(tmp_path), env=env)
 
 
-@pytest.mark.parametrize("change", [
-    {"workers = 2": "workers = 2.5"},
-    {"workers = 2": "workers = true"},
-    {"workers = 2": 'workers = "2"'},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"workers = 2": "workers = 2.5"},
+        {"workers = 2": "workers = true"},
+        {"workers = 2": 'workers = "2"'},
+    ],
+)
 def test_a_number_of_workers_must_be_a_whole_number(tmp_path: Path, change: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="workers"):
         config.load(a_home(tmp_path, **change), env={})

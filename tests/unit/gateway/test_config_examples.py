@@ -24,10 +24,12 @@ SECRET_STORE = "postgresql+psycopg://ggz_noord:s3cret@db.example:5432/ggz_noord"
 def every_key() -> list[tuple[str, str]]:
     """Return (section, key) for every field of every section dataclass of NodeConfig."""
     hints = typing.get_type_hints(config.NodeConfig)
-    return [(section.name, key.name)
-            for section in dataclasses.fields(config.NodeConfig)
-            if section.name != "home" and dataclasses.is_dataclass(hints[section.name])  # not [sources.NAME]
-            for key in dataclasses.fields(hints[section.name])]
+    return [
+        (section.name, key.name)
+        for section in dataclasses.fields(config.NodeConfig)
+        if section.name != "home" and dataclasses.is_dataclass(hints[section.name])  # not [sources.NAME]
+        for key in dataclasses.fields(hints[section.name])
+    ]
 
 
 def load_example(name: str, tmp_path: Path, env: dict[str, str]) -> config.NodeConfig:
@@ -68,6 +70,9 @@ def test_an_example_names_every_key(name: str) -> None:
 def test_the_reference_names_every_environment_variable() -> None:
     reference = (CONFIG_DIR / "README.md").read_text("utf-8")
 
-    missing = [f"GATEWAY_{s.upper()}_{k.upper()}" for s, k in every_key()
-               if f"GATEWAY_{s.upper()}_{k.upper()}" not in reference]
+    missing = [
+        f"GATEWAY_{s.upper()}_{k.upper()}"
+        for s, k in every_key()
+        if f"GATEWAY_{s.upper()}_{k.upper()}" not in reference
+    ]
     assert not missing, f"config/README.md lacks {missing}"

@@ -35,10 +35,19 @@ def mixed_log() -> Log:
     log.append(a_refusal(subject=MOTHER))
     log.append(a_refusal(subject=MOTHER, reason_code="purpose-mismatch"))
     log.append(a_receipt(subject=MOTHER))
-    log.append(AuditRecord(action=events.SAFETY_DISCLOSURE_SENT, outcome=events.SUCCESS,
-                           actor_id="uzi:900099999", subject=MOTHER, peer_org=REQUESTER,
-                           legal_ground="meldcode", flagged=True, categories=("safety-plan",),
-                           purpose="crisis-response"))
+    log.append(
+        AuditRecord(
+            action=events.SAFETY_DISCLOSURE_SENT,
+            outcome=events.SUCCESS,
+            actor_id="uzi:900099999",
+            subject=MOTHER,
+            peer_org=REQUESTER,
+            legal_ground="meldcode",
+            flagged=True,
+            categories=("safety-plan",),
+            purpose="crisis-response",
+        )
+    )
     log.append(a_disclosure(subject=CHILD))
     return log
 

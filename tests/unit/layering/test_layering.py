@@ -21,8 +21,21 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("contract", "consent", "profiles", "audit", "adapters", "ehr", "gateway")
 DOMAIN = ("contract", "consent", "profiles", "audit")
 #: what the domain never imports: web, HTTP, SQL, servers, and the outer rings of the house
-DOMAIN_FORBIDDEN = frozenset({"flask", "werkzeug", "jinja2", "sqlalchemy", "requests", "urllib3", "gunicorn",
-                              "alembic", "gateway", "adapters", "ehr"})
+DOMAIN_FORBIDDEN = frozenset(
+    {
+        "flask",
+        "werkzeug",
+        "jinja2",
+        "sqlalchemy",
+        "requests",
+        "urllib3",
+        "gunicorn",
+        "alembic",
+        "gateway",
+        "adapters",
+        "ehr",
+    }
+)
 
 
 def _module_name(path: Path) -> str:
@@ -131,8 +144,9 @@ def test_use_cases_never_see_flask_or_werkzeug(module: str) -> None:
 
 def test_no_use_case_writes_sql_itself() -> None:
     """Every query lives in gateway/repositories on the unit of work; no service imports SQLAlchemy."""
-    importing = sorted(m for m in MODULES if _in(m, "gateway.services")
-                       and any(_top(n) == "sqlalchemy" for n in all_imports(m)))
+    importing = sorted(
+        m for m in MODULES if _in(m, "gateway.services") and any(_top(n) == "sqlalchemy" for n in all_imports(m))
+    )
     assert not importing, f"{importing} import SQLAlchemy: put the query in gateway/repositories on the unit of work"
 
 
@@ -179,7 +193,7 @@ def _cycle_through(graph: dict[str, set[str]], group: set[str]) -> list[str]:
         nxt = sorted(w for w in graph[path[-1]] if w in group)
         back = [w for w in nxt if w in seen]
         if back:
-            return [*path[path.index(back[0]):], back[0]]
+            return [*path[path.index(back[0]) :], back[0]]
         path.append(nxt[0])
         seen.add(nxt[0])
 

@@ -33,13 +33,19 @@ def _reaches(path: Path) -> list[str]:
         elif isinstance(node, ast.Import):
             modules.update((a.asname or a.name.split(".")[0]) for a in node.names if a.name.split(".")[0] in OWN)
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                and isinstance(node.value, ast.Name) and node.value.id in modules):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
             found.append(f"{node.value.id}.{node.attr}")
     return sorted(set(found))
 
 
-@pytest.mark.parametrize("module", sorted(str(p.relative_to(ROOT)) for room in ROOMS
-                                          for p in (ROOT / room).rglob("*.py")))
+@pytest.mark.parametrize(
+    "module", sorted(str(p.relative_to(ROOT)) for room in ROOMS for p in (ROOT / room).rglob("*.py"))
+)
 def test_no_module_reaches_into_anothers_private_names(module: str) -> None:
     assert _reaches(ROOT / module) == KNOWN.get(module, [])

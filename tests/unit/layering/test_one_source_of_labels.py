@@ -33,8 +33,9 @@ OUR_CODES = frozenset(c["code"] for cs in catalog.load_codesystems() for c in cs
 
 @pytest.mark.parametrize("system", sorted(SHOWN_ON_PAGES), ids=lambda s: s.rsplit("/", 1)[-1])
 def test_every_code_a_page_shows_has_its_own_dutch_designation(system: str) -> None:
-    (codesystem,) = [cs for cs in catalog.load_codesystems() if system in (cs["url"], cs.get("supplements", "")
-                                                                             .split("|")[0])]
+    (codesystem,) = [
+        cs for cs in catalog.load_codesystems() if system in (cs["url"], cs.get("supplements", "").split("|")[0])
+    ]
     for concept in codesystem["concept"]:
         for use in SHOWN_ON_PAGES[system]:
             assert catalog.has_label(system, concept["code"], use=use), (concept["code"], use)
@@ -65,8 +66,10 @@ def _word_tables(path: Path) -> list[str]:
             continue
         keyed = 0
         for key in node.keys:
-            if (isinstance(key, ast.Constant) and key.value in OUR_CODES) or (isinstance(key, ast.Name | ast.Attribute) and (
-                    key.id if isinstance(key, ast.Name) else key.attr) in named):
+            if (isinstance(key, ast.Constant) and key.value in OUR_CODES) or (
+                isinstance(key, ast.Name | ast.Attribute)
+                and (key.id if isinstance(key, ast.Name) else key.attr) in named
+            ):
                 keyed += 1
         strings = [v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
         texts = len(strings) + sum(isinstance(v, ast.JoinedStr) for v in node.values) == len(node.values)
@@ -84,11 +87,14 @@ def test_no_module_keeps_its_own_label_table(module: str) -> None:
 
 def test_the_table_finder_finds_the_tables_this_issue_removed(tmp_path: Path) -> None:
     old = tmp_path / "old.py"
-    old.write_text('REASONS_NL = {"consent-revoked": "de toestemming was ingetrokken",\n'
-                   '              "replay": "hetzelfde verzoek werd nog eens gedaan"}\n'
-                   'ACTIONS = MappingProxyType({DISCLOSURE_SENT: "Samenvatting verstrekt", LOGIN: "Aangemeld"})\n'
-                   'STATUS = {"active": 200, "inactive": 410}\n'
-                   'OUTCOME_CODES = {SUCCESS: "0", REFUSED: "4", ERROR: "8"}\n', "utf-8")
+    old.write_text(
+        'REASONS_NL = {"consent-revoked": "de toestemming was ingetrokken",\n'
+        '              "replay": "hetzelfde verzoek werd nog eens gedaan"}\n'
+        'ACTIONS = MappingProxyType({DISCLOSURE_SENT: "Samenvatting verstrekt", LOGIN: "Aangemeld"})\n'
+        'STATUS = {"active": 200, "inactive": 410}\n'
+        'OUTCOME_CODES = {SUCCESS: "0", REFUSED: "4", ERROR: "8"}\n',
+        "utf-8",
+    )
     assert _word_tables(old) == ["line 1", "line 3"]
 
 

@@ -57,12 +57,16 @@ def _walk_model(model: type, path: str) -> tuple[str, list[tuple[str, type]]]:
 
 
 def _required(model: type) -> set[str]:
-    return {name for name, info in model.model_fields.items()
-            if info.is_required() or (info.json_schema_extra or {}).get("element_required")}
+    return {
+        name
+        for name, info in model.model_fields.items()
+        if info.is_required() or (info.json_schema_extra or {}).get("element_required")
+    }
 
 
-@pytest.mark.parametrize("profile", sorted(catalog.load_profiles().values(), key=lambda p: p.category),
-                         ids=lambda p: p.category)
+@pytest.mark.parametrize(
+    "profile", sorted(catalog.load_profiles().values(), key=lambda p: p.category), ids=lambda p: p.category
+)
 def test_every_profile_path_has_the_type_fhir_r4_gives_it(profile: catalog.Profile) -> None:
     model = get_fhir_model_class(profile.resource_type)
     objects: dict[str, type] = {}
@@ -88,10 +92,16 @@ def test_every_bundle_path_has_the_type_fhir_r4_gives_it() -> None:
 @pytest.fixture
 def signed() -> dict[str, Any]:
     """A summary as a requester receives it: built, then signed by the holder."""
-    bundle = build_summary(mother_records(), ALL, holder_org=HOLDER, subject_bsn=MOTHER_BSN, exchange_id="x-1",
-                           request_hash=hashlib.sha256(b"r").hexdigest(), now=NOW)
-    return signing.sign_bundle(bundle, ECKey.generate_key("P-256"), kid="k1", alg="ES256", signer_ref=HOLDER,
-                               now=NOW)
+    bundle = build_summary(
+        mother_records(),
+        ALL,
+        holder_org=HOLDER,
+        subject_bsn=MOTHER_BSN,
+        exchange_id="x-1",
+        request_hash=hashlib.sha256(b"r").hexdigest(),
+        now=NOW,
+    )
+    return signing.sign_bundle(bundle, ECKey.generate_key("P-256"), kid="k1", alg="ES256", signer_ref=HOLDER, now=NOW)
 
 
 def test_a_signed_summary_passes_both_checks(signed: dict[str, Any]) -> None:
@@ -145,15 +155,19 @@ def test_whatever_fhir_r4_refuses_in_a_received_summary_is_refused_here(signed: 
     assert compared > 100
 
 
-@pytest.mark.parametrize(("where", "value"), [
-    (("entry", 0, "resource", "note", 0, "text"), 12),  # a number where FHIR wants text
-    (("entry", 0, "resource", "effectiveDateTime"), "2025-02-30"),  # no such day
-    (("entry", 0, "resource", "id"), "een id met spaties"),
-    (("signature", "when"), "gisteren"),
-    (("timestamp",), "2025-03-14"),  # an instant has a time and a zone
-])
-def test_a_holder_that_sends_a_wrong_datatype_is_not_believed(signed: dict[str, Any], where: tuple[Any, ...],
-                                                              value: Any) -> None:
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("entry", 0, "resource", "note", 0, "text"), 12),  # a number where FHIR wants text
+        (("entry", 0, "resource", "effectiveDateTime"), "2025-02-30"),  # no such day
+        (("entry", 0, "resource", "id"), "een id met spaties"),
+        (("signature", "when"), "gisteren"),
+        (("timestamp",), "2025-03-14"),  # an instant has a time and a zone
+    ],
+)
+def test_a_holder_that_sends_a_wrong_datatype_is_not_believed(
+    signed: dict[str, Any], where: tuple[Any, ...], value: Any
+) -> None:
     target = signed
     for step in where[:-1]:
         target = target[step]

@@ -17,18 +17,45 @@ from profiles.catalog import load_profiles
 BASE = "https://jggz-gateway.nl/fhir/CodeSystem/"
 PROFILES_DIR = pathlib.Path(__file__).resolve().parents[3] / "profiles"
 FIRST_FIVE = {"signals", "safety-plan", "care-team", "parenting", "care-status"}
-SUMMARY_CATEGORIES = FIRST_FIVE | {"child-situation", "legal-measure", "referral", "crisis-notice",
-                                   "shared-analysis", "family-plan", "future-plan"}  # contract v2, section 5
+SUMMARY_CATEGORIES = FIRST_FIVE | {
+    "child-situation",
+    "legal-measure",
+    "referral",
+    "crisis-notice",
+    "shared-analysis",
+    "family-plan",
+    "future-plan",
+}  # contract v2, section 5
 CATEGORIES = SUMMARY_CATEGORIES | {"involvement"}  # contract section 8: found, never sent as a summary
-PURPOSES = {"joint-safety-planning", "care-coordination", "referral", "assessment", "crisis-response",
-            "transition-18", "findable"}
+PURPOSES = {
+    "joint-safety-planning",
+    "care-coordination",
+    "referral",
+    "assessment",
+    "crisis-response",
+    "transition-18",
+    "findable",
+}
 HTTP_STATUS = {  # contract section 4, plus grantors-insufficient from section 3
-    "unknown-partner": 401, "bad-signature": 401, "token-expired": 401, "replay": 401,
-    "wrong-audience": 403, "consent-revoked": 403, "purpose-mismatch": 403,
-    "category-not-consented": 403, "not-shareable": 403, "subject-unknown": 404,
-    "consent-status-unavailable": 503, "invalid-request": 400, "grantee-mismatch": 403,
-    "subject-mismatch": 403, "partner-unavailable": 502, "partner-timeout": 504,
-    "bad-partner-signature": 502, "store-unavailable": 503, "grantors-insufficient": 422,
+    "unknown-partner": 401,
+    "bad-signature": 401,
+    "token-expired": 401,
+    "replay": 401,
+    "wrong-audience": 403,
+    "consent-revoked": 403,
+    "purpose-mismatch": 403,
+    "category-not-consented": 403,
+    "not-shareable": 403,
+    "subject-unknown": 404,
+    "consent-status-unavailable": 503,
+    "invalid-request": 400,
+    "grantee-mismatch": 403,
+    "subject-mismatch": 403,
+    "partner-unavailable": 502,
+    "partner-timeout": 504,
+    "bad-partner-signature": 502,
+    "store-unavailable": 503,
+    "grantors-insufficient": 422,
 }
 
 
@@ -48,7 +75,8 @@ def test_every_codesystem_is_valid_fhir_and_complete(resource: dict) -> None:
     assert resource["status"] == "active"
     # complete, or a supplement that only adds Dutch designations to a standard CodeSystem
     assert resource["content"] == "complete" or (
-        resource["content"] == "supplement" and resource["supplements"].startswith("http://hl7.org/fhir/"))
+        resource["content"] == "supplement" and resource["supplements"].startswith("http://hl7.org/fhir/")
+    )
     assert resource["count"] == len(resource["concept"])
     for concept in resource["concept"]:
         assert concept["display"].strip() and concept["definition"].strip()
@@ -65,15 +93,25 @@ def test_contract_codes_are_all_there() -> None:
     assert codes("purpose") == PURPOSES
     assert codes("disclosure") == {"shareable", "consented-push", "safety-disclosure"}
     assert codes("legal-measure") == {
-        "ondertoezichtstelling", "voogdij", "uithuisplaatsing", "wvggz-crisismaatregel", "wvggz-zorgmachtiging",
-        "contactverbod", "tijdelijk-huisverbod", "jeugdreclassering"}
+        "ondertoezichtstelling",
+        "voogdij",
+        "uithuisplaatsing",
+        "wvggz-crisismaatregel",
+        "wvggz-zorgmachtiging",
+        "contactverbod",
+        "tijdelijk-huisverbod",
+        "jeugdreclassering",
+    }
 
 
 @pytest.mark.parametrize("name", ["summary-category", "purpose", "legal-measure", "disclosure"])
 def test_every_code_professionals_see_has_a_dutch_designation(name: str) -> None:
     for concept in codesystem(name)["concept"]:
-        dutch = [d["value"] for d in concept.get("designation", [])
-                 if d.get("language") == "nl" and d["use"]["code"] == "display"]
+        dutch = [
+            d["value"]
+            for d in concept.get("designation", [])
+            if d.get("language") == "nl" and d["use"]["code"] == "display"
+        ]
         assert len(dutch) == 1 and dutch[0].strip(), concept["code"]
     if name in ("summary-category", "purpose"):  # what a parent reads on a receipt, in plain words
         for concept in codesystem(name)["concept"]:
@@ -143,6 +181,9 @@ def test_the_domain_imports_no_web_or_database_library() -> None:
     banned = {"flask", "sqlalchemy", "requests", "gateway", "adapters"}
     for source in PROFILES_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not {n.split(".")[0] for n in names} & banned, source.name

@@ -19,9 +19,13 @@ ICD10 = {"system": "http://hl7.org/fhir/sid/icd-10", "code": "F32.1"}
 def good() -> dict[str, Any]:
     """A full summary the builder made; every test below breaks one thing in a copy."""
     return build_summary(
-        mother_records(), ["signals", "safety-plan", "care-team", "parenting", "care-status"],
-        holder_org=HOLDER, subject_bsn=MOTHER_BSN, exchange_id="x-1",
-        request_hash=hashlib.sha256(b"r").hexdigest(), now=NOW,
+        mother_records(),
+        ["signals", "safety-plan", "care-team", "parenting", "care-status"],
+        holder_org=HOLDER,
+        subject_bsn=MOTHER_BSN,
+        exchange_id="x-1",
+        request_hash=hashlib.sha256(b"r").hexdigest(),
+        now=NOW,
     )
 
 
@@ -41,14 +45,20 @@ def test_builder_output_passes(good: dict[str, Any]) -> None:
 
 def test_refuses_a_condition(good: dict[str, Any]) -> None:
     observation = first(good, "Observation")
-    condition = {"resourceType": "Condition", "id": "c1", "meta": observation["meta"],
-                 "subject": observation["subject"], "code": {"coding": [ICD10]}}
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "meta": observation["meta"],
+        "subject": observation["subject"],
+        "code": {"coding": [ICD10]},
+    }
     good["entry"].append({"fullUrl": "urn:uuid:c1", "resource": condition})
     refused(good)
 
 
-@pytest.mark.parametrize("kind", ["MedicationStatement", "MedicationRequest", "Medication",
-                                  "DiagnosticReport", "Procedure"])
+@pytest.mark.parametrize(
+    "kind", ["MedicationStatement", "MedicationRequest", "Medication", "DiagnosticReport", "Procedure"]
+)
 def test_refuses_medication_results_and_procedures(good: dict[str, Any], kind: str) -> None:
     good["entry"].append({"resource": {"resourceType": kind, "id": "m1"}})
     refused(good)
@@ -64,11 +74,19 @@ def test_refuses_icd10_hidden_inside_an_allowed_observation(good: dict[str, Any]
     refused(good)
 
 
-@pytest.mark.parametrize("system", [
-    "http://hl7.org/fhir/sid/icd-10-nl", "urn:oid:2.16.840.1.113883.6.3", "http://hl7.org/fhir/sid/dsm5",
-    "http://snomed.info/sct", "http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.2.4.4.10",
-    "http://loinc.org", "http://example.org/some-other-system",
-])
+@pytest.mark.parametrize(
+    "system",
+    [
+        "http://hl7.org/fhir/sid/icd-10-nl",
+        "urn:oid:2.16.840.1.113883.6.3",
+        "http://hl7.org/fhir/sid/dsm5",
+        "http://snomed.info/sct",
+        "http://www.whocc.no/atc",
+        "urn:oid:2.16.840.1.113883.2.4.4.10",
+        "http://loinc.org",
+        "http://example.org/some-other-system",
+    ],
+)
 def test_refuses_diagnostic_medication_and_unknown_code_systems(good: dict[str, Any], system: str) -> None:
     first(good, "Observation")["code"]["coding"].append({"system": system, "code": "x"})
     refused(good)
@@ -76,7 +94,9 @@ def test_refuses_diagnostic_medication_and_unknown_code_systems(good: dict[str, 
 
 def test_refuses_a_forbidden_system_even_outside_a_coding(good: dict[str, Any]) -> None:
     first(good, "CareTeam")["participant"][0]["member"]["identifier"] = {
-        "system": "http://hl7.org/fhir/sid/icd-10", "value": "F32"}
+        "system": "http://hl7.org/fhir/sid/icd-10",
+        "value": "F32",
+    }
     refused(good)
 
 
@@ -91,8 +111,9 @@ def test_refuses_an_integer_rfc8785_cannot_carry(good: dict[str, Any]) -> None:
 
 
 def test_refuses_a_laboratory_observation(good: dict[str, Any]) -> None:
-    first(good, "Observation")["category"].append({"coding": [{
-        "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]})
+    first(good, "Observation")["category"].append(
+        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+    )
     refused(good)
 
 
@@ -101,25 +122,28 @@ def test_refuses_a_measured_value(good: dict[str, Any]) -> None:
     refused(good)
 
 
-@pytest.mark.parametrize(("kind", "element", "value"), [
-    ("Observation", "interpretation", [{"text": "ernstig"}]),
-    ("CarePlan", "note", [{"text": "Behandelplan"}]),
-    ("CarePlan", "addresses", [{"reference": "Condition/1"}]),
-    ("CareTeam", "reasonCode", [{"text": "depressie"}]),
-    ("Observation", "contained", [{"resourceType": "Condition", "id": "c"}]),
-    ("Observation", "_status", {"extension": [{"url": "x", "valueString": "y"}]}),
-])
-def test_refuses_any_element_outside_the_profile(
-    good: dict[str, Any], kind: str, element: str, value: Any
-) -> None:
+@pytest.mark.parametrize(
+    ("kind", "element", "value"),
+    [
+        ("Observation", "interpretation", [{"text": "ernstig"}]),
+        ("CarePlan", "note", [{"text": "Behandelplan"}]),
+        ("CarePlan", "addresses", [{"reference": "Condition/1"}]),
+        ("CareTeam", "reasonCode", [{"text": "depressie"}]),
+        ("Observation", "contained", [{"resourceType": "Condition", "id": "c"}]),
+        ("Observation", "_status", {"extension": [{"url": "x", "valueString": "y"}]}),
+    ],
+)
+def test_refuses_any_element_outside_the_profile(good: dict[str, Any], kind: str, element: str, value: Any) -> None:
     first(good, kind)[element] = value
     refused(good)
 
 
 def test_refuses_a_resource_under_another_profile_or_version(good: dict[str, Any]) -> None:
     variants = []
-    for profile in ("https://jggz-gateway.nl/fhir/StructureDefinition/jggz-signals|0.9.0",
-                    "https://jggz-gateway.nl/fhir/StructureDefinition/jggz-care-team|1.0.0"):
+    for profile in (
+        "https://jggz-gateway.nl/fhir/StructureDefinition/jggz-signals|0.9.0",
+        "https://jggz-gateway.nl/fhir/StructureDefinition/jggz-care-team|1.0.0",
+    ):
         bundle = copy.deepcopy(good)
         first(bundle, "Observation")["meta"]["profile"] = [profile]
         variants.append(bundle)
@@ -142,10 +166,13 @@ def test_refuses_an_extra_bundle_extension(good: dict[str, Any]) -> None:
     refused(good)
 
 
-@pytest.mark.parametrize(("element", "value"), [
-    ("effectiveDateTime", "gisteren"),  # fhir.resources: not a dateTime
-    ("status", "entered-in-error"),  # the profile's statuses; fhir.resources checks no value sets
-])
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [
+        ("effectiveDateTime", "gisteren"),  # fhir.resources: not a dateTime
+        ("status", "entered-in-error"),  # the profile's statuses; fhir.resources checks no value sets
+    ],
+)
 def test_refuses_what_fhir_r4_or_the_profile_refuses(good: dict[str, Any], element: str, value: str) -> None:
     first(good, "Observation")[element] = value
     refused(good)

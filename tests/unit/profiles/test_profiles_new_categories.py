@@ -24,8 +24,7 @@ from profiles.catalog import LEGAL_MEASURE_SYSTEM, PURPOSE_SYSTEM, SUMMARY_CATEG
 CHILD_BSN = "111222333"
 EXCHANGE_ID = "b0c3a1d2-0000-4000-8000-000000000017"
 REQUEST_HASH = "a" * 64
-NEW = ("child-situation", "legal-measure", "referral", "crisis-notice", "shared-analysis", "family-plan",
-       "future-plan")
+NEW = ("child-situation", "legal-measure", "referral", "crisis-notice", "shared-analysis", "family-plan", "future-plan")
 
 # Strings that must never be in a summary, whatever element of the source held them.
 DIAGNOSIS = ("F43.1", "309.81", "PTSS", "47505003")
@@ -36,8 +35,16 @@ ADDRESS = ("Kerkstraat 12", "9711 AB", "Groningen")
 
 
 def summarise(records: list[dict[str, Any]], categories: list[str], **kw: Any) -> dict[str, Any]:
-    return build_summary(records, categories, holder_org=HOLDER, subject_bsn=CHILD_BSN,
-                         exchange_id=EXCHANGE_ID, request_hash=REQUEST_HASH, now=NOW, **kw)
+    return build_summary(
+        records,
+        categories,
+        holder_org=HOLDER,
+        subject_bsn=CHILD_BSN,
+        exchange_id=EXCHANGE_ID,
+        request_hash=REQUEST_HASH,
+        now=NOW,
+        **kw,
+    )
 
 
 def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,9 +52,13 @@ def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _other_adult() -> dict[str, Any]:
-    return {"resourceType": "RelatedPerson", "id": "vader", "patient": {"reference": "Patient/kind"},
-            "name": [{"text": "Peter de Vries"}],
-            "address": [{"line": [ADDRESS[0]], "postalCode": ADDRESS[1], "city": ADDRESS[2]}]}
+    return {
+        "resourceType": "RelatedPerson",
+        "id": "vader",
+        "patient": {"reference": "Patient/kind"},
+        "name": [{"text": "Peter de Vries"}],
+        "address": [{"line": [ADDRESS[0]], "postalCode": ADDRESS[1], "city": ADDRESS[2]}],
+    }
 
 
 def stuffed(cat: str, *, marked: bool) -> dict[str, Any]:
@@ -59,60 +70,100 @@ def stuffed(cat: str, *, marked: bool) -> dict[str, Any]:
     """
     rtype = load_profiles()[cat].resource_type
     text = "Gaat weer naar school." if marked else UNMARKED
-    diagnosis = {"coding": [
-        {"system": "http://hl7.org/fhir/sid/icd-10", "code": "F43.1", "display": "PTSS"},
-        {"system": "http://hl7.org/fhir/sid/dsm5", "code": "309.81"},
-        {"system": "http://snomed.info/sct", "code": "47505003"},
-    ], "text": text}
-    medication = {"url": "https://example.org/medication",
-                  "valueCodeableConcept": {"coding": [
-                      {"system": "http://www.whocc.no/atc", "code": "N06BA04", "display": "methylfenidaat"}],
-                      "text": "Ritalin"}}
+    diagnosis = {
+        "coding": [
+            {"system": "http://hl7.org/fhir/sid/icd-10", "code": "F43.1", "display": "PTSS"},
+            {"system": "http://hl7.org/fhir/sid/dsm5", "code": "309.81"},
+            {"system": "http://snomed.info/sct", "code": "47505003"},
+        ],
+        "text": text,
+    }
+    medication = {
+        "url": "https://example.org/medication",
+        "valueCodeableConcept": {
+            "coding": [{"system": "http://www.whocc.no/atc", "code": "N06BA04", "display": "methylfenidaat"}],
+            "text": "Ritalin",
+        },
+    }
     record: dict[str, Any] = {
-        "resourceType": rtype, "id": "src-1", "category": category(cat),
+        "resourceType": rtype,
+        "id": "src-1",
+        "category": category(cat),
         "subject": {"reference": "Patient/kind", "display": f"Kind, {ADDRESS[0]} {ADDRESS[2]}"},
         "identifier": [{"system": "urn:oid:2.16.840.1.113883.2.4.6.3", "value": "src-ident"}],
-        "contained": [_other_adult(),
-                      {"resourceType": "MedicationStatement", "id": "med", "status": "active",
-                       "subject": {"reference": "Patient/kind"},
-                       "medicationCodeableConcept": {"text": "methylfenidaat 10 mg"}}],
-        "extension": [medication, {"url": "https://example.org/adres-vader",
-                                   "valueAddress": {"line": [ADDRESS[0]], "city": ADDRESS[2]}}],
-        "text": {"status": "generated", "div": f"<div xmlns=\"http://www.w3.org/1999/xhtml\">{UNMARKED} "
-                                               "SDQ totaalscore 23</div>"},
+        "contained": [
+            _other_adult(),
+            {
+                "resourceType": "MedicationStatement",
+                "id": "med",
+                "status": "active",
+                "subject": {"reference": "Patient/kind"},
+                "medicationCodeableConcept": {"text": "methylfenidaat 10 mg"},
+            },
+        ],
+        "extension": [
+            medication,
+            {"url": "https://example.org/adres-vader", "valueAddress": {"line": [ADDRESS[0]], "city": ADDRESS[2]}},
+        ],
+        "text": {
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{UNMARKED} SDQ totaalscore 23</div>',
+        },
         "note": [{"text": text, "authorString": "PTSS-behandelaar"}],
     }
     if rtype == "Observation":
-        record.update({
-            "status": "final", "code": diagnosis, "effectiveDateTime": "2026-11-30",
-            "valueString": text, "interpretation": [{"text": "SDQ totaalscore 23: afwijkend"}],
-            "component": [{"code": {"text": "SDQ"}, "valueInteger": 23}],
-            "method": {"text": "SDQ"}, "performer": [{"reference": "RelatedPerson/vader",
-                                                      "display": f"Vader, {ADDRESS[0]}"}],
-            "derivedFrom": [{"reference": "Observation/sdq", "display": "SDQ totaalscore 23"}],
-        })
+        record.update(
+            {
+                "status": "final",
+                "code": diagnosis,
+                "effectiveDateTime": "2026-11-30",
+                "valueString": text,
+                "interpretation": [{"text": "SDQ totaalscore 23: afwijkend"}],
+                "component": [{"code": {"text": "SDQ"}, "valueInteger": 23}],
+                "method": {"text": "SDQ"},
+                "performer": [{"reference": "RelatedPerson/vader", "display": f"Vader, {ADDRESS[0]}"}],
+                "derivedFrom": [{"reference": "Observation/sdq", "display": "SDQ totaalscore 23"}],
+            }
+        )
         if cat == "legal-measure":
-            record["valueCodeableConcept"] = {"coding": [
-                {"system": LEGAL_MEASURE_SYSTEM, "code": "ondertoezichtstelling"},
-                {"system": "http://hl7.org/fhir/sid/icd-10", "code": "F43.1"}], "text": text}
+            record["valueCodeableConcept"] = {
+                "coding": [
+                    {"system": LEGAL_MEASURE_SYSTEM, "code": "ondertoezichtstelling"},
+                    {"system": "http://hl7.org/fhir/sid/icd-10", "code": "F43.1"},
+                ],
+                "text": text,
+            }
             del record["valueString"]
             record["effectivePeriod"] = {"start": "2026-06-01", "end": "2027-06-01"}
             del record["effectiveDateTime"]
     else:  # CarePlan
-        record.update({
-            "status": "active", "intent": "plan", "title": text, "description": text,
-            "period": {"start": "2026-11-01"},
-            "author": {"reference": "Practitioner/1", "display": "M. de Boer"},
-            "addresses": [{"reference": "Condition/ptss", "display": "PTSS"}],
-            "supportingInfo": [{"display": "SDQ totaalscore 23"}],
-            "activity": [{"detail": {
-                "status": "scheduled", "description": text, "scheduledString": text,
-                "code": diagnosis, "productCodeableConcept": {"text": "methylfenidaat"},
-                "dailyAmount": {"value": 10, "unit": "mg"},
-                "performer": [{"reference": "RelatedPerson/vader", "display": "Vader"}],
-                "reasonCode": [diagnosis],
-            }, "outcomeCodeableConcept": [{"text": "SDQ totaalscore 23"}]}],
-        })
+        record.update(
+            {
+                "status": "active",
+                "intent": "plan",
+                "title": text,
+                "description": text,
+                "period": {"start": "2026-11-01"},
+                "author": {"reference": "Practitioner/1", "display": "M. de Boer"},
+                "addresses": [{"reference": "Condition/ptss", "display": "PTSS"}],
+                "supportingInfo": [{"display": "SDQ totaalscore 23"}],
+                "activity": [
+                    {
+                        "detail": {
+                            "status": "scheduled",
+                            "description": text,
+                            "scheduledString": text,
+                            "code": diagnosis,
+                            "productCodeableConcept": {"text": "methylfenidaat"},
+                            "dailyAmount": {"value": 10, "unit": "mg"},
+                            "performer": [{"reference": "RelatedPerson/vader", "display": "Vader"}],
+                            "reasonCode": [diagnosis],
+                        },
+                        "outcomeCodeableConcept": [{"text": "SDQ totaalscore 23"}],
+                    }
+                ],
+            }
+        )
     return shareable(record) if marked else record
 
 
@@ -126,8 +177,18 @@ def test_nothing_diagnostic_scored_medicinal_or_unmarked_passes(cat: str, marked
     bundle = summarise([stuffed(cat, marked=marked)], [cat])
     (resource,) = resources(bundle)
     out = _out(bundle)
-    for forbidden in (*DIAGNOSIS, *MEDICATION, UNMARKED, *ADDRESS, "SDQ", "src-", "Patient/", "contained",
-                      "valueAddress", "Ritalin"):
+    for forbidden in (
+        *DIAGNOSIS,
+        *MEDICATION,
+        UNMARKED,
+        *ADDRESS,
+        "SDQ",
+        "src-",
+        "Patient/",
+        "contained",
+        "valueAddress",
+        "Ritalin",
+    ):
         assert forbidden not in out, (cat, forbidden)
     assert not {"component", "interpretation", "contained", "extension", "text", "identifier"} & set(resource)
     check_summary(bundle)  # the recipient's full check, schema included
@@ -163,9 +224,15 @@ def _with_leaf(record: dict[str, Any], path: str, value: str) -> dict[str, Any]:
 def test_a_legal_measure_leaves_as_a_code_with_its_period_only() -> None:
     (measure,) = resources(summarise([stuffed("legal-measure", marked=True)], ["legal-measure"]))
     assert {k for k in measure if k not in ("resourceType", "id", "meta", "category", "subject", "code")} == {
-        "status", "effectivePeriod", "valueCodeableConcept"}
-    assert measure["valueCodeableConcept"] == {"coding": [{
-        "system": LEGAL_MEASURE_SYSTEM, "code": "ondertoezichtstelling", "display": "Ondertoezichtstelling (OTS)"}]}
+        "status",
+        "effectivePeriod",
+        "valueCodeableConcept",
+    }
+    assert measure["valueCodeableConcept"] == {
+        "coding": [
+            {"system": LEGAL_MEASURE_SYSTEM, "code": "ondertoezichtstelling", "display": "Ondertoezichtstelling (OTS)"}
+        ]
+    }
     assert measure["effectivePeriod"] == {"start": "2026-06-01", "end": "2027-06-01"}
     assert "text" not in measure["code"]  # even marked shareable: no words, no grounds
 
@@ -185,17 +252,27 @@ def test_the_guard_refuses_a_measure_whose_value_is_a_diagnosis_whoever_built_it
 
 
 def test_the_childs_situation_never_shows_another_adults_address() -> None:
-    record = shareable({
-        "resourceType": "Observation", "status": "final", "category": category("child-situation"),
-        "subject": {"reference": "Patient/kind"}, "code": {"text": "Hoe gaat het met Noor"},
-        "effectiveDateTime": "2026-11-28", "valueString": "Slaapt beter, gaat elke dag naar school.",
-        "note": [{"text": "Noor wil graag bij oma logeren in het weekend."}],
-        "contained": [_other_adult()],
-        "performer": [{"reference": "#vader", "display": f"Peter de Vries, {ADDRESS[0]}, {ADDRESS[2]}"}],
-        "focus": [{"reference": "#vader", "display": f"{ADDRESS[0]} {ADDRESS[1]}"}],
-        "extension": [{"url": "https://example.org/verblijfadres",
-                       "valueAddress": {"line": [ADDRESS[0]], "postalCode": ADDRESS[1], "city": ADDRESS[2]}}],
-    })
+    record = shareable(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": category("child-situation"),
+            "subject": {"reference": "Patient/kind"},
+            "code": {"text": "Hoe gaat het met Noor"},
+            "effectiveDateTime": "2026-11-28",
+            "valueString": "Slaapt beter, gaat elke dag naar school.",
+            "note": [{"text": "Noor wil graag bij oma logeren in het weekend."}],
+            "contained": [_other_adult()],
+            "performer": [{"reference": "#vader", "display": f"Peter de Vries, {ADDRESS[0]}, {ADDRESS[2]}"}],
+            "focus": [{"reference": "#vader", "display": f"{ADDRESS[0]} {ADDRESS[1]}"}],
+            "extension": [
+                {
+                    "url": "https://example.org/verblijfadres",
+                    "valueAddress": {"line": [ADDRESS[0]], "postalCode": ADDRESS[1], "city": ADDRESS[2]},
+                }
+            ],
+        }
+    )
     (situation,) = resources(summarise([record], ["child-situation"]))
     out = json.dumps(situation, ensure_ascii=False)
     assert situation["valueString"] == "Slaapt beter, gaat elke dag naar school."
@@ -204,15 +281,29 @@ def test_the_childs_situation_never_shows_another_adults_address() -> None:
 
 
 def test_a_referral_reads_as_a_warm_handover() -> None:
-    record = shareable({
-        "resourceType": "CarePlan", "status": "active", "intent": "proposal", "category": category("referral"),
-        "subject": {"reference": "Patient/1"}, "title": "Overdracht naar de huisartsenpraktijk",
-        "description": "Stabiel sinds de zomer; heeft weinig steun van haar netwerk.",
-        "author": {"display": "J. Visser, SPV"}, "period": {"start": "2026-12-01"},
-        "note": [{"text": "Doe de intake niet opnieuw: zij wil haar verhaal niet nog eens vertellen."}],
-        "activity": [{"detail": {"status": "scheduled", "description": "POH-GGZ belt haar in de eerste week.",
-                                 "performer": [{"display": "POH-GGZ De Linde"}]}}],
-    })
+    record = shareable(
+        {
+            "resourceType": "CarePlan",
+            "status": "active",
+            "intent": "proposal",
+            "category": category("referral"),
+            "subject": {"reference": "Patient/1"},
+            "title": "Overdracht naar de huisartsenpraktijk",
+            "description": "Stabiel sinds de zomer; heeft weinig steun van haar netwerk.",
+            "author": {"display": "J. Visser, SPV"},
+            "period": {"start": "2026-12-01"},
+            "note": [{"text": "Doe de intake niet opnieuw: zij wil haar verhaal niet nog eens vertellen."}],
+            "activity": [
+                {
+                    "detail": {
+                        "status": "scheduled",
+                        "description": "POH-GGZ belt haar in de eerste week.",
+                        "performer": [{"display": "POH-GGZ De Linde"}],
+                    }
+                }
+            ],
+        }
+    )
     (referral,) = resources(summarise([record], ["referral"]))
     assert referral["description"].startswith("Stabiel")
     assert referral["note"][0]["text"].startswith("Doe de intake")
@@ -222,13 +313,15 @@ def test_a_referral_reads_as_a_warm_handover() -> None:
 
 def test_a_push_note_goes_out_under_the_first_category_that_takes_text() -> None:
     note = "Zij wil dat de huisarts haar zelf belt."
-    bundle = summarise([note_record(note, ["legal-measure", "referral"], now=NOW)], ["legal-measure", "referral"],
-                       tag="consented-push")
+    bundle = summarise(
+        [note_record(note, ["legal-measure", "referral"], now=NOW)], ["legal-measure", "referral"], tag="consented-push"
+    )
     (entry,) = resources(bundle)
     assert entry["resourceType"] == "CarePlan" and entry["note"] == [{"text": note}]
     assert entry["category"][0]["coding"][0]["code"] == "referral"
-    assert bundle["meta"]["tag"] == [{"system": BASE + "disclosure", "code": "consented-push",
-                                      "display": "Toegestuurd met toestemming"}]
+    assert bundle["meta"]["tag"] == [
+        {"system": BASE + "disclosure", "code": "consented-push", "display": "Toegestuurd met toestemming"}
+    ]
     check_summary(bundle)
 
 

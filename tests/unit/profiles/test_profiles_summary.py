@@ -35,8 +35,12 @@ REQUEST_HASH = hashlib.sha256(b"the $behaviour-summary Parameters").hexdigest()
 
 def summarise(records: list[dict[str, Any]], categories: list[str], **overrides: Any) -> dict[str, Any]:
     arguments: dict[str, Any] = {
-        "holder_org": HOLDER, "subject_bsn": MOTHER_BSN, "exchange_id": EXCHANGE_ID,
-        "request_hash": REQUEST_HASH, "now": NOW, **overrides,
+        "holder_org": HOLDER,
+        "subject_bsn": MOTHER_BSN,
+        "exchange_id": EXCHANGE_ID,
+        "request_hash": REQUEST_HASH,
+        "now": NOW,
+        **overrides,
     }
     return build_summary(records, categories, **arguments)
 
@@ -60,8 +64,22 @@ def test_summary_for_the_youth_care_partner_holds_no_diagnosis_medication_or_tre
     # Random UUIDs are hex: about one in two hundred holds "f32" by chance, so they are left out of
     # the text searched. The record contents are what must not leak.
     text = _UUID.sub("<uuid>", json.dumps(summary, ensure_ascii=False).lower())
-    for leak in ("f32", "296.22", "icd", "dsm", "snomed", "35489007", "n06ab06", "sertraline",
-                 "behandelnotitie", "emdr", "behandelplan", "depress", "phq", "ernstig"):
+    for leak in (
+        "f32",
+        "296.22",
+        "icd",
+        "dsm",
+        "snomed",
+        "35489007",
+        "n06ab06",
+        "sertraline",
+        "behandelnotitie",
+        "emdr",
+        "behandelplan",
+        "depress",
+        "phq",
+        "ernstig",
+    ):
         assert leak not in text, leak
     assert all(r["resourceType"] in {"Observation", "CarePlan", "CareTeam"} for r in resources(summary))
 
@@ -86,11 +104,15 @@ def test_categories_not_requested_stay_home(summary: dict[str, Any]) -> None:
 def test_safety_plan_says_who_acts_and_how(summary: dict[str, Any]) -> None:
     (plan,) = [r for r in resources(summary) if r["resourceType"] == "CarePlan"]
     assert plan["title"] == "Gezamenlijk veiligheidsplan"
-    assert plan["activity"] == [{"detail": {
-        "status": "scheduled",
-        "description": "Oma haalt de kinderen op en belt de wijkcoach.",
-        "performer": [{"display": "Oma (moeder van moeder)"}],
-    }}]
+    assert plan["activity"] == [
+        {
+            "detail": {
+                "status": "scheduled",
+                "description": "Oma haalt de kinderen op en belt de wijkcoach.",
+                "performer": [{"display": "Oma (moeder van moeder)"}],
+            }
+        }
+    ]
     assert "note" not in plan and "addresses" not in plan
 
 
@@ -123,12 +145,15 @@ def test_bundle_carries_exchange_id_request_hash_and_profile_version(summary: di
     assert summary["type"] == "collection"
     assert summary["id"] == EXCHANGE_ID
     assert summary["identifier"] == {
-        "system": "https://jggz-gateway.nl/fhir/NamingSystem/exchange-id", "value": EXCHANGE_ID,
+        "system": "https://jggz-gateway.nl/fhir/NamingSystem/exchange-id",
+        "value": EXCHANGE_ID,
     }
-    assert summary["meta"]["extension"] == [{
-        "url": "https://jggz-gateway.nl/fhir/StructureDefinition/request-sha256",
-        "valueString": REQUEST_HASH,
-    }]
+    assert summary["meta"]["extension"] == [
+        {
+            "url": "https://jggz-gateway.nl/fhir/StructureDefinition/request-sha256",
+            "valueString": REQUEST_HASH,
+        }
+    ]
     assert summary["meta"]["profile"] == [
         f"https://jggz-gateway.nl/fhir/StructureDefinition/behaviour-summary|{profiles.PROFILE_VERSION}"
     ]
@@ -142,8 +167,9 @@ def test_record_tagged_with_two_categories_shows_only_the_requested_one() -> Non
     record = signals_shareable()
     record["category"] += category("parenting")
     (resource,) = resources(summarise([record], ["parenting"]))
-    assert resource["category"] == [{"coding": [{
-        "system": BASE + "summary-category", "code": "parenting", "display": "Ouderschap"}]}]
+    assert resource["category"] == [
+        {"coding": [{"system": BASE + "summary-category", "code": "parenting", "display": "Ouderschap"}]}
+    ]
 
 
 def test_withdrawn_or_draft_record_is_left_out() -> None:
@@ -153,26 +179,38 @@ def test_withdrawn_or_draft_record_is_left_out() -> None:
 
 
 def test_care_status_keeps_our_code_and_drops_any_other() -> None:
-    in_care = shareable({
-        "resourceType": "Observation", "status": "final", "category": category("care-status"),
-        "code": {"text": "In behandeling wegens psychose"},
-        "valueCodeableConcept": {"coding": [
-            {"system": "http://snomed.info/sct", "code": "69322001"},
-            {"system": BASE + "care-status", "code": "in-care-reachable", "display": "eigen tekst"},
-        ]},
-        "effectivePeriod": {"start": "2024-11-01"},
-        "performer": [{"reference": "Organization/src-org", "display": "GGZ Noord"}],
-    })
+    in_care = shareable(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": category("care-status"),
+            "code": {"text": "In behandeling wegens psychose"},
+            "valueCodeableConcept": {
+                "coding": [
+                    {"system": "http://snomed.info/sct", "code": "69322001"},
+                    {"system": BASE + "care-status", "code": "in-care-reachable", "display": "eigen tekst"},
+                ]
+            },
+            "effectivePeriod": {"start": "2024-11-01"},
+            "performer": [{"reference": "Organization/src-org", "display": "GGZ Noord"}],
+        }
+    )
     (resource,) = resources(summarise([in_care], ["care-status"]))
-    assert resource["valueCodeableConcept"] == {"coding": [{
-        "system": BASE + "care-status", "code": "in-care-reachable", "display": "In zorg, bereikbaar"}]}
+    assert resource["valueCodeableConcept"] == {
+        "coding": [{"system": BASE + "care-status", "code": "in-care-reachable", "display": "In zorg, bereikbaar"}]
+    }
     assert "psychose" not in json.dumps(resource) and resource["code"].get("text") is None
     assert resource["performer"] == [{"display": "GGZ Noord"}]
 
 
 def test_record_whose_type_does_not_fit_its_category_is_left_out() -> None:
-    plan_as_signals = {"resourceType": "CarePlan", "status": "active", "intent": "plan",
-                       "category": category("signals"), "subject": {"reference": "Patient/1"}}
+    plan_as_signals = {
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "plan",
+        "category": category("signals"),
+        "subject": {"reference": "Patient/1"},
+    }
     assert "entry" not in summarise([plan_as_signals], ["signals"])
 
 
@@ -182,12 +220,15 @@ def test_unknown_or_missing_category_is_an_invalid_request(categories: Any) -> N
         summarise([], categories)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("exchange_id", "not a fhir id!"),
-    ("request_hash", "ABC"),
-    ("subject_bsn", "１１１２２２３３３"),
-    ("holder_org", "ggz noord"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("exchange_id", "not a fhir id!"),
+        ("request_hash", "ABC"),
+        ("subject_bsn", "１１１２２２３３３"),
+        ("holder_org", "ggz noord"),
+    ],
+)
 def test_malformed_binding_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(InvalidRequest):
         summarise([], ["signals"], **{name: value})

@@ -58,8 +58,13 @@ class Signer:
 @pytest.fixture
 def summary() -> dict[str, Any]:
     return build_summary(
-        mother_records(), ["signals", "safety-plan", "care-team"], holder_org=HOLDER,
-        subject_bsn=MOTHER_BSN, exchange_id="ex-1", request_hash=hashlib.sha256(b"q").hexdigest(), now=NOW,
+        mother_records(),
+        ["signals", "safety-plan", "care-team"],
+        holder_org=HOLDER,
+        subject_bsn=MOTHER_BSN,
+        exchange_id="ex-1",
+        request_hash=hashlib.sha256(b"q").hexdigest(),
+        now=NOW,
     )
 
 
@@ -92,8 +97,9 @@ def test_holder_signs_and_requester_verifies(summary: dict[str, Any], signer: Si
     signed = signer.sign(summary)
     assert verify_bundle(signed, signer.pinned) == {"alg": signer.alg, "kid": KID}
     assert signed["signature"]["sigFormat"] == "application/jose"
-    assert signed["signature"]["who"] == {"identifier": {
-        "system": "https://jggz-gateway.nl/fhir/NamingSystem/org-id", "value": HOLDER}}
+    assert signed["signature"]["who"] == {
+        "identifier": {"system": "https://jggz-gateway.nl/fhir/NamingSystem/org-id", "value": HOLDER}
+    }
     assert signed["signature"]["type"][0]["code"] == "1.2.840.10065.1.12.1.5"
     assert signed["signature"]["when"] == "2025-03-14T09:30:00Z"
     assert "signature" not in summary
@@ -113,8 +119,7 @@ def test_signature_is_a_detached_jws_over_the_jcs_bundle_without_signature(
     public = signer.raw.public_key()
     if signer.alg == "ES256":  # JWS carries r || s; cryptography wants DER
         assert len(raw_signature) == 64
-        der = encode_dss_signature(int.from_bytes(raw_signature[:32], "big"),
-                                   int.from_bytes(raw_signature[32:], "big"))
+        der = encode_dss_signature(int.from_bytes(raw_signature[:32], "big"), int.from_bytes(raw_signature[32:], "big"))
         public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
     else:
         public.verify(raw_signature, signing_input)
@@ -126,15 +131,19 @@ def test_key_order_and_whitespace_do_not_matter(summary: dict[str, Any], es256: 
     verify_bundle(reparsed, es256.pinned)
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda b: b["entry"][0]["resource"]["note"][0].__setitem__("text", "Bij terugtrekken: bel de wijkcoacH."),
-    lambda b: b["entry"][0]["resource"].__setitem__("status", "amended"),
-    lambda b: b["entry"].pop(),
-    lambda b: b["entry"].reverse(),
-    lambda b: b["meta"]["extension"][0].__setitem__("valueString", "0" * 64),
-    lambda b: b.__setitem__("id", "ex-2"),
-    lambda b: b["entry"][0]["resource"].__setitem__("valueString", "extra"),
-], ids=["note-byte", "status", "entry-dropped", "entries-reordered", "request-hash", "exchange-id", "added"])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda b: b["entry"][0]["resource"]["note"][0].__setitem__("text", "Bij terugtrekken: bel de wijkcoacH."),
+        lambda b: b["entry"][0]["resource"].__setitem__("status", "amended"),
+        lambda b: b["entry"].pop(),
+        lambda b: b["entry"].reverse(),
+        lambda b: b["meta"]["extension"][0].__setitem__("valueString", "0" * 64),
+        lambda b: b.__setitem__("id", "ex-2"),
+        lambda b: b["entry"][0]["resource"].__setitem__("valueString", "extra"),
+    ],
+    ids=["note-byte", "status", "entry-dropped", "entries-reordered", "request-hash", "exchange-id", "added"],
+)
 def test_any_change_to_the_signed_content_fails(summary: dict[str, Any], es256: Signer, tamper: Any) -> None:
     signed = es256.sign(summary)
     tamper(signed)
@@ -148,15 +157,21 @@ def test_large_summary_of_300_kb_signs_and_verifies(signer: Signer) -> None:
         record["effectiveDateTime"] = f"2025-02-{day:02d}"
         record["note"] = [{"text": f"Observatie {day}: " + "moeder belt de wijkcoach. " * 400}]
         records.append(record)
-    big = build_summary(records, ["signals"], holder_org=HOLDER, subject_bsn=MOTHER_BSN,
-                        exchange_id="ex-big", request_hash="a" * 64, now=NOW)
+    big = build_summary(
+        records,
+        ["signals"],
+        holder_org=HOLDER,
+        subject_bsn=MOTHER_BSN,
+        exchange_id="ex-big",
+        request_hash="a" * 64,
+        now=NOW,
+    )
     assert len(canonical(big)) > 300_000
     verify_bundle(signer.sign(big), signer.pinned)
 
 
 def test_attached_payload_is_refused(summary: dict[str, Any], es256: Signer) -> None:
-    attached = jws.serialize_compact({"alg": "ES256", "kid": KID}, canonical(summary), es256.key,
-                                     algorithms=["ES256"])
+    attached = jws.serialize_compact({"alg": "ES256", "kid": KID}, canonical(summary), es256.key, algorithms=["ES256"])
     refused(with_compact(es256.sign(summary), attached), es256.pinned)
 
 
@@ -178,19 +193,21 @@ def test_alg_none_is_refused(summary: dict[str, Any], es256: Signer) -> None:
 
 def test_hmac_with_the_public_key_as_secret_is_refused(summary: dict[str, Any], es256: Signer) -> None:
     secret = OctKey.import_key(json.dumps(es256.key.as_dict(private=False)).encode())
-    forged = jws.serialize_compact({"alg": "HS256", "kid": KID}, canonical(summary), secret,
-                                   algorithms=["HS256"])
+    forged = jws.serialize_compact({"alg": "HS256", "kid": KID}, canonical(summary), secret, algorithms=["HS256"])
     refused(with_compact(es256.sign(summary), jws.detach_content(forged)), es256.pinned)
 
 
-@pytest.mark.parametrize("extra", [
-    {"jku": "https://evil.example/jwks.json"},
-    {"x5u": "https://evil.example/cert.pem"},
-    {"x5c": ["MIIB"]},
-    {"jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
-    {"crit": ["b64"], "b64": False},
-    {"typ": "consent+jwt"},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"jku": "https://evil.example/jwks.json"},
+        {"x5u": "https://evil.example/cert.pem"},
+        {"x5c": ["MIIB"]},
+        {"jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
+        {"crit": ["b64"], "b64": False},
+        {"typ": "consent+jwt"},
+    ],
+)
 def test_forbidden_header_members_are_refused(summary: dict[str, Any], es256: Signer, extra: dict) -> None:
     header = b64url(json.dumps({"alg": "ES256", "kid": KID, **extra}).encode())
     _, _, signature = compact_of(es256.sign(summary)).split(".")
@@ -209,16 +226,18 @@ def test_eddsa_header_with_an_ec_key_is_refused(summary: dict[str, Any], es256: 
     refused(with_compact(es256.sign(summary), f"{header}..{signature}"), es256.pinned)
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda s: s.pop("signature"),
-    lambda s: s["signature"].__setitem__("sigFormat", "application/jose+json"),
-    lambda s: s["signature"].__setitem__("data", "not base64!"),
-    lambda s: s["signature"].__setitem__("data", base64.b64encode(b"a.b").decode()),
-    lambda s: s["signature"].__setitem__("data", None),
-], ids=["missing", "sigFormat", "not-base64", "two-parts", "no-data"])
-def test_malformed_signature_element_is_refused(
-    summary: dict[str, Any], es256: Signer, breakage: Any
-) -> None:
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda s: s.pop("signature"),
+        lambda s: s["signature"].__setitem__("sigFormat", "application/jose+json"),
+        lambda s: s["signature"].__setitem__("data", "not base64!"),
+        lambda s: s["signature"].__setitem__("data", base64.b64encode(b"a.b").decode()),
+        lambda s: s["signature"].__setitem__("data", None),
+    ],
+    ids=["missing", "sigFormat", "not-base64", "two-parts", "no-data"],
+)
+def test_malformed_signature_element_is_refused(summary: dict[str, Any], es256: Signer, breakage: Any) -> None:
     signed = es256.sign(summary)
     breakage(signed)
     refused(signed, es256.pinned)
@@ -258,8 +277,9 @@ def test_resigning_replaces_the_old_signature(summary: dict[str, Any], es256: Si
 def test_signer_kid_names_the_key_only_to_choose_it_and_is_none_for_garbage() -> None:
     key = ECKey.generate_key("P-256", private=True)
     bundle = {"resourceType": "Bundle", "type": "collection"}
-    signed = signing.sign_bundle(bundle, key, kid=key.thumbprint(), alg="ES256", signer_ref="ggz-noord",
-                                 now=datetime.now(UTC))
+    signed = signing.sign_bundle(
+        bundle, key, kid=key.thumbprint(), alg="ES256", signer_ref="ggz-noord", now=datetime.now(UTC)
+    )
     assert signing.signer_kid(signed) == key.thumbprint()
     assert signing.signer_kid(bundle) is None
     assert signing.signer_kid({**signed, "signature": {**signed["signature"], "data": "!!"}}) is None
@@ -316,9 +336,13 @@ def test_canonical_refuses_a_lone_surrogate_as_rfc8785_does(bad: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-                    | st.text(), lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
     """contract.jcs outside the signed-document rules: floats and big integers too."""
     try:
@@ -330,9 +354,7 @@ def test_jcs_dumps_matches_the_reference_with_any_numbers(doc: Any) -> None:
     assert jcs.dumps(doc) == expected
 
 
-def test_the_requester_asks_for_the_holders_keys_once_by_org_and_kid(
-    summary: dict[str, Any], es256: Signer
-) -> None:
+def test_the_requester_asks_for_the_holders_keys_once_by_org_and_kid(summary: dict[str, Any], es256: Signer) -> None:
 
     asked: list[tuple[str, str]] = []
 
@@ -346,9 +368,7 @@ def test_the_requester_asks_for_the_holders_keys_once_by_org_and_kid(
         verify_bundle_from(es256.sign(summary), "org:other", keys_for)
 
 
-def test_a_forged_signature_header_is_refused_before_keys_are_looked_up(
-    summary: dict[str, Any], es256: Signer
-) -> None:
+def test_a_forged_signature_header_is_refused_before_keys_are_looked_up(summary: dict[str, Any], es256: Signer) -> None:
 
     signed = es256.sign(summary)
     header, _, signature = compact_of(signed).split(".")

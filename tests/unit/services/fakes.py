@@ -70,8 +70,17 @@ class Tables:
 
     def copy(self) -> Tables:
         out = Tables(rates=dict(self.rates), audit=list(self.audit), prune_seq=self.prune_seq)
-        for name in ("persons", "relations", "professionals", "records", "consents", "ended", "once", "flags",
-                     "locator"):
+        for name in (
+            "persons",
+            "relations",
+            "professionals",
+            "records",
+            "consents",
+            "ended",
+            "once",
+            "flags",
+            "locator",
+        ):
             setattr(out, name, {k: _clone(v) for k, v in getattr(self, name).items()})
         return out
 
@@ -161,8 +170,7 @@ class FakeRecords:
         return self.t.records.get(rid)
 
     def by_source(self, system: str, source_id: str) -> Record | None:
-        return next((r for r in self.t.records.values() if (r.source_system, r.source_id) == (system, source_id)),
-                    None)
+        return next((r for r in self.t.records.values() if (r.source_system, r.source_id) == (system, source_id)), None)
 
     def of_subject(self, subject_id: str, categories: Iterable[str]) -> list[Record]:
         wanted = set(categories)
@@ -235,8 +243,9 @@ class FakeOnceKeys:
         self.t.once.pop((row.scope, row.key), None)
 
     def forget_before(self, moment: datetime, *, scope: str | None = None) -> None:
-        for k in [k for k, row in self.t.once.items()
-                  if row.created_at < moment and (scope is None or row.scope == scope)]:
+        for k in [
+            k for k, row in self.t.once.items() if row.created_at < moment and (scope is None or row.scope == scope)
+        ]:
             del self.t.once[k]
 
 
@@ -285,8 +294,11 @@ class FakeLocator:
         return count
 
     def findable_consents(self, purpose: str) -> list[tuple[ConsentRow, Person]]:
-        return [(c, self.t.persons[c.subject_id]) for c in self.t.consents.values()
-                if c.purpose == purpose and c.status == "active" and c.decision == "permit"]
+        return [
+            (c, self.t.persons[c.subject_id])
+            for c in self.t.consents.values()
+            if c.purpose == purpose and c.status == "active" and c.decision == "permit"
+        ]
 
 
 class FakeAuditLog:
@@ -300,22 +312,42 @@ class FakeAuditLog:
             record = dataclasses.replace(record, actor_org=node.org_id)
         last = self.t.audit[-1] if self.t.audit else None
         prev_seq, prev_hash = (last.seq, last.hash) if last else (self.t.prune_seq, chain.GENESIS)
-        entry = chain.new_entry(prev_seq=prev_seq, prev_hash=prev_hash, event_id=uuid.uuid4().hex,
-                                recorded_at=chain.format_recorded_at(node.clock()), record=record)
+        entry = chain.new_entry(
+            prev_seq=prev_seq,
+            prev_hash=prev_hash,
+            event_id=uuid.uuid4().hex,
+            recorded_at=chain.format_recorded_at(node.clock()),
+            record=record,
+        )
         self.t.audit.append(entry)
         return entry.seq
 
-    def entries(self, *, subject: str | None = None, since: str | None = None, until: str | None = None,
-                agent: str | None = None, purpose: str | None = None, outcome: str | None = None,
-                action: str | None = None, limit: int = 500, offset: int = 0) -> list[StoredEntry]:
+    def entries(
+        self,
+        *,
+        subject: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        agent: str | None = None,
+        purpose: str | None = None,
+        outcome: str | None = None,
+        action: str | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[StoredEntry]:
         def keep(e: StoredEntry) -> bool:
             r = e.record
-            return ((not subject or r.subject == subject) and (not since or e.recorded_at >= since)
-                    and (not until or e.recorded_at < until) and (not agent or r.actor_id == agent)
-                    and (not purpose or r.purpose == purpose) and (not outcome or r.outcome == outcome)
-                    and (not action or r.action == action))
+            return (
+                (not subject or r.subject == subject)
+                and (not since or e.recorded_at >= since)
+                and (not until or e.recorded_at < until)
+                and (not agent or r.actor_id == agent)
+                and (not purpose or r.purpose == purpose)
+                and (not outcome or r.outcome == outcome)
+                and (not action or r.action == action)
+            )
 
-        return [e for e in reversed(self.t.audit) if keep(e)][offset:offset + limit]
+        return [e for e in reversed(self.t.audit) if keep(e)][offset : offset + limit]
 
     def count(self, **filters: Any) -> int:
         return len(self.entries(**filters, limit=len(self.t.audit)))
@@ -383,8 +415,7 @@ class FakeUnitOfWork:
     def rollback(self) -> None:
         self._open(self.store.tables.copy())
 
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
         return False  # uncommitted work is simply dropped with the copy
 
 
@@ -427,8 +458,9 @@ class FakePeer:
         self.answers = dict(answers or {})
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
-    def call(self, org_id: str, operation: str, parameters: dict[str, Any],
-             timeout: tuple[float, float] | None = None) -> Reply:
+    def call(
+        self, org_id: str, operation: str, parameters: dict[str, Any], timeout: tuple[float, float] | None = None
+    ) -> Reply:
         self.calls.append((org_id, operation, parameters))
         answer = self.answers.get((org_id, operation))
         if answer is None:
@@ -479,10 +511,13 @@ class FakeNode:
     partners: FakePartners = field(default_factory=FakePartners)
     peer: FakePeer = field(default_factory=FakePeer)
     witness: Any = None
-    config: Any = field(default_factory=lambda: SimpleNamespace(
-        node=SimpleNamespace(org_id=ORG, url=f"https://{ORG}.example", name="GGZ Noord", phone="050 000 0000"),
-        audit=SimpleNamespace(probe_unknown_per_day=5, probe_refusals_per_day=10, retention_days=3650),
-        locator=LocatorSection(rate_per_minute=3)))
+    config: Any = field(
+        default_factory=lambda: SimpleNamespace(
+            node=SimpleNamespace(org_id=ORG, url=f"https://{ORG}.example", name="GGZ Noord", phone="050 000 0000"),
+            audit=SimpleNamespace(probe_unknown_per_day=5, probe_refusals_per_day=10, retention_days=3650),
+            locator=LocatorSection(rate_per_minute=3),
+        )
+    )
 
     @property
     def org_id(self) -> str:

@@ -13,8 +13,7 @@ from gateway.demo import data as d
 from gateway.repositories.audit_log import Actor
 from gateway.services import registry
 
-NURSE = Actor(actor_id="uzi:900000101", role="professional", client_id="web", access_point="web",
-              name="Anna de Vries")
+NURSE = Actor(actor_id="uzi:900000101", role="professional", client_id="web", access_point="web", name="Anna de Vries")
 PRIVACY_OFFICER = Actor(actor_id="uzi:900000202", role="privacy-officer", client_id="web", access_point="web")
 EHR = Actor(actor_id="client:epd", role="ehr", client_id="epd", access_point="api")
 

@@ -17,8 +17,10 @@ WEST, OOST = "jeugdteam-west", "huisarts-oost"
 
 
 def refusal(code: str) -> dict[str, Any]:
-    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden",
-                                                          "details": {"coding": [{"code": code}]}}]}
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "forbidden", "details": {"coding": [{"code": code}]}}],
+    }
 
 
 @pytest.fixture
@@ -64,11 +66,22 @@ def test_a_partner_refusing_to_give_receipts_is_passed_on_and_nothing_is_compare
 def test_our_receipts_for_a_partner_hold_only_our_exchanges_with_it(partnered: Any) -> None:
     with partnered.uow() as uow:
         for peer, xid in ((WEST, "x1"), (OOST, "x2")):
-            uow.audit.append(partnered, events.AuditRecord(
-                action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, peer_org=peer, exchange_id=xid,
-                actor_id=f"org:{peer}", actor_role="partner", request_hash="a" * 64, response_hash="b" * 64))
+            uow.audit.append(
+                partnered,
+                events.AuditRecord(
+                    action=events.DISCLOSURE_SENT,
+                    outcome=events.SUCCESS,
+                    peer_org=peer,
+                    exchange_id=xid,
+                    actor_id=f"org:{peer}",
+                    actor_role="partner",
+                    request_hash="a" * 64,
+                    response_hash="b" * 64,
+                ),
+            )
         uow.commit()
     with partnered.uow(read_only=True) as uow:
         receipts = reconcile.receipts_of(uow.audit, WEST, None)
     assert [(r["exchange_id"], r["action"], r["request_hash"]) for r in receipts] == [
-        ("x1", events.DISCLOSURE_SENT, "a" * 64)]
+        ("x1", events.DISCLOSURE_SENT, "a" * 64)
+    ]

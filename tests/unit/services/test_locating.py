@@ -29,10 +29,25 @@ def findable(node: Any, person_id: str, bsn: str, *, status: str = "active") -> 
     today = rules.day_of(int(node.clock().timestamp()))
     cid = uuid.uuid4().hex
     node.store.consents[cid] = ConsentRow(  # as the consent registry commits it (not under test here)
-        id=cid, subject_id=person_id, status=status, decision="permit", purpose=locator.FINDABLE,
-        categories=json.dumps([locator.INVOLVEMENT]), recipients=json.dumps([PARTNER]), holders=json.dumps([ORG]),
-        grantors=json.dumps([f"bsn:{bsn}"]), refusals="[]", consulted="[]", period_start=today, period_end=None,
-        resource="{}", created_at=node.clock(), revoked_at=None, recorded_by=NURSE.actor_id, revoked_by="")
+        id=cid,
+        subject_id=person_id,
+        status=status,
+        decision="permit",
+        purpose=locator.FINDABLE,
+        categories=json.dumps([locator.INVOLVEMENT]),
+        recipients=json.dumps([PARTNER]),
+        holders=json.dumps([ORG]),
+        grantors=json.dumps([f"bsn:{bsn}"]),
+        refusals="[]",
+        consulted="[]",
+        period_start=today,
+        period_end=None,
+        resource="{}",
+        created_at=node.clock(),
+        revoked_at=None,
+        recorded_by=NURSE.actor_id,
+        revoked_by="",
+    )
     with node.uow() as uow:  # the consent registry moves the epoch on in the same transaction
         locator.bump(uow, node)
         uow.commit()
@@ -40,13 +55,18 @@ def findable(node: Any, person_id: str, bsn: str, *, status: str = "active") -> 
 
 def search(node: Any, *bsns: str) -> list[str]:
     """What the partner learns: which of ``bsns`` are findable here."""
-    answer = {p["name"]: next(v for k, v in p.items() if k.startswith("value"))
-              for p in locator.serve_setup(node, PARTNER)["parameter"]}
+    answer = {
+        p["name"]: next(v for k, v in p.items() if k.startswith("value"))
+        for p in locator.serve_setup(node, PARTNER)["parameter"]
+    }
     query = psi.Query(list(bsns))
-    body = parameters.build(epoch=("valueString", answer["epoch"]),
-                            request=("valueBase64Binary", base64.b64encode(query.request).decode()))
-    reply = parameters.read(locator.answer_match(node, body, PARTNER),
-                            {"response": parameters.Spec("valueBase64Binary", required=True, max_len=10**7)})
+    body = parameters.build(
+        epoch=("valueString", answer["epoch"]), request=("valueBase64Binary", base64.b64encode(query.request).decode())
+    )
+    reply = parameters.read(
+        locator.answer_match(node, body, PARTNER),
+        {"response": parameters.Spec("valueBase64Binary", required=True, max_len=10**7)},
+    )
     return query.matches(base64.b64decode(answer["setup"]), base64.b64decode(reply["response"]))
 
 
@@ -78,8 +98,9 @@ def test_a_stale_setup_is_refused_once_the_epoch_moved_on(located: Any) -> None:
     located.locator.refresh()
     old = located.locator.epoch().id
     findable(located, family.mother, family.mother_bsn)
-    body = parameters.build(epoch=("valueString", old),
-                            request=("valueBase64Binary", base64.b64encode(psi.Query(["x"]).request).decode()))
+    body = parameters.build(
+        epoch=("valueString", old), request=("valueBase64Binary", base64.b64encode(psi.Query(["x"]).request).decode())
+    )
     with pytest.raises(LocatorEpochChanged):
         locator.answer_match(located, body, PARTNER)
     assert located.store.audit[-1].record.outcome == events.REFUSED
@@ -100,8 +121,9 @@ def test_a_partner_over_its_rate_is_told_to_wait_and_the_refusal_is_audited(loca
 def test_a_malformed_request_is_refused_before_anything_is_looked_up(located: Any) -> None:
     located.locator.refresh()
     with pytest.raises(InvalidRequest):
-        locator.answer_match(located, parameters.build(epoch=("valueString", "e"), request=("valueBase64Binary", "!!")),
-                             PARTNER)
+        locator.answer_match(
+            located, parameters.build(epoch=("valueString", "e"), request=("valueBase64Binary", "!!")), PARTNER
+        )
     assert located.store.audit[-1].record.outcome == events.REFUSED
 
 
@@ -110,8 +132,11 @@ def test_a_professional_finds_a_client_by_bsn_and_by_name_and_the_look_is_logged
     [found] = registry.find_person(node, family.child_bsn, NURSE)
     assert found["id"] == family.child
     viewed = node.store.audit[-1].record
-    assert (viewed.action, viewed.subject, viewed.detail["view"]) == (events.RECORD_VIEWED, family.child_bsn,
-                                                                     "patient-search")
+    assert (viewed.action, viewed.subject, viewed.detail["view"]) == (
+        events.RECORD_VIEWED,
+        family.child_bsn,
+        "patient-search",
+    )
     assert [c.name for c in lookup.find_by_name(node, "jansen")] == ["Noor Jansen", "Sanne Jansen"]
     assert [c.id for c in lookup.find_by_name(node, "noor JANSEN")] == [family.child]
 

@@ -16,9 +16,18 @@ from gateway.services import auditing, flag_reviews, people, probing, registry
 
 def refused(node: Any, bsn: str, reason: str = "subject-unknown", partner: str = "jeugdteam-west") -> None:
     with node.uow() as uow:
-        uow.audit.append(node, AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, subject=bsn,
-                                           reason_code=reason, actor_id=f"org:{partner}", actor_role="partner",
-                                           peer_org=partner))
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.DISCLOSURE_REFUSED,
+                outcome=events.REFUSED,
+                subject=bsn,
+                reason_code=reason,
+                actor_id=f"org:{partner}",
+                actor_role="partner",
+                peer_org=partner,
+            ),
+        )
         uow.commit()
 
 
@@ -32,7 +41,11 @@ def test_a_search_for_one_child_finds_only_her_entries_and_is_itself_logged(node
     assert found["resource"]["resourceType"] == "AuditEvent"
     search = node.store.audit[-1].record
     assert (search.action, search.actor_id, search.subject, search.count) == (
-        events.AUDIT_READ, PRIVACY_OFFICER.actor_id, family.child_bsn, 1)
+        events.AUDIT_READ,
+        PRIVACY_OFFICER.actor_id,
+        family.child_bsn,
+        1,
+    )
 
 
 def test_a_search_by_patient_id_names_the_same_child(node: Any) -> None:

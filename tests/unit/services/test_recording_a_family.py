@@ -34,8 +34,12 @@ def test_a_registration_without_a_valid_bsn_writes_nothing(node: Any) -> None:
 def test_the_page_of_a_child_names_her_mother_and_the_mothers_page_names_the_child(node: Any) -> None:
     family = a_family(node)
     [mother] = lookup.parents(node, family.child)
-    assert (mother.name, mother.kind, mother.custody, mother.person_id) == ("Sanne Jansen", "parent", True,
-                                                                          family.mother)
+    assert (mother.name, mother.kind, mother.custody, mother.person_id) == (
+        "Sanne Jansen",
+        "parent",
+        True,
+        family.mother,
+    )
     [child] = lookup.children(node, family.mother)
     assert (child.name, child.person_id) == ("Noor Jansen", family.child)
 
@@ -68,16 +72,21 @@ def test_a_parent_registered_by_mistake_is_removed_and_the_removal_is_audited(no
     registry.remove_relation(node, family.mother_relation, NURSE)
     assert lookup.parents(node, family.child) == []
     removal = node.store.audit[-1].record
-    assert (removal.action, removal.subject, removal.actor_id) == (events.RECORD_DELETED, family.child_bsn,
-                                                                   NURSE.actor_id)
+    assert (removal.action, removal.subject, removal.actor_id) == (
+        events.RECORD_DELETED,
+        family.child_bsn,
+        NURSE.actor_id,
+    )
     with pytest.raises(NotFound):
         registry.remove_relation(node, family.mother_relation, NURSE)
 
 
 def test_records_pushed_for_a_child_are_stored_once_and_audited_per_person(node: Any) -> None:
     family = a_family(node)
-    records = [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1"),
-               d.safety_plan(family.child, source_id="epd-2")]
+    records = [
+        d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1"),
+        d.safety_plan(family.child, source_id="epd-2"),
+    ]
     written = registry.push_records(node, records, EHR)
     assert [created for _, created in written] == [True, True]
     again = registry.push_records(node, records[:1], EHR)
@@ -88,11 +97,13 @@ def test_records_pushed_for_a_child_are_stored_once_and_audited_per_person(node:
 
 def test_a_record_under_another_persons_source_id_is_refused_for_both_and_nothing_moves(node: Any) -> None:
     family = a_family(node)
-    registry.push_records(node, [d.observation(family.child, "signals", "Slaapt slecht", shareable=True,
-                                               source_id="epd-1")], EHR)
+    registry.push_records(
+        node, [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1")], EHR
+    )
     with pytest.raises(registry.RecordOfAnother):
-        registry.push_records(node, [d.observation(family.mother, "signals", "Moe", shareable=True,
-                                                   source_id="epd-1")], EHR)
+        registry.push_records(
+            node, [d.observation(family.mother, "signals", "Moe", shareable=True, source_id="epd-1")], EHR
+        )
     [record] = node.store.records.values()
     assert record.subject_id == family.child
     refused = [e.record for e in node.store.audit if e.record.outcome == events.REFUSED]
@@ -101,8 +112,9 @@ def test_a_record_under_another_persons_source_id_is_refused_for_both_and_nothin
 
 def test_a_withdrawn_record_is_gone_from_the_store_and_the_withdrawal_is_audited(node: Any) -> None:
     family = a_family(node)
-    [(stored, _)] = registry.push_records(node, [d.observation(family.child, "signals", "Slaapt slecht",
-                                                               shareable=True, source_id="epd-1")], EHR)
+    [(stored, _)] = registry.push_records(
+        node, [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1")], EHR
+    )
     registry.delete_record(node, "Observation", EHR, rid=stored["id"])
     assert node.store.records == {}
     assert node.store.audit[-1].record.action == events.RECORD_DELETED

@@ -19,23 +19,52 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def a_person(pid: str, bsn: str, name: str = "", *, minutes: int = 0) -> Person:
-    return Person(id=pid, bsn=bsn, birth_date=date(2013, 5, 1), resource="{}", created_at=T0 + timedelta(minutes=minutes),
-                  search_name=name.casefold())
+    return Person(
+        id=pid,
+        bsn=bsn,
+        birth_date=date(2013, 5, 1),
+        resource="{}",
+        created_at=T0 + timedelta(minutes=minutes),
+        search_name=name.casefold(),
+    )
 
 
 def a_relation(rid: str, child: str, party: str, *, minutes: int = 0) -> Relation:
-    return Relation(id=rid, child_id=child, party_key=party, kind="parent", custody=True, resource="",
-                    created_at=T0 + timedelta(minutes=minutes))
+    return Relation(
+        id=rid,
+        child_id=child,
+        party_key=party,
+        kind="parent",
+        custody=True,
+        resource="",
+        created_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 def a_record(rid: str, subject: str, category: str, source_id: str, *, shareable: bool = True) -> Record:
-    return Record(id=rid, subject_id=subject, resource_type="Observation", category=category, shareable=shareable,
-                  resource="{}", source_system="urn:epd", source_id=source_id, updated_at=T0)
+    return Record(
+        id=rid,
+        subject_id=subject,
+        resource_type="Observation",
+        category=category,
+        shareable=shareable,
+        resource="{}",
+        source_system="urn:epd",
+        source_id=source_id,
+        updated_at=T0,
+    )
 
 
 def a_key(scope: str, key: str, *, minutes: int = 0, status: int = 0) -> OnceKey:
-    return OnceKey(scope=scope, key=key, request_hash="h", created_at=T0 + timedelta(minutes=minutes), status=status,
-                   location="", body="")
+    return OnceKey(
+        scope=scope,
+        key=key,
+        request_hash="h",
+        created_at=T0 + timedelta(minutes=minutes),
+        status=status,
+        location="",
+        body="",
+    )
 
 
 def test_every_repository_on_a_unit_follows_its_protocol(uow: Any) -> None:
@@ -148,7 +177,10 @@ def test_a_once_key_is_claimed_once_finished_and_released_only_while_running(uow
         unit.once_keys.release("form", "k2", status=0)  # still running: goes
         unit.commit()
     with uow(read_only=True) as unit:
-        assert (unit.once_keys.get("form", "k1").status, unit.once_keys.get("form", "k1").location) == (303, "/clienten/p1")
+        assert (unit.once_keys.get("form", "k1").status, unit.once_keys.get("form", "k1").location) == (
+            303,
+            "/clienten/p1",
+        )
         assert unit.once_keys.get("form", "k2") is None
 
 

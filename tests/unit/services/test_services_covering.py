@@ -61,10 +61,27 @@ def a_mother(node: Any, seed: int = 7) -> tuple[str, str]:
     return stored["id"], bsn
 
 
-def her_consent(node: Any, pid: str, *, recipients: list[str], holders: list[str], days: int = 365,
-                decision: str = "permit", categories: list[str] = CATEGORIES) -> str:
-    resource = d.consent(pid, [f"Patient/{pid}"], recipients=recipients, holders=holders, purpose=PURPOSE,
-                         categories=categories, start=today(node), days=days, decision=decision)
+def her_consent(
+    node: Any,
+    pid: str,
+    *,
+    recipients: list[str],
+    holders: list[str],
+    days: int = 365,
+    decision: str = "permit",
+    categories: list[str] = CATEGORIES,
+) -> str:
+    resource = d.consent(
+        pid,
+        [f"Patient/{pid}"],
+        recipients=recipients,
+        holders=holders,
+        purpose=PURPOSE,
+        categories=categories,
+        start=today(node),
+        days=days,
+        decision=decision,
+    )
     return consents.record(node, resource, PROFESSIONAL)["id"]  # type: ignore[no-any-return]
 
 
@@ -85,8 +102,9 @@ def covered(node: Any, pid: str, categories: tuple[str, ...] = ("signals",)) -> 
 
 def failed_requests(node: Any) -> list[Any]:
     with node.uow(read_only=True) as uow:
-        return [audit_log.stored(e).record for e in audit_log.entries(uow.session,
-                                                                      action=events.SUMMARY_REQUEST_FAILED)]
+        return [
+            audit_log.stored(e).record for e in audit_log.entries(uow.session, action=events.SUMMARY_REQUEST_FAILED)
+        ]
 
 
 def test_an_objection_to_a_category_not_asked_for_leaves_no_consent_to_ask_under_anywhere(node: Any) -> None:
@@ -141,8 +159,11 @@ def test_an_expired_consent_is_named_alike_when_asking_and_when_pushing(node: An
     with pytest.raises(ConsentRevoked, match="verlopen"):
         exchange.request_summary(node, ask(bsn), PROFESSIONAL)
     with pytest.raises(ConsentRevoked, match="verlopen"):
-        push.send(node, push.SendRequest(recipient=PARTNER, subject=bsn, purpose=PURPOSE, categories=("signals",)),
-                  PROFESSIONAL)
+        push.send(
+            node,
+            push.SendRequest(recipient=PARTNER, subject=bsn, purpose=PURPOSE, categories=("signals",)),
+            PROFESSIONAL,
+        )
     assert lookup.asking_consents(node, pid) == [] and node.peer.sent == []
 
 
@@ -159,14 +180,18 @@ def test_a_request_no_consent_names_is_refused_without_a_reason_to_tell(node: An
 
 def test_a_node_does_not_ask_which_consent_covers_an_exchange_it_is_no_party_to(node: Any) -> None:
     with node.uow(read_only=True) as uow, pytest.raises(ValueError):
-        consents.covering(uow, None, cover.Ask(recipient=PARTNER, holder="wijkteam-oost"), issuer=HERE,
-                          on=today(node))
+        consents.covering(uow, None, cover.Ask(recipient=PARTNER, holder="wijkteam-oost"), issuer=HERE, on=today(node))
 
 
-@pytest.mark.parametrize("bad", [
-    {"subject": "123456789"}, {"subject": "１２３４５６７８２"}, {"categories": ()},
-    {"categories": ("signals", "signals")},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"subject": "123456789"},
+        {"subject": "１２３４５６７８２"},
+        {"categories": ()},
+        {"categories": ("signals", "signals")},
+    ],
+)
 def test_a_request_with_a_bad_bsn_or_categories_cannot_be_made(bad: dict[str, Any]) -> None:
     fields = {"partner": PARTNER, "subject": d.bsn(7), "purpose": PURPOSE, "categories": ("signals",), **bad}
     with pytest.raises(InvalidRequest):
@@ -187,5 +212,8 @@ def test_the_send_form_offers_only_the_consents_a_push_would_go_under(node: Any)
     her_consent(node, pid, recipients=[PARTNER], holders=[HERE], decision="deny", categories=["care-team"])
     assert push.sending_consents(node, pid, [PARTNER]) == frozenset()
     with pytest.raises(ConsentRevoked, match="bezwaar"):
-        push.send(node, push.SendRequest(recipient=PARTNER, subject=bsn, purpose=PURPOSE, categories=("signals",)),
-                  PROFESSIONAL)
+        push.send(
+            node,
+            push.SendRequest(recipient=PARTNER, subject=bsn, purpose=PURPOSE, categories=("signals",)),
+            PROFESSIONAL,
+        )

@@ -9,13 +9,14 @@ a larger register the newest clients could not be found by name. The case-folded
 name now sits in its own column. Existing rows are filled here with the same rule as
 ``gateway.services.registry.search_name`` (frozen here, as a migration must be).
 """
+
 import json
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -39,18 +40,19 @@ def _search_name(resource_json: str) -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('persons', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('search_name', sa.String(length=512), server_default='', nullable=False))
+    with op.batch_alter_table("persons", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("search_name", sa.String(length=512), server_default="", nullable=False))
     conn = op.get_bind()
-    persons = sa.table('persons', sa.column('id', sa.String), sa.column('resource', sa.Text),
-                       sa.column('search_name', sa.String))
+    persons = sa.table(
+        "persons", sa.column("id", sa.String), sa.column("resource", sa.Text), sa.column("search_name", sa.String)
+    )
     rows = conn.execute(sa.select(persons.c.id, persons.c.resource)).all()
-    update = sa.update(persons).where(persons.c.id == sa.bindparam('pid')).values(search_name=sa.bindparam('name'))
-    filled = [{'pid': pid, 'name': _search_name(resource)} for pid, resource in rows]
+    update = sa.update(persons).where(persons.c.id == sa.bindparam("pid")).values(search_name=sa.bindparam("name"))
+    filled = [{"pid": pid, "name": _search_name(resource)} for pid, resource in rows]
     if filled:
         conn.execute(update, filled)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('persons', schema=None) as batch_op:
-        batch_op.drop_column('search_name')
+    with op.batch_alter_table("persons", schema=None) as batch_op:
+        batch_op.drop_column("search_name")

@@ -8,34 +8,35 @@ Create Date: 2026-12-03
 generation counter that grows with every findable consent recorded or revoked.
 ``locator_rate`` counts each partner's match requests per window, shared by all workers.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_i16'
-down_revision = '0004_i15'
+revision = "0004_i16"
+down_revision = "0004_i15"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
-        'locator_state',
-        sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column('master_id', sa.String(length=32), nullable=False),
-        sa.Column('master_key', sa.String(length=64), nullable=False),
-        sa.Column('master_created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('generation', sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint('id'),
+        "locator_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("master_id", sa.String(length=32), nullable=False),
+        sa.Column("master_key", sa.String(length=64), nullable=False),
+        sa.Column("master_created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
-        'locator_rate',
-        sa.Column('partner', sa.String(length=64), nullable=False),
-        sa.Column('window_start', sa.Integer(), nullable=False),
-        sa.Column('count', sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint('partner'),
+        "locator_rate",
+        sa.Column("partner", sa.String(length=64), nullable=False),
+        sa.Column("window_start", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("partner"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('locator_rate')
-    op.drop_table('locator_state')
+    op.drop_table("locator_rate")
+    op.drop_table("locator_state")

@@ -26,15 +26,26 @@ MEMBER_KEY = ECKey.generate_key("P-256", private=True)
 
 
 def a_member(org_id: str = "ggz-noord", **kw: Any) -> ListedMember:
-    base: dict[str, Any] = {"org_id": org_id, "name": "GGZ Noord", "type": "adult-mental-health",
-                            "url": "https://gateway.ggz-noord.example", "thumbprints": (MEMBER_KEY.thumbprint(),),
-                            "contact": ("+31 50 123 4567", "crisis@ggz-noord.example"), "ura": "12345678"}
+    base: dict[str, Any] = {
+        "org_id": org_id,
+        "name": "GGZ Noord",
+        "type": "adult-mental-health",
+        "url": "https://gateway.ggz-noord.example",
+        "thumbprints": (MEMBER_KEY.thumbprint(),),
+        "contact": ("+31 50 123 4567", "crisis@ggz-noord.example"),
+        "ura": "12345678",
+    }
     base.update(kw)
     return ListedMember(**base)
 
 
-def a_list(*members: ListedMember, version: int = 3, key: Any = OPERATOR, valid: timedelta = timedelta(days=7),
-           edit: Callable[[dict[str, Any]], None] | None = None) -> bytes:
+def a_list(
+    *members: ListedMember,
+    version: int = 3,
+    key: Any = OPERATOR,
+    valid: timedelta = timedelta(days=7),
+    edit: Callable[[dict[str, Any]], None] | None = None,
+) -> bytes:
     bundle = fedlist.build("regio-west", version, members or (a_member(),), now=NOW, valid_until=NOW + valid)
     if edit:
         edit(bundle)
@@ -47,8 +58,19 @@ def verify(raw: bytes, **kw: Any) -> fedlist.VerifiedList:
 
 
 def test_a_published_list_verifies_and_names_every_member_as_listed() -> None:
-    listed = verify(a_list(a_member(), a_member("jeugdteam-west", name="Jeugdteam West", type="youth-care",
-                                                url="https://jeugd.example/gateway/", contact=(), ura="")))
+    listed = verify(
+        a_list(
+            a_member(),
+            a_member(
+                "jeugdteam-west",
+                name="Jeugdteam West",
+                type="youth-care",
+                url="https://jeugd.example/gateway/",
+                contact=(),
+                ura="",
+            ),
+        )
+    )
     assert (listed.federation_id, listed.version, listed.operator_kid) == ("regio-west", 3, OPERATOR.thumbprint())
     assert [m.org_id for m in listed.members] == ["ggz-noord", "jeugdteam-west"]
     assert listed.members[0] == a_member()
@@ -78,8 +100,9 @@ def test_a_list_whose_operator_key_was_swapped_is_refused() -> None:
     rogue = ECKey.generate_key("P-256", private=True)
     for ext in doc["meta"]["extension"]:
         if ext["url"] == fedlist.OPERATOR_KEY:
-            ext["valueString"] = json.dumps({k: v for k, v in rogue.as_dict(private=False).items()
-                                             if k in ("kty", "crv", "x", "y")})
+            ext["valueString"] = json.dumps(
+                {k: v for k, v in rogue.as_dict(private=False).items() if k in ("kty", "crv", "x", "y")}
+            )
     with pytest.raises(ListRefused, match="does not accept"):
         verify(json.dumps(doc).encode())
 
@@ -103,21 +126,24 @@ def test_a_duplicate_org_id_is_refused() -> None:
         verify(a_list(a_member(), a_member(name="Tweede GGZ")))
 
 
-@pytest.mark.parametrize(("change", "why"), [
-    (lambda b: b["entry"][0]["resource"]["type"][0]["coding"][0].update(code="hospital"), "organisation-type"),
-    (lambda b: b["entry"][1]["resource"].update(address="http://ggz.example"), "https://"),
-    (lambda b: b["entry"][1]["resource"].update(extension=[]), "thumbprints"),
-    (lambda b: b["entry"][1]["resource"]["extension"][0].update(valueString="not-a-thumbprint"), "thumbprints"),
-    (lambda b: b["entry"][0]["resource"]["telecom"][0].update(value="bel maar"), "neither a phone"),
-    (lambda b: b["entry"][0]["resource"].update(name="<script>"), "printable"),
-    (lambda b: b["entry"].pop(1), "exactly one Organization and one Endpoint"),
-    (lambda b: b["entry"][1]["resource"].update(status="off"), "active"),
-    (lambda b: b["entry"][0]["resource"]["identifier"].pop(0), "org-id identifier"),
-    (lambda b: b["entry"].append({"resource": {"resourceType": "Patient"}}), "neither an Organization"),
-    (lambda b: b["meta"].update(versionId="03"), "versionId"),
-    (lambda b: b.update(type="searchset"), "collection"),
-    (lambda b: b.update(timestamp="gisteren"), "instant"),
-])
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda b: b["entry"][0]["resource"]["type"][0]["coding"][0].update(code="hospital"), "organisation-type"),
+        (lambda b: b["entry"][1]["resource"].update(address="http://ggz.example"), "https://"),
+        (lambda b: b["entry"][1]["resource"].update(extension=[]), "thumbprints"),
+        (lambda b: b["entry"][1]["resource"]["extension"][0].update(valueString="not-a-thumbprint"), "thumbprints"),
+        (lambda b: b["entry"][0]["resource"]["telecom"][0].update(value="bel maar"), "neither a phone"),
+        (lambda b: b["entry"][0]["resource"].update(name="<script>"), "printable"),
+        (lambda b: b["entry"].pop(1), "exactly one Organization and one Endpoint"),
+        (lambda b: b["entry"][1]["resource"].update(status="off"), "active"),
+        (lambda b: b["entry"][0]["resource"]["identifier"].pop(0), "org-id identifier"),
+        (lambda b: b["entry"].append({"resource": {"resourceType": "Patient"}}), "neither an Organization"),
+        (lambda b: b["meta"].update(versionId="03"), "versionId"),
+        (lambda b: b.update(type="searchset"), "collection"),
+        (lambda b: b.update(timestamp="gisteren"), "instant"),
+    ],
+)
 def test_a_malformed_entry_refuses_the_whole_list(change: Callable[[dict[str, Any]], Any], why: str) -> None:
     with pytest.raises(ListRefused, match=why):
         verify(a_list(edit=change))

@@ -25,8 +25,10 @@ def test_a_request_is_one_line_with_method_path_status_bytes_and_time_but_no_que
     out = io.StringIO()
     app = AccessLog(Response(b'{"resourceType":"Bundle"}', status=200), _logger(out))
 
-    Client(app).get("/fhir/Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999999990",
-                environ_overrides={"REMOTE_ADDR": "127.0.0.1"}).close()
+    Client(app).get(
+        "/fhir/Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999999990",
+        environ_overrides={"REMOTE_ADDR": "127.0.0.1"},
+    ).close()
 
     (line,) = out.getvalue().splitlines()
     assert line.startswith('127.0.0.1 "GET /fhir/Patient" 200 25 ')

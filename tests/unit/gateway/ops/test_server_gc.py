@@ -51,7 +51,9 @@ def test_serve_installs_the_hook_in_every_worker(monkeypatch: pytest.MonkeyPatch
         seen.update(hook=self.cfg.post_worker_init, worker_class=self.cfg.worker_class_str)
 
     monkeypatch.setattr(server.GatewayServer, "run", run)
-    (tmp_path / "node.toml").write_text(config.render_toml(
-        "ggz-noord", "GGZ Noord", "https://ggz-noord.example", "sqlite:///node.db", "ES256", 8400), "utf-8")
+    (tmp_path / "node.toml").write_text(
+        config.render_toml("ggz-noord", "GGZ Noord", "https://ggz-noord.example", "sqlite:///node.db", "ES256", 8400),
+        "utf-8",
+    )
     server.serve(config.load(tmp_path, env={}), port=0)
     assert seen == {"hook": server.post_worker_init, "worker_class": "gthread"}
