@@ -24,20 +24,10 @@ from audit.chain import StoredEntry
 from profiles import catalog
 
 _ID_KINDS = {"uzi": "UZI-nummer", "agb": "AGB-code", "big": "BIG-nummer"}
-_MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
+MONTHS_NL = (
+    "januari", "februari", "maart", "april", "mei", "juni",
+    "juli", "augustus", "september", "oktober", "november", "december",
+)  # fmt: skip
 _SENT = frozenset({ev.DISCLOSURE_SENT, ev.SAFETY_DISCLOSURE_SENT, ev.SUMMARY_PUSHED})
 _RECEIVED = frozenset({ev.SUMMARY_RECEIVED, ev.SAFETY_DISCLOSURE_RECEIVED, ev.SUMMARY_PUSH_RECEIVED})
 _REFUSALS = frozenset(
@@ -148,7 +138,7 @@ def _when(recorded_at: str) -> str:
 
 def _date_nl(moment: datetime, *, with_time: bool) -> str:
     local = moment.astimezone(_LOCAL or UTC)
-    text = f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+    text = f"{local.day} {MONTHS_NL[local.month - 1]} {local.year}"
     if with_time:
         text += f", {local:%H:%M}" + ("" if _LOCAL else " (UTC)")
     return text

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from audit.report import MONTHS_NL
 from profiles import catalog
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -45,20 +46,6 @@ PARTY_KINDS_NL = MappingProxyType(
     }
 )
 _WITHHELD = "Er is een signaal vastgelegd; de tekst is niet gedeeld."  # a category without a line of its own
-_MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 __all__ = [
     "CATEGORIES_NL",
@@ -86,7 +73,7 @@ def date_nl(value: str | None, *, with_time: bool = False, seconds: bool = False
         return value
     if moment.tzinfo is not None:
         moment = moment.astimezone(AMSTERDAM)
-    text = f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
+    text = f"{moment.day} {MONTHS_NL[moment.month - 1]} {moment.year}"
     if not (with_time and len(value) > 10):
         return text
     return text + (f", {moment:%H:%M:%S}" if seconds else f", {moment:%H:%M}")

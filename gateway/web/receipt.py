@@ -10,25 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from audit.report import MONTHS_NL
 from consent.model import Grant
 from gateway.web import documents
 from profiles import catalog
 
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-_MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 
 @dataclass(frozen=True)
@@ -48,7 +35,7 @@ class ReceiptFacts:
 def _day(value: date | datetime) -> str:
     if isinstance(value, datetime):
         value = (value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))).astimezone(_AMSTERDAM).date()
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{value.day} {MONTHS_NL[value.month - 1]} {value.year}"
 
 
 def _orgs(ids: frozenset[str], names: dict[str, str]) -> str:
