@@ -11,9 +11,12 @@ summary; the consent is revoked and the next request is refused.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -254,9 +257,26 @@ def run(keep_serving: bool = True, root: Path | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for n in nodes:
-            n.stop()
-        if operator is not None:
-            operator.stop()
+        with _signals_held():
+            for n in nodes:
+                n.stop()
+            if operator is not None:
+                operator.stop()
         if tmp:
             tmp.cleanup()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Let every node stop: a second Ctrl-C or SIGTERM (``make`` and ``timeout`` each pass one on)
+    would otherwise cut the clean-up short and leave nodes running. Each stop ends within 15 s,
+    by SIGKILL at the latest."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
