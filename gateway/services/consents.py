@@ -418,23 +418,7 @@ def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
     # the privacy officer reads why (expired, revoked, an objection, the 16+ rule); the
     # partner hears only active or inactive
     detail = {"status": status} if why_not is None else {"status": status, "why_not_nl": why_not}
-    with node.uow() as uow:
-        audit_log.append(
-            uow.session,
-            node,
-            events.AuditRecord(
-                action=events.CONSENT_STATUS_QUERIED,
-                outcome=events.SUCCESS,
-                consent_id=cid,
-                peer_org=caller_org,
-                actor_id=f"org:{caller_org}",
-                actor_role="partner",
-                actor_org=caller_org,
-                subject=grant.subject.bsn,
-                detail=detail,
-            ),
-        )
-        uow.commit()
+    _audit_status(node, cid, caller_org, events.SUCCESS, subject=grant.subject.bsn, detail=detail)
     return status
 
 
@@ -443,22 +427,32 @@ STATUS_UNKNOWN = "Deze toestemming is hier niet bekend voor uw organisatie."
 
 def _status_refused(node: Node, cid: str, caller_org: str, grant: Grant | None) -> None:
     """Audit a ``$consent-status`` refused (unknown id, or a consent not naming the caller)."""
-    detail = {"named": False} if grant is not None else {}
+    _audit_status(
+        node,
+        cid,
+        caller_org,
+        events.REFUSED,
+        reason_code=NotFound.code,
+        subject=grant.subject.bsn if grant is not None else "",
+        detail={"named": False} if grant is not None else {},
+    )
+
+
+def _audit_status(node: Node, cid: str, caller_org: str, outcome: str, **fields_: Any) -> None:
+    """Audit one ``$consent-status`` call by partner ``caller_org``, answered or refused."""
     with node.uow() as uow:
         audit_log.append(
             uow.session,
             node,
             events.AuditRecord(
                 action=events.CONSENT_STATUS_QUERIED,
-                outcome=events.REFUSED,
-                reason_code=NotFound.code,
+                outcome=outcome,
                 consent_id=cid,
                 peer_org=caller_org,
                 actor_id=f"org:{caller_org}",
                 actor_role="partner",
                 actor_org=caller_org,
-                subject=grant.subject.bsn if grant is not None else "",
-                detail=detail,
+                **fields_,
             ),
         )
         uow.commit()
