@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from adapters.store.uow import UnitOfWork
 from audit import events
 from audit.events import AuditRecord, InvalidAuditRecord
 from consent.model import valid_bsn
@@ -104,19 +107,7 @@ def disclose(node: Node, req: DisclosureRequest, actor: audit_log.Actor) -> Sent
     rhash = request_hash(request_parameters(req))
     now = node.clock()
     with node.uow() as uow:
-        person = person_by_bsn(uow.session, subject)
-        if person is None:
-            raise SubjectUnknown()
-        bundle = build_summary(
-            records_of(uow.session, person.id, frozenset(cats)),
-            list(cats),
-            holder_org=node.org_id,
-            subject_bsn=subject,
-            exchange_id=exchange_id,
-            request_hash=rhash,
-            now=now,
-            tag=catalog.SAFETY_DISCLOSURE,
-        )
+        bundle = _summary(uow, node, subject, cats, exchange_id, rhash, now, tag=catalog.SAFETY_DISCLOSURE)
         if not bundle.get("entry"):
             # an empty push would be confirmed as "delivered" while it told nobody anything
             raise InvalidRequest(NOTHING_TO_SEND)
@@ -176,21 +167,39 @@ def preview(node: Node, subject: str, cats: list[str], actor: audit_log.Actor) -
     """
     now = node.clock()
     with node.uow() as uow:
-        person = person_by_bsn(uow.session, subject)
-        if person is None:
-            raise SubjectUnknown()
-        bundle = build_summary(
-            records_of(uow.session, person.id, frozenset(cats)),
-            list(cats),
-            holder_org=node.org_id,
-            subject_bsn=subject,
-            exchange_id="preview",
-            request_hash="0" * 64,
-            now=now,
-        )
+        bundle = _summary(uow, node, subject, cats, "preview", "0" * 64, now)
         record_viewed(uow.session, node, actor, subject, "safety-preview", records=len(bundle.get("entry", [])))
         uow.commit()
     return bundle
+
+
+def _summary(
+    uow: UnitOfWork,
+    node: Node,
+    subject: str,
+    cats: Sequence[str],
+    exchange_id: str,
+    rhash: str,
+    now: datetime,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """The unsigned summary of ``cats`` about ``subject``, as the push and its preview show it.
+
+    Raises ``SubjectUnknown`` for a BSN nobody here has.
+    """
+    person = person_by_bsn(uow.session, subject)
+    if person is None:
+        raise SubjectUnknown()
+    return build_summary(
+        records_of(uow.session, person.id, frozenset(cats)),
+        list(cats),
+        holder_org=node.org_id,
+        subject_bsn=subject,
+        exchange_id=exchange_id,
+        request_hash=rhash,
+        now=now,
+        tag=tag,
+    )
 
 
 def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
