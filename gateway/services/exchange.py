@@ -279,49 +279,43 @@ def _audit_refusal(
     p: parameters.SummaryParams | None,
 ) -> None:
     fields_ = {k: v for k, v in base.items() if k != "actor_id"}
-    actor = base.get("actor_id") or f"org:{caller}"
-    try:
-        record = AuditRecord(
-            action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=exc.code, actor_id=actor, **fields_
-        )
-    except InvalidAuditRecord:
-        # what the partner sent cannot be kept as it is: keep who refused whom, and why
-        record = AuditRecord(
-            action=events.DISCLOSURE_REFUSED,
-            outcome=events.REFUSED,
-            reason_code=exc.code,
-            actor_id=f"org:{caller}",
-            actor_role="partner",
-            peer_org=caller,
-            request_hash=base.get("request_hash", ""),
-        )
-    with node.uow() as uow:
-        audit_log.append(uow.session, node, record)
-        uow.commit()
+    _audit_refused(
+        node,
+        exc.code,
+        dict(fields_, actor_id=base.get("actor_id") or f"org:{caller}"),
+        # keep who refused whom, and why
+        fallback={
+            "actor_id": f"org:{caller}",
+            "actor_role": "partner",
+            "peer_org": caller,
+            "request_hash": base.get("request_hash", ""),
+        },
+    )
 
 
 def refuse_unknown_partner(node: Node, client_id: str, role: str, access_point: str) -> None:
     """Audit a call to the partner API by a caller that is not (or no longer) a trusted partner."""
     who = client_id[:64]
-    actor = f"org:{who}" if role == "partner" else f"client:{who}"
+    _audit_refused(
+        node,
+        UnknownPartner.code,
+        {
+            "actor_id": f"org:{who}" if role == "partner" else f"client:{who}",
+            "actor_role": role,
+            "peer_org": who,
+            "access_point": access_point,
+        },
+        fallback={"actor_id": "unknown", "actor_role": role},
+    )
+
+
+def _audit_refused(node: Node, code: str, fields_: dict[str, Any], *, fallback: dict[str, Any]) -> None:
+    """Audit a refused partner call with ``fields_``, or with ``fallback`` alone where what the
+    caller sent cannot be kept as it is (a credential-like text, an id too long for the log)."""
     try:
-        record = AuditRecord(
-            action=events.DISCLOSURE_REFUSED,
-            outcome=events.REFUSED,
-            reason_code=UnknownPartner.code,
-            actor_id=actor,
-            actor_role=role,
-            peer_org=who,
-            access_point=access_point,
-        )
+        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=code, **fields_)
     except InvalidAuditRecord:
-        record = AuditRecord(
-            action=events.DISCLOSURE_REFUSED,
-            outcome=events.REFUSED,
-            reason_code=UnknownPartner.code,
-            actor_id="unknown",
-            actor_role=role,
-        )
+        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=code, **fallback)
     with node.uow() as uow:
         audit_log.append(uow.session, node, record)
         uow.commit()
