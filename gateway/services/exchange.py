@@ -15,6 +15,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from audit import events
@@ -40,6 +41,7 @@ from gateway.fhir.fhir_in import PURPOSE_SYSTEM
 from gateway.node import Node
 from gateway.repositories import audit_log, exchanges
 from gateway.repositories import consents as consent_rows
+from gateway.repositories import inbox as inbox_rows
 from gateway.services import consents
 from gateway.services.registry import person_by_bsn, records_of
 from gateway.trust import signing
@@ -82,6 +84,51 @@ def request_hash(params: dict[str, Any]) -> str:
 
 def response_hash(bundle: dict[str, Any]) -> str:
     return sha256(signing.canonical(bundle))
+
+
+def bundle_facts(bundle: dict[str, Any]) -> dict[str, Any]:
+    """What the audit keeps of a summary sent or received: its hash, its size, its resource types."""
+    entries = bundle.get("entry", [])
+    return {
+        "response_hash": response_hash(bundle),
+        "count": len(entries),
+        "resource_types": tuple(sorted({e["resource"]["resourceType"] for e in entries})),
+    }
+
+
+def keep_pushed(
+    node: Node,
+    record: AuditRecord,
+    *,
+    role: str,
+    kind: str,
+    sender: str,
+    bundle: dict[str, Any],
+    subject: str,
+    now: datetime,
+    **inbox_fields: str,
+) -> None:
+    """File a Bundle pushed by ``sender`` in the inbox and audit it, in one unit of work.
+
+    The record's exchange id is claimed once per ``role`` (``push-received``,
+    ``safety-received``): a push replayed is refused with ``Replay`` and nothing is kept
+    (contract sections 4, 9).
+    """
+    exchange_id = record.exchange_id
+    with node.uow() as uow:
+        exchanges.claim(uow.session, role, sender, exchange_id, subject, record.request_hash, now)
+        inbox_rows.keep(
+            uow.session,
+            exchange_id=exchange_id,
+            from_org=sender,
+            subject=subject,
+            received_at=now,
+            bundle=bundle,
+            kind=kind,
+            **inbox_fields,
+        )
+        audit_log.append(uow.session, node, record)
+        uow.commit()
 
 
 # --- holder ------------------------------------------------------------------------------
@@ -238,21 +285,12 @@ def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str,
             )
         kid, alg, key = node.keys.active
         bundle = signing.sign_bundle(bundle, key, kid=kid, alg=alg, signer_ref=node.org_id, now=now)
-        rsp = response_hash(bundle)
-        types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
         with node.uow() as uow:
             exchanges.claim(uow.session, "holder", caller, exchange_id, p.subject, rhash, now)
             audit_log.append(
                 uow.session,
                 node,
-                AuditRecord(
-                    action=events.DISCLOSURE_SENT,
-                    outcome=events.SUCCESS,
-                    response_hash=rsp,
-                    count=len(bundle.get("entry", [])),
-                    resource_types=tuple(types),
-                    **base,
-                ),
+                AuditRecord(action=events.DISCLOSURE_SENT, outcome=events.SUCCESS, **bundle_facts(bundle), **base),
             )
             uow.commit()
         return bundle
@@ -415,21 +453,18 @@ def request_summary(node: Node, req: SummaryRequest, actor: audit_log.Actor) -> 
     except GatewayError as exc:
         _audit_failure(node, base, exc.code)
         raise
-    rsp = response_hash(bundle)
-    types = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
+    facts = bundle_facts(bundle)
     with node.uow() as uow:
-        exchanges.received(uow.session, partner, exchange_id, p.subject, rhash, rsp, node.clock())
+        exchanges.received(uow.session, partner, exchange_id, p.subject, rhash, facts["response_hash"], node.clock())
         audit_log.append(
             uow.session,
             node,
             AuditRecord(
                 action=events.SUMMARY_RECEIVED,
                 outcome=events.SUCCESS,
-                response_hash=rsp,
                 peer_request_hash=rhash,
-                peer_response_hash=rsp,
-                count=len(bundle.get("entry", [])),
-                resource_types=tuple(types),
+                peer_response_hash=facts["response_hash"],
+                **facts,
                 **base,
             ),
         )

@@ -137,20 +137,13 @@ def send(node: Node, req: SendRequest, actor: audit_log.Actor) -> exchange.Sent:
         bundle = _build(node, verified, subject, purpose, cats, recipient, note, rhash, now)
         exchange_id = bundle["id"]
         base["exchange_id"] = exchange_id  # from here on the recipient can have seen it
-        rsp = exchange.response_hash(bundle)
-        types = sorted({e["resource"]["resourceType"] for e in bundle["entry"]})
         with node.uow() as uow:
             exchanges.claim(uow.session, "push-sent", recipient, exchange_id, subject, rhash, now)
             audit_log.append(
                 uow.session,
                 node,
                 AuditRecord(
-                    action=events.SUMMARY_PUSHED,
-                    outcome=events.SUCCESS,
-                    response_hash=rsp,
-                    count=len(bundle["entry"]),
-                    resource_types=tuple(types),
-                    **base,
+                    action=events.SUMMARY_PUSHED, outcome=events.SUCCESS, **exchange.bundle_facts(bundle), **base
                 ),
             )
             uow.commit()
@@ -339,25 +332,20 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
             action=events.SUMMARY_PUSH_RECEIVED,
             outcome=events.SUCCESS,
             peer_response_hash=base["response_hash"],
-            count=len(bundle.get("entry", [])),
-            resource_types=tuple(sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})),
-            **base,
+            **(base | exchange.bundle_facts(bundle)),
         )
-        with node.uow() as uow:
-            exchanges.claim(uow.session, "push-received", sender, exchange_id, subject, rhash, now)
-            inbox_rows.keep(
-                uow.session,
-                exchange_id=exchange_id,
-                from_org=sender,
-                subject=subject,
-                received_at=now,
-                bundle=bundle,
-                kind=CONSENTED_PUSH,
-                purpose=verified.purpose,
-                consent_id=base["consent_id"][:200],
-            )
-            audit_log.append(uow.session, node, record)
-            uow.commit()
+        exchange.keep_pushed(
+            node,
+            record,
+            role="push-received",
+            kind=CONSENTED_PUSH,
+            sender=sender,
+            bundle=bundle,
+            subject=subject,
+            now=now,
+            purpose=verified.purpose,
+            consent_id=base["consent_id"][:200],
+        )
     except GatewayError as exc:
         _audit(node, events.SUMMARY_PUSH_REFUSED, base, exc.code)
         raise

@@ -25,12 +25,13 @@ from contract.errors import BadPartnerSignature, GatewayError, InvalidRequest, N
 from gateway.fhir import parameters
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM
 from gateway.node import Node
-from gateway.repositories import audit_log, exchanges
+from gateway.repositories import audit_log
 from gateway.repositories import inbox as inbox_rows
 from gateway.services.exchange import (
     EXCHANGE_ID,
     Sent,
     check_subject_and_categories,
+    keep_pushed,
     request_hash,
     response_hash,
 )
@@ -243,21 +244,18 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
         count=len(bundle.get("entry", [])),
         detail={"justification": values["justification"][:500], "subject_known": known},
     )
-    with node.uow() as uow:
-        # one exchange id is received once: a pushed disclosure replayed is refused (replay)
-        exchanges.claim(uow.session, "safety-received", sender, exchange_id, subject, record.request_hash, now)
-        inbox_rows.keep(
-            uow.session,
-            exchange_id=exchange_id,
-            from_org=sender,
-            subject=subject,
-            received_at=now,
-            bundle=bundle,
-            kind=catalog.SAFETY_DISCLOSURE,
-            legal_ground=values["legal-ground"],
-        )
-        audit_log.append(uow.session, node, record)
-        uow.commit()
+    # one exchange id is received once: a pushed disclosure replayed is refused (replay)
+    keep_pushed(
+        node,
+        record,
+        role="safety-received",
+        kind=catalog.SAFETY_DISCLOSURE,
+        sender=sender,
+        bundle=bundle,
+        subject=subject,
+        now=now,
+        legal_ground=values["legal-ground"],
+    )
     return parameters.build(status=("valueCode", "received"))
 
 
