@@ -422,16 +422,7 @@ def request_summary(node: Node, req: SummaryRequest, actor: audit_log.Actor) -> 
         exchange_id=("valueString", exchange_id),
     )
     rhash = request_hash(out)
-    base = audit_log.fields(
-        actor,
-        subject=p.subject,
-        purpose=p.purpose,
-        categories=p.categories,
-        peer_org=partner,
-        exchange_id=exchange_id,
-        request_hash=rhash,
-        consent_id=_consent_of(tok),
-    )
+    base = _asked(actor, p, peer_org=partner, exchange_id=exchange_id, request_hash=rhash, consent_id=_consent_of(tok))
     try:
         reply = node.peer.call(partner, "behaviour-summary", out)
         if reply.status != 200:
@@ -498,21 +489,17 @@ def _check_binding(bundle: dict[str, Any], exchange_id: str, rhash: str) -> None
 def _local_fields(actor: audit_log.Actor, p: SummaryRequest, partner: str) -> dict[str, Any]:
     """The audit fields of a request refused before it left; a partner id the log may not
     hold (an untrusted caller's input) is left out."""
-    base = audit_log.fields(
-        actor,
-        subject=p.subject,
-        purpose=p.purpose,
-        categories=p.categories,
-        peer_org=partner,
-        detail={"refused_at": "requester"},
-    )
+    base = _asked(actor, p, peer_org=partner, detail={"refused_at": "requester"})
     try:
         AuditRecord(action=events.SUMMARY_REQUEST_FAILED, outcome=events.REFUSED, reason_code="invalid-request", **base)
         return base
     except InvalidAuditRecord:
-        return audit_log.fields(
-            actor, subject=p.subject, purpose=p.purpose, categories=p.categories, detail={"refused_at": "requester"}
-        )
+        return _asked(actor, p, detail={"refused_at": "requester"})
+
+
+def _asked(actor: audit_log.Actor, p: SummaryRequest, **more: Any) -> dict[str, Any]:
+    """The audit fields of ``actor``'s request: whom it is about, why, which categories."""
+    return audit_log.fields(actor, subject=p.subject, purpose=p.purpose, categories=p.categories, **more)
 
 
 def _audit_failure(node: Node, base: dict[str, Any], reason: str) -> None:
