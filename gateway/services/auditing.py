@@ -1,17 +1,20 @@
 """Reading the audit log (privacy officers): search as FHIR AuditEvents, export, report.
 
-Reading the log is itself logged (NEN 7513).
+Reading the log is itself logged (NEN 7513). The disclosure report is returned as data
+(``DisclosureReport``); the page, the API and the CLI print it with
+``gateway.web.disclosure_report.render``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from audit import chain, events, fhir, search_dates
+from audit.chain import StoredEntry
 from audit.events import AuditRecord
 from audit.report import date_nl
 from consent.model import valid_bsn
@@ -21,7 +24,6 @@ from gateway.fhir import searchset
 from gateway.repositories import audit_log
 from gateway.services import people
 from gateway.services.registry import party_name
-from gateway.web.disclosure_report import render
 from profiles import catalog
 
 if TYPE_CHECKING:  # the composition root imports the use cases
@@ -171,8 +173,23 @@ def export(node: Node, fmt: str, since: str | None) -> str:
     return json.dumps(bundle, ensure_ascii=False, indent=1)
 
 
-def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> str:
-    """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
+@dataclasses.dataclass(frozen=True)
+class DisclosureReport:
+    """What a person's disclosure overview is drawn up from: their entries (oldest first) and the
+    names that word them, as ``audit.report.disclosure_report_rows`` takes them."""
+
+    entries: Sequence[StoredEntry]
+    subject_bsn: str
+    org_name: str
+    now: datetime
+    partner_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    consents: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    phone: str = ""
+    people: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> DisclosureReport:
+    """Everything disclosed about one person (basis for an AVG access request); the read is audited."""
 
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
@@ -197,7 +214,7 @@ def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> str:
     consents_nl = _consents_named(node, {r.record.consent_id for r in rows if r.record.consent_id}, names)
 
     staff = people.names(node, {r.record.actor_id for r in rows if r.record.actor_id})
-    return render(
+    return DisclosureReport(
         rows,
         subject_bsn=subject,
         org_name=node.config.node.name,
