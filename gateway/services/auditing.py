@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from audit import chain, events, fhir, search_dates
 from audit.chain import StoredEntry
@@ -22,6 +22,7 @@ from contract.errors import InvalidRequest
 from gateway.federation import directory
 from gateway.fhir import searchset
 from gateway.repositories import audit_log
+from gateway.repositories.ports import AuditLogRepository
 from gateway.services import people
 from gateway.services.registry import party_name
 from profiles import catalog
@@ -41,6 +42,30 @@ _AGENT_PREFIX = {
     fhir.CLIENT_SYSTEM: "client",
 }
 NO_MATCH = "\x00none"  # a subject or agent no entry can have: the search matches nothing
+ALL = 10**9  # ``limit`` for a read of the whole log (or all of it since a date)
+_Found = TypeVar("_Found")
+
+
+def logged_read(
+    node: Node, actor: audit_log.Actor, read: Callable[[AuditLogRepository], list[_Found]], **record: Any
+) -> list[_Found]:
+    """What ``read`` finds in the log, with the entry that says who read how much appended in the
+    same unit of work (NEN 7513: reading the log is logged). ``record`` holds the rest of that
+    entry (``subject``, ``peer_org``, ``detail``)."""
+    with node.uow() as uow:
+        found = read(uow.audit)
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=len(found),
+                **audit_log.fields(actor),
+                **record,
+            ),
+        )
+        uow.commit()
+    return found
 
 
 def _one(args: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -149,20 +174,12 @@ def search(
 
 def export(node: Node, fmt: str, since: str | None) -> str:
     """The whole log (or since a date) as a FHIR Bundle of AuditEvents, or CSV; audited."""
-    with node.uow() as uow:
-        rows = uow.audit.entries(since=since, limit=10**9)
-        rows.reverse()
-        uow.audit.append(
-            node,
-            AuditRecord(
-                action=events.AUDIT_READ,
-                outcome=events.SUCCESS,
-                count=len(rows),
-                **audit_log.fields(audit_log.SYSTEM),
-                detail={"export": fmt, "since": since or ""},
-            ),
-        )
-        uow.commit()
+    rows = logged_read(
+        node,
+        audit_log.SYSTEM,
+        lambda log: log.entries(since=since, limit=ALL)[::-1],
+        detail={"export": fmt, "since": since or ""},
+    )
     if fmt == "csv":
         return fhir.to_csv(rows)
     bundle = {
@@ -193,21 +210,13 @@ def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> Discl
 
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
-    with node.uow() as uow:
-        rows = uow.audit.entries(subject=subject, limit=10**9)
-        rows.reverse()
-        uow.audit.append(
-            node,
-            AuditRecord(
-                action=events.AUDIT_READ,
-                outcome=events.SUCCESS,
-                count=len(rows),
-                subject=subject,
-                **audit_log.fields(actor),
-                detail={"report": "disclosure"},
-            ),
-        )
-        uow.commit()
+    rows = logged_read(
+        node,
+        actor,
+        lambda log: log.entries(subject=subject, limit=ALL)[::-1],
+        subject=subject,
+        detail={"report": "disclosure"},
+    )
 
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name
