@@ -12,7 +12,7 @@ library's sorted, compact JSON with ``ensure_ascii=False``:
 - integers inside +-2**53 print alike; a lone surrogate fails the UTF-8 encoding as it fails RFC 8785.
 
 Anything else (a float, a non-ASCII member name, a non-string key) goes to ``rfc8785``.
-``tests/unit/profiles/test_signing.py`` compares the two byte for byte on generated JSON.
+``tests/unit/gateway/trust/test_signing.py`` compares the two byte for byte on generated JSON.
 """
 
 from __future__ import annotations

@@ -548,6 +548,7 @@ def audit_report(home: str, subject_file: object, subject: str | None) -> None:
     from consent.model import valid_bsn  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
     from gateway.repositories import audit_log  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
     from gateway.services import auditing  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
+    from gateway.web import disclosure_report  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
     if (subject_file is None) == (subject is None):
         raise click.UsageError("give the BSN with --subject-file FILE (or - for stdin), or --subject")
@@ -560,7 +561,7 @@ def audit_report(home: str, subject_file: object, subject: str | None) -> None:
     assert subject is not None
     if not valid_bsn(subject):
         raise click.UsageError("that is not a BSN (nine digits that pass the eleven-test)")
-    click.echo(auditing.disclosure_report(_node(home), subject, audit_log.SYSTEM), nl=False)
+    click.echo(disclosure_report.render(auditing.disclosure_report(_node(home), subject, audit_log.SYSTEM)), nl=False)
 
 
 @audit.command("prune")

@@ -20,6 +20,7 @@ from gateway.http.context import actor, caller
 from gateway.http.idempotency import idempotent
 from gateway.services import auditing, consents, exchange, push, registry, safety
 from gateway.services import locate as locating
+from gateway.web import disclosure_report as disclosure_page
 
 bp = Blueprint("local", __name__)
 
@@ -275,7 +276,7 @@ def disclosure_report() -> Response:
     """A person's disclosure report (Dutch HTML); the BSN travels in the body, not the URL."""
     who = caller("privacy-officer")
     values = parameters.read(read_body("Parameters"), {"subject": parameters.Spec("valueIdentifier", required=True)})
-    html = auditing.disclosure_report(node_of(), parameters.bsn(values["subject"]), actor(who))
+    html = disclosure_page.render(auditing.disclosure_report(node_of(), parameters.bsn(values["subject"]), actor(who)))
     return Response(html, mimetype="text/html")
 
 

@@ -2,8 +2,8 @@
 work that carries them (*Architecture Patterns with Python*, chapters 2 and 6).
 
 ``gateway.repositories.unit.Unit`` offers these over SQLAlchemy; the fakes of
-``tests/unit/services/fakes.py`` offer them in memory, and
-``tests/unit/services/test_repository_protocols.py`` runs the same situations against
+``tests/unit/gateway/services/fakes.py`` offer them in memory, and
+``tests/unit/gateway/repositories/test_repository_protocols.py`` runs the same situations against
 both. Rows are the store's mapped classes (``adapters.store.models``), used as plain
 records: a use case reads and sets their attributes, never their session.
 

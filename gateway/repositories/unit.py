@@ -3,7 +3,7 @@
 ``with node.uow() as uow:`` gives ``uow.people``, ``uow.records``, ``uow.audit``, … each
 working in that unit's session (as in *Architecture Patterns with Python*, chapter 6). A
 repository is made on first use, so a unit that reads one table builds one object.
-``gateway.repositories.ports`` says what each offers; the fakes of ``tests/unit/services``
+``gateway.repositories.ports`` says what each offers; the fakes of ``tests/unit/gateway/services``
 offer the same.
 """
 

@@ -1,17 +1,20 @@
 """Reading the audit log (privacy officers): search as FHIR AuditEvents, export, report.
 
-Reading the log is itself logged (NEN 7513).
+Reading the log is itself logged (NEN 7513). The disclosure report is returned as data
+(``DisclosureReport``); the page, the API and the CLI print it with
+``gateway.web.disclosure_report.render``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from audit import chain, events, fhir, search_dates
+from audit.chain import StoredEntry
 from audit.events import AuditRecord
 from audit.report import date_nl
 from consent.model import valid_bsn
@@ -19,9 +22,9 @@ from contract.errors import InvalidRequest
 from gateway.federation import directory
 from gateway.fhir import searchset
 from gateway.repositories import audit_log
+from gateway.repositories.ports import AuditLogRepository
 from gateway.services import people
 from gateway.services.registry import party_name
-from gateway.web.disclosure_report import render
 from profiles import catalog
 
 if TYPE_CHECKING:  # the composition root imports the use cases
@@ -39,6 +42,30 @@ _AGENT_PREFIX = {
     fhir.CLIENT_SYSTEM: "client",
 }
 NO_MATCH = "\x00none"  # a subject or agent no entry can have: the search matches nothing
+ALL = 10**9  # ``limit`` for a read of the whole log (or all of it since a date)
+_Found = TypeVar("_Found")
+
+
+def logged_read(
+    node: Node, actor: audit_log.Actor, read: Callable[[AuditLogRepository], list[_Found]], **record: Any
+) -> list[_Found]:
+    """What ``read`` finds in the log, with the entry that says who read how much appended in the
+    same unit of work (NEN 7513: reading the log is logged). ``record`` holds the rest of that
+    entry (``subject``, ``peer_org``, ``detail``)."""
+    with node.uow() as uow:
+        found = read(uow.audit)
+        uow.audit.append(
+            node,
+            AuditRecord(
+                action=events.AUDIT_READ,
+                outcome=events.SUCCESS,
+                count=len(found),
+                **audit_log.fields(actor),
+                **record,
+            ),
+        )
+        uow.commit()
+    return found
 
 
 def _one(args: Mapping[str, str], *names: str) -> tuple[str, str] | None:
@@ -147,20 +174,12 @@ def search(
 
 def export(node: Node, fmt: str, since: str | None) -> str:
     """The whole log (or since a date) as a FHIR Bundle of AuditEvents, or CSV; audited."""
-    with node.uow() as uow:
-        rows = uow.audit.entries(since=since, limit=10**9)
-        rows.reverse()
-        uow.audit.append(
-            node,
-            AuditRecord(
-                action=events.AUDIT_READ,
-                outcome=events.SUCCESS,
-                count=len(rows),
-                **audit_log.fields(audit_log.SYSTEM),
-                detail={"export": fmt, "since": since or ""},
-            ),
-        )
-        uow.commit()
+    rows = logged_read(
+        node,
+        audit_log.SYSTEM,
+        lambda log: log.entries(since=since, limit=ALL)[::-1],
+        detail={"export": fmt, "since": since or ""},
+    )
     if fmt == "csv":
         return fhir.to_csv(rows)
     bundle = {
@@ -171,33 +190,40 @@ def export(node: Node, fmt: str, since: str | None) -> str:
     return json.dumps(bundle, ensure_ascii=False, indent=1)
 
 
-def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> str:
-    """Everything disclosed about one person, in plain Dutch (basis for an AVG access request)."""
+@dataclasses.dataclass(frozen=True)
+class DisclosureReport:
+    """What a person's disclosure overview is drawn up from: their entries (oldest first) and the
+    names that word them, as ``audit.report.disclosure_report_rows`` takes them."""
+
+    entries: Sequence[StoredEntry]
+    subject_bsn: str
+    org_name: str
+    now: datetime
+    partner_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    consents: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    phone: str = ""
+    people: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+def disclosure_report(node: Node, subject: str, actor: audit_log.Actor) -> DisclosureReport:
+    """Everything disclosed about one person (basis for an AVG access request); the read is audited."""
 
     if not valid_bsn(subject):
         raise InvalidRequest("Geef een geldig BSN.")
-    with node.uow() as uow:
-        rows = uow.audit.entries(subject=subject, limit=10**9)
-        rows.reverse()
-        uow.audit.append(
-            node,
-            AuditRecord(
-                action=events.AUDIT_READ,
-                outcome=events.SUCCESS,
-                count=len(rows),
-                subject=subject,
-                **audit_log.fields(actor),
-                detail={"report": "disclosure"},
-            ),
-        )
-        uow.commit()
+    rows = logged_read(
+        node,
+        actor,
+        lambda log: log.entries(subject=subject, limit=ALL)[::-1],
+        subject=subject,
+        detail={"report": "disclosure"},
+    )
 
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name
     consents_nl = _consents_named(node, {r.record.consent_id for r in rows if r.record.consent_id}, names)
 
     staff = people.names(node, {r.record.actor_id for r in rows if r.record.actor_id})
-    return render(
+    return DisclosureReport(
         rows,
         subject_bsn=subject,
         org_name=node.config.node.name,

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from audit import events
-from audit.events import AuditRecord
 from contract import jwt
 from contract.errors import BadPartnerSignature, InvalidRequest
 from gateway.fhir import parameters
 from gateway.repositories import audit_log
+from gateway.repositories.ports import AuditLogRepository
+from gateway.services.auditing import ALL, logged_read
 from gateway.trust.peer import refusal
 
 if TYPE_CHECKING:  # the composition root imports the use cases
@@ -54,11 +55,11 @@ COUNTERPART = {
 NOT_DELIVERED = ("partner-unavailable", "partner-timeout")
 
 
-def receipts_of(log: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
+def receipts_of(log: AuditLogRepository, peer: str, since: str | None) -> list[dict[str, Any]]:
     """Our exchanges with ``peer`` in ``log`` (a unit of work's ``audit``) as plain receipts
     (ids, outcomes, hashes; no bodies), oldest first."""
     out = []
-    entries = list(reversed(log.entries(since=since, limit=10**9)))
+    entries = list(reversed(log.entries(since=since, limit=ALL)))
     # a push recorded before it left and then refused: the refusal is the receipt that counts
     failed_pushes = {e.record.exchange_id for e in entries if e.record.action == events.SUMMARY_PUSH_FAILED}
     for e in entries:
@@ -85,21 +86,14 @@ def receipts_of(log: Any, peer: str, since: str | None) -> list[dict[str, Any]]:
 
 def sign_receipts(node: Node, caller: str, since: str | None) -> str:
     """Answer ``$exchange-receipts`` for partner ``caller``; reading the log is logged."""
-    with node.uow() as uow:
-        items = receipts_of(uow.audit, caller, since)
-        uow.audit.append(
-            node,
-            AuditRecord(
-                action=events.AUDIT_READ,
-                outcome=events.SUCCESS,
-                actor_id=f"org:{caller}",
-                actor_role="partner",
-                peer_org=caller,
-                count=len(items),
-                detail={"receipts_since": since or ""},
-            ),
-        )
-        uow.commit()
+    partner = audit_log.Actor(actor_id=f"org:{caller}", role="partner")
+    items = logged_read(
+        node,
+        partner,
+        lambda log: receipts_of(log, caller, since),
+        peer_org=caller,
+        detail={"receipts_since": since or ""},
+    )
     now = int(node.clock().timestamp())
     kid, alg, key = node.keys.active
     return jwt.sign(
@@ -145,20 +139,13 @@ def reconcile(node: Node, partner: str, since: str | None) -> tuple[int, list[Di
     for item in claims["exchanges"]:
         if isinstance(item, dict) and isinstance(item.get("exchange_id"), str):
             theirs.setdefault(item["exchange_id"], []).append(item)
-    with node.uow() as uow:
-        mine = receipts_of(uow.audit, partner, since)
-        uow.audit.append(
-            node,
-            AuditRecord(
-                action=events.AUDIT_READ,
-                outcome=events.SUCCESS,
-                count=len(mine),
-                peer_org=partner,
-                **audit_log.fields(audit_log.SYSTEM),
-                detail={"reconcile_since": since or ""},
-            ),
-        )
-        uow.commit()
+    mine = logged_read(
+        node,
+        audit_log.SYSTEM,
+        lambda log: receipts_of(log, partner, since),
+        peer_org=partner,
+        detail={"reconcile_since": since or ""},
+    )
     diffs: list[Difference] = []
     seen: set[str] = set()
     for r in mine:

@@ -1,45 +1,36 @@
 """The person's disclosure overview as one printable page (AVG article 15, recht op inzage).
 
-``audit.report`` selects and words the person's entries (the data); this renders them
-with ``templates/documents/disclosure_report.html`` (Jinja, autoescaped): self-contained
+``gateway.services.auditing.disclosure_report`` gathers the person's entries and names
+(``DisclosureReport``), ``audit.report`` selects and words them; this renders them with ``templates/documents/disclosure_report.html`` (Jinja, autoescaped): self-contained
 HTML, no scripts, fonts or images, laid out to print on A4.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-
-from audit.chain import StoredEntry
 from audit.report import datetime_nl, disclosure_report_rows
+from gateway.services.auditing import DisclosureReport
 from gateway.web import documents
 
 __all__ = ["render"]
 
 
-def render(
-    entries: Iterable[StoredEntry],
-    *,
-    subject_bsn: str,
-    org_name: str,
-    now: datetime,
-    partner_names: Mapping[str, str] | None = None,
-    consents: Mapping[str, str] | None = None,
-    phone: str = "",
-    people: Mapping[str, str] | None = None,
-) -> str:
+def render(report: DisclosureReport) -> str:
     """Return the person's overview as escaped HTML (Dutch); ``ValueError`` on a naive ``now``
     or a malformed BSN."""
-    if now.tzinfo is None:
+    if report.now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     data = disclosure_report_rows(
-        entries, subject_bsn=subject_bsn, partner_names=partner_names, consents=consents, people=people
+        report.entries,
+        subject_bsn=report.subject_bsn,
+        partner_names=report.partner_names,
+        consents=report.consents,
+        people=report.people,
     )
     return documents.render(
         "disclosure_report.html",
         data=data,
-        org_name=org_name,
-        phone=phone,
-        bsn_tail=subject_bsn[-4:],
-        drawn_up=datetime_nl(now),
+        org_name=report.org_name,
+        phone=report.phone,
+        bsn_tail=report.subject_bsn[-4:],
+        drawn_up=datetime_nl(report.now),
     )

@@ -16,7 +16,7 @@ from contract.errors import GatewayError
 from gateway.current import node_of
 from gateway.repositories import audit_log
 from gateway.services import auditing, flag_reviews, lookup, reconcile
-from gateway.web import forms, onetime, present, timeline
+from gateway.web import disclosure_report, forms, onetime, present, timeline
 from gateway.web.oidc import PRIVACY_OFFICER
 from gateway.web.security import secure_headers, style_hashes
 from gateway.web.views import login_required, page, refusal_text
@@ -144,7 +144,7 @@ def report() -> Response:
             422,
             errors=[("persoon", "Dit BSN klopt niet: negen cijfers die de elfproef doorstaan.")],
         )
-    html = auditing.disclosure_report(node_of(), bsn, actor())
+    html = disclosure_report.render(auditing.disclosure_report(node_of(), bsn, actor()))
     return secure_headers(Response(html, mimetype="text/html"), style_hashes(html))
 
 

@@ -18,7 +18,7 @@ from audit.events import AuditRecord
 from contract.errors import ConsentRevoked, PartnerRefusal
 from gateway.repositories import audit_log
 from gateway.services import auditing, consents
-from gateway.web import oidc, pages_professional
+from gateway.web import disclosure_report, oidc, pages_professional
 
 
 def form(**answers: str) -> dict[str, Any]:
@@ -224,7 +224,7 @@ def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, 
 
     oidc.audit_login(node, PROFESSIONAL, "127.0.0.1")  # her login tells the node her name
 
-    html = auditing.disclosure_report(node, MOTHER, audit_log.SYSTEM)
+    html = disclosure_report.render(auditing.disclosure_report(node, MOTHER, audit_log.SYSTEM))
 
     assert "niet vermeld" not in html
     assert "Pien de Wit (hulpverlener, UZI-nummer 900000303)" in html

@@ -1,4 +1,4 @@
-"""The person's disclosure overview (AVG article 15): theirs only, in plain Dutch (the page: tests/unit/gateway)."""
+"""The person's disclosure overview (AVG article 15): theirs only, in plain Dutch (the page: tests/unit/gateway/web)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from consent_builders import NOW, an_ec_key, an_ed_key, b64d, hand_sign, public_set
 from contract_builders import NOW, an_ec_key, an_ed_key, b64d, hand_sign, public_set
 from joserfc.jwk import OctKey, OKPKey
 

@@ -16,20 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from consent_builders import (
-    MENTAL_HEALTH,
-    MOTHER,
-    NOW,
-    SAFE_HOME,
-    YOUTH_CARE,
-    an_ec_key,
-    an_ed_key,
-    b64,
-    b64d,
-    claims,
-    hand_sign,
-    public_set,
-)
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -44,6 +30,20 @@ from consent.model import valid_bsn
 from contract import ijson, jwt
 from contract import jws as kernel
 from contract.errors import BadSignature, GatewayError, InvalidRequest, TokenExpired
+from tests.unit.consent.consent_builders import (
+    MENTAL_HEALTH,
+    MOTHER,
+    NOW,
+    SAFE_HOME,
+    YOUTH_CARE,
+    an_ec_key,
+    an_ed_key,
+    b64,
+    b64d,
+    claims,
+    hand_sign,
+    public_set,
+)
 
 EC = an_ec_key("yc-ec-1")
 ED = an_ed_key("yc-ed-1")

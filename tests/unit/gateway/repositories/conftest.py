@@ -1,4 +1,8 @@
-"""Fixtures of the services tier: a node on fakes, and units of work on both kinds of store."""
+"""Fixtures of the repository tests: units of work on both kinds of store.
+
+The fake one is the services tier's (``tests/unit/gateway/services/fakes.py``): these tests
+hold it to what the real repositories do.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fakes
 import pytest
 
 from adapters.store import UnitOfWorkFactory, make_engine, migrate
 from gateway.repositories.sessions import Lookups
 from gateway.repositories.unit import Unit
-
-
-@pytest.fixture
-def node() -> fakes.FakeNode:
-    """A node whose store, partners and clock are in memory."""
-    return fakes.FakeNode()
+from tests.unit.gateway.services import fakes
 
 
 @pytest.fixture(params=["fake", "sqlite"])

@@ -8,6 +8,7 @@ import pytest
 
 from audit import events
 from audit.events import AuditRecord
+from gateway.services.auditing import DisclosureReport
 from gateway.web import disclosure_report
 from gateway.web.security import style_hashes
 from profiles import catalog
@@ -55,7 +56,7 @@ def mixed_log() -> Log:
 def page(log: Log, **overrides: object) -> str:
     values: dict = {"subject_bsn": MOTHER, "org_name": "GGZ Noord", "now": NOW, "partner_names": NAMES}
     values.update(overrides)
-    return disclosure_report.render(log.entries, **values)
+    return disclosure_report.render(DisclosureReport(log.entries, **values))
 
 
 def test_another_persons_disclosures_never_appear_on_the_page() -> None:
@@ -101,7 +102,8 @@ def test_empty_overview_says_so() -> None:
 
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError):
-        disclosure_report.render([], subject_bsn=MOTHER, org_name="x", now=datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose: refused
+        naive = datetime(2026, 1, 1)  # noqa: DTZ001 - naive on purpose: refused
+        disclosure_report.render(DisclosureReport([], subject_bsn=MOTHER, org_name="x", now=naive))
 
 
 def test_the_style_is_one_inline_block_the_csp_can_hash() -> None:

@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fhir.resources.R4B.bundle import Bundle
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey
-from profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records, signals_shareable
 
 from contract import jcs
 from contract.errors import BadPartnerSignature
 from gateway.trust import signing
 from gateway.trust.signing import canonical, sign_bundle, verify_bundle, verify_bundle_from
 from profiles import build_summary
+from tests.unit.profiles.profiles_builders import HOLDER, MOTHER_BSN, NOW, mother_records, signals_shareable
 
 KID = "ggz-noord-2025"
 
