@@ -41,6 +41,7 @@ from contract.errors import (
     Unauthenticated,
 )
 from gateway.http import scopes
+from gateway.repositories.ports import NodeParts
 
 ROLES = ("ehr", "professional", "privacy-officer", "admin")
 PARTNER_ROLE = "partner"
@@ -127,7 +128,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     # log line): a subclass names its own method, as authlib's documentation does
     CLIENT_AUTH_METHOD = "private_key_jwt"  # type: ignore[misc]
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: NodeParts) -> None:
         super().__init__(validate_jti=True, leeway=jwt.LEEWAY)
         self.node = node
 
@@ -222,7 +223,7 @@ PRUNE_ONE_IN = 64
 # --- the server ------------------------------------------------------------------------
 
 
-def init_app(app: Any, node: Any) -> AuthorizationServer:
+def init_app(app: Any, node: NodeParts) -> AuthorizationServer:
     """Wire authlib's AuthorizationServer to the node's clients, partners and keys."""
 
     def query_client(client_id: str) -> LocalClient | None:
@@ -290,7 +291,7 @@ class Caller:
         return self.role == PARTNER_ROLE
 
 
-def verify_access_token(node: Any, authorization: str | None) -> Caller:
+def verify_access_token(node: NodeParts, authorization: str | None) -> Caller:
     """Check a bearer ``at+jwt`` issued by this node; raise Unauthenticated otherwise."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():  # RFC 7235 2.1: the scheme is case-insensitive

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit import chain, events
@@ -29,6 +30,7 @@ from audit.events import AuditRecord
 from audit.signer import make_signer, make_verifier
 from gateway.ops import metrics
 from gateway.repositories import witnesses
+from gateway.repositories.ports import NodeParts
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,13 @@ def fields(actor: Actor, **extra: Any) -> dict[str, Any]:
     }
 
 
-_SIGNERS: dict[str, Any] = {}  # kid -> sign(claims); one per key this process has signed with
+#: signs a checkpoint's claims as a compact JWS (``audit.signer.make_signer``)
+Sign = Callable[[dict[str, Any]], str]
+
+_SIGNERS: dict[str, Sign] = {}  # kid -> sign(claims); one per key this process has signed with
 
 
-def _signer(node: Any) -> Any:
+def _signer(node: NodeParts) -> Sign:
     """The head and checkpoint signer for the node's active key (follows a rotation)."""
     kid, _alg, key = node.keys.active
     sign = _SIGNERS.get(kid)
@@ -68,12 +73,12 @@ def _signer(node: Any) -> Any:
     return sign
 
 
-def verifier(node: Any) -> Any:
+def verifier(node: NodeParts) -> Callable[[str], dict[str, Any]]:
     """Check checkpoints with every own key ever used (retired ones included)."""
     return make_verifier(node.keys.verification_set())
 
 
-def init_chain(node: Any) -> None:
+def init_chain(node: NodeParts) -> None:
     """Create the head row of an empty log (``gateway init``)."""
     with node.uow() as uow:
         if uow.session.get(AuditHead, 1) is None:
@@ -93,7 +98,7 @@ _MOVE_HEAD = (
 )
 
 
-def append(session: Any, node: Any, record: AuditRecord) -> int:
+def append(session: Session, node: NodeParts, record: AuditRecord) -> int:
     """Append ``record`` to the chain in the caller's transaction; return its seq."""
     if record.actor_org == "":
         record = dataclasses.replace(record, actor_org=node.org_id)
@@ -149,7 +154,7 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
     return entry.seq
 
 
-def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
+def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -> int:
     """Append ``records`` in order in the caller's transaction, as ``append`` does one by one,
     but sign the head once at the end (a federation list adding hundreds of members at once,
     issue 15). Checkpoints fall where they would; returns the last seq."""
@@ -209,7 +214,7 @@ def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
     return int(entry.seq)
 
 
-def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
+def record_admin(node: NodeParts, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
     """Audit an administrative act (partner added, client added, key rotated) on its own."""
     with node.uow() as uow:
         seq = append(uow.session, node, AuditRecord(action=action, outcome=events.SUCCESS, **fields(actor, **extra)))
@@ -220,7 +225,7 @@ def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any)
 _ROWS_SQL = "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq"
 
 
-def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, str, str, str], None, None]:
+def rows(session: Session, batch: int = 10_000) -> Generator[tuple[int, str, str, str, str, str], None, None]:
     """Stream every entry in seq order as the tuples ``chain.verify_rows`` reads.
 
     Straight from the driver's cursor (a server-side one on PostgreSQL), in large batches:
@@ -229,7 +234,7 @@ def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, st
     """
     connection = session.connection()
     dbapi = connection.dialect.loaded_dbapi
-    driver = connection.connection.dbapi_connection
+    driver: Any = connection.connection.dbapi_connection  # the DB-API connection of an open session
     try:
         # a named cursor on PostgreSQL streams; an SQLite cursor steps through the rows anyway
         cursor = driver.cursor(name="audit_verify_rows") if connection.dialect.name == "postgresql" else driver.cursor()
@@ -243,7 +248,7 @@ def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, st
         raise DBAPIError.instance(_ROWS_SQL, None, exc, dbapi.Error) from exc
 
 
-def verify(node: Any) -> chain.VerifyResult:
+def verify(node: NodeParts) -> chain.VerifyResult:
     """Verify the whole log against its signed head and checkpoints, and the search columns.
 
     Two checks run at once on one snapshot: this thread walks the chain (hashes, links,
@@ -293,7 +298,7 @@ def verify(node: Any) -> chain.VerifyResult:
 
 
 @contextmanager
-def _writes_held(node: Any, *, hold: bool) -> Iterator[Callable[[], None]]:
+def _writes_held(node: NodeParts, *, hold: bool) -> Iterator[Callable[[], None]]:
     """Hold the store's write lock (SQLite) until the returned callable is called or the block
     ends. Nothing commits meanwhile; readers that start now all see the same last commit."""
     if not hold:
@@ -308,7 +313,7 @@ def _writes_held(node: Any, *, hold: bool) -> Iterator[Callable[[], None]]:
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
-def _columns_in_snapshot(node: Any, snapshot: str | None, started: threading.Event) -> int | None:
+def _columns_in_snapshot(node: NodeParts, snapshot: str | None, started: threading.Event) -> int | None:
     """Run ``_first_column_mismatch`` on a connection of its own, in ``snapshot`` on PostgreSQL;
     ``started`` is set once this connection's snapshot is fixed."""
     with node.uow(read_only=True) as ro:
@@ -328,7 +333,7 @@ def _columns_in_snapshot(node: Any, snapshot: str | None, started: threading.Eve
 _COLUMNS = ("action", "outcome", "subject", "actor_id", "peer_org", "purpose", "exchange_id", "consent_id")
 
 
-def _first_column_mismatch(session: Any) -> int | None:
+def _first_column_mismatch(session: Session) -> int | None:
     """Find the first row whose search columns were edited (they are not in the hash).
 
     The database extracts the fields from the canonical JSON itself: one scan in C, while
@@ -357,7 +362,7 @@ def _first_column_mismatch(session: Any) -> int | None:
 
 
 def entries(
-    session: Any,
+    session: Session,
     *,
     subject: str | None = None,
     since: str | None = None,
@@ -383,7 +388,7 @@ def entries(
     return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
 
 
-def count_entries(session: Any, **filters: Any) -> int:
+def count_entries(session: Session, **filters: Any) -> int:
     """How many entries ``entries(**filters)`` finds in all (a searchset's ``total``)."""
     return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
 
@@ -431,10 +436,10 @@ class AuditLog:
     """The audit log on one unit of work (``uow.audit``): append, search and the few reads
     the use cases make, each entry handed out as the chain's ``StoredEntry``."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, node: Any, record: AuditRecord) -> int:
+    def append(self, node: NodeParts, record: AuditRecord) -> int:
         return append(self.session, node, record)
 
     def entries(self, **filters: Any) -> list[chain.StoredEntry]:
