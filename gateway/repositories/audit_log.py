@@ -99,67 +99,22 @@ _MOVE_HEAD = (
 
 
 def append(session: Session, node: NodeParts, record: AuditRecord) -> int:
-    """Append ``record`` to the chain in the caller's transaction; return its seq."""
-    if record.actor_org == "":
-        record = dataclasses.replace(record, actor_org=node.org_id)
+    """Append ``record`` to the chain in the caller's transaction; return its seq.
+
+    The exchange hot path: ``append_many`` of one, which is one statement per table.
+    """
+    return append_many(session, node, [record])
+
+
+def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -> int:
+    """Append ``records`` in order in the caller's transaction and sign the head once at the
+    end (a federation list adding hundreds of members at once, issue 15); checkpoints fall
+    where they would. Return the last seq (the head's when ``records`` is empty)."""
     session.flush()  # what the caller staged goes first, in this same transaction
     # Core statements on the session's own connection (same transaction): through
     # Session.execute each paid the ORM's statement machinery, a third of the append
     conn = session.connection()
     head_seq, head_hash = conn.execute(_HEAD_FOR_UPDATE).one()
-    recorded_at = chain.format_recorded_at(node.clock())
-    entry = chain.new_entry(
-        prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
-    )
-    canonical = chain.record_to_canonical(record)
-    conn.execute(
-        _INSERT_ENTRY,
-        {
-            "seq": entry.seq,
-            "event_id": entry.event_id,
-            "recorded_at": recorded_at,
-            "action": record.action,
-            "outcome": record.outcome,
-            "subject": record.subject,
-            "actor_id": record.actor_id,
-            "peer_org": record.peer_org,
-            "purpose": record.purpose,
-            "exchange_id": record.exchange_id,
-            "consent_id": record.consent_id,
-            "flagged": record.flagged,
-            "record_json": canonical,
-            "prev_hash": entry.prev_hash,
-            "hash": entry.hash,
-        },
-    )
-    sign = _signer(node)
-    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
-    conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
-    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
-    if chain.is_checkpoint_due(entry.seq):
-        conn.execute(
-            _INSERT_CHECKPOINT,
-            {
-                "seq": entry.seq,
-                "kind": chain.KIND_CHECKPOINT,
-                "hash": entry.hash,
-                "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign),
-            },
-        )
-    book = getattr(node, "witness", None)
-    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
-        witnesses.flush(session, node)
-
-    metrics.audit_appended()  # staged: counted when written, also if the caller then rolls back
-    return entry.seq
-
-
-def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -> int:
-    """Append ``records`` in order in the caller's transaction, as ``append`` does one by one,
-    but sign the head once at the end (a federation list adding hundreds of members at once,
-    issue 15). Checkpoints fall where they would; returns the last seq."""
-    session.flush()
-    head_seq, head_hash = session.execute(_HEAD_FOR_UPDATE).one()
     if not records:
         return int(head_seq)
     recorded_at = chain.format_recorded_at(node.clock())
@@ -171,25 +126,7 @@ def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -
         entry = chain.new_entry(
             prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
         )
-        rows.append(
-            {
-                "seq": entry.seq,
-                "event_id": entry.event_id,
-                "recorded_at": recorded_at,
-                "action": record.action,
-                "outcome": record.outcome,
-                "subject": record.subject,
-                "actor_id": record.actor_id,
-                "peer_org": record.peer_org,
-                "purpose": record.purpose,
-                "exchange_id": record.exchange_id,
-                "consent_id": record.consent_id,
-                "flagged": record.flagged,
-                "record_json": chain.record_to_canonical(record),
-                "prev_hash": entry.prev_hash,
-                "hash": entry.hash,
-            }
-        )
+        rows.append(_entry_row(entry))
         if chain.is_checkpoint_due(entry.seq):
             checkpoints.append(
                 {
@@ -200,18 +137,40 @@ def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -
                 }
             )
         head_seq, head_hash = entry.seq, entry.hash
-    session.execute(_INSERT_ENTRY, rows)
+    conn.execute(_INSERT_ENTRY, rows)  # one row: a plain execute, no executemany
     if checkpoints:
-        session.execute(_INSERT_CHECKPOINT, checkpoints)
-    session.execute(
-        _MOVE_HEAD,
-        {
-            "new_seq": entry.seq,
-            "new_hash": entry.hash,
-            "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign),
-        },
-    )
+        conn.execute(_INSERT_CHECKPOINT, checkpoints)
+    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
+    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
+    book = getattr(node, "witness", None)
+    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
+        witnesses.flush(session, node)
+
+    metrics.audit_appended(len(rows))  # staged: counted when written, also if the caller then rolls back
     return int(entry.seq)
+
+
+def _entry_row(entry: chain.StoredEntry) -> dict[str, Any]:
+    """The ``audit_entries`` row of ``entry``: the hashed record, and its search columns."""
+    record = entry.record
+    return {
+        "seq": entry.seq,
+        "event_id": entry.event_id,
+        "recorded_at": entry.recorded_at,
+        "action": record.action,
+        "outcome": record.outcome,
+        "subject": record.subject,
+        "actor_id": record.actor_id,
+        "peer_org": record.peer_org,
+        "purpose": record.purpose,
+        "exchange_id": record.exchange_id,
+        "consent_id": record.consent_id,
+        "flagged": record.flagged,
+        "record_json": chain.record_to_canonical(record),
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 def record_admin(node: NodeParts, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
