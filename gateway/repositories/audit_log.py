@@ -18,9 +18,9 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -320,63 +320,49 @@ def _first_column_mismatch(session: Session) -> int | None:
     return int(value) if value is not None else None
 
 
-def entries(
-    session: Session,
-    *,
-    subject: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    agent: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    action: str | None = None,
-    limit: int = 500,
-    offset: int = 0,
-) -> list[AuditEntry]:
+class Filters(TypedDict, total=False):
+    """What an entry search may filter on, by the NEN 7513 columns (an empty value: no filter)."""
+
+    subject: str | None
+    since: str | None  # recorded_at from, inclusive
+    until: str | None  # recorded_at before, exclusive
+    agent: str | None
+    purpose: str | None
+    outcome: str | None
+    action: str | None
+
+
+#: each filter of ``Filters`` as its condition, in the order they are added to the query
+_CONDITIONS: dict[str, Callable[[str], ColumnElement[bool]]] = {
+    "subject": lambda v: AuditEntry.subject == v,
+    "since": lambda v: AuditEntry.recorded_at >= v,
+    "until": lambda v: AuditEntry.recorded_at < v,
+    "agent": lambda v: AuditEntry.actor_id == v,
+    "purpose": lambda v: AuditEntry.purpose == v,
+    "outcome": lambda v: AuditEntry.outcome == v,
+    "action": lambda v: AuditEntry.action == v,
+}
+
+
+def entries(session: Session, *, limit: int = 500, offset: int = 0, **filters: Unpack[Filters]) -> list[AuditEntry]:
     """Search entries by the NEN 7513 columns, newest first."""
-    q = _where(
-        select(AuditEntry),
-        subject=subject,
-        since=since,
-        until=until,
-        agent=agent,
-        purpose=purpose,
-        outcome=outcome,
-        action=action,
-    )
+    q = _where(select(AuditEntry), filters)
     return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
 
 
-def count_entries(session: Session, **filters: Any) -> int:
+def count_entries(session: Session, **filters: Unpack[Filters]) -> int:
     """How many entries ``entries(**filters)`` finds in all (a searchset's ``total``)."""
-    return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
+    return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), filters)) or 0)
 
 
-def _where(
-    q: Any,
-    *,
-    subject: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    agent: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    action: str | None = None,
-) -> Any:
-    if subject:
-        q = q.where(AuditEntry.subject == subject)
-    if since:
-        q = q.where(AuditEntry.recorded_at >= since)
-    if until:
-        q = q.where(AuditEntry.recorded_at < until)
-    if agent:
-        q = q.where(AuditEntry.actor_id == agent)
-    if purpose:
-        q = q.where(AuditEntry.purpose == purpose)
-    if outcome:
-        q = q.where(AuditEntry.outcome == outcome)
-    if action:
-        q = q.where(AuditEntry.action == action)
+def _where(q: Select[Any], filters: Filters) -> Select[Any]:
+    unknown = filters.keys() - _CONDITIONS.keys()
+    if unknown:  # as a keyword the search does not take always was
+        raise TypeError(f"unknown audit filter {sorted(unknown)[0]!r}")
+    for name, condition in _CONDITIONS.items():
+        value = cast(str | None, filters.get(name))
+        if value:
+            q = q.where(condition(value))
     return q
 
 
