@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from adapters.store.models import Record
 from audit import events
@@ -238,7 +239,7 @@ def _store_once(
     return out
 
 
-def _unchanged(session: Any, resource: dict[str, Any]) -> bool:
+def _unchanged(session: Session, resource: dict[str, Any]) -> bool:
     ident = (resource.get("identifier") or [{}])[0]
     row = session.scalar(
         select(Record).where(Record.source_system == ident.get("system"), Record.source_id == ident.get("value"))

@@ -128,7 +128,7 @@ def _member_row(m: ListedMember) -> dict[str, Any]:
     }
 
 
-def listed_members(session: Any) -> dict[str, ListedMember]:
+def listed_members(session: Session) -> dict[str, ListedMember]:
     return {
         r.org_id: ListedMember(
             org_id=r.org_id,
@@ -229,7 +229,7 @@ def reconcile(
     return added, removed, changed, records
 
 
-def _state(session: Any, *, lock: bool = False) -> FederationState:
+def _state(session: Session, *, lock: bool = False) -> FederationState:
     stmt = select(FederationState).where(FederationState.id == 1)
     if lock:
         stmt = stmt.with_for_update()

@@ -29,6 +29,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from adapters.store import UnitOfWorkFactory
 from adapters.store.models import Client, UsedJti
 from contract import jwt
 from contract.errors import (
@@ -201,7 +202,7 @@ def check_assertion_lifetime(claims: dict[str, Any], now: int) -> None:
         raise InvalidRequest(f"assertion was issued {now - iat} s ago; at most {MAX_ASSERTION_LIFETIME} s")
 
 
-def use_once(uow_factory: Any, issuer: str, jti: str, exp: int) -> bool:
+def use_once(uow_factory: UnitOfWorkFactory, issuer: str, jti: str, exp: int) -> bool:
     """Record ``jti`` as used; False when it was used before (atomic unique insert)."""
     expires = datetime.fromtimestamp(exp + jwt.LEEWAY, UTC)
     try:
@@ -328,7 +329,7 @@ def require_scope(caller: Caller, method: str, path: str) -> None:
         raise Forbidden(f"Het toegangstoken heeft geen scope system/{needed[0]}.{needed[1]} voor deze aanroep.")
 
 
-def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None = None) -> str:
+def add_client(uow_factory: UnitOfWorkFactory, client_id: str, role: str, now: datetime | None = None) -> str:
     """Register a local client; return its secret (shown once, stored hashed)."""
     if role not in ROLES:
         raise InvalidRequest(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
@@ -351,7 +352,7 @@ def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None
     return secret
 
 
-def remove_client(uow_factory: Any, client_id: str) -> bool:
+def remove_client(uow_factory: UnitOfWorkFactory, client_id: str) -> bool:
     """Stop a local client: it can get no new access token. Its id stays taken, so the
     audit's ``client:<id>`` never names two applications. False when it was not active."""
     with uow_factory() as uow:
@@ -363,7 +364,7 @@ def remove_client(uow_factory: Any, client_id: str) -> bool:
     return True
 
 
-def rotate_secret(uow_factory: Any, client_id: str) -> str | None:
+def rotate_secret(uow_factory: UnitOfWorkFactory, client_id: str) -> str | None:
     """Give an active local client a new secret (the old one stops at once); None if unknown."""
     secret = new_secret()
     with uow_factory() as uow:

@@ -22,9 +22,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from joserfc.jwk import KeySet
 from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -127,10 +129,13 @@ def receive(node: NodeParts, org_id: str, signed: str | None) -> bool:
     return True
 
 
-_VERIFIERS: dict[int, tuple[Any, Any]] = {}  # id(KeySet) -> (the KeySet, kept alive; its verifier)
+#: checks a signed head, returning its claims (``audit.signer.make_verifier``)
+Verify = Callable[[str], dict[str, Any]]
+
+_VERIFIERS: dict[int, tuple[KeySet, Verify]] = {}  # id(KeySet) -> (the KeySet, kept alive; its verifier)
 
 
-def _verifier(keys: Any) -> Any:
+def _verifier(keys: KeySet) -> Verify:
     """One verifier per pinned key set: ``PartnerDirectory`` hands out the same KeySet object
     for the same pinned keys (a KeySet is not hashable, so it is cached by identity)."""
     cached = _VERIFIERS.get(id(keys))
