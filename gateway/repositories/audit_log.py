@@ -30,7 +30,7 @@ from audit.events import AuditRecord
 from audit.signer import make_signer, make_verifier
 from gateway.ops import metrics
 from gateway.repositories import witnesses
-from gateway.repositories.ports import NodeParts
+from gateway.repositories.ports import AuditAuthor, NodeParts
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ Sign = Callable[[dict[str, Any]], str]
 _SIGNERS: dict[str, Sign] = {}  # kid -> sign(claims); one per key this process has signed with
 
 
-def _signer(node: NodeParts) -> Sign:
+def _signer(node: AuditAuthor) -> Sign:
     """The head and checkpoint signer for the node's active key (follows a rotation)."""
     kid, _alg, key = node.keys.active
     sign = _SIGNERS.get(kid)
@@ -98,7 +98,7 @@ _MOVE_HEAD = (
 )
 
 
-def append(session: Session, node: NodeParts, record: AuditRecord) -> int:
+def append(session: Session, node: AuditAuthor, record: AuditRecord) -> int:
     """Append ``record`` to the chain in the caller's transaction; return its seq.
 
     The exchange hot path: ``append_many`` of one, which is one statement per table.
@@ -106,7 +106,7 @@ def append(session: Session, node: NodeParts, record: AuditRecord) -> int:
     return append_many(session, node, [record])
 
 
-def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -> int:
+def append_many(session: Session, node: AuditAuthor, records: list[AuditRecord]) -> int:
     """Append ``records`` in order in the caller's transaction and sign the head once at the
     end (a federation list adding hundreds of members at once, issue 15); checkpoints fall
     where they would. Return the last seq (the head's when ``records`` is empty)."""
@@ -145,7 +145,7 @@ def append_many(session: Session, node: NodeParts, records: list[AuditRecord]) -
     witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
     book = getattr(node, "witness", None)
     if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
-        witnesses.flush(session, node)
+        witnesses.flush(session, book)
 
     metrics.audit_appended(len(rows))  # staged: counted when written, also if the caller then rolls back
     return int(entry.seq)
@@ -384,7 +384,7 @@ class AuditLog:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, node: NodeParts, record: AuditRecord) -> int:
+    def append(self, node: AuditAuthor, record: AuditRecord) -> int:
         return append(self.session, node, record)
 
     def entries(self, **filters: Any) -> list[chain.StoredEntry]:

@@ -36,7 +36,7 @@ from audit.chain import KIND_HEAD, Checkpoint, InvalidCheckpoint
 from audit.signer import make_verifier
 from contract import jws
 from gateway.repositories.ports import NodeParts
-from gateway.repositories.witness_book import Received
+from gateway.repositories.witness_book import Received, WitnessBook
 
 log = logging.getLogger("gateway.witnesses")
 
@@ -180,12 +180,11 @@ _FREEZE = (
 _HEAD_LOCK = select(AuditHead.seq).where(AuditHead.id == 1).with_for_update()
 
 
-def flush(session: Session, node: NodeParts) -> None:
-    """Judge and write the waiting heads in the caller's transaction (inside
+def flush(session: Session, book: WitnessBook) -> None:
+    """Judge and write the heads waiting in ``book`` in the caller's transaction (inside
     ``audit_log.append``, after it took the audit head lock, so witness writes serialise
     with the chain). No I/O beyond this store: keys were read when the heads arrived."""
-    book = getattr(node, "witness", None)
-    if book is None or not book.pending:
+    if not book.pending:
         return
     for org_id, items in book.take().items():
         _keep(session, org_id, items)
@@ -243,7 +242,7 @@ def flush_alone(node: NodeParts) -> None:
     try:
         with node.uow() as uow:
             uow.session.execute(_HEAD_LOCK)
-            flush(uow.session, node)
+            flush(uow.session, book)
             uow.commit()
     except Exception as exc:  # noqa: BLE001 - after the response: nothing to refuse any more
         log.warning("witnessed audit heads not kept: %s", exc.__class__.__name__)
