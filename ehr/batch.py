@@ -38,6 +38,7 @@ from contract import ijson
 from contract.errors import GatewayError, InvalidRequest
 from ehr.interface import Outcome, Problem, SourceRecord, store, to_node_record
 from ehr.mapping import FALSE_VALUES, TRUE_VALUES, BatchLayout, Mapping, MappingError
+from gateway.node import Node
 from profiles.catalog import load_profiles
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -103,7 +104,7 @@ def prepare(path: Path, mapping: Mapping) -> Prepared:
     return out
 
 
-def write(node: Any, prepared: Prepared, *, progress: Callable[[int], None] | None = None) -> Outcome:
+def write(node: Node, prepared: Prepared, *, progress: Callable[[int], None] | None = None) -> Outcome:
     """Write a prepared file in one unit of work, unless any row (read or stored) is bad."""
     outcome = store(
         node,

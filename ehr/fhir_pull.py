@@ -57,6 +57,7 @@ from ehr import mapping as mappings
 from ehr.interface import Outcome, Problem, SourceRecord, store, to_node_record, withdraw_missing
 from gateway.config import ConfigError, SourceSection
 from gateway.fhir.fhir_in import BSN_SYSTEM, RECORD_TYPES
+from gateway.node import Node
 
 STATE_FILE = "sync-state.json"
 MAX_PAGES = 10_000  # per search: a server whose next links never end must not hold us
@@ -191,7 +192,7 @@ class SyncState:
         os.replace(tmp, self.path)
 
 
-def sync(node: Any, src: SourceSection, *, full: bool = False) -> SyncReport:
+def sync(node: Node, src: SourceSection, *, full: bool = False) -> SyncReport:
     """Pull the records of every known person from ``src``; see the module docstring.
     ``full``: read everything and withdraw what the source no longer holds (step 5)."""
     mapping = mappings.load(src.mapping, home=node.config.home)

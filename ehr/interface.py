@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from adapters.store.models import Record
 from audit import events
@@ -42,6 +43,7 @@ from contract.errors import InvalidRequest
 from ehr.mapping import Mapping
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.fhir.versioning import unversioned
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.services import registry
 from profiles.catalog import CARE_STATUS_SYSTEM, load_profiles
@@ -153,7 +155,7 @@ def to_node_record(rec: SourceRecord, mapping: Mapping) -> dict[str, Any] | None
 
 
 def store(
-    node: Any,
+    node: Node,
     records: list[tuple[str, dict[str, Any]]],
     *,
     actor_id: str,
@@ -190,7 +192,7 @@ def store(
 
 
 def _store_once(
-    node: Any,
+    node: Node,
     records: list[tuple[str, dict[str, Any]]],
     *,
     actor_id: str,
@@ -237,7 +239,7 @@ def _store_once(
     return out
 
 
-def _unchanged(session: Any, resource: dict[str, Any]) -> bool:
+def _unchanged(session: Session, resource: dict[str, Any]) -> bool:
     ident = (resource.get("identifier") or [{}])[0]
     row = session.scalar(
         select(Record).where(Record.source_system == ident.get("system"), Record.source_id == ident.get("value"))
@@ -259,7 +261,7 @@ def _category(resource: dict[str, Any]) -> str:
 
 
 def withdraw_missing(
-    node: Any, subject_bsn: str, source_system: str, kept: set[str], *, actor_id: str, detail: dict[str, Any]
+    node: Node, subject_bsn: str, source_system: str, kept: set[str], *, actor_id: str, detail: dict[str, Any]
 ) -> int:
     """Remove the person's records from ``source_system`` whose source id is not in ``kept``.
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from adapters.http import StrictClient
 from adapters.store import make_engine
 from audit import events
@@ -18,7 +20,8 @@ from gateway.keys import KeyRing
 from gateway.ops import tls
 from gateway.repositories import audit_log
 from gateway.repositories.unit import Units
-from gateway.repositories.witnesses import WitnessBook, watch_commits
+from gateway.repositories.witness_book import WitnessBook
+from gateway.repositories.witnesses import watch_commits
 from gateway.trust.partners import PartnerDirectory
 from gateway.trust.peer import PeerCaller
 
@@ -35,8 +38,8 @@ class Node:
     partners: PartnerDirectory
     http: StrictClient
     clock: Callable[[], datetime] = field(default=utcnow)
-    peer: Any = None  # gateway.trust.peer.PeerCaller, set by build(): it needs the node itself
-    witness: Any = None  # gateway.repositories.witnesses.WitnessBook: partners' audit heads waiting to be kept
+    peer: PeerCaller = field(init=False, repr=False, compare=False)  # set by build(): it needs the node itself
+    witness: WitnessBook = field(default_factory=WitnessBook)  # partners' audit heads waiting to be kept
     locator: Any = None  # gateway.services.locator.Locator (contract section 8), set by build()
 
     @property
@@ -48,7 +51,7 @@ class Node:
 NODE_ACTOR_ID = "system:gateway"
 
 
-def _audit_partner_keys(node: Node, session: Any, org_id: str, added: list[str], removed: list[str]) -> None:
+def _audit_partner_keys(node: Node, session: Session, org_id: str, added: list[str], removed: list[str]) -> None:
     """Audit a change of a partner's pinned keys in the unit of work that made it."""
     audit_log.append(
         session,
@@ -95,7 +98,6 @@ def build(config: NodeConfig, *, clock: Callable[[], datetime] = utcnow, http: S
 
     node.peer = PeerCaller(node)
 
-    node.witness = WitnessBook()
     watch_commits(node, uow.sessions)
 
     # the one use-case module the root wires: it types against Node, so at load time it would be a cycle

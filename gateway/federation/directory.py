@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, or_, select
 
 from adapters.store.models import FederationMember, Partner
 from gateway.federation.memberlist import org_types
+from gateway.node import Node
 from profiles import catalog
 
 __all__ = ["DirectoryEntry", "by_type", "entries", "entry", "name_of", "type_label"]
@@ -55,19 +56,19 @@ def _entry(row: Any) -> DirectoryEntry:
     return DirectoryEntry(org_id, name, org_type, list(json.loads(contact)), url, "federation")
 
 
-def entries(node: Any) -> list[DirectoryEntry]:
+def entries(node: Node) -> list[DirectoryEntry]:
     """Every trusted partner, federation members and bilateral partners, by name."""
     rows = node.uow.read(_TRUSTED, {"now": node.clock()})
     return sorted((_entry(r) for r in rows), key=lambda e: (e.name.casefold(), e.org_id))
 
 
-def entry(node: Any, org_id: str) -> DirectoryEntry | None:
+def entry(node: Node, org_id: str) -> DirectoryEntry | None:
     """The trusted organisation ``org_id``, or None when this node does not trust it now."""
     rows = node.uow.read(_TRUSTED.where(Partner.org_id == bindparam("org")), {"now": node.clock(), "org": org_id})
     return _entry(rows[0]) if rows else None
 
 
-def name_of(node: Any, org_id: str) -> str:
+def name_of(node: Node, org_id: str) -> str:
     """The listed name of ``org_id``; this node's own name for itself; else the org id."""
     if org_id == node.org_id:
         return str(node.config.node.name)

@@ -32,10 +32,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.orm import Session
 
 from adapters.http import StrictClient
 from adapters.store.models import FederationMember, FederationState, Partner, PartnerKey
@@ -43,6 +44,7 @@ from audit import events
 from contract.errors import GatewayError
 from gateway.federation import memberlist as fedlist
 from gateway.federation.memberlist import ListedMember, ListRefused, VerifiedList
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.trust.partners import allowed_of
 
@@ -72,7 +74,7 @@ class Outcome:
 # --- fetching ----------------------------------------------------------------------------
 
 
-def fetch(node: Any, etag: str = "", last_modified: str = "") -> tuple[int, bytes, str, str]:
+def fetch(node: Node, etag: str = "", last_modified: str = "") -> tuple[int, bytes, str, str]:
     """Fetch the list: (status, body, etag, last-modified); 304 when unchanged."""
     f = node.config.federation
     url = f.list_url
@@ -126,7 +128,7 @@ def _member_row(m: ListedMember) -> dict[str, Any]:
     }
 
 
-def listed_members(session: Any) -> dict[str, ListedMember]:
+def listed_members(session: Session) -> dict[str, ListedMember]:
     return {
         r.org_id: ListedMember(
             org_id=r.org_id,
@@ -142,7 +144,7 @@ def listed_members(session: Any) -> dict[str, ListedMember]:
 
 
 def reconcile(
-    session: Any, node: Any, members: dict[str, ListedMember], until: datetime | None, now: datetime
+    session: Session, node: Node, members: dict[str, ListedMember], until: datetime | None, now: datetime
 ) -> tuple[list[str], list[str], list[str], list[events.AuditRecord]]:
     """Make the partners table agree with ``members`` (the list in force); return
     (added, removed, changed, audit records). Runs inside the caller's transaction."""
@@ -227,7 +229,7 @@ def reconcile(
     return added, removed, changed, records
 
 
-def _state(session: Any, *, lock: bool = False) -> FederationState:
+def _state(session: Session, *, lock: bool = False) -> FederationState:
     stmt = select(FederationState).where(FederationState.id == 1)
     if lock:
         stmt = stmt.with_for_update()
@@ -241,7 +243,7 @@ def _state(session: Any, *, lock: bool = False) -> FederationState:
     return state
 
 
-def apply(node: Any, verified: VerifiedList, *, etag: str = "", last_modified: str = "") -> Outcome:
+def apply(node: Node, verified: VerifiedList, *, etag: str = "", last_modified: str = "") -> Outcome:
     """Apply a verified list if it is newer than the one in force (one transaction, audited)."""
     now = node.clock()
     grace = timedelta(seconds=node.config.federation.grace_seconds)
@@ -316,7 +318,7 @@ def apply(node: Any, verified: VerifiedList, *, etag: str = "", last_modified: s
     return Outcome("applied", "", verified.version, added, removed, changed)
 
 
-def _refused(node: Any, why: str, etag: str) -> None:
+def _refused(node: Node, why: str, etag: str) -> None:
     """Keep the list in force; note why in the state (status) and the log, audit it once."""
     log.warning("federation: list refused, the list in force stays: %s", why)
     with node.uow() as uow:
@@ -340,7 +342,7 @@ def _refused(node: Any, why: str, etag: str) -> None:
         uow.commit()
 
 
-def refresh(node: Any, *, claim: bool = False) -> Outcome:
+def refresh(node: Node, *, claim: bool = False) -> Outcome:
     """Fetch, verify and apply the list once. With ``claim`` (the refresher), only when this
     worker wins the node's slot for this interval; the CLI and ``serve`` pass no claim."""
     f = node.config.federation
@@ -350,13 +352,17 @@ def refresh(node: Any, *, claim: bool = False) -> Outcome:
     with node.uow() as uow:
         state = _state(uow.session)
         if claim:
-            won = uow.session.execute(
-                update(FederationState.__table__)
-                .where(
-                    FederationState.id == 1,
-                    (FederationState.next_check_at.is_(None)) | (FederationState.next_check_at <= now),
-                )
-                .values(next_check_at=now + timedelta(seconds=f.refresh_seconds))
+            # an UPDATE's result is a CursorResult (Session.execute is typed as Result)
+            won = cast(
+                CursorResult[Any],
+                uow.session.execute(
+                    update(FederationState.__table__)
+                    .where(
+                        FederationState.id == 1,
+                        (FederationState.next_check_at.is_(None)) | (FederationState.next_check_at <= now),
+                    )
+                    .values(next_check_at=now + timedelta(seconds=f.refresh_seconds))
+                ),
             ).rowcount
             if won != 1:
                 return Outcome("skipped", "another worker refreshes in this interval")
@@ -395,7 +401,7 @@ def refresh(node: Any, *, claim: bool = False) -> Outcome:
         return Outcome("refused", exc.detail)
 
 
-def after_partner_change(node: Any) -> None:
+def after_partner_change(node: Node) -> None:
     """Re-run the reconciliation after ``partner add``/``remove`` (conflicts, a removed row)."""
     now = node.clock()
     with node.uow() as uow:
@@ -415,7 +421,7 @@ def after_partner_change(node: Any) -> None:
 # --- what is in force ----------------------------------------------------------------------
 
 
-def expired_reason(node: Any) -> str | None:
+def expired_reason(node: Node) -> str | None:
     """Why the federation fails closed now (the list in force is past valid-until), or None.
 
     A node that never applied a list is not failing closed: nobody is trusted through a list
@@ -437,7 +443,7 @@ def expired_reason(node: Any) -> str | None:
     return None
 
 
-def status(node: Any) -> dict[str, Any]:
+def status(node: Node) -> dict[str, Any]:
     """The list in force and every member this node refuses to trust, with why."""
     with node.uow(read_only=True) as uow:
         state = uow.session.get(FederationState, 1)
@@ -451,7 +457,7 @@ def status(node: Any) -> dict[str, Any]:
         moment = _utc(moment)
         return fedlist._instant(moment) if moment else "-"
 
-    out = {
+    out: dict[str, Any] = {
         "list_url": node.config.federation.list_url,
         "federation": state.federation_id if state else "",
         "version": state.version if state else 0,
@@ -472,13 +478,13 @@ def status(node: Any) -> dict[str, Any]:
     return out
 
 
-def listed(node: Any) -> set[str]:
+def listed(node: Node) -> set[str]:
     """The org ids of the list in force."""
     with node.uow(read_only=True) as uow:
         return set(uow.session.scalars(select(FederationMember.org_id)))
 
 
-def _list_only(node: Any) -> list[str]:
+def _list_only(node: Node) -> list[str]:
     with node.uow(read_only=True) as uow:
         return list(
             uow.session.scalars(select(Partner.org_id).where(Partner.source == "federation").order_by(Partner.org_id))
@@ -491,7 +497,7 @@ def _list_only(node: Any) -> list[str]:
 class Refresher(threading.Thread):
     """One per worker; rounds every ``refresh_seconds`` (jittered), one fetch per node per round."""
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Node) -> None:
         super().__init__(name="federation-refresher", daemon=True)
         self.node = node
         self.stopping = threading.Event()

@@ -112,32 +112,32 @@ REQUIRED_BINDINGS: Mapping[str, Mapping[str, frozenset[str]]] = {
 }
 
 
-def _walk(node: Any, steps: list[str], where: str) -> Iterator[tuple[str, Any]]:
-    """Yield (FHIRPath, value) for every element at ``steps`` below ``node``, lists indexed."""
-    if isinstance(node, list):
-        for i, item in enumerate(node):
+def _walk(element: Any, steps: list[str], where: str) -> Iterator[tuple[str, Any]]:
+    """Yield (FHIRPath, value) for every element at ``steps`` below ``element``, lists indexed."""
+    if isinstance(element, list):
+        for i, item in enumerate(element):
             yield from _walk(item, steps, f"{where}[{i}]")
         return
     if not steps:
-        yield where, node
+        yield where, element
         return
-    if isinstance(node, dict) and steps[0] in node:
-        yield from _walk(node[steps[0]], steps[1:], f"{where}.{steps[0]}")
+    if isinstance(element, dict) and steps[0] in element:
+        yield from _walk(element[steps[0]], steps[1:], f"{where}.{steps[0]}")
 
 
-def _empty(node: Any, where: str) -> str | None:
+def _empty(element: Any, where: str) -> str | None:
     """The FHIRPath of the first empty array or object (FHIR JSON and invariant ele-1 forbid them)."""
-    if isinstance(node, dict):
-        if not node:
+    if isinstance(element, dict):
+        if not element:
             return where
-        for key, value in node.items():
+        for key, value in element.items():
             found = _empty(value, f"{where}.{key}")
             if found:
                 return found
-    elif isinstance(node, list):
-        if not node:
+    elif isinstance(element, list):
+        if not element:
             return where
-        for i, item in enumerate(node):
+        for i, item in enumerate(element):
             found = _empty(item, f"{where}[{i}]")
             if found:
                 return found

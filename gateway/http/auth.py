@@ -29,6 +29,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from adapters.store import UnitOfWorkFactory
 from adapters.store.models import Client, UsedJti
 from contract import jwt
 from contract.errors import (
@@ -41,6 +42,7 @@ from contract.errors import (
     Unauthenticated,
 )
 from gateway.http import scopes
+from gateway.repositories.ports import NodeParts
 
 ROLES = ("ehr", "professional", "privacy-officer", "admin")
 PARTNER_ROLE = "partner"
@@ -127,7 +129,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     # log line): a subclass names its own method, as authlib's documentation does
     CLIENT_AUTH_METHOD = "private_key_jwt"  # type: ignore[misc]
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: NodeParts) -> None:
         super().__init__(validate_jti=True, leeway=jwt.LEEWAY)
         self.node = node
 
@@ -200,7 +202,7 @@ def check_assertion_lifetime(claims: dict[str, Any], now: int) -> None:
         raise InvalidRequest(f"assertion was issued {now - iat} s ago; at most {MAX_ASSERTION_LIFETIME} s")
 
 
-def use_once(uow_factory: Any, issuer: str, jti: str, exp: int) -> bool:
+def use_once(uow_factory: UnitOfWorkFactory, issuer: str, jti: str, exp: int) -> bool:
     """Record ``jti`` as used; False when it was used before (atomic unique insert)."""
     expires = datetime.fromtimestamp(exp + jwt.LEEWAY, UTC)
     try:
@@ -222,7 +224,7 @@ PRUNE_ONE_IN = 64
 # --- the server ------------------------------------------------------------------------
 
 
-def init_app(app: Any, node: Any) -> AuthorizationServer:
+def init_app(app: Any, node: NodeParts) -> AuthorizationServer:
     """Wire authlib's AuthorizationServer to the node's clients, partners and keys."""
 
     def query_client(client_id: str) -> LocalClient | None:
@@ -290,7 +292,7 @@ class Caller:
         return self.role == PARTNER_ROLE
 
 
-def verify_access_token(node: Any, authorization: str | None) -> Caller:
+def verify_access_token(node: NodeParts, authorization: str | None) -> Caller:
     """Check a bearer ``at+jwt`` issued by this node; raise Unauthenticated otherwise."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():  # RFC 7235 2.1: the scheme is case-insensitive
@@ -327,7 +329,7 @@ def require_scope(caller: Caller, method: str, path: str) -> None:
         raise Forbidden(f"Het toegangstoken heeft geen scope system/{needed[0]}.{needed[1]} voor deze aanroep.")
 
 
-def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None = None) -> str:
+def add_client(uow_factory: UnitOfWorkFactory, client_id: str, role: str, now: datetime | None = None) -> str:
     """Register a local client; return its secret (shown once, stored hashed)."""
     if role not in ROLES:
         raise InvalidRequest(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
@@ -350,7 +352,7 @@ def add_client(uow_factory: Any, client_id: str, role: str, now: datetime | None
     return secret
 
 
-def remove_client(uow_factory: Any, client_id: str) -> bool:
+def remove_client(uow_factory: UnitOfWorkFactory, client_id: str) -> bool:
     """Stop a local client: it can get no new access token. Its id stays taken, so the
     audit's ``client:<id>`` never names two applications. False when it was not active."""
     with uow_factory() as uow:
@@ -362,7 +364,7 @@ def remove_client(uow_factory: Any, client_id: str) -> bool:
     return True
 
 
-def rotate_secret(uow_factory: Any, client_id: str) -> str | None:
+def rotate_secret(uow_factory: UnitOfWorkFactory, client_id: str) -> str | None:
     """Give an active local client a new secret (the old one stops at once); None if unknown."""
     secret = new_secret()
     with uow_factory() as uow:

@@ -91,8 +91,8 @@ def partner_call(partner: str, operation: str, status: int | str, seconds: float
     _m().partner.labels(partner, operation, str(status)).observe(seconds)
 
 
-def audit_appended() -> None:
-    _m().audit.inc()
+def audit_appended(count: int = 1) -> None:
+    _m().audit.inc(count)
 
 
 def store_error() -> None:

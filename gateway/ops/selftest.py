@@ -19,14 +19,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from alembic.script import ScriptDirectory
 from cryptography import x509
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from adapters.store import alembic_config, revision_of
 from contract import jwt
+from gateway.node import Node
 from gateway.ops import tls
 from gateway.ops.startup_checks import resolve
 from gateway.repositories import audit_log
@@ -56,7 +57,7 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
         return Check(name, False, detail.splitlines()[0][:200])
 
 
-def own_checks(node: Any) -> Iterator[Check]:
+def own_checks(node: Node) -> Iterator[Check]:
     yield Check("config", True, f"node.toml of {node.org_id} loads and passes its checks")
     yield _run("keys", lambda: _keys(node))
     yield _run("store", lambda: _store(node))
@@ -67,16 +68,16 @@ def own_checks(node: Any) -> Iterator[Check]:
         yield _run("tls-client", lambda: _client_cert(node))
 
 
-def _keys(node: Any) -> str:
+def _keys(node: Node) -> str:
 
     kid, alg, key = node.keys.active
     probe = jwt.sign({"probe": uuid.uuid4().hex}, key, kid=kid, alg=alg, typ="selftest+jwt")
-    jwt.decode_strict(probe, KeySet.import_key_set(node.keys.jwks()), typ="selftest+jwt")
+    jwt.decode_strict(probe, KeySet.import_key_set(cast(KeySetSerialization, node.keys.jwks())), typ="selftest+jwt")
     where = next(e.store for e in node.keys.entries if e.kid == kid)
     return f"active key {kid[:12]}… ({alg}, {where}) signs; the public JWKS verifies it"
 
 
-def _store(node: Any) -> str:
+def _store(node: Node) -> str:
     current = revision_of(node.uow.engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if current != head:
@@ -84,7 +85,7 @@ def _store(node: Any) -> str:
     return f"{node.uow.engine.dialect.name} answers, schema at {current}"
 
 
-def _audit(node: Any) -> str:
+def _audit(node: Node) -> str:
     result = audit_log.verify(node)
     if not result.ok:
         raise RuntimeError(f"broken at entry {result.first_bad_seq}: {result.reason}")
@@ -99,18 +100,18 @@ def _expiry(path: Any) -> str:
     return f"valid until {cert.not_valid_after_utc:%Y-%m-%d} ({left.days} days)"
 
 
-def _server_cert(node: Any) -> str:
+def _server_cert(node: Node) -> str:
     tls.server_context(node.config)  # key matches certificate, CA bundle parses
     t = node.config.tls
     return f"{_expiry(resolve(node.config, t.certfile))}, client_auth {t.client_auth}, {t.min_version}+"
 
 
-def _client_cert(node: Any) -> str:
+def _client_cert(node: Node) -> str:
     tls.partner_context(node.config)
     return _expiry(resolve(node.config, node.config.partners.client_certfile))
 
 
-def partner_checks(node: Any, org_id: str) -> Iterator[Check]:
+def partner_checks(node: Node, org_id: str) -> Iterator[Check]:
     url = node.partners.url_of(org_id)
     if url is None:
         yield Check("partner", False, f"{org_id} is not a trusted partner of this node (gateway partner add)")
@@ -123,7 +124,7 @@ def partner_checks(node: Any, org_id: str) -> Iterator[Check]:
     yield _run("round-trip", lambda: _round_trip(node, org_id))
 
 
-def _metadata(node: Any, url: str, seen: dict[str, Any]) -> str:
+def _metadata(node: Node, url: str, seen: dict[str, Any]) -> str:
     reply = node.http.request("GET", url + "/fhir/metadata")
     seen["date"] = reply.date
     body = reply.body if isinstance(reply.body, dict) else {}
@@ -135,7 +136,7 @@ def _metadata(node: Any, url: str, seen: dict[str, Any]) -> str:
     return f"CapabilityStatement, FHIR {body['fhirVersion']}, {len(ops)} operations"
 
 
-def _skew(node: Any, seen: dict[str, Any]) -> str:
+def _skew(node: Node, seen: dict[str, Any]) -> str:
     if "date" not in seen:
         raise RuntimeError("no answer from the partner to read its clock from")
     skew = clock_skew(seen["date"], node.clock())
@@ -146,7 +147,7 @@ def _skew(node: Any, seen: dict[str, Any]) -> str:
     return f"{skew:+.0f} s (within {MAX_SKEW} s)"
 
 
-def _jwks(node: Any, org_id: str, url: str) -> str:
+def _jwks(node: Node, org_id: str, url: str) -> str:
     published = {k.thumbprint() for k in fetch_jwks(node.http, url)}
     pinned = set(node.partners._pinned(org_id))  # the directory's fresh read
     if not pinned & published:
@@ -154,13 +155,13 @@ def _jwks(node: Any, org_id: str, url: str) -> str:
     return f"{len(published)} published, {len(pinned & published)} of {len(pinned)} pinned still published"
 
 
-def _token(node: Any, org_id: str) -> str:
+def _token(node: Node, org_id: str) -> str:
     token = node.peer.access_token(org_id, fresh=True)
     header = jwt.peek_header(token)
     return f"access token from {org_id}/oauth/token (typ {header.get('typ')}, private_key_jwt)"
 
 
-def _round_trip(node: Any, org_id: str) -> str:
+def _round_trip(node: Node, org_id: str) -> str:
     since = datetime.now(UTC).date().isoformat()
     compared, _diffs = reconcile.reconcile(node, org_id, since)
     return f"$exchange-receipts since today: signed answer verified with the pinned keys ({compared} exchanges)"

@@ -18,10 +18,11 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from adapters.store.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit import chain, events
@@ -29,6 +30,7 @@ from audit.events import AuditRecord
 from audit.signer import make_signer, make_verifier
 from gateway.ops import metrics
 from gateway.repositories import witnesses
+from gateway.repositories.ports import AuditAuthor, NodeParts
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,13 @@ def fields(actor: Actor, **extra: Any) -> dict[str, Any]:
     }
 
 
-_SIGNERS: dict[str, Any] = {}  # kid -> sign(claims); one per key this process has signed with
+#: signs a checkpoint's claims as a compact JWS (``audit.signer.make_signer``)
+Sign = Callable[[dict[str, Any]], str]
+
+_SIGNERS: dict[str, Sign] = {}  # kid -> sign(claims); one per key this process has signed with
 
 
-def _signer(node: Any) -> Any:
+def _signer(node: AuditAuthor) -> Sign:
     """The head and checkpoint signer for the node's active key (follows a rotation)."""
     kid, _alg, key = node.keys.active
     sign = _SIGNERS.get(kid)
@@ -68,12 +73,12 @@ def _signer(node: Any) -> Any:
     return sign
 
 
-def verifier(node: Any) -> Any:
+def verifier(node: NodeParts) -> Callable[[str], dict[str, Any]]:
     """Check checkpoints with every own key ever used (retired ones included)."""
     return make_verifier(node.keys.verification_set())
 
 
-def init_chain(node: Any) -> None:
+def init_chain(node: NodeParts) -> None:
     """Create the head row of an empty log (``gateway init``)."""
     with node.uow() as uow:
         if uow.session.get(AuditHead, 1) is None:
@@ -93,68 +98,23 @@ _MOVE_HEAD = (
 )
 
 
-def append(session: Any, node: Any, record: AuditRecord) -> int:
-    """Append ``record`` to the chain in the caller's transaction; return its seq."""
-    if record.actor_org == "":
-        record = dataclasses.replace(record, actor_org=node.org_id)
+def append(session: Session, node: AuditAuthor, record: AuditRecord) -> int:
+    """Append ``record`` to the chain in the caller's transaction; return its seq.
+
+    The exchange hot path: ``append_many`` of one, which is one statement per table.
+    """
+    return append_many(session, node, [record])
+
+
+def append_many(session: Session, node: AuditAuthor, records: list[AuditRecord]) -> int:
+    """Append ``records`` in order in the caller's transaction and sign the head once at the
+    end (a federation list adding hundreds of members at once, issue 15); checkpoints fall
+    where they would. Return the last seq (the head's when ``records`` is empty)."""
     session.flush()  # what the caller staged goes first, in this same transaction
     # Core statements on the session's own connection (same transaction): through
     # Session.execute each paid the ORM's statement machinery, a third of the append
     conn = session.connection()
     head_seq, head_hash = conn.execute(_HEAD_FOR_UPDATE).one()
-    recorded_at = chain.format_recorded_at(node.clock())
-    entry = chain.new_entry(
-        prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
-    )
-    canonical = chain.record_to_canonical(record)
-    conn.execute(
-        _INSERT_ENTRY,
-        {
-            "seq": entry.seq,
-            "event_id": entry.event_id,
-            "recorded_at": recorded_at,
-            "action": record.action,
-            "outcome": record.outcome,
-            "subject": record.subject,
-            "actor_id": record.actor_id,
-            "peer_org": record.peer_org,
-            "purpose": record.purpose,
-            "exchange_id": record.exchange_id,
-            "consent_id": record.consent_id,
-            "flagged": record.flagged,
-            "record_json": canonical,
-            "prev_hash": entry.prev_hash,
-            "hash": entry.hash,
-        },
-    )
-    sign = _signer(node)
-    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
-    conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
-    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
-    if chain.is_checkpoint_due(entry.seq):
-        conn.execute(
-            _INSERT_CHECKPOINT,
-            {
-                "seq": entry.seq,
-                "kind": chain.KIND_CHECKPOINT,
-                "hash": entry.hash,
-                "signed": chain.sign_checkpoint(entry, kind=chain.KIND_CHECKPOINT, at=recorded_at, sign=sign),
-            },
-        )
-    book = getattr(node, "witness", None)
-    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
-        witnesses.flush(session, node)
-
-    metrics.audit_appended()  # staged: counted when written, also if the caller then rolls back
-    return entry.seq
-
-
-def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
-    """Append ``records`` in order in the caller's transaction, as ``append`` does one by one,
-    but sign the head once at the end (a federation list adding hundreds of members at once,
-    issue 15). Checkpoints fall where they would; returns the last seq."""
-    session.flush()
-    head_seq, head_hash = session.execute(_HEAD_FOR_UPDATE).one()
     if not records:
         return int(head_seq)
     recorded_at = chain.format_recorded_at(node.clock())
@@ -166,25 +126,7 @@ def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
         entry = chain.new_entry(
             prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
         )
-        rows.append(
-            {
-                "seq": entry.seq,
-                "event_id": entry.event_id,
-                "recorded_at": recorded_at,
-                "action": record.action,
-                "outcome": record.outcome,
-                "subject": record.subject,
-                "actor_id": record.actor_id,
-                "peer_org": record.peer_org,
-                "purpose": record.purpose,
-                "exchange_id": record.exchange_id,
-                "consent_id": record.consent_id,
-                "flagged": record.flagged,
-                "record_json": chain.record_to_canonical(record),
-                "prev_hash": entry.prev_hash,
-                "hash": entry.hash,
-            }
-        )
+        rows.append(_entry_row(entry))
         if chain.is_checkpoint_due(entry.seq):
             checkpoints.append(
                 {
@@ -195,21 +137,43 @@ def append_many(session: Any, node: Any, records: list[AuditRecord]) -> int:
                 }
             )
         head_seq, head_hash = entry.seq, entry.hash
-    session.execute(_INSERT_ENTRY, rows)
+    conn.execute(_INSERT_ENTRY, rows)  # one row: a plain execute, no executemany
     if checkpoints:
-        session.execute(_INSERT_CHECKPOINT, checkpoints)
-    session.execute(
-        _MOVE_HEAD,
-        {
-            "new_seq": entry.seq,
-            "new_hash": entry.hash,
-            "new_signed": chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign),
-        },
-    )
+        conn.execute(_INSERT_CHECKPOINT, checkpoints)
+    signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)
+    conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_signed": signed_head})
+    witnesses.signing(session, entry.seq, signed_head)  # sent to partners once committed
+    book = getattr(node, "witness", None)
+    if book is not None and book.pending:  # partners' heads ride on this commit (gateway.repositories.witnesses)
+        witnesses.flush(session, book)
+
+    metrics.audit_appended(len(rows))  # staged: counted when written, also if the caller then rolls back
     return int(entry.seq)
 
 
-def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
+def _entry_row(entry: chain.StoredEntry) -> dict[str, Any]:
+    """The ``audit_entries`` row of ``entry``: the hashed record, and its search columns."""
+    record = entry.record
+    return {
+        "seq": entry.seq,
+        "event_id": entry.event_id,
+        "recorded_at": entry.recorded_at,
+        "action": record.action,
+        "outcome": record.outcome,
+        "subject": record.subject,
+        "actor_id": record.actor_id,
+        "peer_org": record.peer_org,
+        "purpose": record.purpose,
+        "exchange_id": record.exchange_id,
+        "consent_id": record.consent_id,
+        "flagged": record.flagged,
+        "record_json": chain.record_to_canonical(record),
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def record_admin(node: NodeParts, action: str, *, actor: Actor = SYSTEM, **extra: Any) -> int:
     """Audit an administrative act (partner added, client added, key rotated) on its own."""
     with node.uow() as uow:
         seq = append(uow.session, node, AuditRecord(action=action, outcome=events.SUCCESS, **fields(actor, **extra)))
@@ -220,7 +184,7 @@ def record_admin(node: Any, action: str, *, actor: Actor = SYSTEM, **extra: Any)
 _ROWS_SQL = "SELECT seq, event_id, recorded_at, record_json, prev_hash, hash FROM audit_entries ORDER BY seq"
 
 
-def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, str, str, str], None, None]:
+def rows(session: Session, batch: int = 10_000) -> Generator[tuple[int, str, str, str, str, str], None, None]:
     """Stream every entry in seq order as the tuples ``chain.verify_rows`` reads.
 
     Straight from the driver's cursor (a server-side one on PostgreSQL), in large batches:
@@ -229,7 +193,7 @@ def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, st
     """
     connection = session.connection()
     dbapi = connection.dialect.loaded_dbapi
-    driver = connection.connection.dbapi_connection
+    driver: Any = connection.connection.dbapi_connection  # the DB-API connection of an open session
     try:
         # a named cursor on PostgreSQL streams; an SQLite cursor steps through the rows anyway
         cursor = driver.cursor(name="audit_verify_rows") if connection.dialect.name == "postgresql" else driver.cursor()
@@ -243,7 +207,7 @@ def rows(session: Any, batch: int = 10_000) -> Generator[tuple[int, str, str, st
         raise DBAPIError.instance(_ROWS_SQL, None, exc, dbapi.Error) from exc
 
 
-def verify(node: Any) -> chain.VerifyResult:
+def verify(node: NodeParts) -> chain.VerifyResult:
     """Verify the whole log against its signed head and checkpoints, and the search columns.
 
     Two checks run at once on one snapshot: this thread walks the chain (hashes, links,
@@ -293,7 +257,7 @@ def verify(node: Any) -> chain.VerifyResult:
 
 
 @contextmanager
-def _writes_held(node: Any, *, hold: bool) -> Iterator[Callable[[], None]]:
+def _writes_held(node: NodeParts, *, hold: bool) -> Iterator[Callable[[], None]]:
     """Hold the store's write lock (SQLite) until the returned callable is called or the block
     ends. Nothing commits meanwhile; readers that start now all see the same last commit."""
     if not hold:
@@ -308,7 +272,7 @@ def _writes_held(node: Any, *, hold: bool) -> Iterator[Callable[[], None]]:
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
-def _columns_in_snapshot(node: Any, snapshot: str | None, started: threading.Event) -> int | None:
+def _columns_in_snapshot(node: NodeParts, snapshot: str | None, started: threading.Event) -> int | None:
     """Run ``_first_column_mismatch`` on a connection of its own, in ``snapshot`` on PostgreSQL;
     ``started`` is set once this connection's snapshot is fixed."""
     with node.uow(read_only=True) as ro:
@@ -328,7 +292,7 @@ def _columns_in_snapshot(node: Any, snapshot: str | None, started: threading.Eve
 _COLUMNS = ("action", "outcome", "subject", "actor_id", "peer_org", "purpose", "exchange_id", "consent_id")
 
 
-def _first_column_mismatch(session: Any) -> int | None:
+def _first_column_mismatch(session: Session) -> int | None:
     """Find the first row whose search columns were edited (they are not in the hash).
 
     The database extracts the fields from the canonical JSON itself: one scan in C, while
@@ -356,63 +320,49 @@ def _first_column_mismatch(session: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def entries(
-    session: Any,
-    *,
-    subject: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    agent: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    action: str | None = None,
-    limit: int = 500,
-    offset: int = 0,
-) -> list[AuditEntry]:
+class Filters(TypedDict, total=False):
+    """What an entry search may filter on, by the NEN 7513 columns (an empty value: no filter)."""
+
+    subject: str | None
+    since: str | None  # recorded_at from, inclusive
+    until: str | None  # recorded_at before, exclusive
+    agent: str | None
+    purpose: str | None
+    outcome: str | None
+    action: str | None
+
+
+#: each filter of ``Filters`` as its condition, in the order they are added to the query
+_CONDITIONS: dict[str, Callable[[str], ColumnElement[bool]]] = {
+    "subject": lambda v: AuditEntry.subject == v,
+    "since": lambda v: AuditEntry.recorded_at >= v,
+    "until": lambda v: AuditEntry.recorded_at < v,
+    "agent": lambda v: AuditEntry.actor_id == v,
+    "purpose": lambda v: AuditEntry.purpose == v,
+    "outcome": lambda v: AuditEntry.outcome == v,
+    "action": lambda v: AuditEntry.action == v,
+}
+
+
+def entries(session: Session, *, limit: int = 500, offset: int = 0, **filters: Unpack[Filters]) -> list[AuditEntry]:
     """Search entries by the NEN 7513 columns, newest first."""
-    q = _where(
-        select(AuditEntry),
-        subject=subject,
-        since=since,
-        until=until,
-        agent=agent,
-        purpose=purpose,
-        outcome=outcome,
-        action=action,
-    )
+    q = _where(select(AuditEntry), filters)
     return list(session.scalars(q.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)))
 
 
-def count_entries(session: Any, **filters: Any) -> int:
+def count_entries(session: Session, **filters: Unpack[Filters]) -> int:
     """How many entries ``entries(**filters)`` finds in all (a searchset's ``total``)."""
-    return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), **filters)) or 0)
+    return int(session.scalar(_where(select(func.count()).select_from(AuditEntry), filters)) or 0)
 
 
-def _where(
-    q: Any,
-    *,
-    subject: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    agent: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    action: str | None = None,
-) -> Any:
-    if subject:
-        q = q.where(AuditEntry.subject == subject)
-    if since:
-        q = q.where(AuditEntry.recorded_at >= since)
-    if until:
-        q = q.where(AuditEntry.recorded_at < until)
-    if agent:
-        q = q.where(AuditEntry.actor_id == agent)
-    if purpose:
-        q = q.where(AuditEntry.purpose == purpose)
-    if outcome:
-        q = q.where(AuditEntry.outcome == outcome)
-    if action:
-        q = q.where(AuditEntry.action == action)
+def _where(q: Select[Any], filters: Filters) -> Select[Any]:
+    unknown = filters.keys() - _CONDITIONS.keys()
+    if unknown:  # as a keyword the search does not take always was
+        raise TypeError(f"unknown audit filter {sorted(unknown)[0]!r}")
+    for name, condition in _CONDITIONS.items():
+        value = cast(str | None, filters.get(name))
+        if value:
+            q = q.where(condition(value))
     return q
 
 
@@ -431,10 +381,10 @@ class AuditLog:
     """The audit log on one unit of work (``uow.audit``): append, search and the few reads
     the use cases make, each entry handed out as the chain's ``StoredEntry``."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
-    def append(self, node: Any, record: AuditRecord) -> int:
+    def append(self, node: AuditAuthor, record: AuditRecord) -> int:
         return append(self.session, node, record)
 
     def entries(self, **filters: Any) -> list[chain.StoredEntry]:

@@ -19,9 +19,44 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
+from adapters.http import StrictClient
+from adapters.store import uow as store_uow
 from adapters.store.models import ConsentRow, FlagReview, LocatorState, OnceKey, Person, Professional, Record, Relation
 from audit.chain import StoredEntry
 from audit.events import AuditRecord
+from gateway.config import NodeConfig
+from gateway.keys import KeyRing
+from gateway.repositories.witness_book import WitnessBook
+from gateway.trust.partners import PartnerDirectory
+
+
+class AuditAuthor(Protocol):
+    """What an audit append asks of the node: who writes (``org_id``), when (``clock``), the
+    key that signs the head (``keys``), and the partners' heads that ride on its commit
+    (``witness``). Read-only members, so the node's may be narrower."""
+
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def keys(self) -> KeyRing: ...
+    @property
+    def witness(self) -> WitnessBook | None: ...
+
+
+class NodeParts(AuditAuthor, Protocol):
+    """The node as the modules it is built from see it (``gateway.node.Node`` is one): they
+    cannot import ``Node``, which imports them. Its ``uow`` is the gateway's ``Units``."""
+
+    @property
+    def config(self) -> NodeConfig: ...
+    @property
+    def uow(self) -> store_uow.UnitOfWorkFactory: ...
+    @property
+    def partners(self) -> PartnerDirectory: ...
+    @property
+    def http(self) -> StrictClient: ...
 
 
 @runtime_checkable
@@ -101,7 +136,7 @@ class LocatorRepository(Protocol):
 
 @runtime_checkable
 class AuditLogRepository(Protocol):
-    def append(self, node: Any, record: AuditRecord) -> int: ...
+    def append(self, node: AuditAuthor, record: AuditRecord) -> int: ...
     def entries(self, **filters: Any) -> list[StoredEntry]: ...
     def count(self, **filters: Any) -> int: ...
     def by_event_id(self, event_id: str) -> StoredEntry | None: ...

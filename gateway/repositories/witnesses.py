@@ -22,68 +22,26 @@
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from joserfc.jwk import KeySet
 from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.store.models import AuditHead, WitnessedHead
 from audit import signer, witness
 from audit.chain import KIND_HEAD, Checkpoint, InvalidCheckpoint
 from audit.signer import make_verifier
 from contract import jws
+from gateway.repositories.ports import NodeParts
+from gateway.repositories.witness_book import Received, WitnessBook
 
 log = logging.getLogger("gateway.witnesses")
 
 HEADER = witness.HEADER
-MAX_PENDING = 8  # heads kept per partner between two appends (the highest and a few stragglers)
 MAX_HEAD_BYTES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class _Received:
-    claimed: Checkpoint  # as the head claims, not yet verified
-    signed: str
-    keys: Any  # the partner's pinned keys when it arrived
-    at: datetime
-
-
-class WitnessBook:
-    """Heads received from partners, waiting for the next audit append, and the head this
-    process last committed (per process)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, list[_Received]] = {}
-        self._last: dict[str, tuple[int, str]] = {}
-        self.own: tuple[int, str] | None = None  # (seq, signed head) last committed here
-
-    def add(self, org_id: str, item: _Received) -> None:
-        with self._lock:
-            if self._last.get(org_id) == (item.claimed.seq, item.claimed.hash):
-                return  # the same head again: nothing new to witness
-            self._last[org_id] = (item.claimed.seq, item.claimed.hash)
-            items = self._pending.setdefault(org_id, [])
-            items.append(item)
-            del items[:-MAX_PENDING]
-
-    def take(self) -> dict[str, list[_Received]]:
-        with self._lock:
-            taken, self._pending = self._pending, {}
-            return taken
-
-    def committed(self, seq: int, signed: str) -> None:
-        # The last commit wins, not the highest seq: two threads' commit callbacks may run
-        # out of order (a head one append old is harmless), but a log cut back while the
-        # node runs must show its new, lower heads to the witnesses, not a stale high one.
-        with self._lock:
-            self.own = (seq, signed)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._pending)
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -92,13 +50,13 @@ _OWN_HEAD = select(AuditHead.signed).where(AuditHead.id == 1)
 _COMMITTING = "gateway_audit_head"  # session.info key: the head this transaction signed
 
 
-def own_head(node: Any) -> str | None:
+def own_head(node: NodeParts) -> str | None:
     """This node's latest committed signed head in the store, or None while the log is empty."""
     rows = node.uow.read(_OWN_HEAD)
     return rows[0][0] if rows and rows[0][0] else None
 
 
-def outgoing(node: Any) -> dict[str, str]:
+def outgoing(node: NodeParts) -> dict[str, str]:
     """The header to add to a request or response for a partner ({} when there is no head)."""
     book = getattr(node, "witness", None)
     if book is not None and book.own is not None:
@@ -111,22 +69,22 @@ def outgoing(node: Any) -> dict[str, str]:
     return {HEADER: head} if head else {}
 
 
-def signing(session: Any, seq: int, signed: str) -> None:
+def signing(session: Session, seq: int, signed: str) -> None:
     """Note, in the appending transaction, the head it signed (``audit_log.append``)."""
     session.info[_COMMITTING] = (seq, signed)
 
 
-def watch_commits(node: Any, sessions: Any) -> None:
+def watch_commits(node: NodeParts, sessions: sessionmaker[Session]) -> None:
     """Make a committed head the one this process sends (never one that rolled back)."""
 
     @event.listens_for(sessions, "after_commit")
-    def _committed(session: Any) -> None:
+    def _committed(session: Session) -> None:
         head = session.info.pop(_COMMITTING, None)
         if head is not None and node.witness is not None:
             node.witness.committed(*head)
 
     @event.listens_for(sessions, "after_rollback")
-    def _rolled_back(session: Any) -> None:
+    def _rolled_back(session: Session) -> None:
         session.info.pop(_COMMITTING, None)
 
 
@@ -151,7 +109,7 @@ def _claims(signed: str) -> Checkpoint:
     return Checkpoint(seq, digest, at, KIND_HEAD)
 
 
-def receive(node: Any, org_id: str, signed: str | None) -> bool:
+def receive(node: NodeParts, org_id: str, signed: str | None) -> bool:
     """Keep a head ``org_id`` sent, with its pinned keys, for the next flush; False if dropped."""
     book = getattr(node, "witness", None)
     if not signed or book is None:
@@ -167,14 +125,17 @@ def receive(node: Any, org_id: str, signed: str | None) -> bool:
         return False
     if keys is None:
         return False
-    book.add(org_id, _Received(claimed, signed, keys, node.clock()))
+    book.add(org_id, Received(claimed, signed, keys, node.clock()))
     return True
 
 
-_VERIFIERS: dict[int, tuple[Any, Any]] = {}  # id(KeySet) -> (the KeySet, kept alive; its verifier)
+#: checks a signed head, returning its claims (``audit.signer.make_verifier``)
+Verify = Callable[[str], dict[str, Any]]
+
+_VERIFIERS: dict[int, tuple[KeySet, Verify]] = {}  # id(KeySet) -> (the KeySet, kept alive; its verifier)
 
 
-def _verifier(keys: Any) -> Any:
+def _verifier(keys: KeySet) -> Verify:
     """One verifier per pinned key set: ``PartnerDirectory`` hands out the same KeySet object
     for the same pinned keys (a KeySet is not hashable, so it is cached by identity)."""
     cached = _VERIFIERS.get(id(keys))
@@ -187,7 +148,7 @@ def _verifier(keys: Any) -> Any:
     return verify
 
 
-def _verified(org_id: str, item: _Received) -> bool:
+def _verified(org_id: str, item: Received) -> bool:
     try:
         return witness.read_head(item.signed, verify=_verifier(item.keys)) == item.claimed
     except Exception as exc:  # noqa: BLE001 - the verifier raises its own error class
@@ -219,18 +180,17 @@ _FREEZE = (
 _HEAD_LOCK = select(AuditHead.seq).where(AuditHead.id == 1).with_for_update()
 
 
-def flush(session: Any, node: Any) -> None:
-    """Judge and write the waiting heads in the caller's transaction (inside
+def flush(session: Session, book: WitnessBook) -> None:
+    """Judge and write the heads waiting in ``book`` in the caller's transaction (inside
     ``audit_log.append``, after it took the audit head lock, so witness writes serialise
     with the chain). No I/O beyond this store: keys were read when the heads arrived."""
-    book = getattr(node, "witness", None)
-    if book is None or not book.pending:
+    if not book.pending:
         return
     for org_id, items in book.take().items():
         _keep(session, org_id, items)
 
 
-def _keep(session: Any, org_id: str, items: list[_Received]) -> None:
+def _keep(session: Session, org_id: str, items: list[Received]) -> None:
     conn = session.connection()  # Core statements: the session's connection, not its ORM machinery
     row = conn.execute(_HELD, {"org": org_id}).first()
     held = witness.Held(row[0], row[1], row[2], bool(row[3])) if row else None
@@ -274,7 +234,7 @@ def _keep(session: Any, org_id: str, items: list[_Received]) -> None:
             held = witness.Held(held.seq, held.hash, held.at, conflict=True)
 
 
-def flush_alone(node: Any) -> None:
+def flush_alone(node: NodeParts) -> None:
     """Write waiting heads in a unit of their own (a request that appended nothing)."""
     book = getattr(node, "witness", None)
     if book is None or not book.pending:
@@ -282,7 +242,7 @@ def flush_alone(node: Any) -> None:
     try:
         with node.uow() as uow:
             uow.session.execute(_HEAD_LOCK)
-            flush(uow.session, node)
+            flush(uow.session, book)
             uow.commit()
     except Exception as exc:  # noqa: BLE001 - after the response: nothing to refuse any more
         log.warning("witnessed audit heads not kept: %s", exc.__class__.__name__)
@@ -296,7 +256,7 @@ class HeldHead:
     conflict: str
 
 
-def held_of(node: Any, org_id: str) -> HeldHead | None:
+def held_of(node: NodeParts, org_id: str) -> HeldHead | None:
     """The highest head of ``org_id`` this node has witnessed (heads still waiting count)."""
     flush_alone(node)
     rows = node.uow.read(select(WitnessedHead.signed, WitnessedHead.conflict).where(WitnessedHead.org_id == org_id))

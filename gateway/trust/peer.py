@@ -26,6 +26,7 @@ from gateway.http import observe
 from gateway.http.auth import ASSERTION_TYP
 from gateway.ops import metrics
 from gateway.repositories import witnesses
+from gateway.repositories.ports import NodeParts
 
 ASSERTION_TYPE = systems.JWT_BEARER_ASSERTION
 #: calls a partner answers without calling us back: they need no free-thread reserve
@@ -37,7 +38,7 @@ CALLBACK_FREE = frozenset(
 class PeerCaller:
     """One per node (and process): holds the partner access-token cache."""
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: NodeParts) -> None:
         self.node = node
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
