@@ -103,10 +103,15 @@ def append(session: Any, node: Any, record: AuditRecord) -> int:
     conn = session.connection()
     head_seq, head_hash = conn.execute(_HEAD_FOR_UPDATE).one()
     recorded_at = chain.format_recorded_at(node.clock())
-    entry = chain.new_entry(
-        prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
-    )
     canonical = chain.record_to_canonical(record)
+    entry = chain.new_entry(
+        prev_seq=head_seq,
+        prev_hash=head_hash,
+        event_id=uuid.uuid4().hex,
+        recorded_at=recorded_at,
+        record=record,
+        canonical=canonical,
+    )
     conn.execute(
         _INSERT_ENTRY,
         {
