@@ -153,13 +153,21 @@ def entry_from_row(row: Row) -> StoredEntry:
     return StoredEntry(seq, event_id, recorded_at, record_from_json(record_json), prev_hash, digest)
 
 
-def new_entry(*, prev_seq: int, prev_hash: str, event_id: str, recorded_at: str, record: AuditRecord) -> StoredEntry:
+def new_entry(
+    *, prev_seq: int, prev_hash: str, event_id: str, recorded_at: str, record: AuditRecord, canonical: str | None = None
+) -> StoredEntry:
     """Build the entry that follows ``(prev_seq, prev_hash)``; ``(0, GENESIS)`` starts a log.
 
     After a prune that removed every entry, pass the prune anchor as the predecessor.
+    ``canonical`` is ``record_to_canonical(record)`` when the caller has it already (the store
+    keeps that text too): the record is then canonicalised once per append, not twice.
     """
     seq = prev_seq + 1
-    digest = entry_hash(seq, event_id, recorded_at, record, prev_hash)
+    if canonical is None:
+        digest = entry_hash(seq, event_id, recorded_at, record, prev_hash)
+    else:
+        _check_position(seq, event_id, recorded_at, prev_hash)
+        digest = row_hash(seq, event_id, recorded_at, canonical, prev_hash)
     return StoredEntry(seq, event_id, recorded_at, record, prev_hash, digest)
 
 

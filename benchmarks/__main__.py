@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
                 levels, before, exchange_audit_counts(fed), report["exchange"][store]["audit_verify"]
             )
             if args.profile and store == stores[0]:
-                print("   profiling the hot path (py-spy, concurrency 1)", flush=True)
+                print("   profiling the hot path (py-spy --gil, concurrency 4)", flush=True)
                 report["profile"] = profile.profile_exchange(
                     fed.nodes, fed.jeugd.url, _exchange_request(fed, source), seconds
                 )

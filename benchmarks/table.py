@@ -57,6 +57,24 @@ def _exchange_side_by_side(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _profile(r: dict[str, Any]) -> list[str]:
+    """The py-spy view (``--profile``): shares per node and each use case's CPU budget."""
+    if "profile" not in r:
+        return []
+    lines = ["Hot path (py-spy --gil: CPU samples, concurrency 4; py-spy slows the nodes, shares count)"]
+    for org, x in r["profile"].items():
+        if isinstance(x, dict) and "top_inclusive_pct" in x:
+            lines.append(
+                f"   {org} ({x['samples']} samples in requests, "
+                f"{x.get('cpu_ms_per_exchange_in_requests', '?')} ms CPU per exchange):"
+            )
+            lines += [f"     {pct:5.1f}%  {frame}" for frame, pct in x["top_inclusive_pct"][:18]]
+            for use_case, b in x.get("budget_ms", {}).items():
+                lines.append(f"     {use_case}: {b['total']} ms per exchange, of which")
+                lines += [f"       {v:6.2f} ms  {f}" for f, v in b["calls"]]
+    return [*lines, ""]
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [
@@ -112,6 +130,7 @@ def render(r: dict[str, Any]) -> str:
     ]
     lines += _exchange_side_by_side(r)
     if "crypto" not in r:  # --exchange-only
+        lines += _profile(r)
         rows = [[t["target"], t["value"], "met" if t["met"] else "NOT MET"] for t in r["targets"]]
         return "\n".join([*lines, "Targets", *_table(["target", "measured", ""], rows, (0, 1, 2))])
     c = r["crypto"]
@@ -208,13 +227,7 @@ def render(r: dict[str, Any]) -> str:
             f"   RSS trend holder {k['rss_holder']}, requester {k['rss_requester']}",
             "",
         ]
-    if "profile" in r:
-        lines.append("Hot path (py-spy, share of request time in or below each function, concurrency 1)")
-        for org, x in r["profile"].items():
-            if isinstance(x, dict) and "top_inclusive_pct" in x:
-                lines.append(f"   {org} ({x['samples']} samples):")
-                lines += [f"     {pct:5.1f}%  {frame}" for frame, pct in x["top_inclusive_pct"][:18]]
-        lines.append("")
+    lines += _profile(r)
     rows = [[t["target"], t["value"], "met" if t["met"] else "NOT MET"] for t in r["targets"]]
     lines += ["Targets", *_table(["target", "measured", ""], rows, (0, 1, 2))]
     return "\n".join(lines)

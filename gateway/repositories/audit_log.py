@@ -123,10 +123,16 @@ def append_many(session: Session, node: AuditAuthor, records: list[AuditRecord])
     for record in records:
         if record.actor_org == "":
             record = dataclasses.replace(record, actor_org=node.org_id)
+        canonical = chain.record_to_canonical(record)  # once: hashed, and kept as the stored text
         entry = chain.new_entry(
-            prev_seq=head_seq, prev_hash=head_hash, event_id=uuid.uuid4().hex, recorded_at=recorded_at, record=record
+            prev_seq=head_seq,
+            prev_hash=head_hash,
+            event_id=uuid.uuid4().hex,
+            recorded_at=recorded_at,
+            record=record,
+            canonical=canonical,
         )
-        rows.append(_entry_row(entry))
+        rows.append(_entry_row(entry, canonical))
         if chain.is_checkpoint_due(entry.seq):
             checkpoints.append(
                 {
@@ -151,8 +157,9 @@ def append_many(session: Session, node: AuditAuthor, records: list[AuditRecord])
     return int(entry.seq)
 
 
-def _entry_row(entry: chain.StoredEntry) -> dict[str, Any]:
-    """The ``audit_entries`` row of ``entry``: the hashed record, and its search columns."""
+def _entry_row(entry: chain.StoredEntry, canonical: str) -> dict[str, Any]:
+    """The ``audit_entries`` row of ``entry``: the hashed record (``canonical``, its RFC 8785
+    text), and its search columns."""
     record = entry.record
     return {
         "seq": entry.seq,
@@ -167,7 +174,7 @@ def _entry_row(entry: chain.StoredEntry) -> dict[str, Any]:
         "exchange_id": record.exchange_id,
         "consent_id": record.consent_id,
         "flagged": record.flagged,
-        "record_json": chain.record_to_canonical(record),
+        "record_json": canonical,
         "prev_hash": entry.prev_hash,
         "hash": entry.hash,
     }

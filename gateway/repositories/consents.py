@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 from adapters.store.models import ConsentRow
 
 _OF_SUBJECT = select(ConsentRow).where(ConsentRow.subject_id == bindparam("subject"))
+# every consent of the person one consent id names (that one included): ``$consent-status``
+# decides from these in one query instead of a get, a person and a list (issue 19)
+_OF_SUBJECT_OF = select(ConsentRow).where(
+    ConsentRow.subject_id == select(ConsentRow.subject_id).where(ConsentRow.id == bindparam("cid")).scalar_subquery()
+)
 _PERMITS_FOR = _OF_SUBJECT.where(ConsentRow.decision == "permit", ConsentRow.purpose == bindparam("purpose"))
 
 
@@ -26,6 +31,12 @@ def add(session: Session, row: ConsentRow) -> None:
 def of_subject(session: Session, subject_id: str) -> list[ConsentRow]:
     """Every consent and objection recorded for one person, in no particular order."""
     return list(session.scalars(_OF_SUBJECT, {"subject": subject_id}))
+
+
+def of_subject_of(session: Session, cid: str) -> list[ConsentRow]:
+    """Every consent and objection of the person consent ``cid`` is about, ``cid`` among them;
+    empty when ``cid`` is not recorded here."""
+    return list(session.scalars(_OF_SUBJECT_OF, {"cid": cid}))
 
 
 def permits_for(session: Session, subject_id: str, purpose: str) -> list[ConsentRow]:

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from adapters.store.models import Exchange
 from contract.errors import Replay
 
-_INSERT = insert(Exchange.__table__)  # a Core insert, built once: the hot path's cheapest write
+# a Core insert, built once, run on the session's own connection (same transaction): through
+# Session.execute it paid the ORM's statement machinery too (issue 19)
+_INSERT = insert(Exchange.__table__)
 
 
 def claim(
@@ -25,7 +27,7 @@ def claim(
 ) -> None:
     """Take ``exchange_id`` for ``role`` once; raise ``Replay`` (rolled back) if it was taken."""
     try:
-        session.execute(
+        session.connection().execute(
             _INSERT,
             {
                 "exchange_id": exchange_id,
@@ -46,7 +48,7 @@ def received(
     session: Session, peer: str, exchange_id: str, subject: str, request_hash: str, response_hash: str, now: datetime
 ) -> None:
     """The requester's receipt of a verified summary: ids and hashes, never the body."""
-    session.execute(
+    session.connection().execute(
         _INSERT,
         {
             "exchange_id": exchange_id,

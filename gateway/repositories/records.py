@@ -18,6 +18,14 @@ _RECORDS_OF = select(Record).where(
 )
 
 
+# the summary needs only the stored JSON: a Core select of that column on the session's
+# connection skips building ORM objects that are thrown away at once (issue 19)
+_TABLE = Record.__table__
+_RESOURCES_OF = select(_TABLE.c.resource).where(
+    _TABLE.c.subject_id == bindparam("subject"), _TABLE.c.category.in_(bindparam("categories", expanding=True))
+)
+
+
 class Records:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -32,6 +40,13 @@ class Records:
     def of_subject(self, subject_id: str, categories: Iterable[str]) -> list[Record]:
         """The records of one person (by ``Person.id``) in ``categories``."""
         return list(self.session.scalars(_RECORDS_OF, {"subject": subject_id, "categories": sorted(categories)}))
+
+    def resources_of(self, subject_id: str, categories: Iterable[str]) -> list[str]:
+        """The stored FHIR JSON of the records of one person in ``categories``."""
+        rows = self.session.connection().execute(
+            _RESOURCES_OF, {"subject": subject_id, "categories": sorted(categories)}
+        )
+        return [resource for (resource,) in rows]
 
     def shareable_categories(self, subject_id: str) -> set[str]:
         """The categories in which the person has at least one shareable record."""

@@ -400,20 +400,20 @@ def status_for_partner(node: Node, cid: str, caller_org: str) -> str:
     day = rules.day_of(int(node.clock().timestamp()))
     # decide from a read snapshot; the write unit (SQLite's one writer) holds only the audit
     with node.uow(read_only=True) as uow:
-        row = consent_rows.get(uow.session, cid)
-        grant = grant_of(row, person_by_id(uow.session, row.subject_id), node.org_id) if row is not None else None
-        if row is None or grant is None or caller_org not in grant.recipients | grant.holders:
+        rows = consent_rows.of_subject_of(uow.session, cid)
+        person = person_by_id(uow.session, rows[0].subject_id) if rows else None
+        others = [grant_of(r, person, node.org_id) for r in rows] if person is not None else []
+        grant = next((g for g in others if g.id == cid), None)
+        if grant is None or caller_org not in grant.recipients | grant.holders:
             _status_refused(node, cid, caller_org, grant)
             raise NotFound(STATUS_UNKNOWN)
         why_not = rules.why_not_honoured(grant, day)
-        if why_not is None:
-            others = grants_of(uow.session, node, row.subject_id)
-            if any(
-                rules.denied_categories(others, grantee, holder, grant.purpose, day) & grant.categories
-                for holder in grant.holders
-                for grantee in grant.recipients
-            ):
-                why_not = "Een bezwaar sluit gegevens uit die deze toestemming noemt."
+        if why_not is None and any(
+            rules.denied_categories(others, grantee, holder, grant.purpose, day) & grant.categories
+            for holder in grant.holders
+            for grantee in grant.recipients
+        ):
+            why_not = "Een bezwaar sluit gegevens uit die deze toestemming noemt."
         status = "active" if why_not is None else "inactive"
     # the privacy officer reads why (expired, revoked, an objection, the 16+ rule); the
     # partner hears only active or inactive

@@ -539,7 +539,7 @@ def once_more_on_conflict(work: Callable[[], _T]) -> _T:
 
 def records_of(session: Any, subject_id: str, categories: frozenset[str]) -> list[dict[str, Any]]:
     """The stored records of one person (by ``Person.id``) in ``categories``."""
-    return [json.loads(r.resource) for r in Records(session).of_subject(subject_id, categories)]
+    return [json.loads(resource) for resource in Records(session).resources_of(subject_id, categories)]
 
 
 def transaction(node: Node, bundle: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:

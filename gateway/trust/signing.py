@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,7 +64,9 @@ def _unsigned(bundle: dict[str, Any]) -> dict[str, Any]:
 def sign_bundle(
     bundle: dict[str, Any], key: Key, *, kid: str, alg: str, signer_ref: str, now: datetime
 ) -> dict[str, Any]:
-    """Return a copy of ``bundle`` with ``Bundle.signature`` set (contract section 4).
+    """Return ``bundle`` with ``Bundle.signature`` set (contract section 4), as a new top-level
+    dict that shares the entries with ``bundle``: the caller built it for this one answer and
+    does not change it afterwards (a deep copy cost a tenth of the signing, issue 19).
 
     RFC 7515 appendix F over RFC 8785. Raises ``ValueError`` for a naive ``now``, an
     alg outside ``ALGORITHMS``, a key that does not fit the alg, or numbers JCS would
@@ -79,7 +80,7 @@ def sign_bundle(
         raise ValueError(f"key does not fit {alg}")
     unsigned = _unsigned(bundle)
     detached = jws.sign(canonical(unsigned), key, {"alg": alg, "kid": kid}, detached=True)
-    signed = copy.deepcopy(unsigned)
+    signed = unsigned
     signed["signature"] = {
         "type": [dict(SIGNATURE_TYPE)],
         "when": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
