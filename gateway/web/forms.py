@@ -118,3 +118,22 @@ def consent_resource(
 
 def default_end(start: date) -> date:
     return start + timedelta(days=365)
+
+
+def exchange_errors(
+    partner: tuple[str, str, str], purpose: tuple[str, str], cats: list[str], partners: list[str]
+) -> Errors:
+    """The errors of a form that names a trusted partner, a purpose and categories (ask or send).
+
+    ``partner`` is (field, value, message when not a trusted partner); ``purpose`` is (value,
+    message when not a known purpose).
+    """
+    errors: Errors = []
+    field, value, message = partner
+    if value not in partners:
+        errors.append((field, message))
+    if purpose[0] not in purposes():
+        errors.append(("doel", purpose[1]))
+    if not cats:
+        errors.append(("categorie-" + categories()[0], "Kies minstens één soort gegevens."))
+    return errors

@@ -8,6 +8,7 @@ Views read the form, call one use case (``services.consents``, ``services.exchan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from contract.errors import GatewayError
 from gateway.current import node_of
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.services import consents, exchange, lookup, registry, safety
 from gateway.services import locate as locating
@@ -55,6 +57,25 @@ def _restored() -> Any:
 
 def the_form() -> Any:
     return g.get("restored_form") or request.form
+
+
+def _resumed(pid: str, post: Callable[[str], Response], blank: Callable[[str], Response]) -> Response:
+    """A form page: the form typed before the session timed out is sent on to ``post`` to be
+    shown again as it was; otherwise the ``blank`` form."""
+    kept = _restored()
+    if kept is None:
+        return blank(pid)
+    g.restored_form = kept
+    return post(pid)
+
+
+def _unfinished(form_page: Callable[..., Response], pid: str, values: Any, errors: forms.Errors) -> Response | None:
+    """The form again, when it is restored after login (never sent unasked) or has errors (422)."""
+    if g.get("restored"):
+        return form_page(pid, 200, values=values, restored=True)
+    if errors:
+        return form_page(pid, 422, errors=errors, values=values)
+    return None
 
 
 def partners() -> list[str]:
@@ -161,11 +182,7 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/toestemming")
 def consent_form(pid: str) -> Response:
-    kept = _restored()
-    if kept is not None:
-        g.restored_form = kept
-        return consent_record(pid)
-    return _consent_page(pid)
+    return _resumed(pid, consent_record, _consent_page)
 
 
 @bp.post("/clienten/<pid>/toestemming")
@@ -209,10 +226,9 @@ def consent_record(pid: str) -> Response:
         "antwoorden": answers,
         "geraadpleegd": consulted_refs,
     }
-    if g.get("restored"):
-        return _consent_page(pid, 200, values=values, restored=True)
-    if errors:
-        return _consent_page(pid, 422, errors=errors, values=values)
+    unfinished = _unfinished(_consent_page, pid, values, errors)
+    if unfinished is not None:
+        return unfinished
     assert start is not None
     repeat = onetime.claim()
     if repeat is not None:
@@ -277,7 +293,7 @@ def revoke_confirm(cid: str) -> Response:
     )
 
 
-def _withdrawers(node: Any, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
+def _withdrawers(node: Node, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
     """Who gave this consent and may withdraw it, with the references the form sends."""
     required, consulted, _ = lookup.grantors(node, pid)
     return [g_ for g_ in required + consulted if g_.key in line.grantor_keys]
@@ -341,15 +357,11 @@ def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/samenvatting")
 def summary_form(pid: str) -> Response:
-    kept = _restored()
-    if kept is not None:
-        g.restored_form = kept
-        return summary(pid)
-    return _summary_form(pid)
+    return _resumed(pid, summary, _summary_form)
 
 
 def ask_partner(
-    node: Any,
+    node: Node,
     who: audit_log.Actor,
     bsn: str,
     pid: str,
@@ -380,17 +392,15 @@ def summary(pid: str) -> Response:
     partner, purpose, cats = form.get("partner", ""), form.get("doel", ""), forms.chosen_categories(form)
     note = forms.text(form, "toelichting", max_len=500) or None
     values = {"partner": partner, "doel": purpose, "categorie": cats, "toelichting": note or ""}
-    errors: forms.Errors = []
-    if partner not in partners():
-        errors.append(("partner", "Kies de organisatie die u om een samenvatting vraagt."))
-    if purpose not in forms.purposes():
-        errors.append(("doel", "Kies het doel van uw vraag."))
-    if not cats:
-        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
-    if g.get("restored"):
-        return _summary_form(pid, 200, values=values, restored=True)
-    if errors:
-        return _summary_form(pid, 422, errors=errors, values=values)
+    errors = forms.exchange_errors(
+        ("partner", partner, "Kies de organisatie die u om een samenvatting vraagt."),
+        (purpose, "Kies het doel van uw vraag."),
+        cats,
+        partners(),
+    )
+    unfinished = _unfinished(_summary_form, pid, values, errors)
+    if unfinished is not None:
+        return unfinished
     person = lookup.person(node, pid)
     repeat = onetime.claim()
     if repeat is not None:
@@ -422,7 +432,7 @@ class Answer:
     text: str = ""
 
 
-def _family(node: Any, pid: str) -> list[lookup.PersonCard]:
+def _family(node: Node, pid: str) -> list[lookup.PersonCard]:
     members = [lookup.person(node, pid)]
     for rel in lookup.parents(node, pid):
         if rel.person_id is not None:
@@ -430,7 +440,7 @@ def _family(node: Any, pid: str) -> list[lookup.PersonCard]:
     return members
 
 
-def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
+def _questions(node: Node, members: list[lookup.PersonCard]) -> list[Question]:
     out = []
     for member in members:
         for line in lookup.asking_consents(node, member.id):
@@ -441,7 +451,7 @@ def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
 
 
 def _left_out(
-    node: Any, pid: str, members: list[lookup.PersonCard], questions: list[Question]
+    node: Node, pid: str, members: list[lookup.PersonCard], questions: list[Question]
 ) -> tuple[dict[str, str], list[str]]:
     """Who the overview does not ask about, and why (issue 20.10): nobody is left out silently."""
     asked = {q.person.id for q in questions}
@@ -602,11 +612,7 @@ def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/veiligheidsmelding")
 def safety_form(pid: str) -> Response:
-    kept = _restored()
-    if kept is not None:
-        g.restored_form = kept
-        return safety_disclosure(pid)
-    return _safety_form(pid)
+    return _resumed(pid, safety_disclosure, _safety_form)
 
 
 @bp.post("/clienten/<pid>/veiligheidsmelding")
@@ -625,10 +631,9 @@ def safety_disclosure(pid: str) -> Response:
         errors.append(("grond-meldcode", "Kies de wettelijke grond."))
     if len(justification) < 10:
         errors.append(("onderbouwing", "Onderbouw waarom u zonder toestemming deelt (minstens enkele woorden)."))
-    if g.get("restored"):
-        return _safety_form(pid, 200, values=values, restored=True)
-    if errors:
-        return _safety_form(pid, 422, errors=errors, values=values)
+    unfinished = _unfinished(_safety_form, pid, values, errors)
+    if unfinished is not None:
+        return unfinished
     person = lookup.person(node, pid)
     if form.get("stap") != "bevestigen" or form.get("bevestiging") != "ja":
         # the confirmation step: show exactly what will leave, and ask again

@@ -15,6 +15,7 @@ from flask import Response, request
 from contract.errors import GatewayError
 from gateway.current import node_of
 from gateway.federation import directory
+from gateway.node import Node
 from gateway.services import lookup, push
 from gateway.web import forms, present
 from gateway.web.pages_professional import actor, bp, labels, partners
@@ -23,7 +24,7 @@ from gateway.web.views import page, refusal_text
 MAX_NOTE = 1000
 
 
-def _sending_consents(node: Any, pid: str) -> list[lookup.ConsentLine]:
+def _sending_consents(node: Node, pid: str) -> list[lookup.ConsentLine]:
     """Consents recorded here under which this node may send to a trusted partner (``push.sending_consents``)."""
     ids = push.sending_consents(node, pid, partners())
     return [c for c in lookup.consents_of(node, pid) if c.id in ids]
@@ -57,13 +58,12 @@ def send(pid: str) -> Response:
     recipient, purpose, cats = form.get("ontvanger", ""), form.get("doel", ""), forms.chosen_categories(form)
     note = forms.text(form, "notitie", max_len=MAX_NOTE) or None
     values = {"ontvanger": recipient, "doel": purpose, "categorie": cats, "notitie": note or ""}
-    errors: forms.Errors = []
-    if recipient not in partners():
-        errors.append(("ontvanger", "Kies de organisatie die de samenvatting ontvangt."))
-    if purpose not in forms.purposes():
-        errors.append(("doel", "Kies het doel waarvoor u toestuurt."))
-    if not cats:
-        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
+    errors = forms.exchange_errors(
+        ("ontvanger", recipient, "Kies de organisatie die de samenvatting ontvangt."),
+        (purpose, "Kies het doel waarvoor u toestuurt."),
+        cats,
+        partners(),
+    )
     if errors:
         return _send_form(pid, 422, errors=errors, values=values)
     person = lookup.person(node, pid)
