@@ -69,6 +69,19 @@ def _resumed(pid: str, post: Callable[[str], Response], blank: Callable[[str], R
     return post(pid)
 
 
+def form_page(template: str, pid: str, status: int, **extra: Any) -> Response:
+    """A form about person ``pid`` that names trusted partners and categories of data."""
+    return page(
+        template,
+        status,
+        person=lookup.person(node_of(), pid),
+        partners=partners(),
+        categories=forms.categories(),
+        **labels(),
+        **extra,
+    )
+
+
 def _unfinished(form_page: Callable[..., Response], pid: str, values: Any, errors: forms.Errors) -> Response | None:
     """The form again, when it is restored after login (never sent unasked) or has errors (422)."""
     if g.get("restored"):
@@ -341,18 +354,7 @@ def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
         if len(asking) == 1 and len(holders) == 1:
             # one valid consent shown above the form: fill the form in from it (issue 20.11)
             values = {"partner": holders[0], "doel": asking[0].purpose, "categorie": list(asking[0].categories)}
-    return page(
-        "summary_form.html",
-        status,
-        person=lookup.person(node, pid),
-        partners=partners(),
-        purposes=forms.purposes(),
-        categories=forms.categories(),
-        asking=asking,
-        values=values,
-        **labels(),
-        **extra,
-    )
+    return form_page("summary_form.html", pid, status, purposes=forms.purposes(), asking=asking, values=values, **extra)
 
 
 @bp.get("/clienten/<pid>/samenvatting")
@@ -596,18 +598,8 @@ def involved(pid: str) -> Response:
 
 
 def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
-    node = node_of()
-    return page(
-        "safety_form.html",
-        status,
-        person=lookup.person(node, pid),
-        partners=partners(),
-        categories=forms.categories(),
-        grounds=present.LEGAL_GROUNDS_NL,
-        values=extra.pop("values", {}),
-        **labels(),
-        **extra,
-    )
+    values = extra.pop("values", {})
+    return form_page("safety_form.html", pid, status, grounds=present.LEGAL_GROUNDS_NL, values=values, **extra)
 
 
 @bp.get("/clienten/<pid>/veiligheidsmelding")

@@ -18,7 +18,7 @@ from gateway.federation import directory
 from gateway.node import Node
 from gateway.services import lookup, push
 from gateway.web import forms, present
-from gateway.web.pages_professional import actor, bp, labels, partners
+from gateway.web.pages_professional import actor, bp, form_page, labels, partners
 from gateway.web.views import page, refusal_text
 
 MAX_NOTE = 1000
@@ -31,19 +31,9 @@ def _sending_consents(node: Node, pid: str) -> list[lookup.ConsentLine]:
 
 
 def _send_form(pid: str, status: int = 200, **extra: Any) -> Response:
-    node = node_of()
-    return page(
-        "send_form.html",
-        status,
-        person=lookup.person(node, pid),
-        partners=partners(),
-        purposes=forms.purposes(),
-        categories=forms.categories(),
-        sending=_sending_consents(node, pid),
-        values=extra.pop("values", {}),
-        **labels(),
-        **extra,
-    )
+    values = extra.pop("values", {})
+    sending = _sending_consents(node_of(), pid)
+    return form_page("send_form.html", pid, status, purposes=forms.purposes(), sending=sending, values=values, **extra)
 
 
 @bp.get("/clienten/<pid>/toesturen")
