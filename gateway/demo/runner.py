@@ -142,17 +142,14 @@ def load_families(ggz: RunningNode, jeugd: RunningNode) -> dict[str, Any]:
 def play(ggz: RunningNode, jeugd: RunningNode, ids: dict[str, Any], echo: Any = click.echo) -> dict[str, Any]:
     """Consent, request, show, revoke, request again; return what happened."""
     j = jeugd.session("jeugd-epd", "uzi:900000202")
-    today = date.today()
     consent = j.post(
         "/fhir/Consent",
-        d.consent(
+        d.own_consent(
             ids["mother_jeugd"],
-            [f"Patient/{ids['mother_jeugd']}"],
             recipients=[jeugd.org_id],
             holders=[ggz.org_id],
             purpose="joint-safety-planning",
             categories=CATEGORIES,
-            start=today,
         ),
     )
     consent.raise_for_status()
