@@ -14,10 +14,10 @@ from gateway.fhir.fhir_in import (
     CATEGORY_SYSTEM,
     DISCLOSURE_SYSTEM,
     EXT,
-    PARTICIPATION,
     PURPOSE_SYSTEM,
     ROLECODE,
 )
+from gateway.web.forms import consent_actors
 
 ORG_ID_SYSTEM = systems.ORG_ID_SYSTEM
 CARE_STATUS_SYSTEM = systems.CARE_STATUS_SYSTEM
@@ -174,20 +174,6 @@ def consent(
     refused_by: list[str] | None = None,
     decision: str = "permit",
 ) -> dict[str, Any]:
-    actors = [
-        {
-            "role": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
-            "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}},
-        }
-        for o in recipients
-    ]
-    actors += [
-        {
-            "role": {"coding": [{"system": PARTICIPATION, "code": "CST"}]},
-            "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}},
-        }
-        for o in holders
-    ]
     res: dict[str, Any] = {
         "resourceType": "Consent",
         "status": "active",
@@ -200,7 +186,7 @@ def consent(
         "provision": {
             "type": decision,
             "period": {"start": start.isoformat(), "end": (start + timedelta(days=days)).isoformat()},
-            "actor": actors,
+            "actor": consent_actors(recipients, holders),
             "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
             "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in categories],
         },

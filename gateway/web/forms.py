@@ -66,6 +66,18 @@ def a_date(value: str) -> date | None:
         return None
 
 
+def consent_actors(recipients: list[str], holders: list[str]) -> list[dict[str, Any]]:
+    """``Consent.provision.actor``: the organisations that receive (IRCP), then those that hold (CST)."""
+
+    def actor(role: str, org: str) -> dict[str, Any]:
+        return {
+            "role": {"coding": [{"system": PARTICIPATION, "code": role}]},
+            "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
+        }
+
+    return [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders]
+
+
 def consent_resource(
     pid: str,
     *,
@@ -80,13 +92,6 @@ def consent_resource(
     end: date | None,
 ) -> dict[str, Any]:
     """A FHIR R4 Consent as ``POST /fhir/Consent`` takes it (contract section 3)."""
-
-    def actor(role: str, org: str) -> dict[str, Any]:
-        return {
-            "role": {"coding": [{"system": PARTICIPATION, "code": role}]},
-            "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
-        }
-
     period = {"start": start.isoformat()}
     if end is not None:
         period["end"] = end.isoformat()
@@ -102,7 +107,7 @@ def consent_resource(
         "provision": {
             "type": "permit",
             "period": period,
-            "actor": [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders],
+            "actor": consent_actors(recipients, holders),
             "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
             "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in cats],
         },
