@@ -24,7 +24,7 @@ import click
 
 from contract import systems
 from gateway.demo import data as d
-from gateway.demo.loopback import RunningNode, free_port
+from gateway.demo.loopback import RunningNode, free_port, init_and_start
 from gateway.web.present import sections
 
 LISA, LISA_MOTHER = d.bsn(17), d.bsn(18)
@@ -168,13 +168,8 @@ def start_push_partners(
         db.get("huisarts-delinde"),
         workers=1,
     )
-    prints = {n.org_id: n.init() for n in (crisis, gp)}
-    if web:
-        for n in (crisis, gp):
-            with open(n.home / "node.toml", "a", encoding="utf-8") as fh:
-                fh.write("\n[web]\nenabled = true\ndemo_login = true\n")
+    prints = init_and_start((crisis, gp), web=web)
     for n in (crisis, gp):
-        n.start()
         n.add_client(f"{n.org_id}-epd", "ehr")
     for peer in peers:
         for n in (crisis, gp):
