@@ -7,6 +7,7 @@ the error summary at the top of the form (WCAG 3.3.1), each linking to its field
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -125,20 +126,36 @@ def default_end(start: date) -> date:
     return start + timedelta(days=365)
 
 
-def exchange_errors(
-    partner: tuple[str, str, str], purpose: tuple[str, str], cats: list[str], partners: list[str]
-) -> Errors:
-    """The errors of a form that names a trusted partner, a purpose and categories (ask or send).
+@dataclass(frozen=True)
+class ExchangeForm:
+    """An ask or send form as read: the partner (asked or sent to), purpose, categories and
+    note; the values to show the form with again; its errors."""
 
-    ``partner`` is (field, value, message when not a trusted partner); ``purpose`` is (value,
-    message when not a known purpose).
+    partner: str
+    purpose: str
+    categories: list[str]
+    note: str | None
+    values: dict[str, Any]
+    errors: Errors
+
+
+def read_exchange(
+    form: Any, fields: tuple[str, str], max_note: int, partners: list[str], messages: tuple[str, str]
+) -> ExchangeForm:
+    """Read a form that names a trusted partner, a purpose and categories (ask or send).
+
+    ``fields`` names the partner's and the note's fields; ``messages`` are the errors when the
+    partner is not a trusted one and when the purpose is not known.
     """
+    partner_field, note_field = fields
+    partner, purpose, cats = form.get(partner_field, ""), form.get("doel", ""), chosen_categories(form)
+    note = text(form, note_field, max_len=max_note) or None
+    values = {partner_field: partner, "doel": purpose, "categorie": cats, note_field: note or ""}
     errors: Errors = []
-    field, value, message = partner
-    if value not in partners:
-        errors.append((field, message))
-    if purpose[0] not in purposes():
-        errors.append(("doel", purpose[1]))
+    if partner not in partners:
+        errors.append((partner_field, messages[0]))
+    if purpose not in purposes():
+        errors.append(("doel", messages[1]))
     if not cats:
         errors.append(("categorie-" + categories()[0], "Kies minstens één soort gegevens."))
-    return errors
+    return ExchangeForm(partner, purpose, cats, note, values, errors)

@@ -390,17 +390,14 @@ def ask_partner(
 @bp.post("/clienten/<pid>/samenvatting")
 def summary(pid: str) -> Response:
     node = node_of()
-    form = the_form()
-    partner, purpose, cats = form.get("partner", ""), form.get("doel", ""), forms.chosen_categories(form)
-    note = forms.text(form, "toelichting", max_len=500) or None
-    values = {"partner": partner, "doel": purpose, "categorie": cats, "toelichting": note or ""}
-    errors = forms.exchange_errors(
-        ("partner", partner, "Kies de organisatie die u om een samenvatting vraagt."),
-        (purpose, "Kies het doel van uw vraag."),
-        cats,
+    ask = forms.read_exchange(
+        the_form(),
+        ("partner", "toelichting"),
+        500,
         partners(),
+        ("Kies de organisatie die u om een samenvatting vraagt.", "Kies het doel van uw vraag."),
     )
-    unfinished = _unfinished(_summary_form, pid, values, errors)
+    unfinished = _unfinished(_summary_form, pid, ask.values, ask.errors)
     if unfinished is not None:
         return unfinished
     person = lookup.person(node, pid)
@@ -409,11 +406,12 @@ def summary(pid: str) -> Response:
         return repeat
     onetime.shown(f"/clienten/{pid}/samenvatting")  # a summary is shown once, never kept
     try:
-        result = ask_partner(node, actor(), person.bsn, pid, partner, purpose, cats, note)
+        result = ask_partner(node, actor(), person.bsn, pid, ask.partner, ask.purpose, ask.categories, ask.note)
     except GatewayError as exc:
         code, text = refusal_text(exc)
-        return _summary_form(pid, 200, refusal=(code, text, partner), values=values)
-    return page("summary.html", person=person, summary=result, empty=present.empty_sections(result, cats), **labels())
+        return _summary_form(pid, 200, refusal=(code, text, ask.partner), values=ask.values)
+    empty = present.empty_sections(result, ask.categories)
+    return page("summary.html", person=person, summary=result, empty=empty, **labels())
 
 
 # --- the family overview (gezinsoverzicht) ---------------------------------------------------

@@ -44,31 +44,32 @@ def send_form(pid: str) -> Response:
 @bp.post("/clienten/<pid>/toesturen")
 def send(pid: str) -> Response:
     node = node_of()
-    form = request.form
-    recipient, purpose, cats = form.get("ontvanger", ""), form.get("doel", ""), forms.chosen_categories(form)
-    note = forms.text(form, "notitie", max_len=MAX_NOTE) or None
-    values = {"ontvanger": recipient, "doel": purpose, "categorie": cats, "notitie": note or ""}
-    errors = forms.exchange_errors(
-        ("ontvanger", recipient, "Kies de organisatie die de samenvatting ontvangt."),
-        (purpose, "Kies het doel waarvoor u toestuurt."),
-        cats,
+    sending = forms.read_exchange(
+        request.form,
+        ("ontvanger", "notitie"),
+        MAX_NOTE,
         partners(),
+        ("Kies de organisatie die de samenvatting ontvangt.", "Kies het doel waarvoor u toestuurt."),
     )
-    if errors:
-        return _send_form(pid, 422, errors=errors, values=values)
+    if sending.errors:
+        return _send_form(pid, 422, errors=sending.errors, values=sending.values)
     person = lookup.person(node, pid)
     try:
         sent = push.send(
             node,
             push.SendRequest(
-                recipient=recipient, subject=person.bsn, purpose=purpose, categories=tuple(cats), note=note
+                recipient=sending.partner,
+                subject=person.bsn,
+                purpose=sending.purpose,
+                categories=tuple(sending.categories),
+                note=sending.note,
             ),
             actor(),
         )
     except GatewayError as exc:
         code, text = refusal_text(exc)
-        return _send_form(pid, 200, refusal=(code, text, recipient), values=values)
-    return page("send_done.html", person=person, values=values, exchange_id=sent.exchange_id, **labels())
+        return _send_form(pid, 200, refusal=(code, text, sending.partner), values=sending.values)
+    return page("send_done.html", person=person, values=sending.values, exchange_id=sent.exchange_id, **labels())
 
 
 @bp.get("/inbox")
