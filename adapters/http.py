@@ -12,8 +12,8 @@ import json
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
 import certifi
@@ -45,6 +45,16 @@ class Reply:
     headers: Any = None  # all response headers (case-insensitive), e.g. the partner's X-Audit-Head
     etag: str = ""  # for conditional requests (the federation list)
     last_modified: str = ""
+
+
+class RequestOptions(TypedDict, total=False):
+    """What one call may add to the method and URL (``StrictClient.raw_request``)."""
+
+    json_body: Any
+    form: dict[str, str] | None
+    headers: dict[str, str] | None
+    timeout: tuple[float, float] | None
+    max_bytes: int | None
 
 
 class StrictClient:
@@ -82,34 +92,14 @@ class StrictClient:
     def close(self) -> None:
         self.pool.clear()
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json_body: Any = None,
-        form: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: tuple[float, float] | None = None,
-        max_bytes: int | None = None,
-    ) -> Reply:
+    def request(self, method: str, url: str, **options: Unpack[RequestOptions]) -> Reply:
         """Send one request; return the status and the strictly parsed JSON body.
 
         ``max_bytes`` lowers the size cap for this call (a JWKS needs far less than a summary).
         """
-        reply = self.raw_request(
-            method, url, json_body=json_body, form=form, headers=headers, timeout=timeout, max_bytes=max_bytes
-        )
+        reply = self.raw_request(method, url, **options)
         if reply.raw:
-            return Reply(
-                status=reply.status,
-                body=ijson.loads(reply.raw, error=ResponseNotJson),
-                raw=reply.raw,
-                date=reply.date,
-                headers=reply.headers,
-                etag=reply.etag,
-                last_modified=reply.last_modified,
-            )
+            return replace(reply, body=ijson.loads(reply.raw, error=ResponseNotJson))
         return reply
 
     def raw_request(

@@ -8,11 +8,15 @@ Operator side (a home of its own, no node): ``operator-init``, ``add-member``,
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from gateway.cli.common import Failure
 from gateway.cli.common import open_node as _node
+
+if TYPE_CHECKING:  # the node is loaded when a command runs, not at CLI start-up (as gateway.cli.common)
+    from gateway.node import Node
 
 
 @click.group()
@@ -107,15 +111,21 @@ def publish(home: str, out: str, valid_days: int) -> None:
     click.echo(f"published version {version} with {count} member(s) to {out}")
 
 
+def _federated(home: str) -> Node:
+    """The node at ``home``, which must take part in a federation (``[federation] list_url``)."""
+    node = _node(home)
+    if not node.config.federation.enabled:
+        raise click.UsageError("this node has no [federation] list_url")
+    return node
+
+
 @federation.command("status")
 @click.argument("home", type=click.Path(exists=True, file_okay=False))
 def status(home: str) -> None:
     """On a node: the list in force, and every member it refuses to trust, with why."""
     from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
-    node = _node(home)
-    if not node.config.federation.enabled:
-        raise click.UsageError("this node has no [federation] list_url")
+    node = _federated(home)
     s = federation_trust.status(node)
     for label, key in (
         ("list", "list_url"),
@@ -143,9 +153,7 @@ def refresh(home: str) -> None:
     from gateway.federation import membership as federation_trust  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
     from gateway.federation.memberlist import ListRefused  # noqa: PLC0415 - lazy: loaded when this command runs (CLI start-up)
 
-    node = _node(home)
-    if not node.config.federation.enabled:
-        raise click.UsageError("this node has no [federation] list_url")
+    node = _federated(home)
     out = federation_trust.refresh(node)
     if out.result == "refused":
         raise ListRefused(f"list refused, the list in force stays: {out.detail}")

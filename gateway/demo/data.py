@@ -14,10 +14,10 @@ from gateway.fhir.fhir_in import (
     CATEGORY_SYSTEM,
     DISCLOSURE_SYSTEM,
     EXT,
-    PARTICIPATION,
     PURPOSE_SYSTEM,
     ROLECODE,
 )
+from gateway.web.forms import consent_actors
 
 ORG_ID_SYSTEM = systems.ORG_ID_SYSTEM
 CARE_STATUS_SYSTEM = systems.CARE_STATUS_SYSTEM
@@ -174,20 +174,6 @@ def consent(
     refused_by: list[str] | None = None,
     decision: str = "permit",
 ) -> dict[str, Any]:
-    actors = [
-        {
-            "role": {"coding": [{"system": PARTICIPATION, "code": "IRCP"}]},
-            "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}},
-        }
-        for o in recipients
-    ]
-    actors += [
-        {
-            "role": {"coding": [{"system": PARTICIPATION, "code": "CST"}]},
-            "reference": {"identifier": {"system": ORG_ID_SYSTEM, "value": o}},
-        }
-        for o in holders
-    ]
     res: dict[str, Any] = {
         "resourceType": "Consent",
         "status": "active",
@@ -200,7 +186,7 @@ def consent(
         "provision": {
             "type": decision,
             "period": {"start": start.isoformat(), "end": (start + timedelta(days=days)).isoformat()},
-            "actor": actors,
+            "actor": consent_actors(recipients, holders),
             "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
             "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in categories],
         },
@@ -210,17 +196,47 @@ def consent(
     return res
 
 
-def summary_request(
-    partner: str, subject: str, purpose: str, categories: list[str], token: str | None = None, note: str | None = None
+def own_consent(
+    patient_id: str, *, recipients: list[str], holders: list[str], purpose: str, categories: list[str], days: int = 365
 ) -> dict[str, Any]:
+    """A consent the person gives alone, from today (a parent's or a young person's own)."""
+    return consent(
+        patient_id,
+        [f"Patient/{patient_id}"],
+        recipients=recipients,
+        holders=holders,
+        purpose=purpose,
+        categories=categories,
+        start=date.today(),
+        days=days,
+    )
+
+
+def exchange_parameters(
+    party: tuple[str, str],
+    subject: str,
+    purpose: str,
+    categories: list[str],
+    token: str | None,
+    note: tuple[str, str | None],
+) -> dict[str, Any]:
+    """The Parameters of ``$request-summary`` or ``$send-summary``: ``party`` and ``note`` are
+    (parameter name, value), as the two operations name them differently (contract sections 3, 9)."""
     params: list[dict[str, Any]] = [
-        {"name": "partner", "valueString": partner},
+        {"name": party[0], "valueString": party[1]},
         {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": subject}},
         {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": purpose}},
     ]
     params += [{"name": "category", "valueCoding": {"system": CATEGORY_SYSTEM, "code": c}} for c in categories]
     if token:
         params.append({"name": "consent-token", "valueString": token})
-    if note:
-        params.append({"name": "consent-note", "valueString": note})
+    if note[1]:
+        params.append({"name": note[0], "valueString": note[1]})
     return {"resourceType": "Parameters", "parameter": params}
+
+
+def summary_request(
+    partner: str, subject: str, purpose: str, categories: list[str], token: str | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """``$request-summary`` Parameters (contract section 3)."""
+    return exchange_parameters(("partner", partner), subject, purpose, categories, token, ("consent-note", note))

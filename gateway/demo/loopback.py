@@ -135,6 +135,22 @@ class RunningNode:
         return Api(self, client_id, self.clients[client_id], practitioner)
 
 
+def init_and_start(nodes: tuple[RunningNode, ...], *, web: bool = False) -> dict[str, str]:
+    """Initialise and start ``nodes``; return each one's key thumbprint by org id.
+
+    ``web`` turns on the pages with the marked demo login (config refuses it anywhere but on
+    loopback).
+    """
+    prints = {n.org_id: n.init() for n in nodes}
+    if web:
+        for n in nodes:
+            with open(n.home / "node.toml", "a", encoding="utf-8") as fh:
+                fh.write("\n[web]\nenabled = true\ndemo_login = true\n")
+    for n in nodes:
+        n.start()
+    return prints
+
+
 class Api:
     """A local API client as an EHR would use it: client credentials, then FHIR calls."""
 

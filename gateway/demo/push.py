@@ -24,8 +24,7 @@ import click
 
 from contract import systems
 from gateway.demo import data as d
-from gateway.demo.loopback import RunningNode, free_port
-from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, PURPOSE_SYSTEM
+from gateway.demo.loopback import RunningNode, free_port, init_and_start
 from gateway.web.present import sections
 
 LISA, LISA_MOTHER = d.bsn(17), d.bsn(18)
@@ -142,17 +141,7 @@ def send_request(
     token: str | None = None,
 ) -> dict[str, Any]:
     """``$send-summary`` Parameters (contract section 9)."""
-    params: list[dict[str, Any]] = [
-        {"name": "recipient", "valueString": recipient},
-        {"name": "subject", "valueIdentifier": {"system": BSN_SYSTEM, "value": subject}},
-        {"name": "purpose", "valueCoding": {"system": PURPOSE_SYSTEM, "code": purpose}},
-    ]
-    params += [{"name": "category", "valueCoding": {"system": CATEGORY_SYSTEM, "code": c}} for c in categories]
-    if token:
-        params.append({"name": "consent-token", "valueString": token})
-    if note:
-        params.append({"name": "note", "valueString": note})
-    return {"resourceType": "Parameters", "parameter": params}
+    return d.exchange_parameters(("recipient", recipient), subject, purpose, categories, token, ("note", note))
 
 
 # --- the two extra organisations --------------------------------------------------------------
@@ -179,13 +168,8 @@ def start_push_partners(
         db.get("huisarts-delinde"),
         workers=1,
     )
-    prints = {n.org_id: n.init() for n in (crisis, gp)}
-    if web:
-        for n in (crisis, gp):
-            with open(n.home / "node.toml", "a", encoding="utf-8") as fh:
-                fh.write("\n[web]\nenabled = true\ndemo_login = true\n")
+    prints = init_and_start((crisis, gp), web=web)
     for n in (crisis, gp):
-        n.start()
         n.add_client(f"{n.org_id}-epd", "ehr")
     for peer in peers:
         for n in (crisis, gp):
@@ -216,20 +200,17 @@ def play_crisis_notice(youth: RunningNode, crisis: RunningNode, echo: Any = clic
             source_id="crisis-1",
         ),
     ).raise_for_status()
-    consent = ehr.post(
+    ehr.post(
         "/fhir/Consent",
-        d.consent(
+        d.own_consent(
             lisa["id"],
-            [f"Patient/{lisa['id']}"],
             recipients=[crisis.org_id],
             holders=[youth.org_id],
             purpose="crisis-response",
             categories=["crisis-notice", "care-team"],
-            start=date.today(),
             days=30,
         ),
-    )
-    consent.raise_for_status()
+    ).raise_for_status()
     echo(f"5. Lisa (17) geeft bij {youth.name} zelf toestemming: een crisisbericht mag naar {crisis.name}.")
     worker = youth.session(f"{youth.org_id}-professional", "uzi:900000203")
     sent = worker.post(
@@ -243,10 +224,7 @@ def play_crisis_notice(youth: RunningNode, crisis: RunningNode, echo: Any = clic
         ),
     )
     echo(f"   {youth.name} stuurt een vooraankondiging naar {crisis.name}: HTTP {sent.status_code}")
-    inbox = crisis.session(f"{crisis.org_id}-epd", "uzi:900000301").get("/fhir/Bundle").json()
-    for entry in inbox.get("entry", [])[:1]:
-        for line in describe_push(entry["resource"]):
-            echo("   " + line)
+    inbox = _show_inbox(crisis, "uzi:900000301", echo)
     return {"sent": sent, "inbox": inbox}
 
 
@@ -256,31 +234,34 @@ def play_warm_handover(
     """Sanne consents at GGZ Noord; her nurse hands her over to the GP practice."""
     ehr = ggz.session("ggz-epd", "uzi:900000101")
     ehr.post("/fhir/CarePlan", referral(ids["mother_ggz"], source_id="ref-1")).raise_for_status()
-    consent = ehr.post(
+    ehr.post(
         "/fhir/Consent",
-        d.consent(
+        d.own_consent(
             ids["mother_ggz"],
-            [f"Patient/{ids['mother_ggz']}"],
             recipients=[gp.org_id],
             holders=[ggz.org_id],
             purpose="referral",
             categories=["referral", "care-team"],
-            start=date.today(),
             days=60,
         ),
-    )
-    consent.raise_for_status()
+    ).raise_for_status()
     echo(f"6. Sanne geeft bij {ggz.name} toestemming voor een warme overdracht naar {gp.name}.")
     nurse = ggz.session(f"{ggz.org_id}-professional", "uzi:900000111")
     sent = nurse.post("/fhir/$send-summary", send_request(gp.org_id, d.bsn(1), "referral", ["referral", "care-team"]))
     echo(f"   {ggz.name} stuurt de overdracht naar {gp.name}: HTTP {sent.status_code}")
     without = nurse.post("/fhir/$send-summary", send_request(gp.org_id, d.bsn(1), "referral", ["signals"]))
     echo(f"   Signalen vallen buiten haar toestemming en gaan niet mee: HTTP {without.status_code} ({_code(without)})")
-    inbox = gp.session(f"{gp.org_id}-epd", "uzi:900000401").get("/fhir/Bundle").json()
+    inbox = _show_inbox(gp, "uzi:900000401", echo)
+    return {"sent": sent, "without": without, "inbox": inbox}
+
+
+def _show_inbox(node: RunningNode, practitioner: str, echo: Any) -> dict[str, Any]:
+    """Read ``node``'s inbox through its EHR client and tell the newest push in it."""
+    inbox: dict[str, Any] = node.session(f"{node.org_id}-epd", practitioner).get("/fhir/Bundle").json()
     for entry in inbox.get("entry", [])[:1]:
         for line in describe_push(entry["resource"]):
             echo("   " + line)
-    return {"sent": sent, "without": without, "inbox": inbox}
+    return inbox
 
 
 def _code(resp: Any) -> str:

@@ -26,7 +26,7 @@ import click
 from gateway import config
 from gateway.demo import data as d
 from gateway.demo import push as demo_push
-from gateway.demo.loopback import Operator, RunningNode, free_port, run_cli
+from gateway.demo.loopback import Operator, RunningNode, free_port, init_and_start, run_cli
 from gateway.federation import directory
 from gateway.node import build
 
@@ -43,14 +43,7 @@ def build_federation(
     jeugd = RunningNode(
         "jeugdteam-west", "Jeugdteam West", root / "jeugdteam-west", free_port(), db.get("jeugdteam-west")
     )
-    prints = {n.org_id: n.init() for n in (ggz, jeugd)}
-    if web:
-        for n in (ggz, jeugd):
-            # the marked demo login: config refuses it anywhere but on loopback
-            with open(n.home / "node.toml", "a", encoding="utf-8") as fh:
-                fh.write("\n[web]\nenabled = true\ndemo_login = true\n")
-    for n in (ggz, jeugd):
-        n.start()
+    prints = init_and_start((ggz, jeugd), web=web)
     ggz.trust(jeugd, prints[jeugd.org_id])
     jeugd.trust(ggz, prints[ggz.org_id])
     ggz.add_client("ggz-epd", "ehr")
@@ -142,17 +135,14 @@ def load_families(ggz: RunningNode, jeugd: RunningNode) -> dict[str, Any]:
 def play(ggz: RunningNode, jeugd: RunningNode, ids: dict[str, Any], echo: Any = click.echo) -> dict[str, Any]:
     """Consent, request, show, revoke, request again; return what happened."""
     j = jeugd.session("jeugd-epd", "uzi:900000202")
-    today = date.today()
     consent = j.post(
         "/fhir/Consent",
-        d.consent(
+        d.own_consent(
             ids["mother_jeugd"],
-            [f"Patient/{ids['mother_jeugd']}"],
             recipients=[jeugd.org_id],
             holders=[ggz.org_id],
             purpose="joint-safety-planning",
             categories=CATEGORIES,
-            start=today,
         ),
     )
     consent.raise_for_status()

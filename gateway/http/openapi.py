@@ -28,6 +28,12 @@ def _json(schema: dict[str, Any], mime: str = FHIR_JSON) -> dict[str, Any]:
     return {"content": {mime: {"schema": schema}}}
 
 
+def _form(required: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A required ``application/x-www-form-urlencoded`` request body."""
+    schema = {"type": "object", "required": [required], "properties": properties}
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
 def _resource(resource_type: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -159,6 +165,71 @@ PARTNER: list[dict[str, list[str]]] = [{"partnerToken": []}]
 LOCAL: list[dict[str, list[str]]] = [{"localToken": []}]
 
 
+PARTNER_ERRORS = (400, 401, 403, 404, 413, 415, 503)
+
+
+def _partner(
+    summary: str,
+    body: dict[str, Any],
+    *,
+    errors: tuple[int, ...] = PARTNER_ERRORS,
+    ok: dict[str, Any] | None = None,
+    out: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """One partner operation (contract section 4): a Parameters answer unless ``ok`` says otherwise."""
+    return _op(
+        summary, "partner", body=body, ok=ok or _resource("Parameters"), errors=errors, security=PARTNER, out=out
+    )
+
+
+def _local_op(
+    summary: str,
+    body: dict[str, Any],
+    ok: dict[str, Any],
+    *,
+    errors: tuple[int, ...] = LOCAL_ERRORS,
+    **more: Any,
+) -> dict[str, Any]:
+    """One local ``$operation`` (contract section 3) by a professional named in ``X-Practitioner``."""
+    return _op(summary, "local", body=body, ok=ok, errors=errors, params=[_PRACTITIONER], **more)
+
+
+def _public(summary: str, ok_mime: str = "application/json", **more: Any) -> dict[str, Any]:
+    """One public operation (contract section 2): no token, and no error but those ``more`` names."""
+    return _op(summary, "public", **({"errors": ()} | more), security=PUBLIC, ok_mime=ok_mime)
+
+
+def _local_search(summary: str, *queries: dict[str, Any]) -> dict[str, Any]:
+    """One local FHIR search: a searchset Bundle, paged (search.html), for a named professional."""
+    return _op(summary, "local", ok=_resource("Bundle"), params=[*queries, *_PAGING, _PRACTITIONER])
+
+
+def _local_read(
+    summary: str, resource_type: str, *ids: str, practitioner: dict[str, Any] = _PRACTITIONER
+) -> dict[str, Any]:
+    """One local read of a resource by the path parameters ``ids`` (404 when there is none)."""
+    return _op(
+        summary,
+        "local",
+        ok=_resource(resource_type),
+        errors=(*LOCAL_ERRORS, 404),
+        params=[*(_path(name) for name in ids), practitioner],
+    )
+
+
+def _local_create(
+    summary: str, resource_type: str, errors: tuple[int, ...], params: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One local create: the resource in, the resource as stored out with 201."""
+    body = _resource(resource_type)
+    return _op(summary, "local", body=body, ok=_resource(resource_type), ok_status="201", errors=errors, params=params)
+
+
+def _local_delete(summary: str, errors: tuple[int, ...], params: list[dict[str, Any]]) -> dict[str, Any]:
+    """One local delete, answered 204 with no body."""
+    return _op(summary, "local", ok_status="204", errors=errors, params=params)
+
+
 def _parameter(
     name: str, value: str, value_schema: dict[str, Any], *, min_: int = 0, max_: str = "1"
 ) -> dict[str, Any]:
@@ -235,20 +306,15 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {
         # --- public (contract section 2) -----------------------------------------------------
         "/.well-known/jwks.json": {
-            "get": _op(
+            "get": _public(
                 "The node's public signing keys (EC P-256 / Ed25519 only).",
-                "public",
+                "application/jwk-set+json",
                 ok={"type": "object", "required": ["keys"]},
-                errors=(),
-                security=PUBLIC,
-                ok_mime="application/jwk-set+json",
             )
         },
-        "/healthz": {"get": _op("Liveness.", "public", errors=(), security=PUBLIC, ok_mime="application/json")},
+        "/healthz": {"get": _public("Liveness.")},
         "/readyz": {
-            "get": _op(
-                "Readiness: the store is reachable.", "public", errors=(), security=PUBLIC, ok_mime="application/json"
-            )
+            "get": _public("Readiness: the store is reachable.")
             | {
                 "responses": {
                     "200": {"description": "ready", **_json({"type": "object"}, "application/json")},
@@ -262,22 +328,14 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                 "(partner nodes, RFC 7523). Errors are RFC 6749 section 5.2 JSON.",
                 "tags": ["public"],
                 "security": [{"clientBasic": []}, {}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["grant_type"],
-                                "properties": {
-                                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                                    "client_assertion_type": {"type": "string", "enum": [systems.JWT_BEARER_ASSERTION]},
-                                    "client_assertion": {"type": "string"},
-                                },
-                            }
-                        }
+                "requestBody": _form(
+                    "grant_type",
+                    {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "client_assertion_type": {"type": "string", "enum": [systems.JWT_BEARER_ASSERTION]},
+                        "client_assertion": {"type": "string"},
                     },
-                },
+                ),
                 "responses": {
                     "200": {
                         "description": "an at+jwt bearer token",
@@ -304,32 +362,21 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                 },
             }
         },
-        "/fhir/metadata": {
-            "get": _op(
-                "CapabilityStatement.", "public", ok=_resource("CapabilityStatement"), errors=(), security=PUBLIC
-            )
-        },
-        "/openapi.json": {
-            "get": _op("This description.", "public", errors=(), security=PUBLIC, ok_mime="application/json")
-        },
+        "/fhir/metadata": {"get": _public("CapabilityStatement.", FHIR_JSON, ok=_resource("CapabilityStatement"))},
+        "/openapi.json": {"get": _public("This description.")},
         "/.well-known/smart-configuration": {
-            "get": _op(
+            "get": _public(
                 "SMART App Launch discovery: the token endpoint, its authentication methods and scopes.",
-                "public",
                 ok={"type": "object", "required": ["token_endpoint"]},
-                errors=(),
-                security=PUBLIC,
-                ok_mime="application/json",
             )
         },
         **{
             f"/fhir/{kind}": {
-                "get": _op(
+                "get": _public(
                     f"The {kind} resources this node serves (searchset; ?url= resolves a canonical).",
-                    "public",
+                    FHIR_JSON,
                     ok=bundle,
                     errors=(400,),
-                    security=PUBLIC,
                     params=[_query("url", "canonical URL (url|version allowed)", fhir_type="uri"), *_PAGING],
                 )
             }
@@ -337,12 +384,11 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
         },
         **{
             f"/fhir/{kind}/{{rid}}": {
-                "get": _op(
+                "get": _public(
                     f"Read a {kind} this node serves.",
-                    "public",
+                    FHIR_JSON,
                     ok=_resource(kind),
                     errors=(404,),
-                    security=PUBLIC,
                     params=[_path("rid")],
                 )
             }
@@ -350,23 +396,14 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
         },
         # --- local API (contract section 3) -------------------------------------------------
         "/fhir/Patient": {
-            "post": _op(
+            "post": _local_create(
                 "Register a person (BSN identifier, birthDate).",
-                "local",
-                body=_resource("Patient"),
-                ok=_resource("Patient"),
-                ok_status="201",
-                errors=(*LOCAL_ERRORS, 409),
+                "Patient",
+                (*LOCAL_ERRORS, 409),
             ),
-            "get": _op(
+            "get": _local_search(
                 "Find a person by BSN.",
-                "local",
-                ok=bundle,
-                params=[
-                    _query("identifier", f"{BSN_SYSTEM}|<BSN>, or the BSN alone", True, "token"),
-                    *_PAGING,
-                    _PRACTITIONER,
-                ],
+                _query("identifier", f"{BSN_SYSTEM}|<BSN>, or the BSN alone", True, "token"),
             ),
         },
         "/fhir/Patient/_search": {
@@ -377,83 +414,53 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                     ok=bundle,
                     params=[_PRACTITIONER],
                 ),
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["identifier"],
-                                "properties": {
-                                    "identifier": {"type": "string"},
-                                    "_count": {"type": "integer", "minimum": 0, "maximum": 1000},
-                                    "_offset": {"type": "integer", "minimum": 0},
-                                    "_summary": {"type": "string"},
-                                },
-                            }
-                        }
+                "requestBody": _form(
+                    "identifier",
+                    {
+                        "identifier": {"type": "string"},
+                        "_count": {"type": "integer", "minimum": 0, "maximum": 1000},
+                        "_offset": {"type": "integer", "minimum": 0},
+                        "_summary": {"type": "string"},
                     },
-                },
+                ),
             }
         },
-        "/fhir/Patient/{pid}": {
-            "get": _op(
-                "Read a person.",
-                "local",
-                ok=_resource("Patient"),
-                errors=(*LOCAL_ERRORS, 404),
-                params=[_path("pid"), _PRACTITIONER],
-            )
-        },
+        "/fhir/Patient/{pid}": {"get": _local_read("Read a person.", "Patient", "pid")},
         **{
             f"/fhir/{rt}/{{rid}}/_history/{{vid}}": {
-                "get": _op(
-                    f"Read a {rt} at a version (the current one: the node keeps no history).",
-                    "local",
-                    ok=_resource(rt),
-                    errors=(*LOCAL_ERRORS, 404),
-                    params=[_path("rid"), _path("vid"), _PRACTITIONER],
+                "get": _local_read(
+                    f"Read a {rt} at a version (the current one: the node keeps no history).", rt, "rid", "vid"
                 )
             }
             for rt in ("Patient", "Consent", *RECORD_TYPES)
         },
         "/fhir/RelatedPerson": {
-            "post": _op(
+            "post": _local_create(
                 "A parent-child or guardian relation.",
-                "local",
-                body=_resource("RelatedPerson"),
-                ok=_resource("RelatedPerson"),
-                ok_status="201",
-                errors=(*LOCAL_ERRORS, 404, 409, 422),
-                params=[_IDEMPOTENCY],
+                "RelatedPerson",
+                (*LOCAL_ERRORS, 404, 409, 422),
+                [_IDEMPOTENCY],
             )
         },
         "/fhir/RelatedPerson/{rid}": {
-            "delete": _op(
+            "delete": _local_delete(
                 "Remove a relation registered by mistake; audited.",
-                "local",
-                ok_status="204",
-                errors=(*LOCAL_ERRORS, 404, 409, 422),
-                params=[_path("rid"), _PRACTITIONER_OPT, _IDEMPOTENCY],
+                (*LOCAL_ERRORS, 404, 409, 422),
+                [_path("rid"), _PRACTITIONER_OPT, _IDEMPOTENCY],
             )
         },
         **{
             f"/fhir/{rt}": {
-                "post": _op(
+                "post": _local_create(
                     f"Create or update a {rt} (conditional on identifier); audited.",
-                    "local",
-                    body=_resource(rt),
-                    ok=_resource(rt),
-                    ok_status="201",
-                    errors=(*LOCAL_ERRORS, 404, 409),
-                    params=[_PRACTITIONER_OPT],
+                    rt,
+                    (*LOCAL_ERRORS, 404, 409),
+                    [_PRACTITIONER_OPT],
                 ),
-                "delete": _op(
+                "delete": _local_delete(
                     f"Delete the {rt} with this source identifier (conditional delete); audited.",
-                    "local",
-                    ok_status="204",
-                    errors=(*LOCAL_ERRORS, 404),
-                    params=[
+                    (*LOCAL_ERRORS, 404),
+                    [
                         _query("identifier", "<system>|<value>, the link back to the source", True),
                         _PRACTITIONER_OPT,
                     ],
@@ -463,19 +470,16 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
         },
         **{
             f"/fhir/{rt}/{{rid}}": {
-                "get": _op(
+                "get": _local_read(
                     f"Read back a {rt} this node holds (as stored, with meta.versionId); audited.",
-                    "local",
-                    ok=_resource(rt),
-                    errors=(*LOCAL_ERRORS, 404),
-                    params=[_path("rid"), _PRACTITIONER_OPT],
+                    rt,
+                    "rid",
+                    practitioner=_PRACTITIONER_OPT,
                 ),
-                "delete": _op(
+                "delete": _local_delete(
                     f"Delete a {rt} by its id here; audited.",
-                    "local",
-                    ok_status="204",
-                    errors=(*LOCAL_ERRORS, 404),
-                    params=[_path("rid"), _PRACTITIONER_OPT],
+                    (*LOCAL_ERRORS, 404),
+                    [_path("rid"), _PRACTITIONER_OPT],
                 ),
             }
             for rt in RECORD_TYPES
@@ -491,36 +495,19 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             )
         },
         "/fhir/Consent": {
-            "post": _op(
+            "post": _local_create(
                 "Record a consent (Dutch rules on who may consent).",
-                "local",
-                body=_resource("Consent"),
-                ok=_resource("Consent"),
-                ok_status="201",
-                errors=(*LOCAL_ERRORS, 404, 409, 422),
-                params=[_PRACTITIONER],
+                "Consent",
+                (*LOCAL_ERRORS, 404, 409, 422),
+                [_PRACTITIONER],
             ),
-            "get": _op(
+            "get": _local_search(
                 "List consents (of a patient; _tag=renewal-due for those to renew).",
-                "local",
-                ok=bundle,
-                params=[
-                    _query("patient", "Patient/<id> (or the id alone)", fhir_type="reference"),
-                    _query("_tag", "renewal-due", fhir_type="token"),
-                    *_PAGING,
-                    _PRACTITIONER,
-                ],
+                _query("patient", "Patient/<id> (or the id alone)", fhir_type="reference"),
+                _query("_tag", "renewal-due", fhir_type="token"),
             ),
         },
-        "/fhir/Consent/{cid}": {
-            "get": _op(
-                "Read a consent.",
-                "local",
-                ok=_resource("Consent"),
-                errors=(*LOCAL_ERRORS, 404),
-                params=[_path("cid"), _PRACTITIONER],
-            )
-        },
+        "/fhir/Consent/{cid}": {"get": _local_read("Read a consent.", "Consent", "cid")},
         "/fhir/Consent/{cid}/$issue-token": {
             "post": _op(
                 "Sign a consent token (optional Parameters with grantee).",
@@ -542,20 +529,17 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             )
         },
         "/fhir/$request-summary": {
-            "post": _op(
+            "post": _local_op(
                 "Ask a partner for a consented summary; verified, audited, returned.",
-                "local",
-                body=_parameters(_parameter("partner", "valueString", _STRING, min_=1), *_SUMMARY_ITEMS),
-                ok=bundle,
+                _parameters(_parameter("partner", "valueString", _STRING, min_=1), *_SUMMARY_ITEMS),
+                bundle,
                 errors=(*LOCAL_ERRORS, 404, 502, 504),
-                params=[_PRACTITIONER],
             )
         },
         "/fhir/$safety-disclosure": {
-            "post": _op(
+            "post": _local_op(
                 "Holder-initiated disclosure (meldcode, conflict of duties); role professional.",
-                "local",
-                body=_parameters(
+                _parameters(
                     _parameter("recipient", "valueString", _STRING, min_=1),
                     _parameter("subject", "valueIdentifier", _IDENT, min_=1),
                     _parameter("category", "valueCoding", _CODING, min_=1, max_="*"),
@@ -567,21 +551,17 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                     ),
                     _parameter("justification", "valueString", _STRING, min_=1),
                 ),
-                ok=params,
+                params,
                 errors=(*LOCAL_ERRORS, 404, 502, 504),
-                params=[_PRACTITIONER],
             )
         },
         "/fhir/$locate": {
-            "post": _op(
+            "post": _local_op(
                 "Which trusted organisations are involved with these people (PSI, contract section 8).",
-                "local",
-                body=_parameters(
+                _parameters(
                     _parameter("subject", "valueIdentifier", _IDENT), _parameter("purpose", "valueCoding", _CODING)
                 ),
-                ok=params,
-                errors=LOCAL_ERRORS,
-                params=[_PRACTITIONER],
+                params,
             )
         },
         # one entry: the inbox holds the safety disclosures too (a second "/fhir/Bundle" key overwrote this one)
@@ -594,43 +574,35 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             )
         },
         "/fhir/$send-summary": {
-            "post": _op(
+            "post": _local_op(
                 "Push a consented summary to a partner (contract section 9); role professional.",
-                "local",
-                body=_parameters(
+                _parameters(
                     _parameter("recipient", "valueString", _STRING),
                     *_SUMMARY_ITEMS[:3],
                     _parameter("consent-token", "valueString", _STRING),
                     _parameter("note", "valueString", _STRING),
                 ),
-                ok=params,
+                params,
                 errors=(*LOCAL_ERRORS, 404, 502, 503, 504),
-                params=[_PRACTITIONER],
             )
         },
         "/fhir/AuditEvent": {
-            "get": _op(
+            "get": _local_search(
                 "Audit events (role privacy-officer) as a searchset Bundle.",
-                "local",
-                ok=bundle,
-                params=[
-                    _query(
-                        "patient",
-                        f"Patient/<id>, or the BSN (patient:identifier={BSN_SYSTEM}|<BSN> too)",
-                        fhir_type="reference",
-                    ),
-                    _query("date", "[eq|gt|ge|lt|le] FHIR date or dateTime", fhir_type="date"),
-                    _query(
-                        "agent",
-                        "actor: an id such as uzi:123456 (agent:identifier=system|value too)",
-                        fhir_type="reference",
-                    ),
-                    _query("purpose", "purpose code", fhir_type="token"),
-                    _query("outcome", "0, 4 or 8", fhir_type="token"),
-                    _query("action", "audit action code (AuditEvent.subtype)", fhir_type="token"),
-                    *_PAGING,
-                    _PRACTITIONER,
-                ],
+                _query(
+                    "patient",
+                    f"Patient/<id>, or the BSN (patient:identifier={BSN_SYSTEM}|<BSN> too)",
+                    fhir_type="reference",
+                ),
+                _query("date", "[eq|gt|ge|lt|le] FHIR date or dateTime", fhir_type="date"),
+                _query(
+                    "agent",
+                    "actor: an id such as uzi:123456 (agent:identifier=system|value too)",
+                    fhir_type="reference",
+                ),
+                _query("purpose", "purpose code", fhir_type="token"),
+                _query("outcome", "0, 4 or 8", fhir_type="token"),
+                _query("action", "audit action code (AuditEvent.subtype)", fhir_type="token"),
             )
         },
         "/consent/{cid}/receipt": {
@@ -644,21 +616,18 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
             )
         },
         "/fhir/$disclosure-report": {
-            "post": _op(
+            "post": _local_op(
                 "A person's disclosure report (HTML); role privacy-officer; the BSN in the body.",
-                "local",
-                body=_parameters(_parameter("subject", "valueIdentifier", _IDENT, min_=1)),
-                ok={"type": "string"},
+                _parameters(_parameter("subject", "valueIdentifier", _IDENT, min_=1)),
+                {"type": "string"},
                 ok_mime="text/html",
-                params=[_PRACTITIONER],
             )
         },
         # --- partner API (contract section 4) -----------------------------------------------
         "/fhir/$behaviour-summary": {
-            "post": _op(
+            "post": _partner(
                 "Disclose a signed behaviour-level summary to a trusted partner.",
-                "partner",
-                body=_parameters(
+                _parameters(
                     *_SUMMARY_ITEMS,
                     _parameter("practitioner", "valueIdentifier", _IDENT),
                     _parameter(
@@ -669,91 +638,63 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                     ),
                 ),
                 ok=bundle,
-                errors=(400, 401, 403, 404, 413, 415, 503),
-                security=PARTNER,
             )
         },
         "/fhir/$consent-status": {
-            "post": _op(
+            "post": _partner(
                 "Whether a consent issued here is still active (only organisations it names may ask).",
-                "partner",
-                body=_parameters(_parameter("consent", "valueString", _STRING, min_=1)),
-                ok=params,
-                errors=(400, 401, 403, 404, 413, 415, 503),
-                security=PARTNER,
+                _parameters(_parameter("consent", "valueString", _STRING, min_=1)),
                 out=[("status", "code")],
             )
         },
         "/fhir/$receive-disclosure": {
-            "post": _op(
-                "Receive a pushed, signed safety disclosure.",
-                "partner",
-                body=params,
-                ok=params,
-                errors=(400, 401, 403, 404, 413, 415, 502, 503),
-                security=PARTNER,
+            "post": _partner(
+                "Receive a pushed, signed safety disclosure.", params, errors=(400, 401, 403, 404, 413, 415, 502, 503)
             )
         },
         "/fhir/$locator-setup": {
-            "post": _op(
+            "post": _partner(
                 "The PSI setup of this node's findable persons, its epoch and max-items (no input).",
-                "partner",
-                body=params | {"x-optional": True},
-                ok=params,
+                params | {"x-optional": True},
                 errors=(400, 401, 413, 415, 503),
-                security=PARTNER,
             )
         },
         "/fhir/$locator-match": {
-            "post": _op(
+            "post": _partner(
                 "Answer a blinded PSI request under the current epoch.",
-                "partner",
-                body=_parameters(
+                _parameters(
                     _parameter("epoch", "valueString", _STRING), _parameter("request", "valueBase64Binary", _STRING)
                 ),
-                ok=params,
                 errors=(400, 401, 409, 413, 415, 503),
-                security=PARTNER,
             )
         },
         "/fhir/$receive-summary": {
-            "post": _op(
+            "post": _partner(
                 "Receive a consented push (signed summary and consent token) into the inbox.",
-                "partner",
-                body=_parameters(
+                _parameters(
                     _parameter("summary", "resource", {"type": "object"}),
                     _parameter("consent-token", "valueString", _STRING),
                 ),
-                ok=params,
                 errors=(400, 401, 403, 404, 413, 415, 502, 503),
-                security=PARTNER,
             )
         },
         "/fhir/$consent-revoked": {
-            "post": _op(
+            "post": _partner(
                 "Best-effort notice that a consent naming us was revoked.",
-                "partner",
-                body=_parameters(_parameter("consent", "valueString", _STRING, min_=1)),
-                ok=params,
-                errors=(400, 401, 403, 404, 413, 415, 503),
-                security=PARTNER,
+                _parameters(_parameter("consent", "valueString", _STRING, min_=1)),
             )
         },
         "/fhir/$exchange-receipts": {
-            "post": _op(
+            "post": _partner(
                 "Signed receipts of our mutual exchanges, for audit reconcile.",
-                "partner",
-                body=_parameters(_parameter("since", "valueString", _STRING)),
-                ok=params,
+                _parameters(_parameter("since", "valueString", _STRING)),
                 errors=(400, 401, 403, 413, 415, 503),
-                security=PARTNER,
             )
         },
         "/fhir/$audit-head": {
-            "post": _op(
+            "post": _partner(
                 "The caller's signed audit head as witnessed here, and our own (no input).",
-                "partner",
-                body={
+                {
                     "type": "object",
                     "required": ["resourceType"],
                     "additionalProperties": False,
@@ -763,9 +704,7 @@ def document(org_id: str = "", url: str = "") -> dict[str, Any]:
                     },
                     "x-optional": True,
                 },
-                ok=params,
                 errors=(400, 401, 413, 415, 503),
-                security=PARTNER,
             )
         },
     }

@@ -12,14 +12,17 @@ Registered by ``gateway.app.create_app`` only when ``[web] enabled`` is set.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
+
+if TYPE_CHECKING:  # only the annotation: importing gateway.web (for .receipt or .present) stays light
+    from gateway.node import Node
 
 __all__ = ["init_app"]
 
 
-def init_app(app: Flask, node: Any) -> None:
+def init_app(app: Flask, node: Node) -> None:
     """Plug the pages into ``app``: session and CSP policy, the IdP client, the blueprints."""
     from gateway.web import oidc, orgs, routes, security  # noqa: PLC0415 - the pages load only in init_app, so gateway.web.receipt and .present import light
 

@@ -7,6 +7,7 @@ the error summary at the top of the form (WCAG 3.3.1), each linking to its field
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -66,6 +67,18 @@ def a_date(value: str) -> date | None:
         return None
 
 
+def consent_actors(recipients: list[str], holders: list[str]) -> list[dict[str, Any]]:
+    """``Consent.provision.actor``: the organisations that receive (IRCP), then those that hold (CST)."""
+
+    def actor(role: str, org: str) -> dict[str, Any]:
+        return {
+            "role": {"coding": [{"system": PARTICIPATION, "code": role}]},
+            "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
+        }
+
+    return [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders]
+
+
 def consent_resource(
     pid: str,
     *,
@@ -80,13 +93,6 @@ def consent_resource(
     end: date | None,
 ) -> dict[str, Any]:
     """A FHIR R4 Consent as ``POST /fhir/Consent`` takes it (contract section 3)."""
-
-    def actor(role: str, org: str) -> dict[str, Any]:
-        return {
-            "role": {"coding": [{"system": PARTICIPATION, "code": role}]},
-            "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
-        }
-
     period = {"start": start.isoformat()}
     if end is not None:
         period["end"] = end.isoformat()
@@ -102,7 +108,7 @@ def consent_resource(
         "provision": {
             "type": "permit",
             "period": period,
-            "actor": [actor("IRCP", o) for o in recipients] + [actor("CST", o) for o in holders],
+            "actor": consent_actors(recipients, holders),
             "purpose": [{"system": PURPOSE_SYSTEM, "code": purpose}],
             "code": [{"coding": [{"system": CATEGORY_SYSTEM, "code": c}]} for c in cats],
         },
@@ -118,3 +124,38 @@ def consent_resource(
 
 def default_end(start: date) -> date:
     return start + timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class ExchangeForm:
+    """An ask or send form as read: the partner (asked or sent to), purpose, categories and
+    note; the values to show the form with again; its errors."""
+
+    partner: str
+    purpose: str
+    categories: list[str]
+    note: str | None
+    values: dict[str, Any]
+    errors: Errors
+
+
+def read_exchange(
+    form: Any, fields: tuple[str, str], max_note: int, partners: list[str], messages: tuple[str, str]
+) -> ExchangeForm:
+    """Read a form that names a trusted partner, a purpose and categories (ask or send).
+
+    ``fields`` names the partner's and the note's fields; ``messages`` are the errors when the
+    partner is not a trusted one and when the purpose is not known.
+    """
+    partner_field, note_field = fields
+    partner, purpose, cats = form.get(partner_field, ""), form.get("doel", ""), chosen_categories(form)
+    note = text(form, note_field, max_len=max_note) or None
+    values = {partner_field: partner, "doel": purpose, "categorie": cats, note_field: note or ""}
+    errors: Errors = []
+    if partner not in partners:
+        errors.append((partner_field, messages[0]))
+    if purpose not in purposes():
+        errors.append(("doel", messages[1]))
+    if not cats:
+        errors.append(("categorie-" + categories()[0], "Kies minstens één soort gegevens."))
+    return ExchangeForm(partner, purpose, cats, note, values, errors)

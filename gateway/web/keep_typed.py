@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
 
 from flask import request, session
 
+from gateway.node import Node
 from gateway.services import onetime
 
 KEEP_MINUTES = int(onetime.KEEP_FORM.total_seconds() // 60)
@@ -41,7 +41,7 @@ def keepable() -> bool:
     return isinstance(expected, str) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-def keep(node: Any) -> None:
+def keep(node: Node) -> None:
     """Store the posted fields; the cookie names them (``kept``) for after the next login."""
     fields = {k: v for k, v in request.form.lists() if k not in _SKIP}
     key = secrets.token_urlsafe(24)
@@ -50,7 +50,7 @@ def keep(node: Any) -> None:
     session["kept"] = key
 
 
-def waiting(node: Any) -> str | None:
+def waiting(node: Node) -> str | None:
     """The path of the form kept for this browser, if any (the start page offers it)."""
     key = session.get("kept")
     if not isinstance(key, str):
@@ -61,7 +61,7 @@ def waiting(node: Any) -> str | None:
     return path
 
 
-def take(node: Any, path: str) -> dict[str, list[str]] | None:
+def take(node: Node, path: str) -> dict[str, list[str]] | None:
     """The fields kept for the form at ``path`` (then forgotten), or None."""
     key = session.get("kept")
     if not isinstance(key, str):

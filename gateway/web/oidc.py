@@ -35,6 +35,7 @@ from joserfc.errors import JoseError
 
 from audit import events
 from gateway.config import ConfigError, NodeConfig
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.services import people
 from profiles import catalog
@@ -171,7 +172,7 @@ DEMO_USERS = {
 }
 
 
-def audit_login(node: Any, user: dict[str, Any] | None, access_point: str, reason: str = "") -> None:
+def audit_login(node: Node, user: dict[str, Any] | None, access_point: str, reason: str = "") -> None:
     """Record a login (or a refused one) in the audit log."""
     if user is not None:
         actor = audit_log.Actor(

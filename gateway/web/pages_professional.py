@@ -8,6 +8,7 @@ Views read the form, call one use case (``services.consents``, ``services.exchan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from contract.errors import GatewayError
 from gateway.current import node_of
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.services import consents, exchange, lookup, registry, safety
 from gateway.services import locate as locating
@@ -55,6 +57,38 @@ def _restored() -> Any:
 
 def the_form() -> Any:
     return g.get("restored_form") or request.form
+
+
+def _resumed(pid: str, post: Callable[[str], Response], blank: Callable[[str], Response]) -> Response:
+    """A form page: the form typed before the session timed out is sent on to ``post`` to be
+    shown again as it was; otherwise the ``blank`` form."""
+    kept = _restored()
+    if kept is None:
+        return blank(pid)
+    g.restored_form = kept
+    return post(pid)
+
+
+def form_page(template: str, pid: str, status: int, **extra: Any) -> Response:
+    """A form about person ``pid`` that names trusted partners and categories of data."""
+    return page(
+        template,
+        status,
+        person=lookup.person(node_of(), pid),
+        partners=partners(),
+        categories=forms.categories(),
+        **labels(),
+        **extra,
+    )
+
+
+def _unfinished(form_page: Callable[..., Response], pid: str, values: Any, errors: forms.Errors) -> Response | None:
+    """The form again, when it is restored after login (never sent unasked) or has errors (422)."""
+    if g.get("restored"):
+        return form_page(pid, 200, values=values, restored=True)
+    if errors:
+        return form_page(pid, 422, errors=errors, values=values)
+    return None
 
 
 def partners() -> list[str]:
@@ -161,11 +195,7 @@ def _consent_page(pid: str, status: int = 200, **extra: Any) -> Response:
 
 @bp.get("/clienten/<pid>/toestemming")
 def consent_form(pid: str) -> Response:
-    kept = _restored()
-    if kept is not None:
-        g.restored_form = kept
-        return consent_record(pid)
-    return _consent_page(pid)
+    return _resumed(pid, consent_record, _consent_page)
 
 
 @bp.post("/clienten/<pid>/toestemming")
@@ -209,10 +239,9 @@ def consent_record(pid: str) -> Response:
         "antwoorden": answers,
         "geraadpleegd": consulted_refs,
     }
-    if g.get("restored"):
-        return _consent_page(pid, 200, values=values, restored=True)
-    if errors:
-        return _consent_page(pid, 422, errors=errors, values=values)
+    unfinished = _unfinished(_consent_page, pid, values, errors)
+    if unfinished is not None:
+        return unfinished
     assert start is not None
     repeat = onetime.claim()
     if repeat is not None:
@@ -277,7 +306,7 @@ def revoke_confirm(cid: str) -> Response:
     )
 
 
-def _withdrawers(node: Any, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
+def _withdrawers(node: Node, pid: str, line: lookup.ConsentLine) -> list[lookup.Grantor]:
     """Who gave this consent and may withdraw it, with the references the form sends."""
     required, consulted, _ = lookup.grantors(node, pid)
     return [g_ for g_ in required + consulted if g_.key in line.grantor_keys]
@@ -325,31 +354,16 @@ def _summary_form(pid: str, status: int = 200, **extra: Any) -> Response:
         if len(asking) == 1 and len(holders) == 1:
             # one valid consent shown above the form: fill the form in from it (issue 20.11)
             values = {"partner": holders[0], "doel": asking[0].purpose, "categorie": list(asking[0].categories)}
-    return page(
-        "summary_form.html",
-        status,
-        person=lookup.person(node, pid),
-        partners=partners(),
-        purposes=forms.purposes(),
-        categories=forms.categories(),
-        asking=asking,
-        values=values,
-        **labels(),
-        **extra,
-    )
+    return form_page("summary_form.html", pid, status, purposes=forms.purposes(), asking=asking, values=values, **extra)
 
 
 @bp.get("/clienten/<pid>/samenvatting")
 def summary_form(pid: str) -> Response:
-    kept = _restored()
-    if kept is not None:
-        g.restored_form = kept
-        return summary(pid)
-    return _summary_form(pid)
+    return _resumed(pid, summary, _summary_form)
 
 
 def ask_partner(
-    node: Any,
+    node: Node,
     who: audit_log.Actor,
     bsn: str,
     pid: str,
@@ -376,32 +390,28 @@ def ask_partner(
 @bp.post("/clienten/<pid>/samenvatting")
 def summary(pid: str) -> Response:
     node = node_of()
-    form = the_form()
-    partner, purpose, cats = form.get("partner", ""), form.get("doel", ""), forms.chosen_categories(form)
-    note = forms.text(form, "toelichting", max_len=500) or None
-    values = {"partner": partner, "doel": purpose, "categorie": cats, "toelichting": note or ""}
-    errors: forms.Errors = []
-    if partner not in partners():
-        errors.append(("partner", "Kies de organisatie die u om een samenvatting vraagt."))
-    if purpose not in forms.purposes():
-        errors.append(("doel", "Kies het doel van uw vraag."))
-    if not cats:
-        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
-    if g.get("restored"):
-        return _summary_form(pid, 200, values=values, restored=True)
-    if errors:
-        return _summary_form(pid, 422, errors=errors, values=values)
+    ask = forms.read_exchange(
+        the_form(),
+        ("partner", "toelichting"),
+        500,
+        partners(),
+        ("Kies de organisatie die u om een samenvatting vraagt.", "Kies het doel van uw vraag."),
+    )
+    unfinished = _unfinished(_summary_form, pid, ask.values, ask.errors)
+    if unfinished is not None:
+        return unfinished
     person = lookup.person(node, pid)
     repeat = onetime.claim()
     if repeat is not None:
         return repeat
     onetime.shown(f"/clienten/{pid}/samenvatting")  # a summary is shown once, never kept
     try:
-        result = ask_partner(node, actor(), person.bsn, pid, partner, purpose, cats, note)
+        result = ask_partner(node, actor(), person.bsn, pid, ask.partner, ask.purpose, ask.categories, ask.note)
     except GatewayError as exc:
         code, text = refusal_text(exc)
-        return _summary_form(pid, 200, refusal=(code, text, partner), values=values)
-    return page("summary.html", person=person, summary=result, empty=present.empty_sections(result, cats), **labels())
+        return _summary_form(pid, 200, refusal=(code, text, ask.partner), values=ask.values)
+    empty = present.empty_sections(result, ask.categories)
+    return page("summary.html", person=person, summary=result, empty=empty, **labels())
 
 
 # --- the family overview (gezinsoverzicht) ---------------------------------------------------
@@ -422,7 +432,7 @@ class Answer:
     text: str = ""
 
 
-def _family(node: Any, pid: str) -> list[lookup.PersonCard]:
+def _family(node: Node, pid: str) -> list[lookup.PersonCard]:
     members = [lookup.person(node, pid)]
     for rel in lookup.parents(node, pid):
         if rel.person_id is not None:
@@ -430,7 +440,7 @@ def _family(node: Any, pid: str) -> list[lookup.PersonCard]:
     return members
 
 
-def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
+def _questions(node: Node, members: list[lookup.PersonCard]) -> list[Question]:
     out = []
     for member in members:
         for line in lookup.asking_consents(node, member.id):
@@ -441,7 +451,7 @@ def _questions(node: Any, members: list[lookup.PersonCard]) -> list[Question]:
 
 
 def _left_out(
-    node: Any, pid: str, members: list[lookup.PersonCard], questions: list[Question]
+    node: Node, pid: str, members: list[lookup.PersonCard], questions: list[Question]
 ) -> tuple[dict[str, str], list[str]]:
     """Who the overview does not ask about, and why (issue 20.10): nobody is left out silently."""
     asked = {q.person.id for q in questions}
@@ -586,27 +596,13 @@ def involved(pid: str) -> Response:
 
 
 def _safety_form(pid: str, status: int = 200, **extra: Any) -> Response:
-    node = node_of()
-    return page(
-        "safety_form.html",
-        status,
-        person=lookup.person(node, pid),
-        partners=partners(),
-        categories=forms.categories(),
-        grounds=present.LEGAL_GROUNDS_NL,
-        values=extra.pop("values", {}),
-        **labels(),
-        **extra,
-    )
+    values = extra.pop("values", {})
+    return form_page("safety_form.html", pid, status, grounds=present.LEGAL_GROUNDS_NL, values=values, **extra)
 
 
 @bp.get("/clienten/<pid>/veiligheidsmelding")
 def safety_form(pid: str) -> Response:
-    kept = _restored()
-    if kept is not None:
-        g.restored_form = kept
-        return safety_disclosure(pid)
-    return _safety_form(pid)
+    return _resumed(pid, safety_disclosure, _safety_form)
 
 
 @bp.post("/clienten/<pid>/veiligheidsmelding")
@@ -625,10 +621,9 @@ def safety_disclosure(pid: str) -> Response:
         errors.append(("grond-meldcode", "Kies de wettelijke grond."))
     if len(justification) < 10:
         errors.append(("onderbouwing", "Onderbouw waarom u zonder toestemming deelt (minstens enkele woorden)."))
-    if g.get("restored"):
-        return _safety_form(pid, 200, values=values, restored=True)
-    if errors:
-        return _safety_form(pid, 422, errors=errors, values=values)
+    unfinished = _unfinished(_safety_form, pid, values, errors)
+    if unfinished is not None:
+        return unfinished
     person = lookup.person(node, pid)
     if form.get("stap") != "bevestigen" or form.get("bevestiging") != "ja":
         # the confirmation step: show exactly what will leave, and ask again

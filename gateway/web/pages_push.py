@@ -15,34 +15,25 @@ from flask import Response, request
 from contract.errors import GatewayError
 from gateway.current import node_of
 from gateway.federation import directory
+from gateway.node import Node
 from gateway.services import lookup, push
 from gateway.web import forms, present
-from gateway.web.pages_professional import actor, bp, labels, partners
+from gateway.web.pages_professional import actor, bp, form_page, labels, partners
 from gateway.web.views import page, refusal_text
 
 MAX_NOTE = 1000
 
 
-def _sending_consents(node: Any, pid: str) -> list[lookup.ConsentLine]:
+def _sending_consents(node: Node, pid: str) -> list[lookup.ConsentLine]:
     """Consents recorded here under which this node may send to a trusted partner (``push.sending_consents``)."""
     ids = push.sending_consents(node, pid, partners())
     return [c for c in lookup.consents_of(node, pid) if c.id in ids]
 
 
 def _send_form(pid: str, status: int = 200, **extra: Any) -> Response:
-    node = node_of()
-    return page(
-        "send_form.html",
-        status,
-        person=lookup.person(node, pid),
-        partners=partners(),
-        purposes=forms.purposes(),
-        categories=forms.categories(),
-        sending=_sending_consents(node, pid),
-        values=extra.pop("values", {}),
-        **labels(),
-        **extra,
-    )
+    values = extra.pop("values", {})
+    sending = _sending_consents(node_of(), pid)
+    return form_page("send_form.html", pid, status, purposes=forms.purposes(), sending=sending, values=values, **extra)
 
 
 @bp.get("/clienten/<pid>/toesturen")
@@ -53,32 +44,32 @@ def send_form(pid: str) -> Response:
 @bp.post("/clienten/<pid>/toesturen")
 def send(pid: str) -> Response:
     node = node_of()
-    form = request.form
-    recipient, purpose, cats = form.get("ontvanger", ""), form.get("doel", ""), forms.chosen_categories(form)
-    note = forms.text(form, "notitie", max_len=MAX_NOTE) or None
-    values = {"ontvanger": recipient, "doel": purpose, "categorie": cats, "notitie": note or ""}
-    errors: forms.Errors = []
-    if recipient not in partners():
-        errors.append(("ontvanger", "Kies de organisatie die de samenvatting ontvangt."))
-    if purpose not in forms.purposes():
-        errors.append(("doel", "Kies het doel waarvoor u toestuurt."))
-    if not cats:
-        errors.append(("categorie-" + forms.categories()[0], "Kies minstens één soort gegevens."))
-    if errors:
-        return _send_form(pid, 422, errors=errors, values=values)
+    sending = forms.read_exchange(
+        request.form,
+        ("ontvanger", "notitie"),
+        MAX_NOTE,
+        partners(),
+        ("Kies de organisatie die de samenvatting ontvangt.", "Kies het doel waarvoor u toestuurt."),
+    )
+    if sending.errors:
+        return _send_form(pid, 422, errors=sending.errors, values=sending.values)
     person = lookup.person(node, pid)
     try:
         sent = push.send(
             node,
             push.SendRequest(
-                recipient=recipient, subject=person.bsn, purpose=purpose, categories=tuple(cats), note=note
+                recipient=sending.partner,
+                subject=person.bsn,
+                purpose=sending.purpose,
+                categories=tuple(sending.categories),
+                note=sending.note,
             ),
             actor(),
         )
     except GatewayError as exc:
         code, text = refusal_text(exc)
-        return _send_form(pid, 200, refusal=(code, text, recipient), values=values)
-    return page("send_done.html", person=person, values=values, exchange_id=sent.exchange_id, **labels())
+        return _send_form(pid, 200, refusal=(code, text, sending.partner), values=sending.values)
+    return page("send_done.html", person=person, values=sending.values, exchange_id=sent.exchange_id, **labels())
 
 
 @bp.get("/inbox")

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-from audit.report import MONTHS_NL
+from audit.report import MONTHS_NL, date_nl
 from consent.model import Grant
 from gateway.web import documents
 from profiles import catalog
-
-_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 @dataclass(frozen=True)
@@ -33,8 +30,9 @@ class ReceiptFacts:
 
 
 def _day(value: date | datetime) -> str:
+    """'3 december 2026': a moment on its Dutch day (``audit.report.date_nl``), a date as it is."""
     if isinstance(value, datetime):
-        value = (value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))).astimezone(_AMSTERDAM).date()
+        return date_nl(value)
     return f"{value.day} {MONTHS_NL[value.month - 1]} {value.year}"
 
 

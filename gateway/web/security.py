@@ -34,6 +34,7 @@ from typing import Any
 from flask import Flask, Response, abort, request, session
 
 from gateway.config import NodeConfig
+from gateway.node import Node
 from gateway.services import sessions
 
 KEY_FILE = "web-session.key"
@@ -101,7 +102,7 @@ def login(user: dict[str, Any]) -> None:
     session.permanent = True
 
 
-def logout(node: Any, config: NodeConfig) -> None:
+def logout(node: Node, config: NodeConfig) -> None:
     """End the session here and for any copy of its cookie (until it would have expired)."""
     sid, started = session.get("sid"), session.get("started")
     if isinstance(sid, str) and type(started) is int:
@@ -109,7 +110,7 @@ def logout(node: Any, config: NodeConfig) -> None:
     session.clear()
 
 
-def current_user(node: Any, config: NodeConfig) -> dict[str, Any] | None:
+def current_user(node: Node, config: NodeConfig) -> dict[str, Any] | None:
     """The logged-in user, or None once the session is idle, too old or logged out (then it
     is cleared). A session without an id (a cookie from before ids) counts as logged out."""
     user = session.get("user")

@@ -19,6 +19,7 @@ from typing import Any
 
 from audit import events
 from audit.chain import StoredEntry
+from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.services import probing
 
@@ -54,7 +55,7 @@ def _at(entry: StoredEntry) -> datetime:
     return datetime.fromisoformat(entry.recorded_at.replace("Z", "+00:00"))
 
 
-def search(node: Any, f: Filters, actor: audit_log.Actor) -> tuple[list[StoredEntry], bool]:
+def search(node: Node, f: Filters, actor: audit_log.Actor) -> tuple[list[StoredEntry], bool]:
     """Entries matching ``f``, newest first, and whether the list was cut at ``MAX_ROWS``."""
     with node.uow() as uow:
         rows = uow.audit.entries(
@@ -89,7 +90,7 @@ class Flag:
     entries: list[StoredEntry] = field(default_factory=list)
 
 
-def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
+def flags(node: Node, actor: audit_log.Actor, since: date) -> list[Flag]:
     """What to review first since ``since``; the read is audited."""
     with node.uow() as uow:
         rows = uow.audit.entries(since=since.isoformat(), limit=SCAN_ROWS)
@@ -117,7 +118,7 @@ def flags(node: Any, actor: audit_log.Actor, since: date) -> list[Flag]:
     return out
 
 
-def _probing(node: Any, probes: list[Any]) -> list[Flag]:
+def _probing(node: Node, probes: list[Any]) -> list[Flag]:
     a = node.config.audit
     return [
         Flag(
