@@ -21,6 +21,7 @@ from gateway.http.idempotency import idempotent
 from gateway.services import auditing, consents, exchange, push, registry, safety
 from gateway.services import locate as locating
 from gateway.web import disclosure_report as disclosure_page
+from gateway.web import receipt as receipt_page
 
 bp = Blueprint("local", __name__)
 
@@ -267,7 +268,7 @@ def audit_events() -> Response:
 @bp.get("/consent/<cid>/receipt")
 def receipt(cid: str) -> Response:
     who = caller(*READERS)
-    html = consents.receipt_html(node_of(), cid, actor(who))
+    html = receipt_page.render(consents.receipt(node_of(), cid, actor(who)))
     return Response(html, mimetype="text/html")
 
 

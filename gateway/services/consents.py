@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from adapters.store.models import ConsentRow, Person
@@ -32,7 +32,6 @@ from gateway.repositories import consents as consent_rows
 from gateway.repositories.people import People, Relations
 from gateway.services import locator
 from gateway.services.registry import display_name, family_of, grant_of, party_name, person_by_id, subject_of
-from gateway.web.receipt import ReceiptFacts, render
 from profiles.summary import load_matrix
 
 FLAG_SYSTEM = fhir_in.CS + "consent-flag"
@@ -490,8 +489,35 @@ def note_revocation(node: Node, cid: str, issuer: str) -> None:
         uow.commit()
 
 
-def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
-    """A printable Dutch receipt: what the person agreed to, with whom, why, until when."""
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """What the register knows around a consent: about whom, who agreed, who recorded it."""
+
+    subject_name: str
+    subject_born: date
+    grantors: tuple[str, ...]
+    refused_by: tuple[str, ...]
+    recorded_at: datetime
+    recorded_by: str
+    revoked_at: datetime | None = None
+    withdrawn_by: str = ""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Everything a consent's printable receipt says (``gateway.web.receipt.render`` words it)."""
+
+    grant: Grant
+    status: str
+    org_name: str
+    names: dict[str, str]  # organisation id -> its name in the federation's directory
+    facts: ReceiptFacts
+    phone: str = ""
+
+
+def receipt(node: Node, cid: str, actor: audit_log.Actor) -> Receipt:
+    """The facts of a consent's printable receipt (what the person agreed to, with whom, why,
+    until when); reading it is audited (``consent-viewed``)."""
     with node.uow() as uow:
         s = uow.session
         row, grant = _load(s, node, cid)
@@ -534,4 +560,4 @@ def receipt_html(node: Node, cid: str, actor: audit_log.Actor) -> str:
         uow.commit()
     names = {e.org_id: e.name for e in directory.entries(node)}
     names[node.org_id] = node.config.node.name
-    return render(grant, row.status, node.config.node.name, names, facts, node.config.node.phone)
+    return Receipt(grant, row.status, node.config.node.name, names, facts, node.config.node.phone)

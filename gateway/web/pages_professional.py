@@ -23,6 +23,7 @@ from gateway.repositories import audit_log
 from gateway.services import consents, exchange, lookup, registry, safety
 from gateway.services import locate as locating
 from gateway.web import forms, keep_typed, onetime, orgs, present
+from gateway.web import receipt as receipt_page
 from gateway.web.oidc import PROFESSIONAL
 from gateway.web.security import secure_headers, style_hashes
 from gateway.web.views import cfg, login_required, page, refusal_text
@@ -286,7 +287,7 @@ def consent_done(cid: str) -> Response:
 
 @bp.get("/toestemming/<cid>/bewijs")
 def receipt(cid: str) -> Response:
-    html = consents.receipt_html(node_of(), cid, actor())
+    html = receipt_page.render(consents.receipt(node_of(), cid, actor()))
     resp = Response(html, mimetype="text/html")
     return secure_headers(resp, style_hashes(html))
 

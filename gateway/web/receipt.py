@@ -6,27 +6,12 @@ purpose in the CodeSystems' plain words (``catalog.explanation``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from audit.report import MONTHS_NL, date_nl
-from consent.model import Grant
+from gateway.services.consents import Receipt
 from gateway.web import documents
 from profiles import catalog
-
-
-@dataclass(frozen=True)
-class ReceiptFacts:
-    """What the register knows around a consent: about whom, who agreed, who recorded it."""
-
-    subject_name: str
-    subject_born: date
-    grantors: tuple[str, ...]
-    refused_by: tuple[str, ...]
-    recorded_at: datetime
-    recorded_by: str
-    revoked_at: datetime | None = None
-    withdrawn_by: str = ""
 
 
 def _day(value: date | datetime) -> str:
@@ -46,14 +31,13 @@ def short_reference(cid: str) -> str:
     return f"{head[:4]}-{head[4:]}"
 
 
-def render(
-    grant: Grant, status: str, org_name: str, names: dict[str, str], facts: ReceiptFacts, phone: str = ""
-) -> str:
+def render(receipt: Receipt) -> str:
     """The receipt for a consent (``permit``), an objection (``deny``) or a refusal, in B1 Dutch.
 
     The words are the template's (``templates/documents/receipt.html``) and the CodeSystems'
     plain-language designations (``catalog.explanation``); this only gathers the facts.
     """
+    grant, status, facts, names = receipt.grant, receipt.status, receipt.facts, receipt.names
     if status == "rejected":
         kind = "rejected"
     elif grant.decision == "deny":
@@ -67,8 +51,8 @@ def render(
     return documents.render(
         "receipt.html",
         kind=kind,
-        org_name=org_name,
-        phone=phone,
+        org_name=receipt.org_name,
+        phone=receipt.phone,
         subject_name=facts.subject_name,
         subject_born=_day(facts.subject_born),
         grantors=facts.grantors,

@@ -142,6 +142,17 @@ def test_use_cases_never_see_flask_or_werkzeug(module: str) -> None:
     assert not bad, f"{module} imports {bad}: views parse the request and pass typed values in"
 
 
+#: the rooms a use case or a repository never reaches into: they are called from there
+_OUTER_ROOMS = ("gateway.web", "gateway.http", "gateway.cli", "gateway.demo")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _in(m, "gateway.services", "gateway.repositories")))
+def test_use_cases_and_repositories_never_import_the_pages_the_api_or_the_cli(module: str) -> None:
+    """A receipt or a report is rendered by the page that shows it: the use case returns its facts."""
+    bad = sorted(n for n in all_imports(module) if _in(n, *_OUTER_ROOMS))
+    assert not bad, f"{module} imports {bad}: return values and let the edge present them"
+
+
 def test_no_use_case_writes_sql_itself() -> None:
     """Every query lives in gateway/repositories on the unit of work; no service imports SQLAlchemy."""
     importing = sorted(
