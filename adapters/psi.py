@@ -32,6 +32,16 @@ P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 DEFAULT_FPR = 1e-9
 
 
+@dataclass(frozen=True)
+class Epoch:
+    """One locator epoch: its public id, and the PSI key only this node holds."""
+
+    id: str
+    key: bytes
+    generation: int
+    master_id: str
+
+
 def derive_key(master: bytes, label: str) -> bytes:
     """A PSI key (a P-256 scalar in [1, order)) derived from ``master`` for one epoch ``label``.
 

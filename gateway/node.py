@@ -6,10 +6,11 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from adapters import psi
 from adapters.http import StrictClient
 from adapters.store import make_engine
 from audit import events
@@ -26,6 +27,19 @@ from gateway.trust.partners import PartnerDirectory
 from gateway.trust.peer import PeerCaller
 
 
+class Locating(Protocol):
+    """What the node asks of its PSI setup keeper (``gateway.services.locator.Locator``, which
+    imports this module: hence a protocol here, not the class)."""
+
+    def start(self) -> None: ...
+
+    def epoch(self) -> psi.Epoch: ...
+
+    def current(self) -> tuple[psi.Epoch, psi.Setup]: ...
+
+    def rotate(self, expected: str | None = None) -> bool: ...
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -40,7 +54,7 @@ class Node:
     clock: Callable[[], datetime] = field(default=utcnow)
     peer: PeerCaller = field(init=False, repr=False, compare=False)  # set by build(): it needs the node itself
     witness: WitnessBook = field(default_factory=WitnessBook)  # partners' audit heads waiting to be kept
-    locator: Any = None  # gateway.services.locator.Locator (contract section 8), set by build()
+    locator: Locating = field(init=False, repr=False, compare=False)  # set by build() (contract section 8)
 
     @property
     def org_id(self) -> str:

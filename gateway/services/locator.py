@@ -35,11 +35,11 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from adapters import psi
+from adapters.psi import Epoch
 from adapters.store import Duplicate
 from adapters.store.models import LocatorState
 from audit import events
@@ -60,16 +60,6 @@ INVOLVEMENT = "involvement"
 RATE_WINDOW = 60  # seconds
 #: the base64 of a request of ``max_items`` points, with room for protobuf framing
 MAX_REQUEST_B64 = 4096
-
-
-@dataclass(frozen=True)
-class Epoch:
-    """One epoch: its public id, and the PSI key only this node holds."""
-
-    id: str
-    key: bytes
-    generation: int
-    master_id: str
 
 
 def _b64url(data: bytes) -> str:
