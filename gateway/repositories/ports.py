@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+from sqlalchemy.orm import Session
 
 from adapters.http import StrictClient
 from adapters.store import uow as store_uow
@@ -28,6 +30,10 @@ from gateway.config import NodeConfig
 from gateway.keys import KeyRing
 from gateway.repositories.witness_book import WitnessBook
 from gateway.trust.partners import PartnerDirectory
+
+#: the store session a use case hands to a repository: named here so that services type it
+#: without importing SQLAlchemy (tests/unit/layering)
+StoreSession: TypeAlias = Session
 
 
 class AuditAuthor(Protocol):

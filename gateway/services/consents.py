@@ -30,6 +30,7 @@ from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.repositories import consents as consent_rows
 from gateway.repositories.people import People, Relations
+from gateway.repositories.ports import StoreSession
 from gateway.services import locator
 from gateway.services.registry import display_name, family_of, grant_of, party_name, person_by_id, subject_of
 from profiles.summary import load_matrix
@@ -41,7 +42,7 @@ def _day(node: Node) -> date:
     return rules.day_of(int(node.clock().timestamp()))
 
 
-def _party_keys(session: Any, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
+def _party_keys(session: StoreSession, refs: tuple[str, ...], subject: Person) -> frozenset[str]:
     """Turn performer-style references into party keys; the rules judge who they are.
 
     A party related to someone else (the other parent's RelatedPerson, another adult's
@@ -174,7 +175,7 @@ def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict
     return stored
 
 
-def _findable_changed(session: Any, node: Node, purpose: str) -> None:
+def _findable_changed(session: StoreSession, node: Node, purpose: str) -> None:
     """A findable consent recorded or revoked moves the PSI epoch on, in the same transaction."""
     if purpose == fhir_in.FINDABLE:
         locator.bump(session, node)
@@ -229,7 +230,7 @@ def read(node: Node, cid: str) -> dict[str, Any]:
         return to_fhir(row, grant, _day(node))
 
 
-def _load(s: Any, node: Node, cid: str) -> tuple[ConsentRow, Grant]:
+def _load(s: StoreSession, node: Node, cid: str) -> tuple[ConsentRow, Grant]:
     row = consent_rows.get(s, cid)
     if row is None:
         raise NotFound(f"Consent/{cid} is hier niet bekend.")
@@ -296,7 +297,7 @@ def issue_token(node: Node, cid: str, grantee: str | None, actor: audit_log.Acto
     return tok
 
 
-def grants_of(session: Any, node: Node, subject_id: str) -> list[Grant]:
+def grants_of(session: StoreSession, node: Node, subject_id: str) -> list[Grant]:
     """Every consent and objection recorded here for one person, as the domain's grants."""
     person = person_by_id(session, subject_id)
     return [grant_of(r, person, node.org_id) for r in consent_rows.of_subject(session, subject_id)]

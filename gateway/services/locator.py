@@ -48,6 +48,8 @@ from consent import rules
 from contract.errors import GatewayError, InvalidRequest, LocatorEpochChanged, NodeBusy
 from gateway.fhir import parameters
 from gateway.repositories.locator import STATE_ID, LocatorStore
+from gateway.repositories.ports import StoreSession
+from gateway.repositories.unit import Unit
 from gateway.services.registry import grant_of
 
 if TYPE_CHECKING:  # the composition root imports the use cases
@@ -100,7 +102,7 @@ def _new_state(now: Any) -> LocatorState:
     )
 
 
-def bump(session: Any, node: Node) -> None:
+def bump(session: StoreSession, node: Node) -> None:
     """Move the epoch on, in the caller's transaction (a findable consent recorded or revoked)."""
     _store(session).bump(lambda: _new_state(node.clock()))
 
@@ -305,7 +307,7 @@ def _record(
     )
 
 
-def _take_rate(uow: Any, node: Node, caller: str) -> int:
+def _take_rate(uow: Unit, node: Node, caller: str) -> int:
     """Count this call in the partner's window; return seconds to wait when over the rate, else 0."""
     now = int(node.clock().timestamp())
     window = now - now % RATE_WINDOW

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapters.store.models import ConsentRow, Person
 from audit import events
@@ -22,6 +22,7 @@ from consent import covering as cover
 from consent import rules
 from consent.model import Grant, Party
 from contract.errors import GatewayError, NotFound
+from gateway.repositories.unit import Unit
 from gateway.services import consents, registry
 from gateway.services.registry import display_name
 
@@ -87,7 +88,7 @@ def find_by_name(node: Node, text: str) -> list[PersonCard]:
         return [card(row, today_of(node)) for row in uow.people.named(words, MAX_RESULTS)]
 
 
-def _name_of_key(uow: Any, key: str) -> tuple[str, str | None]:
+def _name_of_key(uow: Unit, key: str) -> tuple[str, str | None]:
     if key.startswith("bsn:"):
         row = uow.people.by_bsn(key[4:])
         if row is not None:
@@ -204,7 +205,7 @@ def _line(grant: Grant, today: date, refused_by: tuple[str, ...] = (), withdrawn
     )
 
 
-def _withdrawn_name(uow: Any, key: str) -> str:
+def _withdrawn_name(uow: Unit, key: str) -> str:
     if not key:
         return ""
     if key.startswith("professional:"):

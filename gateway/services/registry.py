@@ -22,7 +22,9 @@ from contract.errors import Conflict, InvalidRequest, NotFound
 from gateway.fhir import fhir_in, versioning
 from gateway.repositories import audit_log
 from gateway.repositories.people import People, Relations
+from gateway.repositories.ports import StoreSession
 from gateway.repositories.records import Records
+from gateway.repositories.unit import Unit
 from profiles.summary import load_matrix
 
 if TYPE_CHECKING:  # the composition root imports the use cases
@@ -171,11 +173,13 @@ def viewed(actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> events
     )
 
 
-def _viewed(uow: Any, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
+def _viewed(uow: Unit, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
     uow.audit.append(node, viewed(actor, bsn, view, **detail))
 
 
-def record_viewed(session: Any, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any) -> None:
+def record_viewed(
+    session: StoreSession, node: Node, actor: audit_log.Actor, bsn: str, view: str, **detail: Any
+) -> None:
     """Audit ``viewed(…)`` in the caller's transaction (``session``)."""
     audit_log.append(session, node, viewed(actor, bsn, view, **detail))
 
@@ -187,15 +191,15 @@ def found(row: Person | None, pid: str) -> Person:
     return row
 
 
-def _person(uow: Any, pid: str) -> Person:
+def _person(uow: Unit | _Repos, pid: str) -> Person:
     return found(uow.people.get(pid), pid)
 
 
-def person_by_id(session: Any, pid: str) -> Person:
+def person_by_id(session: StoreSession, pid: str) -> Person:
     return found(People(session).get(pid), pid)
 
 
-def person_by_bsn(session: Any, bsn: str) -> Person | None:
+def person_by_bsn(session: StoreSession, bsn: str) -> Person | None:
     return People(session).by_bsn(bsn)
 
 
@@ -300,7 +304,7 @@ def family(relations: list[Relation], people: Any) -> list[Party]:
     ]
 
 
-def family_of(session: Any, person: Person) -> list[Party]:
+def family_of(session: StoreSession, person: Person) -> list[Party]:
     """The custody holders and parents this node knows for ``person``, with their names, so a
     refusal names 'Bram Jansen', not the end of a BSN (issue 20.11)."""
     return family(Relations(session).of_child(person.id), People(session))
@@ -310,7 +314,7 @@ def subject_of(person: Person) -> Subject:
     return Subject(bsn=person.bsn, birth_date=person.birth_date)
 
 
-def upsert_record(node: Node, resource: dict[str, Any], *, session: Any) -> tuple[dict[str, Any], bool]:
+def upsert_record(node: Node, resource: dict[str, Any], *, session: StoreSession) -> tuple[dict[str, Any], bool]:
     """Store one record in the caller's unit of work (which audits it); the same source
     identifier updates instead of duplicating."""
     stored, created, _who = _upsert(node, _Repos(session), _record_in(resource), resource)
@@ -412,12 +416,12 @@ def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
 class _Repos:
     """The two repositories ``_upsert`` uses, on a session handed in (``upsert_record``)."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: StoreSession) -> None:
         self.people, self.records = People(session), Records(session)
 
 
 def _upsert(
-    node: Node, uow: Any, data: fhir_in.RecordIn, resource: dict[str, Any]
+    node: Node, uow: Unit | _Repos, data: fhir_in.RecordIn, resource: dict[str, Any]
 ) -> tuple[dict[str, Any], bool, Person]:
     if data.subject_is_bsn:
         person = uow.people.by_bsn(data.subject_ref)
@@ -506,7 +510,9 @@ def _deleted(bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[
     )
 
 
-def _remove(uow: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]) -> None:
+def _remove(
+    uow: Unit, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]
+) -> None:
     entry = _deleted(bsn, rows, actor, detail)  # before deleting anything
     for row in rows:
         uow.records.delete(row)
@@ -514,7 +520,7 @@ def _remove(uow: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log
 
 
 def remove_records(
-    session: Any, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]
+    session: StoreSession, node: Node, bsn: str, rows: list[Record], actor: audit_log.Actor, detail: dict[str, Any]
 ) -> None:
     """Delete ``rows`` (records of the person with ``bsn``) and log one ``record-deleted``
     entry, in the caller's transaction (``session``). Raises ``InvalidAuditRecord`` before
@@ -537,7 +543,7 @@ def once_more_on_conflict(work: Callable[[], _T]) -> _T:
         return work()
 
 
-def records_of(session: Any, subject_id: str, categories: frozenset[str]) -> list[dict[str, Any]]:
+def records_of(session: StoreSession, subject_id: str, categories: frozenset[str]) -> list[dict[str, Any]]:
     """The stored records of one person (by ``Person.id``) in ``categories``."""
     return [json.loads(resource) for resource in Records(session).resources_of(subject_id, categories)]
 
