@@ -64,11 +64,11 @@ def guardian_institution(child_id: str, org_id: str) -> dict[str, Any]:
     }
 
 
-def _meta(shareable: bool) -> dict[str, Any]:
+def record_meta(shareable: bool) -> dict[str, Any]:
     return {"tag": [{"system": DISCLOSURE_SYSTEM, "code": "shareable"}]} if shareable else {}
 
 
-def _cat(code: str) -> list[dict[str, Any]]:
+def category_of(code: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": CATEGORY_SYSTEM, "code": code}]}]
 
 
@@ -84,7 +84,7 @@ def observation(
     res = {
         "resourceType": "Observation",
         "status": "final",
-        "category": _cat(category),
+        "category": category_of(category),
         "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
         "code": {**({"coding": extra_codings} if extra_codings else {}), "text": text},
         "subject": {"reference": f"Patient/{patient_id}"},
@@ -92,8 +92,8 @@ def observation(
         "valueString": text,
         "note": [{"text": text}],
     }
-    if _meta(shareable):
-        res["meta"] = _meta(shareable)
+    if record_meta(shareable):
+        res["meta"] = record_meta(shareable)
     return res
 
 
@@ -102,9 +102,9 @@ def safety_plan(patient_id: str, *, source_id: str) -> dict[str, Any]:
         "resourceType": "CarePlan",
         "status": "active",
         "intent": "plan",
-        "category": _cat("safety-plan"),
+        "category": category_of("safety-plan"),
         "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
-        "meta": _meta(True),
+        "meta": record_meta(True),
         "title": "Gezamenlijk veiligheidsplan",
         "subject": {"reference": f"Patient/{patient_id}"},
         "description": "Als moeder signalen van terugval toont, belt zij of oma de wijkcoach; "
@@ -133,9 +133,9 @@ def care_team(patient_id: str, *, source_id: str) -> dict[str, Any]:
     return {
         "resourceType": "CareTeam",
         "status": "active",
-        "category": _cat("care-team"),
+        "category": category_of("care-team"),
         "identifier": [{"system": systems.DEMO_EHR_URN, "value": source_id}],
-        "meta": _meta(True),
+        "meta": record_meta(True),
         "name": "Behandelteam volwassenen",
         "subject": {"reference": f"Patient/{patient_id}"},
         "participant": [

@@ -49,7 +49,7 @@ PAYLOAD_SYSTEM = systems.ENDPOINT_PAYLOAD_TYPE_SYSTEM
 MAX_DEPTH = 12  # the deepest element of a well-formed list sits at depth 8
 MAX_MEMBERS = 5_000
 THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _INSTANT = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
@@ -58,7 +58,7 @@ _URA = re.compile(r"^[0-9]{8}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,22}[0-9]$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
 _URL = re.compile(r"^(https://[^/\s:]+(:[0-9]{1,5})?|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?)(/[^\s]*)?$")
-_NAME = re.compile(r"^[^\x00-\x1f\x7f<>{}\\]{2,200}$")
+NAME = re.compile(r"^[^\x00-\x1f\x7f<>{}\\]{2,200}$")
 
 
 class ListRefused(GatewayError):
@@ -104,7 +104,7 @@ def check_member(m: ListedMember) -> ListedMember:
     where = f"member {m.org_id!r}"
     if not ORG_ID.fullmatch(m.org_id):
         raise ListRefused(f"{where}: org id must be 2-63 chars a-z 0-9 . -")
-    if not _NAME.fullmatch(m.name) or m.name != m.name.strip():
+    if not NAME.fullmatch(m.name) or m.name != m.name.strip():
         raise ListRefused(f"{where}: name must be 2-200 printable characters")
     if m.type not in org_types():
         raise ListRefused(f"{where}: type {m.type!r} is not an organisation-type code ({', '.join(org_types())})")
@@ -127,7 +127,7 @@ def check_member(m: ListedMember) -> ListedMember:
     return m
 
 
-def _instant(moment: datetime) -> str:
+def instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -172,9 +172,9 @@ def build(
     return {
         "resourceType": "Bundle",
         "id": federation_id,
-        "meta": {"versionId": str(version), "extension": [{"url": VALID_UNTIL, "valueInstant": _instant(valid_until)}]},
+        "meta": {"versionId": str(version), "extension": [{"url": VALID_UNTIL, "valueInstant": instant(valid_until)}]},
         "type": "collection",
-        "timestamp": _instant(now),
+        "timestamp": instant(now),
         "entry": entries,
     }
 
@@ -270,7 +270,7 @@ def verify(
     except BadPartnerSignature as exc:
         raise ListRefused(f"the operator's signature does not verify ({exc.detail})") from None
     federation_id = doc.get("id")
-    if not isinstance(federation_id, str) or not _FHIR_ID.fullmatch(federation_id):
+    if not isinstance(federation_id, str) or not FHIR_ID.fullmatch(federation_id):
         raise ListRefused("Bundle.id (the federation id) is missing or not a FHIR id")
     version = meta.get("versionId")
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
@@ -283,7 +283,7 @@ def verify(
     if valid_until <= timestamp:
         raise ListRefused("valid-until is not after the list's timestamp")
     if now >= valid_until + timedelta(seconds=grace):
-        raise ListRefused(f"the list expired at {_instant(valid_until)}")
+        raise ListRefused(f"the list expired at {instant(valid_until)}")
     members = _members(doc.get("entry", []))
     unsigned = {k: v for k, v in doc.items() if k != "signature"}
     digest = hashlib.sha256(signing.canonical(unsigned)).hexdigest()

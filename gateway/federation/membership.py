@@ -280,7 +280,7 @@ def apply(node: Node, verified: VerifiedList, *, etag: str = "", last_modified: 
                 "operator_kid": verified.operator_kid,
                 "members": len(members),
                 "sha256": verified.sha256,
-                "valid_until": fedlist._instant(verified.valid_until),
+                "valid_until": fedlist.instant(verified.valid_until),
                 "added": len(added),
                 "removed": len(removed),
                 "changed": len(changed),
@@ -437,7 +437,7 @@ def expired_reason(node: Node) -> str | None:
         return None
     grace = timedelta(seconds=node.config.federation.grace_seconds)
     if node.clock() >= until + grace:
-        return f"the federation list in force (version {version}) expired at {fedlist._instant(until)}" + (
+        return f"the federation list in force (version {version}) expired at {fedlist.instant(until)}" + (
             f"; last refresh: {error}" if error else ""
         )
     return None
@@ -455,7 +455,7 @@ def status(node: Node) -> dict[str, Any]:
 
     def iso(moment: datetime | None) -> str:
         moment = _utc(moment)
-        return fedlist._instant(moment) if moment else "-"
+        return fedlist.instant(moment) if moment else "-"
 
     out: dict[str, Any] = {
         "list_url": node.config.federation.list_url,

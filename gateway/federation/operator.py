@@ -52,9 +52,9 @@ def init(home: str | Path, federation_id: str, name: str) -> str:
     path = Path(home).resolve()
     if (path / STATE_FILE).exists() or (path / KEY_FILE).exists():
         raise OperatorError(f"{path} holds an operator already; refusing to overwrite it")
-    if not fedlist._FHIR_ID.fullmatch(federation_id):
+    if not fedlist.FHIR_ID.fullmatch(federation_id):
         raise OperatorError(f"--id {federation_id!r}: use 1-64 chars A-Z a-z 0-9 - .")
-    if not fedlist._NAME.fullmatch(name):
+    if not fedlist.NAME.fullmatch(name):
         raise OperatorError("--name must be 2-200 printable characters")
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = ECKey.generate_key("P-256", private=True)

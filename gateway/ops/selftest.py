@@ -149,7 +149,7 @@ def _skew(node: Node, seen: dict[str, Any]) -> str:
 
 def _jwks(node: Node, org_id: str, url: str) -> str:
     published = {k.thumbprint() for k in fetch_jwks(node.http, url)}
-    pinned = set(node.partners._pinned(org_id))  # the directory's fresh read
+    pinned = set(node.partners.pinned(org_id))  # the directory's fresh read
     if not pinned & published:
         raise RuntimeError("none of the keys pinned here is published any more: re-run partner add")
     return f"{len(published)} published, {len(pinned & published)} of {len(pinned)} pinned still published"

@@ -64,7 +64,7 @@ Sign = Callable[[dict[str, Any]], str]
 _SIGNERS: dict[str, Sign] = {}  # kid -> sign(claims); one per key this process has signed with
 
 
-def _signer(node: AuditAuthor) -> Sign:
+def head_signer(node: AuditAuthor) -> Sign:
     """The head and checkpoint signer for the node's active key (follows a rotation)."""
     kid, _alg, key = node.keys.active
     sign = _SIGNERS.get(kid)
@@ -118,7 +118,7 @@ def append_many(session: Session, node: AuditAuthor, records: list[AuditRecord])
     if not records:
         return int(head_seq)
     recorded_at = chain.format_recorded_at(node.clock())
-    sign = _signer(node)
+    sign = head_signer(node)
     rows, checkpoints = [], []
     for record in records:
         if record.actor_org == "":

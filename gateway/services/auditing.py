@@ -283,7 +283,7 @@ def prune(node: Node, before: str | None) -> tuple[int, int]:
         if last is None:
             return 0, 0
         signed = chain.sign_checkpoint(
-            last, kind=chain.KIND_PRUNE, at=chain.format_recorded_at(node.clock()), sign=audit_log._signer(node)
+            last, kind=chain.KIND_PRUNE, at=chain.format_recorded_at(node.clock()), sign=audit_log.head_signer(node)
         )
         count = uow.audit.prune_through(last, signed)
         uow.audit.append(

@@ -21,7 +21,7 @@ from audit import chain, witness
 from contract.errors import GatewayError
 from gateway.fhir import parameters
 from gateway.repositories import audit_log, witnesses
-from gateway.trust.peer import _reason
+from gateway.trust.peer import refusal_reason
 
 if TYPE_CHECKING:  # the composition root imports the use cases
     from gateway.node import Node
@@ -67,7 +67,7 @@ def _check_one(node: Node, org_id: str) -> WitnessCheck:
     if reply.status in (404, 405):
         return WitnessCheck(org_id, True, "no witness: the partner does not offer $audit-head")
     if reply.status != 200:
-        return WitnessCheck(org_id, False, f"unavailable: answered {reply.status} ({_reason(reply.body)})")
+        return WitnessCheck(org_id, False, f"unavailable: answered {reply.status} ({refusal_reason(reply.body)})")
     try:
         values = parameters.read(reply.body, ANSWER_SPECS) if isinstance(reply.body, dict) else None
     except GatewayError:

@@ -383,14 +383,14 @@ class PartnerDirectory:
         if kid is not None and kid not in keys:
             outcome = self._refetch(org_id)
             if outcome == "fetched" or (outcome == "in-flight" and self._await(org_id, kid)):
-                keys = self._pinned(org_id)
+                keys = self.pinned(org_id)
         elif (entry.fetched_at is None or self.clock() - entry.fetched_at >= self.max_age) and self._refetch(
             org_id
         ) == "fetched":
-            keys = self._pinned(org_id)
+            keys = self.pinned(org_id)
         return _key_set(tuple(sorted(keys.values()))) if keys else None
 
-    def _pinned(self, org_id: str) -> dict[str, str]:
+    def pinned(self, org_id: str) -> dict[str, str]:
         """The pinned keys read fresh from the store (after a re-fetch, here or by another
         worker); only the parsing of the same JWKs is cached."""
         entry = self._entry(org_id, fresh=True)
@@ -407,7 +407,7 @@ class PartnerDirectory:
         """
         deadline = time.monotonic() + min(self._fetch_window.total_seconds(), MAX_AWAIT)
         while time.monotonic() < deadline:
-            if kid in self._pinned(org_id):
+            if kid in self.pinned(org_id):
                 return True
             time.sleep(0.05)
         return False

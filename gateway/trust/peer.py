@@ -138,7 +138,7 @@ class PeerCaller:
                 status = reply.status
             finally:
                 metrics.partner_call(org_id, operation, status, time.perf_counter() - started)
-            if reply.status == 401 and _reason(reply.body) == "unauthenticated" and attempt == 0:
+            if reply.status == 401 and refusal_reason(reply.body) == "unauthenticated" and attempt == 0:
                 continue  # our cached token died (partner restarted or rotated): fetch a new one once
             break
         if reply.headers is not None:
@@ -157,7 +157,7 @@ def clock_skew(date_header: str, now: datetime) -> float | None:
     return (theirs - now).total_seconds()
 
 
-def _reason(body: Any) -> str | None:
+def refusal_reason(body: Any) -> str | None:
     try:
         return body["issue"][0]["details"]["coding"][0]["code"]  # type: ignore[no-any-return]
     except (KeyError, IndexError, TypeError):
@@ -167,7 +167,7 @@ def _reason(body: Any) -> str | None:
 def refusal(reply: Any, org_id: str) -> PartnerRefusal:
     """Turn a partner's error reply into a pass-through refusal (or fail closed if malformed)."""
     body = reply.body
-    reason = _reason(body)
+    reason = refusal_reason(body)
     if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome" or not isinstance(reason, str):
         raise PartnerUnavailable(f"De partner {org_id} gaf een onbegrijpelijk antwoord (status {reply.status}).")
     return PartnerRefusal(reply.status, body, reason)

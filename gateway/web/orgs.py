@@ -24,7 +24,7 @@ def known() -> dict[str, DirectoryEntry]:
         own = DirectoryEntry(node.org_id, str(node.config.node.name), "", [], node.config.node.url, "self")
         cached = {e.org_id: e for e in directory.entries(node)}
         cached[node.org_id] = own
-        g._directory = cached
+        g.directory_entries = cached
     return cached
 
 
