@@ -41,6 +41,7 @@ from adapters.store.models import Record
 from audit import events
 from contract.errors import InvalidRequest
 from ehr.mapping import Mapping
+from gateway.fhir import fhir_in
 from gateway.fhir.fhir_in import BSN_SYSTEM, CATEGORY_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.fhir.versioning import unversioned
 from gateway.node import Node
@@ -203,6 +204,7 @@ def _store_once(
     progress: Callable[[int], None] | None,
 ) -> Outcome:
     out = Outcome()
+    known = fhir_in.known_categories()
     with node.uow() as uow:
         s = uow.session
         for where, resource in records:
@@ -212,7 +214,7 @@ def _store_once(
                 out.unchanged += 1
                 continue
             try:
-                _, created = registry.upsert_record(node, resource, session=s)
+                _, created = registry.upsert_record(node, fhir_in.record(resource, known), session=s)
             except (InvalidRequest, registry.RecordOfAnother) as exc:  # never moved to another person
                 out.problems.append(Problem(where, exc.detail))
                 continue

@@ -2,13 +2,15 @@
 
 Each parser validates the resource with ``fhir.resources.R4B`` first, then reads only
 what the node needs, refusing what breaks a contract rule with a Dutch explanation
-(``InvalidRequest``, 400).
+(``InvalidRequest``, 400). Each parsed value carries the resource as received
+(``resource``), which the use case stores: the typed request of a write use case.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -19,6 +21,7 @@ from contract import systems
 from contract.errors import InvalidRequest
 from gateway.config import ORG_ID
 from gateway.fhir import fhir_checks
+from profiles.summary import load_matrix
 
 BSN_SYSTEM = systems.BSN_SYSTEM
 ORG_SYSTEM = systems.ORG_ID_SYSTEM
@@ -95,6 +98,7 @@ def bsn_of(identifiers: Any, what: str = "persoon") -> str:
 class PatientIn:
     bsn: str
     birth_date: dt.date
+    resource: dict[str, Any] = field(compare=False, repr=False)  # the Patient as received
 
 
 def patient(resource: dict[str, Any]) -> PatientIn:
@@ -107,7 +111,7 @@ def patient(resource: dict[str, Any]) -> PatientIn:
         day = dt.date.fromisoformat(birth)
     except ValueError:
         raise InvalidRequest("birthDate is geen geldige datum.") from None
-    return PatientIn(bsn=bsn, birth_date=day)
+    return PatientIn(bsn=bsn, birth_date=day, resource=resource)
 
 
 def local_id(reference: Any, rtype: str) -> str:
@@ -134,6 +138,7 @@ class RelationIn:
     party_key: str
     kind: str
     custody: bool
+    resource: dict[str, Any] = field(compare=False, repr=False)  # the RelatedPerson as received
 
 
 def related_person(resource: dict[str, Any]) -> RelationIn:
@@ -152,9 +157,9 @@ def related_person(resource: dict[str, Any]) -> RelationIn:
         # would fail to load; and it must fit the relations table
         if not isinstance(org, str) or len(org) > MAX_ORG_ID or not valid_party_key(f"org:{org}"):
             raise InvalidRequest("Ongeldige organisatie-id van de gecertificeerde instelling.")
-        return RelationIn(child, f"org:{org}", "institution", custody)
+        return RelationIn(child, f"org:{org}", "institution", custody, resource)
     bsn = bsn_of(idents, "ouder of voogd")
-    return RelationIn(child, f"bsn:{bsn}", "parent" if parent else "guardian", custody)
+    return RelationIn(child, f"bsn:{bsn}", "parent" if parent else "guardian", custody, resource)
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,7 @@ class RecordIn:
     shareable: bool
     source_system: str
     source_id: str | None
+    resource: dict[str, Any] = field(compare=False, repr=False)  # the record as received
 
 
 def record(resource: dict[str, Any], known_categories: frozenset[str]) -> RecordIn:
@@ -197,7 +203,27 @@ def record(resource: dict[str, Any], known_categories: frozenset[str]) -> Record
         if isinstance(ident, dict) and isinstance(ident.get("system"), str) and isinstance(ident.get("value"), str):
             source_system, source_id = ident["system"], ident["value"]
             break
-    return RecordIn(rtype, subject_ref, is_bsn, cats[0], shareable, source_system, source_id)
+    return RecordIn(rtype, subject_ref, is_bsn, cats[0], shareable, source_system, source_id, resource)
+
+
+def known_categories() -> frozenset[str]:
+    """The summary categories a record may carry: every category of the profiles' matrix."""
+    return frozenset(c for cats in load_matrix().values() for c in cats)
+
+
+def records(
+    resources: list[dict[str, Any]], known: frozenset[str], where: Callable[[int], str] | None = None
+) -> list[RecordIn]:
+    """Parse several records; ``where(i)`` names the i-th in an error (a transaction's ``entry[i]``)."""
+    out = []
+    for i, resource in enumerate(resources):
+        try:
+            out.append(record(resource, known))
+        except InvalidRequest as exc:
+            if where is None:
+                raise
+            raise InvalidRequest(f"{where(i)}: {exc.detail}") from None
+    return out
 
 
 def _categories_of(resource: dict[str, Any]) -> Any:
@@ -220,6 +246,7 @@ class ConsentIn:
     holders: frozenset[str]
     purpose: str
     categories: frozenset[str]
+    resource: dict[str, Any] = field(compare=False, repr=False)  # the Consent as received
 
 
 def _date_of(value: Any, what: str) -> dt.date:
@@ -313,4 +340,5 @@ def consent(resource: dict[str, Any]) -> ConsentIn:
         holders=frozenset(holders),
         purpose=purposes[0],
         categories=frozenset(categories),
+        resource=resource,
     )

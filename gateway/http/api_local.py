@@ -12,7 +12,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from contract.errors import InvalidRequest, NotFound
 from gateway.current import node_of
-from gateway.fhir import parameters, searchset
+from gateway.fhir import fhir_in, parameters, searchset
 from gateway.fhir.fhir_in import RECORD_TYPES
 from gateway.fhir.fhirjson import fhir_response, read_body, read_response, written_response
 from gateway.http import operations
@@ -38,7 +38,7 @@ def _base() -> str:
 @idempotent()
 def create_patient() -> Response:
     caller(*WRITERS)
-    resource, created = registry.register_person(node_of(), read_body("Patient"))
+    resource, created = registry.register_person(node_of(), fhir_in.patient(read_body("Patient")))
     return written_response(resource, 201 if created else 200, _base())
 
 
@@ -108,7 +108,9 @@ def vread(rtype: str, rid: str, vid: str) -> Response:
 @idempotent()
 def create_related_person() -> Response:
     caller(*WRITERS)
-    return written_response(registry.add_relation(node_of(), read_body("RelatedPerson")), 201, _base())
+    return written_response(
+        registry.add_relation(node_of(), fhir_in.related_person(read_body("RelatedPerson"))), 201, _base()
+    )
 
 
 @bp.delete("/fhir/RelatedPerson/<rid>")
@@ -124,7 +126,10 @@ def delete_related_person(rid: str) -> Response:
 @idempotent()
 def create_record(rtype: str) -> Response:
     who = caller(*WRITERS)
-    [(resource, created)] = registry.push_records(node_of(), [read_body(rtype)], actor(who, required=False))
+    body = read_body(rtype)
+    acting = actor(who, required=False)  # a bad X-Practitioner is refused before a bad body
+    data = fhir_in.record(body, fhir_in.known_categories())
+    [(resource, created)] = registry.push_records(node_of(), [data], acting)
     return written_response(resource, 201 if created else 200, _base())
 
 
@@ -169,7 +174,9 @@ def transaction() -> Response:
 @idempotent()
 def create_consent() -> Response:
     who = caller(*READERS)
-    resource = consents.record(node_of(), read_body("Consent"), actor(who))
+    body = read_body("Consent")
+    acting = actor(who)  # a bad X-Practitioner is refused before a bad body
+    resource = consents.record(node_of(), fhir_in.consent(body), acting)
     return written_response(resource, 201, _base())
 
 

@@ -67,14 +67,13 @@ def _party_keys(session: StoreSession, refs: tuple[str, ...], subject: Person) -
     return frozenset(keys)
 
 
-def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
-    """Record a consent or objection; refuse (422) when the grantors do not satisfy section 6."""
-    data = fhir_in.consent(resource)
-
+def record(node: Node, data: fhir_in.ConsentIn, actor: audit_log.Actor) -> dict[str, Any]:
+    """Record a consent or objection (``fhir_in.consent`` parsed it); refuse (422) when the
+    grantors do not satisfy section 6."""
     matrix = load_matrix()
     if data.purpose not in matrix:
         raise InvalidRequest(f"Onbekend doel {data.purpose!r}.")
-    unknown = sorted(data.categories - frozenset(c for cs in matrix.values() for c in cs))
+    unknown = sorted(data.categories - fhir_in.known_categories())
     if unknown:
         raise InvalidRequest(f"Onbekende categorie(ën): {', '.join(unknown)}.")
     outside = sorted(data.categories - matrix[data.purpose])
@@ -130,7 +129,7 @@ def record(node: Node, resource: dict[str, Any], actor: audit_log.Actor) -> dict
             uow.commit()
             raise
         cid = uuid.uuid4().hex
-        stored = versioning.stamp(dict(resource, id=cid), 1, node.clock())
+        stored = versioning.stamp(dict(data.resource, id=cid), 1, node.clock())
         consent_rows.add(
             s,
             ConsentRow(

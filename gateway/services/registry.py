@@ -25,7 +25,6 @@ from gateway.repositories.people import People, Relations
 from gateway.repositories.ports import StoreSession
 from gateway.repositories.records import Records
 from gateway.repositories.unit import Unit
-from profiles.summary import load_matrix
 
 if TYPE_CHECKING:  # the composition root imports the use cases
     from gateway.node import Node
@@ -74,20 +73,20 @@ def search_name(resource: dict[str, Any]) -> str:
     return "" if name == UNKNOWN_NAME else name.casefold()
 
 
-def register_person(node: Node, resource: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Register a Patient; a known BSN returns the existing person (created = False).
+def register_person(node: Node, data: fhir_in.PatientIn) -> tuple[dict[str, Any], bool]:
+    """Register a Patient (``fhir_in.patient`` parsed it); a known BSN returns the existing
+    person (created = False).
 
     Two workers registering the same BSN at once both find no one; the unique BSN makes
     the second insert fail, and that failure is answered with the first one's person.
     """
-    data = fhir_in.patient(resource)
     try:
         with node.uow() as uow:
             existing = uow.people.by_bsn(data.bsn)
             if existing is not None:
                 return _person_resource(existing), False
             rid = uuid.uuid4().hex
-            stored = versioning.stamp(_with_id(resource, rid), 1, node.clock())
+            stored = versioning.stamp(_with_id(data.resource, rid), 1, node.clock())
             uow.people.add(
                 Person(
                     id=rid,
@@ -203,20 +202,20 @@ def person_by_bsn(session: StoreSession, bsn: str) -> Person | None:
     return People(session).by_bsn(bsn)
 
 
-def add_relation(node: Node, resource: dict[str, Any]) -> dict[str, Any]:
-    """Record a parent, voogd or guardian institution of a child (with or without gezag).
+def add_relation(node: Node, data: fhir_in.RelationIn) -> dict[str, Any]:
+    """Record a parent, voogd or guardian institution of a child (with or without gezag),
+    as ``fhir_in.related_person`` parsed it.
 
     The same party for the same child updates the relation; when two workers insert it at
     once, the loser of the unique (child, party) insert retries as that update.
     """
-    data = fhir_in.related_person(resource)
     try:
-        return _save_relation(node, resource, data)
+        return _save_relation(node, data)
     except Duplicate:
-        return _save_relation(node, resource, data)
+        return _save_relation(node, data)
 
 
-def _save_relation(node: Node, resource: dict[str, Any], data: fhir_in.RelationIn) -> dict[str, Any]:
+def _save_relation(node: Node, data: fhir_in.RelationIn) -> dict[str, Any]:
     with node.uow() as uow:
         _person(uow, data.child_id)
         row = uow.relations.between(data.child_id, data.party_key)
@@ -235,7 +234,7 @@ def _save_relation(node: Node, resource: dict[str, Any], data: fhir_in.RelationI
         row.kind, row.custody = data.kind, data.custody
         before = json.loads(row.resource) if row.resource else None
         version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
-        stored = versioning.stamp(_with_id(resource, row.id), version, node.clock())
+        stored = versioning.stamp(_with_id(data.resource, row.id), version, node.clock())
         row.resource = json.dumps(stored)
         uow.commit()
     return stored
@@ -314,18 +313,19 @@ def subject_of(person: Person) -> Subject:
     return Subject(bsn=person.bsn, birth_date=person.birth_date)
 
 
-def upsert_record(node: Node, resource: dict[str, Any], *, session: StoreSession) -> tuple[dict[str, Any], bool]:
-    """Store one record in the caller's unit of work (which audits it); the same source
-    identifier updates instead of duplicating."""
-    stored, created, _who = _upsert(node, _Repos(session), _record_in(resource), resource)
+def upsert_record(node: Node, data: fhir_in.RecordIn, *, session: StoreSession) -> tuple[dict[str, Any], bool]:
+    """Store one record (``fhir_in.record`` parsed it) in the caller's unit of work (which
+    audits it); the same source identifier updates instead of duplicating."""
+    stored, created, _who = _upsert(node, _Repos(session), data)
     return stored, created
 
 
 def push_records(
-    node: Node, resources: list[dict[str, Any]], actor: audit_log.Actor, *, where: Callable[[int], str] | None = None
+    node: Node, records: list[fhir_in.RecordIn], actor: audit_log.Actor, *, where: Callable[[int], str] | None = None
 ) -> list[tuple[dict[str, Any], bool]]:
-    """Store records an EHR pushed, all or nothing, with one ``record-written`` audit entry
-    per person in the same unit of work (NEN 7513: who wrote what into whose record).
+    """Store records an EHR pushed (``fhir_in.record`` parsed them), all or nothing, with one
+    ``record-written`` audit entry per person in the same unit of work (NEN 7513: who wrote
+    what into whose record).
 
     ``where(i)`` names the i-th record in an error (a transaction's ``entry[i]``).
     """
@@ -333,20 +333,13 @@ def push_records(
     def named(i: int, exc: InvalidRequest) -> InvalidRequest:
         return InvalidRequest(f"{where(i)}: {exc.detail}") if where else exc
 
-    checked = []
-    for i, resource in enumerate(resources):
-        try:
-            checked.append((_record_in(resource), resource))
-        except InvalidRequest as exc:
-            raise named(i, exc) from None
-
     def work() -> list[tuple[dict[str, Any], bool]]:
         out: list[tuple[dict[str, Any], bool]] = []
         written: dict[str, list[tuple[fhir_in.RecordIn, bool]]] = {}
         with node.uow() as uow:
-            for i, (data, resource) in enumerate(checked):
+            for i, data in enumerate(records):
                 try:
-                    stored, created, person = _upsert(node, uow, data, resource)
+                    stored, created, person = _upsert(node, uow, data)
                 except RecordOfAnother as exc:
                     uow.rollback()
                     _audit_moved_refused(node, data, exc, actor)
@@ -409,10 +402,6 @@ def _audit_moved_refused(node: Node, data: fhir_in.RecordIn, exc: RecordOfAnothe
         uow.commit()
 
 
-def _record_in(resource: dict[str, Any]) -> fhir_in.RecordIn:
-    return fhir_in.record(resource, frozenset(c for cats in load_matrix().values() for c in cats))
-
-
 class _Repos:
     """The two repositories ``_upsert`` uses, on a session handed in (``upsert_record``)."""
 
@@ -420,9 +409,7 @@ class _Repos:
         self.people, self.records = People(session), Records(session)
 
 
-def _upsert(
-    node: Node, uow: Unit | _Repos, data: fhir_in.RecordIn, resource: dict[str, Any]
-) -> tuple[dict[str, Any], bool, Person]:
+def _upsert(node: Node, uow: Unit | _Repos, data: fhir_in.RecordIn) -> tuple[dict[str, Any], bool, Person]:
     if data.subject_is_bsn:
         person = uow.people.by_bsn(data.subject_ref)
         if person is None:
@@ -454,7 +441,7 @@ def _upsert(
         uow.records.add(row)
     # a push under the same source identifier is the record's next version (a row stored
     # before versions were kept was version 1); the same content again changes nothing
-    incoming = versioning.unversioned(_with_id(resource, row.id))
+    incoming = versioning.unversioned(_with_id(data.resource, row.id))
     if before is not None and versioning.unversioned(before) == incoming:
         return versioning.ensure(before, row.updated_at), created, person
     version = max(versioning.version_of(before), 1) + 1 if before is not None else 1
@@ -548,8 +535,16 @@ def records_of(session: StoreSession, subject_id: str, categories: frozenset[str
     return [json.loads(resource) for resource in Records(session).resources_of(subject_id, categories)]
 
 
+def _entry(i: int) -> str:
+    return f"entry[{i}]"
+
+
 def transaction(node: Node, bundle: dict[str, Any], actor: audit_log.Actor) -> dict[str, Any]:
-    """Apply a transaction Bundle of records all-or-nothing (conditional create on identifier)."""
+    """Apply a transaction Bundle of records all-or-nothing (conditional create on identifier).
+
+    The Bundle is the typed request of the FHIR transaction interaction: this use case reads
+    its entries into ``fhir_in.RecordIn``, naming a refused one ``entry[i]``.
+    """
     if bundle.get("type") != "transaction":
         raise InvalidRequest("Verwacht een Bundle van type 'transaction'.")
     entries = bundle.get("entry") or []
@@ -561,7 +556,8 @@ def transaction(node: Node, bundle: dict[str, Any], actor: audit_log.Actor) -> d
         if not isinstance(resource, dict):
             raise InvalidRequest(f"entry[{i}] heeft geen resource.")
         resources.append(resource)
-    written = push_records(node, resources, actor, where=lambda i: f"entry[{i}]")
+    records = fhir_in.records(resources, fhir_in.known_categories(), where=_entry)
+    written = push_records(node, records, actor, where=_entry)
     return {
         "resourceType": "Bundle",
         "type": "transaction-response",

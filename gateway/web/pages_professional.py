@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from contract.errors import GatewayError
 from gateway.current import node_of
+from gateway.fhir import fhir_in
 from gateway.node import Node
 from gateway.repositories import audit_log
 from gateway.services import consents, exchange, lookup, registry, safety
@@ -260,7 +261,7 @@ def consent_record(pid: str) -> Response:
         end=end,
     )
     try:
-        stored = consents.record(node, resource, actor())
+        stored = consents.record(node, fhir_in.consent(resource), actor())
     except GatewayError as exc:
         onetime.release()  # nothing was recorded: the same form may be corrected and sent again
         code, text = refusal_text(exc)

@@ -28,6 +28,7 @@ from adapters.store.models import AuditEntry, Record
 from gateway import config
 from gateway.cli.main import main as gateway_main
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.fhir.fhir_in import CATEGORY_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.node import build
 from gateway.services import registry
@@ -63,7 +64,7 @@ def node(home: Path) -> Iterator[Any]:
         (FATHER, date(1988, 7, 9), "Kees"),
         (CHILD, date(2016, 5, 4), "Noor"),
     ):
-        registry.register_person(n, d.patient(bsn, born, given, "Jansen"))
+        registry.register_person(n, fhir_in.patient(d.patient(bsn, born, given, "Jansen")))
     yield n
     n.uow.engine.dispose()
 

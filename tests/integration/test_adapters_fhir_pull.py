@@ -40,6 +40,7 @@ from gateway import config
 from gateway.app import create_app
 from gateway.cli.main import main as gateway_main
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.fhir.fhir_in import BSN_SYSTEM, DISCLOSURE_SYSTEM
 from gateway.node import build
 from gateway.repositories import audit_log
@@ -267,7 +268,7 @@ def node(home: Path) -> Iterator[Any]:
 
 
 def register(node: Any, bsn: str) -> str:
-    person, _ = registry.register_person(node, d.patient(bsn, date(1990, 1, 1), "Test", "Persoon"))
+    person, _ = registry.register_person(node, fhir_in.patient(d.patient(bsn, date(1990, 1, 1), "Test", "Persoon")))
     return str(person["id"])
 
 
@@ -379,7 +380,7 @@ def test_a_full_sync_withdraws_what_the_ehr_deleted_and_only_that(
     mother_id = register(node, mother)
     register(node, other)
     pushed = d.observation(mother_id, "signals", "Via de koppeling", shareable=True, source_id="push-1")
-    registry.push_records(node, [pushed], audit_log.SYSTEM)
+    registry.push_records(node, fhir_in.records([pushed], fhir_in.known_categories()), audit_log.SYSTEM)
     add_source(home, f'[sources.epd]\nbase_url = "{fhir_server.url}"\nauth = "bearer"\nmapping = "{MAPPING}"\n')
     monkeypatch.setenv("GATEWAY_SOURCE_EPD_SECRET", ehr_token)
     assert gateway("sync", home).code == 0

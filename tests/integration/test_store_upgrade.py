@@ -21,6 +21,7 @@ from adapters.store import alembic_config, make_engine, migrate, revision_of
 from adapters.store.models import Base
 from gateway import config
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.node import build
 from gateway.repositories import audit_log
 from gateway.services import registry
@@ -35,7 +36,7 @@ def test_the_first_releases_store_is_upgraded_in_place_and_its_chain_still_verif
     cfg = config.load(home)
     node = build(cfg)
     audit_log.record_admin(node, "partner-added", peer_org="jeugdteam-west")
-    registry.register_person(node, d.patient(d.bsn(3), date(1990, 1, 2), "Sanne", "Jansen-Çelik"))
+    registry.register_person(node, fhir_in.patient(d.patient(d.bsn(3), date(1990, 1, 2), "Sanne", "Jansen-Çelik")))
     node.uow.engine.dispose()
     engine = make_engine(cfg.store.url)
     try:

@@ -16,6 +16,7 @@ from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixture
 from audit import events
 from audit.events import AuditRecord
 from contract.errors import ConsentRevoked, PartnerRefusal
+from gateway.fhir import fhir_in
 from gateway.repositories import audit_log
 from gateway.services import auditing, consents
 from gateway.web import disclosure_report, oidc, pages_professional
@@ -70,7 +71,8 @@ def test_not_asked_is_not_a_refusal(client: Any, ids: dict[str, str]) -> None:
 
 
 def test_who_withdrew_a_consent_is_kept(app: Any, client: Any, ids: dict[str, str]) -> None:
-    cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), actor())["id"]
+    node = app.extensions["gateway"]
+    cid = consents.record(node, fhir_in.consent(_consent(ids["mother"], "ggz-noord")), actor())["id"]
     page = client.get(f"/toestemming/{cid}/intrekken").text
     assert "Wie trekt de toestemming in?" in page and "Sanne Jansen (de persoon zelf)" in page
 
@@ -131,7 +133,7 @@ def test_a_request_without_a_covering_consent_is_refused_in_dutch_and_audited(
 
 
 def test_the_summary_form_is_filled_in_from_the_one_valid_consent(app: Any, client: Any, ids: dict[str, str]) -> None:
-    consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), actor())
+    consents.record(app.extensions["gateway"], fhir_in.consent(_consent(ids["mother"], "ggz-noord")), actor())
 
     page = client.get(f"/clienten/{ids['mother']}/samenvatting").text
 
@@ -140,7 +142,7 @@ def test_the_summary_form_is_filled_in_from_the_one_valid_consent(app: Any, clie
 
 
 def test_the_overview_names_who_it_leaves_out(app: Any, client: Any, ids: dict[str, str]) -> None:
-    consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), actor())
+    consents.record(app.extensions["gateway"], fhir_in.consent(_consent(ids["mother"], "ggz-noord")), actor())
 
     page = client.get(f"/clienten/{ids['child']}/gezinsoverzicht").text
 
@@ -201,7 +203,7 @@ def test_the_receipt_of_a_refusal_reads_as_a_refusal(app: Any, client: Any, ids:
 
 def test_the_avg_report_names_the_consent_a_disclosure_was_made_under(app: Any, ids: dict[str, str]) -> None:
     node = app.extensions["gateway"]
-    cid = consents.record(node, _consent(ids["mother"], "ggz-noord"), actor())["id"]
+    cid = consents.record(node, fhir_in.consent(_consent(ids["mother"], "ggz-noord")), actor())["id"]
 
     with node.uow() as uow:  # the requester's receipt of a summary under that consent
         audit_log.append(

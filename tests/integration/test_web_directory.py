@@ -22,6 +22,7 @@ from gateway.demo import data as d
 from gateway.federation import memberlist as fedlist
 from gateway.federation import membership as federation_trust
 from gateway.federation.memberlist import ListedMember
+from gateway.fhir import fhir_in
 from gateway.repositories.audit_log import Actor
 from gateway.services import consents
 
@@ -88,14 +89,16 @@ def test_the_clients_page_names_the_consents_organisations_and_how_to_reach_them
     node = app.extensions["gateway"]
     consents.record(
         node,
-        d.consent(
-            ids["mother"],
-            [f"Patient/{ids['mother']}"],
-            recipients=["jeugdteam-west"],
-            holders=["ggz-noord"],
-            purpose="joint-safety-planning",
-            categories=["signals"],
-            start=date.today(),
+        fhir_in.consent(
+            d.consent(
+                ids["mother"],
+                [f"Patient/{ids['mother']}"],
+                recipients=["jeugdteam-west"],
+                holders=["ggz-noord"],
+                purpose="joint-safety-planning",
+                categories=["signals"],
+                start=date.today(),
+            )
         ),
         Actor(actor_id="uzi:900000303", role="professional", client_id="web"),
     )

@@ -28,6 +28,7 @@ from adapters.store.models import Person
 from audit import events
 from contract.errors import PartnerRefusal
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.repositories import audit_log
 from gateway.repositories.audit_log import Actor
 from gateway.services import consents, lookup, registry
@@ -192,7 +193,7 @@ def test_the_family_overview_asks_in_parallel_within_one_deadline(
     node = app.extensions["gateway"]
     mother_rel = _relation(client, ids, "mother")
     for holder in ("ggz-noord", "wijkteam-oost"):
-        consents.record(node, _consent(ids["mother"], holder), _actor())
+        consents.record(node, fhir_in.consent(_consent(ids["mother"], holder)), _actor())
     release = threading.Event()
     calls: list[str] = []
 
@@ -248,7 +249,7 @@ def pushes_to_partner(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[st
 def a_safety_plan(app: Any, pid: str) -> None:
     registry.push_records(
         app.extensions["gateway"],
-        [d.safety_plan(pid, source_id=f"plan-{pid}")],
+        fhir_in.records([d.safety_plan(pid, source_id=f"plan-{pid}")], fhir_in.known_categories()),
         audit_log.Actor(actor_id="client:epd", role="ehr", client_id="epd"),
     )
 
@@ -323,7 +324,7 @@ def test_the_name_search_covers_the_whole_register(app: Any, client: Any, ids: d
         )
         uow.commit()
 
-    registry.register_person(node, d.patient(d.bsn(40), date(2001, 5, 6), "Fleur", "de Nieuwe-Laatst"))
+    registry.register_person(node, fhir_in.patient(d.patient(d.bsn(40), date(2001, 5, 6), "Fleur", "de Nieuwe-Laatst")))
 
     found = post(client, "/clienten/zoeken", {"naam": "NIEUWE fleur"}).text
     assert "Fleur de Nieuwe-Laatst" in found

@@ -22,6 +22,7 @@ from contract.errors import PartnerRefusal
 from gateway.demo import data as d
 from gateway.demo import push as dp
 from gateway.federation import directory
+from gateway.fhir import fhir_in
 from gateway.repositories import audit_log
 from gateway.services import push, registry
 from gateway.services.exchange import Sent
@@ -202,7 +203,7 @@ def test_the_clients_page_says_what_a_16_year_old_must_confirm_themselves(
     node = app.extensions["gateway"]
 
     birth = date.today().replace(year=date.today().year - 16) - timedelta(days=10)
-    pid = registry.register_person(node, d.patient(d.bsn(41), birth, "Lotte", "Bos"))[0]["id"]
+    pid = registry.register_person(node, fhir_in.patient(d.patient(d.bsn(41), birth, "Lotte", "Bos")))[0]["id"]
     with node.uow() as uow:
         uow.session.add(
             ConsentRow(

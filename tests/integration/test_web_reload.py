@@ -13,6 +13,7 @@ from web_builders import PROFESSIONAL, logged_in, once_token, post
 from web_fixtures import app, client, ids, logged  # noqa: F401 - pytest fixtures
 
 from audit import events
+from gateway.fhir import fhir_in
 from gateway.repositories import audit_log
 from gateway.services import consents
 from gateway.web import pages_professional, present
@@ -46,7 +47,9 @@ def test_reloading_after_a_consent_leaves_one_consent(app: Any, client: Any, ids
 
 
 def test_reloading_a_revocation_revokes_once(app: Any, client: Any, ids: dict[str, str]) -> None:
-    cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), _web_actor())["id"]
+    cid = consents.record(
+        app.extensions["gateway"], fhir_in.consent(_consent(ids["mother"], "ggz-noord")), _web_actor()
+    )["id"]
 
     first, again = submit_twice(client, f"/toestemming/{cid}/intrekken", {"wie": "hulpverlener"})
 
@@ -121,7 +124,7 @@ def test_reloading_a_summary_asks_the_partner_once(
 def test_reloading_the_family_overview_asks_nobody_again(
     app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), _web_actor())
+    consents.record(app.extensions["gateway"], fhir_in.consent(_consent(ids["mother"], "ggz-noord")), _web_actor())
     calls: list[str] = []
     monkeypatch.setattr(
         pages_professional,
@@ -135,7 +138,9 @@ def test_reloading_the_family_overview_asks_nobody_again(
 
 
 def test_a_form_without_its_one_time_token_is_refused(app: Any, client: Any, ids: dict[str, str]) -> None:
-    cid = consents.record(app.extensions["gateway"], _consent(ids["mother"], "ggz-noord"), _web_actor())["id"]
+    cid = consents.record(
+        app.extensions["gateway"], fhir_in.consent(_consent(ids["mother"], "ggz-noord")), _web_actor()
+    )["id"]
 
     forged = client.post(f"/toestemming/{cid}/intrekken", data={"csrf_token": "test-csrf-token", "wie": "hulpverlener"})
     other_session = logged_in(app, PROFESSIONAL)

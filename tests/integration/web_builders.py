@@ -16,6 +16,7 @@ from adapters.store.models import Partner
 from gateway import config
 from gateway.app import create_app
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.services import registry
 
 PROFESSIONAL = {
@@ -108,10 +109,10 @@ def a_family(app: Any) -> dict[str, str]:
         ("child", CHILD, date(today.year - 7, 1, 15), "Noor"),
         ("teen", TEEN, date(today.year - 14, 1, 15), "Sem"),
     ):
-        ids[key] = registry.register_person(node, d.patient(bsn, born, given, "Jansen"))[0]["id"]
-    registry.add_relation(node, d.parent_of(ids["child"], MOTHER))
-    registry.add_relation(node, d.parent_of(ids["child"], FATHER, mother=False))
-    registry.add_relation(node, d.parent_of(ids["teen"], MOTHER))
+        ids[key] = registry.register_person(node, fhir_in.patient(d.patient(bsn, born, given, "Jansen")))[0]["id"]
+    registry.add_relation(node, fhir_in.related_person(d.parent_of(ids["child"], MOTHER)))
+    registry.add_relation(node, fhir_in.related_person(d.parent_of(ids["child"], FATHER, mother=False)))
+    registry.add_relation(node, fhir_in.related_person(d.parent_of(ids["teen"], MOTHER)))
     return ids
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from consent import rules
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.repositories.audit_log import Actor
 from gateway.services import registry
 
@@ -42,8 +43,12 @@ class Family:
 def a_family(node: Any, *, child_age: int = 13, mother_custody: bool = True) -> Family:
     """Noor (``child_age``) and her mother Sanne Jansen, registered here, with Sanne as her parent."""
     kid, mum = new_bsn(), new_bsn()
-    child, _ = registry.register_person(node, d.patient(kid, born_aged(node, child_age), "Noor", "Jansen"))
+    child, _ = registry.register_person(
+        node, fhir_in.patient(d.patient(kid, born_aged(node, child_age), "Noor", "Jansen"))
+    )
     node.clock.move(minutes=1)
-    mother, _ = registry.register_person(node, d.patient(mum, born_aged(node, 41), "Sanne", "Jansen"))
-    rel = registry.add_relation(node, d.parent_of(child["id"], mum, mother=True, custody=mother_custody))
+    mother, _ = registry.register_person(node, fhir_in.patient(d.patient(mum, born_aged(node, 41), "Sanne", "Jansen")))
+    rel = registry.add_relation(
+        node, fhir_in.related_person(d.parent_of(child["id"], mum, mother=True, custody=mother_custody))
+    )
     return Family(child["id"], mother["id"], mum, kid, rel["id"])

@@ -10,6 +10,7 @@ from services_builders import EHR, NURSE, a_family, born_aged, new_bsn
 from audit import events
 from contract.errors import InvalidRequest, NotFound
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.services import lookup, registry
 
 
@@ -19,15 +20,19 @@ def actions(node: Any) -> list[str]:
 
 def test_a_mother_registered_twice_is_one_person(node: Any) -> None:
     bsn = new_bsn()
-    first, created = registry.register_person(node, d.patient(bsn, born_aged(node, 41), "Sanne", "Jansen"))
-    again, created_again = registry.register_person(node, d.patient(bsn, born_aged(node, 41), "Sanne", "Jansen"))
+    first, created = registry.register_person(
+        node, fhir_in.patient(d.patient(bsn, born_aged(node, 41), "Sanne", "Jansen"))
+    )
+    again, created_again = registry.register_person(
+        node, fhir_in.patient(d.patient(bsn, born_aged(node, 41), "Sanne", "Jansen"))
+    )
     assert (created, created_again) == (True, False)
     assert again["id"] == first["id"] and len(node.store.persons) == 1
 
 
 def test_a_registration_without_a_valid_bsn_writes_nothing(node: Any) -> None:
     with pytest.raises(InvalidRequest):
-        registry.register_person(node, d.patient("123456789", born_aged(node, 41), "Sanne", "Jansen"))
+        registry.register_person(node, fhir_in.patient(d.patient("123456789", born_aged(node, 41), "Sanne", "Jansen")))
     assert node.store.persons == {} and node.uow.store.commits == 0
 
 
@@ -61,7 +66,9 @@ def test_without_a_known_custody_holder_nobody_can_consent_for_a_child_of_13_yet
 
 def test_the_same_parent_recorded_again_updates_the_relation(node: Any) -> None:
     family = a_family(node, mother_custody=False)
-    again = registry.add_relation(node, d.parent_of(family.child, family.mother_bsn, mother=True, custody=True))
+    again = registry.add_relation(
+        node, fhir_in.related_person(d.parent_of(family.child, family.mother_bsn, mother=True, custody=True))
+    )
     assert again["id"] == family.mother_relation and again["meta"]["versionId"] == "2"
     [mother] = lookup.parents(node, family.child)
     assert mother.custody is True
@@ -87,9 +94,9 @@ def test_records_pushed_for_a_child_are_stored_once_and_audited_per_person(node:
         d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1"),
         d.safety_plan(family.child, source_id="epd-2"),
     ]
-    written = registry.push_records(node, records, EHR)
+    written = registry.push_records(node, fhir_in.records(records, fhir_in.known_categories()), EHR)
     assert [created for _, created in written] == [True, True]
-    again = registry.push_records(node, records[:1], EHR)
+    again = registry.push_records(node, fhir_in.records(records[:1], fhir_in.known_categories()), EHR)
     assert again[0][1] is False and len(node.store.records) == 2
     assert actions(node).count(events.RECORD_WRITTEN) == 2
     assert lookup.nothing_held(node, family.child, ("signals", "care-team")) == ["care-team"]
@@ -98,11 +105,21 @@ def test_records_pushed_for_a_child_are_stored_once_and_audited_per_person(node:
 def test_a_record_under_another_persons_source_id_is_refused_for_both_and_nothing_moves(node: Any) -> None:
     family = a_family(node)
     registry.push_records(
-        node, [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1")], EHR
+        node,
+        fhir_in.records(
+            [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1")],
+            fhir_in.known_categories(),
+        ),
+        EHR,
     )
     with pytest.raises(registry.RecordOfAnother):
         registry.push_records(
-            node, [d.observation(family.mother, "signals", "Moe", shareable=True, source_id="epd-1")], EHR
+            node,
+            fhir_in.records(
+                [d.observation(family.mother, "signals", "Moe", shareable=True, source_id="epd-1")],
+                fhir_in.known_categories(),
+            ),
+            EHR,
         )
     [record] = node.store.records.values()
     assert record.subject_id == family.child
@@ -113,7 +130,12 @@ def test_a_record_under_another_persons_source_id_is_refused_for_both_and_nothin
 def test_a_withdrawn_record_is_gone_from_the_store_and_the_withdrawal_is_audited(node: Any) -> None:
     family = a_family(node)
     [(stored, _)] = registry.push_records(
-        node, [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1")], EHR
+        node,
+        fhir_in.records(
+            [d.observation(family.child, "signals", "Slaapt slecht", shareable=True, source_id="epd-1")],
+            fhir_in.known_categories(),
+        ),
+        EHR,
     )
     registry.delete_record(node, "Observation", EHR, rid=stored["id"])
     assert node.store.records == {}

@@ -19,6 +19,7 @@ from consent import rules
 from contract import jwt
 from contract.errors import ConsentRevoked, InvalidRequest, PartnerUnavailable
 from gateway.demo import data as d
+from gateway.fhir import fhir_in
 from gateway.repositories import audit_log
 from gateway.services import consents, exchange, lookup, push, registry
 
@@ -57,7 +58,7 @@ def today(node: Any) -> dt.date:
 def a_mother(node: Any, seed: int = 7) -> tuple[str, str]:
     """An adult registered here: (Patient id, BSN). She consents for herself."""
     bsn = d.bsn(seed)
-    stored, _ = registry.register_person(node, d.patient(bsn, dt.date(1984, 3, 9), "Sanne", "Jansen"))
+    stored, _ = registry.register_person(node, fhir_in.patient(d.patient(bsn, dt.date(1984, 3, 9), "Sanne", "Jansen")))
     return stored["id"], bsn
 
 
@@ -82,7 +83,7 @@ def her_consent(
         days=days,
         decision=decision,
     )
-    return consents.record(node, resource, PROFESSIONAL)["id"]  # type: ignore[no-any-return]
+    return consents.record(node, fhir_in.consent(resource), PROFESSIONAL)["id"]  # type: ignore[no-any-return]
 
 
 def asking_here(node: Any, pid: str, *, days: int = 365) -> str:
