@@ -143,7 +143,7 @@ def append_many(session: Session, node: AuditAuthor, records: list[AuditRecord])
                 }
             )
         head_seq, head_hash = entry.seq, entry.hash
-    conn.execute(_INSERT_ENTRY, rows)  # one row: a plain execute, no executemany
+    conn.execute(_INSERT_ENTRY, rows)  # a list of one runs as a plain execute, not an executemany
     if checkpoints:
         conn.execute(_INSERT_CHECKPOINT, checkpoints)
     signed_head = chain.sign_checkpoint(entry, kind=chain.KIND_HEAD, at=recorded_at, sign=sign)

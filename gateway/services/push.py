@@ -305,12 +305,13 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
         if _mark(bundle) != CONSENTED_PUSH:
             raise InvalidRequest("Deze samenvatting is niet als toegestuurd met toestemming gemarkeerd.")
         exchange_id, subject, cats, rhash = _facts(bundle)
+        facts = exchange.bundle_facts(bundle)  # hashed once: the refusal audit keeps the hash too
         base.update(
             exchange_id=exchange_id,
             subject=subject if valid_bsn(subject) else "",
             categories=cats,
             request_hash=rhash,
-            response_hash=exchange.response_hash(bundle),
+            response_hash=facts["response_hash"],
         )
         verified = _verify_token(node, values["consent-token"], sender, now)
         base.update(
@@ -332,7 +333,7 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
             action=events.SUMMARY_PUSH_RECEIVED,
             outcome=events.SUCCESS,
             peer_response_hash=base["response_hash"],
-            **(base | exchange.bundle_facts(bundle)),
+            **(base | facts),
         )
         exchange.keep_pushed(
             node,
