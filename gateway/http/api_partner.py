@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, request
 
 from contract.errors import InvalidRequest, UnknownPartner
@@ -15,6 +17,11 @@ from gateway.services import consents, exchange, locator, push, reconcile, safet
 bp = Blueprint("partner", __name__)
 
 
+def _parameters() -> dict[str, Any]:
+    """The request's ``Parameters``, for a use case's reader to parse and audit if it fails."""
+    return read_body("Parameters")
+
+
 @bp.post("/fhir/$behaviour-summary")
 def behaviour_summary() -> Response:
     try:
@@ -25,7 +32,9 @@ def behaviour_summary() -> Response:
         caller = auth.verify_access_token(node_of(), request.headers.get("Authorization"))
         exchange.refuse_unknown_partner(node_of(), caller.client_id, caller.role, request.remote_addr or "")
         raise
-    return fhir_response(exchange.disclose_summary(node_of(), read_body("Parameters"), who.client_id))
+    node = node_of()
+    ask = exchange.read_disclosure_ask(node, _parameters, who.client_id)
+    return fhir_response(exchange.disclose_summary(node, ask))
 
 
 @bp.post("/fhir/$consent-status")
@@ -39,14 +48,16 @@ def consent_status() -> Response:
 @bp.post("/fhir/$receive-disclosure")
 def receive_disclosure() -> Response:
     who = partner_caller()
-    return fhir_response(safety.receive(node_of(), read_body("Parameters"), who.client_id))
+    node = node_of()
+    return fhir_response(safety.receive(node, safety.read_disclosure(node, _parameters, who.client_id)))
 
 
 @bp.post("/fhir/$receive-summary")
 def receive_summary() -> Response:
     """A consented push from a trusted partner (contract section 9), kept in the inbox."""
     who = partner_caller()
-    return fhir_response(push.receive(node_of(), read_body("Parameters"), who.client_id))
+    node = node_of()
+    return fhir_response(push.receive(node, push.read_push(node, _parameters, who.client_id)))
 
 
 @bp.post("/fhir/$consent-revoked")
@@ -103,4 +114,5 @@ def locator_setup() -> Response:
 def locator_match() -> Response:
     """Answer a blinded PSI request under the current epoch (contract section 8)."""
     who = _locator_caller()
-    return fhir_response(locator.answer_match(node_of(), read_body("Parameters"), who))
+    node = node_of()
+    return fhir_response(locator.answer_match(node, locator.read_match(node, _parameters, who)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -210,35 +211,78 @@ def _remote_status(node: Node, issuer: str, consent_id: str) -> str:
     return status
 
 
-def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str, Any]:
-    """Answer ``$behaviour-summary`` for trusted partner ``caller`` (contract section 4).
+@dataclass(frozen=True)
+class DisclosureAsk:
+    """A trusted partner's ``$behaviour-summary`` as read at the holder (contract section 4).
+
+    ``caller`` is who authenticated, the rest is what it sent: the summary asked for, the
+    exchange id it binds the answer to, the practitioner who asks and the hash of the
+    Parameters as received. Built by ``read_disclosure_ask``, which audits what it refuses.
+    """
+
+    caller: str
+    params: parameters.SummaryParams
+    exchange_id: str
+    practitioner: str
+    request_hash: str
+
+    def audit_fields(self) -> dict[str, Any]:
+        """The fields every audit record of this ask carries, refused or disclosed."""
+        p = self.params
+        return {
+            "actor_id": self.practitioner,
+            "actor_role": "partner",
+            "peer_org": self.caller,
+            "request_hash": self.request_hash,
+            "on_behalf_of": f"org:{self.caller}",
+            "subject": p.subject,
+            "purpose": p.purpose,
+            "categories": p.categories,
+            "exchange_id": self.exchange_id,
+            "detail": {"consent_note": p.note} if p.note else {},
+        }
+
+
+def read_disclosure_ask(node: Node, load: Callable[[], dict[str, Any]], caller: str) -> DisclosureAsk:
+    """Read ``$behaviour-summary`` from trusted partner ``caller``; ``load`` parses the body.
+
+    A body that does not parse, lacks a parameter, or carries what the audit could not keep
+    is refused (``InvalidRequest``) and audited with whatever was read before it failed.
+    """
+    base: dict[str, Any] = {"actor_id": "", "actor_role": "partner", "peer_org": caller}
+    try:
+        body = load()
+        base["request_hash"] = request_hash(body)
+        values = parameters.read(body, HOLDER_SPECS)
+        p = parameters.summary(values)
+        if not EXCHANGE_ID.fullmatch(values["exchange-id"]):
+            raise InvalidRequest("exchange-id is een FHIR-id (ASCII-letters, cijfers, '-', max. 64).")
+        ask = DisclosureAsk(
+            caller=caller,
+            params=p,
+            exchange_id=values["exchange-id"],
+            practitioner=parameters.practitioner(values["practitioner"]),
+            request_hash=base["request_hash"],
+        )
+        base = ask.audit_fields()
+        _auditable(base)
+        return ask
+    except GatewayError as exc:
+        _audit_refusal(node, base, exc, caller)
+        raise
+
+
+def disclose_summary(node: Node, ask: DisclosureAsk) -> dict[str, Any]:
+    """Answer ``$behaviour-summary`` for trusted partner ``ask.caller`` (contract section 4).
 
     Every outcome is audited: a disclosure in the same transaction as its replay guard,
     committed before the Bundle is returned; a refusal in its own transaction before the
     OperationOutcome goes out. If the audit cannot be written nothing is disclosed.
     """
     now = node.clock()
-    base: dict[str, Any] = {"actor_id": "", "actor_role": "partner", "peer_org": caller}
-    p: parameters.SummaryParams | None = None
-    exchange_id = ""
+    caller, p, exchange_id, rhash = ask.caller, ask.params, ask.exchange_id, ask.request_hash
+    base = ask.audit_fields()
     try:
-        rhash = request_hash(body)
-        base["request_hash"] = rhash
-        values = parameters.read(body, HOLDER_SPECS)
-        p = parameters.summary(values)
-        if not EXCHANGE_ID.fullmatch(values["exchange-id"]):
-            raise InvalidRequest("exchange-id is een FHIR-id (ASCII-letters, cijfers, '-', max. 64).")
-        exchange_id = values["exchange-id"]
-        base.update(
-            actor_id=parameters.practitioner(values["practitioner"]),
-            on_behalf_of=f"org:{caller}",
-            subject=p.subject,
-            purpose=p.purpose,
-            categories=p.categories,
-            exchange_id=exchange_id,
-            detail={"consent_note": p.note} if p.note else {},
-        )
-        _auditable(base)
         verified = verify_consent(node, p, caller, int(now.timestamp()))
         base.update(
             consent_id=f"{verified.issuer}/{verified.consent_id}",
@@ -295,7 +339,7 @@ def disclose_summary(node: Node, body: dict[str, Any], caller: str) -> dict[str,
             uow.commit()
         return bundle
     except GatewayError as exc:
-        _audit_refusal(node, base, exc, exchange_id, caller, p)
+        _audit_refusal(node, base, exc, caller)
         raise
 
 
@@ -308,14 +352,7 @@ def _auditable(base: dict[str, Any]) -> None:
         raise InvalidRequest(f"Het verzoek kan niet worden vastgelegd in het auditlog: {exc}.") from None
 
 
-def _audit_refusal(
-    node: Node,
-    base: dict[str, Any],
-    exc: GatewayError,
-    exchange_id: str,
-    caller: str,
-    p: parameters.SummaryParams | None,
-) -> None:
+def _audit_refusal(node: Node, base: dict[str, Any], exc: GatewayError, caller: str) -> None:
     fields_ = {k: v for k, v in base.items() if k != "actor_id"}
     _audit_refused(
         node,

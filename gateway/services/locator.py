@@ -35,6 +35,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -386,25 +388,45 @@ def serve_setup(node: Node, caller: str) -> dict[str, Any]:
     )
 
 
-def answer_match(node: Node, body: dict[str, Any], caller: str) -> dict[str, Any]:
-    """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
-    max_items = node.config.locator.max_items
+@dataclass(frozen=True)
+class MatchAsk:
+    """A ``$locator-match`` as read (contract section 8): who asks (authenticated), the epoch
+    it was blinded under, and the blinded request (decoded from base64, at most
+    ``MAX_REQUEST_B64`` characters of it). Built by ``read_match``, which audits what it refuses."""
+
+    caller: str
+    epoch: str
+    request: bytes
+
+
+def read_match(node: Node, load: Callable[[], dict[str, Any]], caller: str) -> MatchAsk:
+    """Read a ``$locator-match`` from trusted partner ``caller``; ``load`` parses the body.
+
+    What does not parse is refused (``InvalidRequest``), audited and counted against the
+    partner's rate like every refusal here.
+    """
     try:
         values = parameters.read(
-            body,
+            load(),
             {
                 "epoch": parameters.Spec("valueString", required=True, max_len=64),
                 "request": parameters.Spec("valueBase64Binary", required=True, max_len=MAX_REQUEST_B64),
             },
         )
-        raw = _b64decode(values["request"])
-    except InvalidRequest as exc:
+        return MatchAsk(caller=caller, epoch=values["epoch"], request=_b64decode(values["request"]))
+    except GatewayError as exc:
         _refuse(node, caller, exc, events.LOCATOR_MATCH_ANSWERED)
         raise
+
+
+def answer_match(node: Node, ask: MatchAsk) -> dict[str, Any]:
+    """Answer ``$locator-match`` under the current epoch's key, or refuse (audited)."""
+    max_items = node.config.locator.max_items
+    caller, raw = ask.caller, ask.request
     rhash = _sha(raw)
     try:
         ep = node.locator.epoch()
-        if not hmac.compare_digest(values["epoch"].encode(), ep.id.encode()):
+        if not hmac.compare_digest(ask.epoch.encode(), ep.id.encode()):
             raise LocatorEpochChanged()
         response, count = server_of(ep).process(raw, max_items)
     except (InvalidRequest, LocatorEpochChanged) as exc:

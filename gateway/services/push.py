@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -272,8 +273,53 @@ def _audit(node: Node, action: str, base: dict[str, Any], reason: str) -> None:
 # --- the recipient: $receive-summary --------------------------------------------------------
 
 
-def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
-    """Accept a consented push from trusted partner ``sender`` into the inbox (section 9).
+@dataclass(frozen=True)
+class ReceivedPush:
+    """A ``$receive-summary`` as read at the recipient (contract section 9): who sent it
+    (authenticated), the Bundle and the consent token it carries, and the hash of the
+    Parameters as received. Built by ``read_push``, which audits what it refuses."""
+
+    sender: str
+    bundle: dict[str, Any]
+    consent_token: str
+    peer_request_hash: str
+
+
+def _sender_fields(sender: str) -> dict[str, Any]:
+    return {
+        "actor_id": f"org:{sender}",
+        "actor_role": "partner",
+        "peer_org": sender,
+        "on_behalf_of": f"org:{sender}",
+    }
+
+
+def read_push(node: Node, load: Callable[[], dict[str, Any]], sender: str) -> ReceivedPush:
+    """Read a consented push from trusted partner ``sender``; ``load`` parses the body.
+
+    A body that does not parse, or lacks the Bundle or the token, is refused
+    (``InvalidRequest``) and audited as a refused push before the error goes out.
+    """
+    base = _sender_fields(sender)
+    try:
+        body = load()
+        base["peer_request_hash"] = exchange.request_hash(body)
+        values = parameters.read(body, RECEIVE_SPECS)
+        if values["summary"].get("resourceType") != "Bundle":
+            raise InvalidRequest("Parameter 'summary' is geen Bundle.")
+    except GatewayError as exc:
+        _audit(node, events.SUMMARY_PUSH_REFUSED, base, exc.code)
+        raise
+    return ReceivedPush(
+        sender=sender,
+        bundle=values["summary"],
+        consent_token=values["consent-token"],
+        peer_request_hash=base["peer_request_hash"],
+    )
+
+
+def receive(node: Node, push: ReceivedPush) -> dict[str, Any]:
+    """Accept a consented push from trusted partner ``push.sender`` into the inbox (section 9).
 
     Checks, in order: the Bundle's signature against the sender's pinned keys, the
     profiles' guard and the push mark (``bad-partner-signature``); the consent token with
@@ -283,18 +329,9 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
     (``replay``). Raises the contract's codes; every outcome is audited.
     """
     now = node.clock()
-    base: dict[str, Any] = {
-        "actor_id": f"org:{sender}",
-        "actor_role": "partner",
-        "peer_org": sender,
-        "on_behalf_of": f"org:{sender}",
-    }
+    sender, bundle = push.sender, push.bundle
+    base = dict(_sender_fields(sender), peer_request_hash=push.peer_request_hash)
     try:
-        base["peer_request_hash"] = exchange.request_hash(body)
-        values = parameters.read(body, RECEIVE_SPECS)
-        bundle = values["summary"]
-        if bundle.get("resourceType") != "Bundle":
-            raise InvalidRequest("Parameter 'summary' is geen Bundle.")
         signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
         try:
             check_summary(bundle)  # behaviour level only, whoever signed it
@@ -313,7 +350,7 @@ def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
             request_hash=rhash,
             response_hash=facts["response_hash"],
         )
-        verified = _verify_token(node, values["consent-token"], sender, now)
+        verified = _verify_token(node, push.consent_token, sender, now)
         base.update(
             consent_id=f"{verified.issuer}/{verified.consent_id}",
             purpose=verified.purpose,

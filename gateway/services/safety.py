@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -203,60 +203,136 @@ def _summary(
     )
 
 
-def receive(node: Node, body: dict[str, Any], sender: str) -> dict[str, Any]:
-    """Accept a pushed safety disclosure from trusted partner ``sender``."""
-    values = parameters.read(body, RECEIVE_SPECS)
-    bundle = values["summary"]
-    if values["legal-ground"] not in LEGAL_GROUNDS:
-        raise InvalidRequest("Onbekende legal-ground.")
-    signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
+@dataclass(frozen=True)
+class ReceivedDisclosure:
+    """A ``$receive-disclosure`` as read at the recipient (contract section 4): who pushed it
+    (authenticated), the Bundle, the legal ground and justification, the practitioner who
+    decided, and the hash of the Parameters as received. Built by ``read_disclosure``,
+    which audits what it refuses."""
+
+    sender: str
+    bundle: dict[str, Any]
+    legal_ground: str
+    justification: str
+    practitioner: str
+    request_hash: str
+
+
+def _sender_fields(sender: str) -> dict[str, Any]:
+    return {"actor_id": f"org:{sender}", "actor_role": "partner", "peer_org": sender, "on_behalf_of": f"org:{sender}"}
+
+
+def read_disclosure(node: Node, load: Callable[[], dict[str, Any]], sender: str) -> ReceivedDisclosure:
+    """Read a pushed safety disclosure from trusted partner ``sender``; ``load`` parses the body.
+
+    A body that does not parse, lacks a parameter or names an unknown legal ground is
+    refused (``InvalidRequest``) and audited, flagged, before the error goes out; the
+    Bundle inside is not looked at until it does.
+    """
+    base = _sender_fields(sender)
     try:
-        check_summary(bundle)  # behaviour level only, whoever signed it
-    except NotShareable as exc:
-        raise BadPartnerSignature(f"De verstrekking voldoet niet aan de profielen: {exc.detail}") from exc
-    if catalog.CONSENTED_PUSH in json.dumps((bundle.get("meta") or {}).get("tag") or []):
-        raise InvalidRequest("Een met toestemming toegestuurde samenvatting is geen verstrekking zonder toestemming.")
-    exchange_id = bundle["identifier"]["value"] if isinstance(bundle.get("identifier"), dict) else None
-    if not isinstance(exchange_id, str) or not EXCHANGE_ID.fullmatch(exchange_id):
-        raise InvalidRequest("De verstrekking draagt geen geldig exchange-id.")
-    subjects = {
-        ((e["resource"].get("subject") or {}).get("identifier") or {}).get("value") for e in bundle.get("entry", [])
-    }
-    subject = subjects.pop() if len(subjects) == 1 else ""
-    subject = subject if isinstance(subject, str) and valid_bsn(subject) else ""
-    if not subject:
-        # nothing in it, or not about one person: a disclosure must say something about someone
-        raise InvalidRequest("De verstrekking bevat geen gegevens over één persoon en is niet aangenomen.")
-    with node.uow(read_only=True) as uow:
-        known = person_by_bsn(uow.session, subject) is not None
-    now = node.clock()
-    record = _auditable(
-        action=events.SAFETY_DISCLOSURE_RECEIVED,
-        actor_id=parameters.practitioner(values["practitioner"]),
-        actor_role="partner",
-        on_behalf_of=f"org:{sender}",
-        subject=subject,
-        peer_org=sender,
-        exchange_id=exchange_id,
-        legal_ground=values["legal-ground"],
-        response_hash=response_hash(bundle),
-        request_hash=request_hash(body),
-        count=len(bundle.get("entry", [])),
-        detail={"justification": values["justification"][:500], "subject_known": known},
-    )
-    # one exchange id is received once: a pushed disclosure replayed is refused (replay)
-    keep_pushed(
-        node,
-        record,
-        role="safety-received",
-        kind=catalog.SAFETY_DISCLOSURE,
-        sender=sender,
-        bundle=bundle,
-        subject=subject,
-        now=now,
-        legal_ground=values["legal-ground"],
-    )
+        body = load()
+        base["request_hash"] = request_hash(body)
+        values = parameters.read(body, RECEIVE_SPECS)
+        if values["legal-ground"] not in LEGAL_GROUNDS:
+            raise InvalidRequest("Onbekende legal-ground.")
+        if values["summary"].get("resourceType") != "Bundle":
+            raise InvalidRequest("Parameter 'summary' is geen Bundle.")
+        return ReceivedDisclosure(
+            sender=sender,
+            bundle=values["summary"],
+            legal_ground=values["legal-ground"],
+            justification=values["justification"],
+            practitioner=parameters.practitioner(values["practitioner"]),
+            request_hash=base["request_hash"],
+        )
+    except GatewayError as exc:
+        _audit_refused(node, base, exc.code)
+        raise
+
+
+def receive(node: Node, pushed: ReceivedDisclosure) -> dict[str, Any]:
+    """Accept a pushed safety disclosure from trusted partner ``pushed.sender``.
+
+    Checks, in order: the Bundle's signature against the sender's pinned keys and the
+    profiles' guard (``bad-partner-signature``), that it is not a consented push, its
+    exchange id and its one subject (``invalid-request``), the exchange id once per sender
+    (``replay``). Every outcome is audited and flagged for the privacy officer.
+    """
+    sender, bundle = pushed.sender, pushed.bundle
+    base = dict(_sender_fields(sender), actor_id=pushed.practitioner, request_hash=pushed.request_hash)
+    try:
+        signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
+        try:
+            check_summary(bundle)  # behaviour level only, whoever signed it
+        except NotShareable as exc:
+            raise BadPartnerSignature(f"De verstrekking voldoet niet aan de profielen: {exc.detail}") from exc
+        if catalog.CONSENTED_PUSH in json.dumps((bundle.get("meta") or {}).get("tag") or []):
+            raise InvalidRequest(
+                "Een met toestemming toegestuurde samenvatting is geen verstrekking zonder toestemming."
+            )
+        exchange_id = bundle["identifier"]["value"] if isinstance(bundle.get("identifier"), dict) else None
+        if not isinstance(exchange_id, str) or not EXCHANGE_ID.fullmatch(exchange_id):
+            raise InvalidRequest("De verstrekking draagt geen geldig exchange-id.")
+        base.update(exchange_id=exchange_id, legal_ground=pushed.legal_ground, response_hash=response_hash(bundle))
+        subjects = {
+            ((e["resource"].get("subject") or {}).get("identifier") or {}).get("value") for e in bundle.get("entry", [])
+        }
+        subject = subjects.pop() if len(subjects) == 1 else ""
+        subject = subject if isinstance(subject, str) and valid_bsn(subject) else ""
+        if not subject:
+            # nothing in it, or not about one person: a disclosure must say something about someone
+            raise InvalidRequest("De verstrekking bevat geen gegevens over één persoon en is niet aangenomen.")
+        base["subject"] = subject
+        with node.uow(read_only=True) as uow:
+            known = person_by_bsn(uow.session, subject) is not None
+        now = node.clock()
+        record = _auditable(
+            action=events.SAFETY_DISCLOSURE_RECEIVED,
+            **base,
+            count=len(bundle.get("entry", [])),
+            detail={"justification": pushed.justification[:500], "subject_known": known},
+        )
+        # one exchange id is received once: a pushed disclosure replayed is refused (replay)
+        keep_pushed(
+            node,
+            record,
+            role="safety-received",
+            kind=catalog.SAFETY_DISCLOSURE,
+            sender=sender,
+            bundle=bundle,
+            subject=subject,
+            now=now,
+            legal_ground=pushed.legal_ground,
+        )
+    except GatewayError as exc:
+        _audit_refused(node, base, exc.code)
+        raise
     return parameters.build(status=("valueCode", "received"))
+
+
+def _audit_refused(node: Node, base: dict[str, Any], reason: str) -> None:
+    """A refused safety disclosure, flagged for the privacy officer: what was read of it, or
+    where that cannot be kept as it is (a credential-like text), who refused whom and why."""
+    try:
+        record = AuditRecord(
+            action=events.SAFETY_DISCLOSURE_RECEIVED,
+            outcome=events.REFUSED,
+            reason_code=reason,
+            flagged=True,
+            **base,
+        )
+    except InvalidAuditRecord:
+        record = AuditRecord(
+            action=events.SAFETY_DISCLOSURE_RECEIVED,
+            outcome=events.REFUSED,
+            reason_code=reason,
+            flagged=True,
+            **_sender_fields(base["peer_org"]),
+        )
+    with node.uow() as uow:
+        audit_log.append(uow.session, node, record)
+        uow.commit()
 
 
 def _auditable(*, action: str = events.SAFETY_DISCLOSURE_SENT, **fields_: Any) -> AuditRecord:

@@ -499,6 +499,31 @@ def test_invalid_request_at_the_holder_is_refused_and_audited(fed, broken: str) 
     assert audited["peer_org"] == "jeugdteam-west"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"resourceType": "Parameters", "parameter": [', b'{"resourceType": "Parameters", "resourceType": "Parameters"}'],
+    ids=["cut-off", "duplicate-key"],
+)
+def test_a_body_that_does_not_parse_is_refused_and_audited_at_the_holder(fed, body: bytes) -> None:
+    """Even a request that is not JSON, or not I-JSON, leaves its refusal in the holder's log."""
+    partner = fed.as_partner(fed.jeugd)
+    before = fed.audit(fed.ggz)[0]["seq"]
+    resp = requests.post(
+        f"{fed.ggz.url}/fhir/$behaviour-summary",
+        data=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {partner.token}", "Content-Type": "application/fhir+json"},
+    )
+    fed.refused(resp, 400, "invalid-request")
+    [audited] = [r for r in fed.audit(fed.ggz) if r["seq"] > before]
+    assert (audited["action"], audited["reason_code"]) == (events.DISCLOSURE_REFUSED, "invalid-request")
+    assert (audited["peer_org"], audited["actor_id"], audited["request_hash"]) == (
+        "jeugdteam-west",
+        "org:jeugdteam-west",
+        "",
+    )
+
+
 # --- 502/504: the requester's view of a partner that fails it -----------------------------------
 
 

@@ -176,6 +176,42 @@ def test_the_recipient_verifies_what_is_pushed(fed, professionals) -> None:
     fed.refused(as_ggz.post("receive-disclosure", _pushed(forged)), 502, "bad-partner-signature")
     assert all(e["resource"]["id"] != "forged-1" for e in professionals["jeugd"].get("/fhir/Bundle").json()["entry"])
 
+    # both refusals are in the recipient's log, flagged for its privacy officer: the replay
+    # under the exchange id it reused, the forgery without one (nothing in it is vouched for)
+    forgery, replay = _refused_at(fed, fed.jeugd)[:2]
+    assert (replay["reason_code"], replay["exchange_id"]) == ("replay", exchange_id)
+    assert (forgery["reason_code"], forgery["exchange_id"]) == ("bad-partner-signature", "")
+    assert all(r["flagged"] and r["peer_org"] == "ggz-noord" for r in (forgery, replay))
+
+
+def _refused_at(fed, node) -> list[dict[str, Any]]:
+    """Safety disclosures ``node`` refused, newest first."""
+    return [r for r in fed.audit(node, action=events.SAFETY_DISCLOSURE_RECEIVED) if r["outcome"] == events.REFUSED]
+
+
+def test_a_push_the_recipient_cannot_read_is_refused_and_flagged(fed) -> None:
+    """Jeugdteam West refuses a push it cannot read, before it looks at any Bundle, and its
+    privacy officer finds each one in the log: who sent it, when, and why it was refused."""
+    as_ggz = fed.as_partner(fed.ggz, fed.jeugd)
+    unknown_ground = dict(_pushed({"resourceType": "Bundle"}))
+    unknown_ground["parameter"] = [
+        dict(p, valueCode="uitzondering") if p["name"] == "legal-ground" else p for p in unknown_ground["parameter"]
+    ]
+    fed.refused(as_ggz.post("receive-disclosure", unknown_ground), 400, "invalid-request")
+    not_json = requests.post(
+        f"{fed.jeugd.url}/fhir/$receive-disclosure",
+        data=b'{"resourceType": "Parameters", "parameter": [',
+        timeout=30,
+        headers={"Authorization": f"Bearer {as_ggz.token}", "Content-Type": "application/fhir+json"},
+    )
+    fed.refused(not_json, 400, "invalid-request")
+    broken, unknown = _refused_at(fed, fed.jeugd)[:2]
+    assert unknown["request_hash"] and not broken["request_hash"]  # a body that never parsed has no hash
+    assert all(
+        (r["reason_code"], r["flagged"], r["peer_org"], r["subject"]) == ("invalid-request", True, "ggz-noord", "")
+        for r in (broken, unknown)
+    )
+
 
 def test_a_recipient_that_is_down_leaves_an_error_in_the_holders_log(fed, professionals) -> None:
     """The disclosure was audited before the push; the failed push is audited as well."""

@@ -64,7 +64,7 @@ def search(node: Any, *bsns: str) -> list[str]:
         epoch=("valueString", answer["epoch"]), request=("valueBase64Binary", base64.b64encode(query.request).decode())
     )
     reply = parameters.read(
-        locator.answer_match(node, body, PARTNER),
+        locator.answer_match(node, locator.read_match(node, lambda: body, PARTNER)),
         {"response": parameters.Spec("valueBase64Binary", required=True, max_len=10**7)},
     )
     return query.matches(base64.b64decode(answer["setup"]), base64.b64decode(reply["response"]))
@@ -102,7 +102,7 @@ def test_a_stale_setup_is_refused_once_the_epoch_moved_on(located: Any) -> None:
         epoch=("valueString", old), request=("valueBase64Binary", base64.b64encode(psi.Query(["x"]).request).decode())
     )
     with pytest.raises(LocatorEpochChanged):
-        locator.answer_match(located, body, PARTNER)
+        locator.answer_match(located, locator.read_match(located, lambda: body, PARTNER))
     assert located.store.audit[-1].record.outcome == events.REFUSED
 
 
@@ -121,8 +121,8 @@ def test_a_partner_over_its_rate_is_told_to_wait_and_the_refusal_is_audited(loca
 def test_a_malformed_request_is_refused_before_anything_is_looked_up(located: Any) -> None:
     located.locator.refresh()
     with pytest.raises(InvalidRequest):
-        locator.answer_match(
-            located, parameters.build(epoch=("valueString", "e"), request=("valueBase64Binary", "!!")), PARTNER
+        locator.read_match(
+            located, lambda: parameters.build(epoch=("valueString", "e"), request=("valueBase64Binary", "!!")), PARTNER
         )
     assert located.store.audit[-1].record.outcome == events.REFUSED
 
