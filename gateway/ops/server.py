@@ -37,13 +37,22 @@ class GatewayServer(BaseApplication):
         return wsgi_app(self.node_config, background=True)
 
 
+#: this worker's background jobs (federation refresher, PSI setup builder): ``worker_exit``
+#: stops them, so a worker never exits with one of them halfway through native code
+_BACKGROUND: list[Any] = []
+
+
 def wsgi_app(config: NodeConfig, *, background: bool = False) -> Any:
     """The node's app as a worker serves it: forwarded-header rule, access log and metrics."""
     app = create_app(config)
     if background:  # a serving worker: its own federation refresher and PSI setup builder
+        node = app.extensions["gateway"]
         if config.federation.enabled:  # issue 15: one refresher per worker, one fetch per node
-            Refresher(app.extensions["gateway"]).start()
-        app.extensions["gateway"].locator.start()  # each worker keeps its PSI setup current (section 8)
+            refresher = Refresher(node)
+            refresher.start()
+            _BACKGROUND.append(refresher)
+        node.locator.start()  # each worker keeps its PSI setup current (section 8)
+        _BACKGROUND.append(node.locator)
     pool = app.extensions["gateway"].uow.engine.pool
     checked_out = getattr(pool, "checkedout", None)
 
@@ -80,6 +89,12 @@ def tune_gc() -> None:
 def post_worker_init(_worker: Any) -> None:
     """Gunicorn hook (also used by the benchmark's baseline servers: the same stack)."""
     tune_gc()
+
+
+def worker_exit(_server: Any, _worker: Any) -> None:
+    """Gunicorn hook, in the exiting worker: stop its background jobs and wait for them."""
+    while _BACKGROUND:
+        _BACKGROUND.pop().stop()
 
 
 def _gunicorn_logging(config: NodeConfig) -> dict[str, Any]:
@@ -149,6 +164,7 @@ def serve(config: NodeConfig, host: str | None = None, port: int | None = None) 
             "control_socket_disable": True,
             "limit_request_line": 8190,
             "post_worker_init": post_worker_init,
+            "worker_exit": worker_exit,
             # X-Forwarded-Proto is believed only from the configured proxies (gunicorn's default
             # trusts loopback): see gateway.http.proxy for X-Forwarded-For
             "forwarded_allow_ips": ",".join(sorted(trusted_proxies(config))),

@@ -243,8 +243,16 @@ class Locator:
         self._loop = threading.Thread(target=loop, name="locator-refresh", daemon=True)
         self._loop.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background loop and wait (up to ``timeout`` seconds each) for it and for
+        a build in progress: a worker that exits mid-build would tear the PSI library's
+        native state down under a running thread (``terminate called`` in the server log)."""
         self._stop.set()
+        with self._lock:
+            threads = [t for t in (self._loop, self._building) if t is not None]
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
 
     def current(self) -> tuple[Epoch, psi.Setup]:
         """The setup of the current epoch, or ``node-busy`` while it is being built."""

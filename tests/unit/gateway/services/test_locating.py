@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -125,6 +126,20 @@ def test_a_malformed_request_is_refused_before_anything_is_looked_up(located: An
             located, lambda: parameters.build(epoch=("valueString", "e"), request=("valueBase64Binary", "!!")), PARTNER
         )
     assert located.store.audit[-1].record.outcome == events.REFUSED
+
+
+def test_a_worker_that_exits_waits_for_the_setup_it_is_building(located: Any) -> None:
+    """gunicorn's ``worker_exit`` stops the locator: its loop and its build have ended when
+    ``stop`` returns, so no thread is left inside the PSI library as the process exits."""
+    family = a_family(located)
+    findable(located, family.mother, family.mother_bsn)
+    before = set(threading.enumerate())
+    located.locator.start()
+    located.locator.kick()
+    started = set(threading.enumerate()) - before
+    located.locator.stop()
+    assert all(not t.is_alive() for t in started)
+    assert located.locator.current()[0].id == located.locator.epoch().id  # the build it waited for
 
 
 def test_a_professional_finds_a_client_by_bsn_and_by_name_and_the_look_is_logged(node: Any) -> None:
