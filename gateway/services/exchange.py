@@ -97,6 +97,11 @@ def bundle_facts(bundle: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def pushed_by(sender: str) -> dict[str, Any]:
+    """The audit fields of a push received from ``sender``, whatever becomes of it."""
+    return {"actor_id": f"org:{sender}", "actor_role": "partner", "peer_org": sender, "on_behalf_of": f"org:{sender}"}
+
+
 def keep_pushed(
     node: Node,
     record: AuditRecord,
@@ -354,7 +359,7 @@ def _auditable(base: dict[str, Any]) -> None:
 
 def _audit_refusal(node: Node, base: dict[str, Any], exc: GatewayError, caller: str) -> None:
     fields_ = {k: v for k, v in base.items() if k != "actor_id"}
-    _audit_refused(
+    audit_refused(
         node,
         exc.code,
         dict(fields_, actor_id=base.get("actor_id") or f"org:{caller}"),
@@ -371,7 +376,7 @@ def _audit_refusal(node: Node, base: dict[str, Any], exc: GatewayError, caller: 
 def refuse_unknown_partner(node: Node, client_id: str, role: str, access_point: str) -> None:
     """Audit a call to the partner API by a caller that is not (or no longer) a trusted partner."""
     who = client_id[:64]
-    _audit_refused(
+    audit_refused(
         node,
         UnknownPartner.code,
         {
@@ -384,13 +389,21 @@ def refuse_unknown_partner(node: Node, client_id: str, role: str, access_point: 
     )
 
 
-def _audit_refused(node: Node, code: str, fields_: dict[str, Any], *, fallback: dict[str, Any]) -> None:
+def audit_refused(
+    node: Node,
+    code: str,
+    fields_: dict[str, Any],
+    *,
+    fallback: dict[str, Any],
+    action: str = events.DISCLOSURE_REFUSED,
+    flagged: bool = False,
+) -> None:
     """Audit a refused partner call with ``fields_``, or with ``fallback`` alone where what the
     caller sent cannot be kept as it is (a credential-like text, an id too long for the log)."""
     try:
-        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=code, **fields_)
+        record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=code, flagged=flagged, **fields_)
     except InvalidAuditRecord:
-        record = AuditRecord(action=events.DISCLOSURE_REFUSED, outcome=events.REFUSED, reason_code=code, **fallback)
+        record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=code, flagged=flagged, **fallback)
     with node.uow() as uow:
         audit_log.append(uow.session, node, record)
         uow.commit()

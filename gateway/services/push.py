@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from audit import events
-from audit.events import AuditRecord, InvalidAuditRecord
+from audit.events import AuditRecord
 from consent import covering as cover
 from consent import decision, rules, token
 from consent.model import valid_bsn
@@ -253,21 +253,13 @@ def sending_consents(node: Node, subject_id: str, recipients: list[str]) -> froz
 
 
 def _audit(node: Node, action: str, base: dict[str, Any], reason: str) -> None:
-    try:
-        record = AuditRecord(action=action, outcome=events.REFUSED, reason_code=reason, **base)
-    except InvalidAuditRecord:
-        # what the partner sent cannot be kept as it is: keep who refused whom, and why
-        record = AuditRecord(
-            action=action,
-            outcome=events.REFUSED,
-            reason_code=reason,
-            actor_id=base.get("actor_id") or "unknown",
-            actor_role=base.get("actor_role", ""),
-            peer_org=base.get("peer_org", ""),
-        )
-    with node.uow() as uow:
-        audit_log.append(uow.session, node, record)
-        uow.commit()
+    # what the partner sent may not be keepable as it is: then keep who refused whom, and why
+    fallback = {
+        "actor_id": base.get("actor_id") or "unknown",
+        "actor_role": base.get("actor_role", ""),
+        "peer_org": base.get("peer_org", ""),
+    }
+    exchange.audit_refused(node, reason, base, fallback=fallback, action=action)
 
 
 # --- the recipient: $receive-summary --------------------------------------------------------
@@ -285,22 +277,13 @@ class ReceivedPush:
     peer_request_hash: str
 
 
-def _sender_fields(sender: str) -> dict[str, Any]:
-    return {
-        "actor_id": f"org:{sender}",
-        "actor_role": "partner",
-        "peer_org": sender,
-        "on_behalf_of": f"org:{sender}",
-    }
-
-
 def read_push(node: Node, load: Callable[[], dict[str, Any]], sender: str) -> ReceivedPush:
     """Read a consented push from trusted partner ``sender``; ``load`` parses the body.
 
     A body that does not parse, or lacks the Bundle or the token, is refused
     (``InvalidRequest``) and audited as a refused push before the error goes out.
     """
-    base = _sender_fields(sender)
+    base = exchange.pushed_by(sender)
     try:
         body = load()
         base["peer_request_hash"] = exchange.request_hash(body)
@@ -330,7 +313,7 @@ def receive(node: Node, push: ReceivedPush) -> dict[str, Any]:
     """
     now = node.clock()
     sender, bundle = push.sender, push.bundle
-    base = dict(_sender_fields(sender), peer_request_hash=push.peer_request_hash)
+    base = dict(exchange.pushed_by(sender), peer_request_hash=push.peer_request_hash)
     try:
         signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
         try:

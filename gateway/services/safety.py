@@ -30,8 +30,10 @@ from gateway.repositories import inbox as inbox_rows
 from gateway.services.exchange import (
     EXCHANGE_ID,
     Sent,
+    audit_refused,
     check_subject_and_categories,
     keep_pushed,
+    pushed_by,
     request_hash,
     response_hash,
 )
@@ -218,10 +220,6 @@ class ReceivedDisclosure:
     request_hash: str
 
 
-def _sender_fields(sender: str) -> dict[str, Any]:
-    return {"actor_id": f"org:{sender}", "actor_role": "partner", "peer_org": sender, "on_behalf_of": f"org:{sender}"}
-
-
 def read_disclosure(node: Node, load: Callable[[], dict[str, Any]], sender: str) -> ReceivedDisclosure:
     """Read a pushed safety disclosure from trusted partner ``sender``; ``load`` parses the body.
 
@@ -229,7 +227,7 @@ def read_disclosure(node: Node, load: Callable[[], dict[str, Any]], sender: str)
     refused (``InvalidRequest``) and audited, flagged, before the error goes out; the
     Bundle inside is not looked at until it does.
     """
-    base = _sender_fields(sender)
+    base = pushed_by(sender)
     try:
         body = load()
         base["request_hash"] = request_hash(body)
@@ -260,7 +258,7 @@ def receive(node: Node, pushed: ReceivedDisclosure) -> dict[str, Any]:
     (``replay``). Every outcome is audited and flagged for the privacy officer.
     """
     sender, bundle = pushed.sender, pushed.bundle
-    base = dict(_sender_fields(sender), actor_id=pushed.practitioner, request_hash=pushed.request_hash)
+    base = dict(pushed_by(sender), actor_id=pushed.practitioner, request_hash=pushed.request_hash)
     try:
         signing.verify_bundle_from(bundle, sender, node.partners.keys_for)
         try:
@@ -314,25 +312,14 @@ def receive(node: Node, pushed: ReceivedDisclosure) -> dict[str, Any]:
 def _audit_refused(node: Node, base: dict[str, Any], reason: str) -> None:
     """A refused safety disclosure, flagged for the privacy officer: what was read of it, or
     where that cannot be kept as it is (a credential-like text), who refused whom and why."""
-    try:
-        record = AuditRecord(
-            action=events.SAFETY_DISCLOSURE_RECEIVED,
-            outcome=events.REFUSED,
-            reason_code=reason,
-            flagged=True,
-            **base,
-        )
-    except InvalidAuditRecord:
-        record = AuditRecord(
-            action=events.SAFETY_DISCLOSURE_RECEIVED,
-            outcome=events.REFUSED,
-            reason_code=reason,
-            flagged=True,
-            **_sender_fields(base["peer_org"]),
-        )
-    with node.uow() as uow:
-        audit_log.append(uow.session, node, record)
-        uow.commit()
+    audit_refused(
+        node,
+        reason,
+        base,
+        fallback=pushed_by(base["peer_org"]),
+        action=events.SAFETY_DISCLOSURE_RECEIVED,
+        flagged=True,
+    )
 
 
 def _auditable(*, action: str = events.SAFETY_DISCLOSURE_SENT, **fields_: Any) -> AuditRecord:
