@@ -378,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
         help="only 1 and 2b: the exchange against the three-hop floor (issue 19), to compare changes",
     )
     args = ap.parse_args(argv)
+    if args.profile and profile.py_spy() is None:
+        # asked for, and not there: say so before minutes of measuring, not with an empty table
+        ap.error("--profile needs py-spy in the venv: .venv/bin/pip install py-spy")
     if args.locator_only:
         return _locator_only(args)
     seconds = args.seconds or (3.0 if args.quick else 8.0)

@@ -63,7 +63,11 @@ def _profile(r: dict[str, Any]) -> list[str]:
         return []
     lines = ["Hot path (py-spy --gil: CPU samples, concurrency 4; py-spy slows the nodes, shares count)"]
     for org, x in r["profile"].items():
-        if isinstance(x, dict) and "top_inclusive_pct" in x:
+        if isinstance(x, str):  # "skipped" or "note": why there is no profile, or how to read it
+            lines.append(f"   {org}: {x}")
+        elif isinstance(x, dict) and "skipped" in x:
+            lines.append(f"   {org}: skipped, {x['skipped']}")
+        elif isinstance(x, dict) and "top_inclusive_pct" in x:
             lines.append(
                 f"   {org} ({x['samples']} samples in requests, "
                 f"{x.get('cpu_ms_per_exchange_in_requests', '?')} ms CPU per exchange):"
