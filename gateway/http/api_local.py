@@ -289,6 +289,7 @@ def disclosure_report() -> Response:
 
 
 @bp.post("/fhir/$send-summary")
+@idempotent()  # an EHR that retries after a timeout pushes once, as $safety-disclosure does
 def send_summary() -> Response:
     """The consented push (contract section 9): the holder sends a summary on its own initiative."""
     who = caller("professional")

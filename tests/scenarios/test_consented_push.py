@@ -173,6 +173,35 @@ def test_the_childs_situation_goes_to_the_parents_ggz_and_never_shows_another_ad
     both_audited(fed, fed.jeugd, fed.ggz, xid)
 
 
+def test_a_retried_push_is_sent_once(fed, world) -> None:
+    """The youth worker's EHR times out on its side and sends the same push again with the same
+    Idempotency-Key: GGZ Noord receives it once, and the retry gets the first answer back."""
+    rel = _relation_of(fed, fed.ids["child"], d.bsn(1))
+    consent_at(
+        fed.jeugd,
+        "jeugd-epd",
+        fed.ids["child"],
+        [f"RelatedPerson/{rel}"],
+        recipient="ggz-noord",
+        holder="jeugdteam-west",
+        purpose="care-coordination",
+        categories=["child-situation"],
+    ).raise_for_status()
+    worker = world["worker"]
+    body = dp.send_request("ggz-noord", d.bsn(2), "care-coordination", ["child-situation"])
+    headers = dict(worker.headers(), **{"Idempotency-Key": f"epd-push-{uuid.uuid4().hex}"})
+    before = len(fed.audit(fed.ggz, action=events.SUMMARY_PUSH_RECEIVED))
+
+    first = requests.post(f"{fed.jeugd.url}/fhir/$send-summary", json=body, headers=headers, timeout=30)
+    again = requests.post(f"{fed.jeugd.url}/fhir/$send-summary", json=body, headers=headers, timeout=30)
+
+    xid = sent_id(first)
+    assert again.status_code == 200 and again.json() == first.json(), again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(fed.audit(fed.ggz, action=events.SUMMARY_PUSH_RECEIVED)) == before + 1
+    assert len(fed.audit(fed.jeugd, action=events.SUMMARY_PUSHED, exchange_id=xid)) == 1
+
+
 def test_a_legal_measure_leaves_as_a_code_with_its_period_only(fed, world) -> None:
     rel = _relation_of(fed, fed.ids["child"], d.bsn(1))
     consent_at(
