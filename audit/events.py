@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from contract import jcs
+from contract import jcs, systems
 from profiles import catalog
 
 # --- actions ---------------------------------------------------------------------------
@@ -127,6 +127,18 @@ ACTIONS: Mapping[str, str] = _labels(catalog.AUDIT_ACTION_SYSTEM, ACTION_CODES)
 """Action code -> Dutch label for privacy officers."""
 
 SAFETY_ACTIONS = frozenset({SAFETY_DISCLOSURE_SENT, SAFETY_DISCLOSURE_RECEIVED})
+
+# --- who acted --------------------------------------------------------------------------
+
+#: A practitioner's actor id is ``<kind>:<number>``: each kind's NamingSystem (the FHIR
+#: export, ``audit.fhir``) and its Dutch name (the privacy officer's report, ``audit.report``).
+PRACTITIONER_ID_KINDS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "uzi": (systems.UZI_SYSTEM, "UZI-nummer"),
+        "agb": (systems.AGB_SYSTEM, "AGB-code"),
+        "big": (systems.BIG_SYSTEM, "BIG-nummer"),
+    }
+)
 
 # --- outcomes --------------------------------------------------------------------------
 

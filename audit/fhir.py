@@ -37,11 +37,7 @@ CLIENT_SYSTEM = systems.CLIENT_ID_SYSTEM
 CONSENT_SYSTEM = systems.CONSENT_ID_SYSTEM
 EXCHANGE_ID_SYSTEM = systems.EXCHANGE_ID_SYSTEM
 BSN_SYSTEM = systems.BSN_SYSTEM
-PRACTITIONER_SYSTEMS: Mapping[str, str] = {
-    "uzi": systems.UZI_SYSTEM,
-    "agb": systems.AGB_SYSTEM,
-    "big": systems.BIG_SYSTEM,
-}
+PRACTITIONER_SYSTEMS: Mapping[str, str] = {kind: system for kind, (system, _) in ev.PRACTITIONER_ID_KINDS.items()}
 
 DCM = systems.DICOM_SYSTEM
 PARTICIPATION = systems.PARTICIPATION_TYPE_SYSTEM

@@ -23,7 +23,7 @@ from audit import events as ev
 from audit.chain import StoredEntry
 from profiles import catalog
 
-_ID_KINDS = {"uzi": "UZI-nummer", "agb": "AGB-code", "big": "BIG-nummer"}
+_ID_KINDS = {kind: name for kind, (_, name) in ev.PRACTITIONER_ID_KINDS.items()}
 MONTHS_NL = (
     "januari", "februari", "maart", "april", "mei", "juni",
     "juli", "augustus", "september", "oktober", "november", "december",
