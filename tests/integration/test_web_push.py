@@ -243,3 +243,16 @@ def test_the_inbox_names_the_sender_and_whom_to_call_from_the_directory(
     _received(app, "consented-push", MOTHER, [signal], ["signals"], datetime.now(UTC), purpose="care-coordination")
     html = client.get("/inbox").text
     assert "van GGZ Noord" in html and "Vragen? Bel of mail GGZ Noord: 050-1234567, crisis@ggz-noord.example" in html
+
+
+def test_the_send_form_names_the_organisations_by_their_listed_names(
+    app: Any, client: Any, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A professional picks "Crisisdienst Noord (...)", not the org id the list knows it by."""
+    listed = directory.DirectoryEntry(
+        "crisisdienst-noord", "Crisisdienst Noord", "crisis-service", ["050-7654321"], "", "federation"
+    )
+    monkeypatch.setattr(directory, "entries", lambda node: [listed])
+    form = client.get(f"/clienten/{ids['teen']}/toesturen").text
+    kind = directory.type_label("crisis-service")
+    assert kind and f'<option value="crisisdienst-noord">Crisisdienst Noord ({kind})</option>' in form
